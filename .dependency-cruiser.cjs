@@ -1,0 +1,78 @@
+/**
+ * The dependency rule of DESIGN.md section 1, checked on every `npm run check`:
+ * layers import only downwards (or within their own folder), across folders only through index.ts,
+ * the pure core (raft/, shard/) imports nothing but base/, the SDK never imports node/ or server/,
+ * src/ never imports test/, and there are no import cycles.
+ */
+const L0 = 'base';
+const L1 = 'raft|shard';
+const L2 = 'codec|storage|kv|transport|obs|config';
+const L3 = 'node';
+const L4 = 'server|client';
+const folder = (names) => `^src/(${names})/`;
+const sameOrHigher = {
+  [L0]: `${L1}|${L2}|${L3}|${L4}`,
+  [L1]: `${L1}|${L2}|${L3}|${L4}`,
+  [L2]: `${L2}|${L3}|${L4}`,
+  [L3]: `${L3}|${L4}`,
+  [L4]: `${L4}`,
+};
+
+const layerRules = Object.entries(sameOrHigher).map(([from, to]) => ({
+  name: `layer-${from.replace(/\|/g, '-')}`,
+  comment: `src/(${from}) may only import lower layers or its own folder`,
+  severity: 'error',
+  from: { path: folder(from) },
+  to: { path: folder(to), pathNot: '^src/$1/' },
+}));
+
+module.exports = {
+  forbidden: [
+    ...layerRules,
+    {
+      name: 'pure-core-imports-only-base',
+      comment: 'src/raft and src/shard import nothing but src/base (no node:*, no npm packages)',
+      severity: 'error',
+      from: { path: '^src/(raft|shard)/' },
+      to: { pathNot: ['^src/base/', '^src/$1/'] },
+    },
+    {
+      name: 'cross-folder-only-through-index',
+      comment: 'a module imports another folder of src/ only through its index.ts',
+      severity: 'error',
+      from: { path: '^src/([^/]+)/' },
+      to: { path: '^src/([^/]+)/', pathNot: ['^src/$1/', '^src/[^/]+/index\\.ts$'] },
+    },
+    {
+      name: 'client-is-standalone',
+      comment: 'the SDK never imports node/ or server/',
+      severity: 'error',
+      from: { path: '^src/client/' },
+      to: { path: '^src/(node|server)/' },
+    },
+    {
+      name: 'src-never-imports-test',
+      severity: 'error',
+      from: { path: '^(src|cmd)/' },
+      to: { path: '^test/' },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js', '.json'] },
+  },
+};

@@ -1,0 +1,53 @@
+/**
+ * Typed errors with a machine-readable code. Every error Tessera throws on purpose is a TesseraError;
+ * the server maps codes to gRPC status codes (DESIGN.md section 7). `retryable` tells the SDK whether
+ * the same request may be sent again (with its session sequence number for writes).
+ */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'NOT_LEADER'
+  | 'WRONG_SHARD'
+  | 'UNAVAILABLE'
+  | 'RESOURCE_EXHAUSTED'
+  | 'DEADLINE_EXCEEDED'
+  | 'NOT_FOUND'
+  | 'CORRUPTION'
+  | 'CONFIG'
+  | 'INTERNAL';
+
+export interface ErrorDetails {
+  /** NOT_LEADER: the node id and address of the leader, when known. */
+  leaderId?: number;
+  leaderAddress?: string;
+  /** WRONG_SHARD: the current epoch of the shard map. */
+  epoch?: number;
+  /** INVALID_ARGUMENT: the limit that was exceeded, e.g. 'keyBytesMax'. */
+  limit?: string;
+  [extra: string]: unknown;
+}
+
+const retryableCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'NOT_LEADER',
+  'WRONG_SHARD',
+  'UNAVAILABLE',
+  'RESOURCE_EXHAUSTED',
+  'DEADLINE_EXCEEDED',
+]);
+
+export class TesseraError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TesseraError';
+    this.code = code;
+    this.details = details;
+  }
+  get retryable(): boolean {
+    return retryableCodes.has(this.code);
+  }
+}
+
+export function isTesseraError(e: unknown): e is TesseraError {
+  return e instanceof TesseraError;
+}

@@ -1,0 +1,8 @@
+/** L0 base: assertions, typed errors, ids, seeded randomness, time capabilities. Imports nothing. */
+export { InvariantError, assert, unreachable } from './assert';
+export { TesseraError, isTesseraError } from './errors';
+export type { ErrorCode, ErrorDetails } from './errors';
+export { Random } from './random';
+export { NO_NODE, isNodeId } from './ids';
+export type { NodeId, GroupId } from './ids';
+export type { Clock, Scheduler } from './clock';

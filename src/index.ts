@@ -1,0 +1,2 @@
+/** The package's main entry: the client SDK (and its types). */
+export {};

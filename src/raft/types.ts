@@ -1,0 +1,228 @@
+/**
+ * The public contract of the Raft core (DESIGN.md section 2). The core is pure, synchronous and
+ * deterministic: inputs are ticks, messages and proposals; outputs come out of ready().
+ *
+ * Contract for the host (node/ or the simulator), in this order for every Ready:
+ *   1. persist `hardState`, `entries` (overwriting any stored suffix from entries[0].index) and
+ *      `snapshot` durably (fsync);
+ *   2. send `messagesNow` (may also be sent before step 1) and `messagesAfterPersist` (only after 1);
+ *   3. if `snapshot` is set, install its data into the state machine;
+ *   4. apply `committedEntries` in order; serve `readStates` once applied >= their index;
+ *   5. call advance(ready). The core then considers committedEntries applied.
+ * A snapshot message from a leader carries meta at the leader's applied index at the time ready() was
+ * produced: the host must capture its state machine as of exactly meta.index (i.e. before applying
+ * this Ready's committedEntries).
+ */
+import type { NodeId } from '../base';
+
+export type Term = number;
+export type Index = number;
+
+/** A membership configuration. Voters decide; learners receive the log but never vote or count. */
+export interface ConfigState {
+  voters: NodeId[];
+  learners: NodeId[];
+  /** During joint consensus: the outgoing voter set (both majorities are needed). Empty otherwise. */
+  votersOutgoing: NodeId[];
+}
+
+export type MembershipChange =
+  | { type: 'addVoter'; node: NodeId }
+  | { type: 'addLearner'; node: NodeId }
+  | { type: 'removeNode'; node: NodeId };
+
+/** Log entries. `data` of normal entries is opaque to the core. */
+export type Entry =
+  | { kind: 'normal'; term: Term; index: Index; data: Uint8Array }
+  /** Appended by a new leader at the start of its term; nothing to apply. */
+  | { kind: 'empty'; term: Term; index: Index }
+  | { kind: 'config'; term: Term; index: Index; change: MembershipChange };
+
+export interface HardState {
+  term: Term;
+  /** 0 = voted for nobody in this term. */
+  vote: NodeId;
+  commit: Index;
+}
+
+export interface SnapshotMeta {
+  index: Index;
+  term: Term;
+  config: ConfigState;
+}
+
+/** `data` is opaque to the core (the simulator's serialized model; a staging token in node/). */
+export interface Snapshot {
+  meta: SnapshotMeta;
+  data: Uint8Array;
+}
+
+export type Role = 'follower' | 'preCandidate' | 'candidate' | 'leader';
+
+/**
+ * Messages between cores. Every message has from, to, term. Hosts treat them as plain data
+ * (serialize with msgpackr); the core owns the meaning of the fields.
+ */
+export type Message =
+  | { type: 'preVote'; from: NodeId; to: NodeId; term: Term; lastLogIndex: Index; lastLogTerm: Term }
+  | { type: 'preVoteResp'; from: NodeId; to: NodeId; term: Term; reject: boolean }
+  | { type: 'vote'; from: NodeId; to: NodeId; term: Term; lastLogIndex: Index; lastLogTerm: Term; transfer: boolean }
+  | { type: 'voteResp'; from: NodeId; to: NodeId; term: Term; reject: boolean }
+  | {
+      type: 'append';
+      from: NodeId;
+      to: NodeId;
+      term: Term;
+      prevLogIndex: Index;
+      prevLogTerm: Term;
+      entries: Entry[];
+      commit: Index;
+    }
+  | {
+      type: 'appendResp';
+      from: NodeId;
+      to: NodeId;
+      term: Term;
+      reject: boolean;
+      /** Accepted: highest index now matching. Rejected: the rejected prevLogIndex. */
+      index: Index;
+      /** Rejected: a hint for fast back-off (the follower's last index and the term at the hint). */
+      rejectHint: Index;
+      hintTerm: Term;
+    }
+  | { type: 'heartbeat'; from: NodeId; to: NodeId; term: Term; commit: Index; context: number }
+  | { type: 'heartbeatResp'; from: NodeId; to: NodeId; term: Term; context: number }
+  | { type: 'snapshot'; from: NodeId; to: NodeId; term: Term; snapshot: Snapshot }
+  | { type: 'timeoutNow'; from: NodeId; to: NodeId; term: Term };
+
+export type MessageType = Message['type'];
+
+/** A ReadIndex result: the read with this context may be served once applied >= index. */
+export interface ReadState {
+  context: number;
+  index: Index;
+}
+
+export interface SoftState {
+  leader: NodeId;
+  role: Role;
+}
+
+export interface Ready {
+  /** Set when term, vote or commit changed since the last advance. */
+  hardState: HardState | null;
+  /** New or overwritten log entries to persist (contiguous, ascending). */
+  entries: Entry[];
+  /** A snapshot to persist and install (follower side). */
+  snapshot: Snapshot | null;
+  /** Messages safe to send at once (leader appends, heartbeats, vote requests). */
+  messagesNow: Message[];
+  /** Votes and append acks: send only after hardState/entries/snapshot of this Ready are durable. */
+  messagesAfterPersist: Message[];
+  /** Committed entries to apply, in order, contiguous from the last applied index + 1. */
+  committedEntries: Entry[];
+  readStates: ReadState[];
+  /** Dropped or failed reads (leader lost, transfer, no leader): the host fails their waiters. */
+  readsFailed: { context: number; reason: DropReason }[];
+  /** Set when role or known leader changed. */
+  softState: SoftState | null;
+}
+
+export type DropReason = 'noLeader' | 'notLeader' | 'transferInProgress' | 'configChangePending' | 'tooLarge' | 'unknownNode';
+
+export type ProposeOutcome =
+  | { ok: true; index: Index; term: Term }
+  | { ok: false; reason: DropReason; leader: NodeId };
+
+export type ReadIndexOutcome = { ok: true } | { ok: false; reason: DropReason; leader: NodeId };
+
+export type TransferOutcome = { ok: true } | { ok: false; reason: 'notLeader' | 'unknownNode' | 'isSelf' | 'learner'; leader: NodeId };
+
+export type StepOutcome = { ok: true } | { ok: false; reason: 'staleTerm' | 'unknownSender' | 'ignored' };
+
+export interface ProgressStatus {
+  match: Index;
+  next: Index;
+  state: 'probe' | 'replicate' | 'snapshot';
+  inflight: number;
+  recentActive: boolean;
+}
+
+export interface Status {
+  id: NodeId;
+  role: Role;
+  term: Term;
+  vote: NodeId;
+  leader: NodeId;
+  commit: Index;
+  applied: Index;
+  firstIndex: Index;
+  lastIndex: Index;
+  config: ConfigState;
+  /** Leader only: per-peer replication progress. */
+  progress: Map<NodeId, ProgressStatus> | null;
+  transferee: NodeId;
+}
+
+export interface RaftConfig {
+  id: NodeId;
+  /** Election timeout is randomized in [electionTicks, 2 * electionTicks). */
+  electionTicks: number;
+  heartbeatTicks: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  /** Max AppendEntries messages in flight per follower in replicate state. */
+  inflightMessagesMax: number;
+  /** Max bytes of entry data in one AppendEntries message. */
+  appendBytesMax: number;
+  /** Max bytes of uncommitted entry data a leader accepts before dropping proposals (tooLarge). */
+  uncommittedBytesMax: number;
+  /**
+   * TEST ONLY. Deliberately unsafe switches that let the simulator prove its checkers catch bugs.
+   * Never set in production code.
+   */
+  unsafe?: {
+    /** Commit old-term entries by counting replicas (violates Raft figure 8). */
+    commitOldTermByCount?: boolean;
+    /** Release votes and append acks before persistence. */
+    ackBeforePersist?: boolean;
+  };
+}
+
+/** What survived on durable storage, to rebuild a core after a restart (or empty for a new node). */
+export interface RestoreState {
+  hardState: HardState;
+  snapshot: SnapshotMeta | null;
+  /** Entries after the snapshot (or from index 1), contiguous. */
+  entries: Entry[];
+  /** The configuration at bootstrap when there is no snapshot and no config entry (new cluster). */
+  initialConfig: ConfigState;
+  /** The highest index the host's state machine has durably applied (>= snapshot index). */
+  applied: Index;
+}
+
+/**
+ * The core, as implemented by RaftCore in raft-core.ts:
+ *   new RaftCore(config: RaftConfig, restore: RestoreState, random: Random)
+ * Every method is synchronous and does no I/O.
+ */
+export interface RawNode {
+  /** One logical clock tick (the host calls it every tickMs). */
+  tick(): void;
+  step(message: Message): StepOutcome;
+  propose(data: Uint8Array): ProposeOutcome;
+  proposeMembership(change: MembershipChange): ProposeOutcome;
+  /** Linearizable read barrier; the result arrives as a ReadState (or readsFailed) with this context. */
+  readIndex(context: number): ReadIndexOutcome;
+  transferLeader(to: NodeId): TransferOutcome;
+  /** The host could not deliver to this peer: the leader moves it back to probe. */
+  reportUnreachable(peer: NodeId): void;
+  /** Outcome of sending a snapshot to peer (leader side). */
+  reportSnapshot(peer: NodeId, ok: boolean): void;
+  /** Drop log entries up to and including index (index <= applied); they can then only reach peers by snapshot. */
+  compact(index: Index): void;
+  hasReady(): boolean;
+  ready(): Ready;
+  advance(ready: Ready): void;
+  status(): Status;
+}
