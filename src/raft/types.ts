@@ -26,10 +26,11 @@ export interface ConfigState {
   votersOutgoing: NodeId[];
 }
 
+/** `context` is opaque to the core (node/ puts the member's address there). */
 export type MembershipChange =
-  | { type: 'addVoter'; node: NodeId }
-  | { type: 'addLearner'; node: NodeId }
-  | { type: 'removeNode'; node: NodeId };
+  | { type: 'addVoter'; node: NodeId; context?: Uint8Array }
+  | { type: 'addLearner'; node: NodeId; context?: Uint8Array }
+  | { type: 'removeNode'; node: NodeId; context?: Uint8Array };
 
 /** Log entries. `data` of normal entries is opaque to the core. */
 export type Entry =
