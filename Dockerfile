@@ -1,0 +1,25 @@
+# Tessera node image. Build: docker build -t tessera .   Run: see docker-compose.yml.
+# Multi-stage: compile TypeScript with dev dependencies, then ship dist/ with production dependencies only.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY cmd ./cmd
+COPY jepsen-lite ./jepsen-lite
+COPY proto ./proto
+RUN npm ci --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY proto ./proto
+# gRPC (client and peer traffic) and HTTP (/metrics, /healthz)
+EXPOSE 7001 7101
+VOLUME ["/data"]
+HEALTHCHECK --interval=5s --timeout=2s --start-period=10s --retries=3 \
+  CMD node -e "require('http').get('http://127.0.0.1:7101/healthz',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
+ENTRYPOINT ["node", "dist/cmd/tessera.js"]
+CMD ["start"]
