@@ -18,13 +18,35 @@ const sameOrHigher = {
   [L4]: `${L4}`,
 };
 
-const layerRules = Object.entries(sameOrHigher).map(([from, to]) => ({
-  name: `layer-${from.replace(/\|/g, '-')}`,
-  comment: `src/(${from}) may only import lower layers or its own folder`,
-  severity: 'error',
-  from: { path: folder(from) },
-  to: { path: folder(to), pathNot: '^src/$1/' },
-}));
+// Inside L2 there is an order: codec/, obs/ and config/ are below the other L2 folders, and storage/ is
+// below kv/ (the state machine runs on the node's store).
+const l2Below = {
+  codec: [],
+  obs: [],
+  config: [],
+  storage: ['codec', 'obs', 'config'],
+  kv: ['codec', 'storage', 'obs', 'config'],
+  transport: ['codec', 'obs', 'config'],
+};
+
+const layerRules = Object.entries(sameOrHigher).flatMap(([from, to]) => {
+  if (from !== L2) {
+    return [{
+      name: `layer-${from.replace(/\|/g, '-')}`,
+      comment: `src/(${from}) may only import lower layers or its own folder`,
+      severity: 'error',
+      from: { path: folder(from) },
+      to: { path: folder(to), pathNot: '^src/$1/' },
+    }];
+  }
+  return Object.entries(l2Below).map(([name, below]) => ({
+    name: `layer-${from.replace(/\|/g, '-')}`,
+    comment: `src/${name} may only import lower layers, its own folder or the L2 folders below it (${below.join(', ') || 'none'})`,
+    severity: 'error',
+    from: { path: `^src/${name}/` },
+    to: { path: folder(to), pathNot: [`^src/${name}/`, ...below.map((b) => `^src/${b}/`)] },
+  }));
+});
 
 module.exports = {
   forbidden: [

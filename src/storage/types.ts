@@ -15,6 +15,13 @@ export interface GroupWrite {
   hardState: HardState | null;
   entries: Entry[];
   snapshot: SnapshotMeta | null;
+  /**
+   * Optional, with `snapshot` of a snapshot received from the leader: the staging id of its data
+   * (StateMachine.beginSnapshotStaging). Persisted atomically with the meta as the group's "install
+   * pending" marker, so a crash before StateMachine.installStaged finishes resumes the install in
+   * StateMachine.open.
+   */
+  installStagingId?: string | null;
 }
 
 export interface GroupDurableState {

@@ -1,0 +1,168 @@
+/**
+ * The replicated state machine's commands (the data of normal Raft entries) and results, as compact
+ * msgpackr tuples. Buffers are preserved (decoded as Buffers viewing the input).
+ *
+ * Command tuples (session s = null | [clientId, seq]):
+ *   noop [0] | put [1, key, value, s] | delete [2, key, s] | cas [3, key, expected|null, value|null, s]
+ *   batch [4, [[key, expected|null]...], [[0, key, value] | [1, key]...], [key...], s]
+ * Result tuples:
+ *   noop [0] | put [1] | delete [2, existed] | cas [3, succeeded, current|null]
+ *   batch [4, succeeded, [value|null...]] | sessionExpired [5] | wrongShard [6]
+ * Session record (m/<g>/sessions/<clientId>): [seq, lastIndex, result tuple].
+ */
+import { TesseraError, unreachable } from '../base';
+import type { Command, CommandResult, Compare, SessionTag, WriteOp } from './command-types';
+import { decodeShaped } from './raft-records';
+import { encodeRecord } from './record';
+import { packr } from './packr';
+import { ShapeError, arr, bool, bytes, bytesOrNull, fail, str, uint } from './shape';
+
+function sessionTuple(s: SessionTag | null): unknown {
+  return s === null ? null : [s.clientId, s.seq];
+}
+
+function toSession(v: unknown): SessionTag | null {
+  if (v === null) return null;
+  const t = arr(v, 'session');
+  return { clientId: str(t[0], 'clientId'), seq: uint(t[1], 'seq') };
+}
+
+export function commandTuple(c: Command): unknown[] {
+  switch (c.type) {
+    case 'noop':
+      return [0];
+    case 'put':
+      return [1, c.key, c.value, sessionTuple(c.session)];
+    case 'delete':
+      return [2, c.key, sessionTuple(c.session)];
+    case 'cas':
+      return [3, c.key, c.expected, c.value, sessionTuple(c.session)];
+    case 'batch':
+      return [
+        4,
+        c.compares.map((x) => [x.key, x.expected]),
+        c.writes.map((w) => (w.op === 'put' ? [0, w.key, w.value] : [1, w.key])),
+        c.reads,
+        sessionTuple(c.session),
+      ];
+    default:
+      return unreachable(c, 'command');
+  }
+}
+
+export function toCommand(v: unknown): Command {
+  const t = arr(v, 'command');
+  switch (t[0]) {
+    case 0:
+      return { type: 'noop' };
+    case 1:
+      return { type: 'put', key: bytes(t[1], 'key'), value: bytes(t[2], 'value'), session: toSession(t[3]) };
+    case 2:
+      return { type: 'delete', key: bytes(t[1], 'key'), session: toSession(t[2]) };
+    case 3:
+      return {
+        type: 'cas',
+        key: bytes(t[1], 'key'),
+        expected: bytesOrNull(t[2], 'expected'),
+        value: bytesOrNull(t[3], 'value'),
+        session: toSession(t[4]),
+      };
+    case 4: {
+      const compares: Compare[] = arr(t[1], 'compares').map((x) => {
+        const c = arr(x, 'compare');
+        return { key: bytes(c[0], 'compare key'), expected: bytesOrNull(c[1], 'compare expected') };
+      });
+      const writes: WriteOp[] = arr(t[2], 'writes').map((x) => {
+        const w = arr(x, 'write');
+        if (w[0] === 0) return { op: 'put', key: bytes(w[1], 'write key'), value: bytes(w[2], 'write value') };
+        if (w[0] === 1) return { op: 'delete', key: bytes(w[1], 'write key') };
+        return fail(`unknown write op ${String(w[0])}`);
+      });
+      const reads = arr(t[3], 'reads').map((x) => bytes(x, 'read key'));
+      return { type: 'batch', compares, writes, reads, session: toSession(t[4]) };
+    }
+    default:
+      return fail(`unknown command type ${String(t[0])}`);
+  }
+}
+
+/** The bytes of a normal entry carrying `command`. */
+export function encodeCommand(command: Command): Uint8Array {
+  return packr.pack(commandTuple(command));
+}
+
+/** The command in a normal entry's data; throws CORRUPTION if the bytes are not a command. */
+export function decodeCommand(data: Uint8Array): Command {
+  try {
+    return toCommand(packr.unpack(data));
+  } catch (e) {
+    if (e instanceof ShapeError) throw new TesseraError('CORRUPTION', `undecodable command: ${e.message}`);
+    throw new TesseraError('CORRUPTION', `undecodable command: ${(e as Error).message}`);
+  }
+}
+
+export function resultTuple(r: CommandResult): unknown[] {
+  switch (r.type) {
+    case 'noop':
+      return [0];
+    case 'put':
+      return [1];
+    case 'delete':
+      return [2, r.existed];
+    case 'cas':
+      return [3, r.succeeded, r.current];
+    case 'batch':
+      return [4, r.succeeded, r.values];
+    case 'sessionExpired':
+      return [5];
+    case 'wrongShard':
+      return [6];
+    default:
+      return unreachable(r, 'command result');
+  }
+}
+
+export function toResult(v: unknown): CommandResult {
+  const t = arr(v, 'result');
+  switch (t[0]) {
+    case 0:
+      return { type: 'noop' };
+    case 1:
+      return { type: 'put' };
+    case 2:
+      return { type: 'delete', existed: bool(t[1], 'existed') };
+    case 3:
+      return { type: 'cas', succeeded: bool(t[1], 'succeeded'), current: bytesOrNull(t[2], 'current') };
+    case 4:
+      return {
+        type: 'batch',
+        succeeded: bool(t[1], 'succeeded'),
+        values: arr(t[2], 'values').map((x) => bytesOrNull(x, 'value')),
+      };
+    case 5:
+      return { type: 'sessionExpired' };
+    case 6:
+      return { type: 'wrongShard' };
+    default:
+      return fail(`unknown result type ${String(t[0])}`);
+  }
+}
+
+/** What the state machine remembers of a client session. */
+export interface SessionRecord {
+  seq: number;
+  /** Log index of the last command of this session (its position in the LRU order). */
+  lastIndex: number;
+  result: CommandResult;
+}
+
+export function encodeSessionRecord(s: SessionRecord): Buffer {
+  return encodeRecord([s.seq, s.lastIndex, resultTuple(s.result)]);
+}
+
+export function decodeSessionRecord(buf: Uint8Array, keyForError: string): SessionRecord {
+  return decodeShaped(buf, keyForError, (v) => {
+    const t = arr(v, 'session record');
+    return { seq: uint(t[0], 'seq'), lastIndex: uint(t[1], 'lastIndex'), result: toResult(t[2]) };
+  });
+}

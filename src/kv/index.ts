@@ -1,0 +1,7 @@
+/** L2 kv: the replicated key-value state machine of a group (apply, sessions, reads, snapshots). */
+export { StateMachine } from './state-machine';
+export type { KeyRange, StateMachineOptions } from './state-machine';
+export { SnapshotReader, SNAPSHOT_CHUNK_BYTES_DEFAULT } from './snapshot-reader';
+export { decodeChunk } from './snapshot-chunk';
+export type { SnapshotChunk, ChunkItem } from './snapshot-chunk';
+export type { SessionTag, WriteOp, Compare, Command, CommandResult, KeyValue, ScanPage } from './types';

@@ -1,0 +1,171 @@
+/**
+ * Receiving side of snapshots: chunks are written under t/<g>/<id>/ as they arrive (bounded memory), then
+ * runInstall() replaces the group's d/ range and session table with the staged content. runInstall is
+ * idempotent: it is re-run from the start by StateMachine.open while the install marker m/<g>/install
+ * exists, and the marker is deleted in the same batch that sets the applied index.
+ */
+import { TesseraError, assert } from '../base';
+import {
+  appliedKey,
+  dataKey,
+  dataRange,
+  decodeRecord,
+  decodeSessionRecord,
+  decodeValueRecord,
+  encodeIndex,
+  encodeRecord,
+  formatKey,
+  installMarkerKey,
+  sessionKey,
+  sessionRange,
+  shapeArray,
+  shapeUint,
+  stagingDataKey,
+  stagingDataRange,
+  stagingEndKey,
+  stagingGroupRange,
+  stagingPrefix,
+  stagingSessionKey,
+  stagingSessionRange,
+} from '../codec';
+import type { StoreDb } from '../storage';
+import { ITEM_DATA, decodeChunk } from './snapshot-chunk';
+import type { KeyRangeOfGroup } from './snapshot-reader';
+
+type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+/** Flush a copy batch at this many bytes. */
+const COPY_BATCH_BYTES = 4 << 20;
+
+interface StagingState {
+  id: string;
+  prefix: Buffer;
+  nextSeq: number;
+  applied: number;
+  itemCount: number;
+  done: boolean;
+}
+
+export class SnapshotStaging {
+  private current: StagingState | null = null;
+
+  constructor(
+    private readonly db: StoreDb,
+    private readonly groupId: number,
+    private readonly range: KeyRangeOfGroup,
+  ) {}
+
+  static async discardAll(db: StoreDb, groupId: number): Promise<void> {
+    await db.clear({ ...stagingGroupRange(groupId) });
+  }
+
+  async begin(id: string): Promise<void> {
+    this.current = null;
+    const prefix = stagingPrefix(this.groupId, id);
+    await SnapshotStaging.discardAll(this.db, this.groupId);
+    this.current = { id, prefix, nextSeq: 0, applied: 0, itemCount: 0, done: false };
+  }
+
+  private expect(id: string): StagingState {
+    const st = this.current;
+    if (st === null || st.id !== id) {
+      throw new TesseraError('INVALID_ARGUMENT', `group ${this.groupId}: no snapshot staging with id ${id}`);
+    }
+    return st;
+  }
+
+  async stage(id: string, chunkBytes: Uint8Array): Promise<{ done: boolean; applied: number }> {
+    const st = this.expect(id);
+    if (st.done) throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: a chunk after the last one`);
+    const chunk = decodeChunk(chunkBytes);
+    if (chunk.seq !== st.nextSeq) throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: chunk ${chunk.seq}, expected ${st.nextSeq}`);
+    if (chunk.seq > 0 && chunk.applied !== st.applied) {
+      throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: chunk ${chunk.seq} is of index ${chunk.applied}, not ${st.applied}`);
+    }
+    const ops: BatchOp[] = [];
+    for (const it of chunk.items) {
+      if (it.kind === ITEM_DATA) {
+        const inRange = Buffer.compare(it.key, this.range.start) >= 0 && (this.range.end === null || Buffer.compare(it.key, this.range.end) < 0);
+        if (!inRange) throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: a key outside group ${this.groupId}'s range`);
+        decodeValueRecord(it.value, `snapshot ${id}: ${formatKey(dataKey(it.key))}`);
+        ops.push({ type: 'put', key: stagingDataKey(st.prefix, it.key), value: it.value });
+      } else {
+        const clientId = it.key.toString('utf8');
+        decodeSessionRecord(it.value, `snapshot ${id} session ${clientId}`);
+        ops.push({ type: 'put', key: stagingSessionKey(st.prefix, clientId), value: it.value });
+      }
+    }
+    const itemCount = st.itemCount + chunk.items.length;
+    if (chunk.done) {
+      if (chunk.itemCount !== itemCount) {
+        throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: ${itemCount} items received, the sender sent ${chunk.itemCount}`);
+      }
+      ops.push({ type: 'put', key: stagingEndKey(st.prefix), value: encodeRecord([chunk.applied, itemCount]) });
+    }
+    if (ops.length > 0) await this.db.batch(ops);
+    st.nextSeq++;
+    st.applied = chunk.applied;
+    st.itemCount = itemCount;
+    st.done = chunk.done;
+    return { done: st.done, applied: st.applied };
+  }
+
+  /** The completed staging `id`; throws INVALID_ARGUMENT if it is unknown or incomplete. */
+  completed(id: string): StagingState {
+    const st = this.expect(id);
+    if (!st.done) throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id} is incomplete (${st.nextSeq} chunks staged)`);
+    return st;
+  }
+
+  /** Forgets the in-memory staging after an install (its data was deleted by runInstall). */
+  forget(): void {
+    this.current = null;
+  }
+
+  async discard(id: string): Promise<void> {
+    if (this.current !== null && this.current.id !== id) return;
+    this.current = null;
+    await SnapshotStaging.discardAll(this.db, this.groupId);
+  }
+}
+
+/**
+ * Replaces the group's data range and sessions with staging `stagingId` and sets applied = index, deleting
+ * the install marker; then deletes the group's staging data. Idempotent (safe to re-run after a crash).
+ */
+export async function runInstall(db: StoreDb, groupId: number, range: KeyRangeOfGroup, stagingId: string, index: number): Promise<void> {
+  const prefix = stagingPrefix(groupId, stagingId);
+  const endKey = stagingEndKey(prefix);
+  const end = await db.get(endKey);
+  if (end === undefined) {
+    throw new TesseraError(
+      'CORRUPTION',
+      `group ${groupId}: a snapshot install of ${stagingId} at index ${index} is pending but its staged data is incomplete`,
+      { key: formatKey(installMarkerKey(groupId)) },
+    );
+  }
+  const stagedApplied = shapeUint(shapeArray(decodeRecord(end, formatKey(endKey)), 'staging end')[0], 'applied');
+  assert(stagedApplied === index, () => `group ${groupId}: staged snapshot reflects ${stagedApplied}, install marker says ${index}`);
+  await db.clear({ ...dataRange(range.start, range.end) });
+  await db.clear({ ...sessionRange(groupId) });
+  let ops: BatchOp[] = [];
+  let bytes = 0;
+  const flush = async (): Promise<void> => {
+    if (ops.length > 0) await db.batch(ops);
+    ops = [];
+    bytes = 0;
+  };
+  const copy = async (from: { gte: Buffer; lt: Buffer }, target: (suffix: Buffer) => Buffer): Promise<void> => {
+    for await (const [key, value] of db.iterator({ ...from })) {
+      ops.push({ type: 'put', key: target(key.subarray(prefix.length + 1)), value });
+      bytes += key.length + value.length;
+      if (bytes >= COPY_BATCH_BYTES) await flush();
+    }
+  };
+  await copy(stagingDataRange(prefix), (userKey) => dataKey(userKey));
+  await copy(stagingSessionRange(prefix), (clientId) => sessionKey(groupId, clientId.toString('utf8')));
+  ops.push({ type: 'put', key: appliedKey(groupId), value: encodeIndex(index) });
+  ops.push({ type: 'del', key: installMarkerKey(groupId) });
+  await flush();
+  await SnapshotStaging.discardAll(db, groupId);
+}

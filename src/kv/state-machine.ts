@@ -1,0 +1,346 @@
+/**
+ * StateMachine: the replicated KV state machine of one group over the user key range [start, end)
+ * (end null = unbounded), on the node's LevelDB (d/ user data, m/<g>/ metadata, t/<g>/ snapshot staging).
+ *
+ * Invariants:
+ * - apply() writes the data, the applied index and the changed session records of a call in ONE batch
+ *   (no sync: the Raft log is durable and replay is idempotent: entries at or below `applied` are skipped).
+ * - Application is deterministic: it depends only on the state and the entries. Nothing is rejected at
+ *   apply time except a key outside the group's range ({ type: 'wrongShard' }, applied nothing).
+ * - Sessions (exactly-once): per clientId only the last (seq, result). seq == last: the remembered result,
+ *   nothing applied; seq < last: sessionExpired; seq > last, or a client not in the table: applied and
+ *   remembered. At most sessionsMax sessions; the least recently used by apply index is evicted (the same
+ *   on every replica). A retry of an evicted session's last write would apply again, so sessionsMax must be
+ *   well above the number of sessions active at once across all clients.
+ * - apply, installStaged and openSnapshot must not overlap (the group's serial runner calls them);
+ *   overlapping calls throw InvariantError. If a write fails the machine refuses every later call
+ *   (restart to recover from the durable state).
+ * - A snapshot install is crash-safe: the m/<g>/install marker (written by NodeStore.persist with the
+ *   snapshot meta, or by installStaged) makes open() finish an interrupted install before anything else.
+ */
+import { TesseraError, assert } from '../base';
+import {
+  appliedKey,
+  dataKey,
+  dataRange,
+  decodeCommand,
+  decodeIndex,
+  decodeInstallMarker,
+  decodeSessionRecord,
+  decodeValueRecord,
+  encodeIndex,
+  encodeInstallMarker,
+  formatKey,
+  installMarkerKey,
+  sessionClientId,
+  sessionRange,
+  userKeyOf,
+} from '../codec';
+import type { Command, CommandResult, KeyValue, ScanPage } from '../codec';
+import type { Entry, SnapshotMeta } from '../raft';
+import type { NodeStore, StoreDb } from '../storage';
+import { ApplyBatch } from './apply-batch';
+import { SessionTable } from './session-table';
+import { SNAPSHOT_CHUNK_BYTES_DEFAULT, SnapshotReader } from './snapshot-reader';
+import { SnapshotStaging, runInstall } from './snapshot-staging';
+
+export interface KeyRange {
+  start: Buffer;
+  /** null: unbounded. */
+  end: Buffer | null;
+}
+
+export interface StateMachineOptions {
+  /** Max client sessions remembered (the same on every replica of the group). */
+  sessionsMax: number;
+}
+
+function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.equals(b);
+}
+
+export class StateMachine {
+  private appliedIndex: number;
+  private busy: string | null = null;
+  private failure: unknown = null;
+  private readonly staging: SnapshotStaging;
+
+  private constructor(
+    private readonly db: StoreDb,
+    readonly groupId: number,
+    readonly range: KeyRange,
+    private sessions: SessionTable,
+    applied: number,
+  ) {
+    this.appliedIndex = applied;
+    this.staging = new SnapshotStaging(db, groupId, range);
+  }
+
+  /** Loads the applied index and session table; finishes an interrupted snapshot install first. */
+  static async open(store: NodeStore, groupId: number, range: KeyRange, opts: StateMachineOptions): Promise<StateMachine> {
+    if (range.end !== null && Buffer.compare(range.start, range.end) >= 0) {
+      throw new TesseraError('INVALID_ARGUMENT', `empty key range for group ${groupId}`);
+    }
+    const db = store.db;
+    const markerBuf = await db.get(installMarkerKey(groupId));
+    if (markerBuf !== undefined) {
+      const marker = decodeInstallMarker(markerBuf, formatKey(installMarkerKey(groupId)));
+      await runInstall(db, groupId, range, marker.stagingId, marker.index);
+    } else {
+      await SnapshotStaging.discardAll(db, groupId);
+    }
+    const applied = await StateMachine.loadApplied(db, groupId);
+    const sessions = await StateMachine.loadSessions(db, groupId, opts.sessionsMax);
+    return new StateMachine(db, groupId, range, sessions, applied);
+  }
+
+  private static async loadApplied(db: StoreDb, groupId: number): Promise<number> {
+    const buf = await db.get(appliedKey(groupId));
+    return buf === undefined ? 0 : decodeIndex(buf, formatKey(appliedKey(groupId)));
+  }
+
+  private static async loadSessions(db: StoreDb, groupId: number, sessionsMax: number): Promise<SessionTable> {
+    const stored: Array<{ clientId: string; seq: number; lastIndex: number }> = [];
+    for await (const [key, value] of db.iterator({ ...sessionRange(groupId) })) {
+      const rec = decodeSessionRecord(value, formatKey(key));
+      stored.push({ clientId: sessionClientId(key), seq: rec.seq, lastIndex: rec.lastIndex });
+    }
+    return SessionTable.fromStored(sessionsMax, stored);
+  }
+
+  /** The highest log index applied (durably written, or about to be, in LevelDB's write order). */
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  /** Number of remembered client sessions. */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  inRange(key: Buffer): boolean {
+    return Buffer.compare(key, this.range.start) >= 0 && (this.range.end === null || Buffer.compare(key, this.range.end) < 0);
+  }
+
+  /**
+   * Applies committed entries in order (entries at or below `applied` are skipped; the rest must continue
+   * at applied + 1). Returns the result of every applied normal entry by log index.
+   */
+  async apply(entries: readonly Entry[]): Promise<Map<number, CommandResult>> {
+    this.enter('apply');
+    try {
+      const results = new Map<number, CommandResult>();
+      const batch = new ApplyBatch(this.db, this.groupId);
+      let applied = this.appliedIndex;
+      for (const e of entries) {
+        if (e.index <= applied) continue;
+        assert(e.index === applied + 1, () => `group ${this.groupId}: applying entry ${e.index} after ${applied}`);
+        if (e.kind === 'normal') results.set(e.index, await this.applyCommand(decodeCommand(e.data), e.index, batch));
+        applied = e.index;
+      }
+      if (applied === this.appliedIndex) return results;
+      const ops = batch.finish();
+      ops.push({ type: 'put', key: appliedKey(this.groupId), value: encodeIndex(applied) });
+      await this.db.batch(ops);
+      this.appliedIndex = applied;
+      return results;
+    } catch (e) {
+      this.failure = e;
+      throw e;
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  private async applyCommand(cmd: Command, index: number, batch: ApplyBatch): Promise<CommandResult> {
+    if (cmd.type === 'noop') return { type: 'noop' };
+    const session = cmd.session;
+    if (session !== null) {
+      const known = this.sessions.get(session.clientId);
+      if (known !== undefined && session.seq === known.seq) {
+        const result = await batch.sessionResult(session.clientId);
+        this.remember(session.clientId, session.seq, index, result, batch);
+        return result;
+      }
+      if (known !== undefined && session.seq < known.seq) return { type: 'sessionExpired' };
+    }
+    const result = await this.execute(cmd, batch);
+    if (session !== null) this.remember(session.clientId, session.seq, index, result, batch);
+    return result;
+  }
+
+  private remember(clientId: string, seq: number, index: number, result: CommandResult, batch: ApplyBatch): void {
+    batch.setSession(clientId, { seq, lastIndex: index, result });
+    for (const evicted of this.sessions.touch(clientId, seq, index)) batch.deleteSession(evicted);
+  }
+
+  private async execute(cmd: Exclude<Command, { type: 'noop' }>, batch: ApplyBatch): Promise<CommandResult> {
+    switch (cmd.type) {
+      case 'put':
+        if (!this.inRange(cmd.key)) return { type: 'wrongShard' };
+        batch.put(cmd.key, cmd.value);
+        return { type: 'put' };
+      case 'delete': {
+        if (!this.inRange(cmd.key)) return { type: 'wrongShard' };
+        const existed = (await batch.read(cmd.key)) !== null;
+        if (existed) batch.del(cmd.key);
+        return { type: 'delete', existed };
+      }
+      case 'cas': {
+        if (!this.inRange(cmd.key)) return { type: 'wrongShard' };
+        const current = await batch.read(cmd.key);
+        const succeeded = sameBytes(current, cmd.expected);
+        if (succeeded) {
+          if (cmd.value === null) {
+            if (current !== null) batch.del(cmd.key);
+          } else {
+            batch.put(cmd.key, cmd.value);
+          }
+        }
+        return { type: 'cas', succeeded, current };
+      }
+      case 'batch': {
+        const keys = [...cmd.compares.map((c) => c.key), ...cmd.writes.map((w) => w.key), ...cmd.reads];
+        if (!keys.every((k) => this.inRange(k))) return { type: 'wrongShard' };
+        let succeeded = true;
+        for (const c of cmd.compares) {
+          if (!sameBytes(await batch.read(c.key), c.expected)) {
+            succeeded = false;
+            break;
+          }
+        }
+        const values: (Buffer | null)[] = [];
+        for (const k of cmd.reads) values.push(await batch.read(k));
+        if (succeeded) {
+          for (const w of cmd.writes) {
+            if (w.op === 'put') batch.put(w.key, w.value);
+            else batch.del(w.key);
+          }
+        }
+        return { type: 'batch', succeeded, values };
+      }
+    }
+  }
+
+  /** The value of a key, or null. Throws WRONG_SHARD outside the range, CORRUPTION on a bad record. */
+  async get(key: Buffer): Promise<Buffer | null> {
+    this.checkUsable();
+    if (!this.inRange(key)) throw new TesseraError('WRONG_SHARD', `key is outside group ${this.groupId}'s range`);
+    const k = dataKey(key);
+    const stored = await this.db.get(k);
+    return stored === undefined ? null : decodeValueRecord(stored, formatKey(k));
+  }
+
+  /**
+   * Keys in [start, end) (end null: unbounded) in order, clipped to the group's range. A page stops before
+   * `limit` items or before its keys and values would exceed `bytesMax` bytes, but holds at least one item if
+   * there is one. more/nextStart: where the next page starts; when the request reaches past the group's
+   * range end, the last page has more = true and nextStart = the range end (the next group's start).
+   */
+  async scan(start: Buffer, end: Buffer | null, limit: number, bytesMax: number): Promise<ScanPage> {
+    this.checkUsable();
+    if (!Number.isInteger(limit) || limit < 1) throw new TesseraError('INVALID_ARGUMENT', `scan limit must be >= 1, got ${limit}`, { limit: 'limit' });
+    if (!(bytesMax >= 1)) throw new TesseraError('INVALID_ARGUMENT', `scan bytesMax must be >= 1, got ${bytesMax}`, { limit: 'bytesMax' });
+    const from = Buffer.compare(start, this.range.start) < 0 ? this.range.start : start;
+    const rangeEnd = this.range.end;
+    const clipped = rangeEnd !== null && (end === null || Buffer.compare(end, rangeEnd) > 0);
+    const to = clipped ? rangeEnd : end;
+    const items: KeyValue[] = [];
+    if (to !== null && Buffer.compare(from, to) >= 0) {
+      if (!clipped) return { items, more: false, nextStart: null };
+      return { items, more: true, nextStart: Buffer.compare(from, rangeEnd) > 0 ? from : rangeEnd };
+    }
+    let bytes = 0;
+    const it = this.db.iterator({ ...dataRange(from, to) });
+    try {
+      for await (const [k, v] of it) {
+        const key = userKeyOf(k);
+        if (items.length >= limit) return { items, more: true, nextStart: Buffer.from(key) };
+        const value = decodeValueRecord(v, formatKey(k));
+        const size = key.length + value.length;
+        if (items.length > 0 && bytes + size > bytesMax) return { items, more: true, nextStart: Buffer.from(key) };
+        items.push({ key, value });
+        bytes += size;
+      }
+    } finally {
+      await it.close();
+    }
+    if (clipped) return { items, more: true, nextStart: rangeEnd };
+    return { items, more: false, nextStart: null };
+  }
+
+  /**
+   * A consistent chunked reader of the state exactly at the current `applied` (created synchronously).
+   * Do not call while apply or installStaged is running.
+   */
+  openSnapshot(opts: { chunkBytes?: number } = {}): SnapshotReader {
+    this.checkUsable();
+    assert(this.busy === null, () => `group ${this.groupId}: openSnapshot during ${this.busy}`);
+    const snapshot = this.db.snapshot();
+    return new SnapshotReader(this.db, snapshot, this.groupId, this.range, this.appliedIndex, opts.chunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT);
+  }
+
+  /** Starts receiving a snapshot (discarding any earlier staging of this group). */
+  async beginSnapshotStaging(snapshotId: string): Promise<void> {
+    this.checkUsable();
+    await this.staging.begin(snapshotId);
+  }
+
+  /** Stores one chunk (chunks in order). Returns done = true after the last chunk. */
+  async stageChunk(snapshotId: string, chunk: Uint8Array): Promise<{ done: boolean; applied: number }> {
+    this.checkUsable();
+    return this.staging.stage(snapshotId, chunk);
+  }
+
+  /**
+   * Replaces the group's data range and sessions with the staged snapshot and sets applied = meta.index.
+   * Writes the install-pending marker first (unless NodeStore.persist already did), so a crash part-way is
+   * finished by open(). The staged snapshot must be complete and reflect exactly meta.index.
+   */
+  async installStaged(snapshotId: string, meta: SnapshotMeta): Promise<void> {
+    this.checkUsable();
+    const staged = this.staging.completed(snapshotId);
+    if (staged.applied !== meta.index) {
+      throw new TesseraError('INVALID_ARGUMENT', `staged snapshot ${snapshotId} reflects index ${staged.applied}, not ${meta.index}`);
+    }
+    this.enter('installStaged');
+    try {
+      const markerKey = installMarkerKey(this.groupId);
+      const existing = await this.db.get(markerKey);
+      if (existing === undefined) {
+        await this.db.put(markerKey, encodeInstallMarker({ stagingId: snapshotId, index: meta.index, term: meta.term }), { sync: true });
+      } else {
+        const m = decodeInstallMarker(existing, formatKey(markerKey));
+        assert(m.stagingId === snapshotId && m.index === meta.index, () => `group ${this.groupId}: install marker for ${m.stagingId}@${m.index}, installing ${snapshotId}@${meta.index}`);
+      }
+      await runInstall(this.db, this.groupId, this.range, snapshotId, meta.index);
+      this.staging.forget();
+      this.appliedIndex = await StateMachine.loadApplied(this.db, this.groupId);
+      this.sessions = await StateMachine.loadSessions(this.db, this.groupId, this.sessions.sessionsMax);
+    } catch (e) {
+      this.failure = e;
+      throw e;
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  /** Drops a staged snapshot (e.g. the stream broke). */
+  async discardStaged(snapshotId: string): Promise<void> {
+    this.checkUsable();
+    await this.staging.discard(snapshotId);
+  }
+
+  private enter(what: string): void {
+    this.checkUsable();
+    assert(this.busy === null, () => `group ${this.groupId}: ${what} while ${this.busy} is running`);
+    this.busy = what;
+  }
+
+  private checkUsable(): void {
+    if (this.failure !== null) {
+      throw new TesseraError('INTERNAL', `group ${this.groupId}'s state machine failed earlier; restart the node`, {}, { cause: this.failure });
+    }
+  }
+}

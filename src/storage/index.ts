@@ -1,0 +1,4 @@
+/** L2 storage: the node's LevelDB with the durable Raft state of all its groups (group commit). */
+export { NodeStore } from './node-store';
+export type { StoreDb, VerifyReport } from './node-store';
+export type { GroupWrite, GroupDurableState } from './types';
