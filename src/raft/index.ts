@@ -1,2 +1,4 @@
 /** L1 raft: the pure, deterministic consensus core (DESIGN.md section 2). */
 export type * from './types';
+export { RaftCore } from './raft-core';
+export { defaultRaftConfig, validateRaftConfig } from './config';

@@ -3,15 +3,20 @@
  * deterministic: inputs are ticks, messages and proposals; outputs come out of ready().
  *
  * Contract for the host (node/ or the simulator), in this order for every Ready:
- *   1. persist `hardState`, `entries` (overwriting any stored suffix from entries[0].index) and
- *      `snapshot` durably (fsync);
+ *   0. at most one Ready is outstanding: call ready() only after advance() of the previous one
+ *      (hasReady() is false while one is outstanding). tick/step/propose/... may be called between
+ *      ready() and advance(); what they produce goes into the next Ready.
+ *   1. persist `hardState`, `entries` (replacing the stored log from entries[0].index on: delete stored
+ *      entries >= entries[0].index, then write these) and `snapshot` (replacing the whole stored log
+ *      and the previous snapshot) durably (fsync), all in one atomic write;
  *   2. send `messagesNow` (may also be sent before step 1) and `messagesAfterPersist` (only after 1);
  *   3. if `snapshot` is set, install its data into the state machine;
  *   4. apply `committedEntries` in order; serve `readStates` once applied >= their index;
  *   5. call advance(ready). The core then considers committedEntries applied.
  * A snapshot message from a leader carries meta at the leader's applied index at the time ready() was
- * produced: the host must capture its state machine as of exactly meta.index (i.e. before applying
- * this Ready's committedEntries).
+ * produced and empty `data`: the host must capture its state machine as of exactly meta.index (i.e.
+ * before applying this Ready's committedEntries), put it in `data` (or stream it), and later call
+ * reportSnapshot(to, ok) with the outcome of the send.
  */
 import type { NodeId } from '../base';
 
@@ -37,7 +42,18 @@ export type Entry =
   | { kind: 'normal'; term: Term; index: Index; data: Uint8Array }
   /** Appended by a new leader at the start of its term; nothing to apply. */
   | { kind: 'empty'; term: Term; index: Index }
-  | { kind: 'config'; term: Term; index: Index; change: MembershipChange };
+  | {
+      kind: 'config';
+      term: Term;
+      index: Index;
+      change: MembershipChange;
+      /**
+       * The configuration that results from applying `change` (set by the proposing leader), so a node
+       * that replays the log from index 1 without the bootstrap config (a new member) still ends up with
+       * the right configuration. When absent, `change` is applied to the current configuration.
+       */
+      config?: ConfigState;
+    };
 
 export interface HardState {
   term: Term;
@@ -129,7 +145,18 @@ export interface Ready {
   softState: SoftState | null;
 }
 
-export type DropReason = 'noLeader' | 'notLeader' | 'transferInProgress' | 'configChangePending' | 'tooLarge' | 'unknownNode';
+/**
+ * Why a proposal or read was not accepted. `tooLarge`: uncommittedBytesMax reached, or too many pending
+ * reads. `invalidChange`: a membership change that is a no-op or would leave no voter.
+ */
+export type DropReason =
+  | 'noLeader'
+  | 'notLeader'
+  | 'transferInProgress'
+  | 'configChangePending'
+  | 'tooLarge'
+  | 'unknownNode'
+  | 'invalidChange';
 
 export type ProposeOutcome =
   | { ok: true; index: Index; term: Term }
@@ -178,6 +205,14 @@ export interface RaftConfig {
   appendBytesMax: number;
   /** Max bytes of uncommitted entry data a leader accepts before dropping proposals (tooLarge). */
   uncommittedBytesMax: number;
+  /** Max reads a leader queues (waiting for its first commit or for a heartbeat round); default 4096. */
+  pendingReadsMax?: number;
+  /**
+   * A follower stays in snapshot state (no appends) until the host calls reportSnapshot or the follower
+   * acknowledges. If neither happens within this many ticks (a lost report), the leader probes again.
+   * Default 20 * electionTicks.
+   */
+  snapshotTimeoutTicks?: number;
   /**
    * TEST ONLY. Deliberately unsafe switches that let the simulator prove its checkers catch bugs.
    * Never set in production code.
@@ -218,7 +253,10 @@ export interface RawNode {
   transferLeader(to: NodeId): TransferOutcome;
   /** The host could not deliver to this peer: the leader moves it back to probe. */
   reportUnreachable(peer: NodeId): void;
-  /** Outcome of sending a snapshot to peer (leader side). */
+  /**
+   * Outcome of sending a snapshot to peer (leader side). The follower gets no appends until this is
+   * called or it acknowledges the snapshot (fallback: config.snapshotTimeoutTicks).
+   */
   reportSnapshot(peer: NodeId, ok: boolean): void;
   /** Drop log entries up to and including index (index <= applied); they can then only reach peers by snapshot. */
   compact(index: Index): void;
