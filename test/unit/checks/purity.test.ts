@@ -1,0 +1,62 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// The purity check of `npm run check` must fail when the deterministic core touches the wall clock,
+// timers, ambient randomness, the process or Node built-ins, and pass on clean code.
+const script = resolve(__dirname, '../../../scripts/check-imports.mjs');
+const roots: string[] = [];
+
+function tree(files: Record<string, string>): string {
+  const root = mkdtempSync(join(tmpdir(), 'tessera-purity-'));
+  roots.push(root);
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
+
+function check(root: string): { status: number | null; output: string } {
+  const r = spawnSync(process.execPath, [script, '--root', root], { encoding: 'utf8' });
+  return { status: r.status, output: r.stdout + r.stderr };
+}
+
+afterAll(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
+describe('check-imports (pure core)', () => {
+  it('passes on the real tree', () => {
+    expect(() => execFileSync(process.execPath, [script], { encoding: 'utf8' })).not.toThrow();
+  });
+
+  it('passes on clean core code that mentions forbidden names only in strings, comments and properties', () => {
+    const root = tree({
+      'src/raft/ok.ts': "import { assert } from '../base';\n// Date.now() in a comment\nexport const s = 'setTimeout';\nexport const o = { process: 1 };\nexport function f(x: { Date: number }) { assert(true, 'x'); return x.Date; }\n",
+    });
+    expect(check(root).status).toBe(0);
+  });
+
+  const bad: [string, string, string][] = [
+    ['Date.now()', 'export const t = Date.now();\n', "uses 'Date'"],
+    ['setTimeout', 'export function f() { setTimeout(() => 0, 1); }\n', "uses 'setTimeout'"],
+    ['Math.random', 'export const r = Math.random();\n', 'Math.random'],
+    ['process', 'export const e = process.env;\n', "uses 'process'"],
+    ['node:* import', "import { readFileSync } from 'node:fs';\nexport const r = readFileSync;\n", "imports 'node:fs'"],
+    ['npm import', "import { pack } from 'msgpackr';\nexport const p = pack;\n", "imports 'msgpackr'"],
+    ['async', 'export async function f() { return 1; }\n', "'async'"],
+  ];
+  for (const [name, code, message] of bad) {
+    it(`fails on ${name} in src/raft and in src/shard`, () => {
+      for (const dir of ['raft', 'shard']) {
+        const r = check(tree({ [`src/${dir}/bad.ts`]: code }));
+        expect(r.status).toBe(1);
+        expect(r.output).toContain(message);
+        expect(r.output).toContain(`src/${dir}/bad.ts:1`);
+      }
+    });
+  }
+});
