@@ -1,0 +1,136 @@
+/**
+ * The per-seed fault mix: cluster size, Raft timing, network misbehaviour, which partition shapes,
+ * crash points and membership/transfer actions are enabled, and the workload size. Drawn from the
+ * seed's own sub-generator, so the mix is a pure function of the seed (and the profile).
+ * Profiles: 'standard' for CI seeds; 'aggressive' maximizes crashes that lose unsynced data and leader
+ * churn (used by the tests that prove the checkers catch the core's unsafe switches).
+ */
+import type { Random } from '../../src/base';
+import type { CrashLossMode } from './disk';
+import type { NetworkParams } from './network';
+
+export type PartitionKind = 'halves' | 'isolateOne' | 'isolateLeader' | 'oneWay' | 'clog';
+export type CrashPoint = 'beforeWrite' | 'afterWrite' | 'afterSync' | 'afterSend' | 'midApply' | 'beforeAdvance' | 'idle';
+export type Profile = 'standard' | 'aggressive';
+
+export interface FaultMix {
+  profile: Profile;
+  nodeCount: 3 | 5;
+  preVote: boolean;
+  checkQuorum: boolean;
+  electionTicks: number;
+  heartbeatTicks: number;
+  inflightMessagesMax: number;
+  appendBytesMax: number;
+  uncommittedBytesMax: number;
+  net: NetworkParams;
+  /** Ticks between fault actions, drawn uniformly in this range. */
+  faultEveryTicks: [number, number];
+  partitions: PartitionKind[];
+  crashes: boolean;
+  crashPoints: CrashPoint[];
+  crashLossMode: CrashLossMode;
+  restartAfterTicks: [number, number];
+  /** Probability that a crash or an isolation targets the current leader. */
+  leaderBias: number;
+  membership: boolean;
+  transfers: boolean;
+  /** Probability that a Ready's messagesNow are sent before its writes are persisted. */
+  sendNowFirstRate: number;
+  /** The host compacts once this many entries were applied since its last snapshot. */
+  compactEveryEntries: number;
+  safetyTicks: number;
+  livenessTicks: number;
+  clients: number;
+  opsPerClient: number;
+  keys: number;
+}
+
+const allPartitions: PartitionKind[] = ['halves', 'isolateOne', 'isolateLeader', 'oneWay', 'clog'];
+const allCrashPoints: CrashPoint[] = ['beforeWrite', 'afterWrite', 'afterSync', 'afterSend', 'midApply', 'beforeAdvance', 'idle'];
+
+function subset<T>(random: Random, items: readonly T[], p: number): T[] {
+  const out = items.filter(() => random.chance(p));
+  return out.length > 0 ? out : [random.pick(items)];
+}
+
+export function drawFaultMix(random: Random, profile: Profile): FaultMix {
+  if (profile === 'aggressive') {
+    return {
+      profile,
+      nodeCount: random.chance(0.5) ? 3 : 5,
+      preVote: random.chance(0.5),
+      checkQuorum: random.chance(0.5),
+      electionTicks: 10,
+      heartbeatTicks: random.int(1, 3),
+      inflightMessagesMax: random.int(1, 2),
+      appendBytesMax: 1,
+      uncommittedBytesMax: 1 << 20,
+      net: { dropRate: random.chance(0.5) ? 0 : 0.05, dupRate: 0.02, delayMinTicks: 1, delayMaxTicks: random.int(2, 6) },
+      faultEveryTicks: [3, 25],
+      partitions: subset(random, ['isolateLeader', 'halves'], 0.6),
+      crashes: true,
+      crashPoints: subset(random, ['beforeWrite', 'afterWrite', 'afterSend', 'idle'], 0.7),
+      crashLossMode: random.chance(0.7) ? 'all' : 'prefix',
+      restartAfterTicks: [1, 20],
+      leaderBias: 0.8,
+      membership: false,
+      transfers: random.chance(0.5),
+      sendNowFirstRate: 1,
+      compactEveryEntries: random.int(20, 200),
+      safetyTicks: 1200,
+      livenessTicks: 1500,
+      clients: 5,
+      opsPerClient: 12,
+      keys: 2,
+    };
+  }
+  const calm = random.chance(0.15);
+  return {
+    profile,
+    nodeCount: random.chance(0.6) ? 3 : 5,
+    preVote: random.chance(0.7),
+    checkQuorum: random.chance(0.6),
+    electionTicks: random.int(8, 14),
+    heartbeatTicks: random.int(1, 3),
+    inflightMessagesMax: random.int(1, 8),
+    appendBytesMax: random.int(1, 4096),
+    uncommittedBytesMax: random.chance(0.3) ? random.int(100, 1000) : 1 << 20,
+    net: {
+      dropRate: calm || random.chance(0.3) ? 0 : random.float() * 0.15,
+      dupRate: random.chance(0.5) ? 0 : random.float() * 0.08,
+      delayMinTicks: 1,
+      delayMaxTicks: random.int(1, calm ? 2 : 6),
+    },
+    faultEveryTicks: calm ? [150, 300] : [15, 90],
+    partitions: subset(random, allPartitions, 0.5),
+    crashes: random.chance(0.8),
+    crashPoints: subset(random, allCrashPoints, 0.5),
+    crashLossMode: random.chance(0.5) ? 'all' : 'prefix',
+    restartAfterTicks: [5, 150],
+    leaderBias: 0.4,
+    membership: random.chance(0.5),
+    transfers: random.chance(0.5),
+    sendNowFirstRate: random.float(),
+    compactEveryEntries: random.int(4, 40),
+    safetyTicks: random.int(500, 900),
+    livenessTicks: 1500,
+    clients: random.int(2, 4),
+    opsPerClient: random.int(6, 16),
+    keys: random.int(1, 4),
+  };
+}
+
+export function describeFaultMix(m: FaultMix): string {
+  const net = `drop=${m.net.dropRate.toFixed(3)} dup=${m.net.dupRate.toFixed(3)} delay=${m.net.delayMinTicks}..${m.net.delayMaxTicks}`;
+  const crash = m.crashes ? `crashes@${m.crashPoints.join('|')} loss=${m.crashLossMode}` : 'no-crashes';
+  return [
+    `profile=${m.profile} nodes=${m.nodeCount} preVote=${m.preVote} checkQuorum=${m.checkQuorum}`,
+    `election=${m.electionTicks} heartbeat=${m.heartbeatTicks} inflight=${m.inflightMessagesMax} appendBytes=${m.appendBytesMax} uncommittedBytes=${m.uncommittedBytesMax}`,
+    net,
+    `faults every ${m.faultEveryTicks[0]}..${m.faultEveryTicks[1]} leaderBias=${m.leaderBias} partitions=${m.partitions.join('|')}`,
+    crash,
+    `membership=${m.membership} transfers=${m.transfers} sendNowFirst=${m.sendNowFirstRate.toFixed(2)} compactEvery=${m.compactEveryEntries}`,
+    `safety=${m.safetyTicks} liveness=${m.livenessTicks} clients=${m.clients}x${m.opsPerClient} keys=${m.keys}`,
+  ].join('; ');
+}

@@ -1,0 +1,189 @@
+/**
+ * The nemesis of the safety phase: at random intervals (from the fault mix) it partitions the network
+ * (random halves, isolate one, isolate the leader, asymmetric one-way, a rolling clog of links), heals,
+ * crashes nodes (now, or at a chosen point inside a later Ready), restarts them after a while, changes
+ * membership (remove a voter, re-add it as a learner, promote it) and transfers leadership.
+ * heal() ends all faults for the liveness phase.
+ */
+import type { Random } from '../../src/base';
+import type { CrashPoint, FaultMix, PartitionKind } from './fault-mix';
+import type { SimNetwork } from './network';
+import type { SimNode } from './sim-node';
+
+export interface FaultHost {
+  now(): number;
+  nodes(): readonly SimNode[];
+  network: SimNetwork;
+  leader(): SimNode | null;
+  trace(text: string): void;
+}
+
+type Action = 'partition' | 'heal' | 'crash' | 'membership' | 'transfer';
+
+export class FaultScheduler {
+  private nextFaultTick: number;
+  /** node id -> tick at which it restarts */
+  private readonly restartAt = new Map<number, number>();
+  private readonly actions: Action[] = [];
+  private clogUntil = 0;
+  membershipChanges = 0;
+  transfers = 0;
+  crashes = 0;
+  partitions = 0;
+
+  constructor(
+    private readonly random: Random,
+    private readonly mix: FaultMix,
+    private readonly host: FaultHost,
+  ) {
+    this.nextFaultTick = this.interval();
+    this.actions.push('heal');
+    if (mix.partitions.length > 0) this.actions.push('partition', 'partition');
+    if (mix.crashes) this.actions.push('crash', 'crash');
+    if (mix.membership) this.actions.push('membership');
+    if (mix.transfers) this.actions.push('transfer');
+  }
+
+  onTick(): void {
+    const now = this.host.now();
+    for (const [id, at] of this.restartAt) {
+      if (at > now) continue;
+      this.restartAt.delete(id);
+      const n = this.host.nodes().find((x) => x.id === id)!;
+      if (!n.alive) n.start();
+    }
+    // A crash scheduled at a Ready point may have fired since: schedule the restart.
+    for (const n of this.host.nodes()) {
+      if (!n.alive && !this.restartAt.has(n.id)) this.restartAt.set(n.id, now + this.random.int(...this.mix.restartAfterTicks));
+    }
+    if (this.clogUntil > now && this.random.chance(0.1)) this.clogRandomLink(now);
+    if (now < this.nextFaultTick) return;
+    this.nextFaultTick = now + this.interval();
+    this.act(this.random.pick(this.actions), now);
+  }
+
+  /** End of the safety phase: heal the network and restart every crashed node. */
+  heal(): void {
+    this.host.network.healAll();
+    this.clogUntil = 0;
+    this.restartAt.clear();
+    for (const n of this.host.nodes()) {
+      n.cancelScheduledCrash();
+      if (!n.alive) n.start();
+    }
+    this.host.trace('nemesis: heal all, restart all');
+  }
+
+  private interval(): number {
+    return this.random.int(this.mix.faultEveryTicks[0], this.mix.faultEveryTicks[1]);
+  }
+
+  private act(action: Action, now: number): void {
+    switch (action) {
+      case 'heal':
+        this.host.network.healPartitions();
+        this.host.trace('nemesis: heal partitions');
+        return;
+      case 'partition':
+        this.partition(this.random.pick(this.mix.partitions), now);
+        return;
+      case 'crash':
+        this.crash();
+        return;
+      case 'membership':
+        this.membership();
+        return;
+      case 'transfer':
+        this.transfer();
+        return;
+    }
+  }
+
+  private ids(): number[] {
+    return this.host.nodes().map((n) => n.id);
+  }
+
+  private partition(kind: PartitionKind, now: number): void {
+    const net = this.host.network;
+    const ids = this.ids();
+    this.partitions++;
+    net.healPartitions();
+    switch (kind) {
+      case 'halves': {
+        const shuffled = this.random.shuffle([...ids]);
+        const cut = this.random.int(1, ids.length - 1);
+        net.partition(shuffled.slice(0, cut), shuffled.slice(cut));
+        this.host.trace(`nemesis: partition ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
+        return;
+      }
+      case 'isolateOne':
+      case 'isolateLeader': {
+        const leader = this.host.leader();
+        const target = leader && (kind === 'isolateLeader' || this.random.chance(this.mix.leaderBias)) ? leader.id : this.random.pick(ids);
+        net.partition([target], ids.filter((i) => i !== target));
+        this.host.trace(`nemesis: isolate n${target}${kind === 'isolateLeader' ? ' (leader)' : ''}`);
+        return;
+      }
+      case 'oneWay': {
+        const from = this.random.pick(ids);
+        const cut = this.random.shuffle(ids.filter((i) => i !== from)).slice(0, this.random.int(1, ids.length - 1));
+        for (const to of cut) net.block(from, to);
+        this.host.trace(`nemesis: one-way cut n${from} -> ${cut.join(',')}`);
+        return;
+      }
+      case 'clog':
+        this.clogUntil = now + this.random.int(50, 200);
+        this.clogRandomLink(now);
+        return;
+    }
+  }
+
+  private clogRandomLink(now: number): void {
+    const ids = this.ids();
+    const from = this.random.pick(ids);
+    const to = this.random.pick(ids.filter((i) => i !== from));
+    const extra = this.random.int(5, 40);
+    this.host.network.clog(from, to, now + this.random.int(10, 60), extra);
+    this.host.trace(`nemesis: clog n${from} -> n${to} +${extra} ticks`);
+  }
+
+  private crash(): void {
+    const alive = this.host.nodes().filter((n) => n.alive);
+    if (alive.length === 0) return;
+    const leader = this.host.leader();
+    const target = leader && this.random.chance(this.mix.leaderBias) ? leader : this.random.pick(alive);
+    const point: CrashPoint = this.random.pick(this.mix.crashPoints);
+    this.crashes++;
+    this.host.trace(`nemesis: crash n${target.id} at ${point}`);
+    target.scheduleCrash(point);
+  }
+
+  private membership(): void {
+    const leader = this.host.leader();
+    if (!leader?.core) return;
+    const cfg = leader.core.status().config;
+    if (cfg.votersOutgoing.length > 0) return;
+    const members = new Set([...cfg.voters, ...cfg.learners]);
+    const absent = this.ids().filter((i) => !members.has(i));
+    const minVoters = this.mix.nodeCount === 5 ? 3 : 2;
+    let change: Parameters<SimNode['proposeMembership']>[0] | null = null;
+    if (absent.length > 0) change = { type: 'addLearner', node: this.random.pick(absent) };
+    else if (cfg.learners.length > 0) change = { type: 'addVoter', node: this.random.pick(cfg.learners) };
+    else if (cfg.voters.length > minVoters) change = { type: 'removeNode', node: this.random.pick(cfg.voters) };
+    if (!change) return;
+    const out = leader.proposeMembership(change);
+    this.membershipChanges++;
+    this.host.trace(`nemesis: membership ${change.type} n${change.node} via n${leader.id}: ${out.ok ? `index ${out.index}` : out.reason}`);
+  }
+
+  private transfer(): void {
+    const leader = this.host.leader();
+    if (!leader?.core) return;
+    const voters = leader.core.status().config.voters.filter((v) => v !== leader.id);
+    if (voters.length === 0) return;
+    const to = this.random.pick(voters);
+    const out = leader.transferLeader(to);
+    this.transfers++;
+    this.host.trace(`nemesis: transfer n${leader.id} -> n${to}: ${out.ok ? 'ok' : out.reason}`);
+  }
+}
