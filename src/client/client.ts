@@ -1,0 +1,421 @@
+/**
+ * Client: the Tessera SDK. One Client holds one gRPC channel per endpoint, a leader cache, and a pool of
+ * sessions for exactly-once writes; it is meant to be shared by many concurrent callers.
+ * - Writes (put, delete, compareAndSwap, batch) lease a session, tag the request with (clientId, seq) and
+ *   go to the leader; retries resend the same tag, so a write is applied at most once.
+ * - get and scan are linearizable by default (leader, ReadIndex); { consistency: 'stale' } reads any replica.
+ * - Every call retries NOT_LEADER, UNAVAILABLE, RESOURCE_EXHAUSTED and timeouts until its deadline
+ *   (see invoker.ts); other errors are thrown at once as TesseraError.
+ */
+import type { ChannelOptions } from '@grpc/grpc-js';
+import { TesseraError, isTesseraError } from '../base';
+import { toBuffer, toBufferOrNull } from './bytes';
+import type { Bytes } from './bytes';
+import { Endpoint, isEndpointAddress } from './endpoint';
+import { Invoker } from './invoker';
+import type { Route } from './invoker';
+import { loadServices } from './proto';
+import { Router } from './router';
+import { SessionPool } from './sessions';
+import type { SessionLease } from './sessions';
+import type {
+  BatchRequest,
+  BatchResult,
+  CallOptions,
+  CasResult,
+  ClientOptions,
+  EndpointStatus,
+  GetOptions,
+  KeyValue,
+  Member,
+  NodeStatus,
+  ScanOptions,
+  ScanPage,
+} from './types';
+
+const CONSISTENCY_LINEARIZABLE = 0;
+const CONSISTENCY_STALE = 1;
+const EMPTY = Buffer.alloc(0);
+
+const defaultChannelOptions: ChannelOptions = {
+  // Reconnect quickly to a restarted node (grpc-js defaults grow to 120 s).
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1000,
+  'grpc.min_reconnect_backoff_ms': 100,
+  'grpc.max_receive_message_length': 64 * 1024 * 1024,
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+};
+
+/** Wire shapes (proto-loader: camelCase, uint64 as numbers, bytes as Buffers, defaults filled in). */
+interface WireKeyValue {
+  key: Buffer;
+  value: Buffer;
+}
+interface WireGroupStatus {
+  groupId: number;
+  leader: number;
+  term: number;
+  role: string;
+  commit: number;
+  applied: number;
+  firstIndex: number;
+  lastIndex: number;
+  members: Member[];
+  start: Buffer;
+  end: Buffer;
+}
+interface WireStatus {
+  nodeId: number;
+  address: string;
+  version: string;
+  groups: WireGroupStatus[];
+}
+
+export class Client {
+  private readonly router: Router;
+  private readonly invoker: Invoker;
+  private readonly sessions: SessionPool;
+  private closed = false;
+
+  constructor(options: ClientOptions) {
+    const o = validateOptions(options);
+    const services = loadServices();
+    const channelOptions: ChannelOptions = { ...defaultChannelOptions, ...(options.channelOptions ?? {}) };
+    this.router = new Router(
+      o.endpoints,
+      (a) => new Endpoint(a, services, channelOptions, options.faultInjection),
+      o.endpointsMax,
+      options.learnEndpoints !== false,
+    );
+    this.invoker = new Invoker(this.router, {
+      deadlineMs: o.deadlineMs,
+      attemptTimeoutMs: o.attemptTimeoutMs,
+      unhealthyMs: o.unhealthyMs,
+      backoff: { baseMs: o.backoffBaseMs, maxMs: o.backoffMaxMs },
+      random01: Math.random,
+    });
+    this.sessions = new SessionPool(o.sessionsMax);
+    if (options.discover !== false) this.discover();
+  }
+
+  /**
+   * Background, best effort: asks every endpoint for its Status once, to learn which node id answers
+   * where (so NOT_LEADER hints by id map to the configured addresses) and which node leads.
+   */
+  private discover(): void {
+    void this.clusterStatus({ timeoutMs: 1000 }).then(
+      (all) => {
+        if (this.router.leader !== null || this.closed) return;
+        for (const s of all) {
+          if (s.ok && s.status.groups.some((g) => g.role === 'leader')) {
+            const ep = this.router.find(s.endpoint);
+            if (ep) this.router.setLeader(ep);
+            return;
+          }
+        }
+      },
+      () => undefined,
+    );
+  }
+
+  /** The endpoints the client knows (configured and learned). */
+  endpoints(): string[] {
+    return this.router.endpoints().map((e) => e.address);
+  }
+
+  /** The cached leader endpoint, or null when unknown. */
+  leaderEndpoint(): string | null {
+    return this.router.leader?.address ?? null;
+  }
+
+  /** Number of sessions created so far (each a 16-byte client id). */
+  sessionCount(): number {
+    return this.sessions.size();
+  }
+
+  async put(key: Bytes, value: Bytes, options?: CallOptions): Promise<void> {
+    const k = toBuffer(key, 'key');
+    const v = toBuffer(value, 'value');
+    await this.write('Put', (session) => ({ key: k, value: v, session }), options);
+  }
+
+  /** The value, or null when the key is absent. */
+  async get(key: Bytes, options?: GetOptions): Promise<Buffer | null> {
+    const k = toBuffer(key, 'key');
+    const stale = readRoute(options) === 'any';
+    const res = await this.invoker.call<{ found: boolean; value: Buffer }>(
+      'kv',
+      'Get',
+      { key: k, consistency: stale ? CONSISTENCY_STALE : CONSISTENCY_LINEARIZABLE },
+      stale ? 'any' : 'leader',
+      deadlineOf(options),
+    );
+    return res.found ? res.value : null;
+  }
+
+  /** Deletes the key; resolves to whether it existed. */
+  async delete(key: Bytes, options?: CallOptions): Promise<boolean> {
+    const k = toBuffer(key, 'key');
+    const res = await this.write<{ existed: boolean }>('Delete', (session) => ({ key: k, session }), options);
+    return res.existed;
+  }
+
+  /**
+   * Sets key to value if its current value equals expected. expected null: the key must be absent;
+   * value null: delete the key on success. A failed comparison is a normal result, not an error.
+   */
+  async compareAndSwap(key: Bytes, expected: Bytes | null, value: Bytes | null, options?: CallOptions): Promise<CasResult> {
+    const k = toBuffer(key, 'key');
+    const e = toBufferOrNull(expected, 'expected');
+    const v = toBufferOrNull(value, 'value');
+    const res = await this.write<{ succeeded: boolean; currentFound: boolean; current: Buffer }>(
+      'CompareAndSwap',
+      (session) => ({
+        key: k,
+        expected: e ?? EMPTY,
+        expectedAbsent: e === null,
+        value: v ?? EMPTY,
+        deleteOnSuccess: v === null,
+        session,
+      }),
+      options,
+    );
+    if (res.succeeded) return { succeeded: true, current: v };
+    return { succeeded: false, current: res.currentFound ? res.current : null };
+  }
+
+  /**
+   * Keys in [start, end) in key order (end omitted or null: to the end of the keyspace), as an async
+   * iterator over pages. Each page is one request (retried like any read); pages are never empty.
+   */
+  scan(start: Bytes = EMPTY, end: Bytes | null = null, options: ScanOptions = {}): AsyncIterableIterator<ScanPage> {
+    const startKey = toBuffer(start, 'start');
+    const endKey = end === null ? EMPTY : toBuffer(end, 'end');
+    const pageLimit = positiveInt(options.pageLimit ?? 256, 'pageLimit');
+    const pageBytesMax = positiveInt(options.pageBytesMax ?? 1024 * 1024, 'pageBytesMax');
+    const limit = options.limit === undefined ? Number.POSITIVE_INFINITY : positiveInt(options.limit, 'limit');
+    const route = readRoute(options);
+    const consistency = route === 'any' ? CONSISTENCY_STALE : CONSISTENCY_LINEARIZABLE;
+    const deadlineMs = deadlineOf(options);
+    const invoker = this.invoker;
+    async function* pages(): AsyncGenerator<ScanPage> {
+      let cursor = startKey;
+      let remaining = limit;
+      while (remaining > 0) {
+        const res = await invoker.call<{ items: WireKeyValue[]; more: boolean; nextStart: Buffer }>(
+          'kv',
+          'Scan',
+          { start: cursor, end: endKey, limit: Math.min(pageLimit, remaining), bytesMax: pageBytesMax, consistency },
+          route === 'any' ? 'any' : 'leader',
+          deadlineMs,
+        );
+        const items: KeyValue[] = res.items.slice(0, Math.min(res.items.length, remaining)).map((kv) => ({ key: kv.key, value: kv.value }));
+        remaining -= items.length;
+        if (items.length > 0) yield { items };
+        if (!res.more) return;
+        if (res.nextStart.length === 0 || res.nextStart.compare(cursor) <= 0) {
+          throw new TesseraError('INTERNAL', 'Scan: the server returned more=true without advancing next_start');
+        }
+        cursor = res.nextStart;
+      }
+    }
+    return pages();
+  }
+
+  /** Atomic within one shard: if every compare holds, every op is applied; otherwise none is. */
+  async batch(request: BatchRequest, options?: CallOptions): Promise<BatchResult> {
+    if (request === null || typeof request !== 'object' || !Array.isArray(request.ops)) {
+      throw new TesseraError('INVALID_ARGUMENT', 'batch: request.ops must be an array');
+    }
+    const compares = (request.compares ?? []).map((c, i) => {
+      const expected = toBufferOrNull(c.expected, `compares[${i}].expected`);
+      return { key: toBuffer(c.key, `compares[${i}].key`), expected: expected ?? EMPTY, expectedAbsent: expected === null };
+    });
+    const ops = request.ops.map((op, i) => {
+      switch (op.op) {
+        case 'put':
+          return { put: { key: toBuffer(op.key, `ops[${i}].key`), value: toBuffer(op.value, `ops[${i}].value`) } };
+        case 'delete':
+          return { delete: { key: toBuffer(op.key, `ops[${i}].key`) } };
+        case 'get':
+          return { get: { key: toBuffer(op.key, `ops[${i}].key`) } };
+        default:
+          throw new TesseraError('INVALID_ARGUMENT', `batch: ops[${i}].op must be 'put', 'delete' or 'get'`);
+      }
+    });
+    const res = await this.write<{ succeeded: boolean; results: Array<{ found: boolean; value: Buffer }> }>(
+      'Batch',
+      (session) => ({ compares, ops, session }),
+      options,
+    );
+    if (!res.succeeded) return { succeeded: false, results: [] };
+    const results = request.ops.map((op, i) => {
+      const r = res.results[i];
+      return op.op === 'get' && r !== undefined && r.found ? r.value : null;
+    });
+    return { succeeded: true, results };
+  }
+
+  /** Status of one node: `endpoint` when given (one attempt), else any reachable node (with retries). */
+  async status(options: { endpoint?: string } & CallOptions = {}): Promise<NodeStatus> {
+    if (options.endpoint !== undefined) {
+      const ep = this.router.find(options.endpoint) ?? this.router.add(options.endpoint);
+      if (ep === null) throw new TesseraError('INVALID_ARGUMENT', `status: bad endpoint ${options.endpoint}`);
+      const out = await ep.unary<WireStatus>('admin', 'Status', {}, deadlineOf(options) ?? 2000);
+      if (!out.ok) throw out.failure.error;
+      ep.markReplied(Date.now());
+      this.router.identify(ep, out.value.nodeId);
+      return this.learn(out.value);
+    }
+    const res = await this.invoker.call<WireStatus>('admin', 'Status', {}, 'any', deadlineOf(options));
+    return this.learn(res);
+  }
+
+  /** Status of every known endpoint, in parallel, one attempt each (timeoutMs, default 1500). */
+  async clusterStatus(options: { timeoutMs?: number } = {}): Promise<EndpointStatus[]> {
+    const timeoutMs = positiveInt(options.timeoutMs ?? 1500, 'timeoutMs');
+    return Promise.all(
+      this.router.endpoints().map(async (ep): Promise<EndpointStatus> => {
+        const out = await ep.unary<WireStatus>('admin', 'Status', {}, timeoutMs);
+        if (!out.ok) return { endpoint: ep.address, ok: false, error: out.failure.error };
+        ep.markReplied(Date.now());
+        this.router.identify(ep, out.value.nodeId);
+        return { endpoint: ep.address, ok: true, status: this.learn(out.value) };
+      }),
+    );
+  }
+
+  /** Adds a node (as a learner when learner is true); resolves to the new member list. */
+  async addNode(id: number, address: string, options: { learner?: boolean } & CallOptions = {}): Promise<Member[]> {
+    nodeIdArg(id);
+    if (!isEndpointAddress(address)) throw new TesseraError('INVALID_ARGUMENT', `addNode: address must be host:port, got ${address}`);
+    const res = await this.invoker.call<{ members: Member[] }>('admin', 'AddNode', { id, address, learner: options.learner === true }, 'leader', deadlineOf(options));
+    return res.members.map(member);
+  }
+
+  async removeNode(id: number, options?: CallOptions): Promise<Member[]> {
+    nodeIdArg(id);
+    const res = await this.invoker.call<{ members: Member[] }>('admin', 'RemoveNode', { id }, 'leader', deadlineOf(options));
+    return res.members.map(member);
+  }
+
+  /** Asks the group's leader to hand leadership to node `to`; resolves to the leader id reported. */
+  async transferLeader(to: number, options: { groupId?: number } & CallOptions = {}): Promise<number> {
+    nodeIdArg(to);
+    const groupId = options.groupId ?? 0;
+    if (!Number.isInteger(groupId) || groupId < 0) throw new TesseraError('INVALID_ARGUMENT', `transferLeader: bad groupId ${groupId}`);
+    const res = await this.invoker.call<{ leader: number }>('admin', 'TransferLeader', { groupId, to }, 'leader', deadlineOf(options));
+    return res.leader;
+  }
+
+  /** Closes every channel; calls in flight fail with UNAVAILABLE and later calls are rejected. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.sessions.close();
+    this.invoker.close();
+    for (const ep of this.router.endpoints()) ep.close();
+  }
+
+  private async write<T>(method: string, build: (session: SessionLease['tag']) => unknown, options: CallOptions | undefined): Promise<T> {
+    if (this.closed) throw new TesseraError('UNAVAILABLE', `${method}: client is closed`);
+    const acquired = this.sessions.acquire();
+    const lease = acquired instanceof Promise ? await acquired : acquired;
+    let mayHaveApplied = true;
+    try {
+      return await this.invoker.call<T>('kv', method, build(lease.tag), 'leader', deadlineOf(options));
+    } catch (e) {
+      if (isTesseraError(e) && e.details.indeterminate === false) mayHaveApplied = false;
+      throw e;
+    } finally {
+      this.sessions.release(lease, mayHaveApplied);
+    }
+  }
+
+  private learn(s: WireStatus): NodeStatus {
+    this.router.learnNode(s.nodeId, s.address);
+    for (const g of s.groups) for (const m of g.members) this.router.learnNode(m.id, m.address);
+    return {
+      nodeId: s.nodeId,
+      address: s.address,
+      version: s.version,
+      groups: s.groups.map((g) => ({
+        groupId: g.groupId,
+        leader: g.leader,
+        term: g.term,
+        role: g.role,
+        commit: g.commit,
+        applied: g.applied,
+        firstIndex: g.firstIndex,
+        lastIndex: g.lastIndex,
+        members: g.members.map(member),
+        start: g.start,
+        end: g.end,
+      })),
+    };
+  }
+}
+
+function member(m: Member): Member {
+  return { id: m.id, address: m.address, voter: m.voter, match: m.match };
+}
+
+function readRoute(options: GetOptions | undefined): Route {
+  const c = options?.consistency ?? 'linearizable';
+  if (c === 'linearizable') return 'leader';
+  if (c === 'stale') return 'any';
+  throw new TesseraError('INVALID_ARGUMENT', `consistency must be 'linearizable' or 'stale', got ${String(c)}`);
+}
+
+function deadlineOf(options: CallOptions | undefined): number | undefined {
+  if (options?.deadlineMs === undefined) return undefined;
+  return positiveInt(options.deadlineMs, 'deadlineMs');
+}
+
+function positiveInt(n: number, what: string): number {
+  if (!Number.isInteger(n) || n <= 0) throw new TesseraError('INVALID_ARGUMENT', `${what} must be a positive integer, got ${n}`);
+  return n;
+}
+
+function nodeIdArg(id: number): void {
+  if (!Number.isInteger(id) || id <= 0 || id > 0xffff_ffff) throw new TesseraError('INVALID_ARGUMENT', `node id must be a positive integer, got ${id}`);
+}
+
+interface ResolvedOptions {
+  endpoints: string[];
+  deadlineMs: number;
+  attemptTimeoutMs: number;
+  unhealthyMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  sessionsMax: number;
+  endpointsMax: number;
+}
+
+function validateOptions(o: ClientOptions): ResolvedOptions {
+  if (o === null || typeof o !== 'object') throw new TesseraError('CONFIG', 'Client: options object required ({ endpoints: [...] })');
+  if (!Array.isArray(o.endpoints) || o.endpoints.length === 0) {
+    throw new TesseraError('CONFIG', 'Client: endpoints must be a non-empty array of host:port');
+  }
+  const endpoints = o.endpoints.map((e) => String(e).trim().replace(/^https?:\/\//, '').replace(/\/$/, ''));
+  for (const e of endpoints) if (!isEndpointAddress(e)) throw new TesseraError('CONFIG', `Client: bad endpoint '${e}' (want host:port)`);
+  const num = (v: number | undefined, def: number, what: string, min = 1): number => {
+    const n = v ?? def;
+    if (!Number.isFinite(n) || n < min) throw new TesseraError('CONFIG', `Client: ${what} must be a number >= ${min}, got ${v}`);
+    return n;
+  };
+  const r: ResolvedOptions = {
+    endpoints: [...new Set(endpoints)],
+    deadlineMs: num(o.deadlineMs, 5000, 'deadlineMs'),
+    attemptTimeoutMs: num(o.attemptTimeoutMs, 400, 'attemptTimeoutMs'),
+    unhealthyMs: num(o.unhealthyMs, 1000, 'unhealthyMs', 0),
+    backoffBaseMs: num(o.backoffBaseMs, 10, 'backoffBaseMs'),
+    backoffMaxMs: num(o.backoffMaxMs, 50, 'backoffMaxMs'),
+    sessionsMax: num(o.sessionsMax, 1024, 'sessionsMax'),
+    endpointsMax: num(o.endpointsMax, 64, 'endpointsMax'),
+  };
+  if (!Number.isInteger(r.sessionsMax)) throw new TesseraError('CONFIG', 'Client: sessionsMax must be an integer');
+  r.endpointsMax = Math.max(r.endpointsMax, r.endpoints.length);
+  return r;
+}

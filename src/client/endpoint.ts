@@ -1,0 +1,150 @@
+/**
+ * One server address the SDK talks to: a gRPC channel shared by the KV and Admin stubs (created once and
+ * reused by every call), plus what the SDK has learned about the node's health.
+ * - lastReplyMs: when the node last answered anything (a success or a server error). An attempt that
+ *   waits while the node answers other calls is "slow", not "dead", and keeps waiting.
+ * - unhealthyUntilMs: the endpoint is avoided until then (set on connection failures and on timeouts of a
+ *   silent node), so a dead or paused leader is abandoned after one attempt timeout.
+ * Invariant: unary() never throws; it resolves to a discriminated outcome.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { assert } from '../base';
+import type { NodeId } from '../base';
+import { attemptTimeout, classifyGrpcError } from './errors';
+import type { AttemptFailure } from './errors';
+import type { ServiceClientCtor } from './proto';
+
+export type ServiceName = 'kv' | 'admin';
+
+export type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; failure: AttemptFailure };
+
+/** Test-only fault injection at the transport boundary (see ClientOptions.faultInjection). */
+export interface FaultInjection {
+  /** Called after a successful reply; returning true discards it as if it was lost on the network. */
+  dropReply?: (info: { method: string; endpoint: string }) => boolean;
+}
+
+type UnaryStub = (
+  request: unknown,
+  options: grpc.CallOptions,
+  callback: (err: grpc.ServiceError | null, value?: unknown) => void,
+) => grpc.ClientUnaryCall;
+
+const ADDRESS_RE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+):(\d{1,5})$/;
+
+export function isEndpointAddress(address: string): boolean {
+  const m = ADDRESS_RE.exec(address);
+  return m !== null && Number(m[2]) > 0 && Number(m[2]) < 65536;
+}
+
+export class Endpoint {
+  readonly address: string;
+  nodeId: NodeId | null = null;
+  unhealthyUntilMs = 0;
+  lastReplyMs = Number.NEGATIVE_INFINITY;
+  private readonly kv: grpc.Client;
+  private readonly admin: grpc.Client;
+  private readonly faults: FaultInjection | undefined;
+  private readonly stubs = new Map<string, UnaryStub>();
+
+  constructor(
+    address: string,
+    ctors: { KV: ServiceClientCtor; Admin: ServiceClientCtor },
+    channelOptions: grpc.ChannelOptions,
+    faults: FaultInjection | undefined,
+  ) {
+    this.address = address;
+    this.faults = faults;
+    const creds = grpc.credentials.createInsecure();
+    this.kv = new ctors.KV(address, creds, channelOptions);
+    this.admin = new ctors.Admin(address, creds, { ...channelOptions, channelOverride: this.kv.getChannel() });
+  }
+
+  isHealthy(nowMs: number): boolean {
+    return nowMs >= this.unhealthyUntilMs;
+  }
+
+  markUnhealthy(nowMs: number, forMs: number): void {
+    this.unhealthyUntilMs = Math.max(this.unhealthyUntilMs, nowMs + forMs);
+  }
+
+  /** Records an answer from the node (success or a server error): it is alive. */
+  markReplied(nowMs: number): void {
+    this.lastReplyMs = nowMs;
+    this.unhealthyUntilMs = 0;
+  }
+
+  /**
+   * One attempt. The gRPC deadline is hardMs (the rest of the call's budget); every softMs the attempt
+   * checks whether this endpoint answered anything (any call) in the last window: if it did, the node is
+   * alive but busy and the attempt keeps waiting (no duplicate request is sent to a loaded server); if it
+   * did not, the node is presumed dead or paused and the attempt is cancelled as a timeout.
+   */
+  unary<T>(service: ServiceName, method: string, request: unknown, softMs: number, hardMs: number = softMs): Promise<AttemptOutcome<T>> {
+    const stub = this.stub(service, method);
+    return new Promise((resolve) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | null = null;
+      let windowStartMs = Date.now();
+      // No Metadata argument: grpc-js creates (and mutates) a fresh one per call; a shared one breaks calls.
+      const call = stub(request, { deadline: windowStartMs + hardMs }, (err, value) => {
+        if (settled) return;
+        settled = true;
+        if (timer !== null) clearTimeout(timer);
+        if (err) {
+          const failure = classifyGrpcError(err, method, this.address);
+          if (failure.kind === 'server') this.lastReplyMs = Date.now();
+          resolve({ ok: false, failure });
+          return;
+        }
+        this.lastReplyMs = Date.now();
+        const drop = this.faults?.dropReply;
+        if (drop !== undefined && drop({ method, endpoint: this.address })) {
+          resolve({ ok: false, failure: attemptTimeout(method, this.address, softMs, 'reply dropped by faultInjection') });
+          return;
+        }
+        resolve({ ok: true, value: value as T });
+      });
+      if (softMs < hardMs) {
+        // Decide in the check phase (setImmediate), after the event loop has polled I/O: replies that
+        // arrived while this process was busy count as signs of life before a timer can call the node dead.
+        // A timer that fires late (this process itself was stalled) re-arms instead of deciding.
+        const decide = (): void => {
+          if (settled) return;
+          const now = Date.now();
+          const stalled = now - windowStartMs > 2 * softMs;
+          if (this.lastReplyMs > windowStartMs || stalled) {
+            windowStartMs = now;
+            timer = setTimeout(check, softMs);
+            return;
+          }
+          settled = true;
+          call.cancel();
+          resolve({ ok: false, failure: attemptTimeout(method, this.address, softMs, 'no sign of life from the node') });
+        };
+        const check = (): void => {
+          if (!settled) setImmediate(decide);
+        };
+        timer = setTimeout(check, softMs);
+      }
+    });
+  }
+
+  close(): void {
+    this.admin.close();
+    this.kv.close();
+  }
+
+  private stub(service: ServiceName, method: string): UnaryStub {
+    const key = service === 'kv' ? method : `admin.${method}`;
+    let stub = this.stubs.get(key);
+    if (stub === undefined) {
+      const client = service === 'kv' ? this.kv : this.admin;
+      const fn = (client as unknown as Record<string, UnaryStub | undefined>)[method];
+      assert(typeof fn === 'function', () => `unknown ${service} method ${method}`);
+      stub = fn.bind(client) as UnaryStub;
+      this.stubs.set(key, stub);
+    }
+    return stub;
+  }
+}

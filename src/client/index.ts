@@ -1,0 +1,24 @@
+/** L4 client: the Tessera SDK (public API). Imports base only; never node/ or server/. */
+export { Client } from './client';
+export { loadServices, findProtoDir, protoLoaderOptions } from './proto';
+export type { TesseraServices } from './proto';
+export type {
+  BatchCompare,
+  BatchOp,
+  BatchRequest,
+  BatchResult,
+  Bytes,
+  CallOptions,
+  CasResult,
+  ClientOptions,
+  Consistency,
+  EndpointStatus,
+  FaultInjection,
+  GetOptions,
+  GroupStatus,
+  KeyValue,
+  Member,
+  NodeStatus,
+  ScanOptions,
+  ScanPage,
+} from './types';

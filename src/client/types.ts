@@ -1,0 +1,136 @@
+/**
+ * The SDK's public types: options, results and status shapes. Keys and values come in as strings or bytes
+ * (see Bytes) and always come back as Buffers.
+ */
+import type { ChannelOptions } from '@grpc/grpc-js';
+import type { TesseraError } from '../base';
+import type { Bytes } from './bytes';
+import type { FaultInjection } from './endpoint';
+
+export type { Bytes } from './bytes';
+export type { FaultInjection } from './endpoint';
+
+export interface ClientOptions {
+  /** host:port of one or more nodes; leaders learned from NOT_LEADER hints are added automatically. */
+  endpoints: readonly string[];
+  /** Per-call deadline, retries included. Default 5000. */
+  deadlineMs?: number;
+  /** Timeout of one attempt (doubled on retries to a node that is alive but slow). Default 400. */
+  attemptTimeoutMs?: number;
+  /** How long an endpoint that timed out or refused a connection is avoided. Default 1000. */
+  unhealthyMs?: number;
+  /** Retry backoff: equal-jitter exponential from backoffBaseMs up to backoffMaxMs. Defaults 10 and 50 (short: after a leader dies the survivors are re-probed promptly). */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** Upper bound of concurrent writes (one session each); more writers wait. Default 1024. */
+  sessionsMax?: number;
+  /** Upper bound of endpoints (configured plus learned). Default 64. */
+  endpointsMax?: number;
+  /**
+   * Whether leader addresses named in NOT_LEADER hints may be added as new endpoints. Default true.
+   * Set false when the client must only use its configured addresses (e.g. behind proxies); hints are
+   * then resolved by node id to the configured endpoint that answers as that node.
+   */
+  learnEndpoints?: boolean;
+  /** Ask every endpoint for its Status once at construction (node ids, current leader). Default true. */
+  discover?: boolean;
+  /** Extra grpc-js channel options (merged over the SDK's defaults). */
+  channelOptions?: ChannelOptions;
+  /** TEST ONLY: fault injection at the transport boundary (e.g. drop a reply after the server applied it). */
+  faultInjection?: FaultInjection;
+}
+
+export type Consistency = 'linearizable' | 'stale';
+
+export interface CallOptions {
+  /** Overrides ClientOptions.deadlineMs for this call. */
+  deadlineMs?: number;
+}
+
+export interface GetOptions extends CallOptions {
+  /** 'linearizable' (default): ReadIndex on the leader. 'stale': any replica, no round trip to the leader. */
+  consistency?: Consistency;
+}
+
+export interface CasResult {
+  succeeded: boolean;
+  /** When failed: the current value (null = absent). When succeeded: the value now stored (null = deleted). */
+  current: Buffer | null;
+}
+
+export interface KeyValue {
+  key: Buffer;
+  value: Buffer;
+}
+
+export interface ScanPage {
+  items: KeyValue[];
+}
+
+export interface ScanOptions extends GetOptions {
+  /** Items per page requested from the server. Default 256. */
+  pageLimit?: number;
+  /** Bytes (keys + values) per page requested from the server. Default 1 MiB. */
+  pageBytesMax?: number;
+  /** Stop after this many items in total. Default: no limit. */
+  limit?: number;
+}
+
+export type BatchOp =
+  | { op: 'put'; key: Bytes; value: Bytes }
+  | { op: 'delete'; key: Bytes }
+  /** Reads the value as it was before the batch's writes. */
+  | { op: 'get'; key: Bytes };
+
+export interface BatchCompare {
+  key: Bytes;
+  /** null: the key must be absent. */
+  expected: Bytes | null;
+}
+
+export interface BatchRequest {
+  compares?: readonly BatchCompare[];
+  ops: readonly BatchOp[];
+}
+
+export interface BatchResult {
+  /** False when a compare failed; then nothing was applied and results is empty. */
+  succeeded: boolean;
+  /** One per op: the value for a 'get' (null when absent), null for 'put' and 'delete'. */
+  results: (Buffer | null)[];
+}
+
+export interface Member {
+  id: number;
+  address: string;
+  voter: boolean;
+  /** The leader's view of the member's replicated index (0 when unknown or not reported by a leader). */
+  match: number;
+}
+
+export interface GroupStatus {
+  groupId: number;
+  /** Node id of the leader as this node sees it, 0 when unknown. */
+  leader: number;
+  term: number;
+  /** This node's role in the group (e.g. leader, follower, candidate, learner). */
+  role: string;
+  commit: number;
+  applied: number;
+  firstIndex: number;
+  lastIndex: number;
+  members: Member[];
+  start: Buffer;
+  end: Buffer;
+}
+
+export interface NodeStatus {
+  nodeId: number;
+  address: string;
+  version: string;
+  groups: GroupStatus[];
+}
+
+export type EndpointStatus =
+  | { endpoint: string; ok: true; status: NodeStatus }
+  | { endpoint: string; ok: false; error: TesseraError };

@@ -1,0 +1,271 @@
+/**
+ * An in-process fake Tessera cluster for SDK tests: N gRPC servers on 127.0.0.1 (port 0) implementing
+ * proto/kv.proto and proto/admin.proto over one shared in-memory state machine with a session table
+ * (last result per clientId), so exactly-once behaviour is observable. Scriptable per node: which node is
+ * the leader (others answer NOT_LEADER with hint trailers), hang (never reply), one-shot scripted errors,
+ * an apply delay, stop/restart on the same port. Records every call per node.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { loadServices } from '../../../src/client';
+
+type Callback = (err: grpc.ServiceError | Partial<grpc.StatusObject> | null, value?: unknown) => void;
+type Call = { request: any; metadata: grpc.Metadata };
+
+export interface ScriptedError {
+  method?: string;
+  code: grpc.status;
+  reason?: string;
+  trailers?: Record<string, string>;
+  message?: string;
+}
+
+export type HintMode = 'address' | 'id' | 'none';
+
+const LEADER_ONLY = new Set(['Put', 'Delete', 'CompareAndSwap', 'Batch', 'AddNode', 'RemoveNode', 'TransferLeader']);
+const WRITES = new Set(['Put', 'Delete', 'CompareAndSwap', 'Batch']);
+
+export class FakeNode {
+  server: grpc.Server | null = null;
+  port = 0;
+  hang = false;
+  applyDelayMs = 0;
+  readonly scripted: ScriptedError[] = [];
+  readonly calls: { method: string; request: any }[] = [];
+  constructor(
+    readonly id: number,
+    private readonly cluster: FakeCluster,
+  ) {}
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  callsOf(method: string): number {
+    return this.calls.filter((c) => c.method === method).length;
+  }
+
+  async start(): Promise<void> {
+    const { packageDefinition } = loadServices();
+    const pkg = grpc.loadPackageDefinition(packageDefinition) as any;
+    const server = new grpc.Server();
+    const wrap = (method: string) => (call: Call, cb: Callback) => void this.handle(method, call.request, cb);
+    const kv: Record<string, unknown> = {};
+    for (const m of ['Get', 'Put', 'Delete', 'CompareAndSwap', 'Scan', 'Batch']) kv[m] = wrap(m);
+    const admin: Record<string, unknown> = {};
+    for (const m of ['Status', 'AddNode', 'RemoveNode', 'TransferLeader']) admin[m] = wrap(m);
+    server.addService(pkg.tessera.v1.KV.service, kv as grpc.UntypedServiceImplementation);
+    server.addService(pkg.tessera.v1.Admin.service, admin as grpc.UntypedServiceImplementation);
+    this.port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`127.0.0.1:${this.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    );
+    this.server = server;
+  }
+
+  /** Like kill -9: connections drop at once. */
+  stop(): void {
+    this.server?.forceShutdown();
+    this.server = null;
+  }
+
+  private async handle(method: string, req: any, cb: Callback): Promise<void> {
+    this.calls.push({ method, request: req });
+    if (this.hang) return; // never answers; the client's deadline ends the call
+    const idx = this.scripted.findIndex((s) => s.method === undefined || s.method === method);
+    if (idx >= 0) {
+      const s = this.scripted.splice(idx, 1)[0]!;
+      const trailers: Record<string, string> = { ...(s.trailers ?? {}) };
+      if (s.reason) trailers['tessera-reason'] = s.reason;
+      return fail(cb, s.code, s.message ?? `scripted ${grpc.status[s.code]}`, trailers);
+    }
+    const c = this.cluster;
+    const staleRead = (method === 'Get' || method === 'Scan') && req.consistency === 1;
+    const needsLeader = LEADER_ONLY.has(method) || ((method === 'Get' || method === 'Scan') && !staleRead);
+    if (needsLeader && c.leaderId !== this.id) {
+      const trailers: Record<string, string> = { 'tessera-reason': 'NOT_LEADER' };
+      const leader = c.nodes.find((n) => n.id === c.leaderId);
+      if (leader && c.hintMode !== 'none') {
+        trailers['tessera-leader-id'] = String(leader.id);
+        if (c.hintMode === 'address') trailers['tessera-leader-address'] = c.hintAddress ?? leader.address;
+      }
+      return fail(cb, grpc.status.FAILED_PRECONDITION, `node ${this.id} is not the leader`, trailers);
+    }
+    if (method === 'Put' || method === 'Get' || method === 'Delete' || method === 'CompareAndSwap' || method === 'Batch') {
+      if (req.key !== undefined && method !== 'Batch' && req.key.length === 0) {
+        return fail(cb, grpc.status.INVALID_ARGUMENT, 'key is empty', { 'tessera-reason': 'INVALID_ARGUMENT', 'tessera-limit': 'keyBytesMin' });
+      }
+    }
+    if (WRITES.has(method)) {
+      const clientId: Buffer | undefined = req.session?.clientId;
+      const seq: number = req.session?.seq ?? 0;
+      if (clientId && clientId.length > 0) {
+        const id = clientId.toString('hex');
+        if (c.inflight.has(id)) c.violations.push(`two outstanding writes for session ${id}`);
+        c.inflight.add(id);
+        try {
+          if (this.applyDelayMs > 0) await new Promise((r) => setTimeout(r, this.applyDelayMs));
+          const prev = c.sessions.get(id);
+          if (prev && seq === prev.seq) {
+            c.duplicates++;
+            return cb(null, prev.result);
+          }
+          if (prev && seq < prev.seq) return fail(cb, grpc.status.FAILED_PRECONDITION, 'session expired', { 'tessera-reason': 'SESSION_EXPIRED' });
+          c.seqLog.push({ clientId: id, seq });
+          const result = c.apply(method, req);
+          c.sessions.set(id, { seq, result });
+          return cb(null, result);
+        } finally {
+          c.inflight.delete(id);
+        }
+      }
+      return cb(null, c.apply(method, req));
+    }
+    switch (method) {
+      case 'Get': {
+        const v = c.data.get(req.key.toString('hex'));
+        return cb(null, { found: v !== undefined, value: v ?? Buffer.alloc(0), header: { leaderId: c.leaderId } });
+      }
+      case 'Scan': {
+        const keys = [...c.data.keys()].sort();
+        const start: Buffer = req.start;
+        const end: Buffer = req.end;
+        const items: { key: Buffer; value: Buffer }[] = [];
+        let more = false;
+        let nextStart = Buffer.alloc(0);
+        for (const hex of keys) {
+          const k = Buffer.from(hex, 'hex');
+          if (k.compare(start) < 0) continue;
+          if (end.length > 0 && k.compare(end) >= 0) break;
+          if (items.length >= (req.limit || 1000)) {
+            more = true;
+            nextStart = k;
+            break;
+          }
+          items.push({ key: k, value: c.data.get(hex)! });
+        }
+        return cb(null, { items, more, nextStart });
+      }
+      case 'Status':
+        return cb(null, {
+          nodeId: this.id,
+          address: this.address,
+          version: 'fake',
+          groups: [
+            {
+              groupId: 1,
+              leader: c.leaderId,
+              term: c.term,
+              role: c.leaderId === this.id ? 'leader' : 'follower',
+              commit: c.applies,
+              applied: c.applies,
+              members: c.nodes.map((n) => ({ id: n.id, address: n.address, voter: true })),
+            },
+          ],
+        });
+      case 'AddNode':
+        c.admin.push(`add ${req.id} ${req.address} learner=${req.learner}`);
+        return cb(null, { members: c.nodes.map((n) => ({ id: n.id, address: n.address, voter: true })) });
+      case 'RemoveNode':
+        c.admin.push(`remove ${req.id}`);
+        return cb(null, { members: c.nodes.filter((n) => n.id !== req.id).map((n) => ({ id: n.id, address: n.address, voter: true })) });
+      case 'TransferLeader':
+        c.admin.push(`transfer ${req.groupId} ${req.to}`);
+        c.leaderId = req.to;
+        c.term++;
+        return cb(null, { leader: req.to });
+      default:
+        return fail(cb, grpc.status.UNIMPLEMENTED, method, {});
+    }
+  }
+}
+
+export class FakeCluster {
+  readonly nodes: FakeNode[] = [];
+  readonly data = new Map<string, Buffer>();
+  readonly sessions = new Map<string, { seq: number; result: unknown }>();
+  readonly inflight = new Set<string>();
+  readonly violations: string[] = [];
+  readonly seqLog: { clientId: string; seq: number }[] = [];
+  readonly admin: string[] = [];
+  leaderId = 1;
+  term = 1;
+  applies = 0;
+  duplicates = 0;
+  hintMode: HintMode = 'address';
+  /** Overrides the leader address in hints (e.g. an address the client was not configured with). */
+  hintAddress: string | null = null;
+
+  static async start(n: number): Promise<FakeCluster> {
+    const c = new FakeCluster();
+    for (let i = 1; i <= n; i++) {
+      const node = new FakeNode(i, c);
+      await node.start();
+      c.nodes.push(node);
+    }
+    return c;
+  }
+
+  node(id: number): FakeNode {
+    return this.nodes.find((n) => n.id === id)!;
+  }
+
+  endpoints(): string[] {
+    return this.nodes.map((n) => n.address);
+  }
+
+  get(key: string): string | undefined {
+    return this.data.get(Buffer.from(key).toString('hex'))?.toString();
+  }
+
+  stop(): void {
+    for (const n of this.nodes) n.stop();
+  }
+
+  apply(method: string, req: any): unknown {
+    this.applies++;
+    const hex = (b: Buffer) => b.toString('hex');
+    switch (method) {
+      case 'Put':
+        this.data.set(hex(req.key), req.value);
+        return {};
+      case 'Delete': {
+        const existed = this.data.delete(hex(req.key));
+        return { existed };
+      }
+      case 'CompareAndSwap': {
+        const cur = this.data.get(hex(req.key));
+        const ok = req.expectedAbsent ? cur === undefined : cur !== undefined && cur.equals(req.expected);
+        if (!ok) return { succeeded: false, currentFound: cur !== undefined, current: cur ?? Buffer.alloc(0) };
+        if (req.deleteOnSuccess) this.data.delete(hex(req.key));
+        else this.data.set(hex(req.key), req.value);
+        return { succeeded: true };
+      }
+      case 'Batch': {
+        for (const cmp of req.compares) {
+          const cur = this.data.get(hex(cmp.key));
+          const ok = cmp.expectedAbsent ? cur === undefined : cur !== undefined && cur.equals(cmp.expected);
+          if (!ok) return { succeeded: false, results: [] };
+        }
+        const results = req.ops.map((op: any) => {
+          if (op.get) {
+            const v = this.data.get(hex(op.get.key));
+            return { found: v !== undefined, value: v ?? Buffer.alloc(0) };
+          }
+          return { found: false };
+        });
+        for (const op of req.ops) {
+          if (op.put) this.data.set(hex(op.put.key), op.put.value);
+          if (op.delete) this.data.delete(hex(op.delete.key));
+        }
+        return { succeeded: true, results };
+      }
+      default:
+        throw new Error(`apply ${method}`);
+    }
+  }
+}
+
+function fail(cb: Callback, code: grpc.status, details: string, trailers: Record<string, string>): void {
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(trailers)) metadata.set(k, v);
+  cb({ code, details, metadata });
+}
