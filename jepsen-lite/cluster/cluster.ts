@@ -1,0 +1,192 @@
+/**
+ * A real Tessera cluster under test: N `tessera start` processes, each with its own data directory and
+ * log file under the run folder, wired through a ClusterNetwork of fault proxies. Offers the operations
+ * the nemeses need (kill / restart, pause / resume, leader lookup, leader transfer, membership change)
+ * and `recover()` that undoes every fault.
+ *
+ * Invariants: node i's --peers lists proxy addresses for every other node; the harness talks to Admin on
+ * the real addresses; paused nodes are never queried (a stopped process would only time out).
+ */
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { ClusterNetwork } from '../net/cluster-network';
+import { host, httpPort, type PortPlan } from '../net/ports';
+import { NodeProcess, type UnexpectedExit } from './node-process';
+import { AdminClient, type GroupInfo, type NodeStatus } from './admin-client';
+
+export interface ClusterOptions {
+  plan: PortPlan;
+  outDir: string;
+  /** The node executable, e.g. [process.execPath, '<repo>/dist/cmd/tessera.js']. */
+  command: string[];
+  /** Extra flags appended to every node's `start` command. */
+  nodeArgs: string[];
+  cwd: string;
+  now: () => number;
+}
+
+export interface LeaderInfo {
+  leader: number;
+  term: number;
+  groupId: number;
+}
+
+/** The key every workload key sorts near: leader lookups use the group whose range holds it. */
+export const workloadKeyProbe = Buffer.from('jl/');
+
+function groupHolds(g: GroupInfo, key: Buffer): boolean {
+  const start = g.start ?? Buffer.alloc(0);
+  const end = g.end ?? Buffer.alloc(0);
+  return Buffer.compare(start, key) <= 0 && (end.length === 0 || Buffer.compare(key, end) < 0);
+}
+
+export class Cluster {
+  readonly network: ClusterNetwork;
+  readonly nodes = new Map<number, NodeProcess>();
+  private readonly admins = new Map<number, AdminClient>();
+  /** Nodes removed from the membership by the membership nemesis (still running). */
+  readonly removed = new Set<number>();
+
+  constructor(private readonly opts: ClusterOptions) {
+    this.network = new ClusterNetwork(opts.plan);
+    for (let id = 1; id <= opts.plan.nodes; id++) {
+      const dataDir = join(opts.outDir, 'nodes', `n${id}`, 'data');
+      mkdirSync(dataDir, { recursive: true });
+      const args = [
+        'start',
+        '--id', String(id),
+        '--listen', this.network.nodeAddress(id),
+        '--peers', this.network.peersArg(id),
+        '--data-dir', dataDir,
+        '--http', `${host}:${httpPort(opts.plan, id)}`,
+        ...opts.nodeArgs,
+      ];
+      this.nodes.set(id, new NodeProcess({ id, command: opts.command, args, logFile: join(opts.outDir, 'nodes', `n${id}`, 'node.log'), cwd: opts.cwd }, opts.now));
+    }
+  }
+
+  get ids(): number[] {
+    return [...this.nodes.keys()];
+  }
+
+  node(id: number): NodeProcess {
+    const n = this.nodes.get(id);
+    if (!n) throw new RangeError(`no node ${id}`);
+    return n;
+  }
+
+  admin(id: number): AdminClient {
+    let a = this.admins.get(id);
+    if (!a) {
+      a = new AdminClient(this.network.nodeAddress(id));
+      this.admins.set(id, a);
+    }
+    return a;
+  }
+
+  /** If the harness exits without stop() (a crash, Ctrl-C), its node processes must not outlive it. */
+  private readonly killOnExit = (): void => {
+    for (const n of this.nodes.values()) n.killNow();
+  };
+
+  async start(): Promise<void> {
+    process.once('exit', this.killOnExit);
+    await this.network.start();
+    for (const n of this.nodes.values()) n.start();
+  }
+
+  /** Statuses of every running node that answers within timeoutMs. */
+  async statuses(timeoutMs = 800): Promise<Map<number, NodeStatus>> {
+    const out = new Map<number, NodeStatus>();
+    await Promise.all(
+      this.ids.map(async (id) => {
+        if (this.node(id).state !== 'running') return;
+        try {
+          out.set(id, await this.admin(id).status(timeoutMs));
+        } catch {
+          // down, starting or partitioned from the operator: no answer
+        }
+      }),
+    );
+    return out;
+  }
+
+  /** The node that itself reports being leader of the workload's group, at the highest term. */
+  async leader(timeoutMs = 800): Promise<LeaderInfo | null> {
+    const statuses = await this.statuses(timeoutMs);
+    let best: LeaderInfo | null = null;
+    for (const [id, st] of statuses) {
+      const g = (st.groups ?? []).find((x) => groupHolds(x, workloadKeyProbe)) ?? st.groups?.[0];
+      if (!g) continue;
+      const selfLeader = g.role?.toLowerCase() === 'leader' || (g.leader === id && !g.role);
+      if (selfLeader && (!best || g.term > best.term)) best = { leader: id, term: g.term, groupId: g.groupId };
+    }
+    return best;
+  }
+
+  async waitForLeader(timeoutMs: number): Promise<LeaderInfo | null> {
+    const end = this.opts.now() + timeoutMs;
+    while (this.opts.now() < end) {
+      const l = await this.leader();
+      if (l) return l;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return null;
+  }
+
+  async kill(ids: readonly number[]): Promise<void> {
+    await Promise.all(ids.map((id) => this.node(id).kill()));
+  }
+
+  restart(ids: readonly number[]): void {
+    for (const id of ids) if (this.node(id).state === 'stopped') this.node(id).start();
+  }
+
+  pause(ids: readonly number[]): void {
+    for (const id of ids) this.node(id).pause();
+  }
+
+  resume(ids: readonly number[]): void {
+    for (const id of ids) this.node(id).resume();
+  }
+
+  /** Undo every fault: continue paused nodes, start stopped ones, heal the network. Membership is
+   * restored separately (it needs a leader). */
+  recoverProcessesAndNetwork(): void {
+    for (const n of this.nodes.values()) {
+      if (n.state === 'paused') n.resume();
+      if (n.state === 'stopped') n.start();
+    }
+    this.network.heal();
+  }
+
+  /** Asks the leader to hand its group over to `to`. */
+  async transferLeader(from: LeaderInfo, to: number): Promise<void> {
+    await this.admin(from.leader).transferLeader(from.groupId, to);
+  }
+
+  /** Removes `id` from the membership through the leader (the process keeps running). */
+  async removeMember(leader: number, id: number): Promise<void> {
+    await this.admin(leader).removeNode(id);
+    this.removed.add(id);
+  }
+
+  /** Re-adds `id` as a voter through the leader, at the address the leader uses for it. */
+  async addMember(leader: number, id: number): Promise<void> {
+    const address = leader === id ? this.network.nodeAddress(id) : this.network.peerLink(leader, id).address;
+    await this.admin(leader).addNode(id, address, false);
+    this.removed.delete(id);
+  }
+
+  unexpectedExits(): UnexpectedExit[] {
+    return [...this.nodes.values()].flatMap((n) => n.unexpectedExits);
+  }
+
+  async stop(): Promise<void> {
+    process.off('exit', this.killOnExit);
+    for (const a of this.admins.values()) a.close();
+    this.admins.clear();
+    await Promise.all([...this.nodes.values()].map((n) => n.stop()));
+    await this.network.close();
+  }
+}

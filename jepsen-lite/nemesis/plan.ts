@@ -1,0 +1,104 @@
+/**
+ * The seeded nemesis schedule: a list of faults, one at a time, each with its start and end offset
+ * from the start of the run (ms). Generated up front from the seed, so the same seed gives the same
+ * schedule (which nodes a leader-targeted fault hits is decided when it starts).
+ *
+ * Invariants: entries do not overlap; every entry ends by `activeMs`; instant faults (transfer) have
+ * endMs === startMs.
+ */
+import type { Random } from '../../src/base';
+import { nodeTargets, type NodeTarget } from './targets';
+import { partitionShapes, type PartitionShape } from './partitions';
+import type { PartitionMode } from '../net/grudge';
+
+export const nemesisKinds = ['kill', 'pause', 'partition', 'slow', 'transfer', 'membership'] as const;
+export type NemesisKind = (typeof nemesisKinds)[number];
+
+export type FaultSpec =
+  | { kind: 'kill'; target: NodeTarget }
+  | { kind: 'pause'; target: NodeTarget }
+  | { kind: 'partition'; shape: PartitionShape; mode: PartitionMode }
+  | { kind: 'slow'; delayMs: number }
+  | { kind: 'transfer' }
+  | { kind: 'membership' };
+
+export interface PlannedFault {
+  startMs: number;
+  endMs: number;
+  fault: FaultSpec;
+}
+
+export interface PlanOptions {
+  kinds: readonly NemesisKind[];
+  /** The fault phase: no fault starts or lasts past it. */
+  activeMs: number;
+  /** Quiet time before the first fault and between faults: [min, max] ms. */
+  quietMs: readonly [number, number];
+  /** How long a fault lasts: [min, max] ms. */
+  faultMs: readonly [number, number];
+  /** Restricts the partition shapes (default all). */
+  partitionShapes?: readonly PartitionShape[];
+  /** Restricts kill/pause targets (default all). */
+  targets?: readonly NodeTarget[];
+}
+
+/** Parses `--nemesis` (comma list, `all`, or `none`). */
+export function parseNemesisList(text: string): NemesisKind[] {
+  const out = new Set<NemesisKind>();
+  for (const raw of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (raw === 'all') nemesisKinds.forEach((k) => out.add(k));
+    else if (raw === 'none') continue;
+    else if ((nemesisKinds as readonly string[]).includes(raw)) out.add(raw as NemesisKind);
+    else throw new RangeError(`unknown nemesis '${raw}' (use ${nemesisKinds.join(', ')}, all or none)`);
+  }
+  return [...out];
+}
+
+function faultFor(kind: NemesisKind, rng: Random, opts: PlanOptions): FaultSpec {
+  const targets = opts.targets ?? nodeTargets;
+  switch (kind) {
+    case 'kill':
+      return { kind, target: rng.pick(targets) };
+    case 'pause':
+      return { kind, target: rng.pick(targets) };
+    case 'partition':
+      return { kind, shape: rng.pick(opts.partitionShapes ?? partitionShapes), mode: rng.chance(0.5) ? 'cut' : 'hold' };
+    case 'slow':
+      return { kind, delayMs: rng.int(20, 200) };
+    case 'transfer':
+      return { kind };
+    case 'membership':
+      return { kind };
+  }
+}
+
+export function planFaults(rng: Random, opts: PlanOptions): PlannedFault[] {
+  const out: PlannedFault[] = [];
+  if (opts.kinds.length === 0) return out;
+  let t = rng.int(opts.quietMs[0], opts.quietMs[1]);
+  while (t < opts.activeMs) {
+    const fault = faultFor(rng.pick(opts.kinds), rng, opts);
+    const dur = fault.kind === 'transfer' ? 0 : rng.int(opts.faultMs[0], opts.faultMs[1]);
+    const end = Math.min(t + dur, opts.activeMs);
+    if (fault.kind !== 'transfer' && end - t < opts.faultMs[0] / 2) break;
+    out.push({ startMs: t, endMs: end, fault });
+    t = end + rng.int(opts.quietMs[0], opts.quietMs[1]);
+  }
+  return out;
+}
+
+export function describeFault(f: FaultSpec): string {
+  switch (f.kind) {
+    case 'kill':
+    case 'pause':
+      return `${f.kind} ${f.target}`;
+    case 'partition':
+      return `partition ${f.shape} (${f.mode})`;
+    case 'slow':
+      return `slow +${f.delayMs}ms`;
+    case 'transfer':
+      return 'transfer leader';
+    case 'membership':
+      return 'remove and re-add a node';
+  }
+}
