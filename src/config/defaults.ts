@@ -1,0 +1,53 @@
+/**
+ * Every default in one place, and the named timing profiles.
+ * - default: etcd-like timing (heartbeat 100 ms, election 1000 ms).
+ * - low-latency: heartbeat 20 ms, election 200 ms, for loopback or a LAN with low jitter; faster
+ *   failover at the price of more heartbeat traffic and more spurious elections under load or GC pauses.
+ */
+import type { ProfileName } from './types';
+
+export const DEFAULTS = {
+  http: null as string | null,
+  join: false,
+  profile: 'default' as ProfileName,
+  keyBytesMax: 4096,
+  valueBytesMax: 1024 * 1024,
+  batchOpsMax: 128,
+  batchBytesMax: 4 * 1024 * 1024,
+  scanItemsMax: 10_000,
+  scanBytesMax: 4 * 1024 * 1024,
+  proposalsMax: 8192,
+  readsMax: 8192,
+  outboxMessagesMax: 4096,
+  preVote: true,
+  checkQuorum: true,
+  inflightMessagesMax: 256,
+  appendBytesMax: 1024 * 1024,
+  uncommittedBytesMax: 64 * 1024 * 1024,
+  snapshotEntries: 10_000,
+  snapshotChunkBytes: 1024 * 1024,
+  sessionsMax: 100_000,
+  requestTimeoutMs: 10_000,
+  unsafeStaleReads: false,
+  logLevel: 'info' as const,
+} as const;
+
+export interface ProfileTiming {
+  heartbeatMs: number;
+  electionMs: number;
+}
+
+export const PROFILES: Record<ProfileName, ProfileTiming> = {
+  default: { heartbeatMs: 100, electionMs: 1000 },
+  'low-latency': { heartbeatMs: 20, electionMs: 200 },
+};
+
+/** The tick period when not given: half a heartbeat (finer election randomization), at least 5 ms. */
+export function derivedTickMs(heartbeatMs: number): number {
+  return Math.max(5, Math.floor(heartbeatMs / 2));
+}
+
+/** Entries kept behind the applied index at compaction when not given. */
+export function derivedLogRetainEntries(snapshotEntries: number): number {
+  return Math.max(1, Math.floor(snapshotEntries / 10));
+}

@@ -1,0 +1,84 @@
+/**
+ * The table of node options: one row per setting, naming its flag (`--heartbeat-ms`), its environment
+ * variable (`TESSERA_HEARTBEAT_MS`) and its config-file key (`heartbeatMs`). Flags, env and file are only
+ * different spellings of the same row, so they cannot drift apart.
+ */
+export type OptionKind = 'int' | 'string' | 'bool' | 'peers' | 'hostport';
+
+export interface OptionSpec {
+  /** Config-file key (camelCase). */
+  key: string;
+  kind: OptionKind;
+  help: string;
+  /** Allowed values for a string option. */
+  values?: readonly string[];
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'config', kind: 'string', help: 'JSON config file; its keys are the camelCase option names' },
+  { key: 'id', kind: 'int', help: 'this node id (positive integer), required' },
+  { key: 'listen', kind: 'hostport', help: 'HOST:PORT of the gRPC server (KV, Admin, Raft peers), required' },
+  { key: 'peers', kind: 'peers', help: 'ID=HOST:PORT,... every initial member including this node, required' },
+  { key: 'dataDir', kind: 'string', help: 'data directory (LevelDB lives in DIR/db), required' },
+  { key: 'http', kind: 'hostport', help: 'HOST:PORT for /metrics and /healthz (default: off)' },
+  { key: 'join', kind: 'bool', help: 'join an existing cluster (be added with Admin.AddNode) instead of bootstrapping' },
+  { key: 'advertise', kind: 'string', help: 'HOST:PORT others use for this node (default: its --peers entry, else --listen)' },
+  { key: 'profile', kind: 'string', values: ['default', 'low-latency'], help: 'timing profile: default (100/1000 ms) or low-latency (20/200 ms)' },
+  { key: 'heartbeatMs', kind: 'int', help: 'leader heartbeat interval in ms (default 100)' },
+  { key: 'electionMs', kind: 'int', help: 'minimum election timeout in ms, randomized up to 2x (default 1000)' },
+  { key: 'tickMs', kind: 'int', help: 'Raft tick period in ms (default: heartbeat / 2, at least 5)' },
+  { key: 'keyBytesMax', kind: 'int', help: 'largest key in bytes (default 4096)' },
+  { key: 'valueBytesMax', kind: 'int', help: 'largest value in bytes (default 1048576)' },
+  { key: 'batchOpsMax', kind: 'int', help: 'most operations in one Batch (default 128)' },
+  { key: 'batchBytesMax', kind: 'int', help: 'largest Batch in bytes of keys and values (default 4194304)' },
+  { key: 'scanItemsMax', kind: 'int', help: 'most items in one Scan page (default 10000)' },
+  { key: 'scanBytesMax', kind: 'int', help: 'most bytes in one Scan page (default 4194304)' },
+  { key: 'proposalsMax', kind: 'int', help: 'pending proposals per group before RESOURCE_EXHAUSTED (default 8192)' },
+  { key: 'readsMax', kind: 'int', help: 'pending linearizable reads per group before RESOURCE_EXHAUSTED (default 8192)' },
+  { key: 'outboxMessagesMax', kind: 'int', help: 'queued Raft messages per peer before dropping (default 4096)' },
+  { key: 'preVote', kind: 'bool', help: 'Raft PreVote (default true)' },
+  { key: 'checkQuorum', kind: 'bool', help: 'Raft CheckQuorum (default true)' },
+  { key: 'inflightMessagesMax', kind: 'int', help: 'AppendEntries in flight per follower (default 256)' },
+  { key: 'appendBytesMax', kind: 'int', help: 'entry bytes per AppendEntries (default 1048576)' },
+  { key: 'uncommittedBytesMax', kind: 'int', help: 'uncommitted entry bytes a leader accepts (default 67108864)' },
+  { key: 'snapshotEntries', kind: 'int', help: 'compact the log past this many entries (default 10000)' },
+  { key: 'logRetainEntries', kind: 'int', help: 'entries kept behind the applied index at compaction (default snapshotEntries / 10)' },
+  { key: 'snapshotChunkBytes', kind: 'int', help: 'InstallSnapshot chunk size in bytes (default 1048576)' },
+  { key: 'sessionsMax', kind: 'int', help: 'client sessions remembered per group (default 100000)' },
+  { key: 'requestTimeoutMs', kind: 'int', help: 'longest wait for commit or read index without a client deadline (default 10000)' },
+  { key: 'unsafeStaleReads', kind: 'bool', help: 'TEST ONLY, UNSAFE: serve linearizable reads locally without ReadIndex' },
+  { key: 'logLevel', kind: 'string', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'pino log level (default info)' },
+];
+
+/** heartbeatMs -> --heartbeat-ms */
+export function flagName(key: string): string {
+  return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+/** heartbeatMs -> TESSERA_HEARTBEAT_MS */
+export function envName(key: string): string {
+  return 'TESSERA_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+}
+
+export function optionUsage(): string {
+  return OPTIONS.map((o) => {
+    if (o.key === 'logLevel') return `  ${'--log-level LEVEL'.padEnd(34)} ${o.help} [env ${envName(o.key)}]`;
+    const arg =
+      o.kind === 'bool'
+        ? '[=true|false]'
+        : o.kind === 'int'
+          ? ' N'
+          : o.kind === 'peers'
+            ? ' ID=HOST:PORT,...'
+            : o.kind === 'hostport' || o.key === 'advertise'
+              ? ' HOST:PORT'
+              : o.values
+                ? ` ${o.values.join('|')}`.slice(0, 24)
+                : o.key === 'dataDir'
+                  ? ' DIR'
+                  : o.key === 'config'
+                    ? ' FILE'
+                    : ' VALUE';
+    return `  ${(flagName(o.key) + arg).padEnd(34)} ${o.help} [env ${envName(o.key)}]`;
+  }).join('\n');
+}

@@ -1,0 +1,89 @@
+/**
+ * The node's typed configuration: every field explicit and validated once at start (validate.ts).
+ * Nothing below this object reads flags, environment variables or files.
+ * Invariants (checked by validateNodeConfig): peers contains this node unless `join` is set;
+ * heartbeatTicks >= 1; electionTicks > 2 * heartbeatTicks; every limit and queue bound is positive.
+ */
+import type { NodeId } from '../base';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export type ProfileName = 'default' | 'low-latency';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface TimingConfig {
+  /** Leader heartbeat interval. */
+  heartbeatMs: number;
+  /** Minimum election timeout; the core randomizes it in [electionMs, 2 * electionMs). */
+  electionMs: number;
+  /** Period of core.tick(); heartbeatMs and electionMs are rounded to whole ticks. */
+  tickMs: number;
+  heartbeatTicks: number;
+  electionTicks: number;
+}
+
+export interface LimitsConfig {
+  keyBytesMax: number;
+  valueBytesMax: number;
+  batchOpsMax: number;
+  batchBytesMax: number;
+  /** Upper bound on a Scan page (items and bytes), whatever the request asks. */
+  scanItemsMax: number;
+  scanBytesMax: number;
+}
+
+export interface QueuesConfig {
+  /** Proposals waiting for commit per group; beyond it RESOURCE_EXHAUSTED. */
+  proposalsMax: number;
+  /** Linearizable reads waiting for their read index per group; beyond it RESOURCE_EXHAUSTED. */
+  readsMax: number;
+  /** Encoded Raft messages queued per peer; beyond it new messages are dropped and counted. */
+  outboxMessagesMax: number;
+}
+
+export interface RaftTuning {
+  preVote: boolean;
+  checkQuorum: boolean;
+  inflightMessagesMax: number;
+  appendBytesMax: number;
+  uncommittedBytesMax: number;
+}
+
+export interface NodeConfig {
+  id: NodeId;
+  /** Where the gRPC server (KV, Admin and the Raft peer service) listens. */
+  listen: HostPort;
+  /** The address other nodes and clients use for this node (peers[id] when given, else listen). */
+  advertiseAddress: string;
+  /** Every initial member, this node included, as id -> "host:port". */
+  peers: Map<NodeId, string>;
+  dataDir: string;
+  /** HTTP server for /metrics and /healthz; null disables it. */
+  http: HostPort | null;
+  /** Join an existing cluster (wait to be added with Admin.AddNode) instead of bootstrapping one. */
+  join: boolean;
+  profile: ProfileName;
+  timing: TimingConfig;
+  limits: LimitsConfig;
+  queues: QueuesConfig;
+  raft: RaftTuning;
+  /** Compact the log (and so send snapshots to lagging followers) once it holds more entries than this. */
+  snapshotEntries: number;
+  /** Entries kept behind the applied index at compaction, so briefly lagging followers need no snapshot. */
+  logRetainEntries: number;
+  /** Target size of one InstallSnapshot chunk. */
+  snapshotChunkBytes: number;
+  /** Client sessions remembered per group (exactly-once writes). */
+  sessionsMax: number;
+  /** Upper bound on how long a request waits for commit or a read index when the client sets no deadline. */
+  requestTimeoutMs: number;
+  /**
+   * TEST ONLY, UNSAFE: serve linearizable reads from the local replica without ReadIndex. Breaks
+   * linearizability under partitions; exists so jepsen-lite can prove it detects stale reads.
+   */
+  unsafeStaleReads: boolean;
+  logLevel: LogLevel;
+}

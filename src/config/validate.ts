@@ -1,0 +1,179 @@
+/**
+ * Turns merged raw values into a fully defaulted, validated NodeConfig, or throws
+ * TesseraError('CONFIG') with a message naming the offending flag / variable / file key.
+ */
+import { TesseraError, isNodeId, type NodeId } from '../base';
+import { DEFAULTS, PROFILES, derivedLogRetainEntries, derivedTickMs } from './defaults';
+import type { RawConfig, RawValue } from './load';
+import { OPTIONS } from './options';
+import type { HostPort, LogLevel, NodeConfig, ProfileName } from './types';
+
+function fail(message: string): never {
+  throw new TesseraError('CONFIG', message);
+}
+
+export function parseHostPort(text: string, what: string): HostPort {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(text.trim());
+  if (!m) fail(`${what}: '${text}' is not HOST:PORT`);
+  const port = Number(m[2]);
+  if (port > 65535) fail(`${what}: port ${port} is out of range 0..65535`);
+  return { host: m[1] as string, port };
+}
+
+export function formatHostPort(hp: HostPort): string {
+  return `${hp.host}:${hp.port}`;
+}
+
+/** "1=h:p,2=h:p" or a JSON object {"1": "h:p"} or an array ["1=h:p"]. */
+export function parsePeers(value: unknown, what: string): Map<NodeId, string> {
+  let pairs: [string, string][];
+  if (typeof value === 'string') {
+    pairs = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .map((s) => {
+        const eq = s.indexOf('=');
+        if (eq <= 0) fail(`${what}: '${s}' is not ID=HOST:PORT`);
+        return [s.slice(0, eq), s.slice(eq + 1)];
+      });
+  } else if (Array.isArray(value)) {
+    return parsePeers(value.map(String).join(','), what);
+  } else if (typeof value === 'object' && value !== null) {
+    pairs = Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, String(v)]);
+  } else fail(`${what}: expected ID=HOST:PORT,...`);
+  const peers = new Map<NodeId, string>();
+  for (const [idText, address] of pairs) {
+    const id = Number(idText);
+    if (!/^\d+$/.test(idText.trim()) || !isNodeId(id)) fail(`${what}: '${idText}' is not a node id (a positive integer)`);
+    if (peers.has(id)) fail(`${what}: node id ${id} appears twice`);
+    const hp = parseHostPort(address, `${what} (node ${id})`);
+    if (hp.port === 0) fail(`${what} (node ${id}): port 0 is not an address peers can reach`);
+    peers.set(id, formatHostPort(hp));
+  }
+  return peers;
+}
+
+function toInt(raw: RawValue, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = raw.value;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n)) fail(`${raw.source}: '${String(v)}' is not an integer`);
+  if (n < min || n > max) fail(`${raw.source}: ${n} is out of range ${min}..${max}`);
+  return n;
+}
+
+function toBool(raw: RawValue): boolean {
+  const v = raw.value;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === '1' || v === 'yes') return true;
+  if (v === 'false' || v === '0' || v === 'no') return false;
+  return fail(`${raw.source}: '${String(v)}' is not true or false`);
+}
+
+function toStringValue(raw: RawValue, values?: readonly string[]): string {
+  if (typeof raw.value !== 'string' || raw.value === '') fail(`${raw.source}: expected a non-empty string`);
+  if (values && !values.includes(raw.value)) fail(`${raw.source}: '${raw.value}' is not one of ${values.join(', ')}`);
+  return raw.value;
+}
+
+export function validateNodeConfig(raw: RawConfig): NodeConfig {
+  const spec = (key: string) => OPTIONS.find((o) => o.key === key);
+  const required = (key: string): RawValue => {
+    const v = raw.get(key);
+    if (v === undefined) fail(`missing required option --${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`);
+    return v;
+  };
+  const int = (key: string, fallback: number, min = 1, max?: number): number => {
+    const v = raw.get(key);
+    return v === undefined ? fallback : toInt(v, min, max);
+  };
+  const bool = (key: string, fallback: boolean): boolean => {
+    const v = raw.get(key);
+    return v === undefined ? fallback : toBool(v);
+  };
+  const str = (key: string): string | undefined => {
+    const v = raw.get(key);
+    return v === undefined ? undefined : toStringValue(v, spec(key)?.values);
+  };
+
+  const id = toInt(required('id'), 1, 0xffff_ffff);
+  const listenRaw = required('listen');
+  const listen = parseHostPort(toStringValue(listenRaw), listenRaw.source);
+  const peersRaw = required('peers');
+  const peers = parsePeers(peersRaw.value, peersRaw.source);
+  const dataDir = toStringValue(required('dataDir'));
+  const join = bool('join', DEFAULTS.join);
+  if (!join && !peers.has(id)) fail(`${peersRaw.source}: must include this node (id ${id}) unless --join is set`);
+  if (peers.size === 0) fail(`${peersRaw.source}: no peers given`);
+  const httpRaw = raw.get('http');
+  const http = httpRaw === undefined ? null : parseHostPort(toStringValue(httpRaw), httpRaw.source);
+  const advertiseRaw = raw.get('advertise');
+  const advertiseAddress =
+    advertiseRaw !== undefined
+      ? formatHostPort(parseHostPort(toStringValue(advertiseRaw), advertiseRaw.source))
+      : (peers.get(id) ?? formatHostPort(listen));
+  if (join && !peers.has(id)) peers.set(id, advertiseAddress);
+
+  const profile = (str('profile') ?? DEFAULTS.profile) as ProfileName;
+  const base = PROFILES[profile];
+  const heartbeatMs = int('heartbeatMs', base.heartbeatMs, 1, 60_000);
+  const electionMs = int('electionMs', base.electionMs, 1, 600_000);
+  const tickMs = int('tickMs', derivedTickMs(heartbeatMs), 1, 60_000);
+  if (tickMs > heartbeatMs) fail(`tick (${tickMs} ms) must not exceed the heartbeat interval (${heartbeatMs} ms)`);
+  const heartbeatTicks = Math.max(1, Math.round(heartbeatMs / tickMs));
+  const electionTicks = Math.round(electionMs / tickMs);
+  if (electionMs < 3 * heartbeatMs) {
+    fail(`election timeout (${electionMs} ms) must be at least 3x the heartbeat interval (${heartbeatMs} ms)`);
+  }
+  if (electionTicks <= 2 * heartbeatTicks) fail(`election timeout must span more than two heartbeats in ticks (tick ${tickMs} ms)`);
+
+  const snapshotEntries = int('snapshotEntries', DEFAULTS.snapshotEntries, 2);
+  const logRetainEntries = int('logRetainEntries', derivedLogRetainEntries(snapshotEntries), 0);
+  if (logRetainEntries >= snapshotEntries) fail(`--log-retain-entries (${logRetainEntries}) must be below --snapshot-entries (${snapshotEntries})`);
+
+  const keyBytesMax = int('keyBytesMax', DEFAULTS.keyBytesMax, 1, 64 * 1024);
+  const valueBytesMax = int('valueBytesMax', DEFAULTS.valueBytesMax, 0, 64 * 1024 * 1024);
+  const batchBytesMax = int('batchBytesMax', DEFAULTS.batchBytesMax, 1, 256 * 1024 * 1024);
+  const appendBytesMax = int('appendBytesMax', DEFAULTS.appendBytesMax, 1024);
+  const uncommittedBytesMax = int('uncommittedBytesMax', DEFAULTS.uncommittedBytesMax, 1024);
+  if (uncommittedBytesMax < batchBytesMax) fail(`--uncommitted-bytes-max (${uncommittedBytesMax}) must be at least --batch-bytes-max (${batchBytesMax})`);
+
+  return {
+    id,
+    listen,
+    advertiseAddress,
+    peers,
+    dataDir,
+    http,
+    join,
+    profile,
+    timing: { heartbeatMs, electionMs, tickMs, heartbeatTicks, electionTicks },
+    limits: {
+      keyBytesMax,
+      valueBytesMax,
+      batchOpsMax: int('batchOpsMax', DEFAULTS.batchOpsMax, 1, 100_000),
+      batchBytesMax,
+      scanItemsMax: int('scanItemsMax', DEFAULTS.scanItemsMax, 1),
+      scanBytesMax: int('scanBytesMax', DEFAULTS.scanBytesMax, 1),
+    },
+    queues: {
+      proposalsMax: int('proposalsMax', DEFAULTS.proposalsMax),
+      readsMax: int('readsMax', DEFAULTS.readsMax),
+      outboxMessagesMax: int('outboxMessagesMax', DEFAULTS.outboxMessagesMax),
+    },
+    raft: {
+      preVote: bool('preVote', DEFAULTS.preVote),
+      checkQuorum: bool('checkQuorum', DEFAULTS.checkQuorum),
+      inflightMessagesMax: int('inflightMessagesMax', DEFAULTS.inflightMessagesMax),
+      appendBytesMax,
+      uncommittedBytesMax,
+    },
+    snapshotEntries,
+    logRetainEntries,
+    snapshotChunkBytes: int('snapshotChunkBytes', DEFAULTS.snapshotChunkBytes, 1024, 64 * 1024 * 1024),
+    sessionsMax: int('sessionsMax', DEFAULTS.sessionsMax),
+    requestTimeoutMs: int('requestTimeoutMs', DEFAULTS.requestTimeoutMs, 10),
+    unsafeStaleReads: bool('unsafeStaleReads', DEFAULTS.unsafeStaleReads),
+    logLevel: (str('logLevel') ?? DEFAULTS.logLevel) as LogLevel,
+  };
+}

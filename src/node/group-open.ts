@@ -1,0 +1,59 @@
+/**
+ * Opens one replica group of this node: its state machine (finishing an interrupted snapshot install),
+ * its durable Raft state, and a core restored from them. An empty store bootstraps the group with every
+ * --peers member as a voter (like etcd's initial cluster), or with no members when joining (--join: the
+ * node waits for a leader to add it and replicate to it).
+ */
+import type { GroupId, Random } from '../base';
+import type { NodeConfig } from '../config';
+import { StateMachine, type KeyRange } from '../kv';
+import type { NodeMetrics } from '../obs';
+import { RaftCore, type ConfigState, type RaftConfig } from '../raft';
+import type { GroupDurableState, NodeStore } from '../storage';
+import { Group } from './group';
+
+export function raftConfigOf(config: NodeConfig): RaftConfig {
+  return {
+    id: config.id,
+    electionTicks: config.timing.electionTicks,
+    heartbeatTicks: config.timing.heartbeatTicks,
+    preVote: config.raft.preVote,
+    checkQuorum: config.raft.checkQuorum,
+    inflightMessagesMax: config.raft.inflightMessagesMax,
+    appendBytesMax: config.raft.appendBytesMax,
+    uncommittedBytesMax: config.raft.uncommittedBytesMax,
+    pendingReadsMax: config.queues.readsMax,
+  };
+}
+
+export function bootstrapConfigOf(config: NodeConfig): ConfigState {
+  return config.join
+    ? { voters: [], learners: [], votersOutgoing: [] }
+    : { voters: [...config.peers.keys()].sort((a, b) => a - b), learners: [], votersOutgoing: [] };
+}
+
+export async function openGroup(
+  groupId: GroupId,
+  range: KeyRange,
+  config: NodeConfig,
+  store: NodeStore,
+  metrics: NodeMetrics,
+  random: Random,
+): Promise<{ group: Group; durable: GroupDurableState | null }> {
+  // The state machine first: it may finish a snapshot install, which raises the applied index.
+  const sm = await StateMachine.open(store, groupId, range, { sessionsMax: config.sessionsMax });
+  const durable = await store.loadGroup(groupId);
+  const hardState = durable?.hardState ?? { term: 0, vote: 0, commit: 0 };
+  const core = new RaftCore(
+    raftConfigOf(config),
+    { hardState, snapshot: durable?.snapshot ?? null, entries: durable?.entries ?? [], initialConfig: bootstrapConfigOf(config), applied: sm.applied },
+    random,
+  );
+  const g = new Group(groupId, core, sm, range, metrics);
+  const st = core.status();
+  g.term = st.term;
+  g.commit = st.commit;
+  g.syncedHardState = hardState;
+  g.firstIndex = st.firstIndex;
+  return { group: g, durable };
+}

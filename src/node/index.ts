@@ -1,0 +1,7 @@
+/**
+ * L3 node: the NodeHost that runs the node's Raft groups (multi-raft) over one NodeStore and one
+ * Transport: group commit, proposals and batched linearizable reads, snapshots and compaction.
+ */
+export { NodeHost, WHOLE_KEYSPACE_GROUP } from './node-host';
+export type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, ResponseHeader } from './types';
+export { AddressBook } from './address-book';

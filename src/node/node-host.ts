@@ -1,0 +1,550 @@
+/**
+ * NodeHost: runs the node's replica groups (multi-raft; today group 1 spans the whole keyspace) over one
+ * NodeStore and one Transport. It follows the core's host contract (raft/types.ts) with group commit:
+ *
+ *   ready loop (one at a time, re-run while any core has a Ready):
+ *     1. start one ReadIndex round per group for the reads that arrived since the last round
+ *     2. take the Ready of every group that has one
+ *     3. send messagesNow (leader appends go out before our own fsync); open state machine snapshot
+ *        readers for snapshot messages (their meta is at the applied index before this Ready's entries)
+ *     4. persist every group's hard state, entries and snapshot meta in ONE NodeStore.persist (one fsync);
+ *        a hard state whose only change is the commit index is not synced on its own: it rides along
+ *        with the group's next synced write (commit is volatile in Raft; the core restores
+ *        max(commit, applied)), which saves the leader one fsync per commit
+ *     5. send messagesAfterPersist (votes, append acks)
+ *     6. per group: install a received snapshot, apply committed entries, settle waiters, advance,
+ *        serve reads whose read index is applied, compact the log past the threshold
+ *   Proposals and reads that arrive in the same event-loop turn share one loop run (setImmediate).
+ *
+ * Failure detection: besides Raft's own election timeout, a follower whose peer stream to its leader
+ * breaks advances its election clock by one election timeout (once per term; see onUnreachable), so
+ * a crashed leader is replaced after a random [0, election) ms instead of [election, 2 * election).
+ *
+ * Invariants: proposals wait for their (index, term) to be applied; a leadership loss fails every
+ * pending proposal and read with a retryable error; queues are bounded (RESOURCE_EXHAUSTED); a failure
+ * of persistence or apply is fatal (onFatal), never skipped.
+ */
+import { InvariantError, NO_NODE, TesseraError, type GroupId, type NodeId } from '../base';
+import { decodeRaftMessage, encodeCommand, encodeRaftMessage, type Command, type CommandResult } from '../codec';
+import type { NodeConfig } from '../config';
+import type { KeyRange, StateMachine } from '../kv';
+import type { DropReason, Entry, MembershipChange, Message, Ready, Role } from '../raft';
+import type { GroupWrite } from '../storage';
+import type { IncomingSnapshot, TransportHandler } from '../transport';
+import { AddressBook } from './address-book';
+import { maybeCompact, noteCompactionPoint } from './compaction';
+import { dropError, leadershipLostError, notLeaderError } from './errors';
+import { Group } from './group';
+import { openGroup } from './group-open';
+import { connectMembers, learnFromConfigEntry, membersOf } from './membership';
+import { sendSnapshot, stageSnapshot, type SnapshotSendContext } from './snapshot-transfer';
+import type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, ResponseHeader } from './types';
+
+export const WHOLE_KEYSPACE_GROUP: GroupId = 1;
+
+export class NodeHost implements TransportHandler {
+  private readonly groups = new Map<GroupId, Group>();
+  private readonly cfg: NodeConfig;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private loopScheduled = false;
+  private loopRunning = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private closed = false;
+  private fatal: unknown = null;
+  private stagingSeq = 0;
+  private readonly snapshotContext: SnapshotSendContext;
+
+  private constructor(
+    private readonly opts: NodeHostOptions,
+    readonly addresses: AddressBook,
+  ) {
+    this.cfg = opts.config;
+    this.snapshotContext = {
+      transport: opts.transport,
+      logger: opts.logger,
+      metrics: opts.metrics,
+      chunkBytes: opts.config.snapshotChunkBytes,
+      schedule: () => this.schedule(),
+    };
+  }
+
+  /** Opens the node's groups from the store (bootstrapping group 1 on an empty store) and starts ticking. */
+  static async open(opts: NodeHostOptions): Promise<NodeHost> {
+    const { config, store, transport } = opts;
+    const addresses = await AddressBook.open(store.db, config.peers);
+    const host = new NodeHost(opts, addresses);
+    for (const [id, address] of addresses.entries()) transport.setPeer(id, address);
+    await host.openGroup(WHOLE_KEYSPACE_GROUP, { start: Buffer.alloc(0), end: null });
+    transport.setHandler(host);
+    host.tickTimer = setInterval(() => host.tick(), config.timing.tickMs);
+    host.schedule();
+    return host;
+  }
+
+  private async openGroup(groupId: GroupId, range: KeyRange): Promise<void> {
+    const { config, store } = this.opts;
+    const { group: g, durable } = await openGroup(groupId, range, config, store, this.opts.metrics, this.opts.random.fork());
+    // Learn member addresses from config entries still in the log.
+    for (const e of durable?.entries ?? []) if (e.kind === 'config') learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport);
+    this.groups.set(groupId, g);
+    const st = g.core.status();
+    this.opts.logger.info(
+      { group: groupId, term: st.term, commit: st.commit, applied: g.sm.applied, firstIndex: st.firstIndex, lastIndex: st.lastIndex, voters: st.config.voters },
+      durable ? 'group restored from disk' : config.join ? 'group created, waiting to be added' : 'group bootstrapped',
+    );
+  }
+
+  // ---------------------------------------------------------------- public API (server/)
+
+  /** The group owning a key (one group today). */
+  groupFor(key: Buffer): GroupId {
+    for (const g of this.groups.values()) if (g.containsKey(key)) return g.id;
+    throw new TesseraError('WRONG_SHARD', 'no group on this node owns the key', { epoch: 0 });
+  }
+
+  /** Proposes a command and resolves with its result once applied on this node (the leader). */
+  async propose(groupId: GroupId, command: Command, timeoutMs = this.cfg.requestTimeoutMs): Promise<{ result: CommandResult; header: ResponseHeader }> {
+    const g = this.group(groupId);
+    this.checkOpen();
+    if (g.waiters.size >= this.cfg.queues.proposalsMax) {
+      this.opts.metrics.proposals.inc({ group: g.label, outcome: 'queue_full' });
+      throw new TesseraError('RESOURCE_EXHAUSTED', `too many pending writes (${this.cfg.queues.proposalsMax}); retry later`);
+    }
+    const outcome = g.core.propose(encodeCommand(command));
+    if (!outcome.ok) {
+      this.opts.metrics.proposals.inc({ group: g.label, outcome: outcome.reason });
+      throw this.dropError(g, outcome.reason, outcome.leader);
+    }
+    const waiting = g.waiters.add(outcome.index, outcome.term, timeoutMs);
+    this.schedule();
+    const result = await waiting;
+    g.m.proposalsOk.inc();
+    return { result, header: { groupId, term: outcome.term, leaderId: this.cfg.id, index: outcome.index } };
+  }
+
+  /**
+   * Runs `fn` against the state machine: linearizable (ReadIndex, batched; leader only) or stale (any
+   * replica, no round). With --unsafe-stale-reads, linearizable reads are served like stale ones.
+   */
+  async read<T>(groupId: GroupId, consistency: ReadConsistency, fn: (sm: StateMachine) => Promise<T>, timeoutMs = this.cfg.requestTimeoutMs): Promise<{ value: T; header: ResponseHeader }> {
+    const g = this.group(groupId);
+    this.checkOpen();
+    const kind = consistency === 'stale' ? 'stale' : this.cfg.unsafeStaleReads ? 'unsafe_stale' : 'linearizable';
+    if (kind !== 'linearizable') {
+      const value = await fn(g.sm);
+      if (kind === 'stale') g.m.staleReadsOk.inc();
+      else this.opts.metrics.reads.inc({ group: g.label, kind, outcome: 'ok' });
+      return { value, header: { groupId, term: g.term, leaderId: g.leader, index: g.sm.applied } };
+    }
+    if (!g.isLeader) throw this.dropError(g, g.leader === NO_NODE ? 'noLeader' : 'notLeader', g.leader);
+    if (g.reads.size >= this.cfg.queues.readsMax) {
+      this.opts.metrics.reads.inc({ group: g.label, kind, outcome: 'queue_full' });
+      throw new TesseraError('RESOURCE_EXHAUSTED', `too many pending reads (${this.cfg.queues.readsMax}); retry later`);
+    }
+    const readIndex = await new Promise<number>((resolve, reject) => {
+      const read = {
+        live: true,
+        run: (index: number) => {
+          clearTimeout(timer);
+          resolve(index);
+        },
+        fail: (e: TesseraError) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        read.live = false;
+        reject(new TesseraError('DEADLINE_EXCEEDED', `no read index within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref?.();
+      g.reads.enqueue(read);
+      this.schedule();
+    }).catch((e: unknown) => {
+      this.opts.metrics.reads.inc({ group: g.label, kind, outcome: 'failed' });
+      throw e;
+    });
+    const value = await fn(g.sm);
+    g.m.linearizableReadsOk.inc();
+    return { value, header: { groupId, term: g.term, leaderId: this.cfg.id, index: readIndex } };
+  }
+
+  /** Adds a member (voter or learner) to every group this node leads; resolves with the new members. */
+  async addNode(id: NodeId, address: string, learner: boolean, timeoutMs = this.cfg.requestTimeoutMs): Promise<MemberInfo[]> {
+    const g = this.group(WHOLE_KEYSPACE_GROUP);
+    const st = g.core.status();
+    const isVoter = st.config.voters.includes(id);
+    const isLearner = st.config.learners.includes(id);
+    if ((isVoter && !learner) || (isLearner && learner)) {
+      if (this.addresses.get(id) !== address) throw new TesseraError('INVALID_ARGUMENT', `node ${id} is already a member at ${this.addresses.get(id)}`);
+      return membersOf(g, this.cfg.id, this.addresses);
+    }
+    if (isVoter && learner) throw new TesseraError('INVALID_ARGUMENT', `node ${id} is a voter; remove it before adding it as a learner`);
+    await this.changeMembership(g, { type: learner ? 'addLearner' : 'addVoter', node: id, context: Buffer.from(address, 'utf8') }, timeoutMs);
+    return membersOf(g, this.cfg.id, this.addresses);
+  }
+
+  async removeNode(id: NodeId, timeoutMs = this.cfg.requestTimeoutMs): Promise<MemberInfo[]> {
+    const g = this.group(WHOLE_KEYSPACE_GROUP);
+    const st = g.core.status();
+    if (!st.config.voters.includes(id) && !st.config.learners.includes(id)) {
+      throw new TesseraError('INVALID_ARGUMENT', `node ${id} is not a member of group ${g.id}`);
+    }
+    await this.changeMembership(g, { type: 'removeNode', node: id }, timeoutMs);
+    return membersOf(g, this.cfg.id, this.addresses);
+  }
+
+  private async changeMembership(g: Group, change: MembershipChange, timeoutMs: number): Promise<void> {
+    this.checkOpen();
+    const outcome = g.core.proposeMembership(change);
+    if (!outcome.ok) throw this.dropError(g, outcome.reason, outcome.leader);
+    const waiting = g.memberWaiters.add(outcome.index, outcome.term, timeoutMs);
+    this.schedule();
+    await waiting;
+    this.opts.logger.info({ group: g.id, change: { type: change.type, node: change.node }, index: outcome.index }, 'membership changed');
+  }
+
+  /** Moves leadership of a group to `to`; resolves with the leader once it changed (or the timeout). */
+  async transferLeader(groupId: GroupId, to: NodeId, timeoutMs = this.cfg.timing.electionMs * 3): Promise<NodeId> {
+    const g = this.group(groupId);
+    this.checkOpen();
+    if (g.leader === to) return to;
+    const outcome = g.core.transferLeader(to);
+    if (!outcome.ok) {
+      if (outcome.reason === 'notLeader') throw this.notLeader(g, outcome.leader);
+      throw new TesseraError('INVALID_ARGUMENT', `cannot transfer leadership of group ${groupId} to node ${to}: ${outcome.reason}`);
+    }
+    this.schedule();
+    const start = Date.now();
+    while (Date.now() - start < timeoutMs) {
+      if (g.leader === to) return to;
+      await new Promise((r) => setTimeout(r, this.cfg.timing.tickMs));
+    }
+    throw new TesseraError('UNAVAILABLE', `leadership of group ${groupId} did not move to node ${to} within ${timeoutMs} ms (leader: ${g.leader})`);
+  }
+
+  groupStatus(groupId: GroupId): GroupStatusInfo {
+    const g = this.group(groupId);
+    const st = g.core.status();
+    return {
+      groupId,
+      leader: st.leader,
+      term: st.term,
+      role: st.role,
+      commit: st.commit,
+      applied: g.sm.applied,
+      firstIndex: st.firstIndex,
+      lastIndex: st.lastIndex,
+      members: membersOf(g, this.cfg.id, this.addresses),
+      range: g.range,
+    };
+  }
+
+  groupIds(): GroupId[] {
+    return [...this.groups.keys()].sort((a, b) => a - b);
+  }
+
+  /** Leader id and address of a group, for NOT_LEADER hints. */
+  leaderOf(groupId: GroupId): { leaderId: NodeId; leaderAddress: string | null } {
+    const g = this.group(groupId);
+    return { leaderId: g.leader, leaderAddress: g.leader === NO_NODE ? null : this.addresses.get(g.leader) };
+  }
+
+  get nodeId(): NodeId {
+    return this.cfg.id;
+  }
+
+  /** Stops ticking, lets the running ready loop finish, fails everything pending. The store stays open. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.tickTimer = null;
+    await this.loopDone;
+    const closing = () => new TesseraError('UNAVAILABLE', 'the node is shutting down; retry on another node');
+    for (const g of this.groups.values()) {
+      g.waiters.failAll(closing);
+      g.memberWaiters.failAll(closing);
+      g.reads.failAll(closing());
+    }
+    await this.addresses.flush();
+  }
+
+  // ---------------------------------------------------------------- transport handler
+
+  onMessages(from: NodeId, messages: Buffer[]): void {
+    if (this.closed) return;
+    for (const buf of messages) {
+      let env;
+      try {
+        env = decodeRaftMessage(buf);
+      } catch (e) {
+        this.opts.logger.warn({ from, err: (e as Error).message }, 'dropping a malformed peer message');
+        continue;
+      }
+      const g = this.groups.get(env.groupId);
+      if (!g || env.message.from !== from) continue;
+      g.core.step(env.message);
+    }
+    this.schedule();
+  }
+
+  onUnreachable(peer: NodeId): void {
+    let ticked = false;
+    for (const g of this.groups.values()) {
+      g.core.reportUnreachable(peer);
+      // Fast failure detection: the stream to our leader broke (its process died, or its port closed).
+      // Advance the election clock by one base election timeout, once per term, so the randomized
+      // timeout fires after [0, election) ms instead of [election, 2 * election). Ticks are the host's
+      // to give; safety never depends on timing, and PreVote + CheckQuorum keep a healthy leader in place
+      // if the break was only a blip (the other followers still hold its lease and refuse the pre-vote).
+      if (g.role === 'follower' && g.leader === peer && g.fastForwardTerm !== g.term) {
+        g.fastForwardTerm = g.term;
+        for (let i = 0; i < this.cfg.timing.electionTicks; i++) g.core.tick();
+        ticked = true;
+      }
+    }
+    if (ticked) this.schedule();
+  }
+
+  async onSnapshot(s: IncomingSnapshot): Promise<void> {
+    this.checkOpen();
+    const env = decodeRaftMessage(s.header);
+    const g = this.groups.get(s.groupId);
+    if (!g || env.groupId !== s.groupId || env.message.type !== 'snapshot') throw new Error(`no group ${s.groupId} for this snapshot`);
+    if (g.staging !== null) throw new Error(`group ${g.id} is already receiving a snapshot`);
+    const message = env.message;
+    const id = `${this.cfg.id}-${Date.now()}-${++this.stagingSeq}`;
+    g.staging = { id, meta: message.snapshot.meta, stepped: false };
+    try {
+      await stageSnapshot(g, s, id, message.snapshot.meta.index);
+      this.checkOpen();
+      const stepped: Message = { ...message, snapshot: { meta: message.snapshot.meta, data: Buffer.from(id, 'utf8') } };
+      g.staging.stepped = true;
+      const outcome = g.core.step(stepped);
+      if (!outcome.ok) {
+        this.discardStaging(g);
+        throw new Error(`the core refused the snapshot: ${outcome.reason}`);
+      }
+      this.opts.logger.info({ group: g.id, from: s.from, index: message.snapshot.meta.index, term: message.snapshot.meta.term }, 'snapshot received');
+      this.schedule();
+    } catch (e) {
+      if (g.staging?.id === id && !g.staging.stepped) {
+        g.staging = null;
+        await g.sm.discardStaged(id).catch(() => undefined);
+      }
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- the ready loop
+
+  private tick(): void {
+    for (const g of this.groups.values()) g.core.tick();
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.loopScheduled || this.closed) return;
+    this.loopScheduled = true;
+    setImmediate(() => {
+      this.loopScheduled = false;
+      if (this.loopRunning || this.fatal !== null) return;
+      this.loopRunning = true;
+      this.loopDone = this.runLoop()
+        .catch((e: unknown) => this.die(e))
+        .finally(() => {
+          this.loopRunning = false;
+        });
+    });
+  }
+
+  private async runLoop(): Promise<void> {
+    for (;;) {
+      for (const g of this.groups.values()) if (g.isLeader) g.reads.startRound((ctx) => this.startReadIndex(g, ctx));
+      const cycle: { g: Group; rd: Ready }[] = [];
+      for (const g of this.groups.values()) {
+        if (g.core.hasReady()) cycle.push({ g, rd: g.core.ready() });
+        else if (g.staging?.stepped) this.discardStaging(g); // the core took nothing from the snapshot message
+      }
+      if (cycle.length === 0) return;
+      const writes: GroupWrite[] = [];
+      for (const { g, rd } of cycle) {
+        this.sendMessages(g, rd.messagesNow, true);
+        const write = this.groupWrite(g, rd);
+        if (write) writes.push(write);
+      }
+      if (writes.length > 0) {
+        const t0 = performance.now();
+        await this.opts.store.persist(writes);
+        this.opts.metrics.fsyncDurationSeconds.observe((performance.now() - t0) / 1000);
+        let n = 0;
+        for (const w of writes) n += w.entries.length;
+        if (n > 0) this.opts.metrics.persistEntries.inc(n);
+      }
+      for (const { g, rd } of cycle) this.sendMessages(g, rd.messagesAfterPersist, false);
+      await Promise.all(cycle.map(({ g, rd }) => this.finishReady(g, rd)));
+      if (this.closed) return;
+    }
+  }
+
+  private startReadIndex(g: Group, ctx: number): { ok: true } | { ok: false; error: TesseraError } {
+    const outcome = g.core.readIndex(ctx);
+    return outcome.ok ? outcome : { ok: false, error: this.dropError(g, outcome.reason, outcome.leader) };
+  }
+
+  private groupWrite(g: Group, rd: Ready): GroupWrite | null {
+    let installStagingId: string | null = null;
+    if (g.staging?.stepped) {
+      const staged = g.staging;
+      if (rd.snapshot !== null && Buffer.from(rd.snapshot.data).toString('utf8') === staged.id) {
+        installStagingId = staged.id;
+      } else {
+        // The core did not take the snapshot (stale or superseded): drop the staged data.
+        this.discardStaging(g);
+      }
+    }
+    const hs = rd.hardState;
+    if (hs !== null && rd.entries.length === 0 && rd.snapshot === null && hs.term === g.syncedHardState.term && hs.vote === g.syncedHardState.vote) {
+      // Only the commit index moved. Raft keeps commit in volatile state (the core restores
+      // max(commit, applied)), so it needs no fsync of its own: it rides on the group's next synced write.
+      g.deferredHardState = hs;
+      return null;
+    }
+    if (hs === null && rd.entries.length === 0 && rd.snapshot === null) return null;
+    const hardState = hs ?? g.deferredHardState;
+    g.deferredHardState = null;
+    if (hardState !== null) g.syncedHardState = hardState;
+    return { groupId: g.id, hardState, entries: rd.entries, snapshot: rd.snapshot?.meta ?? null, installStagingId };
+  }
+
+  private discardStaging(g: Group): void {
+    const staged = g.staging;
+    if (!staged) return;
+    g.staging = null;
+    void g.sm.discardStaged(staged.id).catch(() => undefined);
+  }
+
+  private sendMessages(g: Group, messages: Message[], now: boolean): void {
+    const { transport } = this.opts;
+    for (const m of messages) {
+      if (now && m.type === 'snapshot') {
+        sendSnapshot(this.snapshotContext, g, m);
+        continue;
+      }
+      transport.send(m.to, encodeRaftMessage({ groupId: g.id, message: m }));
+    }
+  }
+
+  /** Leader side: capture the state machine at exactly meta.index (before this Ready's entries) and stream it. */
+  private async finishReady(g: Group, rd: Ready): Promise<void> {
+    const { metrics } = this.opts;
+    if (rd.snapshot !== null) {
+      const staged = g.staging;
+      if (staged === null || Buffer.from(rd.snapshot.data).toString('utf8') !== staged.id) {
+        throw new InvariantError(`group ${g.id}: the core handed out a snapshot that was not staged`);
+      }
+      await g.sm.installStaged(staged.id, rd.snapshot.meta);
+      g.staging = null;
+      g.compactionPoints = [];
+      g.firstIndex = rd.snapshot.meta.index + 1;
+      connectMembers(rd.snapshot.meta.config, this.addresses, this.opts.transport);
+      this.opts.logger.info({ group: g.id, index: rd.snapshot.meta.index }, 'snapshot installed');
+    }
+    if (rd.hardState !== null) {
+      g.term = rd.hardState.term;
+      g.commit = rd.hardState.commit;
+      metrics.raftTerm.set({ group: g.label }, rd.hardState.term);
+      metrics.raftCommitIndex.set({ group: g.label }, rd.hardState.commit);
+    }
+    if (rd.softState !== null) this.onSoftState(g, rd.softState.leader, rd.softState.role);
+    for (const rs of rd.readStates) g.reads.readState(rs.context, rs.index);
+    for (const rf of rd.readsFailed) g.reads.readFailed(rf.context, this.dropError(g, rf.reason, g.leader));
+
+    const entries = rd.committedEntries;
+    let configChanged = false;
+    if (entries.length > 0) {
+      const t0 = performance.now();
+      const results = await g.sm.apply(entries);
+      g.m.applyLatencySeconds.observe((performance.now() - t0) / 1000);
+      for (const e of entries) {
+        if (e.kind === 'config') {
+          configChanged = true;
+          learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport);
+          g.memberWaiters.applied(e.index, e.term, true);
+          g.waiters.applied(e.index, e.term, undefined);
+          continue;
+        }
+        const elapsedMs = g.waiters.applied(e.index, e.term, e.kind === 'normal' ? results.get(e.index) : undefined);
+        if (elapsedMs !== null) g.m.commitLatencySeconds.observe(elapsedMs / 1000);
+        if (e.kind === 'empty') g.memberWaiters.applied(e.index, e.term, undefined);
+      }
+      metrics.raftAppliedIndex.set({ group: g.label }, g.sm.applied);
+    }
+    g.core.advance(rd);
+    if (entries.length > 0) noteCompactionPoint(g, entries[entries.length - 1] as Entry, configChanged, this.cfg);
+    g.reads.serve(g.sm.applied);
+    metrics.queueDepth.set({ queue: 'proposals' }, g.waiters.size);
+    metrics.queueDepth.set({ queue: 'reads' }, g.reads.size);
+    metrics.queueDepth.set({ queue: 'outbox' }, this.opts.transport.queuedMessages());
+    if (rd.snapshot === null) await maybeCompact(g, this.cfg, this.opts.store, this.opts.logger);
+  }
+
+  private onSoftState(g: Group, leader: NodeId, role: Role): void {
+    const wasLeader = g.isLeader;
+    const leaderChanged = leader !== g.leader;
+    g.leader = leader;
+    g.role = role;
+    const { metrics, logger } = this.opts;
+    metrics.raftRole.set({ group: g.label }, role === 'leader' ? 1 : 0);
+    if (leaderChanged && leader !== NO_NODE) {
+      metrics.raftLeaderChanges.inc({ group: g.label });
+      logger.info({ group: g.id, leader, role, term: g.core.status().term }, leader === this.cfg.id ? 'became leader' : 'leader changed');
+    }
+    if (wasLeader && role !== 'leader') {
+      const lost = () => leadershipLostError(this.cfg.id, g.id, leader, this.addressOf(leader));
+      g.waiters.failAll(lost);
+      g.memberWaiters.failAll(lost);
+      g.reads.failAll(this.notLeader(g, leader));
+    }
+  }
+
+  // ---------------------------------------------------------------- errors and lifecycle
+
+  private group(groupId: GroupId): Group {
+    const g = this.groups.get(groupId);
+    if (!g) throw new TesseraError('WRONG_SHARD', `group ${groupId} is not hosted on node ${this.cfg.id}`, { epoch: 0 });
+    return g;
+  }
+
+  private addressOf(id: NodeId): string | null {
+    return id === NO_NODE ? null : this.addresses.get(id);
+  }
+
+  private notLeader(g: Group, leader: NodeId): TesseraError {
+    return notLeaderError(this.cfg.id, g.id, leader, this.addressOf(leader));
+  }
+
+  private dropError(g: Group, reason: DropReason, leader: NodeId): TesseraError {
+    return dropError(this.cfg.id, g.id, reason, leader, this.addressOf(leader));
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new TesseraError('UNAVAILABLE', 'the node is shutting down; retry on another node');
+    if (this.fatal !== null) throw new TesseraError('UNAVAILABLE', 'the node failed and is stopping; retry on another node');
+  }
+
+  private die(e: unknown): void {
+    if (this.fatal !== null) return;
+    this.fatal = e;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.tickTimer = null;
+    const failed = () => new TesseraError('UNAVAILABLE', 'the node failed and is stopping; retry on another node');
+    for (const g of this.groups.values()) {
+      g.waiters.failAll(failed);
+      g.memberWaiters.failAll(failed);
+      g.reads.failAll(failed());
+    }
+    this.opts.onFatal(e);
+  }
+}

@@ -1,0 +1,47 @@
+/** Public shapes of the node layer (what server/ sees of NodeHost). */
+import type { GroupId, NodeId, Random } from '../base';
+import type { NodeConfig } from '../config';
+import type { KeyRange } from '../kv';
+import type { Logger, NodeMetrics } from '../obs';
+import type { NodeStore } from '../storage';
+import type { Transport } from '../transport';
+
+export interface ResponseHeader {
+  groupId: GroupId;
+  term: number;
+  leaderId: NodeId;
+  index: number;
+}
+
+export interface MemberInfo {
+  id: NodeId;
+  address: string;
+  voter: boolean;
+  match: number;
+}
+
+export interface GroupStatusInfo {
+  groupId: GroupId;
+  leader: NodeId;
+  term: number;
+  role: string;
+  commit: number;
+  applied: number;
+  firstIndex: number;
+  lastIndex: number;
+  members: MemberInfo[];
+  range: KeyRange;
+}
+
+export type ReadConsistency = 'linearizable' | 'stale';
+
+export interface NodeHostOptions {
+  config: NodeConfig;
+  store: NodeStore;
+  transport: Transport;
+  logger: Logger;
+  metrics: NodeMetrics;
+  random: Random;
+  /** Called once on an unrecoverable error (persist/apply failure, invariant violation). */
+  onFatal: (error: unknown) => void;
+}

@@ -1,0 +1,54 @@
+/**
+ * Maps errors to gRPC statuses with machine-readable trailers (proto/kv.proto header, DESIGN.md section 7):
+ *   INVALID_ARGUMENT   -> INVALID_ARGUMENT     + tessera-limit (which limit, when one was exceeded)
+ *   NOT_LEADER         -> FAILED_PRECONDITION  + tessera-leader-id, tessera-leader-address (when known)
+ *   WRONG_SHARD        -> FAILED_PRECONDITION  + tessera-epoch
+ *   UNAVAILABLE        -> UNAVAILABLE          (+ leader hints when known; retryable)
+ *   RESOURCE_EXHAUSTED -> RESOURCE_EXHAUSTED   DEADLINE_EXCEEDED -> DEADLINE_EXCEEDED
+ *   NOT_FOUND -> NOT_FOUND   CORRUPTION -> DATA_LOSS   CONFIG, INTERNAL, anything else -> INTERNAL
+ *   SESSION_EXPIRED (INTERNAL with details.reason) -> FAILED_PRECONDITION + tessera-reason SESSION_EXPIRED
+ *     (a write retried after its session moved on: not retryable, outcome unknown)
+ * Every mapped error carries `tessera-reason: <ErrorCode>`; that trailer is how the SDK tells a node's
+ * answer from a transport failure.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { isTesseraError, type ErrorCode } from '../base';
+
+export interface GrpcErrorStatus {
+  code: grpc.status;
+  details: string;
+  metadata: grpc.Metadata;
+}
+
+const statusOf: Record<ErrorCode, grpc.status> = {
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  NOT_LEADER: grpc.status.FAILED_PRECONDITION,
+  WRONG_SHARD: grpc.status.FAILED_PRECONDITION,
+  UNAVAILABLE: grpc.status.UNAVAILABLE,
+  RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
+  DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
+  NOT_FOUND: grpc.status.NOT_FOUND,
+  CORRUPTION: grpc.status.DATA_LOSS,
+  CONFIG: grpc.status.INTERNAL,
+  INTERNAL: grpc.status.INTERNAL,
+};
+
+export function toGrpcStatus(e: unknown): GrpcErrorStatus {
+  const metadata = new grpc.Metadata();
+  if (!isTesseraError(e)) {
+    metadata.set('tessera-reason', 'INTERNAL');
+    return { code: grpc.status.INTERNAL, details: `internal error: ${(e as Error)?.message ?? String(e)}`, metadata };
+  }
+  const d = e.details;
+  if (d.reason === 'SESSION_EXPIRED') {
+    // A write whose session moved on or was evicted: not retryable, outcome unknown.
+    metadata.set('tessera-reason', 'SESSION_EXPIRED');
+    return { code: grpc.status.FAILED_PRECONDITION, details: e.message, metadata };
+  }
+  metadata.set('tessera-reason', e.code);
+  if (typeof d.leaderId === 'number' && d.leaderId > 0) metadata.set('tessera-leader-id', String(d.leaderId));
+  if (typeof d.leaderAddress === 'string' && d.leaderAddress !== '') metadata.set('tessera-leader-address', d.leaderAddress);
+  if (typeof d.epoch === 'number') metadata.set('tessera-epoch', String(d.epoch));
+  if (typeof d.limit === 'string') metadata.set('tessera-limit', d.limit);
+  return { code: statusOf[e.code] ?? grpc.status.INTERNAL, details: e.message, metadata };
+}

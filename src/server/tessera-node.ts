@@ -1,0 +1,143 @@
+/**
+ * One running Tessera node: NodeStore (LevelDB) + Transport + NodeHost + one gRPC server on --listen
+ * (KV, Admin and the Raft peer service) + the optional HTTP server (/metrics, /healthz).
+ *
+ * Start order: open the store (verifies every record: CORRUPTION aborts the start), bind gRPC (the
+ * service handlers answer UNAVAILABLE until the host is open), open the host, start HTTP.
+ * Stop order (graceful): report not serving (new requests get UNAVAILABLE), stop the host (pending
+ * requests fail with a retryable UNAVAILABLE), close peer links, shut gRPC down (bounded by 2 s), close
+ * LevelDB, stop HTTP.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { Random, TesseraError } from '../base';
+import { formatHostPort, type NodeConfig } from '../config';
+import { NodeHost } from '../node';
+import { createNodeMetrics, startHttpServer, type HealthReport, type Logger, type NodeMetrics, type ObsHttpServer } from '../obs';
+import { NodeStore } from '../storage';
+import { Transport, serverOptions } from '../transport';
+import { adminServiceHandlers, TESSERA_VERSION } from './admin-service';
+import { kvServiceHandlers } from './kv-service';
+import { loadPublicServices } from './proto';
+
+export interface TesseraNodeOptions {
+  config: NodeConfig;
+  logger: Logger;
+  metrics?: NodeMetrics;
+  /** Seed of the node's randomness (election jitter, backoff); random by default. */
+  seed?: number;
+  /** Called once on an unrecoverable error after start (the process should exit non-zero). */
+  onFatal?: (error: unknown) => void;
+}
+
+export interface TesseraNode {
+  readonly config: NodeConfig;
+  readonly host: NodeHost;
+  readonly metrics: NodeMetrics;
+  /** The bound gRPC port (differs from config when --listen used port 0). */
+  readonly grpcPort: number;
+  readonly httpPort: number | null;
+  health(): HealthReport;
+  close(): Promise<void>;
+}
+
+export async function startTesseraNode(options: TesseraNodeOptions): Promise<TesseraNode> {
+  const { config, logger } = options;
+  const metrics = options.metrics ?? createNodeMetrics({ defaultMetrics: true });
+  const random = new Random(options.seed ?? (Math.random() * 0xffff_ffff) >>> 0);
+  const store = await NodeStore.open(config.dataDir);
+  let host: NodeHost | null = null;
+  let serving = false;
+  let server: grpc.Server | null = null;
+  let transport: Transport | null = null;
+  try {
+    transport = new Transport({ selfId: config.id, outboxMessagesMax: config.queues.outboxMessagesMax, random: random.fork(), logger: logger.child({ component: 'transport' }), metrics });
+    server = new grpc.Server(serverOptions);
+    transport.registerOn(server);
+    const current = (): NodeHost => {
+      if (host === null || !serving) throw new TesseraError('UNAVAILABLE', 'the node is starting or stopping; retry');
+      return host;
+    };
+    const services = loadPublicServices();
+    server.addService(services.KV, kvServiceHandlers(current, config, metrics));
+    server.addService(services.Admin, adminServiceHandlers(current, config, metrics));
+    const grpcServer = server;
+    const grpcPort = await new Promise<number>((resolve, reject) =>
+      grpcServer.bindAsync(formatHostPort(config.listen), grpc.ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(new TesseraError('CONFIG', `cannot listen on ${formatHostPort(config.listen)}: ${err.message}`, {}, { cause: err })) : resolve(port),
+      ),
+    );
+    let fatalReported = false;
+    host = await NodeHost.open({
+      config,
+      store,
+      transport,
+      logger: logger.child({ component: 'node' }),
+      metrics,
+      random: random.fork(),
+      onFatal: (e) => {
+        if (fatalReported) return;
+        fatalReported = true;
+        serving = false;
+        logger.fatal({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) }, 'fatal error; the node stops');
+        options.onFatal?.(e);
+      },
+    });
+    serving = true;
+    const openHost = host;
+    const health = (): HealthReport => ({
+      serving,
+      nodeId: config.id,
+      address: config.advertiseAddress,
+      version: TESSERA_VERSION,
+      groups: openHost.groupIds().map((id) => {
+        const s = openHost.groupStatus(id);
+        return { groupId: id, leader: s.leader, role: s.role, term: s.term, commit: s.commit, applied: s.applied };
+      }),
+    });
+    const http: ObsHttpServer | null = config.http ? await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health }) : null;
+    logger.info(
+      { listen: `${config.listen.host}:${grpcPort}`, http: config.http ? `${config.http.host}:${http?.port}` : null, peers: Object.fromEntries(config.peers), dataDir: config.dataDir, timing: config.timing, unsafeStaleReads: config.unsafeStaleReads },
+      'node started',
+    );
+    if (config.unsafeStaleReads) logger.warn({}, 'UNSAFE: --unsafe-stale-reads serves linearizable reads locally without ReadIndex (testing only)');
+    let closing: Promise<void> | null = null;
+    const peerTransport = transport;
+    return {
+      config,
+      host: openHost,
+      metrics,
+      grpcPort,
+      httpPort: http?.port ?? null,
+      health,
+      close: () => {
+        closing ??= (async () => {
+          serving = false;
+          // Fail in-flight proposals and reads with a retryable UNAVAILABLE, end peer streams, then
+          // stop gRPC: nothing holds the server open, so tryShutdown completes at once.
+          await openHost.close();
+          peerTransport.close();
+          await new Promise<void>((resolve) => {
+            const force = setTimeout(() => {
+              grpcServer.forceShutdown();
+              resolve();
+            }, 2000);
+            grpcServer.tryShutdown(() => {
+              clearTimeout(force);
+              resolve();
+            });
+          });
+          await store.close();
+          await http?.close();
+          logger.info({}, 'node stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (e) {
+    server?.forceShutdown();
+    transport?.close();
+    await (host as NodeHost | null)?.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The outgoing half of a peer connection: one long-lived Raft.Stream call to one peer, carrying
+ * batches of encoded messages in the sender -> receiver direction (each node dials the peers it sends
+ * to, so a one-way network fault cuts exactly one direction, like etcd's per-direction streams).
+ *
+ * Invariants:
+ * - the outbox never holds more than outboxMessagesMax messages: when full, new messages are dropped
+ *   and counted (Raft tolerates loss; the core retransmits);
+ * - at most one call is open; while it is down, messages are dropped (not queued) and the peer is
+ *   reported unreachable, and a reconnect is scheduled with jittered exponential backoff;
+ * - a write is issued only while the call is not applying backpressure (write() returned true or
+ *   'drain' fired), so memory per peer stays bounded.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { NodeId, Random } from '../base';
+import type { Logger, NodeMetrics } from '../obs';
+import { loadRaftProto, peerChannelOptions, type MessageBatchWire } from './proto';
+
+export interface BackoffConfig {
+  initialMs: number;
+  maxMs: number;
+}
+
+export interface PeerLinkOptions {
+  selfId: NodeId;
+  peerId: NodeId;
+  address: string;
+  outboxMessagesMax: number;
+  /** Cap of one MessageBatch. */
+  batchMessagesMax: number;
+  batchBytesMax: number;
+  backoff: BackoffConfig;
+  random: Random;
+  logger: Logger;
+  metrics: NodeMetrics | null;
+  onUnreachable: (peer: NodeId) => void;
+}
+
+type LinkState = 'connecting' | 'open' | 'backoff' | 'closed';
+
+export class PeerLink {
+  private readonly opts: PeerLinkOptions;
+  private readonly peerLabel: string;
+  private client: grpc.Client | null = null;
+  private call: grpc.ClientDuplexStream<MessageBatchWire, MessageBatchWire> | null = null;
+  private state: LinkState = 'backoff';
+  private outbox: Buffer[] = [];
+  private blocked = false;
+  private backoffMs: number;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private unreachableReported = false;
+  address: string;
+  /** Messages dropped since creation (full outbox or link down). */
+  dropped = 0;
+  sent = 0;
+
+  constructor(opts: PeerLinkOptions) {
+    this.opts = opts;
+    this.address = opts.address;
+    this.peerLabel = String(opts.peerId);
+    this.backoffMs = opts.backoff.initialMs;
+    this.connect();
+  }
+
+  get connected(): boolean {
+    return this.state === 'open';
+  }
+
+  get queued(): number {
+    return this.outbox.length;
+  }
+
+  /** The gRPC client of the current connection (snapshot calls ride on the same channel). */
+  currentClient(): grpc.Client | null {
+    return this.state === 'open' || this.state === 'connecting' ? this.client : null;
+  }
+
+  /** Queue a message; false when it was dropped. */
+  enqueue(message: Buffer): boolean {
+    if (this.state === 'closed') return false;
+    if (this.state === 'backoff') {
+      this.drop(1);
+      this.reportUnreachableOnce();
+      return false;
+    }
+    if (this.outbox.length >= this.opts.outboxMessagesMax) {
+      this.drop(1);
+      return false;
+    }
+    this.outbox.push(message);
+    return true;
+  }
+
+  /** Write queued messages as batches until the call pushes back. */
+  flush(): void {
+    const call = this.call;
+    if (call === null || this.blocked || this.outbox.length === 0) return;
+    let start = 0;
+    while (start < this.outbox.length && !this.blocked) {
+      let end = start;
+      let bytes = 0;
+      while (end < this.outbox.length && end - start < this.opts.batchMessagesMax) {
+        const size = (this.outbox[end] as Buffer).length;
+        if (end > start && bytes + size > this.opts.batchBytesMax) break;
+        bytes += size;
+        end++;
+      }
+      const messages = this.outbox.slice(start, end);
+      start = end;
+      this.sent += messages.length;
+      this.opts.metrics?.peerMessagesSent.inc({ peer: this.peerLabel }, messages.length);
+      if (!call.write({ from: this.opts.selfId, to: this.opts.peerId, messages })) {
+        this.blocked = true;
+        call.once('drain', () => {
+          this.blocked = false;
+          this.flush();
+        });
+      }
+    }
+    this.outbox = start >= this.outbox.length ? [] : this.outbox.slice(start);
+  }
+
+  /** Point the link at a new address (membership change); reconnects. */
+  setAddress(address: string): void {
+    if (address === this.address) return;
+    this.address = address;
+    this.teardown();
+    this.connect();
+  }
+
+  close(): void {
+    this.state = 'closed';
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.teardown();
+    this.opts.metrics?.peerConnected.set({ peer: this.peerLabel }, 0);
+  }
+
+  private drop(count: number): void {
+    this.dropped += count;
+    this.opts.metrics?.outboxDropped.inc({ peer: this.peerLabel }, count);
+  }
+
+  private reportUnreachableOnce(): void {
+    if (this.unreachableReported) return;
+    this.unreachableReported = true;
+    this.opts.onUnreachable(this.opts.peerId);
+  }
+
+  private connect(): void {
+    if (this.state === 'closed') return;
+    const { Client } = loadRaftProto();
+    this.client = new Client(this.address, grpc.credentials.createInsecure(), peerChannelOptions);
+    const call = (this.client as unknown as { stream(): grpc.ClientDuplexStream<MessageBatchWire, MessageBatchWire> }).stream();
+    this.call = call;
+    this.state = 'connecting';
+    this.blocked = false;
+    call.on('metadata', () => {
+      // The receiver sends headers as soon as it accepts the stream: the link is up.
+      if (this.call !== call) return;
+      this.state = 'open';
+      this.backoffMs = this.opts.backoff.initialMs;
+      this.unreachableReported = false;
+      this.opts.metrics?.peerConnected.set({ peer: this.peerLabel }, 1);
+      this.flush();
+    });
+    call.on('data', () => {
+      /* the receiver never writes on this stream today */
+    });
+    const onDown = (err: Error | null) => {
+      if (this.call !== call) return;
+      this.call = null;
+      this.failed(err);
+    };
+    call.on('error', (err: Error) => onDown(err));
+    call.on('end', () => onDown(null));
+    call.on('close', () => onDown(null));
+    this.flush();
+  }
+
+  private failed(err: Error | null): void {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.teardown();
+    this.state = 'backoff';
+    this.opts.metrics?.peerConnected.set({ peer: this.peerLabel }, 0);
+    if (this.outbox.length > 0) this.drop(this.outbox.length);
+    this.outbox = [];
+    this.reportUnreachableOnce();
+    if (wasOpen) this.opts.logger.warn({ peer: this.opts.peerId, address: this.address, err: err?.message }, 'peer stream lost');
+    // Full jitter in [backoff/2, backoff], then double up to the cap.
+    const delayMs = Math.round(this.backoffMs / 2 + this.opts.random.float() * (this.backoffMs / 2));
+    this.backoffMs = Math.min(this.opts.backoff.maxMs, this.backoffMs * 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, delayMs);
+    this.reconnectTimer.unref?.();
+  }
+
+  private teardown(): void {
+    const call = this.call;
+    this.call = null;
+    if (call) {
+      call.removeAllListeners('metadata');
+      call.on('error', () => {});
+      call.cancel();
+    }
+    this.client?.close();
+    this.client = null;
+    this.blocked = false;
+  }
+}

@@ -1,0 +1,171 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '../../../src/client';
+import { loadServices } from '../../../src/client/proto';
+import { NodeCluster } from './node-cluster';
+
+let cluster: NodeCluster;
+let client: Client;
+
+beforeAll(async () => {
+  cluster = await NodeCluster.start(3, ['--value-bytes-max', '1024', '--snapshot-entries', '40', '--log-retain-entries', '5']);
+  await cluster.waitForLeader();
+  client = new Client({ endpoints: cluster.endpoints() });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await cluster?.close();
+});
+
+interface RawResult {
+  err: grpc.ServiceError | null;
+  res: unknown;
+}
+
+function raw(port: number, service: 'KV' | 'Admin', method: string, req: unknown): Promise<RawResult> {
+  const Ctor = loadServices()[service];
+  const c = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<string, (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void>;
+  return new Promise((resolve) =>
+    c[method]!.call(c, req, { deadline: Date.now() + 5000 }, (err, res) => {
+      (c as unknown as grpc.Client).close();
+      resolve({ err, res });
+    }),
+  );
+}
+
+const trailer = (err: grpc.ServiceError | null, key: string) => err?.metadata.get(key)[0]?.toString();
+
+describe('KV and Admin over gRPC on a 3-node in-process cluster', () => {
+  it('serves put, get, delete, cas, scan and batch through the SDK', async () => {
+    await client.put('user/1', 'alice');
+    await client.put('user/2', 'bob');
+    expect((await client.get('user/1'))?.toString()).toBe('alice');
+    expect(await client.get('missing')).toBeNull();
+    const cas = await client.compareAndSwap('user/1', 'wrong', 'carol');
+    expect(cas.succeeded).toBe(false);
+    expect(cas.current?.toString()).toBe('alice');
+    expect((await client.compareAndSwap('user/1', 'alice', 'carol')).succeeded).toBe(true);
+    expect(await client.delete('user/2')).toBe(true);
+    expect(await client.delete('user/2')).toBe(false);
+    const leader = cluster.leaderId();
+    const scan = await raw(cluster.ports.get(leader)!, 'KV', 'scan', { start: Buffer.from('user/'), end: Buffer.from('user0'), limit: 10 });
+    expect(scan.err).toBeNull();
+    expect((scan.res as { items: { key: Buffer; value: Buffer }[] }).items.map((i) => [i.key.toString(), i.value.toString()])).toEqual([['user/1', 'carol']]);
+    const batch = await raw(cluster.ports.get(leader)!, 'KV', 'batch', {
+      compares: [{ key: Buffer.from('user/1'), expected: Buffer.from('carol') }],
+      ops: [{ put: { key: Buffer.from('b/1'), value: Buffer.from('x') } }, { get: { key: Buffer.from('user/1') } }],
+    });
+    expect(batch.err).toBeNull();
+    const br = batch.res as { succeeded: boolean; results: { found: boolean; value: Buffer }[] };
+    expect(br.succeeded).toBe(true);
+    expect(br.results.map((r) => [r.found, r.value.toString()])).toEqual([[false, ''], [true, 'carol']]);
+    expect((await client.get('b/1'))?.toString()).toBe('x');
+  });
+
+  it('rejects empty and oversized keys and values with INVALID_ARGUMENT naming the limit', async () => {
+    const port = cluster.ports.get(1)!;
+    const empty = await raw(port, 'KV', 'put', { key: Buffer.alloc(0), value: Buffer.from('v') });
+    expect(empty.err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(trailer(empty.err, 'tessera-limit')).toBe('keyBytesMin');
+    const bigKey = await raw(port, 'KV', 'get', { key: Buffer.alloc(4097) });
+    expect(bigKey.err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(trailer(bigKey.err, 'tessera-limit')).toBe('keyBytesMax');
+    const bigValue = await raw(port, 'KV', 'put', { key: Buffer.from('k'), value: Buffer.alloc(1025) });
+    expect(bigValue.err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(trailer(bigValue.err, 'tessera-limit')).toBe('valueBytesMax');
+    expect(bigValue.err?.details).toMatch(/value is 1025 bytes, over the limit of 1024/);
+  });
+
+  it('answers NOT_LEADER with leader trailers on a follower', async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = [...cluster.ports.keys()].find((id) => id !== leader)!;
+    const r = await raw(cluster.ports.get(follower)!, 'KV', 'put', { key: Buffer.from('k'), value: Buffer.from('v') });
+    expect(r.err?.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(trailer(r.err, 'tessera-reason')).toBe('NOT_LEADER');
+    expect(trailer(r.err, 'tessera-leader-id')).toBe(String(leader));
+    expect(trailer(r.err, 'tessera-leader-address')).toBe(`127.0.0.1:${cluster.ports.get(leader)}`);
+    // A stale read is served by the follower itself.
+    const stale = await raw(cluster.ports.get(follower)!, 'KV', 'get', { key: Buffer.from('user/1'), consistency: 1 });
+    expect(stale.err).toBeNull();
+  });
+
+  it('reports status with members, leader and indexes', async () => {
+    const leader = await cluster.waitForLeader();
+    const r = await raw(cluster.ports.get(1)!, 'Admin', 'status', {});
+    expect(r.err).toBeNull();
+    const s = r.res as { nodeId: number; groups: { groupId: number; leader: number; term: number; commit: number; applied: number; members: { id: number; address: string; voter: boolean }[] }[] };
+    expect(s.nodeId).toBe(1);
+    expect(s.groups).toHaveLength(1);
+    const g = s.groups[0]!;
+    expect(g.groupId).toBe(1);
+    expect(g.leader).toBe(leader);
+    expect(g.term).toBeGreaterThan(0);
+    expect(g.applied).toBeGreaterThan(0);
+    expect(g.members.map((m) => [m.id, m.address, m.voter])).toEqual([...cluster.ports].map(([id, p]) => [id, `127.0.0.1:${p}`, true]));
+  });
+
+  it('catches up a follower that was down through a compaction by snapshot', async () => {
+    const leader = await cluster.waitForLeader();
+    const lagging = [...cluster.ports.keys()].find((id) => id !== leader)!;
+    await cluster.stop(lagging);
+    for (let i = 0; i < 120; i++) await client.put(`snap/${i}`, `v${i}`);
+    const leaderNode = cluster.nodes.get(cluster.leaderId())!;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(leaderNode.host.groupStatus(1).firstIndex).toBeGreaterThan(40); // compacted
+    const back = await cluster.startNode(lagging);
+    const t0 = Date.now();
+    for (;;) {
+      const v = await back.host.read(1, 'stale', (sm) => sm.get(Buffer.from('snap/119')));
+      if (v.value?.toString() === 'v119') break;
+      if (Date.now() - t0 > 10_000) throw new Error('lagging follower did not catch up');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const sent = await leaderNode.metrics.snapshotsSent.get();
+    expect(sent.values.find((v) => v.labels.outcome === 'ok')?.value).toBeGreaterThanOrEqual(1);
+    const early = await back.host.read(1, 'stale', (sm) => sm.get(Buffer.from('snap/0')));
+    expect(early.value?.toString()).toBe('v0');
+  });
+
+  it('adds and removes a node through Admin', async () => {
+    const leader = await cluster.waitForLeader();
+    const { freePort } = await import('./node-cluster');
+    const port = await freePort();
+    cluster.ports.set(4, port);
+    const added = await raw(cluster.ports.get(leader)!, 'Admin', 'addNode', { id: 4, address: `127.0.0.1:${port}` });
+    expect(added.err).toBeNull();
+    expect((added.res as { members: { id: number }[] }).members.map((m) => m.id)).toEqual([1, 2, 3, 4]);
+    const n4 = await cluster.startNode(4, ['--join']);
+    const t0 = Date.now();
+    while ((await n4.host.read(1, 'stale', (sm) => sm.get(Buffer.from('user/1')))).value?.toString() !== 'carol') {
+      if (Date.now() - t0 > 10_000) throw new Error('new node did not catch up');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const removed = await raw(cluster.ports.get(cluster.leaderId())!, 'Admin', 'removeNode', { id: 4 });
+    expect(removed.err).toBeNull();
+    expect((removed.res as { members: { id: number }[] }).members.map((m) => m.id)).toEqual([1, 2, 3]);
+    await cluster.stop(4);
+    cluster.ports.delete(4);
+    await client.put('after-remove', 'ok');
+  });
+
+  it('lets a node started with --peers listing the whole cluster (itself included) join after AddNode', async () => {
+    const leader = await cluster.waitForLeader();
+    const { freePort } = await import('./node-cluster');
+    const port = await freePort();
+    cluster.ports.set(5, port);
+    const added = await raw(cluster.ports.get(leader)!, 'Admin', 'addNode', { id: 5, address: `127.0.0.1:${port}` });
+    expect(added.err).toBeNull();
+    const n5 = await cluster.startNode(5, [], `${cluster.peers},5=127.0.0.1:${port}`);
+    const t0 = Date.now();
+    while ((await n5.host.read(1, 'stale', (sm) => sm.get(Buffer.from('after-remove')))).value?.toString() !== 'ok') {
+      if (Date.now() - t0 > 10_000) throw new Error('node 5 did not catch up');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(n5.host.groupStatus(1).members.map((m) => m.id)).toEqual([1, 2, 3, 5]);
+    const removed = await raw(cluster.ports.get(cluster.leaderId())!, 'Admin', 'removeNode', { id: 5 });
+    expect(removed.err).toBeNull();
+    await cluster.stop(5);
+    cluster.ports.delete(5);
+  });
+});
