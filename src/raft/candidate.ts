@@ -78,10 +78,17 @@ function poll(s: RaftState): boolean {
   return true;
 }
 
-/** Election timer shared by followers and candidates. */
+/**
+ * Election timer shared by followers and candidates (etcd tickElection). Only a promotable node restarts
+ * the timer and campaigns when it fires; any other node (a learner, a removed node, or one that is
+ * installing a snapshot or has a committed config change to apply) lets it run on, so its lease on the
+ * last leader it heard from expires (term-rules.ts) and it answers the (pre)votes of a successor. Such a
+ * node may well be a voter already without knowing it (its promotion, or the removal of another voter, is
+ * committed but has not reached it), and the remaining voters may need its vote.
+ */
 export function tickElection(s: RaftState): void {
   s.electionElapsed++;
-  if (s.pastElectionTimeout()) {
+  if (s.pastElectionTimeout() && s.promotable()) {
     s.electionElapsed = 0;
     campaign(s, s.cfg.preVote ? 'preVote' : 'election');
   }

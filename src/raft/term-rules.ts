@@ -15,6 +15,8 @@ export function stepWithTermRules(s: RaftState, m: Message): StepOutcome {
     if (m.type === 'vote' || m.type === 'preVote') {
       const force = m.type === 'vote' && m.transfer;
       // Lease: a follower that heard from a leader within the election timeout does not help depose it.
+      // The election timer of a node that cannot campaign keeps running (tickElection), so the lease of a
+      // learner or removed node expires too once the leader falls silent.
       const inLease = s.cfg.checkQuorum && s.leader !== 0 && s.electionElapsed < s.cfg.electionTicks;
       if (!force && inLease) return IGNORED;
     }
@@ -51,7 +53,14 @@ export function stepWithTermRules(s: RaftState, m: Message): StepOutcome {
   return s.handlers[s.role].step(s, m);
 }
 
-/** Answers a (pre)vote request; returns true when it was rejected because our log is more up to date. */
+/**
+ * Answers a (pre)vote request; returns true when it was rejected because our log is more up to date.
+ * The answer depends only on the term, our vote and the log up-to-date rule, never on whether our own
+ * configuration lists us as a voter (etcd "learner may vote"): a learner or removed node may have been
+ * promoted by entries it has not received yet, and the candidate, which sent the request because its
+ * configuration has us as a voter, may need our vote. Only the candidate's configuration decides whether
+ * the vote counts; our own elections count only the voters of our configuration (quorum.ts).
+ */
 function handleVoteRequest(s: RaftState, m: Message & { type: 'vote' | 'preVote' }): boolean {
   const canVote =
     s.vote === m.from ||
