@@ -300,6 +300,7 @@ export class NodeHost implements TransportHandler {
       // if the break was only a blip (the other followers still hold its lease and refuse the pre-vote).
       if (g.role === 'follower' && g.leader === peer && g.fastForwardTerm !== g.term) {
         g.fastForwardTerm = g.term;
+        this.opts.metrics.electionFastForwards.inc({ group: g.label });
         for (let i = 0; i < this.cfg.timing.electionTicks; i++) g.core.tick();
         ticked = true;
       }

@@ -14,6 +14,7 @@ export interface NodeMetrics {
   raftCommitIndex: Gauge<'group'>;
   raftAppliedIndex: Gauge<'group'>;
   raftLeaderChanges: Counter<'group'>;
+  electionFastForwards: Counter<'group'>;
   proposals: Counter<'group' | 'outcome'>;
   reads: Counter<'group' | 'kind' | 'outcome'>;
   /** Propose to result (commit + apply) of one client write. */
@@ -45,6 +46,7 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean; labels?: 
     raftCommitIndex: new Gauge({ name: 'tessera_raft_commit_index', help: 'Commit index', labelNames: ['group'], registers: r }),
     raftAppliedIndex: new Gauge({ name: 'tessera_raft_applied_index', help: 'Applied index', labelNames: ['group'], registers: r }),
     raftLeaderChanges: new Counter({ name: 'tessera_raft_leader_changes_total', help: 'Leader changes seen', labelNames: ['group'], registers: r }),
+    electionFastForwards: new Counter({ name: 'tessera_election_fast_forwards_total', help: 'Election clocks advanced because the stream to the leader broke', labelNames: ['group'], registers: r }),
     proposals: new Counter({ name: 'tessera_proposals_total', help: 'Client write proposals by outcome', labelNames: ['group', 'outcome'], registers: r }),
     reads: new Counter({ name: 'tessera_reads_total', help: 'Reads by kind and outcome', labelNames: ['group', 'kind', 'outcome'], registers: r }),
     commitLatencySeconds: new Histogram({ name: 'tessera_commit_latency_seconds', help: 'Proposal to applied result', labelNames: ['group'], buckets: latencyBucketsSeconds, registers: r }),

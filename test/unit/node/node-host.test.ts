@@ -83,18 +83,19 @@ describe('NodeHost with 3 in-process nodes', () => {
     expect(outcomes.filter((o) => o === 'RESOURCE_EXHAUSTED').length).toBe(15);
   });
 
-  it('replaces a crashed leader faster than one election timeout (fast failure detection)', async () => {
-    // Without the fast-forward, no follower can campaign before electionMs (4 s) of silence.
-    cluster = await TestCluster.start(3, ['--heartbeat-ms', '100', '--election-ms', '4000']);
-    const first = await cluster.waitForLeader(15_000);
+  it('fast-forwards the election clock of the followers whose stream to the leader broke (fast failure detection)', async () => {
+    // The counter shows which path ran (no wall-clock assertion: the remaining timeout is random by design).
+    cluster = await TestCluster.start(3, ['--heartbeat-ms', '100', '--election-ms', '3000']);
+    const first = await cluster.waitForLeader(20_000);
     await first.host.propose(1, put('x', '1'));
-    const t0 = Date.now();
+    const fastForwards = async (n: { metrics: { electionFastForwards: { get(): Promise<{ values: { value: number }[] }> } } }) =>
+      (await n.metrics.electionFastForwards.get()).values.reduce((a, v) => a + v.value, 0);
+    for (const n of cluster.running()) expect(await fastForwards(n)).toBe(0);
     await cluster.stop(first.id);
-    const second = await cluster.waitForLeader(15_000);
-    const elapsedMs = Date.now() - t0;
+    const second = await cluster.waitForLeader(20_000);
     expect(second.id).not.toBe(first.id);
-    expect(elapsedMs).toBeLessThan(4000);
-  }, 30_000);
+    for (const n of cluster.running()) expect(await fastForwards(n)).toBe(1);
+  }, 90_000);
 
   it('fails pending writes with a retryable UNAVAILABLE when the leader loses its quorum', async () => {
     cluster = await TestCluster.start(3);
