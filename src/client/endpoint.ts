@@ -10,13 +10,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { assert } from '../base';
 import type { NodeId } from '../base';
+import { Coalescer, type AttemptOutcome, type MultiStub } from './coalescer';
 import { attemptTimeout, classifyGrpcError } from './errors';
-import type { AttemptFailure } from './errors';
 import type { ServiceClientCtor } from './proto';
 
 export type ServiceName = 'kv' | 'admin';
 
-export type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; failure: AttemptFailure };
+export type { AttemptOutcome } from './coalescer';
 
 /** Test-only fault injection at the transport boundary (see ClientOptions.faultInjection). */
 export interface FaultInjection {
@@ -46,6 +46,7 @@ export class Endpoint {
   private readonly admin: grpc.Client;
   private readonly faults: FaultInjection | undefined;
   private readonly stubs = new Map<string, UnaryStub>();
+  private readonly coalescer: Coalescer;
 
   constructor(
     address: string,
@@ -58,6 +59,17 @@ export class Endpoint {
     const creds = grpc.credentials.createInsecure();
     this.kv = new ctors.KV(address, creds, channelOptions);
     this.admin = new ctors.Admin(address, creds, { ...channelOptions, channelOverride: this.kv.getChannel() });
+    const dropReply = faults?.dropReply;
+    this.coalescer = new Coalescer({
+      address,
+      lastReplyMs: () => this.lastReplyMs,
+      noteReply: (nowMs) => {
+        this.lastReplyMs = nowMs;
+      },
+      multi: this.stub('kv', 'Multi') as unknown as MultiStub,
+      single: (method, request, softMs, hardMs) => this.single('kv', method, request, softMs, hardMs),
+      ...(dropReply !== undefined ? { dropReply } : {}),
+    });
   }
 
   isHealthy(nowMs: number): boolean {
@@ -81,6 +93,13 @@ export class Endpoint {
    * did not, the node is presumed dead or paused and the attempt is cancelled as a timeout.
    */
   unary<T>(service: ServiceName, method: string, request: unknown, softMs: number, hardMs: number = softMs): Promise<AttemptOutcome<T>> {
+    // Single-key KV calls made in the same turn share one KV.Multi call (coalescer.ts).
+    if (service === 'kv' && this.coalescer.accepts(method, request)) return this.coalescer.submit<T>(method, request, softMs, hardMs);
+    return this.single<T>(service, method, request, softMs, hardMs);
+  }
+
+  /** One attempt as its own gRPC call. */
+  private single<T>(service: ServiceName, method: string, request: unknown, softMs: number, hardMs: number): Promise<AttemptOutcome<T>> {
     const stub = this.stub(service, method);
     return new Promise((resolve) => {
       let settled = false;

@@ -126,8 +126,11 @@ export class StateMachine {
   /**
    * Applies committed entries in order (entries at or below `applied` are skipped; the rest must continue
    * at applied + 1). Returns the result of every applied normal entry by log index.
+   * `onResults`, when given, receives the same map as soon as the results are known, before the batch is
+   * written: the entries are committed (durable in the Raft log), so a caller may answer clients then;
+   * `applied` (what reads wait for) still moves only once the batch is written.
    */
-  async apply(entries: readonly Entry[]): Promise<Map<number, CommandResult>> {
+  async apply(entries: readonly Entry[], onResults?: (results: Map<number, CommandResult>) => void): Promise<Map<number, CommandResult>> {
     this.enter('apply');
     try {
       const results = new Map<number, CommandResult>();
@@ -139,10 +142,15 @@ export class StateMachine {
         if (e.kind === 'normal') results.set(e.index, await this.applyCommand(decodeCommand(e.data), e.index, batch));
         applied = e.index;
       }
-      if (applied === this.appliedIndex) return results;
+      if (applied === this.appliedIndex) {
+        onResults?.(results);
+        return results;
+      }
       const ops = batch.finish();
       ops.push({ type: 'put', key: appliedKey(this.groupId), value: encodeIndex(applied) });
-      await this.db.batch(ops);
+      const written = this.db.batch(ops);
+      onResults?.(results);
+      await written;
       this.appliedIndex = applied;
       return results;
     } catch (e) {

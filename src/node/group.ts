@@ -4,7 +4,7 @@
  * The NodeHost's ready loop is the group's serial runner: only it calls core.ready/advance,
  * sm.apply/installStaged/openSnapshot for this group, so those never overlap.
  */
-import type { GroupId, NodeId } from '../base';
+import type { GroupId, NodeId, TesseraError } from '../base';
 import type { CommandResult } from '../codec';
 import type { KeyRange, StateMachine } from '../kv';
 import type { NodeMetrics } from '../obs';
@@ -25,6 +25,14 @@ export interface SnapshotStagingState {
   stepped: boolean;
 }
 
+/** A client write waiting for the next batch proposal (NodeHost.flushProposals). */
+export interface QueuedProposal {
+  data: Uint8Array;
+  timeoutMs: number;
+  resolve(value: { result: CommandResult; index: number; term: number }): void;
+  reject(error: TesseraError): void;
+}
+
 /** Metric children bound to this group's labels once, so the per-request path does no label hashing. */
 export interface GroupMetrics {
   proposalsOk: { inc(n?: number): void };
@@ -32,6 +40,9 @@ export interface GroupMetrics {
   staleReadsOk: { inc(n?: number): void };
   commitLatencySeconds: { observe(v: number): void };
   applyLatencySeconds: { observe(v: number): void };
+  raftTerm: { set(v: number): void };
+  raftCommitIndex: { set(v: number): void };
+  raftAppliedIndex: { set(v: number): void };
 }
 
 export function bindGroupMetrics(m: NodeMetrics, group: string): GroupMetrics {
@@ -41,6 +52,9 @@ export function bindGroupMetrics(m: NodeMetrics, group: string): GroupMetrics {
     staleReadsOk: m.reads.labels({ group, kind: 'stale', outcome: 'ok' }),
     commitLatencySeconds: m.commitLatencySeconds.labels({ group }),
     applyLatencySeconds: m.applyLatencySeconds.labels({ group }),
+    raftTerm: m.raftTerm.labels({ group }),
+    raftCommitIndex: m.raftCommitIndex.labels({ group }),
+    raftAppliedIndex: m.raftAppliedIndex.labels({ group }),
   };
 }
 
@@ -48,6 +62,8 @@ export class Group {
   readonly waiters = new Waiters<CommandResult>();
   readonly memberWaiters = new Waiters<true>();
   readonly reads = new ReadBatcher();
+  /** Writes that arrived since the last batch proposal; bounded with the waiters by proposalsMax. */
+  proposalQueue: QueuedProposal[] = [];
   leader: NodeId = 0;
   role: Role = 'follower';
   term = 0;

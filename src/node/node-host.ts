@@ -14,7 +14,12 @@
  *     5. send messagesAfterPersist (votes, append acks)
  *     6. per group: install a received snapshot, apply committed entries, settle waiters, advance,
  *        serve reads whose read index is applied, compact the log past the threshold
- *   Proposals and reads that arrive in the same event-loop turn share one loop run (setImmediate).
+ *   Proposals and reads that arrive in the same event-loop turn share one loop run (setImmediate): the
+ *   queued writes go to the core as one proposeBatch (one AppendEntries per follower) and the queued
+ *   reads as one ReadIndex round. While a Ready is being persisted or applied, new proposals, reads and
+ *   peer messages are still fed to the cores each turn, and the messages that never wait for
+ *   persistence (leader appends, heartbeats, heartbeat responses; core.takeMessagesNow) are sent at
+ *   once, so followers persist the next batch while the leader fsyncs the previous one.
  *
  * Failure detection: besides Raft's own election timeout, a follower whose peer stream to its leader
  * breaks advances its election clock by one election timeout (once per term; see onUnreachable), so
@@ -28,19 +33,24 @@ import { InvariantError, NO_NODE, TesseraError, type GroupId, type NodeId } from
 import { decodeRaftMessage, encodeCommand, encodeRaftMessage, type Command, type CommandResult } from '../codec';
 import type { NodeConfig } from '../config';
 import type { KeyRange, StateMachine } from '../kv';
-import type { DropReason, Entry, MembershipChange, Message, Ready, Role } from '../raft';
+import type { DropReason, Entry, MembershipChange, Message, ProposeOutcome, Ready, Role } from '../raft';
 import type { GroupWrite } from '../storage';
 import type { IncomingSnapshot, TransportHandler } from '../transport';
 import { AddressBook } from './address-book';
 import { maybeCompact, noteCompactionPoint } from './compaction';
 import { dropError, leadershipLostError, notLeaderError } from './errors';
-import { Group } from './group';
+import { Group, type QueuedProposal } from './group';
 import { openGroup } from './group-open';
 import { connectMembers, learnFromConfigEntry, membersOf } from './membership';
 import { sendSnapshot, stageSnapshot, type SnapshotSendContext } from './snapshot-transfer';
 import type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, ResponseHeader } from './types';
 
 export const WHOLE_KEYSPACE_GROUP: GroupId = 1;
+
+/** Resolves in the next check phase, after the native immediates that write HTTP/2 frames to sockets. */
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 export class NodeHost implements TransportHandler {
   private readonly groups = new Map<GroupId, Group>();
@@ -53,12 +63,16 @@ export class NodeHost implements TransportHandler {
   private fatal: unknown = null;
   private stagingSeq = 0;
   private readonly snapshotContext: SnapshotSendContext;
+  /** Queue-depth gauges bound to their labels once (set after every Ready). */
+  private readonly queueDepth: Record<'proposals' | 'reads' | 'outbox', { set(v: number): void }>;
 
   private constructor(
     private readonly opts: NodeHostOptions,
     readonly addresses: AddressBook,
   ) {
     this.cfg = opts.config;
+    const q = opts.metrics.queueDepth;
+    this.queueDepth = { proposals: q.labels({ queue: 'proposals' }), reads: q.labels({ queue: 'reads' }), outbox: q.labels({ queue: 'outbox' }) };
     this.snapshotContext = {
       transport: opts.transport,
       logger: opts.logger,
@@ -102,24 +116,49 @@ export class NodeHost implements TransportHandler {
     throw new TesseraError('WRONG_SHARD', 'no group on this node owns the key', { epoch: 0 });
   }
 
-  /** Proposes a command and resolves with its result once applied on this node (the leader). */
+  /**
+   * Proposes a command and resolves with its result once applied on this node (the leader). Writes that
+   * arrive in the same event-loop turn are proposed together (one core.proposeBatch, so one
+   * AppendEntries per follower instead of one per write).
+   */
   async propose(groupId: GroupId, command: Command, timeoutMs = this.cfg.requestTimeoutMs): Promise<{ result: CommandResult; header: ResponseHeader }> {
     const g = this.group(groupId);
     this.checkOpen();
-    if (g.waiters.size >= this.cfg.queues.proposalsMax) {
+    if (g.waiters.size + g.proposalQueue.length >= this.cfg.queues.proposalsMax) {
       this.opts.metrics.proposals.inc({ group: g.label, outcome: 'queue_full' });
       throw new TesseraError('RESOURCE_EXHAUSTED', `too many pending writes (${this.cfg.queues.proposalsMax}); retry later`);
     }
-    const outcome = g.core.propose(encodeCommand(command));
-    if (!outcome.ok) {
-      this.opts.metrics.proposals.inc({ group: g.label, outcome: outcome.reason });
-      throw this.dropError(g, outcome.reason, outcome.leader);
-    }
-    const waiting = g.waiters.add(outcome.index, outcome.term, timeoutMs);
-    this.schedule();
-    const result = await waiting;
+    const data = encodeCommand(command);
+    const done = await new Promise<{ result: CommandResult; index: number; term: number }>((resolve, reject) => {
+      g.proposalQueue.push({ data, timeoutMs, resolve, reject });
+      this.schedule();
+    });
     g.m.proposalsOk.inc();
-    return { result, header: { groupId, term: outcome.term, leaderId: this.cfg.id, index: outcome.index } };
+    return { result: done.result, header: { groupId, term: done.term, leaderId: this.cfg.id, index: done.index } };
+  }
+
+  /** Proposes every queued write of the group in one batch and registers their waiters. */
+  private flushProposals(g: Group): void {
+    const queued = g.proposalQueue;
+    g.proposalQueue = [];
+    const outcomes = g.core.proposeBatch(queued.map((p) => p.data));
+    for (let i = 0; i < queued.length; i++) {
+      const p = queued[i] as QueuedProposal;
+      const outcome = outcomes[i] as ProposeOutcome;
+      if (!outcome.ok) {
+        this.opts.metrics.proposals.inc({ group: g.label, outcome: outcome.reason });
+        p.reject(this.dropError(g, outcome.reason, outcome.leader));
+        continue;
+      }
+      const { index, term } = outcome;
+      g.waiters.register(index, term, p.timeoutMs, (result) => p.resolve({ result, index, term }), p.reject);
+    }
+  }
+
+  private failQueuedProposals(g: Group, error: () => TesseraError): void {
+    const queued = g.proposalQueue;
+    g.proposalQueue = [];
+    for (const p of queued) p.reject(error());
   }
 
   /**
@@ -263,6 +302,7 @@ export class NodeHost implements TransportHandler {
     await this.loopDone;
     const closing = () => new TesseraError('UNAVAILABLE', 'the node is shutting down; retry on another node');
     for (const g of this.groups.values()) {
+      this.failQueuedProposals(g, closing);
       g.waiters.failAll(closing);
       g.memberWaiters.failAll(closing);
       g.reads.failAll(closing());
@@ -348,21 +388,48 @@ export class NodeHost implements TransportHandler {
   private schedule(): void {
     if (this.loopScheduled || this.closed) return;
     this.loopScheduled = true;
-    setImmediate(() => {
-      this.loopScheduled = false;
-      if (this.loopRunning || this.fatal !== null) return;
-      this.loopRunning = true;
-      this.loopDone = this.runLoop()
-        .catch((e: unknown) => this.die(e))
-        .finally(() => {
-          this.loopRunning = false;
-        });
-    });
+    // In the check phase: everything that arrived in this turn's I/O callbacks (peer batches, client calls)
+    // is stepped or queued by then and shares one Ready and one ReadIndex round.
+    setImmediate(this.onScheduled);
+  }
+
+  private readonly onScheduled = (): void => {
+    this.loopScheduled = false;
+    if (this.fatal !== null) return;
+    if (this.loopRunning) {
+      // A Ready is being persisted or applied: feed the cores now and send what need not wait for it.
+      this.pump(true);
+      return;
+    }
+    this.loopRunning = true;
+    this.loopDone = this.runLoop()
+      .catch((e: unknown) => this.die(e))
+      .finally(() => {
+        this.loopRunning = false;
+      });
+  };
+
+  /**
+   * Proposes the queued writes and starts a ReadIndex round for the queued reads of every group. With
+   * `sendNow` (a Ready is outstanding) it also sends the messages that never wait for persistence
+   * (leader appends, heartbeats, heartbeat responses), so replication and read rounds proceed while this
+   * node fsyncs or applies; everything else waits for the next Ready.
+   */
+  private pump(sendNow: boolean): void {
+    for (const g of this.groups.values()) {
+      if (g.proposalQueue.length > 0) this.flushProposals(g);
+      if (g.isLeader) g.reads.startRound((ctx) => this.startReadIndex(g, ctx));
+      if (sendNow) {
+        const messages = g.core.takeMessagesNow();
+        if (messages.length > 0) this.sendMessages(g, messages, true);
+      }
+    }
+    if (sendNow) this.opts.transport.flush();
   }
 
   private async runLoop(): Promise<void> {
     for (;;) {
-      for (const g of this.groups.values()) if (g.isLeader) g.reads.startRound((ctx) => this.startReadIndex(g, ctx));
+      this.pump(false);
       const cycle: { g: Group; rd: Ready }[] = [];
       for (const g of this.groups.values()) {
         if (g.core.hasReady()) cycle.push({ g, rd: g.core.ready() });
@@ -370,11 +437,16 @@ export class NodeHost implements TransportHandler {
       }
       if (cycle.length === 0) return;
       const writes: GroupWrite[] = [];
+      let sent = 0;
       for (const { g, rd } of cycle) {
+        sent += rd.messagesNow.length;
         this.sendMessages(g, rd.messagesNow, true);
         const write = this.groupWrite(g, rd);
         if (write) writes.push(write);
       }
+      this.opts.transport.flush();
+      // Let the socket writes (HTTP/2 writes are native immediates) leave before this turn's CPU work.
+      if (sent > 0) await yieldToIo();
       if (writes.length > 0) {
         const t0 = performance.now();
         await this.opts.store.persist(writes);
@@ -383,7 +455,13 @@ export class NodeHost implements TransportHandler {
         for (const w of writes) n += w.entries.length;
         if (n > 0) this.opts.metrics.persistEntries.inc(n);
       }
-      for (const { g, rd } of cycle) this.sendMessages(g, rd.messagesAfterPersist, false);
+      sent = 0;
+      for (const { g, rd } of cycle) {
+        sent += rd.messagesAfterPersist.length;
+        this.sendMessages(g, rd.messagesAfterPersist, false);
+      }
+      this.opts.transport.flush();
+      if (sent > 0) await yieldToIo();
       await Promise.all(cycle.map(({ g, rd }) => this.finishReady(g, rd)));
       if (this.closed) return;
     }
@@ -439,7 +517,6 @@ export class NodeHost implements TransportHandler {
 
   /** Leader side: capture the state machine at exactly meta.index (before this Ready's entries) and stream it. */
   private async finishReady(g: Group, rd: Ready): Promise<void> {
-    const { metrics } = this.opts;
     if (rd.snapshot !== null) {
       const staged = g.staging;
       if (staged === null || Buffer.from(rd.snapshot.data).toString('utf8') !== staged.id) {
@@ -455,8 +532,8 @@ export class NodeHost implements TransportHandler {
     if (rd.hardState !== null) {
       g.term = rd.hardState.term;
       g.commit = rd.hardState.commit;
-      metrics.raftTerm.set({ group: g.label }, rd.hardState.term);
-      metrics.raftCommitIndex.set({ group: g.label }, rd.hardState.commit);
+      g.m.raftTerm.set(rd.hardState.term);
+      g.m.raftCommitIndex.set(rd.hardState.commit);
     }
     if (rd.softState !== null) this.onSoftState(g, rd.softState.leader, rd.softState.role);
     for (const rs of rd.readStates) g.reads.readState(rs.context, rs.index);
@@ -466,7 +543,16 @@ export class NodeHost implements TransportHandler {
     let configChanged = false;
     if (entries.length > 0) {
       const t0 = performance.now();
-      const results = await g.sm.apply(entries);
+      // Client writes are answered as soon as their results are known (the entries are committed); the
+      // state machine's batch is written meanwhile, and reads still wait for sm.applied.
+      const answerWrites = (results: Map<number, CommandResult>): void => {
+        for (const e of entries) {
+          if (e.kind !== 'normal') continue;
+          const elapsedMs = g.waiters.applied(e.index, e.term, results.get(e.index));
+          if (elapsedMs !== null) g.m.commitLatencySeconds.observe(elapsedMs / 1000);
+        }
+      };
+      await g.sm.apply(entries, answerWrites);
       g.m.applyLatencySeconds.observe((performance.now() - t0) / 1000);
       for (const e of entries) {
         if (e.kind === 'config') {
@@ -476,18 +562,19 @@ export class NodeHost implements TransportHandler {
           g.waiters.applied(e.index, e.term, undefined);
           continue;
         }
-        const elapsedMs = g.waiters.applied(e.index, e.term, e.kind === 'normal' ? results.get(e.index) : undefined);
-        if (elapsedMs !== null) g.m.commitLatencySeconds.observe(elapsedMs / 1000);
-        if (e.kind === 'empty') g.memberWaiters.applied(e.index, e.term, undefined);
+        if (e.kind === 'empty') {
+          g.waiters.applied(e.index, e.term, undefined);
+          g.memberWaiters.applied(e.index, e.term, undefined);
+        }
       }
-      metrics.raftAppliedIndex.set({ group: g.label }, g.sm.applied);
+      g.m.raftAppliedIndex.set(g.sm.applied);
     }
     g.core.advance(rd);
     if (entries.length > 0) noteCompactionPoint(g, entries[entries.length - 1] as Entry, configChanged, this.cfg);
     g.reads.serve(g.sm.applied);
-    metrics.queueDepth.set({ queue: 'proposals' }, g.waiters.size);
-    metrics.queueDepth.set({ queue: 'reads' }, g.reads.size);
-    metrics.queueDepth.set({ queue: 'outbox' }, this.opts.transport.queuedMessages());
+    this.queueDepth.proposals.set(g.waiters.size);
+    this.queueDepth.reads.set(g.reads.size);
+    this.queueDepth.outbox.set(this.opts.transport.queuedMessages());
     if (rd.snapshot === null) await maybeCompact(g, this.cfg, this.opts.store, this.opts.logger);
   }
 
@@ -542,6 +629,7 @@ export class NodeHost implements TransportHandler {
     this.tickTimer = null;
     const failed = () => new TesseraError('UNAVAILABLE', 'the node failed and is stopping; retry on another node');
     for (const g of this.groups.values()) {
+      this.failQueuedProposals(g, failed);
       g.waiters.failAll(failed);
       g.memberWaiters.failAll(failed);
       g.reads.failAll(failed());

@@ -23,19 +23,22 @@ export class Waiters<T> {
 
   /** Registers a waiter for (index, term); rejects with DEADLINE_EXCEEDED after timeoutMs. */
   add(index: number, term: number, timeoutMs: number): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const previous = this.byIndex.get(index);
-      // A new proposal at an index can only mean the old entry there was overwritten.
-      if (previous) this.settle(index, (w) => w.reject(new TesseraError('UNAVAILABLE', `log entry ${index} was overwritten by a new leader; retry`)));
-      const w: Waiter<T> = { index, term, startedMs: performance.now(), resolve, reject, timer: null };
-      w.timer = setTimeout(() => {
-        this.settle(index, (x) =>
-          x.reject(new TesseraError('DEADLINE_EXCEEDED', `no commit of log entry ${index} within ${timeoutMs} ms; the outcome is unknown`)),
-        );
-      }, timeoutMs);
-      w.timer.unref?.();
-      this.byIndex.set(index, w);
-    });
+    return new Promise<T>((resolve, reject) => this.register(index, term, timeoutMs, resolve, reject));
+  }
+
+  /** add() with callbacks instead of a promise (the batched proposal path). */
+  register(index: number, term: number, timeoutMs: number, resolve: (value: T) => void, reject: (error: TesseraError) => void): void {
+    const previous = this.byIndex.get(index);
+    // A new proposal at an index can only mean the old entry there was overwritten.
+    if (previous) this.settle(index, (w) => w.reject(new TesseraError('UNAVAILABLE', `log entry ${index} was overwritten by a new leader; retry`)));
+    const w: Waiter<T> = { index, term, startedMs: performance.now(), resolve, reject, timer: null };
+    w.timer = setTimeout(() => {
+      this.settle(index, (x) =>
+        x.reject(new TesseraError('DEADLINE_EXCEEDED', `no commit of log entry ${index} within ${timeoutMs} ms; the outcome is unknown`)),
+      );
+    }, timeoutMs);
+    w.timer.unref?.();
+    this.byIndex.set(index, w);
   }
 
   /**

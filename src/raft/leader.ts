@@ -78,6 +78,38 @@ export function propose(s: RaftState, data: Uint8Array): ProposeOutcome {
   return { ok: true, index, term: s.term };
 }
 
+/** propose() for each entry in order, with one round of appends to the followers at the end. */
+export function proposeBatch(s: RaftState, data: readonly Uint8Array[]): ProposeOutcome[] {
+  const out: ProposeOutcome[] = [];
+  let appended = false;
+  for (const d of data) {
+    if (s.transferee !== 0) {
+      out.push({ ok: false, reason: 'transferInProgress', leader: s.id });
+      continue;
+    }
+    if (s.uncommittedBytes > 0 && s.uncommittedBytes + d.length > s.cfg.uncommittedBytesMax) {
+      out.push({ ok: false, reason: 'tooLarge', leader: s.id });
+      continue;
+    }
+    const index = s.log.lastIndex() + 1;
+    appendEntry(s, { kind: 'normal', term: s.term, index, data: d });
+    out.push({ ok: true, index, term: s.term });
+    appended = true;
+  }
+  if (!appended) return out;
+  if (s.ackBeforePersist && maybeCommit(s)) {
+    onCommitAdvanced(s);
+  } else {
+    for (const id of s.progress.keys()) {
+      if (id === s.id || !sendAppend(s, id, true)) continue;
+      while (sendAppend(s, id, false)) {
+        // Fill the in-flight window (a batch may exceed appendBytesMax).
+      }
+    }
+  }
+  return out;
+}
+
 export function proposeMembership(s: RaftState, change: MembershipChange): ProposeOutcome {
   if (s.transferee !== 0) return { ok: false, reason: 'transferInProgress', leader: s.id };
   if (s.pendingConfIndex > s.log.applied || s.log.term(s.log.committed) !== s.term) {

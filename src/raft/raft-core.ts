@@ -79,6 +79,15 @@ export class RaftCore implements RawNode {
     return leader.propose(s, data);
   }
 
+  proposeBatch(data: readonly Uint8Array[]): ProposeOutcome[] {
+    const s = this.s;
+    if (s.role !== 'leader') {
+      const refused: ProposeOutcome = { ok: false, reason: s.leader === 0 ? 'noLeader' : 'notLeader', leader: s.leader };
+      return data.map(() => refused);
+    }
+    return leader.proposeBatch(s, data);
+  }
+
   proposeMembership(change: MembershipChange): ProposeOutcome {
     const s = this.s;
     if (s.role !== 'leader') return { ok: false, reason: s.leader === 0 ? 'noLeader' : 'notLeader', leader: s.leader };
@@ -140,6 +149,22 @@ export class RaftCore implements RawNode {
       s.leader !== this.prevLeader ||
       s.role !== this.prevRole
     );
+  }
+
+  takeMessagesNow(): Message[] {
+    const s = this.s;
+    // Reads arriving from now on must not join a round whose heartbeats may already be on the wire.
+    s.readOnly.closeRound();
+    const queued = s.msgs;
+    if (queued.length === 0) return [];
+    const now: Message[] = [];
+    const kept: Message[] = [];
+    for (const m of queued) {
+      if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'heartbeatResp') now.push(m);
+      else kept.push(m);
+    }
+    s.msgs = kept;
+    return now;
   }
 
   ready(): Ready {

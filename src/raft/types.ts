@@ -247,6 +247,11 @@ export interface RawNode {
   tick(): void;
   step(message: Message): StepOutcome;
   propose(data: Uint8Array): ProposeOutcome;
+  /**
+   * Proposes several entries in order: the same outcomes as calling propose() for each, but the
+   * followers get the new entries in one AppendEntries (per in-flight slot) instead of one per entry.
+   */
+  proposeBatch(data: readonly Uint8Array[]): ProposeOutcome[];
   proposeMembership(change: MembershipChange): ProposeOutcome;
   /** Linearizable read barrier; the result arrives as a ReadState (or readsFailed) with this context. */
   readIndex(context: number): ReadIndexOutcome;
@@ -261,6 +266,13 @@ export interface RawNode {
   /** Drop log entries up to and including index (index <= applied); they can then only reach peers by snapshot. */
   compact(index: Index): void;
   hasReady(): boolean;
+  /**
+   * Hands out, ahead of the next Ready, the queued messages that never wait for persistence (leader
+   * appends, heartbeats, heartbeat responses), in order, and closes the open ReadIndex round (its
+   * heartbeats are among them). Lets the host send them while an earlier Ready is still being persisted;
+   * every other message stays queued for the next Ready.
+   */
+  takeMessagesNow(): Message[];
   ready(): Ready;
   advance(ready: Ready): void;
   status(): Status;

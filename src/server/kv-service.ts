@@ -5,7 +5,7 @@
  * (tessera-leader-id, tessera-leader-address); the SDK then goes to the leader.
  * A CAS or Batch whose comparison fails is a normal answer (succeeded: false), not an error.
  */
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { TesseraError } from '../base';
 import type { CommandResult } from '../codec';
 import type { NodeConfig } from '../config';
@@ -26,7 +26,8 @@ import {
   type PutWire,
   type ScanWire,
 } from './requests';
-import { unary } from './unary';
+import { toGrpcStatus } from './errors';
+import { remainingMs, unary } from './unary';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -41,42 +42,60 @@ function expect<T extends CommandResult['type']>(result: CommandResult, type: T)
   throw new TesseraError('INTERNAL', `unexpected state machine result ${result.type} for a ${type}`);
 }
 
+/** Most requests in one Multi call (the SDK sends far fewer). */
+export const MULTI_OPS_MAX = 4096;
+
+interface MultiOpWire {
+  op?: 'get' | 'put' | 'delete' | 'compareAndSwap';
+  get?: GetWire | null;
+  put?: PutWire | null;
+  delete?: DeleteWire | null;
+  compareAndSwap?: CasWire | null;
+}
+
+interface MultiErrorWire {
+  code: number;
+  message: string;
+  trailers: Record<string, string>;
+}
+
 export function kvServiceHandlers(host: () => NodeHost, config: NodeConfig, metrics: NodeMetrics): grpc.UntypedServiceImplementation {
   const limits = config.limits;
   const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>) => unary<Req, Res>(method, metrics, config.requestTimeoutMs, fn);
+  const fns = kvFunctions(host, limits);
+
+  /** One request of a Multi call: its result, or its error as the single call would have returned it. */
+  const multiOne = (op: MultiOpWire, timeoutMs: number): Promise<Record<string, unknown>> => {
+    let run: Promise<unknown>;
+    const kind = op.op ?? (op.put ? 'put' : op.get ? 'get' : op.delete ? 'delete' : op.compareAndSwap ? 'compareAndSwap' : undefined);
+    try {
+      if (kind === 'put' && op.put) run = fns.put(op.put, timeoutMs);
+      else if (kind === 'get' && op.get) run = fns.get(op.get, timeoutMs);
+      else if (kind === 'delete' && op.delete) run = fns.delete(op.delete, timeoutMs);
+      else if (kind === 'compareAndSwap' && op.compareAndSwap) run = fns.compareAndSwap(op.compareAndSwap, timeoutMs);
+      else throw new TesseraError('INVALID_ARGUMENT', 'a Multi op has no request (get, put, delete or compare_and_swap)');
+    } catch (e) {
+      run = Promise.reject(e);
+    }
+    return run.then(
+      (res) => ({ [kind as string]: res }),
+      (e: unknown) => {
+        const st = toGrpcStatus(e);
+        const trailers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(st.metadata.getMap())) trailers[k] = typeof v === 'string' ? v : v.toString('utf8');
+        const error: MultiErrorWire = { code: st.code, message: st.details, trailers };
+        return { error };
+      },
+    );
+  };
 
   return {
-    get: u('KV.Get', async (req: GetWire, timeoutMs) => {
-      const key = checkKey(req.key, limits);
-      const h = host();
-      const group = h.groupFor(key);
-      const mode = req.consistency === CONSISTENCY_STALE ? 'stale' : 'linearizable';
-      const { value, header: hd } = await h.read(group, mode, (sm) => sm.get(key), timeoutMs);
-      return { header: hd, found: value !== null, value: value ?? EMPTY };
-    }),
+    get: u('KV.Get', fns.get),
+    put: u('KV.Put', fns.put),
+    delete: u('KV.Delete', fns.delete),
+    compareAndSwap: u('KV.CompareAndSwap', fns.compareAndSwap),
 
-    put: u('KV.Put', async (req: PutWire, timeoutMs) => {
-      const cmd = putCommand(req, limits);
-      const h = host();
-      const { result, header: hd } = await h.propose(h.groupFor(checkKey(req.key, limits)), cmd, timeoutMs);
-      expect(result, 'put');
-      return { header: hd };
-    }),
-
-    delete: u('KV.Delete', async (req: DeleteWire, timeoutMs) => {
-      const cmd = deleteCommand(req, limits);
-      const h = host();
-      const { result, header: hd } = await h.propose(h.groupFor(checkKey(req.key, limits)), cmd, timeoutMs);
-      return { header: hd, existed: expect(result, 'delete').existed };
-    }),
-
-    compareAndSwap: u('KV.CompareAndSwap', async (req: CasWire, timeoutMs) => {
-      const cmd = casCommand(req, limits);
-      const h = host();
-      const { result, header: hd } = await h.propose(h.groupFor(checkKey(req.key, limits)), cmd, timeoutMs);
-      const r = expect(result, 'cas');
-      return { header: hd, succeeded: r.succeeded, currentFound: r.current !== null, current: r.current ?? EMPTY };
-    }),
+    multi: (call: grpc.ServerWritableStream<{ ops: MultiOpWire[] }, { results: Record<string, unknown>[] }>) => serveMulti(call, multiOne, metrics, config.requestTimeoutMs),
 
     scan: u('KV.Scan', async (req: ScanWire, timeoutMs) => {
       const plan = scanPlan(req, limits);
@@ -102,5 +121,99 @@ export function kvServiceHandlers(host: () => NodeHost, config: NodeConfig, metr
       });
       return { header: hd, succeeded: r.succeeded, results };
     }),
+  };
+}
+
+/**
+ * KV.Multi (server streaming): runs every request at once and streams the results as they complete; the
+ * results completing in one event-loop turn share one message. Ends the stream after the last result.
+ */
+function serveMulti(
+  call: grpc.ServerWritableStream<{ ops: MultiOpWire[] }, { results: Record<string, unknown>[] }>,
+  one: (op: MultiOpWire, timeoutMs: number) => Promise<Record<string, unknown>>,
+  metrics: NodeMetrics,
+  requestTimeoutMs: number,
+): void {
+  const t0 = performance.now();
+  const ops = call.request.ops ?? [];
+  const fail = (e: TesseraError): void => {
+    const st = toGrpcStatus(e);
+    metrics.grpcLatencySeconds.observe({ method: 'KV.Multi', code: grpc.status[st.code] ?? String(st.code) }, (performance.now() - t0) / 1000);
+    call.emit('error', { code: st.code, details: st.details, metadata: st.metadata });
+  };
+  if (ops.length > MULTI_OPS_MAX) {
+    fail(new TesseraError('INVALID_ARGUMENT', `Multi has ${ops.length} requests, over the limit of ${MULTI_OPS_MAX}`, { limit: 'multiOpsMax' }));
+    return;
+  }
+  const timeoutMs = remainingMs(call.getDeadline(), requestTimeoutMs);
+  if (timeoutMs <= 0) {
+    fail(new TesseraError('DEADLINE_EXCEEDED', 'the request deadline passed before it was handled'));
+    return;
+  }
+  let left = ops.length;
+  let ready: Record<string, unknown>[] = [];
+  let flushScheduled = false;
+  const flush = (): void => {
+    flushScheduled = false;
+    const results = ready;
+    ready = [];
+    if (call.cancelled) return;
+    if (results.length > 0) call.write({ results });
+    if (left === 0) {
+      metrics.grpcLatencySeconds.observe({ method: 'KV.Multi', code: 'OK' }, (performance.now() - t0) / 1000);
+      call.end();
+    }
+  };
+  if (left === 0) {
+    flush();
+    return;
+  }
+  for (let i = 0; i < ops.length; i++) {
+    void one(ops[i] as MultiOpWire, timeoutMs).then((result) => {
+      result.index = i;
+      ready.push(result);
+      left--;
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush); // results completing in this turn (e.g. many reads) share one message
+      }
+    });
+  }
+}
+
+/** The single-key requests, shared by their own RPCs and by Multi. */
+function kvFunctions(host: () => NodeHost, limits: NodeConfig['limits']) {
+  return {
+    get: async (req: GetWire, timeoutMs: number) => {
+      const key = checkKey(req.key, limits);
+      const h = host();
+      const group = h.groupFor(key);
+      const mode = req.consistency === CONSISTENCY_STALE ? 'stale' : 'linearizable';
+      const { value, header: hd } = await h.read(group, mode, (sm) => sm.get(key), timeoutMs);
+      return { header: hd, found: value !== null, value: value ?? EMPTY };
+    },
+
+    put: async (req: PutWire, timeoutMs: number) => {
+      const cmd = putCommand(req, limits);
+      const h = host();
+      const { result, header: hd } = await h.propose(h.groupFor(checkKey(req.key, limits)), cmd, timeoutMs);
+      expect(result, 'put');
+      return { header: hd };
+    },
+
+    delete: async (req: DeleteWire, timeoutMs: number) => {
+      const cmd = deleteCommand(req, limits);
+      const h = host();
+      const { result, header: hd } = await h.propose(h.groupFor(checkKey(req.key, limits)), cmd, timeoutMs);
+      return { header: hd, existed: expect(result, 'delete').existed };
+    },
+
+    compareAndSwap: async (req: CasWire, timeoutMs: number) => {
+      const cmd = casCommand(req, limits);
+      const h = host();
+      const { result, header: hd } = await h.propose(h.groupFor(checkKey(req.key, limits)), cmd, timeoutMs);
+      const r = expect(result, 'cas');
+      return { header: hd, succeeded: r.succeeded, currentFound: r.current !== null, current: r.current ?? EMPTY };
+    },
   };
 }

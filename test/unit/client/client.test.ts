@@ -389,3 +389,58 @@ describe('admin and status', () => {
     await expect(cl.get('a')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 });
+
+describe('coalescing concurrent calls into KV.Multi', () => {
+  it('sends calls made together as one Multi call, each answered on its own', async () => {
+    const { c, cl } = await setup(1);
+    await cl.put('warm', '1');
+    const before = c.node(1).multiCalls;
+    const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+    await Promise.all(keys.map((k) => cl.put(k, `v${k}`)));
+    expect(c.node(1).multiCalls - before).toBe(1);
+    const got = await Promise.all([...keys.map((k) => cl.get(k)), cl.get('missing')]);
+    expect(got.map((v) => v?.toString() ?? null)).toEqual([...keys.map((k) => `v${k}`), null]);
+    expect(c.node(1).multiCalls - before).toBe(2);
+    expect(c.violations).toEqual([]);
+  });
+
+  it('one failing request does not fail the others of its call', async () => {
+    const { c, cl } = await setup(1);
+    await cl.put('warm', '1');
+    const [bad, good] = await Promise.allSettled([cl.put(Buffer.alloc(0), 'x'), cl.put('ok', 'y')]);
+    expect(bad.status).toBe('rejected');
+    expect((bad as PromiseRejectedResult).reason).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(good.status).toBe('fulfilled');
+    expect(c.get('ok')).toBe('y');
+  });
+
+  it('a request whose deadline is shorter than its call-mates fails at its own deadline', async () => {
+    const { c, cl } = await setup(1, { attemptTimeoutMs: 10_000 });
+    await cl.put('warm', '1');
+    c.node(1).hang = true;
+    const order: string[] = [];
+    const short = cl.get('warm', { deadlineMs: 150 }).then(
+      () => order.push('short ok'),
+      (e: TesseraError) => order.push(`short ${e.code}`),
+    );
+    const long = cl.get('warm', { deadlineMs: 1500 }).then(
+      () => order.push('long ok'),
+      (e: TesseraError) => order.push(`long ${e.code}`),
+    );
+    await short;
+    expect(order).toEqual(['short DEADLINE_EXCEEDED']);
+    await long;
+    expect(order).toEqual(['short DEADLINE_EXCEEDED', 'long DEADLINE_EXCEEDED']);
+  });
+
+  it('falls back to one call per request on a node without Multi', async () => {
+    const { c, cl } = await setup(1);
+    c.node(1).multiUnimplemented = true;
+    await Promise.all([cl.put('a', '1'), cl.put('b', '2')]);
+    expect(c.get('a')).toBe('1');
+    expect(c.get('b')).toBe('2');
+    expect(c.node(1).callsOf('Put')).toBe(2);
+    expect((await cl.get('a'))?.toString()).toBe('1');
+    expect(c.node(1).multiCalls).toBe(0);
+  });
+});

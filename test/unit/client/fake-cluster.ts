@@ -31,6 +31,10 @@ export class FakeNode {
   applyDelayMs = 0;
   readonly scripted: ScriptedError[] = [];
   readonly calls: { method: string; request: any }[] = [];
+  /** KV.Multi calls received (each request inside is also recorded in `calls`). */
+  multiCalls = 0;
+  /** Answer KV.Multi with UNIMPLEMENTED (a node that predates it). */
+  multiUnimplemented = false;
   constructor(
     readonly id: number,
     private readonly cluster: FakeCluster,
@@ -51,6 +55,7 @@ export class FakeNode {
     const wrap = (method: string) => (call: Call, cb: Callback) => void this.handle(method, call.request, cb);
     const kv: Record<string, unknown> = {};
     for (const m of ['Get', 'Put', 'Delete', 'CompareAndSwap', 'Scan', 'Batch']) kv[m] = wrap(m);
+    kv.Multi = (call: grpc.ServerWritableStream<any, any>) => this.multi(call);
     const admin: Record<string, unknown> = {};
     for (const m of ['Status', 'AddNode', 'RemoveNode', 'TransferLeader']) admin[m] = wrap(m);
     server.addService(pkg.tessera.v1.KV.service, kv as grpc.UntypedServiceImplementation);
@@ -65,6 +70,37 @@ export class FakeNode {
   stop(): void {
     this.server?.forceShutdown();
     this.server = null;
+  }
+
+  /** KV.Multi (server streaming): each request handled as its own call, its result written when done. */
+  private multi(call: grpc.ServerWritableStream<any, any>): void {
+    if (this.multiUnimplemented) {
+      call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'Multi is not implemented here' });
+      return;
+    }
+    this.multiCalls++;
+    const methodOf: Record<string, string> = { get: 'Get', put: 'Put', delete: 'Delete', compareAndSwap: 'CompareAndSwap' };
+    const ops: any[] = call.request.ops ?? [];
+    let left = ops.length;
+    if (left === 0) return void call.end();
+    ops.forEach((op, index) => {
+      const field: string = op.op;
+      const one: Callback = (err, value) => {
+        let result: Record<string, unknown>;
+        if (err) {
+          const md = (err as { metadata?: grpc.Metadata }).metadata;
+          const trailers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(md?.getMap() ?? {})) trailers[k] = String(v);
+          result = { index, error: { code: err.code ?? grpc.status.UNKNOWN, message: err.details ?? '', trailers } };
+        } else {
+          result = { index, [field]: value };
+        }
+        if (call.cancelled) return;
+        call.write({ results: [result] });
+        if (--left === 0) call.end();
+      };
+      void this.handle(methodOf[field] ?? field, op[field], one);
+    });
   }
 
   private async handle(method: string, req: any, cb: Callback): Promise<void> {

@@ -18,6 +18,35 @@ async function dump(sm: StateMachine): Promise<Array<[string, string]>> {
 }
 
 describe('StateMachine apply and reads', () => {
+  it('hands the results to onResults before the batch is written; applied moves only after the write', async () => {
+    const { store } = await stores.make();
+    const sm = await StateMachine.open(store, 1, whole, { sessionsMax: 100 });
+    const log = new Log();
+    const i1 = log.add(put('a', '1')).index;
+    const i2 = log.add(cas('a', '1', '2')).index;
+    let seen: Map<number, CommandResult> | null = null;
+    let appliedThen = -1;
+    let storedThen: string | null = 'unread';
+    const reading: Promise<void>[] = [];
+    const results = await sm.apply(log.entries, (r) => {
+      seen = r;
+      appliedThen = sm.applied;
+      reading.push(sm.get(b('a')).then((v) => void (storedThen = str(v))));
+    });
+    await Promise.all(reading);
+    expect(seen).toBe(results);
+    expect(results.get(i1)).toEqual({ type: 'put' });
+    expect(results.get(i2)).toEqual({ type: 'cas', succeeded: true, current: b('1') });
+    expect(appliedThen).toBe(0);
+    expect(sm.applied).toBe(i2);
+    expect(storedThen === null || storedThen === '2').toBe(true);
+    expect(str(await sm.get(b('a')))).toBe('2');
+    // Nothing left to apply: onResults still gets the (empty) results once.
+    let calls = 0;
+    await sm.apply(log.entries, () => calls++);
+    expect(calls).toBe(1);
+  });
+
   it('applies put, delete, CAS and batch with their results; empty and config entries advance applied', async () => {
     const { store } = await stores.make();
     const sm = await StateMachine.open(store, 1, whole, { sessionsMax: 100 });

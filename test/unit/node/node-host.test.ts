@@ -58,6 +58,20 @@ describe('NodeHost with 3 in-process nodes', () => {
     expect(fsyncs).toBeLessThan(150); // 200 writes + elections share far fewer fsyncs than one per write
   });
 
+  it('proposes the writes of one turn as one batch: one append per follower, not one per write', async () => {
+    cluster = await TestCluster.start(3);
+    const leader = await cluster.waitForLeader();
+    await leader.host.propose(1, put('warm', '1'));
+    const sent = () => [...leader.transport.stats().values()].reduce((n, s) => n + s.sent + s.queued, 0);
+    const before = sent();
+    const writes = Array.from({ length: 100 }, (_, i) => leader.host.propose(1, put(`b${i}`, `v${i}`)));
+    const results = await Promise.all(writes);
+    expect(new Set(results.map((r) => r.header.index)).size).toBe(100);
+    // One append per follower carries the 100 entries, one more carries the commit index; heartbeats
+    // may add a few. One append per write would be at least 200.
+    expect(sent() - before).toBeLessThan(40);
+  });
+
   it('fails over when the leader stops, keeps acknowledged writes, and the old leader catches up on restart', async () => {
     cluster = await TestCluster.start(3);
     const first = await cluster.waitForLeader();
