@@ -25,6 +25,7 @@ import type {
   CasResult,
   ClientOptions,
   EndpointStatus,
+  GroupStatus,
   GetOptions,
   KeyValue,
   Member,
@@ -52,19 +53,8 @@ interface WireKeyValue {
   key: Buffer;
   value: Buffer;
 }
-interface WireGroupStatus {
-  groupId: number;
-  leader: number;
-  term: number;
-  role: string;
-  commit: number;
-  applied: number;
-  firstIndex: number;
-  lastIndex: number;
-  members: Member[];
-  start: Buffer;
-  end: Buffer;
-}
+/** Admin.Status groups arrive exactly in the public shape. */
+type WireGroupStatus = GroupStatus;
 interface WireStatus {
   nodeId: number;
   address: string;
