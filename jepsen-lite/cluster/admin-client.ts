@@ -8,30 +8,9 @@ import * as protoLoader from '@grpc/proto-loader';
 import { join } from 'node:path';
 import { repoRoot } from './repo-root';
 
-export interface MemberInfo {
-  id: number;
-  address: string;
-  voter: boolean;
-  match: number;
-}
-
-export interface GroupInfo {
-  groupId: number;
-  leader: number;
-  term: number;
-  role: string;
-  commit: number;
-  applied: number;
-  members: MemberInfo[];
-  start: Buffer;
-  end: Buffer;
-}
-
-export interface NodeStatus {
-  nodeId: number;
-  address: string;
-  groups: GroupInfo[];
-}
+/** Admin.Status arrives in the SDK's public shapes (same proto, same loader defaults). */
+export type { Member as MemberInfo, GroupStatus as GroupInfo, NodeStatus } from '../../src/client';
+import type { Member as MemberInfo, NodeStatus } from '../../src/client';
 
 type Callback<T> = (err: grpc.ServiceError | null, res: T) => void;
 interface AdminStub extends grpc.Client {

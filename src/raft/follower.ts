@@ -8,22 +8,25 @@ import { IGNORED, OK, type RaftState, type RoleHandler } from './raft-state';
 import { handleAppend, handleHeartbeat, handleSnapshot } from './receive';
 import type { Message, StepOutcome } from './types';
 
+/** A message only the current leader sends: it is the leader, and the election timer restarts. */
+function heardFromLeader(s: RaftState, leader: Message['from']): void {
+  s.electionElapsed = 0;
+  s.leader = leader;
+}
+
 export const followerHandler: RoleHandler = {
   step(s: RaftState, m: Message): StepOutcome {
     switch (m.type) {
       case 'append':
-        s.electionElapsed = 0;
-        s.leader = m.from;
+        heardFromLeader(s, m.from);
         handleAppend(s, m);
         return OK;
       case 'heartbeat':
-        s.electionElapsed = 0;
-        s.leader = m.from;
+        heardFromLeader(s, m.from);
         handleHeartbeat(s, m);
         return OK;
       case 'snapshot':
-        s.electionElapsed = 0;
-        s.leader = m.from;
+        heardFromLeader(s, m.from);
         handleSnapshot(s, m);
         return OK;
       case 'timeoutNow':
