@@ -2,13 +2,17 @@
  * The replicated state machine's commands (the data of normal Raft entries) and results, as compact
  * msgpackr tuples. Buffers are preserved (decoded as Buffers viewing the input).
  *
- * Command tuples (session s = null | [clientId, seq]):
- *   noop [0] | put [1, key, value, s] | delete [2, key, s] | cas [3, key, expected|null, value|null, s]
- *   batch [4, [[key, expected|null]...], [[0, key, value] | [1, key]...], [key...], s]
+ * Command tuples (session s = null | [clientId, seq]; t = atMs, the proposer's wall clock in ms):
+ *   noop [0, t?] | put [1, key, value, s, t?] | delete [2, key, s, t?] | cas [3, key, expected|null, value|null, s, t?]
+ *   batch [4, [[key, expected|null]...], [[0, key, value] | [1, key]...], [key...], s, t?]
  * Result tuples:
  *   noop [0] | put [1] | delete [2, existed] | cas [3, succeeded, current|null]
  *   batch [4, succeeded, [value|null...]] | sessionExpired [5] | wrongShard [6]
- * Session record (m/<g>/sessions/<clientId>): [seq, lastIndex, result tuple].
+ * Session record (m/<g>/sessions/<clientId>): [seq, lastIndex, result tuple, lastSeenMs?].
+ *
+ * Compatibility: optional fields are trailing tuple elements, written only when present. A tuple without
+ * them (encoded by an older version) decodes with the field absent (a command without time information, a
+ * session record without a last-use time); decoders read fields by position, so older decoders ignore them.
  */
 import { TesseraError, unreachable } from '../base';
 import type { Command, CommandResult, Compare, SessionTag, WriteOp } from './command-types';
@@ -27,7 +31,23 @@ function toSession(v: unknown): SessionTag | null {
   return { clientId: str(t[0], 'clientId'), seq: uint(t[1], 'seq') };
 }
 
+/** Appends the optional trailing atMs of a command tuple. */
+function stamped(tuple: unknown[], atMs: number | undefined): unknown[] {
+  if (atMs !== undefined) tuple.push(atMs);
+  return tuple;
+}
+
+/** The command with its atMs set from the tuple's trailing element `v` (undefined: no time information). */
+function withTime<C extends Command>(c: C, v: unknown): C {
+  if (v !== undefined) c.atMs = uint(v, 'atMs');
+  return c;
+}
+
 export function commandTuple(c: Command): unknown[] {
+  return stamped(commandBody(c), c.atMs);
+}
+
+function commandBody(c: Command): unknown[] {
   switch (c.type) {
     case 'noop':
       return [0];
@@ -54,19 +74,22 @@ export function toCommand(v: unknown): Command {
   const t = arr(v, 'command');
   switch (t[0]) {
     case 0:
-      return { type: 'noop' };
+      return withTime({ type: 'noop' }, t[1]);
     case 1:
-      return { type: 'put', key: bytes(t[1], 'key'), value: bytes(t[2], 'value'), session: toSession(t[3]) };
+      return withTime({ type: 'put', key: bytes(t[1], 'key'), value: bytes(t[2], 'value'), session: toSession(t[3]) }, t[4]);
     case 2:
-      return { type: 'delete', key: bytes(t[1], 'key'), session: toSession(t[2]) };
+      return withTime({ type: 'delete', key: bytes(t[1], 'key'), session: toSession(t[2]) }, t[3]);
     case 3:
-      return {
-        type: 'cas',
-        key: bytes(t[1], 'key'),
-        expected: bytesOrNull(t[2], 'expected'),
-        value: bytesOrNull(t[3], 'value'),
-        session: toSession(t[4]),
-      };
+      return withTime(
+        {
+          type: 'cas',
+          key: bytes(t[1], 'key'),
+          expected: bytesOrNull(t[2], 'expected'),
+          value: bytesOrNull(t[3], 'value'),
+          session: toSession(t[4]),
+        },
+        t[5],
+      );
     case 4: {
       const compares: Compare[] = arr(t[1], 'compares').map((x) => {
         const c = arr(x, 'compare');
@@ -79,7 +102,7 @@ export function toCommand(v: unknown): Command {
         return fail(`unknown write op ${String(w[0])}`);
       });
       const reads = arr(t[3], 'reads').map((x) => bytes(x, 'read key'));
-      return { type: 'batch', compares, writes, reads, session: toSession(t[4]) };
+      return withTime({ type: 'batch', compares, writes, reads, session: toSession(t[4]) }, t[5]);
     }
     default:
       return fail(`unknown command type ${String(t[0])}`);
@@ -154,15 +177,24 @@ export interface SessionRecord {
   /** Log index of the last command of this session (its position in the LRU order). */
   lastIndex: number;
   result: CommandResult;
+  /**
+   * The log clock (ms, time from the log, see kv/session-table.ts) at the session's last use. Absent: no
+   * time was known then (the record was stored by an older version, or no command had carried time yet).
+   */
+  lastSeenMs?: number;
 }
 
 export function encodeSessionRecord(s: SessionRecord): Buffer {
-  return encodeRecord([s.seq, s.lastIndex, resultTuple(s.result)]);
+  const t: unknown[] = [s.seq, s.lastIndex, resultTuple(s.result)];
+  if (s.lastSeenMs !== undefined) t.push(s.lastSeenMs);
+  return encodeRecord(t);
 }
 
 export function decodeSessionRecord(buf: Uint8Array, keyForError: string): SessionRecord {
   return decodeShaped(buf, keyForError, (v) => {
     const t = arr(v, 'session record');
-    return { seq: uint(t[0], 'seq'), lastIndex: uint(t[1], 'lastIndex'), result: toResult(t[2]) };
+    const rec: SessionRecord = { seq: uint(t[0], 'seq'), lastIndex: uint(t[1], 'lastIndex'), result: toResult(t[2]) };
+    if (t[3] !== undefined) rec.lastSeenMs = uint(t[3], 'lastSeenMs');
+    return rec;
   });
 }

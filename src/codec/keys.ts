@@ -8,7 +8,7 @@
  *   r/ G /s             snapshot metadata             (record: [index, term, voters, learners, outgoing])
  *   m/ G /applied       applied index of the state machine (record: number)
  *   m/ G /install       snapshot install pending      (record: [stagingId, index, term])
- *   m/ G /sessions/ C   client session C (utf8)       (record: [seq, lastIndex, result tuple])
+ *   m/ G /sessions/ C   client session C (utf8)       (record: [seq, lastIndex, result tuple, lastSeenMs?])
  *   t/ G / L id / ...   snapshot staging of staging id `id` (L = its byte length, u8):
  *                         ... d <user key>  staged value record   ... s <client id>  staged session record
  *                         ... z             staging complete      (record: [applied, itemCount])

@@ -27,10 +27,18 @@ export const DEFAULTS = {
   snapshotEntries: 10_000,
   snapshotChunkBytes: 1024 * 1024,
   sessionsMax: 100_000,
+  /** One hour, a bound like an etcd lease: far above any client's retry window for one write. */
+  sessionTtlMs: 60 * 60 * 1000,
   requestTimeoutMs: 10_000,
   unsafeStaleReads: false,
   logLevel: 'info' as const,
 } as const;
+
+/**
+ * The shortest session TTL accepted: a session must outlive every retry of its last write (SDK deadlines
+ * are seconds), or a retried write could apply twice.
+ */
+export const SESSION_TTL_MS_MIN = 60_000;
 
 export interface ProfileTiming {
   heartbeatMs: number;

@@ -8,7 +8,7 @@ import { validateNodeConfig } from './validate';
 
 export type { HostPort, LimitsConfig, LogLevel, NodeConfig, ProfileName, QueuesConfig, RaftTuning, TimingConfig } from './types';
 export type { ConfigSources, RawConfig, RawValue } from './load';
-export { DEFAULTS, PROFILES } from './defaults';
+export { DEFAULTS, PROFILES, SESSION_TTL_MS_MIN } from './defaults';
 export { OPTIONS, envName, flagName, optionUsage } from './options';
 export { formatHostPort, parseHostPort, parsePeers, validateNodeConfig } from './validate';
 export { loadRawConfig } from './load';

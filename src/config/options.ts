@@ -45,6 +45,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'logRetainEntries', kind: 'int', help: 'entries kept behind the applied index at compaction (default snapshotEntries / 10)' },
   { key: 'snapshotChunkBytes', kind: 'int', help: 'InstallSnapshot chunk size in bytes (default 1048576)' },
   { key: 'sessionsMax', kind: 'int', help: 'client sessions remembered per group (default 100000)' },
+  { key: 'sessionTtlMs', kind: 'int', help: 'forget a client session unused this long, in log time (default 3600000, min 60000)' },
   { key: 'requestTimeoutMs', kind: 'int', help: 'longest wait for commit or read index without a client deadline (default 10000)' },
   { key: 'unsafeStaleReads', kind: 'bool', help: 'TEST ONLY, UNSAFE: serve linearizable reads locally without ReadIndex' },
   { key: 'logLevel', kind: 'string', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'pino log level (default info)' },

@@ -2,7 +2,8 @@
  * The node's typed configuration: every field explicit and validated once at start (validate.ts).
  * Nothing below this object reads flags, environment variables or files.
  * Invariants (checked by validateNodeConfig): peers contains this node unless `join` is set;
- * heartbeatTicks >= 1; electionTicks > 2 * heartbeatTicks; every limit and queue bound is positive.
+ * heartbeatTicks >= 1; electionTicks > 2 * heartbeatTicks; every limit and queue bound is positive;
+ * sessionTtlMs >= SESSION_TTL_MS_MIN and > requestTimeoutMs.
  */
 import type { NodeId } from '../base';
 
@@ -78,6 +79,12 @@ export interface NodeConfig {
   snapshotChunkBytes: number;
   /** Client sessions remembered per group (exactly-once writes). */
   sessionsMax: number;
+  /**
+   * A client session unused for longer than this (ms) is forgotten. Measured in log time (the proposing
+   * leader's clock stamped into each command), so every replica expires the same sessions. Must exceed
+   * requestTimeoutMs and SESSION_TTL_MS_MIN.
+   */
+  sessionTtlMs: number;
   /** Upper bound on how long a request waits for commit or a read index when the client sets no deadline. */
   requestTimeoutMs: number;
   /**

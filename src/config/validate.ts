@@ -3,7 +3,7 @@
  * TesseraError('CONFIG') with a message naming the offending flag / variable / file key.
  */
 import { TesseraError, isNodeId, type NodeId } from '../base';
-import { DEFAULTS, PROFILES, derivedLogRetainEntries, derivedTickMs } from './defaults';
+import { DEFAULTS, PROFILES, SESSION_TTL_MS_MIN, derivedLogRetainEntries, derivedTickMs } from './defaults';
 import type { RawConfig, RawValue } from './load';
 import { OPTIONS } from './options';
 import type { HostPort, LogLevel, NodeConfig, ProfileName } from './types';
@@ -138,6 +138,12 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
   const uncommittedBytesMax = int('uncommittedBytesMax', DEFAULTS.uncommittedBytesMax, 1024);
   if (uncommittedBytesMax < batchBytesMax) fail(`--uncommitted-bytes-max (${uncommittedBytesMax}) must be at least --batch-bytes-max (${batchBytesMax})`);
 
+  const requestTimeoutMs = int('requestTimeoutMs', DEFAULTS.requestTimeoutMs, 10);
+  const sessionTtlMs = int('sessionTtlMs', DEFAULTS.sessionTtlMs, SESSION_TTL_MS_MIN);
+  if (sessionTtlMs <= requestTimeoutMs) {
+    fail(`--session-ttl-ms (${sessionTtlMs}) must exceed --request-timeout-ms (${requestTimeoutMs}): a session must outlive the retries of its writes`);
+  }
+
   return {
     id,
     listen,
@@ -172,7 +178,8 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     logRetainEntries,
     snapshotChunkBytes: int('snapshotChunkBytes', DEFAULTS.snapshotChunkBytes, 1024, 64 * 1024 * 1024),
     sessionsMax: int('sessionsMax', DEFAULTS.sessionsMax),
-    requestTimeoutMs: int('requestTimeoutMs', DEFAULTS.requestTimeoutMs, 10),
+    sessionTtlMs,
+    requestTimeoutMs,
     unsafeStaleReads: bool('unsafeStaleReads', DEFAULTS.unsafeStaleReads),
     logLevel: (str('logLevel') ?? DEFAULTS.logLevel) as LogLevel,
   };

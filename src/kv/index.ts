@@ -1,5 +1,5 @@
 /** L2 kv: the replicated key-value state machine of a group (apply, sessions, reads, snapshots). */
-export { StateMachine } from './state-machine';
+export { StateMachine, SESSION_TTL_MS_DEFAULT } from './state-machine';
 export type { KeyRange, StateMachineOptions } from './state-machine';
 export { SnapshotReader, SNAPSHOT_CHUNK_BYTES_DEFAULT } from './snapshot-reader';
 export { decodeChunk } from './snapshot-chunk';

@@ -5,7 +5,8 @@
  * seq counts chunks from 0; applied is the index the snapshot reflects (the same in every chunk); the last
  * chunk has done = true and itemCount = the number of items in the whole snapshot (so a truncated stream is
  * detected), earlier chunks itemCount = 0. Items: kind 0 = user data (key = user key, value = the stored
- * value record, verbatim), kind 1 = a client session (key = client id utf8, value = the stored session record).
+ * value record, verbatim), kind 1 = a client session (key = client id utf8, value = the stored session record,
+ * verbatim: with its lastSeenMs, so the receiver derives the same log clock and expires the same sessions).
  */
 import { decodeShaped, encodeRecord, shapeArray, shapeBool, shapeBytes, shapeFail, shapeUint } from '../codec';
 

@@ -8,10 +8,18 @@
  * - Application is deterministic: it depends only on the state and the entries. Nothing is rejected at
  *   apply time except a key outside the group's range ({ type: 'wrongShard' }, applied nothing).
  * - Sessions (exactly-once): per clientId only the last (seq, result). seq == last: the remembered result,
- *   nothing applied; seq < last: sessionExpired; seq > last, or a client not in the table: applied and
- *   remembered. At most sessionsMax sessions; the least recently used by apply index is evicted (the same
- *   on every replica). A retry of an evicted session's last write would apply again, so sessionsMax must be
- *   well above the number of sessions active at once across all clients.
+ *   nothing applied; seq < last: sessionExpired; seq > last, or a client not in the table (never seen,
+ *   evicted or expired), whatever its seq: applied and remembered, like a new session. Bounded and
+ *   expiring (session-table.ts): at most sessionsMax sessions, the least recently used by apply index
+ *   evicted first; and a session unused for more than sessionTtlMs of log time expires. Time comes only
+ *   from the log (each command's atMs, stamped by the proposer), never from this replica's clock, so every
+ *   replica evicts the same sessions. Expiry runs before the command's own session is looked up, in the same
+ *   batch: a write from an expired session behaves exactly like one from an unknown session. A retry of an
+ *   evicted or expired session's last write would apply again, so sessionsMax must be well above the number
+ *   of sessions active at once across all clients, and sessionTtlMs well above the longest time a client
+ *   keeps retrying one write. The log clock is not a stored value of its own: it is derived from the
+ *   session records (their lastSeenMs, written in the apply batch) and the entry being applied, so a
+ *   restart or a snapshot install (which copies the records verbatim) yields the same clock.
  * - apply, installStaged and openSnapshot must not overlap (the group's serial runner calls them);
  *   overlapping calls throw InvariantError. If a write fails the machine refuses every later call
  *   (restart to recover from the durable state).
@@ -41,6 +49,7 @@ import type { Entry, SnapshotMeta } from '../raft';
 import type { NodeStore, StoreDb } from '../storage';
 import { ApplyBatch } from './apply-batch';
 import { SessionTable } from './session-table';
+import type { SessionState } from './session-table';
 import { SNAPSHOT_CHUNK_BYTES_DEFAULT, SnapshotReader } from './snapshot-reader';
 import { SnapshotStaging, runInstall } from './snapshot-staging';
 
@@ -53,7 +62,14 @@ export interface KeyRange {
 export interface StateMachineOptions {
   /** Max client sessions remembered (the same on every replica of the group). */
   sessionsMax: number;
+  /**
+   * A session unused for longer than this, in log time (ms), is forgotten (the same on every replica of the
+   * group). Default SESSION_TTL_MS_DEFAULT (one hour, like config's default).
+   */
+  sessionTtlMs?: number;
 }
+
+export const SESSION_TTL_MS_DEFAULT = 60 * 60 * 1000;
 
 function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
   if (a === null || b === null) return a === b;
@@ -91,7 +107,11 @@ export class StateMachine {
       await SnapshotStaging.discardAll(db, groupId);
     }
     const applied = await StateMachine.loadApplied(db, groupId);
-    const sessions = await StateMachine.loadSessions(db, groupId, opts.sessionsMax);
+    const sessionTtlMs = opts.sessionTtlMs ?? SESSION_TTL_MS_DEFAULT;
+    if (!Number.isSafeInteger(sessionTtlMs) || sessionTtlMs < 1) {
+      throw new TesseraError('INVALID_ARGUMENT', `sessionTtlMs must be an integer >= 1, got ${sessionTtlMs}`);
+    }
+    const sessions = await StateMachine.loadSessions(db, groupId, opts.sessionsMax, sessionTtlMs);
     return new StateMachine(db, groupId, range, sessions, applied);
   }
 
@@ -100,13 +120,13 @@ export class StateMachine {
     return buf === undefined ? 0 : decodeIndex(buf, formatKey(appliedKey(groupId)));
   }
 
-  private static async loadSessions(db: StoreDb, groupId: number, sessionsMax: number): Promise<SessionTable> {
-    const stored: Array<{ clientId: string; seq: number; lastIndex: number }> = [];
+  private static async loadSessions(db: StoreDb, groupId: number, sessionsMax: number, sessionTtlMs: number): Promise<SessionTable> {
+    const stored: Array<{ clientId: string } & SessionState> = [];
     for await (const [key, value] of db.iterator({ ...sessionRange(groupId) })) {
       const rec = decodeSessionRecord(value, formatKey(key));
-      stored.push({ clientId: sessionClientId(key), seq: rec.seq, lastIndex: rec.lastIndex });
+      stored.push({ clientId: sessionClientId(key), seq: rec.seq, lastIndex: rec.lastIndex, lastSeenMs: rec.lastSeenMs ?? null });
     }
-    return SessionTable.fromStored(sessionsMax, stored);
+    return SessionTable.fromStored(sessionsMax, sessionTtlMs, stored);
   }
 
   /** The highest log index applied (durably written, or about to be, in LevelDB's write order). */
@@ -114,9 +134,24 @@ export class StateMachine {
     return this.appliedIndex;
   }
 
+  /** How long an unused session is remembered, in log time (ms). */
+  get sessionTtlMs(): number {
+    return this.sessions.sessionTtlMs;
+  }
+
   /** Number of remembered client sessions. */
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  /** Remembered client ids, least recently used first (for tests and diagnostics). */
+  sessionClientIds(): string[] {
+    return this.sessions.clientIds();
+  }
+
+  /** The log clock (ms) as of the last applied command: time from the log, 0 if none is known. */
+  get logClockMs(): number {
+    return this.sessions.clockFor(null);
   }
 
   inRange(key: Buffer): boolean {
@@ -162,25 +197,28 @@ export class StateMachine {
   }
 
   private async applyCommand(cmd: Command, index: number, batch: ApplyBatch): Promise<CommandResult> {
+    // Expire first, so a write from an expired session is treated like one from an unknown session.
+    const clockMs = this.sessions.clockFor(cmd.atMs ?? null);
+    for (const expired of this.sessions.expire(clockMs)) batch.deleteSession(expired);
     if (cmd.type === 'noop') return { type: 'noop' };
     const session = cmd.session;
     if (session !== null) {
       const known = this.sessions.get(session.clientId);
       if (known !== undefined && session.seq === known.seq) {
         const result = await batch.sessionResult(session.clientId);
-        this.remember(session.clientId, session.seq, index, result, batch);
+        this.remember(session.clientId, session.seq, index, clockMs, result, batch);
         return result;
       }
       if (known !== undefined && session.seq < known.seq) return { type: 'sessionExpired' };
     }
     const result = await this.execute(cmd, batch);
-    if (session !== null) this.remember(session.clientId, session.seq, index, result, batch);
+    if (session !== null) this.remember(session.clientId, session.seq, index, clockMs, result, batch);
     return result;
   }
 
-  private remember(clientId: string, seq: number, index: number, result: CommandResult, batch: ApplyBatch): void {
-    batch.setSession(clientId, { seq, lastIndex: index, result });
-    for (const evicted of this.sessions.touch(clientId, seq, index)) batch.deleteSession(evicted);
+  private remember(clientId: string, seq: number, index: number, clockMs: number, result: CommandResult, batch: ApplyBatch): void {
+    batch.setSession(clientId, clockMs === 0 ? { seq, lastIndex: index, result } : { seq, lastIndex: index, result, lastSeenMs: clockMs });
+    for (const evicted of this.sessions.touch(clientId, seq, index, clockMs)) batch.deleteSession(evicted);
   }
 
   private async execute(cmd: Exclude<Command, { type: 'noop' }>, batch: ApplyBatch): Promise<CommandResult> {
@@ -325,7 +363,7 @@ export class StateMachine {
       await runInstall(this.db, this.groupId, this.range, snapshotId, meta.index);
       this.staging.forget();
       this.appliedIndex = await StateMachine.loadApplied(this.db, this.groupId);
-      this.sessions = await StateMachine.loadSessions(this.db, this.groupId, this.sessions.sessionsMax);
+      this.sessions = await StateMachine.loadSessions(this.db, this.groupId, this.sessions.sessionsMax, this.sessions.sessionTtlMs);
     } catch (e) {
       this.failure = e;
       throw e;

@@ -41,7 +41,7 @@ export async function openGroup(
   random: Random,
 ): Promise<{ group: Group; durable: GroupDurableState | null }> {
   // The state machine first: it may finish a snapshot install, which raises the applied index.
-  const sm = await StateMachine.open(store, groupId, range, { sessionsMax: config.sessionsMax });
+  const sm = await StateMachine.open(store, groupId, range, { sessionsMax: config.sessionsMax, sessionTtlMs: config.sessionTtlMs });
   const durable = await store.loadGroup(groupId);
   const hardState = durable?.hardState ?? { term: 0, vote: 0, commit: 0 };
   const core = new RaftCore(

@@ -128,7 +128,8 @@ export class NodeHost implements TransportHandler {
       this.opts.metrics.proposals.inc({ group: g.label, outcome: 'queue_full' });
       throw new TesseraError('RESOURCE_EXHAUSTED', `too many pending writes (${this.cfg.queues.proposalsMax}); retry later`);
     }
-    const data = encodeCommand(command);
+    // Stamp this node's wall clock: the state machine's only time source (session expiry, kv/session-table.ts).
+    const data = encodeCommand({ ...command, atMs: Date.now() });
     const done = await new Promise<{ result: CommandResult; index: number; term: number }>((resolve, reject) => {
       g.proposalQueue.push({ data, timeoutMs, resolve, reject });
       this.schedule();
