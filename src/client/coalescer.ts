@@ -1,22 +1,26 @@
 /**
  * Coalesces the single-key calls (Get, Put, Delete, CompareAndSwap) that an Endpoint receives in one
- * event-loop turn into one KV.Multi call (proto/kv.proto): one HTTP/2 stream, one protobuf message and
- * one callback instead of one each per call, which is most of a unary call's cost on both sides.
+ * event-loop turn into one message on the endpoint's KV.Pipeline stream (pipeline.ts; proto/kv.proto):
+ * one protobuf message and no new gRPC call instead of one call each, which is most of a unary call's
+ * cost on both sides. A node that does not know Pipeline gets one KV.Multi call per turn instead.
  *
  * Each coalesced request keeps the semantics of its own attempt (Endpoint.unary):
  * - its outcome is what the single call would have returned: a per-request error carries the same status
- *   and trailers, so classifyGrpcError sees the same thing; a failure of the Multi call itself (transport,
- *   deadline, cancel) is every request's failure;
- * - its hard deadline: the Multi call runs until the latest deadline of its requests, and a request whose
- *   own deadline passes earlier fails then, as its own call's DEADLINE_EXCEEDED would have;
- * - the soft "sign of life" timeout (Endpoint.unary) is judged once for the whole call.
- * Invariants: every request settles exactly once; a call holds at most ITEMS_MAX requests and about
+ *   and trailers, so classifyGrpcError sees the same thing; a failure of the stream or of the Multi call
+ *   itself (transport, node stopping, cancel) is the failure of every request on it still unanswered;
+ * - its hard deadline: a pipelined request carries its own budget to the node and fails here when it
+ *   passes; a Multi call runs until the latest deadline of its requests, and a request whose own deadline
+ *   passes earlier fails then, as its own call's DEADLINE_EXCEEDED would have;
+ * - the soft "sign of life" timeout (Endpoint.unary) is judged once for the whole batch.
+ * Invariants: every request settles exactly once; a batch holds at most ITEMS_MAX requests and about
  * BYTES_MAX bytes of keys and values (larger requests are not coalesced); the turn's queue is flushed in
- * one setImmediate. A node without Multi (UNIMPLEMENTED) gets the requests resent one by one.
+ * one setImmediate. A node without Pipeline (UNIMPLEMENTED) gets Multi calls, and a node without Multi
+ * gets the requests one by one.
  */
 import * as grpc from '@grpc/grpc-js';
 import { attemptTimeout, classifyGrpcError } from './errors';
 import type { AttemptFailure } from './errors';
+import { Pipeline, type PipelineStub } from './pipeline';
 
 export type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; failure: AttemptFailure };
 
@@ -27,6 +31,8 @@ const FIELD_OF: Readonly<Record<string, string>> = { Get: 'get', Put: 'put', Del
 const ITEMS_MAX = 512;
 const BYTES_MAX = 1024 * 1024;
 const ITEM_BYTES_MAX = 64 * 1024;
+/** Largest PipelineOp.timeout_ms (uint32). */
+const TIMEOUT_MS_MAX = 0xffff_ffff;
 
 /** The server-streaming KV.Multi method of a grpc-js client. */
 export type MultiStub = (request: { ops: Record<string, unknown>[] }, options: grpc.CallOptions) => grpc.ClientReadableStream<MultiResponseWire>;
@@ -53,6 +59,8 @@ export interface CoalescerHost {
   noteReply(nowMs: number): void;
   /** The Multi stub of the endpoint's KV client. */
   multi: MultiStub;
+  /** Opens a KV.Pipeline stream; without it every batch is a Multi call. */
+  pipeline?: PipelineStub;
   /** Sends one request on its own (fallback for a node without Multi). */
   single(method: string, request: unknown, softMs: number, hardMs: number): Promise<AttemptOutcome<unknown>>;
   /** Test-only: discard a successful reply as if lost (ClientOptions.faultInjection.dropReply). */
@@ -69,8 +77,12 @@ export class Coalescer {
   private flushScheduled = false;
   /** False once the node answered UNIMPLEMENTED to Multi: every request goes on its own. */
   private supported = true;
+  /** The long-lived request stream; null when the host has none or the node does not know Pipeline. */
+  private pipeline: Pipeline | null;
 
-  constructor(private readonly host: CoalescerHost) {}
+  constructor(private readonly host: CoalescerHost) {
+    this.pipeline = host.pipeline ? new Pipeline(host.pipeline, () => host.noteReply(Date.now())) : null;
+  }
 
   /** Whether this request may be coalesced; otherwise the caller sends it on its own. */
   accepts(method: string, request: unknown): boolean {
@@ -119,15 +131,17 @@ export class Coalescer {
   private send(items: Item[]): void {
     const host = this.host;
     const now = Date.now();
-    let deadline = 0;
+    const pipelined = this.pipeline !== null;
+    // A Multi call runs until the latest deadline of its requests; on the pipeline every request has its own.
+    let deadline = pipelined ? Number.POSITIVE_INFINITY : 0;
     let softMs = Number.POSITIVE_INFINITY;
     const ops: Record<string, unknown>[] = new Array(items.length);
     for (let i = 0; i < items.length; i++) {
       const it = items[i] as Item;
-      if (it.hardAt > deadline) deadline = it.hardAt;
+      if (!pipelined && it.hardAt > deadline) deadline = it.hardAt;
       // The soft timeout applies to an attempt whose budget is longer than it (Endpoint.unary).
       if (it.softMs < it.hardAt - now && it.softMs < softMs) softMs = it.softMs;
-      ops[i] = { [it.field]: it.request };
+      ops[i] = pipelined ? { timeoutMs: Math.min(TIMEOUT_MS_MAX, Math.max(1, it.hardAt - now)), [it.field]: it.request } : { [it.field]: it.request };
     }
     let pending = items.length;
     let done = false;
@@ -143,31 +157,27 @@ export class Coalescer {
       done = true;
       if (timer !== null) clearTimeout(timer);
       timer = null;
+      if (pipelined) abandon(); // requests that timed out here: ignore their late answers
     };
-
-    const call = host.multi({ ops }, { deadline });
-    call.on('data', (msg: MultiResponseWire) => {
-      if (done) return;
-      host.noteReply(Date.now());
-      for (const r of msg.results) {
-        const it = items[r.index];
-        if (it === undefined || it.settled) continue;
-        const e = r.error as { code: number; message: string; trailers: Record<string, string> } | undefined | null;
-        if (e) {
-          settle(it, { ok: false, failure: classifyGrpcError(fakeServiceError(e.code, e.message, e.trailers ?? {}), it.method, host.address) });
-        } else if (host.dropReply !== undefined && host.dropReply({ method: it.method, endpoint: host.address })) {
-          settle(it, { ok: false, failure: attemptTimeout(it.method, host.address, it.softMs, 'reply dropped by faultInjection') });
-        } else {
-          settle(it, { ok: true, value: r[it.field] });
-        }
+    const onResult = (it: Item | undefined, r: Record<string, unknown>): void => {
+      if (it === undefined || it.settled) return;
+      const e = r.error as { code: number; message: string; trailers: Record<string, string> } | undefined | null;
+      if (e) {
+        settle(it, { ok: false, failure: classifyGrpcError(fakeServiceError(e.code, e.message, e.trailers ?? {}), it.method, host.address) });
+      } else if (host.dropReply !== undefined && host.dropReply({ method: it.method, endpoint: host.address })) {
+        settle(it, { ok: false, failure: attemptTimeout(it.method, host.address, it.softMs, 'reply dropped by faultInjection') });
+      } else {
+        settle(it, { ok: true, value: r[it.field] });
       }
-    });
-    call.on('error', (err: grpc.ServiceError) => {
+    };
+    const onError = (err: grpc.ServiceError): void => {
       if (done) return;
       const t = Date.now();
       if (err.code === grpc.status.UNIMPLEMENTED && !hasTesseraTrailer(err.metadata)) {
-        // An older node: send each request on its own, with what is left of its budget.
-        this.supported = false;
+        // An older node: Multi (or each request on its own) from now on; these go on their own, with what
+        // is left of their budgets.
+        if (pipelined) this.pipeline = null;
+        else this.supported = false;
         for (const it of items) {
           if (it.settled) continue;
           void host.single(it.method, it.request, it.softMs, Math.max(1, it.hardAt - t)).then((out) => settle(it, out));
@@ -179,13 +189,27 @@ export class Coalescer {
         if (failure.kind === 'server') host.noteReply(t);
         settle(it, { ok: false, failure });
       }
-    });
-    call.on('status', (st: grpc.StatusObject) => {
-      if (done || st.code !== grpc.status.OK) return;
-      // Every result was delivered before the status (grpc-js pushes messages first); a request still
-      // unanswered after the data already read means a broken server.
-      setImmediate(failMissing);
-    });
+    };
+
+    let abandon: () => void;
+    if (this.pipeline !== null) {
+      abandon = this.pipeline.send(ops, { result: (slot, r) => onResult(items[slot], r), fail: onError });
+    } else {
+      const call = host.multi({ ops }, { deadline });
+      abandon = () => call.cancel();
+      call.on('data', (msg: MultiResponseWire) => {
+        if (done) return;
+        host.noteReply(Date.now());
+        for (const r of msg.results) onResult(items[r.index], r);
+      });
+      call.on('error', onError);
+      call.on('status', (st: grpc.StatusObject) => {
+        if (done || st.code !== grpc.status.OK) return;
+        // Every result was delivered before the status (grpc-js pushes messages first); a request still
+        // unanswered after the data already read means a broken server.
+        setImmediate(failMissing);
+      });
+    }
     const failMissing = (): void => {
       if (done) return;
       for (const it of items) {
@@ -194,8 +218,8 @@ export class Coalescer {
       }
     };
 
-    // One timer for the call: wakes at the next soft check or at the earliest per-request deadline that
-    // comes before the call's own deadline (grpc-js ends the call at `deadline`).
+    // One timer for the batch: wakes at the next soft check or at the earliest per-request deadline that
+    // comes before the call's own deadline (grpc-js ends a Multi call at `deadline`).
     const expireEarly = (t: number): void => {
       for (const it of items) {
         if (!it.settled && it.hardAt <= t && it.hardAt < deadline) {
@@ -224,7 +248,7 @@ export class Coalescer {
           windowStartMs = t;
         } else {
           finish();
-          call.cancel();
+          abandon();
           for (const it of items) {
             if (it.settled) continue;
             it.settled = true;
@@ -240,6 +264,12 @@ export class Coalescer {
       if (!done) setImmediate(decide);
     };
     arm();
+  }
+
+  /** Ends the pipeline stream (Client.close). */
+  close(): void {
+    this.pipeline?.close();
+    this.pipeline = null;
   }
 }
 

@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { assert } from '../base';
 import type { NodeId } from '../base';
 import { Coalescer, type AttemptOutcome, type MultiStub } from './coalescer';
+import type { PipelineStub } from './pipeline';
 import { attemptTimeout, classifyGrpcError } from './errors';
 import type { ServiceClientCtor } from './proto';
 
@@ -67,6 +68,7 @@ export class Endpoint {
         this.lastReplyMs = nowMs;
       },
       multi: this.stub('kv', 'Multi') as unknown as MultiStub,
+      pipeline: this.stub('kv', 'Pipeline') as unknown as PipelineStub,
       single: (method, request, softMs, hardMs) => this.single('kv', method, request, softMs, hardMs),
       ...(dropReply !== undefined ? { dropReply } : {}),
     });
@@ -93,7 +95,7 @@ export class Endpoint {
    * did not, the node is presumed dead or paused and the attempt is cancelled as a timeout.
    */
   unary<T>(service: ServiceName, method: string, request: unknown, softMs: number, hardMs: number = softMs): Promise<AttemptOutcome<T>> {
-    // Single-key KV calls made in the same turn share one KV.Multi call (coalescer.ts).
+    // Single-key KV calls made in the same turn share one message on the node's KV.Pipeline stream (coalescer.ts).
     if (service === 'kv' && this.coalescer.accepts(method, request)) return this.coalescer.submit<T>(method, request, softMs, hardMs);
     return this.single<T>(service, method, request, softMs, hardMs);
   }
@@ -150,6 +152,7 @@ export class Endpoint {
   }
 
   close(): void {
+    this.coalescer.close();
     this.admin.close();
     this.kv.close();
   }

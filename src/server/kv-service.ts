@@ -27,6 +27,7 @@ import {
   type ScanWire,
 } from './requests';
 import { toGrpcStatus } from './errors';
+import { servePipeline, type OpenPipelines, type PipelineOpWire } from './pipeline';
 import { remainingMs, unary } from './unary';
 
 const EMPTY = Buffer.alloc(0);
@@ -59,7 +60,7 @@ interface MultiErrorWire {
   trailers: Record<string, string>;
 }
 
-export function kvServiceHandlers(host: () => NodeHost, config: NodeConfig, metrics: NodeMetrics): grpc.UntypedServiceImplementation {
+export function kvServiceHandlers(host: () => NodeHost, config: NodeConfig, metrics: NodeMetrics, pipelines: OpenPipelines): grpc.UntypedServiceImplementation {
   const limits = config.limits;
   const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>) => unary<Req, Res>(method, metrics, config.requestTimeoutMs, fn);
   const fns = kvFunctions(host, limits);
@@ -96,6 +97,8 @@ export function kvServiceHandlers(host: () => NodeHost, config: NodeConfig, metr
     compareAndSwap: u('KV.CompareAndSwap', fns.compareAndSwap),
 
     multi: (call: grpc.ServerWritableStream<{ ops: MultiOpWire[] }, { results: Record<string, unknown>[] }>) => serveMulti(call, multiOne, metrics, config.requestTimeoutMs),
+    pipeline: (call: grpc.ServerDuplexStream<{ ops: PipelineOpWire[] }, { results: Record<string, unknown>[] }>) =>
+      servePipeline(call, (op, timeoutMs) => multiOne(op as MultiOpWire, timeoutMs), pipelines, metrics, config.requestTimeoutMs),
 
     scan: u('KV.Scan', async (req: ScanWire, timeoutMs) => {
       const plan = scanPlan(req, limits);

@@ -17,6 +17,7 @@ import { NodeStore } from '../storage';
 import { Transport, serverOptions } from '../transport';
 import { adminServiceHandlers, TESSERA_VERSION } from './admin-service';
 import { kvServiceHandlers } from './kv-service';
+import { OpenPipelines } from './pipeline';
 import { loadPublicServices } from './proto';
 
 export interface TesseraNodeOptions {
@@ -58,7 +59,8 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       return host;
     };
     const services = loadPublicServices();
-    server.addService(services.KV, kvServiceHandlers(current, config, metrics));
+    const pipelines = new OpenPipelines();
+    server.addService(services.KV, kvServiceHandlers(current, config, metrics, pipelines));
     server.addService(services.Admin, adminServiceHandlers(current, config, metrics));
     const grpcServer = server;
     const grpcPort = await new Promise<number>((resolve, reject) =>
@@ -112,9 +114,12 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       close: () => {
         closing ??= (async () => {
           serving = false;
-          // Fail in-flight proposals and reads with a retryable UNAVAILABLE, end peer streams, then
-          // stop gRPC: nothing holds the server open, so tryShutdown completes at once.
+          // Fail in-flight proposals and reads with a retryable UNAVAILABLE, end client pipelines and peer
+          // streams, then stop gRPC: nothing holds the server open, so tryShutdown completes at once.
           await openHost.close();
+          // The failed requests' answers reach the client pipelines in this turn's callbacks; then end them.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          pipelines.endAll();
           peerTransport.close();
           await new Promise<void>((resolve) => {
             const force = setTimeout(() => {

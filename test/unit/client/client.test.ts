@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { Client } from '../../../src/client';
+import { PIPELINE_IDLE_MS } from '../../../src/client/pipeline';
 import { TesseraError } from '../../../src/base';
 import { FakeCluster } from './fake-cluster';
 
@@ -390,9 +391,103 @@ describe('admin and status', () => {
   });
 });
 
-describe('coalescing concurrent calls into KV.Multi', () => {
-  it('sends calls made together as one Multi call, each answered on its own', async () => {
+/** A cluster of nodes that predate KV.Pipeline: the SDK coalesces into KV.Multi calls. */
+async function setupMulti(n: number, opts: Partial<ConstructorParameters<typeof Client>[0]> = {}): Promise<{ c: FakeCluster; cl: Client }> {
+  const s = await setup(n, opts);
+  for (let id = 1; id <= n; id++) s.c.node(id).pipelineUnimplemented = true;
+  return s;
+}
+
+describe('coalescing concurrent calls into one KV.Pipeline message', () => {
+  it('sends calls made together as one message on one long-lived stream, each answered on its own', async () => {
     const { c, cl } = await setup(1);
+    await cl.put('warm', '1');
+    const before = c.node(1).pipelineMessages;
+    const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+    await Promise.all(keys.map((k) => cl.put(k, `v${k}`)));
+    expect(c.node(1).pipelineMessages - before).toBe(1);
+    const got = await Promise.all([...keys.map((k) => cl.get(k)), cl.get('missing')]);
+    expect(got.map((v) => v?.toString() ?? null)).toEqual([...keys.map((k) => `v${k}`), null]);
+    expect(c.node(1).pipelineMessages - before).toBe(2);
+    expect(c.node(1).pipelineStreams).toBe(1);
+    expect(c.node(1).multiCalls).toBe(0);
+    expect(c.violations).toEqual([]);
+  });
+
+  it('one failing request does not fail the others of its message', async () => {
+    const { c, cl } = await setup(1);
+    const [bad, good] = await Promise.allSettled([cl.put(Buffer.alloc(0), 'x'), cl.put('ok', 'y')]);
+    expect((bad as PromiseRejectedResult).reason).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(good.status).toBe('fulfilled');
+    expect(c.get('ok')).toBe('y');
+    expect(c.node(1).pipelineMessages).toBe(1);
+  });
+
+  it('a request whose deadline is shorter than its batch-mates fails at its own deadline', async () => {
+    const { c, cl } = await setup(1, { attemptTimeoutMs: 10_000 });
+    await cl.put('warm', '1');
+    c.node(1).hang = true;
+    const order: string[] = [];
+    const t0 = Date.now();
+    const short = cl.get('warm', { deadlineMs: 150 }).then(
+      () => order.push('short ok'),
+      (e: TesseraError) => order.push(`short ${e.code}`),
+    );
+    const long = cl.get('warm', { deadlineMs: 900 }).then(
+      () => order.push('long ok'),
+      (e: TesseraError) => order.push(`long ${e.code}`),
+    );
+    await short;
+    expect(order).toEqual(['short DEADLINE_EXCEEDED']);
+    expect(Date.now() - t0).toBeLessThan(800);
+    await long;
+    expect(order).toEqual(['short DEADLINE_EXCEEDED', 'long DEADLINE_EXCEEDED']);
+  });
+
+  it('a broken stream fails its requests as retryable; the retry opens a new stream and applies once', async () => {
+    const { c, cl } = await setup(2);
+    await cl.put('warm', '1');
+    c.node(1).hang = true;
+    const write = cl.put('k', 'v', { deadlineMs: 5000 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(c.node(1).callsOf('Put')).toBe(2); // the write reached node 1, which never answers
+    c.node(1).stop(); // the connection drops: the stream breaks
+    c.leaderId = 2;
+    await write;
+    expect(c.get('k')).toBe('v');
+    expect(c.node(2).pipelineStreams).toBe(1);
+    expect(c.violations).toEqual([]);
+  });
+
+  it('closes an idle stream, so a process that forgot close() can exit, and reopens it on the next call', async () => {
+    const { c, cl } = await setup(1);
+    await cl.put('a', '1');
+    expect(c.node(1).pipelinesOpen).toBe(1);
+    const t0 = Date.now();
+    while (c.node(1).pipelinesOpen > 0) {
+      if (Date.now() - t0 > PIPELINE_IDLE_MS + 2000) throw new Error('the idle stream was not closed');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(PIPELINE_IDLE_MS - 100);
+    await cl.put('b', '2');
+    expect(c.node(1).pipelineStreams).toBe(2);
+    expect(c.get('b')).toBe('2');
+  });
+
+  it('falls back to KV.Multi calls on a node without Pipeline', async () => {
+    const { c, cl } = await setupMulti(1);
+    await Promise.all([cl.put('a', '1'), cl.put('b', '2')]);
+    await Promise.all([cl.put('c', '3'), cl.put('d', '4')]);
+    expect(c.get('d')).toBe('4');
+    expect(c.node(1).pipelineMessages).toBe(0);
+    // The first pair went one by one after the UNIMPLEMENTED; from then on every turn is one Multi call.
+    expect(c.node(1).multiCalls).toBe(1);
+  });
+});
+
+describe('coalescing concurrent calls into KV.Multi (nodes without Pipeline)', () => {
+  it('sends calls made together as one Multi call, each answered on its own', async () => {
+    const { c, cl } = await setupMulti(1);
     await cl.put('warm', '1');
     const before = c.node(1).multiCalls;
     const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
@@ -405,7 +500,7 @@ describe('coalescing concurrent calls into KV.Multi', () => {
   });
 
   it('one failing request does not fail the others of its call', async () => {
-    const { c, cl } = await setup(1);
+    const { c, cl } = await setupMulti(1);
     await cl.put('warm', '1');
     const [bad, good] = await Promise.allSettled([cl.put(Buffer.alloc(0), 'x'), cl.put('ok', 'y')]);
     expect(bad.status).toBe('rejected');
@@ -415,7 +510,7 @@ describe('coalescing concurrent calls into KV.Multi', () => {
   });
 
   it('a request whose deadline is shorter than its call-mates fails at its own deadline', async () => {
-    const { c, cl } = await setup(1, { attemptTimeoutMs: 10_000 });
+    const { c, cl } = await setupMulti(1, { attemptTimeoutMs: 10_000 });
     await cl.put('warm', '1');
     c.node(1).hang = true;
     const order: string[] = [];
@@ -434,7 +529,7 @@ describe('coalescing concurrent calls into KV.Multi', () => {
   });
 
   it('falls back to one call per request on a node without Multi', async () => {
-    const { c, cl } = await setup(1);
+    const { c, cl } = await setupMulti(1);
     c.node(1).multiUnimplemented = true;
     await Promise.all([cl.put('a', '1'), cl.put('b', '2')]);
     expect(c.get('a')).toBe('1');

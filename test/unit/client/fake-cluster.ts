@@ -3,7 +3,8 @@
  * proto/kv.proto and proto/admin.proto over one shared in-memory state machine with a session table
  * (last result per clientId), so exactly-once behaviour is observable. Scriptable per node: which node is
  * the leader (others answer NOT_LEADER with hint trailers), hang (never reply), one-shot scripted errors,
- * an apply delay, stop/restart on the same port. Records every call per node.
+ * an apply delay, stop/restart on the same port. Records every call per node (requests arriving in
+ * KV.Multi calls or on KV.Pipeline streams are recorded one by one, under their own method).
  */
 import * as grpc from '@grpc/grpc-js';
 import { loadServices } from '../../../src/client';
@@ -35,6 +36,12 @@ export class FakeNode {
   multiCalls = 0;
   /** Answer KV.Multi with UNIMPLEMENTED (a node that predates it). */
   multiUnimplemented = false;
+  /** KV.Pipeline streams opened, messages received on them, and streams open now. */
+  pipelineStreams = 0;
+  pipelineMessages = 0;
+  pipelinesOpen = 0;
+  /** Answer KV.Pipeline with UNIMPLEMENTED (a node that predates it). */
+  pipelineUnimplemented = false;
   constructor(
     readonly id: number,
     private readonly cluster: FakeCluster,
@@ -56,6 +63,7 @@ export class FakeNode {
     const kv: Record<string, unknown> = {};
     for (const m of ['Get', 'Put', 'Delete', 'CompareAndSwap', 'Scan', 'Batch']) kv[m] = wrap(m);
     kv.Multi = (call: grpc.ServerWritableStream<any, any>) => this.multi(call);
+    kv.Pipeline = (call: grpc.ServerDuplexStream<any, any>) => this.pipeline(call);
     const admin: Record<string, unknown> = {};
     for (const m of ['Status', 'AddNode', 'RemoveNode', 'TransferLeader']) admin[m] = wrap(m);
     server.addService(pkg.tessera.v1.KV.service, kv as grpc.UntypedServiceImplementation);
@@ -79,28 +87,75 @@ export class FakeNode {
       return;
     }
     this.multiCalls++;
-    const methodOf: Record<string, string> = { get: 'Get', put: 'Put', delete: 'Delete', compareAndSwap: 'CompareAndSwap' };
     const ops: any[] = call.request.ops ?? [];
     let left = ops.length;
     if (left === 0) return void call.end();
-    ops.forEach((op, index) => {
-      const field: string = op.op;
-      const one: Callback = (err, value) => {
-        let result: Record<string, unknown>;
-        if (err) {
-          const md = (err as { metadata?: grpc.Metadata }).metadata;
-          const trailers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(md?.getMap() ?? {})) trailers[k] = String(v);
-          result = { index, error: { code: err.code ?? grpc.status.UNKNOWN, message: err.details ?? '', trailers } };
-        } else {
-          result = { index, [field]: value };
-        }
+    ops.forEach((op, index) =>
+      this.runOp(op, index, (result) => {
         if (call.cancelled) return;
         call.write({ results: [result] });
         if (--left === 0) call.end();
-      };
-      void this.handle(methodOf[field] ?? field, op[field], one);
+      }),
+    );
+  }
+
+  /** KV.Pipeline (bidi): each request handled as its own call, its result written when done, by its id. */
+  private pipeline(call: grpc.ServerDuplexStream<any, any>): void {
+    if (this.pipelineUnimplemented) {
+      call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'Pipeline is not implemented here' });
+      return;
+    }
+    this.pipelineStreams++;
+    this.pipelinesOpen++;
+    let inFlight = 0;
+    let clientDone = false;
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      this.pipelinesOpen--;
+    };
+    call.on('data', (req: any) => {
+      this.pipelineMessages++;
+      for (const op of req.ops ?? []) {
+        inFlight++;
+        this.runOp(op, op.id, (result) => {
+          inFlight--;
+          if (call.cancelled || closed) return;
+          call.write({ results: [result] });
+          if (clientDone && inFlight === 0) {
+            close();
+            call.end();
+          }
+        });
+      }
     });
+    call.on('end', () => {
+      clientDone = true;
+      if (inFlight === 0) {
+        close();
+        call.end();
+      }
+    });
+    call.on('cancelled', close);
+    call.on('error', close);
+    call.on('close', close);
+  }
+
+  private runOp(op: any, index: number, done: (result: Record<string, unknown>) => void): void {
+    const methodOf: Record<string, string> = { get: 'Get', put: 'Put', delete: 'Delete', compareAndSwap: 'CompareAndSwap' };
+    const field: string = op.op;
+    const one: Callback = (err, value) => {
+      if (err) {
+        const md = (err as { metadata?: grpc.Metadata }).metadata;
+        const trailers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(md?.getMap() ?? {})) trailers[k] = String(v);
+        done({ index, error: { code: err.code ?? grpc.status.UNKNOWN, message: err.details ?? '', trailers } });
+      } else {
+        done({ index, [field]: value });
+      }
+    };
+    void this.handle(methodOf[field] ?? field, op[field], one);
   }
 
   private async handle(method: string, req: any, cb: Callback): Promise<void> {

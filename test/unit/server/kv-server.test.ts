@@ -228,3 +228,70 @@ describe('KV.Multi', () => {
     expect(values.map((v) => v?.toString())).toEqual(keys.map((k) => `v-${k}`));
   });
 });
+
+/** A raw KV.Pipeline stream: write messages, read results, see how it ends. */
+function rawPipeline(port: number) {
+  const Ctor = loadServices().KV;
+  const c = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<string, () => grpc.ClientDuplexStream<unknown, { results: Record<string, any>[] }>>;
+  const call = c.pipeline!.call(c);
+  const results: Record<string, any>[] = [];
+  let waiter: (() => void) | null = null;
+  call.on('data', (m: { results: Record<string, any>[] }) => {
+    results.push(...m.results);
+    waiter?.();
+  });
+  const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+  call.on('error', () => undefined);
+  return {
+    call,
+    results,
+    status,
+    async until(n: number): Promise<void> {
+      const t0 = Date.now();
+      while (results.length < n) {
+        if (Date.now() - t0 > 5000) throw new Error(`only ${results.length} of ${n} results`);
+        await new Promise<void>((r) => {
+          waiter = r;
+          setTimeout(r, 50);
+        });
+      }
+    },
+    close: () => (c as unknown as grpc.Client).close(),
+  };
+}
+
+describe('KV.Pipeline', () => {
+  it('answers requests from several messages on one stream by id, with per-request errors', async () => {
+    const p = rawPipeline(cluster.ports.get(cluster.leaderId())!);
+    p.call.write({ ops: [{ id: 41, put: { key: Buffer.from('p/1'), value: Buffer.from('one') } }, { id: 42, put: { key: Buffer.alloc(0), value: Buffer.from('x') } }] });
+    await p.until(2);
+    p.call.write({ ops: [{ id: 43, timeoutMs: 2000, get: { key: Buffer.from('p/1') } }] });
+    await p.until(3);
+    const byId = new Map(p.results.map((r) => [r.index, r]));
+    expect(byId.get(41)!.result).toBe('put');
+    expect(byId.get(42)!.error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(byId.get(42)!.error.trailers['tessera-limit']).toBe('keyBytesMin');
+    expect(byId.get(43)!.get.value.toString()).toBe('one');
+    p.call.end();
+    expect((await p.status).code).toBe(grpc.status.OK);
+    p.close();
+  });
+
+  it('a stopping node answers what it started, ends its streams and shuts down without waiting for clients', async () => {
+    const single = await NodeCluster.start(1);
+    try {
+      await single.waitForLeader();
+      const p = rawPipeline(single.ports.get(1)!);
+      p.call.write({ ops: [{ id: 1, put: { key: Buffer.from('s/1'), value: Buffer.from('x') } }] });
+      await p.until(1);
+      expect(p.results[0]!.result).toBe('put');
+      const t0 = Date.now();
+      await single.stop(1);
+      expect(Date.now() - t0).toBeLessThan(1900); // not the 2 s forced shutdown: the stream did not hold it
+      expect((await p.status).code).toBe(grpc.status.OK); // ended by the node, not cut
+      p.close();
+    } finally {
+      await single.close();
+    }
+  });
+});
