@@ -21,6 +21,7 @@ export const DEFAULTS = {
   outboxMessagesMax: 4096,
   preVote: true,
   checkQuorum: true,
+  lazyCommit: true,
   inflightMessagesMax: 256,
   appendBytesMax: 1024 * 1024,
   uncommittedBytesMax: 64 * 1024 * 1024,

@@ -38,6 +38,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'outboxMessagesMax', kind: 'int', help: 'queued Raft messages per peer before dropping (default 4096)' },
   { key: 'preVote', kind: 'bool', help: 'Raft PreVote (default true)' },
   { key: 'checkQuorum', kind: 'bool', help: 'Raft CheckQuorum (default true)' },
+  { key: 'lazyCommit', kind: 'bool', help: 'followers learn a new commit index with the next append or heartbeat, not an extra message (default true)' },
   { key: 'inflightMessagesMax', kind: 'int', help: 'AppendEntries in flight per follower (default 256)' },
   { key: 'appendBytesMax', kind: 'int', help: 'entry bytes per AppendEntries (default 1048576)' },
   { key: 'uncommittedBytesMax', kind: 'int', help: 'uncommitted entry bytes a leader accepts (default 67108864)' },

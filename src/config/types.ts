@@ -48,6 +48,8 @@ export interface QueuesConfig {
 export interface RaftTuning {
   preVote: boolean;
   checkQuorum: boolean;
+  /** Followers learn a new commit index from the next append or heartbeat (RaftConfig.lazyCommit). */
+  lazyCommit: boolean;
   inflightMessagesMax: number;
   appendBytesMax: number;
   uncommittedBytesMax: number;

@@ -170,6 +170,7 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     raft: {
       preVote: bool('preVote', DEFAULTS.preVote),
       checkQuorum: bool('checkQuorum', DEFAULTS.checkQuorum),
+      lazyCommit: bool('lazyCommit', DEFAULTS.lazyCommit),
       inflightMessagesMax: int('inflightMessagesMax', DEFAULTS.inflightMessagesMax),
       appendBytesMax,
       uncommittedBytesMax,

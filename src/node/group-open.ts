@@ -19,6 +19,7 @@ export function raftConfigOf(config: NodeConfig): RaftConfig {
     heartbeatTicks: config.timing.heartbeatTicks,
     preVote: config.raft.preVote,
     checkQuorum: config.raft.checkQuorum,
+    lazyCommit: config.raft.lazyCommit,
     inflightMessagesMax: config.raft.inflightMessagesMax,
     appendBytesMax: config.raft.appendBytesMax,
     uncommittedBytesMax: config.raft.uncommittedBytesMax,

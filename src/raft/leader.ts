@@ -59,7 +59,12 @@ function onCommitAdvanced(s: RaftState): void {
     const deferred = s.readOnly.takeDeferred();
     for (const context of deferred) startRead(s, context);
   }
-  bcastAppend(s);
+  if (s.cfg.lazyCommit === true) {
+    // Only followers with entries to send hear of the new commit now (appends always carry it).
+    for (const id of s.progress.keys()) if (id !== s.id) sendAppend(s, id, false);
+  } else {
+    bcastAppend(s);
+  }
 }
 
 function appendAndReplicate(s: RaftState, e: Entry): void {
@@ -221,7 +226,7 @@ function handleAppendResp(s: RaftState, m: Message & { type: 'appendResp' }, pr:
       break;
   }
   if (maybeCommit(s)) onCommitAdvanced(s);
-  else if (pr.canBumpCommit(log.committed)) sendAppend(s, m.from, true);
+  else if (s.cfg.lazyCommit !== true && pr.canBumpCommit(log.committed)) sendAppend(s, m.from, true);
   while (sendAppend(s, m.from, false)) {
     // Fill the in-flight window.
   }

@@ -214,6 +214,14 @@ export interface RaftConfig {
    */
   snapshotTimeoutTicks?: number;
   /**
+   * When true, a leader whose commit index moves does not send followers an append just to tell them:
+   * they learn it from the next append (which always carries it) or heartbeat (within heartbeatTicks).
+   * At low load this saves two messages per write per follower (the empty append and its answer), and
+   * the CPU to handle them, at the cost of followers applying up to one heartbeat later. Safety does not
+   * depend on it (a follower's commit index is never ahead of the leader's). Default false.
+   */
+  lazyCommit?: boolean;
+  /**
    * TEST ONLY. Deliberately unsafe switches that let the simulator prove its checkers catch bugs.
    * Never set in production code.
    */

@@ -65,6 +65,7 @@ export class Cluster implements NodeEnv {
         heartbeatTicks: opts.mix.heartbeatTicks,
         preVote: opts.mix.preVote,
         checkQuorum: opts.mix.checkQuorum,
+        lazyCommit: opts.mix.lazyCommit,
         inflightMessagesMax: opts.mix.inflightMessagesMax,
         appendBytesMax: opts.mix.appendBytesMax,
         uncommittedBytesMax: opts.mix.uncommittedBytesMax,

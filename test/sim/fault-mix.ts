@@ -18,6 +18,8 @@ export interface FaultMix {
   nodeCount: 3 | 5;
   preVote: boolean;
   checkQuorum: boolean;
+  /** RaftConfig.lazyCommit: followers learn a new commit index only from the next append or heartbeat. */
+  lazyCommit: boolean;
   electionTicks: number;
   heartbeatTicks: number;
   inflightMessagesMax: number;
@@ -83,6 +85,7 @@ export function drawFaultMix(random: Random, profile: Profile): FaultMix {
       clients: 5,
       opsPerClient: 12,
       keys: 2,
+      lazyCommit: random.chance(0.5), // drawn last: the draws above (and so older seeds' mixes) are unchanged
     };
   }
   const calm = random.chance(0.15);
@@ -118,6 +121,7 @@ export function drawFaultMix(random: Random, profile: Profile): FaultMix {
     clients: random.int(2, 4),
     opsPerClient: random.int(6, 16),
     keys: random.int(1, 4),
+    lazyCommit: random.chance(0.5), // drawn last: the draws above (and so older seeds' mixes) are unchanged
   };
 }
 
@@ -125,7 +129,7 @@ export function describeFaultMix(m: FaultMix): string {
   const net = `drop=${m.net.dropRate.toFixed(3)} dup=${m.net.dupRate.toFixed(3)} delay=${m.net.delayMinTicks}..${m.net.delayMaxTicks}`;
   const crash = m.crashes ? `crashes@${m.crashPoints.join('|')} loss=${m.crashLossMode}` : 'no-crashes';
   return [
-    `profile=${m.profile} nodes=${m.nodeCount} preVote=${m.preVote} checkQuorum=${m.checkQuorum}`,
+    `profile=${m.profile} nodes=${m.nodeCount} preVote=${m.preVote} checkQuorum=${m.checkQuorum} lazyCommit=${m.lazyCommit}`,
     `election=${m.electionTicks} heartbeat=${m.heartbeatTicks} inflight=${m.inflightMessagesMax} appendBytes=${m.appendBytesMax} uncommittedBytes=${m.uncommittedBytesMax}`,
     net,
     `faults every ${m.faultEveryTicks[0]}..${m.faultEveryTicks[1]} leaderBias=${m.leaderBias} partitions=${m.partitions.join('|')}`,

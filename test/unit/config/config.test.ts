@@ -40,6 +40,12 @@ describe('config', () => {
     expect(c.logRetainEntries).toBe(1000);
     expect(c.unsafeStaleReads).toBe(false);
     expect(c.join).toBe(false);
+    expect(c.raft.lazyCommit).toBe(true);
+  });
+
+  it('turns lazy commit off with --lazy-commit false or TESSERA_LAZY_COMMIT=false', () => {
+    expect(load([...base, '--lazy-commit', 'false']).raft.lazyCommit).toBe(false);
+    expect(load(base, { TESSERA_LAZY_COMMIT: 'false' }).raft.lazyCommit).toBe(false);
   });
 
   it('applies the low-latency profile and lets explicit timing override it', () => {

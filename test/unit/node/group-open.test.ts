@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Random } from '../../../src/base';
 import { loadNodeConfig } from '../../../src/config';
-import { openGroup } from '../../../src/node/group-open';
+import { openGroup, raftConfigOf } from '../../../src/node/group-open';
 import { createNodeMetrics } from '../../../src/obs';
 import { NodeStore } from '../../../src/storage';
 
 describe('openGroup', () => {
-  it('gives the state machine the configured session TTL', async () => {
+  it('gives the state machine the configured session TTL and the core the configured commit mode', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tessera-group-open-'));
     const store = await NodeStore.open(dir);
     try {
@@ -19,6 +19,8 @@ describe('openGroup', () => {
       });
       const { group } = await openGroup(1, { start: Buffer.alloc(0), end: null }, config, store, createNodeMetrics(), new Random(1));
       expect(group.sm.sessionTtlMs).toBe(90_000);
+      expect(raftConfigOf(config).lazyCommit).toBe(true);
+      expect(raftConfigOf({ ...config, raft: { ...config.raft, lazyCommit: false } }).lazyCommit).toBe(false);
     } finally {
       await store.close();
       await rm(dir, { recursive: true, force: true });

@@ -98,3 +98,42 @@ describe('takeMessagesNow', () => {
     expect(h.node(1).readStates.map((r) => r.context)).toEqual([1, 2]);
   });
 });
+
+describe('lazyCommit', () => {
+  /** Proposes one entry on leader 1 and delivers everything; returns the messages the leader sent after the first acks. */
+  function oneWrite(lazyCommit: boolean) {
+    const h = new Harness([1, 2, 3], { lazyCommit });
+    h.elect(1);
+    h.stabilize();
+    const before = h.delivered.length;
+    h.propose(1, 'x');
+    h.stabilize();
+    const sent = h.delivered.slice(before);
+    const index = h.core(1).status().lastIndex;
+    return { h, sent, index };
+  }
+
+  it('off: the leader tells followers the new commit index at once, with an extra (empty) append', () => {
+    const { h, sent, index } = oneWrite(false);
+    const appends = sent.filter((m) => m.type === 'append' && m.from === 1);
+    expect(appends.filter((m) => m.type === 'append' && m.entries.length === 0 && m.commit === index).map((m) => m.to).sort()).toEqual([2, 3]);
+    for (const id of [1, 2, 3]) expect(h.node(id).sm).toEqual(['x']);
+  });
+
+  it('on: followers learn the commit index from the next append or heartbeat, with no extra message', () => {
+    const { h, sent, index } = oneWrite(true);
+    // One append per follower with the entry, one answer each: nothing else.
+    expect(sent.map((m) => `${m.type} ${m.from}->${m.to}`).sort()).toEqual(['append 1->2', 'append 1->3', 'appendResp 2->1', 'appendResp 3->1']);
+    expect(h.node(1).sm).toEqual(['x']); // the leader applies at once
+    expect(h.core(2).status().commit).toBeLessThan(index);
+    // The next write carries the commit index of the first.
+    h.propose(1, 'y');
+    h.stabilize();
+    expect(h.node(2).sm).toEqual(['x']);
+    expect(h.node(3).sm).toEqual(['x']);
+    // A heartbeat carries the rest.
+    h.tick(1, 1);
+    h.stabilize();
+    for (const id of [1, 2, 3]) expect(h.node(id).sm).toEqual(['x', 'y']);
+  });
+});

@@ -20,6 +20,7 @@ export interface HarnessOptions {
   appendBytesMax?: number;
   uncommittedBytesMax?: number;
   pendingReadsMax?: number;
+  lazyCommit?: boolean;
   unsafe?: RaftConfig['unsafe'];
   learners?: NodeId[];
   seed?: number;
@@ -155,6 +156,7 @@ export class Harness {
       appendBytesMax: o.appendBytesMax ?? c.appendBytesMax,
       uncommittedBytesMax: o.uncommittedBytesMax ?? c.uncommittedBytesMax,
       pendingReadsMax: o.pendingReadsMax ?? c.pendingReadsMax,
+      ...(o.lazyCommit !== undefined ? { lazyCommit: o.lazyCommit } : {}),
       ...(o.unsafe ? { unsafe: o.unsafe } : {}),
     };
   }
