@@ -5,9 +5,8 @@
 import { TesseraError } from '../base';
 import { dataKey, decodeSessionRecord, decodeValueRecord, encodeSessionRecord, encodeValueRecord, formatKey, sessionKey } from '../codec';
 import type { CommandResult, SessionRecord } from '../codec';
-import type { StoreDb } from '../storage';
+import type { BatchOp, StoreDb } from '../storage';
 
-type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 export class ApplyBatch {
   readonly ops: BatchOp[] = [];

@@ -46,7 +46,7 @@ import {
 } from '../codec';
 import type { Command, CommandResult, KeyValue, ScanPage } from '../codec';
 import type { Entry, SnapshotMeta } from '../raft';
-import type { NodeStore, StoreDb } from '../storage';
+import { writeBatch, type NodeStore, type StoreDb } from '../storage';
 import { ApplyBatch } from './apply-batch';
 import { SessionTable } from './session-table';
 import type { SessionState } from './session-table';
@@ -183,7 +183,7 @@ export class StateMachine {
       }
       const ops = batch.finish();
       ops.push({ type: 'put', key: appliedKey(this.groupId), value: encodeIndex(applied) });
-      const written = this.db.batch(ops);
+      const written = writeBatch(this.db, ops, false);
       onResults?.(results);
       await written;
       this.appliedIndex = applied;

@@ -2,3 +2,5 @@
 export { NodeStore } from './node-store';
 export type { StoreDb, VerifyReport } from './node-store';
 export type { GroupWrite, GroupDurableState } from './types';
+export { writeBatch } from './write-batch';
+export type { BatchOp } from './write-batch';

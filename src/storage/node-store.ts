@@ -45,10 +45,10 @@ import {
 } from '../codec';
 import type { Entry } from '../raft';
 import type { GroupDurableState, GroupWrite } from './types';
+import { writeBatch, type BatchOp } from './write-batch';
 
 export type StoreDb = Level<Buffer, Buffer>;
 
-type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 const INDEX_MAX = Number.MAX_SAFE_INTEGER;
 
@@ -293,7 +293,7 @@ export class NodeStore {
       }
       if (w.hardState !== null || w.snapshot !== null || w.entries.length > 0 || this.groups.has(g)) next.set(g, st);
     }
-    if (ops.length > 0) await this.level.batch(ops, { sync: true });
+    if (ops.length > 0) await writeBatch(this.level, ops, true);
     for (const [g, st] of next) this.groups.set(g, st);
   }
 
