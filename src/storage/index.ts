@@ -1,6 +1,6 @@
 /** L2 storage: the node's LevelDB with the durable Raft state of all its groups (group commit). */
 export { NodeStore } from './node-store';
-export type { StoreDb, VerifyReport } from './node-store';
-export type { GroupWrite, GroupDurableState } from './types';
+export type { VerifyReport } from './node-store';
+export type { GroupWrite, GroupDurableState, StoreDb } from './types';
 export { writeBatch } from './write-batch';
 export type { BatchOp } from './write-batch';

@@ -44,10 +44,9 @@ import {
   snapshotMetaKey,
 } from '../codec';
 import type { Entry } from '../raft';
-import type { GroupDurableState, GroupWrite } from './types';
+import type { GroupDurableState, GroupWrite, StoreDb } from './types';
 import { writeBatch, type BatchOp } from './write-batch';
 
-export type StoreDb = Level<Buffer, Buffer>;
 
 
 const INDEX_MAX = Number.MAX_SAFE_INTEGER;

@@ -7,7 +7,11 @@
  * Every record is a codec/ record: version byte, CRC32C, msgpackr body.
  */
 import type { GroupId } from '../base';
+import type { Level } from 'level';
 import type { Entry, HardState, SnapshotMeta } from '../raft';
+
+/** The node's LevelDB: Buffer keys and values. */
+export type StoreDb = Level<Buffer, Buffer>;
 
 /** What one group's Ready asks to persist. Entries overwrite any stored suffix from entries[0].index. */
 export interface GroupWrite {

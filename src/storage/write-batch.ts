@@ -9,7 +9,7 @@
  * Invariant: the outcome (what is written, durability with sync, errors) is the public batch()'s.
  */
 import { assert } from '../base';
-import type { StoreDb } from './node-store';
+import type { StoreDb } from './types';
 
 export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
