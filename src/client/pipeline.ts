@@ -80,12 +80,14 @@ export class Pipeline {
     return this.inFlight.size;
   }
 
+  /** Cancels the stream; the requests in flight on it fail with CANCELLED (their outcome is unknown). */
   close(): void {
     this.closed = true;
     this.clearIdle();
     const call = this.call;
-    this.call = null;
-    if (call !== null) call.cancel();
+    if (call === null) return;
+    this.broken(call, failure(grpc.status.CANCELLED, 'the client was closed'));
+    call.cancel();
   }
 
   private stream(): ReturnType<PipelineStub> {
@@ -107,7 +109,7 @@ export class Pipeline {
     call.on('status', (st: grpc.StatusObject) => {
       if (st.code !== grpc.status.OK) return; // 'error' reports it
       // The node ended the stream (it is stopping): whatever it did not answer has an unknown outcome.
-      setImmediate(() => this.broken(call, unavailable('the node ended the request stream (it is stopping)')));
+      setImmediate(() => this.broken(call, failure(grpc.status.UNAVAILABLE, 'the node ended the request stream (it is stopping)')));
     });
     return call;
   }
@@ -143,9 +145,9 @@ export class Pipeline {
   };
 }
 
-function unavailable(message: string): grpc.ServiceError {
-  const err = new Error(`${grpc.status.UNAVAILABLE} UNAVAILABLE: ${message}`) as grpc.ServiceError;
-  err.code = grpc.status.UNAVAILABLE;
+function failure(code: grpc.status, message: string): grpc.ServiceError {
+  const err = new Error(`${code} ${grpc.status[code]}: ${message}`) as grpc.ServiceError;
+  err.code = code;
   err.details = message;
   err.metadata = new grpc.Metadata();
   return err;

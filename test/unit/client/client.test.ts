@@ -474,6 +474,21 @@ describe('coalescing concurrent calls into one KV.Pipeline message', () => {
     expect(c.get('b')).toBe('2');
   });
 
+  it('close() fails the calls in flight on the stream at once', async () => {
+    const { c, cl } = await setup(1, { attemptTimeoutMs: 10_000 });
+    await cl.put('warm', '1');
+    c.node(1).hang = true;
+    const t0 = Date.now();
+    const pending = cl.put('k', 'v', { deadlineMs: 5000 }).then(
+      () => 'ok',
+      (e: TesseraError) => e.code,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    await cl.close();
+    expect(await pending).toBe('UNAVAILABLE');
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
   it('falls back to KV.Multi calls on a node without Pipeline', async () => {
     const { c, cl } = await setupMulti(1);
     await Promise.all([cl.put('a', '1'), cl.put('b', '2')]);
