@@ -103,13 +103,32 @@ export class TestCluster {
     return leaders[0]!;
   }
 
+  /** A leader that every running node acknowledges (a settled election, not one about to be superseded). */
   async waitForLeader(timeoutMs = 8000): Promise<TestNode> {
     const start = Date.now();
     for (;;) {
       const l = this.leader();
-      if (l) return l;
+      if (l && this.running().every((n) => n.host.groupStatus(1).leader === l.id)) return l;
       if (Date.now() - start > timeoutMs) throw new Error('no leader elected in time');
       await sleep(20);
+    }
+  }
+
+  /**
+   * Runs `fn` against the current leader, again against the next leader when leadership moves under it
+   * (NOT_LEADER / UNAVAILABLE: an election on a loaded machine), until `timeoutMs`.
+   */
+  async onLeader<T>(fn: (leader: TestNode) => Promise<T>, timeoutMs = 10_000): Promise<T> {
+    const start = Date.now();
+    for (;;) {
+      const leader = await this.waitForLeader(timeoutMs);
+      try {
+        return await fn(leader);
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if ((code !== 'NOT_LEADER' && code !== 'UNAVAILABLE') || Date.now() - start > timeoutMs) throw e;
+        await sleep(20);
+      }
     }
   }
 

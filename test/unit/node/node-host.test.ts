@@ -179,10 +179,11 @@ describe('NodeHost with 3 in-process nodes', () => {
     const ids = cluster.running().map((n) => n.id);
     for (const id of ids) await cluster.stop(id);
     for (const id of ids) await cluster.restart(id);
-    const again = await cluster.waitForLeader();
+    const c = cluster;
     for (let i = 0; i < 50; i += 7) {
-      expect((await again.host.read(1, 'linearizable', (sm) => sm.get(Buffer.from(`r${i}`)))).value?.toString()).toBe(`${i}`);
+      const read = await c.onLeader((l) => l.host.read(1, 'linearizable', (sm) => sm.get(Buffer.from(`r${i}`))));
+      expect(read.value?.toString()).toBe(`${i}`);
     }
-    await again.host.propose(1, put('r-after', 'ok'));
+    await c.onLeader((l) => l.host.propose(1, put('r-after', 'ok')));
   }, 30_000);
 });
