@@ -1,7 +1,8 @@
 /**
  * The SDK side of KV.Pipeline (proto/kv.proto): one long-lived bidirectional stream to a node, opened on
- * the first request and ended after IDLE_MS without requests in flight (so a process that forgot
- * Client.close() still exits, and an idle client holds no stream). Each batch of requests is written as
+ * the first request and ended once nothing is in flight and nothing was sent for IDLE_MS (so a process
+ * that forgot Client.close() still exits, and an idle client holds no stream); one timer per stream
+ * checks that, not one per request. Each batch of requests is written as
  * one PipelineRequest; results are routed back to their batch by request id.
  *
  * Invariants:
@@ -40,7 +41,9 @@ export class Pipeline {
   private call: ReturnType<PipelineStub> | null = null;
   private readonly inFlight = new Map<number, InFlight>();
   private nextId = 1;
+  /** One timer per open stream (not one per request): it ends the stream once it has been idle long enough. */
   private idleTimer: NodeJS.Timeout | null = null;
+  private lastSendMs = 0;
   private closed = false;
 
   /** `onReply` runs for every message from the node (a sign of life). */
@@ -64,14 +67,13 @@ export class Pipeline {
       (ops[i] as { id: number }).id = id;
       this.inFlight.set(id, { sink, slot: i });
     }
-    this.clearIdle();
+    this.lastSendMs = Date.now();
     call.write({ ops });
     return () => {
       for (const id of ids) {
         const f = this.inFlight.get(id);
         if (f !== undefined && f.sink === sink) this.inFlight.delete(id);
       }
-      this.armIdle();
     };
   }
 
@@ -103,7 +105,6 @@ export class Pipeline {
         this.inFlight.delete(r.index);
         f.sink.result(f.slot, r);
       }
-      this.armIdle();
     });
     call.on('error', (err: grpc.ServiceError) => this.broken(call, err));
     call.on('status', (st: grpc.StatusObject) => {
@@ -111,6 +112,7 @@ export class Pipeline {
       // The node ended the stream (it is stopping): whatever it did not answer has an unknown outcome.
       setImmediate(() => this.broken(call, failure(grpc.status.UNAVAILABLE, 'the node ended the request stream (it is stopping)')));
     });
+    this.armIdle(PIPELINE_IDLE_MS);
     return call;
   }
 
@@ -125,9 +127,9 @@ export class Pipeline {
     for (const sink of sinks) sink.fail(err);
   }
 
-  private armIdle(): void {
-    if (this.inFlight.size > 0 || this.call === null || this.idleTimer !== null || this.closed) return;
-    this.idleTimer = setTimeout(this.endIfIdle, PIPELINE_IDLE_MS);
+  private armIdle(afterMs: number): void {
+    this.clearIdle();
+    this.idleTimer = setTimeout(this.endIfIdle, afterMs);
     this.idleTimer.unref?.();
   }
 
@@ -138,8 +140,13 @@ export class Pipeline {
 
   private readonly endIfIdle = (): void => {
     this.idleTimer = null;
-    if (this.inFlight.size > 0 || this.call === null) return;
     const call = this.call;
+    if (call === null || this.closed) return;
+    const idleMs = Date.now() - this.lastSendMs;
+    if (this.inFlight.size > 0 || idleMs < PIPELINE_IDLE_MS) {
+      this.armIdle(this.inFlight.size > 0 ? PIPELINE_IDLE_MS : PIPELINE_IDLE_MS - idleMs);
+      return;
+    }
     this.call = null;
     call.cancel(); // nothing in flight: no answer is lost; the status is ignored (this.call !== call)
   };

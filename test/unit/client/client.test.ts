@@ -474,6 +474,17 @@ describe('coalescing concurrent calls into one KV.Pipeline message', () => {
     expect(c.get('b')).toBe('2');
   });
 
+  it('keeps one stream while calls keep coming, longer than the idle time', async () => {
+    const { c, cl } = await setup(1);
+    const t0 = Date.now();
+    for (let i = 0; Date.now() - t0 < PIPELINE_IDLE_MS * 1.6; i++) {
+      await cl.put(`busy${i}`, 'x');
+      await new Promise((r) => setTimeout(r, PIPELINE_IDLE_MS / 5));
+    }
+    expect(c.node(1).pipelineStreams).toBe(1);
+    expect(c.node(1).pipelinesOpen).toBe(1);
+  });
+
   it('close() fails the calls in flight on the stream at once', async () => {
     const { c, cl } = await setup(1, { attemptTimeoutMs: 10_000 });
     await cl.put('warm', '1');
