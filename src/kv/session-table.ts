@@ -27,6 +27,9 @@
  */
 import { assert } from '../base';
 
+/** What expire() and touch() return when nothing left (the common case: no allocation per command). */
+const NONE: readonly string[] = Object.freeze([]);
+
 export interface SessionState {
   seq: number;
   lastIndex: number;
@@ -83,11 +86,12 @@ export class SessionTable {
    * Evicts the sessions unused since before clockMs - sessionTtlMs (oldest first; untimed sessions with the
    * first expiring timed one). Returns the evicted client ids.
    */
-  expire(clockMs: number): string[] {
+  expire(clockMs: number): readonly string[] {
     const cutoffMs = clockMs - this.sessionTtlMs;
-    const evicted: string[] = [];
+    let evicted: string[] | null = null;
     for (const [clientId, s] of this.timed) {
       if ((s.lastSeenMs as number) >= cutoffMs) break;
+      evicted ??= [];
       if (this.untimed.size > 0) {
         for (const old of this.untimed.keys()) evicted.push(old);
         this.untimed.clear();
@@ -96,7 +100,7 @@ export class SessionTable {
       evicted.push(clientId);
     }
     if (this.timed.size === 0) this.newestSeenMs = 0;
-    return evicted;
+    return evicted ?? NONE;
   }
 
   /**
@@ -104,7 +108,7 @@ export class SessionTable {
    * >= every remembered lastSeenMs; 0 = no time known), making it the most recently used; then evicts the
    * least recently used sessions while the table is over sessionsMax. Returns the evicted client ids.
    */
-  touch(clientId: string, seq: number, lastIndex: number, clockMs: number): string[] {
+  touch(clientId: string, seq: number, lastIndex: number, clockMs: number): readonly string[] {
     assert(clockMs >= this.newestSeenMs, () => `session ${clientId} used at log clock ${clockMs}, before ${this.newestSeenMs}`);
     this.untimed.delete(clientId);
     this.timed.delete(clientId);
@@ -114,6 +118,7 @@ export class SessionTable {
       this.timed.set(clientId, { seq, lastIndex, lastSeenMs: clockMs });
       this.newestSeenMs = clockMs;
     }
+    if (this.size <= this.sessionsMax) return NONE;
     const evicted: string[] = [];
     while (this.size > this.sessionsMax) {
       const from = this.untimed.size > 0 ? this.untimed : this.timed;
