@@ -52,3 +52,17 @@ export function toGrpcStatus(e: unknown): GrpcErrorStatus {
   if (typeof d.limit === 'string') metadata.set('tessera-limit', d.limit);
   return { code: statusOf[e.code] ?? grpc.status.INTERNAL, details: e.message, metadata };
 }
+
+/** The error of one request inside KV.Multi or KV.Pipeline: what its own call would have had as status and trailers. */
+export interface RequestErrorWire {
+  code: number;
+  message: string;
+  trailers: Record<string, string>;
+}
+
+export function toRequestError(e: unknown): RequestErrorWire {
+  const st = toGrpcStatus(e);
+  const trailers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(st.metadata.getMap())) trailers[k] = typeof v === 'string' ? v : v.toString('utf8');
+  return { code: st.code, message: st.details, trailers };
+}

@@ -26,7 +26,7 @@ import {
   type PutWire,
   type ScanWire,
 } from './requests';
-import { toGrpcStatus } from './errors';
+import { toGrpcStatus, toRequestError } from './errors';
 import { servePipeline, type OpenPipelines, type PipelineOpWire } from './pipeline';
 import { remainingMs, unary } from './unary';
 
@@ -54,12 +54,6 @@ interface MultiOpWire {
   compareAndSwap?: CasWire | null;
 }
 
-interface MultiErrorWire {
-  code: number;
-  message: string;
-  trailers: Record<string, string>;
-}
-
 export function kvServiceHandlers(host: () => NodeHost, config: NodeConfig, metrics: NodeMetrics, pipelines: OpenPipelines): grpc.UntypedServiceImplementation {
   const limits = config.limits;
   const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>) => unary<Req, Res>(method, metrics, config.requestTimeoutMs, fn);
@@ -80,13 +74,7 @@ export function kvServiceHandlers(host: () => NodeHost, config: NodeConfig, metr
     }
     return run.then(
       (res) => ({ [kind as string]: res }),
-      (e: unknown) => {
-        const st = toGrpcStatus(e);
-        const trailers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(st.metadata.getMap())) trailers[k] = typeof v === 'string' ? v : v.toString('utf8');
-        const error: MultiErrorWire = { code: st.code, message: st.details, trailers };
-        return { error };
-      },
+      (e: unknown) => ({ error: toRequestError(e) }),
     );
   };
 

@@ -14,7 +14,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { TesseraError } from '../base';
 import type { NodeMetrics } from '../obs';
-import { toGrpcStatus } from './errors';
+import { toRequestError } from './errors';
 
 /** Requests of one stream running at once. */
 export const PIPELINE_OPS_IN_FLIGHT_MAX = 8192;
@@ -52,13 +52,6 @@ export class OpenPipelines {
     for (const end of [...this.ends]) end();
     this.ends.clear();
   }
-}
-
-function errorResult(id: number, e: TesseraError): ResultWire {
-  const st = toGrpcStatus(e);
-  const trailers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(st.metadata.getMap())) trailers[k] = typeof v === 'string' ? v : v.toString('utf8');
-  return { index: id, error: { code: st.code, message: st.details, trailers } };
 }
 
 export function servePipeline(
@@ -107,7 +100,7 @@ export function servePipeline(
     for (const op of req.ops ?? []) {
       const id = op.id;
       if (inFlight >= opsInFlightMax) {
-        push(errorResult(id, new TesseraError('RESOURCE_EXHAUSTED', `too many requests in flight on this stream (${opsInFlightMax}); retry later`)));
+        push({ index: id, error: toRequestError(new TesseraError('RESOURCE_EXHAUSTED', `too many requests in flight on this stream (${opsInFlightMax}); retry later`)) });
         continue;
       }
       inFlight++;
