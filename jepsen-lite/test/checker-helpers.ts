@@ -1,6 +1,7 @@
 /** Helpers for the checker tests: terse history construction and the project's paths. */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import type { EventType, EventValue, HistoryEvent, OpFunction, Scalar } from '../history';
 
 /** The project root: the nearest folder upwards from the working directory with tessera's package.json. */
@@ -17,8 +18,26 @@ function findProjectRoot(): string {
 
 export const projectRoot = findProjectRoot();
 export const fixturesDir = join(projectRoot, 'test/fixtures/linearizability');
-/** ../shared beside the clone (CI has it there). */
-export const sharedVectorsDir = join(projectRoot, '..', 'shared', 'linearizability-vectors');
+/**
+ * ../shared/linearizability-vectors beside the clone (CI has it there), or beside the local repository the
+ * clone was made from (a scratch clone elsewhere, e.g. `git clone . /tmp/x`, still finds it).
+ */
+function findSharedVectorsDir(): string {
+  const besideClone = join(projectRoot, '..', 'shared', 'linearizability-vectors');
+  if (existsSync(join(besideClone, 'manifest.json'))) return besideClone;
+  let origin = '';
+  try {
+    origin = execFileSync('git', ['config', '--get', 'remote.origin.url'], { cwd: projectRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return besideClone;
+  }
+  const originPath = origin.startsWith('file://') ? origin.slice('file://'.length) : origin;
+  if (!isAbsolute(originPath)) return besideClone;
+  const besideOrigin = join(originPath, '..', 'shared', 'linearizability-vectors');
+  return existsSync(join(besideOrigin, 'manifest.json')) ? besideOrigin : besideClone;
+}
+
+export const sharedVectorsDir = findSharedVectorsDir();
 export const sharedVectorsPresent = existsSync(join(sharedVectorsDir, 'manifest.json'));
 
 /** One event; key defaults to "k". */

@@ -62,7 +62,7 @@ describe('knossos vectors (../shared/linearizability-vectors/knossos, EPL, not c
   it('the shared vectors are present when running in CI', () => {
     if (!sharedVectorsPresent) {
       console.log(`note: ${sharedVectorsDir} is absent; knossos vectors not checked`);
-      expect(process.env.CI, 'CI must have ../shared/linearizability-vectors beside the clone').toBeFalsy();
+      expect(process.env.CI, 'CI must find ../shared/linearizability-vectors beside the clone or the repository it was cloned from').toBeFalsy();
     }
   });
   it.skipIf(!sharedVectorsPresent)('every knossos history gets its expected verdict', () => {
