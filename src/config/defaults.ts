@@ -28,6 +28,7 @@ export const DEFAULTS = {
   snapshotEntries: 10_000,
   snapshotChunkBytes: 1024 * 1024,
   sessionsMax: 100_000,
+  sessionsNewPerClientPerSecond: 100,
   /** One hour, a bound like an etcd lease: far above any client's retry window for one write. */
   sessionTtlMs: 60 * 60 * 1000,
   requestTimeoutMs: 10_000,

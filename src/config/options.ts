@@ -17,7 +17,15 @@ export interface OptionSpec {
 export const OPTIONS: readonly OptionSpec[] = [
   { key: 'config', kind: 'string', help: 'JSON config file; its keys are the camelCase option names' },
   { key: 'id', kind: 'int', help: 'this node id (positive integer), required' },
-  { key: 'listen', kind: 'hostport', help: 'HOST:PORT of the gRPC server (KV, Admin, Raft peers), required' },
+  { key: 'listen', kind: 'hostport', help: 'HOST:PORT of the gRPC server (KV, Admin; Raft peers too unless --peer-listen), required' },
+  { key: 'peerListen', kind: 'hostport', help: 'HOST:PORT of a separate listener for Raft peers only; --peers then names peer addresses (default: off, peers use --listen)' },
+  { key: 'clusterToken', kind: 'string', help: 'secret shared by the bootstrap members; the cluster id is derived from it (default: derived from --peers, guessable)' },
+  { key: 'tlsCert', kind: 'string', help: 'PEM certificate the client listener presents (with --tls-key; enables TLS for clients)' },
+  { key: 'tlsKey', kind: 'string', help: 'PEM private key of --tls-cert' },
+  { key: 'tlsCa', kind: 'string', help: 'PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS)' },
+  { key: 'peerTlsCert', kind: 'string', help: 'PEM certificate for peer traffic; its CN or a SAN must be node-<id> (mutual TLS with --peer-tls-key/--peer-tls-ca)' },
+  { key: 'peerTlsKey', kind: 'string', help: 'PEM private key of --peer-tls-cert' },
+  { key: 'peerTlsCa', kind: 'string', help: 'PEM CA bundle that signs every peer certificate' },
   { key: 'peers', kind: 'peers', help: 'ID=HOST:PORT,... every initial member including this node, required' },
   { key: 'dataDir', kind: 'string', help: 'data directory (LevelDB lives in DIR/db), required' },
   { key: 'http', kind: 'hostport', help: 'HOST:PORT for /metrics and /healthz (default: off)' },
@@ -46,6 +54,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'logRetainEntries', kind: 'int', help: 'entries kept behind the applied index at compaction (default snapshotEntries / 10)' },
   { key: 'snapshotChunkBytes', kind: 'int', help: 'InstallSnapshot chunk size in bytes (default 1048576)' },
   { key: 'sessionsMax', kind: 'int', help: 'client sessions remembered per group (default 100000)' },
+  { key: 'sessionsNewPerClientPerSecond', kind: 'int', help: 'new client sessions one client address may open per second (burst 10x; default 100)' },
   { key: 'sessionTtlMs', kind: 'int', help: 'forget a client session unused this long, in log time (default 3600000, min 60000)' },
   { key: 'requestTimeoutMs', kind: 'int', help: 'longest wait for commit or read index without a client deadline (default 10000)' },
   { key: 'unsafeStaleReads', kind: 'bool', help: 'TEST ONLY, UNSAFE: serve linearizable reads locally without ReadIndex' },
@@ -62,25 +71,22 @@ export function envName(key: string): string {
   return 'TESSERA_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
 }
 
+/** The argument placeholder shown after a flag in --help. */
+function argPlaceholder(o: OptionSpec): string {
+  if (o.kind === 'bool') return '[=true|false]';
+  if (o.kind === 'int') return ' N';
+  if (o.kind === 'peers') return ' ID=HOST:PORT,...';
+  if (o.kind === 'hostport' || o.key === 'advertise') return ' HOST:PORT';
+  if (o.values) return ` ${o.values.join('|')}`.slice(0, 24);
+  if (o.key === 'dataDir') return ' DIR';
+  if (o.key === 'config' || /^(peerT|t)ls/.test(o.key)) return ' FILE';
+  if (o.key === 'clusterToken') return ' SECRET';
+  return ' VALUE';
+}
+
 export function optionUsage(): string {
   return OPTIONS.map((o) => {
     if (o.key === 'logLevel') return `  ${'--log-level LEVEL'.padEnd(34)} ${o.help} [env ${envName(o.key)}]`;
-    const arg =
-      o.kind === 'bool'
-        ? '[=true|false]'
-        : o.kind === 'int'
-          ? ' N'
-          : o.kind === 'peers'
-            ? ' ID=HOST:PORT,...'
-            : o.kind === 'hostport' || o.key === 'advertise'
-              ? ' HOST:PORT'
-              : o.values
-                ? ` ${o.values.join('|')}`.slice(0, 24)
-                : o.key === 'dataDir'
-                  ? ' DIR'
-                  : o.key === 'config'
-                    ? ' FILE'
-                    : ' VALUE';
-    return `  ${(flagName(o.key) + arg).padEnd(34)} ${o.help} [env ${envName(o.key)}]`;
+    return `  ${(flagName(o.key) + argPlaceholder(o)).padEnd(34)} ${o.help} [env ${envName(o.key)}]`;
   }).join('\n');
 }

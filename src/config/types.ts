@@ -55,10 +55,29 @@ export interface RaftTuning {
   uncommittedBytesMax: number;
 }
 
+/** PEM file paths. For the client listener `ca` is optional (set: clients need a certificate it signed). */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  ca: string | null;
+}
+
 export interface NodeConfig {
   id: NodeId;
-  /** Where the gRPC server (KV, Admin and the Raft peer service) listens. */
+  /** Where the gRPC server for clients (KV, Admin; and the Raft peer service unless peerListen) listens. */
   listen: HostPort;
+  /**
+   * A separate listener for the Raft peer service only (firewall it from clients); null: peers use
+   * `listen`. With it set, the client listener does not serve the Raft service, and --peers names
+   * peer-listener addresses.
+   */
+  peerListen: HostPort | null;
+  /** Secret shared by the bootstrap members; the cluster id is derived from it (null: from --peers). */
+  clusterToken: string | null;
+  /** TLS for the client listener (null: plaintext). */
+  tls: TlsFiles | null;
+  /** Mutual TLS for peer traffic (null: plaintext). */
+  peerTls: TlsFiles | null;
   /** The address other nodes and clients use for this node (peers[id] when given, else listen). */
   advertiseAddress: string;
   /** Every initial member, this node included, as id -> "host:port". */
@@ -81,6 +100,8 @@ export interface NodeConfig {
   snapshotChunkBytes: number;
   /** Client sessions remembered per group (exactly-once writes). */
   sessionsMax: number;
+  /** New sessions one client address may open per second (token bucket, burst 10x); RESOURCE_EXHAUSTED past it. */
+  sessionsNewPerClientPerSecond: number;
   /**
    * A client session unused for longer than this (ms) is forgotten. Measured in log time (the proposing
    * leader's clock stamped into each command), so every replica expires the same sessions. Must exceed

@@ -6,7 +6,7 @@ import { TesseraError, isNodeId, type NodeId } from '../base';
 import { DEFAULTS, PROFILES, SESSION_TTL_MS_MIN, derivedLogRetainEntries, derivedTickMs } from './defaults';
 import type { RawConfig, RawValue } from './load';
 import { OPTIONS } from './options';
-import type { HostPort, LogLevel, NodeConfig, ProfileName } from './types';
+import type { HostPort, LogLevel, NodeConfig, ProfileName, TlsFiles } from './types';
 
 function fail(message: string): never {
   throw new TesseraError('CONFIG', message);
@@ -74,6 +74,21 @@ function toStringValue(raw: RawValue, values?: readonly string[]): string {
   if (typeof raw.value !== 'string' || raw.value === '') fail(`${raw.source}: expected a non-empty string`);
   if (values && !values.includes(raw.value)) fail(`${raw.source}: '${raw.value}' is not one of ${values.join(', ')}`);
   return raw.value;
+}
+
+/**
+ * A certificate/key pair (both or neither) and an optional CA; with `caRequired` (peer mTLS) all three.
+ * Only paths are checked here; the files are read (and a bad PEM reported) when the node starts.
+ */
+function tlsFiles(raw: RawConfig, certKey: string, keyKey: string, caKey: string, caRequired: boolean): TlsFiles | null {
+  const cert = raw.get(certKey);
+  const key = raw.get(keyKey);
+  const ca = raw.get(caKey);
+  if (cert === undefined && key === undefined && ca === undefined) return null;
+  const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+  if (cert === undefined || key === undefined) fail(`${flag(certKey)} and ${flag(keyKey)} go together`);
+  if (caRequired && ca === undefined) fail(`${flag(caKey)} is required with ${flag(certKey)} (peers authenticate each other)`);
+  return { cert: toStringValue(cert), key: toStringValue(key), ca: ca === undefined ? null : toStringValue(ca) };
 }
 
 export function validateNodeConfig(raw: RawConfig): NodeConfig {
@@ -144,9 +159,19 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     fail(`--session-ttl-ms (${sessionTtlMs}) must exceed --request-timeout-ms (${requestTimeoutMs}): a session must outlive the retries of its writes`);
   }
 
+  const peerListenRaw = raw.get('peerListen');
+  const peerListen = peerListenRaw === undefined ? null : parseHostPort(toStringValue(peerListenRaw), peerListenRaw.source);
+  const clusterToken = str('clusterToken') ?? null;
+  const tls = tlsFiles(raw, 'tlsCert', 'tlsKey', 'tlsCa', false);
+  const peerTls = tlsFiles(raw, 'peerTlsCert', 'peerTlsKey', 'peerTlsCa', true);
+
   return {
     id,
     listen,
+    peerListen,
+    clusterToken,
+    tls,
+    peerTls,
     advertiseAddress,
     peers,
     dataDir,
@@ -179,6 +204,7 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     logRetainEntries,
     snapshotChunkBytes: int('snapshotChunkBytes', DEFAULTS.snapshotChunkBytes, 1024, 64 * 1024 * 1024),
     sessionsMax: int('sessionsMax', DEFAULTS.sessionsMax),
+    sessionsNewPerClientPerSecond: int('sessionsNewPerClientPerSecond', DEFAULTS.sessionsNewPerClientPerSecond, 1, 1_000_000),
     sessionTtlMs,
     requestTimeoutMs,
     unsafeStaleReads: bool('unsafeStaleReads', DEFAULTS.unsafeStaleReads),
