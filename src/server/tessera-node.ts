@@ -16,6 +16,7 @@ import { createNodeMetrics, startHttpServer, type HealthReport, type Logger, typ
 import { NodeStore } from '../storage';
 import { Transport, serverOptions } from '../transport';
 import { adminServiceHandlers, TESSERA_VERSION } from './admin-service';
+import { clientListenerCredentials } from './credentials';
 import { kvServiceHandlers } from './kv-service';
 import { OpenPipelines } from './pipeline';
 import { loadPublicServices } from './proto';
@@ -45,6 +46,8 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   const { config, logger } = options;
   const metrics = options.metrics ?? createNodeMetrics({ defaultMetrics: true });
   const random = new Random(options.seed ?? (Math.random() * 0xffff_ffff) >>> 0);
+  // Client TLS files are read and checked before anything is opened or written (CONFIG names the flag).
+  const clientCredentials = clientListenerCredentials(config);
   const store = await NodeStore.open(config.dataDir);
   let host: NodeHost | null = null;
   let serving = false;
@@ -64,7 +67,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     server.addService(services.Admin, adminServiceHandlers(current, config, metrics));
     const grpcServer = server;
     const grpcPort = await new Promise<number>((resolve, reject) =>
-      grpcServer.bindAsync(formatHostPort(config.listen), grpc.ServerCredentials.createInsecure(), (err, port) =>
+      grpcServer.bindAsync(formatHostPort(config.listen), clientCredentials.credentials, (err, port) =>
         err ? reject(new TesseraError('CONFIG', `cannot listen on ${formatHostPort(config.listen)}: ${err.message}`, {}, { cause: err })) : resolve(port),
       ),
     );
