@@ -4,3 +4,5 @@ export type { VerifyReport } from './node-store';
 export type { GroupWrite, GroupDurableState, StoreDb } from './types';
 export { writeBatch } from './write-batch';
 export type { BatchOp } from './write-batch';
+export { deriveClusterId, loadIdentity, saveIdentity } from './identity';
+export type { NodeIdentity } from './identity';
