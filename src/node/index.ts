@@ -5,3 +5,5 @@
 export { NodeHost, WHOLE_KEYSPACE_GROUP } from './node-host';
 export type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, ResponseHeader } from './types';
 export { AddressBook } from './address-book';
+export { peersContradiction, readStoredMembership } from './stored-membership';
+export type { StoredMembership } from './stored-membership';
