@@ -24,19 +24,29 @@ export function formatHostPort(hp: HostPort): string {
   return `${hp.host}:${hp.port}`;
 }
 
-/** "1=h:p,2=h:p" or a JSON object {"1": "h:p"} or an array ["1=h:p"]. */
+/** True for a wildcard bind address (0.0.0.0, ::, [::], 0): a listener may use it, a peer cannot dial it. */
+export function isUnspecifiedHost(host: string): boolean {
+  const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  return h === '0' || /^0+(\.0+){3}$/.test(h) || (h.includes(':') && /^[0:]+$/.test(h));
+}
+
+const UNREACHABLE_HINT = 'peers must be reachable addresses; use --listen 0.0.0.0:P with --peers ID=<reachable host>:P';
+
+/**
+ * "1=h:p,2=h:p" or a JSON object {"1": "h:p"} or an array ["1=h:p"]. Every item must be ID=HOST:PORT with
+ * a host peers can dial: empty items (",,", a trailing comma, "=") and wildcard hosts (0.0.0.0, ::) are
+ * refused.
+ */
 export function parsePeers(value: unknown, what: string): Map<NodeId, string> {
   let pairs: [string, string][];
   if (typeof value === 'string') {
-    pairs = value
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '')
-      .map((s) => {
-        const eq = s.indexOf('=');
-        if (eq <= 0) fail(`${what}: '${s}' is not ID=HOST:PORT`);
-        return [s.slice(0, eq), s.slice(eq + 1)];
-      });
+    const items = value.split(',').map((s) => s.trim());
+    pairs = items.map((s, i) => {
+      if (s === '') fail(`${what}: item ${i + 1} of ${items.length} is empty (expected ID=HOST:PORT,... without empty items)`);
+      const eq = s.indexOf('=');
+      if (eq <= 0) fail(`${what}: '${s}' is not ID=HOST:PORT`);
+      return [s.slice(0, eq), s.slice(eq + 1)];
+    });
   } else if (Array.isArray(value)) {
     return parsePeers(value.map(String).join(','), what);
   } else if (typeof value === 'object' && value !== null) {
@@ -47,8 +57,10 @@ export function parsePeers(value: unknown, what: string): Map<NodeId, string> {
     const id = Number(idText);
     if (!/^\d+$/.test(idText.trim()) || !isNodeId(id)) fail(`${what}: '${idText}' is not a node id (a positive integer)`);
     if (peers.has(id)) fail(`${what}: node id ${id} appears twice`);
+    if (address.trim() === '' || address.trim().startsWith(':')) fail(`${what} (node ${id}): '${address}' has no host; ${UNREACHABLE_HINT}`);
     const hp = parseHostPort(address, `${what} (node ${id})`);
     if (hp.port === 0) fail(`${what} (node ${id}): port 0 is not an address peers can reach`);
+    if (isUnspecifiedHost(hp.host)) fail(`${what} (node ${id}): ${hp.host} is a wildcard bind address; ${UNREACHABLE_HINT}`);
     peers.set(id, formatHostPort(hp));
   }
   return peers;
@@ -127,6 +139,9 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     advertiseRaw !== undefined
       ? formatHostPort(parseHostPort(toStringValue(advertiseRaw), advertiseRaw.source))
       : (peers.get(id) ?? formatHostPort(listen));
+  if (isUnspecifiedHost(parseHostPort(advertiseAddress, 'advertise').host) && (advertiseRaw !== undefined || (join && !peers.has(id)))) {
+    fail(`${advertiseRaw?.source ?? '--advertise'}: ${advertiseAddress} is a wildcard bind address other nodes cannot reach; give --advertise HOST:PORT (a reachable host)`);
+  }
   if (join && !peers.has(id)) peers.set(id, advertiseAddress);
 
   const profile = (str('profile') ?? DEFAULTS.profile) as ProfileName;
