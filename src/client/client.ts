@@ -17,6 +17,7 @@ import type { Route } from './invoker';
 import { loadServices } from './proto';
 import { Router } from './router';
 import { SessionPool } from './sessions';
+import { channelSecurity } from './tls';
 import type { SessionLease } from './sessions';
 import type {
   BatchRequest,
@@ -71,10 +72,11 @@ export class Client {
   constructor(options: ClientOptions) {
     const o = validateOptions(options);
     const services = loadServices();
-    const channelOptions: ChannelOptions = { ...defaultChannelOptions, ...(options.channelOptions ?? {}) };
+    const security = channelSecurity(options.tls);
+    const channelOptions: ChannelOptions = { ...defaultChannelOptions, ...security.channelOptions, ...(options.channelOptions ?? {}) };
     this.router = new Router(
       o.endpoints,
-      (a) => new Endpoint(a, services, channelOptions, options.faultInjection),
+      (a) => new Endpoint(a, services, channelOptions, options.faultInjection, security.credentials),
       o.endpointsMax,
       options.learnEndpoints !== false,
     );

@@ -54,10 +54,11 @@ export class Endpoint {
     ctors: { KV: ServiceClientCtor; Admin: ServiceClientCtor },
     channelOptions: grpc.ChannelOptions,
     faults: FaultInjection | undefined,
+    /** Plaintext or TLS (tls.ts); the one channel below (KV and Admin share it) uses them for every call and stream. */
+    creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
   ) {
     this.address = address;
     this.faults = faults;
-    const creds = grpc.credentials.createInsecure();
     this.kv = new ctors.KV(address, creds, channelOptions);
     this.admin = new ctors.Admin(address, creds, { ...channelOptions, channelOverride: this.kv.getChannel() });
     const dropReply = faults?.dropReply;

@@ -11,6 +11,7 @@ export type {
   CallOptions,
   CasResult,
   ClientOptions,
+  ClientTlsOptions,
   Consistency,
   EndpointStatus,
   FaultInjection,

@@ -34,10 +34,26 @@ export interface ClientOptions {
   learnEndpoints?: boolean;
   /** Ask every endpoint for its Status once at construction (node ids, current leader). Default true. */
   discover?: boolean;
+  /**
+   * TLS for every channel to the nodes (their --tls-cert/--tls-key; with --tls-ca the nodes also require a
+   * client certificate). Default: plaintext.
+   */
+  tls?: ClientTlsOptions;
   /** Extra grpc-js channel options (merged over the SDK's defaults). */
   channelOptions?: ChannelOptions;
   /** TEST ONLY: fault injection at the transport boundary (e.g. drop a reply after the server applied it). */
   faultInjection?: FaultInjection;
+}
+
+/** PEM material as strings or Buffers (e.g. readFileSync(path)). */
+export interface ClientTlsOptions {
+  /** CA certificate(s) that signed the nodes' certificates; only servers it signed are trusted. */
+  ca: string | Buffer;
+  /** Client certificate and its private key, for nodes that require one (mutual TLS); both or neither. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Name checked against the node's certificate instead of the endpoint's host (SNI too). */
+  serverName?: string;
 }
 
 export type Consistency = 'linearizable' | 'stale';

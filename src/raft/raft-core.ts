@@ -12,7 +12,7 @@ import { candidateHandler, preCandidateHandler } from './candidate';
 import { validateRaftConfig } from './config';
 import { followerHandler } from './follower';
 import * as leader from './leader';
-import { cloneConfig } from './membership';
+import { cloneConfig, isMember } from './membership';
 import { RaftState, type RoleHandler } from './raft-state';
 import { entryBytes } from './raft-log';
 import { stepWithTermRules } from './term-rules';
@@ -259,6 +259,16 @@ export class RaftCore implements RawNode {
       if (e.kind === 'config') s.applyConfigEntry(e);
     }
     s.handlers[s.role].onPersisted(s);
+  }
+
+  /**
+   * Whether `id` is in the current configuration (voter, outgoing voter or learner), or the configuration
+   * is empty (a node started to join, not added yet). Read-only and allocation-free: the host filters
+   * every peer message by its sender with it.
+   */
+  acceptsPeer(id: NodeId): boolean {
+    const c = this.s.config;
+    return (c.voters.length === 0 && c.learners.length === 0 && c.votersOutgoing.length === 0) || isMember(c, id);
   }
 
   status(): Status {

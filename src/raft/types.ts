@@ -284,4 +284,6 @@ export interface RawNode {
   ready(): Ready;
   advance(ready: Ready): void;
   status(): Status;
+  /** Whether `id` is a member (voter, outgoing voter, learner) or the configuration is empty; allocation-free. */
+  acceptsPeer(id: NodeId): boolean;
 }

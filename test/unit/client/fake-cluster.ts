@@ -68,8 +68,9 @@ export class FakeNode {
     for (const m of ['Status', 'AddNode', 'RemoveNode', 'TransferLeader']) admin[m] = wrap(m);
     server.addService(pkg.tessera.v1.KV.service, kv as grpc.UntypedServiceImplementation);
     server.addService(pkg.tessera.v1.Admin.service, admin as grpc.UntypedServiceImplementation);
+    const credentials = this.cluster.serverCredentials ?? grpc.ServerCredentials.createInsecure();
     this.port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${this.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      server.bindAsync(`127.0.0.1:${this.port}`, credentials, (err, port) => (err ? reject(err) : resolve(port))),
     );
     this.server = server;
   }
@@ -285,8 +286,12 @@ export class FakeCluster {
   /** Overrides the leader address in hints (e.g. an address the client was not configured with). */
   hintAddress: string | null = null;
 
-  static async start(n: number): Promise<FakeCluster> {
+  /** The nodes' listener credentials (e.g. TLS); plaintext when null. */
+  serverCredentials: grpc.ServerCredentials | null = null;
+
+  static async start(n: number, serverCredentials: grpc.ServerCredentials | null = null): Promise<FakeCluster> {
     const c = new FakeCluster();
+    c.serverCredentials = serverCredentials;
     for (let i = 1; i <= n; i++) {
       const node = new FakeNode(i, c);
       await node.start();
