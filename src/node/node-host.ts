@@ -47,6 +47,10 @@ import type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, Res
 
 export const WHOLE_KEYSPACE_GROUP: GroupId = 1;
 
+type PeerRejection = 'not_member' | 'snapshot_on_stream' | 'snapshot_not_member';
+/** Distinct senders logged per rejection reason; past it drops are only counted. */
+const PEER_REJECTIONS_LOGGED_MAX = 256;
+
 /** Resolves in the next check phase, after the native immediates that write HTTP/2 frames to sockets. */
 function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -65,6 +69,12 @@ export class NodeHost implements TransportHandler {
   private readonly snapshotContext: SnapshotSendContext;
   /** Queue-depth gauges bound to their labels once (set after every Ready). */
   private readonly queueDepth: Record<'proposals' | 'reads' | 'outbox', { set(v: number): void }>;
+  /** Rejected-peer-message counters bound to their labels once (the drop path allocates nothing either). */
+  private readonly peerRejected: Record<PeerRejection, { inc(): void }>;
+  /** Senders already logged per rejection reason (log once per sender; bounded). */
+  private readonly peerRejectedLogged = new Map<PeerRejection, Set<NodeId>>();
+  /** When a message from each member was last stepped (ms, monotonic): liveness for the membership guard. */
+  private readonly lastHeardMs = new Map<NodeId, number>();
 
   private constructor(
     private readonly opts: NodeHostOptions,
@@ -73,6 +83,12 @@ export class NodeHost implements TransportHandler {
     this.cfg = opts.config;
     const q = opts.metrics.queueDepth;
     this.queueDepth = { proposals: q.labels({ queue: 'proposals' }), reads: q.labels({ queue: 'reads' }), outbox: q.labels({ queue: 'outbox' }) };
+    const r = opts.metrics.peerMessagesRejected;
+    this.peerRejected = {
+      not_member: r.labels({ reason: 'not_member' }),
+      snapshot_on_stream: r.labels({ reason: 'snapshot_on_stream' }),
+      snapshot_not_member: r.labels({ reason: 'snapshot_not_member' }),
+    };
     this.snapshotContext = {
       transport: opts.transport,
       logger: opts.logger,
@@ -313,8 +329,16 @@ export class NodeHost implements TransportHandler {
 
   // ---------------------------------------------------------------- transport handler
 
+  /**
+   * Peer messages from `from` (the id the transport authenticated). A message is stepped only when its
+   * sender is a member (voter or learner) of its group, or the group has no configuration yet (a node
+   * started with --join that was not added yet). Snapshots never arrive on this stream (they come through
+   * onSnapshot and its staging): a 'snapshot' message here is dropped. Drops are counted and logged once
+   * per sender; the check allocates nothing per message.
+   */
   onMessages(from: NodeId, messages: Buffer[]): void {
     if (this.closed) return;
+    let stepped = false;
     for (const buf of messages) {
       let env;
       try {
@@ -325,9 +349,37 @@ export class NodeHost implements TransportHandler {
       }
       const g = this.groups.get(env.groupId);
       if (!g || env.message.from !== from) continue;
+      if (env.message.type === 'snapshot') {
+        this.rejectPeer(g, from, 'snapshot_on_stream');
+        continue;
+      }
+      if (!g.core.acceptsPeer(from)) {
+        this.rejectPeer(g, from, 'not_member');
+        continue;
+      }
       g.core.step(env.message);
+      stepped = true;
     }
+    if (stepped) this.lastHeardMs.set(from, performance.now());
     this.schedule();
+  }
+
+  private rejectPeer(g: Group, from: NodeId, reason: PeerRejection): void {
+    this.peerRejected[reason].inc();
+    let logged = this.peerRejectedLogged.get(reason);
+    if (logged === undefined) {
+      logged = new Set();
+      this.peerRejectedLogged.set(reason, logged);
+    }
+    if (logged.has(from) || logged.size >= PEER_REJECTIONS_LOGGED_MAX) return;
+    logged.add(from);
+    const why =
+      reason === 'snapshot_on_stream'
+        ? 'dropping a snapshot message that came on the message stream (snapshots only come through InstallSnapshot)'
+        : reason === 'snapshot_not_member'
+          ? 'refusing a snapshot from a node that is not a member of the group'
+          : 'dropping messages from a node that is not a member of the group';
+    this.opts.logger.warn({ group: g.id, from, reason }, `${why}; further drops from this sender are only counted`);
   }
 
   onUnreachable(peer: NodeId): void {
@@ -354,6 +406,11 @@ export class NodeHost implements TransportHandler {
     const env = decodeRaftMessage(s.header);
     const g = this.groups.get(s.groupId);
     if (!g || env.groupId !== s.groupId || env.message.type !== 'snapshot') throw new Error(`no group ${s.groupId} for this snapshot`);
+    if (env.message.from !== s.from) throw new Error(`snapshot header names node ${env.message.from}, the sender is node ${s.from}`);
+    if (!g.core.acceptsPeer(s.from)) {
+      this.rejectPeer(g, s.from, 'snapshot_not_member');
+      throw new Error(`node ${s.from} is not a member of group ${g.id}`);
+    }
     if (g.staging !== null) throw new Error(`group ${g.id} is already receiving a snapshot`);
     const message = env.message;
     const id = `${this.cfg.id}-${Date.now()}-${++this.stagingSeq}`;

@@ -13,6 +13,9 @@ import { createNodeMetrics, silentLogger, type NodeMetrics } from '../../../src/
 import { NodeStore } from '../../../src/storage';
 import { Transport, serverOptions } from '../../../src/transport';
 
+/** Every harness node shares this cluster id (the peer handshake checks it). */
+export const HARNESS_CLUSTER_ID = '0123456789abcdef0123456789abcdef';
+
 export interface TestNode {
   id: number;
   port: number;
@@ -62,7 +65,7 @@ export class TestCluster {
     });
     const metrics = createNodeMetrics();
     const logger = silentLogger();
-    const transport = new Transport({ selfId: id, outboxMessagesMax: config.queues.outboxMessagesMax, random: new Random(id * 7919), logger, metrics, backoff: { initialMs: 20, maxMs: 200 } });
+    const transport = new Transport({ selfId: id, clusterId: HARNESS_CLUSTER_ID, clientAddress: `127.0.0.1:${port}`, outboxMessagesMax: config.queues.outboxMessagesMax, random: new Random(id * 7919), logger, metrics, backoff: { initialMs: 20, maxMs: 200 } });
     transport.registerOn(server);
     const store = await NodeStore.open(dataDir);
     const node: TestNode = { id, port, dataDir, config, server, transport, store, host: undefined as unknown as NodeHost, fatal: [], running: true, metrics };
