@@ -8,12 +8,24 @@
  * (NodeHost.propose stamps it). It is the only time the state machine knows: session expiry uses time from
  * the log, never a replica's own clock, so every replica expires the same sessions. Absent in commands
  * encoded by older versions (they carry no time information).
+ *
+ * Registered sessions (Raft dissertation, section 6.3): a client opens a session with a registerSession
+ * command before its first write; a write whose session carries a fingerprint (the form this version's
+ * server writes, requests.ts) is applied only for a session the state machine knows, and a reused seq must
+ * come with the same request (same fingerprint). A session tag without a fingerprint was encoded by an
+ * older version and keeps the older rules (an unknown session is a new one; no request check), so
+ * replaying an old log gives the state and results it gave then.
  */
 export interface SessionTag {
   /** 16 random bytes chosen by the client, hex-encoded. */
   clientId: string;
   /** >= 1, strictly increasing per client for new writes; a retry repeats the same seq. */
   seq: number;
+  /**
+   * commandFingerprint(command) (codec/command.ts): the CRC32C of the command without its session and time.
+   * Set by the node that turns a client request into a command; absent in commands of older versions.
+   */
+  fingerprint?: number;
 }
 
 export type WriteOp =
@@ -34,7 +46,12 @@ export type Command =
   /** Atomic: if every compare holds, apply every write and return the reads (taken before the writes). */
   | { type: 'batch'; compares: Compare[]; writes: WriteOp[]; reads: Buffer[]; session: SessionTag | null; atMs?: number }
   /** Session bookkeeping and no-ops (e.g. membership records of the node layer) go through here. */
-  | { type: 'noop'; atMs?: number };
+  | { type: 'noop'; atMs?: number }
+  /**
+   * Opens the client session `clientId` (16 random bytes chosen by the client, hex) at seq 0; a session
+   * already known is left as it is (a retried registration changes nothing).
+   */
+  | { type: 'registerSession'; clientId: string; atMs?: number };
 
 export type CommandResult =
   | { type: 'put' }
@@ -42,15 +59,23 @@ export type CommandResult =
   | { type: 'cas'; succeeded: boolean; current: Buffer | null }
   | { type: 'batch'; succeeded: boolean; values: (Buffer | null)[] }
   | { type: 'noop' }
+  /** The session `clientId` is registered (now, or it already was). */
+  | { type: 'registerSession'; clientId: string }
   /**
-   * A session's seq older than its last remembered one: the result is gone (a newer write of the session
-   * superseded it); nothing was applied, and the retried write's outcome is unknown. A session the state
-   * machine does not know (never seen, or evicted by count or expired by time) is NOT answered with this:
-   * its write, whatever its seq, is applied and remembered like a new session's (so an idle SDK session
-   * keeps working after expiry; the price is that a retry arriving after its session was evicted applies
-   * again, see kv/state-machine.ts).
+   * Nothing was applied by this command, and the outcome of the write it carries is unknown (an earlier
+   * attempt of it may have applied): its session's seq is older than the last remembered one (a newer write
+   * of the session superseded the result), or, for a fingerprinted command, the state machine does not know
+   * the session (never registered, evicted by count or expired by time). A legacy command (no fingerprint)
+   * from an unknown session is applied as a new session's, as older versions did.
    */
   | { type: 'sessionExpired' }
+  /** The command reused its session's last seq with a different request (fingerprint): nothing applied. */
+  | { type: 'sessionSeqReused'; seq: number }
+  /**
+   * The entry's data is not a command this version can decode: applied as a no-op (nothing changed, on
+   * every replica alike); `message` says why.
+   */
+  | { type: 'undecodable'; message: string }
   /** A key of the command lies outside the group's range at apply time: nothing was applied (WRONG_SHARD). */
   | { type: 'wrongShard' };
 

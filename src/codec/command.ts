@@ -2,33 +2,52 @@
  * The replicated state machine's commands (the data of normal Raft entries) and results, as compact
  * msgpackr tuples. Buffers are preserved (decoded as Buffers viewing the input).
  *
- * Command tuples (session s = null | [clientId, seq]; t = atMs, the proposer's wall clock in ms):
+ * Command tuples (session s = null | [clientId, seq, fingerprint?]; t = atMs, the proposer's wall clock in ms):
  *   noop [0, t?] | put [1, key, value, s, t?] | delete [2, key, s, t?] | cas [3, key, expected|null, value|null, s, t?]
  *   batch [4, [[key, expected|null]...], [[0, key, value] | [1, key]...], [key...], s, t?]
+ *   registerSession [5, clientId, t?]
  * Result tuples:
  *   noop [0] | put [1] | delete [2, existed] | cas [3, succeeded, current|null]
  *   batch [4, succeeded, [value|null...]] | sessionExpired [5] | wrongShard [6]
- * Session record (m/<g>/sessions/<clientId>): [seq, lastIndex, result tuple, lastSeenMs?].
+ *   registerSession [7, clientId] | sessionSeqReused [8, seq] | undecodable [9, message]
+ * Session record (m/<g>/sessions/<clientId>): [seq, lastIndex, result tuple, lastSeenMs|null?, fingerprint?]
+ * (lastSeenMs is written as null when a fingerprint follows it and no time was known).
+ *
+ * Request fingerprint: commandFingerprint(c) = CRC32C of the msgpack body of the command with session null
+ * and no time, so a retry of the same request has the same fingerprint on every node and replica. It guards
+ * against a client's own mistake (one seq reused for two requests), not an adversary: the only client a
+ * collision could fool is the one that reused its seq.
  *
  * Compatibility: optional fields are trailing tuple elements, written only when present. A tuple without
- * them (encoded by an older version) decodes with the field absent (a command without time information, a
- * session record without a last-use time); decoders read fields by position, so older decoders ignore them.
+ * them (encoded by an older version) decodes with the field absent (a command without time information or
+ * fingerprint, a session record without a last-use time or fingerprint); decoders read fields by position,
+ * so older decoders ignore them.
  */
 import { TesseraError, unreachable } from '../base';
 import type { Command, CommandResult, Compare, SessionTag, WriteOp } from './command-types';
+import { crc32c } from './crc32c';
 import { decodeShaped } from './raft-records';
 import { encodeRecord } from './record';
 import { packr } from './packr';
 import { ShapeError, arr, bool, bytes, bytesOrNull, fail, str, uint } from './shape';
 
 function sessionTuple(s: SessionTag | null): unknown {
-  return s === null ? null : [s.clientId, s.seq];
+  if (s === null) return null;
+  return s.fingerprint === undefined ? [s.clientId, s.seq] : [s.clientId, s.seq, s.fingerprint];
 }
 
 function toSession(v: unknown): SessionTag | null {
   if (v === null) return null;
   const t = arr(v, 'session');
-  return { clientId: str(t[0], 'clientId'), seq: uint(t[1], 'seq') };
+  const s: SessionTag = { clientId: str(t[0], 'clientId'), seq: uint(t[1], 'seq') };
+  if (t[2] !== undefined) s.fingerprint = fingerprintOf(t[2]);
+  return s;
+}
+
+function fingerprintOf(v: unknown): number {
+  const f = uint(v, 'fingerprint');
+  if (f > 0xffff_ffff) fail('fingerprint: expected a 32-bit value');
+  return f;
 }
 
 /** Appends the optional trailing atMs of a command tuple. */
@@ -44,30 +63,44 @@ function withTime<C extends Command>(c: C, v: unknown): C {
 }
 
 export function commandTuple(c: Command): unknown[] {
-  return stamped(commandBody(c), c.atMs);
+  return stamped(commandBody(c, true), c.atMs);
 }
 
-function commandBody(c: Command): unknown[] {
+/** The tuple of `c` without its time; without its session too unless `withSession`. */
+function commandBody(c: Command, withSession: boolean): unknown[] {
   switch (c.type) {
     case 'noop':
       return [0];
     case 'put':
-      return [1, c.key, c.value, sessionTuple(c.session)];
+      return [1, c.key, c.value, withSession ? sessionTuple(c.session) : null];
     case 'delete':
-      return [2, c.key, sessionTuple(c.session)];
+      return [2, c.key, withSession ? sessionTuple(c.session) : null];
     case 'cas':
-      return [3, c.key, c.expected, c.value, sessionTuple(c.session)];
+      return [3, c.key, c.expected, c.value, withSession ? sessionTuple(c.session) : null];
     case 'batch':
       return [
         4,
         c.compares.map((x) => [x.key, x.expected]),
         c.writes.map((w) => (w.op === 'put' ? [0, w.key, w.value] : [1, w.key])),
         c.reads,
-        sessionTuple(c.session),
+        withSession ? sessionTuple(c.session) : null,
       ];
+    case 'registerSession':
+      return [5, c.clientId];
     default:
       return unreachable(c, 'command');
   }
+}
+
+/** The request fingerprint of a command (header): CRC32C of its tuple without session and time. */
+export function commandFingerprint(c: Command): number {
+  return crc32c(packr.pack(commandBody(c, false)));
+}
+
+/** `c` with its session (if any) carrying the command's fingerprint: the form this version proposes. */
+export function withFingerprint<C extends Command>(c: C): C {
+  if (!('session' in c) || c.session === null) return c;
+  return { ...c, session: { clientId: c.session.clientId, seq: c.session.seq, fingerprint: commandFingerprint(c) } };
 }
 
 export function toCommand(v: unknown): Command {
@@ -104,6 +137,8 @@ export function toCommand(v: unknown): Command {
       const reads = arr(t[3], 'reads').map((x) => bytes(x, 'read key'));
       return withTime({ type: 'batch', compares, writes, reads, session: toSession(t[4]) }, t[5]);
     }
+    case 5:
+      return withTime({ type: 'registerSession', clientId: str(t[1], 'clientId') }, t[2]);
     default:
       return fail(`unknown command type ${String(t[0])}`);
   }
@@ -140,6 +175,12 @@ export function resultTuple(r: CommandResult): unknown[] {
       return [5];
     case 'wrongShard':
       return [6];
+    case 'registerSession':
+      return [7, r.clientId];
+    case 'sessionSeqReused':
+      return [8, r.seq];
+    case 'undecodable':
+      return [9, r.message];
     default:
       return unreachable(r, 'command result');
   }
@@ -166,6 +207,12 @@ export function toResult(v: unknown): CommandResult {
       return { type: 'sessionExpired' };
     case 6:
       return { type: 'wrongShard' };
+    case 7:
+      return { type: 'registerSession', clientId: str(t[1], 'clientId') };
+    case 8:
+      return { type: 'sessionSeqReused', seq: uint(t[1], 'seq') };
+    case 9:
+      return { type: 'undecodable', message: str(t[1], 'message') };
     default:
       return fail(`unknown result type ${String(t[0])}`);
   }
@@ -182,11 +229,20 @@ export interface SessionRecord {
    * time was known then (the record was stored by an older version, or no command had carried time yet).
    */
   lastSeenMs?: number;
+  /**
+   * The fingerprint of the request that produced `result` (SessionTag.fingerprint). Absent: the session was
+   * just registered, its last write was a legacy command, or the record was stored by an older version.
+   */
+  fingerprint?: number;
 }
 
 export function encodeSessionRecord(s: SessionRecord): Buffer {
   const t: unknown[] = [s.seq, s.lastIndex, resultTuple(s.result)];
   if (s.lastSeenMs !== undefined) t.push(s.lastSeenMs);
+  if (s.fingerprint !== undefined) {
+    if (s.lastSeenMs === undefined) t.push(null);
+    t.push(s.fingerprint);
+  }
   return encodeRecord(t);
 }
 
@@ -194,7 +250,8 @@ export function decodeSessionRecord(buf: Uint8Array, keyForError: string): Sessi
   return decodeShaped(buf, keyForError, (v) => {
     const t = arr(v, 'session record');
     const rec: SessionRecord = { seq: uint(t[0], 'seq'), lastIndex: uint(t[1], 'lastIndex'), result: toResult(t[2]) };
-    if (t[3] !== undefined) rec.lastSeenMs = uint(t[3], 'lastSeenMs');
+    if (t[3] !== undefined && (t[3] !== null || t[4] === undefined)) rec.lastSeenMs = uint(t[3], 'lastSeenMs');
+    if (t[4] !== undefined) rec.fingerprint = fingerprintOf(t[4]);
     return rec;
   });
 }

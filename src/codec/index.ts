@@ -27,7 +27,7 @@ export {
   decodeShaped,
 } from './raft-records';
 export type { InstallMarker } from './raft-records';
-export { encodeCommand, decodeCommand, encodeSessionRecord, decodeSessionRecord } from './command';
+export { encodeCommand, decodeCommand, encodeSessionRecord, decodeSessionRecord, commandFingerprint, withFingerprint } from './command';
 export type { SessionRecord } from './command';
 export type { SessionTag, WriteOp, Compare, Command, CommandResult, KeyValue, ScanPage } from './command-types';
 export { encodeRaftMessage, decodeRaftMessage, encodeRaftMessageBatch, decodeRaftMessageBatch } from './raft-message';
