@@ -4,7 +4,7 @@
  */
 import { TesseraError } from '../base';
 import { dataKey, decodeSessionRecord, decodeValueRecord, encodeSessionRecord, encodeValueRecord, formatKey, sessionKey } from '../codec';
-import type { CommandResult, SessionRecord } from '../codec';
+import type { SessionRecord } from '../codec';
 import type { BatchOp, StoreDb } from '../storage';
 
 
@@ -39,16 +39,16 @@ export class ApplyBatch {
     this.ops.push({ type: 'del', key: dataKey(key) });
   }
 
-  /** The remembered result of a session known to the table, seeing this batch's session writes. */
-  async sessionResult(clientId: string): Promise<CommandResult> {
+  /** The stored record of a session known to the table, seeing this batch's session writes. */
+  async sessionRecord(clientId: string): Promise<SessionRecord> {
     const pending = this.sessions.get(clientId);
-    if (pending !== undefined && pending !== null) return pending.result;
+    if (pending !== undefined && pending !== null) return pending;
     const k = sessionKey(this.groupId, clientId);
     const stored = await this.db.get(k);
     if (stored === undefined) {
       throw new TesseraError('CORRUPTION', `session record ${formatKey(k)} is missing`, { key: formatKey(k) });
     }
-    return decodeSessionRecord(stored, formatKey(k)).result;
+    return decodeSessionRecord(stored, formatKey(k));
   }
 
   setSession(clientId: string, record: SessionRecord): void {

@@ -7,26 +7,37 @@
  *   (no sync: the Raft log is durable and replay is idempotent: entries at or below `applied` are skipped).
  * - Application is deterministic: it depends only on the state and the entries. Nothing is rejected at
  *   apply time except a key outside the group's range ({ type: 'wrongShard' }, applied nothing).
- * - Sessions (exactly-once): per clientId only the last (seq, result). seq == last: the remembered result,
- *   nothing applied; seq < last: sessionExpired; seq > last, or a client not in the table (never seen,
- *   evicted or expired), whatever its seq: applied and remembered, like a new session. Bounded and
- *   expiring (session-table.ts): at most sessionsMax sessions, the least recently used by apply index
- *   evicted first; and a session unused for more than sessionTtlMs of log time expires. Time comes only
- *   from the log (each command's atMs, stamped by the proposer), never from this replica's clock, so every
- *   replica evicts the same sessions. Expiry runs before the command's own session is looked up, in the same
- *   batch: a write from an expired session behaves exactly like one from an unknown session. A retry of an
- *   evicted or expired session's last write would apply again, so sessionsMax must be well above the number
- *   of sessions active at once across all clients, and sessionTtlMs well above the longest time a client
- *   keeps retrying one write. The log clock is not a stored value of its own: it is derived from the
- *   session records (their lastSeenMs, written in the apply batch) and the entry being applied, so a
- *   restart or a snapshot install (which copies the records verbatim) yields the same clock.
+ * - Sessions (exactly-once; Raft dissertation section 6.3): per clientId only the last (seq, result,
+ *   request fingerprint). A client registers its session first (registerSession: known at seq 0; an id
+ *   already known is left as it is). A write whose session tag carries a fingerprint (this version's form):
+ *     session unknown (never registered, evicted by count or expired by time): sessionExpired, nothing
+ *       applied (a retry after its session was forgotten must not apply again);
+ *     seq == last: the remembered result, nothing applied, if the fingerprint matches the remembered one
+ *       (or none is remembered); a different fingerprint is sessionSeqReused, nothing applied or touched;
+ *     seq < last: sessionExpired; seq > last: applied and remembered with its fingerprint.
+ *   A legacy write (session tag without fingerprint, written by an older version) keeps the older rules,
+ *   so replaying an old log gives what it gave then: seq == last: the remembered result; seq < last:
+ *   sessionExpired; seq > last or an unknown session, whatever its seq: applied and remembered.
+ *   Bounded and expiring (session-table.ts): at most sessionsMax sessions, the least recently used by apply
+ *   index evicted first; and a session unused for more than sessionTtlMs of log time expires. Time comes
+ *   only from the log (each command's atMs, stamped by the proposer), never from this replica's clock, so
+ *   every replica evicts the same sessions. Expiry runs before the command's own session is looked up, in
+ *   the same batch: a write from an expired session behaves exactly like one from an unknown session.
+ *   Registrations are rate-limited per client address by the servers (server/session-limiter.ts), so one
+ *   client cannot push everyone else's sessions out by count. The log clock is not a stored value of its
+ *   own: it is derived from the session records (their lastSeenMs, written in the apply batch) and the
+ *   entry being applied, so a restart or a snapshot install (which copies the records verbatim) yields the
+ *   same clock.
+ * - A committed entry whose data does not decode as a command is applied as a no-op ({ type: 'undecodable' },
+ *   applied index moves, nothing else changes, the same on every replica); counted (undecodableEntries) and
+ *   reported through options.onUndecodable. It never stops the replica.
  * - apply, installStaged and openSnapshot must not overlap (the group's serial runner calls them);
  *   overlapping calls throw InvariantError. If a write fails the machine refuses every later call
  *   (restart to recover from the durable state).
  * - A snapshot install is crash-safe: the m/<g>/install marker (written by NodeStore.persist with the
  *   snapshot meta, or by installStaged) makes open() finish an interrupted install before anything else.
  */
-import { TesseraError, assert } from '../base';
+import { TesseraError, assert, isTesseraError } from '../base';
 import {
   appliedKey,
   dataKey,
@@ -44,7 +55,7 @@ import {
   sessionRange,
   userKeyOf,
 } from '../codec';
-import type { Command, CommandResult, KeyValue, ScanPage } from '../codec';
+import type { Command, CommandResult, KeyValue, ScanPage, SessionRecord } from '../codec';
 import type { Entry, SnapshotMeta } from '../raft';
 import { writeBatch, type NodeStore, type StoreDb } from '../storage';
 import { ApplyBatch } from './apply-batch';
@@ -67,6 +78,11 @@ export interface StateMachineOptions {
    * group). Default SESSION_TTL_MS_DEFAULT (one hour, like config's default).
    */
   sessionTtlMs?: number;
+  /**
+   * Called (synchronously, while applying) for every committed entry whose data is not a decodable command;
+   * the entry is applied as a no-op. For the node's metric and log.
+   */
+  onUndecodable?: (info: { groupId: number; index: number; message: string }) => void;
 }
 
 export const SESSION_TTL_MS_DEFAULT = 60 * 60 * 1000;
@@ -81,6 +97,7 @@ export class StateMachine {
   private busy: string | null = null;
   private failure: unknown = null;
   private readonly staging: SnapshotStaging;
+  private undecodable = 0;
 
   private constructor(
     private readonly db: StoreDb,
@@ -88,6 +105,7 @@ export class StateMachine {
     readonly range: KeyRange,
     private sessions: SessionTable,
     applied: number,
+    private readonly onUndecodable: StateMachineOptions['onUndecodable'],
   ) {
     this.appliedIndex = applied;
     this.staging = new SnapshotStaging(db, groupId, range);
@@ -112,7 +130,7 @@ export class StateMachine {
       throw new TesseraError('INVALID_ARGUMENT', `sessionTtlMs must be an integer >= 1, got ${sessionTtlMs}`);
     }
     const sessions = await StateMachine.loadSessions(db, groupId, opts.sessionsMax, sessionTtlMs);
-    return new StateMachine(db, groupId, range, sessions, applied);
+    return new StateMachine(db, groupId, range, sessions, applied, opts.onUndecodable);
   }
 
   private static async loadApplied(db: StoreDb, groupId: number): Promise<number> {
@@ -142,6 +160,11 @@ export class StateMachine {
   /** Number of remembered client sessions. */
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  /** Committed entries applied as no-ops since open because their data did not decode as a command. */
+  get undecodableEntries(): number {
+    return this.undecodable;
   }
 
   /** Remembered client ids, least recently used first (for tests and diagnostics). */
@@ -174,7 +197,7 @@ export class StateMachine {
       for (const e of entries) {
         if (e.index <= applied) continue;
         assert(e.index === applied + 1, () => `group ${this.groupId}: applying entry ${e.index} after ${applied}`);
-        if (e.kind === 'normal') results.set(e.index, await this.applyCommand(decodeCommand(e.data), e.index, batch));
+        if (e.kind === 'normal') results.set(e.index, await this.applyEntry(e.data, e.index, batch));
         applied = e.index;
       }
       if (applied === this.appliedIndex) {
@@ -196,32 +219,68 @@ export class StateMachine {
     }
   }
 
+  private async applyEntry(data: Uint8Array, index: number, batch: ApplyBatch): Promise<CommandResult> {
+    let cmd: Command;
+    try {
+      cmd = decodeCommand(data);
+    } catch (e) {
+      if (!isTesseraError(e) || e.code !== 'CORRUPTION') throw e;
+      // Deterministic on every replica (same bytes, same decoder): a no-op, never a crash of the replica.
+      this.undecodable++;
+      this.onUndecodable?.({ groupId: this.groupId, index, message: e.message });
+      return { type: 'undecodable', message: e.message };
+    }
+    return this.applyCommand(cmd, index, batch);
+  }
+
   private async applyCommand(cmd: Command, index: number, batch: ApplyBatch): Promise<CommandResult> {
     // Expire first, so a write from an expired session is treated like one from an unknown session.
     const clockMs = this.sessions.clockFor(cmd.atMs ?? null);
     for (const expired of this.sessions.expire(clockMs)) batch.deleteSession(expired);
     if (cmd.type === 'noop') return { type: 'noop' };
+    if (cmd.type === 'registerSession') {
+      if (this.sessions.get(cmd.clientId) === undefined) this.remember(cmd.clientId, 0, index, clockMs, { type: 'noop' }, undefined, batch);
+      return { type: 'registerSession', clientId: cmd.clientId };
+    }
     const session = cmd.session;
-    if (session !== null) {
-      const known = this.sessions.get(session.clientId);
-      if (known !== undefined && session.seq === known.seq) {
-        const result = await batch.sessionResult(session.clientId);
-        this.remember(session.clientId, session.seq, index, clockMs, result, batch);
-        return result;
+    if (session === null) return this.execute(cmd, batch);
+    const fingerprint = session.fingerprint;
+    const known = this.sessions.get(session.clientId);
+    if (known === undefined) {
+      // Registered sessions only (this version's commands); a legacy command starts a session as before.
+      if (fingerprint !== undefined) return { type: 'sessionExpired' };
+    } else if (session.seq === known.seq) {
+      const rec: SessionRecord = await batch.sessionRecord(session.clientId);
+      if (fingerprint !== undefined && rec.fingerprint !== undefined && rec.fingerprint !== fingerprint) {
+        return { type: 'sessionSeqReused', seq: session.seq };
       }
-      if (known !== undefined && session.seq < known.seq) return { type: 'sessionExpired' };
+      this.remember(session.clientId, session.seq, index, clockMs, rec.result, rec.fingerprint, batch);
+      return rec.result;
+    } else if (session.seq < known.seq) {
+      return { type: 'sessionExpired' };
     }
     const result = await this.execute(cmd, batch);
-    if (session !== null) this.remember(session.clientId, session.seq, index, clockMs, result, batch);
+    this.remember(session.clientId, session.seq, index, clockMs, result, fingerprint, batch);
     return result;
   }
 
-  private remember(clientId: string, seq: number, index: number, clockMs: number, result: CommandResult, batch: ApplyBatch): void {
-    batch.setSession(clientId, clockMs === 0 ? { seq, lastIndex: index, result } : { seq, lastIndex: index, result, lastSeenMs: clockMs });
+  private remember(
+    clientId: string,
+    seq: number,
+    index: number,
+    clockMs: number,
+    result: CommandResult,
+    fingerprint: number | undefined,
+    batch: ApplyBatch,
+  ): void {
+    const rec: SessionRecord = { seq, lastIndex: index, result };
+    if (clockMs !== 0) rec.lastSeenMs = clockMs;
+    if (fingerprint !== undefined) rec.fingerprint = fingerprint;
+    batch.setSession(clientId, rec);
     for (const evicted of this.sessions.touch(clientId, seq, index, clockMs)) batch.deleteSession(evicted);
   }
 
-  private async execute(cmd: Exclude<Command, { type: 'noop' }>, batch: ApplyBatch): Promise<CommandResult> {
+  private async execute(cmd: Exclude<Command, { type: 'noop' | 'registerSession' }>, batch: ApplyBatch): Promise<CommandResult> {
     switch (cmd.type) {
       case 'put':
         if (!this.inRange(cmd.key)) return { type: 'wrongShard' };

@@ -79,7 +79,7 @@ class SessionModel {
       this.list = this.list.filter((s) => s.lastSeenMs !== null && !expiring.includes(s));
       this.expiredCount += before - this.list.length;
     }
-    if (c.type === 'noop' || c.session === null) return 'applied';
+    if (c.type === 'noop' || c.type === 'registerSession' || c.session === null) return 'applied';
     const { clientId, seq } = c.session;
     const known = this.list.find((s) => s.id === clientId);
     if (known !== undefined && seq < known.seq) return 'sessionExpired';
@@ -129,6 +129,7 @@ describe('session expiry by log time', () => {
     for (const e of log.entries) {
       if (e.kind !== 'normal') continue;
       const c = decodeCommand(e.data);
+      if (c.type === 'registerSession') throw new Error('this model covers legacy commands only');
       const outcome = model.apply(c);
       let result: CommandResult;
       if (c.type === 'noop') result = { type: 'noop' };

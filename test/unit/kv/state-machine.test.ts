@@ -262,7 +262,7 @@ describe('StateMachine sessions', () => {
     expect(str(await sm2.get(b('b')))).toBe('reapplied');
   });
 
-  it('an evicted session is forgotten: its stale retry applies again (documented limit of sessionsMax)', async () => {
+  it('legacy commands (no fingerprint): an evicted session is forgotten and its stale retry applies again, as older versions did', async () => {
     const { store } = await stores.make();
     const sm = await StateMachine.open(store, 1, whole, { sessionsMax: 2 });
     const log = new Log();
