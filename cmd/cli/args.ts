@@ -1,11 +1,14 @@
 /**
  * Shared command-line plumbing for the tessera CLI: the global options every command accepts
- * (--endpoints, --json, --deadline-ms, --encoding, --help), a parseArgs wrapper that turns parse failures
- * into UsageError (exit 2), byte encodings for keys and values, and the exit codes.
+ * (--endpoints, --json, --deadline-ms, --encoding, --tls-ca/--tls-cert/--tls-key/--tls-server-name,
+ * --help), a parseArgs wrapper that turns parse failures into UsageError (exit 2), byte encodings for keys
+ * and values, and the exit codes. TLS files are read and checked before any connection (a bad one: exit 2).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { Client } from '../../src/client';
+import { Client, checkTlsOptions } from '../../src/client';
+import type { ClientTlsOptions } from '../../src/client';
 import { isTesseraError } from '../../src/base';
 
 export const EXIT_OK = 0;
@@ -37,6 +40,8 @@ export interface GlobalOptions {
   json: boolean;
   deadlineMs: number;
   encoding: Encoding;
+  /** TLS for every connection (from --tls-* or TESSERA_TLS_*); null: plaintext. */
+  tls: ClientTlsOptions | null;
 }
 
 type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
@@ -46,6 +51,10 @@ export const globalOptionSpecs: OptionSpecs = {
   json: { type: 'boolean' },
   'deadline-ms': { type: 'string' },
   encoding: { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-server-name': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -54,6 +63,11 @@ export const globalOptionsHelp = `Global options:
   --json                     machine-readable output
   --deadline-ms N            per-request deadline including retries (default 5000)
   --encoding utf8|hex|base64 how KEY/VALUE arguments are given and values printed (default utf8)
+  --tls-ca FILE              connect with TLS, trusting nodes whose certificate this CA (PEM) signed
+                             (env TESSERA_TLS_CA)
+  --tls-cert FILE            client certificate (PEM) for nodes that require one (mutual TLS); with
+  --tls-key FILE             its private key (env TESSERA_TLS_CERT, TESSERA_TLS_KEY)
+  --tls-server-name NAME     name to check in the nodes' certificates instead of the endpoint host
   -h, --help                 this help`;
 
 export interface Parsed {
@@ -80,7 +94,49 @@ export function parse(argv: string[], options: OptionSpecs, env: NodeJS.ProcessE
   const encoding = ((values.encoding as string | undefined) ?? 'utf8') as Encoding;
   if (!['utf8', 'hex', 'base64'].includes(encoding)) throw new UsageError(`--encoding must be utf8, hex or base64, got '${encoding}'`);
   const deadlineMs = intOption(values, 'deadline-ms', 5000, 1);
-  return { values, positionals: result.positionals, global: { endpoints, json: values.json === true, deadlineMs, encoding } };
+  const tls = tlsOptions(values, env);
+  return { values, positionals: result.positionals, global: { endpoints, json: values.json === true, deadlineMs, encoding, tls } };
+}
+
+const TLS_FILES = [
+  { option: 'ca', flag: 'tls-ca', env: 'TESSERA_TLS_CA' },
+  { option: 'cert', flag: 'tls-cert', env: 'TESSERA_TLS_CERT' },
+  { option: 'key', flag: 'tls-key', env: 'TESSERA_TLS_KEY' },
+] as const;
+
+/** The SDK's tls option from the flags (or their environment variables): files read, material checked. */
+function tlsOptions(values: Record<string, unknown>, env: NodeJS.ProcessEnv): ClientTlsOptions | null {
+  const paths = new Map<'ca' | 'cert' | 'key', { path: string; flag: string }>();
+  for (const f of TLS_FILES) {
+    const raw = (values[f.flag] as string | undefined) ?? env[f.env];
+    if (raw === undefined || raw === '') continue;
+    paths.set(f.option, { path: raw, flag: values[f.flag] !== undefined ? `--${f.flag}` : f.env });
+  }
+  const serverName = values['tls-server-name'] as string | undefined;
+  if (paths.size === 0 && serverName === undefined) return null;
+  if (!paths.has('ca')) throw new UsageError(`--tls-ca FILE is required with ${[...paths.values()].map((p) => p.flag)[0] ?? '--tls-server-name'}`);
+  if (paths.has('cert') !== paths.has('key')) throw new UsageError('--tls-cert and --tls-key go together');
+  const read = (option: 'ca' | 'cert' | 'key'): Buffer | undefined => {
+    const p = paths.get(option);
+    if (p === undefined) return undefined;
+    try {
+      return readFileSync(p.path);
+    } catch (e) {
+      throw new UsageError(`${p.flag}: cannot read '${p.path}': ${(e as Error).message}`);
+    }
+  };
+  const cert = read('cert');
+  const key = read('key');
+  const tls: ClientTlsOptions = { ca: read('ca')!, ...(cert && key ? { cert, key } : {}), ...(serverName !== undefined ? { serverName } : {}) };
+  try {
+    // As the SDK will when the client is made, but now, so that a bad file is a usage error naming its flag.
+    checkTlsOptions(tls);
+  } catch (e) {
+    if (!isTesseraError(e) || e.code !== 'CONFIG') throw e;
+    const named = e.message.replace(/^Client: /, '').replace(/tls\.(ca|cert|key)\b/g, (_m, o: 'ca' | 'cert' | 'key') => `${paths.get(o)?.flag} '${paths.get(o)?.path}'`);
+    throw new UsageError(named.replace(/tls\.serverName/, '--tls-server-name'));
+  }
+  return tls;
 }
 
 export function intOption(values: Record<string, unknown>, name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -113,7 +169,7 @@ export function encodeBytes(b: Buffer, encoding: Encoding): string {
 }
 
 export function makeClient(g: GlobalOptions): Client {
-  return new Client({ endpoints: g.endpoints, deadlineMs: g.deadlineMs });
+  return new Client({ endpoints: g.endpoints, deadlineMs: g.deadlineMs, ...(g.tls !== null ? { tls: g.tls } : {}) });
 }
 
 /** Runs fn with a client that is always closed afterwards. */

@@ -1,5 +1,6 @@
 /** L4 client: the Tessera SDK (public API). Imports base only; never node/ or server/. */
 export { Client } from './client';
+export { checkTlsOptions } from './tls';
 export { loadServices, findProtoDir, protoLoaderOptions } from './proto';
 export type { TesseraServices } from './proto';
 export type {

@@ -65,3 +65,8 @@ export function channelSecurity(tls: ClientTlsOptions | undefined): ChannelSecur
   const credentials = grpc.credentials.createSsl(ca, key, cert);
   return { credentials, channelOptions: serverName !== undefined ? { 'grpc.ssl_target_name_override': serverName } : {} };
 }
+
+/** Checks `tls` as Client construction would (CONFIG naming the option), for tools that read it from files. */
+export function checkTlsOptions(tls: ClientTlsOptions): void {
+  channelSecurity(tls);
+}
