@@ -42,6 +42,7 @@ import { dropError, leadershipLostError, notLeaderError } from './errors';
 import { Group, type QueuedProposal } from './group';
 import { openGroup } from './group-open';
 import { connectMembers, learnFromConfigEntry, membersOf } from './membership';
+import { checkMembershipChange, type GuardDecision, type GuardedChange, type MemberProgress } from './membership-guard';
 import { sendSnapshot, stageSnapshot, type SnapshotSendContext } from './snapshot-transfer';
 import type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, ResponseHeader } from './types';
 
@@ -225,29 +226,96 @@ export class NodeHost implements TransportHandler {
     return { value, header: { groupId, term: g.term, leaderId: this.cfg.id, index: readIndex } };
   }
 
-  /** Adds a member (voter or learner) to every group this node leads; resolves with the new members. */
+  /**
+   * Adds a member to every group this node leads; resolves with the new members. The safeguards of
+   * membership-guard.ts hold for every caller: a new node always joins as a learner; as a voter it is
+   * promoted only once it replicated the log up to the leader's commit index as of the promotion attempt
+   * (within timeoutMs; otherwise UNAVAILABLE naming the node, and it stays a learner, which counts toward
+   * no quorum), and only if enough voters stay live for the new quorum (else INVALID_ARGUMENT).
+   * Calling it again for a learner retries the promotion.
+   */
   async addNode(id: NodeId, address: string, learner: boolean, timeoutMs = this.cfg.requestTimeoutMs): Promise<MemberInfo[]> {
+    const deadline = Date.now() + timeoutMs;
     const g = this.group(WHOLE_KEYSPACE_GROUP);
     const st = g.core.status();
     const isVoter = st.config.voters.includes(id);
     const isLearner = st.config.learners.includes(id);
+    const known = this.addresses.get(id);
     if ((isVoter && !learner) || (isLearner && learner)) {
-      if (this.addresses.get(id) !== address) throw new TesseraError('INVALID_ARGUMENT', `node ${id} is already a member at ${this.addresses.get(id)}`);
+      if (known !== address) throw new TesseraError('INVALID_ARGUMENT', `node ${id} is already a member at ${known}`);
       return membersOf(g, this.cfg.id, this.addresses);
     }
     if (isVoter && learner) throw new TesseraError('INVALID_ARGUMENT', `node ${id} is a voter; remove it before adding it as a learner`);
-    await this.changeMembership(g, { type: learner ? 'addLearner' : 'addVoter', node: id, context: Buffer.from(address, 'utf8') }, timeoutMs);
+    if (isLearner && known !== address) {
+      throw new TesseraError('INVALID_ARGUMENT', `node ${id} is a learner at ${known}; remove it first to add it at ${address}`);
+    }
+    const context = Buffer.from(address, 'utf8');
+    if (!isLearner) {
+      this.guard(g, { type: 'addLearner', node: id }, 0);
+      await this.changeMembership(g, { type: 'addLearner', node: id, context }, Math.max(1, deadline - Date.now()));
+      if (learner) return membersOf(g, this.cfg.id, this.addresses);
+    }
+    await this.awaitCaughtUp(g, id, deadline, timeoutMs);
+    await this.changeMembership(g, { type: 'addVoter', node: id, context }, Math.max(1, deadline - Date.now()));
     return membersOf(g, this.cfg.id, this.addresses);
   }
 
+  /** Removes a member; refused (INVALID_ARGUMENT) when the live voters left would be fewer than a quorum. */
   async removeNode(id: NodeId, timeoutMs = this.cfg.requestTimeoutMs): Promise<MemberInfo[]> {
     const g = this.group(WHOLE_KEYSPACE_GROUP);
     const st = g.core.status();
     if (!st.config.voters.includes(id) && !st.config.learners.includes(id)) {
       throw new TesseraError('INVALID_ARGUMENT', `node ${id} is not a member of group ${g.id}`);
     }
+    this.guard(g, { type: 'removeNode', node: id }, 0);
     await this.changeMembership(g, { type: 'removeNode', node: id }, timeoutMs);
     return membersOf(g, this.cfg.id, this.addresses);
+  }
+
+  /**
+   * Waits until learner `id` has replicated the leader's commit index as of now, re-checking every tick,
+   * and the guard allows its promotion. Gives up a little before the deadline, so the caller gets this
+   * answer rather than its own deadline.
+   */
+  private async awaitCaughtUp(g: Group, id: NodeId, deadline: number, timeoutMs: number): Promise<void> {
+    const catchUpIndex = g.core.status().commit;
+    const giveUpAt = deadline - Math.min(500, Math.floor(timeoutMs / 10));
+    for (;;) {
+      const decision = this.guard(g, { type: 'addVoter', node: id }, catchUpIndex, true);
+      if (decision.ok) return;
+      if (Date.now() >= giveUpAt) {
+        throw new TesseraError(
+          'UNAVAILABLE',
+          `node ${id} did not catch up within ${timeoutMs} ms and stays a learner (it counts toward no quorum): ${decision.message}. ` +
+            'Start it (with --join) and call AddNode again to promote it, or remove it',
+          { node: id },
+        );
+      }
+      await new Promise((r) => setTimeout(r, this.cfg.timing.tickMs));
+    }
+  }
+
+  /**
+   * The membership guard on this leader's view (refusals other than a learner not caught up throw
+   * INVALID_ARGUMENT). A member is active when a message from it was stepped within an election timeout;
+   * the leader counts itself.
+   */
+  private guard(g: Group, change: GuardedChange, catchUpIndex: number, allowNotCaughtUp = false): GuardDecision {
+    this.checkOpen();
+    const st = g.core.status();
+    if (st.role !== 'leader' || st.progress === null) throw this.dropError(g, st.leader === NO_NODE ? 'noLeader' : 'notLeader', st.leader);
+    const now = performance.now();
+    const progress = new Map<NodeId, MemberProgress>();
+    for (const [id, pr] of st.progress) {
+      const heard = this.lastHeardMs.get(id);
+      progress.set(id, { match: pr.match, active: heard !== undefined && now - heard <= this.cfg.timing.electionMs });
+    }
+    const decision = checkMembershipChange({ self: this.cfg.id, voters: st.config.voters, learners: st.config.learners, progress, change, catchUpIndex });
+    if (!decision.ok && !(allowNotCaughtUp && decision.reason === 'notCaughtUp')) {
+      this.opts.logger.warn({ group: g.id, change, reason: decision.reason }, decision.message);
+      throw new TesseraError('INVALID_ARGUMENT', decision.message, { limit: decision.reason === 'quorumAtRisk' ? 'strictReconfigCheck' : decision.reason });
+    }
+    return decision;
   }
 
   private async changeMembership(g: Group, change: MembershipChange, timeoutMs: number): Promise<void> {
