@@ -31,6 +31,8 @@ export interface NodeMetrics {
   /** Peer messages dropped before the Raft core (sender not a member of the group, snapshot on the stream). */
   peerMessagesRejected: Counter<'reason'>;
   peerConnected: Gauge<'peer'>;
+  /** Peer calls refused and peer batches dropped at the door (transport/handshake.ts), by reason. */
+  peerRejected: Counter<'reason'>;
   snapshotsSent: Counter<'outcome'>;
   snapshotsReceived: Counter<'outcome'>;
   grpcLatencySeconds: Histogram<'method' | 'code'>;
@@ -61,6 +63,7 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean; labels?: 
     peerMessagesReceived: new Counter({ name: 'tessera_peer_messages_received_total', help: 'Raft messages received', registers: r }),
     peerMessagesRejected: new Counter({ name: 'tessera_peer_messages_rejected_total', help: 'Peer messages dropped before the Raft core, by reason', labelNames: ['reason'], registers: r }),
     peerConnected: new Gauge({ name: 'tessera_peer_connected', help: '1 when the outgoing stream to the peer is up', labelNames: ['peer'], registers: r }),
+    peerRejected: new Counter({ name: 'tessera_peer_rejected_total', help: 'Peer calls refused or batches dropped by the handshake checks', labelNames: ['reason'], registers: r }),
     snapshotsSent: new Counter({ name: 'tessera_snapshots_sent_total', help: 'Snapshots streamed to followers', labelNames: ['outcome'], registers: r }),
     snapshotsReceived: new Counter({ name: 'tessera_snapshots_received_total', help: 'Snapshots received from leaders', labelNames: ['outcome'], registers: r }),
     grpcLatencySeconds: new Histogram({ name: 'tessera_grpc_request_latency_seconds', help: 'gRPC request latency by method and status code', labelNames: ['method', 'code'], buckets: latencyBucketsSeconds, registers: r }),

@@ -9,7 +9,10 @@
  * - at most one call is open; while it is down, messages are dropped (not queued) and the peer is
  *   reported unreachable, and a reconnect is scheduled with jittered exponential backoff;
  * - a write is issued only while the call is not applying backpressure (write() returned true or
- *   'drain' fired), so memory per peer stays bounded.
+ *   'drain' fired), so memory per peer stays bounded;
+ * - every call opens with the handshake (handshake.ts) in its request metadata; while the node does not
+ *   know its cluster id yet (a joining node before its first inbound handshake) the link stays down
+ *   ('waiting': messages dropped as when the link is down) until wake() is called.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { NodeId, Random } from '../base';
@@ -34,9 +37,13 @@ export interface PeerLinkOptions {
   logger: Logger;
   metrics: NodeMetrics | null;
   onUnreachable: (peer: NodeId) => void;
+  /** The handshake metadata of a new call; null while the cluster id is unknown (the link waits). */
+  handshake: () => grpc.Metadata | null;
+  /** Channel credentials for this peer (plaintext, or mutual TLS checking the peer's certificate). */
+  credentials: (peer: NodeId) => grpc.ChannelCredentials;
 }
 
-type LinkState = 'connecting' | 'open' | 'backoff' | 'closed';
+type LinkState = 'connecting' | 'open' | 'backoff' | 'waiting' | 'closed';
 
 export class PeerLink {
   private readonly opts: PeerLinkOptions;
@@ -78,7 +85,7 @@ export class PeerLink {
   /** Queue a message; false when it was dropped. */
   enqueue(message: Buffer): boolean {
     if (this.state === 'closed') return false;
-    if (this.state === 'backoff') {
+    if (this.state === 'backoff' || this.state === 'waiting') {
       this.drop(1);
       this.reportUnreachableOnce();
       return false;
@@ -128,6 +135,11 @@ export class PeerLink {
     this.connect();
   }
 
+  /** The handshake became available (the cluster id was learned): a waiting link connects now. */
+  wake(): void {
+    if (this.state === 'waiting') this.connect();
+  }
+
   close(): void {
     this.state = 'closed';
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
@@ -149,9 +161,14 @@ export class PeerLink {
 
   private connect(): void {
     if (this.state === 'closed') return;
+    const metadata = this.opts.handshake();
+    if (metadata === null) {
+      this.state = 'waiting';
+      return;
+    }
     const { Client } = loadRaftProto();
-    this.client = new Client(this.address, grpc.credentials.createInsecure(), peerChannelOptions);
-    const call = (this.client as unknown as { stream(): grpc.ClientDuplexStream<MessageBatchWire, MessageBatchWire> }).stream();
+    this.client = new Client(this.address, this.opts.credentials(this.opts.peerId), peerChannelOptions);
+    const call = (this.client as unknown as { stream(md: grpc.Metadata): grpc.ClientDuplexStream<MessageBatchWire, MessageBatchWire> }).stream(metadata);
     this.call = call;
     this.state = 'connecting';
     this.blocked = false;

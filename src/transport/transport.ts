@@ -6,12 +6,33 @@
  * - the Raft service implementation (registerOn) hands received batches to the handler and streams
  *   incoming InstallSnapshot chunks to it with bounded memory (the chunk stream is pulled);
  * - sendSnapshot streams chunks to a peer with backpressure.
+ *
+ * The peer door (handshake.ts): every call carries the handshake; before anything reaches the handler
+ * the receiver checks the protocol version, the sender's node id (valid, not ours), the cluster id
+ * (constant-time equal to ours), the sender's client address (bounded HOST:PORT) and, with peer TLS,
+ * that the client certificate names `node-<id>`. A call failing any check is refused (UNAUTHENTICATED /
+ * PERMISSION_DENIED) and never handed to the node; a batch or chunk whose `from` is not the handshake's
+ * node id or whose `to` is not this node is dropped. Every refusal and drop is counted
+ * (tessera_peer_rejected_total{reason}) and logged once per (sender, reason).
+ * Trust on first use: a node without a cluster id (joining with an empty data dir) keeps its outgoing
+ * links down, adopts the cluster id of the first inbound handshake that passes the other checks, reports
+ * it (onClusterIdLearned) and requires it from then on.
  * Invariant: the handler is set before any incoming call is processed (calls before that are refused).
  */
 import * as grpc from '@grpc/grpc-js';
 import { TesseraError, type GroupId, type NodeId, type Random } from '../base';
 import type { Logger, NodeMetrics } from '../obs';
+import {
+  certificateNamesNode,
+  clusterIdsEqual,
+  handshakeMetadata,
+  readHandshake,
+  redactClusterId,
+  type Handshake,
+  type PeerRejectReason,
+} from './handshake';
 import { PeerLink, type BackoffConfig } from './peer-link';
+import { peerChannelCredentials, type PeerTlsMaterial } from './peer-credentials';
 import { loadRaftProto, type MessageBatchWire, type SnapshotAckWire, type SnapshotChunkWire } from './proto';
 
 export interface IncomingSnapshot {
@@ -24,10 +45,13 @@ export interface IncomingSnapshot {
 }
 
 export interface TransportHandler {
+  /** `from` is the sender authenticated by the handshake (every batch's `from` was checked against it). */
   onMessages(from: NodeId, messages: Buffer[]): void;
   onUnreachable(peer: NodeId): void;
   /** Resolves when the snapshot is staged and handed to the core; rejects to refuse it. */
   onSnapshot(snapshot: IncomingSnapshot): Promise<void>;
+  /** An authenticated peer's handshake named its client-facing address (bounded, HOST:PORT). */
+  onPeerClientAddress?(peer: NodeId, clientAddress: string): void;
 }
 
 export interface OutgoingSnapshotChunk {
@@ -36,6 +60,14 @@ export interface OutgoingSnapshotChunk {
 
 export interface TransportOptions {
   selfId: NodeId;
+  /** The cluster id every peer call must carry; null: unknown yet (learned on first use, see the header). */
+  clusterId: string | null;
+  /** Called once when a null cluster id is adopted from an inbound handshake (the node stores it). */
+  onClusterIdLearned?: (clusterId: string) => void;
+  /** This node's client-facing address (its advertise address), sent in every handshake. */
+  clientAddress: string;
+  /** Peer mutual TLS: dial with it and require inbound certificates naming the handshake's node. */
+  tls?: PeerTlsMaterial | null;
   outboxMessagesMax: number;
   batchMessagesMax?: number;
   batchBytesMax?: number;
@@ -47,8 +79,22 @@ export interface TransportOptions {
   metrics: NodeMetrics | null;
 }
 
+/** Distinct (sender, reason) pairs logged; beyond it refusals are still counted, no longer logged. */
+const LOGGED_REJECTIONS_MAX = 4096;
+
+/** What the door reads of an inbound call (both Raft calls have it). */
+type PeerCall = Pick<grpc.ServerDuplexStream<unknown, unknown>, 'metadata' | 'getPeer' | 'getAuthContext'>;
+
+type Authenticated = { ok: true; handshake: Handshake } | { ok: false; code: grpc.status; detail: string };
+
 export class Transport {
-  private readonly opts: Required<Omit<TransportOptions, 'metrics'>> & { metrics: NodeMetrics | null };
+  private readonly opts: Required<Omit<TransportOptions, 'metrics' | 'onClusterIdLearned' | 'tls'>> & {
+    metrics: NodeMetrics | null;
+    tls: PeerTlsMaterial | null;
+    onClusterIdLearned: ((clusterId: string) => void) | null;
+  };
+  private clusterIdValue: string | null;
+  private readonly loggedRejections = new Set<string>();
   private readonly links = new Map<NodeId, PeerLink>();
   private handler: TransportHandler | null = null;
   private flushScheduled = false;
@@ -62,11 +108,19 @@ export class Transport {
       backoff: { initialMs: 50, maxMs: 1000 },
       snapshotTimeoutMs: 10 * 60_000,
       ...options,
+      tls: options.tls ?? null,
+      onClusterIdLearned: options.onClusterIdLearned ?? null,
     };
+    this.clusterIdValue = options.clusterId;
   }
 
   get selfId(): NodeId {
     return this.opts.selfId;
+  }
+
+  /** The cluster id peers must present (null until learned on a joining node). */
+  get clusterId(): string | null {
+    return this.clusterIdValue;
   }
 
   setHandler(handler: TransportHandler): void {
@@ -95,6 +149,8 @@ export class Transport {
         logger: this.opts.logger,
         metrics: this.opts.metrics,
         onUnreachable: (peer) => this.handler?.onUnreachable(peer),
+        handshake: () => this.outgoingHandshake(),
+        credentials: (peer) => peerChannelCredentials(this.opts.tls, peer),
       }),
     );
   }
@@ -154,9 +210,15 @@ export class Transport {
     const done = new Promise<SnapshotAckWire>((resolve, reject) => {
       finish = (err, ack) => (err ? reject(err) : resolve(ack as SnapshotAckWire));
     });
+    const metadata = this.outgoingHandshake();
+    if (metadata === null) throw new TesseraError('UNAVAILABLE', `no cluster id yet; cannot send a snapshot to peer ${to}`);
     const call = (client as unknown as {
-      installSnapshot(options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, ack?: SnapshotAckWire) => void): grpc.ClientWritableStream<SnapshotChunkWire>;
-    }).installSnapshot({ deadline }, (err, ack) => finish(err, ack));
+      installSnapshot(
+        metadata: grpc.Metadata,
+        options: grpc.CallOptions,
+        cb: (err: grpc.ServiceError | null, ack?: SnapshotAckWire) => void,
+      ): grpc.ClientWritableStream<SnapshotChunkWire>;
+    }).installSnapshot(metadata, { deadline }, (err, ack) => finish(err, ack));
     try {
       let first = true;
       let pending: Buffer | null = null;
@@ -209,15 +271,25 @@ export class Transport {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'node not ready' });
       return;
     }
+    const auth = this.authenticate(call);
+    if (!auth.ok) {
+      call.emit('error', { code: auth.code, details: auth.detail });
+      return;
+    }
+    const peer = auth.handshake.nodeId;
     this.incoming.add(call);
     call.sendMetadata(new grpc.Metadata());
     call.on('data', (batch: MessageBatchWire) => {
+      if (batch.from !== peer) {
+        this.reject('spoofed_from', String(peer), { claimedFrom: batch.from });
+        return;
+      }
       if (batch.to !== this.opts.selfId) {
-        this.opts.logger.warn({ from: batch.from, to: batch.to }, 'dropping a peer batch addressed to another node');
+        this.reject('wrong_to', String(peer), { to: batch.to });
         return;
       }
       this.opts.metrics?.peerMessagesReceived.inc(batch.messages.length);
-      this.handler?.onMessages(batch.from, batch.messages);
+      this.handler?.onMessages(peer, batch.messages);
     });
     const done = () => {
       if (!this.incoming.delete(call)) return;
@@ -234,12 +306,30 @@ export class Transport {
       cb(null, { accepted: false, error: 'node not ready' });
       return;
     }
+    const auth = this.authenticate(call);
+    if (!auth.ok) {
+      cb({ code: auth.code, details: auth.detail });
+      return;
+    }
+    const peer = auth.handshake.nodeId;
+    const selfId = this.opts.selfId;
+    // A chunk from or to another node than the handshake says: counted, and the transfer is refused.
+    const checkChunk = (chunk: SnapshotChunkWire): void => {
+      if (chunk.from !== peer) {
+        this.reject('spoofed_from', String(peer), { claimedFrom: chunk.from, call: 'snapshot' });
+        throw new Error(`snapshot chunk from node ${chunk.from} on node ${peer}'s call`);
+      }
+      if (chunk.to !== selfId) {
+        this.reject('wrong_to', String(peer), { to: chunk.to, call: 'snapshot' });
+        throw new Error(`snapshot addressed to node ${chunk.to}, this is ${selfId}`);
+      }
+    };
     const iterator = call[Symbol.asyncIterator]() as AsyncIterator<SnapshotChunkWire>;
     const run = async (): Promise<void> => {
       const firstResult = await iterator.next();
       if (firstResult.done) throw new Error('empty snapshot stream');
       const first = firstResult.value;
-      if (first.to !== this.opts.selfId) throw new Error(`snapshot addressed to node ${first.to}, this is ${this.opts.selfId}`);
+      checkChunk(first);
       if (first.header.length === 0) throw new Error('first snapshot chunk has no header');
       let sawLast = first.last;
       async function* chunks(): AsyncGenerator<Buffer> {
@@ -247,11 +337,12 @@ export class Transport {
         while (!sawLast) {
           const r = await iterator.next();
           if (r.done) throw new Error('snapshot stream ended before its last chunk');
+          checkChunk(r.value);
           sawLast = r.value.last;
           yield r.value.data;
         }
       }
-      await handler.onSnapshot({ from: first.from, groupId: first.groupId, header: first.header, chunks: chunks() });
+      await handler.onSnapshot({ from: peer, groupId: first.groupId, header: first.header, chunks: chunks() });
       if (!sawLast) throw new Error('snapshot handler returned before the last chunk');
     };
     run().then(
@@ -261,9 +352,75 @@ export class Transport {
       },
       (e: unknown) => {
         this.opts.metrics?.snapshotsReceived.inc({ outcome: 'refused' });
-        this.opts.logger.warn({ err: (e as Error).message }, 'snapshot refused');
+        this.opts.logger.warn({ from: peer, err: (e as Error).message }, 'snapshot refused');
         cb(null, { accepted: false, error: (e as Error).message });
       },
     );
   }
+
+  /** Our handshake for a new outgoing call; null while the cluster id is unknown. */
+  private outgoingHandshake(): grpc.Metadata | null {
+    const clusterId = this.clusterIdValue;
+    if (clusterId === null) return null;
+    return handshakeMetadata({ clusterId, nodeId: this.opts.selfId, clientAddress: this.opts.clientAddress });
+  }
+
+  /**
+   * The door: checks an inbound call's handshake (and, with peer TLS, its certificate) before anything
+   * of it reaches the handler. Adopts the cluster id on first use when ours is unknown.
+   */
+  private authenticate(call: PeerCall): Authenticated {
+    const remote = remoteHost(call);
+    const read = readHandshake(call.metadata, this.opts.selfId);
+    if (!read.ok) {
+      this.reject(read.reason, read.claimedNode !== null ? `${read.claimedNode}@${remote}` : remote);
+      return { ok: false, code: read.code, detail: read.detail };
+    }
+    const h = read.handshake;
+    const sender = `${h.nodeId}@${remote}`;
+    if (this.opts.tls !== null) {
+      const cert = call.getAuthContext()?.sslPeerCertificate;
+      if (!cert || Object.keys(cert).length === 0) {
+        this.reject('no_certificate', sender);
+        return { ok: false, code: grpc.status.UNAUTHENTICATED, detail: 'peer calls need a client certificate' };
+      }
+      if (!certificateNamesNode(cert, h.nodeId)) {
+        this.reject('certificate_mismatch', sender, { subject: cert.subject?.CN });
+        return { ok: false, code: grpc.status.PERMISSION_DENIED, detail: `the client certificate does not name node-${h.nodeId}` };
+      }
+    }
+    const ours = this.clusterIdValue;
+    if (ours === null) {
+      this.adoptClusterId(h.clusterId, sender);
+    } else if (!clusterIdsEqual(ours, h.clusterId)) {
+      this.reject('cluster_mismatch', sender, { theirs: redactClusterId(h.clusterId) });
+      return { ok: false, code: grpc.status.PERMISSION_DENIED, detail: 'the peer belongs to another cluster' };
+    }
+    this.handler?.onPeerClientAddress?.(h.nodeId, h.clientAddress);
+    return { ok: true, handshake: h };
+  }
+
+  private adoptClusterId(clusterId: string, sender: string): void {
+    this.clusterIdValue = clusterId;
+    this.opts.logger.info({ from: sender, clusterId: redactClusterId(clusterId) }, 'adopted the cluster id of the first peer that reached this node');
+    this.opts.onClusterIdLearned?.(clusterId);
+    for (const link of this.links.values()) link.wake();
+  }
+
+  /** Counts a refused call or dropped batch and logs it once per (sender, reason). */
+  private reject(reason: PeerRejectReason, sender: string, extra: Record<string, unknown> = {}): void {
+    this.opts.metrics?.peerRejected.inc({ reason });
+    const key = `${sender}\0${reason}`;
+    if (this.loggedRejections.has(key) || this.loggedRejections.size >= LOGGED_REJECTIONS_MAX) return;
+    this.loggedRejections.add(key);
+    this.opts.logger.warn({ sender, reason, ...extra }, 'refused a peer call or message (logged once per sender and reason)');
+  }
+}
+
+/** The remote host of a call ("ipv4:1.2.3.4:5678" -> "1.2.3.4"); the port changes per connection. */
+function remoteHost(call: PeerCall): string {
+  const peer = call.getPeer();
+  const text = peer.replace(/^(ipv4|ipv6|unix):/, '');
+  const m = /^(.*):\d+$/.exec(text);
+  return (m ? m[1] : text) as string;
 }

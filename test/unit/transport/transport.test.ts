@@ -26,7 +26,7 @@ async function bind(server: grpc.Server, port: number): Promise<number> {
 }
 
 async function startNode(id: number, opts: { port?: number; outboxMessagesMax?: number; refuseSnapshots?: boolean } = {}): Promise<Node> {
-  const transport = new Transport({ selfId: id, outboxMessagesMax: opts.outboxMessagesMax ?? 1000, random: new Random(id), logger: silentLogger(), metrics: null, backoff: { initialMs: 20, maxMs: 200 } });
+  const transport = new Transport({ selfId: id, clusterId: 'test-cluster', clientAddress: `127.0.0.1:${9000 + id}`, outboxMessagesMax: opts.outboxMessagesMax ?? 1000, random: new Random(id), logger: silentLogger(), metrics: null, backoff: { initialMs: 20, maxMs: 200 } });
   const node: Node = { id, transport, server: new grpc.Server(serverOptions), port: 0, received: [], unreachable: [], snapshots: [] };
   const handler: TransportHandler = {
     onMessages: (from, messages) => {

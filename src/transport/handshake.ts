@@ -1,0 +1,154 @@
+/**
+ * The peer handshake: every Raft.Stream and Raft.InstallSnapshot call opens with it, and the receiver
+ * checks it before anything reaches the node (DESIGN.md 9b, "two doors").
+ *
+ * Carried in the call's request metadata (HTTP/2 headers), not in a first message: the receiver has it
+ * the moment the call arrives, before any message is read, for both calls alike (one bidi stream, one
+ * client stream), without a oneof in every MessageBatch / SnapshotChunk; a refusal is then a plain gRPC
+ * status (UNAUTHENTICATED / PERMISSION_DENIED) that the caller sees at once, and a node of an older
+ * version (no headers) is refused the same way as a stranger. Headers:
+ *   x-tessera-protocol        "1" (PEER_PROTOCOL_VERSION)
+ *   x-tessera-cluster         the cluster id (never logged in full, never returned to clients)
+ *   x-tessera-node            the sender's node id (decimal)
+ *   x-tessera-client-address  the sender's client-facing address (its advertise address), HOST:PORT
+ * Without peer TLS the cluster id is a bearer credential sent in clear: anyone who learns it can speak
+ * as any member. Peer mutual TLS (peer-credentials.ts) binds the node id to a certificate.
+ *
+ * Everything read here came from the network: lengths are bounded and formats checked before use.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
+import * as grpc from '@grpc/grpc-js';
+import { isNodeId, type NodeId } from '../base';
+
+export const PEER_PROTOCOL_VERSION = 1;
+
+export const HANDSHAKE_HEADERS = {
+  protocol: 'x-tessera-protocol',
+  cluster: 'x-tessera-cluster',
+  node: 'x-tessera-node',
+  clientAddress: 'x-tessera-client-address',
+} as const;
+
+/** Longest address accepted from the network (bytes). */
+export const ADDRESS_BYTES_MAX = 255;
+/** Longest cluster id accepted from the network (characters, printable ASCII). */
+export const CLUSTER_ID_CHARS_MAX = 128;
+
+/** Why a peer call or batch was refused or dropped (the `reason` label of tessera_peer_rejected_total). */
+export type PeerRejectReason =
+  | 'no_handshake'
+  | 'bad_protocol'
+  | 'bad_node_id'
+  | 'self_id'
+  | 'bad_cluster_id'
+  | 'cluster_mismatch'
+  | 'bad_address'
+  | 'no_certificate'
+  | 'certificate_mismatch'
+  | 'spoofed_from'
+  | 'wrong_to';
+
+export interface Handshake {
+  clusterId: string;
+  nodeId: NodeId;
+  clientAddress: string;
+}
+
+export type HandshakeOutcome =
+  | { ok: true; handshake: Handshake }
+  | { ok: false; reason: PeerRejectReason; code: grpc.status; detail: string; claimedNode: NodeId | null };
+
+/**
+ * HOST:PORT (host: a name, an IPv4 address or a bracketed IPv6 address; port 1..65535), at most
+ * ADDRESS_BYTES_MAX bytes. Used on every address that arrives from the network.
+ */
+export function isValidAddress(text: unknown): text is string {
+  if (typeof text !== 'string' || text.length === 0 || Buffer.byteLength(text, 'utf8') > ADDRESS_BYTES_MAX) return false;
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(text);
+  if (!m) return false;
+  const port = Number(m[2]);
+  return port >= 1 && port <= 65535;
+}
+
+export function isValidClusterId(text: unknown): text is string {
+  return typeof text === 'string' && text.length > 0 && text.length <= CLUSTER_ID_CHARS_MAX && /^[\x21-\x7e]+$/.test(text);
+}
+
+/** Equality in time independent of where the ids differ (both are hashed to equal lengths first). */
+export function clusterIdsEqual(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a, 'utf8').digest();
+  const hb = createHash('sha256').update(b, 'utf8').digest();
+  return timingSafeEqual(ha, hb);
+}
+
+/** The first characters of a cluster id, for logs (the full id is never logged). */
+export function redactClusterId(id: string | null): string {
+  if (id === null) return '(none)';
+  return `${id.slice(0, 4)}…`;
+}
+
+/** The request metadata a sender attaches to every peer call. */
+export function handshakeMetadata(h: Handshake): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set(HANDSHAKE_HEADERS.protocol, String(PEER_PROTOCOL_VERSION));
+  md.set(HANDSHAKE_HEADERS.cluster, h.clusterId);
+  md.set(HANDSHAKE_HEADERS.node, String(h.nodeId));
+  md.set(HANDSHAKE_HEADERS.clientAddress, h.clientAddress);
+  return md;
+}
+
+function single(md: grpc.Metadata, key: string): string | null {
+  const values = md.get(key);
+  if (values.length !== 1) return null;
+  const v = values[0];
+  return typeof v === 'string' ? v : null;
+}
+
+/**
+ * Reads and checks the syntax of a call's handshake (protocol, node id, cluster id format, address).
+ * Cluster id equality and the certificate binding are the transport's (they depend on its state).
+ */
+export function readHandshake(md: grpc.Metadata, selfId: NodeId): HandshakeOutcome {
+  const protocol = single(md, HANDSHAKE_HEADERS.protocol);
+  const nodeText = single(md, HANDSHAKE_HEADERS.node);
+  const clusterId = single(md, HANDSHAKE_HEADERS.cluster);
+  const clientAddress = single(md, HANDSHAKE_HEADERS.clientAddress);
+  const unauth = (reason: PeerRejectReason, detail: string, claimedNode: NodeId | null = null): HandshakeOutcome => ({
+    ok: false,
+    reason,
+    code: grpc.status.UNAUTHENTICATED,
+    detail,
+    claimedNode,
+  });
+  if (protocol === null && nodeText === null && clusterId === null) return unauth('no_handshake', 'peer call without a handshake');
+  if (protocol !== String(PEER_PROTOCOL_VERSION)) return unauth('bad_protocol', `unsupported peer protocol (this node speaks ${PEER_PROTOCOL_VERSION})`);
+  const nodeId = nodeText !== null && /^\d{1,10}$/.test(nodeText) ? Number(nodeText) : NaN;
+  if (!isNodeId(nodeId)) return unauth('bad_node_id', 'the handshake names no valid node id');
+  if (nodeId === selfId) return unauth('self_id', 'the handshake claims this node\'s own id', nodeId);
+  if (!isValidClusterId(clusterId)) return unauth('bad_cluster_id', 'the handshake carries no valid cluster id', nodeId);
+  if (!isValidAddress(clientAddress)) return unauth('bad_address', 'the handshake carries no valid client address (HOST:PORT, at most 255 bytes)', nodeId);
+  return { ok: true, handshake: { clusterId, nodeId, clientAddress } };
+}
+
+/** The identities a certificate names: its CN and its DNS subject alternative names. */
+export function certificateNames(cert: PeerCertificate): string[] {
+  const names: string[] = [];
+  const cn = cert.subject?.CN as unknown;
+  if (typeof cn === 'string') names.push(cn);
+  else if (Array.isArray(cn)) for (const c of cn) if (typeof c === 'string') names.push(c);
+  for (const part of (cert.subjectaltname ?? '').split(',')) {
+    const s = part.trim();
+    if (s.startsWith('DNS:')) names.push(s.slice(4));
+  }
+  return names;
+}
+
+/** The certificate identity of a node: its CN or a DNS SAN equals `node-<id>`. */
+export function nodeCertificateName(id: NodeId): string {
+  return `node-${id}`;
+}
+
+export function certificateNamesNode(cert: PeerCertificate, id: NodeId): boolean {
+  return certificateNames(cert).includes(nodeCertificateName(id));
+}

@@ -1,0 +1,343 @@
+/**
+ * The peer door (transport/handshake.ts): every Raft call opens with a handshake that the receiver checks
+ * before anything reaches the node. Two (or three) real Transports on 127.0.0.1 port 0, plus raw gRPC
+ * clients playing an attacker who can reach the port.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Random } from '../../../src/base';
+import { createNodeMetrics, silentLogger, type NodeMetrics } from '../../../src/obs';
+import {
+  HANDSHAKE_HEADERS,
+  Transport,
+  loadPeerTls,
+  loadRaftProto,
+  serverOptions,
+  startPeerServer,
+  type IncomingSnapshot,
+  type MessageBatchWire,
+  type PeerTlsMaterial,
+  type SnapshotAckWire,
+  type SnapshotChunkWire,
+  type TransportHandler,
+} from '../../../src/transport';
+import { makeTestCa, type TestCa } from '../../support/tls-certs';
+
+const CLUSTER = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+const OTHER_CLUSTER = 'deadbeefdeadbeefdeadbeefdeadbeef';
+
+interface Node {
+  id: number;
+  transport: Transport;
+  server: grpc.Server;
+  port: number;
+  metrics: NodeMetrics;
+  received: { from: number; message: string }[];
+  snapshots: { from: number; groupId: number }[];
+  clientAddresses: [number, string][];
+  learned: string[];
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+interface StartOptions {
+  clusterId?: string | null;
+  clientAddress?: string;
+  tls?: PeerTlsMaterial;
+}
+
+async function startNode(id: number, opts: StartOptions = {}): Promise<Node> {
+  const metrics = createNodeMetrics();
+  const node: Node = { id, transport: undefined as unknown as Transport, server: undefined as unknown as grpc.Server, port: 0, metrics, received: [], snapshots: [], clientAddresses: [], learned: [] };
+  node.transport = new Transport({
+    selfId: id,
+    clusterId: opts.clusterId === undefined ? CLUSTER : opts.clusterId,
+    onClusterIdLearned: (c) => node.learned.push(c),
+    clientAddress: opts.clientAddress ?? `127.0.0.1:${7000 + id}`,
+    tls: opts.tls ?? null,
+    outboxMessagesMax: 1000,
+    random: new Random(id),
+    logger: silentLogger(),
+    metrics,
+    backoff: { initialMs: 20, maxMs: 100 },
+  });
+  const handler: TransportHandler = {
+    onMessages: (from, messages) => {
+      for (const m of messages) node.received.push({ from, message: m.toString() });
+    },
+    onUnreachable: () => undefined,
+    onSnapshot: async (s: IncomingSnapshot) => {
+      for await (const _ of s.chunks) void _;
+      node.snapshots.push({ from: s.from, groupId: s.groupId });
+    },
+    onPeerClientAddress: (peer, address) => node.clientAddresses.push([peer, address]),
+  };
+  node.transport.setHandler(handler);
+  if (opts.tls) {
+    const started = await startPeerServer(node.transport, '127.0.0.1:0', opts.tls);
+    node.server = started.server;
+    node.port = started.port;
+  } else {
+    node.server = new grpc.Server(serverOptions);
+    node.transport.registerOn(node.server);
+    node.port = await new Promise<number>((resolve, reject) =>
+      node.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+  }
+  cleanups.push(() => {
+    node.transport.close();
+    node.server.forceShutdown();
+  });
+  return node;
+}
+
+async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function rejected(m: NodeMetrics): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const v of (await m.peerRejected.get()).values) out[String(v.labels.reason)] = v.value;
+  return out;
+}
+
+function handshake(fields: { cluster?: string; node?: string; address?: string; protocol?: string }): grpc.Metadata {
+  const md = new grpc.Metadata();
+  if (fields.protocol !== undefined) md.set(HANDSHAKE_HEADERS.protocol, fields.protocol);
+  if (fields.cluster !== undefined) md.set(HANDSHAKE_HEADERS.cluster, fields.cluster);
+  if (fields.node !== undefined) md.set(HANDSHAKE_HEADERS.node, fields.node);
+  if (fields.address !== undefined) md.set(HANDSHAKE_HEADERS.clientAddress, fields.address);
+  return md;
+}
+
+const valid = (node: number, cluster = CLUSTER) => handshake({ protocol: '1', cluster, node: String(node), address: `127.0.0.1:${7000 + node}` });
+
+type RawClient = grpc.Client & {
+  stream(md: grpc.Metadata): grpc.ClientDuplexStream<MessageBatchWire, MessageBatchWire>;
+  installSnapshot(md: grpc.Metadata, cb: (err: grpc.ServiceError | null, ack?: SnapshotAckWire) => void): grpc.ClientWritableStream<SnapshotChunkWire>;
+};
+
+function rawClient(port: number): RawClient {
+  const { Client } = loadRaftProto();
+  const c = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as RawClient;
+  cleanups.push(() => c.close());
+  return c;
+}
+
+/** Opens a raw stream with `md`, writes `batches`, and resolves with the call's final status code. */
+async function rawStream(port: number, md: grpc.Metadata, batches: MessageBatchWire[], holdMs = 200): Promise<grpc.status> {
+  const call = rawClient(port).stream(md);
+  return new Promise<grpc.status>((resolve) => {
+    let settled = false;
+    const settle = (code: grpc.status) => {
+      if (settled) return;
+      settled = true;
+      resolve(code);
+    };
+    call.on('status', (s: grpc.StatusObject) => settle(s.code));
+    call.on('error', () => undefined);
+    call.on('data', () => undefined);
+    for (const b of batches) call.write(b);
+    setTimeout(() => {
+      call.end();
+      setTimeout(() => {
+        call.cancel();
+        settle(grpc.status.OK);
+      }, 200);
+    }, holdMs);
+  });
+}
+
+async function rawSnapshot(port: number, md: grpc.Metadata, chunk: SnapshotChunkWire): Promise<{ err: grpc.ServiceError | null; ack?: SnapshotAckWire }> {
+  return new Promise((resolve) => {
+    const call = rawClient(port).installSnapshot(md, (err, ack) => resolve({ err, ack }));
+    call.on('error', () => undefined);
+    call.write(chunk);
+    call.end();
+  });
+}
+
+const chunk = (from: number, to: number): SnapshotChunkWire => ({ from, to, groupId: 1, header: Buffer.from('hdr'), data: Buffer.from('data'), last: true });
+
+describe('peer door: handshake checks', () => {
+  it('a peer of another cluster is refused: its link never opens and nothing reaches the handler', async () => {
+    const a = await startNode(1, { clusterId: OTHER_CLUSTER });
+    const b = await startNode(2);
+    a.transport.setPeer(2, `127.0.0.1:${b.port}`);
+    for (let i = 0; i < 5; i++) {
+      a.transport.send(2, Buffer.from(`x${i}`));
+      await sleep(50);
+    }
+    expect(a.transport.stats().get(2)!.connected).toBe(false);
+    expect(b.received).toEqual([]);
+    expect((await rejected(b.metrics)).cluster_mismatch).toBeGreaterThan(0);
+    // A raw call with the wrong id gets PERMISSION_DENIED.
+    expect(await rawStream(b.port, valid(1, OTHER_CLUSTER), [{ from: 1, to: 2, messages: [Buffer.from('forged')] }])).toBe(grpc.status.PERMISSION_DENIED);
+    expect(b.received).toEqual([]);
+  });
+
+  it('a call without a handshake, or with a malformed one, is refused with UNAUTHENTICATED and counted by reason', async () => {
+    const b = await startNode(2);
+    const batch = { from: 1, to: 2, messages: [Buffer.from('forged')] };
+    expect(await rawStream(b.port, new grpc.Metadata(), [batch])).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await rawStream(b.port, handshake({ protocol: '2', cluster: CLUSTER, node: '1', address: '127.0.0.1:1' }), [batch])).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await rawStream(b.port, handshake({ protocol: '1', cluster: CLUSTER, node: '0', address: '127.0.0.1:1' }), [batch])).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await rawStream(b.port, handshake({ protocol: '1', cluster: CLUSTER, node: '2', address: '127.0.0.1:1' }), [batch])).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await rawStream(b.port, handshake({ protocol: '1', node: '1', address: '127.0.0.1:1' }), [batch])).toBe(grpc.status.UNAUTHENTICATED);
+    const longAddress = `${'h'.repeat(300)}:1`;
+    expect(await rawStream(b.port, handshake({ protocol: '1', cluster: CLUSTER, node: '1', address: longAddress }), [batch])).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await rawStream(b.port, handshake({ protocol: '1', cluster: CLUSTER, node: '1', address: 'not-an-address' }), [batch])).toBe(grpc.status.UNAUTHENTICATED);
+    expect(b.received).toEqual([]);
+    expect(b.clientAddresses).toEqual([]);
+    expect(await rejected(b.metrics)).toEqual({ no_handshake: 1, bad_protocol: 1, bad_node_id: 1, self_id: 1, bad_cluster_id: 1, bad_address: 2 });
+  });
+
+  it('a batch whose from differs from the handshake, or addressed to another node, is dropped; a valid one passes', async () => {
+    const b = await startNode(2);
+    const code = await rawStream(b.port, valid(1), [
+      { from: 3, to: 2, messages: [Buffer.from('spoofed')] },
+      { from: 1, to: 4, messages: [Buffer.from('misrouted')] },
+      { from: 1, to: 2, messages: [Buffer.from('genuine')] },
+      { from: 3, to: 2, messages: [Buffer.from('spoofed again')] },
+    ]);
+    expect(code).toBe(grpc.status.OK);
+    await until(() => b.received.length === 1);
+    await sleep(50);
+    expect(b.received).toEqual([{ from: 1, message: 'genuine' }]);
+    expect(await rejected(b.metrics)).toEqual({ spoofed_from: 2, wrong_to: 1 });
+    expect(b.clientAddresses).toEqual([[1, '127.0.0.1:7001']]);
+  });
+
+  it('a snapshot call without a handshake is refused before the handler sees it; a spoofed chunk is refused', async () => {
+    const b = await startNode(2);
+    const none = await rawSnapshot(b.port, new grpc.Metadata(), chunk(1, 2));
+    expect(none.err?.code).toBe(grpc.status.UNAUTHENTICATED);
+    const otherCluster = await rawSnapshot(b.port, valid(1, OTHER_CLUSTER), chunk(1, 2));
+    expect(otherCluster.err?.code).toBe(grpc.status.PERMISSION_DENIED);
+    const spoofed = await rawSnapshot(b.port, valid(1), chunk(3, 2));
+    expect(spoofed.ack?.accepted).toBe(false);
+    const misrouted = await rawSnapshot(b.port, valid(1), chunk(1, 5));
+    expect(misrouted.ack?.accepted).toBe(false);
+    expect(b.snapshots).toEqual([]);
+    const genuine = await rawSnapshot(b.port, valid(1), chunk(1, 2));
+    expect(genuine.ack?.accepted).toBe(true);
+    expect(b.snapshots).toEqual([{ from: 1, groupId: 1 }]);
+    expect(await rejected(b.metrics)).toEqual({ no_handshake: 1, cluster_mismatch: 1, spoofed_from: 1, wrong_to: 1 });
+  });
+
+  it('two nodes of one cluster talk, and each learns the other\'s client address from the handshake', async () => {
+    const a = await startNode(1, { clientAddress: 'client-a.example:9001' });
+    const b = await startNode(2, { clientAddress: 'client-b.example:9002' });
+    a.transport.setPeer(2, `127.0.0.1:${b.port}`);
+    b.transport.setPeer(1, `127.0.0.1:${a.port}`);
+    await until(() => a.transport.stats().get(2)!.connected && b.transport.stats().get(1)!.connected);
+    a.transport.send(2, Buffer.from('hi'));
+    await sleep(0);
+    async function* chunks() {
+      yield Buffer.from('one');
+    }
+    await a.transport.sendSnapshot(2, 3, Buffer.from('hdr'), chunks());
+    await until(() => b.received.length === 1);
+    expect(b.received).toEqual([{ from: 1, message: 'hi' }]);
+    expect(b.snapshots).toEqual([{ from: 1, groupId: 3 }]);
+    expect(b.clientAddresses[0]).toEqual([1, 'client-a.example:9001']);
+    expect(a.clientAddresses[0]).toEqual([2, 'client-b.example:9002']);
+    expect(await rejected(b.metrics)).toEqual({});
+  });
+});
+
+describe('peer door: trust on first use', () => {
+  it('a node without a cluster id keeps its links down, adopts the first peer\'s id, then requires it', async () => {
+    const a = await startNode(1);
+    const joiner = await startNode(2, { clusterId: null });
+    joiner.transport.setPeer(1, `127.0.0.1:${a.port}`);
+    await sleep(150);
+    expect(joiner.transport.send(1, Buffer.from('too early'))).toBe(false);
+    expect(joiner.transport.stats().get(1)!.connected).toBe(false);
+    expect(a.received).toEqual([]);
+    // The cluster's node reaches the joiner: the joiner adopts the id and its link comes up.
+    a.transport.setPeer(2, `127.0.0.1:${joiner.port}`);
+    await until(() => joiner.transport.stats().get(1)!.connected);
+    expect(joiner.learned).toEqual([CLUSTER]);
+    expect(joiner.transport.clusterId).toBe(CLUSTER);
+    joiner.transport.send(1, Buffer.from('hello'));
+    await until(() => a.received.length === 1);
+    expect(a.received).toEqual([{ from: 2, message: 'hello' }]);
+    // From then on another cluster is refused.
+    expect(await rawStream(joiner.port, valid(3, OTHER_CLUSTER), [{ from: 3, to: 2, messages: [Buffer.from('x')] }])).toBe(grpc.status.PERMISSION_DENIED);
+    expect(joiner.learned).toEqual([CLUSTER]);
+  });
+
+  it('a call that fails the other checks teaches nothing', async () => {
+    const joiner = await startNode(2, { clusterId: null });
+    expect(await rawStream(joiner.port, handshake({ protocol: '1', cluster: OTHER_CLUSTER, node: '2', address: '127.0.0.1:1' }), [])).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await rawStream(joiner.port, handshake({ protocol: '1', cluster: OTHER_CLUSTER, node: '1', address: 'bad' }), [])).toBe(grpc.status.UNAUTHENTICATED);
+    expect(joiner.learned).toEqual([]);
+    expect(joiner.transport.clusterId).toBeNull();
+  });
+});
+
+describe('peer door: mutual TLS', () => {
+  let ca: TestCa;
+  let strangerCa: TestCa;
+  beforeAll(() => {
+    ca = makeTestCa('peer-door-ca');
+    strangerCa = makeTestCa('stranger-ca');
+  });
+  afterAll(() => {
+    ca?.cleanup();
+    strangerCa?.cleanup();
+  });
+  const material = (authority: TestCa, name: string): PeerTlsMaterial => {
+    const files = authority.issue(name);
+    return loadPeerTls({ cert: files.cert, key: files.key, ca: ca.ca });
+  };
+
+  it('peers with certificates from the CA talk; one from another CA is refused by TLS; a certificate for node-2 cannot speak as node 3', async () => {
+    const a = await startNode(1, { tls: material(ca, 'node-1') });
+    const b = await startNode(2, { tls: material(ca, 'node-2') });
+    a.transport.setPeer(2, `127.0.0.1:${b.port}`);
+    await until(() => a.transport.stats().get(2)!.connected);
+    a.transport.send(2, Buffer.from('over tls'));
+    await until(() => b.received.length === 1);
+    expect(b.received).toEqual([{ from: 1, message: 'over tls' }]);
+
+    // Node 4's certificate was signed by another CA (it trusts ours, so only the server side refuses it).
+    const stranger = await startNode(4, { tls: material(strangerCa, 'node-4') });
+    stranger.transport.setPeer(2, `127.0.0.1:${b.port}`);
+    for (let i = 0; i < 10; i++) {
+      stranger.transport.send(2, Buffer.from('from a stranger'));
+      await sleep(30);
+    }
+    expect(stranger.transport.stats().get(2)!.connected).toBe(false);
+
+    // Node 3 holds a genuine certificate, but it names node-2.
+    const impostor = await startNode(3, { tls: material(ca, 'node-2') });
+    impostor.transport.setPeer(2, `127.0.0.1:${b.port}`);
+    for (let i = 0; i < 10; i++) {
+      impostor.transport.send(2, Buffer.from('impostor'));
+      await sleep(30);
+    }
+    expect(impostor.transport.stats().get(2)!.connected).toBe(false);
+    expect(b.received.map((r) => r.message)).toEqual(['over tls']);
+    expect((await rejected(b.metrics)).certificate_mismatch).toBeGreaterThan(0);
+
+    // A dialer checks the server's certificate too: node 3's address answered by node 2 is refused.
+    a.transport.setPeer(3, `127.0.0.1:${b.port}`);
+    for (let i = 0; i < 10; i++) {
+      a.transport.send(3, Buffer.from('to the wrong server'));
+      await sleep(30);
+    }
+    expect(a.transport.stats().get(3)!.connected).toBe(false);
+    expect(b.received.map((r) => r.message)).toEqual(['over tls']);
+  });
+});
