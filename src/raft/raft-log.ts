@@ -9,6 +9,7 @@
  *   a committed entry is never truncated.
  */
 import { assert } from '../base';
+import { APPEND_ENTRIES_MAX } from './limits';
 import type { Entry, Index, Snapshot, SnapshotMeta, Term } from './types';
 
 /** term() of an index that is compacted away or beyond the last entry. */
@@ -94,11 +95,12 @@ export class RaftLog {
     return lastTerm > ourTerm || (lastTerm === ourTerm && lastIndex >= this.lastIndex());
   }
 
-  /** Entries in [lo, hi) up to `bytesMax` bytes (always at least one when lo < hi). */
+  /** Entries in [lo, hi) up to `bytesMax` bytes and APPEND_ENTRIES_MAX entries (always at least one when lo < hi). */
   slice(lo: Index, hi: Index, bytesMax: number): Entry[] {
     assert(lo > this.snapshotIndex, () => `log: slice from compacted index ${lo}`);
     assert(hi <= this.lastIndex() + 1, () => `log: slice to ${hi} beyond last ${this.lastIndex()}`);
     if (lo >= hi) return [];
+    if (hi - lo > APPEND_ENTRIES_MAX) hi = lo + APPEND_ENTRIES_MAX;
     const base = this.snapshotIndex + 1;
     let end = lo + 1;
     let bytes = entryBytes(this.entries[lo - base] as Entry);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { APPEND_ENTRIES_MAX } from '../../../src/raft';
 import { Harness, dec, enc } from './harness';
 
 describe('proposeBatch', () => {
@@ -135,5 +136,20 @@ describe('lazyCommit', () => {
     h.tick(1, 1);
     h.stabilize();
     for (const id of [1, 2, 3]) expect(h.node(id).sm).toEqual(['x', 'y']);
+  });
+});
+
+describe('append size', () => {
+  it('an append carries at most APPEND_ENTRIES_MAX entries, however small they are', () => {
+    const h = new Harness([1, 2, 3], { appendBytesMax: 64 * 1024 * 1024 });
+    h.elect(1);
+    const n = APPEND_ENTRIES_MAX + 100;
+    const outcomes = h.core(1).proposeBatch(Array.from({ length: n }, () => enc('x')));
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    h.delivered = [];
+    h.stabilize();
+    const sizes = h.delivered.flatMap((m) => (m.type === 'append' && m.entries.length > 0 ? [m.entries.length] : []));
+    expect(Math.max(...sizes)).toBe(APPEND_ENTRIES_MAX);
+    for (const id of [1, 2, 3]) expect(h.node(id).sm.length).toBe(n);
   });
 });
