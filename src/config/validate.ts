@@ -134,15 +134,25 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
   if (peers.size === 0) fail(`${peersRaw.source}: no peers given`);
   const httpRaw = raw.get('http');
   const http = httpRaw === undefined ? null : parseHostPort(toStringValue(httpRaw), httpRaw.source);
+  const peerListenRaw = raw.get('peerListen');
+  const peerListen = peerListenRaw === undefined ? null : parseHostPort(toStringValue(peerListenRaw), peerListenRaw.source);
   const advertiseRaw = raw.get('advertise');
+  // The client-facing address. With --peer-listen, --peers names peer addresses: the default is then
+  // --listen (its wildcard host replaced by the host of this node's --peers entry).
+  const ownPeerHost = peers.has(id) ? parseHostPort(peers.get(id) as string, 'peers').host : null;
   const advertiseAddress =
     advertiseRaw !== undefined
       ? formatHostPort(parseHostPort(toStringValue(advertiseRaw), advertiseRaw.source))
-      : (peers.get(id) ?? formatHostPort(listen));
+      : peerListen !== null
+        ? formatHostPort({ host: isUnspecifiedHost(listen.host) && ownPeerHost !== null ? ownPeerHost : listen.host, port: listen.port })
+        : (peers.get(id) ?? formatHostPort(listen));
   if (isUnspecifiedHost(parseHostPort(advertiseAddress, 'advertise').host) && (advertiseRaw !== undefined || (join && !peers.has(id)))) {
     fail(`${advertiseRaw?.source ?? '--advertise'}: ${advertiseAddress} is a wildcard bind address other nodes cannot reach; give --advertise HOST:PORT (a reachable host)`);
   }
-  if (join && !peers.has(id)) peers.set(id, advertiseAddress);
+  if (join && !peers.has(id)) {
+    const advertiseHost = parseHostPort(advertiseAddress, 'advertise').host;
+    peers.set(id, peerListen === null ? advertiseAddress : formatHostPort({ host: isUnspecifiedHost(peerListen.host) ? advertiseHost : peerListen.host, port: peerListen.port }));
+  }
 
   const profile = (str('profile') ?? DEFAULTS.profile) as ProfileName;
   const base = PROFILES[profile];
@@ -174,11 +184,12 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     fail(`--session-ttl-ms (${sessionTtlMs}) must exceed --request-timeout-ms (${requestTimeoutMs}): a session must outlive the retries of its writes`);
   }
 
-  const peerListenRaw = raw.get('peerListen');
-  const peerListen = peerListenRaw === undefined ? null : parseHostPort(toStringValue(peerListenRaw), peerListenRaw.source);
   const clusterToken = str('clusterToken') ?? null;
   const tls = tlsFiles(raw, 'tlsCert', 'tlsKey', 'tlsCa', false);
   const peerTls = tlsFiles(raw, 'peerTlsCert', 'peerTlsKey', 'peerTlsCa', true);
+  if (peerTls !== null && peerListen === null) {
+    fail('--peer-tls-cert requires --peer-listen HOST:PORT: peer mutual TLS needs its own listener (clients do not hold node certificates); name the peer-listen addresses in --peers');
+  }
 
   return {
     id,

@@ -1,6 +1,7 @@
 /**
  * One running Tessera node: NodeStore (LevelDB) + Transport + NodeHost + one gRPC server on --listen
- * (KV, Admin and the Raft peer service) + the optional HTTP server (/metrics, /healthz).
+ * (KV, Admin, and the Raft peer service unless --peer-listen gives peers their own server, with peer
+ * mutual TLS when --peer-tls-* are set) + the optional HTTP server (/metrics, /healthz).
  *
  * Start order: open the store (verifies every record: CORRUPTION aborts the start), bind gRPC (the
  * service handlers answer UNAVAILABLE until the host is open), open the host, start HTTP.
@@ -13,8 +14,8 @@ import { Random, TesseraError } from '../base';
 import { formatHostPort, type NodeConfig } from '../config';
 import { NodeHost } from '../node';
 import { createNodeMetrics, startHttpServer, type HealthReport, type Logger, type NodeMetrics, type ObsHttpServer } from '../obs';
-import { NodeStore } from '../storage';
-import { Transport, serverOptions } from '../transport';
+import { NodeStore, deriveClusterId } from '../storage';
+import { Transport, loadPeerTls, serverOptions, startPeerServer, type PeerServer } from '../transport';
 import { adminServiceHandlers, TESSERA_VERSION } from './admin-service';
 import { clientListenerCredentials } from './credentials';
 import { kvServiceHandlers } from './kv-service';
@@ -37,6 +38,8 @@ export interface TesseraNode {
   readonly metrics: NodeMetrics;
   /** The bound gRPC port (differs from config when --listen used port 0). */
   readonly grpcPort: number;
+  /** The bound port of the separate peer listener (--peer-listen); null when peers use the client port. */
+  readonly peerPort: number | null;
   readonly httpPort: number | null;
   health(): HealthReport;
   close(): Promise<void>;
@@ -48,15 +51,29 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   const random = new Random(options.seed ?? (Math.random() * 0xffff_ffff) >>> 0);
   // Client TLS files are read and checked before anything is opened or written (CONFIG names the flag).
   const clientCredentials = clientListenerCredentials(config);
+  // Peer TLS files likewise (CONFIG names the flag); with them the peer listener requires client certificates.
+  const peerTls = config.peerTls ? loadPeerTls({ cert: config.peerTls.cert, key: config.peerTls.key, ca: config.peerTls.ca ?? '' }) : null;
   const store = await NodeStore.open(config.dataDir);
   let host: NodeHost | null = null;
   let serving = false;
   let server: grpc.Server | null = null;
   let transport: Transport | null = null;
+  let peerServer: PeerServer | null = null;
   try {
-    transport = new Transport({ selfId: config.id, outboxMessagesMax: config.queues.outboxMessagesMax, random: random.fork(), logger: logger.child({ component: 'transport' }), metrics });
+    transport = new Transport({
+      selfId: config.id,
+      clusterId: provisionalClusterId(config),
+      clientAddress: config.advertiseAddress,
+      tls: peerTls,
+      outboxMessagesMax: config.queues.outboxMessagesMax,
+      random: random.fork(),
+      logger: logger.child({ component: 'transport' }),
+      metrics,
+    });
     server = new grpc.Server(serverOptions);
-    transport.registerOn(server);
+    // The Raft service lives on the peer listener when there is one, never on the client port then.
+    if (config.peerListen === null) transport.registerOn(server);
+    else peerServer = await startPeerServer(transport, formatHostPort(config.peerListen), peerTls);
     const current = (): NodeHost => {
       if (host === null || !serving) throw new TesseraError('UNAVAILABLE', 'the node is starting or stopping; retry');
       return host;
@@ -101,17 +118,19 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     });
     const http: ObsHttpServer | null = config.http ? await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health }) : null;
     logger.info(
-      { listen: `${config.listen.host}:${grpcPort}`, http: config.http ? `${config.http.host}:${http?.port}` : null, peers: Object.fromEntries(config.peers), dataDir: config.dataDir, timing: config.timing, unsafeStaleReads: config.unsafeStaleReads },
+      { listen: `${config.listen.host}:${grpcPort}`, peerListen: config.peerListen ? `${config.peerListen.host}:${peerServer?.port}` : null, peerTls: peerTls !== null, http: config.http ? `${config.http.host}:${http?.port}` : null, peers: Object.fromEntries(config.peers), dataDir: config.dataDir, timing: config.timing, unsafeStaleReads: config.unsafeStaleReads },
       'node started',
     );
     if (config.unsafeStaleReads) logger.warn({}, 'UNSAFE: --unsafe-stale-reads serves linearizable reads locally without ReadIndex (testing only)');
     let closing: Promise<void> | null = null;
     const peerTransport = transport;
+    const openPeerServer = peerServer;
     return {
       config,
       host: openHost,
       metrics,
       grpcPort,
+      peerPort: peerServer?.port ?? null,
       httpPort: http?.port ?? null,
       health,
       close: () => {
@@ -124,16 +143,18 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
           await new Promise<void>((resolve) => setImmediate(resolve));
           pipelines.endAll();
           peerTransport.close();
-          await new Promise<void>((resolve) => {
-            const force = setTimeout(() => {
-              grpcServer.forceShutdown();
-              resolve();
-            }, 2000);
-            grpcServer.tryShutdown(() => {
-              clearTimeout(force);
-              resolve();
+          const shutdown = (s: grpc.Server) =>
+            new Promise<void>((resolve) => {
+              const force = setTimeout(() => {
+                s.forceShutdown();
+                resolve();
+              }, 2000);
+              s.tryShutdown(() => {
+                clearTimeout(force);
+                resolve();
+              });
             });
-          });
+          await Promise.all([shutdown(grpcServer), openPeerServer ? shutdown(openPeerServer.server) : Promise.resolve()]);
           await store.close();
           await http?.close();
           logger.info({}, 'node stopped');
@@ -143,9 +164,20 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     };
   } catch (e) {
     server?.forceShutdown();
+    (peerServer as PeerServer | null)?.server.forceShutdown();
     transport?.close();
     await (host as NodeHost | null)?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * The cluster id peers must present, until the stored identity (storage/identity.ts) is wired here:
+ * derived from --cluster-token, else from --peers; null for a --join node without a token (it learns
+ * the id from its first peer).
+ */
+function provisionalClusterId(config: NodeConfig): string | null {
+  if (config.join && config.clusterToken === null) return null;
+  return deriveClusterId(config.clusterToken, config.peers);
 }
