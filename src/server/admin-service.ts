@@ -5,7 +5,8 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { TesseraError, isNodeId } from '../base';
-import { parseHostPort, type NodeConfig } from '../config';
+import type { NodeConfig } from '../config';
+import { isUnspecifiedHost } from '../config/validate';
 import { WHOLE_KEYSPACE_GROUP, type MemberInfo, type NodeHost } from '../node';
 import type { NodeMetrics } from '../obs';
 import { unary } from './unary';
@@ -16,6 +17,35 @@ interface AddNodeWire {
   id: number;
   address: string;
   learner: boolean;
+  /** Optional (empty when absent): the address peers dial, when it differs from the client address. */
+  peerAddress?: string;
+}
+
+/** A member address is stored in the log and the address book of every node: bounded like DNS names. */
+export const MEMBER_ADDRESS_BYTES_MAX = 255;
+const MEMBER_ADDRESS_RE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
+
+/**
+ * A member address from an Admin request: at most MEMBER_ADDRESS_BYTES_MAX bytes, HOST:PORT with a name,
+ * an IPv4 or a bracketed IPv6 host that peers can dial (not a wildcard such as 0.0.0.0) and a port 1..65535.
+ */
+export function checkMemberAddress(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TesseraError('INVALID_ARGUMENT', `${field} must be HOST:PORT`, { limit: 'address' });
+  }
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > MEMBER_ADDRESS_BYTES_MAX) {
+    throw new TesseraError('INVALID_ARGUMENT', `${field} is ${bytes} bytes; at most ${MEMBER_ADDRESS_BYTES_MAX}`, { limit: 'addressBytesMax' });
+  }
+  const m = MEMBER_ADDRESS_RE.exec(value);
+  const port = m ? Number(m[2]) : 0;
+  if (!m || port < 1 || port > 65535) {
+    throw new TesseraError('INVALID_ARGUMENT', `${field} must be HOST:PORT with a port in 1..65535, got '${value}'`, { limit: 'address' });
+  }
+  if (isUnspecifiedHost(m[1] as string)) {
+    throw new TesseraError('INVALID_ARGUMENT', `${field} '${value}' is a wildcard address; give one that peers can dial`, { limit: 'address' });
+  }
+  return value;
 }
 interface RemoveNodeWire {
   id: number;
@@ -65,14 +95,8 @@ export function adminServiceHandlers(host: () => NodeHost, config: NodeConfig, m
 
     addNode: u('Admin.AddNode', async (req: AddNodeWire, timeoutMs) => {
       const id = checkNodeId(req.id);
-      let address: string;
-      try {
-        const hp = parseHostPort(req.address ?? '', 'address');
-        if (hp.port === 0) throw new Error('port 0');
-        address = `${hp.host}:${hp.port}`;
-      } catch {
-        throw new TesseraError('INVALID_ARGUMENT', `address must be HOST:PORT with a real port, got '${req.address}'`, { limit: 'address' });
-      }
+      const address = checkMemberAddress(req.address, 'address');
+      if (req.peerAddress !== undefined && req.peerAddress !== '') checkMemberAddress(req.peerAddress, 'peer_address');
       return { members: members(await host().addNode(id, address, req.learner, timeoutMs)) };
     }),
 
