@@ -13,7 +13,13 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CORRUPTION'
   | 'CONFIG'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  /**
+   * A write whose client session the state machine does not know (never registered, evicted, expired) or
+   * whose seq is older than the session's last: nothing was applied by this request, and the outcome of
+   * the write is unknown (an earlier attempt may have applied). Not retryable with the same session.
+   */
+  | 'SESSION_EXPIRED';
 
 export interface ErrorDetails {
   /** NOT_LEADER: the node id and address of the leader, when known. */

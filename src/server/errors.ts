@@ -6,8 +6,9 @@
  *   UNAVAILABLE        -> UNAVAILABLE          (+ leader hints when known; retryable)
  *   RESOURCE_EXHAUSTED -> RESOURCE_EXHAUSTED   DEADLINE_EXCEEDED -> DEADLINE_EXCEEDED
  *   NOT_FOUND -> NOT_FOUND   CORRUPTION -> DATA_LOSS   CONFIG, INTERNAL, anything else -> INTERNAL
- *   SESSION_EXPIRED (INTERNAL with details.reason) -> FAILED_PRECONDITION + tessera-reason SESSION_EXPIRED
- *     (a write retried after its session moved on: not retryable, outcome unknown)
+ *   SESSION_EXPIRED    -> FAILED_PRECONDITION  (a write from a session the state machine does not know, or
+ *     retried after its session moved on: not retryable, outcome unknown); also an INTERNAL error with
+ *     details.reason SESSION_EXPIRED, the form older code used
  * Every mapped error carries `tessera-reason: <ErrorCode>`; that trailer is how the SDK tells a node's
  * answer from a transport failure.
  */
@@ -31,6 +32,7 @@ const statusOf: Record<ErrorCode, grpc.status> = {
   CORRUPTION: grpc.status.DATA_LOSS,
   CONFIG: grpc.status.INTERNAL,
   INTERNAL: grpc.status.INTERNAL,
+  SESSION_EXPIRED: grpc.status.FAILED_PRECONDITION,
 };
 
 export function toGrpcStatus(e: unknown): GrpcErrorStatus {

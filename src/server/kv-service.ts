@@ -4,6 +4,10 @@
  * A node that does not lead the key's group answers FAILED_PRECONDITION + NOT_LEADER with leader hints
  * (tessera-leader-id, tessera-leader-address); the SDK then goes to the leader.
  * A CAS or Batch whose comparison fails is a normal answer (succeeded: false), not an error.
+ * OpenSession registers a client session in the log (a registerSession command) before its first write;
+ * new sessions are rate-limited per client address on the node that receives the call (session-limiter.ts):
+ * past the limit, RESOURCE_EXHAUSTED. A write from a session the state machine does not know is answered
+ * SESSION_EXPIRED; a reused seq with another request INVALID_ARGUMENT (limit sessionSeq).
  */
 import * as grpc from '@grpc/grpc-js';
 import { TesseraError } from '../base';
@@ -12,20 +16,23 @@ import type { NodeConfig } from '../config';
 import type { NodeHost } from '../node';
 import type { NodeMetrics } from '../obs';
 import {
-  CONSISTENCY_STALE,
   batchCommand,
   casCommand,
   checkKey,
+  consistencyOf,
   deleteCommand,
+  openSessionCommand,
   putCommand,
   scanPlan,
   type BatchWire,
   type CasWire,
   type DeleteWire,
   type GetWire,
+  type OpenSessionWire,
   type PutWire,
   type ScanWire,
 } from './requests';
+import { SessionOpenLimiter, clientAddressOf } from './session-limiter';
 import { toGrpcStatus, toRequestError } from './errors';
 import { servePipeline, type OpenPipelines, type PipelineOpWire } from './pipeline';
 import { remainingMs, unary } from './unary';
@@ -36,9 +43,16 @@ function expect<T extends CommandResult['type']>(result: CommandResult, type: T)
   if (result.type === type) return result as Extract<CommandResult, { type: T }>;
   if (result.type === 'wrongShard') throw new TesseraError('WRONG_SHARD', 'the key moved to another shard before the write applied', { epoch: 0 });
   if (result.type === 'sessionExpired') {
-    // Not retryable and not a definite failure: the session's newer write superseded this one, or the
-    // session was evicted. Reported as FAILED_PRECONDITION + tessera-reason SESSION_EXPIRED.
-    throw new TesseraError('INTERNAL', 'the write session expired; the outcome of this write is unknown', { reason: 'SESSION_EXPIRED' });
+    // Not retryable and not a definite failure: the session is unknown to the state machine (never
+    // registered, evicted or expired), or its newer write superseded this one. Nothing was applied by this
+    // request; an earlier attempt of the write may have been.
+    throw new TesseraError('SESSION_EXPIRED', 'the write session is unknown or moved on; nothing was applied by this request and the outcome of the write is unknown');
+  }
+  if (result.type === 'sessionSeqReused') {
+    throw new TesseraError('INVALID_ARGUMENT', `session seq ${result.seq} was used for a different request`, { limit: 'sessionSeq' });
+  }
+  if (result.type === 'undecodable') {
+    throw new TesseraError('INTERNAL', `the state machine could not decode this write's log entry; nothing was applied (${result.message})`);
   }
   throw new TesseraError('INTERNAL', `unexpected state machine result ${result.type} for a ${type}`);
 }
@@ -54,10 +68,25 @@ interface MultiOpWire {
   compareAndSwap?: CasWire | null;
 }
 
-export function kvServiceHandlers(host: () => NodeHost, config: NodeConfig, metrics: NodeMetrics, pipelines: OpenPipelines): grpc.UntypedServiceImplementation {
+export function kvServiceHandlers(
+  host: () => NodeHost,
+  config: NodeConfig,
+  metrics: NodeMetrics,
+  pipelines: OpenPipelines,
+  sessionLimiter: SessionOpenLimiter = new SessionOpenLimiter(config.sessionsNewPerClientPerSecond),
+): grpc.UntypedServiceImplementation {
   const limits = config.limits;
   const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>) => unary<Req, Res>(method, metrics, config.requestTimeoutMs, fn);
   const fns = kvFunctions(host, limits);
+  const openSession = u('KV.OpenSession', async (req: OpenSessionWire & { peer: string }, timeoutMs) => {
+    const cmd = openSessionCommand(req);
+    sessionLimiter.take(clientAddressOf(req.peer));
+    const h = host();
+    // One group spans the keyspace today: the session is registered in the group of the first key.
+    const { result, header: hd } = await h.propose(h.groupFor(EMPTY), cmd, timeoutMs);
+    const r = expect(result, 'registerSession');
+    return { header: hd, clientId: Buffer.from(r.clientId, 'hex') };
+  });
 
   /** One request of a Multi call: its result, or its error as the single call would have returned it. */
   const multiOne = (op: MultiOpWire, timeoutMs: number): Promise<Record<string, unknown>> => {
@@ -83,6 +112,10 @@ export function kvServiceHandlers(host: () => NodeHost, config: NodeConfig, metr
     put: u('KV.Put', fns.put),
     delete: u('KV.Delete', fns.delete),
     compareAndSwap: u('KV.CompareAndSwap', fns.compareAndSwap),
+    openSession: (call: grpc.ServerUnaryCall<OpenSessionWire & { peer: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      call.request.peer = call.getPeer(); // set here, after decoding: not a field a client can send
+      openSession(call, callback);
+    },
 
     multi: (call: grpc.ServerWritableStream<{ ops: MultiOpWire[] }, { results: Record<string, unknown>[] }>) => serveMulti(call, multiOne, metrics, config.requestTimeoutMs),
     pipeline: (call: grpc.ServerDuplexStream<{ ops: PipelineOpWire[] }, { results: Record<string, unknown>[] }>) =>
@@ -177,9 +210,9 @@ function kvFunctions(host: () => NodeHost, limits: NodeConfig['limits']) {
   return {
     get: async (req: GetWire, timeoutMs: number) => {
       const key = checkKey(req.key, limits);
+      const mode = consistencyOf(req.consistency);
       const h = host();
       const group = h.groupFor(key);
-      const mode = req.consistency === CONSISTENCY_STALE ? 'stale' : 'linearizable';
       const { value, header: hd } = await h.read(group, mode, (sm) => sm.get(key), timeoutMs);
       return { header: hd, found: value !== null, value: value ?? EMPTY };
     },

@@ -2,10 +2,16 @@
  * Validates public API requests (wire shapes of proto/kv.proto under the loader options of
  * transport/proto.ts) and turns them into state machine Commands. Every limit violation is an
  * INVALID_ARGUMENT TesseraError whose details.limit names the limit (keyBytesMin, keyBytesMax,
- * valueBytesMax, batchOpsMax, batchBytesMax, sessionSeq, clientIdBytes, scanRange).
+ * valueBytesMax, batchOpsMax, batchBytesMax, sessionSeq, clientIdBytes, scanRange). An enum value the
+ * proto does not define (e.g. consistency 7 or -1) is INVALID_ARGUMENT naming the field (details.field),
+ * never served as the default.
+ * Writes with a session become commands whose session tag carries the request fingerprint
+ * (codec withFingerprint): the state machine then requires a registered session and the same request
+ * for a reused seq (kv/state-machine.ts).
  */
 import { TesseraError } from '../base';
 import type { LimitsConfig } from '../config';
+import { withFingerprint } from '../codec';
 import type { Command, Compare, SessionTag, WriteOp } from '../codec';
 
 export interface SessionWire {
@@ -57,7 +63,26 @@ export interface BatchWire {
   session: SessionWire | null;
 }
 
+export const CONSISTENCY_LINEARIZABLE = 0;
 export const CONSISTENCY_STALE = 1;
+
+export interface OpenSessionWire {
+  clientId: Buffer;
+}
+
+/** Bytes of a session client id chosen by a client for OpenSession (random, so nobody else can guess it). */
+export const CLIENT_ID_BYTES_MIN = 16;
+export const CLIENT_ID_BYTES_MAX = 64;
+
+/**
+ * The read mode of a Consistency enum value; anything but LINEARIZABLE (0) or STALE (1) is INVALID_ARGUMENT
+ * naming `field`.
+ */
+export function consistencyOf(v: unknown, field = 'consistency'): 'linearizable' | 'stale' {
+  if (v === CONSISTENCY_LINEARIZABLE || v === undefined || v === null) return 'linearizable';
+  if (v === CONSISTENCY_STALE) return 'stale';
+  throw new TesseraError('INVALID_ARGUMENT', `${field} is ${String(v)}: not a Consistency (0 LINEARIZABLE, 1 STALE)`, { field });
+}
 
 function invalid(message: string, limit?: string): TesseraError {
   return new TesseraError('INVALID_ARGUMENT', message, limit ? { limit } : {});
@@ -84,25 +109,34 @@ export function toSession(s: SessionWire | null | undefined): SessionTag | null 
   if (!s) return null;
   const clientId = buf(s.clientId);
   if (clientId.length === 0) return null;
-  if (clientId.length > 64) throw invalid(`session client_id is ${clientId.length} bytes, at most 64`, 'clientIdBytes');
+  if (clientId.length > CLIENT_ID_BYTES_MAX) throw invalid(`session client_id is ${clientId.length} bytes, at most ${CLIENT_ID_BYTES_MAX}`, 'clientIdBytes');
   const seq = Number(s.seq);
   if (!Number.isSafeInteger(seq) || seq < 1) throw invalid(`session seq must be >= 1, got ${String(s.seq)}`, 'sessionSeq');
   return { clientId: clientId.toString('hex'), seq };
 }
 
+/** The registerSession command of an OpenSession request (client_id: 16 to 64 bytes). */
+export function openSessionCommand(r: OpenSessionWire): Command & { type: 'registerSession' } {
+  const clientId = buf(r.clientId);
+  if (clientId.length < CLIENT_ID_BYTES_MIN || clientId.length > CLIENT_ID_BYTES_MAX) {
+    throw invalid(`OpenSession client_id is ${clientId.length} bytes, want ${CLIENT_ID_BYTES_MIN} to ${CLIENT_ID_BYTES_MAX} random bytes`, 'clientIdBytes');
+  }
+  return { type: 'registerSession', clientId: clientId.toString('hex') };
+}
+
 export function putCommand(r: PutWire, limits: LimitsConfig): Command {
-  return { type: 'put', key: checkKey(r.key, limits), value: checkValue(r.value, limits), session: toSession(r.session) };
+  return withFingerprint({ type: 'put', key: checkKey(r.key, limits), value: checkValue(r.value, limits), session: toSession(r.session) });
 }
 
 export function deleteCommand(r: DeleteWire, limits: LimitsConfig): Command {
-  return { type: 'delete', key: checkKey(r.key, limits), session: toSession(r.session) };
+  return withFingerprint({ type: 'delete', key: checkKey(r.key, limits), session: toSession(r.session) });
 }
 
 export function casCommand(r: CasWire, limits: LimitsConfig): Command {
   const key = checkKey(r.key, limits);
   const expected = r.expectedAbsent ? null : checkValue(r.expected, limits, 'expected');
   const value = r.deleteOnSuccess ? null : checkValue(r.value, limits);
-  return { type: 'cas', key, expected, value, session: toSession(r.session) };
+  return withFingerprint({ type: 'cas', key, expected, value, session: toSession(r.session) });
 }
 
 export interface BatchPlan {
@@ -142,6 +176,7 @@ export function batchCommand(r: BatchWire, limits: LimitsConfig): BatchPlan {
       readSlots.push(-1);
     } else if (kind === 'get' && op.get) {
       const key = checkKey(op.get.key, limits, `ops[${i}].get.key`);
+      consistencyOf(op.get.consistency, `ops[${i}].get.consistency`); // ignored in a batch, but must be known
       bytes += key.length;
       readSlots.push(reads.length);
       reads.push(key);
@@ -150,7 +185,7 @@ export function batchCommand(r: BatchWire, limits: LimitsConfig): BatchPlan {
     }
   });
   if (bytes > limits.batchBytesMax) throw invalid(`batch is ${bytes} bytes of keys and values, over the limit of ${limits.batchBytesMax}`, 'batchBytesMax');
-  return { command: { type: 'batch', compares: cmpOut, writes, reads, session: toSession(r.session) }, readSlots };
+  return { command: withFingerprint({ type: 'batch', compares: cmpOut, writes, reads, session: toSession(r.session) }), readSlots };
 }
 
 export interface ScanPlan {
@@ -163,6 +198,7 @@ export interface ScanPlan {
 }
 
 export function scanPlan(r: ScanWire, limits: LimitsConfig): ScanPlan {
+  const stale = consistencyOf(r.consistency) === 'stale';
   const start = buf(r.start);
   const endRaw = buf(r.end);
   const end = endRaw.length === 0 ? null : endRaw;
@@ -171,5 +207,5 @@ export function scanPlan(r: ScanWire, limits: LimitsConfig): ScanPlan {
   if (end && Buffer.compare(start, end) > 0) throw invalid('scan start is after its end', 'scanRange');
   const limit = r.limit > 0 ? Math.min(r.limit, limits.scanItemsMax) : Math.min(1000, limits.scanItemsMax);
   const bytesMax = r.bytesMax > 0 ? Math.min(r.bytesMax, limits.scanBytesMax) : limits.scanBytesMax;
-  return { start, end, limit, bytesMax, stale: r.consistency === CONSISTENCY_STALE };
+  return { start, end, limit, bytesMax, stale };
 }

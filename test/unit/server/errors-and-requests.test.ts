@@ -2,7 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/base';
 import { toGrpcStatus } from '../../../src/server/errors';
-import { batchCommand, casCommand, putCommand, scanPlan, toSession } from '../../../src/server/requests';
+import { commandFingerprint } from '../../../src/codec';
+import { batchCommand, casCommand, consistencyOf, deleteCommand, openSessionCommand, putCommand, scanPlan, toSession } from '../../../src/server/requests';
 
 const limits = { keyBytesMax: 8, valueBytesMax: 16, batchOpsMax: 3, batchBytesMax: 40, scanItemsMax: 100, scanBytesMax: 1000 };
 const b = (s: string) => Buffer.from(s);
@@ -92,5 +93,53 @@ describe('request validation', () => {
     expect(scanPlan({ start: b('a'), end: b(''), limit: 0, bytesMax: 0, consistency: 1 }, limits)).toEqual({ start: b('a'), end: null, limit: 100, bytesMax: 1000, stale: true });
     expect(scanPlan({ start: b('a'), end: b('z'), limit: 5000, bytesMax: 10, consistency: 0 }, limits)).toMatchObject({ limit: 100, bytesMax: 10, stale: false });
     expect(invalid(() => scanPlan({ start: b('z'), end: b('a'), limit: 0, bytesMax: 0, consistency: 0 }, limits)).details.limit).toBe('scanRange');
+  });
+});
+
+describe('sessions and enums (issue 8)', () => {
+  it('maps SESSION_EXPIRED to FAILED_PRECONDITION with its reason (and the older INTERNAL + reason form)', () => {
+    for (const e of [new TesseraError('SESSION_EXPIRED', 'gone'), new TesseraError('INTERNAL', 'gone', { reason: 'SESSION_EXPIRED' })]) {
+      const s = toGrpcStatus(e);
+      expect(s.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(s.metadata.get('tessera-reason')).toEqual(['SESSION_EXPIRED']);
+    }
+    expect(new TesseraError('SESSION_EXPIRED', 'gone').retryable).toBe(false);
+  });
+
+  it('writes with a session carry the request fingerprint; writes without one do not change', () => {
+    const s = { clientId: Buffer.alloc(16, 7), seq: 3 };
+    const p = putCommand({ key: b('k'), value: b('v'), session: s }, limits);
+    expect(p).toEqual({ type: 'put', key: b('k'), value: b('v'), session: { clientId: '07'.repeat(16), seq: 3, fingerprint: commandFingerprint(p) } });
+    const other = putCommand({ key: b('k2'), value: b('v'), session: s }, limits);
+    expect(other.type === 'put' && other.session?.fingerprint).not.toBe(p.type === 'put' && p.session?.fingerprint);
+    const d = deleteCommand({ key: b('k'), session: s }, limits);
+    expect(d.type === 'delete' && d.session?.fingerprint).toBe(commandFingerprint(d));
+    const c = casCommand({ key: b('k'), expected: b(''), expectedAbsent: true, value: b('v'), deleteOnSuccess: false, session: s }, limits);
+    expect(c.type === 'cas' && c.session?.fingerprint).toBe(commandFingerprint(c));
+    const { command } = batchCommand({ compares: [], ops: [{ put: { key: b('a'), value: b('1'), session: null } }], session: s }, limits);
+    expect(command.session?.fingerprint).toBe(commandFingerprint(command));
+  });
+
+  it('OpenSession wants 16 to 64 bytes of client id and becomes a registerSession command', () => {
+    expect(openSessionCommand({ clientId: Buffer.alloc(16, 0xab) })).toEqual({ type: 'registerSession', clientId: 'ab'.repeat(16) });
+    expect(invalid(() => openSessionCommand({ clientId: Buffer.alloc(15) })).details.limit).toBe('clientIdBytes');
+    expect(invalid(() => openSessionCommand({ clientId: Buffer.alloc(65) })).details.limit).toBe('clientIdBytes');
+    expect(invalid(() => openSessionCommand({ clientId: Buffer.alloc(0) })).details.limit).toBe('clientIdBytes');
+  });
+
+  it('rejects unknown Consistency values naming the field, in Get, Scan and Batch gets', () => {
+    expect(consistencyOf(0)).toBe('linearizable');
+    expect(consistencyOf(1)).toBe('stale');
+    for (const v of [7, -1, 2, 1.5, 'STALE']) {
+      const e = invalid(() => consistencyOf(v));
+      expect(e.message).toMatch(/^consistency is /);
+      expect(e.details.field).toBe('consistency');
+    }
+    const scan = { start: b('a'), end: b('z'), limit: 0, bytesMax: 0 };
+    expect(scanPlan({ ...scan, consistency: 1 }, limits).stale).toBe(true);
+    expect(invalid(() => scanPlan({ ...scan, consistency: 7 }, limits)).details.field).toBe('consistency');
+    expect(invalid(() => scanPlan({ ...scan, consistency: -1 }, limits)).details.field).toBe('consistency');
+    const e = invalid(() => batchCommand({ compares: [], ops: [{ get: { key: b('a'), consistency: 7 } }], session: null }, limits));
+    expect(e.details.field).toBe('ops[0].get.consistency');
   });
 });
