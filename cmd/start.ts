@@ -10,7 +10,9 @@
  * Logs: pino JSON lines on stdout. Exit codes:
  *   0  stopped by SIGTERM / SIGINT after a graceful shutdown (stop accepting, close gRPC, close LevelDB)
  *   1  fatal error while running (persistence or apply failure, invariant violation) or start failure
- *   2  invalid configuration (the message names the flag / variable / file key)
+ *   2  invalid configuration (the message names the flag / variable / file key), or a start refused before
+ *      anything was written: an unusable data dir, a port in use, a data dir whose stored node id, cluster
+ *      id or membership the flags contradict (one line on stderr names the data dir or flag)
  *   3  data corruption found at start: a record failed its checksum; the log line names the key and the
  *      node refuses to serve it (restore the data dir from a replica: wipe it and re-add the node)
  */
@@ -57,7 +59,7 @@ export async function runStart(argv: string[]): Promise<void> {
   try {
     config = loadNodeConfig({ argv, env: process.env });
   } catch (e) {
-    process.stderr.write(`tessera start: ${(e as Error).message}\n(see tessera start --help)\n`);
+    process.stderr.write(`tessera start: ${(e as Error).message} (see tessera start --help)\n`);
     exitSoon(isTesseraError(e) && e.code === 'CONFIG' ? EXIT_CONFIG : EXIT_FATAL);
     return;
   }
@@ -77,14 +79,19 @@ export async function runStart(argv: string[]): Promise<void> {
       },
     });
   } catch (e) {
+    // One line on stderr says why (the JSON log on stdout keeps the details).
+    const line = (text: string) => process.stderr.write(`tessera start: ${text.replace(/\s*\n\s*/g, ' ')}\n`);
     if (isTesseraError(e) && e.code === 'CORRUPTION') {
       logger.fatal({ key: e.details.key, err: e.message, dataDir: config.dataDir }, `data corruption: ${e.message}; refusing to start (exit ${EXIT_CORRUPTION})`);
+      line(`data corruption in data dir ${config.dataDir}: ${e.message}; refusing to start`);
       exitSoon(EXIT_CORRUPTION);
     } else if (isTesseraError(e) && e.code === 'CONFIG') {
       logger.fatal({ err: e.message }, 'cannot start');
+      line(e.message);
       exitSoon(EXIT_CONFIG);
     } else {
       logger.fatal({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) }, 'cannot start');
+      line(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
       exitSoon(EXIT_FATAL);
     }
     return;

@@ -3,6 +3,7 @@
  * when its entry is applied). Pure functions over ConfigState.
  * Invariants: voters and learners are disjoint, without duplicates; a change never leaves zero voters.
  */
+import { isNodeId } from '../base';
 import type { NodeId } from '../base';
 import type { ConfigState, DropReason, Entry, MembershipChange } from './types';
 
@@ -79,4 +80,29 @@ export function configAfterEntry(current: ConfigState, entry: Entry & { kind: 'c
 export function configsEqual(a: ConfigState, b: ConfigState): boolean {
   const same = (x: readonly NodeId[], y: readonly NodeId[]): boolean => x.length === y.length && x.every((v) => y.includes(v));
   return same(a.voters, b.voters) && same(a.learners, b.learners) && same(a.votersOutgoing, b.votersOutgoing);
+}
+
+/** The first duplicate or invalid id of `ids` as a message, or null (ids must be valid node ids, each once). */
+function idListProblem(ids: unknown, what: string): string | null {
+  if (!Array.isArray(ids)) return `${what} is not a list`;
+  for (let i = 0; i < ids.length; i++) {
+    const id: unknown = ids[i];
+    if (!isNodeId(id)) return `${what} holds ${String(id)}, not a node id`;
+    if (ids.indexOf(id) !== i) return `${what} holds ${id} twice`;
+  }
+  return null;
+}
+
+/**
+ * Why a configuration that came from a peer breaks the invariants above, or null when it is well formed:
+ * every id a valid node id listed once per list, voters and learners disjoint, at least one voter.
+ */
+export function configProblem(c: ConfigState): string | null {
+  if (typeof c !== 'object' || c === null) return 'config is not an object';
+  const problem =
+    idListProblem(c.voters, 'voters') ?? idListProblem(c.learners, 'learners') ?? idListProblem(c.votersOutgoing, 'outgoing voters');
+  if (problem !== null) return problem;
+  if (c.voters.length === 0) return 'config has no voters';
+  for (const id of c.learners) if (c.voters.includes(id)) return `node ${id} is both voter and learner`;
+  return null;
 }

@@ -16,6 +16,7 @@ import { cloneConfig, isMember } from './membership';
 import { RaftState, type RoleHandler } from './raft-state';
 import { entryBytes } from './raft-log';
 import { stepWithTermRules } from './term-rules';
+import { messageProblem } from './validate-message';
 import type {
   Entry,
   HardState,
@@ -43,7 +44,6 @@ const HANDLERS: Readonly<Record<Role, RoleHandler>> = {
   leader: leader.leaderHandler,
 };
 
-const IGNORED: StepOutcome = { ok: false, reason: 'ignored' };
 const EMPTY_ENTRIES: Entry[] = [];
 const EMPTY_DATA = new Uint8Array(0);
 
@@ -69,7 +69,8 @@ export class RaftCore implements RawNode {
 
   step(message: Message): StepOutcome {
     const s = this.s;
-    if (message.to !== s.id || message.from === s.id) return IGNORED;
+    const problem = messageProblem(s, message);
+    if (problem !== null) return { ok: false, reason: 'invalidMessage', detail: problem };
     return stepWithTermRules(s, message);
   }
 

@@ -166,7 +166,14 @@ export type ReadIndexOutcome = { ok: true } | { ok: false; reason: DropReason; l
 
 export type TransferOutcome = { ok: true } | { ok: false; reason: 'notLeader' | 'unknownNode' | 'isSelf' | 'learner'; leader: NodeId };
 
-export type StepOutcome = { ok: true } | { ok: false; reason: 'staleTerm' | 'unknownSender' | 'ignored' };
+/**
+ * `invalidMessage`: the message breaks an invariant no correct peer breaks (validate-message.ts); it was
+ * dropped without any effect, and `detail` says why (for the host's log and metrics).
+ */
+export type StepOutcome =
+  | { ok: true }
+  | { ok: false; reason: 'staleTerm' | 'unknownSender' | 'ignored' }
+  | { ok: false; reason: 'invalidMessage'; detail: string };
 
 export interface ProgressStatus {
   match: Index;
@@ -253,6 +260,7 @@ export interface RestoreState {
 export interface RawNode {
   /** One logical clock tick (the host calls it every tickMs). */
   tick(): void;
+  /** A message from a peer; one that fails validation (validate-message.ts) changes nothing. */
   step(message: Message): StepOutcome;
   propose(data: Uint8Array): ProposeOutcome;
   /**

@@ -3,8 +3,11 @@
  * (KV, Admin, and the Raft peer service unless --peer-listen gives peers their own server, with peer
  * mutual TLS when --peer-tls-* are set) + the optional HTTP server (/metrics, /healthz).
  *
- * Start order: open the store (verifies every record: CORRUPTION aborts the start), bind gRPC (the
- * service handlers answer UNAVAILABLE until the host is open), open the host, start HTTP.
+ * Start order: preflight (preflight.ts: the data dir is usable and every port can be bound, before anything
+ * is written), open the store (verifies every record: CORRUPTION aborts the start), check and record the
+ * node's identity (stored node id, cluster id and membership win over the flags; a contradiction is
+ * CONFIG, exit 2), bind gRPC (the service handlers answer UNAVAILABLE until the host is open), open the
+ * host, start HTTP.
  * Stop order (graceful): report not serving (new requests get UNAVAILABLE), stop the host (pending
  * requests fail with a retryable UNAVAILABLE), close peer links, shut gRPC down (bounded by 2 s), close
  * LevelDB, stop HTTP.
@@ -14,9 +17,10 @@ import { Random, TesseraError } from '../base';
 import { formatHostPort, type NodeConfig } from '../config';
 import { NodeHost } from '../node';
 import { createNodeMetrics, startHttpServer, type HealthReport, type Logger, type NodeMetrics, type ObsHttpServer } from '../obs';
-import { NodeStore, deriveClusterId } from '../storage';
+import { NodeStore } from '../storage';
 import { Transport, loadPeerTls, serverOptions, startPeerServer, type PeerServer } from '../transport';
 import { adminServiceHandlers, TESSERA_VERSION } from './admin-service';
+import { establishIdentity, preflightResources, type EstablishedIdentity } from './preflight';
 import { clientListenerCredentials } from './credentials';
 import { kvServiceHandlers } from './kv-service';
 import { OpenPipelines } from './pipeline';
@@ -53,7 +57,18 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   const clientCredentials = clientListenerCredentials(config);
   // Peer TLS files likewise (CONFIG names the flag); with them the peer listener requires client certificates.
   const peerTls = config.peerTls ? loadPeerTls({ cert: config.peerTls.cert, key: config.peerTls.key, ca: config.peerTls.ca ?? '' }) : null;
-  const store = await NodeStore.open(config.dataDir);
+  // Before anything is written: the data dir and every port (exit 2, one line), then the identity checks.
+  await preflightResources(config);
+  const store = await openNodeStore(config.dataDir);
+  let established: EstablishedIdentity;
+  try {
+    established = await establishIdentity(store, config, logger);
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+  /** The flags as the data dir allows them: with existing data, peers and join are the stored ones. */
+  const runConfig = established.config;
   let host: NodeHost | null = null;
   let serving = false;
   let server: grpc.Server | null = null;
@@ -62,7 +77,11 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   try {
     transport = new Transport({
       selfId: config.id,
-      clusterId: provisionalClusterId(config),
+      // The stored cluster id (preflight.ts); a --join node without one adopts its first peer's and stores it.
+      clusterId: established.identity.clusterId,
+      onClusterIdLearned: (clusterId) => {
+        established.learnClusterId(clusterId).catch((e: unknown) => logger.error({ err: (e as Error).message }, 'cannot store the learned cluster id'));
+      },
       clientAddress: config.advertiseAddress,
       tls: peerTls,
       outboxMessagesMax: config.queues.outboxMessagesMax,
@@ -90,7 +109,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     );
     let fatalReported = false;
     host = await NodeHost.open({
-      config,
+      config: runConfig,
       store,
       transport,
       logger: logger.child({ component: 'node' }),
@@ -172,12 +191,15 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   }
 }
 
-/**
- * The cluster id peers must present, until the stored identity (storage/identity.ts) is wired here:
- * derived from --cluster-token, else from --peers; null for a --join node without a token (it learns
- * the id from its first peer).
- */
-function provisionalClusterId(config: NodeConfig): string | null {
-  if (config.join && config.clusterToken === null) return null;
-  return deriveClusterId(config.clusterToken, config.peers);
+/** NodeStore.open, with a filesystem refusal (permissions, not a directory, read-only) as CONFIG naming the data dir. */
+async function openNodeStore(dataDir: string): Promise<NodeStore> {
+  try {
+    return await NodeStore.open(dataDir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException | null)?.code;
+    if (typeof code === 'string' && ['EACCES', 'EPERM', 'ENOTDIR', 'EROFS', 'EEXIST', 'ENOSPC'].includes(code)) {
+      throw new TesseraError('CONFIG', `--data-dir ${dataDir}: cannot open the store (${code}: ${(e as Error).message})`, {}, { cause: e });
+    }
+    throw e;
+  }
 }

@@ -221,7 +221,11 @@ export class Harness {
     const up = this.linkUp(m);
     if (up) {
       this.delivered.push(m);
-      this.node(m.to).core.step(m);
+      const outcome = this.node(m.to).core.step(m);
+      // Every message here was sent by a core: a correct peer's traffic is never refused as invalid.
+      if (!outcome.ok && outcome.reason === 'invalidMessage') {
+        throw new Error(`harness: node ${m.to} refused a ${m.type} from ${m.from} as invalid: ${outcome.detail}`);
+      }
     }
     // A host reports the outcome of every snapshot it tried to send.
     if (m.type === 'snapshot' && this.nodes.get(m.from)?.up) this.node(m.from).core.reportSnapshot(m.to, up);
