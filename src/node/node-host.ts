@@ -102,7 +102,11 @@ export class NodeHost implements TransportHandler {
   /** Opens the node's groups from the store (bootstrapping group 1 on an empty store) and starts ticking. */
   static async open(opts: NodeHostOptions): Promise<NodeHost> {
     const { config, store, transport } = opts;
-    const addresses = await AddressBook.open(store.db, config.peers);
+    const addresses = await AddressBook.open(store.db, config.peers, {
+      self: config.id,
+      selfClientAddress: config.advertiseAddress,
+      initialAreClientAddresses: config.peerListen === null,
+    });
     const host = new NodeHost(opts, addresses);
     for (const [id, address] of addresses.entries()) transport.setPeer(id, address);
     await host.openGroup(WHOLE_KEYSPACE_GROUP, { start: Buffer.alloc(0), end: null });
@@ -448,6 +452,11 @@ export class NodeHost implements TransportHandler {
           ? 'refusing a snapshot from a node that is not a member of the group'
           : 'dropping messages from a node that is not a member of the group';
     this.opts.logger.warn({ group: g.id, from, reason }, `${why}; further drops from this sender are only counted`);
+  }
+
+  /** A peer's handshake named its client address (authenticated, bounded): what clients are told about it. */
+  onPeerClientAddress(peer: NodeId, clientAddress: string): void {
+    this.addresses.setClient(peer, clientAddress);
   }
 
   onUnreachable(peer: NodeId): void {
