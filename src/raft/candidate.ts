@@ -3,10 +3,11 @@
  * the real election (term + 1, vote for self), and the candidate roles' step and tick handlers.
  * Invariants: a candidate's own vote counts only once its term and vote are persisted (onPersisted),
  * unless unsafe.ackBeforePersist; a node that is not promotable (not a voter, installing a snapshot,
- * or with an unapplied config change) never campaigns.
+ * or with an unapplied config change) never campaigns; no campaign ever uses a term above TERM_MAX.
  */
 import type { NodeId } from '../base';
 import { becomeLeader } from './leader';
+import { TERM_MAX } from './limits';
 import { voteResult } from './quorum';
 import { IGNORED, OK, type RaftState, type RoleHandler } from './raft-state';
 import { handleAppend, handleHeartbeat, handleSnapshot } from './receive';
@@ -30,6 +31,8 @@ function otherVoters(s: RaftState): NodeId[] {
 export function campaign(s: RaftState, kind: CampaignKind, asRemovedNode = false): void {
   const mayCampaign = asRemovedNode ? s.log.pendingSnapshot === null && !s.hasUnappliedConfigChange() : s.promotable();
   if (!mayCampaign) return;
+  // Safety net: the next term would be past TERM_MAX, which every peer refuses (status().termExhausted).
+  if (s.term >= TERM_MAX) return;
   if (kind === 'preVote') becomePreCandidate(s);
   else becomeCandidate(s, kind === 'transfer');
 }

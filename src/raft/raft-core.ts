@@ -12,6 +12,7 @@ import { candidateHandler, preCandidateHandler } from './candidate';
 import { validateRaftConfig } from './config';
 import { followerHandler } from './follower';
 import * as leader from './leader';
+import { TERM_MAX } from './limits';
 import { cloneConfig, isMember } from './membership';
 import { RaftState, type RoleHandler } from './raft-state';
 import { entryBytes } from './raft-log';
@@ -293,6 +294,7 @@ export class RaftCore implements RawNode {
       config: cloneConfig(s.config),
       progress,
       transferee: s.transferee,
+      termExhausted: s.term >= TERM_MAX,
     };
   }
 }

@@ -197,6 +197,11 @@ export interface Status {
   /** Leader only: per-peer replication progress. */
   progress: Map<NodeId, ProgressStatus> | null;
   transferee: NodeId;
+  /**
+   * The term reached TERM_MAX (limits.ts): this node never campaigns again (a safety net; a correct
+   * cluster cannot get there, only a forged message from an authenticated member could).
+   */
+  termExhausted: boolean;
 }
 
 export interface RaftConfig {
