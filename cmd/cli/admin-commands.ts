@@ -10,7 +10,9 @@ import type { ClusterSummary } from './status-summary';
 export const adminHelp = `Cluster commands:
   status                            members, leader, term, commit and applied indexes per group
   member list                       the members of each group
-  member add ID ADDRESS [--learner] add a node (as a non-voting learner with --learner)
+  member add ID ADDRESS [--learner] [--peer-address HOST:PORT]
+                                    add a node (as a non-voting learner with --learner); ADDRESS is its
+                                    client address, --peer-address its --peer-listen address if it has one
   member remove ID                  remove a node
   leader transfer ID [--group G]    move a group's leadership to node ID`;
 
@@ -45,7 +47,7 @@ export function renderStatus(s: ClusterSummary): string {
 }
 
 export async function memberCommand(argv: string[], io: Io): Promise<number> {
-  const p = parse(argv, { learner: { type: 'boolean' } });
+  const p = parse(argv, { learner: { type: 'boolean' }, 'peer-address': { type: 'string' } });
   const [sub, ...rest] = p.positionals;
   const g = p.global;
   if (sub === 'list') {
@@ -56,12 +58,14 @@ export async function memberCommand(argv: string[], io: Io): Promise<number> {
     return EXIT_OK;
   }
   if (sub === 'add') {
-    if (rest.length !== 2) throw new UsageError('usage: tessera member add ID ADDRESS [--learner]');
+    if (rest.length !== 2) throw new UsageError('usage: tessera member add ID ADDRESS [--learner] [--peer-address HOST:PORT]');
     const id = parseNodeId(rest[0]!);
     const address = rest[1]!;
     if (!/^[^:\s]+:\d{1,5}$/.test(address)) throw new UsageError(`ADDRESS must be HOST:PORT, got '${address}'`);
-    const members = await withClient(g, (c) => c.addNode(id, address, { learner: p.values.learner === true }));
-    io.out(g.json ? json({ members }) : `added node ${id} (${address})${p.values.learner === true ? ' as a learner' : ''}; members: ${members.map((m) => m.id).join(', ')}`);
+    const peerAddress = p.values['peer-address'] as string | undefined;
+    if (peerAddress !== undefined && !/^[^:\s]+:\d{1,5}$/.test(peerAddress)) throw new UsageError(`--peer-address must be HOST:PORT, got '${peerAddress}'`);
+    const members = await withClient(g, (c) => c.addNode(id, address, { learner: p.values.learner === true, ...(peerAddress !== undefined ? { peerAddress } : {}) }));
+    io.out(g.json ? json({ members }) : `added node ${id} (${address}${peerAddress !== undefined ? `, peers at ${peerAddress}` : ''})${p.values.learner === true ? ' as a learner' : ''}; members: ${members.map((m) => m.id).join(', ')}`);
     return EXIT_OK;
   }
   if (sub === 'remove') {
@@ -71,7 +75,7 @@ export async function memberCommand(argv: string[], io: Io): Promise<number> {
     io.out(g.json ? json({ members }) : `removed node ${id}; members: ${members.map((m) => m.id).join(', ')}`);
     return EXIT_OK;
   }
-  throw new UsageError('usage: tessera member list | member add ID ADDRESS [--learner] | member remove ID');
+  throw new UsageError('usage: tessera member list | member add ID ADDRESS [--learner] [--peer-address HOST:PORT] | member remove ID');
 }
 
 export async function leaderCommand(argv: string[], io: Io): Promise<number> {

@@ -279,10 +279,13 @@ export class Client {
   }
 
   /** Adds a node (as a learner when learner is true); resolves to the new member list. */
-  async addNode(id: number, address: string, options: { learner?: boolean } & CallOptions = {}): Promise<Member[]> {
+  async addNode(id: number, address: string, options: { learner?: boolean; peerAddress?: string } & CallOptions = {}): Promise<Member[]> {
     nodeIdArg(id);
     if (!isEndpointAddress(address)) throw new TesseraError('INVALID_ARGUMENT', `addNode: address must be host:port, got ${address}`);
-    const res = await this.invoker.call<{ members: Member[] }>('admin', 'AddNode', { id, address, learner: options.learner === true }, 'leader', deadlineOf(options));
+    const peerAddress = options.peerAddress ?? '';
+    if (peerAddress !== '' && !isEndpointAddress(peerAddress)) throw new TesseraError('INVALID_ARGUMENT', `addNode: peerAddress must be host:port, got ${peerAddress}`);
+    const request = { id, address, learner: options.learner === true, peerAddress };
+    const res = await this.invoker.call<{ members: Member[] }>('admin', 'AddNode', request, 'leader', deadlineOf(options));
     return res.members.map(member);
   }
 
