@@ -41,7 +41,7 @@ import { maybeCompact, noteCompactionPoint } from './compaction';
 import { dropError, leadershipLostError, notLeaderError } from './errors';
 import { Group, type QueuedProposal } from './group';
 import { openGroup } from './group-open';
-import { connectMembers, learnFromConfigEntry, membersOf } from './membership';
+import { connectMembers, encodeMemberContext, learnFromConfigEntry, membersOf } from './membership';
 import { checkMembershipChange, type GuardDecision, type GuardedChange, type MemberProgress } from './membership-guard';
 import { sendSnapshot, stageSnapshot, type SnapshotSendContext } from './snapshot-transfer';
 import type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, ResponseHeader } from './types';
@@ -238,7 +238,7 @@ export class NodeHost implements TransportHandler {
    * no quorum), and only if enough voters stay live for the new quorum (else INVALID_ARGUMENT).
    * Calling it again for a learner retries the promotion.
    */
-  async addNode(id: NodeId, address: string, learner: boolean, timeoutMs = this.cfg.requestTimeoutMs): Promise<MemberInfo[]> {
+  async addNode(id: NodeId, address: string, learner: boolean, timeoutMs = this.cfg.requestTimeoutMs, peerAddress = address): Promise<MemberInfo[]> {
     const deadline = Date.now() + timeoutMs;
     const g = this.group(WHOLE_KEYSPACE_GROUP);
     const st = g.core.status();
@@ -253,7 +253,8 @@ export class NodeHost implements TransportHandler {
     if (isLearner && known !== address) {
       throw new TesseraError('INVALID_ARGUMENT', `node ${id} is a learner at ${known}; remove it first to add it at ${address}`);
     }
-    const context = Buffer.from(address, 'utf8');
+    // The client address, and the peer address when the member's peers dial another listener (membership.ts).
+    const context = encodeMemberContext(address, peerAddress);
     if (!isLearner) {
       this.guard(g, { type: 'addLearner', node: id }, 0);
       await this.changeMembership(g, { type: 'addLearner', node: id, context }, Math.max(1, deadline - Date.now()));

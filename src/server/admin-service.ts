@@ -96,8 +96,8 @@ export function adminServiceHandlers(host: () => NodeHost, config: NodeConfig, m
     addNode: u('Admin.AddNode', async (req: AddNodeWire, timeoutMs) => {
       const id = checkNodeId(req.id);
       const address = checkMemberAddress(req.address, 'address');
-      if (req.peerAddress !== undefined && req.peerAddress !== '') checkMemberAddress(req.peerAddress, 'peer_address');
-      return { members: members(await host().addNode(id, address, req.learner, timeoutMs)) };
+      const peerAddress = req.peerAddress !== undefined && req.peerAddress !== '' ? checkMemberAddress(req.peerAddress, 'peer_address') : address;
+      return { members: members(await host().addNode(id, address, req.learner, timeoutMs, peerAddress)) };
     }),
 
     removeNode: u('Admin.RemoveNode', async (req: RemoveNodeWire, timeoutMs) => {
