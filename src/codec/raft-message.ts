@@ -3,13 +3,21 @@
  *   [groupId, typeCode, from, to, term, ...type-specific fields in declaration order]
  * Entries are entry tuples (raft-tuples.ts) with their data as msgpack bin, decoded as Buffer views of the
  * input (no copy). Decoding validates the shape and throws INVALID_ARGUMENT on malformed input (peer data
- * is untrusted input, not stored data).
+ * is untrusted input, not stored data): every integer a safe non-negative integer, terms at most TERM_MAX
+ * and indexes at most INDEX_MAX (raft/limits.ts), node ids valid, group ids 32-bit, known message types,
+ * entry kinds and change types, at most APPEND_ENTRIES_MAX entries and RAFT_MESSAGE_BYTES_MAX bytes.
+ * What the fields mean together (contiguous entries, acks within the log) is checked by the core's step.
  */
 import { TesseraError, unreachable } from '../base';
+import { APPEND_ENTRIES_MAX } from '../raft';
 import type { Message } from '../raft';
 import { packr } from './packr';
-import { entryTuple, snapshotMetaTuple, toEntry, toSnapshotMeta } from './raft-tuples';
-import { ShapeError, arr, bool, bytes, fail, uint } from './shape';
+import { entryTuple, index, snapshotMetaTuple, term, toEntry, toSnapshotMeta } from './raft-tuples';
+import { ShapeError, arr, arrAtMost, bool, bytes, fail, nodeId, uint, uintAtMost } from './shape';
+
+/** The largest encoded message or batch accepted (the peer transport's gRPC message limit). */
+export const RAFT_MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
+const GROUP_ID_MAX = 0xffff_ffff;
 
 export interface RaftEnvelope {
   groupId: number;
@@ -58,43 +66,44 @@ function envelopeTuple({ groupId, message: m }: RaftEnvelope): unknown[] {
 
 function toEnvelope(v: unknown): RaftEnvelope {
   const t = arr(v, 'raft message');
-  const groupId = uint(t[0], 'groupId');
-  const from = uint(t[2], 'from');
-  const to = uint(t[3], 'to');
-  const term = uint(t[4], 'term');
+  const groupId = uintAtMost(t[0], GROUP_ID_MAX, 'groupId');
   const type = CODES[uint(t[1], 'type')];
+  if (type === undefined) return fail(`unknown raft message type ${String(t[1])}`);
+  const from = nodeId(t[2], 'from');
+  const to = nodeId(t[3], 'to');
+  const mTerm = term(t[4], 'term');
   let message: Message;
   switch (type) {
     case 'preVote':
-      message = { type, from, to, term, lastLogIndex: uint(t[5], 'lastLogIndex'), lastLogTerm: uint(t[6], 'lastLogTerm') };
+      message = { type, from, to, term: mTerm, lastLogIndex: index(t[5], 'lastLogIndex'), lastLogTerm: term(t[6], 'lastLogTerm') };
       break;
     case 'preVoteResp':
-      message = { type, from, to, term, reject: bool(t[5], 'reject') };
+      message = { type, from, to, term: mTerm, reject: bool(t[5], 'reject') };
       break;
     case 'vote':
       message = {
         type,
         from,
         to,
-        term,
-        lastLogIndex: uint(t[5], 'lastLogIndex'),
-        lastLogTerm: uint(t[6], 'lastLogTerm'),
+        term: mTerm,
+        lastLogIndex: index(t[5], 'lastLogIndex'),
+        lastLogTerm: term(t[6], 'lastLogTerm'),
         transfer: bool(t[7], 'transfer'),
       };
       break;
     case 'voteResp':
-      message = { type, from, to, term, reject: bool(t[5], 'reject') };
+      message = { type, from, to, term: mTerm, reject: bool(t[5], 'reject') };
       break;
     case 'append':
       message = {
         type,
         from,
         to,
-        term,
-        prevLogIndex: uint(t[5], 'prevLogIndex'),
-        prevLogTerm: uint(t[6], 'prevLogTerm'),
-        entries: arr(t[7], 'entries').map(toEntry),
-        commit: uint(t[8], 'commit'),
+        term: mTerm,
+        prevLogIndex: index(t[5], 'prevLogIndex'),
+        prevLogTerm: term(t[6], 'prevLogTerm'),
+        entries: arrAtMost(t[7], APPEND_ENTRIES_MAX, 'entries').map(toEntry),
+        commit: index(t[8], 'commit'),
       };
       break;
     case 'appendResp':
@@ -102,27 +111,27 @@ function toEnvelope(v: unknown): RaftEnvelope {
         type,
         from,
         to,
-        term,
+        term: mTerm,
         reject: bool(t[5], 'reject'),
-        index: uint(t[6], 'index'),
-        rejectHint: uint(t[7], 'rejectHint'),
-        hintTerm: uint(t[8], 'hintTerm'),
+        index: index(t[6], 'index'),
+        rejectHint: index(t[7], 'rejectHint'),
+        hintTerm: term(t[8], 'hintTerm'),
       };
       break;
     case 'heartbeat':
-      message = { type, from, to, term, commit: uint(t[5], 'commit'), context: uint(t[6], 'context') };
+      message = { type, from, to, term: mTerm, commit: index(t[5], 'commit'), context: uint(t[6], 'context') };
       break;
     case 'heartbeatResp':
-      message = { type, from, to, term, context: uint(t[5], 'context') };
+      message = { type, from, to, term: mTerm, context: uint(t[5], 'context') };
       break;
     case 'snapshot':
-      message = { type, from, to, term, snapshot: { meta: toSnapshotMeta(t[5]), data: bytes(t[6], 'snapshot data') } };
+      message = { type, from, to, term: mTerm, snapshot: { meta: toSnapshotMeta(t[5]), data: bytes(t[6], 'snapshot data') } };
       break;
     case 'timeoutNow':
-      message = { type, from, to, term };
+      message = { type, from, to, term: mTerm };
       break;
     default:
-      return fail(`unknown raft message type ${String(t[1])}`);
+      return unreachable(type, 'raft message type');
   }
   return { groupId, message };
 }
@@ -136,7 +145,14 @@ export function encodeRaftMessage(envelope: RaftEnvelope): Buffer {
   return packr.pack(envelopeTuple(envelope));
 }
 
+function checkSize(buf: Uint8Array): void {
+  if (buf.length > RAFT_MESSAGE_BYTES_MAX) {
+    throw new TesseraError('INVALID_ARGUMENT', `malformed raft message: ${buf.length} bytes, over the limit of ${RAFT_MESSAGE_BYTES_MAX}`);
+  }
+}
+
 export function decodeRaftMessage(buf: Uint8Array): RaftEnvelope {
+  checkSize(buf);
   try {
     return toEnvelope(packr.unpack(buf));
   } catch (e) {
@@ -150,6 +166,7 @@ export function encodeRaftMessageBatch(envelopes: readonly RaftEnvelope[]): Buff
 }
 
 export function decodeRaftMessageBatch(buf: Uint8Array): RaftEnvelope[] {
+  checkSize(buf);
   try {
     return arr(packr.unpack(buf), 'batch').map(toEnvelope);
   } catch (e) {

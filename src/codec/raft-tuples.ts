@@ -1,10 +1,26 @@
 /**
  * Compact tuple forms of the Raft core's data types (entries, snapshot meta, configurations), shared by
  * the stored records (raft-records.ts) and the wire format of peer messages (raft-message.ts).
- * The to* functions throw ShapeError on malformed input.
+ * The to* functions throw ShapeError on malformed input: terms at most TERM_MAX, indexes at most
+ * INDEX_MAX (raft/limits.ts), node ids valid (base/ids.ts), known entry kinds and change types, bounded
+ * lists and contexts. The meaning (contiguity, term order, config invariants) is the core's to check.
  */
+import { INDEX_MAX, TERM_MAX } from '../raft';
 import type { ConfigState, Entry, HardState, MembershipChange, SnapshotMeta } from '../raft';
-import { arr, bytes, fail, uint, uintList } from './shape';
+import { arr, bytes, bytesAtMost, fail, nodeId, nodeIdList, uint, uintAtMost } from './shape';
+
+/** The most ids in one list of a configuration (far above any real cluster). */
+export const CONFIG_IDS_MAX = 1024;
+/** The largest context of a membership change (node/ puts the member's address there). */
+export const CHANGE_CONTEXT_BYTES_MAX = 64 * 1024;
+
+export function term(v: unknown, what: string): number {
+  return uintAtMost(v, TERM_MAX, what);
+}
+
+export function index(v: unknown, what: string): number {
+  return uintAtMost(v, INDEX_MAX, what);
+}
 
 const ENTRY_NORMAL = 0;
 const ENTRY_EMPTY = 1;
@@ -17,7 +33,11 @@ export function configTuple(c: ConfigState): unknown[] {
 
 export function toConfig(v: unknown): ConfigState {
   const t = arr(v, 'config');
-  return { voters: uintList(t[0], 'voters'), learners: uintList(t[1], 'learners'), votersOutgoing: uintList(t[2], 'votersOutgoing') };
+  return {
+    voters: nodeIdList(t[0], CONFIG_IDS_MAX, 'voters'),
+    learners: nodeIdList(t[1], CONFIG_IDS_MAX, 'learners'),
+    votersOutgoing: nodeIdList(t[2], CONFIG_IDS_MAX, 'votersOutgoing'),
+  };
 }
 
 /** normal: [0, term, index, data]; empty: [1, term, index]; config: [2, term, index, changeType, node, context|null, config|null] */
@@ -42,19 +62,19 @@ export function entryTuple(e: Entry): unknown[] {
 
 export function toEntry(v: unknown): Entry {
   const t = arr(v, 'entry');
-  const term = uint(t[1], 'entry term');
-  const index = uint(t[2], 'entry index');
+  const entryTerm = term(t[1], 'entry term');
+  const entryIndex = index(t[2], 'entry index');
   switch (t[0]) {
     case ENTRY_NORMAL:
-      return { kind: 'normal', term, index, data: bytes(t[3], 'entry data') };
+      return { kind: 'normal', term: entryTerm, index: entryIndex, data: bytes(t[3], 'entry data') };
     case ENTRY_EMPTY:
-      return { kind: 'empty', term, index };
+      return { kind: 'empty', term: entryTerm, index: entryIndex };
     case ENTRY_CONFIG: {
       const type = CHANGE_TYPES[uint(t[3], 'change type')];
       if (type === undefined) fail(`unknown membership change type ${String(t[3])}`);
-      const change: MembershipChange = { type, node: uint(t[4], 'change node') };
-      if (t[5] !== null) change.context = bytes(t[5], 'change context');
-      const entry: Entry = { kind: 'config', term, index, change };
+      const change: MembershipChange = { type, node: nodeId(t[4], 'change node') };
+      if (t[5] !== null) change.context = bytesAtMost(t[5], CHANGE_CONTEXT_BYTES_MAX, 'change context');
+      const entry: Entry = { kind: 'config', term: entryTerm, index: entryIndex, change };
       if (t[6] !== null) entry.config = toConfig(t[6]);
       return entry;
     }
@@ -69,7 +89,9 @@ export function hardStateTuple(h: HardState): unknown[] {
 
 export function toHardState(v: unknown): HardState {
   const t = arr(v, 'hard state');
-  return { term: uint(t[0], 'term'), vote: uint(t[1], 'vote'), commit: uint(t[2], 'commit') };
+  const vote = uint(t[1], 'vote');
+  if (vote !== 0) nodeId(vote, 'vote');
+  return { term: term(t[0], 'term'), vote, commit: index(t[2], 'commit') };
 }
 
 export function snapshotMetaTuple(m: SnapshotMeta): unknown[] {
@@ -78,5 +100,5 @@ export function snapshotMetaTuple(m: SnapshotMeta): unknown[] {
 
 export function toSnapshotMeta(v: unknown): SnapshotMeta {
   const t = arr(v, 'snapshot meta');
-  return { index: uint(t[0], 'snapshot index'), term: uint(t[1], 'snapshot term'), config: toConfig(t[2]) };
+  return { index: index(t[0], 'snapshot index'), term: term(t[1], 'snapshot term'), config: toConfig(t[2]) };
 }
