@@ -68,6 +68,7 @@ export class Client {
   private readonly invoker: Invoker;
   private readonly sessions: SessionPool;
   private closed = false;
+  private refreshing: Promise<void> | null = null;
 
   constructor(options: ClientOptions) {
     const o = validateOptions(options);
@@ -80,13 +81,17 @@ export class Client {
       o.endpointsMax,
       options.learnEndpoints !== false,
     );
-    this.invoker = new Invoker(this.router, {
-      deadlineMs: o.deadlineMs,
-      attemptTimeoutMs: o.attemptTimeoutMs,
-      unhealthyMs: o.unhealthyMs,
-      backoff: { baseMs: o.backoffBaseMs, maxMs: o.backoffMaxMs },
-      random01: Math.random,
-    });
+    this.invoker = new Invoker(
+      this.router,
+      {
+        deadlineMs: o.deadlineMs,
+        attemptTimeoutMs: o.attemptTimeoutMs,
+        unhealthyMs: o.unhealthyMs,
+        backoff: { baseMs: o.backoffBaseMs, maxMs: o.backoffMaxMs },
+        random01: Math.random,
+      },
+      (timeoutMs) => this.refreshMembers(timeoutMs),
+    );
     this.sessions = new SessionPool(o.sessionsMax);
     if (options.discover !== false) this.discover();
   }
@@ -109,6 +114,34 @@ export class Client {
       },
       () => undefined,
     );
+  }
+
+  /**
+   * One members refresh (for a leader hint naming an address the client does not know): Status from the
+   * configured endpoints, healthy ones first, one attempt each, until one answers or timeoutMs passes.
+   * Concurrent calls share the refresh in flight.
+   */
+  private refreshMembers(timeoutMs: number): Promise<void> {
+    if (this.refreshing !== null) return this.refreshing;
+    const run = async (): Promise<void> => {
+      const deadline = Date.now() + timeoutMs;
+      const now = Date.now();
+      const candidates = this.router.configuredEndpoints().sort((a, b) => Number(b.isHealthy(now)) - Number(a.isHealthy(now)));
+      for (const ep of candidates) {
+        const leftMs = deadline - Date.now();
+        if (leftMs <= 0 || this.closed) return;
+        const out = await ep.unary<WireStatus>('admin', 'Status', {}, leftMs);
+        if (!out.ok) continue;
+        ep.markReplied(Date.now());
+        this.learn(out.value, ep);
+        return;
+      }
+    };
+    const refreshing = run().finally(() => {
+      this.refreshing = null;
+    });
+    this.refreshing = refreshing;
+    return refreshing;
   }
 
   /** The endpoints the client knows (configured and learned). */
@@ -257,11 +290,10 @@ export class Client {
       const out = await ep.unary<WireStatus>('admin', 'Status', {}, deadlineOf(options) ?? 2000);
       if (!out.ok) throw out.failure.error;
       ep.markReplied(Date.now());
-      this.router.identify(ep, out.value.nodeId);
-      return this.learn(out.value);
+      return this.learn(out.value, ep);
     }
     const res = await this.invoker.call<WireStatus>('admin', 'Status', {}, 'any', deadlineOf(options));
-    return this.learn(res);
+    return this.learn(res, null);
   }
 
   /** Status of every known endpoint, in parallel, one attempt each (timeoutMs, default 1500). */
@@ -272,8 +304,7 @@ export class Client {
         const out = await ep.unary<WireStatus>('admin', 'Status', {}, timeoutMs);
         if (!out.ok) return { endpoint: ep.address, ok: false, error: out.failure.error };
         ep.markReplied(Date.now());
-        this.router.identify(ep, out.value.nodeId);
-        return { endpoint: ep.address, ok: true, status: this.learn(out.value) };
+        return { endpoint: ep.address, ok: true, status: this.learn(out.value, ep) };
       }),
     );
   }
@@ -328,9 +359,9 @@ export class Client {
     }
   }
 
-  private learn(s: WireStatus): NodeStatus {
-    this.router.learnNode(s.nodeId, s.address);
-    for (const g of s.groups) for (const m of g.members) this.router.learnNode(m.id, m.address);
+  /** Reshapes a Status reply; the router learns members from it only when `source` is a configured endpoint. */
+  private learn(s: WireStatus, source: Endpoint | null): NodeStatus {
+    this.router.learnStatus(source, s);
     return {
       nodeId: s.nodeId,
       address: s.address,

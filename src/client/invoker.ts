@@ -2,7 +2,10 @@
  * The retry loop every SDK call goes through: pick an endpoint, send one attempt with a timeout shorter
  * than the call's deadline, and on a retryable failure go elsewhere or wait a jittered backoff, until the
  * call's deadline.
- * - NOT_LEADER with a usable hint: redirect to the hinted leader at once and cache it.
+ * - NOT_LEADER with a usable hint: redirect to the hinted leader at once and cache it. A hint is usable
+ *   only when it names an endpoint or member the client learned from the cluster (router.ts); a hint
+ *   naming an unknown address triggers at most one members refresh (Status of a configured endpoint)
+ *   per call, and is ignored if the address is still unknown: the call tries its known endpoints.
  *   A hint naming an endpoint currently marked unhealthy (a stale hint right after the leader died) is
  *   followed at most once per call; otherwise the call backs off and tries the next endpoint, so the
  *   survivors are probed promptly while they elect a new leader.
@@ -35,12 +38,16 @@ export interface InvokerSettings {
 /** A connection failure that certainly sent nothing (so it cannot have been applied). */
 const NEVER_SENT_RE = /No connection established|ECONNREFUSED|failed to connect|Name resolution failed/i;
 
+/** Asks a configured endpoint for Status and learns the members from it (one refresh, bounded by timeoutMs). */
+export type MembersRefresh = (timeoutMs: number) => Promise<void>;
+
 export class Invoker {
   private closed = false;
 
   constructor(
     private readonly router: Router,
     private readonly settings: InvokerSettings,
+    private readonly refreshMembers: MembersRefresh | null = null,
   ) {}
 
   close(): void {
@@ -57,6 +64,7 @@ export class Invoker {
     let backoffs = 0;
     let hops = 0;
     let unhealthyHintsFollowed = 0;
+    let membersRefreshed = false;
     let maybeApplied = false;
     let everReached = false;
     let lastFailure: AttemptFailure | null = null;
@@ -86,7 +94,15 @@ export class Invoker {
         const code = f.error.code;
         if (code === 'NOT_LEADER') {
           this.router.forgetLeader(ep);
-          const hinted = this.router.resolveHint(f.error.details);
+          let resolved = this.router.resolveHint(f.error.details);
+          if (resolved.kind === 'unknown' && !membersRefreshed && this.refreshMembers !== null) {
+            // Maybe a member added since the client learned the cluster: ask a configured endpoint once.
+            membersRefreshed = true;
+            const budgetLeftMs = deadline - Date.now();
+            if (budgetLeftMs > 0) await this.refreshMembers(Math.min(budgetLeftMs, s.attemptTimeoutMs));
+            resolved = this.router.resolveHint(f.error.details);
+          }
+          const hinted = resolved.kind === 'endpoint' ? resolved.endpoint : null;
           if (hinted !== null && hinted !== ep && hops < 2 * this.router.endpoints().length) {
             const healthy = hinted.isHealthy(t);
             if (healthy || unhealthyHintsFollowed === 0) {

@@ -4,7 +4,7 @@ import { backoffDelayMs } from '../../../src/client/backoff';
 import { toBuffer, toBufferOrNull } from '../../../src/client/bytes';
 import { classifyGrpcError } from '../../../src/client/errors';
 import { findProtoDir } from '../../../src/client/proto';
-import { Router } from '../../../src/client/router';
+import { Router, type HintResolution } from '../../../src/client/router';
 import { SessionPool } from '../../../src/client/sessions';
 import type { Endpoint } from '../../../src/client/endpoint';
 
@@ -41,7 +41,8 @@ describe('classifyGrpcError', () => {
     expect(inv.error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { limit: 'keyBytesMax' } });
     expect(inv.error.retryable).toBe(false);
     const odd = classifyGrpcError(serviceError(grpc.status.FAILED_PRECONDITION, 'session expired', { 'tessera-reason': 'SESSION_EXPIRED' }), 'Put', 'h');
-    expect(odd.error).toMatchObject({ code: 'INTERNAL', details: { reason: 'SESSION_EXPIRED' } });
+    expect(odd.error).toMatchObject({ code: 'SESSION_EXPIRED', details: { reason: 'SESSION_EXPIRED' } });
+    expect(odd.error.retryable).toBe(false);
   });
 });
 
@@ -73,17 +74,50 @@ describe('Router', () => {
     expect(r.rotate(50, null).address).toBe('a:1');
   });
 
+  /** Status of node `nodeId` at `address` listing these members (all voters unless in `learners`). */
+  const status = (nodeId: number, address: string, members: [number, string][], learners: number[] = []) => ({
+    nodeId,
+    address,
+    groups: [{ members: members.map(([id, a]) => ({ id, address: a, voter: !learners.includes(id) })) }],
+  });
+  const endpointOf = (h: HintResolution): Endpoint => {
+    if (h.kind !== 'endpoint') throw new Error(`hint resolved to ${h.kind}`);
+    return h.endpoint;
+  };
+
   it('prefers a healthy cached leader; resolves hints by address or learned id; bounds learned endpoints', () => {
     const r = new Router(['a:1'], fakeEndpoint, 2);
-    const hinted = r.resolveHint({ leaderId: 2, leaderAddress: 'b:2' })!;
+    r.learnStatus(r.find('a:1')!, status(1, 'a:1', [[1, 'a:1'], [2, 'b:2'], [3, 'c:3']]));
+    const hinted = endpointOf(r.resolveHint({ leaderId: 2, leaderAddress: 'b:2' }));
     expect(hinted.address).toBe('b:2');
-    expect(r.resolveHint({ leaderId: 2 })).toBe(hinted);
+    expect(endpointOf(r.resolveHint({ leaderId: 2 }))).toBe(hinted);
     r.setLeader(hinted);
     expect(r.pickForLeader(0, null)).toBe(hinted);
     hinted.unhealthyUntilMs = 10;
     expect(r.pickForLeader(0, null).address).toBe('a:1');
-    expect(r.resolveHint({ leaderAddress: 'c:3' })).toBeNull(); // endpointsMax reached
-    expect(r.resolveHint({ leaderAddress: 'not an address' })).toBeNull();
+    expect(r.resolveHint({ leaderAddress: 'c:3' })).toEqual({ kind: 'none' }); // endpointsMax reached
+    expect(r.resolveHint({ leaderAddress: 'not an address' })).toEqual({ kind: 'none' });
+  });
+
+  it('follows hints only to configured endpoints and voters a configured endpoint reported', () => {
+    const r = new Router(['a:1', 'b:2'], fakeEndpoint, 8);
+    // A forged hint: an id and an address nobody in the cluster reported.
+    expect(r.resolveHint({ leaderId: 99, leaderAddress: 'evil:6666' })).toEqual({ kind: 'unknown', address: 'evil:6666' });
+    expect(r.endpoints().map((e) => e.address)).toEqual(['a:1', 'b:2']);
+    // The hint did not teach the router anything: an id-only hint for 99 still resolves nowhere.
+    expect(r.resolveHint({ leaderId: 99 })).toEqual({ kind: 'none' });
+    // Members reported by an endpoint that is not configured teach nothing (it only identifies itself).
+    const learnedElsewhere = fakeEndpoint('x:9');
+    r.learnStatus(learnedElsewhere, status(5, 'x:9', [[99, 'evil:6666']]));
+    expect(r.resolveHint({ leaderId: 99, leaderAddress: 'evil:6666' }).kind).toBe('unknown');
+    // Learners reported by a configured endpoint are not leaders: not trusted as hint targets either.
+    r.learnStatus(r.find('a:1')!, status(1, 'a:1', [[1, 'a:1'], [2, 'b:2'], [3, 'c:3'], [99, 'evil:6666']], [99]));
+    expect(r.resolveHint({ leaderId: 99, leaderAddress: 'evil:6666' }).kind).toBe('unknown');
+    // A voter a configured endpoint reported is followed (and added as an endpoint).
+    expect(endpointOf(r.resolveHint({ leaderId: 3, leaderAddress: 'c:3' })).address).toBe('c:3');
+    // A forged address for a known id goes to the address the cluster reported for that id.
+    expect(endpointOf(r.resolveHint({ leaderId: 3, leaderAddress: 'evil:6666' })).address).toBe('c:3');
+    expect(r.endpoints().map((e) => e.address)).toEqual(['a:1', 'b:2', 'c:3']);
   });
 });
 
