@@ -167,7 +167,9 @@ export class PeerLink {
       return;
     }
     const { Client } = loadRaftProto();
-    this.client = new Client(this.address, this.opts.credentials(this.opts.peerId), peerChannelOptions);
+    // With TLS, the name sent in SNI (an IP address there is deprecated) and checked: the peer's identity.
+    const options = { ...peerChannelOptions, 'grpc.ssl_target_name_override': `node-${this.opts.peerId}` };
+    this.client = new Client(this.address, this.opts.credentials(this.opts.peerId), options);
     const call = (this.client as unknown as { stream(md: grpc.Metadata): grpc.ClientDuplexStream<MessageBatchWire, MessageBatchWire> }).stream(metadata);
     this.call = call;
     this.state = 'connecting';
