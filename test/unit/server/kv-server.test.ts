@@ -132,10 +132,12 @@ describe('KV and Admin over gRPC on a 3-node in-process cluster', () => {
     const { freePort } = await import('./node-cluster');
     const port = await freePort();
     cluster.ports.set(4, port);
-    const added = await raw(cluster.ports.get(leader)!, 'Admin', 'addNode', { id: 4, address: `127.0.0.1:${port}` });
+    // A new voter joins as a learner and is promoted once caught up: AddNode waits for the node to run.
+    const adding = raw(cluster.ports.get(leader)!, 'Admin', 'addNode', { id: 4, address: `127.0.0.1:${port}` });
+    const n4 = await cluster.startNode(4, ['--join']);
+    const added = await adding;
     expect(added.err).toBeNull();
     expect((added.res as { members: { id: number }[] }).members.map((m) => m.id)).toEqual([1, 2, 3, 4]);
-    const n4 = await cluster.startNode(4, ['--join']);
     const t0 = Date.now();
     while ((await n4.host.read(1, 'stale', (sm) => sm.get(Buffer.from('user/1')))).value?.toString() !== 'carol') {
       if (Date.now() - t0 > 10_000) throw new Error('new node did not catch up');
@@ -154,9 +156,10 @@ describe('KV and Admin over gRPC on a 3-node in-process cluster', () => {
     const { freePort } = await import('./node-cluster');
     const port = await freePort();
     cluster.ports.set(5, port);
-    const added = await raw(cluster.ports.get(leader)!, 'Admin', 'addNode', { id: 5, address: `127.0.0.1:${port}` });
-    expect(added.err).toBeNull();
+    const adding = raw(cluster.ports.get(leader)!, 'Admin', 'addNode', { id: 5, address: `127.0.0.1:${port}` });
     const n5 = await cluster.startNode(5, [], `${cluster.peers},5=127.0.0.1:${port}`);
+    const added = await adding;
+    expect(added.err).toBeNull();
     const t0 = Date.now();
     while ((await n5.host.read(1, 'stale', (sm) => sm.get(Buffer.from('after-remove')))).value?.toString() !== 'ok') {
       if (Date.now() - t0 > 10_000) throw new Error('node 5 did not catch up');
