@@ -3,11 +3,11 @@
  * refused and change nothing; --peer-listen takes the Raft service off the client port; peer mutual TLS
  * refuses certificates from another CA and a certificate that names another node than the handshake.
  * Ports 18300-18399 (one cluster at a time): (a) TestCluster on 18300 (gRPC 18301-18303, HTTP 18351-18353);
- * (b) and (c) client gRPC 18310+id, peers 18320+id, HTTP 18330+id.
+ * (b), (c) and (d) client gRPC 18310+id, peers 18320+id, HTTP 18330+id (ids 1-4).
  * Needs `npm run build` (the nodes run from dist/).
  */
 import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -261,6 +261,40 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
     });
     expect(IDS.filter((id) => !nodes.running(id))).toEqual([]);
   }, 90_000);
+
+  it('(d) a node joins a --peer-listen cluster: member add --peer-address, the joiner learns the cluster id on first use', async () => {
+    const nodes = new Nodes();
+    cleanup = () => nodes.stop();
+    for (const id of IDS) nodes.start(id, peerListenArgs(id));
+    const client = nodes.client(IDS.map(clientAddr));
+    try {
+      await waitForLeader(client);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${nodes.recentLogs()}`);
+    }
+    await client.put('door/d', 'before the join');
+    // Node 4: empty data dir, --join, no token: no cluster id until a member's handshake reaches it.
+    nodes.start(4, ['--join', '--listen', clientAddr(4), '--peer-listen', peerAddr(4), '--peers', peersFlag, '--http', `127.0.0.1:${HTTP_BASE + 4}`, '--profile', 'low-latency']);
+    await eventually('node 4 serves', 10_000, async () => (await metricsText(HTTP_BASE + 4)).includes('tessera_peer_rejected_total'));
+    const cli = spawnSync(process.execPath, [TESSERA_JS, 'member', 'add', '4', clientAddr(4), '--peer-address', peerAddr(4), '--endpoints', IDS.map(clientAddr).join(','), '--deadline-ms', '20000'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(cli.status, `${cli.stdout}\n${cli.stderr}\n${nodes.recentLogs()}`).toBe(0);
+    expect(cli.stdout).toMatch(/added node 4 \(127\.0\.0\.1:18314, peers at 127\.0\.0\.1:18324\)/);
+    // Node 4 replicates (it was dialed on its peer address) and Status names its client address.
+    const four = nodes.client([clientAddr(4)]);
+    await eventually('node 4 has the data', 20_000, async () => (await four.get('door/d', { consistency: 'stale' }))?.toString() === 'before the join');
+    await eventually('status names node 4 by its client address', 10_000, async () => {
+      const s = summarize(await client.clusterStatus({ timeoutMs: 800 }));
+      return s.groups[0]?.members.some((m) => m.id === 4 && m.address === clientAddr(4)) === true;
+    });
+    // Node 4 talks back: it adopted the cluster id, its own links are up (its append acks let writes commit).
+    await client.put('door/d2', 'after the join');
+    await eventually('node 4 has the new write', 10_000, async () => (await four.get('door/d2', { consistency: 'stale' }))?.toString() === 'after the join');
+    expect(nodes.recentLogs()).toMatch(/adopted the cluster id/);
+    expect([...IDS, 4].filter((id) => !nodes.running(id))).toEqual([]);
+  }, 120_000);
 
   it('(c) peer mutual TLS: the cluster works; another CA\'s certificate and a certificate naming another node are refused', async () => {
     const ca: TestCa = makeTestCa('peer-door-it-ca');
