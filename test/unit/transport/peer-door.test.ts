@@ -3,6 +3,8 @@
  * before anything reaches the node. Two (or three) real Transports on 127.0.0.1 port 0, plus raw gRPC
  * clients playing an attacker who can reach the port.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../../src/base';
@@ -339,5 +341,30 @@ describe('peer door: mutual TLS', () => {
     }
     expect(a.transport.stats().get(3)!.connected).toBe(false);
     expect(b.received.map((r) => r.message)).toEqual(['over tls']);
+  });
+});
+
+describe('peer door: TLS files', () => {
+  it('a missing or bad PEM file is a CONFIG error naming its flag', () => {
+    const ca = makeTestCa('peer-door-files');
+    try {
+      const good = ca.issue('node-1');
+      const other = ca.issue('node-2');
+      const notPem = join(ca.dir, 'not.pem');
+      writeFileSync(notPem, 'hello');
+      const load = (cert: string, key: string, caFile: string) => () => loadPeerTls({ cert, key, ca: caFile });
+      expect(load(good.cert, good.key, ca.ca)).not.toThrow();
+      expect(load(join(ca.dir, 'missing.pem'), good.key, ca.ca)).toThrow(/--peer-tls-cert: cannot read/);
+      expect(load(good.cert, join(ca.dir, 'missing.key'), ca.ca)).toThrow(/--peer-tls-key: cannot read/);
+      expect(load(good.cert, good.key, notPem)).toThrow(/--peer-tls-ca: .* is not a PEM file/);
+      expect(load(good.cert, other.key, ca.ca)).toThrow(/--peer-tls-cert\/--peer-tls-key: .* not a usable certificate and key/);
+      try {
+        loadPeerTls({ cert: notPem, key: good.key, ca: ca.ca });
+      } catch (e) {
+        expect((e as { code?: string }).code).toBe('CONFIG');
+      }
+    } finally {
+      ca.cleanup();
+    }
   });
 });
