@@ -2,8 +2,8 @@
  * The membership of a group as its data dir stores it, read without starting a core: the snapshot meta's
  * configuration (or, without a snapshot, the bootstrap membership the node was created with), then every
  * config entry of the durable log applied in order (the latest configuration the log knows, like the one
- * a restarted core reaches once it has applied its log). Addresses come from the bootstrap peers, the
- * config entries' contexts and the persisted address book (n/addresses).
+ * a restarted core reaches once it has applied its log). Peer addresses (what --peers names) come from the
+ * bootstrap peers, the config entries' contexts and the persisted address book (n/addresses).
  *
  * `peersContradiction` decides whether a --peers flag contradicts a node's stored state (DESIGN.md 9b:
  * flags bootstrap a node, they never override its data dir). It accepts the flags the node bootstrapped
@@ -14,6 +14,7 @@ import type { GroupId, NodeId } from '../base';
 import { configAfterEntry, type ConfigState } from '../raft';
 import type { NodeStore } from '../storage';
 import { AddressBook } from './address-book';
+import { decodeMemberContext } from './membership';
 
 export interface StoredMembership {
   /** The latest configuration in the stored snapshot meta and log. */
@@ -66,8 +67,8 @@ export async function readStoredMembership(
     if (e.kind !== 'config') continue;
     config = configAfterEntry(config, e);
     if (e.config !== undefined) known = true;
-    const context = e.change.context;
-    if (e.change.type !== 'removeNode' && context !== undefined && context.length > 0) know(e.change.node, Buffer.from(context).toString('utf8'));
+    const context = e.change.type === 'removeNode' ? null : decodeMemberContext(e.change.context);
+    if (context !== null) know(e.change.node, context.peer);
   }
   const book = await AddressBook.open(store.db, new Map());
   for (const [id, a] of book.entries()) know(id, a);

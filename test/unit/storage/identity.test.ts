@@ -123,6 +123,17 @@ describe('stored membership', () => {
   });
 });
 
+describe('stored membership addresses', () => {
+  it('takes the peer address of a context that names a client and a peer address', async () => {
+    const { store } = await fresh();
+    const context = Buffer.from('client=10.0.0.5:5 peer=10.0.1.5:6');
+    await store.persist([{ groupId: 1, hardState: null, snapshot: null, entries: [configEntry(1, { type: 'addLearner', node: 5, context })] }]);
+    const m = (await readStoredMembership(store, 1, boot3))!;
+    expect(m.members).toEqual([1, 2, 3, 5]);
+    expect([...m.addresses.get(5)!]).toEqual(['10.0.1.5:6']);
+  });
+});
+
 describe('peersContradiction', () => {
   const stored = (members: number[], addresses: [number, string][] = []) => ({
     config: { voters: members, learners: [], votersOutgoing: [] },
