@@ -1,0 +1,237 @@
+// Issue 8, section 1 and 3: every finding fired once, by the hostile-client library (jepsen-lite/hostile),
+// at a fresh 3-node cluster of real processes. After each attack: the key written before it is intact on
+// every node, every node process still runs, a leader exists, writes still succeed, and nothing the
+// attacker planted is readable; plus what the finding itself is about (an answer code, leadership that
+// must not move, calls that must not reach the attacker).
+// Ports 19741-19743 (gRPC) and 19791-19793 (HTTP): block 19740 (one cluster at a time, started per test).
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Random } from '../../src/base';
+import { TestCluster, eventually, serverBuilt } from './cluster';
+import { runAttack, type AttackContext, type AttackName, type AttackResult } from '../../jepsen-lite/hostile/catalogue';
+import { learnCluster, type NodeDoor } from '../../jepsen-lite/hostile/cluster-view';
+import { expectEverywhere, plantedVisible } from '../../jepsen-lite/hostile/checks';
+import { FakeNode } from '../../jepsen-lite/hostile/fake-node';
+import { forgedAppendAcks } from '../../jepsen-lite/hostile/peer-forgeries';
+import { closeWire } from '../../jepsen-lite/hostile/wire';
+
+const BASE_PORT = 19740;
+const BEFORE_KEY = 'hostile-it/before';
+const BEFORE_VALUE = 'written-before-the-attack';
+/** Node flags per test (by the attack name that starts the test's name). A low session rate (burst 10x
+ * = 50) lets a few seconds of flooding reach the limit on a slow machine. */
+const nodeArgsFor: Record<string, string[]> = { 'session-flood': ['--sessions-new-per-client-per-second', '5'] };
+
+let cluster: TestCluster | null = null;
+let fake: FakeNode;
+let ctx: AttackContext;
+let fakeCallsBefore = 0;
+
+const doors = (c: TestCluster): NodeDoor[] => c.ids.map((id) => ({ id, clientAddress: c.address(id), peerAddress: null }));
+
+beforeAll(async () => {
+  fake = new FakeNode();
+  await fake.start();
+});
+
+afterAll(async () => {
+  await fake.stop();
+  closeWire();
+});
+
+beforeEach(async (test) => {
+  cluster = await TestCluster.start({ basePort: BASE_PORT, nodeArgs: nodeArgsFor[test.task.name.split(':')[0]!] ?? [] });
+  const c = cluster;
+  ctx = {
+    doors: doors(c),
+    rng: new Random(8),
+    fake,
+    plantedKeys: [],
+    pause: (id) => process.kill(c.pid(id)!, 'SIGSTOP'),
+    resume: (id) => process.kill(c.pid(id)!, 'SIGCONT'),
+    readd: async (leader, id) => {
+      await c.client({ endpoints: [c.address(leader)] }).addNode(id, c.address(id));
+    },
+  };
+  fakeCallsBefore = fake.total;
+  await c.client({ deadlineMs: 5000 }).put(BEFORE_KEY, BEFORE_VALUE);
+  // Every replica has it before the attack (the checks after compare against this).
+  expect(await expectEverywhere(ctx.doors, BEFORE_KEY, BEFORE_VALUE, 5000)).toEqual([]);
+}, 60_000);
+
+afterEach(async () => {
+  if (cluster) {
+    for (const id of cluster.ids) if (cluster.isRunning(id)) process.kill(cluster.pid(id)!, 'SIGCONT');
+    await cluster.stopAll();
+  }
+  cluster = null;
+}, 30_000);
+
+/** The checks every attack must pass; failures name the node and include the nodes' last log lines. */
+async function expectClusterIntact(result: AttackResult, c: TestCluster): Promise<void> {
+  const report = `attack ${result.attack} on node ${result.node}: ${result.summary}\n  ${result.answers
+    .map((a) => `${a.code} ${a.detail}`)
+    .join('\n  ')}\n  effects: ${result.effects.join('; ') || 'none'}`;
+  // Crashes after an attack may come with the next apply or election: give them a moment to happen.
+  await new Promise((r) => setTimeout(r, 1500));
+  const dead = c.ids.filter((id) => !c.isRunning(id));
+  expect(dead, `nodes died: ${dead.join(', ')}\n${report}\n${c.recentLogs(15)}`).toEqual([]);
+  try {
+    await c.waitForLeader(15_000);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${report}`);
+  }
+  const writer = c.client({ deadlineMs: 3000 });
+  const afterKey = `hostile-it/after/${result.attack}`;
+  await eventually(`a write after ${result.attack}\n${report}\n${c.recentLogs(15)}`, 15_000, async () => {
+    await writer.put(afterKey, 'ok');
+    return true;
+  });
+  const lost = await expectEverywhere(ctx.doors, BEFORE_KEY, BEFORE_VALUE, 10_000);
+  expect(lost, `the key written before is not intact\n${report}\n${c.recentLogs(15)}`).toEqual([]);
+  expect(await plantedVisible(ctx.doors, ctx.plantedKeys), `planted keys readable\n${report}`).toEqual([]);
+  expect(fake.total - fakeCallsBefore, `SDK calls reached the attacker\n${report}`).toBe(0);
+}
+
+async function fire(name: AttackName, nodeId: number | null = null): Promise<AttackResult> {
+  const r = await runAttack(name, ctx, nodeId, `${name}-it`);
+  console.log(`[hostile] ${name} -> node ${r.node}: ${r.summary}${r.effects.length ? ` | ${r.effects.join('; ')}` : ''}`);
+  return r;
+}
+
+const codes = (r: AttackResult): string[] => r.answers.map((a) => a.code);
+
+describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', () => {
+  const peerForgeries: AttackName[] = ['install-snapshot', 'append-undecodable', 'append-gap', 'ack-beyond-log', 'snapshot-on-stream', 'append-put', 'garbage-rpc', 'oversized-fields'];
+  for (const name of peerForgeries) {
+    it(`${name}: no node dies, nothing is lost or planted, writes go on`, async () => {
+      const r = await fire(name);
+      await expectClusterIntact(r, cluster!);
+    }, 90_000);
+  }
+
+  it('vote-unsafe-term: no node takes term 2^53-2, and the cluster still elects after its leader dies', async () => {
+    const c = cluster!;
+    const r = await fire('vote-unsafe-term');
+    await new Promise((res) => setTimeout(res, 500));
+    const view = await learnCluster(ctx.doors);
+    expect(view.term, `term after the forged vote\n${r.summary}`).toBeLessThan(2 ** 40);
+    const { leader } = await c.waitForLeader(10_000);
+    await c.restart(leader);
+    await c.waitForLeader(20_000, leader);
+    await expectClusterIntact(r, c);
+  }, 120_000);
+
+  it('vote-flood: writes keep succeeding while forged high-term votes arrive', async () => {
+    const c = cluster!;
+    const writer = c.client({ deadlineMs: 3000 });
+    const flood = fire('vote-flood');
+    const failures: string[] = [];
+    const end = Date.now() + 2500;
+    for (let i = 0; Date.now() < end; i++) {
+      const t0 = Date.now();
+      try {
+        await writer.put(`hostile-it/flood/${i}`, 'v');
+        if (Date.now() - t0 > 1500) failures.push(`put ${i} took ${Date.now() - t0} ms`);
+      } catch (e) {
+        failures.push(`put ${i}: ${(e as Error).message}`);
+      }
+    }
+    const r = await flood;
+    expect(failures, `writes during the flood\n${r.summary}\n${c.recentLogs(10)}`).toEqual([]);
+    await expectClusterIntact(r, c);
+  }, 90_000);
+
+  it('fake-leader-heartbeats: no node follows leader 99', async () => {
+    const c = cluster!;
+    const r = await fire('fake-leader-heartbeats');
+    const view = await learnCluster(ctx.doors);
+    const following99 = [...view.nodes.values()].filter((n) => n.leader === 99).map((n) => n.id);
+    expect(following99, `nodes following the fake leader\n${r.summary}`).toEqual([]);
+    await expectClusterIntact(r, c);
+  }, 90_000);
+
+  it('timeout-now: a forged TimeoutNow does not move leadership', async () => {
+    const c = cluster!;
+    const before = await c.waitForLeader(10_000);
+    const r = await fire('timeout-now');
+    await new Promise((res) => setTimeout(res, 1500));
+    const after = await c.waitForLeader(10_000);
+    expect({ leader: after.leader, term: after.term }, `leadership after a forged TimeoutNow\n${r.summary}`).toEqual({ leader: before.leader, term: before.term });
+    await expectClusterIntact(r, c);
+  }, 90_000);
+
+  it('forged-acks: a leader whose followers are paused does not commit on forged acks', async () => {
+    const c = cluster!;
+    const view = await learnCluster(ctx.doors);
+    const leader = view.leader!;
+    const followers = c.ids.filter((id) => id !== leader);
+    const leaderDoor = ctx.doors.find((d) => d.id === leader)!;
+    const writer = c.client({ endpoints: [c.address(leader)], deadlineMs: 3000 });
+    for (const id of followers) ctx.pause!(id);
+    let outcome = 'pending';
+    try {
+      const write = writer.put('hostile-it/acked-by-forgery', 'v').then(
+        () => (outcome = 'acknowledged'),
+        (e: unknown) => (outcome = `failed: ${(e as Error).message}`),
+      );
+      const index = async (): Promise<number> => (await learnCluster([leaderDoor])).nodes.get(leader)?.lastIndex ?? 0;
+      const answers = await forgedAppendAcks(leaderDoor, view, index, 20, 100);
+      await write;
+      console.log(`[hostile] forged-acks -> node ${leader}: ${answers.map((a) => a.code).join(',')}; write ${outcome}`);
+    } finally {
+      for (const id of followers) ctx.resume!(id);
+    }
+    expect(outcome, 'a write acknowledged while both followers were paused').not.toBe('acknowledged');
+    await expectClusterIntact({ attack: 'forged-acks', node: leader, answers: [], effects: [], summary: outcome, elapsedMs: 0 }, c);
+  }, 90_000);
+
+  it('unknown-enums: consistency 7 and -1 are INVALID_ARGUMENT', async () => {
+    const r = await fire('unknown-enums');
+    expect(codes(r), r.answers.map((a) => a.detail).join('\n')).toEqual(['INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'INVALID_ARGUMENT']);
+    await expectClusterIntact(r, cluster!);
+  }, 90_000);
+
+  it('long-address: AddNode with a 10 KiB address is INVALID_ARGUMENT', async () => {
+    const r = await fire('long-address');
+    expect(codes(r), r.answers.map((a) => a.detail).join('\n')).toEqual(['INVALID_ARGUMENT']);
+    await expectClusterIntact(r, cluster!);
+  }, 90_000);
+
+  it('session-seq-reuse: a reused seq with a different request is INVALID_ARGUMENT', async () => {
+    const r = await fire('session-seq-reuse');
+    expect(codes(r), r.answers.map((a) => a.detail).join('\n')).toEqual(['INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'INVALID_ARGUMENT']);
+    await expectClusterIntact(r, cluster!);
+  }, 90_000);
+
+  it('session-unknown-seq: a write from an unknown session with seq 7 is SESSION_EXPIRED', async () => {
+    const r = await fire('session-unknown-seq');
+    expect(codes(r)).toEqual(['FAILED_PRECONDITION']);
+    expect(r.answers[0]!.detail).toMatch(/^SESSION_EXPIRED/);
+    await expectClusterIntact(r, cluster!);
+  }, 90_000);
+
+  it('session-flood: new sessions from one client are rate-limited (RESOURCE_EXHAUSTED)', async () => {
+    const r = await fire('session-flood');
+    expect(codes(r), r.summary).toContain('RESOURCE_EXHAUSTED');
+    await expectClusterIntact(r, cluster!);
+  }, 90_000);
+
+  it('add-unreachable-voters: three unreachable voters never join as voters; the cluster keeps a quorum', async () => {
+    const c = cluster!;
+    const r = await fire('add-unreachable-voters');
+    const view = await learnCluster(ctx.doors);
+    expect(view.voters.filter((v) => !c.ids.includes(v)), `voters after the attack\n${r.summary}\n${r.answers.map((a) => a.detail).join('\n')}`).toEqual([]);
+    await expectClusterIntact(r, c);
+  }, 90_000);
+
+  it('remove-below-quorum: removing a live voter while another is down is refused', async () => {
+    const r = await fire('remove-below-quorum');
+    expect(codes(r), `${r.answers.map((a) => a.detail).join('\n')}\n${r.effects.join('\n')}`).not.toContain('OK');
+    await expectClusterIntact(r, cluster!);
+  }, 90_000);
+
+  it('fake-leader-hint: no SDK call reaches a forged leader 99 added at the attacker\'s address', async () => {
+    const r = await fire('fake-leader-hint');
+    await expectClusterIntact(r, cluster!);
+  }, 90_000);
+});
