@@ -2,7 +2,10 @@
  * Client: the Tessera SDK. One Client holds one gRPC channel per endpoint, a leader cache, and a pool of
  * sessions for exactly-once writes; it is meant to be shared by many concurrent callers.
  * - Writes (put, delete, compareAndSwap, batch) lease a session, tag the request with (clientId, seq) and
- *   go to the leader; retries resend the same tag, so a write is applied at most once.
+ *   go to the leader; retries resend the same tag, so a write is applied at most once. A new session is
+ *   registered with the cluster (KV.OpenSession) before its first write; a write whose session the cluster
+ *   forgot fails with SESSION_EXPIRED (outcome unknown) unless no attempt of it can have applied, in which
+ *   case it is sent again under a new session.
  * - get and scan are linearizable by default (leader, ReadIndex); { consistency: 'stale' } reads any replica.
  * - Every call retries NOT_LEADER, UNAVAILABLE, RESOURCE_EXHAUSTED and timeouts until its deadline
  *   (see invoker.ts); other errors are thrown at once as TesseraError.
@@ -16,6 +19,7 @@ import { Invoker } from './invoker';
 import type { Route } from './invoker';
 import { loadServices } from './proto';
 import { Router } from './router';
+import { isUnimplemented } from './errors';
 import { SessionPool } from './sessions';
 import { channelSecurity } from './tls';
 import type { SessionLease } from './sessions';
@@ -67,6 +71,7 @@ export class Client {
   private readonly router: Router;
   private readonly invoker: Invoker;
   private readonly sessions: SessionPool;
+  private readonly deadlineMs: number;
   private closed = false;
   private refreshing: Promise<void> | null = null;
 
@@ -93,6 +98,7 @@ export class Client {
       (timeoutMs) => this.refreshMembers(timeoutMs),
     );
     this.sessions = new SessionPool(o.sessionsMax);
+    this.deadlineMs = o.deadlineMs;
     if (options.discover !== false) this.discover();
   }
 
@@ -344,19 +350,62 @@ export class Client {
     for (const ep of this.router.endpoints()) ep.close();
   }
 
+  /**
+   * A write under a session lease. The session is registered first (KV.OpenSession) if it is new. A write
+   * answered SESSION_EXPIRED retires its session (the cluster forgot it); when no attempt of the write can
+   * have applied (details.indeterminate false) it is sent once more under a new session, otherwise the
+   * SESSION_EXPIRED error (outcome unknown: details.indeterminate true) goes to the caller. Later writes use
+   * new sessions.
+   */
   private async write<T>(method: string, build: (session: SessionLease['tag']) => unknown, options: CallOptions | undefined): Promise<T> {
     if (this.closed) throw new TesseraError('UNAVAILABLE', `${method}: client is closed`);
-    const acquired = this.sessions.acquire();
-    const lease = acquired instanceof Promise ? await acquired : acquired;
-    let mayHaveApplied = true;
-    try {
-      return await this.invoker.call<T>('kv', method, build(lease.tag), 'leader', deadlineOf(options));
-    } catch (e) {
-      if (isTesseraError(e) && e.details.indeterminate === false) mayHaveApplied = false;
-      throw e;
-    } finally {
-      this.sessions.release(lease, mayHaveApplied);
+    const budgetMs = deadlineOf(options) ?? this.deadlineMs;
+    const deadline = Date.now() + budgetMs;
+    for (let renewed = 0; ; renewed++) {
+      const acquired = this.sessions.acquire();
+      const waited = acquired instanceof Promise;
+      const lease = waited ? await acquired : acquired;
+      let mayHaveApplied = true;
+      let retire = false;
+      // The whole budget while none of it was spent (the error messages name it), else what is left.
+      let spent = waited || renewed > 0;
+      try {
+        if (!lease.session.opened) {
+          mayHaveApplied = false; // the write is not sent before its session is open
+          await this.openSession(lease.session, spent ? budgetUntil(deadline) : budgetMs);
+          mayHaveApplied = true;
+          spent = true;
+        }
+        return await this.invoker.call<T>('kv', method, build(lease.tag), 'leader', spent ? budgetUntil(deadline) : budgetMs);
+      } catch (e) {
+        if (!isTesseraError(e)) throw e;
+        if (!mayHaveApplied) {
+          e.details.indeterminate = false;
+          throw e;
+        }
+        if (e.code === 'SESSION_EXPIRED') {
+          // details.indeterminate (from the invoker) stays: true when an earlier attempt may have applied.
+          retire = true;
+          if (e.details.indeterminate === false && renewed === 0) continue; // nothing of this write applied anywhere
+          throw e;
+        }
+        if (e.details.indeterminate === false) mayHaveApplied = false;
+        throw e;
+      } finally {
+        if (retire) this.sessions.retire(lease);
+        else this.sessions.release(lease, mayHaveApplied);
+      }
     }
+  }
+
+  /** Registers a new session with the cluster; a cluster that predates OpenSession takes writes without it. */
+  private async openSession(session: SessionLease['session'], budgetMs: number): Promise<void> {
+    try {
+      await this.invoker.call('kv', 'OpenSession', { clientId: session.clientId }, 'leader', budgetMs);
+    } catch (e) {
+      if (!isUnimplemented(e)) throw e;
+    }
+    session.opened = true;
   }
 
   /** Reshapes a Status reply; the router learns members from it only when `source` is a configured endpoint. */
@@ -392,6 +441,11 @@ function readRoute(options: GetOptions | undefined): Route {
   if (c === 'linearizable') return 'leader';
   if (c === 'stale') return 'any';
   throw new TesseraError('INVALID_ARGUMENT', `consistency must be 'linearizable' or 'stale', got ${String(c)}`);
+}
+
+/** What is left until `deadline` (ms since the epoch), at least 1 ms. */
+function budgetUntil(deadline: number): number {
+  return Math.max(1, deadline - Date.now());
 }
 
 function deadlineOf(options: CallOptions | undefined): number | undefined {

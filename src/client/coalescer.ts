@@ -1,5 +1,5 @@
 /**
- * Coalesces the single-key calls (Get, Put, Delete, CompareAndSwap) that an Endpoint receives in one
+ * Coalesces the single-key calls (Get, Put, Delete, CompareAndSwap, OpenSession) that an Endpoint receives in one
  * event-loop turn into one message on the endpoint's KV.Pipeline stream (pipeline.ts; proto/kv.proto):
  * one protobuf message and no new gRPC call instead of one call each, which is most of a unary call's
  * cost on both sides. A node that does not know Pipeline gets one KV.Multi call per turn instead.
@@ -24,8 +24,17 @@ import { Pipeline, type PipelineStub } from './pipeline';
 
 export type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; failure: AttemptFailure };
 
-/** SDK method name -> MultiOp / MultiResult oneof field. */
-const FIELD_OF: Readonly<Record<string, string>> = { Get: 'get', Put: 'put', Delete: 'delete', CompareAndSwap: 'compareAndSwap' };
+/**
+ * SDK method name -> MultiOp / MultiResult oneof field. OpenSession rides along too: the sessions a burst of
+ * concurrent writes needs are opened in one message, so the writes themselves again share one message.
+ */
+const FIELD_OF: Readonly<Record<string, string>> = {
+  Get: 'get',
+  Put: 'put',
+  Delete: 'delete',
+  CompareAndSwap: 'compareAndSwap',
+  OpenSession: 'openSession',
+};
 
 /** Requests per Multi call; and bytes of keys and values per call (and the largest request coalesced). */
 const ITEMS_MAX = 512;

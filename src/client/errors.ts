@@ -30,6 +30,7 @@ const knownCodes: ReadonlySet<string> = new Set<ErrorCode>([
   'CORRUPTION',
   'CONFIG',
   'INTERNAL',
+  'SESSION_EXPIRED',
 ]);
 
 function codeFromStatus(status: grpc.status): ErrorCode {
@@ -95,6 +96,17 @@ export function classifyGrpcError(err: grpc.ServiceError, method: string, endpoi
   }
   // A bare status from the server without our trailers (e.g. INVALID_ARGUMENT from a gRPC decode failure).
   return { kind: 'server', error };
+}
+
+/**
+ * A failure that says the node does not know the method at all (a node of an older version): UNIMPLEMENTED
+ * without our trailers, or, for a request coalesced into Multi / Pipeline, the older node's answer to an op
+ * whose oneof field it does not know ("a Multi op has no request").
+ */
+export function isUnimplemented(e: unknown): boolean {
+  if (!(e instanceof TesseraError)) return false;
+  if (e.details.grpcCode === grpc.status.UNIMPLEMENTED && e.details.reason === undefined) return true;
+  return e.code === 'INVALID_ARGUMENT' && /a Multi op has no request \(get, put, delete or compare_and_swap\)/.test(e.message);
 }
 
 function retag(e: TesseraError, code: ErrorCode): TesseraError {

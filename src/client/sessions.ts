@@ -8,7 +8,10 @@
  *   the state machine applies it at most once;
  * - a seq is consumed only if the write may have reached the state machine; a write that every node
  *   definitively rejected (e.g. INVALID_ARGUMENT, NOT_LEADER) leaves the counter where it was, so seqs
- *   stay dense.
+ *   stay dense;
+ * - a session is registered with the cluster (KV.OpenSession, `opened`) before its first write; a session
+ *   the cluster answered SESSION_EXPIRED for is retired (never used again: its id is not re-registered, so
+ *   a late retry of its writes can never apply), and a fresh session with a new id takes its place.
  */
 import { randomBytes } from 'node:crypto';
 import { TesseraError, assert } from '../base';
@@ -18,6 +21,8 @@ export class Session {
   /** The seq of the last write that may have been applied; the next write uses lastSeq + 1. */
   lastSeq = 0;
   busy = false;
+  /** Registered with the cluster (KV.OpenSession answered, or the cluster predates it). */
+  opened = false;
   constructor(clientId: Buffer) {
     assert(clientId.length === 16, 'a session client id is 16 bytes');
     this.clientId = clientId;
@@ -34,6 +39,7 @@ export class SessionPool {
   private readonly free: Session[] = [];
   private readonly waiters: Array<{ resolve: (s: Session) => void; reject: (e: Error) => void }> = [];
   private created = 0;
+  private retired = 0;
   private closed = false;
 
   constructor(
@@ -68,6 +74,25 @@ export class SessionPool {
     const waiter = this.waiters.shift();
     if (waiter !== undefined && !this.closed) waiter.resolve(s);
     else this.free.push(s);
+  }
+
+  /**
+   * Ends the lease and forgets its session (the cluster no longer knows it: SESSION_EXPIRED). The next
+   * acquire, or the first waiter, gets a new session with a new id.
+   */
+  retire(lease: SessionLease): void {
+    const s = lease.session;
+    assert(s.busy, 'retired a session that was not leased');
+    s.busy = false;
+    this.created--;
+    this.retired++;
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined && !this.closed) waiter.resolve(this.create());
+  }
+
+  /** Sessions retired so far (for tests and metrics). */
+  retiredCount(): number {
+    return this.retired;
   }
 
   /** Rejects every waiter; later acquires fail. */

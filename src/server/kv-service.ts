@@ -61,11 +61,12 @@ function expect<T extends CommandResult['type']>(result: CommandResult, type: T)
 export const MULTI_OPS_MAX = 4096;
 
 interface MultiOpWire {
-  op?: 'get' | 'put' | 'delete' | 'compareAndSwap';
+  op?: 'get' | 'put' | 'delete' | 'compareAndSwap' | 'openSession';
   get?: GetWire | null;
   put?: PutWire | null;
   delete?: DeleteWire | null;
   compareAndSwap?: CasWire | null;
+  openSession?: OpenSessionWire | null;
 }
 
 export function kvServiceHandlers(
@@ -78,26 +79,30 @@ export function kvServiceHandlers(
   const limits = config.limits;
   const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>) => unary<Req, Res>(method, metrics, config.requestTimeoutMs, fn);
   const fns = kvFunctions(host, limits);
-  const openSession = u('KV.OpenSession', async (req: OpenSessionWire & { peer: string }, timeoutMs) => {
+  /** OpenSession from the client at grpc-js peer `peer`: rate-limited by its address, then proposed. */
+  const openSessionFn = async (req: OpenSessionWire, timeoutMs: number, peer: string) => {
     const cmd = openSessionCommand(req);
-    sessionLimiter.take(clientAddressOf(req.peer));
+    sessionLimiter.take(clientAddressOf(peer));
     const h = host();
     // One group spans the keyspace today: the session is registered in the group of the first key.
     const { result, header: hd } = await h.propose(h.groupFor(EMPTY), cmd, timeoutMs);
     const r = expect(result, 'registerSession');
     return { header: hd, clientId: Buffer.from(r.clientId, 'hex') };
-  });
+  };
+  const openSession = u('KV.OpenSession', (req: OpenSessionWire & { peer: string }, timeoutMs) => openSessionFn(req, timeoutMs, req.peer));
 
   /** One request of a Multi call: its result, or its error as the single call would have returned it. */
-  const multiOne = (op: MultiOpWire, timeoutMs: number): Promise<Record<string, unknown>> => {
+  const multiOne = (op: MultiOpWire, timeoutMs: number, peer: string): Promise<Record<string, unknown>> => {
     let run: Promise<unknown>;
-    const kind = op.op ?? (op.put ? 'put' : op.get ? 'get' : op.delete ? 'delete' : op.compareAndSwap ? 'compareAndSwap' : undefined);
+    const kind =
+      op.op ?? (op.put ? 'put' : op.get ? 'get' : op.delete ? 'delete' : op.compareAndSwap ? 'compareAndSwap' : op.openSession ? 'openSession' : undefined);
     try {
       if (kind === 'put' && op.put) run = fns.put(op.put, timeoutMs);
       else if (kind === 'get' && op.get) run = fns.get(op.get, timeoutMs);
       else if (kind === 'delete' && op.delete) run = fns.delete(op.delete, timeoutMs);
       else if (kind === 'compareAndSwap' && op.compareAndSwap) run = fns.compareAndSwap(op.compareAndSwap, timeoutMs);
-      else throw new TesseraError('INVALID_ARGUMENT', 'a Multi op has no request (get, put, delete or compare_and_swap)');
+      else if (kind === 'openSession' && op.openSession) run = openSessionFn(op.openSession, timeoutMs, peer);
+      else throw new TesseraError('INVALID_ARGUMENT', 'a Multi op has no request (get, put, delete, compare_and_swap or open_session)');
     } catch (e) {
       run = Promise.reject(e);
     }
@@ -117,9 +122,14 @@ export function kvServiceHandlers(
       openSession(call, callback);
     },
 
-    multi: (call: grpc.ServerWritableStream<{ ops: MultiOpWire[] }, { results: Record<string, unknown>[] }>) => serveMulti(call, multiOne, metrics, config.requestTimeoutMs),
-    pipeline: (call: grpc.ServerDuplexStream<{ ops: PipelineOpWire[] }, { results: Record<string, unknown>[] }>) =>
-      servePipeline(call, (op, timeoutMs) => multiOne(op as MultiOpWire, timeoutMs), pipelines, metrics, config.requestTimeoutMs),
+    multi: (call: grpc.ServerWritableStream<{ ops: MultiOpWire[] }, { results: Record<string, unknown>[] }>) => {
+      const peer = call.getPeer();
+      serveMulti(call, (op, timeoutMs) => multiOne(op, timeoutMs, peer), metrics, config.requestTimeoutMs);
+    },
+    pipeline: (call: grpc.ServerDuplexStream<{ ops: PipelineOpWire[] }, { results: Record<string, unknown>[] }>) => {
+      const peer = call.getPeer();
+      servePipeline(call, (op, timeoutMs) => multiOne(op as MultiOpWire, timeoutMs, peer), pipelines, metrics, config.requestTimeoutMs);
+    },
 
     scan: u('KV.Scan', async (req: ScanWire, timeoutMs) => {
       const plan = scanPlan(req, limits);

@@ -5,6 +5,8 @@
  * the leader (others answer NOT_LEADER with hint trailers), hang (never reply), one-shot scripted errors,
  * an apply delay, stop/restart on the same port. Records every call per node (requests arriving in
  * KV.Multi calls or on KV.Pipeline streams are recorded one by one, under their own method).
+ * Sessions are registered by KV.OpenSession (a node with openSessionUnimplemented predates it); a write
+ * from a session never registered, or forgotten (FakeCluster.forgetSession), is answered SESSION_EXPIRED.
  */
 import * as grpc from '@grpc/grpc-js';
 import { loadServices } from '../../../src/client';
@@ -22,7 +24,7 @@ export interface ScriptedError {
 
 export type HintMode = 'address' | 'id' | 'none';
 
-const LEADER_ONLY = new Set(['Put', 'Delete', 'CompareAndSwap', 'Batch', 'AddNode', 'RemoveNode', 'TransferLeader']);
+const LEADER_ONLY = new Set(['Put', 'Delete', 'CompareAndSwap', 'Batch', 'AddNode', 'RemoveNode', 'TransferLeader', 'OpenSession']);
 const WRITES = new Set(['Put', 'Delete', 'CompareAndSwap', 'Batch']);
 
 export class FakeNode {
@@ -40,8 +42,12 @@ export class FakeNode {
   pipelineStreams = 0;
   pipelineMessages = 0;
   pipelinesOpen = 0;
+  /** The oneof field of every op, per message received on a pipeline stream. */
+  readonly pipelineOps: string[][] = [];
   /** Answer KV.Pipeline with UNIMPLEMENTED (a node that predates it). */
   pipelineUnimplemented = false;
+  /** Answer KV.OpenSession with UNIMPLEMENTED (a node that predates it). */
+  openSessionUnimplemented = false;
   constructor(
     readonly id: number,
     private readonly cluster: FakeCluster,
@@ -61,7 +67,7 @@ export class FakeNode {
     const server = new grpc.Server();
     const wrap = (method: string) => (call: Call, cb: Callback) => void this.handle(method, call.request, cb);
     const kv: Record<string, unknown> = {};
-    for (const m of ['Get', 'Put', 'Delete', 'CompareAndSwap', 'Scan', 'Batch']) kv[m] = wrap(m);
+    for (const m of ['Get', 'Put', 'Delete', 'CompareAndSwap', 'Scan', 'Batch', 'OpenSession']) kv[m] = wrap(m);
     kv.Multi = (call: grpc.ServerWritableStream<any, any>) => this.multi(call);
     kv.Pipeline = (call: grpc.ServerDuplexStream<any, any>) => this.pipeline(call);
     const admin: Record<string, unknown> = {};
@@ -118,6 +124,7 @@ export class FakeNode {
     };
     call.on('data', (req: any) => {
       this.pipelineMessages++;
+      this.pipelineOps.push((req.ops ?? []).map((op: any) => op.op));
       for (const op of req.ops ?? []) {
         inFlight++;
         this.runOp(op, op.id, (result) => {
@@ -144,7 +151,7 @@ export class FakeNode {
   }
 
   private runOp(op: any, index: number, done: (result: Record<string, unknown>) => void): void {
-    const methodOf: Record<string, string> = { get: 'Get', put: 'Put', delete: 'Delete', compareAndSwap: 'CompareAndSwap' };
+    const methodOf: Record<string, string> = { get: 'Get', put: 'Put', delete: 'Delete', compareAndSwap: 'CompareAndSwap', openSession: 'OpenSession' };
     const field: string = op.op;
     const one: Callback = (err, value) => {
       if (err) {
@@ -162,6 +169,7 @@ export class FakeNode {
   private async handle(method: string, req: any, cb: Callback): Promise<void> {
     this.calls.push({ method, request: req });
     if (this.hang) return; // never answers; the client's deadline ends the call
+    if (method === 'OpenSession' && this.openSessionUnimplemented) return fail(cb, grpc.status.UNIMPLEMENTED, 'OpenSession is not implemented here', {});
     const idx = this.scripted.findIndex((s) => s.method === undefined || s.method === method);
     if (idx >= 0) {
       const s = this.scripted.splice(idx, 1)[0]!;
@@ -191,6 +199,9 @@ export class FakeNode {
       const seq: number = req.session?.seq ?? 0;
       if (clientId && clientId.length > 0) {
         const id = clientId.toString('hex');
+        if (c.requireRegistration && !c.registered.has(id)) {
+          return fail(cb, grpc.status.FAILED_PRECONDITION, 'session unknown', { 'tessera-reason': 'SESSION_EXPIRED' });
+        }
         if (c.inflight.has(id)) c.violations.push(`two outstanding writes for session ${id}`);
         c.inflight.add(id);
         try {
@@ -212,6 +223,13 @@ export class FakeNode {
       return cb(null, c.apply(method, req));
     }
     switch (method) {
+      case 'OpenSession': {
+        const id: Buffer = req.clientId;
+        if (!id || id.length < 16) return fail(cb, grpc.status.INVALID_ARGUMENT, 'client id', { 'tessera-reason': 'INVALID_ARGUMENT' });
+        c.registered.add(id.toString('hex'));
+        c.opened.push(id.toString('hex'));
+        return cb(null, { clientId: id, header: { leaderId: c.leaderId } });
+      }
       case 'Get': {
         const v = c.data.get(req.key.toString('hex'));
         return cb(null, { found: v !== undefined, value: v ?? Buffer.alloc(0), header: { leaderId: c.leaderId } });
@@ -278,6 +296,11 @@ export class FakeCluster {
   readonly violations: string[] = [];
   readonly seqLog: { clientId: string; seq: number }[] = [];
   readonly admin: string[] = [];
+  /** Registered session ids (hex), and every OpenSession applied in order. */
+  readonly registered = new Set<string>();
+  readonly opened: string[] = [];
+  /** Writes need a registered session (false: like a node that predates OpenSession). */
+  requireRegistration = true;
   leaderId = 1;
   term = 1;
   applies = 0;
@@ -314,6 +337,12 @@ export class FakeCluster {
 
   stop(): void {
     for (const n of this.nodes) n.stop();
+  }
+
+  /** Forgets a session (as if evicted or expired): its next write is answered SESSION_EXPIRED. */
+  forgetSession(idHex: string): void {
+    this.registered.delete(idHex);
+    this.sessions.delete(idHex);
   }
 
   apply(method: string, req: any): unknown {

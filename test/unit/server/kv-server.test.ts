@@ -157,7 +157,8 @@ describe('KV and Admin over gRPC on a 3-node in-process cluster', () => {
     const port = await freePort();
     cluster.ports.set(5, port);
     const adding = raw(cluster.ports.get(leader)!, 'Admin', 'addNode', { id: 5, address: `127.0.0.1:${port}` });
-    const n5 = await cluster.startNode(5, [], `${cluster.peers},5=127.0.0.1:${port}`);
+    // --join: a new member learns the cluster id from its first peer (its own --peers would derive another).
+    const n5 = await cluster.startNode(5, ['--join'], `${cluster.peers},5=127.0.0.1:${port}`);
     const added = await adding;
     expect(added.err).toBeNull();
     const t0 = Date.now();
@@ -194,6 +195,9 @@ describe('KV.Multi', () => {
     const leader = cluster.leaderId();
     const port = cluster.ports.get(leader)!;
     const clientId = Buffer.alloc(16, 7);
+    const opened = await rawMulti(port, [{ openSession: { clientId } }]); // sessions are registered before their writes
+    expect(opened.err).toBeNull();
+    expect(opened.messages[0]?.results[0]?.openSession?.clientId).toEqual(clientId);
     const { err, messages } = await rawMulti(port, [
       { put: { key: Buffer.from('m/1'), value: Buffer.from('one'), session: { clientId, seq: 1 } } },
       { put: { key: Buffer.alloc(0), value: Buffer.from('x') } },

@@ -69,7 +69,7 @@ describe('tessera start (a real process)', () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ serving: true, nodeId: 1, groups: [{ groupId: 1, leader: 1, role: 'leader' }] });
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-    expect(metrics).toMatch(/tessera_proposals_total\{group="1",outcome="ok"\} 1/);
+    expect(metrics).toMatch(/tessera_proposals_total\{group="1",outcome="ok"\} 2/); // the session's registration, then the put
     s.child.kill('SIGTERM');
     expect(await s.exited).toBe(0);
     expect(s.lines.some((l) => l.msg === 'node stopped')).toBe(true);
