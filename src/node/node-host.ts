@@ -245,12 +245,15 @@ export class NodeHost implements TransportHandler {
     const isVoter = st.config.voters.includes(id);
     const isLearner = st.config.learners.includes(id);
     const known = this.addresses.get(id);
+    // The member's client address may have been learned from its handshake since it was added: the address
+    // it was added at (its peer address) names it as well.
+    const sameAddress = address === known || address === this.addresses.peer(id);
     if ((isVoter && !learner) || (isLearner && learner)) {
-      if (known !== address) throw new TesseraError('INVALID_ARGUMENT', `node ${id} is already a member at ${known}`);
+      if (!sameAddress) throw new TesseraError('INVALID_ARGUMENT', `node ${id} is already a member at ${known}`);
       return membersOf(g, this.cfg.id, this.addresses);
     }
     if (isVoter && learner) throw new TesseraError('INVALID_ARGUMENT', `node ${id} is a voter; remove it before adding it as a learner`);
-    if (isLearner && known !== address) {
+    if (isLearner && !sameAddress) {
       throw new TesseraError('INVALID_ARGUMENT', `node ${id} is a learner at ${known}; remove it first to add it at ${address}`);
     }
     // The client address, and the peer address when the member's peers dial another listener (membership.ts).
