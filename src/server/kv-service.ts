@@ -39,7 +39,8 @@ import { remainingMs, unary } from './unary';
 
 const EMPTY = Buffer.alloc(0);
 
-function expect<T extends CommandResult['type']>(result: CommandResult, type: T): Extract<CommandResult, { type: T }> {
+/** The result of a proposed command as the request expects it, or the error its reply carries. */
+export function expectResult<T extends CommandResult['type']>(result: CommandResult, type: T): Extract<CommandResult, { type: T }> {
   if (result.type === type) return result as Extract<CommandResult, { type: T }>;
   if (result.type === 'wrongShard') throw new TesseraError('WRONG_SHARD', 'the key moved to another shard before the write applied', { epoch: 0 });
   if (result.type === 'sessionExpired') {
@@ -86,7 +87,7 @@ export function kvServiceHandlers(
     const h = host();
     // One group spans the keyspace today: the session is registered in the group of the first key.
     const { result, header: hd } = await h.propose(h.groupFor(EMPTY), cmd, timeoutMs);
-    const r = expect(result, 'registerSession');
+    const r = expectResult(result, 'registerSession');
     return { header: hd, clientId: Buffer.from(r.clientId, 'hex') };
   };
   const openSession = u('KV.OpenSession', (req: OpenSessionWire & { peer: string }, timeoutMs) => openSessionFn(req, timeoutMs, req.peer));
@@ -148,7 +149,7 @@ export function kvServiceHandlers(
         if (h.groupFor(k) !== group) throw new TesseraError('INVALID_ARGUMENT', 'a batch must stay within one shard', { limit: 'batchShard' });
       }
       const { result, header: hd } = await h.propose(group, command, timeoutMs);
-      const r = expect(result, 'batch');
+      const r = expectResult(result, 'batch');
       const results = readSlots.map((slot) => {
         const v = slot >= 0 ? (r.values[slot] ?? null) : null;
         return { found: v !== null, value: v ?? EMPTY };
@@ -231,7 +232,7 @@ function kvFunctions(host: () => NodeHost, limits: NodeConfig['limits']) {
       const cmd = putCommand(req, limits);
       const h = host();
       const { result, header: hd } = await h.propose(h.groupFor(checkKey(req.key, limits)), cmd, timeoutMs);
-      expect(result, 'put');
+      expectResult(result, 'put');
       return { header: hd };
     },
 
@@ -239,14 +240,14 @@ function kvFunctions(host: () => NodeHost, limits: NodeConfig['limits']) {
       const cmd = deleteCommand(req, limits);
       const h = host();
       const { result, header: hd } = await h.propose(h.groupFor(checkKey(req.key, limits)), cmd, timeoutMs);
-      return { header: hd, existed: expect(result, 'delete').existed };
+      return { header: hd, existed: expectResult(result, 'delete').existed };
     },
 
     compareAndSwap: async (req: CasWire, timeoutMs: number) => {
       const cmd = casCommand(req, limits);
       const h = host();
       const { result, header: hd } = await h.propose(h.groupFor(checkKey(req.key, limits)), cmd, timeoutMs);
-      const r = expect(result, 'cas');
+      const r = expectResult(result, 'cas');
       return { header: hd, succeeded: r.succeeded, currentFound: r.current !== null, current: r.current ?? EMPTY };
     },
   };

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/base';
 import { toGrpcStatus } from '../../../src/server/errors';
 import { commandFingerprint } from '../../../src/codec';
+import type { CommandResult } from '../../../src/codec';
+import { expectResult } from '../../../src/server/kv-service';
 import { batchCommand, casCommand, consistencyOf, deleteCommand, openSessionCommand, putCommand, scanPlan, toSession } from '../../../src/server/requests';
 
 const limits = { keyBytesMax: 8, valueBytesMax: 16, batchOpsMax: 3, batchBytesMax: 40, scanItemsMax: 100, scanBytesMax: 1000 };
@@ -141,5 +143,23 @@ describe('sessions and enums (issue 8)', () => {
     expect(invalid(() => scanPlan({ ...scan, consistency: -1 }, limits)).details.field).toBe('consistency');
     const e = invalid(() => batchCommand({ compares: [], ops: [{ get: { key: b('a'), consistency: 7 } }], session: null }, limits));
     expect(e.details.field).toBe('ops[0].get.consistency');
+  });
+});
+
+describe('state machine results as replies', () => {
+  it('maps sessionExpired, a reused seq and an undecodable entry to their errors, never to a silent success', () => {
+    const codeOf = (r: CommandResult, want: CommandResult['type']) => {
+      try {
+        expectResult(r, want);
+        return 'OK';
+      } catch (e) {
+        return `${(e as TesseraError).code}: ${(e as TesseraError).message}`;
+      }
+    };
+    expect(codeOf({ type: 'put' }, 'put')).toBe('OK');
+    expect(codeOf({ type: 'sessionExpired' }, 'delete')).toMatch(/^SESSION_EXPIRED: .*outcome of the write is unknown/);
+    expect(codeOf({ type: 'sessionSeqReused', seq: 4 }, 'cas')).toBe('INVALID_ARGUMENT: session seq 4 was used for a different request');
+    expect(codeOf({ type: 'undecodable', message: 'bad' }, 'put')).toMatch(/^INTERNAL: .*could not decode.*nothing was applied/);
+    expect(codeOf({ type: 'registerSession', clientId: 'ab' }, 'registerSession')).toBe('OK');
   });
 });
