@@ -245,6 +245,16 @@ export function summarizeAnswers(answers: readonly Answer[]): string {
   return [...counts].map(([c, n]) => (n === 1 ? c : `${c} x${n}`)).join(', ') || 'no answers';
 }
 
+/** One line for logs: the answer counts, the first answers' details (cut), and the effects seen. */
+export function describeResult(r: AttackResult): string {
+  const details = r.answers
+    .slice(0, 2)
+    .map((a) => a.detail)
+    .filter((d) => d !== '')
+    .map((d) => d.slice(0, 120));
+  return `${r.attack} -> node ${r.node}: ${r.summary}${details.length ? ` (${details.join(' / ')})` : ''}${r.effects.length ? ` | ${r.effects.join('; ')}` : ''}`;
+}
+
 /** Picks the node an attack hits, from a fresh view: its preferred role if some node has it, else any. */
 export function pickTarget(name: AttackName, view: ClusterView, ids: readonly number[], rng: Random): number {
   const target = specs[name].target;

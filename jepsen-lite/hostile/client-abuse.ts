@@ -33,13 +33,15 @@ export const allMethods: readonly { path: string; shape: 'unary' | 'server' | 'c
 ];
 
 /**
- * Bytes no protobuf decoder accepts: the first tag has wire type 7 (there is none), so a lucky draw can
- * never decode into a real request (say, an AddNode).
+ * Bytes no protobuf decoder accepts: the first tag is field 0 (never declared, so the decoder skips it by
+ * its wire type) with wire type 7 (there is none, so the skip fails). A lucky draw can never decode into a
+ * real request (say, an AddNode). A declared field number would not do: protobufjs reads a known field by
+ * its declared type whatever the wire type says.
  */
 export function garbage(rng: Random, bytes: number): Buffer {
   const b = Buffer.alloc(Math.max(1, bytes));
   for (let i = 0; i < b.length; i++) b[i] = rng.int(0, 255);
-  b[0] = 0x0f;
+  b[0] = 0x07;
   return b;
 }
 

@@ -12,7 +12,12 @@ import { partitionShapes, type PartitionShape } from './partitions';
 import type { PartitionMode } from '../net/grudge';
 
 export const nemesisKinds = ['kill', 'pause', 'partition', 'slow', 'transfer', 'membership'] as const;
-export type NemesisKind = (typeof nemesisKinds)[number];
+/** Nemeses that `all` does not include: `hostile` (forged peer messages and client abuse, hostile/) runs
+ * its own attack schedule beside this plan and is asked for by name. */
+export const optInNemesisKinds = ['hostile'] as const;
+export type NemesisKind = (typeof nemesisKinds)[number] | (typeof optInNemesisKinds)[number];
+/** The kinds this plan schedules (hostile has its own schedule). */
+type PlannedKind = (typeof nemesisKinds)[number];
 
 export type FaultSpec =
   | { kind: 'kill'; target: NodeTarget }
@@ -48,13 +53,13 @@ export function parseNemesisList(text: string): NemesisKind[] {
   for (const raw of text.split(',').map((s) => s.trim()).filter(Boolean)) {
     if (raw === 'all') nemesisKinds.forEach((k) => out.add(k));
     else if (raw === 'none') continue;
-    else if ((nemesisKinds as readonly string[]).includes(raw)) out.add(raw as NemesisKind);
-    else throw new RangeError(`unknown nemesis '${raw}' (use ${nemesisKinds.join(', ')}, all or none)`);
+    else if ([...nemesisKinds, ...optInNemesisKinds].includes(raw as NemesisKind)) out.add(raw as NemesisKind);
+    else throw new RangeError(`unknown nemesis '${raw}' (use ${[...nemesisKinds, ...optInNemesisKinds].join(', ')}, all or none)`);
   }
   return [...out];
 }
 
-function faultFor(kind: NemesisKind, rng: Random, opts: PlanOptions): FaultSpec {
+function faultFor(kind: PlannedKind, rng: Random, opts: PlanOptions): FaultSpec {
   const targets = opts.targets ?? nodeTargets;
   switch (kind) {
     case 'kill':
@@ -74,10 +79,11 @@ function faultFor(kind: NemesisKind, rng: Random, opts: PlanOptions): FaultSpec 
 
 export function planFaults(rng: Random, opts: PlanOptions): PlannedFault[] {
   const out: PlannedFault[] = [];
-  if (opts.kinds.length === 0) return out;
+  const kinds = opts.kinds.filter((k): k is PlannedKind => (nemesisKinds as readonly string[]).includes(k));
+  if (kinds.length === 0) return out;
   let t = rng.int(opts.quietMs[0], opts.quietMs[1]);
   while (t < opts.activeMs) {
-    const fault = faultFor(rng.pick(opts.kinds), rng, opts);
+    const fault = faultFor(rng.pick(kinds), rng, opts);
     const dur = fault.kind === 'transfer' ? 0 : rng.int(opts.faultMs[0], opts.faultMs[1]);
     const end = Math.min(t + dur, opts.activeMs);
     if (fault.kind !== 'transfer' && end - t < opts.faultMs[0] / 2) break;

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { parseNemesisList, type NemesisKind } from '../nemesis/plan';
 import { partitionShapes, type PartitionShape } from '../nemesis/partitions';
+import { attackNames, type AttackName } from '../hostile/catalogue';
 import { clientModes, type ClientMode } from '../workload/workers';
 import { workloadNames, type WorkloadName } from '../workload/workload';
 
@@ -20,6 +21,8 @@ export interface RunOptions {
   nemesis: NemesisKind[];
   /** Partition shapes the partition nemesis picks from (default all). */
   partitionShapes: PartitionShape[];
+  /** Attacks the hostile nemesis picks from (default all). */
+  attacks: AttackName[];
   timeSeconds: number;
   nodes: number;
   seed: number;
@@ -48,8 +51,10 @@ export const RUN_USAGE = `usage: npm run jepsen -- [options]
        npm run jepsen -- check FILE [--initial JSON]
 
   --workload register|set|bank     default register
-  --nemesis LIST                   kill,pause,partition,slow,transfer,membership | all | none
-                                   (default kill,partition)
+  --nemesis LIST                   kill,pause,partition,slow,transfer,membership | all | none, and hostile
+                                   (forged peer messages, malformed input, session and admin abuse;
+                                   not part of all) (default kill,partition)
+  --attacks LIST                   hostile: the attacks to draw from (default all: ${attackNames.join(',')})
   --partition-shapes LIST          isolate-one,isolate-leader,halves,majorities-ring,bridge,one-way (default all)
   --time SECONDS                   fault phase length (default 60)
   --nodes N                        3 or 5 (default 3)
@@ -104,6 +109,7 @@ export function defaultOptions(now = new Date()): RunOptions {
     workload: 'register',
     nemesis: ['kill', 'partition'],
     partitionShapes: [...partitionShapes],
+    attacks: [...attackNames],
     timeSeconds: 60,
     nodes: 3,
     seed: Math.floor(Math.random() * 2 ** 31),
@@ -155,6 +161,15 @@ export function parseRunArgs(argv: readonly string[], now = new Date()): RunOpti
         }
         if (shapes.length === 0) throw new UsageError('--partition-shapes needs at least one shape');
         o.partitionShapes = shapes as PartitionShape[];
+        break;
+      }
+      case '--attacks': {
+        const list = takes().split(',').map((x) => x.trim()).filter(Boolean);
+        for (const x of list) {
+          if (!(attackNames as readonly string[]).includes(x)) throw new UsageError(`unknown attack '${x}' (use ${attackNames.join(', ')})`);
+        }
+        if (list.length === 0) throw new UsageError('--attacks needs at least one attack');
+        o.attacks = list as AttackName[];
         break;
       }
       case '--time':

@@ -29,6 +29,9 @@ import type { RunOptions } from './options';
 import { judge, overall, type CheckerVerdict, type RecoveryFacts, type Validity } from './verdicts';
 import { renderReport } from './report';
 import type { LinearizabilityResult } from '../checker';
+import { HostileNemesis, defaultAttackPlan, planAttacks, type HostileVerdict } from '../hostile/hostile-nemesis';
+import { attackNames } from '../hostile/catalogue';
+import type { NodeDoor } from '../hostile/cluster-view';
 
 export class HarnessError extends Error {
   constructor(message: string) {
@@ -70,6 +73,7 @@ export function replayCommand(o: RunOptions): string {
     `--client-mode ${o.clientMode}`,
   ];
   if (o.partitionShapes.length !== partitionShapes.length) parts.push(`--partition-shapes ${o.partitionShapes.join(',')}`);
+  if (o.nemesis.includes('hostile') && o.attacks.length !== attackNames.length) parts.push(`--attacks ${o.attacks.join(',')}`);
   if (o.workload === 'register') parts.push(`--keys ${o.keys}`, `--ops-per-key ${o.opsPerKey}`);
   parts.push(`--quiet ${o.quietSeconds.join(',')}`, `--fault ${o.faultSeconds.join(',')}`);
   if (o.nodeArgs.length) parts.push(`--node-args "${o.nodeArgs.join(' ')}"`);
@@ -87,6 +91,7 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
   const rng = new Random(o.seed);
   const nemesisRng = rng.fork();
   const workerRng = rng.fork();
+  const hostileRng = rng.fork();
   writeFileSync(join(outDir, 'options.json'), JSON.stringify({ ...o, replay: replayCommand(o) }, null, 2));
 
   const cluster = new Cluster({ plan: { nodes: o.nodes, basePort: o.basePort }, outDir, command, nodeArgs: o.nodeArgs, cwd: root, now: nowMs });
@@ -95,6 +100,8 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
   const workload = makeWorkload(o);
   const makeClient = (endpoints: string[]): KvClient => new Client({ endpoints, deadlineMs: o.opTimeoutMs });
   let recovery: RecoveryFacts = { leaderFound: false, recoveryMs: null, finalOps: 0, finalOk: 0, okOpsDuringRun: 0 };
+  let hostile: HostileNemesis | null = null;
+  let hostileVerdict: HostileVerdict | null = null;
 
   try {
     try {
@@ -128,11 +135,32 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
     });
     log(`nemesis plan: ${plan.length ? plan.map((p) => `${(p.startMs / 1000).toFixed(1)}s ${describeFault(p.fault)}`).join('; ') : 'none'}`);
     const nemesis = new NemesisRunner(cluster, plan, nemesisRng, nemesisLog, () => nowMs() - phaseStartMs);
+    if (o.nemesis.includes('hostile')) {
+      // The attacker dials the nodes' real ports: it stands outside the test network, like the operator.
+      const doors: NodeDoor[] = cluster.ids.map((id) => ({ id, clientAddress: cluster.network.nodeAddress(id), peerAddress: null }));
+      const attacks = planAttacks(hostileRng, { ...defaultAttackPlan, attacks: o.attacks });
+      hostile = new HostileNemesis(doors, attacks, hostileRng, {
+        pause: (id) => cluster.pause([id]),
+        resume: (id) => cluster.resume([id]),
+        readd: async (leader, id) => {
+          cluster.removed.add(id); // re-added in the final recovery if this fails
+          await cluster.addMember(leader, id);
+        },
+      }, nemesisLog);
+      await hostile.prepare(async () => {
+        const l = await cluster.leader();
+        return l ? (doors.find((d) => d.id === l.leader) ?? null) : null;
+      });
+      log(`hostile: up to ${attacks.length} attacks in this order (each after a short gap, until --time ends): ${attacks.map((a) => a.attack).join(', ')}`);
+    }
     pool.start();
     const nemesisDone = nemesis.run();
+    const hostileDone = hostile?.run();
     await sleep(o.timeSeconds * 1000);
     nemesis.stop();
+    hostile?.stop();
     await nemesisDone;
+    await hostileDone;
     await pool.stop();
     log(`workload phase done: ${recorder.events.length} events`);
 
@@ -168,11 +196,16 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
       if (ok) finalOk++;
     }
     await finalClient.close();
+    if (hostile) {
+      hostileVerdict = await hostile.verdict();
+      log(`hostile: ${hostileVerdict.summary}`);
+    }
     const okOpsDuringRun = pairOperations(recorder.events).filter((x) => x.outcome === 'ok').length - finalOk;
     recovery = { leaderFound: leader !== null, recoveryMs, finalOps: finalOps.length, finalOk, okOpsDuringRun };
     log(`final reads: ${finalOk}/${finalOps.length} ok`);
   } finally {
     recorder.close();
+    await hostile?.close();
     await cluster.stop();
   }
 
@@ -185,6 +218,7 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
     recovery,
     checkTimeLimitMs: 60_000,
   });
+  if (hostileVerdict) verdicts.push({ name: 'hostile', valid: hostileVerdict.valid, summary: hostileVerdict.summary, detail: hostileVerdict.detail });
   const checkMs = Math.round(performance.now() - t1);
   const valid = overall(verdicts);
   const ops = pairOperations(recorder.events);

@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Random } from '../../src/base';
 import { TestCluster, eventually, serverBuilt } from './cluster';
-import { runAttack, type AttackContext, type AttackName, type AttackResult } from '../../jepsen-lite/hostile/catalogue';
+import { describeResult, runAttack, type AttackContext, type AttackName, type AttackResult } from '../../jepsen-lite/hostile/catalogue';
 import { learnCluster, type NodeDoor } from '../../jepsen-lite/hostile/cluster-view';
 import { expectEverywhere, plantedVisible } from '../../jepsen-lite/hostile/checks';
 import { FakeNode } from '../../jepsen-lite/hostile/fake-node';
@@ -94,7 +94,7 @@ async function expectClusterIntact(result: AttackResult, c: TestCluster): Promis
 
 async function fire(name: AttackName, nodeId: number | null = null): Promise<AttackResult> {
   const r = await runAttack(name, ctx, nodeId, `${name}-it`);
-  console.log(`[hostile] ${name} -> node ${r.node}: ${r.summary}${r.effects.length ? ` | ${r.effects.join('; ')}` : ''}`);
+  console.log(`[hostile] ${describeResult(r)}`);
   return r;
 }
 
