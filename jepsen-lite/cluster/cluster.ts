@@ -59,6 +59,9 @@ export class Cluster {
         '--peers', this.network.peersArg(id),
         '--data-dir', dataDir,
         '--http', `${host}:${httpPort(opts.plan, id)}`,
+        // Each node reaches the others through its own proxies, so their --peers differ: a cluster id derived
+        // from --peers would differ per node and the peer handshake would refuse them. One token per run.
+        '--cluster-token', `jepsen-lite-${opts.plan.basePort}`,
         ...opts.nodeArgs,
       ];
       this.nodes.set(id, new NodeProcess({ id, command: opts.command, args, logFile: join(opts.outDir, 'nodes', `n${id}`, 'node.log'), cwd: opts.cwd }, opts.now));
