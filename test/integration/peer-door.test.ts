@@ -2,8 +2,8 @@
  * The peer door with real processes (issue 8, section 1): forged Raft calls from a plain gRPC client are
  * refused and change nothing; --peer-listen takes the Raft service off the client port; peer mutual TLS
  * refuses certificates from another CA and a certificate that names another node than the handshake.
- * Ports 18300-18399 (one cluster at a time): (a) TestCluster on 18300 (gRPC 18301-18303, HTTP 18351-18353);
- * (b), (c) and (d) client gRPC 18310+id, peers 18320+id, HTTP 18330+id (ids 1-4).
+ * Ports 19300-19399 (one cluster at a time): (a) TestCluster on 19300 (gRPC 19301-19303, HTTP 19351-19353);
+ * (b), (c) and (d) client gRPC 19310+id, peers 19320+id, HTTP 19330+id (ids 1-4).
  * Needs `npm run build` (the nodes run from dist/).
  */
 import type { ChildProcess } from 'node:child_process';
@@ -21,10 +21,10 @@ import { deriveClusterId } from '../../src/storage';
 import { makeTestCa, type TestCa } from '../support/tls-certs';
 import { ROOT, TESSERA_JS, TestCluster, eventually, serverBuilt } from './cluster';
 
-const A_BASE = 18300;
-const CLIENT_BASE = 18310;
-const PEER_BASE = 18320;
-const HTTP_BASE = 18330;
+const A_BASE = 19300;
+const CLIENT_BASE = 19310;
+const PEER_BASE = 19320;
+const HTTP_BASE = 19330;
 const TOKEN = 'peer-door-integration-token';
 
 // ---------------------------------------------------------------- an attacker's plain gRPC client
@@ -281,7 +281,7 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
       timeout: 30_000,
     });
     expect(cli.status, `${cli.stdout}\n${cli.stderr}\n${nodes.recentLogs()}`).toBe(0);
-    expect(cli.stdout).toMatch(/added node 4 \(127\.0\.0\.1:18314, peers at 127\.0\.0\.1:18324\)/);
+    expect(cli.stdout).toMatch(/added node 4 \(127\.0\.0\.1:19314, peers at 127\.0\.0\.1:19324\)/);
     // Node 4 replicates (it was dialed on its peer address) and Status names its client address.
     const four = nodes.client([clientAddr(4)]);
     await eventually('node 4 has the data', 20_000, async () => (await four.get('door/d', { consistency: 'stale' }))?.toString() === 'before the join');
