@@ -28,10 +28,14 @@ export const EXIT_CORRUPTION = 3;
 
 const USAGE = `usage: tessera start --id N --listen HOST:PORT --peers ID=HOST:PORT,... --data-dir DIR [--http HOST:PORT] [options]
 
-Starts one Tessera storage node. Three nodes started with the same --peers and empty data directories
-form a new cluster; a node restarted on its data directory rejoins with its state. A node joining a
-running cluster is first added with 'tessera member add ID HOST:PORT', then started with --join (or with
---peers listing the whole cluster, itself included).
+Starts one Tessera storage node. Three nodes started with the same --peers (and --cluster-token) and
+empty data directories form a new cluster; a node restarted on its data directory rejoins with its state.
+A node joining a running cluster is first added with 'tessera member add ID HOST:PORT', then started with
+--join (or, when the cluster has a --cluster-token, with it and --peers listing the whole cluster).
+
+The data directory records the node id, the cluster id and the membership: --peers only bootstraps a new
+node. A restart with another --id, another --cluster-token, or a --peers that contradicts the stored
+membership (the original --peers and the current membership are both fine) is refused with exit 2.
 
 Options (each also as env TESSERA_<NAME> or a key of the --config JSON file):
 ${optionUsage()}
@@ -40,7 +44,8 @@ Timing profiles: default = heartbeat 100 ms, election 1000 ms (etcd-like);
 low-latency = heartbeat 20 ms, election 200 ms (loopback/LAN; faster failover, more sensitive to pauses).
 --unsafe-stale-reads is for testing only: it breaks linearizability.
 
-Exit codes: 0 stopped by SIGTERM/SIGINT, 1 fatal error, 2 bad configuration, 3 data corruption at start.
+Exit codes: 0 stopped by SIGTERM/SIGINT, 1 fatal error, 2 bad configuration or a start refused before
+anything was written (unusable data dir, port in use, identity mismatch), 3 data corruption at start.
 `;
 
 function exitSoon(code: number): void {
