@@ -84,7 +84,7 @@ export class NodeHost implements TransportHandler {
     this.cfg = opts.config;
     const q = opts.metrics.queueDepth;
     this.queueDepth = { proposals: q.labels({ queue: 'proposals' }), reads: q.labels({ queue: 'reads' }), outbox: q.labels({ queue: 'outbox' }) };
-    const r = opts.metrics.peerMessagesRejected;
+    const r = opts.metrics.peerRejected; // shared with the transport's door checks (distinct reasons)
     this.peerRejected = {
       not_member: r.labels({ reason: 'not_member' }),
       snapshot_on_stream: r.labels({ reason: 'snapshot_on_stream' }),
@@ -411,6 +411,9 @@ export class NodeHost implements TransportHandler {
    * started with --join that was not added yet). Snapshots never arrive on this stream (they come through
    * onSnapshot and its staging): a 'snapshot' message here is dropped. Drops are counted and logged once
    * per sender; the check allocates nothing per message.
+   * Known limit: a member whose configuration is behind (it missed the entries that added the current
+   * leader) drops that leader's messages until a leader it knows is elected (TransferLeader to one) or it
+   * rejoins with an empty data dir and --join.
    */
   onMessages(from: NodeId, messages: Buffer[]): void {
     if (this.closed) return;

@@ -28,10 +28,11 @@ export interface NodeMetrics {
   outboxDropped: Counter<'peer'>;
   peerMessagesSent: Counter<'peer'>;
   peerMessagesReceived: Counter;
-  /** Peer messages dropped before the Raft core (sender not a member of the group, snapshot on the stream). */
-  peerMessagesRejected: Counter<'reason'>;
   peerConnected: Gauge<'peer'>;
-  /** Peer calls refused and peer batches dropped at the door (transport/handshake.ts), by reason. */
+  /**
+   * Peer calls refused and peer batches dropped at the door (transport/handshake.ts), and peer messages the
+   * node drops (sender not a member of the group, a snapshot on the message stream), by reason.
+   */
   peerRejected: Counter<'reason'>;
   snapshotsSent: Counter<'outcome'>;
   snapshotsReceived: Counter<'outcome'>;
@@ -61,9 +62,8 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean; labels?: 
     outboxDropped: new Counter({ name: 'tessera_outbox_dropped_total', help: 'Raft messages dropped because a peer outbox was full', labelNames: ['peer'], registers: r }),
     peerMessagesSent: new Counter({ name: 'tessera_peer_messages_sent_total', help: 'Raft messages written to peer streams', labelNames: ['peer'], registers: r }),
     peerMessagesReceived: new Counter({ name: 'tessera_peer_messages_received_total', help: 'Raft messages received', registers: r }),
-    peerMessagesRejected: new Counter({ name: 'tessera_peer_messages_rejected_total', help: 'Peer messages dropped before the Raft core, by reason', labelNames: ['reason'], registers: r }),
     peerConnected: new Gauge({ name: 'tessera_peer_connected', help: '1 when the outgoing stream to the peer is up', labelNames: ['peer'], registers: r }),
-    peerRejected: new Counter({ name: 'tessera_peer_rejected_total', help: 'Peer calls refused or batches dropped by the handshake checks', labelNames: ['reason'], registers: r }),
+    peerRejected: new Counter({ name: 'tessera_peer_rejected_total', help: 'Peer calls refused or messages dropped: handshake checks (transport), group membership and snapshot path (node)', labelNames: ['reason'], registers: r }),
     snapshotsSent: new Counter({ name: 'tessera_snapshots_sent_total', help: 'Snapshots streamed to followers', labelNames: ['outcome'], registers: r }),
     snapshotsReceived: new Counter({ name: 'tessera_snapshots_received_total', help: 'Snapshots received from leaders', labelNames: ['outcome'], registers: r }),
     grpcLatencySeconds: new Histogram({ name: 'tessera_grpc_request_latency_seconds', help: 'gRPC request latency by method and status code', labelNames: ['method', 'code'], buckets: latencyBucketsSeconds, registers: r }),

@@ -121,7 +121,7 @@ const wire = (m: Message): Buffer => encodeRaftMessage({ groupId: 1, message: m 
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
 
 async function rejected(metrics: NodeMetrics, reason: string): Promise<number> {
-  const m = await metrics.peerMessagesRejected.get();
+  const m = await metrics.peerRejected.get();
   return m.values.find((v) => v.labels.reason === reason)?.value ?? 0;
 }
 
