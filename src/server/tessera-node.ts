@@ -137,7 +137,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     });
     const http: ObsHttpServer | null = config.http ? await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health }) : null;
     logger.info(
-      { listen: `${config.listen.host}:${grpcPort}`, peerListen: config.peerListen ? `${config.peerListen.host}:${peerServer?.port}` : null, peerTls: peerTls !== null, clientTls: clientCredentials.mode, http: config.http ? `${config.http.host}:${http?.port}` : null, peers: Object.fromEntries(config.peers), dataDir: config.dataDir, timing: config.timing, unsafeStaleReads: config.unsafeStaleReads },
+      { listen: `${config.listen.host}:${grpcPort}`, peerListen: config.peerListen ? `${config.peerListen.host}:${peerServer?.port}` : null, peerTls: peerTls !== null, clientTls: clientCredentials.mode, http: config.http ? `${config.http.host}:${http?.port}` : null, peers: Object.fromEntries(runConfig.peers), join: runConfig.join, dataDir: config.dataDir, timing: config.timing, unsafeStaleReads: config.unsafeStaleReads },
       'node started',
     );
     if (config.unsafeStaleReads) logger.warn({}, 'UNSAFE: --unsafe-stale-reads serves linearizable reads locally without ReadIndex (testing only)');
