@@ -408,12 +408,11 @@ export class NodeHost implements TransportHandler {
   /**
    * Peer messages from `from` (the id the transport authenticated). A message is stepped only when its
    * sender is a member (voter or learner) of its group, or the group has no configuration yet (a node
-   * started with --join that was not added yet). Snapshots never arrive on this stream (they come through
-   * onSnapshot and its staging): a 'snapshot' message here is dropped. Drops are counted and logged once
-   * per sender; the check allocates nothing per message.
-   * Known limit: a member whose configuration is behind (it missed the entries that added the current
-   * leader) drops that leader's messages until a leader it knows is elected (TransferLeader to one) or it
-   * rejoins with an empty data dir and --join.
+   * started with --join that was not added yet), or it is a leader's append or heartbeat in a term at least
+   * as new as ours (core.acceptsPeer: a member whose configuration is behind still follows the leader that
+   * was added while it was away; votes, acks and TimeoutNow from non-members are always dropped). Snapshots
+   * never arrive on this stream (they come through onSnapshot and its staging): a 'snapshot' message here
+   * is dropped. Drops are counted and logged once per sender; the check allocates nothing per message.
    */
   onMessages(from: NodeId, messages: Buffer[]): void {
     if (this.closed) return;
@@ -432,7 +431,7 @@ export class NodeHost implements TransportHandler {
         this.rejectPeer(g, from, 'snapshot_on_stream');
         continue;
       }
-      if (!g.core.acceptsPeer(from)) {
+      if (!g.core.acceptsPeer(env.message)) {
         this.rejectPeer(g, from, 'not_member');
         continue;
       }
@@ -491,7 +490,7 @@ export class NodeHost implements TransportHandler {
     const g = this.groups.get(s.groupId);
     if (!g || env.groupId !== s.groupId || env.message.type !== 'snapshot') throw new Error(`no group ${s.groupId} for this snapshot`);
     if (env.message.from !== s.from) throw new Error(`snapshot header names node ${env.message.from}, the sender is node ${s.from}`);
-    if (!g.core.acceptsPeer(s.from)) {
+    if (!g.core.acceptsPeer(env.message)) {
       this.rejectPeer(g, s.from, 'snapshot_not_member');
       throw new Error(`node ${s.from} is not a member of group ${g.id}`);
     }

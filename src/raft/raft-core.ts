@@ -264,13 +264,22 @@ export class RaftCore implements RawNode {
   }
 
   /**
-   * Whether `id` is in the current configuration (voter, outgoing voter or learner), or the configuration
-   * is empty (a node started to join, not added yet). Read-only and allocation-free: the host filters
-   * every peer message by its sender with it.
+   * Whether a peer message from `m.from` may be stepped: its sender is in the current configuration (voter,
+   * outgoing voter or learner), or the configuration is empty (a node started to join, not added yet), or
+   * it is a leader's append, heartbeat or snapshot in a term above ours, or in our term from the leader we
+   * already follow. That keeps a member whose configuration is behind (it missed the entries that added the
+   * current leader, or they were compacted away) from refusing that leader forever; Raft itself accepts a
+   * leader's messages whoever sends them, and the transport has authenticated the sender as a node of this
+   * cluster. Votes, acks and TimeoutNow from non-members are never accepted, nor a leader's message in a
+   * term that is not newer than ours while another leader holds it. Read-only and allocation-free: the host
+   * filters every peer message.
    */
-  acceptsPeer(id: NodeId): boolean {
-    const c = this.s.config;
-    return (c.voters.length === 0 && c.learners.length === 0 && c.votersOutgoing.length === 0) || isMember(c, id);
+  acceptsPeer(m: Message): boolean {
+    const s = this.s;
+    const c = s.config;
+    if ((c.voters.length === 0 && c.learners.length === 0 && c.votersOutgoing.length === 0) || isMember(c, m.from)) return true;
+    if (m.type !== 'append' && m.type !== 'heartbeat' && m.type !== 'snapshot') return false;
+    return m.term > s.term || (m.term === s.term && s.leader === m.from);
   }
 
   status(): Status {

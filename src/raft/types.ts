@@ -297,6 +297,10 @@ export interface RawNode {
   ready(): Ready;
   advance(ready: Ready): void;
   status(): Status;
-  /** Whether `id` is a member (voter, outgoing voter, learner) or the configuration is empty; allocation-free. */
-  acceptsPeer(id: NodeId): boolean;
+  /**
+   * Whether a peer message may be stepped: its sender is a member (voter, outgoing voter, learner), the
+   * configuration is empty, or it is a leader's message proving a term at least as new as ours (see
+   * RaftCore.acceptsPeer); allocation-free.
+   */
+  acceptsPeer(m: Message): boolean;
 }

@@ -126,23 +126,39 @@ async function rejected(metrics: NodeMetrics, reason: string): Promise<number> {
 }
 
 describe('NodeHost peer door: group membership of the sender', () => {
-  it('drops heartbeats from a node that is not a member (a fake leader 99), counts them and logs once per sender', async () => {
+  it('drops heartbeats from a node that is not a member (a fake leader 99) in the term of the leader it follows, counts them and logs once per sender', async () => {
     const h = await start();
-    for (let i = 0; i < 5; i++) h.transport.handler!.onMessages(99, [wire(heartbeat(99, 7))]);
-    await settle();
-    const st = h.host.groupStatus(1);
-    expect(st.leader).toBe(0); // without the filter: 99
-    expect(st.term).toBe(0);
-    expect(await rejected(h.metrics, 'not_member')).toBe(5);
-    expect(h.warned.filter((w) => w.obj.from === 99 && w.obj.reason === 'not_member')).toHaveLength(1);
-    // Nothing was answered to the non-member.
-    expect(h.transport.sent.filter((s) => s.to === 99)).toEqual([]);
-
-    // A member's heartbeat in the same batch shape is stepped (the control).
+    // A member's heartbeat is stepped (the control): node 1 follows leader 2 in term 7.
     h.transport.handler!.onMessages(2, [wire(heartbeat(2, 7))]);
     await settle();
     expect(h.host.groupStatus(1)).toMatchObject({ leader: 2, term: 7 });
+    const sentBefore = h.transport.sent.length;
+
+    for (let i = 0; i < 5; i++) h.transport.handler!.onMessages(99, [wire(heartbeat(99, 7)), wire(heartbeat(99, 6))]);
+    await settle();
+    const st = h.host.groupStatus(1);
+    expect(st.leader).toBe(2); // without the filter: 99
+    expect(st.term).toBe(7);
+    expect(await rejected(h.metrics, 'not_member')).toBe(10);
+    expect(h.warned.filter((w) => w.obj.from === 99 && w.obj.reason === 'not_member')).toHaveLength(1);
+    // Nothing was answered to the non-member.
+    expect(h.transport.sent.slice(sentBefore).filter((s) => s.to === 99)).toEqual([]);
     expect(h.fatal).toEqual([]);
+  });
+
+  it('follows a leader it does not know as a member when its heartbeat proves a newer term (our configuration may be behind)', async () => {
+    const h = await start();
+    h.transport.handler!.onMessages(2, [wire(heartbeat(2, 7))]);
+    await settle();
+    // Node 4 was added while we were away and then won term 8: a strict filter would refuse it forever.
+    h.transport.handler!.onMessages(4, [wire(heartbeat(4, 8))]);
+    await settle();
+    expect(h.host.groupStatus(1)).toMatchObject({ leader: 4, term: 8 });
+    // ...and keeps following it within that term.
+    h.transport.handler!.onMessages(4, [wire(heartbeat(4, 8))]);
+    await settle();
+    expect(await rejected(h.metrics, 'not_member')).toBe(0);
+    expect(h.transport.sent.some((s) => s.to === 4)).toBe(true);
   });
 
   it('drops a TimeoutNow and votes from a non-member', async () => {
@@ -178,8 +194,10 @@ describe('NodeHost peer door: group membership of the sender', () => {
     expect(h.host.groupStatus(1).leader).toBe(3);
   });
 
-  it('refuses an InstallSnapshot from a non-member before staging anything', async () => {
+  it('refuses an InstallSnapshot from a non-member in the term of the leader it follows, before staging anything', async () => {
     const h = await start();
+    h.transport.handler!.onMessages(2, [wire(heartbeat(2, 9))]);
+    await settle();
     const header = wire({
       type: 'snapshot',
       from: 99,
@@ -195,7 +213,7 @@ describe('NodeHost peer door: group membership of the sender', () => {
     await expect(h.transport.handler!.onSnapshot({ from: 99, groupId: 1, header, chunks: chunks() })).rejects.toThrow(/not a member/);
     expect(pulled).toBe(0);
     expect(await rejected(h.metrics, 'snapshot_not_member')).toBe(1);
-    expect(h.host.groupStatus(1).term).toBe(0);
+    expect(h.host.groupStatus(1)).toMatchObject({ term: 9, leader: 2 });
   });
 
   it('a node started with --join (empty configuration) accepts any authenticated peer until it is added', async () => {
