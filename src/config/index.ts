@@ -10,7 +10,7 @@ export type { HostPort, LimitsConfig, LogLevel, NodeConfig, ProfileName, QueuesC
 export type { ConfigSources, RawConfig, RawValue } from './load';
 export { DEFAULTS, PROFILES, SESSION_TTL_MS_MIN } from './defaults';
 export { OPTIONS, envName, flagName, optionUsage } from './options';
-export { formatHostPort, parseHostPort, parsePeers, validateNodeConfig } from './validate';
+export { formatHostPort, isUnspecifiedHost, parseHostPort, parsePeers, validateNodeConfig } from './validate';
 export { loadRawConfig } from './load';
 
 /** Parse and validate the node configuration; throws TesseraError('CONFIG') with a clear message. */

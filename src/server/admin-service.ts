@@ -5,8 +5,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { TesseraError, isNodeId } from '../base';
-import type { NodeConfig } from '../config';
-import { isUnspecifiedHost } from '../config/validate';
+import { isUnspecifiedHost, type NodeConfig } from '../config';
 import { WHOLE_KEYSPACE_GROUP, type MemberInfo, type NodeHost } from '../node';
 import type { NodeMetrics } from '../obs';
 import { unary } from './unary';
