@@ -1,7 +1,7 @@
 /**
  * Rate limit of new client sessions (KV.OpenSession) per client address, on the node that receives the
- * call: a token bucket per address (the host part of grpc-js `call.getPeer()`, without the port, so new
- * connections do not get new buckets), refilled at `perSecond` tokens per second up to a burst of
+ * call: a token bucket per address (clientAddressOf(call.getPeer()): the host without the port, so new
+ * connections do not get new buckets; an IPv6 client by its /64), refilled at `perSecond` tokens per second up to a burst of
  * BURST_FACTOR * perSecond. Past it the call is refused with RESOURCE_EXHAUSTED before anything is proposed,
  * so one client cannot register sessions fast enough to push everyone else's out of the state machine's
  * bounded session table (kv/state-machine.ts).
@@ -85,15 +85,40 @@ export class SessionOpenLimiter {
 }
 
 /**
- * The client address of a grpc-js peer string without its port: 'ipv4:10.0.0.1:5000' -> '10.0.0.1',
- * 'ipv6:[::1]:5000' -> '::1', '10.0.0.1:5000' -> '10.0.0.1'; anything else is returned as it is.
+ * The client address (the bucket's key) of a grpc-js peer string, without its port. grpc-js gives
+ * `${remoteAddress}:${remotePort}` with IPv6 addresses unbracketed ('::1:5000'); the older 'ipv4:' / 'ipv6:'
+ * prefixed and bracketed forms are accepted too. An IPv4-mapped IPv6 address counts as its IPv4 address, and
+ * an IPv6 address as its /64 (one host usually holds a whole /64, so per-address buckets would not bind it).
  */
 export function clientAddressOf(peer: string): string {
   let p = peer;
   if (p.startsWith('ipv4:') || p.startsWith('ipv6:')) p = p.slice(5);
-  const v6 = /^\[([^\]]*)\](?::\d+)?$/.exec(p);
-  if (v6) return v6[1] as string;
-  const v4 = /^([^:]+):\d+$/.exec(p);
-  if (v4) return v4[1] as string;
-  return p;
+  const bracketed = /^\[([^\]]*)\](?::\d+)?$/.exec(p);
+  if (bracketed) {
+    p = bracketed[1] as string;
+  } else {
+    const i = p.lastIndexOf(':');
+    if (i > 0 && /^\d+$/.test(p.slice(i + 1)) && /[.:]/.test(p.slice(0, i))) p = p.slice(0, i);
+  }
+  if (!p.includes(':')) return p;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(p);
+  if (mapped) return mapped[1] as string;
+  const groups = ipv6Groups(p);
+  return groups === null ? p : `${groups.slice(0, 4).join(':')}::/64`;
+}
+
+/** The 8 hex groups of an IPv6 address (lower case, no leading zeros), or null if it is not one. */
+function ipv6Groups(addr: string): string[] | null {
+  const halves = addr.toLowerCase().split('::');
+  if (halves.length > 2) return null;
+  const part = (h: string | undefined): string[] => (h === undefined || h === '' ? [] : h.split(':'));
+  const head = part(halves[0]);
+  const tail = part(halves[1]);
+  const last = tail.length > 0 ? tail : head;
+  if (last.length > 0 && (last[last.length - 1] as string).includes('.')) last.splice(last.length - 1, 1, '0', '0'); // embedded IPv4
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
+  const groups = [...head, ...Array.from({ length: halves.length === 2 ? missing : 0 }, () => '0'), ...tail];
+  if (!groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return null;
+  return groups.map((g) => g.replace(/^0+(?=.)/, ''));
 }

@@ -59,11 +59,16 @@ describe('SessionOpenLimiter', () => {
     expect(ok).toBeLessThan(10);
   });
 
-  it('takes the host of a grpc-js peer, without the port', () => {
-    expect(clientAddressOf('ipv4:10.1.2.3:50000')).toBe('10.1.2.3');
-    expect(clientAddressOf('ipv6:[::1]:50000')).toBe('::1');
-    expect(clientAddressOf('ipv6:[2001:db8::7]:1')).toBe('2001:db8::7');
+  it('takes the host of a grpc-js peer without the port; IPv4-mapped as IPv4; IPv6 by its /64', () => {
     expect(clientAddressOf('127.0.0.1:9')).toBe('127.0.0.1');
+    expect(clientAddressOf('ipv4:10.1.2.3:50000')).toBe('10.1.2.3');
+    expect(clientAddressOf('::ffff:10.1.2.3:50000')).toBe('10.1.2.3');
+    expect(clientAddressOf('::1:50000')).toBe('0:0:0:0::/64');
+    expect(clientAddressOf('ipv6:[::1]:50000')).toBe('0:0:0:0::/64');
+    expect(clientAddressOf('2001:db8:0:7:1:2:3:4:443')).toBe('2001:db8:0:7::/64');
+    expect(clientAddressOf('2001:db8:0:7::99:443')).toBe('2001:db8:0:7::/64');
+    expect(clientAddressOf('2001:0db8:0000:0007:aaaa::1:1')).toBe('2001:db8:0:7::/64');
+    expect(clientAddressOf('2001:db8:0:8::1:443')).not.toBe(clientAddressOf('2001:db8:0:7::1:443'));
     expect(clientAddressOf('unix:/tmp/sock')).toBe('unix:/tmp/sock');
   });
 });
