@@ -48,7 +48,7 @@ import type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, Res
 
 export const WHOLE_KEYSPACE_GROUP: GroupId = 1;
 
-type PeerRejection = 'not_member' | 'snapshot_on_stream' | 'snapshot_not_member';
+type PeerRejection = 'not_member' | 'snapshot_on_stream' | 'snapshot_not_member' | 'malformed' | 'invalid_message';
 /** Distinct senders logged per rejection reason; past it drops are only counted. */
 const PEER_REJECTIONS_LOGGED_MAX = 256;
 
@@ -89,6 +89,8 @@ export class NodeHost implements TransportHandler {
       not_member: r.labels({ reason: 'not_member' }),
       snapshot_on_stream: r.labels({ reason: 'snapshot_on_stream' }),
       snapshot_not_member: r.labels({ reason: 'snapshot_not_member' }),
+      malformed: r.labels({ reason: 'malformed' }),
+      invalid_message: r.labels({ reason: 'invalid_message' }),
     };
     this.snapshotContext = {
       transport: opts.transport,
@@ -422,7 +424,7 @@ export class NodeHost implements TransportHandler {
       try {
         env = decodeRaftMessage(buf);
       } catch (e) {
-        this.opts.logger.warn({ from, err: (e as Error).message }, 'dropping a malformed peer message');
+        this.rejectPeer(null, from, 'malformed', (e as Error).message);
         continue;
       }
       const g = this.groups.get(env.groupId);
@@ -435,14 +437,19 @@ export class NodeHost implements TransportHandler {
         this.rejectPeer(g, from, 'not_member');
         continue;
       }
-      g.core.step(env.message);
+      const outcome = g.core.step(env.message);
+      if (!outcome.ok && outcome.reason === 'invalidMessage') {
+        this.rejectPeer(g, from, 'invalid_message', outcome.detail);
+        continue;
+      }
       stepped = true;
     }
     if (stepped) this.lastHeardMs.set(from, performance.now());
     this.schedule();
   }
 
-  private rejectPeer(g: Group, from: NodeId, reason: PeerRejection): void {
+  /** Counts a dropped peer message; logs the first drop per (reason, sender), bounded in senders. */
+  private rejectPeer(g: Group | null, from: NodeId, reason: PeerRejection, detail?: string): void {
     this.peerRejected[reason].inc();
     let logged = this.peerRejectedLogged.get(reason);
     if (logged === undefined) {
@@ -456,8 +463,12 @@ export class NodeHost implements TransportHandler {
         ? 'dropping a snapshot message that came on the message stream (snapshots only come through InstallSnapshot)'
         : reason === 'snapshot_not_member'
           ? 'refusing a snapshot from a node that is not a member of the group'
-          : 'dropping messages from a node that is not a member of the group';
-    this.opts.logger.warn({ group: g.id, from, reason }, `${why}; further drops from this sender are only counted`);
+          : reason === 'malformed'
+            ? 'dropping a peer message that does not decode'
+            : reason === 'invalid_message'
+              ? 'dropping a peer message that breaks a Raft invariant'
+              : 'dropping messages from a node that is not a member of the group';
+    this.opts.logger.warn({ group: g?.id ?? null, from, reason, detail }, `${why}; further drops from this sender are only counted`);
   }
 
   /** A peer's handshake named its client address (authenticated, bounded): what clients are told about it. */

@@ -161,6 +161,28 @@ describe('NodeHost peer door: group membership of the sender', () => {
     expect(h.transport.sent.some((s) => s.to === 4)).toBe(true);
   });
 
+  it('drops undecodable and invariant-breaking messages from a member: counted by reason, logged once, never fatal', async () => {
+    const h = await start();
+    const gap: Message = {
+      type: 'append',
+      from: 2,
+      to: 1,
+      term: 3,
+      prevLogIndex: 0,
+      prevLogTerm: 0,
+      entries: [{ index: 5, term: 3, kind: 'empty' }],
+      commit: 0,
+    };
+    for (let i = 0; i < 3; i++) h.transport.handler!.onMessages(2, [Buffer.from('not msgpack at all \xff'), wire(gap)]);
+    await settle();
+    expect(h.fatal).toEqual([]);
+    expect(await rejected(h.metrics, 'malformed')).toBe(3);
+    expect(await rejected(h.metrics, 'invalid_message')).toBe(3);
+    expect(h.warned.filter((w) => w.obj.from === 2 && w.obj.reason === 'malformed')).toHaveLength(1);
+    expect(h.warned.filter((w) => w.obj.from === 2 && w.obj.reason === 'invalid_message')).toHaveLength(1);
+    expect(h.host.groupStatus(1)).toMatchObject({ term: 0, lastIndex: 0 });
+  });
+
   it('drops a TimeoutNow and votes from a non-member', async () => {
     const h = await start();
     h.transport.handler!.onMessages(42, [
