@@ -15,6 +15,13 @@
  * come with the same request (same fingerprint). A session tag without a fingerprint was encoded by an
  * older version and keeps the older rules (an unknown session is a new one; no request check), so
  * replaying an old log gives the state and results it gave then.
+ * The session id is chosen by the client (16 random bytes) and registered by the command, not the
+ * registration's log index as in the dissertation: a random id cannot be guessed, so no client can write
+ * into (and disturb the retries of) another client's session, as sequential log indexes would allow; a
+ * retried OpenSession is idempotent (the same id registers once) instead of registering a second session;
+ * the id is the same in every group, so sessions can be registered per group once keys are sharded; and the
+ * wire and stored formats of session ids stay as they were. The SDK never registers an id again once the
+ * cluster answered SESSION_EXPIRED for it, so a forgotten session's late retries can never apply.
  */
 export interface SessionTag {
   /** 16 random bytes chosen by the client, hex-encoded. */
