@@ -9,7 +9,8 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -74,10 +75,26 @@ function formatLine(name: string, line: string, verbose: boolean): string | null
   return `[${name}] ${(LEVELS[level] ?? String(level)).padEnd(5)} ${String(rec.msg ?? '')}${extras ? '  ' + extras : ''}`;
 }
 
+/**
+ * The local cluster's secret token (the cluster id is derived from it, and peers must present that id):
+ * made at random when the data directory is new and kept in DIR/cluster-token (mode 0600), so restarts
+ * use the same one. A data directory made by an older version without the file keeps its id from --peers.
+ */
+function clusterToken(dataDir: string): string | null {
+  const file = join(dataDir, 'cluster-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  if (NODES.some((id) => existsSync(join(dataDir, `n${id}`, 'db')))) return null;
+  mkdirSync(dataDir, { recursive: true });
+  const token = randomBytes(16).toString('hex');
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  return token;
+}
+
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   if (opts.clean) rmSync(opts.dataDir, { recursive: true, force: true });
   const peers = NODES.map((id) => `${id}=${host}:${grpcPort(id)}`).join(',');
+  const token = clusterToken(opts.dataDir);
   const endpoints = NODES.map((id) => `${host}:${grpcPort(id)}`);
   const children = new Map<number, ChildProcess>();
   let stopping = false;
@@ -96,6 +113,7 @@ async function main(): Promise<void> {
       '--peers', peers,
       '--data-dir', dataDir,
       '--http', `${host}:${httpPort(id)}`,
+      ...(token === null ? [] : ['--cluster-token', token]),
       ...opts.nodeArgs,
     ];
     // detached: its own process group, so Ctrl-C reaches only this supervisor, which stops the nodes in order.
