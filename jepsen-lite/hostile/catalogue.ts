@@ -65,6 +65,7 @@ export const attackNames = [
   'add-unreachable-voters',
   'remove-below-quorum',
   'fake-leader-hint',
+  'cluster-id-theft',
 ] as const;
 export type AttackName = (typeof attackNames)[number];
 
@@ -203,7 +204,7 @@ const specs: Record<AttackName, AttackSpec> = {
   'fake-leader-hint': {
     target: 'leader',
     run: async (ctx, v, d, tag) => {
-      const before = ctx.fake.total;
+      const before = ctx.fake.clientCalls;
       const added = await addNode(d, FAKE_LEADER_ID, ctx.fake.address, true);
       const victim = new Client({ endpoints: ctx.doors.map((x) => x.clientAddress), deadlineMs: 2500 });
       const hb = Promise.all(ctx.doors.map((x) => forgedFakeLeaderHeartbeats(x, v, 20, 100)));
@@ -220,19 +221,45 @@ const specs: Record<AttackName, AttackSpec> = {
       }
       const heartbeats = await hb;
       await victim.close();
-      const reached = ctx.fake.total - before;
+      const reached = ctx.fake.clientCalls - before;
       const now = await learnCluster(ctx.doors);
       const undo = added.code === 'OK' ? await removeIfMember(now.leader !== null ? doorOf(ctx, now.leader) : d, [FAKE_LEADER_ID]) : [];
       return {
         answers: [{ code: added.code, detail: `AddNode 99 at the attacker: ${added.detail}` }, ...heartbeats],
         effects: [
-          `${reached} SDK call(s) reached the attacker (${[...ctx.fake.calls].map(([k, n]) => `${k} x${n}`).join(', ') || 'none'}); victim SDK: ${sdk.join('; ')}`,
+          `${reached} SDK call(s) reached the attacker (calls so far: ${[...ctx.fake.calls].map(([k, n]) => `${k} x${n}`).join(', ') || 'none'}); victim SDK: ${sdk.join('; ')}`,
           ...(undo.length ? [`removal of node 99: ${undo.map((x) => x.code).join(',')}`] : []),
         ],
       };
     },
   },
+  'cluster-id-theft': {
+    target: 'leader',
+    run: async (ctx, v, d, tag) => {
+      const { clusterId, answers } = await stealClusterId(d, ctx.fake, 98, 3000);
+      if (clusterId === null) return { answers, effects: ['no cluster id reached the attacker'] };
+      // Speak as members with the stolen id: a snapshot to a follower, a put append to the leader.
+      const follower = ctx.doors.find((x) => x.id !== d.id && v.nodes.has(x.id)) ?? d;
+      answers.push(await forgedInstallSnapshot(follower, v, planted(ctx, `${tag}-snapshot`), { clusterId }));
+      answers.push(await forgedPutAppend(d, v, planted(ctx, `${tag}-put`), { clusterId }));
+      return { answers, effects: [`the leader's handshake gave the attacker the cluster id (${clusterId.slice(0, 4)}…); forgeries with it answered ${answers.slice(-2).map((a) => `${a.code} ${a.detail}`.trim()).join(', ')}`] };
+    },
+  },
 };
+
+/**
+ * The cluster id through the client door: Admin.AddNode of a learner at the attacker's own listener makes
+ * the leader dial it as a member, and a member's handshake carries the cluster id. Resolves to the id (or
+ * null after waitMs) and the AddNode answer; the learner is removed again either way.
+ */
+export async function stealClusterId(leader: NodeDoor, fake: FakeNode, id: number, waitMs: number): Promise<{ clusterId: string | null; answers: Answer[] }> {
+  const added = await addNode(leader, id, fake.address, true);
+  const end = Date.now() + waitMs;
+  while (added.code === 'OK' && fake.clusterIdsSeen.size === 0 && Date.now() < end) await sleep(100);
+  const undo = await removeIfMember(leader, [id]);
+  const answers = [{ code: added.code, detail: `AddNode ${id} learner at the attacker: ${added.detail}` }, ...undo];
+  return { clusterId: [...fake.clusterIdsSeen][0] ?? null, answers };
+}
 
 export function attackTarget(name: AttackName): AttackTarget {
   return specs[name].target;

@@ -8,14 +8,23 @@ import * as grpc from '@grpc/grpc-js';
 import { protoType } from './wire';
 
 export class FakeNode {
-  /** Calls received, by method name. */
+  /** Calls received, by method name ("KV.Put", "Raft.Stream", ...). */
   readonly calls = new Map<string, number>();
+  /** Cluster ids seen in the handshake headers of peer calls (a node that dialed us as a member told us). */
+  readonly clusterIdsSeen = new Set<string>();
   private server: grpc.Server | null = null;
   address = '';
 
   get total(): number {
     let n = 0;
     for (const v of this.calls.values()) n += v;
+    return n;
+  }
+
+  /** Calls of the client services (KV, Admin): what an SDK sent here. */
+  get clientCalls(): number {
+    let n = 0;
+    for (const [k, v] of this.calls) if (!k.startsWith('Raft.')) n += v;
     return n;
   }
 
@@ -36,16 +45,20 @@ export class FakeNode {
           responseSerialize: (b: Buffer) => b,
           responseDeserialize: (b: Buffer) => b,
         };
-        const count = (): void => void this.calls.set(`${service}.${m.name}`, (this.calls.get(`${service}.${m.name}`) ?? 0) + 1);
+        const count = (md?: grpc.Metadata): void => {
+          this.calls.set(`${service}.${m.name}`, (this.calls.get(`${service}.${m.name}`) ?? 0) + 1);
+          const id = md?.get('x-tessera-cluster')?.[0];
+          if (typeof id === 'string' && id !== '') this.clusterIdsSeen.add(id);
+        };
         const refusal = { code: grpc.status.UNAVAILABLE, details: 'hostile fake node' };
         impl[m.name] = m.requestStream || m.responseStream
           ? (call: grpc.ServerWritableStream<Buffer, Buffer> | grpc.ServerDuplexStream<Buffer, Buffer> | grpc.ServerReadableStream<Buffer, Buffer>, cb?: grpc.sendUnaryData<Buffer>) => {
-              count();
+              count(call.metadata);
               if (cb) cb(refusal);
               else (call as grpc.ServerWritableStream<Buffer, Buffer>).emit('error', refusal);
             }
-          : (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-              count();
+          : (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+              count(call.metadata);
               cb(refusal);
             };
       }

@@ -62,7 +62,7 @@ export interface HostileHooks {
 export interface HostileVerdict {
   valid: boolean;
   summary: string;
-  detail: { attacks: AttackResult[]; sentinelLost: string[]; planted: string[]; fakeNodeCalls: Record<string, number>; errors: string[] };
+  detail: { attacks: AttackResult[]; sentinelLost: string[]; planted: string[]; fakeNodeCalls: Record<string, number>; clusterIdLeaked: boolean; errors: string[] };
 }
 
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -164,7 +164,7 @@ export class HostileNemesis {
     const planted = await plantedVisible(this.doors, this.plantedKeys);
     const fakeNodeCalls = Object.fromEntries(this.fake.calls);
     await this.close();
-    const calls = this.fake.total;
+    const calls = this.fake.clientCalls;
     const valid = sentinelLost.length === 0 && planted.length === 0 && calls === 0;
     const problems = [
       ...(sentinelLost.length ? [`sentinel not intact (${sentinelLost.join('; ')})`] : []),
@@ -176,7 +176,7 @@ export class HostileNemesis {
       summary: valid
         ? `${this.results.length} attacks; sentinel intact on every node, nothing planted readable, no call reached the attacker`
         : `${this.results.length} attacks; ${problems.join('; ')}`,
-      detail: { attacks: this.results, sentinelLost, planted, fakeNodeCalls, errors: this.errors },
+      detail: { attacks: this.results, sentinelLost, planted, fakeNodeCalls, clusterIdLeaked: this.fake.clusterIdsSeen.size > 0, errors: this.errors },
     };
   }
 }

@@ -47,13 +47,15 @@ export function decode<T = Record<string, unknown>>(type: string, buf: Buffer): 
 export interface ForgedHandshake {
   nodeId: number;
   clientAddress: string;
+  /** A cluster id the attacker learned somehow; absent: a random guess. */
+  clusterId?: string;
 }
 
 export function peerMetadata(h: ForgedHandshake | null): grpc.Metadata {
   const md = new grpc.Metadata();
   if (h === null) return md;
   md.set('x-tessera-protocol', '1');
-  md.set('x-tessera-cluster', randomBytes(16).toString('hex'));
+  md.set('x-tessera-cluster', h.clusterId ?? randomBytes(16).toString('hex'));
   md.set('x-tessera-node', String(h.nodeId));
   md.set('x-tessera-client-address', h.clientAddress);
   return md;

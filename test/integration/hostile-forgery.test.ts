@@ -5,6 +5,8 @@
 // must not move, calls that must not reach the attacker).
 // Ports 19741-19743 (gRPC) and 19791-19793 (HTTP): block 19740 (one cluster at a time, started per test).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { Random } from '../../src/base';
 import { TestCluster, eventually, serverBuilt } from './cluster';
 import { describeResult, runAttack, type AttackContext, type AttackName, type AttackResult } from '../../jepsen-lite/hostile/catalogue';
@@ -26,6 +28,39 @@ let fake: FakeNode;
 let ctx: AttackContext;
 let fakeCallsBefore = 0;
 
+/** True when 127.0.0.1:port can be listened on right now. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ host: '127.0.0.1', port, exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Waits (bounded) until the block's ports can be bound: the previous test's cluster is gone, but a port
+ * was seen still taken right after it (a node then refuses to start); the sockets on it are printed.
+ */
+async function waitPortsFree(timeoutMs: number): Promise<void> {
+  const ports = [1, 2, 3].flatMap((id) => [BASE_PORT + id, BASE_PORT + 50 + id]);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const busy: number[] = [];
+    for (const p of ports) if (!(await portFree(p))) busy.push(p);
+    if (busy.length === 0) return;
+    if (Date.now() > deadline) {
+      let sockets = '';
+      try {
+        sockets = execFileSync('ss', ['-tanp'], { encoding: 'utf8' }).split('\n').filter((l) => busy.some((p) => l.includes(`:${p}`))).join('\n');
+      } catch {
+        sockets = '(ss not available)';
+      }
+      throw new Error(`ports ${busy.join(', ')} still taken after ${timeoutMs} ms:\n${sockets}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 const doors = (c: TestCluster): NodeDoor[] => c.ids.map((id) => ({ id, clientAddress: c.address(id), peerAddress: null }));
 
 beforeAll(async () => {
@@ -39,6 +74,7 @@ afterAll(async () => {
 });
 
 beforeEach(async (test) => {
+  await waitPortsFree(15_000);
   cluster = await TestCluster.start({ basePort: BASE_PORT, nodeArgs: nodeArgsFor[test.task.name.split(':')[0]!] ?? [] });
   const c = cluster;
   ctx = {
@@ -52,7 +88,7 @@ beforeEach(async (test) => {
       await c.client({ endpoints: [c.address(leader)] }).addNode(id, c.address(id));
     },
   };
-  fakeCallsBefore = fake.total;
+  fakeCallsBefore = fake.clientCalls;
   await c.client({ deadlineMs: 5000 }).put(BEFORE_KEY, BEFORE_VALUE);
   // Every replica has it before the attack (the checks after compare against this).
   expect(await expectEverywhere(ctx.doors, BEFORE_KEY, BEFORE_VALUE, 5000)).toEqual([]);
@@ -89,7 +125,7 @@ async function expectClusterIntact(result: AttackResult, c: TestCluster): Promis
   const lost = await expectEverywhere(ctx.doors, BEFORE_KEY, BEFORE_VALUE, 10_000);
   expect(lost, `the key written before is not intact\n${report}\n${c.recentLogs(15)}`).toEqual([]);
   expect(await plantedVisible(ctx.doors, ctx.plantedKeys), `planted keys readable\n${report}`).toEqual([]);
-  expect(fake.total - fakeCallsBefore, `SDK calls reached the attacker\n${report}`).toBe(0);
+  expect(fake.clientCalls - fakeCallsBefore, `SDK calls reached the attacker\n${report}`).toBe(0);
 }
 
 async function fire(name: AttackName, nodeId: number | null = null): Promise<AttackResult> {
@@ -227,6 +263,11 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
   it('remove-below-quorum: removing a live voter while another is down is refused', async () => {
     const r = await fire('remove-below-quorum');
     expect(codes(r), `${r.answers.map((a) => a.detail).join('\n')}\n${r.effects.join('\n')}`).not.toContain('OK');
+    await expectClusterIntact(r, cluster!);
+  }, 90_000);
+
+  it('cluster-id-theft: a cluster id learned through an unauthenticated AddNode plants nothing', async () => {
+    const r = await fire('cluster-id-theft');
     await expectClusterIntact(r, cluster!);
   }, 90_000);
 
