@@ -6,7 +6,7 @@
  */
 import type { GroupId, Random } from '../base';
 import type { NodeConfig } from '../config';
-import { StateMachine, type KeyRange } from '../kv';
+import { StateMachine, type KeyRange, type StateMachineOptions } from '../kv';
 import type { NodeMetrics } from '../obs';
 import { RaftCore, type ConfigState, type RaftConfig } from '../raft';
 import type { GroupDurableState, NodeStore } from '../storage';
@@ -40,9 +40,10 @@ export async function openGroup(
   store: NodeStore,
   metrics: NodeMetrics,
   random: Random,
+  onUndecodable?: StateMachineOptions['onUndecodable'],
 ): Promise<{ group: Group; durable: GroupDurableState | null }> {
   // The state machine first: it may finish a snapshot install, which raises the applied index.
-  const sm = await StateMachine.open(store, groupId, range, { sessionsMax: config.sessionsMax, sessionTtlMs: config.sessionTtlMs });
+  const sm = await StateMachine.open(store, groupId, range, { sessionsMax: config.sessionsMax, sessionTtlMs: config.sessionTtlMs, onUndecodable });
   const durable = await store.loadGroup(groupId);
   const hardState = durable?.hardState ?? { term: 0, vote: 0, commit: 0 };
   const core = new RaftCore(

@@ -120,7 +120,15 @@ export class NodeHost implements TransportHandler {
 
   private async openGroup(groupId: GroupId, range: KeyRange): Promise<void> {
     const { config, store } = this.opts;
-    const { group: g, durable } = await openGroup(groupId, range, config, store, this.opts.metrics, this.opts.random.fork());
+    const undecodable = this.opts.metrics.undecodableEntries.labels({ group: String(groupId) });
+    let undecodableLogged = false;
+    const onUndecodable = (info: { groupId: number; index: number; message: string }): void => {
+      undecodable.inc();
+      if (undecodableLogged) return;
+      undecodableLogged = true;
+      this.opts.logger.error(info, 'a committed entry does not decode as a command: applied as a no-op on every replica (logged once per group)');
+    };
+    const { group: g, durable } = await openGroup(groupId, range, config, store, this.opts.metrics, this.opts.random.fork(), onUndecodable);
     // Learn member addresses from config entries still in the log.
     for (const e of durable?.entries ?? []) if (e.kind === 'config') learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport);
     this.groups.set(groupId, g);

@@ -34,6 +34,7 @@ export interface NodeMetrics {
    * node drops (sender not a member of the group, a snapshot on the message stream), by reason.
    */
   peerRejected: Counter<'reason'>;
+  undecodableEntries: Counter<'group'>;
   snapshotsSent: Counter<'outcome'>;
   snapshotsReceived: Counter<'outcome'>;
   grpcLatencySeconds: Histogram<'method' | 'code'>;
@@ -64,6 +65,7 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean; labels?: 
     peerMessagesReceived: new Counter({ name: 'tessera_peer_messages_received_total', help: 'Raft messages received', registers: r }),
     peerConnected: new Gauge({ name: 'tessera_peer_connected', help: '1 when the outgoing stream to the peer is up', labelNames: ['peer'], registers: r }),
     peerRejected: new Counter({ name: 'tessera_peer_rejected_total', help: 'Peer calls refused or messages dropped: handshake checks (transport), group membership and snapshot path (node)', labelNames: ['reason'], registers: r }),
+    undecodableEntries: new Counter({ name: 'tessera_undecodable_entries_total', help: 'Committed entries whose command did not decode, applied as no-ops', labelNames: ['group'], registers: r }),
     snapshotsSent: new Counter({ name: 'tessera_snapshots_sent_total', help: 'Snapshots streamed to followers', labelNames: ['outcome'], registers: r }),
     snapshotsReceived: new Counter({ name: 'tessera_snapshots_received_total', help: 'Snapshots received from leaders', labelNames: ['outcome'], registers: r }),
     grpcLatencySeconds: new Histogram({ name: 'tessera_grpc_request_latency_seconds', help: 'gRPC request latency by method and status code', labelNames: ['method', 'code'], buckets: latencyBucketsSeconds, registers: r }),
