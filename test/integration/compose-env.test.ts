@@ -63,7 +63,10 @@ describe('docker-compose configuration, run as plain processes', () => {
   it('starts a 3-node cluster from the compose environment alone; /healthz answers 200; data round-trips', async () => {
     const { common, perService } = composeEnvironment();
     expect([...perService.keys()]).toEqual(['n1', 'n2', 'n3']);
-    for (const name of ['TESSERA_LISTEN', 'TESSERA_HTTP', 'TESSERA_PEERS', 'TESSERA_DATA_DIR']) expect(common.has(name)).toBe(true);
+    for (const name of ['TESSERA_LISTEN', 'TESSERA_HTTP', 'TESSERA_PEERS', 'TESSERA_DATA_DIR', 'TESSERA_CLUSTER_TOKEN']) expect(common.has(name)).toBe(true);
+    // The token is required from the operator's environment (compose's ${VAR:?message} refuses to start without it).
+    expect(common.get('TESSERA_CLUSTER_TOKEN')).toMatch(/^\$\{TESSERA_CLUSTER_TOKEN:\?.+\}$/);
+    const token = `compose-test-${process.pid}`;
     // Compose addresses (service name, in-container port) -> this machine's loopback ports.
     const hostOf = (name: string): string => `127.0.0.1:${GRPC_BASE + Number(name.slice(1))}`;
     const peers = (common.get('TESSERA_PEERS') as string).replace(/n(\d+):7001/g, (_m, id: string) => hostOf(`n${id}`));
@@ -79,6 +82,7 @@ describe('docker-compose configuration, run as plain processes', () => {
         TESSERA_HTTP: `127.0.0.1:${HTTP_BASE + id}`,
         TESSERA_PEERS: peers,
         TESSERA_DATA_DIR: join(dir, name),
+        TESSERA_CLUSTER_TOKEN: token,
       };
       // The image's ENTRYPOINT ["node", "dist/cmd/tessera.js"] with CMD ["start"].
       const p = spawn(process.execPath, [TESSERA_JS, 'start'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
