@@ -205,11 +205,14 @@ export async function unknownSessionHighSeq(leader: NodeDoor, tag: string): Prom
   return put(leader, `${HOSTILE_PREFIX}unknown-session/${tag}`, 'v', newSession(7));
 }
 
-/** Admin.AddNode of `ids` as voters at unreachable addresses (127.0.0.1:1), one after another. */
-export async function addUnreachableVoters(leader: NodeDoor, ids: readonly number[]): Promise<Answer[]> {
+/**
+ * Admin.AddNode of `ids` as voters at unreachable addresses (127.0.0.1:1), one after another, each given
+ * timeoutMs (an attacker does not wait for a node that cannot catch up; the node may go on working on it).
+ */
+export async function addUnreachableVoters(leader: NodeDoor, ids: readonly number[], timeoutMs = 2500): Promise<Answer[]> {
   const out: Answer[] = [];
   for (const id of ids) {
-    const a = (await unary(leader.clientAddress, '/tessera.v1.Admin/AddNode', encode('AddNodeRequest', { id, address: '127.0.0.1:1', learner: false }), 5000)).answer;
+    const a = (await unary(leader.clientAddress, '/tessera.v1.Admin/AddNode', encode('AddNodeRequest', { id, address: '127.0.0.1:1', learner: false }), timeoutMs)).answer;
     out.push({ code: a.code, detail: `AddNode ${id} voter: ${a.detail}` });
   }
   return out;
@@ -223,11 +226,21 @@ export async function addNode(door: NodeDoor, id: number, address: string, learn
   return (await unary(door.clientAddress, '/tessera.v1.Admin/AddNode', encode('AddNodeRequest', { id, address, learner }), timeoutMs)).answer;
 }
 
-/** Removes every id of `ids` that `door` still lists as a member (undo of an admin attack). */
-export async function removeIfMember(door: NodeDoor, ids: readonly number[]): Promise<Answer[]> {
-  const st = await nodeStatus(door, 1500);
-  const members = new Set((st?.groups?.[0]?.members ?? []).map((m) => m.id));
-  const out: Answer[] = [];
-  for (const id of ids) if (members.has(id)) out.push(await removeNode(door, id));
-  return out;
+/**
+ * Removes every id of `ids` that `door` still lists as a member (undo of an admin attack), retrying
+ * (bounded by timeoutMs) while a change the node is still working on makes it refuse. Returns the answers
+ * of the removals (the last one per id).
+ */
+export async function removeIfMember(door: NodeDoor, ids: readonly number[], timeoutMs = 8000): Promise<Answer[]> {
+  const end = Date.now() + timeoutMs;
+  const last = new Map<number, Answer>();
+  for (;;) {
+    const st = await nodeStatus(door, 1500);
+    const members = new Set((st?.groups?.[0]?.members ?? []).map((m) => m.id));
+    const left = ids.filter((id) => members.has(id));
+    if (left.length === 0 || Date.now() > end) break;
+    for (const id of left) last.set(id, await removeNode(door, id, Math.max(500, Math.min(5000, end - Date.now()))));
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return [...last.values()];
 }

@@ -48,7 +48,7 @@ export function planAttacks(rng: Random, o: AttackPlanOptions): PlannedAttack[] 
   return out;
 }
 
-export const defaultAttackPlan: Omit<AttackPlanOptions, 'attacks'> = { attacksMax: 3 * attackNames.length, gapMs: [300, 1200], firstMs: 2000 };
+export const defaultAttackPlan: Omit<AttackPlanOptions, 'attacks'> = { attacksMax: 3 * attackNames.length, gapMs: [200, 700], firstMs: 1500 };
 
 export const SENTINEL_KEY = 'hostile/sentinel';
 export const SENTINEL_VALUE = 'written-before-the-attacks';
