@@ -3,25 +3,34 @@
 // every node, every node process still runs, a leader exists, writes still succeed, and nothing the
 // attacker planted is readable; plus what the finding itself is about (an answer code, leadership that
 // must not move, calls that must not reach the attacker).
-// Ports 19741-19743 (gRPC) and 19791-19793 (HTTP): block 19740 (one cluster at a time, started per test).
+// Two more cluster shapes: with --peer-listen (the client port serves no Raft at all; forgeries go to the
+// peer port) and with peer mutual TLS (a cluster id stolen through AddNode is worth nothing).
+// Ports 19741-19743 (gRPC), 19761-19763 (--peer-listen) and 19791-19793 (HTTP): block 19740 (one cluster
+// at a time, started per test).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Random } from '../../src/base';
 import { TestCluster, eventually, serverBuilt } from './cluster';
+import { makeTestCa, type TestCa } from '../support/tls-certs';
 import { describeResult, runAttack, type AttackContext, type AttackName, type AttackResult } from '../../jepsen-lite/hostile/catalogue';
 import { learnCluster, type NodeDoor } from '../../jepsen-lite/hostile/cluster-view';
 import { expectEverywhere, plantedVisible } from '../../jepsen-lite/hostile/checks';
 import { FakeNode } from '../../jepsen-lite/hostile/fake-node';
 import { forgedAppendAcks } from '../../jepsen-lite/hostile/peer-forgeries';
-import { closeWire } from '../../jepsen-lite/hostile/wire';
+import { bidiStream, clientStream, closeWire, peerMetadata } from '../../jepsen-lite/hostile/wire';
 
 const BASE_PORT = 19740;
+const PEER_BASE_PORT = BASE_PORT + 20;
 const BEFORE_KEY = 'hostile-it/before';
 const BEFORE_VALUE = 'written-before-the-attack';
 /** Node flags per test (by the attack name that starts the test's name). A low session rate (burst 10x
  * = 50) lets a few seconds of flooding reach the limit on a slow machine. */
 const nodeArgsFor: Record<string, string[]> = { 'session-flood': ['--sessions-new-per-client-per-second', '5'] };
+/** Tests whose name starts with these run on a cluster with --peer-listen, and with peer mutual TLS. */
+const PEER_LISTEN = 'peer-listen';
+const PEER_TLS = 'peer-tls';
+let ca: TestCa | null = null;
 
 let cluster: TestCluster | null = null;
 let fake: FakeNode;
@@ -42,7 +51,7 @@ function portFree(port: number): Promise<boolean> {
  * was seen still taken right after it (a node then refuses to start); the sockets on it are printed.
  */
 async function waitPortsFree(timeoutMs: number): Promise<void> {
-  const ports = [1, 2, 3].flatMap((id) => [BASE_PORT + id, BASE_PORT + 50 + id]);
+  const ports = [1, 2, 3].flatMap((id) => [BASE_PORT + id, PEER_BASE_PORT + id, BASE_PORT + 50 + id]);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const busy: number[] = [];
@@ -61,7 +70,33 @@ async function waitPortsFree(timeoutMs: number): Promise<void> {
   }
 }
 
-const doors = (c: TestCluster): NodeDoor[] => c.ids.map((id) => ({ id, clientAddress: c.address(id), peerAddress: null }));
+const peerAddress = (id: number): string => `127.0.0.1:${PEER_BASE_PORT + id}`;
+const doors = (c: TestCluster, peerListen: boolean): NodeDoor[] =>
+  c.ids.map((id) => ({ id, clientAddress: c.address(id), peerAddress: peerListen ? peerAddress(id) : null }));
+
+/** Starts the test's cluster: plain (one port), with --peer-listen, or with --peer-listen and peer mutual TLS. */
+async function startCluster(name: string): Promise<{ c: TestCluster; peerListen: boolean }> {
+  const peerTls = name.startsWith(PEER_TLS);
+  const peerListen = peerTls || name.startsWith(PEER_LISTEN);
+  const c = new TestCluster({ basePort: BASE_PORT, nodeArgs: nodeArgsFor[name] ?? [] });
+  try {
+    if (peerTls && !ca) ca = makeTestCa('hostile-forgery-ca');
+    const peers = c.ids.map((i) => `${i}=${peerAddress(i)}`).join(',');
+    for (const id of c.ids) {
+      const extra = peerListen ? ['--peer-listen', peerAddress(id), '--peers', peers] : [];
+      if (peerTls) {
+        const cert = ca!.issue(`node-${id}`, [`node-${id}`]);
+        extra.push('--peer-tls-cert', cert.cert, '--peer-tls-key', cert.key, '--peer-tls-ca', ca!.ca);
+      }
+      c.startNode(id, extra);
+    }
+    await c.waitForLeader();
+  } catch (e) {
+    await c.stopAll();
+    throw e;
+  }
+  return { c, peerListen };
+}
 
 beforeAll(async () => {
   fake = new FakeNode();
@@ -71,14 +106,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await fake.stop();
   closeWire();
+  ca?.cleanup();
 });
 
 beforeEach(async (test) => {
   await waitPortsFree(15_000);
-  cluster = await TestCluster.start({ basePort: BASE_PORT, nodeArgs: nodeArgsFor[test.task.name.split(':')[0]!] ?? [] });
-  const c = cluster;
+  const { c, peerListen } = await startCluster(test.task.name.split(':')[0]!);
+  cluster = c;
   ctx = {
-    doors: doors(c),
+    doors: doors(c, peerListen),
     rng: new Random(8),
     fake,
     plantedKeys: [],
@@ -268,6 +304,29 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
 
   it('cluster-id-theft: a cluster id learned through an unauthenticated AddNode plants nothing', async () => {
     const r = await fire('cluster-id-theft');
+    await expectClusterIntact(r, cluster!);
+  }, 90_000);
+
+  it('peer-listen: the client port serves no Raft; forgeries at the peer port plant nothing and kill nothing', async () => {
+    const c = cluster!;
+    const view = await learnCluster(ctx.doors);
+    const md = (): ReturnType<typeof peerMetadata> => peerMetadata({ nodeId: view.leader ?? 1, clientAddress: c.address(view.leader ?? 1) });
+    for (const d of ctx.doors) {
+      const stream = await bidiStream(d.clientAddress, '/tessera.v1.Raft/Stream', [], { holdMs: 100, timeoutMs: 3000, md: md() });
+      const snapshot = await clientStream(d.clientAddress, '/tessera.v1.Raft/InstallSnapshot', [], 3000, md());
+      expect([stream.answer.code, snapshot.answer.code], `Raft on node ${d.id}'s client port`).toEqual(['UNIMPLEMENTED', 'UNIMPLEMENTED']);
+    }
+    const results: AttackResult[] = [];
+    for (const name of ['install-snapshot', 'append-put', 'append-undecodable', 'ack-beyond-log', 'snapshot-on-stream', 'vote-unsafe-term', 'timeout-now', 'garbage-rpc'] as const) {
+      results.push(await fire(name));
+    }
+    await expectClusterIntact({ attack: 'install-snapshot', node: null, answers: results.flatMap((r) => r.answers), effects: results.map((r) => describeResult(r)), summary: 'peer-listen forgeries', elapsedMs: 0 }, c);
+  }, 120_000);
+
+  it('peer-tls: with peer mutual TLS, AddNode at the attacker\'s address yields no cluster id and forgeries plant nothing', async () => {
+    const seen = fake.clusterIdsSeen.size;
+    const r = await fire('cluster-id-theft');
+    expect(fake.clusterIdsSeen.size - seen, `cluster ids the attacker learned\n${describeResult(r)}`).toBe(0);
     await expectClusterIntact(r, cluster!);
   }, 90_000);
 
