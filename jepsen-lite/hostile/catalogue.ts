@@ -40,6 +40,7 @@ import {
   forgedVoteFlood,
   forgedVoteNearUnsafeTerm,
   sendRawPeerBytes,
+  type PeerAttackOptions,
 } from './peer-forgeries';
 import type { Answer } from './wire';
 
@@ -84,6 +85,11 @@ export interface AttackContext {
   readd?(leader: number, id: number): Promise<void>;
   /** Election timeout of the nodes (ms): how long a paused node takes to count as down. Default 1000. */
   electionMs?: number;
+  /**
+   * An insider's cluster id: peer forgeries carry it, so they pass the handshake and test the next line
+   * (validation of every message in the node and the Raft core). Absent: a random guess, as an outsider.
+   */
+  clusterId?: string;
 }
 
 export interface AttackResult {
@@ -110,6 +116,9 @@ function doorOf(ctx: AttackContext, id: number): NodeDoor {
   return d;
 }
 
+/** Peer options of the context: an insider's cluster id, or none (a guess). */
+const peer = (ctx: AttackContext): PeerAttackOptions => (ctx.clusterId === undefined ? {} : { clusterId: ctx.clusterId });
+
 function planted(ctx: AttackContext, tag: string): string {
   const key = `${PLANTED_PREFIX}${tag}`;
   ctx.plantedKeys.push(key);
@@ -117,36 +126,36 @@ function planted(ctx: AttackContext, tag: string): string {
 }
 
 const specs: Record<AttackName, AttackSpec> = {
-  'install-snapshot': { target: 'follower', run: (ctx, v, d, tag) => one(forgedInstallSnapshot(d, v, planted(ctx, tag))) },
-  'append-undecodable': { target: 'follower', run: (_c, v, d) => one(forgedUndecodableAppend(d, v)) },
-  'append-gap': { target: 'follower', run: (_c, v, d) => one(forgedGapAppend(d, v)) },
-  'ack-beyond-log': { target: 'leader', run: (_c, v, d) => one(forgedAckBeyondLog(d, v)) },
-  'snapshot-on-stream': { target: 'follower', run: (_c, v, d) => one(forgedSnapshotOnStream(d, v)) },
-  'vote-unsafe-term': { target: 'any', run: (_c, v, d) => one(forgedVoteNearUnsafeTerm(d, v)) },
+  'install-snapshot': { target: 'follower', run: (ctx, v, d, tag) => one(forgedInstallSnapshot(d, v, planted(ctx, tag), peer(ctx))) },
+  'append-undecodable': { target: 'follower', run: (ctx, v, d) => one(forgedUndecodableAppend(d, v, peer(ctx))) },
+  'append-gap': { target: 'follower', run: (ctx, v, d) => one(forgedGapAppend(d, v, peer(ctx))) },
+  'ack-beyond-log': { target: 'leader', run: (ctx, v, d) => one(forgedAckBeyondLog(d, v, peer(ctx))) },
+  'snapshot-on-stream': { target: 'follower', run: (ctx, v, d) => one(forgedSnapshotOnStream(d, v, peer(ctx))) },
+  'vote-unsafe-term': { target: 'any', run: (ctx, v, d) => one(forgedVoteNearUnsafeTerm(d, v, peer(ctx))) },
   'vote-flood': {
     target: 'any',
-    run: async (ctx, v) => ({ answers: await Promise.all(ctx.doors.map((d) => forgedVoteFlood(d, v, 200, 1500))) }),
+    run: async (ctx, v) => ({ answers: await Promise.all(ctx.doors.map((d) => forgedVoteFlood(d, v, 200, 1500, peer(ctx)))) }),
   },
   'fake-leader-heartbeats': {
     target: 'follower',
-    run: async (ctx, v) => ({ answers: await Promise.all(ctx.doors.filter((d) => d.id !== v.leader).map((d) => forgedFakeLeaderHeartbeats(d, v, 15, 100))) }),
+    run: async (ctx, v) => ({ answers: await Promise.all(ctx.doors.filter((d) => d.id !== v.leader).map((d) => forgedFakeLeaderHeartbeats(d, v, 15, 100, peer(ctx)))) }),
   },
-  'timeout-now': { target: 'follower', run: (_c, v, d) => one(forgedTimeoutNow(d, v)) },
+  'timeout-now': { target: 'follower', run: (ctx, v, d) => one(forgedTimeoutNow(d, v, peer(ctx))) },
   'forged-acks': {
     target: 'leader',
     run: async (ctx, v, d) => {
       const index = async (): Promise<number> => (await learnCluster([d])).nodes.get(d.id)?.lastIndex ?? 0;
-      return { answers: await forgedAppendAcks(d, v, index, 5, 100) };
+      return { answers: await forgedAppendAcks(d, v, index, 5, 100, peer(ctx)) };
     },
   },
-  'append-put': { target: 'leader', run: (ctx, v, d, tag) => one(forgedPutAppend(d, v, planted(ctx, tag))) },
+  'append-put': { target: 'leader', run: (ctx, v, d, tag) => one(forgedPutAppend(d, v, planted(ctx, tag), peer(ctx))) },
   'garbage-rpc': {
     target: 'any',
     run: async (ctx, v, d) => {
       const answers = await garbageOnEveryRpc(d, ctx.rng);
       // A well-formed batch whose messages do not decode (the raft codec must drop them).
       const from = v.voters.find((x) => x !== d.id) ?? FAKE_LEADER_ID;
-      answers.push(await sendRawPeerBytes(d, from, [Buffer.from([0xc1]), Buffer.from('not msgpack at all'), Buffer.alloc(0)]));
+      answers.push(await sendRawPeerBytes(d, from, [Buffer.from([0xc1]), Buffer.from('not msgpack at all'), Buffer.alloc(0)], peer(ctx)));
       return { answers };
     },
   },

@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Random } from '../../src/base';
+import { deriveClusterId } from '../../src/storage';
 import { TestCluster, eventually, serverBuilt } from './cluster';
 import { makeTestCa, type TestCa } from '../support/tls-certs';
 import { describeResult, runAttack, type AttackContext, type AttackName, type AttackResult } from '../../jepsen-lite/hostile/catalogue';
@@ -178,6 +179,21 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
     it(`${name}: no node dies, nothing is lost or planted, writes go on`, async () => {
       const r = await fire(name);
       await expectClusterIntact(r, cluster!);
+    }, 90_000);
+  }
+
+  // An insider (the tokenless test cluster's id is derived from --peers) passes the handshake: the
+  // invariant-breaking messages then reach the node, which must drop them and live (DESIGN.md 9b).
+  const insiderForgeries: AttackName[] = ['append-undecodable', 'append-gap', 'ack-beyond-log', 'snapshot-on-stream', 'vote-unsafe-term', 'garbage-rpc'];
+  for (const name of insiderForgeries) {
+    it(`insider ${name}: past the handshake, the node drops what breaks its invariants and lives`, async () => {
+      const c = cluster!;
+      ctx.clusterId = deriveClusterId(null, new Map(c.ids.map((i) => [i, c.address(i)])));
+      const r = await fire(name);
+      const peerAnswer = name === 'garbage-rpc' ? r.answers.slice(-1) : r.answers;
+      expect(peerAnswer.map((a) => a.code), `the forgery must pass the handshake for this test to mean anything\n${describeResult(r)}`).not.toContain('PERMISSION_DENIED');
+      await expectClusterIntact(r, c);
+      if (name === 'vote-unsafe-term') expect((await learnCluster(ctx.doors)).term).toBeLessThan(2 ** 48);
     }, 90_000);
   }
 
