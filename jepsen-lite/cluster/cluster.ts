@@ -31,6 +31,9 @@ export interface LeaderInfo {
   groupId: number;
 }
 
+/** The --cluster-token of a run's nodes (the hostile nemesis's insider derives the cluster id from it). */
+export const clusterTokenOf = (basePort: number): string => `jepsen-lite-${basePort}`;
+
 /** The key every workload key sorts near: leader lookups use the group whose range holds it. */
 export const workloadKeyProbe = Buffer.from('jl/');
 
@@ -61,7 +64,7 @@ export class Cluster {
         '--http', `${host}:${httpPort(opts.plan, id)}`,
         // Each node reaches the others through its own proxies, so their --peers differ: a cluster id derived
         // from --peers would differ per node and the peer handshake would refuse them. One token per run.
-        '--cluster-token', `jepsen-lite-${opts.plan.basePort}`,
+        '--cluster-token', clusterTokenOf(opts.plan.basePort),
         ...opts.nodeArgs,
       ];
       this.nodes.set(id, new NodeProcess({ id, command: opts.command, args, logFile: join(opts.outDir, 'nodes', `n${id}`, 'node.log'), cwd: opts.cwd }, opts.now));

@@ -70,6 +70,15 @@ export const attackNames = [
 ] as const;
 export type AttackName = (typeof attackNames)[number];
 
+/**
+ * What a member may do in Raft, which trusts its members: an insider (who holds the cluster id) forging
+ * these speaks as a Byzantine member, and no node can be blamed for obeying. The insider's attacks are the
+ * others: messages no correct member sends (gaps, acks beyond the log, unsafe terms, undecodable bytes)
+ * and everything on the client door.
+ */
+export const memberPowers: readonly AttackName[] = ['install-snapshot', 'append-put', 'timeout-now', 'vote-flood', 'forged-acks', 'fake-leader-hint', 'cluster-id-theft'];
+export const insiderAttacks: readonly AttackName[] = attackNames.filter((a) => !memberPowers.includes(a));
+
 export type AttackTarget = 'leader' | 'follower' | 'any';
 
 export interface AttackContext {
@@ -216,7 +225,7 @@ const specs: Record<AttackName, AttackSpec> = {
       const before = ctx.fake.clientCalls;
       const added = await addNode(d, FAKE_LEADER_ID, ctx.fake.address, true);
       const victim = new Client({ endpoints: ctx.doors.map((x) => x.clientAddress), deadlineMs: 2500 });
-      const hb = Promise.all(ctx.doors.map((x) => forgedFakeLeaderHeartbeats(x, v, 20, 100)));
+      const hb = Promise.all(ctx.doors.map((x) => forgedFakeLeaderHeartbeats(x, v, 20, 100, peer(ctx))));
       await sleep(300);
       const sdk: string[] = [];
       for (const op of ['put', 'get'] as const) {

@@ -83,6 +83,8 @@ export class HostileNemesis {
     private readonly hooks: HostileHooks,
     private readonly log: NemesisLog,
     private readonly electionMs = 1000,
+    /** An insider's cluster id (AttackContext.clusterId); undefined: an outsider. */
+    private readonly clusterId?: string,
   ) {}
 
   /** Starts the attacker's listener and writes the sentinel (through the leader, retried, bounded). */
@@ -129,6 +131,7 @@ export class HostileNemesis {
       resume: (id) => this.hooks.resume(id),
       readd: (leader, id) => this.hooks.readd(leader, id),
       electionMs: this.electionMs,
+      clusterId: this.clusterId,
     };
     let n = 0;
     for (const step of this.plan) {

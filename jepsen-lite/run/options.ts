@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { parseNemesisList, type NemesisKind } from '../nemesis/plan';
 import { partitionShapes, type PartitionShape } from '../nemesis/partitions';
-import { attackNames, type AttackName } from '../hostile/catalogue';
+import { attackNames, insiderAttacks, type AttackName } from '../hostile/catalogue';
 import { clientModes, type ClientMode } from '../workload/workers';
 import { workloadNames, type WorkloadName } from '../workload/workload';
 
@@ -21,8 +21,10 @@ export interface RunOptions {
   nemesis: NemesisKind[];
   /** Partition shapes the partition nemesis picks from (default all). */
   partitionShapes: PartitionShape[];
-  /** Attacks the hostile nemesis picks from (default all). */
+  /** Attacks the hostile nemesis picks from (default all; for an insider, all but a member's powers). */
   attacks: AttackName[];
+  /** hostile: an outsider (guesses the cluster id) or an insider (holds it: tests validation behind the handshake). */
+  attacker: 'outsider' | 'insider';
   timeSeconds: number;
   nodes: number;
   seed: number;
@@ -55,6 +57,8 @@ export const RUN_USAGE = `usage: npm run jepsen -- [options]
                                    (forged peer messages, malformed input, session and admin abuse;
                                    not part of all) (default kill,partition)
   --attacks LIST                   hostile: the attacks to draw from (default all: ${attackNames.join(',')})
+  --attacker outsider|insider      hostile: guess the cluster id (default) or hold it (default attacks then:
+                                   all but what a member may do: ${attackNames.filter((a) => !insiderAttacks.includes(a)).join(',')})
   --partition-shapes LIST          isolate-one,isolate-leader,halves,majorities-ring,bridge,one-way (default all)
   --time SECONDS                   fault phase length (default 60)
   --nodes N                        3 or 5 (default 3)
@@ -110,6 +114,7 @@ export function defaultOptions(now = new Date()): RunOptions {
     nemesis: ['kill', 'partition'],
     partitionShapes: [...partitionShapes],
     attacks: [...attackNames],
+    attacker: 'outsider',
     timeSeconds: 60,
     nodes: 3,
     seed: Math.floor(Math.random() * 2 ** 31),
@@ -172,6 +177,12 @@ export function parseRunArgs(argv: readonly string[], now = new Date()): RunOpti
         o.attacks = list as AttackName[];
         break;
       }
+      case '--attacker': {
+        const v = takes();
+        if (v !== 'outsider' && v !== 'insider') throw new UsageError(`--attacker must be outsider or insider, got '${v}'`);
+        o.attacker = v;
+        break;
+      }
       case '--time':
         o.timeSeconds = num(flag, takes(), 1);
         break;
@@ -231,6 +242,7 @@ export function parseRunArgs(argv: readonly string[], now = new Date()): RunOpti
         throw new UsageError(`unknown option '${flag}'`);
     }
   }
+  if (o.attacker === 'insider' && !argv.includes('--attacks')) o.attacks = [...insiderAttacks];
   if (!outGiven) o.outDir = join('jepsen-runs', `${o.workload}-${now.toISOString().replace(/[:.]/g, '-')}`);
   if (o.nodes < 3 && o.nemesis.length > 0) throw new UsageError('nemeses need at least 3 nodes');
   return o;

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { Random } from '../../src/base';
 import { Client } from '../../src/client';
 import { countOperations, pairOperations } from '../history';
-import { Cluster } from '../cluster/cluster';
+import { Cluster, clusterTokenOf } from '../cluster/cluster';
 import { repoRoot } from '../cluster/repo-root';
 import { NemesisLog } from '../nemesis/nemesis-log';
 import { describeFault, planFaults } from '../nemesis/plan';
@@ -30,7 +30,8 @@ import { judge, overall, type CheckerVerdict, type RecoveryFacts, type Validity 
 import { renderReport } from './report';
 import type { LinearizabilityResult } from '../checker';
 import { HostileNemesis, defaultAttackPlan, planAttacks, type HostileVerdict } from '../hostile/hostile-nemesis';
-import { attackNames } from '../hostile/catalogue';
+import { attackNames, insiderAttacks } from '../hostile/catalogue';
+import { deriveClusterId } from '../../src/storage';
 import type { NodeDoor } from '../hostile/cluster-view';
 
 export class HarnessError extends Error {
@@ -73,7 +74,8 @@ export function replayCommand(o: RunOptions): string {
     `--client-mode ${o.clientMode}`,
   ];
   if (o.partitionShapes.length !== partitionShapes.length) parts.push(`--partition-shapes ${o.partitionShapes.join(',')}`);
-  if (o.nemesis.includes('hostile') && o.attacks.length !== attackNames.length) parts.push(`--attacks ${o.attacks.join(',')}`);
+  if (o.nemesis.includes('hostile') && o.attacker === 'insider') parts.push('--attacker insider');
+  if (o.nemesis.includes('hostile') && o.attacks.length !== (o.attacker === 'insider' ? insiderAttacks : attackNames).length) parts.push(`--attacks ${o.attacks.join(',')}`);
   if (o.workload === 'register') parts.push(`--keys ${o.keys}`, `--ops-per-key ${o.opsPerKey}`);
   parts.push(`--quiet ${o.quietSeconds.join(',')}`, `--fault ${o.faultSeconds.join(',')}`);
   if (o.nodeArgs.length) parts.push(`--node-args "${o.nodeArgs.join(' ')}"`);
@@ -146,7 +148,7 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
           cluster.removed.add(id); // re-added in the final recovery if this fails
           await cluster.addMember(leader, id);
         },
-      }, nemesisLog);
+      }, nemesisLog, 1000, o.attacker === 'insider' ? deriveClusterId(clusterTokenOf(o.basePort), new Map()) : undefined);
       await hostile.prepare(async () => {
         const l = await cluster.leader();
         return l ? (doors.find((d) => d.id === l.leader) ?? null) : null;

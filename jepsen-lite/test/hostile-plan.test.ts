@@ -2,7 +2,7 @@
 // not part of `all`), and garbage that no protobuf decoder can take for a real request.
 import { describe, expect, it } from 'vitest';
 import { Random } from '../../src/base';
-import { attackNames, pickTarget } from '../hostile/catalogue';
+import { attackNames, insiderAttacks, memberPowers, pickTarget } from '../hostile/catalogue';
 import { garbage } from '../hostile/client-abuse';
 import { defaultAttackPlan, planAttacks } from '../hostile/hostile-nemesis';
 import { protoType } from '../hostile/wire';
@@ -54,6 +54,16 @@ describe('hostile options', () => {
     expect(parseRunArgs(['--nemesis', 'hostile']).attacks).toEqual([...attackNames]);
     expect(parseRunArgs(['--nemesis', 'hostile', '--attacks', 'vote-flood,timeout-now']).attacks).toEqual(['vote-flood', 'timeout-now']);
     expect(() => parseRunArgs(['--attacks', 'rm-rf'])).toThrow(/unknown attack 'rm-rf'/);
+  });
+
+  it('an insider draws from everything but what a member may do, unless --attacks says otherwise', () => {
+    const o = parseRunArgs(['--nemesis', 'hostile', '--attacker', 'insider']);
+    expect(o.attacker).toBe('insider');
+    expect(o.attacks).toEqual([...insiderAttacks]);
+    for (const a of memberPowers) expect(o.attacks).not.toContain(a);
+    expect(o.attacks).toContain('append-gap');
+    expect(parseRunArgs(['--attacker', 'insider', '--attacks', 'append-put']).attacks).toEqual(['append-put']);
+    expect(() => parseRunArgs(['--attacker', 'spy'])).toThrow(/outsider or insider/);
   });
 });
 
