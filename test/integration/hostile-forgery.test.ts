@@ -197,6 +197,13 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
     }, 90_000);
   }
 
+  it('insider fake-leader-hint: even when a member 99 claims leadership, no SDK call follows its hint to the attacker', async () => {
+    const c = cluster!;
+    ctx.clusterId = deriveClusterId(null, new Map(c.ids.map((i) => [i, c.address(i)])));
+    const r = await fire('fake-leader-hint');
+    await expectClusterIntact(r, c);
+  }, 90_000);
+
   it('vote-unsafe-term: no node takes term 2^53-2, and the cluster still elects after its leader dies', async () => {
     const c = cluster!;
     const r = await fire('vote-unsafe-term');
