@@ -245,6 +245,10 @@ export async function establishIdentity(store: NodeStore, config: NodeConfig, lo
       clusterId: tokenClusterId ?? (config.join ? (stored?.clusterId ?? null) : deriveClusterId(null, config.peers)),
       bootstrapPeers: config.join ? [] : sortedPeers(config.peers),
     };
+    if (identity.clusterId === null && config.peerTls === null) {
+      // Peers never send the cluster id in clear without TLS (transport/handshake.ts), so there is nothing to learn it from.
+      refuse(`${where}: a node joining without peer mutual TLS needs the cluster's --cluster-token (peers prove the cluster id, they never send it in clear)`);
+    }
     const same = stored !== null && JSON.stringify(stored) === JSON.stringify(identity);
     if (!same) await saveIdentity(store.db, identity);
     if (derivedFromPeers) {

@@ -7,26 +7,39 @@
  * client stream), without a oneof in every MessageBatch / SnapshotChunk; a refusal is then a plain gRPC
  * status (UNAUTHENTICATED / PERMISSION_DENIED) that the caller sees at once, and a node of an older
  * version (no headers) is refused the same way as a stranger. Headers:
- *   x-tessera-protocol        "1" (PEER_PROTOCOL_VERSION)
- *   x-tessera-cluster         the cluster id (never logged in full, never returned to clients)
+ *   x-tessera-protocol        "2" (PEER_PROTOCOL_VERSION)
  *   x-tessera-node            the sender's node id (decimal)
+ *   x-tessera-to              the node id the sender means to reach (decimal)
+ *   x-tessera-nonce           32 hex digits, fresh per call
  *   x-tessera-client-address  the sender's client-facing address (its advertise address), HOST:PORT
- * Without peer TLS the cluster id is a bearer credential sent in clear: anyone who learns it can speak
- * as any member. Peer mutual TLS (peer-credentials.ts) binds the node id to a certificate.
+ *   x-tessera-proof           hex HMAC-SHA256 keyed by the cluster id over (protocol, node, to, nonce,
+ *                             client address): proves knowledge of the cluster id without sending it
+ *   x-tessera-cluster         the cluster id itself, ONLY on peer mutual TLS channels (the server's
+ *                             certificate was checked to name node-<to>), so a joining node may learn it
+ * The cluster id never leaves a node in clear over plaintext: a node we dial may be anyone (an
+ * unauthenticated AddNode can name any address), and the proof it receives is bound to its own id as the
+ * receiver, so it cannot replay it to another node. A node that does not know its cluster id accepts no
+ * call unless peer TLS is on and the call carries the id (trust on first use, with certificates); without
+ * peer TLS a joining node needs --cluster-token. Without TLS, traffic can still be read and replayed on
+ * the wire by someone on the path; peer mutual TLS (peer-credentials.ts) closes that and binds the node id
+ * to a certificate.
  *
  * Everything read here came from the network: lengths are bounded and formats checked before use.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { isNodeId, type NodeId } from '../base';
 
-export const PEER_PROTOCOL_VERSION = 1;
+export const PEER_PROTOCOL_VERSION = 2;
 
 export const HANDSHAKE_HEADERS = {
   protocol: 'x-tessera-protocol',
   cluster: 'x-tessera-cluster',
   node: 'x-tessera-node',
+  to: 'x-tessera-to',
+  nonce: 'x-tessera-nonce',
+  proof: 'x-tessera-proof',
   clientAddress: 'x-tessera-client-address',
 } as const;
 
@@ -44,15 +57,32 @@ export type PeerRejectReason =
   | 'bad_cluster_id'
   | 'cluster_mismatch'
   | 'bad_address'
+  | 'bad_proof'
+  | 'no_cluster_id'
   | 'no_certificate'
   | 'certificate_mismatch'
   | 'spoofed_from'
   | 'wrong_to';
 
-export interface Handshake {
+/** What a sender puts in its handshake. */
+export interface OutgoingHandshake {
   clusterId: string;
   nodeId: NodeId;
+  to: NodeId;
   clientAddress: string;
+  /** Send the cluster id itself too: only on peer mutual TLS channels (the server certificate names `to`). */
+  revealClusterId: boolean;
+}
+
+/** A received handshake whose syntax checked out; the proof is verified by the transport (verifyProof). */
+export interface Handshake {
+  nodeId: NodeId;
+  to: NodeId;
+  nonce: string;
+  proof: string;
+  clientAddress: string;
+  /** The cluster id in clear, when the sender revealed it (peer TLS only); null otherwise. */
+  clusterId: string | null;
 }
 
 export type HandshakeOutcome =
@@ -88,13 +118,31 @@ export function redactClusterId(id: string | null): string {
   return `${id.slice(0, 4)}…`;
 }
 
-/** The request metadata a sender attaches to every peer call. */
-export function handshakeMetadata(h: Handshake): grpc.Metadata {
+/** HMAC-SHA256 keyed by the cluster id over every other field of the handshake, hex. */
+export function handshakeProof(clusterId: string, nodeId: NodeId, to: NodeId, nonce: string, clientAddress: string): string {
+  return createHmac('sha256', Buffer.from(clusterId, 'utf8'))
+    .update(`tessera-peer-v${PEER_PROTOCOL_VERSION}\n${nodeId}\n${to}\n${nonce}\n${clientAddress}`, 'utf8')
+    .digest('hex');
+}
+
+/** Whether `h.proof` was made with `clusterId` (constant time). */
+export function verifyProof(h: Handshake, clusterId: string): boolean {
+  const expected = Buffer.from(handshakeProof(clusterId, h.nodeId, h.to, h.nonce, h.clientAddress), 'hex');
+  const got = Buffer.from(h.proof, 'hex');
+  return got.length === expected.length && timingSafeEqual(got, expected);
+}
+
+/** The request metadata a sender attaches to every peer call (a fresh nonce each time). */
+export function handshakeMetadata(h: OutgoingHandshake): grpc.Metadata {
+  const nonce = randomBytes(16).toString('hex');
   const md = new grpc.Metadata();
   md.set(HANDSHAKE_HEADERS.protocol, String(PEER_PROTOCOL_VERSION));
-  md.set(HANDSHAKE_HEADERS.cluster, h.clusterId);
   md.set(HANDSHAKE_HEADERS.node, String(h.nodeId));
+  md.set(HANDSHAKE_HEADERS.to, String(h.to));
+  md.set(HANDSHAKE_HEADERS.nonce, nonce);
   md.set(HANDSHAKE_HEADERS.clientAddress, h.clientAddress);
+  md.set(HANDSHAKE_HEADERS.proof, handshakeProof(h.clusterId, h.nodeId, h.to, nonce, h.clientAddress));
+  if (h.revealClusterId) md.set(HANDSHAKE_HEADERS.cluster, h.clusterId);
   return md;
 }
 
@@ -112,6 +160,9 @@ function single(md: grpc.Metadata, key: string): string | null {
 export function readHandshake(md: grpc.Metadata, selfId: NodeId): HandshakeOutcome {
   const protocol = single(md, HANDSHAKE_HEADERS.protocol);
   const nodeText = single(md, HANDSHAKE_HEADERS.node);
+  const toText = single(md, HANDSHAKE_HEADERS.to);
+  const nonce = single(md, HANDSHAKE_HEADERS.nonce);
+  const proof = single(md, HANDSHAKE_HEADERS.proof);
   const clusterId = single(md, HANDSHAKE_HEADERS.cluster);
   const clientAddress = single(md, HANDSHAKE_HEADERS.clientAddress);
   const unauth = (reason: PeerRejectReason, detail: string, claimedNode: NodeId | null = null): HandshakeOutcome => ({
@@ -121,14 +172,19 @@ export function readHandshake(md: grpc.Metadata, selfId: NodeId): HandshakeOutco
     detail,
     claimedNode,
   });
-  if (protocol === null && nodeText === null && clusterId === null) return unauth('no_handshake', 'peer call without a handshake');
+  if (protocol === null && nodeText === null && proof === null) return unauth('no_handshake', 'peer call without a handshake');
   if (protocol !== String(PEER_PROTOCOL_VERSION)) return unauth('bad_protocol', `unsupported peer protocol (this node speaks ${PEER_PROTOCOL_VERSION})`);
   const nodeId = nodeText !== null && /^\d{1,10}$/.test(nodeText) ? Number(nodeText) : NaN;
   if (!isNodeId(nodeId)) return unauth('bad_node_id', 'the handshake names no valid node id');
   if (nodeId === selfId) return unauth('self_id', 'the handshake claims this node\'s own id', nodeId);
-  if (!isValidClusterId(clusterId)) return unauth('bad_cluster_id', 'the handshake carries no valid cluster id', nodeId);
+  const to = toText !== null && /^\d{1,10}$/.test(toText) ? Number(toText) : NaN;
+  if (!isNodeId(to)) return unauth('bad_node_id', 'the handshake names no valid receiver id', nodeId);
+  if (nonce === null || !/^[0-9a-f]{32}$/.test(nonce) || proof === null || !/^[0-9a-f]{64}$/.test(proof)) {
+    return unauth('bad_proof', 'the handshake carries no well-formed nonce and proof', nodeId);
+  }
+  if (clusterId !== null && !isValidClusterId(clusterId)) return unauth('bad_cluster_id', 'the handshake carries a malformed cluster id', nodeId);
   if (!isValidAddress(clientAddress)) return unauth('bad_address', 'the handshake carries no valid client address (HOST:PORT, at most 255 bytes)', nodeId);
-  return { ok: true, handshake: { clusterId, nodeId, clientAddress } };
+  return { ok: true, handshake: { nodeId, to, nonce, proof, clientAddress, clusterId } };
 }
 
 /** The identities a certificate names: its CN and its DNS subject alternative names. */

@@ -12,11 +12,13 @@ export {
   PEER_PROTOCOL_VERSION,
   certificateNames,
   certificateNamesNode,
+  handshakeMetadata,
+  handshakeProof,
   isValidAddress,
   isValidClusterId,
   redactClusterId,
 } from './handshake';
-export type { Handshake, PeerRejectReason } from './handshake';
+export type { Handshake, OutgoingHandshake, PeerRejectReason } from './handshake';
 export { loadPeerTls, peerChannelCredentials, peerServerCredentials } from './peer-credentials';
 export type { PeerTlsFiles, PeerTlsMaterial } from './peer-credentials';
 export { startPeerServer } from './peer-server';

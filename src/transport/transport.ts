@@ -27,6 +27,7 @@ import {
   clusterIdsEqual,
   handshakeMetadata,
   readHandshake,
+  verifyProof,
   redactClusterId,
   type Handshake,
   type PeerRejectReason,
@@ -149,7 +150,7 @@ export class Transport {
         logger: this.opts.logger,
         metrics: this.opts.metrics,
         onUnreachable: (peer) => this.handler?.onUnreachable(peer),
-        handshake: () => this.outgoingHandshake(),
+        handshake: () => this.outgoingHandshake(id),
         credentials: (peer) => peerChannelCredentials(this.opts.tls, peer),
       }),
     );
@@ -210,7 +211,7 @@ export class Transport {
     const done = new Promise<SnapshotAckWire>((resolve, reject) => {
       finish = (err, ack) => (err ? reject(err) : resolve(ack as SnapshotAckWire));
     });
-    const metadata = this.outgoingHandshake();
+    const metadata = this.outgoingHandshake(to);
     if (metadata === null) throw new TesseraError('UNAVAILABLE', `no cluster id yet; cannot send a snapshot to peer ${to}`);
     const call = (client as unknown as {
       installSnapshot(
@@ -358,11 +359,14 @@ export class Transport {
     );
   }
 
-  /** Our handshake for a new outgoing call; null while the cluster id is unknown. */
-  private outgoingHandshake(): grpc.Metadata | null {
+  /**
+   * Our handshake for a new outgoing call to `to`; null while the cluster id is unknown. The cluster id
+   * itself rides along only with peer TLS (the channel checks that the server's certificate names `to`).
+   */
+  private outgoingHandshake(to: NodeId): grpc.Metadata | null {
     const clusterId = this.clusterIdValue;
     if (clusterId === null) return null;
-    return handshakeMetadata({ clusterId, nodeId: this.opts.selfId, clientAddress: this.opts.clientAddress });
+    return handshakeMetadata({ clusterId, nodeId: this.opts.selfId, to, clientAddress: this.opts.clientAddress, revealClusterId: this.opts.tls !== null });
   }
 
   /**
@@ -389,12 +393,25 @@ export class Transport {
         return { ok: false, code: grpc.status.PERMISSION_DENIED, detail: `the client certificate does not name node-${h.nodeId}` };
       }
     }
+    if (h.to !== this.opts.selfId) {
+      this.reject('wrong_to', sender, { to: h.to });
+      return { ok: false, code: grpc.status.PERMISSION_DENIED, detail: `the handshake is meant for node ${h.to}, this is node ${this.opts.selfId}` };
+    }
     const ours = this.clusterIdValue;
     if (ours === null) {
+      // Trust on first use, only with peer TLS: the certificate above names the sender, the CA vouches for it.
+      if (this.opts.tls === null || h.clusterId === null || !verifyProof(h, h.clusterId)) {
+        this.reject('no_cluster_id', sender);
+        return {
+          ok: false,
+          code: grpc.status.UNAVAILABLE,
+          detail: 'this node does not know its cluster id yet: start it with the cluster\'s --cluster-token, or use peer mutual TLS',
+        };
+      }
       this.adoptClusterId(h.clusterId, sender);
-    } else if (!clusterIdsEqual(ours, h.clusterId)) {
-      this.reject('cluster_mismatch', sender, { theirs: redactClusterId(h.clusterId) });
-      return { ok: false, code: grpc.status.PERMISSION_DENIED, detail: 'the peer belongs to another cluster' };
+    } else if (!verifyProof(h, ours) || (h.clusterId !== null && !clusterIdsEqual(ours, h.clusterId))) {
+      this.reject('cluster_mismatch', sender);
+      return { ok: false, code: grpc.status.PERMISSION_DENIED, detail: 'the peer does not prove this cluster\'s id' };
     }
     this.handler?.onPeerClientAddress?.(h.nodeId, h.clientAddress);
     return { ok: true, handshake: h };

@@ -18,6 +18,7 @@ import { summarize } from '../../cmd/cli/status-summary';
 import { Client } from '../../src/client';
 import { encodeRaftMessage } from '../../src/codec';
 import { deriveClusterId } from '../../src/storage';
+import { handshakeMetadata } from '../../src/transport';
 import { makeTestCa, type TestCa } from '../support/tls-certs';
 import { ROOT, TESSERA_JS, TestCluster, eventually, serverBuilt } from './cluster';
 
@@ -47,13 +48,9 @@ function raftClient(address: string, creds = grpc.credentials.createInsecure()):
   return c as unknown as Wire;
 }
 
-function handshake(cluster: string, node: number, address = '127.0.0.1:9'): grpc.Metadata {
-  const md = new grpc.Metadata();
-  md.set('x-tessera-protocol', '1');
-  md.set('x-tessera-cluster', cluster);
-  md.set('x-tessera-node', String(node));
-  md.set('x-tessera-client-address', address);
-  return md;
+/** A handshake as node `node` of `cluster` would make it for node `to` (an insider knowing the cluster id). */
+function handshake(cluster: string, node: number, to: number, address = '127.0.0.1:9'): grpc.Metadata {
+  return handshakeMetadata({ clusterId: cluster, nodeId: node, to, clientAddress: address, revealClusterId: false });
 }
 
 /** A forged append with a huge term and an entry that puts a key, from "node `from`" to node `to`. */
@@ -197,11 +194,11 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
 
     // No handshake, a handshake of another cluster: refused before anything reaches the node.
     expect((await forgeSnapshot(target, new grpc.Metadata(), leader, follower)).code).toBe(grpc.status.UNAUTHENTICATED);
-    expect((await forgeSnapshot(target, handshake(otherCluster, leader), leader, follower)).code).toBe(grpc.status.PERMISSION_DENIED);
+    expect((await forgeSnapshot(target, handshake(otherCluster, leader, follower), leader, follower)).code).toBe(grpc.status.PERMISSION_DENIED);
     expect((await forgeStream(target, new grpc.Metadata(), leader, follower)).code).toBe(grpc.status.UNAUTHENTICATED);
-    expect((await forgeStream(target, handshake(otherCluster, leader), leader, follower)).code).toBe(grpc.status.PERMISSION_DENIED);
+    expect((await forgeStream(target, handshake(otherCluster, leader, follower), leader, follower)).code).toBe(grpc.status.PERMISSION_DENIED);
     // Speaking as the follower itself.
-    expect((await forgeStream(target, handshake(otherCluster, follower), follower, follower)).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await forgeStream(target, handshake(otherCluster, follower, follower), follower, follower)).code).toBe(grpc.status.UNAUTHENTICATED);
 
     await new Promise((r) => setTimeout(r, 1000));
     expect(cluster.ids.filter((id) => !cluster.isRunning(id))).toEqual([]);
@@ -236,8 +233,8 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
 
     // The client port has no Raft service at all.
     const follower = IDS.find((id) => id !== leader)!;
-    expect((await forgeStream(clientAddr(follower), handshake('x', leader), leader, follower)).code).toBe(grpc.status.UNIMPLEMENTED);
-    expect((await forgeSnapshot(clientAddr(follower), handshake('x', leader), leader, follower)).code).toBe(grpc.status.UNIMPLEMENTED);
+    expect((await forgeStream(clientAddr(follower), handshake('x', leader, follower), leader, follower)).code).toBe(grpc.status.UNIMPLEMENTED);
+    expect((await forgeSnapshot(clientAddr(follower), handshake('x', leader, follower), leader, follower)).code).toBe(grpc.status.UNIMPLEMENTED);
 
     // A linearizable read on a follower answers NOT_LEADER with the leader's client address.
     const kv = new pkg.tessera.v1.KV(clientAddr(follower), grpc.credentials.createInsecure());
@@ -262,10 +259,10 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
     expect(IDS.filter((id) => !nodes.running(id))).toEqual([]);
   }, 90_000);
 
-  it('(d) a node joins a --peer-listen cluster: member add --peer-address, the joiner learns the cluster id on first use', async () => {
+  it('(d) a node joins a --peer-listen cluster: member add --peer-address, the joiner proves the cluster id from its --cluster-token', async () => {
     const nodes = new Nodes();
     cleanup = () => nodes.stop();
-    for (const id of IDS) nodes.start(id, peerListenArgs(id));
+    for (const id of IDS) nodes.start(id, peerListenArgs(id, ['--cluster-token', TOKEN]));
     const client = nodes.client(IDS.map(clientAddr));
     try {
       await waitForLeader(client);
@@ -273,8 +270,8 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
       throw new Error(`${(e as Error).message}\n${nodes.recentLogs()}`);
     }
     await client.put('door/d', 'before the join');
-    // Node 4: empty data dir, --join, no token: no cluster id until a member's handshake reaches it.
-    nodes.start(4, ['--join', '--listen', clientAddr(4), '--peer-listen', peerAddr(4), '--peers', peersFlag, '--http', `127.0.0.1:${HTTP_BASE + 4}`, '--profile', 'low-latency']);
+    // Node 4: empty data dir, --join with the cluster's token (without peer TLS nobody sends the id in clear).
+    nodes.start(4, ['--join', '--cluster-token', TOKEN, '--listen', clientAddr(4), '--peer-listen', peerAddr(4), '--peers', peersFlag, '--http', `127.0.0.1:${HTTP_BASE + 4}`, '--profile', 'low-latency']);
     await eventually('node 4 serves', 10_000, async () => (await metricsText(HTTP_BASE + 4)).includes('tessera_peer_rejected_total'));
     const cli = spawnSync(process.execPath, [TESSERA_JS, 'member', 'add', '4', clientAddr(4), '--peer-address', peerAddr(4), '--endpoints', IDS.map(clientAddr).join(','), '--deadline-ms', '20000'], {
       encoding: 'utf8',
@@ -289,10 +286,9 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
       const s = summarize(await client.clusterStatus({ timeoutMs: 800 }));
       return s.groups[0]?.members.some((m) => m.id === 4 && m.address === clientAddr(4)) === true;
     });
-    // Node 4 talks back: it adopted the cluster id, its own links are up (its append acks let writes commit).
+    // Node 4 talks back: its own links are up (its append acks let writes commit).
     await client.put('door/d2', 'after the join');
     await eventually('node 4 has the new write', 10_000, async () => (await four.get('door/d2', { consistency: 'stale' }))?.toString() === 'after the join');
-    expect(nodes.recentLogs()).toMatch(/adopted the cluster id/);
     expect([...IDS, 4].filter((id) => !nodes.running(id))).toEqual([]);
   }, 120_000);
 
@@ -320,15 +316,15 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
     const clusterId = deriveClusterId(TOKEN, new Map());
 
     // Plaintext to the peer port: no TLS, no call.
-    expect((await forgeStream(peerAddr(1), handshake(clusterId, 2), 2, 1)).code).toBe(grpc.status.UNAVAILABLE);
+    expect((await forgeStream(peerAddr(1), handshake(clusterId, 2, 1), 2, 1)).code).toBe(grpc.status.UNAVAILABLE);
     // A certificate from another CA (the client trusts our CA, so only the server's check refuses it).
     const foreign = stranger.issue('node-2');
     const foreignCreds = grpc.credentials.createSsl(ca.read(ca.ca), stranger.read(foreign.key), stranger.read(foreign.cert), { checkServerIdentity: () => undefined });
-    expect((await forgeStream(peerAddr(1), handshake(clusterId, 2), 2, 1, foreignCreds)).code).toBe(grpc.status.UNAVAILABLE);
+    expect((await forgeStream(peerAddr(1), handshake(clusterId, 2, 1), 2, 1, foreignCreds)).code).toBe(grpc.status.UNAVAILABLE);
     // A genuine certificate for node-2, with a handshake that says node 3 (and the right cluster id).
     const node2 = ca.issue('node-2');
     const node2Creds = grpc.credentials.createSsl(ca.read(ca.ca), ca.read(node2.key), ca.read(node2.cert), { checkServerIdentity: () => undefined });
-    const impostor = await forgeStream(peerAddr(1), handshake(clusterId, 3), 3, 1, node2Creds);
+    const impostor = await forgeStream(peerAddr(1), handshake(clusterId, 3, 1), 3, 1, node2Creds);
     expect(impostor.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(impostor.details).toMatch(/node-3/);
     expect(await metricsText(HTTP_BASE + 1)).toMatch(/tessera_peer_rejected_total\{reason="certificate_mismatch"\} [1-9]/);

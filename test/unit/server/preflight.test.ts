@@ -139,9 +139,20 @@ describe('establishIdentity', () => {
     expect(withToken.lines.some((l) => l.level === 'warn')).toBe(false);
   });
 
-  it('a --join node without a token has no cluster id until it learns one, then stores it', async () => {
+  it('a --join node without a token and without peer TLS is refused: peers never send the cluster id in clear', async () => {
     const store = await openStore(await scratch());
-    const got = await establishIdentity(store, configOf('j', ['--join'], 4, '1=127.0.0.1:7001'), capture().logger);
+    expect(await refusal(establishIdentity(store, configOf('j', ['--join'], 4, '1=127.0.0.1:7001'), capture().logger))).toMatch(
+      /^data dir j: a node joining without peer mutual TLS needs the cluster's --cluster-token/,
+    );
+    expect(await loadIdentity(store.db)).toBeNull();
+    const withToken = await establishIdentity(store, configOf('j', ['--join', '--cluster-token', 'T'], 4, '1=127.0.0.1:7001'), capture().logger);
+    expect(withToken.identity.clusterId).toBe(deriveClusterId('T', new Map()));
+  });
+
+  it('a --join node with peer TLS and no token has no cluster id until it learns one, then stores it', async () => {
+    const store = await openStore(await scratch());
+    const tls = ['--peer-listen', '127.0.0.1:8004', '--peer-tls-cert', 'c.pem', '--peer-tls-key', 'k.pem', '--peer-tls-ca', 'ca.pem'];
+    const got = await establishIdentity(store, configOf('j', ['--join', ...tls], 4, '1=127.0.0.1:8001'), capture().logger);
     expect(got.identity).toEqual({ nodeId: 4, clusterId: null, bootstrapPeers: [] });
     const learned = 'ab'.repeat(16);
     await got.learnClusterId(learned);

@@ -12,6 +12,8 @@ import { createNodeMetrics, silentLogger, type NodeMetrics } from '../../../src/
 import {
   HANDSHAKE_HEADERS,
   Transport,
+  handshakeMetadata,
+  handshakeProof,
   loadPeerTls,
   loadRaftProto,
   serverOptions,
@@ -112,16 +114,41 @@ async function rejected(m: NodeMetrics): Promise<Record<string, number>> {
   return out;
 }
 
-function handshake(fields: { cluster?: string; node?: string; address?: string; protocol?: string }): grpc.Metadata {
+interface HandshakeFields {
+  protocol?: string | null;
+  node?: string | null;
+  to?: string | null;
+  nonce?: string | null;
+  proof?: string | null;
+  cluster?: string | null;
+  address?: string | null;
+}
+
+const NONCE = '0123456789abcdef0123456789abcdef';
+
+/**
+ * Raw handshake metadata as an attacker would write it: by default a well-formed v2 handshake from node 1
+ * to node 2 whose proof is made with CLUSTER; a field set to null is left out.
+ */
+function handshake(fields: HandshakeFields = {}): grpc.Metadata {
+  const f = { protocol: '2', node: '1', to: '2', nonce: NONCE, address: '127.0.0.1:7001', cluster: null, ...fields };
+  const proof =
+    fields.proof !== undefined ? fields.proof : handshakeProof(CLUSTER, Number(f.node), Number(f.to), String(f.nonce), String(f.address));
   const md = new grpc.Metadata();
-  if (fields.protocol !== undefined) md.set(HANDSHAKE_HEADERS.protocol, fields.protocol);
-  if (fields.cluster !== undefined) md.set(HANDSHAKE_HEADERS.cluster, fields.cluster);
-  if (fields.node !== undefined) md.set(HANDSHAKE_HEADERS.node, fields.node);
-  if (fields.address !== undefined) md.set(HANDSHAKE_HEADERS.clientAddress, fields.address);
+  const put = (k: string, v: string | null) => v !== null && md.set(k, v);
+  put(HANDSHAKE_HEADERS.protocol, f.protocol);
+  put(HANDSHAKE_HEADERS.node, f.node);
+  put(HANDSHAKE_HEADERS.to, f.to);
+  put(HANDSHAKE_HEADERS.nonce, f.nonce);
+  put(HANDSHAKE_HEADERS.proof, proof);
+  put(HANDSHAKE_HEADERS.cluster, f.cluster);
+  put(HANDSHAKE_HEADERS.clientAddress, f.address);
   return md;
 }
 
-const valid = (node: number, cluster = CLUSTER) => handshake({ protocol: '1', cluster, node: String(node), address: `127.0.0.1:${7000 + node}` });
+/** The handshake a genuine member `node` of `cluster` sends to `to` (the code under test makes it). */
+const valid = (node: number, cluster = CLUSTER, to = 2) =>
+  handshakeMetadata({ clusterId: cluster, nodeId: node, to, clientAddress: `127.0.0.1:${7000 + node}`, revealClusterId: false });
 
 type RawClient = grpc.Client & {
   stream(md: grpc.Metadata): grpc.ClientDuplexStream<MessageBatchWire, MessageBatchWire>;
@@ -190,17 +217,42 @@ describe('peer door: handshake checks', () => {
   it('a call without a handshake, or with a malformed one, is refused with UNAUTHENTICATED and counted by reason', async () => {
     const b = await startNode(2);
     const batch = { from: 1, to: 2, messages: [Buffer.from('forged')] };
-    expect(await rawStream(b.port, new grpc.Metadata(), [batch])).toBe(grpc.status.UNAUTHENTICATED);
-    expect(await rawStream(b.port, handshake({ protocol: '2', cluster: CLUSTER, node: '1', address: '127.0.0.1:1' }), [batch])).toBe(grpc.status.UNAUTHENTICATED);
-    expect(await rawStream(b.port, handshake({ protocol: '1', cluster: CLUSTER, node: '0', address: '127.0.0.1:1' }), [batch])).toBe(grpc.status.UNAUTHENTICATED);
-    expect(await rawStream(b.port, handshake({ protocol: '1', cluster: CLUSTER, node: '2', address: '127.0.0.1:1' }), [batch])).toBe(grpc.status.UNAUTHENTICATED);
-    expect(await rawStream(b.port, handshake({ protocol: '1', node: '1', address: '127.0.0.1:1' }), [batch])).toBe(grpc.status.UNAUTHENTICATED);
-    const longAddress = `${'h'.repeat(300)}:1`;
-    expect(await rawStream(b.port, handshake({ protocol: '1', cluster: CLUSTER, node: '1', address: longAddress }), [batch])).toBe(grpc.status.UNAUTHENTICATED);
-    expect(await rawStream(b.port, handshake({ protocol: '1', cluster: CLUSTER, node: '1', address: 'not-an-address' }), [batch])).toBe(grpc.status.UNAUTHENTICATED);
+    const refused = async (md: grpc.Metadata) => expect(await rawStream(b.port, md, [batch])).toBe(grpc.status.UNAUTHENTICATED);
+    await refused(new grpc.Metadata());
+    await refused(handshake({ protocol: '1' })); // the older protocol that sent the cluster id in clear
+    await refused(handshake({ node: '0' }));
+    await refused(handshake({ node: '2' }));
+    await refused(handshake({ to: 'x' }));
+    await refused(handshake({ proof: null, cluster: CLUSTER })); // knowing the id is not enough: a proof is required
+    await refused(handshake({ nonce: 'short' }));
+    await refused(handshake({ address: `${'h'.repeat(300)}:1` }));
+    await refused(handshake({ address: 'not-an-address' }));
     expect(b.received).toEqual([]);
     expect(b.clientAddresses).toEqual([]);
-    expect(await rejected(b.metrics)).toEqual({ no_handshake: 1, bad_protocol: 1, bad_node_id: 1, self_id: 1, bad_cluster_id: 1, bad_address: 2 });
+    expect(await rejected(b.metrics)).toEqual({ no_handshake: 1, bad_protocol: 1, bad_node_id: 2, self_id: 1, bad_proof: 2, bad_address: 2 });
+  });
+
+  it('a proof made with another key, or for another receiver, is refused with PERMISSION_DENIED', async () => {
+    const b = await startNode(2);
+    const batch = { from: 1, to: 2, messages: [Buffer.from('forged')] };
+    // A proof node 1 made for node 3 (what node 3, or anyone node 1 was told to dial, could replay) does not open node 2.
+    expect(await rawStream(b.port, valid(1, CLUSTER, 3), [batch])).toBe(grpc.status.PERMISSION_DENIED);
+    // The receiver id rewritten: the proof no longer matches.
+    const replayed = valid(1, CLUSTER, 3);
+    replayed.set(HANDSHAKE_HEADERS.to, '2');
+    expect(await rawStream(b.port, replayed, [batch])).toBe(grpc.status.PERMISSION_DENIED);
+    expect(await rawStream(b.port, handshake({ proof: 'ab'.repeat(32) }), [batch])).toBe(grpc.status.PERMISSION_DENIED);
+    expect(b.received).toEqual([]);
+    expect(await rejected(b.metrics)).toEqual({ wrong_to: 1, cluster_mismatch: 2 });
+    // The control: the same batch with a genuine handshake passes.
+    expect(await rawStream(b.port, valid(1), [batch])).toBe(grpc.status.OK);
+    await until(() => b.received.length === 1);
+  });
+
+  it('the cluster id is never sent in clear without peer TLS', () => {
+    const md = valid(1);
+    expect(md.get(HANDSHAKE_HEADERS.cluster)).toEqual([]);
+    expect(JSON.stringify(md.toJSON())).not.toContain(CLUSTER);
   });
 
   it('a batch whose from differs from the handshake, or addressed to another node, is dropped; a valid one passes', async () => {
@@ -257,33 +309,24 @@ describe('peer door: handshake checks', () => {
   });
 });
 
-describe('peer door: trust on first use', () => {
-  it('a node without a cluster id keeps its links down, adopts the first peer\'s id, then requires it', async () => {
+describe('peer door: a node without a cluster id', () => {
+  it('without peer TLS it accepts no call and learns nothing (nobody sends the id in clear), and keeps its own links down', async () => {
     const a = await startNode(1);
     const joiner = await startNode(2, { clusterId: null });
     joiner.transport.setPeer(1, `127.0.0.1:${a.port}`);
-    await sleep(150);
-    expect(joiner.transport.send(1, Buffer.from('too early'))).toBe(false);
-    expect(joiner.transport.stats().get(1)!.connected).toBe(false);
-    expect(a.received).toEqual([]);
-    // The cluster's node reaches the joiner: the joiner adopts the id and its link comes up.
     a.transport.setPeer(2, `127.0.0.1:${joiner.port}`);
-    await until(() => joiner.transport.stats().get(1)!.connected);
-    expect(joiner.learned).toEqual([CLUSTER]);
-    expect(joiner.transport.clusterId).toBe(CLUSTER);
-    joiner.transport.send(1, Buffer.from('hello'));
-    await until(() => a.received.length === 1);
-    expect(a.received).toEqual([{ from: 2, message: 'hello' }]);
-    // From then on another cluster is refused.
-    expect(await rawStream(joiner.port, valid(3, OTHER_CLUSTER), [{ from: 3, to: 2, messages: [Buffer.from('x')] }])).toBe(grpc.status.PERMISSION_DENIED);
-    expect(joiner.learned).toEqual([CLUSTER]);
-  });
-
-  it('a call that fails the other checks teaches nothing', async () => {
-    const joiner = await startNode(2, { clusterId: null });
-    expect(await rawStream(joiner.port, handshake({ protocol: '1', cluster: OTHER_CLUSTER, node: '2', address: '127.0.0.1:1' }), [])).toBe(grpc.status.UNAUTHENTICATED);
-    expect(await rawStream(joiner.port, handshake({ protocol: '1', cluster: OTHER_CLUSTER, node: '1', address: 'bad' }), [])).toBe(grpc.status.UNAUTHENTICATED);
+    for (let i = 0; i < 10; i++) {
+      a.transport.send(2, Buffer.from('hello joiner'));
+      await sleep(30);
+    }
+    expect(joiner.transport.send(1, Buffer.from('too early'))).toBe(false);
+    expect(joiner.received).toEqual([]);
+    expect(a.received).toEqual([]);
     expect(joiner.learned).toEqual([]);
+    expect(joiner.transport.clusterId).toBeNull();
+    expect((await rejected(joiner.metrics)).no_cluster_id).toBeGreaterThan(0);
+    // Even a handshake that carries an id in clear teaches nothing without TLS.
+    expect(await rawStream(joiner.port, handshake({ cluster: CLUSTER }), [])).toBe(grpc.status.UNAVAILABLE);
     expect(joiner.transport.clusterId).toBeNull();
   });
 });
@@ -341,6 +384,28 @@ describe('peer door: mutual TLS', () => {
     }
     expect(a.transport.stats().get(3)!.connected).toBe(false);
     expect(b.received.map((r) => r.message)).toEqual(['over tls']);
+  });
+});
+
+describe('peer door: trust on first use with peer TLS', () => {
+  it('a joining node adopts the cluster id of the first authenticated peer, then requires it', async () => {
+    const ca = makeTestCa('peer-door-tofu');
+    cleanups.push(() => ca.cleanup());
+    const material = (name: string): PeerTlsMaterial => {
+      const files = ca.issue(name);
+      return loadPeerTls({ cert: files.cert, key: files.key, ca: ca.ca });
+    };
+    const a = await startNode(1, { tls: material('node-1') });
+    const joiner = await startNode(2, { clusterId: null, tls: material('node-2') });
+    joiner.transport.setPeer(1, `127.0.0.1:${a.port}`);
+    await sleep(150);
+    expect(joiner.transport.send(1, Buffer.from('too early'))).toBe(false);
+    a.transport.setPeer(2, `127.0.0.1:${joiner.port}`);
+    await until(() => joiner.transport.stats().get(1)!.connected);
+    expect(joiner.learned).toEqual([CLUSTER]);
+    joiner.transport.send(1, Buffer.from('hello'));
+    await until(() => a.received.length === 1);
+    expect(a.received).toEqual([{ from: 2, message: 'hello' }]);
   });
 });
 
