@@ -5,6 +5,7 @@
  * bounded. Node output is kept (last lines per node) and printed when a wait fails.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +30,11 @@ export interface ClusterOptions {
   nodeArgs?: string[];
   /** Node --log-level (default info). */
   logLevel?: string;
+  /**
+   * The --cluster-token every node gets (nodes joining later included); default a random one per cluster,
+   * null: none (the cluster id is then derived from --peers, and no node can join without peer TLS).
+   */
+  clusterToken?: string | null;
 }
 
 export class TestCluster {
@@ -37,9 +43,12 @@ export class TestCluster {
   private readonly procs = new Map<number, ChildProcess>();
   private readonly logs = new Map<number, string[]>();
   private readonly clients: Client[] = [];
+  /** The cluster's --cluster-token (null: none). */
+  readonly clusterToken: string | null;
 
   constructor(private readonly opts: ClusterOptions) {
     this.ids = opts.ids ?? [1, 2, 3];
+    this.clusterToken = opts.clusterToken === undefined ? `it-${opts.basePort}-${randomBytes(8).toString('hex')}` : opts.clusterToken;
     this.dir = mkdtempSync(join(tmpdir(), 'tessera-it-'));
   }
 
@@ -84,6 +93,7 @@ export class TestCluster {
       '--data-dir', join(this.dir, `n${id}`),
       '--http', `127.0.0.1:${this.opts.basePort + 50 + id}`,
       '--log-level', this.opts.logLevel ?? 'info',
+      ...(this.clusterToken === null ? [] : ['--cluster-token', this.clusterToken]),
       ...(this.opts.nodeArgs ?? []),
       ...extraArgs,
     ];

@@ -58,6 +58,16 @@ async function leaderAddress(): Promise<string> {
   return cluster.address(leader);
 }
 
+/** The voter ids once the node answering Status shows `expected` (it may apply the last change a moment later); bounded. */
+async function votersEventually(expected: number[]): Promise<number[]> {
+  let ids: number[] = [];
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    ids = (await membersNow()).filter((m) => m.voter).map((m) => m.id);
+    if (JSON.stringify(ids) === JSON.stringify(expected)) break;
+  }
+  return ids;
+}
+
 async function membersNow(): Promise<Member[]> {
   const s = await cluster.client({ deadlineMs: 3000 }).status();
   return s.groups[0]!.members.map((m) => ({ id: m.id, address: m.address, voter: m.voter }));
@@ -81,7 +91,10 @@ describe('membership safeguards (real processes)', () => {
       expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);
       expect(r.err?.details).toContain(`node ${id} did not catch up`);
     }
-    const members = await membersNow();
+    let members = await membersNow();
+    for (const deadline = Date.now() + 10_000; members.length < 6 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      members = await membersNow(); // the node answering Status may apply the last addition a moment later
+    }
     expect(members.filter((m) => m.voter).map((m) => m.id)).toEqual([1, 2, 3]);
     expect(members.filter((m) => !m.voter).map((m) => m.id)).toEqual([7, 8, 9]);
     // Writes go on, also once the leader is gone: 2 of the 3 voters are a quorum (the learners count for nothing).
@@ -152,7 +165,7 @@ describe('membership safeguards (real processes)', () => {
     expect(r.err).toBeNull();
     expect(seen[0]).toBe(false); // joined as a learner (without the safeguard: a voter at once, before it ran)
     expect(r.members.find((m) => m.id === NEW_NODE)).toMatchObject({ address, voter: true });
-    expect((await membersNow()).filter((m) => m.voter).map((m) => m.id)).toEqual([1, 2, 3, 4]);
+    expect(await votersEventually([1, 2, 3, 4])).toEqual([1, 2, 3, 4]);
     const direct = cluster.client({ endpoints: [address], deadlineMs: 5000, discover: false });
     expect((await direct.get('mg/data/49', { consistency: 'stale' }))?.toString()).toBe('v49');
     await client.put('mg/with-four', '1');

@@ -157,7 +157,7 @@ describe('KV and Admin over gRPC on a 3-node in-process cluster', () => {
     const port = await freePort();
     cluster.ports.set(5, port);
     const adding = raw(cluster.ports.get(leader)!, 'Admin', 'addNode', { id: 5, address: `127.0.0.1:${port}` });
-    // --join: a new member learns the cluster id from its first peer (its own --peers would derive another).
+    // --join with the cluster's token: its own --peers must not bootstrap (or derive) anything.
     const n5 = await cluster.startNode(5, ['--join'], `${cluster.peers},5=127.0.0.1:${port}`);
     const added = await adding;
     expect(added.err).toBeNull();
