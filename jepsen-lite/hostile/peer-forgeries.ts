@@ -41,7 +41,7 @@ export async function sendForged(target: NodeDoor, from: number, view: ClusterVi
     batches.push(encode('MessageBatch', { from, to: target.id, messages: slice.map((m) => encodeRaftMessage({ groupId: view.groupId, message: m })) }));
   }
   const fromDoor = view.members.find((m) => m.id === from)?.address ?? target.clientAddress;
-  const md = opts.handshake === false ? peerMetadata(null) : peerMetadata({ nodeId: from, clientAddress: fromDoor, clusterId: opts.clusterId });
+  const md = opts.handshake === false ? peerMetadata(null) : peerMetadata({ nodeId: from, to: target.id, clientAddress: fromDoor, clusterId: opts.clusterId });
   const holdMs = opts.holdMs ?? 300;
   const r = await bidiStream(peerDoor(target), '/tessera.v1.Raft/Stream', batches, { holdMs, gapMs: opts.gapMs, md, timeoutMs: holdMs + (opts.gapMs ?? 0) * batches.length + 3000 });
   return r.answer;
@@ -50,7 +50,7 @@ export async function sendForged(target: NodeDoor, from: number, view: ClusterVi
 /** Sends raw (undecodable) message bytes in a well-formed MessageBatch. */
 export async function sendRawPeerBytes(target: NodeDoor, from: number, payloads: Buffer[], opts: PeerAttackOptions = {}): Promise<Answer> {
   const batch = encode('MessageBatch', { from, to: target.id, messages: payloads });
-  const md = opts.handshake === false ? peerMetadata(null) : peerMetadata({ nodeId: from, clientAddress: target.clientAddress, clusterId: opts.clusterId });
+  const md = opts.handshake === false ? peerMetadata(null) : peerMetadata({ nodeId: from, to: target.id, clientAddress: target.clientAddress, clusterId: opts.clusterId });
   return (await bidiStream(peerDoor(target), '/tessera.v1.Raft/Stream', [batch], { holdMs: opts.holdMs ?? 300, md, timeoutMs: 4000 })).answer;
 }
 
@@ -80,7 +80,7 @@ export async function forgedInstallSnapshot(target: NodeDoor, view: ClusterView,
   const header = encodeRaftMessage({ groupId: view.groupId, message });
   const data = encodeChunk({ seq: 0, applied: index, done: true, itemCount: 1, items: [{ kind: ITEM_DATA, key: Buffer.from(plantedKey), value: encodeValueRecord(Buffer.from('planted')) }] });
   const chunk = encode('SnapshotChunk', { from, to: target.id, groupId: view.groupId, header, data, last: true });
-  const md = opts.handshake === false ? peerMetadata(null) : peerMetadata({ nodeId: from, clientAddress: target.clientAddress, clusterId: opts.clusterId });
+  const md = opts.handshake === false ? peerMetadata(null) : peerMetadata({ nodeId: from, to: target.id, clientAddress: target.clientAddress, clusterId: opts.clusterId });
   const r = await clientStream(peerDoor(target), '/tessera.v1.Raft/InstallSnapshot', [chunk], 5000, md);
   if (r.answer.code !== 'OK' || !r.response) return r.answer;
   const ack = decode<{ accepted: boolean; error: string }>('SnapshotAck', r.response);

@@ -13,6 +13,7 @@ import * as protobuf from 'protobufjs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { repoRoot } from '../cluster/repo-root';
+import { HANDSHAKE_HEADERS, PEER_PROTOCOL_VERSION, handshakeMetadata } from '../../src/transport';
 
 export interface Answer {
   /** gRPC status name ('OK', 'UNAUTHENTICATED', ...) or 'NO_ANSWER'. */
@@ -47,17 +48,24 @@ export function decode<T = Record<string, unknown>>(type: string, buf: Buffer): 
 export interface ForgedHandshake {
   nodeId: number;
   clientAddress: string;
-  /** A cluster id the attacker learned somehow; absent: a random guess. */
+  /** The node the call goes to (the proof is bound to it); absent: node 1. */
+  to?: number;
+  /** A cluster id the attacker learned somehow (an insider); absent: the proof is a random guess. */
   clusterId?: string;
 }
 
+/** A v2 handshake: with a known cluster id a genuine HMAC proof (as a member would make it), else a random one. */
 export function peerMetadata(h: ForgedHandshake | null): grpc.Metadata {
+  if (h === null) return new grpc.Metadata();
+  const to = h.to ?? 1;
+  if (h.clusterId !== undefined) return handshakeMetadata({ clusterId: h.clusterId, nodeId: h.nodeId, to, clientAddress: h.clientAddress, revealClusterId: false });
   const md = new grpc.Metadata();
-  if (h === null) return md;
-  md.set('x-tessera-protocol', '1');
-  md.set('x-tessera-cluster', h.clusterId ?? randomBytes(16).toString('hex'));
-  md.set('x-tessera-node', String(h.nodeId));
-  md.set('x-tessera-client-address', h.clientAddress);
+  md.set(HANDSHAKE_HEADERS.protocol, String(PEER_PROTOCOL_VERSION));
+  md.set(HANDSHAKE_HEADERS.node, String(h.nodeId));
+  md.set(HANDSHAKE_HEADERS.to, String(to));
+  md.set(HANDSHAKE_HEADERS.nonce, randomBytes(16).toString('hex'));
+  md.set(HANDSHAKE_HEADERS.proof, randomBytes(32).toString('hex'));
+  md.set(HANDSHAKE_HEADERS.clientAddress, h.clientAddress);
   return md;
 }
 

@@ -182,13 +182,13 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
     }, 90_000);
   }
 
-  // An insider (the tokenless test cluster's id is derived from --peers) passes the handshake: the
+  // An insider (it knows the test cluster's token, hence its id) passes the handshake: the
   // invariant-breaking messages then reach the node, which must drop them and live (DESIGN.md 9b).
   const insiderForgeries: AttackName[] = ['append-undecodable', 'append-gap', 'ack-beyond-log', 'snapshot-on-stream', 'vote-unsafe-term', 'garbage-rpc'];
   for (const name of insiderForgeries) {
     it(`insider ${name}: past the handshake, the node drops what breaks its invariants and lives`, async () => {
       const c = cluster!;
-      ctx.clusterId = deriveClusterId(null, new Map(c.ids.map((i) => [i, c.address(i)])));
+      ctx.clusterId = deriveClusterId(c.clusterToken, new Map(c.ids.map((i) => [i, c.address(i)])));
       const r = await fire(name);
       const peerAnswer = name === 'garbage-rpc' ? r.answers.slice(-1) : r.answers;
       expect(peerAnswer.map((a) => a.code), `the forgery must pass the handshake for this test to mean anything\n${describeResult(r)}`).not.toContain('PERMISSION_DENIED');
@@ -199,7 +199,7 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
 
   it('insider fake-leader-hint: even when a member 99 claims leadership, no SDK call follows its hint to the attacker', async () => {
     const c = cluster!;
-    ctx.clusterId = deriveClusterId(null, new Map(c.ids.map((i) => [i, c.address(i)])));
+    ctx.clusterId = deriveClusterId(c.clusterToken, new Map(c.ids.map((i) => [i, c.address(i)])));
     const r = await fire('fake-leader-hint');
     await expectClusterIntact(r, c);
   }, 90_000);
