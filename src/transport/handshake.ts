@@ -16,6 +16,12 @@
  *                             client address): proves knowledge of the cluster id without sending it
  *   x-tessera-cluster         the cluster id itself, ONLY on peer mutual TLS channels (the server's
  *                             certificate was checked to name node-<to>), so a joining node may learn it
+ * The receiver answers an accepted call with response headers carrying
+ *   x-tessera-answer          hex HMAC-SHA256 keyed by the cluster id over (protocol, receiver, sender, the
+ *                             sender's nonce)
+ * and the sender writes nothing (no message, no snapshot chunk) until that answer checks out: a node we
+ * dial that cannot prove the cluster id (an attacker's address named by an unauthenticated AddNode) gets
+ * no data.
  * The cluster id never leaves a node in clear over plaintext: a node we dial may be anyone (an
  * unauthenticated AddNode can name any address), and the proof it receives is bound to its own id as the
  * receiver, so it cannot replay it to another node. A node that does not know its cluster id accepts no
@@ -40,6 +46,7 @@ export const HANDSHAKE_HEADERS = {
   to: 'x-tessera-to',
   nonce: 'x-tessera-nonce',
   proof: 'x-tessera-proof',
+  answer: 'x-tessera-answer',
   clientAddress: 'x-tessera-client-address',
 } as const;
 
@@ -59,6 +66,7 @@ export type PeerRejectReason =
   | 'bad_address'
   | 'bad_proof'
   | 'no_cluster_id'
+  | 'bad_answer'
   | 'no_certificate'
   | 'certificate_mismatch'
   | 'spoofed_from'
@@ -123,6 +131,32 @@ export function handshakeProof(clusterId: string, nodeId: NodeId, to: NodeId, no
   return createHmac('sha256', Buffer.from(clusterId, 'utf8'))
     .update(`tessera-peer-v${PEER_PROTOCOL_VERSION}\n${nodeId}\n${to}\n${nonce}\n${clientAddress}`, 'utf8')
     .digest('hex');
+}
+
+/** The receiver's answer: HMAC-SHA256 keyed by the cluster id over (receiver, sender, the sender's nonce), hex. */
+export function answerProof(clusterId: string, receiver: NodeId, sender: NodeId, nonce: string): string {
+  return createHmac('sha256', Buffer.from(clusterId, 'utf8'))
+    .update(`tessera-peer-answer-v${PEER_PROTOCOL_VERSION}\n${receiver}\n${sender}\n${nonce}`, 'utf8')
+    .digest('hex');
+}
+
+/** The response headers a receiver sends once it accepted `h` (it knows the cluster id by then). */
+export function answerMetadata(clusterId: string, receiver: NodeId, h: Handshake): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set(HANDSHAKE_HEADERS.answer, answerProof(clusterId, receiver, h.nodeId, h.nonce));
+  return md;
+}
+
+/**
+ * The sender's check of the receiver's answer to `request` (the handshake it sent): the receiver `to`
+ * proved the same cluster id for this very call (constant time).
+ */
+export function verifyAnswer(clusterId: string, request: grpc.Metadata, answer: grpc.Metadata, self: NodeId, to: NodeId): boolean {
+  const nonce = single(request, HANDSHAKE_HEADERS.nonce);
+  const got = single(answer, HANDSHAKE_HEADERS.answer);
+  if (nonce === null || got === null || !/^[0-9a-f]{64}$/.test(got)) return false;
+  const expected = Buffer.from(answerProof(clusterId, to, self, nonce), 'hex');
+  return timingSafeEqual(Buffer.from(got, 'hex'), expected);
 }
 
 /** Whether `h.proof` was made with `clusterId` (constant time). */

@@ -39,6 +39,8 @@ export interface PeerLinkOptions {
   onUnreachable: (peer: NodeId) => void;
   /** The handshake metadata of a new call; null while the cluster id is unknown (the link waits). */
   handshake: () => grpc.Metadata | null;
+  /** Whether the receiver's response headers prove the cluster id for the call opened with `request`. */
+  verifyAnswer: (request: grpc.Metadata, answer: grpc.Metadata) => boolean;
   /** Channel credentials for this peer (plaintext, or mutual TLS checking the peer's certificate). */
   credentials: (peer: NodeId) => grpc.ChannelCredentials;
 }
@@ -101,7 +103,8 @@ export class PeerLink {
   /** Write queued messages as batches until the call pushes back. */
   flush(): void {
     const call = this.call;
-    if (call === null || this.blocked || this.outbox.length === 0) return;
+    // Nothing is written before the receiver proved the cluster id (state 'open').
+    if (call === null || this.state !== 'open' || this.blocked || this.outbox.length === 0) return;
     let start = 0;
     while (start < this.outbox.length && !this.blocked) {
       let end = start;
@@ -174,9 +177,14 @@ export class PeerLink {
     this.call = call;
     this.state = 'connecting';
     this.blocked = false;
-    call.on('metadata', () => {
-      // The receiver sends headers as soon as it accepts the stream: the link is up.
+    call.on('metadata', (answer: grpc.Metadata) => {
+      // The receiver sends headers as soon as it accepts the stream, with its proof of the cluster id.
       if (this.call !== call) return;
+      if (!this.opts.verifyAnswer(metadata, answer)) {
+        this.call = null;
+        this.failed(new Error('the peer did not prove the cluster id'));
+        return;
+      }
       this.state = 'open';
       this.backoffMs = this.opts.backoff.initialMs;
       this.unreachableReported = false;

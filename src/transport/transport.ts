@@ -27,6 +27,8 @@ import {
   clusterIdsEqual,
   handshakeMetadata,
   readHandshake,
+  answerMetadata,
+  verifyAnswer,
   verifyProof,
   redactClusterId,
   type Handshake,
@@ -151,6 +153,7 @@ export class Transport {
         metrics: this.opts.metrics,
         onUnreachable: (peer) => this.handler?.onUnreachable(peer),
         handshake: () => this.outgoingHandshake(id),
+        verifyAnswer: (request, answer) => this.answerProves(request, answer, id),
         credentials: (peer) => peerChannelCredentials(this.opts.tls, peer),
       }),
     );
@@ -221,6 +224,14 @@ export class Transport {
       ): grpc.ClientWritableStream<SnapshotChunkWire>;
     }).installSnapshot(metadata, { deadline }, (err, ack) => finish(err, ack));
     try {
+      // Not one chunk before the receiver proved the cluster id for this call (handshake.ts).
+      const answered = new Promise<void>((resolve, reject) => {
+        call.once('metadata', (answer: grpc.Metadata) => {
+          if (this.answerProves(metadata, answer, to)) resolve();
+          else reject(new TesseraError('UNAVAILABLE', `peer ${to} did not prove the cluster id; no snapshot sent`));
+        });
+      });
+      await Promise.race([answered, done.then(() => Promise.reject(new TesseraError('UNAVAILABLE', `peer ${to} ended the snapshot call before answering`)))]);
       let first = true;
       let pending: Buffer | null = null;
       const writeChunk = async (data: Buffer, last: boolean): Promise<void> => {
@@ -238,7 +249,14 @@ export class Transport {
       call.end();
     } catch (e) {
       call.cancel();
-      await done.catch(() => undefined);
+      // A refusal (the receiver's status) says more than our own "did not prove" when both happened.
+      const status = await done.then(
+        () => null,
+        (err: unknown) => (err instanceof Error ? err : null),
+      );
+      if (status !== null && e instanceof TesseraError && e.message.includes('did not prove')) {
+        throw new TesseraError('UNAVAILABLE', `snapshot to peer ${to} failed: ${status.message}`, {}, { cause: status });
+      }
       throw e;
     }
     let ack: SnapshotAckWire;
@@ -279,7 +297,7 @@ export class Transport {
     }
     const peer = auth.handshake.nodeId;
     this.incoming.add(call);
-    call.sendMetadata(new grpc.Metadata());
+    call.sendMetadata(answerMetadata(this.clusterIdValue as string, this.opts.selfId, auth.handshake));
     call.on('data', (batch: MessageBatchWire) => {
       if (batch.from !== peer) {
         this.reject('spoofed_from', String(peer), { claimedFrom: batch.from });
@@ -314,6 +332,7 @@ export class Transport {
     }
     const peer = auth.handshake.nodeId;
     const selfId = this.opts.selfId;
+    call.sendMetadata(answerMetadata(this.clusterIdValue as string, selfId, auth.handshake));
     // A chunk from or to another node than the handshake says: counted, and the transfer is refused.
     const checkChunk = (chunk: SnapshotChunkWire): void => {
       if (chunk.from !== peer) {
@@ -357,6 +376,14 @@ export class Transport {
         cb(null, { accepted: false, error: (e as Error).message });
       },
     );
+  }
+
+  /** Whether `answer` (response headers) proves that peer `to` holds our cluster id for the call we opened with `request`. */
+  private answerProves(request: grpc.Metadata, answer: grpc.Metadata, to: NodeId): boolean {
+    const clusterId = this.clusterIdValue;
+    if (clusterId !== null && verifyAnswer(clusterId, request, answer, this.opts.selfId, to)) return true;
+    this.reject('bad_answer', `${to}@${this.links.get(to)?.address ?? '?'}`);
+    return false;
   }
 
   /**

@@ -309,6 +309,57 @@ describe('peer door: handshake checks', () => {
   });
 });
 
+describe('peer door: the receiver proves the cluster id before anything is sent to it', () => {
+  /** A Raft server at an attacker's address (named by an unauthenticated AddNode): accepts every call, records what arrives. */
+  async function fakeServer(): Promise<{ port: number; batches: number; chunks: number; handshakes: grpc.Metadata[] }> {
+    const fake = { port: 0, batches: 0, chunks: 0, handshakes: [] as grpc.Metadata[] };
+    const server = new grpc.Server(serverOptions);
+    server.addService(loadRaftProto().service, {
+      stream: (call: grpc.ServerDuplexStream<MessageBatchWire, MessageBatchWire>) => {
+        fake.handshakes.push(call.metadata);
+        call.sendMetadata(new grpc.Metadata());
+        call.on('data', () => void fake.batches++);
+      },
+      installSnapshot: (call: grpc.ServerReadableStream<SnapshotChunkWire, SnapshotAckWire>, cb: grpc.sendUnaryData<SnapshotAckWire>) => {
+        fake.handshakes.push(call.metadata);
+        call.sendMetadata(new grpc.Metadata());
+        call.on('data', () => void fake.chunks++);
+        call.on('end', () => cb(null, { accepted: true, error: '' }));
+      },
+    });
+    fake.port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    cleanups.push(() => server.forceShutdown());
+    return fake;
+  }
+
+  it('a dialed server that cannot prove the cluster id gets no message and no snapshot chunk', async () => {
+    const a = await startNode(1);
+    const fake = await fakeServer();
+    a.transport.setPeer(99, `127.0.0.1:${fake.port}`);
+    for (let i = 0; i < 10; i++) {
+      a.transport.send(99, Buffer.from('replicated data'));
+      await sleep(30);
+    }
+    async function* chunks() {
+      yield Buffer.from('the whole state machine');
+    }
+    await until(() => fake.handshakes.length > 0);
+    await expect(a.transport.sendSnapshot(99, 1, Buffer.from('hdr'), chunks())).rejects.toThrow(/UNAVAILABLE|did not prove|no connection/);
+    await sleep(100);
+    expect(fake.batches).toBe(0);
+    expect(fake.chunks).toBe(0);
+    expect(a.transport.stats().get(99)!.connected).toBe(false);
+    expect((await rejected(a.metrics)).bad_answer).toBeGreaterThan(0);
+    // What it saw proves nothing elsewhere: no cluster id in clear, and the proof names node 99 as the receiver.
+    for (const md of fake.handshakes) {
+      expect(md.get(HANDSHAKE_HEADERS.cluster)).toEqual([]);
+      expect(md.get(HANDSHAKE_HEADERS.to)).toEqual(['99']);
+    }
+  });
+});
+
 describe('peer door: a node without a cluster id', () => {
   it('without peer TLS it accepts no call and learns nothing (nobody sends the id in clear), and keeps its own links down', async () => {
     const a = await startNode(1);
