@@ -30,8 +30,9 @@ const USAGE = `usage: tessera start --id N --listen HOST:PORT --peers ID=HOST:PO
 
 Starts one Tessera storage node. Three nodes started with the same --peers (and --cluster-token) and
 empty data directories form a new cluster; a node restarted on its data directory rejoins with its state.
-A node joining a running cluster is first added with 'tessera member add ID HOST:PORT', then started with
---join (or, when the cluster has a --cluster-token, with it and --peers listing the whole cluster).
+A node joining a running cluster is started with --join and the cluster's --cluster-token (with peer
+mutual TLS the token may be left out: it learns the cluster id from its first authenticated peer), then
+added with 'tessera member add ID HOST:PORT', which promotes it to voter once it has caught up.
 
 The data directory records the node id, the cluster id and the membership: --peers only bootstraps a new
 node. A restart with another --id, another --cluster-token, or a --peers that contradicts the stored

@@ -19,7 +19,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'id', kind: 'int', help: 'this node id (positive integer), required' },
   { key: 'listen', kind: 'hostport', help: 'HOST:PORT of the gRPC server (KV, Admin; Raft peers too unless --peer-listen), required' },
   { key: 'peerListen', kind: 'hostport', help: 'HOST:PORT of a separate listener for Raft peers only; --peers then names peer addresses (default: off, peers use --listen)' },
-  { key: 'clusterToken', kind: 'string', help: 'secret shared by the bootstrap members; the cluster id is derived from it (default: derived from --peers, guessable)' },
+  { key: 'clusterToken', kind: 'string', help: 'secret shared by every member, joining ones too; the cluster id is derived from it (default: derived from --peers, guessable)' },
   { key: 'tlsCert', kind: 'string', help: 'PEM certificate the client listener presents (with --tls-key; enables TLS for clients)' },
   { key: 'tlsKey', kind: 'string', help: 'PEM private key of --tls-cert' },
   { key: 'tlsCa', kind: 'string', help: 'PEM CA bundle; when set, clients must present a certificate it signed (mutual TLS)' },

@@ -8,15 +8,18 @@
  * - sendSnapshot streams chunks to a peer with backpressure.
  *
  * The peer door (handshake.ts): every call carries the handshake; before anything reaches the handler
- * the receiver checks the protocol version, the sender's node id (valid, not ours), the cluster id
- * (constant-time equal to ours), the sender's client address (bounded HOST:PORT) and, with peer TLS,
- * that the client certificate names `node-<id>`. A call failing any check is refused (UNAUTHENTICATED /
+ * the receiver checks the protocol version, the sender's node id (valid, not ours), that the call is
+ * meant for this node, the HMAC proof of the cluster id (constant time; the id itself is never sent
+ * without peer TLS), the sender's client address (bounded HOST:PORT) and, with peer TLS, that the client
+ * certificate names `node-<id>`. A call failing any check is refused (UNAUTHENTICATED /
  * PERMISSION_DENIED) and never handed to the node; a batch or chunk whose `from` is not the handshake's
- * node id or whose `to` is not this node is dropped. Every refusal and drop is counted
- * (tessera_peer_rejected_total{reason}) and logged once per (sender, reason).
- * Trust on first use: a node without a cluster id (joining with an empty data dir) keeps its outgoing
- * links down, adopts the cluster id of the first inbound handshake that passes the other checks, reports
- * it (onClusterIdLearned) and requires it from then on.
+ * node id or whose `to` is not this node is dropped. An accepted call is answered with the receiver's
+ * own proof, and a sender writes nothing before it checked that answer. Every refusal and drop is
+ * counted (tessera_peer_rejected_total{reason}) and logged once per (sender, reason).
+ * Trust on first use, with peer TLS only: a node without a cluster id (joining with an empty data dir
+ * and no token) keeps its outgoing links down, adopts the cluster id of the first inbound handshake that
+ * carries it over a certificate-checked channel and passes the other checks, reports it
+ * (onClusterIdLearned) and requires it from then on.
  * Invariant: the handler is set before any incoming call is processed (calls before that are refused).
  */
 import * as grpc from '@grpc/grpc-js';
