@@ -48,7 +48,7 @@ import type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, Res
 
 export const WHOLE_KEYSPACE_GROUP: GroupId = 1;
 
-type PeerRejection = 'not_member' | 'snapshot_on_stream' | 'snapshot_not_member' | 'malformed' | 'invalid_message';
+type PeerRejection = 'not_member' | 'snapshot_on_stream' | 'snapshot_not_member' | 'malformed' | 'invalid_message' | 'spoofed_message_from' | 'unknown_group';
 /** Distinct senders logged per rejection reason; past it drops are only counted. */
 const PEER_REJECTIONS_LOGGED_MAX = 256;
 
@@ -91,6 +91,8 @@ export class NodeHost implements TransportHandler {
       snapshot_not_member: r.labels({ reason: 'snapshot_not_member' }),
       malformed: r.labels({ reason: 'malformed' }),
       invalid_message: r.labels({ reason: 'invalid_message' }),
+      spoofed_message_from: r.labels({ reason: 'spoofed_message_from' }),
+      unknown_group: r.labels({ reason: 'unknown_group' }),
     };
     this.snapshotContext = {
       transport: opts.transport,
@@ -436,7 +438,14 @@ export class NodeHost implements TransportHandler {
         continue;
       }
       const g = this.groups.get(env.groupId);
-      if (!g || env.message.from !== from) continue;
+      if (!g) {
+        this.rejectPeer(null, from, 'unknown_group', `group ${env.groupId}`);
+        continue;
+      }
+      if (env.message.from !== from) {
+        this.rejectPeer(g, from, 'spoofed_message_from', `message from ${env.message.from}`);
+        continue;
+      }
       if (env.message.type === 'snapshot') {
         this.rejectPeer(g, from, 'snapshot_on_stream');
         continue;
@@ -475,7 +484,11 @@ export class NodeHost implements TransportHandler {
             ? 'dropping a peer message that does not decode'
             : reason === 'invalid_message'
               ? 'dropping a peer message that breaks a Raft invariant'
-              : 'dropping messages from a node that is not a member of the group';
+              : reason === 'spoofed_message_from'
+                ? 'dropping a peer message whose sender differs from the authenticated peer'
+                : reason === 'unknown_group'
+                  ? 'dropping a peer message for a group this node does not host'
+                  : 'dropping messages from a node that is not a member of the group';
     this.opts.logger.warn({ group: g?.id ?? null, from, reason, detail }, `${why}; further drops from this sender are only counted`);
   }
 

@@ -181,6 +181,12 @@ describe('NodeHost peer door: group membership of the sender', () => {
     expect(h.warned.filter((w) => w.obj.from === 2 && w.obj.reason === 'malformed')).toHaveLength(1);
     expect(h.warned.filter((w) => w.obj.from === 2 && w.obj.reason === 'invalid_message')).toHaveLength(1);
     expect(h.host.groupStatus(1)).toMatchObject({ term: 0, lastIndex: 0 });
+    // A member's batch carrying a message from another node, or for a group this node does not host.
+    h.transport.handler!.onMessages(2, [wire(heartbeat(3, 4)), encodeRaftMessage({ groupId: 77, message: heartbeat(2, 4) })]);
+    await settle();
+    expect(await rejected(h.metrics, 'spoofed_message_from')).toBe(1);
+    expect(await rejected(h.metrics, 'unknown_group')).toBe(1);
+    expect(h.host.groupStatus(1)).toMatchObject({ term: 0, leader: 0 });
   });
 
   it('drops a TimeoutNow and votes from a non-member', async () => {
