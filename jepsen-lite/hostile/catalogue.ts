@@ -255,12 +255,23 @@ const specs: Record<AttackName, AttackSpec> = {
     target: 'leader',
     run: async (ctx, v, d, tag) => {
       const { clusterId, answers } = await stealClusterId(d, ctx.fake, 98, 3000);
-      if (clusterId === null) return { answers, effects: ['no cluster id reached the attacker'] };
+      const effects: string[] = [];
+      // A member's own handshake to "node 98", replayed to the other nodes as if that member spoke to them.
+      const captured = ctx.fake.lastPeerHandshake;
+      if (captured) {
+        for (const x of ctx.doors.filter((y) => y.id !== d.id && v.nodes.has(y.id))) {
+          const a = await forgedInstallSnapshot(x, v, planted(ctx, `${tag}-replay-${x.id}`), { replay: captured });
+          answers.push({ code: a.code, detail: `leader's handshake replayed to node ${x.id}: ${a.detail}` });
+        }
+        effects.push(`a member dialed the attacker (a handshake from node ${String(captured.get('x-tessera-node')[0])}); replays answered ${answers.slice(-2).map((a) => a.code).join(', ')}`);
+      }
+      if (clusterId === null) return { answers, effects: [...effects, 'no cluster id reached the attacker'] };
       // Speak as members with the stolen id: a snapshot to a follower, a put append to the leader.
       const follower = ctx.doors.find((x) => x.id !== d.id && v.nodes.has(x.id)) ?? d;
       answers.push(await forgedInstallSnapshot(follower, v, planted(ctx, `${tag}-snapshot`), { clusterId }));
       answers.push(await forgedPutAppend(d, v, planted(ctx, `${tag}-put`), { clusterId }));
-      return { answers, effects: [`the leader's handshake gave the attacker the cluster id (${clusterId.slice(0, 4)}…); forgeries with it answered ${answers.slice(-2).map((a) => `${a.code} ${a.detail}`.trim()).join(', ')}`] };
+      effects.push(`the leader's handshake gave the attacker the cluster id (${clusterId.slice(0, 4)}…); forgeries with it answered ${answers.slice(-2).map((a) => `${a.code} ${a.detail}`.trim()).join(', ')}`);
+      return { answers, effects };
     },
   },
 };
@@ -271,6 +282,7 @@ const specs: Record<AttackName, AttackSpec> = {
  * null after waitMs) and the AddNode answer; the learner is removed again either way.
  */
 export async function stealClusterId(leader: NodeDoor, fake: FakeNode, id: number, waitMs: number): Promise<{ clusterId: string | null; answers: Answer[] }> {
+  fake.lastPeerHandshake = null;
   const added = await addNode(leader, id, fake.address, true);
   const end = Date.now() + waitMs;
   while (added.code === 'OK' && fake.clusterIdsSeen.size === 0 && Date.now() < end) await sleep(100);

@@ -12,6 +12,8 @@ export class FakeNode {
   readonly calls = new Map<string, number>();
   /** Cluster ids seen in the handshake headers of peer calls (a node that dialed us as a member told us). */
   readonly clusterIdsSeen = new Set<string>();
+  /** The request headers of the last peer call that carried a handshake (for replaying it elsewhere). */
+  lastPeerHandshake: grpc.Metadata | null = null;
   private server: grpc.Server | null = null;
   address = '';
 
@@ -49,6 +51,7 @@ export class FakeNode {
           this.calls.set(`${service}.${m.name}`, (this.calls.get(`${service}.${m.name}`) ?? 0) + 1);
           const id = md?.get('x-tessera-cluster')?.[0];
           if (typeof id === 'string' && id !== '') this.clusterIdsSeen.add(id);
+          if (service === 'Raft' && md && md.get('x-tessera-node').length > 0) this.lastPeerHandshake = md.clone();
         };
         const refusal = { code: grpc.status.UNAVAILABLE, details: 'hostile fake node' };
         impl[m.name] = m.requestStream || m.responseStream

@@ -8,6 +8,7 @@
  * takes the stream (answer OK) and acts on them. What the forgery did to the cluster is for the caller to
  * check (planted keys, crashed nodes, leadership): the answer alone cannot show a silent drop.
  */
+import type * as grpc from '@grpc/grpc-js';
 import type { Entry, Message } from '../../src/raft';
 import { encodeCommand, encodeRaftMessage, encodeValueRecord } from '../../src/codec';
 import { encodeChunk, ITEM_DATA } from '../../src/kv/snapshot-chunk';
@@ -26,6 +27,8 @@ export interface PeerAttackOptions {
   handshake?: boolean;
   /** The cluster id to put in the handshake (one the attacker stole); default a random guess. */
   clusterId?: string;
+  /** Replay these handshake headers (captured from a member that dialed the attacker) instead of forging. */
+  replay?: grpc.Metadata;
   /** How long the stream stays open after the last message. Default 300 ms. */
   holdMs?: number;
 }
@@ -41,7 +44,7 @@ export async function sendForged(target: NodeDoor, from: number, view: ClusterVi
     batches.push(encode('MessageBatch', { from, to: target.id, messages: slice.map((m) => encodeRaftMessage({ groupId: view.groupId, message: m })) }));
   }
   const fromDoor = view.members.find((m) => m.id === from)?.address ?? target.clientAddress;
-  const md = opts.handshake === false ? peerMetadata(null) : peerMetadata({ nodeId: from, to: target.id, clientAddress: fromDoor, clusterId: opts.clusterId });
+  const md = opts.replay ?? (opts.handshake === false ? peerMetadata(null) : peerMetadata({ nodeId: from, to: target.id, clientAddress: fromDoor, clusterId: opts.clusterId }));
   const holdMs = opts.holdMs ?? 300;
   const r = await bidiStream(peerDoor(target), '/tessera.v1.Raft/Stream', batches, { holdMs, gapMs: opts.gapMs, md, timeoutMs: holdMs + (opts.gapMs ?? 0) * batches.length + 3000 });
   return r.answer;
@@ -80,7 +83,7 @@ export async function forgedInstallSnapshot(target: NodeDoor, view: ClusterView,
   const header = encodeRaftMessage({ groupId: view.groupId, message });
   const data = encodeChunk({ seq: 0, applied: index, done: true, itemCount: 1, items: [{ kind: ITEM_DATA, key: Buffer.from(plantedKey), value: encodeValueRecord(Buffer.from('planted')) }] });
   const chunk = encode('SnapshotChunk', { from, to: target.id, groupId: view.groupId, header, data, last: true });
-  const md = opts.handshake === false ? peerMetadata(null) : peerMetadata({ nodeId: from, to: target.id, clientAddress: target.clientAddress, clusterId: opts.clusterId });
+  const md = opts.replay ?? (opts.handshake === false ? peerMetadata(null) : peerMetadata({ nodeId: from, to: target.id, clientAddress: target.clientAddress, clusterId: opts.clusterId }));
   const r = await clientStream(peerDoor(target), '/tessera.v1.Raft/InstallSnapshot', [chunk], 5000, md);
   if (r.answer.code !== 'OK' || !r.response) return r.answer;
   const ack = decode<{ accepted: boolean; error: string }>('SnapshotAck', r.response);
