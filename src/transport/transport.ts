@@ -106,6 +106,8 @@ export class Transport {
   private flushScheduled = false;
   private closed = false;
   private readonly incoming = new Set<grpc.ServerDuplexStream<MessageBatchWire, MessageBatchWire>>();
+  /** Ends each snapshot send in flight (close() calls them). */
+  private readonly snapshotAborts = new Set<(why: string) => void>();
 
   constructor(options: TransportOptions) {
     this.opts = {
@@ -207,25 +209,58 @@ export class Transport {
 
   /**
    * Stream a snapshot to a peer: the header (the encoded snapshot message) rides on the first chunk.
-   * Resolves when the receiver accepted it; rejects with UNAVAILABLE otherwise.
+   * Resolves when the receiver accepted it; rejects with UNAVAILABLE otherwise. Always settles: every wait
+   * (the receiver's answer, 'drain', the final ack) races against the call's end (a refusal, a receiver
+   * that died, transport close) and a timer of snapshotTimeoutMs that cancels the call. Nothing is left
+   * unhandled. The caller owns `chunks`: it is iterated at most once; the loop closes it when it stops
+   * early, but a send that fails before the first chunk never starts it (close it yourself).
    */
   async sendSnapshot(to: NodeId, groupId: GroupId, header: Buffer, chunks: AsyncIterable<Buffer>): Promise<void> {
     const client = this.links.get(to)?.currentClient();
     if (!client) throw new TesseraError('UNAVAILABLE', `no connection to peer ${to} for a snapshot`);
-    const deadline = Date.now() + this.opts.snapshotTimeoutMs;
-    let finish!: (err: Error | null, ack?: SnapshotAckWire) => void;
-    const done = new Promise<SnapshotAckWire>((resolve, reject) => {
-      finish = (err, ack) => (err ? reject(err) : resolve(ack as SnapshotAckWire));
-    });
     const metadata = this.outgoingHandshake(to);
     if (metadata === null) throw new TesseraError('UNAVAILABLE', `no cluster id yet; cannot send a snapshot to peer ${to}`);
+    if (this.closed) throw new TesseraError('UNAVAILABLE', 'transport closed');
+    const timeoutMs = this.opts.snapshotTimeoutMs;
+    let ended = false;
+    let finish!: (err: Error | null, ack?: SnapshotAckWire) => void;
+    // The call's outcome: the receiver's ack or status, our timer, or transport close (first one wins).
+    const done = new Promise<SnapshotAckWire>((resolve, reject) => {
+      finish = (err, ack) => {
+        ended = true;
+        if (err) reject(err);
+        else resolve(ack as SnapshotAckWire);
+      };
+    });
+    done.catch(() => undefined); // observed below; never an unhandled rejection
+    const failed = (e: unknown): TesseraError =>
+      new TesseraError('UNAVAILABLE', `snapshot to peer ${to} failed: ${(e as Error).message}`, {}, { cause: e });
+    // Rejects as soon as the call ends while we still write: every wait of the chunk loop races against it.
+    const endedEarly: Promise<never> = done.then(
+      (ack) => {
+        throw ack.accepted
+          ? new TesseraError('UNAVAILABLE', `peer ${to} answered the snapshot before its last chunk`)
+          : new TesseraError('UNAVAILABLE', `peer ${to} refused the snapshot: ${ack.error}`);
+      },
+      (e: unknown) => {
+        throw failed(e);
+      },
+    );
+    endedEarly.catch(() => undefined);
     const call = (client as unknown as {
       installSnapshot(
         metadata: grpc.Metadata,
         options: grpc.CallOptions,
         cb: (err: grpc.ServiceError | null, ack?: SnapshotAckWire) => void,
       ): grpc.ClientWritableStream<SnapshotChunkWire>;
-    }).installSnapshot(metadata, { deadline }, (err, ack) => finish(err, ack));
+    }).installSnapshot(metadata, { deadline: Date.now() + timeoutMs }, (err, ack) => finish(err, ack));
+    call.on('error', () => undefined); // the outcome comes through the callback; an 'error' event must not crash the node
+    const abort = (why: string): void => {
+      finish(new TesseraError('UNAVAILABLE', why));
+      call.cancel();
+    };
+    const timer = setTimeout(() => abort(`timed out after ${timeoutMs} ms`), timeoutMs);
+    this.snapshotAborts.add(abort);
     try {
       // Not one chunk before the receiver proved the cluster id for this call (handshake.ts).
       const answered = new Promise<void>((resolve, reject) => {
@@ -234,41 +269,60 @@ export class Transport {
           else reject(new TesseraError('UNAVAILABLE', `peer ${to} did not prove the cluster id; no snapshot sent`));
         });
       });
-      await Promise.race([answered, done.then(() => Promise.reject(new TesseraError('UNAVAILABLE', `peer ${to} ended the snapshot call before answering`)))]);
-      let first = true;
-      let pending: Buffer | null = null;
-      const writeChunk = async (data: Buffer, last: boolean): Promise<void> => {
-        const chunk: SnapshotChunkWire = { from: this.opts.selfId, to, groupId, header: first ? header : Buffer.alloc(0), data, last };
-        first = false;
-        if (!call.write(chunk)) await new Promise<void>((resolve) => call.once('drain', resolve));
-      };
-      // Hold one chunk back so the last one can carry last = true.
-      for await (const data of chunks) {
-        if (this.closed) throw new TesseraError('UNAVAILABLE', 'transport closed');
-        if (pending !== null) await writeChunk(pending, false);
-        pending = data;
+      answered.catch(() => undefined);
+      const unanswered = done.then(() => Promise.reject(new TesseraError('UNAVAILABLE', `peer ${to} ended the snapshot call before answering`)));
+      unanswered.catch(() => undefined);
+      try {
+        await Promise.race([answered, unanswered]);
+        let first = true;
+        let pending: Buffer | null = null;
+        const drained = async (): Promise<void> => {
+          let onDrain: () => void = () => undefined;
+          const drain = new Promise<void>((resolve) => {
+            onDrain = resolve;
+            call.once('drain', onDrain);
+          });
+          try {
+            await Promise.race([drain, endedEarly]);
+          } finally {
+            call.removeListener('drain', onDrain);
+          }
+        };
+        const writeChunk = async (data: Buffer, last: boolean): Promise<void> => {
+          if (ended) await endedEarly;
+          const chunk: SnapshotChunkWire = { from: this.opts.selfId, to, groupId, header: first ? header : Buffer.alloc(0), data, last };
+          first = false;
+          if (!call.write(chunk)) await drained();
+        };
+        // Hold one chunk back so the last one can carry last = true.
+        for await (const data of chunks) {
+          if (this.closed) throw new TesseraError('UNAVAILABLE', 'transport closed');
+          if (pending !== null) await writeChunk(pending, false);
+          pending = data;
+        }
+        await writeChunk(pending ?? Buffer.alloc(0), true);
+        call.end();
+      } catch (e) {
+        call.cancel();
+        // A refusal (the receiver's status) says more than our own "did not prove" when both happened.
+        const status = await done.then(
+          () => null,
+          (err: unknown) => (err instanceof Error ? err : null),
+        );
+        if (status !== null && e instanceof TesseraError && e.message.includes('did not prove')) throw failed(status);
+        throw e;
       }
-      await writeChunk(pending ?? Buffer.alloc(0), true);
-      call.end();
-    } catch (e) {
-      call.cancel();
-      // A refusal (the receiver's status) says more than our own "did not prove" when both happened.
-      const status = await done.then(
-        () => null,
-        (err: unknown) => (err instanceof Error ? err : null),
-      );
-      if (status !== null && e instanceof TesseraError && e.message.includes('did not prove')) {
-        throw new TesseraError('UNAVAILABLE', `snapshot to peer ${to} failed: ${status.message}`, {}, { cause: status });
+      let ack: SnapshotAckWire;
+      try {
+        ack = await done;
+      } catch (e) {
+        throw failed(e);
       }
-      throw e;
+      if (!ack.accepted) throw new TesseraError('UNAVAILABLE', `peer ${to} refused the snapshot: ${ack.error}`);
+    } finally {
+      clearTimeout(timer);
+      this.snapshotAborts.delete(abort);
     }
-    let ack: SnapshotAckWire;
-    try {
-      ack = await done;
-    } catch (e) {
-      throw new TesseraError('UNAVAILABLE', `snapshot to peer ${to} failed: ${(e as Error).message}`, {}, { cause: e });
-    }
-    if (!ack.accepted) throw new TesseraError('UNAVAILABLE', `peer ${to} refused the snapshot: ${ack.error}`);
   }
 
   /** Add the Raft peer service to a gRPC server (the node's single server). */
@@ -286,6 +340,7 @@ export class Transport {
     this.links.clear();
     for (const call of this.incoming) call.end();
     this.incoming.clear();
+    for (const abort of [...this.snapshotAborts]) abort('transport closed');
   }
 
   private acceptStream(call: grpc.ServerDuplexStream<MessageBatchWire, MessageBatchWire>): void {
