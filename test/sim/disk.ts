@@ -45,14 +45,19 @@ export class SimDisk {
     return done;
   }
 
-  /** Power loss: unsynced batches are lost (all, or all but a random prefix). Returns how many were lost. */
-  crash(random: Random, mode: CrashLossMode): number {
+  /**
+   * Power loss: unsynced batches are lost (all, or all but a random prefix). Returns how many were lost
+   * and the batches that survived: those are durable now, exactly as if synced, so the host must hand
+   * them to the checkers like a sync (a commit index that became durable only here was otherwise never
+   * checked, and a later compaction hid it for good: seed 20066952).
+   */
+  crash(random: Random, mode: CrashLossMode): { lost: number; kept: WriteBatch[] } {
     const keep = mode === 'prefix' && this.pending.length > 0 ? random.int(0, this.pending.length) : 0;
     const kept = this.pending.splice(0, keep);
     const lost = this.pending.length;
     this.pending.length = 0;
     for (const b of kept) this.applyBatch(b);
-    return lost;
+    return { lost, kept };
   }
 
   /** The host's compaction checkpoint: durable at once; drops log entries up to snapshot.meta.index. */

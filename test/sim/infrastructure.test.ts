@@ -5,14 +5,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Random } from '../../src/base';
-import type { Entry, Message } from '../../src/raft';
+import type { Entry, HardState, Message } from '../../src/raft';
 import { encodeCommand } from './command-codec';
 import { CheckerSuite } from './checkers';
+import { defaultConfig, raftCoreFactory } from './core-factory';
 import { SimDisk } from './disk';
+import { drawFaultMix } from './fault-mix';
 import { KvState } from './kv-model';
 import { SimNetwork } from './network';
 import { runSeed } from './run-seed';
 import { SimFailure } from './sim-failure';
+import { type NodeEnv, SimNode } from './sim-node';
 
 const e = (index: number, term: number): Entry => ({ kind: 'empty', index, term });
 const hs = (term: number, vote: number, commit: number) => ({ term, vote, commit });
@@ -24,7 +27,7 @@ describe('SimDisk', () => {
     d.sync();
     d.write({ hardState: hs(2, 2, 1), entries: [e(3, 2)], snapshot: null });
     expect(d.lastIndex()).toBe(2);
-    expect(d.crash(new Random(1), 'all')).toBe(1);
+    expect(d.crash(new Random(1), 'all')).toEqual({ lost: 1, kept: [] });
     expect(d.hardState()).toEqual(hs(1, 1, 0));
     expect(d.lastIndex()).toBe(2);
     expect(d.restoreState({ voters: [1], learners: [], votersOutgoing: [] }).entries.map((x) => x.index)).toEqual([1, 2]);
@@ -59,6 +62,43 @@ describe('SimDisk', () => {
       kept.add(d.lastIndex());
     }
     expect([...kept].sort()).toEqual([0, 1, 2]);
+  });
+});
+
+describe('SimNode crash', () => {
+  // Seed 20066952: a crash at afterWrite kept (prefix mode) the unsynced batch that raised the commit to 16;
+  // the checkers never saw it, the restart compacted to 16, and log-matching later saw index 17 committed
+  // after a canonical log that ended at 15 (a false "gap"). Batches a crash keeps are durable: report them.
+  it('hands the batches a crash keeps to the checkers, like a sync', () => {
+    let keptSome = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      let reported: HardState = hs(0, 0, 0);
+      const env = {
+        mix: { ...drawFaultMix(new Random(seed), 'standard'), crashLossMode: 'prefix' as const },
+        now: () => 0,
+        trace: () => {},
+        send: () => {},
+        onReadyTaken: () => {},
+        onLeader: () => {},
+        onSynced: (n: SimNode) => {
+          reported = { ...n.disk.hardState() };
+        },
+        onApply: () => {},
+        onSnapshotInstalled: () => {},
+        onReadDone: () => {},
+        onReadFailed: () => {},
+        onCrash: () => {},
+        onRestart: () => {},
+      } satisfies NodeEnv;
+      const node = new SimNode(1, { voters: [1], learners: [], votersOutgoing: [] }, defaultConfig(1), new Random(seed), raftCoreFactory, env);
+      node.start();
+      node.scheduleCrash('afterWrite');
+      for (let t = 0; t < 100 && node.alive; t++) node.tick();
+      expect(node.alive).toBe(false);
+      if (node.disk.hardState().term > 0) keptSome++;
+      expect(node.disk.hardState(), `seed ${seed}: durable state the checkers never saw`).toEqual(reported);
+    }
+    expect(keptSome).toBeGreaterThan(0);
   });
 });
 

@@ -97,7 +97,9 @@ export class SimNode {
   /** Power loss now (between effects). */
   crash(): void {
     if (!this.core) return;
-    const lost = this.disk.crash(this.random, this.env.mix.crashLossMode);
+    const { lost, kept } = this.disk.crash(this.random, this.env.mix.crashLossMode);
+    // Batches the crash kept are durable: the checkers see them like a sync.
+    if (kept.length > 0) this.env.onSynced(this, kept);
     this.core = null;
     this.sm = null;
     this.reads.clear();
@@ -105,7 +107,7 @@ export class SimNode {
     this.role = 'follower';
     this.leader = 0;
     this.crashes++;
-    this.env.trace(`n${this.id} CRASH lost ${lost} unsynced batch(es); durable hs=${JSON.stringify(this.disk.hardState())} last=${this.disk.lastIndex()}`);
+    this.env.trace(`n${this.id} CRASH lost ${lost} unsynced batch(es), kept ${kept.length}; durable hs=${JSON.stringify(this.disk.hardState())} last=${this.disk.lastIndex()}`);
     this.env.onCrash(this, lost);
   }
 
