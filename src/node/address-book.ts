@@ -5,6 +5,8 @@
  * - the client address: what clients are told (NOT_LEADER hints, Status). Learned from the member's
  *   own handshake (transport/handshake.ts), from a config entry's context, or, when this node serves
  *   peers and clients on one port (no --peer-listen), assumed equal to the --peers address until then.
+ * A snapshot message names the addresses its sender knows for the snapshot's members (membership.ts), so
+ * a member that catches up by snapshot learns the members whose config entries were compacted away.
  * Persisted under the node-local key `n/addresses` as a codec record of [[id, peer, client]...] ('' for an
  * unknown address), so a restarted node still reaches members added after its --peers was written, even
  * when their config entries were compacted away; the older form [[id, address]...] (one port served both)
@@ -111,6 +113,24 @@ export class AddressBook {
     this.members.set(id, { peer, client });
     this.save();
     return known?.peer !== peer;
+  }
+
+  /**
+   * Records what another member told us about a member (a snapshot's member list, membership.ts): each valid
+   * address replaces the one known, a null or invalid one keeps it. True when anything changed.
+   */
+  learn(id: NodeId, peer: string | null, client: string | null): boolean {
+    const known = this.members.get(id);
+    const next: MemberAddresses = {
+      peer: isValidAddress(peer) ? peer : (known?.peer ?? null),
+      client: isValidAddress(client) ? client : (known?.client ?? null),
+    };
+    if (next.peer === null && next.client === null) return false;
+    if (known?.peer === next.peer && known.client === next.client) return false;
+    if (!known && this.members.size >= MEMBERS_MAX) return false;
+    this.members.set(id, next);
+    this.save();
+    return true;
   }
 
   /** One address for both roles (a member whose peers and clients share a port). */

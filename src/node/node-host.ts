@@ -41,7 +41,7 @@ import { maybeCompact, noteCompactionPoint } from './compaction';
 import { dropError, leadershipLostError, notLeaderError } from './errors';
 import { Group, type QueuedProposal } from './group';
 import { openGroup } from './group-open';
-import { connectMembers, encodeMemberContext, learnFromConfigEntry, membersOf } from './membership';
+import { connectMembers, encodeMemberContext, learnFromConfigEntry, learnFromSnapshot, membersOf, withMemberAddresses } from './membership';
 import { checkMembershipChange, type GuardDecision, type GuardedChange, type MemberProgress } from './membership-guard';
 import { sendSnapshot, stageSnapshot, type SnapshotSendContext } from './snapshot-transfer';
 import type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, ResponseHeader } from './types';
@@ -532,6 +532,8 @@ export class NodeHost implements TransportHandler {
     g.staging = { id, meta: message.snapshot.meta, stepped: false };
     try {
       await stageSnapshot(g, s, id, message.snapshot.meta.index);
+      // The members' addresses the sender knows (config entries compacted away teach none), kept before the core sees it.
+      await learnFromSnapshot(message.snapshot, this.cfg.id, this.addresses);
       this.checkOpen();
       const stepped: Message = { ...message, snapshot: { meta: message.snapshot.meta, data: Buffer.from(id, 'utf8') } };
       g.staging.stepped = true;
@@ -681,7 +683,7 @@ export class NodeHost implements TransportHandler {
     const { transport } = this.opts;
     for (const m of messages) {
       if (now && m.type === 'snapshot') {
-        sendSnapshot(this.snapshotContext, g, m);
+        sendSnapshot(this.snapshotContext, g, withMemberAddresses(m, this.addresses));
         continue;
       }
       transport.send(m.to, encodeRaftMessage({ groupId: g.id, message: m }));
