@@ -81,7 +81,7 @@ export async function forgedInstallSnapshot(target: NodeDoor, view: ClusterView,
   const index = lastIndexOf(view, target.id) + 100;
   const message: Message = { type: 'snapshot', from, to: target.id, term, snapshot: { meta: { index, term, config: config(view) }, data: Buffer.alloc(0) } };
   const header = encodeRaftMessage({ groupId: view.groupId, message });
-  const data = encodeChunk({ seq: 0, applied: index, done: true, itemCount: 1, items: [{ kind: ITEM_DATA, key: Buffer.from(plantedKey), value: encodeValueRecord(Buffer.from('planted')) }] });
+  const data = encodeChunk({ seq: 0, applied: index, done: true, itemCount: 1, items: [{ kind: ITEM_DATA, key: Buffer.from(plantedKey), value: encodeValueRecord(Buffer.from(plantedKey), Buffer.from('planted')) }] });
   const chunk = encode('SnapshotChunk', { from, to: target.id, groupId: view.groupId, header, data, last: true });
   const md = opts.replay ?? (opts.handshake === false ? peerMetadata(null) : peerMetadata({ nodeId: from, to: target.id, clientAddress: target.clientAddress, clusterId: opts.clusterId }));
   const r = await clientStream(peerDoor(target), '/tessera.v1.Raft/InstallSnapshot', [chunk], 5000, md);

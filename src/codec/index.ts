@@ -6,12 +6,12 @@ export { crc32c } from './crc32c';
 export {
   RECORD_PACKED,
   RECORD_RAW,
+  RECORD_VALUE_KEYED,
   RECORD_HEADER_BYTES,
   encodeRecord,
   decodeRecord,
   encodeValueRecord,
   decodeValueRecord,
-  verifyRecord,
 } from './record';
 export {
   encodeEntry,

@@ -12,7 +12,7 @@
  *   t/ G / L id / ...   snapshot staging of staging id `id` (L = its byte length, u8):
  *                         ... d <user key>  staged value record   ... s <client id>  staged session record
  *                         ... z             staging complete      (record: [applied, itemCount])
- *   d/ <user key>       user data, one keyspace for all groups (raw record: the value bytes)
+ *   d/ <user key>       user data, one keyspace for all groups (value record: the value bytes, CRC over key and value)
  *   n/ <name>           node-local records of node/ (e.g. n/addresses); not checked by NodeStore.verify
  *
  * NodeStore.verify checks every r/ and m/ record at start; d/ values are checked on every read; t/ staging

@@ -1,12 +1,25 @@
 /**
  * Checksummed records: what every value stored by Tessera in LevelDB looks like.
  *
- *   [format u8][CRC32C u32 big-endian of body][body]
+ *   [format u8][CRC32C u32 big-endian][body]
  *
- * format 1 (RECORD_PACKED): body is one msgpackr value (log entries, hard state, metadata, sessions).
- * format 2 (RECORD_RAW):    body is raw bytes, no msgpack (user values under d/, so a get costs one CRC).
+ * format 1 (RECORD_PACKED):      body is one msgpackr value (log entries, hard state, metadata, sessions);
+ *                                the CRC covers the body.
+ * format 2 (RECORD_RAW):         legacy user values (d/), written by versions before format 3: body is the
+ *                                raw value bytes and the CRC covers only them. Still read, never written.
+ * format 3 (RECORD_VALUE_KEYED): user values (d/): body is the raw value bytes (a get costs one CRC, no
+ *                                msgpack) and the CRC covers the USER KEY and then the value, i.e.
+ *                                crc32c(value, crc32c(userKey)). A byte flipped in the stored key turns the
+ *                                record into one under another key whose CRC no longer matches: a scan or get
+ *                                that meets it reports CORRUPTION instead of serving a phantom key. The user
+ *                                key (not the d/ storage key) is covered, so a record travels verbatim through
+ *                                snapshot chunks and staging (t/ keys) and stays valid under its d/ key.
  * A record that is too short, has an unknown format byte, a wrong CRC or an undecodable body is reported
  * as TesseraError('CORRUPTION', ..., { key }): it is never returned to a caller.
+ * Limit: a flipped key byte makes the original key absent in LevelDB; a get of the original key then
+ * answers not found (LevelDB itself does not verify its block checksums on reads, classic-level exposes no
+ * verify_checksums option); only reads that meet the damaged record (scans, gets of the damaged key, the
+ * snapshot sender) detect it.
  */
 import { TesseraError } from '../base';
 import { crc32c } from './crc32c';
@@ -14,12 +27,13 @@ import { packr } from './packr';
 
 export const RECORD_PACKED = 1;
 export const RECORD_RAW = 2;
+export const RECORD_VALUE_KEYED = 3;
 export const RECORD_HEADER_BYTES = 5;
 
-function frame(format: number, body: Uint8Array): Buffer {
+function frame(format: number, body: Uint8Array, crc: number): Buffer {
   const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + body.length);
   out[0] = format;
-  out.writeUInt32BE(crc32c(body), 1);
+  out.writeUInt32BE(crc, 1);
   out.set(body, RECORD_HEADER_BYTES);
   return out;
 }
@@ -28,27 +42,35 @@ function corruption(keyForError: string, problem: string): TesseraError {
   return new TesseraError('CORRUPTION', `corrupt record at key ${keyForError}: ${problem}`, { key: keyForError });
 }
 
-/** The verified body of a record of the given format (a view into buf). */
-function unframe(buf: Uint8Array, format: number, keyForError: string): Buffer {
-  if (buf.length < RECORD_HEADER_BYTES) throw corruption(keyForError, `${buf.length} bytes is shorter than a record header`);
-  if (buf[0] !== format) throw corruption(keyForError, `format byte ${buf[0]}, expected ${format}`);
-  const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+function asBuffer(buf: Uint8Array): Buffer {
+  return Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** Checks the stored CRC against `actual`; returns the body (a view into buf). */
+function checked(b: Buffer, actual: number, keyForError: string): Buffer {
   const stored = b.readUInt32BE(1);
-  const actual = crc32c(b, RECORD_HEADER_BYTES);
   if (stored !== actual) {
     throw corruption(keyForError, `checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${actual.toString(16)})`);
   }
   return b.subarray(RECORD_HEADER_BYTES);
 }
 
+function checkHeader(buf: Uint8Array, keyForError: string): void {
+  if (buf.length < RECORD_HEADER_BYTES) throw corruption(keyForError, `${buf.length} bytes is shorter than a record header`);
+}
+
 /** A msgpackr record of `value`. */
 export function encodeRecord(value: unknown): Buffer {
-  return frame(RECORD_PACKED, packr.pack(value));
+  const body = packr.pack(value);
+  return frame(RECORD_PACKED, body, crc32c(body));
 }
 
 /** The value of a msgpackr record; throws CORRUPTION naming keyForError on any defect. */
 export function decodeRecord(buf: Uint8Array, keyForError: string): unknown {
-  const body = unframe(buf, RECORD_PACKED, keyForError);
+  checkHeader(buf, keyForError);
+  if (buf[0] !== RECORD_PACKED) throw corruption(keyForError, `format byte ${buf[0]}, expected ${RECORD_PACKED}`);
+  const b = asBuffer(buf);
+  const body = checked(b, crc32c(b, RECORD_HEADER_BYTES), keyForError);
   try {
     return packr.unpack(body);
   } catch (e) {
@@ -56,17 +78,20 @@ export function decodeRecord(buf: Uint8Array, keyForError: string): unknown {
   }
 }
 
-/** A raw record of `value` (user values). */
-export function encodeValueRecord(value: Uint8Array): Buffer {
-  return frame(RECORD_RAW, value);
+/** The value record (format 3) of user key `userKey` holding `value`. */
+export function encodeValueRecord(userKey: Uint8Array, value: Uint8Array): Buffer {
+  return frame(RECORD_VALUE_KEYED, value, crc32c(value, 0, value.length, crc32c(userKey)));
 }
 
-/** The bytes of a raw record (a view into buf); throws CORRUPTION naming keyForError on any defect. */
-export function decodeValueRecord(buf: Uint8Array, keyForError: string): Buffer {
-  return unframe(buf, RECORD_RAW, keyForError);
-}
-
-/** Verifies a record of either format without decoding its body's msgpack (used by snapshot senders). */
-export function verifyRecord(buf: Uint8Array, keyForError: string): void {
-  unframe(buf, buf.length > 0 && buf[0] === RECORD_RAW ? RECORD_RAW : RECORD_PACKED, keyForError);
+/**
+ * The value bytes (a view into buf) of the value record stored for user key `userKey` (format 3, or a
+ * legacy format 2 record); throws CORRUPTION naming keyForError on any defect, a key that is not the one
+ * the record was written for included.
+ */
+export function decodeValueRecord(buf: Uint8Array, userKey: Uint8Array, keyForError: string): Buffer {
+  checkHeader(buf, keyForError);
+  const b = asBuffer(buf);
+  if (b[0] === RECORD_VALUE_KEYED) return checked(b, crc32c(b, RECORD_HEADER_BYTES, b.length, crc32c(userKey)), keyForError);
+  if (b[0] === RECORD_RAW) return checked(b, crc32c(b, RECORD_HEADER_BYTES), keyForError);
+  throw corruption(keyForError, `format byte ${b[0]}, expected ${RECORD_VALUE_KEYED} (or legacy ${RECORD_RAW})`);
 }

@@ -26,12 +26,12 @@ export class ApplyBatch {
     if (pending !== undefined) return pending;
     const k = dataKey(key);
     const stored = await this.db.get(k);
-    return stored === undefined ? null : decodeValueRecord(stored, formatKey(k));
+    return stored === undefined ? null : decodeValueRecord(stored, key, formatKey(k));
   }
 
   put(key: Buffer, value: Buffer): void {
     this.overlay.set(key.toString('latin1'), value);
-    this.ops.push({ type: 'put', key: dataKey(key), value: encodeValueRecord(value) });
+    this.ops.push({ type: 'put', key: dataKey(key), value: encodeValueRecord(key, value) });
   }
 
   del(key: Buffer): void {

@@ -61,7 +61,7 @@ export class SnapshotReader implements AsyncIterable<Buffer> {
       const dataIt = this.db.iterator({ ...dataRange(this.range.start, this.range.end), snapshot: this.snapshot });
       try {
         for await (const [key, value] of dataIt) {
-          decodeValueRecord(value, formatKey(key));
+          decodeValueRecord(value, userKeyOf(key), formatKey(key));
           const full = take({ kind: ITEM_DATA, key: userKeyOf(key), value });
           if (full !== null) yield full;
         }

@@ -87,7 +87,7 @@ export class SnapshotStaging {
       if (it.kind === ITEM_DATA) {
         const inRange = Buffer.compare(it.key, this.range.start) >= 0 && (this.range.end === null || Buffer.compare(it.key, this.range.end) < 0);
         if (!inRange) throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: a key outside group ${this.groupId}'s range`);
-        decodeValueRecord(it.value, `snapshot ${id}: ${formatKey(dataKey(it.key))}`);
+        decodeValueRecord(it.value, it.key, `snapshot ${id}: ${formatKey(dataKey(it.key))}`);
         ops.push({ type: 'put', key: stagingDataKey(st.prefix, it.key), value: it.value });
       } else {
         const clientId = it.key.toString('utf8');

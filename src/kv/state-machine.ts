@@ -334,7 +334,7 @@ export class StateMachine {
     if (!this.inRange(key)) throw new TesseraError('WRONG_SHARD', `key is outside group ${this.groupId}'s range`);
     const k = dataKey(key);
     const stored = await this.db.get(k);
-    return stored === undefined ? null : decodeValueRecord(stored, formatKey(k));
+    return stored === undefined ? null : decodeValueRecord(stored, key, formatKey(k));
   }
 
   /**
@@ -362,7 +362,7 @@ export class StateMachine {
       for await (const [k, v] of it) {
         const key = userKeyOf(k);
         if (items.length >= limit) return { items, more: true, nextStart: Buffer.from(key) };
-        const value = decodeValueRecord(v, formatKey(k));
+        const value = decodeValueRecord(v, key, formatKey(k));
         const size = key.length + value.length;
         if (items.length > 0 && bytes + size > bytesMax) return { items, more: true, nextStart: Buffer.from(key) };
         items.push({ key, value });

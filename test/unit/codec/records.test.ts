@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  RECORD_RAW,
+  RECORD_VALUE_KEYED,
+  crc32c,
   decodeEntry,
   decodeHardState,
   decodeRecord,
@@ -46,14 +49,51 @@ describe('records', () => {
 
   it('stores user values raw and detects corruption in them', () => {
     const v = Buffer.from('some user value');
-    const rec = encodeValueRecord(v);
+    const key = Buffer.from('user:7');
+    const rec = encodeValueRecord(key, v);
     expect(rec.length).toBe(v.length + 5);
-    expect(decodeValueRecord(rec, 'd/k').equals(v)).toBe(true);
-    const bad = Buffer.from(rec);
-    bad[7] = (bad[7] as number) ^ 1;
-    expect(corruptionOf(() => decodeValueRecord(bad, 'd/k')).details.key).toBe('d/k');
+    expect(rec[0]).toBe(RECORD_VALUE_KEYED);
+    expect(decodeValueRecord(rec, key, 'd/k').equals(v)).toBe(true);
+    for (let i = 0; i < rec.length; i++) {
+      const bad = Buffer.from(rec);
+      bad[i] = (bad[i] as number) ^ 1;
+      expect(corruptionOf(() => decodeValueRecord(bad, key, 'd/k')).details.key).toBe('d/k');
+    }
     // a packed record is not a value record
-    expect(corruptionOf(() => decodeValueRecord(encodeRecord(1), 'd/k')).code).toBe('CORRUPTION');
+    expect(corruptionOf(() => decodeValueRecord(encodeRecord(1), key, 'd/k')).code).toBe('CORRUPTION');
+  });
+
+  it('covers the user key too: a value record read under another key (a flipped key byte) is CORRUPTION', () => {
+    const key = Buffer.from('user:7');
+    const rec = encodeValueRecord(key, Buffer.from('v'));
+    for (let i = 0; i < key.length; i++) {
+      for (const bit of [0x01, 0x80]) {
+        const other = Buffer.from(key);
+        other[i] = (other[i] as number) ^ bit;
+        const e = corruptionOf(() => decodeValueRecord(rec, other, 'd/user:6'));
+        expect(e.code).toBe('CORRUPTION');
+        expect(e.message).toMatch(/checksum mismatch/);
+      }
+    }
+    expect(corruptionOf(() => decodeValueRecord(rec, Buffer.from('user:'), 'd/user:')).code).toBe('CORRUPTION');
+    expect(corruptionOf(() => decodeValueRecord(rec, Buffer.from('user:77'), 'd/user:77')).code).toBe('CORRUPTION');
+    // The empty key and the empty value are records like any other.
+    const empty = encodeValueRecord(Buffer.alloc(0), Buffer.alloc(0));
+    expect(decodeValueRecord(empty, Buffer.alloc(0), 'd/').length).toBe(0);
+    expect(corruptionOf(() => decodeValueRecord(empty, Buffer.from([0]), 'd/0x00')).code).toBe('CORRUPTION');
+  });
+
+  it('still reads legacy format 2 value records (CRC over the value only), written by earlier versions', () => {
+    const v = Buffer.from('written before format 3');
+    const legacy = Buffer.concat([Buffer.from([RECORD_RAW, 0, 0, 0, 0]), v]);
+    legacy.writeUInt32BE(crc32c(v), 1);
+    expect(decodeValueRecord(legacy, Buffer.from('any key'), 'd/k').equals(v)).toBe(true);
+    const bad = Buffer.from(legacy);
+    bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 4;
+    expect(corruptionOf(() => decodeValueRecord(bad, Buffer.from('any key'), 'd/k')).code).toBe('CORRUPTION');
+    const unknown = Buffer.from(legacy);
+    unknown[0] = 4;
+    expect(corruptionOf(() => decodeValueRecord(unknown, Buffer.from('any key'), 'd/k')).message).toMatch(/format byte 4/);
   });
 
   it('round-trips every kind of entry, hard state and snapshot meta', () => {
