@@ -5,7 +5,8 @@
  * (injected by raft-core.ts, so this module imports no role module).
  *
  * Invariants: term never decreases; vote changes only together with a term change or from 0;
- * a leader's `leader` is its own id; `transferee` is 0 unless role is leader.
+ * a leader's `leader` is its own id; `transferee` is 0 unless role is leader; the configuration only
+ * moves forward (configIndex never decreases, whatever the order of step, ready and advance).
  */
 import { assert } from '../base';
 import type { NodeId, Random } from '../base';
@@ -19,6 +20,7 @@ import type {
   DropReason,
   Entry,
   HardState,
+  Index,
   Message,
   RaftConfig,
   ReadState,
@@ -46,6 +48,7 @@ export class RaftState {
   readonly random: Random;
   readonly ackBeforePersist: boolean;
   readonly commitOldTermByCount: boolean;
+  readonly regressConfigOnAdvance: boolean;
   readonly handlers: Readonly<Record<Role, RoleHandler>>;
 
   term: Term;
@@ -54,6 +57,12 @@ export class RaftState {
   role: Role = 'follower';
   readonly log: RaftLog;
   config: ConfigState;
+  /**
+   * The log index the configuration comes from: its config entry, or the snapshot (or restore point) that
+   * carried it; 0 for the bootstrap configuration. A config entry at or below it is older and never
+   * applied over it (a snapshot restored between ready() and advance() of a Ready holding config entries).
+   */
+  configIndex: Index = 0;
   /** Leader only: replication progress of every member, including the leader itself. */
   readonly progress = new Map<NodeId, Progress>();
   /** (Pre)candidate only: votes received in the current campaign. */
@@ -99,6 +108,7 @@ export class RaftState {
     this.handlers = handlers;
     this.ackBeforePersist = cfg.unsafe?.ackBeforePersist === true;
     this.commitOldTermByCount = cfg.unsafe?.commitOldTermByCount === true;
+    this.regressConfigOnAdvance = cfg.unsafe?.regressConfigOnAdvance === true;
     const hs = restore.hardState;
     assert(hs.term >= 0 && hs.commit >= 0, 'restore: negative term or commit');
     this.term = hs.term;
@@ -109,11 +119,16 @@ export class RaftState {
     // config entry up to applied. Later config entries switch it when the host applies them again.
     let config = restore.snapshot ? restore.snapshot.config : restore.initialConfig;
     config = { voters: config.voters.slice(), learners: config.learners.slice(), votersOutgoing: config.votersOutgoing.slice() };
+    let configIndex = restore.snapshot ? restore.snapshot.index : 0;
     for (const e of this.log.entries) {
       if (e.index > this.log.applied) break;
-      if (e.kind === 'config') config = configAfterEntry(config, e);
+      if (e.kind === 'config') {
+        config = configAfterEntry(config, e);
+        configIndex = e.index;
+      }
     }
     this.config = config;
+    this.configIndex = configIndex;
     this.readOnly = new ReadOnly(cfg.pendingReadsMax ?? PENDING_READS_MAX_DEFAULT);
     this.resetRandomizedElectionTimeout();
   }
@@ -188,13 +203,20 @@ export class RaftState {
     return false;
   }
 
-  /** The host applied a config entry: switch the active configuration. */
+  /**
+   * The host applied a config entry: switch the active configuration, unless a newer one is already in
+   * effect (a snapshot restored after the Ready holding this entry was handed out carries a later one).
+   */
   applyConfigEntry(e: Entry & { kind: 'config' }): void {
-    this.setConfig(configAfterEntry(this.config, e));
+    if (e.index <= this.configIndex && !this.regressConfigOnAdvance) return;
+    this.setConfig(configAfterEntry(this.config, e), e.index);
   }
 
-  setConfig(config: ConfigState): void {
+  /** Makes `config`, established at log index `index` (a config entry or a snapshot), the active one. */
+  setConfig(config: ConfigState, index: Index): void {
+    assert(index >= this.configIndex || this.regressConfigOnAdvance, () => `config regression: ${this.configIndex} -> ${index}`);
     this.config = config;
+    this.configIndex = index;
     this.handlers[this.role].onConfigChanged(this);
   }
 }

@@ -56,6 +56,6 @@ export function handleSnapshot(s: RaftState, m: Message & { type: 'snapshot' }):
     return;
   }
   log.restore(m.snapshot);
-  s.setConfig(cloneConfig(meta.config));
+  s.setConfig(cloneConfig(meta.config), meta.index);
   s.send({ type: 'appendResp', from: s.id, to: m.from, term: s.term, reject: false, index: log.lastIndex(), rejectHint: 0, hintTerm: 0 });
 }

@@ -242,6 +242,11 @@ export interface RaftConfig {
     commitOldTermByCount?: boolean;
     /** Release votes and append acks before persistence. */
     ackBeforePersist?: boolean;
+    /**
+     * Apply every config entry of an advanced Ready, even one older than a snapshot restored after that
+     * Ready was handed out (the configuration then regresses to the entry's older one: issue 9).
+     */
+    regressConfigOnAdvance?: boolean;
   };
 }
 
