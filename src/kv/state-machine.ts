@@ -34,6 +34,9 @@
  * - apply, installStaged and openSnapshot must not overlap (the group's serial runner calls them);
  *   overlapping calls throw InvariantError. If a write fails the machine refuses every later call
  *   (restart to recover from the durable state).
+ * - Reads (get, scan) never see a snapshot install half done (it clears the range, then copies the staged
+ *   data back in several batches): an install waits for the reads in flight to finish, and reads that
+ *   arrive during it wait for it to end, so a read sees the state before the install or after it.
  * - A snapshot install is crash-safe: the m/<g>/install marker (written by NodeStore.persist with the
  *   snapshot meta, or by installStaged) makes open() finish an interrupted install before anything else.
  */
@@ -98,6 +101,11 @@ export class StateMachine {
   private failure: unknown = null;
   private readonly staging: SnapshotStaging;
   private undecodable = 0;
+  /** Set while a snapshot install runs: reads wait for it (they never see the range half replaced). */
+  private installing: Promise<void> | null = null;
+  private readsInFlight = 0;
+  /** Resolved when readsInFlight drops to 0 (an install waits for it before it touches the range). */
+  private readsDrained: (() => void) | null = null;
 
   private constructor(
     private readonly db: StoreDb,
@@ -333,8 +341,38 @@ export class StateMachine {
     this.checkUsable();
     if (!this.inRange(key)) throw new TesseraError('WRONG_SHARD', `key is outside group ${this.groupId}'s range`);
     const k = dataKey(key);
-    const stored = await this.db.get(k);
+    await this.enterRead();
+    let stored: Buffer | undefined;
+    try {
+      stored = await this.db.get(k);
+    } finally {
+      this.exitRead();
+    }
     return stored === undefined ? null : decodeValueRecord(stored, key, formatKey(k));
+  }
+
+  /** Waits out a snapshot install in progress, then counts a read in flight (an install waits for those). */
+  private async enterRead(): Promise<void> {
+    while (this.installing !== null) await this.installing;
+    this.checkUsable();
+    this.readsInFlight++;
+  }
+
+  private exitRead(): void {
+    if (--this.readsInFlight > 0 || this.readsDrained === null) return;
+    const drained = this.readsDrained;
+    this.readsDrained = null;
+    drained();
+  }
+
+  /** A data iterator for a read already entered (enterRead); exits the read if the iterator cannot be made. */
+  private fencedIterator(from: Buffer, to: Buffer | null) {
+    try {
+      return this.db.iterator({ ...dataRange(from, to) });
+    } catch (e) {
+      this.exitRead();
+      throw e;
+    }
   }
 
   /**
@@ -357,7 +395,8 @@ export class StateMachine {
       return { items, more: true, nextStart: Buffer.compare(from, rangeEnd) > 0 ? from : rangeEnd };
     }
     let bytes = 0;
-    const it = this.db.iterator({ ...dataRange(from, to) });
+    await this.enterRead();
+    const it = this.fencedIterator(from, to);
     try {
       for await (const [k, v] of it) {
         const key = userKeyOf(k);
@@ -369,7 +408,11 @@ export class StateMachine {
         bytes += size;
       }
     } finally {
-      await it.close();
+      try {
+        await it.close();
+      } finally {
+        this.exitRead();
+      }
     }
     if (clipped) return { items, more: true, nextStart: rangeEnd };
     return { items, more: false, nextStart: null };
@@ -410,7 +453,16 @@ export class StateMachine {
       throw new TesseraError('INVALID_ARGUMENT', `staged snapshot ${snapshotId} reflects index ${staged.applied}, not ${meta.index}`);
     }
     this.enter('installStaged');
+    let endInstall!: () => void;
+    this.installing = new Promise<void>((resolve) => {
+      endInstall = resolve;
+    });
     try {
+      if (this.readsInFlight > 0) {
+        await new Promise<void>((resolve) => {
+          this.readsDrained = resolve;
+        });
+      }
       const markerKey = installMarkerKey(this.groupId);
       const existing = await this.db.get(markerKey);
       if (existing === undefined) {
@@ -428,6 +480,8 @@ export class StateMachine {
       throw e;
     } finally {
       this.busy = null;
+      this.installing = null;
+      endInstall();
     }
   }
 
