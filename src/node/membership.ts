@@ -13,8 +13,8 @@
  * acks included). The snapshot message's data (opaque to the core; the core sends it empty) carries the
  * addresses its sender knows for the members of the snapshot's configuration, a codec record
  *   [SNAPSHOT_MEMBERS_FORMAT, [[id, peer, client]...]]     ('' for an address the sender does not know)
- * The receiver learns them into its address book (persisted) before the core can take the snapshot, and
- * connectMembers re-points the transport once it is installed. It lives in the message, not in the state
+ * The receiver learns them into its address book (persisted) before the core can take the snapshot (only
+ * from a snapshot past its applied index), and connectMembers re-points the transport once it is installed. It lives in the message, not in the state
  * machine's chunks: an older receiver ignores the message's data (it replaces it with its staging id) but
  * would refuse a chunk item kind it does not know; an older sender's empty data teaches nothing (as before).
  */
@@ -112,12 +112,16 @@ export function withMemberAddresses(m: Message & { type: 'snapshot' }, addresses
 }
 
 /**
- * Receiving side: learns the addresses a snapshot message names for the members of its configuration (our own
- * client address stays ours to say) and waits until the book has written them, so a restart after the
- * install still dials them. Resolves with the ids whose addresses changed. The transport is re-pointed when
- * the snapshot is installed (connectMembers).
+ * Receiving side, once the snapshot is staged and before the core sees it: learns the addresses a snapshot
+ * message names for the members of its configuration (our own client address stays ours to say) and waits
+ * until the book has written them, so a restart after the install still dials them. Only from a snapshot past
+ * `applied` (this replica's applied index): its sender had applied at least up to the snapshot's index, so
+ * its addresses are at least as new as what our committed config entries taught us (a stale snapshot the
+ * core will refuse must not undo a newer address). Resolves with the ids whose addresses changed. The
+ * transport is re-pointed when the snapshot is installed (connectMembers).
  */
-export async function learnFromSnapshot(snapshot: Snapshot, self: NodeId, addresses: AddressBook): Promise<NodeId[]> {
+export async function learnFromSnapshot(snapshot: Snapshot, self: NodeId, addresses: AddressBook, applied: number): Promise<NodeId[]> {
+  if (snapshot.meta.index <= applied) return [];
   const members = new Set(configMembers(snapshot.meta.config));
   const learned: NodeId[] = [];
   for (const m of decodeSnapshotMembers(snapshot.data)) {

@@ -533,7 +533,7 @@ export class NodeHost implements TransportHandler {
     try {
       await stageSnapshot(g, s, id, message.snapshot.meta.index);
       // The members' addresses the sender knows (config entries compacted away teach none), kept before the core sees it.
-      await learnFromSnapshot(message.snapshot, this.cfg.id, this.addresses);
+      await learnFromSnapshot(message.snapshot, this.cfg.id, this.addresses, g.sm.applied);
       this.checkOpen();
       const stepped: Message = { ...message, snapshot: { meta: message.snapshot.meta, data: Buffer.from(id, 'utf8') } };
       g.staging.stepped = true;
