@@ -13,8 +13,10 @@
  *   2  invalid configuration (the message names the flag / variable / file key), or a start refused before
  *      anything was written: an unusable data dir, a port in use, a data dir whose stored node id, cluster
  *      id or membership the flags contradict (one line on stderr names the data dir or flag)
- *   3  data corruption found at start: a record failed its checksum; the log line names the key and the
- *      node refuses to serve it (restore the data dir from a replica: wipe it and re-add the node)
+ *   3  data corruption found at start: a record failed its checksum (the log line names the key), or the
+ *      LevelDB files are damaged (a corrupt MANIFEST, a missing or truncated table, a missing CURRENT; see
+ *      storage/level-failure.ts). The node refuses to serve; the message says how to rebuild the replica
+ *      from its peers (recoverySteps). A LOCK held by another process stays exit 2.
  */
 import { isTesseraError } from '../src/base';
 import { loadNodeConfig, optionUsage } from '../src/config';
@@ -46,8 +48,21 @@ low-latency = heartbeat 20 ms, election 200 ms (loopback/LAN; faster failover, m
 --unsafe-stale-reads is for testing only: it breaks linearizability.
 
 Exit codes: 0 stopped by SIGTERM/SIGINT, 1 fatal error, 2 bad configuration or a start refused before
-anything was written (unusable data dir, port in use, identity mismatch), 3 data corruption at start.
+anything was written (unusable data dir, port in use, identity mismatch, data dir locked by another
+process), 3 data corruption at start (a record failed its checksum, or damaged LevelDB files): wipe the
+data dir and re-add the replica (member remove ID, wipe, start with --join, member add ID HOST:PORT).
 `;
+
+/** What an operator does about a corrupt replica: remove it, wipe its data, add it back (it catches up by snapshot). */
+export function recoverySteps(config: { id: number; dataDir: string; advertiseAddress: string; peerListen: unknown }): string {
+  const peerAddress = config.peerListen === null ? '' : ' --peer-address PEER_HOST:PORT';
+  return (
+    `this replica's data cannot be trusted; rebuild it from its peers: (1) tessera member remove ${config.id} (against a live member), ` +
+    `(2) wipe the data dir ${config.dataDir}, (3) start this node again with --join and the cluster's --cluster-token, ` +
+    `(4) tessera member add ${config.id} ${config.advertiseAddress}${peerAddress} (it catches up by snapshot). ` +
+    'On a single-node cluster, restore the data dir from a backup instead'
+  );
+}
 
 function exitSoon(code: number): void {
   process.exitCode = code;
@@ -88,8 +103,12 @@ export async function runStart(argv: string[]): Promise<void> {
     // One line on stderr says why (the JSON log on stdout keeps the details).
     const line = (text: string) => process.stderr.write(`tessera start: ${text.replace(/\s*\n\s*/g, ' ')}\n`);
     if (isTesseraError(e) && e.code === 'CORRUPTION') {
-      logger.fatal({ key: e.details.key, err: e.message, dataDir: config.dataDir }, `data corruption: ${e.message}; refusing to start (exit ${EXIT_CORRUPTION})`);
-      line(`data corruption in data dir ${config.dataDir}: ${e.message}; refusing to start`);
+      const steps = recoverySteps(config);
+      logger.fatal(
+        { key: e.details.key, file: e.details.file, err: e.message, dataDir: config.dataDir, recovery: steps },
+        `data corruption: ${e.message}; refusing to start (exit ${EXIT_CORRUPTION})`,
+      );
+      line(`data corruption in data dir ${config.dataDir}: ${e.message}; refusing to start (exit ${EXIT_CORRUPTION}); ${steps}`);
       exitSoon(EXIT_CORRUPTION);
     } else if (isTesseraError(e) && e.code === 'CONFIG') {
       logger.fatal({ err: e.message }, 'cannot start');

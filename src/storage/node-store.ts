@@ -44,6 +44,7 @@ import {
   snapshotMetaKey,
 } from '../codec';
 import type { Entry } from '../raft';
+import { asLevelCorruption, checkCurrentFile, checkTableFiles, classifyLevelError, levelCorruption } from './level-failure';
 import type { GroupDurableState, GroupWrite, StoreDb } from './types';
 import { writeBatch, type BatchOp } from './write-batch';
 
@@ -81,27 +82,32 @@ export class NodeStore {
     readonly path: string,
   ) {}
 
-  /** Opens (creating if needed) `<dataDir>/db` and verifies every r/ and m/ record. */
+  /**
+   * Opens (creating if needed) `<dataDir>/db`, checks its files (CURRENT present, every live table of the
+   * size the MANIFEST records) and verifies every r/ and m/ record. Damaged LevelDB files (a corrupt
+   * MANIFEST, a missing or truncated table, see level-failure.ts) throw CORRUPTION; another process holding
+   * the LOCK throws CONFIG; other open failures (permissions, ...) throw CONFIG naming the path.
+   */
   static async open(dataDir: string): Promise<NodeStore> {
     const path = join(dataDir, 'db');
     await mkdir(dataDir, { recursive: true });
+    await checkCurrentFile(path);
     const level: StoreDb = new Level<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     try {
       await level.open();
     } catch (e) {
-      throw new TesseraError(
-        'CONFIG',
-        `cannot open LevelDB at ${path} (is another process using this data directory?): ${(e as Error).message}`,
-        { path },
-        { cause: e },
-      );
+      const f = classifyLevelError(e);
+      if (f.kind === 'corruption') throw levelCorruption(path, f.message, e);
+      const hint = f.kind === 'locked' ? 'is another process using this data directory?' : 'check the data directory';
+      throw new TesseraError('CONFIG', `cannot open LevelDB at ${path} (${hint}): ${f.message}`, { path }, { cause: e });
     }
     const store = new NodeStore(level, path);
     try {
+      await checkTableFiles(level, path);
       await store.verify();
     } catch (e) {
       await level.close();
-      throw e;
+      throw asLevelCorruption(e, path);
     }
     return store;
   }
