@@ -18,8 +18,8 @@
  * as TesseraError('CORRUPTION', ..., { key }): it is never returned to a caller.
  * Limit: a flipped key byte makes the original key absent in LevelDB; a get of the original key then
  * answers not found (LevelDB itself does not verify its block checksums on reads, classic-level exposes no
- * verify_checksums option); only reads that meet the damaged record (scans, gets of the damaged key, the
- * snapshot sender) detect it.
+ * verify_checksums option), and so may a get of the damaged key (the table's bloom filter was built for the
+ * original one). Reads that meet the damaged record (scans, gets that reach it, the snapshot sender) refuse it.
  */
 import { TesseraError } from '../base';
 import { crc32c } from './crc32c';
