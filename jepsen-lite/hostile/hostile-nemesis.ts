@@ -1,7 +1,8 @@
 /**
  * The `hostile` nemesis: while the workload runs, a seeded sequence of attacks (catalogue.ts) at the
  * nodes' real client ports, one at a time, each after a short seeded gap, until the fault phase ends or
- * `attacksMax` attacks have run. Every attack is logged to nemesis.jsonl (kind `hostile`) with the node
+ * `attacksMax` attacks have run; the first round (every chosen attack once) is always completed, past the
+ * fault phase if need be (bounded), while the workload still runs. Every attack is logged to nemesis.jsonl (kind `hostile`) with the node
  * it hit, the answers and what it saw.
  *
  * Before the first attack it writes a sentinel key; after the run, `verdict()` checks on every node that
@@ -73,6 +74,7 @@ export class HostileNemesis {
   private readonly fake = new FakeNode();
   private readonly plantedKeys: string[] = [];
   private stopped = false;
+  private overtimeEnd = Infinity;
   private wake: (() => void) | null = null;
   private sentinelWritten = false;
 
@@ -102,8 +104,13 @@ export class HostileNemesis {
     throw new Error(`could not write the sentinel key ${SENTINEL_KEY} within ${timeoutMs} ms`);
   }
 
-  stop(): void {
+  /**
+   * Ends the schedule: no more gaps, and no attack after the first round (each chosen attack once), which
+   * is finished first so that a slow machine still fires every attack; `overtimeMs` bounds that.
+   */
+  stop(overtimeMs = 60_000): void {
     this.stopped = true;
+    this.overtimeEnd = Date.now() + overtimeMs;
     this.wake?.();
   }
 
@@ -134,9 +141,10 @@ export class HostileNemesis {
       clusterId: this.clusterId,
     };
     let n = 0;
+    const firstRound = new Set(this.plan.map((p) => p.attack)).size;
     for (const step of this.plan) {
       await this.sleep(step.gapMs);
-      if (this.stopped) break;
+      if (this.stopped && (n >= firstRound || Date.now() > this.overtimeEnd)) break;
       n++;
       try {
         const r = await runAttack(step.attack, ctx, null, `${step.attack}-${n}`);
