@@ -14,9 +14,10 @@
  * addresses its sender knows for the members of the snapshot's configuration, a codec record
  *   [SNAPSHOT_MEMBERS_FORMAT, [[id, peer, client]...]]     ('' for an address the sender does not know)
  * The receiver learns them into its address book (persisted) before the core can take the snapshot (only
- * from a snapshot past its applied index), and connectMembers re-points the transport once it is installed. It lives in the message, not in the state
- * machine's chunks: an older receiver ignores the message's data (it replaces it with its staging id) but
- * would refuse a chunk item kind it does not know; an older sender's empty data teaches nothing (as before).
+ * from a snapshot past its applied index), and connectMembers re-points the transport once it is installed.
+ * It lives in the message, not in the state machine's chunks: an older receiver ignores the message's data
+ * (it replaces it with its staging id) but would refuse a chunk item kind it does not know; an older
+ * sender's empty data teaches nothing (as before).
  */
 import type { NodeId } from '../base';
 import { decodeRecord, encodeRecord } from '../codec';

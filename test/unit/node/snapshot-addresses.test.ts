@@ -48,10 +48,12 @@ describe('member addresses in snapshots', () => {
 
     const back = await cluster.restart(away.id);
     expect(back.host.addresses.peer(4)).toBeNull(); // its --peers and its log know nothing of 4 and 5
-    await until(() => back.host.groupStatus(1).applied >= addedAt && back.host.groupStatus(1).firstIndex > addedAt, 10_000, 'caught up by snapshot');
+    const caughtUp = (): boolean => back.host.groupStatus(1).applied >= addedAt && back.host.groupStatus(1).firstIndex > addedAt;
+    await until(caughtUp, 10_000, 'caught up by snapshot');
     expect(back.host.groupStatus(1).members.map((m) => m.id)).toEqual([1, 2, 3, 4, 5]);
     // The applied index moves inside the install, the transport is re-pointed right after it.
-    await until(() => back.transport.peerAddress(4) !== null && back.transport.peerAddress(5) !== null, 5000, 'the transport dials 4 and 5');
+    const dialsBoth = (): boolean => back.transport.peerAddress(4) !== null && back.transport.peerAddress(5) !== null;
+    await until(dialsBoth, 5000, 'the transport dials 4 and 5');
     for (const [id, address] of [[4, ADDRESS_4], [5, ADDRESS_5]] as const) {
       expect(back.host.addresses.peer(id)).toBe(address);
       expect(back.host.addresses.client(id)).toBe(address);
@@ -109,7 +111,9 @@ describe('member addresses in snapshots', () => {
     expect(receiver.client(5)).toBe('127.0.0.1:1005');
     // A snapshot at or below what this replica applied (stale: the core refuses it) teaches nothing.
     const stale = encodeRecord([1, [[5, '127.0.0.1:2555', '127.0.0.1:1555']]]);
-    for (const applied of [10, 11]) expect(await learnFromSnapshot(snapshotMessage(stale, config([3, 4, 5])).snapshot, 3, receiver, applied)).toEqual([]);
+    for (const applied of [10, 11]) {
+      expect(await learnFromSnapshot(snapshotMessage(stale, config([3, 4, 5])).snapshot, 3, receiver, applied)).toEqual([]);
+    }
     expect(receiver.peer(5)).toBe('127.0.0.1:2055');
   });
 
