@@ -60,7 +60,7 @@ import {
 } from '../codec';
 import type { Command, CommandResult, KeyValue, ScanPage, SessionRecord } from '../codec';
 import type { Entry, SnapshotMeta } from '../raft';
-import { writeBatch, type NodeStore, type StoreDb } from '../storage';
+import { asLevelCorruption, writeBatch, type NodeStore, type StoreDb } from '../storage';
 import { ApplyBatch } from './apply-batch';
 import { SessionTable } from './session-table';
 import type { SessionState } from './session-table';
@@ -86,6 +86,12 @@ export interface StateMachineOptions {
    * the entry is applied as a no-op. For the node's metric and log.
    */
   onUndecodable?: (info: { groupId: number; index: number; message: string }) => void;
+  /**
+   * Called for every get or scan refused with CORRUPTION (a stored value record failed its check, or the
+   * LevelDB files it read are damaged): the read answers DATA_LOSS. `key` names the record (d/...) or the
+   * damaged file. For the node's metric and log.
+   */
+  onCorruptRead?: (info: { groupId: number; key: string; message: string }) => void;
 }
 
 export const SESSION_TTL_MS_DEFAULT = 60 * 60 * 1000;
@@ -114,6 +120,8 @@ export class StateMachine {
     private sessions: SessionTable,
     applied: number,
     private readonly onUndecodable: StateMachineOptions['onUndecodable'],
+    private readonly onCorruptRead: StateMachineOptions['onCorruptRead'] = undefined,
+    private readonly dbPath = '',
   ) {
     this.appliedIndex = applied;
     this.staging = new SnapshotStaging(db, groupId, range);
@@ -138,7 +146,7 @@ export class StateMachine {
       throw new TesseraError('INVALID_ARGUMENT', `sessionTtlMs must be an integer >= 1, got ${sessionTtlMs}`);
     }
     const sessions = await StateMachine.loadSessions(db, groupId, opts.sessionsMax, sessionTtlMs);
-    return new StateMachine(db, groupId, range, sessions, applied, opts.onUndecodable);
+    return new StateMachine(db, groupId, range, sessions, applied, opts.onUndecodable, opts.onCorruptRead, store.path);
   }
 
   private static async loadApplied(db: StoreDb, groupId: number): Promise<number> {
@@ -338,6 +346,34 @@ export class StateMachine {
 
   /** The value of a key, or null. Throws WRONG_SHARD outside the range, CORRUPTION on a bad record. */
   async get(key: Buffer): Promise<Buffer | null> {
+    try {
+      return await this.getNow(key);
+    } catch (e) {
+      throw this.readFailure(e);
+    }
+  }
+
+  /** Keys in [start, end) in order (scanNow); throws CORRUPTION on a bad record. */
+  async scan(start: Buffer, end: Buffer | null, limit: number, bytesMax: number): Promise<ScanPage> {
+    try {
+      return await this.scanNow(start, end, limit, bytesMax);
+    } catch (e) {
+      throw this.readFailure(e);
+    }
+  }
+
+  /** A read's error, with damaged LevelDB files as CORRUPTION; a CORRUPTION is reported to onCorruptRead. */
+  private readFailure(e: unknown): unknown {
+    const err = asLevelCorruption(e, this.dbPath);
+    if (isTesseraError(err) && err.code === 'CORRUPTION') {
+      const { key, file } = err.details;
+      const name = typeof key === 'string' ? key : typeof file === 'string' ? file : 'unknown';
+      this.onCorruptRead?.({ groupId: this.groupId, key: name, message: err.message });
+    }
+    return err;
+  }
+
+  private async getNow(key: Buffer): Promise<Buffer | null> {
     this.checkUsable();
     if (!this.inRange(key)) throw new TesseraError('WRONG_SHARD', `key is outside group ${this.groupId}'s range`);
     const k = dataKey(key);
@@ -381,7 +417,7 @@ export class StateMachine {
    * there is one. more/nextStart: where the next page starts; when the request reaches past the group's
    * range end, the last page has more = true and nextStart = the range end (the next group's start).
    */
-  async scan(start: Buffer, end: Buffer | null, limit: number, bytesMax: number): Promise<ScanPage> {
+  private async scanNow(start: Buffer, end: Buffer | null, limit: number, bytesMax: number): Promise<ScanPage> {
     this.checkUsable();
     if (!Number.isInteger(limit) || limit < 1) throw new TesseraError('INVALID_ARGUMENT', `scan limit must be >= 1, got ${limit}`, { limit: 'limit' });
     if (!(bytesMax >= 1)) throw new TesseraError('INVALID_ARGUMENT', `scan bytesMax must be >= 1, got ${bytesMax}`, { limit: 'bytesMax' });

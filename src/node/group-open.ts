@@ -41,9 +41,10 @@ export async function openGroup(
   metrics: NodeMetrics,
   random: Random,
   onUndecodable?: StateMachineOptions['onUndecodable'],
+  onCorruptRead?: StateMachineOptions['onCorruptRead'],
 ): Promise<{ group: Group; durable: GroupDurableState | null }> {
   // The state machine first: it may finish a snapshot install, which raises the applied index.
-  const sm = await StateMachine.open(store, groupId, range, { sessionsMax: config.sessionsMax, sessionTtlMs: config.sessionTtlMs, onUndecodable });
+  const sm = await StateMachine.open(store, groupId, range, { sessionsMax: config.sessionsMax, sessionTtlMs: config.sessionTtlMs, onUndecodable, onCorruptRead });
   const durable = await store.loadGroup(groupId);
   const hardState = durable?.hardState ?? { term: 0, vote: 0, commit: 0 };
   const core = new RaftCore(

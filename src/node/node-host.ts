@@ -51,6 +51,8 @@ export const WHOLE_KEYSPACE_GROUP: GroupId = 1;
 type PeerRejection = 'not_member' | 'snapshot_on_stream' | 'snapshot_not_member' | 'malformed' | 'invalid_message' | 'spoofed_message_from' | 'unknown_group';
 /** Distinct senders logged per rejection reason; past it drops are only counted. */
 const PEER_REJECTIONS_LOGGED_MAX = 256;
+/** Distinct keys of corrupt records logged per group (every refused read is still counted). */
+const CORRUPT_KEYS_LOGGED_MAX = 256;
 
 /** Resolves in the next check phase, after the native immediates that write HTTP/2 frames to sockets. */
 function yieldToIo(): Promise<void> {
@@ -130,7 +132,18 @@ export class NodeHost implements TransportHandler {
       undecodableLogged = true;
       this.opts.logger.error(info, 'a committed entry does not decode as a command: applied as a no-op on every replica (logged once per group)');
     };
-    const { group: g, durable } = await openGroup(groupId, range, config, store, this.opts.metrics, this.opts.random.fork(), onUndecodable);
+    const dataLoss = this.opts.metrics.dataLoss.labels({ group: String(groupId) });
+    const corruptKeysLogged = new Set<string>();
+    const onCorruptRead = (info: { groupId: number; key: string; message: string }): void => {
+      dataLoss.inc();
+      if (corruptKeysLogged.has(info.key) || corruptKeysLogged.size >= CORRUPT_KEYS_LOGGED_MAX) return;
+      corruptKeysLogged.add(info.key);
+      this.opts.logger.error(
+        { ...info, dataDir: config.dataDir },
+        'stored data failed its check: reads of it answer DATA_LOSS (logged once per key); rebuild this replica: member remove, wipe the data dir, start with --join, member add',
+      );
+    };
+    const { group: g, durable } = await openGroup(groupId, range, config, store, this.opts.metrics, this.opts.random.fork(), onUndecodable, onCorruptRead);
     // Learn member addresses from config entries still in the log.
     for (const e of durable?.entries ?? []) if (e.kind === 'config') learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport);
     this.groups.set(groupId, g);

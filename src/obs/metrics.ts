@@ -35,6 +35,8 @@ export interface NodeMetrics {
    */
   peerRejected: Counter<'reason'>;
   undecodableEntries: Counter<'group'>;
+  /** Reads refused with DATA_LOSS: a stored record failed its check or the LevelDB files are damaged. */
+  dataLoss: Counter<'group'>;
   snapshotsSent: Counter<'outcome'>;
   snapshotsReceived: Counter<'outcome'>;
   grpcLatencySeconds: Histogram<'method' | 'code'>;
@@ -65,6 +67,7 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean; labels?: 
     peerMessagesReceived: new Counter({ name: 'tessera_peer_messages_received_total', help: 'Raft messages received', registers: r }),
     peerConnected: new Gauge({ name: 'tessera_peer_connected', help: '1 when the outgoing stream to the peer is up', labelNames: ['peer'], registers: r }),
     peerRejected: new Counter({ name: 'tessera_peer_rejected_total', help: 'Peer calls refused or messages dropped: handshake checks (transport), group membership and snapshot path (node)', labelNames: ['reason'], registers: r }),
+    dataLoss: new Counter({ name: 'tessera_data_loss_total', help: 'Reads refused with DATA_LOSS because stored data failed its check', labelNames: ['group'], registers: r }),
     undecodableEntries: new Counter({ name: 'tessera_undecodable_entries_total', help: 'Committed entries whose command did not decode, applied as no-ops', labelNames: ['group'], registers: r }),
     snapshotsSent: new Counter({ name: 'tessera_snapshots_sent_total', help: 'Snapshots streamed to followers', labelNames: ['outcome'], registers: r }),
     snapshotsReceived: new Counter({ name: 'tessera_snapshots_received_total', help: 'Snapshots received from leaders', labelNames: ['outcome'], registers: r }),

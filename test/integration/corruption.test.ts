@@ -195,9 +195,17 @@ describe('a node on damaged LevelDB files (real process, real data dir)', () => 
       const phantom = await client.get('phantom-key-B').then((v) => v?.toString() ?? null, (e: { code?: string }) => e.code);
       expect([null, 'CORRUPTION']).toContain(phantom);
       expect(await client.get('phantom-key-A')).toBeNull();
+      await expect(scan()).rejects.toMatchObject({ code: 'CORRUPTION' });
     } finally {
       await client.close();
     }
+    // Counted per refused read, logged once per key.
+    const metrics = await (await fetch(`http://127.0.0.1:${dir.httpPort}/metrics`)).text();
+    const count = Number(/tessera_data_loss_total\{group="1"\} (\d+)/.exec(metrics)?.[1]);
+    expect(count).toBeGreaterThanOrEqual(2);
+    const logged = node.out.filter((l) => l.includes('failed its check') && l.includes('d/phantom-key-B'));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatch(/"level":"error"/);
     node.child.kill('SIGTERM');
     expect(await exitCode(node)).toBe(0);
   }, 60_000);

@@ -42,14 +42,23 @@ describe('value records carry a CRC over the user key', () => {
       ]);
     });
     const store = await stores.reopen(s);
-    const sm2 = await StateMachine.open(store, 1, whole, { sessionsMax: 10 });
+    const reported: Array<{ groupId: number; key: string }> = [];
+    const onCorruptRead = (info: { groupId: number; key: string }) => void reported.push({ groupId: info.groupId, key: info.key });
+    const sm2 = await StateMachine.open(store, 1, whole, { sessionsMax: 10, onCorruptRead });
     await expect(sm2.scan(b(''), null, 10, 1 << 20)).rejects.toMatchObject({ code: 'CORRUPTION', details: { key: 'd/user:8' } });
     await expect(sm2.get(b('user:8'))).rejects.toMatchObject({ code: 'CORRUPTION', details: { key: 'd/user:8' } });
+    // Every refused read is reported (the node counts it in tessera_data_loss_total and logs each key once).
+    expect(reported).toEqual([
+      { groupId: 1, key: 'd/user:8' },
+      { groupId: 1, key: 'd/user:8' },
+    ]);
     expect((await sm2.get(b('user:1')))?.toString()).toBe('fine');
     // The original key is absent from LevelDB: nothing to check there (see codec/record.ts, Limit).
     expect(await sm2.get(b('user:7'))).toBeNull();
     // A page that ends before the damaged record is still served.
     expect((await sm2.scan(b(''), null, 1, 1 << 20)).items.map((kv) => kv.key.toString())).toEqual(['user:1']);
+    await expect(sm2.get(b('\xff'))).resolves.toBeNull();
+    expect(reported).toHaveLength(2);
     const reader = sm2.openSnapshot();
     await expect((async () => {
       for await (const _ of reader) void _;
