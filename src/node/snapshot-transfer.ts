@@ -39,7 +39,7 @@ export interface SnapshotSendContext {
   nowMs?: () => number;
 }
 
-export const SNAPSHOT_BACKOFF_DEFAULT = { initialMs: 500, maxMs: 30_000 };
+export const SNAPSHOT_BACKOFF_DEFAULT = { initialMs: 250, maxMs: 5_000 };
 export const SNAPSHOT_LOG_EVERY_MS_DEFAULT = 10_000;
 
 /** Per (group, peer): consecutive failures, the earliest next attempt, and the rate-limited log. */
