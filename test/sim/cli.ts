@@ -1,7 +1,7 @@
 /**
  * The simulator from the command line:
  *   npm run sim -- --seeds N --from S [--workers W] [--profile standard|aggressive]
- *                  [--unsafe commitOldTermByCount|ackBeforePersist] [--no-ack-order-check]
+ *                  [--unsafe commitOldTermByCount|ackBeforePersist|regressConfigOnAdvance] [--no-ack-order-check]
  *                  [--trace] [--random] [--keep-going] [--no-record]
  * Runs seeds S..S+N-1 (or N fresh random seeds with --random, printed), on W worker threads (default:
  * 2 for 200+ seeds, else 1), prints progress and throughput, and on the first failure prints the seed,
@@ -49,8 +49,8 @@ async function main(): Promise<number> {
   const profile = (args.get('profile') ?? 'standard') as Profile;
   if (profile !== 'standard' && profile !== 'aggressive') throw new Error('--profile must be standard or aggressive');
   const unsafe = args.get('unsafe') as UnsafeSwitch | undefined;
-  if (unsafe !== undefined && unsafe !== 'commitOldTermByCount' && unsafe !== 'ackBeforePersist') {
-    throw new Error('--unsafe must be commitOldTermByCount or ackBeforePersist');
+  if (unsafe !== undefined && unsafe !== 'commitOldTermByCount' && unsafe !== 'ackBeforePersist' && unsafe !== 'regressConfigOnAdvance') {
+    throw new Error('--unsafe must be commitOldTermByCount, ackBeforePersist or regressConfigOnAdvance');
   }
   const traceAll = args.has('trace');
   const keepGoing = args.has('keep-going');

@@ -39,6 +39,11 @@ export interface FaultMix {
   transfers: boolean;
   /** Probability that a Ready's messagesNow are sent before its writes are persisted. */
   sendNowFirstRate: number;
+  /**
+   * Probability that a Ready is held after its write until the node's next tick (sim-node.ts), so steps
+   * (snapshots included), proposals and reports reach the core between ready() and advance().
+   */
+  holdReadyRate: number;
   /** The host compacts once this many entries were applied since its last snapshot. */
   compactEveryEntries: number;
   safetyTicks: number;
@@ -86,6 +91,7 @@ export function drawFaultMix(random: Random, profile: Profile): FaultMix {
       opsPerClient: 12,
       keys: 2,
       lazyCommit: random.chance(0.5), // drawn last: the draws above (and so older seeds' mixes) are unchanged
+      holdReadyRate: random.chance(0.5) ? 0 : random.float() * 0.5, // after lazyCommit, for the same reason
     };
   }
   const calm = random.chance(0.15);
@@ -122,6 +128,7 @@ export function drawFaultMix(random: Random, profile: Profile): FaultMix {
     opsPerClient: random.int(6, 16),
     keys: random.int(1, 4),
     lazyCommit: random.chance(0.5), // drawn last: the draws above (and so older seeds' mixes) are unchanged
+    holdReadyRate: random.chance(0.5) ? 0 : random.float() * 0.5, // after lazyCommit, for the same reason
   };
 }
 
@@ -134,7 +141,7 @@ export function describeFaultMix(m: FaultMix): string {
     net,
     `faults every ${m.faultEveryTicks[0]}..${m.faultEveryTicks[1]} leaderBias=${m.leaderBias} partitions=${m.partitions.join('|')}`,
     crash,
-    `membership=${m.membership} transfers=${m.transfers} sendNowFirst=${m.sendNowFirstRate.toFixed(2)} compactEvery=${m.compactEveryEntries}`,
+    `membership=${m.membership} transfers=${m.transfers} sendNowFirst=${m.sendNowFirstRate.toFixed(2)} holdReady=${m.holdReadyRate.toFixed(2)} compactEvery=${m.compactEveryEntries}`,
     `safety=${m.safetyTicks} liveness=${m.livenessTicks} clients=${m.clients}x${m.opsPerClient} keys=${m.keys}`,
   ].join('; ');
 }

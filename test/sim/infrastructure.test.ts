@@ -5,15 +5,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Random } from '../../src/base';
-import type { Entry, HardState, Message } from '../../src/raft';
+import type { Entry, HardState, Message, RawNode } from '../../src/raft';
 import { encodeCommand } from './command-codec';
 import { CheckerSuite } from './checkers';
-import { defaultConfig, raftCoreFactory } from './core-factory';
+import { type CoreFactory, defaultConfig, raftCoreFactory } from './core-factory';
 import { SimDisk } from './disk';
 import { drawFaultMix } from './fault-mix';
 import { KvState } from './kv-model';
 import { SimNetwork } from './network';
 import { runSeed } from './run-seed';
+import { formatFailure } from './seed-runner';
 import { SimFailure } from './sim-failure';
 import { type NodeEnv, SimNode } from './sim-node';
 
@@ -99,6 +100,56 @@ describe('SimNode crash', () => {
       expect(node.disk.hardState(), `seed ${seed}: durable state the checkers never saw`).toEqual(reported);
     }
     expect(keptSome).toBeGreaterThan(0);
+  });
+});
+
+describe('held Readys', () => {
+  /** Wraps the real core, counting snapshots stepped while a Ready is outstanding (between ready() and advance()). */
+  function countingFactory(counts: { stepsWhileHeld: number; snapshotsWhileHeld: number }, wrongConfig = false): CoreFactory {
+    return (config, restore, random) => {
+      const core = raftCoreFactory(config, restore, random);
+      let outstanding = false;
+      const wrapped: RawNode = Object.create(core) as RawNode;
+      wrapped.ready = () => {
+        outstanding = true;
+        return core.ready();
+      };
+      wrapped.advance = (rd) => {
+        outstanding = false;
+        core.advance(rd);
+      };
+      wrapped.step = (m) => {
+        if (outstanding) {
+          counts.stepsWhileHeld++;
+          if (m.type === 'snapshot') counts.snapshotsWhileHeld++;
+        }
+        return core.step(m);
+      };
+      if (wrongConfig) wrapped.status = () => ({ ...core.status(), config: { voters: [99], learners: [], votersOutgoing: [] } });
+      return wrapped;
+    };
+  }
+
+  it('with holdReadyRate, messages (snapshots included) reach the core between ready() and advance(), and seeds pass', () => {
+    const counts = { stepsWhileHeld: 0, snapshotsWhileHeld: 0 };
+    const mixOverride = { membership: true, holdReadyRate: 0.5, compactEveryEntries: 2, crashes: false };
+    for (let seed = 1; seed <= 10; seed++) {
+      const r = runSeed({ seed, mixOverride, factory: countingFactory(counts) });
+      if (!r.ok) expect.fail(formatFailure(r));
+    }
+    expect(counts.stepsWhileHeld).toBeGreaterThan(100);
+    expect(counts.snapshotsWhileHeld).toBeGreaterThan(0);
+  });
+
+  it('without holds nothing is stepped between ready() and advance()', () => {
+    const counts = { stepsWhileHeld: 0, snapshotsWhileHeld: 0 };
+    runSeed({ seed: 3, mixOverride: { holdReadyRate: 0 }, factory: countingFactory(counts) });
+    expect(counts.stepsWhileHeld).toBe(0);
+  });
+
+  it('config-agreement fails when a core acts on another membership than its applied log defines', () => {
+    const r = runSeed({ seed: 3, factory: countingFactory({ stepsWhileHeld: 0, snapshotsWhileHeld: 0 }, true) });
+    expect(r.failure?.checker).toBe('config-agreement');
   });
 });
 

@@ -2,8 +2,10 @@
  * One simulated server: a durable SimDisk that survives crashes, plus a volatile incarnation (the Raft
  * core, the KV state machine, pending reads) rebuilt from the disk on restart. processReady() is the
  * host loop of types.ts, step by step, with an optional crash injected between any two effects:
- *   [send messagesNow early] -> write -> fsync -> send -> install snapshot -> apply -> serve reads -> advance
- * A crash loses the unsynced writes and the whole incarnation.
+ *   [send messagesNow early] -> write -> [hold] -> fsync -> send -> install snapshot -> apply -> serve reads -> advance
+ * A crash loses the unsynced writes and the whole incarnation. With mix.holdReadyRate a Ready is held after
+ * its write until the node's next tick, as a real host's group commit holds it while the write is in flight:
+ * messages (snapshots included), proposals and reports reach the core between ready() and advance().
  */
 import type { Random } from '../../src/base';
 import type { ConfigState, Entry, MembershipChange, Message, RaftConfig, RawNode, Ready, Role } from '../../src/raft';
@@ -53,6 +55,8 @@ export class SimNode {
   /** Membership as of the applied index (host-tracked, for snapshot metadata). */
   config: ConfigState;
   private crashAt: CrashPoint | null = null;
+  /** A Ready taken and written but not yet synced, applied and advanced (finished at the next tick). */
+  private held: (() => void) | null = null;
   private crashPatience = 0;
   private readonly reads = new Map<number, PendingRead>();
   crashes = 0;
@@ -101,6 +105,7 @@ export class SimNode {
     // Batches the crash kept are durable: the checkers see them like a sync.
     if (kept.length > 0) this.env.onSynced(this, kept);
     this.core = null;
+    this.held = null;
     this.sm = null;
     this.reads.clear();
     this.crashAt = null;
@@ -127,8 +132,21 @@ export class SimNode {
   }
 
   tick(): void {
+    this.finishHeldReady();
     if (!this.core) return;
     this.core.tick();
+    this.drain();
+  }
+
+  /**
+   * Finishes a held Ready (sync, send, apply, advance), then takes the Readys that piled up meanwhile. A slow
+   * disk: with probability holdReadyRate the write stays in flight one more tick.
+   */
+  private finishHeldReady(): void {
+    const held = this.held;
+    if (!held || this.random.chance(this.env.mix.holdReadyRate)) return;
+    this.held = null;
+    held();
     this.drain();
   }
 
@@ -181,7 +199,7 @@ export class SimNode {
   compactIfDue(): void {
     const core = this.core;
     const sm = this.sm;
-    if (!core || !sm) return;
+    if (!core || !sm || this.held) return;
     const index = sm.applied;
     if (index - this.disk.snapshotIndex() < this.env.mix.compactEveryEntries) return;
     const term = this.disk.termAt(index);
@@ -194,7 +212,7 @@ export class SimNode {
 
   /** Processes Readys until the core has none (bounded). */
   private drain(): void {
-    for (let i = 0; i < 50 && this.core && this.core.hasReady(); i++) this.processReady(this.core);
+    for (let i = 0; i < 50 && this.core && !this.held && this.core.hasReady(); i++) this.processReady(this.core);
   }
 
   private crashHere(point: CrashPoint, meaningful: boolean): boolean {
@@ -233,6 +251,17 @@ export class SimNode {
     // 1. persist
     if (hasWrites) this.disk.write({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
     if (this.crashHere('afterWrite', hasWrites)) return;
+    const rate = env.mix.holdReadyRate;
+    if (rate > 0 && this.random.chance(rate)) {
+      this.held = () => this.finishReady(core, rd, now, sendEarly, hasWrites);
+      return;
+    }
+    this.finishReady(core, rd, now, sendEarly, hasWrites);
+  }
+
+  /** The rest of the host loop for a written Ready: fsync, send, install, apply, serve reads, advance. */
+  private finishReady(core: RawNode, rd: Ready, now: Message[], sendEarly: boolean, hasWrites: boolean): void {
+    const env = this.env;
     const synced = this.disk.sync();
     if (synced.length > 0) env.onSynced(this, synced);
     if (this.crashHere('afterSync', hasWrites)) return;
@@ -269,6 +298,22 @@ export class SimNode {
 
     // 5. advance
     core.advance(rd);
+    this.checkConfig(core);
+  }
+
+  /**
+   * Config agreement (a safety check): once advanced, the core acts on the membership its applied log
+   * defines, which the host tracks from the config entries it applied and the snapshots it installed.
+   * Skipped while the core holds a snapshot the host has not installed yet (its config is already the
+   * snapshot's). A core that re-applied an older config over a newer snapshot's fails here.
+   */
+  private checkConfig(core: RawNode): void {
+    const st = core.status();
+    if (st.firstIndex - 1 > this.sm!.applied || sameConfig(st.config, this.config)) return;
+    throw new SimFailure(
+      'config-agreement',
+      `node ${this.id} at applied ${this.sm!.applied} acts on config ${JSON.stringify(st.config)}, its applied log defines ${JSON.stringify(this.config)}`,
+    );
   }
 
   private apply(entry: Entry): void {
@@ -318,6 +363,11 @@ export class SimNode {
     if (!this.core) throw new SimFailure('host', `node ${this.id} is down`);
     return this.core;
   }
+}
+
+function sameConfig(a: ConfigState, b: ConfigState): boolean {
+  const same = (x: number[], y: number[]): boolean => x.length === y.length && x.every((v) => y.includes(v));
+  return same(a.voters, b.voters) && same(a.learners, b.learners) && same(a.votersOutgoing, b.votersOutgoing);
 }
 
 export function cloneConfig(c: ConfigState): ConfigState {

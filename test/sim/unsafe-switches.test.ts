@@ -9,7 +9,16 @@ import { runSeed } from './run-seed';
 import { formatFailure, range } from './seed-runner';
 
 /** Failures that come from the simulator's checkers (not a core assertion or a liveness timeout). */
-const safetyCheckers = ['election-safety', 'log-matching', 'apply-agreement', 'linearizability', 'durability', 'acked-write-lost', 'final-state'];
+const safetyCheckers = [
+  'election-safety',
+  'log-matching',
+  'apply-agreement',
+  'linearizability',
+  'durability',
+  'acked-write-lost',
+  'final-state',
+  'config-agreement',
+];
 const seedBound = 150;
 
 function firstSafetyFailure(base: Omit<SeedOptions, 'seed'>): { result: SeedResult | null; tried: number } {
