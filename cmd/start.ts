@@ -10,6 +10,7 @@
  * Logs: pino JSON lines on stdout. Exit codes:
  *   0  stopped by SIGTERM / SIGINT after a graceful shutdown (stop accepting, close gRPC, close LevelDB)
  *   1  fatal error while running (persistence or apply failure, invariant violation) or start failure
+ *      (a CORRUPTION met while running, e.g. an apply reading a damaged value record, exits 3 instead)
  *   2  invalid configuration (the message names the flag / variable / file key), or a start refused before
  *      anything was written: an unusable data dir, a port in use, a data dir whose stored node id, cluster
  *      id or membership the flags contradict (one line on stderr names the data dir or flag)
@@ -92,9 +93,14 @@ export async function runStart(argv: string[]): Promise<void> {
     node = await startTesseraNode({
       config,
       logger,
-      onFatal: () => {
+      onFatal: (e) => {
+        // Corruption met while running (an apply that reads a value record failing its check): exit 3 too.
+        const corrupt = isTesseraError(e) && e.code === 'CORRUPTION';
+        if (corrupt) {
+          process.stderr.write(`tessera start: data corruption in data dir ${config.dataDir}: ${e.message}; stopping (exit ${EXIT_CORRUPTION}); ${recoverySteps(config)}\n`);
+        }
         void node?.close().catch(() => undefined).finally(() => {
-          exitSoon(EXIT_FATAL);
+          exitSoon(corrupt ? EXIT_CORRUPTION : EXIT_FATAL);
           stopped();
         });
       },

@@ -130,6 +130,33 @@ async function expectCorruptionExit(dir: { dataDir: string; port: number; httpPo
 }
 
 describe('a node on damaged LevelDB files (real process, real data dir)', () => {
+  it('a value record failing its check is DATA_LOSS for a get, and an apply that reads it stops the node with exit 3', async () => {
+    const dir = await servedDataDir([['victim', 'value-1'], ['plain', 'ok']]);
+    const raw = new Level<Buffer, Buffer>(dir.db, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await raw.open();
+    const key = Buffer.from('d/victim');
+    const rec = (await raw.get(key)) as Buffer;
+    rec[rec.length - 1] = (rec[rec.length - 1] as number) ^ 0x01;
+    await raw.put(key, rec);
+    await raw.close();
+    const node = startNode(dir.dataDir, dir.port, dir.httpPort);
+    await waitFor(node, /became leader/);
+    const client = new Client({ endpoints: [`127.0.0.1:${dir.port}`], deadlineMs: 3000 });
+    try {
+      await expect(client.get('victim')).rejects.toMatchObject({ code: 'CORRUPTION' });
+      expect((await client.get('plain'))?.toString()).toBe('ok');
+      // A compare-and-swap reads the damaged value while applying: the replica cannot apply it, so it stops.
+      const cas = client.compareAndSwap('victim', 'value-1', 'value-2').catch(() => undefined);
+      expect(await exitCode(node)).toBe(3);
+      await cas; // fails (the node is gone) within the client's deadline; settled before the client closes
+    } finally {
+      await client.close();
+    }
+    const stderr = node.err.join('');
+    expect(stderr).toMatch(/data corruption in data dir .*corrupt record at key d\/victim.*stopping \(exit 3\)/);
+    expect(stderr).toMatch(/tessera member remove 1/);
+  }, 60_000);
+
   it('a flipped byte in the MANIFEST exits 3 (was exit 2, "is another process using this data directory?")', async () => {
     const dir = await servedDataDir([['k', 'v']]);
     const manifest = readdirSync(dir.db).find((n) => n.startsWith('MANIFEST-')) as string;
