@@ -80,6 +80,8 @@ export interface TransportOptions {
   backoff?: BackoffConfig;
   /** Longest time one snapshot transfer may take before it is abandoned. */
   snapshotTimeoutMs?: number;
+  /** Longest time a snapshot transfer may wait for the receiver to take more data ('drain') before it is abandoned. */
+  snapshotStallMs?: number;
   random: Random;
   logger: Logger;
   metrics: NodeMetrics | null;
@@ -115,6 +117,7 @@ export class Transport {
       batchBytesMax: 16 * 1024 * 1024,
       backoff: { initialMs: 50, maxMs: 1000 },
       snapshotTimeoutMs: 10 * 60_000,
+      snapshotStallMs: 60_000,
       ...options,
       tls: options.tls ?? null,
       onClusterIdLearned: options.onClusterIdLearned ?? null,
@@ -276,15 +279,19 @@ export class Transport {
         await Promise.race([answered, unanswered]);
         let first = true;
         let pending: Buffer | null = null;
+        const stallMs = this.opts.snapshotStallMs;
         const drained = async (): Promise<void> => {
           let onDrain: () => void = () => undefined;
           const drain = new Promise<void>((resolve) => {
             onDrain = resolve;
             call.once('drain', onDrain);
           });
+          // A receiver that stops taking data (alive, but stuck) is abandoned long before the transfer's timeout.
+          const stall = setTimeout(() => abort(`peer ${to} took no snapshot data for ${stallMs} ms`), stallMs);
           try {
             await Promise.race([drain, endedEarly]);
           } finally {
+            clearTimeout(stall);
             call.removeListener('drain', onDrain);
           }
         };

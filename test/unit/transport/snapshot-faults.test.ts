@@ -21,7 +21,11 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
-async function startNode(id: number, onSnapshot: (s: IncomingSnapshot, node: Node) => Promise<void>, snapshotTimeoutMs?: number): Promise<Node> {
+async function startNode(
+  id: number,
+  onSnapshot: (s: IncomingSnapshot, node: Node) => Promise<void>,
+  limits: { snapshotTimeoutMs?: number; snapshotStallMs?: number } = {},
+): Promise<Node> {
   const transport = new Transport({
     selfId: id,
     clusterId: 'test-cluster',
@@ -31,7 +35,7 @@ async function startNode(id: number, onSnapshot: (s: IncomingSnapshot, node: Nod
     logger: silentLogger(),
     metrics: null,
     backoff: { initialMs: 20, maxMs: 200 },
-    ...(snapshotTimeoutMs !== undefined ? { snapshotTimeoutMs } : {}),
+    ...limits,
   });
   const server = new grpc.Server(serverOptions);
   const node: Node = { transport, server, port: 0 };
@@ -135,7 +139,7 @@ describe('snapshot send faults', () => {
       await it.next();
       await new Promise(() => undefined); // stuck: reads nothing more, never answers
     });
-    const a = await startNode(1, async () => undefined, 1500);
+    const a = await startNode(1, async () => undefined, { snapshotTimeoutMs: 1500 });
     a.transport.setPeer(2, `127.0.0.1:${b.port}`);
     await until(() => a.transport.stats().get(2)!.connected);
     const src = bigSource();
@@ -145,5 +149,43 @@ describe('snapshot send faults', () => {
     expect(Date.now() - started).toBeLessThan(6000);
     expect(src.state.closed).toBe(true);
     expect(unhandled).toEqual([]);
+  }, 15_000);
+
+  it('a receiver that stops pulling: the send is abandoned after the stall limit, long before the transfer timeout', async () => {
+    const b = await startNode(2, async (s) => {
+      const it = s.chunks[Symbol.asyncIterator]();
+      await it.next();
+      await new Promise(() => undefined);
+    });
+    const a = await startNode(1, async () => undefined, { snapshotTimeoutMs: 60_000, snapshotStallMs: 800 });
+    a.transport.setPeer(2, `127.0.0.1:${b.port}`);
+    await until(() => a.transport.stats().get(2)!.connected);
+    const src = bigSource();
+    const started = Date.now();
+    const { result, unhandled } = await withoutUnhandled(() => a.transport.sendSnapshot(2, 7, Buffer.from('hdr'), src.chunks));
+    expect(result.status).toBe('rejected');
+    expect(String((result as PromiseRejectedResult).reason)).toMatch(/took no snapshot data for 800 ms/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(src.state.closed).toBe(true);
+    expect(unhandled).toEqual([]);
+  }, 15_000);
+
+  it('closing the transport ends a send in flight', async () => {
+    const b = await startNode(2, async (s) => {
+      const it = s.chunks[Symbol.asyncIterator]();
+      await it.next();
+      await new Promise(() => undefined);
+    });
+    const a = await startNode(1, async () => undefined);
+    a.transport.setPeer(2, `127.0.0.1:${b.port}`);
+    await until(() => a.transport.stats().get(2)!.connected);
+    const src = bigSource();
+    const sending = a.transport.sendSnapshot(2, 7, Buffer.from('hdr'), src.chunks);
+    sending.catch(() => undefined);
+    await until(() => src.state.yielded > 2);
+    await new Promise((r) => setTimeout(r, 200));
+    a.transport.close();
+    await expect(sending).rejects.toThrow(/transport closed/);
+    expect(src.state.closed).toBe(true);
   }, 15_000);
 });
