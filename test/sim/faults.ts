@@ -3,6 +3,9 @@
  * (random halves, isolate one, isolate the leader, asymmetric one-way, a rolling clog of links), heals,
  * crashes nodes (now, or at a chosen point inside a later Ready), restarts them after a while, changes
  * membership (remove a voter, re-add it as a learner, promote it) and transfers leadership.
+ * 'catchup' (with membership): a membership change, then a follower cut off right after it acked the change
+ * but before it learned its commit, two more changes and compaction while it is away, then the heal: it
+ * comes back to a commit index that covers the first change and a snapshot past the others (issue 9).
  * heal() ends all faults for the liveness phase.
  */
 import type { Random } from '../../src/base';
@@ -18,7 +21,16 @@ export interface FaultHost {
   trace(text: string): void;
 }
 
-type Action = 'partition' | 'heal' | 'crash' | 'membership' | 'transfer';
+type Action = 'partition' | 'heal' | 'crash' | 'membership' | 'transfer' | 'catchup';
+
+/** The scripted steps of a 'catchup' action still to come, each at its tick. */
+interface CatchupPlan {
+  target: number;
+  isolateAt: number;
+  /** Ticks of the changes made while the target is away (its log ends before them). */
+  changesAt: number[];
+  healAt: number;
+}
 
 export class FaultScheduler {
   private nextFaultTick: number;
@@ -26,6 +38,7 @@ export class FaultScheduler {
   private readonly restartAt = new Map<number, number>();
   private readonly actions: Action[] = [];
   private clogUntil = 0;
+  private catchup: CatchupPlan | null = null;
   membershipChanges = 0;
   transfers = 0;
   crashes = 0;
@@ -40,7 +53,7 @@ export class FaultScheduler {
     this.actions.push('heal');
     if (mix.partitions.length > 0) this.actions.push('partition', 'partition');
     if (mix.crashes) this.actions.push('crash', 'crash');
-    if (mix.membership) this.actions.push('membership');
+    if (mix.membership) this.actions.push('membership', 'catchup');
     if (mix.transfers) this.actions.push('transfer');
   }
 
@@ -57,6 +70,7 @@ export class FaultScheduler {
       if (!n.alive && !this.restartAt.has(n.id)) this.restartAt.set(n.id, now + this.random.int(...this.mix.restartAfterTicks));
     }
     if (this.clogUntil > now && this.random.chance(0.1)) this.clogRandomLink(now);
+    if (this.catchup) this.stepCatchup(this.catchup, now);
     if (now < this.nextFaultTick) return;
     this.nextFaultTick = now + this.interval();
     this.act(this.random.pick(this.actions), now);
@@ -66,6 +80,7 @@ export class FaultScheduler {
   heal(): void {
     this.host.network.healAll();
     this.clogUntil = 0;
+    this.catchup = null;
     this.restartAt.clear();
     for (const n of this.host.nodes()) {
       n.cancelScheduledCrash();
@@ -96,6 +111,46 @@ export class FaultScheduler {
       case 'transfer':
         this.transfer();
         return;
+      case 'catchup':
+        this.startCatchup(now);
+        return;
+    }
+  }
+
+  private startCatchup(now: number): void {
+    const leader = this.host.leader();
+    if (this.catchup || !leader?.core) return;
+    const cfg = leader.core.status().config;
+    const followers = this.host.nodes().filter((n) => n.alive && n.id !== leader.id && (cfg.voters.includes(n.id) || cfg.learners.includes(n.id)));
+    if (followers.length === 0) return;
+    const target = this.random.pick(followers).id;
+    this.membership(target);
+    const isolateAt = now + this.random.int(1, 4);
+    const changeAt = isolateAt + this.random.int(10, 30);
+    const change2At = changeAt + this.random.int(10, 30);
+    this.catchup = { target, isolateAt, changesAt: [changeAt, change2At], healAt: change2At + this.random.int(20, 60) };
+    this.host.trace(`nemesis: catchup of n${target} planned`);
+  }
+
+  private logOf(id: number): string {
+    const st = this.host.nodes().find((n) => n.id === id)?.core?.status();
+    return st ? `log ${st.firstIndex}..${st.lastIndex} commit ${st.commit}` : 'down';
+  }
+
+  private stepCatchup(plan: CatchupPlan, now: number): void {
+    const ids = this.ids();
+    if (now === plan.isolateAt) {
+      this.host.network.healPartitions();
+      this.host.network.partition([plan.target], ids.filter((i) => i !== plan.target));
+      this.partitions++;
+      this.host.trace(`nemesis: catchup isolates n${plan.target} (${this.logOf(plan.target)})`);
+    } else if (plan.changesAt.includes(now)) {
+      this.membership(plan.target);
+    } else if (now >= plan.healAt) {
+      this.host.network.healPartitions();
+      const leader = this.host.leader();
+      this.host.trace(`nemesis: catchup heals, n${plan.target} (${this.logOf(plan.target)}) comes back; leader ${leader ? `n${leader.id} (${this.logOf(leader.id)})` : 'none'}`);
+      this.catchup = null;
     }
   }
 
@@ -158,18 +213,21 @@ export class FaultScheduler {
     target.scheduleCrash(point);
   }
 
-  private membership(): void {
+  /** Proposes the next change of the remove / re-add as learner / promote cycle, never about `keep`. */
+  private membership(keep = 0): void {
     const leader = this.host.leader();
     if (!leader?.core) return;
     const cfg = leader.core.status().config;
     if (cfg.votersOutgoing.length > 0) return;
     const members = new Set([...cfg.voters, ...cfg.learners]);
-    const absent = this.ids().filter((i) => !members.has(i));
+    const absent = this.ids().filter((i) => !members.has(i) && i !== keep);
+    const learners = cfg.learners.filter((i) => i !== keep);
+    const voters = cfg.voters.filter((i) => i !== keep && i !== leader.id);
     const minVoters = this.mix.nodeCount === 5 ? 3 : 2;
     let change: Parameters<SimNode['proposeMembership']>[0] | null = null;
     if (absent.length > 0) change = { type: 'addLearner', node: this.random.pick(absent) };
-    else if (cfg.learners.length > 0) change = { type: 'addVoter', node: this.random.pick(cfg.learners) };
-    else if (cfg.voters.length > minVoters) change = { type: 'removeNode', node: this.random.pick(cfg.voters) };
+    else if (learners.length > 0) change = { type: 'addVoter', node: this.random.pick(learners) };
+    else if (cfg.voters.length > minVoters && voters.length > 0) change = { type: 'removeNode', node: this.random.pick(keep === 0 ? cfg.voters : voters) };
     if (!change) return;
     const out = leader.proposeMembership(change);
     this.membershipChanges++;

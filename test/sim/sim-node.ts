@@ -5,7 +5,8 @@
  *   [send messagesNow early] -> write -> [hold] -> fsync -> send -> install snapshot -> apply -> serve reads -> advance
  * A crash loses the unsynced writes and the whole incarnation. With mix.holdReadyRate a Ready is held after
  * its write until the node's next tick, as a real host's group commit holds it while the write is in flight:
- * messages (snapshots included), proposals and reports reach the core between ready() and advance().
+ * messages (snapshots included), proposals and reports reach the core between ready() and advance(), and
+ * the messages that never wait for persistence go out meanwhile (takeMessagesNow, like NodeHost).
  */
 import type { Random } from '../../src/base';
 import type { ConfigState, Entry, MembershipChange, Message, RaftConfig, RawNode, Ready, Role } from '../../src/raft';
@@ -210,8 +211,12 @@ export class SimNode {
     this.drain();
   }
 
-  /** Processes Readys until the core has none (bounded). */
+  /**
+   * Processes Readys until the core has none (bounded). While a Ready is held, sends at once what never
+   * waits for persistence (core.takeMessagesNow: appends, heartbeats, heartbeat responses), as NodeHost does.
+   */
   private drain(): void {
+    if (this.held && this.core) for (const m of this.core.takeMessagesNow()) this.env.send(this, m);
     for (let i = 0; i < 50 && this.core && !this.held && this.core.hasReady(); i++) this.processReady(this.core);
   }
 

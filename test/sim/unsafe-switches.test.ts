@@ -50,6 +50,23 @@ describe('simulator catches unsafe cores', { timeout: 180_000 }, () => {
     expect(result?.failure?.checker).toBe('durability');
   });
 
+  // Membership changes, a catch-up nemesis, compaction after every entry and Readys held while steps arrive:
+  // a snapshot restored between ready() and advance() of a Ready with an older config entry (issue 9).
+  const configMix = { membership: true, holdReadyRate: 0.6, compactEveryEntries: 1 };
+
+  it(`regressConfigOnAdvance is caught within ${seedBound} seeds of a membership mix with held Readys`, () => {
+    const { result, tried } = firstSafetyFailure({ unsafe: 'regressConfigOnAdvance', mixOverride: configMix });
+    expect(result, `no checker failed in ${tried} seeds`).not.toBeNull();
+    console.log(`regressConfigOnAdvance caught after ${tried} seed(s) by ${result!.failure!.checker}: ${result!.failure!.message}`);
+  });
+
+  it('the same membership seeds pass with the safe core', () => {
+    for (const seed of range(1, 40)) {
+      const r = runSeed({ seed, mixOverride: configMix });
+      if (!r.ok) expect.fail(formatFailure(r));
+    }
+  });
+
   it('the same aggressive seeds pass with the safe core', () => {
     for (const seed of range(1, 40)) {
       const r = runSeed({ seed, profile: 'aggressive' });
