@@ -5,7 +5,8 @@
  *   so everything produced in one turn leaves as one MessageBatch per peer;
  * - the Raft service implementation (registerOn) hands received batches to the handler and streams
  *   incoming InstallSnapshot chunks to it with bounded memory (the chunk stream is pulled);
- * - sendSnapshot streams chunks to a peer with backpressure.
+ * - sendSnapshot streams chunks to a peer with backpressure and always settles: every wait races the call's
+ *   end, a stall limit (snapshotStallMs) and the transfer's timeout (snapshotTimeoutMs); close() ends sends in flight.
  *
  * The peer door (handshake.ts): every call carries the handshake; before anything reaches the handler
  * the receiver checks the protocol version, the sender's node id (valid, not ours), that the call is
