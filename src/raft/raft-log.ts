@@ -40,6 +40,8 @@ export class RaftLog {
   /** A snapshot received from the leader that is not yet durable; handed in the next Ready. */
   pendingSnapshot: Snapshot | null = null;
   pendingSnapshotHanded = false;
+  /** The first index the last maybeAppend() truncated (a conflicting suffix), or 0 when it truncated nothing. */
+  truncatedFrom: Index = 0;
 
   constructor(snapshot: SnapshotMeta | null, entries: Entry[], committed: Index, applied: Index) {
     this.snapshotIndex = snapshot ? snapshot.index : 0;
@@ -124,6 +126,7 @@ export class RaftLog {
    * suffix, appends the new entries and returns the index of the last new entry; otherwise returns -1.
    */
   maybeAppend(prevIndex: Index, prevTerm: Term, entries: readonly Entry[]): Index {
+    this.truncatedFrom = 0;
     if (!this.matchTerm(prevIndex, prevTerm)) return -1;
     const lastNew = prevIndex + entries.length;
     const n = entries.length;
@@ -134,6 +137,7 @@ export class RaftLog {
       const first = entries[i] as Entry;
       assert(first.index === prevIndex + 1 + i, 'log: append entries are not contiguous');
       assert(first.index > this.committed, () => `log: entry ${first.index} conflicts with committed ${this.committed}`);
+      if (first.index <= this.lastIndex()) this.truncatedFrom = first.index;
       this.truncateFrom(first.index);
       for (; i < n; i++) this.entries.push(entries[i] as Entry);
     }

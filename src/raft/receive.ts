@@ -16,6 +16,7 @@ export function handleAppend(s: RaftState, m: Message & { type: 'append' }): voi
     return;
   }
   const lastNew = log.maybeAppend(m.prevLogIndex, m.prevLogTerm, m.entries);
+  if (log.truncatedFrom > 0) dropStaleAcks(s, log.truncatedFrom);
   if (lastNew >= 0) {
     log.commitTo(Math.min(m.commit, lastNew));
     s.send({ type: 'appendResp', from: s.id, to: m.from, term: s.term, reject: false, index: lastNew, rejectHint: 0, hintTerm: 0 });
@@ -34,6 +35,18 @@ export function handleAppend(s: RaftState, m: Message & { type: 'append' }): voi
     rejectHint: hintIndex,
     hintTerm: t === TERM_UNAVAILABLE ? 0 : t,
   });
+}
+
+/**
+ * Entries from `index` on were just replaced (a conflicting suffix, or the log by a snapshot): an append ack
+ * still queued for persistence that covers them would claim entries this node no longer holds, and the
+ * leader of that term could count it toward a commit. Drop it (a lost ack is always safe; the leader retries).
+ * Only reachable when several steps land between two Readys (a host that steps while a Ready is in flight).
+ */
+function dropStaleAcks(s: RaftState, index: number): void {
+  const queued = s.msgsAfterPersist;
+  if (queued.length === 0) return;
+  s.msgsAfterPersist = queued.filter((q) => q.type !== 'appendResp' || q.reject || q.index < index);
 }
 
 export function handleHeartbeat(s: RaftState, m: Message & { type: 'heartbeat' }): void {
@@ -55,6 +68,7 @@ export function handleSnapshot(s: RaftState, m: Message & { type: 'snapshot' }):
     s.send({ type: 'appendResp', from: s.id, to: m.from, term: s.term, reject: false, index: log.committed, rejectHint: 0, hintTerm: 0 });
     return;
   }
+  dropStaleAcks(s, log.committed + 1);
   log.restore(m.snapshot);
   s.setConfig(cloneConfig(meta.config), meta.index);
   s.send({ type: 'appendResp', from: s.id, to: m.from, term: s.term, reject: false, index: log.lastIndex(), rejectHint: 0, hintTerm: 0 });
