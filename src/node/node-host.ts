@@ -78,6 +78,12 @@ export class NodeHost implements TransportHandler {
   private readonly peerRejectedLogged = new Map<PeerRejection, Set<NodeId>>();
   /** When a message from each member was last stepped (ms, monotonic): liveness for the membership guard. */
   private readonly lastHeardMs = new Map<NodeId, number>();
+  /**
+   * AddNode/RemoveNode calls still running, by node: a client whose attempt timed out retries while the
+   * first call still waits for the node to catch up; the retry joins that call instead of racing it (two
+   * promotions: the second was refused once the first applied). At most one entry per member id.
+   */
+  private readonly memberCallsInFlight = new Map<NodeId, { key: string; done: Promise<MemberInfo[]> }>();
 
   private constructor(
     private readonly opts: NodeHostOptions,
@@ -263,7 +269,33 @@ export class NodeHost implements TransportHandler {
    * no quorum), and only if enough voters stay live for the new quorum (else INVALID_ARGUMENT).
    * Calling it again for a learner retries the promotion.
    */
-  async addNode(id: NodeId, address: string, learner: boolean, timeoutMs = this.cfg.requestTimeoutMs, peerAddress = address): Promise<MemberInfo[]> {
+  addNode(id: NodeId, address: string, learner: boolean, timeoutMs = this.cfg.requestTimeoutMs, peerAddress = address): Promise<MemberInfo[]> {
+    return this.oneMemberCallAtATime(id, `add ${address} ${peerAddress} ${learner}`, () => this.addNodeNow(id, address, learner, timeoutMs, peerAddress));
+  }
+
+  /** Removes a member; refused (INVALID_ARGUMENT) when the live voters left would be fewer than a quorum. */
+  removeNode(id: NodeId, timeoutMs = this.cfg.requestTimeoutMs): Promise<MemberInfo[]> {
+    return this.oneMemberCallAtATime(id, 'remove', () => this.removeNodeNow(id, timeoutMs));
+  }
+
+  /**
+   * Runs `call` unless a call for the same node is running: the same request (`key`) joins it, another
+   * one is refused (UNAVAILABLE, retryable: it may go ahead once the first one ended).
+   */
+  private oneMemberCallAtATime(id: NodeId, key: string, call: () => Promise<MemberInfo[]>): Promise<MemberInfo[]> {
+    const running = this.memberCallsInFlight.get(id);
+    if (running !== undefined) {
+      if (running.key === key) return running.done;
+      return Promise.reject(new TesseraError('UNAVAILABLE', `another membership change of node ${id} is in progress; retry`));
+    }
+    const done = call().finally(() => {
+      if (this.memberCallsInFlight.get(id)?.done === done) this.memberCallsInFlight.delete(id);
+    });
+    this.memberCallsInFlight.set(id, { key, done });
+    return done;
+  }
+
+  private async addNodeNow(id: NodeId, address: string, learner: boolean, timeoutMs: number, peerAddress: string): Promise<MemberInfo[]> {
     const deadline = Date.now() + timeoutMs;
     const g = this.group(WHOLE_KEYSPACE_GROUP);
     const st = g.core.status();
@@ -293,8 +325,7 @@ export class NodeHost implements TransportHandler {
     return membersOf(g, this.cfg.id, this.addresses);
   }
 
-  /** Removes a member; refused (INVALID_ARGUMENT) when the live voters left would be fewer than a quorum. */
-  async removeNode(id: NodeId, timeoutMs = this.cfg.requestTimeoutMs): Promise<MemberInfo[]> {
+  private async removeNodeNow(id: NodeId, timeoutMs: number): Promise<MemberInfo[]> {
     const g = this.group(WHOLE_KEYSPACE_GROUP);
     const st = g.core.status();
     if (!st.config.voters.includes(id) && !st.config.learners.includes(id)) {

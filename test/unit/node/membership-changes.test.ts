@@ -82,4 +82,30 @@ describe('NodeHost membership safeguards', () => {
     const promoted = await c.onLeader((l) => l.host.addNode(target.id, address, false, 5000));
     expect(promoted.find((m) => m.id === target.id)).toMatchObject({ voter: true });
   }, 30_000);
+
+  it('a retried AddNode joins the call still running (a client attempt timed out): both resolve, one promotion', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    const leader = await c.waitForLeader();
+    const target = c.running().find((n) => n.id !== leader.id)!;
+    const address = `127.0.0.1:${target.port}`;
+    await c.onLeader((l) => l.host.removeNode(target.id));
+    await c.onLeader((l) => l.host.addNode(target.id, address, true, 2000));
+    await c.onLeader((l) => l.host.propose(1, put('k', 'v')));
+    // Before the fix both calls waited for the learner to catch up and both proposed its promotion: the
+    // second was refused (configChangePending, or invalidChange once the first applied).
+    const l = await c.waitForLeader();
+    const [first, retry] = await Promise.all([l.host.addNode(target.id, address, false, 5000), l.host.addNode(target.id, address, false, 5000)]);
+    expect(first.find((m) => m.id === target.id)).toMatchObject({ voter: true });
+    expect(retry).toEqual(first);
+    // Another change of the same node while one runs is refused as retryable, not raced.
+    const adding = l.host.addNode(target.id, address, false, 5000); // a voter already: returns at once
+    await adding;
+    await c.onLeader((x) => x.host.removeNode(target.id));
+    const slow = l.host.addNode(target.id, address, false, 1500);
+    const other = await failure(l.host.removeNode(target.id));
+    expect(other.code).toBe('UNAVAILABLE');
+    expect(other.message).toContain('another membership change');
+    await slow.catch(() => undefined);
+  }, 30_000);
 });
