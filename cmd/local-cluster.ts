@@ -45,11 +45,18 @@ function parseOptions(argv: string[]): Options {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write('usage: npm start [-- --data-dir DIR (default ./data)] [--verbose] [--clean] [--node-args "FLAGS"]\n');
+    process.stdout.write(
+      'usage: npm start [-- --data-dir DIR (default ./data)] [--verbose] [--clean] [--node-args "FLAGS"]\n',
+    );
     process.exit(0);
   }
   const nodeArgs = (values['node-args'] ?? '').split(/\s+/).filter((s) => s.length > 0);
-  return { dataDir: resolve(values['data-dir'] ?? 'data'), verbose: values.verbose === true, clean: values.clean === true, nodeArgs };
+  return {
+    dataDir: resolve(values['data-dir'] ?? 'data'),
+    verbose: values.verbose === true,
+    clean: values.clean === true,
+    nodeArgs,
+  };
 }
 
 /** How to run the tessera CLI from here: the built JS next to this file, or the TS source under tsx. */
@@ -108,11 +115,16 @@ async function main(): Promise<void> {
     const args = [
       ...cmdArgs,
       'start',
-      '--id', String(id),
-      '--listen', `${host}:${grpcPort(id)}`,
-      '--peers', peers,
-      '--data-dir', dataDir,
-      '--http', `${host}:${httpPort(id)}`,
+      '--id',
+      String(id),
+      '--listen',
+      `${host}:${grpcPort(id)}`,
+      '--peers',
+      peers,
+      '--data-dir',
+      dataDir,
+      '--http',
+      `${host}:${httpPort(id)}`,
       ...(token === null ? [] : ['--cluster-token', token]),
       ...opts.nodeArgs,
     ];
@@ -184,14 +196,17 @@ async function main(): Promise<void> {
     stopping = true;
     exitCode = code;
     process.stdout.write(`\n${why}: stopping the nodes (SIGTERM)...\n`);
-    for (const child of children.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    for (const child of children.values())
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     killTimer = setTimeout(() => {
-      for (const child of children.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      for (const child of children.values())
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }, 10_000);
     if (exited === NODES.length) finish();
   };
   process.on('exit', () => {
-    for (const child of children.values()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const child of children.values())
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   process.on('SIGINT', () => void stop('Ctrl-C', 0));
   process.on('SIGTERM', () => void stop('SIGTERM', 0));

@@ -55,7 +55,12 @@ data dir and re-add the replica (member remove ID, wipe, start with --join, memb
 `;
 
 /** What an operator does about a corrupt replica: remove it, wipe its data, add it back (it catches up by snapshot). */
-export function recoverySteps(config: { id: number; dataDir: string; advertiseAddress: string; peerListen: unknown }): string {
+export function recoverySteps(config: {
+  id: number;
+  dataDir: string;
+  advertiseAddress: string;
+  peerListen: unknown;
+}): string {
   const peerAddress = config.peerListen === null ? '' : ' --peer-address PEER_HOST:PORT';
   return (
     `this replica's data cannot be trusted; rebuild it from its peers: (1) tessera member remove ${config.id} (against a live member), ` +
@@ -97,12 +102,17 @@ export async function runStart(argv: string[]): Promise<void> {
         // Corruption met while running (an apply that reads a value record failing its check): exit 3 too.
         const corrupt = isTesseraError(e) && e.code === 'CORRUPTION';
         if (corrupt) {
-          process.stderr.write(`tessera start: data corruption in data dir ${config.dataDir}: ${e.message}; stopping (exit ${EXIT_CORRUPTION}); ${recoverySteps(config)}\n`);
+          process.stderr.write(
+            `tessera start: data corruption in data dir ${config.dataDir}: ${e.message}; stopping (exit ${EXIT_CORRUPTION}); ${recoverySteps(config)}\n`,
+          );
         }
-        void node?.close().catch(() => undefined).finally(() => {
-          exitSoon(corrupt ? EXIT_CORRUPTION : EXIT_FATAL);
-          stopped();
-        });
+        void node
+          ?.close()
+          .catch(() => undefined)
+          .finally(() => {
+            exitSoon(corrupt ? EXIT_CORRUPTION : EXIT_FATAL);
+            stopped();
+          });
       },
     });
   } catch (e) {
@@ -114,7 +124,9 @@ export async function runStart(argv: string[]): Promise<void> {
         { key: e.details.key, file: e.details.file, err: e.message, dataDir: config.dataDir, recovery: steps },
         `data corruption: ${e.message}; refusing to start (exit ${EXIT_CORRUPTION})`,
       );
-      line(`data corruption in data dir ${config.dataDir}: ${e.message}; refusing to start (exit ${EXIT_CORRUPTION}); ${steps}`);
+      line(
+        `data corruption in data dir ${config.dataDir}: ${e.message}; refusing to start (exit ${EXIT_CORRUPTION}); ${steps}`,
+      );
       exitSoon(EXIT_CORRUPTION);
     } else if (isTesseraError(e) && e.code === 'CONFIG') {
       logger.fatal({ err: e.message }, 'cannot start');

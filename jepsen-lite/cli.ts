@@ -31,7 +31,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const r = await runTest(options, log);
     console.log('');
-    for (const v of r.verdicts) console.log(`  ${v.valid === true ? 'ok  ' : v.valid === false ? 'FAIL' : '??  '} ${v.name}: ${v.summary}`);
+    for (const v of r.verdicts)
+      console.log(`  ${v.valid === true ? 'ok  ' : v.valid === false ? 'FAIL' : '??  '} ${v.name}: ${v.summary}`);
     console.log(`\n${r.summary}`);
     console.log(`results: ${r.outDir}/results.json  report: ${r.outDir}/report.html`);
     return r.valid === true ? 0 : r.valid === false ? 1 : 2;

@@ -9,17 +9,35 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';
 
 const rootArg = process.argv.indexOf('--root');
-const root = rootArg > 0 ? resolve(process.argv[rootArg + 1]) : resolve(dirname(new URL(import.meta.url).pathname), '..');
+const root =
+  rootArg > 0 ? resolve(process.argv[rootArg + 1]) : resolve(dirname(new URL(import.meta.url).pathname), '..');
 const pureDirs = ['src/raft', 'src/shard'];
 const forbiddenGlobals = new Set([
-  'Date', 'setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'queueMicrotask',
-  'performance', 'process', 'require', 'global', 'globalThis', 'Buffer', 'crypto', 'fetch',
+  'Date',
+  'setTimeout',
+  'setInterval',
+  'setImmediate',
+  'clearTimeout',
+  'clearInterval',
+  'queueMicrotask',
+  'performance',
+  'process',
+  'require',
+  'global',
+  'globalThis',
+  'Buffer',
+  'crypto',
+  'fetch',
 ]);
 
 function walk(dir) {
   let out = [];
   let names = [];
-  try { names = readdirSync(dir); } catch { return out; }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return out;
+  }
   for (const name of names) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) out = out.concat(walk(p));
@@ -50,18 +68,30 @@ for (const dir of pureDirs) {
           (ts.isMethodSignature(parent) && parent.name === node);
         if (!isPropertyName) report(node, `uses '${node.text}' (the core is pure: ticks and a seeded Random only)`);
       }
-      if (ts.isPropertyAccessExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'Math' && node.name.text === 'random') {
+      if (
+        ts.isPropertyAccessExpression(node) &&
+        ts.isIdentifier(node.expression) &&
+        node.expression.text === 'Math' &&
+        node.name.text === 'random'
+      ) {
         report(node, "uses 'Math.random' (pass a seeded Random from src/base)");
       }
-      if (node.modifiers?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword)) report(node, "declares an 'async' function (the core is synchronous)");
+      if (node.modifiers?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword))
+        report(node, "declares an 'async' function (the core is synchronous)");
       if (ts.isAwaitExpression(node)) report(node, "uses 'await' (the core is synchronous)");
-      if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      if (
+        (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+        node.moduleSpecifier &&
+        ts.isStringLiteral(node.moduleSpecifier)
+      ) {
         const spec = node.moduleSpecifier.text;
         const target = spec.startsWith('.') ? relative(root, resolve(dirname(file), spec)) : spec;
         const ownDir = rel.split('/').slice(0, 2).join('/');
-        if (!(target.startsWith('src/base') || target.startsWith(ownDir))) report(node, `imports '${spec}' (only src/base and its own folder are allowed)`);
+        if (!(target.startsWith('src/base') || target.startsWith(ownDir)))
+          report(node, `imports '${spec}' (only src/base and its own folder are allowed)`);
       }
-      if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) report(node, 'uses dynamic import()');
+      if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword)
+        report(node, 'uses dynamic import()');
       ts.forEachChild(node, visit);
     };
     visit(sf);

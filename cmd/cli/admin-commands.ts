@@ -34,13 +34,24 @@ export function renderStatus(s: ClusterSummary): string {
   for (const n of s.nodes) if (!n.ok) lines.push(`${n.endpoint}: unreachable (${n.error})`);
   for (const g of s.groups) {
     const leaderText = g.leader === 0 ? 'none' : String(g.leader);
-    lines.push(`group ${g.groupId}: leader ${leaderText}, term ${g.term}, members ${g.members.map((m) => `${m.id}${m.voter ? '' : '(learner)'}@${m.address}`).join(' ')}`);
+    lines.push(
+      `group ${g.groupId}: leader ${leaderText}, term ${g.term}, members ${g.members.map((m) => `${m.id}${m.voter ? '' : '(learner)'}@${m.address}`).join(' ')}`,
+    );
     const rows = [['NODE', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'FIRST', 'LAST']];
     for (const r of g.replicas) {
-      rows.push([r.nodeId, r.address, r.role, r.term, r.leader, r.commit, r.applied, r.firstIndex, r.lastIndex].map(String));
+      rows.push(
+        [r.nodeId, r.address, r.role, r.term, r.leader, r.commit, r.applied, r.firstIndex, r.lastIndex].map(String),
+      );
     }
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-    for (const row of rows) lines.push('  ' + row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+    for (const row of rows)
+      lines.push(
+        '  ' +
+          row
+            .map((cell, i) => cell.padEnd(widths[i]!))
+            .join('  ')
+            .trimEnd(),
+      );
   }
   if (s.groups.length === 0) lines.push('no group status available');
   return lines.join('\n');
@@ -52,20 +63,42 @@ export async function memberCommand(argv: string[], io: Io): Promise<number> {
   const g = p.global;
   if (sub === 'list') {
     expectPositionals(p, 1, 1, 'tessera member list');
-    const s = await withClient(g, async (c) => summarize(await c.clusterStatus({ timeoutMs: Math.min(g.deadlineMs, 2000) })));
+    const s = await withClient(g, async (c) =>
+      summarize(await c.clusterStatus({ timeoutMs: Math.min(g.deadlineMs, 2000) })),
+    );
     const groups = s.groups.map((x) => ({ groupId: x.groupId, members: x.members }));
-    io.out(g.json ? json({ groups }) : groups.map((x) => `group ${x.groupId}: ${x.members.map((m) => `${m.id} ${m.address}${m.voter ? '' : ' (learner)'}`).join(', ')}`).join('\n'));
+    io.out(
+      g.json
+        ? json({ groups })
+        : groups
+            .map(
+              (x) =>
+                `group ${x.groupId}: ${x.members.map((m) => `${m.id} ${m.address}${m.voter ? '' : ' (learner)'}`).join(', ')}`,
+            )
+            .join('\n'),
+    );
     return EXIT_OK;
   }
   if (sub === 'add') {
-    if (rest.length !== 2) throw new UsageError('usage: tessera member add ID ADDRESS [--learner] [--peer-address HOST:PORT]');
+    if (rest.length !== 2)
+      throw new UsageError('usage: tessera member add ID ADDRESS [--learner] [--peer-address HOST:PORT]');
     const id = parseNodeId(rest[0]!);
     const address = rest[1]!;
     if (!/^[^:\s]+:\d{1,5}$/.test(address)) throw new UsageError(`ADDRESS must be HOST:PORT, got '${address}'`);
     const peerAddress = p.values['peer-address'] as string | undefined;
-    if (peerAddress !== undefined && !/^[^:\s]+:\d{1,5}$/.test(peerAddress)) throw new UsageError(`--peer-address must be HOST:PORT, got '${peerAddress}'`);
-    const members = await withClient(g, (c) => c.addNode(id, address, { learner: p.values.learner === true, ...(peerAddress !== undefined ? { peerAddress } : {}) }));
-    io.out(g.json ? json({ members }) : `added node ${id} (${address}${peerAddress !== undefined ? `, peers at ${peerAddress}` : ''})${p.values.learner === true ? ' as a learner' : ''}; members: ${members.map((m) => m.id).join(', ')}`);
+    if (peerAddress !== undefined && !/^[^:\s]+:\d{1,5}$/.test(peerAddress))
+      throw new UsageError(`--peer-address must be HOST:PORT, got '${peerAddress}'`);
+    const members = await withClient(g, (c) =>
+      c.addNode(id, address, {
+        learner: p.values.learner === true,
+        ...(peerAddress !== undefined ? { peerAddress } : {}),
+      }),
+    );
+    io.out(
+      g.json
+        ? json({ members })
+        : `added node ${id} (${address}${peerAddress !== undefined ? `, peers at ${peerAddress}` : ''})${p.values.learner === true ? ' as a learner' : ''}; members: ${members.map((m) => m.id).join(', ')}`,
+    );
     return EXIT_OK;
   }
   if (sub === 'remove') {
@@ -75,7 +108,9 @@ export async function memberCommand(argv: string[], io: Io): Promise<number> {
     io.out(g.json ? json({ members }) : `removed node ${id}; members: ${members.map((m) => m.id).join(', ')}`);
     return EXIT_OK;
   }
-  throw new UsageError('usage: tessera member list | member add ID ADDRESS [--learner] [--peer-address HOST:PORT] | member remove ID');
+  throw new UsageError(
+    'usage: tessera member list | member add ID ADDRESS [--learner] [--peer-address HOST:PORT] | member remove ID',
+  );
 }
 
 export async function leaderCommand(argv: string[], io: Io): Promise<number> {
@@ -91,7 +126,8 @@ export async function leaderCommand(argv: string[], io: Io): Promise<number> {
     if (p.values.group !== undefined) groupId = intOption(p.values, 'group', 0, 0);
     else {
       const s = summarize(await c.clusterStatus({ timeoutMs: Math.min(g.deadlineMs, 2000) }));
-      if (s.groups.length !== 1) throw new UsageError(`the cluster has ${s.groups.length} groups; say which with --group G`);
+      if (s.groups.length !== 1)
+        throw new UsageError(`the cluster has ${s.groups.length} groups; say which with --group G`);
       groupId = s.groups[0]!.groupId;
     }
     return c.transferLeader(to, { groupId });
@@ -102,6 +138,7 @@ export async function leaderCommand(argv: string[], io: Io): Promise<number> {
 
 function parseNodeId(text: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n <= 0 || n > 0xffff_ffff) throw new UsageError(`node ID must be a positive integer, got '${text}'`);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n <= 0 || n > 0xffff_ffff)
+    throw new UsageError(`node ID must be a positive integer, got '${text}'`);
   return n;
 }

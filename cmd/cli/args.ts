@@ -79,7 +79,12 @@ export interface Parsed {
 export function parse(argv: string[], options: OptionSpecs, env: NodeJS.ProcessEnv = process.env): Parsed {
   let result: { values: Record<string, unknown>; positionals: string[] };
   try {
-    result = parseArgs({ args: argv, options: { ...globalOptionSpecs, ...options }, allowPositionals: true, strict: true });
+    result = parseArgs({
+      args: argv,
+      options: { ...globalOptionSpecs, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -90,12 +95,18 @@ export function parse(argv: string[], options: OptionSpecs, env: NodeJS.ProcessE
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
   if (endpoints.length === 0) throw new UsageError('--endpoints: at least one HOST:PORT is required');
-  for (const e of endpoints) if (!/^[^:\s]+:\d{1,5}$/.test(e)) throw new UsageError(`--endpoints: '${e}' is not HOST:PORT`);
+  for (const e of endpoints)
+    if (!/^[^:\s]+:\d{1,5}$/.test(e)) throw new UsageError(`--endpoints: '${e}' is not HOST:PORT`);
   const encoding = ((values.encoding as string | undefined) ?? 'utf8') as Encoding;
-  if (!['utf8', 'hex', 'base64'].includes(encoding)) throw new UsageError(`--encoding must be utf8, hex or base64, got '${encoding}'`);
+  if (!['utf8', 'hex', 'base64'].includes(encoding))
+    throw new UsageError(`--encoding must be utf8, hex or base64, got '${encoding}'`);
   const deadlineMs = intOption(values, 'deadline-ms', 5000, 1);
   const tls = tlsOptions(values, env);
-  return { values, positionals: result.positionals, global: { endpoints, json: values.json === true, deadlineMs, encoding, tls } };
+  return {
+    values,
+    positionals: result.positionals,
+    global: { endpoints, json: values.json === true, deadlineMs, encoding, tls },
+  };
 }
 
 const TLS_FILES = [
@@ -114,7 +125,10 @@ function tlsOptions(values: Record<string, unknown>, env: NodeJS.ProcessEnv): Cl
   }
   const serverName = values['tls-server-name'] as string | undefined;
   if (paths.size === 0 && serverName === undefined) return null;
-  if (!paths.has('ca')) throw new UsageError(`--tls-ca FILE is required with ${[...paths.values()].map((p) => p.flag)[0] ?? '--tls-server-name'}`);
+  if (!paths.has('ca'))
+    throw new UsageError(
+      `--tls-ca FILE is required with ${[...paths.values()].map((p) => p.flag)[0] ?? '--tls-server-name'}`,
+    );
   if (paths.has('cert') !== paths.has('key')) throw new UsageError('--tls-cert and --tls-key go together');
   const read = (option: 'ca' | 'cert' | 'key'): Buffer | undefined => {
     const p = paths.get(option);
@@ -127,19 +141,34 @@ function tlsOptions(values: Record<string, unknown>, env: NodeJS.ProcessEnv): Cl
   };
   const cert = read('cert');
   const key = read('key');
-  const tls: ClientTlsOptions = { ca: read('ca')!, ...(cert && key ? { cert, key } : {}), ...(serverName !== undefined ? { serverName } : {}) };
+  const tls: ClientTlsOptions = {
+    ca: read('ca')!,
+    ...(cert && key ? { cert, key } : {}),
+    ...(serverName !== undefined ? { serverName } : {}),
+  };
   try {
     // As the SDK will when the client is made, but now, so that a bad file is a usage error naming its flag.
     checkTlsOptions(tls);
   } catch (e) {
     if (!isTesseraError(e) || e.code !== 'CONFIG') throw e;
-    const named = e.message.replace(/^Client: /, '').replace(/tls\.(ca|cert|key)\b/g, (_m, o: 'ca' | 'cert' | 'key') => `${paths.get(o)?.flag} '${paths.get(o)?.path}'`);
+    const named = e.message
+      .replace(/^Client: /, '')
+      .replace(
+        /tls\.(ca|cert|key)\b/g,
+        (_m, o: 'ca' | 'cert' | 'key') => `${paths.get(o)?.flag} '${paths.get(o)?.path}'`,
+      );
     throw new UsageError(named.replace(/tls\.serverName/, '--tls-server-name'));
   }
   return tls;
 }
 
-export function intOption(values: Record<string, unknown>, name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function intOption(
+  values: Record<string, unknown>,
+  name: string,
+  def: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const raw = values[name];
   if (raw === undefined) return def;
   const n = Number(raw);

@@ -79,7 +79,12 @@ function keyOf(i: number): string {
   return `bench/${String(i).padStart(8, '0')}`;
 }
 
-async function runPhase(concurrency: number, durationMs: number, op: (i: number) => Promise<unknown>, keys: number): Promise<OpStats> {
+async function runPhase(
+  concurrency: number,
+  durationMs: number,
+  op: (i: number) => Promise<unknown>,
+  keys: number,
+): Promise<OpStats> {
   const rec = new Recorder();
   const start = performance.now();
   const end = start + durationMs;
@@ -119,8 +124,11 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
     'no-preload': { type: 'boolean' },
   });
   expectPositionals(p, 0, 0, 'tessera bench [options]');
-  const ops = String(p.values.ops ?? 'put,get').split(',').map((s) => s.trim());
-  for (const o of ops) if (o !== 'put' && o !== 'get') throw new UsageError(`--ops: unknown operation '${o}' (put, get)`);
+  const ops = String(p.values.ops ?? 'put,get')
+    .split(',')
+    .map((s) => s.trim());
+  for (const o of ops)
+    if (o !== 'put' && o !== 'get') throw new UsageError(`--ops: unknown operation '${o}' (put, get)`);
   const concurrency = intOption(p.values, 'concurrency', 64, 1, 100_000);
   const valueBytes = intOption(p.values, 'value-bytes', 256, 0, 64 * 1024 * 1024);
   const keys = intOption(p.values, 'keys', 10_000, 1, 100_000_000);
@@ -129,11 +137,21 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
   const value = randomBytes(valueBytes);
   const client = makeClient(p.global);
   const result: Record<string, unknown> = {
-    config: { endpoints: p.global.endpoints, ops, concurrency, valueBytes, keys, durationS, getConsistency: stale ? 'stale' : 'linearizable' },
+    config: {
+      endpoints: p.global.endpoints,
+      ops,
+      concurrency,
+      valueBytes,
+      keys,
+      durationS,
+      getConsistency: stale ? 'stale' : 'linearizable',
+    },
   };
   try {
-    if (ops.includes('get') && !ops.includes('put') && p.values['no-preload'] !== true) await preload(client, keys, value, concurrency);
-    if (ops.includes('put')) result.put = await runPhase(concurrency, durationS * 1000, (k) => client.put(keyOf(k), value), keys);
+    if (ops.includes('get') && !ops.includes('put') && p.values['no-preload'] !== true)
+      await preload(client, keys, value, concurrency);
+    if (ops.includes('put'))
+      result.put = await runPhase(concurrency, durationS * 1000, (k) => client.put(keyOf(k), value), keys);
     if (ops.includes('get')) {
       const options = { consistency: stale ? ('stale' as const) : ('linearizable' as const) };
       result.get = await runPhase(concurrency, durationS * 1000, (k) => client.get(keyOf(k), options), keys);

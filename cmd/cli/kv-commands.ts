@@ -42,7 +42,9 @@ export async function getCommand(argv: string[], io: Io): Promise<number> {
   const [key] = expectPositionals(p, 1, 1, 'tessera get KEY [--stale]');
   const g = p.global;
   const k = decodeArg(key!, g.encoding, 'KEY');
-  const value = await withClient(g, (c) => c.get(k, { consistency: p.values.stale === true ? 'stale' : 'linearizable' }));
+  const value = await withClient(g, (c) =>
+    c.get(k, { consistency: p.values.stale === true ? 'stale' : 'linearizable' }),
+  );
   if (value === null) {
     if (g.json) io.out(json({ key, found: false }));
     io.err(`key not found: ${key}`);
@@ -69,10 +71,14 @@ export async function scanCommand(argv: string[], io: Io): Promise<number> {
   const keysOnly = p.values['keys-only'] === true;
   const items: { key: string; value?: string }[] = [];
   await withClient(g, async (c) => {
-    const pages = c.scan(start === undefined ? '' : decodeArg(start, g.encoding, 'START'), end === undefined ? null : decodeArg(end, g.encoding, 'END'), {
-      limit,
-      consistency: p.values.stale === true ? 'stale' : 'linearizable',
-    });
+    const pages = c.scan(
+      start === undefined ? '' : decodeArg(start, g.encoding, 'START'),
+      end === undefined ? null : decodeArg(end, g.encoding, 'END'),
+      {
+        limit,
+        consistency: p.values.stale === true ? 'stale' : 'linearizable',
+      },
+    );
     for await (const page of pages) {
       for (const kv of page.items) {
         const key = encodeBytes(kv.key, g.encoding);
@@ -109,7 +115,9 @@ export async function casCommand(argv: string[], io: Io): Promise<number> {
   if (g.json) io.out(json({ key, succeeded: r.succeeded, current }));
   else if (r.succeeded) io.out('OK');
   if (!r.succeeded) {
-    io.err(current === null ? `compare failed: ${key} is absent` : `compare failed: current value of ${key} is ${current}`);
+    io.err(
+      current === null ? `compare failed: ${key} is absent` : `compare failed: current value of ${key} is ${current}`,
+    );
     return EXIT_FAILED;
   }
   return EXIT_OK;

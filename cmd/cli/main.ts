@@ -65,7 +65,9 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
     return await command(rest, io);
   } catch (e) {
     const code = exitCodeFor(e);
-    io.err(`tessera ${name}: ${(e as Error).message}${e instanceof UsageError ? '\n(run tessera --help for usage)' : ''}`);
+    io.err(
+      `tessera ${name}: ${(e as Error).message}${e instanceof UsageError ? '\n(run tessera --help for usage)' : ''}`,
+    );
     return code;
   }
 }

@@ -28,7 +28,14 @@ export interface BankOptions {
 }
 
 export type BankAnomaly =
-  | { kind: 'wrongTotal'; key: string; readIndex: number; total: number; expected: number; balances: Record<string, number> }
+  | {
+      kind: 'wrongTotal';
+      key: string;
+      readIndex: number;
+      total: number;
+      expected: number;
+      balances: Record<string, number>;
+    }
   | { kind: 'negative'; key: string; readIndex: number; account: string; balance: number }
   | { kind: 'missingAccounts'; key: string; readIndex: number; accounts: string[] }
   | { kind: 'unexpectedAccounts'; key: string; readIndex: number; accounts: string[] };
@@ -46,7 +53,8 @@ export interface BankCheckResult {
 const LIST_MAX = 100;
 
 export function checkBank(events: readonly HistoryEvent[], options: BankOptions): BankCheckResult {
-  if (!Number.isFinite(options.total)) throw new TesseraError('INVALID_ARGUMENT', 'bank checker: total must be a finite number');
+  if (!Number.isFinite(options.total))
+    throw new TesseraError('INVALID_ARGUMENT', 'bank checker: total must be a finite number');
   const ops: Operation[] = pairOperations(events);
   const expectedAccounts = options.accounts === undefined ? null : new Set(options.accounts);
   const result: BankCheckResult = {
@@ -65,10 +73,17 @@ export function checkBank(events: readonly HistoryEvent[], options: BankOptions)
       result.transfers[op.outcome]++;
       continue;
     }
-    if (op.f !== 'read') throw new TesseraError('INVALID_ARGUMENT', `bank checker: unexpected operation ${op.f} (expected transfer or read)`);
+    if (op.f !== 'read')
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `bank checker: unexpected operation ${op.f} (expected transfer or read)`,
+      );
     if (op.outcome !== 'ok') continue;
     if (Array.isArray(op.resultValue) || op.resultValue === null || typeof op.resultValue !== 'object') {
-      throw new TesseraError('INVALID_ARGUMENT', `bank checker: read at event ${op.completeIndex} must return an object of balances`);
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `bank checker: read at event ${op.completeIndex} must return an object of balances`,
+      );
     }
     const balances = op.resultValue as Record<string, number>;
     result.reads++;
@@ -76,9 +91,11 @@ export function checkBank(events: readonly HistoryEvent[], options: BankOptions)
     let sum = 0;
     for (const [account, balance] of Object.entries(balances)) {
       sum += balance;
-      if (balance < 0 && options.negativeAllowed !== true) report({ kind: 'negative', key: op.key, readIndex: at, account, balance });
+      if (balance < 0 && options.negativeAllowed !== true)
+        report({ kind: 'negative', key: op.key, readIndex: at, account, balance });
     }
-    if (sum !== options.total) report({ kind: 'wrongTotal', key: op.key, readIndex: at, total: sum, expected: options.total, balances });
+    if (sum !== options.total)
+      report({ kind: 'wrongTotal', key: op.key, readIndex: at, total: sum, expected: options.total, balances });
     if (expectedAccounts !== null) {
       const missing = [...expectedAccounts].filter((a) => !(a in balances));
       const extra = Object.keys(balances).filter((a) => !expectedAccounts.has(a));

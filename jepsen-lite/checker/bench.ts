@@ -15,7 +15,16 @@ interface Args extends SyntheticOptions {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { clients: 10, seconds: 60, ops: 20_000, keys: 200, infoRate: 0.01, seed: 1, stale: false, out: null };
+  const a: Args = {
+    clients: 10,
+    seconds: 60,
+    ops: 20_000,
+    keys: 200,
+    infoRate: 0.01,
+    seed: 1,
+    stale: false,
+    out: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const num = (): number => {

@@ -42,7 +42,8 @@ interface CheckArgs {
 
 function positiveInt(flag: string, v: string | undefined): number {
   const n = Number(v);
-  if (v === undefined || !Number.isSafeInteger(n) || n < 0) throw new UsageError(`${flag} needs a non-negative integer, got ${v ?? 'nothing'}`);
+  if (v === undefined || !Number.isSafeInteger(n) || n < 0)
+    throw new UsageError(`${flag} needs a non-negative integer, got ${v ?? 'nothing'}`);
   return n;
 }
 
@@ -51,7 +52,10 @@ function parseArgs(argv: readonly string[]): CheckArgs {
   const options: LinearizabilityOptions = { initial: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const [flag, inline] =
+      a.startsWith('--') && a.includes('=')
+        ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
+        : [a, undefined];
     const value = (): string | undefined => (inline !== undefined ? inline : argv[++i]);
     switch (flag) {
       case '--initial': {
@@ -146,7 +150,9 @@ export async function runCheckCommand(argv: string[], io: CommandIo = processIo)
       ops: r.ops,
       events: events.length,
       anomalies: r.anomalies,
-      undecidedKeys: r.perKey.filter((k) => k.verdict === 'unknown' || k.verdict === 'cancelled').map((k) => ({ key: k.key, verdict: k.verdict, reason: k.reason })),
+      undecidedKeys: r.perKey
+        .filter((k) => k.verdict === 'unknown' || k.verdict === 'cancelled')
+        .map((k) => ({ key: k.key, verdict: k.verdict, reason: k.reason })),
       searchSteps: r.perKey.reduce((s, k) => s + k.steps, 0),
       elapsedMs: r.elapsedMs,
     };

@@ -3,7 +3,15 @@
  * budgeted), the set checker, the bank checker, and the `check` command.
  */
 export { checkLinearizability, checkOperations } from './linearizability';
-export type { Anomaly, FailingOp, KeyResult, KeyVerdict, LinearizabilityOptions, LinearizabilityResult, Verdict } from './linearizability';
+export type {
+  Anomaly,
+  FailingOp,
+  KeyResult,
+  KeyVerdict,
+  LinearizabilityOptions,
+  LinearizabilityResult,
+  Verdict,
+} from './linearizability';
 export { checkSet } from './set-checker';
 export type { SetCheckResult, SetElementAnomaly, SetKeyResult } from './set-checker';
 export { checkBank } from './bank-checker';

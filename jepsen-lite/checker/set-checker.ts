@@ -66,7 +66,10 @@ function checkOneSet(key: string, ops: readonly Operation[]): SetKeyResult & { c
   const addByElement = new Map<string, Operation>();
   for (const a of adds) addByElement.set(keyOf(a.invokeValue as Scalar), a);
   const lastAddInvoke = adds.reduce((m, a) => Math.max(m, a.invokeIndex), -1);
-  const lastAddCompletion = adds.reduce((m, a) => (a.outcome === 'ok' || a.outcome === 'fail' ? Math.max(m, a.completeIndex!) : m), -1);
+  const lastAddCompletion = adds.reduce(
+    (m, a) => (a.outcome === 'ok' || a.outcome === 'fail' ? Math.max(m, a.completeIndex!) : m),
+    -1,
+  );
   const isFinal = (r: Operation): boolean => r.invokeIndex > lastAddInvoke && r.invokeIndex > lastAddCompletion;
 
   const res: SetKeyResult = {
@@ -82,7 +85,13 @@ function checkOneSet(key: string, ops: readonly Operation[]): SetKeyResult & { c
     duplicated: [],
     stale: [],
   };
-  const counts = { lost: { n: 0 }, unexpected: { n: 0 }, failedPresent: { n: 0 }, duplicated: { n: 0 }, stale: { n: 0 } };
+  const counts = {
+    lost: { n: 0 },
+    unexpected: { n: 0 },
+    failedPresent: { n: 0 },
+    duplicated: { n: 0 },
+    stale: { n: 0 },
+  };
   const recovered = new Set<string>();
   // For each element, the earliest completion of an ok read that saw it.
   const firstSeenCompletion = new Map<string, number>();
@@ -101,7 +110,8 @@ function checkOneSet(key: string, ops: readonly Operation[]): SetKeyResult & { c
       seen.add(k);
       const add = addByElement.get(k);
       if (add === undefined) push(res.unexpected, { element: el, readIndex: r.invokeIndex }, counts.unexpected);
-      else if (add.outcome === 'fail') push(res.failedPresent, { element: el, readIndex: r.invokeIndex }, counts.failedPresent);
+      else if (add.outcome === 'fail')
+        push(res.failedPresent, { element: el, readIndex: r.invokeIndex }, counts.failedPresent);
       else if (add.outcome === 'info' || add.outcome === 'pending') recovered.add(k);
     }
     const final = isFinal(r);
@@ -140,7 +150,8 @@ export function checkSet(events: readonly HistoryEvent[]): SetCheckResult & { co
   const ops = pairOperations(events);
   const byKey = new Map<string, Operation[]>();
   for (const op of ops) {
-    if (op.f !== 'add' && op.f !== 'read') throw new TesseraError('INVALID_ARGUMENT', `set checker: unexpected operation ${op.f} (expected add or read)`);
+    if (op.f !== 'add' && op.f !== 'read')
+      throw new TesseraError('INVALID_ARGUMENT', `set checker: unexpected operation ${op.f} (expected add or read)`);
     let list = byKey.get(op.key);
     if (list === undefined) byKey.set(op.key, (list = []));
     list.push(op);

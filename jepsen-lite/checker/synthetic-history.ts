@@ -49,13 +49,24 @@ export function syntheticRegisterHistory(args: SyntheticOptions): HistoryEvent[]
       const key = `k${rng.int(0, args.keys - 1)}`;
       const roll = rng.float();
       const f = roll < 0.5 ? 'get' : roll < 0.8 ? 'put' : 'cas';
-      const arg: SimOp['arg'] = f === 'get' ? null : f === 'put' ? nextValue++ : [rng.int(0, 3) === 0 ? null : rng.int(1, Math.max(1, nextValue - 1)), nextValue++];
+      const arg: SimOp['arg'] =
+        f === 'get'
+          ? null
+          : f === 'put'
+            ? nextValue++
+            : [rng.int(0, 3) === 0 ? null : rng.int(1, Math.max(1, nextValue - 1)), nextValue++];
       const info = f !== 'get' && rng.chance(args.infoRate);
       const start = t;
       const end = t + latency;
       // Info ops take effect inside their interval, after the info line, or never.
       const r = rng.float();
-      const at = !info ? start + rng.float() * latency : r < 0.4 ? start + rng.float() * latency : r < 0.7 ? end + rng.float() * 1e9 : Infinity;
+      const at = !info
+        ? start + rng.float() * latency
+        : r < 0.4
+          ? start + rng.float() * latency
+          : r < 0.7
+            ? end + rng.float() * 1e9
+            : Infinity;
       ops.push({ process, f, key, arg, start, end, at, info });
       if (info) process += args.clients; // Jepsen never reuses a process after a timeout
       t = end + rng.float() * Math.max(0, 2 * gapNs - latency);
@@ -81,7 +92,11 @@ export function syntheticRegisterHistory(args: SyntheticOptions): HistoryEvent[]
   for (const op of ops) {
     const invokeValue = op.f === 'get' ? null : op.arg;
     timed.push([op.start, { process: op.process, type: 'invoke', f: op.f, key: op.key, value: invokeValue }]);
-    if (op.info) timed.push([op.end, { process: op.process, type: 'info', f: op.f, key: op.key, value: invokeValue, error: 'timed-out' }]);
+    if (op.info)
+      timed.push([
+        op.end,
+        { process: op.process, type: 'info', f: op.f, key: op.key, value: invokeValue, error: 'timed-out' },
+      ]);
     else {
       const r = op.result!;
       const e: HistoryEvent = { process: op.process, type: r.type, f: op.f, key: op.key, value: r.value };
@@ -96,11 +111,13 @@ export function syntheticRegisterHistory(args: SyntheticOptions): HistoryEvent[]
   const events = timed.map(([t, e]) => ({ ...e, time: Math.round(t) }));
   if (args.stale) {
     // A read, after everything, of the first value ever written to a key that was overwritten since.
-    const firstPut = ops.find((o) => o.f === 'put' && !o.info && ops.some((p) => p.key === o.key && p.f === 'put' && p.start > o.end && !p.info))!;
+    const firstPut = ops.find(
+      (o) =>
+        o.f === 'put' && !o.info && ops.some((p) => p.key === o.key && p.f === 'put' && p.start > o.end && !p.info),
+    )!;
     const t = events[events.length - 1]!.time + 1;
     events.push({ process: 9999, type: 'invoke', f: 'get', key: firstPut.key, value: null, time: t });
     events.push({ process: 9999, type: 'ok', f: 'get', key: firstPut.key, value: firstPut.arg as Scalar, time: t + 1 });
   }
   return events;
 }
-

@@ -15,7 +15,11 @@ import type { Member as MemberInfo, NodeStatus } from '../../src/client';
 type Callback<T> = (err: grpc.ServiceError | null, res: T) => void;
 interface AdminStub extends grpc.Client {
   Status(req: object, opts: grpc.CallOptions, cb: Callback<NodeStatus>): void;
-  AddNode(req: { id: number; address: string; learner: boolean }, opts: grpc.CallOptions, cb: Callback<{ members: MemberInfo[] }>): void;
+  AddNode(
+    req: { id: number; address: string; learner: boolean },
+    opts: grpc.CallOptions,
+    cb: Callback<{ members: MemberInfo[] }>,
+  ): void;
   RemoveNode(req: { id: number }, opts: grpc.CallOptions, cb: Callback<{ members: MemberInfo[] }>): void;
   TransferLeader(req: { groupId: number; to: number }, opts: grpc.CallOptions, cb: Callback<{ leader: number }>): void;
 }
@@ -43,7 +47,9 @@ export class AdminClient {
   constructor(readonly address: string) {
     const Ctor = loadAdmin();
     // Short reconnect backoff: nodes restart often under the nemesis and lookups must notice quickly.
-    this.stub = new (Ctor as unknown as new (a: string, c: grpc.ChannelCredentials, o: grpc.ChannelOptions) => AdminStub)(address, grpc.credentials.createInsecure(), {
+    this.stub = new (
+      Ctor as unknown as new (a: string, c: grpc.ChannelCredentials, o: grpc.ChannelOptions) => AdminStub
+    )(address, grpc.credentials.createInsecure(), {
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 500,
     });

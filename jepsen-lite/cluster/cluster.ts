@@ -57,17 +57,29 @@ export class Cluster {
       mkdirSync(dataDir, { recursive: true });
       const args = [
         'start',
-        '--id', String(id),
-        '--listen', this.network.nodeAddress(id),
-        '--peers', this.network.peersArg(id),
-        '--data-dir', dataDir,
-        '--http', `${host}:${httpPort(opts.plan, id)}`,
+        '--id',
+        String(id),
+        '--listen',
+        this.network.nodeAddress(id),
+        '--peers',
+        this.network.peersArg(id),
+        '--data-dir',
+        dataDir,
+        '--http',
+        `${host}:${httpPort(opts.plan, id)}`,
         // Each node reaches the others through its own proxies, so their --peers differ: a cluster id derived
         // from --peers would differ per node and the peer handshake would refuse them. One token per run.
-        '--cluster-token', clusterTokenOf(opts.plan.basePort),
+        '--cluster-token',
+        clusterTokenOf(opts.plan.basePort),
         ...opts.nodeArgs,
       ];
-      this.nodes.set(id, new NodeProcess({ id, command: opts.command, args, logFile: join(opts.outDir, 'nodes', `n${id}`, 'node.log'), cwd: opts.cwd }, opts.now));
+      this.nodes.set(
+        id,
+        new NodeProcess(
+          { id, command: opts.command, args, logFile: join(opts.outDir, 'nodes', `n${id}`, 'node.log'), cwd: opts.cwd },
+          opts.now,
+        ),
+      );
     }
   }
 

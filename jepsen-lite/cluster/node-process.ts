@@ -37,7 +37,10 @@ export class NodeProcess {
   readonly unexpectedExits: UnexpectedExit[] = [];
   starts = 0;
 
-  constructor(readonly spec: NodeProcessSpec, private readonly now: () => number) {
+  constructor(
+    readonly spec: NodeProcessSpec,
+    private readonly now: () => number,
+  ) {
     mkdirSync(dirname(spec.logFile), { recursive: true });
   }
 
@@ -64,7 +67,11 @@ export class NodeProcess {
     const [cmd, ...pre] = this.spec.command;
     if (!cmd) throw new Error('empty node command');
     this.note(`start: ${[cmd, ...pre, ...this.spec.args].join(' ')}`);
-    const child = spawn(cmd, [...pre, ...this.spec.args], { cwd: this.spec.cwd, stdio: ['ignore', fd, fd], detached: false });
+    const child = spawn(cmd, [...pre, ...this.spec.args], {
+      cwd: this.spec.cwd,
+      stdio: ['ignore', fd, fd],
+      detached: false,
+    });
     closeSync(fd);
     this.child = child;
     this.paused = false;

@@ -13,7 +13,8 @@ export function pairOperations(events: readonly HistoryEvent[]): Operation[] {
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     if (e.type === 'invoke') {
-      if (open.has(e.process)) throw new HistoryFormatError(0, `event ${i}: process ${e.process} invokes while an op is outstanding`);
+      if (open.has(e.process))
+        throw new HistoryFormatError(0, `event ${i}: process ${e.process} invokes while an op is outstanding`);
       const op: Operation = {
         id: ops.length,
         process: e.process,
@@ -31,7 +32,10 @@ export function pairOperations(events: readonly HistoryEvent[]): Operation[] {
     } else {
       const op = open.get(e.process);
       if (op === undefined || op.f !== e.f || op.key !== e.key) {
-        throw new HistoryFormatError(0, `event ${i}: ${e.type} for process ${e.process} does not match an outstanding invoke`);
+        throw new HistoryFormatError(
+          0,
+          `event ${i}: ${e.type} for process ${e.process} does not match an outstanding invoke`,
+        );
       }
       op.outcome = e.type;
       op.resultValue = e.value;

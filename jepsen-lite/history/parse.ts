@@ -24,7 +24,9 @@ function describe(v: unknown): string {
 function isTransfer(v: unknown): v is Transfer {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const t = v as Record<string, unknown>;
-  return typeof t.from === 'string' && typeof t.to === 'string' && typeof t.amount === 'number' && Number.isFinite(t.amount);
+  return (
+    typeof t.from === 'string' && typeof t.to === 'string' && typeof t.amount === 'number' && Number.isFinite(t.amount)
+  );
 }
 
 function isBalances(v: unknown): v is Record<string, number> {
@@ -54,7 +56,8 @@ function valueProblem(f: OpFunction, type: EventType, value: unknown): string | 
       return isTransfer(value) ? null : 'transfer value must be {from: string, to: string, amount: number}';
     case 'read':
       if (type === 'ok') {
-        if (Array.isArray(value)) return value.every(isScalar) ? null : 'read ok value must be an array of scalars or an object of numbers';
+        if (Array.isArray(value))
+          return value.every(isScalar) ? null : 'read ok value must be an array of scalars or an object of numbers';
         return isBalances(value) ? null : 'read ok value must be an array of scalars or an object of numbers';
       }
       return value === null ? null : `read ${type} value must be null`;
@@ -81,9 +84,12 @@ export class HistoryValidator {
     };
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('event must be a JSON object');
     const o = raw as Record<string, unknown>;
-    if (typeof o.process !== 'number' || !Number.isSafeInteger(o.process)) fail(`process must be an integer, got ${describe(o.process)}`);
-    if (typeof o.type !== 'string' || !EVENT_TYPES.has(o.type)) fail(`type must be invoke, ok, fail or info, got ${describe(o.type)}`);
-    if (typeof o.f !== 'string' || !FUNCTIONS.has(o.f)) fail(`f must be one of ${[...FUNCTIONS].join(', ')}, got ${describe(o.f)}`);
+    if (typeof o.process !== 'number' || !Number.isSafeInteger(o.process))
+      fail(`process must be an integer, got ${describe(o.process)}`);
+    if (typeof o.type !== 'string' || !EVENT_TYPES.has(o.type))
+      fail(`type must be invoke, ok, fail or info, got ${describe(o.type)}`);
+    if (typeof o.f !== 'string' || !FUNCTIONS.has(o.f))
+      fail(`f must be one of ${[...FUNCTIONS].join(', ')}, got ${describe(o.f)}`);
     if (typeof o.key !== 'string') fail(`key must be a string, got ${describe(o.key)}`);
     if (!('value' in o)) fail('value is missing (use null when there is none)');
     const process = o.process as number;
@@ -100,30 +106,38 @@ export class HistoryValidator {
       event.error = o.error as string;
     }
     if (o.current !== undefined) {
-      if (!(f === 'cas' && type === 'fail' && o.error === 'mismatch')) fail('current is allowed only on a cas fail with error "mismatch"');
+      if (!(f === 'cas' && type === 'fail' && o.error === 'mismatch'))
+        fail('current is allowed only on a cas fail with error "mismatch"');
       if (!isScalar(o.current)) fail(`current must be null, a number or a string, got ${describe(o.current)}`);
       const expected = (o.value as [Scalar, Scalar])[0];
       if (o.current === expected) fail(`current ${describe(o.current)} must differ from the expected value`);
       event.current = o.current as Scalar;
     }
     if (o.time !== undefined) {
-      if (typeof o.time !== 'number' || !Number.isSafeInteger(o.time) || o.time < 0) fail(`time must be a non-negative integer, got ${describe(o.time)}`);
+      if (typeof o.time !== 'number' || !Number.isSafeInteger(o.time) || o.time < 0)
+        fail(`time must be a non-negative integer, got ${describe(o.time)}`);
       const t = o.time as number;
-      if (this.lastTime !== undefined && t < this.lastTime) fail(`time ${t} is before the previous event's time ${this.lastTime}`);
+      if (this.lastTime !== undefined && t < this.lastTime)
+        fail(`time ${t} is before the previous event's time ${this.lastTime}`);
       this.lastTime = t;
       event.time = t;
     }
 
     const open = this.outstanding.get(process);
     if (type === 'invoke') {
-      if (open !== undefined) fail(`process ${process} invokes ${f} while its ${open.f} on key ${describe(open.key)} is still outstanding`);
+      if (open !== undefined)
+        fail(`process ${process} invokes ${f} while its ${open.f} on key ${describe(open.key)} is still outstanding`);
       this.outstanding.set(process, event);
     } else {
       if (open === undefined) fail(`${type} for process ${process} without an outstanding invoke`);
       const inv = open as HistoryEvent;
-      if (inv.f !== f || inv.key !== key) fail(`${type} ${f} on key ${describe(key)} does not match process ${process}'s invoke of ${inv.f} on key ${describe(inv.key)}`);
+      if (inv.f !== f || inv.key !== key)
+        fail(
+          `${type} ${f} on key ${describe(key)} does not match process ${process}'s invoke of ${inv.f} on key ${describe(inv.key)}`,
+        );
       const repeatsArgument = f !== 'get' && f !== 'read';
-      if (repeatsArgument && !sameArgument(inv.value, event.value)) fail(`${type} value ${describe(event.value)} differs from the invoke's argument ${describe(inv.value)}`);
+      if (repeatsArgument && !sameArgument(inv.value, event.value))
+        fail(`${type} value ${describe(event.value)} differs from the invoke's argument ${describe(inv.value)}`);
       this.outstanding.delete(process);
     }
     return event;

@@ -76,7 +76,15 @@ export type AttackName = (typeof attackNames)[number];
  * others: messages no correct member sends (gaps, acks beyond the log, unsafe terms, undecodable bytes)
  * and everything on the client door.
  */
-export const memberPowers: readonly AttackName[] = ['install-snapshot', 'append-put', 'timeout-now', 'vote-flood', 'forged-acks', 'fake-leader-hint', 'cluster-id-theft'];
+export const memberPowers: readonly AttackName[] = [
+  'install-snapshot',
+  'append-put',
+  'timeout-now',
+  'vote-flood',
+  'forged-acks',
+  'fake-leader-hint',
+  'cluster-id-theft',
+];
 export const insiderAttacks: readonly AttackName[] = attackNames.filter((a) => !memberPowers.includes(a));
 
 export type AttackTarget = 'leader' | 'follower' | 'any';
@@ -113,7 +121,12 @@ export interface AttackResult {
 
 interface AttackSpec {
   target: AttackTarget;
-  run(ctx: AttackContext, view: ClusterView, door: NodeDoor, tag: string): Promise<{ answers: Answer[]; effects?: string[] }>;
+  run(
+    ctx: AttackContext,
+    view: ClusterView,
+    door: NodeDoor,
+    tag: string,
+  ): Promise<{ answers: Answer[]; effects?: string[] }>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -126,7 +139,8 @@ function doorOf(ctx: AttackContext, id: number): NodeDoor {
 }
 
 /** Peer options of the context: an insider's cluster id, or none (a guess). */
-const peer = (ctx: AttackContext): PeerAttackOptions => (ctx.clusterId === undefined ? {} : { clusterId: ctx.clusterId });
+const peer = (ctx: AttackContext): PeerAttackOptions =>
+  ctx.clusterId === undefined ? {} : { clusterId: ctx.clusterId };
 
 function planted(ctx: AttackContext, tag: string): string {
   const key = `${PLANTED_PREFIX}${tag}`;
@@ -135,7 +149,10 @@ function planted(ctx: AttackContext, tag: string): string {
 }
 
 const specs: Record<AttackName, AttackSpec> = {
-  'install-snapshot': { target: 'follower', run: (ctx, v, d, tag) => one(forgedInstallSnapshot(d, v, planted(ctx, tag), peer(ctx))) },
+  'install-snapshot': {
+    target: 'follower',
+    run: (ctx, v, d, tag) => one(forgedInstallSnapshot(d, v, planted(ctx, tag), peer(ctx))),
+  },
   'append-undecodable': { target: 'follower', run: (ctx, v, d) => one(forgedUndecodableAppend(d, v, peer(ctx))) },
   'append-gap': { target: 'follower', run: (ctx, v, d) => one(forgedGapAppend(d, v, peer(ctx))) },
   'ack-beyond-log': { target: 'leader', run: (ctx, v, d) => one(forgedAckBeyondLog(d, v, peer(ctx))) },
@@ -143,11 +160,17 @@ const specs: Record<AttackName, AttackSpec> = {
   'vote-unsafe-term': { target: 'any', run: (ctx, v, d) => one(forgedVoteNearUnsafeTerm(d, v, peer(ctx))) },
   'vote-flood': {
     target: 'any',
-    run: async (ctx, v) => ({ answers: await Promise.all(ctx.doors.map((d) => forgedVoteFlood(d, v, 200, 1500, peer(ctx)))) }),
+    run: async (ctx, v) => ({
+      answers: await Promise.all(ctx.doors.map((d) => forgedVoteFlood(d, v, 200, 1500, peer(ctx)))),
+    }),
   },
   'fake-leader-heartbeats': {
     target: 'follower',
-    run: async (ctx, v) => ({ answers: await Promise.all(ctx.doors.filter((d) => d.id !== v.leader).map((d) => forgedFakeLeaderHeartbeats(d, v, 15, 100, peer(ctx)))) }),
+    run: async (ctx, v) => ({
+      answers: await Promise.all(
+        ctx.doors.filter((d) => d.id !== v.leader).map((d) => forgedFakeLeaderHeartbeats(d, v, 15, 100, peer(ctx))),
+      ),
+    }),
   },
   'timeout-now': { target: 'follower', run: (ctx, v, d) => one(forgedTimeoutNow(d, v, peer(ctx))) },
   'forged-acks': {
@@ -164,7 +187,14 @@ const specs: Record<AttackName, AttackSpec> = {
       const answers = await garbageOnEveryRpc(d, ctx.rng);
       // A well-formed batch whose messages do not decode (the raft codec must drop them).
       const from = v.voters.find((x) => x !== d.id) ?? FAKE_LEADER_ID;
-      answers.push(await sendRawPeerBytes(d, from, [Buffer.from([0xc1]), Buffer.from('not msgpack at all'), Buffer.alloc(0)], peer(ctx)));
+      answers.push(
+        await sendRawPeerBytes(
+          d,
+          from,
+          [Buffer.from([0xc1]), Buffer.from('not msgpack at all'), Buffer.alloc(0)],
+          peer(ctx),
+        ),
+      );
       return { answers };
     },
   },
@@ -175,10 +205,19 @@ const specs: Record<AttackName, AttackSpec> = {
     run: async (_c, _v, d) => {
       const a = await addNodeLongAddress(d, 97);
       const undo = a.code === 'OK' ? await removeIfMember(d, [97]) : [];
-      return { answers: [a], effects: a.code === 'OK' ? [`node 97 with a 10 KiB address joined; removal: ${undo.map((x) => x.code).join(',') || 'not needed'}`] : [] };
+      return {
+        answers: [a],
+        effects:
+          a.code === 'OK'
+            ? [`node 97 with a 10 KiB address joined; removal: ${undo.map((x) => x.code).join(',') || 'not needed'}`]
+            : [],
+      };
     },
   },
-  'session-seq-reuse': { target: 'leader', run: async (_c, _v, d, tag) => ({ answers: await sessionSeqReuse(d, tag) }) },
+  'session-seq-reuse': {
+    target: 'leader',
+    run: async (_c, _v, d, tag) => ({ answers: await sessionSeqReuse(d, tag) }),
+  },
   'session-flood': { target: 'leader', run: async (_c, _v, d) => ({ answers: await sessionFlood(d, 1500, 32, 4000) }) },
   'session-unknown-seq': { target: 'leader', run: (_c, _v, d, tag) => one(unknownSessionHighSeq(d, tag)) },
   'add-unreachable-voters': {
@@ -187,7 +226,11 @@ const specs: Record<AttackName, AttackSpec> = {
       const ids = [91, 92, 93];
       const answers = await addUnreachableVoters(d, ids);
       const undo = await removeIfMember(d, ids);
-      const effects = undo.length ? [`removal of the added members: ${undo.map((x) => `${x.code}${x.detail ? ` (${x.detail})` : ''}`).join(', ')}`] : [];
+      const effects = undo.length
+        ? [
+            `removal of the added members: ${undo.map((x) => `${x.code}${x.detail ? ` (${x.detail})` : ''}`).join(', ')}`,
+          ]
+        : [];
       return { answers, effects };
     },
   },
@@ -195,7 +238,8 @@ const specs: Record<AttackName, AttackSpec> = {
     target: 'leader',
     run: async (ctx, v, d) => {
       const followers = v.voters.filter((x) => x !== d.id && ctx.doors.some((y) => y.id === x));
-      if (!ctx.pause || !ctx.resume || followers.length < 2) return { answers: [{ code: 'SKIPPED', detail: 'needs pause hooks and two followers' }] };
+      if (!ctx.pause || !ctx.resume || followers.length < 2)
+        return { answers: [{ code: 'SKIPPED', detail: 'needs pause hooks and two followers' }] };
       const [down, victim] = ctx.rng.shuffle([...followers]) as [number, number];
       ctx.pause(down);
       let answer: Answer;
@@ -216,7 +260,10 @@ const specs: Record<AttackName, AttackSpec> = {
           effects.push(`re-adding node ${victim} failed: ${(e as Error).message}`);
         }
       }
-      return { answers: [{ code: answer.code, detail: `RemoveNode ${victim} while ${down} is down: ${answer.detail}` }], effects };
+      return {
+        answers: [{ code: answer.code, detail: `RemoveNode ${victim} while ${down} is down: ${answer.detail}` }],
+        effects,
+      };
     },
   },
   'fake-leader-hint': {
@@ -241,7 +288,10 @@ const specs: Record<AttackName, AttackSpec> = {
       await victim.close();
       const reached = ctx.fake.clientCalls - before;
       const now = await learnCluster(ctx.doors);
-      const undo = added.code === 'OK' ? await removeIfMember(now.leader !== null ? doorOf(ctx, now.leader) : d, [FAKE_LEADER_ID]) : [];
+      const undo =
+        added.code === 'OK'
+          ? await removeIfMember(now.leader !== null ? doorOf(ctx, now.leader) : d, [FAKE_LEADER_ID])
+          : [];
       return {
         answers: [{ code: added.code, detail: `AddNode 99 at the attacker: ${added.detail}` }, ...heartbeats],
         effects: [
@@ -263,14 +313,24 @@ const specs: Record<AttackName, AttackSpec> = {
           const a = await forgedInstallSnapshot(x, v, planted(ctx, `${tag}-replay-${x.id}`), { replay: captured });
           answers.push({ code: a.code, detail: `leader's handshake replayed to node ${x.id}: ${a.detail}` });
         }
-        effects.push(`a member dialed the attacker (a handshake from node ${String(captured.get('x-tessera-node')[0])}); replays answered ${answers.slice(-2).map((a) => a.code).join(', ')}`);
+        effects.push(
+          `a member dialed the attacker (a handshake from node ${String(captured.get('x-tessera-node')[0])}); replays answered ${answers
+            .slice(-2)
+            .map((a) => a.code)
+            .join(', ')}`,
+        );
       }
       if (clusterId === null) return { answers, effects: [...effects, 'no cluster id reached the attacker'] };
       // Speak as members with the stolen id: a snapshot to a follower, a put append to the leader.
       const follower = ctx.doors.find((x) => x.id !== d.id && v.nodes.has(x.id)) ?? d;
       answers.push(await forgedInstallSnapshot(follower, v, planted(ctx, `${tag}-snapshot`), { clusterId }));
       answers.push(await forgedPutAppend(d, v, planted(ctx, `${tag}-put`), { clusterId }));
-      effects.push(`the leader's handshake gave the attacker the cluster id (${clusterId.slice(0, 4)}…); forgeries with it answered ${answers.slice(-2).map((a) => `${a.code} ${a.detail}`.trim()).join(', ')}`);
+      effects.push(
+        `the leader's handshake gave the attacker the cluster id (${clusterId.slice(0, 4)}…); forgeries with it answered ${answers
+          .slice(-2)
+          .map((a) => `${a.code} ${a.detail}`.trim())
+          .join(', ')}`,
+      );
       return { answers, effects };
     },
   },
@@ -281,7 +341,12 @@ const specs: Record<AttackName, AttackSpec> = {
  * the leader dial it as a member, and a member's handshake carries the cluster id. Resolves to the id (or
  * null after waitMs) and the AddNode answer; the learner is removed again either way.
  */
-export async function stealClusterId(leader: NodeDoor, fake: FakeNode, id: number, waitMs: number): Promise<{ clusterId: string | null; answers: Answer[] }> {
+export async function stealClusterId(
+  leader: NodeDoor,
+  fake: FakeNode,
+  id: number,
+  waitMs: number,
+): Promise<{ clusterId: string | null; answers: Answer[] }> {
   fake.lastPeerHandshake = null;
   const added = await addNode(leader, id, fake.address, true);
   const end = Date.now() + waitMs;
@@ -326,10 +391,22 @@ export function pickTarget(name: AttackName, view: ClusterView, ids: readonly nu
 }
 
 /** Runs one attack against node `nodeId` (or the node its role prefers when null). */
-export async function runAttack(name: AttackName, ctx: AttackContext, nodeId: number | null = null, tag = `${name}-${Date.now()}`): Promise<AttackResult> {
+export async function runAttack(
+  name: AttackName,
+  ctx: AttackContext,
+  nodeId: number | null = null,
+  tag = `${name}-${Date.now()}`,
+): Promise<AttackResult> {
   const t0 = Date.now();
   const view = await learnCluster(ctx.doors);
-  const id = nodeId ?? pickTarget(name, view, ctx.doors.map((d) => d.id), ctx.rng);
+  const id =
+    nodeId ??
+    pickTarget(
+      name,
+      view,
+      ctx.doors.map((d) => d.id),
+      ctx.rng,
+    );
   const { answers, effects = [] } = await specs[name].run(ctx, view, doorOf(ctx, id), tag);
   return { attack: name, node: id, answers, effects, summary: summarizeAnswers(answers), elapsedMs: Date.now() - t0 };
 }

@@ -13,7 +13,12 @@ export type NodeRead = { ok: true; value: string | null } | { ok: false; error: 
 
 /** A stale read of `key` from the node's own replica. */
 export async function readOn(door: NodeDoor, key: string, timeoutMs = 2000): Promise<NodeRead> {
-  const r = await unary(door.clientAddress, '/tessera.v1.KV/Get', encode('GetRequest', { key: Buffer.from(key), consistency: CONSISTENCY_STALE }), timeoutMs);
+  const r = await unary(
+    door.clientAddress,
+    '/tessera.v1.KV/Get',
+    encode('GetRequest', { key: Buffer.from(key), consistency: CONSISTENCY_STALE }),
+    timeoutMs,
+  );
   if (!r.response) return { ok: false, error: `${r.answer.code} ${r.answer.detail}` };
   const g = decode<{ found: boolean; value: Uint8Array }>('GetResponse', r.response);
   return { ok: true, value: g.found ? Buffer.from(g.value).toString('utf8') : null };
@@ -23,7 +28,12 @@ export async function readOn(door: NodeDoor, key: string, timeoutMs = 2000): Pro
  * Waits (bounded) until every node returns `expected` for `key`; resolves to the nodes that never did,
  * with what they last answered (empty: all good).
  */
-export async function expectEverywhere(doors: readonly NodeDoor[], key: string, expected: string | null, timeoutMs: number): Promise<string[]> {
+export async function expectEverywhere(
+  doors: readonly NodeDoor[],
+  key: string,
+  expected: string | null,
+  timeoutMs: number,
+): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   let bad: string[] = [];
   do {

@@ -52,7 +52,14 @@ function serverStream(address: string, path: string, request: Buffer, timeoutMs:
       if (!done) resolve(a);
       done = true;
     };
-    const call = rawClient(address).makeServerStreamRequest(path, (b: Buffer) => b, (b: Buffer) => b, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs });
+    const call = rawClient(address).makeServerStreamRequest(
+      path,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      request,
+      new grpc.Metadata(),
+      { deadline: Date.now() + timeoutMs },
+    );
     call.on('data', () => undefined);
     call.on('error', (e: grpc.ServiceError) => finish({ code: statusName(e.code), detail: e.details }));
     call.on('status', (s: grpc.StatusObject) => finish({ code: statusName(s.code), detail: s.details }));
@@ -95,8 +102,22 @@ export async function oversizedFields(target: NodeDoor): Promise<Answer[]> {
     ['Put', encode('PutRequest', { key: Buffer.alloc(8 * KIB, 0x6b), value: Buffer.from('x') })],
     ['Put', encode('PutRequest', { key: key('big-value'), value: Buffer.alloc(2 * KIB * KIB, 0x76) })],
     ['Get', encode('GetRequest', { key: Buffer.alloc(100 * KIB, 0x6b) })],
-    ['Batch', encode('BatchRequest', { ops: Array.from({ length: 20_000 }, (_, i) => ({ put: { key: key(`b${i}`), value: Buffer.from('v') } })) })],
-    ['Scan', encode('ScanRequest', { start: Buffer.alloc(0), end: Buffer.alloc(0), limit: 0xffff_ffff, bytesMax: 0xffff_ffff, consistency: 1 })],
+    [
+      'Batch',
+      encode('BatchRequest', {
+        ops: Array.from({ length: 20_000 }, (_, i) => ({ put: { key: key(`b${i}`), value: Buffer.from('v') } })),
+      }),
+    ],
+    [
+      'Scan',
+      encode('ScanRequest', {
+        start: Buffer.alloc(0),
+        end: Buffer.alloc(0),
+        limit: 0xffff_ffff,
+        bytesMax: 0xffff_ffff,
+        consistency: 1,
+      }),
+    ],
   ];
   const out: Answer[] = [];
   for (const [method, body] of calls) {
@@ -110,9 +131,23 @@ export async function oversizedFields(target: NodeDoor): Promise<Answer[]> {
 export async function unknownEnums(target: NodeDoor): Promise<Answer[]> {
   const out: Answer[] = [];
   for (const consistency of [7, -1]) {
-    const g = (await unary(target.clientAddress, '/tessera.v1.KV/Get', encode('GetRequest', { key: Buffer.from(`${HOSTILE_PREFIX}enum`), consistency }), 3000)).answer;
+    const g = (
+      await unary(
+        target.clientAddress,
+        '/tessera.v1.KV/Get',
+        encode('GetRequest', { key: Buffer.from(`${HOSTILE_PREFIX}enum`), consistency }),
+        3000,
+      )
+    ).answer;
     out.push({ code: g.code, detail: `Get consistency ${consistency}: ${g.detail}` });
-    const s = (await unary(target.clientAddress, '/tessera.v1.KV/Scan', encode('ScanRequest', { start: Buffer.from(HOSTILE_PREFIX), limit: 1, consistency }), 3000)).answer;
+    const s = (
+      await unary(
+        target.clientAddress,
+        '/tessera.v1.KV/Scan',
+        encode('ScanRequest', { start: Buffer.from(HOSTILE_PREFIX), limit: 1, consistency }),
+        3000,
+      )
+    ).answer;
     out.push({ code: s.code, detail: `Scan consistency ${consistency}: ${s.detail}` });
   }
   return out;
@@ -121,7 +156,14 @@ export async function unknownEnums(target: NodeDoor): Promise<Answer[]> {
 /** Finding: Admin.AddNode with a 10 KiB address was accepted. Returns the answer; `cleanup` removes the node if it got in. */
 export async function addNodeLongAddress(target: NodeDoor, id = 97): Promise<Answer> {
   const address = `${'a'.repeat(10 * KIB)}:1`;
-  return (await unary(target.clientAddress, '/tessera.v1.Admin/AddNode', encode('AddNodeRequest', { id, address, learner: true }), 5000)).answer;
+  return (
+    await unary(
+      target.clientAddress,
+      '/tessera.v1.Admin/AddNode',
+      encode('AddNodeRequest', { id, address, learner: true }),
+      5000,
+    )
+  ).answer;
 }
 
 export interface SessionTag {
@@ -140,8 +182,21 @@ export async function openSession(door: NodeDoor, clientId: Buffer, timeoutMs = 
   return (await unary(door.clientAddress, '/tessera.v1.KV/OpenSession', body, timeoutMs)).answer;
 }
 
-export async function put(target: NodeDoor, key: string, value: string, session: SessionTag | null, timeoutMs = 3000): Promise<Answer> {
-  return (await unary(target.clientAddress, '/tessera.v1.KV/Put', encode('PutRequest', { key: Buffer.from(key), value: Buffer.from(value), session }), timeoutMs)).answer;
+export async function put(
+  target: NodeDoor,
+  key: string,
+  value: string,
+  session: SessionTag | null,
+  timeoutMs = 3000,
+): Promise<Answer> {
+  return (
+    await unary(
+      target.clientAddress,
+      '/tessera.v1.KV/Put',
+      encode('PutRequest', { key: Buffer.from(key), value: Buffer.from(value), session }),
+      timeoutMs,
+    )
+  ).answer;
 }
 
 /**
@@ -156,15 +211,33 @@ export async function sessionSeqReuse(leader: NodeDoor, tag: string): Promise<An
   const b = `${HOSTILE_PREFIX}reuse/${tag}/b`;
   // A well-behaved start: the session is opened (where the node has OpenSession) and its first write is fine.
   const opened = await openSession(leader, s.clientId);
-  if (opened.code !== 'OK' && opened.code !== 'UNIMPLEMENTED') return [{ code: opened.code, detail: `OpenSession failed: ${opened.detail}` }];
+  if (opened.code !== 'OK' && opened.code !== 'UNIMPLEMENTED')
+    return [{ code: opened.code, detail: `OpenSession failed: ${opened.detail}` }];
   const first = await put(leader, a, 'first', s);
   const out: Answer[] = [];
   const reused = await put(leader, b, 'second', s);
   out.push({ code: reused.code, detail: `put other key, same seq (first put ${first.code}): ${reused.detail}` });
-  const del = (await unary(leader.clientAddress, '/tessera.v1.KV/Delete', encode('DeleteRequest', { key: Buffer.from(b), session: s }), 3000)).answer;
+  const del = (
+    await unary(
+      leader.clientAddress,
+      '/tessera.v1.KV/Delete',
+      encode('DeleteRequest', { key: Buffer.from(b), session: s }),
+      3000,
+    )
+  ).answer;
   out.push({ code: del.code, detail: `delete, same seq: ${del.detail}` });
   const cas = (
-    await unary(leader.clientAddress, '/tessera.v1.KV/CompareAndSwap', encode('CompareAndSwapRequest', { key: Buffer.from(b), expectedAbsent: true, value: Buffer.from('cas'), session: s }), 3000)
+    await unary(
+      leader.clientAddress,
+      '/tessera.v1.KV/CompareAndSwap',
+      encode('CompareAndSwapRequest', {
+        key: Buffer.from(b),
+        expectedAbsent: true,
+        value: Buffer.from('cas'),
+        session: s,
+      }),
+      3000,
+    )
   ).answer;
   out.push({ code: cas.code, detail: `cas, same seq: ${cas.detail}` });
   return out;
@@ -176,7 +249,12 @@ export async function sessionSeqReuse(leader: NodeDoor, tag: string): Promise<An
  * first put per session (sessions were implicit). Returns every answer (RESOURCE_EXHAUSTED is the rate
  * limit working).
  */
-export async function sessionFlood(leader: NodeDoor, count: number, concurrency: number, timeBudgetMs: number): Promise<Answer[]> {
+export async function sessionFlood(
+  leader: NodeDoor,
+  count: number,
+  concurrency: number,
+  timeBudgetMs: number,
+): Promise<Answer[]> {
   const out: Answer[] = [];
   const end = Date.now() + timeBudgetMs;
   let next = 0;
@@ -209,21 +287,47 @@ export async function unknownSessionHighSeq(leader: NodeDoor, tag: string): Prom
  * Admin.AddNode of `ids` as voters at unreachable addresses (127.0.0.1:1), one after another, each given
  * timeoutMs (an attacker does not wait for a node that cannot catch up; the node may go on working on it).
  */
-export async function addUnreachableVoters(leader: NodeDoor, ids: readonly number[], timeoutMs = 2500): Promise<Answer[]> {
+export async function addUnreachableVoters(
+  leader: NodeDoor,
+  ids: readonly number[],
+  timeoutMs = 2500,
+): Promise<Answer[]> {
   const out: Answer[] = [];
   for (const id of ids) {
-    const a = (await unary(leader.clientAddress, '/tessera.v1.Admin/AddNode', encode('AddNodeRequest', { id, address: '127.0.0.1:1', learner: false }), timeoutMs)).answer;
+    const a = (
+      await unary(
+        leader.clientAddress,
+        '/tessera.v1.Admin/AddNode',
+        encode('AddNodeRequest', { id, address: '127.0.0.1:1', learner: false }),
+        timeoutMs,
+      )
+    ).answer;
     out.push({ code: a.code, detail: `AddNode ${id} voter: ${a.detail}` });
   }
   return out;
 }
 
 export async function removeNode(door: NodeDoor, id: number, timeoutMs = 5000): Promise<Answer> {
-  return (await unary(door.clientAddress, '/tessera.v1.Admin/RemoveNode', encode('RemoveNodeRequest', { id }), timeoutMs)).answer;
+  return (
+    await unary(door.clientAddress, '/tessera.v1.Admin/RemoveNode', encode('RemoveNodeRequest', { id }), timeoutMs)
+  ).answer;
 }
 
-export async function addNode(door: NodeDoor, id: number, address: string, learner: boolean, timeoutMs = 5000): Promise<Answer> {
-  return (await unary(door.clientAddress, '/tessera.v1.Admin/AddNode', encode('AddNodeRequest', { id, address, learner }), timeoutMs)).answer;
+export async function addNode(
+  door: NodeDoor,
+  id: number,
+  address: string,
+  learner: boolean,
+  timeoutMs = 5000,
+): Promise<Answer> {
+  return (
+    await unary(
+      door.clientAddress,
+      '/tessera.v1.Admin/AddNode',
+      encode('AddNodeRequest', { id, address, learner }),
+      timeoutMs,
+    )
+  ).answer;
 }
 
 /**

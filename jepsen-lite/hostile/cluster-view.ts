@@ -62,7 +62,14 @@ export async function learnCluster(doors: readonly NodeDoor[], timeoutMs = 800):
     if (!g) return;
     if (!groupSeen) view.groupId = g.groupId;
     groupSeen = true;
-    view.nodes.set(d.id, { id: d.id, role: g.role, term: g.term, leader: g.leader, commit: g.commit, lastIndex: g.lastIndex });
+    view.nodes.set(d.id, {
+      id: d.id,
+      role: g.role,
+      term: g.term,
+      leader: g.leader,
+      commit: g.commit,
+      lastIndex: g.lastIndex,
+    });
     view.term = Math.max(view.term, g.term);
     const isLeader = g.role.toLowerCase() === 'leader';
     if (isLeader && g.term > leaderTerm) {

@@ -54,21 +54,30 @@ export class FakeNode {
           if (service === 'Raft' && md && md.get('x-tessera-node').length > 0) this.lastPeerHandshake = md.clone();
         };
         const refusal = { code: grpc.status.UNAVAILABLE, details: 'hostile fake node' };
-        impl[m.name] = m.requestStream || m.responseStream
-          ? (call: grpc.ServerWritableStream<Buffer, Buffer> | grpc.ServerDuplexStream<Buffer, Buffer> | grpc.ServerReadableStream<Buffer, Buffer>, cb?: grpc.sendUnaryData<Buffer>) => {
-              count(call.metadata);
-              if (cb) cb(refusal);
-              else (call as grpc.ServerWritableStream<Buffer, Buffer>).emit('error', refusal);
-            }
-          : (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-              count(call.metadata);
-              cb(refusal);
-            };
+        impl[m.name] =
+          m.requestStream || m.responseStream
+            ? (
+                call:
+                  | grpc.ServerWritableStream<Buffer, Buffer>
+                  | grpc.ServerDuplexStream<Buffer, Buffer>
+                  | grpc.ServerReadableStream<Buffer, Buffer>,
+                cb?: grpc.sendUnaryData<Buffer>,
+              ) => {
+                count(call.metadata);
+                if (cb) cb(refusal);
+                else (call as grpc.ServerWritableStream<Buffer, Buffer>).emit('error', refusal);
+              }
+            : (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+                count(call.metadata);
+                cb(refusal);
+              };
       }
       server.addService(def as grpc.ServiceDefinition, impl);
     }
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
     this.server = server;
     this.address = `127.0.0.1:${port}`;

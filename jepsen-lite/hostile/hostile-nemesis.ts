@@ -14,7 +14,14 @@
  */
 import type { Random } from '../../src/base';
 import type { NemesisLog } from '../nemesis/nemesis-log';
-import { attackNames, describeResult, runAttack, type AttackContext, type AttackName, type AttackResult } from './catalogue';
+import {
+  attackNames,
+  describeResult,
+  runAttack,
+  type AttackContext,
+  type AttackName,
+  type AttackResult,
+} from './catalogue';
 import type { NodeDoor } from './cluster-view';
 import { expectEverywhere, plantedVisible } from './checks';
 import { put } from './client-abuse';
@@ -49,7 +56,11 @@ export function planAttacks(rng: Random, o: AttackPlanOptions): PlannedAttack[] 
   return out;
 }
 
-export const defaultAttackPlan: Omit<AttackPlanOptions, 'attacks'> = { attacksMax: 3 * attackNames.length, gapMs: [200, 700], firstMs: 1500 };
+export const defaultAttackPlan: Omit<AttackPlanOptions, 'attacks'> = {
+  attacksMax: 3 * attackNames.length,
+  gapMs: [200, 700],
+  firstMs: 1500,
+};
 
 export const SENTINEL_KEY = 'hostile/sentinel';
 export const SENTINEL_VALUE = 'written-before-the-attacks';
@@ -63,7 +74,14 @@ export interface HostileHooks {
 export interface HostileVerdict {
   valid: boolean;
   summary: string;
-  detail: { attacks: AttackResult[]; sentinelLost: string[]; planted: string[]; fakeNodeCalls: Record<string, number>; clusterIdLeaked: boolean; errors: string[] };
+  detail: {
+    attacks: AttackResult[];
+    sentinelLost: string[];
+    planted: string[];
+    fakeNodeCalls: Record<string, number>;
+    clusterIdLeaked: boolean;
+    errors: string[];
+  };
 }
 
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -171,7 +189,9 @@ export class HostileNemesis {
 
   /** After recovery: the per-node checks. Also stops the attacker's listener. */
   async verdict(timeoutMs = 15_000): Promise<HostileVerdict> {
-    const sentinelLost = this.sentinelWritten ? await expectEverywhere(this.doors, SENTINEL_KEY, SENTINEL_VALUE, timeoutMs) : ['the sentinel was never written'];
+    const sentinelLost = this.sentinelWritten
+      ? await expectEverywhere(this.doors, SENTINEL_KEY, SENTINEL_VALUE, timeoutMs)
+      : ['the sentinel was never written'];
     const planted = await plantedVisible(this.doors, this.plantedKeys);
     const fakeNodeCalls = Object.fromEntries(this.fake.calls);
     await this.close();
@@ -187,7 +207,14 @@ export class HostileNemesis {
       summary: valid
         ? `${this.results.length} attacks; sentinel intact on every node, nothing planted readable, no call reached the attacker`
         : `${this.results.length} attacks; ${problems.join('; ')}`,
-      detail: { attacks: this.results, sentinelLost, planted, fakeNodeCalls, clusterIdLeaked: this.fake.clusterIdsSeen.size > 0, errors: this.errors },
+      detail: {
+        attacks: this.results,
+        sentinelLost,
+        planted,
+        fakeNodeCalls,
+        clusterIdLeaked: this.fake.clusterIdsSeen.size > 0,
+        errors: this.errors,
+      },
     };
   }
 }

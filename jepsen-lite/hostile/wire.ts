@@ -36,7 +36,11 @@ export function protoType(name: string): protobuf.Type {
 }
 
 export function encode(type: string, fields: Record<string, unknown>): Buffer {
-  return Buffer.from(protoType(type).encode(fields as unknown as protobuf.Message).finish());
+  return Buffer.from(
+    protoType(type)
+      .encode(fields as unknown as protobuf.Message)
+      .finish(),
+  );
 }
 
 export function decode<T = Record<string, unknown>>(type: string, buf: Buffer): T {
@@ -58,7 +62,14 @@ export interface ForgedHandshake {
 export function peerMetadata(h: ForgedHandshake | null): grpc.Metadata {
   if (h === null) return new grpc.Metadata();
   const to = h.to ?? 1;
-  if (h.clusterId !== undefined) return handshakeMetadata({ clusterId: h.clusterId, nodeId: h.nodeId, to, clientAddress: h.clientAddress, revealClusterId: false });
+  if (h.clusterId !== undefined)
+    return handshakeMetadata({
+      clusterId: h.clusterId,
+      nodeId: h.nodeId,
+      to,
+      clientAddress: h.clientAddress,
+      revealClusterId: false,
+    });
   const md = new grpc.Metadata();
   md.set(HANDSHAKE_HEADERS.protocol, String(PEER_PROTOCOL_VERSION));
   md.set(HANDSHAKE_HEADERS.node, String(h.nodeId));
@@ -94,26 +105,63 @@ export function closeWire(): void {
 
 function errorAnswer(e: grpc.ServiceError): Answer {
   const reason = e.metadata?.get('tessera-reason')?.[0];
-  return { code: statusName(e.code), detail: `${reason ? `${String(reason)}: ` : ''}${e.details ?? e.message}`.slice(0, 300) };
+  return {
+    code: statusName(e.code),
+    detail: `${reason ? `${String(reason)}: ` : ''}${e.details ?? e.message}`.slice(0, 300),
+  };
 }
 
 /** A unary call with raw request bytes; resolves to the answer and the raw response (when OK). */
-export function unary(address: string, path: string, request: Buffer, timeoutMs: number, md = new grpc.Metadata()): Promise<{ answer: Answer; response: Buffer | null }> {
+export function unary(
+  address: string,
+  path: string,
+  request: Buffer,
+  timeoutMs: number,
+  md = new grpc.Metadata(),
+): Promise<{ answer: Answer; response: Buffer | null }> {
   return new Promise((resolve) => {
-    rawClient(address).makeUnaryRequest(path, identity, identity, request, md, { deadline: Date.now() + timeoutMs }, (err, res) => {
-      if (err) resolve({ answer: err.code === grpc.status.DEADLINE_EXCEEDED && !err.metadata?.get('tessera-reason')?.length ? { code: 'NO_ANSWER', detail: err.details } : errorAnswer(err), response: null });
-      else resolve({ answer: { code: 'OK', detail: '' }, response: res ?? Buffer.alloc(0) });
-    });
+    rawClient(address).makeUnaryRequest(
+      path,
+      identity,
+      identity,
+      request,
+      md,
+      { deadline: Date.now() + timeoutMs },
+      (err, res) => {
+        if (err)
+          resolve({
+            answer:
+              err.code === grpc.status.DEADLINE_EXCEEDED && !err.metadata?.get('tessera-reason')?.length
+                ? { code: 'NO_ANSWER', detail: err.details }
+                : errorAnswer(err),
+            response: null,
+          });
+        else resolve({ answer: { code: 'OK', detail: '' }, response: res ?? Buffer.alloc(0) });
+      },
+    );
   });
 }
 
 /** A client-streaming call: writes every message, ends, and waits for the answer. */
-export function clientStream(address: string, path: string, messages: Buffer[], timeoutMs: number, md = new grpc.Metadata()): Promise<{ answer: Answer; response: Buffer | null }> {
+export function clientStream(
+  address: string,
+  path: string,
+  messages: Buffer[],
+  timeoutMs: number,
+  md = new grpc.Metadata(),
+): Promise<{ answer: Answer; response: Buffer | null }> {
   return new Promise((resolve) => {
-    const call = rawClient(address).makeClientStreamRequest(path, identity, identity, md, { deadline: Date.now() + timeoutMs }, (err, res) => {
-      if (err) resolve({ answer: errorAnswer(err), response: null });
-      else resolve({ answer: { code: 'OK', detail: '' }, response: res ?? Buffer.alloc(0) });
-    });
+    const call = rawClient(address).makeClientStreamRequest(
+      path,
+      identity,
+      identity,
+      md,
+      { deadline: Date.now() + timeoutMs },
+      (err, res) => {
+        if (err) resolve({ answer: errorAnswer(err), response: null });
+        else resolve({ answer: { code: 'OK', detail: '' }, response: res ?? Buffer.alloc(0) });
+      },
+    );
     call.on('error', () => undefined);
     for (const m of messages) call.write(m);
     call.end();
@@ -134,7 +182,9 @@ export function bidiStream(
   return new Promise((resolve) => {
     let responses = 0;
     let settled = false;
-    const call = rawClient(address).makeBidiStreamRequest(path, identity, identity, opts.md ?? new grpc.Metadata(), { deadline: Date.now() + opts.timeoutMs });
+    const call = rawClient(address).makeBidiStreamRequest(path, identity, identity, opts.md ?? new grpc.Metadata(), {
+      deadline: Date.now() + opts.timeoutMs,
+    });
     const finish = (a: Answer): void => {
       if (settled) return;
       settled = true;
@@ -147,7 +197,13 @@ export function bidiStream(
     }, opts.timeoutMs + 500);
     call.on('data', () => responses++);
     call.on('error', (e: grpc.ServiceError) => finish(errorAnswer(e)));
-    call.on('status', (s: grpc.StatusObject) => finish(s.code === grpc.status.OK ? { code: 'OK', detail: 'stream accepted' } : { code: statusName(s.code), detail: s.details }));
+    call.on('status', (s: grpc.StatusObject) =>
+      finish(
+        s.code === grpc.status.OK
+          ? { code: 'OK', detail: 'stream accepted' }
+          : { code: statusName(s.code), detail: s.details },
+      ),
+    );
     void (async () => {
       for (const m of messages) {
         if (settled) return;

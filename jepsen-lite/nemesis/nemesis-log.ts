@@ -15,7 +15,10 @@ export interface NemesisEvent {
 
 export class NemesisLog {
   readonly events: NemesisEvent[] = [];
-  constructor(private readonly file: string | null, private readonly nowNs: () => number) {
+  constructor(
+    private readonly file: string | null,
+    private readonly nowNs: () => number,
+  ) {
     if (file) writeFileSync(file, '');
   }
 

@@ -13,7 +13,14 @@
 import type { Random } from '../../src/base';
 import { dropKey, splitDrops } from '../net/grudge';
 
-export const partitionShapes = ['isolate-one', 'isolate-leader', 'halves', 'majorities-ring', 'bridge', 'one-way'] as const;
+export const partitionShapes = [
+  'isolate-one',
+  'isolate-leader',
+  'halves',
+  'majorities-ring',
+  'bridge',
+  'one-way',
+] as const;
 export type PartitionShape = (typeof partitionShapes)[number];
 
 export interface PartitionResult {
@@ -24,7 +31,12 @@ export interface PartitionResult {
 
 const fmt = (xs: readonly number[]): string => `[${[...xs].sort((a, b) => a - b).join(' ')}]`;
 
-export function partitionDrops(shape: PartitionShape, ids: readonly number[], leader: number | null, rng: Random): PartitionResult {
+export function partitionDrops(
+  shape: PartitionShape,
+  ids: readonly number[],
+  leader: number | null,
+  rng: Random,
+): PartitionResult {
   if (ids.length < 2) throw new RangeError('a partition needs at least 2 nodes');
   const pickLeaderOr = (): number => (leader !== null && ids.includes(leader) ? leader : rng.pick(ids));
   switch (shape) {

@@ -50,11 +50,17 @@ export interface PlanOptions {
 /** Parses `--nemesis` (comma list, `all`, or `none`). */
 export function parseNemesisList(text: string): NemesisKind[] {
   const out = new Set<NemesisKind>();
-  for (const raw of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (raw === 'all') nemesisKinds.forEach((k) => out.add(k));
     else if (raw === 'none') continue;
     else if ([...nemesisKinds, ...optInNemesisKinds].includes(raw as NemesisKind)) out.add(raw as NemesisKind);
-    else throw new RangeError(`unknown nemesis '${raw}' (use ${[...nemesisKinds, ...optInNemesisKinds].join(', ')}, all or none)`);
+    else
+      throw new RangeError(
+        `unknown nemesis '${raw}' (use ${[...nemesisKinds, ...optInNemesisKinds].join(', ')}, all or none)`,
+      );
   }
   return [...out];
 }

@@ -71,14 +71,24 @@ export class NemesisRunner {
       try {
         undo = await this.begin(entry.fault);
       } catch (e) {
-        this.log.write({ type: 'error', kind: entry.fault.kind, description: describeFault(entry.fault), error: errText(e) });
+        this.log.write({
+          type: 'error',
+          kind: entry.fault.kind,
+          description: describeFault(entry.fault),
+          error: errText(e),
+        });
       }
       if (!undo) continue;
       await this.sleepUntil(entry.endMs);
       try {
         await undo();
       } catch (e) {
-        this.log.write({ type: 'error', kind: entry.fault.kind, description: `undo ${describeFault(entry.fault)}`, error: errText(e) });
+        this.log.write({
+          type: 'error',
+          kind: entry.fault.kind,
+          description: `undo ${describeFault(entry.fault)}`,
+          error: errText(e),
+        });
       }
     }
   }
@@ -98,7 +108,12 @@ export class NemesisRunner {
         return async () => {
           if (fault.kind === 'kill') c.restart(nodes);
           else c.resume(nodes);
-          this.log.write({ type: 'stop', kind: fault.kind, description: fault.kind === 'kill' ? 'restart' : 'resume', nodes });
+          this.log.write({
+            type: 'stop',
+            kind: fault.kind,
+            description: fault.kind === 'kill' ? 'restart' : 'resume',
+            nodes,
+          });
         };
       }
       case 'partition': {
@@ -127,7 +142,12 @@ export class NemesisRunner {
         if (others.length === 0) throw new Error('no other node to transfer to');
         const to = this.rng.pick(others);
         await c.transferLeader(l, to);
-        this.log.write({ type: 'instant', kind: 'transfer', description: `transfer leader ${l.leader} -> ${to}`, nodes: [l.leader, to] });
+        this.log.write({
+          type: 'instant',
+          kind: 'transfer',
+          description: `transfer leader ${l.leader} -> ${to}`,
+          nodes: [l.leader, to],
+        });
         return null;
       }
       case 'membership': {
@@ -136,12 +156,22 @@ export class NemesisRunner {
         const candidates = c.ids.filter((i) => !c.removed.has(i));
         const target = this.rng.pick(candidates);
         await c.removeMember(l.leader, target);
-        this.log.write({ type: 'start', kind: 'membership', description: `remove node ${target} (via leader ${l.leader})`, nodes: [target] });
+        this.log.write({
+          type: 'start',
+          kind: 'membership',
+          description: `remove node ${target} (via leader ${l.leader})`,
+          nodes: [target],
+        });
         return async () => {
           const now = await this.waitLeader(5000);
           if (!now) throw new Error(`no leader to re-add node ${target}; left for the final recovery`);
           await c.addMember(now.leader, target);
-          this.log.write({ type: 'stop', kind: 'membership', description: `re-add node ${target} (via leader ${now.leader})`, nodes: [target] });
+          this.log.write({
+            type: 'stop',
+            kind: 'membership',
+            description: `re-add node ${target} (via leader ${now.leader})`,
+            nodes: [target],
+          });
         };
       }
     }

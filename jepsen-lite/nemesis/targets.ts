@@ -7,7 +7,12 @@ import type { Random } from '../../src/base';
 export const nodeTargets = ['one', 'leader', 'minority', 'majority', 'all'] as const;
 export type NodeTarget = (typeof nodeTargets)[number];
 
-export function resolveTargets(target: NodeTarget, ids: readonly number[], leader: number | null, rng: Random): number[] {
+export function resolveTargets(
+  target: NodeTarget,
+  ids: readonly number[],
+  leader: number | null,
+  rng: Random,
+): number[] {
   if (ids.length === 0) throw new RangeError('no nodes to target');
   const shuffled = rng.shuffle([...ids]);
   const n = ids.length;

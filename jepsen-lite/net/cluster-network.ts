@@ -21,13 +21,25 @@ export class ClusterNetwork {
     for (let i = 1; i <= plan.nodes; i++) {
       this.clients.set(
         i,
-        new LinkProxy({ name: `c->${i}`, listenHost: host, listenPort: clientProxyPort(plan, i), targetHost: host, targetPort: nodePort(plan, i) }),
+        new LinkProxy({
+          name: `c->${i}`,
+          listenHost: host,
+          listenPort: clientProxyPort(plan, i),
+          targetHost: host,
+          targetPort: nodePort(plan, i),
+        }),
       );
       for (let j = 1; j <= plan.nodes; j++) {
         if (i === j) continue;
         this.peers.set(
           `${i}->${j}`,
-          new LinkProxy({ name: `${i}->${j}`, listenHost: host, listenPort: peerProxyPort(plan, i, j), targetHost: host, targetPort: nodePort(plan, j) }),
+          new LinkProxy({
+            name: `${i}->${j}`,
+            listenHost: host,
+            listenPort: peerProxyPort(plan, i, j),
+            targetHost: host,
+            targetPort: nodePort(plan, j),
+          }),
         );
       }
     }

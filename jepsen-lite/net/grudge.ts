@@ -40,7 +40,10 @@ export function splitDrops(sideA: readonly number[], sideB: readonly number[]): 
 }
 
 /** Each node may talk only to the nodes in its own list (the rest of the pairs are dropped both ways). */
-export function reachabilityDrops(nodes: readonly number[], reach: ReadonlyMap<number, readonly number[]>): Set<string> {
+export function reachabilityDrops(
+  nodes: readonly number[],
+  reach: ReadonlyMap<number, readonly number[]>,
+): Set<string> {
   const out = new Set<string>();
   for (const a of nodes) {
     for (const b of nodes) {

@@ -81,11 +81,14 @@ export class Pipe {
       // A delay that was lowered after queuing takes effect at once (never later than the new delay).
       const due = Math.min(head.dueMs, now + s.delayMs);
       if (due > now) {
-        this.timer = setTimeout(() => {
-          this.timer = null;
-          this.flush();
-          this.update();
-        }, Math.ceil(due - now));
+        this.timer = setTimeout(
+          () => {
+            this.timer = null;
+            this.flush();
+            this.update();
+          },
+          Math.ceil(due - now),
+        );
         return;
       }
       this.queue.shift();

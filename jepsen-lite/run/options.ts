@@ -89,13 +89,15 @@ function int(name: string, v: string, min: number, max: number): number {
 
 function num(name: string, v: string, min: number): number {
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < min) throw new UsageError(`${name} needs a number >= ${min}, got '${v}'`);
+  if (v.trim() === '' || !Number.isFinite(n) || n < min)
+    throw new UsageError(`${name} needs a number >= ${min}, got '${v}'`);
   return n;
 }
 
 function range(name: string, v: string): [number, number] {
   const parts = v.split(',').map((s) => num(name, s, 0));
-  if (parts.length !== 2 || parts[0]! > parts[1]!) throw new UsageError(`${name} needs MIN,MAX with MIN <= MAX, got '${v}'`);
+  if (parts.length !== 2 || parts[0]! > parts[1]!)
+    throw new UsageError(`${name} needs MIN,MAX with MIN <= MAX, got '${v}'`);
   return [parts[0]!, parts[1]!];
 }
 
@@ -148,7 +150,8 @@ export function parseRunArgs(argv: readonly string[], now = new Date()): RunOpti
     switch (flag) {
       case '--workload': {
         const v = takes();
-        if (!(workloadNames as readonly string[]).includes(v)) throw new UsageError(`--workload must be one of ${workloadNames.join(', ')}, got '${v}'`);
+        if (!(workloadNames as readonly string[]).includes(v))
+          throw new UsageError(`--workload must be one of ${workloadNames.join(', ')}, got '${v}'`);
         o.workload = v as WorkloadName;
         break;
       }
@@ -160,18 +163,26 @@ export function parseRunArgs(argv: readonly string[], now = new Date()): RunOpti
         }
         break;
       case '--partition-shapes': {
-        const shapes = takes().split(',').map((x) => x.trim()).filter(Boolean);
+        const shapes = takes()
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
         for (const x of shapes) {
-          if (!(partitionShapes as readonly string[]).includes(x)) throw new UsageError(`unknown partition shape '${x}' (use ${partitionShapes.join(', ')})`);
+          if (!(partitionShapes as readonly string[]).includes(x))
+            throw new UsageError(`unknown partition shape '${x}' (use ${partitionShapes.join(', ')})`);
         }
         if (shapes.length === 0) throw new UsageError('--partition-shapes needs at least one shape');
         o.partitionShapes = shapes as PartitionShape[];
         break;
       }
       case '--attacks': {
-        const list = takes().split(',').map((x) => x.trim()).filter(Boolean);
+        const list = takes()
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
         for (const x of list) {
-          if (!(attackNames as readonly string[]).includes(x)) throw new UsageError(`unknown attack '${x}' (use ${attackNames.join(', ')})`);
+          if (!(attackNames as readonly string[]).includes(x))
+            throw new UsageError(`unknown attack '${x}' (use ${attackNames.join(', ')})`);
         }
         if (list.length === 0) throw new UsageError('--attacks needs at least one attack');
         o.attacks = list as AttackName[];
@@ -179,7 +190,8 @@ export function parseRunArgs(argv: readonly string[], now = new Date()): RunOpti
       }
       case '--attacker': {
         const v = takes();
-        if (v !== 'outsider' && v !== 'insider') throw new UsageError(`--attacker must be outsider or insider, got '${v}'`);
+        if (v !== 'outsider' && v !== 'insider')
+          throw new UsageError(`--attacker must be outsider or insider, got '${v}'`);
         o.attacker = v;
         break;
       }
@@ -210,7 +222,8 @@ export function parseRunArgs(argv: readonly string[], now = new Date()): RunOpti
         break;
       case '--client-mode': {
         const v = takes();
-        if (!(clientModes as readonly string[]).includes(v)) throw new UsageError(`--client-mode must be one of ${clientModes.join(', ')}`);
+        if (!(clientModes as readonly string[]).includes(v))
+          throw new UsageError(`--client-mode must be one of ${clientModes.join(', ')}`);
         o.clientMode = v as ClientMode;
         break;
       }

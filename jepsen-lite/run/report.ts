@@ -33,7 +33,10 @@ function anomalySection(list: ReportInput['anomalies']): string {
   if (!list || list.length === 0) return '';
   const shown = list.slice(0, anomaliesShownMax);
   const body = shown
-    .map((a) => `<h3>key ${esc(a.key)}</h3><p>${esc(a.explanation)}</p><pre>${esc(a.subhistory.map((e) => JSON.stringify(e)).join('\n'))}</pre>`)
+    .map(
+      (a) =>
+        `<h3>key ${esc(a.key)}</h3><p>${esc(a.explanation)}</p><pre>${esc(a.subhistory.map((e) => JSON.stringify(e)).join('\n'))}</pre>`,
+    )
     .join('');
   return `<h2>Anomalies (${list.length}${list.length > shown.length ? `, first ${shown.length} shown` : ''})</h2>${body}`;
 }
@@ -44,7 +47,8 @@ export interface NemesisInterval {
   label: string;
 }
 
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const esc = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const sec = (ns: number): number => ns / 1e9;
 
 /** Pairs start/stop nemesis events into intervals (instant ones get a short interval). */
@@ -79,7 +83,14 @@ function points(events: readonly HistoryEvent[]): Point[] {
   const out: Point[] = [];
   for (const op of pairOperations(events)) {
     if (op.outcome === 'pending' || op.invokeTime === undefined || op.completeTime === undefined) continue;
-    out.push({ t: sec(op.invokeTime), latencyMs: Math.max((op.completeTime - op.invokeTime) / 1e6, 0.01), outcome: op.outcome, f: op.f, process: op.process, key: op.key });
+    out.push({
+      t: sec(op.invokeTime),
+      latencyMs: Math.max((op.completeTime - op.invokeTime) / 1e6, 0.01),
+      outcome: op.outcome,
+      f: op.f,
+      process: op.process,
+      key: op.key,
+    });
   }
   return out;
 }
@@ -114,7 +125,11 @@ function latencySvg(pts: readonly Point[], iv: readonly NemesisInterval[], maxS:
   const maxLat = pts.reduce((m, p) => Math.max(m, p.latencyMs), 10);
   const minLat = 0.1;
   const x = (s: number): number => M.l + (s / maxS) * (W - M.l - M.r);
-  const y = (ms: number): number => H - M.b - ((Math.log10(Math.max(ms, minLat)) - Math.log10(minLat)) / (Math.log10(maxLat) - Math.log10(minLat))) * (H - M.t - M.b);
+  const y = (ms: number): number =>
+    H -
+    M.b -
+    ((Math.log10(Math.max(ms, minLat)) - Math.log10(minLat)) / (Math.log10(maxLat) - Math.log10(minLat))) *
+      (H - M.t - M.b);
   const stride = Math.max(1, Math.ceil(pts.length / pointsMax));
   let dots = '';
   for (let i = 0; i < pts.length; i += stride) {
@@ -122,7 +137,10 @@ function latencySvg(pts: readonly Point[], iv: readonly NemesisInterval[], maxS:
     const cx = x(p.t).toFixed(1);
     const cy = y(p.latencyMs).toFixed(1);
     const c = colours[p.outcome];
-    const shape = p.f === 'get' || p.f === 'read' ? `<circle cx="${cx}" cy="${cy}" r="1.8" fill="${c}"` : `<rect x="${(Number(cx) - 1.8).toFixed(1)}" y="${(Number(cy) - 1.8).toFixed(1)}" width="3.6" height="3.6" fill="${c}"`;
+    const shape =
+      p.f === 'get' || p.f === 'read'
+        ? `<circle cx="${cx}" cy="${cy}" r="1.8" fill="${c}"`
+        : `<rect x="${(Number(cx) - 1.8).toFixed(1)}" y="${(Number(cy) - 1.8).toFixed(1)}" width="3.6" height="3.6" fill="${c}"`;
     dots += `${shape}><title>${esc(`${p.f} ${p.key} p${p.process} ${p.outcome} ${p.latencyMs.toFixed(1)} ms at ${p.t.toFixed(2)} s`)}</title>${shape.startsWith('<circle') ? '</circle>' : '</rect>'}`;
   }
   let yTicks = '';
@@ -136,12 +154,18 @@ function latencySvg(pts: readonly Point[], iv: readonly NemesisInterval[], maxS:
 function rateSvg(pts: readonly Point[], iv: readonly NemesisInterval[], maxS: number): string {
   const h = 260;
   const buckets = Math.max(1, Math.ceil(maxS));
-  const series: Record<string, number[]> = { ok: new Array(buckets).fill(0), fail: new Array(buckets).fill(0), info: new Array(buckets).fill(0) };
+  const series: Record<string, number[]> = {
+    ok: new Array(buckets).fill(0),
+    fail: new Array(buckets).fill(0),
+    info: new Array(buckets).fill(0),
+  };
   for (const p of pts) {
     const b = Math.min(buckets - 1, Math.floor(p.t + p.latencyMs / 1000));
     series[p.outcome]![b]!++;
   }
-  const maxRate = Object.values(series).flat().reduce((m, v) => Math.max(m, v), 1);
+  const maxRate = Object.values(series)
+    .flat()
+    .reduce((m, v) => Math.max(m, v), 1);
   const x = (s: number): number => M.l + (s / maxS) * (W - M.l - M.r);
   const y = (r: number): number => h - M.b - (r / maxRate) * (h - M.t - M.b);
   let lines = '';
@@ -159,17 +183,26 @@ function rateSvg(pts: readonly Point[], iv: readonly NemesisInterval[], maxS: nu
 
 export function renderReport(input: ReportInput): string {
   const pts = points(input.events);
-  const lastNs = [...input.events.map((e) => e.time ?? 0), ...input.nemesis.map((e) => e.time)].reduce((m, t) => Math.max(m, t), 0);
+  const lastNs = [...input.events.map((e) => e.time ?? 0), ...input.nemesis.map((e) => e.time)].reduce(
+    (m, t) => Math.max(m, t),
+    0,
+  );
   const maxS = Math.max(1, sec(lastNs));
   const iv = nemesisIntervals(input.nemesis, maxS);
   const legend = Object.entries(colours)
     .map(([k, c]) => `<span style="color:${c}">&#9632; ${k}</span>`)
     .join(' &nbsp; ');
   const verdictRows = input.verdicts
-    .map((v) => `<tr><td>${esc(v.name)}</td><td class="${v.valid === true ? 'pass' : v.valid === false ? 'bad' : 'unk'}">${esc(String(v.valid))}</td><td>${esc(v.summary)}</td></tr>`)
+    .map(
+      (v) =>
+        `<tr><td>${esc(v.name)}</td><td class="${v.valid === true ? 'pass' : v.valid === false ? 'bad' : 'unk'}">${esc(String(v.valid))}</td><td>${esc(v.summary)}</td></tr>`,
+    )
     .join('');
   const nemesisRows = input.nemesis
-    .map((e) => `<tr><td>${sec(e.time).toFixed(2)}</td><td>${esc(e.type)}</td><td>${esc(e.kind)}</td><td>${esc(e.description)}${e.nodes ? ` nodes ${esc(e.nodes.join(','))}` : ''}${e.error ? ` <span class="bad">${esc(e.error)}</span>` : ''}</td></tr>`)
+    .map(
+      (e) =>
+        `<tr><td>${sec(e.time).toFixed(2)}</td><td>${esc(e.type)}</td><td>${esc(e.kind)}</td><td>${esc(e.description)}${e.nodes ? ` nodes ${esc(e.nodes.join(','))}` : ''}${e.error ? ` <span class="bad">${esc(e.error)}</span>` : ''}</td></tr>`,
+    )
     .join('');
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>${esc(input.title)}</title>

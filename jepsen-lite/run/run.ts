@@ -73,9 +73,14 @@ export function replayCommand(o: RunOptions): string {
     `--rate ${o.ratePerSec}`,
     `--client-mode ${o.clientMode}`,
   ];
-  if (o.partitionShapes.length !== partitionShapes.length) parts.push(`--partition-shapes ${o.partitionShapes.join(',')}`);
+  if (o.partitionShapes.length !== partitionShapes.length)
+    parts.push(`--partition-shapes ${o.partitionShapes.join(',')}`);
   if (o.nemesis.includes('hostile') && o.attacker === 'insider') parts.push('--attacker insider');
-  if (o.nemesis.includes('hostile') && o.attacks.length !== (o.attacker === 'insider' ? insiderAttacks : attackNames).length) parts.push(`--attacks ${o.attacks.join(',')}`);
+  if (
+    o.nemesis.includes('hostile') &&
+    o.attacks.length !== (o.attacker === 'insider' ? insiderAttacks : attackNames).length
+  )
+    parts.push(`--attacks ${o.attacks.join(',')}`);
   if (o.workload === 'register') parts.push(`--keys ${o.keys}`, `--ops-per-key ${o.opsPerKey}`);
   parts.push(`--quiet ${o.quietSeconds.join(',')}`, `--fault ${o.faultSeconds.join(',')}`);
   if (o.nodeArgs.length) parts.push(`--node-args "${o.nodeArgs.join(' ')}"`);
@@ -96,7 +101,14 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
   const hostileRng = rng.fork();
   writeFileSync(join(outDir, 'options.json'), JSON.stringify({ ...o, replay: replayCommand(o) }, null, 2));
 
-  const cluster = new Cluster({ plan: { nodes: o.nodes, basePort: o.basePort }, outDir, command, nodeArgs: o.nodeArgs, cwd: root, now: nowMs });
+  const cluster = new Cluster({
+    plan: { nodes: o.nodes, basePort: o.basePort },
+    outDir,
+    command,
+    nodeArgs: o.nodeArgs,
+    cwd: root,
+    now: nowMs,
+  });
   const recorder = new HistoryRecorder(join(outDir, 'history.jsonl'), nowNs);
   const nemesisLog = new NemesisLog(join(outDir, 'nemesis.jsonl'), nowNs);
   const workload = makeWorkload(o);
@@ -113,7 +125,8 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
     }
     log(`cluster: ${o.nodes} nodes (${command.join(' ')}), logs in ${join(outDir, 'nodes')}`);
     const first = await cluster.waitForLeader(60_000);
-    if (!first) throw new HarnessError(`no leader within 60 s of starting the cluster; see ${join(outDir, 'nodes')}/*/node.log`);
+    if (!first)
+      throw new HarnessError(`no leader within 60 s of starting the cluster; see ${join(outDir, 'nodes')}/*/node.log`);
     log(`leader: node ${first.leader} (term ${first.term}) after ${Math.round(nowMs())} ms`);
 
     const setupClient = makeClient(cluster.network.clientEndpoints());
@@ -126,7 +139,15 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
     }
 
     const specs = planWorkers(o.clients, cluster.network.clientEndpoints(), o.clientMode, workload.pinnedReaders);
-    const pool = new WorkerPool({ workload, recorder, specs, makeClient: (s) => makeClient(s.endpoints), rng: workerRng, ratePerSec: o.ratePerSec, opTimeoutMs: o.opTimeoutMs });
+    const pool = new WorkerPool({
+      workload,
+      recorder,
+      specs,
+      makeClient: (s) => makeClient(s.endpoints),
+      rng: workerRng,
+      ratePerSec: o.ratePerSec,
+      opTimeoutMs: o.opTimeoutMs,
+    });
     const phaseStartMs = nowMs();
     const plan = planFaults(nemesisRng, {
       kinds: o.nemesis,
@@ -135,25 +156,41 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
       faultMs: [o.faultSeconds[0] * 1000, o.faultSeconds[1] * 1000],
       partitionShapes: o.partitionShapes,
     });
-    log(`nemesis plan: ${plan.length ? plan.map((p) => `${(p.startMs / 1000).toFixed(1)}s ${describeFault(p.fault)}`).join('; ') : 'none'}`);
+    log(
+      `nemesis plan: ${plan.length ? plan.map((p) => `${(p.startMs / 1000).toFixed(1)}s ${describeFault(p.fault)}`).join('; ') : 'none'}`,
+    );
     const nemesis = new NemesisRunner(cluster, plan, nemesisRng, nemesisLog, () => nowMs() - phaseStartMs);
     if (o.nemesis.includes('hostile')) {
       // The attacker dials the nodes' real ports: it stands outside the test network, like the operator.
-      const doors: NodeDoor[] = cluster.ids.map((id) => ({ id, clientAddress: cluster.network.nodeAddress(id), peerAddress: null }));
+      const doors: NodeDoor[] = cluster.ids.map((id) => ({
+        id,
+        clientAddress: cluster.network.nodeAddress(id),
+        peerAddress: null,
+      }));
       const attacks = planAttacks(hostileRng, { ...defaultAttackPlan, attacks: o.attacks });
-      hostile = new HostileNemesis(doors, attacks, hostileRng, {
-        pause: (id) => cluster.pause([id]),
-        resume: (id) => cluster.resume([id]),
-        readd: async (leader, id) => {
-          cluster.removed.add(id); // re-added in the final recovery if this fails
-          await cluster.addMember(leader, id);
+      hostile = new HostileNemesis(
+        doors,
+        attacks,
+        hostileRng,
+        {
+          pause: (id) => cluster.pause([id]),
+          resume: (id) => cluster.resume([id]),
+          readd: async (leader, id) => {
+            cluster.removed.add(id); // re-added in the final recovery if this fails
+            await cluster.addMember(leader, id);
+          },
         },
-      }, nemesisLog, 1000, o.attacker === 'insider' ? deriveClusterId(clusterTokenOf(o.basePort), new Map()) : undefined);
+        nemesisLog,
+        1000,
+        o.attacker === 'insider' ? deriveClusterId(clusterTokenOf(o.basePort), new Map()) : undefined,
+      );
       await hostile.prepare(async () => {
         const l = await cluster.leader();
         return l ? (doors.find((d) => d.id === l.leader) ?? null) : null;
       });
-      log(`hostile: up to ${attacks.length} attacks in this order (each after a short gap, until --time ends): ${attacks.map((a) => a.attack).join(', ')}`);
+      log(
+        `hostile: up to ${attacks.length} attacks in this order (each after a short gap, until --time ends): ${attacks.map((a) => a.attack).join(', ')}`,
+      );
     }
     pool.start();
     const nemesisDone = nemesis.run();
@@ -177,12 +214,21 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
         await cluster.addMember(leader.leader, id);
         nemesisLog.write({ type: 'heal', kind: 'membership', description: `re-add node ${id}`, nodes: [id] });
       } catch (e) {
-        nemesisLog.write({ type: 'error', kind: 'membership', description: `re-add node ${id}`, error: (e as Error).message });
+        nemesisLog.write({
+          type: 'error',
+          kind: 'membership',
+          description: `re-add node ${id}`,
+          error: (e as Error).message,
+        });
       }
       leader = await cluster.waitForLeader(o.recoverySeconds * 1000);
     }
     const recoveryMs = leader ? Math.round(nowMs() - healAt) : null;
-    log(leader ? `recovered: leader node ${leader.leader} ${recoveryMs} ms after heal` : `NO leader ${o.recoverySeconds} s after heal`);
+    log(
+      leader
+        ? `recovered: leader node ${leader.leader} ${recoveryMs} ms after heal`
+        : `NO leader ${o.recoverySeconds} s after heal`,
+    );
     const finalClient = makeClient(cluster.network.clientEndpoints());
     const finalOps = workload.finalOps();
     let finalOk = 0;
@@ -220,7 +266,13 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
     recovery,
     checkTimeLimitMs: 60_000,
   });
-  if (hostileVerdict) verdicts.push({ name: 'hostile', valid: hostileVerdict.valid, summary: hostileVerdict.summary, detail: hostileVerdict.detail });
+  if (hostileVerdict)
+    verdicts.push({
+      name: 'hostile',
+      valid: hostileVerdict.valid,
+      summary: hostileVerdict.summary,
+      detail: hostileVerdict.detail,
+    });
   const checkMs = Math.round(performance.now() - t1);
   const valid = overall(verdicts);
   const ops = pairOperations(recorder.events);
@@ -239,7 +291,11 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
     checkMs,
     counts,
     verdicts: verdicts.map((v) => ({ name: v.name, valid: v.valid, summary: v.summary })),
-    anomalies: linearizability?.anomalies ?? verdicts.filter((v) => v.valid === false && v.name !== 'recovery').map((v) => ({ checker: v.name, detail: v.detail })),
+    anomalies:
+      linearizability?.anomalies ??
+      verdicts
+        .filter((v) => v.valid === false && v.name !== 'recovery')
+        .map((v) => ({ checker: v.name, detail: v.detail })),
     checkerDetails: Object.fromEntries(verdicts.map((v) => [v.name, v.detail])),
     nemesis: nemesisLog.events,
     unexpectedExits: cluster.unexpectedExits(),
@@ -248,7 +304,15 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
   if (!o.noReport) {
     writeFileSync(
       join(outDir, 'report.html'),
-      renderReport({ title: `jepsen-lite: ${o.workload} (${o.nemesis.join(',') || 'no nemesis'})`, events: recorder.events, nemesis: nemesisLog.events, verdicts, options: o, summary, anomalies: linearizability?.anomalies ?? [] }),
+      renderReport({
+        title: `jepsen-lite: ${o.workload} (${o.nemesis.join(',') || 'no nemesis'})`,
+        events: recorder.events,
+        nemesis: nemesisLog.events,
+        verdicts,
+        options: o,
+        summary,
+        anomalies: linearizability?.anomalies ?? [],
+      }),
     );
   }
   return { valid, verdicts, outDir, summary };

@@ -46,7 +46,12 @@ export function judge(input: VerdictInput): CheckerVerdict[] {
   const out: CheckerVerdict[] = [];
   switch (input.workload) {
     case 'register': {
-      const r = checkLinearizability(input.events, { initial: null, timeLimitMs: input.checkTimeLimitMs, stopAtFirstAnomaly: false, shrinkTimeMs: 1000 });
+      const r = checkLinearizability(input.events, {
+        initial: null,
+        timeLimitMs: input.checkTimeLimitMs,
+        stopAtFirstAnomaly: false,
+        shrinkTimeMs: 1000,
+      });
       const bad = r.perKey.filter((k) => k.verdict === 'non-linearizable').map((k) => k.key);
       const unknown = r.perKey.filter((k) => k.verdict === 'unknown').length;
       out.push({
@@ -72,7 +77,10 @@ export function judge(input: VerdictInput): CheckerVerdict[] {
           r.valid === true
             ? 'no lost, unexpected or stale elements'
             : r.valid === false
-              ? `anomalies: ${Object.entries(c).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')}`
+              ? `anomalies: ${Object.entries(c)
+                  .filter(([, n]) => n > 0)
+                  .map(([k, n]) => `${k} ${n}`)
+                  .join(', ')}`
               : (r.keys.find((k) => k.note)?.note ?? 'inconclusive'),
         detail: r,
       });
@@ -88,7 +96,10 @@ export function judge(input: VerdictInput): CheckerVerdict[] {
           r.valid === true
             ? `${r.reads} reads, every total ${input.bank.total}`
             : r.valid === false
-              ? `anomalies: ${Object.entries(r.counts).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')}`
+              ? `anomalies: ${Object.entries(r.counts)
+                  .filter(([, n]) => n > 0)
+                  .map(([k, n]) => `${k} ${n}`)
+                  .join(', ')}`
               : (r.note ?? 'inconclusive'),
         detail: r,
       });
@@ -101,7 +112,9 @@ export function judge(input: VerdictInput): CheckerVerdict[] {
     summary:
       input.unexpectedExits.length === 0
         ? 'no node exited on its own'
-        : input.unexpectedExits.map((e) => `node ${e.id} exited (code ${e.code}, signal ${e.signal}) at ${Math.round(e.atMs)} ms`).join('; '),
+        : input.unexpectedExits
+            .map((e) => `node ${e.id} exited (code ${e.code}, signal ${e.signal}) at ${Math.round(e.atMs)} ms`)
+            .join('; '),
     detail: input.unexpectedExits,
   });
   const rec = input.recovery;

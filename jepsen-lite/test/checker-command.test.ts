@@ -63,7 +63,9 @@ describe('check command', () => {
   });
 
   it('exits 2 on a malformed file, with the line number', async () => {
-    const text = historyToJsonl([...put(0, 1)]) + '{"process":1,"type":"invoke","f":"get","key":"k","value":null}\n\n{"process":1,"type":"ok","f":"get"}\n';
+    const text =
+      historyToJsonl([...put(0, 1)]) +
+      '{"process":1,"type":"invoke","f":"get","key":"k","value":null}\n\n{"process":1,"type":"ok","f":"get"}\n';
     const r = await run([file(text)]);
     expect(r.code).toBe(2);
     expect(r.json).toMatchObject({ valid: null, line: 5 });

@@ -6,7 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../../src/base';
 import { checkLinearizability } from '../checker';
-import { historyToJsonl, pairOperations, parseHistory, type HistoryEvent, type Operation, type Scalar } from '../history';
+import {
+  historyToJsonl,
+  pairOperations,
+  parseHistory,
+  type HistoryEvent,
+  type Operation,
+  type Scalar,
+} from '../history';
 
 /** Reference semantics, written independently of register-model.ts. */
 function bruteForce(events: HistoryEvent[], initial: Scalar): boolean {
@@ -58,9 +65,15 @@ function bruteForce(events: HistoryEvent[], initial: Scalar): boolean {
 /** An integer in [0, n). */
 const below = (rng: Random, n: number): number => rng.int(0, n - 1);
 
-function randomHistory(rng: Random, opCount: number, processes: number, strings: boolean, currentAlways: boolean): HistoryEvent[] {
+function randomHistory(
+  rng: Random,
+  opCount: number,
+  processes: number,
+  strings: boolean,
+  currentAlways: boolean,
+): HistoryEvent[] {
   const values: Scalar[] = strings ? [null, 'x', 'y', 'xa'] : [null, 1, 2, 3];
-  const pick = <T,>(xs: readonly T[]): T => xs[below(rng, xs.length)]!;
+  const pick = <T>(xs: readonly T[]): T => xs[below(rng, xs.length)]!;
   const events: HistoryEvent[] = [];
   const open = new Map<number, HistoryEvent>();
   let started = 0;
@@ -70,14 +83,18 @@ function randomHistory(rng: Random, opCount: number, processes: number, strings:
     const idle = [...Array(processes).keys()].filter((p) => !open.has(p));
     if (started < opCount && idle.length > 0 && (open.size === 0 || below(rng, 2) === 0)) {
       const p = pick(idle);
-      const fs = strings ? (['get', 'put', 'append', 'cas', 'delete'] as const) : (['get', 'put', 'cas', 'delete'] as const);
+      const fs = strings
+        ? (['get', 'put', 'append', 'cas', 'delete'] as const)
+        : (['get', 'put', 'cas', 'delete'] as const);
       const f = pick(fs);
       const value =
         f === 'get' || f === 'delete'
           ? null
           : f === 'put'
             ? below(rng, 4) === 0
-              ? (strings ? `u${started}` : 100 + started) // a unique value, often never read
+              ? strings
+                ? `u${started}`
+                : 100 + started // a unique value, often never read
               : pick(values.slice(1))
             : f === 'append'
               ? 'a'
@@ -111,7 +128,12 @@ function randomHistory(rng: Random, opCount: number, processes: number, strings:
       if (roll < 2) events.push({ ...inv, type: 'info', error: 'timed-out' });
       else if (roll < 3) events.push({ ...inv, type: 'fail' });
       else {
-        model = inv.f === 'put' ? (inv.value as Scalar) : inv.f === 'delete' ? null : (model === null ? '' : String(model)) + 'a';
+        model =
+          inv.f === 'put'
+            ? (inv.value as Scalar)
+            : inv.f === 'delete'
+              ? null
+              : (model === null ? '' : String(model)) + 'a';
         events.push({ ...inv, type: 'ok' });
       }
     }
@@ -124,12 +146,18 @@ function agreeOn(baseSeed: number, histories: number): void {
   for (let i = 0; i < histories; i++) {
     const seed = baseSeed + i;
     const rng = new Random(seed);
-    const events = parseHistory(historyToJsonl(randomHistory(rng, 3 + below(rng, 5), 2 + below(rng, 3), below(rng, 2) === 0, below(rng, 2) === 0)));
+    const events = parseHistory(
+      historyToJsonl(
+        randomHistory(rng, 3 + below(rng, 5), 2 + below(rng, 3), below(rng, 2) === 0, below(rng, 2) === 0),
+      ),
+    );
     const initial: Scalar = below(rng, 3) === 0 ? 1 : null;
     const expected = bruteForce(events, initial);
     const got = checkLinearizability(events, { initial }).valid;
     if (got !== expected) {
-      console.error(`seed ${seed} (replay: JL_CHECKER_SEED=${seed} npx vitest run jepsen-lite/test/checker-differential.test.ts), initial ${JSON.stringify(initial)}:\n${historyToJsonl(events)}`);
+      console.error(
+        `seed ${seed} (replay: JL_CHECKER_SEED=${seed} npx vitest run jepsen-lite/test/checker-differential.test.ts), initial ${JSON.stringify(initial)}:\n${historyToJsonl(events)}`,
+      );
     }
     expect(got, `seed ${seed}`).toBe(expected);
     if (expected) linearizable++;

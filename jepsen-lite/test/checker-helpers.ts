@@ -27,7 +27,11 @@ function findSharedVectorsDir(): string {
   if (existsSync(join(besideClone, 'manifest.json'))) return besideClone;
   let origin = '';
   try {
-    origin = execFileSync('git', ['config', '--get', 'remote.origin.url'], { cwd: projectRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    origin = execFileSync('git', ['config', '--get', 'remote.origin.url'], {
+      cwd: projectRoot,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return besideClone;
   }
@@ -41,12 +45,25 @@ export const sharedVectorsDir = findSharedVectorsDir();
 export const sharedVectorsPresent = existsSync(join(sharedVectorsDir, 'manifest.json'));
 
 /** One event; key defaults to "k". */
-export function ev(process: number, type: EventType, f: OpFunction, value: EventValue, extra: Partial<HistoryEvent> = {}): HistoryEvent {
+export function ev(
+  process: number,
+  type: EventType,
+  f: OpFunction,
+  value: EventValue,
+  extra: Partial<HistoryEvent> = {},
+): HistoryEvent {
   return { process, type, f, key: 'k', value, ...extra };
 }
 
 /** An op whose invoke and completion are adjacent (so it precedes everything after it). */
-export function seq(process: number, f: OpFunction, arg: EventValue, result: EventValue = arg, type: EventType = 'ok', extra: Partial<HistoryEvent> = {}): HistoryEvent[] {
+export function seq(
+  process: number,
+  f: OpFunction,
+  arg: EventValue,
+  result: EventValue = arg,
+  type: EventType = 'ok',
+  extra: Partial<HistoryEvent> = {},
+): HistoryEvent[] {
   const key = extra.key ?? 'k';
   return [
     { process, type: 'invoke', f, key, value: f === 'get' || f === 'read' ? null : arg },
@@ -54,5 +71,7 @@ export function seq(process: number, f: OpFunction, arg: EventValue, result: Eve
   ];
 }
 
-export const put = (p: number, v: Scalar, extra: Partial<HistoryEvent> = {}): HistoryEvent[] => seq(p, 'put', v, v, 'ok', extra);
-export const get = (p: number, v: Scalar, extra: Partial<HistoryEvent> = {}): HistoryEvent[] => seq(p, 'get', null, v, 'ok', extra);
+export const put = (p: number, v: Scalar, extra: Partial<HistoryEvent> = {}): HistoryEvent[] =>
+  seq(p, 'put', v, v, 'ok', extra);
+export const get = (p: number, v: Scalar, extra: Partial<HistoryEvent> = {}): HistoryEvent[] =>
+  seq(p, 'get', null, v, 'ok', extra);

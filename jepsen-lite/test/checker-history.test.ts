@@ -30,7 +30,13 @@ function parseError(text: string): HistoryFormatError {
 
 describe('history parser', () => {
   it('parses valid events, skips blank lines, ignores unknown fields', () => {
-    const text = [line(inv), '', line({ ...ok, extra: 'ignored', time: 5 }), line({ process: 2, type: 'invoke', f: 'cas', key: 'k', value: [1, null] })].join('\n') + '\n';
+    const text =
+      [
+        line(inv),
+        '',
+        line({ ...ok, extra: 'ignored', time: 5 }),
+        line({ process: 2, type: 'invoke', f: 'cas', key: 'k', value: [1, null] }),
+      ].join('\n') + '\n';
     const events = parseHistory(text);
     expect(events).toHaveLength(3);
     expect(events[1]).toEqual({ ...ok, time: 5 });
@@ -51,15 +57,33 @@ describe('history parser', () => {
     ['append of a number', [line({ ...inv, f: 'append', value: 1 })], 1, /append value/],
     ['error on invoke', [line({ ...inv, error: 'x' })], 1, /error is allowed only/],
     ['error not a string', [line(inv), line({ ...ok, type: 'fail', error: 5 })], 2, /error must be a string/],
-    ['current without mismatch', [line({ ...inv, f: 'cas', value: [1, 2] }), line({ ...inv, type: 'fail', f: 'cas', value: [1, 2], current: 3 })], 2, /current is allowed only/],
-    ['current equal to expected', [line({ ...inv, f: 'cas', value: [1, 2] }), line({ ...inv, type: 'fail', f: 'cas', value: [1, 2], error: 'mismatch', current: 1 })], 2, /must differ/],
+    [
+      'current without mismatch',
+      [line({ ...inv, f: 'cas', value: [1, 2] }), line({ ...inv, type: 'fail', f: 'cas', value: [1, 2], current: 3 })],
+      2,
+      /current is allowed only/,
+    ],
+    [
+      'current equal to expected',
+      [
+        line({ ...inv, f: 'cas', value: [1, 2] }),
+        line({ ...inv, type: 'fail', f: 'cas', value: [1, 2], error: 'mismatch', current: 1 }),
+      ],
+      2,
+      /must differ/,
+    ],
     ['two outstanding invokes', [line(inv), line({ ...inv, value: 2 })], 2, /still outstanding/],
     ['completion without invoke', [line(ok)], 1, /without an outstanding invoke/],
     ['completion of another key', [line(inv), line({ ...ok, key: 'other' })], 2, /does not match/],
     ['completion with another argument', [line(inv), line({ ...ok, value: 2 })], 2, /differs from the invoke/],
     ['time going backwards', [line({ ...inv, time: 10 }), line({ ...ok, time: 9 })], 2, /before the previous/],
     ['bad transfer', [line({ ...inv, f: 'transfer', value: { from: 'a', to: 'b' } })], 1, /transfer value/],
-    ['bad read result', [line({ ...inv, f: 'read', value: null }), line({ ...ok, f: 'read', value: 'abc' })], 2, /read ok value/],
+    [
+      'bad read result',
+      [line({ ...inv, f: 'read', value: null }), line({ ...ok, f: 'read', value: 'abc' })],
+      2,
+      /read ok value/,
+    ],
   ];
   for (const [name, lines, lineNo, message] of bad) {
     it(`rejects ${name} with the line number`, () => {

@@ -4,7 +4,8 @@ import { syntheticRegisterHistory } from '../checker/synthetic-history';
 import { parseHistory, historyToJsonl, type HistoryEvent, type Scalar } from '../history';
 import { ev, get, put, seq } from './checker-helpers';
 
-const check = (events: HistoryEvent[], options: LinearizabilityOptions = {}) => checkLinearizability(parseHistory(historyToJsonl(events)), options).valid;
+const check = (events: HistoryEvent[], options: LinearizabilityOptions = {}) =>
+  checkLinearizability(parseHistory(historyToJsonl(events)), options).valid;
 
 describe('register semantics', () => {
   it('ok get reads the current value; the initial value applies to every key', () => {
@@ -18,9 +19,13 @@ describe('register semantics', () => {
 
   it('real-time order comes from line order only, not from time fields', () => {
     // put 1 completes before get is invoked: the get must see 1.
-    expect(check([...put(0, 1, { time: 5 }), ...get(1, null, { time: 5 })].map((e) => ({ ...e, time: 5 })))).toBe(false);
+    expect(check([...put(0, 1, { time: 5 }), ...get(1, null, { time: 5 })].map((e) => ({ ...e, time: 5 })))).toBe(
+      false,
+    );
     // Overlapping: the get may be linearized before the put.
-    expect(check([ev(0, 'invoke', 'put', 1), ev(1, 'invoke', 'get', null), ev(0, 'ok', 'put', 1), ev(1, 'ok', 'get', null)])).toBe(true);
+    expect(
+      check([ev(0, 'invoke', 'put', 1), ev(1, 'invoke', 'get', null), ev(0, 'ok', 'put', 1), ev(1, 'ok', 'get', null)]),
+    ).toBe(true);
   });
 
   it('delete makes the key absent; append concatenates (absent as "")', () => {
@@ -37,14 +42,31 @@ describe('register semantics', () => {
   });
 
   it('cas fail "mismatch" is an observation: linearized with no state change', () => {
-    const mismatch = (expected: Scalar, next: Scalar, extra: Partial<HistoryEvent> = {}) => seq(1, 'cas', [expected, next], [expected, next], 'fail', { error: 'mismatch', ...extra });
+    const mismatch = (expected: Scalar, next: Scalar, extra: Partial<HistoryEvent> = {}) =>
+      seq(1, 'cas', [expected, next], [expected, next], 'fail', { error: 'mismatch', ...extra });
     // The value is 1, so a compare against 1 cannot have failed.
     expect(check([...put(0, 1), ...mismatch(1, 2)])).toBe(false);
     expect(check([...put(0, 1), ...mismatch(3, 2), ...get(0, 1)])).toBe(true);
     // Concurrent with a put of 3: it can be placed after the put, when the value is 3.
-    expect(check([...put(0, 1), ev(0, 'invoke', 'put', 3), ev(1, 'invoke', 'cas', [1, 2]), ev(1, 'fail', 'cas', [1, 2], { error: 'mismatch' }), ev(0, 'ok', 'put', 3)])).toBe(true);
+    expect(
+      check([
+        ...put(0, 1),
+        ev(0, 'invoke', 'put', 3),
+        ev(1, 'invoke', 'cas', [1, 2]),
+        ev(1, 'fail', 'cas', [1, 2], { error: 'mismatch' }),
+        ev(0, 'ok', 'put', 3),
+      ]),
+    ).toBe(true);
     // Concurrent with a put of 1 when the value was 3: it can be placed before the put.
-    expect(check([...put(0, 3), ev(0, 'invoke', 'put', 1), ev(1, 'invoke', 'cas', [1, 2]), ev(1, 'fail', 'cas', [1, 2], { error: 'mismatch' }), ev(0, 'ok', 'put', 1)])).toBe(true);
+    expect(
+      check([
+        ...put(0, 3),
+        ev(0, 'invoke', 'put', 1),
+        ev(1, 'invoke', 'cas', [1, 2]),
+        ev(1, 'fail', 'cas', [1, 2], { error: 'mismatch' }),
+        ev(0, 'ok', 'put', 1),
+      ]),
+    ).toBe(true);
     // It must be linearized somewhere: the value is 1 throughout its interval (the concurrent put writes 1).
     expect(check([...put(0, 1), ev(2, 'invoke', 'put', 1), ...mismatch(1, 2), ev(2, 'ok', 'put', 1)])).toBe(false);
   });
@@ -59,7 +81,9 @@ describe('register semantics', () => {
 
   it('a cas fail without "mismatch" and any other fail give no information', () => {
     expect(check([...put(0, 1), ...seq(1, 'cas', [1, 2], [1, 2], 'fail'), ...get(0, 1)])).toBe(true);
-    expect(check([...put(0, 1), ...seq(1, 'cas', [1, 2], [1, 2], 'fail', { error: 'timed-out' }), ...get(0, 1)])).toBe(true);
+    expect(check([...put(0, 1), ...seq(1, 'cas', [1, 2], [1, 2], 'fail', { error: 'timed-out' }), ...get(0, 1)])).toBe(
+      true,
+    );
     expect(check([...put(0, 1), ...seq(1, 'put', 7, 7, 'fail'), ...get(0, 1)])).toBe(true);
     expect(check([...put(0, 1), ...seq(1, 'put', 7, 7, 'fail'), ...get(0, 7)])).toBe(false);
     expect(check([...seq(1, 'get', null, null, 'fail'), ...put(0, 1)])).toBe(true);
@@ -137,9 +161,15 @@ describe('search budgets, interleaving and results', () => {
   });
 
   it('gives "unknown" when the total cache memory of keys searched at once runs out', () => {
-    const r = checkLinearizability([...hardKey('h1', 14), ...hardKey('h2', 14)], { cacheBytesTotalMax: 200_000, sliceSteps: 2000 });
+    const r = checkLinearizability([...hardKey('h1', 14), ...hardKey('h2', 14)], {
+      cacheBytesTotalMax: 200_000,
+      sliceSteps: 2000,
+    });
     expect(r.valid).toBe('unknown');
-    expect(r.perKey.map((k) => k.reason)).toEqual([expect.stringMatching(/total cache memory/), expect.stringMatching(/total cache memory/)]);
+    expect(r.perKey.map((k) => k.reason)).toEqual([
+      expect.stringMatching(/total cache memory/),
+      expect.stringMatching(/total cache memory/),
+    ]);
   });
 
   it('gives "unknown" at the time limit', () => {
@@ -160,7 +190,13 @@ describe('search budgets, interleaving and results', () => {
   });
 
   it('with stopAtFirstAnomaly false, checks every key', () => {
-    const events = [...put(0, 1, { key: 'a' }), ...get(1, 2, { key: 'a' }), ...put(0, 1, { key: 'b' }), ...get(1, 3, { key: 'b' }), ...get(1, null, { key: 'c' })];
+    const events = [
+      ...put(0, 1, { key: 'a' }),
+      ...get(1, 2, { key: 'a' }),
+      ...put(0, 1, { key: 'b' }),
+      ...get(1, 3, { key: 'b' }),
+      ...get(1, null, { key: 'c' }),
+    ];
     const r = checkLinearizability(events, { stopAtFirstAnomaly: false });
     expect(r.perKey.map((k) => k.verdict)).toEqual(['non-linearizable', 'non-linearizable', 'linearizable']);
     expect(r.anomalies.map((a) => a.key)).toEqual(['a', 'b']);
@@ -186,7 +222,11 @@ describe('search budgets, interleaving and results', () => {
   });
 
   it('shrinks at most shrinkKeysMax anomalies', () => {
-    const events = ['a', 'b', 'c'].flatMap((key) => [...put(0, 1, { key }), ...get(1, 1, { key }), ...get(1, 2, { key })]);
+    const events = ['a', 'b', 'c'].flatMap((key) => [
+      ...put(0, 1, { key }),
+      ...get(1, 1, { key }),
+      ...get(1, 2, { key }),
+    ]);
     const r = checkLinearizability(events, { stopAtFirstAnomaly: false, shrinkKeysMax: 2 });
     expect(r.anomalies.map((a) => [a.key, a.ops, a.shrink.complete])).toEqual([
       ['a', 2, true],

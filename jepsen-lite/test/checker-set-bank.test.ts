@@ -9,7 +9,9 @@ const read = (p: number, vs: number[]) => seq(p, 'read', null, vs, 'ok', { key: 
 
 describe('set checker', () => {
   it('accepts a history whose final read has every acknowledged add and only attempted elements', () => {
-    const r = checkSet(valid([...add(0, 1), ...add(1, 2), ...add(0, 3, 'info'), ...add(1, 4, 'info'), ...read(2, [2, 1, 3])]));
+    const r = checkSet(
+      valid([...add(0, 1), ...add(1, 2), ...add(0, 3, 'info'), ...add(1, 4, 'info'), ...read(2, [2, 1, 3])]),
+    );
     expect(r.valid).toBe(true);
     expect(r.keys[0]).toMatchObject({ attempted: 4, acknowledged: 2, finalReads: 1, recovered: 1 });
   });
@@ -40,13 +42,24 @@ describe('set checker', () => {
     expect(r.valid).toBe(false);
     expect(r.keys[0]!.stale.map((a) => a.element)).toEqual([1]);
     // A read concurrent with the add may miss it.
-    const concurrent = [ev(0, 'invoke', 'add', 1, { key: 's' }), ev(1, 'invoke', 'read', null, { key: 's' }), ev(0, 'ok', 'add', 1, { key: 's' }), ev(1, 'ok', 'read', [], { key: 's' }), ...read(1, [1])];
+    const concurrent = [
+      ev(0, 'invoke', 'add', 1, { key: 's' }),
+      ev(1, 'invoke', 'read', null, { key: 's' }),
+      ev(0, 'ok', 'add', 1, { key: 's' }),
+      ev(1, 'ok', 'read', [], { key: 's' }),
+      ...read(1, [1]),
+    ];
     expect(checkSet(valid(concurrent)).valid).toBe(true);
   });
 
   it('is unknown without a final read, and checks each set (key) on its own', () => {
     expect(checkSet(valid([...read(1, []), ...add(0, 1)])).valid).toBe('unknown');
-    const two = [...add(0, 1), ...seq(0, 'add', 1, 1, 'ok', { key: 't' }), ...read(1, [1]), ...seq(1, 'read', null, [], 'ok', { key: 't' })];
+    const two = [
+      ...add(0, 1),
+      ...seq(0, 'add', 1, 1, 'ok', { key: 't' }),
+      ...read(1, [1]),
+      ...seq(1, 'read', null, [], 'ok', { key: 't' }),
+    ];
     const r = checkSet(valid(two));
     expect(r.keys.map((k) => [k.key, k.valid])).toEqual([
       ['s', true],
@@ -65,7 +78,15 @@ describe('bank checker', () => {
   const balances = (p: number, b: Record<string, number>) => seq(p, 'read', null, b, 'ok', { key: 'bank' });
 
   it('accepts reads that keep the total', () => {
-    const r = checkBank(valid([...balances(0, { a: 10, b: 10 }), ...transfer(1, 'a', 'b', 3), ...transfer(1, 'b', 'a', 1, 'info'), ...balances(0, { a: 7, b: 13 })]), { total: 20, accounts: ['a', 'b'] });
+    const r = checkBank(
+      valid([
+        ...balances(0, { a: 10, b: 10 }),
+        ...transfer(1, 'a', 'b', 3),
+        ...transfer(1, 'b', 'a', 1, 'info'),
+        ...balances(0, { a: 7, b: 13 }),
+      ]),
+      { total: 20, accounts: ['a', 'b'] },
+    );
     expect(r.valid).toBe(true);
     expect(r.reads).toBe(2);
     expect(r.transfers).toEqual({ ok: 1, fail: 0, info: 1, pending: 0 });
@@ -74,7 +95,9 @@ describe('bank checker', () => {
   it('reports a read with the wrong total', () => {
     const r = checkBank(valid([...transfer(1, 'a', 'b', 3), ...balances(0, { a: 7, b: 10 })]), { total: 20 });
     expect(r.valid).toBe(false);
-    expect(r.anomalies).toEqual([{ kind: 'wrongTotal', key: 'bank', readIndex: 2, total: 17, expected: 20, balances: { a: 7, b: 10 } }]);
+    expect(r.anomalies).toEqual([
+      { kind: 'wrongTotal', key: 'bank', readIndex: 2, total: 17, expected: 20, balances: { a: 7, b: 10 } },
+    ]);
   });
 
   it('reports negative balances unless allowed', () => {

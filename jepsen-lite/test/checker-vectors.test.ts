@@ -29,7 +29,11 @@ function checkAll(dir: string, list: ManifestEntry[]): { wrong: string[]; slowes
   for (const e of list) {
     const t = performance.now();
     // Budgets keep a pathological regression bounded: an 'unknown' counts as a wrong verdict.
-    const r = checkLinearizability(readHistoryFile(join(dir, e.file)), { initial: e.initial, stepsPerKeyMax: 5_000_000, shrinkTimeMs: 200 });
+    const r = checkLinearizability(readHistoryFile(join(dir, e.file)), {
+      initial: e.initial,
+      stepsPerKeyMax: 5_000_000,
+      shrinkTimeMs: 200,
+    });
     const ms = performance.now() - t;
     if (ms > slowestMs) [slowest, slowestMs] = [e.file, ms];
     if (r.valid !== e.linearizable) wrong.push(`${e.file}: expected ${e.linearizable}, got ${r.valid}`);
@@ -62,7 +66,10 @@ describe('knossos vectors (../shared/linearizability-vectors/knossos, EPL, not c
   it('the shared vectors are present when running in CI', () => {
     if (!sharedVectorsPresent) {
       console.log(`note: ${sharedVectorsDir} is absent; knossos vectors not checked`);
-      expect(process.env.CI, 'CI must find ../shared/linearizability-vectors beside the clone or the repository it was cloned from').toBeFalsy();
+      expect(
+        process.env.CI,
+        'CI must find ../shared/linearizability-vectors beside the clone or the repository it was cloned from',
+      ).toBeFalsy();
     }
   });
   it.skipIf(!sharedVectorsPresent)('every knossos history gets its expected verdict', () => {
@@ -74,7 +81,9 @@ describe('knossos vectors (../shared/linearizability-vectors/knossos, EPL, not c
   });
   it.skipIf(!sharedVectorsPresent)('the shared porcupine copies equal the fixtures', () => {
     for (const e of entries(fixturesDir, 'porcupine/')) {
-      expect(readFileSync(join(fixturesDir, e.file), 'utf8'), e.file).toBe(readFileSync(join(sharedVectorsDir, e.file), 'utf8'));
+      expect(readFileSync(join(fixturesDir, e.file), 'utf8'), e.file).toBe(
+        readFileSync(join(sharedVectorsDir, e.file), 'utf8'),
+      );
     }
   });
 });

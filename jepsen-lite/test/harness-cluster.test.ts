@@ -29,7 +29,14 @@ const now = (): number => performance.now();
 
 async function startCluster(basePort: number, nodeArgs: string[] = []): Promise<{ cluster: Cluster; dir: string }> {
   const dir = tempDir();
-  const cluster = new Cluster({ plan: { nodes: 3, basePort }, outDir: dir, command: fakeNode, nodeArgs, cwd: dir, now });
+  const cluster = new Cluster({
+    plan: { nodes: 3, basePort },
+    outDir: dir,
+    command: fakeNode,
+    nodeArgs,
+    cwd: dir,
+    now,
+  });
   await cluster.start();
   cleanups.push(() => cluster.stop());
   return { cluster, dir };
@@ -83,7 +90,25 @@ describe('Cluster with fake nodes', () => {
   it('records a node that exits without being told to', async () => {
     const dir = tempDir();
     const p = new NodeProcess(
-      { id: 1, command: fakeNode, args: ['start', '--id', '1', '--listen', '127.0.0.1:18090', '--peers', '1=127.0.0.1:18090', '--data-dir', dir, '--exit-after-ms', '200'], logFile: join(dir, 'n1.log'), cwd: dir },
+      {
+        id: 1,
+        command: fakeNode,
+        args: [
+          'start',
+          '--id',
+          '1',
+          '--listen',
+          '127.0.0.1:18090',
+          '--peers',
+          '1=127.0.0.1:18090',
+          '--data-dir',
+          dir,
+          '--exit-after-ms',
+          '200',
+        ],
+        logFile: join(dir, 'n1.log'),
+        cwd: dir,
+      },
       now,
     );
     p.start();

@@ -14,7 +14,12 @@ import { TesseraError } from '../../src/base';
 const canSend = (drops: Set<string>, a: number, b: number): boolean => !drops.has(dropKey(a, b));
 
 describe('nemesis plan', () => {
-  const opts = { kinds: parseNemesisList('all'), activeMs: 60_000, quietMs: [2000, 4000] as const, faultMs: [3000, 6000] as const };
+  const opts = {
+    kinds: parseNemesisList('all'),
+    activeMs: 60_000,
+    quietMs: [2000, 4000] as const,
+    faultMs: [3000, 6000] as const,
+  };
 
   it('is a function of the seed, non-overlapping and within the active phase', () => {
     const a = planFaults(new Random(42), opts);
@@ -61,7 +66,9 @@ describe('partition shapes', () => {
   it('halves leaves no majority on the small side; bridge keeps the middle node connected to all', () => {
     for (let seed = 0; seed < 20; seed++) {
       const { drops } = partitionDrops('bridge', five, null, new Random(seed));
-      const connected = five.filter((n) => five.every((o) => o === n || (canSend(drops, n, o) && canSend(drops, o, n))));
+      const connected = five.filter((n) =>
+        five.every((o) => o === n || (canSend(drops, n, o) && canSend(drops, o, n))),
+      );
       expect(connected).toHaveLength(1);
       const h = partitionDrops('halves', five, null, new Random(seed)).drops;
       const reach1 = five.filter((o) => o === 1 || canSend(h, 1, o));
@@ -89,7 +96,8 @@ describe('partition shapes', () => {
 
   it('every shape works for 3 and 5 nodes', () => {
     for (const shape of partitionShapes) {
-      for (const ids of [[1, 2, 3], five]) expect(partitionDrops(shape, ids, 1, new Random(9)).drops.size).toBeGreaterThan(0);
+      for (const ids of [[1, 2, 3], five])
+        expect(partitionDrops(shape, ids, 1, new Random(9)).drops.size).toBeGreaterThan(0);
     }
   });
 });
@@ -111,12 +119,45 @@ describe('targets', () => {
 describe('options', () => {
   it('defaults to a 60-second register run with kill and partition', () => {
     const o = parseRunArgs([]);
-    expect(o).toMatchObject({ workload: 'register', nemesis: ['kill', 'partition'], timeSeconds: 60, nodes: 3, clients: 10 });
+    expect(o).toMatchObject({
+      workload: 'register',
+      nemesis: ['kill', 'partition'],
+      timeSeconds: 60,
+      nodes: 3,
+      clients: 10,
+    });
   });
 
   it('parses every option and splits --node-args like a shell', () => {
-    const o = parseRunArgs(['--workload', 'bank', '--nemesis', 'all', '--time', '300', '--nodes', '5', '--seed', '9', '--out', '/x', '--node-args', '--unsafe-stale-reads --election-ms 500', '--clients', '4', '--rate', '20']);
-    expect(o).toMatchObject({ workload: 'bank', timeSeconds: 300, nodes: 5, seed: 9, outDir: '/x', clients: 4, ratePerSec: 20 });
+    const o = parseRunArgs([
+      '--workload',
+      'bank',
+      '--nemesis',
+      'all',
+      '--time',
+      '300',
+      '--nodes',
+      '5',
+      '--seed',
+      '9',
+      '--out',
+      '/x',
+      '--node-args',
+      '--unsafe-stale-reads --election-ms 500',
+      '--clients',
+      '4',
+      '--rate',
+      '20',
+    ]);
+    expect(o).toMatchObject({
+      workload: 'bank',
+      timeSeconds: 300,
+      nodes: 5,
+      seed: 9,
+      outDir: '/x',
+      clients: 4,
+      ratePerSec: 20,
+    });
     expect(o.nemesis).toHaveLength(6);
     expect(o.nodeArgs).toEqual(['--unsafe-stale-reads', '--election-ms', '500']);
     expect(splitArgs(`a "b c" 'd'`)).toEqual(['a', 'b c', 'd']);
@@ -127,7 +168,9 @@ describe('options', () => {
     expect(() => parseRunArgs(['--nodes', 'x'])).toThrow(/--nodes needs an integer/);
     expect(() => parseRunArgs(['--time'])).toThrow(/needs a value/);
     expect(() => parseRunArgs(['--frobnicate'])).toThrow(/unknown option/);
-    expect(() => parseRunArgs(['--partition-shapes', 'isolate-one,square'])).toThrow(/unknown partition shape 'square'/);
+    expect(() => parseRunArgs(['--partition-shapes', 'isolate-one,square'])).toThrow(
+      /unknown partition shape 'square'/,
+    );
     expect(parseRunArgs(['--partition-shapes', 'halves']).partitionShapes).toEqual(['halves']);
   });
 });
@@ -135,7 +178,9 @@ describe('options', () => {
 describe('outcomes', () => {
   it('is conservative: unknown write outcomes are info, reads and rejected writes fail', () => {
     expect(completionForError(new TesseraError('UNAVAILABLE', 'x'), false).type).toBe('info');
-    expect(completionForError(new TesseraError('DEADLINE_EXCEEDED', 'x', { indeterminate: false }), false).type).toBe('info');
+    expect(completionForError(new TesseraError('DEADLINE_EXCEEDED', 'x', { indeterminate: false }), false).type).toBe(
+      'info',
+    );
     expect(completionForError(new HarnessTimeout(5), false)).toEqual({ type: 'info', error: 'timed-out' });
     expect(completionForError(new TesseraError('INVALID_ARGUMENT', 'x'), false).type).toBe('fail');
     expect(completionForError(new TesseraError('NOT_LEADER', 'x', { indeterminate: false }), false).type).toBe('fail');

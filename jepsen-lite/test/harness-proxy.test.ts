@@ -33,7 +33,13 @@ async function echoServer(): Promise<{ port: number; received: () => string }> {
 }
 
 async function proxyTo(port: number): Promise<LinkProxy> {
-  const p = new LinkProxy({ name: 't', listenHost: '127.0.0.1', listenPort: 0, targetHost: '127.0.0.1', targetPort: port });
+  const p = new LinkProxy({
+    name: 't',
+    listenHost: '127.0.0.1',
+    listenPort: 0,
+    targetHost: '127.0.0.1',
+    targetPort: port,
+  });
   await p.start();
   cleanups.push(() => p.close());
   return p;

@@ -23,10 +23,29 @@ async function run(name: string, args: string[]) {
 
 describe('jepsen-lite runs against a fake node', () => {
   it('register under kill, pause, partition and slow: passes, and writes every output file', async () => {
-    const { r, out } = await run('ok', ['--time', '6', '--nemesis', 'kill,pause,partition,slow', '--quiet', '0.5,1', '--fault', '1,2', '--seed', '11']);
+    const { r, out } = await run('ok', [
+      '--time',
+      '6',
+      '--nemesis',
+      'kill,pause,partition,slow',
+      '--quiet',
+      '0.5,1',
+      '--fault',
+      '1,2',
+      '--seed',
+      '11',
+    ]);
     expect(r.summary).toMatch(/PASS/);
     expect(r.valid).toBe(true);
-    for (const f of ['history.jsonl', 'nemesis.jsonl', 'results.json', 'report.html', 'options.json', 'nodes/n1/node.log']) expect(existsSync(join(out, f))).toBe(true);
+    for (const f of [
+      'history.jsonl',
+      'nemesis.jsonl',
+      'results.json',
+      'report.html',
+      'options.json',
+      'nodes/n1/node.log',
+    ])
+      expect(existsSync(join(out, f))).toBe(true);
     const events = readHistoryFile(join(out, 'history.jsonl'));
     expect(events.length).toBeGreaterThan(100);
     expect(events.every((e) => typeof e.time === 'number')).toBe(true);
@@ -34,7 +53,10 @@ describe('jepsen-lite runs against a fake node', () => {
     expect(results.valid).toBe(true);
     expect(results.counts.byFunction.get.ok).toBeGreaterThan(0);
     expect(results.verdicts.map((v: { name: string }) => v.name)).toEqual(['linearizable', 'crashes', 'recovery']);
-    const nemesis = readFileSync(join(out, 'nemesis.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const nemesis = readFileSync(join(out, 'nemesis.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(nemesis.some((e) => e.type === 'start')).toBe(true);
     expect(nemesis.at(-1).type).toBe('heal');
     const html = readFileSync(join(out, 'report.html'), 'utf8');
@@ -43,7 +65,16 @@ describe('jepsen-lite runs against a fake node', () => {
   }, 90_000);
 
   it('reports the anomaly of a stale-reading store, with a failing sub-history', async () => {
-    const { r, out } = await run('unsafe', ['--time', '5', '--nemesis', 'partition', '--node-args', '--unsafe-stale-reads', '--seed', '12']);
+    const { r, out } = await run('unsafe', [
+      '--time',
+      '5',
+      '--nemesis',
+      'partition',
+      '--node-args',
+      '--unsafe-stale-reads',
+      '--seed',
+      '12',
+    ]);
     expect(r.valid).toBe(false);
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     expect(results.anomalies.length).toBeGreaterThan(0);
@@ -52,9 +83,43 @@ describe('jepsen-lite runs against a fake node', () => {
   }, 90_000);
 
   it('set and bank workloads pass on a correct store', async () => {
-    const set = await run('set', ['--workload', 'set', '--time', '4', '--nemesis', 'pause', '--quiet', '0.5,1', '--fault', '1,2', '--seed', '13']);
-    expect(set.r.verdicts.map((v) => [v.name, v.valid])).toEqual([['set', true], ['crashes', true], ['recovery', true]]);
-    const bank = await run('bank', ['--workload', 'bank', '--time', '4', '--nemesis', 'kill', '--quiet', '0.5,1', '--fault', '1,2', '--seed', '14']);
-    expect(bank.r.verdicts.map((v) => [v.name, v.valid])).toEqual([['bank', true], ['crashes', true], ['recovery', true]]);
+    const set = await run('set', [
+      '--workload',
+      'set',
+      '--time',
+      '4',
+      '--nemesis',
+      'pause',
+      '--quiet',
+      '0.5,1',
+      '--fault',
+      '1,2',
+      '--seed',
+      '13',
+    ]);
+    expect(set.r.verdicts.map((v) => [v.name, v.valid])).toEqual([
+      ['set', true],
+      ['crashes', true],
+      ['recovery', true],
+    ]);
+    const bank = await run('bank', [
+      '--workload',
+      'bank',
+      '--time',
+      '4',
+      '--nemesis',
+      'kill',
+      '--quiet',
+      '0.5,1',
+      '--fault',
+      '1,2',
+      '--seed',
+      '14',
+    ]);
+    expect(bank.r.verdicts.map((v) => [v.name, v.valid])).toEqual([
+      ['bank', true],
+      ['crashes', true],
+      ['recovery', true],
+    ]);
   }, 120_000);
 });

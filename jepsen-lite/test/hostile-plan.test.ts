@@ -34,7 +34,19 @@ describe('hostile attack plan', () => {
   });
 
   it('aims leader attacks at the leader and follower attacks at a follower', () => {
-    const view: ClusterView = { groupId: 1, leader: 2, term: 3, voters: [1, 2, 3], members: [], nodes: new Map([1, 2, 3].map((id) => [id, { id, role: id === 2 ? 'leader' : 'follower', term: 3, leader: 2, commit: 5, lastIndex: 5 }])) };
+    const view: ClusterView = {
+      groupId: 1,
+      leader: 2,
+      term: 3,
+      voters: [1, 2, 3],
+      members: [],
+      nodes: new Map(
+        [1, 2, 3].map((id) => [
+          id,
+          { id, role: id === 2 ? 'leader' : 'follower', term: 3, leader: 2, commit: 5, lastIndex: 5 },
+        ]),
+      ),
+    };
     const rng = new Random(3);
     for (let i = 0; i < 20; i++) {
       expect(pickTarget('ack-beyond-log', view, [1, 2, 3], rng)).toBe(2);
@@ -52,7 +64,10 @@ describe('hostile options', () => {
 
   it('--attacks restricts the attacks and refuses unknown ones', () => {
     expect(parseRunArgs(['--nemesis', 'hostile']).attacks).toEqual([...attackNames]);
-    expect(parseRunArgs(['--nemesis', 'hostile', '--attacks', 'vote-flood,timeout-now']).attacks).toEqual(['vote-flood', 'timeout-now']);
+    expect(parseRunArgs(['--nemesis', 'hostile', '--attacks', 'vote-flood,timeout-now']).attacks).toEqual([
+      'vote-flood',
+      'timeout-now',
+    ]);
     expect(() => parseRunArgs(['--attacks', 'rm-rf'])).toThrow(/unknown attack 'rm-rf'/);
   });
 

@@ -14,8 +14,24 @@ import { expect, it } from 'vitest';
 import { finish, runCli } from './suite-run-cli';
 
 const args = [
-  '--workload', 'register', '--nemesis', 'partition', '--partition-shapes', 'isolate-one,isolate-leader',
-  '--keys', '4', '--quiet', '1,2', '--fault', '5,7', '--time', '15', '--seed', '303', '--base-port', '18400',
+  '--workload',
+  'register',
+  '--nemesis',
+  'partition',
+  '--partition-shapes',
+  'isolate-one,isolate-leader',
+  '--keys',
+  '4',
+  '--quiet',
+  '1,2',
+  '--fault',
+  '5,7',
+  '--time',
+  '15',
+  '--seed',
+  '303',
+  '--base-port',
+  '18400',
 ];
 
 it('finds the anomaly of --unsafe-stale-reads', async () => {

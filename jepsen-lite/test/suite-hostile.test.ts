@@ -9,16 +9,23 @@ import { attackNames } from '../hostile/catalogue';
 import { finish, runCli } from './suite-run-cli';
 
 it('register + hostile for 30 s passes', async () => {
-  const run = await runCli(['--workload', 'register', '--nemesis', 'hostile', '--time', '30', '--seed', '808', '--base-port', '19800'], 170_000);
+  const run = await runCli(
+    ['--workload', 'register', '--nemesis', 'hostile', '--time', '30', '--seed', '808', '--base-port', '19800'],
+    170_000,
+  );
   finish(run, 0);
-  const verdicts = Object.fromEntries((run.results?.verdicts ?? []).map((v) => [v.name, `${String(v.valid)}: ${v.summary}`]));
+  const verdicts = Object.fromEntries(
+    (run.results?.verdicts ?? []).map((v) => [v.name, `${String(v.valid)}: ${v.summary}`]),
+  );
   expect(verdicts).toEqual({
     linearizable: expect.stringMatching(/^true/),
     crashes: expect.stringMatching(/^true/),
     recovery: expect.stringMatching(/^true/),
     hostile: expect.stringMatching(/^true/),
   });
-  const details = (run.results as unknown as { checkerDetails?: { hostile?: { attacks: { attack: string }[] } } } | null)?.checkerDetails?.hostile;
+  const details = (
+    run.results as unknown as { checkerDetails?: { hostile?: { attacks: { attack: string }[] } } } | null
+  )?.checkerDetails?.hostile;
   expect(new Set(details?.attacks.map((a) => a.attack))).toEqual(new Set(attackNames));
   expect(run.code).toBe(0);
 }, 180_000);

@@ -4,7 +4,10 @@ import { expect, it } from 'vitest';
 import { finish, runCli } from './suite-run-cli';
 
 it('register + kill,partition for 30 s passes', async () => {
-  const run = await runCli(['--workload', 'register', '--nemesis', 'kill,partition', '--time', '30', '--seed', '101', '--base-port', '18200'], 170_000);
+  const run = await runCli(
+    ['--workload', 'register', '--nemesis', 'kill,partition', '--time', '30', '--seed', '101', '--base-port', '18200'],
+    170_000,
+  );
   finish(run, 0);
   expect(run.results?.verdicts).toBeDefined();
   expect(run.code).toBe(0);

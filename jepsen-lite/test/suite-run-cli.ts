@@ -16,7 +16,12 @@ export interface CliRun {
   code: number | null;
   output: string;
   outDir: string;
-  results: { valid: boolean | 'unknown'; summary: string; verdicts: { name: string; valid: unknown; summary: string }[]; anomalies: unknown[] } | null;
+  results: {
+    valid: boolean | 'unknown';
+    summary: string;
+    verdicts: { name: string; valid: unknown; summary: string }[];
+    anomalies: unknown[];
+  } | null;
   elapsedMs: number;
 }
 
@@ -25,7 +30,11 @@ export async function runCli(args: string[], timeoutMs: number): Promise<CliRun>
   const outDir = mkdtempSync(join(tmpdir(), 'jl-suite-'));
   const t0 = Date.now();
   // Own process group, so a timeout can end the CLI and the nodes it started together.
-  const child = spawn(process.execPath, [cli, '--out', outDir, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [cli, '--out', outDir, ...args], {
+    cwd: repo,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let output = '';
   child.stdout.on('data', (d) => (output += d.toString()));
   child.stderr.on('data', (d) => (output += d.toString()));
@@ -45,7 +54,9 @@ export async function runCli(args: string[], timeoutMs: number): Promise<CliRun>
 
 /** Removes the run folder when the run went as expected; otherwise prints where it is. */
 export function finish(run: CliRun, expectedCode: number): void {
-  console.log(`${run.output.trim().split('\n').slice(-8).join('\n')}\n(exit ${run.code}, ${Math.round(run.elapsedMs / 1000)} s)`);
+  console.log(
+    `${run.output.trim().split('\n').slice(-8).join('\n')}\n(exit ${run.code}, ${Math.round(run.elapsedMs / 1000)} s)`,
+  );
   if (run.code === expectedCode) rmSync(run.outDir, { recursive: true, force: true });
   else console.log(`jepsen-lite suite: unexpected exit ${run.code}; run folder kept: ${run.outDir}\n${run.output}`);
 }

@@ -4,7 +4,10 @@ import { expect, it } from 'vitest';
 import { finish, runCli } from './suite-run-cli';
 
 it('set + pause for 30 s passes', async () => {
-  const run = await runCli(['--workload', 'set', '--nemesis', 'pause', '--time', '30', '--seed', '202', '--base-port', '18300'], 170_000);
+  const run = await runCli(
+    ['--workload', 'set', '--nemesis', 'pause', '--time', '30', '--seed', '202', '--base-port', '18300'],
+    170_000,
+  );
   finish(run, 0);
   expect(run.code).toBe(0);
   expect(run.results?.valid).toBe(true);

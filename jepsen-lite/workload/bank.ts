@@ -17,7 +17,12 @@ export interface BankWorkloadOptions {
   readFraction: number;
 }
 
-export const defaultBankOptions: BankWorkloadOptions = { accounts: 5, initialBalance: 10, amountMax: 5, readFraction: 0.3 };
+export const defaultBankOptions: BankWorkloadOptions = {
+  accounts: 5,
+  initialBalance: 10,
+  amountMax: 5,
+  readFraction: 0.3,
+};
 
 const bankKey = 'bank';
 const accountKey = (a: string): string => `${keyPrefix}b/${a}`;
@@ -43,7 +48,11 @@ export class BankWorkload implements Workload {
       try {
         const r = await client.batch({
           compares: this.accounts.map((a) => ({ key: accountKey(a), expected: null })),
-          ops: this.accounts.map((a) => ({ op: 'put' as const, key: accountKey(a), value: String(this.opts.initialBalance) })),
+          ops: this.accounts.map((a) => ({
+            op: 'put' as const,
+            key: accountKey(a),
+            value: String(this.opts.initialBalance),
+          })),
         });
         if (r.succeeded) return;
         // A retried setup whose first attempt was applied: accept it if the balances are the initial ones.
@@ -70,9 +79,16 @@ export class BankWorkload implements Workload {
     return op.f === 'read';
   }
 
-  private async readBalances(client: KvClient, deadlineMs: number, only?: readonly string[]): Promise<Record<string, number>> {
+  private async readBalances(
+    client: KvClient,
+    deadlineMs: number,
+    only?: readonly string[],
+  ): Promise<Record<string, number>> {
     const names = only ?? this.accounts;
-    const r = await client.batch({ ops: names.map((a) => ({ op: 'get' as const, key: accountKey(a) })) }, { deadlineMs });
+    const r = await client.batch(
+      { ops: names.map((a) => ({ op: 'get' as const, key: accountKey(a) })) },
+      { deadlineMs },
+    );
     const out: Record<string, number> = {};
     names.forEach((a, i) => {
       const v = r.results[i];

@@ -27,7 +27,10 @@ export class HistoryRecorder {
   private nextProcess = 0;
   private readonly writer: HistoryFileWriter | null;
 
-  constructor(file: string | null, private readonly nowNs: () => number) {
+  constructor(
+    file: string | null,
+    private readonly nowNs: () => number,
+  ) {
     this.writer = file ? new HistoryFileWriter(file) : null;
   }
 

@@ -71,7 +71,12 @@ export class RegisterWorkload implements Workload {
         return { type: 'ok', value: op.value };
       case 'cas': {
         const [expected, next] = op.value as [number | null, number];
-        const r = await client.compareAndSwap(key, expected === null ? null : encodeValue(expected), encodeValue(next), { deadlineMs });
+        const r = await client.compareAndSwap(
+          key,
+          expected === null ? null : encodeValue(expected),
+          encodeValue(next),
+          { deadlineMs },
+        );
         if (r.succeeded) return { type: 'ok', value: op.value };
         const current = decodeValue(r.current);
         // A compare failure reporting current == expected is itself wrong; it is recorded as a mismatch

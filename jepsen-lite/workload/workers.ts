@@ -23,11 +23,17 @@ export interface WorkerSpec {
 }
 
 /** Which endpoints each worker's client gets, and whether it only reads. */
-export function planWorkers(clients: number, endpoints: readonly string[], mode: ClientMode, canReadOnly: boolean): WorkerSpec[] {
+export function planWorkers(
+  clients: number,
+  endpoints: readonly string[],
+  mode: ClientMode,
+  canReadOnly: boolean,
+): WorkerSpec[] {
   const out: WorkerSpec[] = [];
   for (let i = 0; i < clients; i++) {
     const pinnedTo = endpoints[Math.floor(i / (mode === 'mixed' ? 2 : 1)) % endpoints.length]!;
-    if (mode === 'all' || (mode === 'mixed' && i % 2 === 0)) out.push({ index: i, endpoints: [...endpoints], readOnly: false });
+    if (mode === 'all' || (mode === 'mixed' && i % 2 === 0))
+      out.push({ index: i, endpoints: [...endpoints], readOnly: false });
     else out.push({ index: i, endpoints: [pinnedTo], readOnly: mode === 'mixed' && canReadOnly });
   }
   return out;
@@ -80,9 +86,11 @@ export class WorkerPool {
       const client = this.opts.makeClient(spec);
       this.clients.push(client);
       // A worker that throws (a harness bug) stops; the error is re-thrown by stop().
-      this.loops.push(this.loop(spec, client, this.opts.rng.fork()).catch((e: unknown) => {
-        this.failure ??= e;
-      }));
+      this.loops.push(
+        this.loop(spec, client, this.opts.rng.fork()).catch((e: unknown) => {
+          this.failure ??= e;
+        }),
+      );
     }
   }
 

@@ -79,7 +79,11 @@ export class Client {
     const o = validateOptions(options);
     const services = loadServices();
     const security = channelSecurity(options.tls);
-    const channelOptions: ChannelOptions = { ...defaultChannelOptions, ...security.channelOptions, ...(options.channelOptions ?? {}) };
+    const channelOptions: ChannelOptions = {
+      ...defaultChannelOptions,
+      ...security.channelOptions,
+      ...(options.channelOptions ?? {}),
+    };
     this.router = new Router(
       o.endpoints,
       (a) => new Endpoint(a, services, channelOptions, options.faultInjection, security.credentials),
@@ -132,7 +136,9 @@ export class Client {
     const run = async (): Promise<void> => {
       const deadline = Date.now() + timeoutMs;
       const now = Date.now();
-      const candidates = this.router.configuredEndpoints().sort((a, b) => Number(b.isHealthy(now)) - Number(a.isHealthy(now)));
+      const candidates = this.router
+        .configuredEndpoints()
+        .sort((a, b) => Number(b.isHealthy(now)) - Number(a.isHealthy(now)));
       for (const ep of candidates) {
         const leftMs = deadline - Date.now();
         if (leftMs <= 0 || this.closed) return;
@@ -196,7 +202,12 @@ export class Client {
    * Sets key to value if its current value equals expected. expected null: the key must be absent;
    * value null: delete the key on success. A failed comparison is a normal result, not an error.
    */
-  async compareAndSwap(key: Bytes, expected: Bytes | null, value: Bytes | null, options?: CallOptions): Promise<CasResult> {
+  async compareAndSwap(
+    key: Bytes,
+    expected: Bytes | null,
+    value: Bytes | null,
+    options?: CallOptions,
+  ): Promise<CasResult> {
     const k = toBuffer(key, 'key');
     const e = toBufferOrNull(expected, 'expected');
     const v = toBufferOrNull(value, 'value');
@@ -241,7 +252,9 @@ export class Client {
           route === 'any' ? 'any' : 'leader',
           deadlineMs,
         );
-        const items: KeyValue[] = res.items.slice(0, Math.min(res.items.length, remaining)).map((kv) => ({ key: kv.key, value: kv.value }));
+        const items: KeyValue[] = res.items
+          .slice(0, Math.min(res.items.length, remaining))
+          .map((kv) => ({ key: kv.key, value: kv.value }));
         remaining -= items.length;
         if (items.length > 0) yield { items };
         if (!res.more) return;
@@ -261,7 +274,11 @@ export class Client {
     }
     const compares = (request.compares ?? []).map((c, i) => {
       const expected = toBufferOrNull(c.expected, `compares[${i}].expected`);
-      return { key: toBuffer(c.key, `compares[${i}].key`), expected: expected ?? EMPTY, expectedAbsent: expected === null };
+      return {
+        key: toBuffer(c.key, `compares[${i}].key`),
+        expected: expected ?? EMPTY,
+        expectedAbsent: expected === null,
+      };
     });
     const ops = request.ops.map((op, i) => {
       switch (op.op) {
@@ -316,19 +333,37 @@ export class Client {
   }
 
   /** Adds a node (as a learner when learner is true); resolves to the new member list. */
-  async addNode(id: number, address: string, options: { learner?: boolean; peerAddress?: string } & CallOptions = {}): Promise<Member[]> {
+  async addNode(
+    id: number,
+    address: string,
+    options: { learner?: boolean; peerAddress?: string } & CallOptions = {},
+  ): Promise<Member[]> {
     nodeIdArg(id);
-    if (!isEndpointAddress(address)) throw new TesseraError('INVALID_ARGUMENT', `addNode: address must be host:port, got ${address}`);
+    if (!isEndpointAddress(address))
+      throw new TesseraError('INVALID_ARGUMENT', `addNode: address must be host:port, got ${address}`);
     const peerAddress = options.peerAddress ?? '';
-    if (peerAddress !== '' && !isEndpointAddress(peerAddress)) throw new TesseraError('INVALID_ARGUMENT', `addNode: peerAddress must be host:port, got ${peerAddress}`);
+    if (peerAddress !== '' && !isEndpointAddress(peerAddress))
+      throw new TesseraError('INVALID_ARGUMENT', `addNode: peerAddress must be host:port, got ${peerAddress}`);
     const request = { id, address, learner: options.learner === true, peerAddress };
-    const res = await this.invoker.call<{ members: Member[] }>('admin', 'AddNode', request, 'leader', deadlineOf(options));
+    const res = await this.invoker.call<{ members: Member[] }>(
+      'admin',
+      'AddNode',
+      request,
+      'leader',
+      deadlineOf(options),
+    );
     return res.members.map(member);
   }
 
   async removeNode(id: number, options?: CallOptions): Promise<Member[]> {
     nodeIdArg(id);
-    const res = await this.invoker.call<{ members: Member[] }>('admin', 'RemoveNode', { id }, 'leader', deadlineOf(options));
+    const res = await this.invoker.call<{ members: Member[] }>(
+      'admin',
+      'RemoveNode',
+      { id },
+      'leader',
+      deadlineOf(options),
+    );
     return res.members.map(member);
   }
 
@@ -336,8 +371,15 @@ export class Client {
   async transferLeader(to: number, options: { groupId?: number } & CallOptions = {}): Promise<number> {
     nodeIdArg(to);
     const groupId = options.groupId ?? 0;
-    if (!Number.isInteger(groupId) || groupId < 0) throw new TesseraError('INVALID_ARGUMENT', `transferLeader: bad groupId ${groupId}`);
-    const res = await this.invoker.call<{ leader: number }>('admin', 'TransferLeader', { groupId, to }, 'leader', deadlineOf(options));
+    if (!Number.isInteger(groupId) || groupId < 0)
+      throw new TesseraError('INVALID_ARGUMENT', `transferLeader: bad groupId ${groupId}`);
+    const res = await this.invoker.call<{ leader: number }>(
+      'admin',
+      'TransferLeader',
+      { groupId, to },
+      'leader',
+      deadlineOf(options),
+    );
     return res.leader;
   }
 
@@ -357,7 +399,11 @@ export class Client {
    * SESSION_EXPIRED error (outcome unknown: details.indeterminate true) goes to the caller. Later writes use
    * new sessions.
    */
-  private async write<T>(method: string, build: (session: SessionLease['tag']) => unknown, options: CallOptions | undefined): Promise<T> {
+  private async write<T>(
+    method: string,
+    build: (session: SessionLease['tag']) => unknown,
+    options: CallOptions | undefined,
+  ): Promise<T> {
     if (this.closed) throw new TesseraError('UNAVAILABLE', `${method}: client is closed`);
     const budgetMs = deadlineOf(options) ?? this.deadlineMs;
     const deadline = Date.now() + budgetMs;
@@ -376,7 +422,13 @@ export class Client {
           mayHaveApplied = true;
           spent = true;
         }
-        return await this.invoker.call<T>('kv', method, build(lease.tag), 'leader', spent ? budgetUntil(deadline) : budgetMs);
+        return await this.invoker.call<T>(
+          'kv',
+          method,
+          build(lease.tag),
+          'leader',
+          spent ? budgetUntil(deadline) : budgetMs,
+        );
       } catch (e) {
         if (!isTesseraError(e)) throw e;
         if (!mayHaveApplied) {
@@ -454,12 +506,14 @@ function deadlineOf(options: CallOptions | undefined): number | undefined {
 }
 
 function positiveInt(n: number, what: string): number {
-  if (!Number.isInteger(n) || n <= 0) throw new TesseraError('INVALID_ARGUMENT', `${what} must be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new TesseraError('INVALID_ARGUMENT', `${what} must be a positive integer, got ${n}`);
   return n;
 }
 
 function nodeIdArg(id: number): void {
-  if (!Number.isInteger(id) || id <= 0 || id > 0xffff_ffff) throw new TesseraError('INVALID_ARGUMENT', `node id must be a positive integer, got ${id}`);
+  if (!Number.isInteger(id) || id <= 0 || id > 0xffff_ffff)
+    throw new TesseraError('INVALID_ARGUMENT', `node id must be a positive integer, got ${id}`);
 }
 
 interface ResolvedOptions {
@@ -474,15 +528,23 @@ interface ResolvedOptions {
 }
 
 function validateOptions(o: ClientOptions): ResolvedOptions {
-  if (o === null || typeof o !== 'object') throw new TesseraError('CONFIG', 'Client: options object required ({ endpoints: [...] })');
+  if (o === null || typeof o !== 'object')
+    throw new TesseraError('CONFIG', 'Client: options object required ({ endpoints: [...] })');
   if (!Array.isArray(o.endpoints) || o.endpoints.length === 0) {
     throw new TesseraError('CONFIG', 'Client: endpoints must be a non-empty array of host:port');
   }
-  const endpoints = o.endpoints.map((e) => String(e).trim().replace(/^https?:\/\//, '').replace(/\/$/, ''));
-  for (const e of endpoints) if (!isEndpointAddress(e)) throw new TesseraError('CONFIG', `Client: bad endpoint '${e}' (want host:port)`);
+  const endpoints = o.endpoints.map((e) =>
+    String(e)
+      .trim()
+      .replace(/^https?:\/\//, '')
+      .replace(/\/$/, ''),
+  );
+  for (const e of endpoints)
+    if (!isEndpointAddress(e)) throw new TesseraError('CONFIG', `Client: bad endpoint '${e}' (want host:port)`);
   const num = (v: number | undefined, def: number, what: string, min = 1): number => {
     const n = v ?? def;
-    if (!Number.isFinite(n) || n < min) throw new TesseraError('CONFIG', `Client: ${what} must be a number >= ${min}, got ${v}`);
+    if (!Number.isFinite(n) || n < min)
+      throw new TesseraError('CONFIG', `Client: ${what} must be a number >= ${min}, got ${v}`);
     return n;
   };
   const r: ResolvedOptions = {

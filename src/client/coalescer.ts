@@ -44,7 +44,10 @@ const ITEM_BYTES_MAX = 64 * 1024;
 const TIMEOUT_MS_MAX = 0xffff_ffff;
 
 /** The server-streaming KV.Multi method of a grpc-js client. */
-export type MultiStub = (request: { ops: Record<string, unknown>[] }, options: grpc.CallOptions) => grpc.ClientReadableStream<MultiResponseWire>;
+export type MultiStub = (
+  request: { ops: Record<string, unknown>[] },
+  options: grpc.CallOptions,
+) => grpc.ClientReadableStream<MultiResponseWire>;
 
 interface MultiResponseWire {
   results: Array<Record<string, unknown> & { index: number }>;
@@ -150,7 +153,9 @@ export class Coalescer {
       if (!pipelined && it.hardAt > deadline) deadline = it.hardAt;
       // The soft timeout applies to an attempt whose budget is longer than it (Endpoint.unary).
       if (it.softMs < it.hardAt - now && it.softMs < softMs) softMs = it.softMs;
-      ops[i] = pipelined ? { timeoutMs: Math.min(TIMEOUT_MS_MAX, Math.max(1, it.hardAt - now)), [it.field]: it.request } : { [it.field]: it.request };
+      ops[i] = pipelined
+        ? { timeoutMs: Math.min(TIMEOUT_MS_MAX, Math.max(1, it.hardAt - now)), [it.field]: it.request }
+        : { [it.field]: it.request };
     }
     let pending = items.length;
     let done = false;
@@ -172,9 +177,15 @@ export class Coalescer {
       if (it === undefined || it.settled) return;
       const e = r.error as { code: number; message: string; trailers: Record<string, string> } | undefined | null;
       if (e) {
-        settle(it, { ok: false, failure: classifyGrpcError(fakeServiceError(e.code, e.message, e.trailers ?? {}), it.method, host.address) });
+        settle(it, {
+          ok: false,
+          failure: classifyGrpcError(fakeServiceError(e.code, e.message, e.trailers ?? {}), it.method, host.address),
+        });
       } else if (host.dropReply !== undefined && host.dropReply({ method: it.method, endpoint: host.address })) {
-        settle(it, { ok: false, failure: attemptTimeout(it.method, host.address, it.softMs, 'reply dropped by faultInjection') });
+        settle(it, {
+          ok: false,
+          failure: attemptTimeout(it.method, host.address, it.softMs, 'reply dropped by faultInjection'),
+        });
       } else {
         settle(it, { ok: true, value: r[it.field] });
       }
@@ -222,7 +233,9 @@ export class Coalescer {
     const failMissing = (): void => {
       if (done) return;
       for (const it of items) {
-        const missing = fakeServiceError(grpc.status.INTERNAL, 'the node ended Multi without answering this request', { 'tessera-reason': 'INTERNAL' });
+        const missing = fakeServiceError(grpc.status.INTERNAL, 'the node ended Multi without answering this request', {
+          'tessera-reason': 'INTERNAL',
+        });
         settle(it, { ok: false, failure: classifyGrpcError(missing, it.method, host.address) });
       }
     };
@@ -261,7 +274,10 @@ export class Coalescer {
           for (const it of items) {
             if (it.settled) continue;
             it.settled = true;
-            it.resolve({ ok: false, failure: attemptTimeout(it.method, host.address, it.softMs, 'no sign of life from the node') });
+            it.resolve({
+              ok: false,
+              failure: attemptTimeout(it.method, host.address, it.softMs, 'no sign of life from the node'),
+            });
           }
           return;
         }

@@ -95,14 +95,27 @@ export class Endpoint {
    * alive but busy and the attempt keeps waiting (no duplicate request is sent to a loaded server); if it
    * did not, the node is presumed dead or paused and the attempt is cancelled as a timeout.
    */
-  unary<T>(service: ServiceName, method: string, request: unknown, softMs: number, hardMs: number = softMs): Promise<AttemptOutcome<T>> {
+  unary<T>(
+    service: ServiceName,
+    method: string,
+    request: unknown,
+    softMs: number,
+    hardMs: number = softMs,
+  ): Promise<AttemptOutcome<T>> {
     // Single-key KV calls made in the same turn share one message on the node's KV.Pipeline stream (coalescer.ts).
-    if (service === 'kv' && this.coalescer.accepts(method, request)) return this.coalescer.submit<T>(method, request, softMs, hardMs);
+    if (service === 'kv' && this.coalescer.accepts(method, request))
+      return this.coalescer.submit<T>(method, request, softMs, hardMs);
     return this.single<T>(service, method, request, softMs, hardMs);
   }
 
   /** One attempt as its own gRPC call. */
-  private single<T>(service: ServiceName, method: string, request: unknown, softMs: number, hardMs: number): Promise<AttemptOutcome<T>> {
+  private single<T>(
+    service: ServiceName,
+    method: string,
+    request: unknown,
+    softMs: number,
+    hardMs: number,
+  ): Promise<AttemptOutcome<T>> {
     const stub = this.stub(service, method);
     return new Promise((resolve) => {
       let settled = false;
@@ -122,7 +135,10 @@ export class Endpoint {
         this.lastReplyMs = Date.now();
         const drop = this.faults?.dropReply;
         if (drop !== undefined && drop({ method, endpoint: this.address })) {
-          resolve({ ok: false, failure: attemptTimeout(method, this.address, softMs, 'reply dropped by faultInjection') });
+          resolve({
+            ok: false,
+            failure: attemptTimeout(method, this.address, softMs, 'reply dropped by faultInjection'),
+          });
           return;
         }
         resolve({ ok: true, value: value as T });
@@ -142,7 +158,10 @@ export class Endpoint {
           }
           settled = true;
           call.cancel();
-          resolve({ ok: false, failure: attemptTimeout(method, this.address, softMs, 'no sign of life from the node') });
+          resolve({
+            ok: false,
+            failure: attemptTimeout(method, this.address, softMs, 'no sign of life from the node'),
+          });
         };
         const check = (): void => {
           if (!settled) setImmediate(decide);

@@ -85,7 +85,8 @@ export function classifyGrpcError(err: grpc.ServiceError, method: string, endpoi
   const limit = firstString(md, 'tessera-limit');
   if (limit) details.limit = limit;
 
-  const code: ErrorCode = reason !== undefined && knownCodes.has(reason) ? (reason as ErrorCode) : codeFromStatus(err.code);
+  const code: ErrorCode =
+    reason !== undefined && knownCodes.has(reason) ? (reason as ErrorCode) : codeFromStatus(err.code);
   const text = err.details || err.message;
   const error = new TesseraError(code, `${method} via ${endpoint}: ${text}`, details, { cause: err });
   if (serverSide) return { kind: 'server', error };
@@ -106,7 +107,10 @@ export function classifyGrpcError(err: grpc.ServiceError, method: string, endpoi
 export function isUnimplemented(e: unknown): boolean {
   if (!(e instanceof TesseraError)) return false;
   if (e.details.grpcCode === grpc.status.UNIMPLEMENTED && e.details.reason === undefined) return true;
-  return e.code === 'INVALID_ARGUMENT' && /a Multi op has no request \(get, put, delete or compare_and_swap\)/.test(e.message);
+  return (
+    e.code === 'INVALID_ARGUMENT' &&
+    /a Multi op has no request \(get, put, delete or compare_and_swap\)/.test(e.message)
+  );
 }
 
 function retag(e: TesseraError, code: ErrorCode): TesseraError {
@@ -117,6 +121,8 @@ function retag(e: TesseraError, code: ErrorCode): TesseraError {
 export function attemptTimeout(method: string, endpoint: string, attemptMs: number, why = 'no reply'): AttemptFailure {
   return {
     kind: 'timeout',
-    error: new TesseraError('DEADLINE_EXCEEDED', `${method} via ${endpoint}: ${why} within ${attemptMs} ms`, { endpoint }),
+    error: new TesseraError('DEADLINE_EXCEEDED', `${method} via ${endpoint}: ${why} within ${attemptMs} ms`, {
+      endpoint,
+    }),
   };
 }

@@ -70,11 +70,13 @@ export class Invoker {
     let lastFailure: AttemptFailure | null = null;
 
     for (;;) {
-      if (this.closed) throw new TesseraError('UNAVAILABLE', `${method}: client is closed`, { indeterminate: maybeApplied });
+      if (this.closed)
+        throw new TesseraError('UNAVAILABLE', `${method}: client is closed`, { indeterminate: maybeApplied });
       const now = Date.now();
       const remaining = deadline - now;
       if (remaining <= 0) throw giveUp(method, budgetMs, attempts, maybeApplied, everReached, lastFailure);
-      const ep: Endpoint = next ?? (route === 'leader' ? this.router.pickForLeader(now, last) : this.router.rotate(now, last));
+      const ep: Endpoint =
+        next ?? (route === 'leader' ? this.router.pickForLeader(now, last) : this.router.rotate(now, last));
       next = null;
       attempts++;
       const out = await ep.unary<T>(service, method, request, Math.min(remaining, s.attemptTimeoutMs), remaining);
@@ -164,11 +166,21 @@ function giveUp(
   const lastText = last ? `; last error: ${last.error.message}` : '';
   const details = { indeterminate: maybeApplied, attempts, lastCode: last?.error.code };
   if (!everReached && last !== null) {
-    return new TesseraError('UNAVAILABLE', `${method}: no endpoint reachable within ${budgetMs} ms (${attempts} attempts)${lastText}`, details, {
-      cause: last.error,
-    });
+    return new TesseraError(
+      'UNAVAILABLE',
+      `${method}: no endpoint reachable within ${budgetMs} ms (${attempts} attempts)${lastText}`,
+      details,
+      {
+        cause: last.error,
+      },
+    );
   }
-  return new TesseraError('DEADLINE_EXCEEDED', `${method}: deadline of ${budgetMs} ms exceeded after ${attempts} attempts${lastText}`, details, {
-    cause: last?.error,
-  });
+  return new TesseraError(
+    'DEADLINE_EXCEEDED',
+    `${method}: deadline of ${budgetMs} ms exceeded after ${attempts} attempts${lastText}`,
+    details,
+    {
+      cause: last?.error,
+    },
+  );
 }

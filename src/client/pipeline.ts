@@ -30,7 +30,10 @@ export interface PipelineSink {
   fail(err: grpc.ServiceError): void;
 }
 
-export type PipelineStub = () => grpc.ClientDuplexStream<{ ops: Record<string, unknown>[] }, { results: PipelineResultWire[] }>;
+export type PipelineStub = () => grpc.ClientDuplexStream<
+  { ops: Record<string, unknown>[] },
+  { results: PipelineResultWire[] }
+>;
 
 interface InFlight {
   sink: PipelineSink;
@@ -110,7 +113,9 @@ export class Pipeline {
     call.on('status', (st: grpc.StatusObject) => {
       if (st.code !== grpc.status.OK) return; // 'error' reports it
       // The node ended the stream (it is stopping): whatever it did not answer has an unknown outcome.
-      setImmediate(() => this.broken(call, failure(grpc.status.UNAVAILABLE, 'the node ended the request stream (it is stopping)')));
+      setImmediate(() =>
+        this.broken(call, failure(grpc.status.UNAVAILABLE, 'the node ended the request stream (it is stopping)')),
+      );
     });
     this.armIdle(PIPELINE_IDLE_MS);
     return call;

@@ -17,7 +17,8 @@ import { isEndpointAddress } from './endpoint';
 import type { Endpoint } from './endpoint';
 
 /** Where a NOT_LEADER hint points: a known endpoint, an address not learned from the cluster, or nowhere. */
-export type HintResolution = { kind: 'endpoint'; endpoint: Endpoint } | { kind: 'unknown'; address: string } | { kind: 'none' };
+export type HintResolution =
+  { kind: 'endpoint'; endpoint: Endpoint } | { kind: 'unknown'; address: string } | { kind: 'none' };
 
 /** What a Status reply says about membership (the wire shape, reduced). */
 export interface StatusMembers {

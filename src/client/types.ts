@@ -148,5 +148,4 @@ export interface NodeStatus {
 }
 
 export type EndpointStatus =
-  | { endpoint: string; ok: true; status: NodeStatus }
-  | { endpoint: string; ok: false; error: TesseraError };
+  { endpoint: string; ok: true; status: NodeStatus } | { endpoint: string; ok: false; error: TesseraError };

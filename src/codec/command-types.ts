@@ -35,9 +35,7 @@ export interface SessionTag {
   fingerprint?: number;
 }
 
-export type WriteOp =
-  | { op: 'put'; key: Buffer; value: Buffer }
-  | { op: 'delete'; key: Buffer };
+export type WriteOp = { op: 'put'; key: Buffer; value: Buffer } | { op: 'delete'; key: Buffer };
 
 export interface Compare {
   key: Buffer;
@@ -49,9 +47,23 @@ export type Command =
   | { type: 'put'; key: Buffer; value: Buffer; session: SessionTag | null; atMs?: number }
   | { type: 'delete'; key: Buffer; session: SessionTag | null; atMs?: number }
   /** value null: delete on success. */
-  | { type: 'cas'; key: Buffer; expected: Buffer | null; value: Buffer | null; session: SessionTag | null; atMs?: number }
+  | {
+      type: 'cas';
+      key: Buffer;
+      expected: Buffer | null;
+      value: Buffer | null;
+      session: SessionTag | null;
+      atMs?: number;
+    }
   /** Atomic: if every compare holds, apply every write and return the reads (taken before the writes). */
-  | { type: 'batch'; compares: Compare[]; writes: WriteOp[]; reads: Buffer[]; session: SessionTag | null; atMs?: number }
+  | {
+      type: 'batch';
+      compares: Compare[];
+      writes: WriteOp[];
+      reads: Buffer[];
+      session: SessionTag | null;
+      atMs?: number;
+    }
   /** Session bookkeeping and no-ops (e.g. membership records of the node layer) go through here. */
   | { type: 'noop'; atMs?: number }
   /**

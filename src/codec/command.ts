@@ -109,7 +109,10 @@ export function toCommand(v: unknown): Command {
     case 0:
       return withTime({ type: 'noop' }, t[1]);
     case 1:
-      return withTime({ type: 'put', key: bytes(t[1], 'key'), value: bytes(t[2], 'value'), session: toSession(t[3]) }, t[4]);
+      return withTime(
+        { type: 'put', key: bytes(t[1], 'key'), value: bytes(t[2], 'value'), session: toSession(t[3]) },
+        t[4],
+      );
     case 2:
       return withTime({ type: 'delete', key: bytes(t[1], 'key'), session: toSession(t[2]) }, t[3]);
     case 3:

@@ -42,8 +42,16 @@ export function crc32cTable(buf: Uint8Array, start = 0, end = buf.length, crc = 
   let i = start;
   const end4 = end - ((end - start) & 3);
   for (; i < end4; i += 4) {
-    c ^= (buf[i] as number) | ((buf[i + 1] as number) << 8) | ((buf[i + 2] as number) << 16) | ((buf[i + 3] as number) << 24);
-    c = (T3[c & 0xff] as number) ^ (T2[(c >>> 8) & 0xff] as number) ^ (T1[(c >>> 16) & 0xff] as number) ^ (T0[c >>> 24] as number);
+    c ^=
+      (buf[i] as number) |
+      ((buf[i + 1] as number) << 8) |
+      ((buf[i + 2] as number) << 16) |
+      ((buf[i + 3] as number) << 24);
+    c =
+      (T3[c & 0xff] as number) ^
+      (T2[(c >>> 8) & 0xff] as number) ^
+      (T1[(c >>> 16) & 0xff] as number) ^
+      (T0[c >>> 24] as number);
   }
   for (; i < end; i++) c = (T0[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return ~c >>> 0;
@@ -71,7 +79,9 @@ export const CRC32C_IMPLEMENTATION: 'native' | 'table' = native === null ? 'tabl
 export const crc32cNative: ((buf: Uint8Array, start?: number, end?: number, crc?: number) => number) | null =
   native === null
     ? null
-    : (buf, start = 0, end = buf.length, crc = 0) => native(start === 0 && end === buf.length ? buf : buf.subarray(start, end), crc) >>> 0;
+    : (buf, start = 0, end = buf.length, crc = 0) =>
+        native(start === 0 && end === buf.length ? buf : buf.subarray(start, end), crc) >>> 0;
 
 /** CRC-32C of buf[start, end), continuing from `crc` (the CRC of the preceding bytes, 0 to start). */
-export const crc32c: (buf: Uint8Array, start?: number, end?: number, crc?: number) => number = crc32cNative ?? crc32cTable;
+export const crc32c: (buf: Uint8Array, start?: number, end?: number, crc?: number) => number =
+  crc32cNative ?? crc32cTable;

@@ -27,7 +27,14 @@ export {
   decodeShaped,
 } from './raft-records';
 export type { InstallMarker } from './raft-records';
-export { encodeCommand, decodeCommand, encodeSessionRecord, decodeSessionRecord, commandFingerprint, withFingerprint } from './command';
+export {
+  encodeCommand,
+  decodeCommand,
+  encodeSessionRecord,
+  decodeSessionRecord,
+  commandFingerprint,
+  withFingerprint,
+} from './command';
 export type { SessionRecord } from './command';
 export type { SessionTag, WriteOp, Compare, Command, CommandResult, KeyValue, ScanPage } from './command-types';
 export { encodeRaftMessage, decodeRaftMessage, encodeRaftMessageBatch, decodeRaftMessageBatch } from './raft-message';
@@ -62,4 +69,11 @@ export {
 } from './keys';
 export type { KeyRange, ParsedKey } from './keys';
 export { ShapeError } from './shape';
-export { arr as shapeArray, uint as shapeUint, bytes as shapeBytes, bool as shapeBool, str as shapeString, fail as shapeFail } from './shape';
+export {
+  arr as shapeArray,
+  uint as shapeUint,
+  bytes as shapeBytes,
+  bool as shapeBool,
+  str as shapeString,
+  fail as shapeFail,
+} from './shape';

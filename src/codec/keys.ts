@@ -204,7 +204,8 @@ export type ParsedKey =
   | { kind: 'unknown' };
 
 export function parseKey(key: Buffer): ParsedKey {
-  if (key.length >= 2 && key[1] === SLASH && key[0] === DATA_PREFIX[0]) return { kind: 'data', userKey: userKeyOf(key) };
+  if (key.length >= 2 && key[1] === SLASH && key[0] === DATA_PREFIX[0])
+    return { kind: 'data', userKey: userKeyOf(key) };
   if (key.length < 8 || key[1] !== SLASH || key[6] !== SLASH) return { kind: 'unknown' };
   const groupId = key.readUInt32BE(2);
   const rest = key.toString('latin1', 7);

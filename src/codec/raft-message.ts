@@ -75,7 +75,14 @@ function toEnvelope(v: unknown): RaftEnvelope {
   let message: Message;
   switch (type) {
     case 'preVote':
-      message = { type, from, to, term: mTerm, lastLogIndex: index(t[5], 'lastLogIndex'), lastLogTerm: term(t[6], 'lastLogTerm') };
+      message = {
+        type,
+        from,
+        to,
+        term: mTerm,
+        lastLogIndex: index(t[5], 'lastLogIndex'),
+        lastLogTerm: term(t[6], 'lastLogTerm'),
+      };
       break;
     case 'preVoteResp':
       message = { type, from, to, term: mTerm, reject: bool(t[5], 'reject') };
@@ -125,7 +132,13 @@ function toEnvelope(v: unknown): RaftEnvelope {
       message = { type, from, to, term: mTerm, context: uint(t[5], 'context') };
       break;
     case 'snapshot':
-      message = { type, from, to, term: mTerm, snapshot: { meta: toSnapshotMeta(t[5]), data: bytes(t[6], 'snapshot data') } };
+      message = {
+        type,
+        from,
+        to,
+        term: mTerm,
+        snapshot: { meta: toSnapshotMeta(t[5]), data: bytes(t[6], 'snapshot data') },
+      };
       break;
     case 'timeoutNow':
       message = { type, from, to, term: mTerm };
@@ -147,7 +160,10 @@ export function encodeRaftMessage(envelope: RaftEnvelope): Buffer {
 
 function checkSize(buf: Uint8Array): void {
   if (buf.length > RAFT_MESSAGE_BYTES_MAX) {
-    throw new TesseraError('INVALID_ARGUMENT', `malformed raft message: ${buf.length} bytes, over the limit of ${RAFT_MESSAGE_BYTES_MAX}`);
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `malformed raft message: ${buf.length} bytes, over the limit of ${RAFT_MESSAGE_BYTES_MAX}`,
+    );
   }
 }
 

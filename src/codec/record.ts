@@ -50,13 +50,17 @@ function asBuffer(buf: Uint8Array): Buffer {
 function checked(b: Buffer, actual: number, keyForError: string): Buffer {
   const stored = b.readUInt32BE(1);
   if (stored !== actual) {
-    throw corruption(keyForError, `checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${actual.toString(16)})`);
+    throw corruption(
+      keyForError,
+      `checksum mismatch (stored 0x${stored.toString(16)}, computed 0x${actual.toString(16)})`,
+    );
   }
   return b.subarray(RECORD_HEADER_BYTES);
 }
 
 function checkHeader(buf: Uint8Array, keyForError: string): void {
-  if (buf.length < RECORD_HEADER_BYTES) throw corruption(keyForError, `${buf.length} bytes is shorter than a record header`);
+  if (buf.length < RECORD_HEADER_BYTES)
+    throw corruption(keyForError, `${buf.length} bytes is shorter than a record header`);
 }
 
 /** A msgpackr record of `value`. */
@@ -91,7 +95,8 @@ export function encodeValueRecord(userKey: Uint8Array, value: Uint8Array): Buffe
 export function decodeValueRecord(buf: Uint8Array, userKey: Uint8Array, keyForError: string): Buffer {
   checkHeader(buf, keyForError);
   const b = asBuffer(buf);
-  if (b[0] === RECORD_VALUE_KEYED) return checked(b, crc32c(b, RECORD_HEADER_BYTES, b.length, crc32c(userKey)), keyForError);
+  if (b[0] === RECORD_VALUE_KEYED)
+    return checked(b, crc32c(b, RECORD_HEADER_BYTES, b.length, crc32c(userKey)), keyForError);
   if (b[0] === RECORD_RAW) return checked(b, crc32c(b, RECORD_HEADER_BYTES), keyForError);
   throw corruption(keyForError, `format byte ${b[0]}, expected ${RECORD_VALUE_KEYED} (or legacy ${RECORD_RAW})`);
 }

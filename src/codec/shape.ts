@@ -23,7 +23,8 @@ export function uint(v: unknown, what: string): number {
 
 /** A non-negative integer at most `max` (a safe integer bound). */
 export function uintAtMost(v: unknown, max: number, what: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) fail(`${what}: expected an integer in [0, ${max}]`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
+    fail(`${what}: expected an integer in [0, ${max}]`);
   return v;
 }
 

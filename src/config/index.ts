@@ -6,7 +6,17 @@ import { loadRawConfig, type ConfigSources } from './load';
 import type { NodeConfig } from './types';
 import { validateNodeConfig } from './validate';
 
-export type { HostPort, LimitsConfig, LogLevel, NodeConfig, ProfileName, QueuesConfig, RaftTuning, TimingConfig, TlsFiles } from './types';
+export type {
+  HostPort,
+  LimitsConfig,
+  LogLevel,
+  NodeConfig,
+  ProfileName,
+  QueuesConfig,
+  RaftTuning,
+  TimingConfig,
+  TlsFiles,
+} from './types';
 export type { ConfigSources, RawConfig, RawValue } from './load';
 export { DEFAULTS, PROFILES, SESSION_TTL_MS_MIN } from './defaults';
 export { OPTIONS, envName, flagName, optionUsage } from './options';

@@ -42,7 +42,8 @@ export function parsePeers(value: unknown, what: string): Map<NodeId, string> {
   if (typeof value === 'string') {
     const items = value.split(',').map((s) => s.trim());
     pairs = items.map((s, i) => {
-      if (s === '') fail(`${what}: item ${i + 1} of ${items.length} is empty (expected ID=HOST:PORT,... without empty items)`);
+      if (s === '')
+        fail(`${what}: item ${i + 1} of ${items.length} is empty (expected ID=HOST:PORT,... without empty items)`);
       const eq = s.indexOf('=');
       if (eq <= 0) fail(`${what}: '${s}' is not ID=HOST:PORT`);
       return [s.slice(0, eq), s.slice(eq + 1)];
@@ -55,12 +56,15 @@ export function parsePeers(value: unknown, what: string): Map<NodeId, string> {
   const peers = new Map<NodeId, string>();
   for (const [idText, address] of pairs) {
     const id = Number(idText);
-    if (!/^\d+$/.test(idText.trim()) || !isNodeId(id)) fail(`${what}: '${idText}' is not a node id (a positive integer)`);
+    if (!/^\d+$/.test(idText.trim()) || !isNodeId(id))
+      fail(`${what}: '${idText}' is not a node id (a positive integer)`);
     if (peers.has(id)) fail(`${what}: node id ${id} appears twice`);
-    if (address.trim() === '' || address.trim().startsWith(':')) fail(`${what} (node ${id}): '${address}' has no host; ${UNREACHABLE_HINT}`);
+    if (address.trim() === '' || address.trim().startsWith(':'))
+      fail(`${what} (node ${id}): '${address}' has no host; ${UNREACHABLE_HINT}`);
     const hp = parseHostPort(address, `${what} (node ${id})`);
     if (hp.port === 0) fail(`${what} (node ${id}): port 0 is not an address peers can reach`);
-    if (isUnspecifiedHost(hp.host)) fail(`${what} (node ${id}): ${hp.host} is a wildcard bind address; ${UNREACHABLE_HINT}`);
+    if (isUnspecifiedHost(hp.host))
+      fail(`${what} (node ${id}): ${hp.host} is a wildcard bind address; ${UNREACHABLE_HINT}`);
     peers.set(id, formatHostPort(hp));
   }
   return peers;
@@ -92,14 +96,21 @@ function toStringValue(raw: RawValue, values?: readonly string[]): string {
  * A certificate/key pair (both or neither) and an optional CA; with `caRequired` (peer mTLS) all three.
  * Only paths are checked here; the files are read (and a bad PEM reported) when the node starts.
  */
-function tlsFiles(raw: RawConfig, certKey: string, keyKey: string, caKey: string, caRequired: boolean): TlsFiles | null {
+function tlsFiles(
+  raw: RawConfig,
+  certKey: string,
+  keyKey: string,
+  caKey: string,
+  caRequired: boolean,
+): TlsFiles | null {
   const cert = raw.get(certKey);
   const key = raw.get(keyKey);
   const ca = raw.get(caKey);
   if (cert === undefined && key === undefined && ca === undefined) return null;
   const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
   if (cert === undefined || key === undefined) fail(`${flag(certKey)} and ${flag(keyKey)} go together`);
-  if (caRequired && ca === undefined) fail(`${flag(caKey)} is required with ${flag(certKey)} (peers authenticate each other)`);
+  if (caRequired && ca === undefined)
+    fail(`${flag(caKey)} is required with ${flag(certKey)} (peers authenticate each other)`);
   return { cert: toStringValue(cert), key: toStringValue(key), ca: ca === undefined ? null : toStringValue(ca) };
 }
 
@@ -135,7 +146,8 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
   const httpRaw = raw.get('http');
   const http = httpRaw === undefined ? null : parseHostPort(toStringValue(httpRaw), httpRaw.source);
   const peerListenRaw = raw.get('peerListen');
-  const peerListen = peerListenRaw === undefined ? null : parseHostPort(toStringValue(peerListenRaw), peerListenRaw.source);
+  const peerListen =
+    peerListenRaw === undefined ? null : parseHostPort(toStringValue(peerListenRaw), peerListenRaw.source);
   const advertiseRaw = raw.get('advertise');
   // The client-facing address. With --peer-listen, --peers names peer addresses: the default is then
   // --listen (its wildcard host replaced by the host of this node's --peers entry).
@@ -144,14 +156,30 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     advertiseRaw !== undefined
       ? formatHostPort(parseHostPort(toStringValue(advertiseRaw), advertiseRaw.source))
       : peerListen !== null
-        ? formatHostPort({ host: isUnspecifiedHost(listen.host) && ownPeerHost !== null ? ownPeerHost : listen.host, port: listen.port })
+        ? formatHostPort({
+            host: isUnspecifiedHost(listen.host) && ownPeerHost !== null ? ownPeerHost : listen.host,
+            port: listen.port,
+          })
         : (peers.get(id) ?? formatHostPort(listen));
-  if (isUnspecifiedHost(parseHostPort(advertiseAddress, 'advertise').host) && (advertiseRaw !== undefined || (join && !peers.has(id)))) {
-    fail(`${advertiseRaw?.source ?? '--advertise'}: ${advertiseAddress} is a wildcard bind address other nodes cannot reach; give --advertise HOST:PORT (a reachable host)`);
+  if (
+    isUnspecifiedHost(parseHostPort(advertiseAddress, 'advertise').host) &&
+    (advertiseRaw !== undefined || (join && !peers.has(id)))
+  ) {
+    fail(
+      `${advertiseRaw?.source ?? '--advertise'}: ${advertiseAddress} is a wildcard bind address other nodes cannot reach; give --advertise HOST:PORT (a reachable host)`,
+    );
   }
   if (join && !peers.has(id)) {
     const advertiseHost = parseHostPort(advertiseAddress, 'advertise').host;
-    peers.set(id, peerListen === null ? advertiseAddress : formatHostPort({ host: isUnspecifiedHost(peerListen.host) ? advertiseHost : peerListen.host, port: peerListen.port }));
+    peers.set(
+      id,
+      peerListen === null
+        ? advertiseAddress
+        : formatHostPort({
+            host: isUnspecifiedHost(peerListen.host) ? advertiseHost : peerListen.host,
+            port: peerListen.port,
+          }),
+    );
   }
 
   const profile = (str('profile') ?? DEFAULTS.profile) as ProfileName;
@@ -165,30 +193,37 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
   if (electionMs < 3 * heartbeatMs) {
     fail(`election timeout (${electionMs} ms) must be at least 3x the heartbeat interval (${heartbeatMs} ms)`);
   }
-  if (electionTicks <= 2 * heartbeatTicks) fail(`election timeout must span more than two heartbeats in ticks (tick ${tickMs} ms)`);
+  if (electionTicks <= 2 * heartbeatTicks)
+    fail(`election timeout must span more than two heartbeats in ticks (tick ${tickMs} ms)`);
 
   const snapshotEntries = int('snapshotEntries', DEFAULTS.snapshotEntries, 2);
   const logRetainEntries = int('logRetainEntries', derivedLogRetainEntries(snapshotEntries), 0);
-  if (logRetainEntries >= snapshotEntries) fail(`--log-retain-entries (${logRetainEntries}) must be below --snapshot-entries (${snapshotEntries})`);
+  if (logRetainEntries >= snapshotEntries)
+    fail(`--log-retain-entries (${logRetainEntries}) must be below --snapshot-entries (${snapshotEntries})`);
 
   const keyBytesMax = int('keyBytesMax', DEFAULTS.keyBytesMax, 1, 64 * 1024);
   const valueBytesMax = int('valueBytesMax', DEFAULTS.valueBytesMax, 0, 64 * 1024 * 1024);
   const batchBytesMax = int('batchBytesMax', DEFAULTS.batchBytesMax, 1, 256 * 1024 * 1024);
   const appendBytesMax = int('appendBytesMax', DEFAULTS.appendBytesMax, 1024);
   const uncommittedBytesMax = int('uncommittedBytesMax', DEFAULTS.uncommittedBytesMax, 1024);
-  if (uncommittedBytesMax < batchBytesMax) fail(`--uncommitted-bytes-max (${uncommittedBytesMax}) must be at least --batch-bytes-max (${batchBytesMax})`);
+  if (uncommittedBytesMax < batchBytesMax)
+    fail(`--uncommitted-bytes-max (${uncommittedBytesMax}) must be at least --batch-bytes-max (${batchBytesMax})`);
 
   const requestTimeoutMs = int('requestTimeoutMs', DEFAULTS.requestTimeoutMs, 10);
   const sessionTtlMs = int('sessionTtlMs', DEFAULTS.sessionTtlMs, SESSION_TTL_MS_MIN);
   if (sessionTtlMs <= requestTimeoutMs) {
-    fail(`--session-ttl-ms (${sessionTtlMs}) must exceed --request-timeout-ms (${requestTimeoutMs}): a session must outlive the retries of its writes`);
+    fail(
+      `--session-ttl-ms (${sessionTtlMs}) must exceed --request-timeout-ms (${requestTimeoutMs}): a session must outlive the retries of its writes`,
+    );
   }
 
   const clusterToken = str('clusterToken') ?? null;
   const tls = tlsFiles(raw, 'tlsCert', 'tlsKey', 'tlsCa', false);
   const peerTls = tlsFiles(raw, 'peerTlsCert', 'peerTlsKey', 'peerTlsCa', true);
   if (peerTls !== null && peerListen === null) {
-    fail('--peer-tls-cert requires --peer-listen HOST:PORT: peer mutual TLS needs its own listener (clients do not hold node certificates); name the peer-listen addresses in --peers');
+    fail(
+      '--peer-tls-cert requires --peer-listen HOST:PORT: peer mutual TLS needs its own listener (clients do not hold node certificates); name the peer-listen addresses in --peers',
+    );
   }
 
   return {
@@ -230,7 +265,12 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     logRetainEntries,
     snapshotChunkBytes: int('snapshotChunkBytes', DEFAULTS.snapshotChunkBytes, 1024, 64 * 1024 * 1024),
     sessionsMax: int('sessionsMax', DEFAULTS.sessionsMax),
-    sessionsNewPerClientPerSecond: int('sessionsNewPerClientPerSecond', DEFAULTS.sessionsNewPerClientPerSecond, 1, 1_000_000),
+    sessionsNewPerClientPerSecond: int(
+      'sessionsNewPerClientPerSecond',
+      DEFAULTS.sessionsNewPerClientPerSecond,
+      1,
+      1_000_000,
+    ),
     sessionTtlMs,
     requestTimeoutMs,
     unsafeStaleReads: bool('unsafeStaleReads', DEFAULTS.unsafeStaleReads),

@@ -3,10 +3,17 @@
  * same call read through), session record writes and deletes. Everything ends up in one LevelDB batch.
  */
 import { TesseraError } from '../base';
-import { dataKey, decodeSessionRecord, decodeValueRecord, encodeSessionRecord, encodeValueRecord, formatKey, sessionKey } from '../codec';
+import {
+  dataKey,
+  decodeSessionRecord,
+  decodeValueRecord,
+  encodeSessionRecord,
+  encodeValueRecord,
+  formatKey,
+  sessionKey,
+} from '../codec';
 import type { SessionRecord } from '../codec';
 import type { BatchOp, StoreDb } from '../storage';
-
 
 export class ApplyBatch {
   readonly ops: BatchOp[] = [];

@@ -49,12 +49,22 @@ export class SessionTable {
     readonly sessionsMax: number,
     readonly sessionTtlMs: number,
   ) {
-    assert(Number.isInteger(sessionsMax) && sessionsMax >= 1, () => `sessionsMax must be an integer >= 1, got ${sessionsMax}`);
-    assert(Number.isSafeInteger(sessionTtlMs) && sessionTtlMs >= 1, () => `sessionTtlMs must be an integer >= 1, got ${sessionTtlMs}`);
+    assert(
+      Number.isInteger(sessionsMax) && sessionsMax >= 1,
+      () => `sessionsMax must be an integer >= 1, got ${sessionsMax}`,
+    );
+    assert(
+      Number.isSafeInteger(sessionTtlMs) && sessionTtlMs >= 1,
+      () => `sessionTtlMs must be an integer >= 1, got ${sessionTtlMs}`,
+    );
   }
 
   /** Rebuilds the table from stored sessions (any order). */
-  static fromStored(sessionsMax: number, sessionTtlMs: number, stored: Array<{ clientId: string } & SessionState>): SessionTable {
+  static fromStored(
+    sessionsMax: number,
+    sessionTtlMs: number,
+    stored: Array<{ clientId: string } & SessionState>,
+  ): SessionTable {
     const t = new SessionTable(sessionsMax, sessionTtlMs);
     stored.sort((a, b) => a.lastIndex - b.lastIndex || (a.clientId < b.clientId ? -1 : 1));
     for (const s of stored) {
@@ -109,7 +119,10 @@ export class SessionTable {
    * least recently used sessions while the table is over sessionsMax. Returns the evicted client ids.
    */
   touch(clientId: string, seq: number, lastIndex: number, clockMs: number): readonly string[] {
-    assert(clockMs >= this.newestSeenMs, () => `session ${clientId} used at log clock ${clockMs}, before ${this.newestSeenMs}`);
+    assert(
+      clockMs >= this.newestSeenMs,
+      () => `session ${clientId} used at log clock ${clockMs}, before ${this.newestSeenMs}`,
+    );
     this.untimed.delete(clientId);
     this.timed.delete(clientId);
     if (clockMs === 0) {

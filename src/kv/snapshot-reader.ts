@@ -34,7 +34,10 @@ export class SnapshotReader implements AsyncIterable<Buffer> {
     /** Chunks are at most this big, except a chunk holding a single item larger than that. */
     readonly chunkBytes: number,
   ) {
-    assert(Number.isInteger(chunkBytes) && chunkBytes > CHUNK_OVERHEAD_BYTES, () => `chunkBytes ${chunkBytes} is too small`);
+    assert(
+      Number.isInteger(chunkBytes) && chunkBytes > CHUNK_OVERHEAD_BYTES,
+      () => `chunkBytes ${chunkBytes} is too small`,
+    );
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {

@@ -78,15 +78,22 @@ export class SnapshotStaging {
     const st = this.expect(id);
     if (st.done) throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: a chunk after the last one`);
     const chunk = decodeChunk(chunkBytes);
-    if (chunk.seq !== st.nextSeq) throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: chunk ${chunk.seq}, expected ${st.nextSeq}`);
+    if (chunk.seq !== st.nextSeq)
+      throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: chunk ${chunk.seq}, expected ${st.nextSeq}`);
     if (chunk.seq > 0 && chunk.applied !== st.applied) {
-      throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: chunk ${chunk.seq} is of index ${chunk.applied}, not ${st.applied}`);
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `snapshot ${id}: chunk ${chunk.seq} is of index ${chunk.applied}, not ${st.applied}`,
+      );
     }
     const ops: BatchOp[] = [];
     for (const it of chunk.items) {
       if (it.kind === ITEM_DATA) {
-        const inRange = Buffer.compare(it.key, this.range.start) >= 0 && (this.range.end === null || Buffer.compare(it.key, this.range.end) < 0);
-        if (!inRange) throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: a key outside group ${this.groupId}'s range`);
+        const inRange =
+          Buffer.compare(it.key, this.range.start) >= 0 &&
+          (this.range.end === null || Buffer.compare(it.key, this.range.end) < 0);
+        if (!inRange)
+          throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: a key outside group ${this.groupId}'s range`);
         decodeValueRecord(it.value, it.key, `snapshot ${id}: ${formatKey(dataKey(it.key))}`);
         ops.push({ type: 'put', key: stagingDataKey(st.prefix, it.key), value: it.value });
       } else {
@@ -98,7 +105,10 @@ export class SnapshotStaging {
     const itemCount = st.itemCount + chunk.items.length;
     if (chunk.done) {
       if (chunk.itemCount !== itemCount) {
-        throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: ${itemCount} items received, the sender sent ${chunk.itemCount}`);
+        throw new TesseraError(
+          'INVALID_ARGUMENT',
+          `snapshot ${id}: ${itemCount} items received, the sender sent ${chunk.itemCount}`,
+        );
       }
       ops.push({ type: 'put', key: stagingEndKey(st.prefix), value: encodeRecord([chunk.applied, itemCount]) });
     }
@@ -113,7 +123,8 @@ export class SnapshotStaging {
   /** The completed staging `id`; throws INVALID_ARGUMENT if it is unknown or incomplete. */
   completed(id: string): StagingState {
     const st = this.expect(id);
-    if (!st.done) throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id} is incomplete (${st.nextSeq} chunks staged)`);
+    if (!st.done)
+      throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id} is incomplete (${st.nextSeq} chunks staged)`);
     return st;
   }
 
@@ -133,7 +144,13 @@ export class SnapshotStaging {
  * Replaces the group's data range and sessions with staging `stagingId` and sets applied = index, deleting
  * the install marker; then deletes the group's staging data. Idempotent (safe to re-run after a crash).
  */
-export async function runInstall(db: StoreDb, groupId: number, range: KeyRangeOfGroup, stagingId: string, index: number): Promise<void> {
+export async function runInstall(
+  db: StoreDb,
+  groupId: number,
+  range: KeyRangeOfGroup,
+  stagingId: string,
+  index: number,
+): Promise<void> {
   const prefix = stagingPrefix(groupId, stagingId);
   const endKey = stagingEndKey(prefix);
   const end = await db.get(endKey);
@@ -145,7 +162,10 @@ export async function runInstall(db: StoreDb, groupId: number, range: KeyRangeOf
     );
   }
   const stagedApplied = shapeUint(shapeArray(decodeRecord(end, formatKey(endKey)), 'staging end')[0], 'applied');
-  assert(stagedApplied === index, () => `group ${groupId}: staged snapshot reflects ${stagedApplied}, install marker says ${index}`);
+  assert(
+    stagedApplied === index,
+    () => `group ${groupId}: staged snapshot reflects ${stagedApplied}, install marker says ${index}`,
+  );
   await db.clear({ ...dataRange(range.start, range.end) });
   await db.clear({ ...sessionRange(groupId) });
   let ops: BatchOp[] = [];

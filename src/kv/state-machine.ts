@@ -128,7 +128,12 @@ export class StateMachine {
   }
 
   /** Loads the applied index and session table; finishes an interrupted snapshot install first. */
-  static async open(store: NodeStore, groupId: number, range: KeyRange, opts: StateMachineOptions): Promise<StateMachine> {
+  static async open(
+    store: NodeStore,
+    groupId: number,
+    range: KeyRange,
+    opts: StateMachineOptions,
+  ): Promise<StateMachine> {
     if (range.end !== null && Buffer.compare(range.start, range.end) >= 0) {
       throw new TesseraError('INVALID_ARGUMENT', `empty key range for group ${groupId}`);
     }
@@ -154,11 +159,21 @@ export class StateMachine {
     return buf === undefined ? 0 : decodeIndex(buf, formatKey(appliedKey(groupId)));
   }
 
-  private static async loadSessions(db: StoreDb, groupId: number, sessionsMax: number, sessionTtlMs: number): Promise<SessionTable> {
+  private static async loadSessions(
+    db: StoreDb,
+    groupId: number,
+    sessionsMax: number,
+    sessionTtlMs: number,
+  ): Promise<SessionTable> {
     const stored: Array<{ clientId: string } & SessionState> = [];
     for await (const [key, value] of db.iterator({ ...sessionRange(groupId) })) {
       const rec = decodeSessionRecord(value, formatKey(key));
-      stored.push({ clientId: sessionClientId(key), seq: rec.seq, lastIndex: rec.lastIndex, lastSeenMs: rec.lastSeenMs ?? null });
+      stored.push({
+        clientId: sessionClientId(key),
+        seq: rec.seq,
+        lastIndex: rec.lastIndex,
+        lastSeenMs: rec.lastSeenMs ?? null,
+      });
     }
     return SessionTable.fromStored(sessionsMax, sessionTtlMs, stored);
   }
@@ -194,7 +209,9 @@ export class StateMachine {
   }
 
   inRange(key: Buffer): boolean {
-    return Buffer.compare(key, this.range.start) >= 0 && (this.range.end === null || Buffer.compare(key, this.range.end) < 0);
+    return (
+      Buffer.compare(key, this.range.start) >= 0 && (this.range.end === null || Buffer.compare(key, this.range.end) < 0)
+    );
   }
 
   /**
@@ -204,7 +221,10 @@ export class StateMachine {
    * written: the entries are committed (durable in the Raft log), so a caller may answer clients then;
    * `applied` (what reads wait for) still moves only once the batch is written.
    */
-  async apply(entries: readonly Entry[], onResults?: (results: Map<number, CommandResult>) => void): Promise<Map<number, CommandResult>> {
+  async apply(
+    entries: readonly Entry[],
+    onResults?: (results: Map<number, CommandResult>) => void,
+  ): Promise<Map<number, CommandResult>> {
     this.enter('apply');
     try {
       const results = new Map<number, CommandResult>();
@@ -255,7 +275,8 @@ export class StateMachine {
     for (const expired of this.sessions.expire(clockMs)) batch.deleteSession(expired);
     if (cmd.type === 'noop') return { type: 'noop' };
     if (cmd.type === 'registerSession') {
-      if (this.sessions.get(cmd.clientId) === undefined) this.remember(cmd.clientId, 0, index, clockMs, { type: 'noop' }, undefined, batch);
+      if (this.sessions.get(cmd.clientId) === undefined)
+        this.remember(cmd.clientId, 0, index, clockMs, { type: 'noop' }, undefined, batch);
       return { type: 'registerSession', clientId: cmd.clientId };
     }
     const session = cmd.session;
@@ -296,7 +317,10 @@ export class StateMachine {
     for (const evicted of this.sessions.touch(clientId, seq, index, clockMs)) batch.deleteSession(evicted);
   }
 
-  private async execute(cmd: Exclude<Command, { type: 'noop' | 'registerSession' }>, batch: ApplyBatch): Promise<CommandResult> {
+  private async execute(
+    cmd: Exclude<Command, { type: 'noop' | 'registerSession' }>,
+    batch: ApplyBatch,
+  ): Promise<CommandResult> {
     switch (cmd.type) {
       case 'put':
         if (!this.inRange(cmd.key)) return { type: 'wrongShard' };
@@ -419,8 +443,10 @@ export class StateMachine {
    */
   private async scanNow(start: Buffer, end: Buffer | null, limit: number, bytesMax: number): Promise<ScanPage> {
     this.checkUsable();
-    if (!Number.isInteger(limit) || limit < 1) throw new TesseraError('INVALID_ARGUMENT', `scan limit must be >= 1, got ${limit}`, { limit: 'limit' });
-    if (!(bytesMax >= 1)) throw new TesseraError('INVALID_ARGUMENT', `scan bytesMax must be >= 1, got ${bytesMax}`, { limit: 'bytesMax' });
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new TesseraError('INVALID_ARGUMENT', `scan limit must be >= 1, got ${limit}`, { limit: 'limit' });
+    if (!(bytesMax >= 1))
+      throw new TesseraError('INVALID_ARGUMENT', `scan bytesMax must be >= 1, got ${bytesMax}`, { limit: 'bytesMax' });
     const from = Buffer.compare(start, this.range.start) < 0 ? this.range.start : start;
     const rangeEnd = this.range.end;
     const clipped = rangeEnd !== null && (end === null || Buffer.compare(end, rangeEnd) > 0);
@@ -462,7 +488,14 @@ export class StateMachine {
     this.checkUsable();
     assert(this.busy === null, () => `group ${this.groupId}: openSnapshot during ${this.busy}`);
     const snapshot = this.db.snapshot();
-    return new SnapshotReader(this.db, snapshot, this.groupId, this.range, this.appliedIndex, opts.chunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT);
+    return new SnapshotReader(
+      this.db,
+      snapshot,
+      this.groupId,
+      this.range,
+      this.appliedIndex,
+      opts.chunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT,
+    );
   }
 
   /** Starts receiving a snapshot (discarding any earlier staging of this group). */
@@ -486,7 +519,10 @@ export class StateMachine {
     this.checkUsable();
     const staged = this.staging.completed(snapshotId);
     if (staged.applied !== meta.index) {
-      throw new TesseraError('INVALID_ARGUMENT', `staged snapshot ${snapshotId} reflects index ${staged.applied}, not ${meta.index}`);
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `staged snapshot ${snapshotId} reflects index ${staged.applied}, not ${meta.index}`,
+      );
     }
     this.enter('installStaged');
     let endInstall!: () => void;
@@ -502,15 +538,28 @@ export class StateMachine {
       const markerKey = installMarkerKey(this.groupId);
       const existing = await this.db.get(markerKey);
       if (existing === undefined) {
-        await this.db.put(markerKey, encodeInstallMarker({ stagingId: snapshotId, index: meta.index, term: meta.term }), { sync: true });
+        await this.db.put(
+          markerKey,
+          encodeInstallMarker({ stagingId: snapshotId, index: meta.index, term: meta.term }),
+          { sync: true },
+        );
       } else {
         const m = decodeInstallMarker(existing, formatKey(markerKey));
-        assert(m.stagingId === snapshotId && m.index === meta.index, () => `group ${this.groupId}: install marker for ${m.stagingId}@${m.index}, installing ${snapshotId}@${meta.index}`);
+        assert(
+          m.stagingId === snapshotId && m.index === meta.index,
+          () =>
+            `group ${this.groupId}: install marker for ${m.stagingId}@${m.index}, installing ${snapshotId}@${meta.index}`,
+        );
       }
       await runInstall(this.db, this.groupId, this.range, snapshotId, meta.index);
       this.staging.forget();
       this.appliedIndex = await StateMachine.loadApplied(this.db, this.groupId);
-      this.sessions = await StateMachine.loadSessions(this.db, this.groupId, this.sessions.sessionsMax, this.sessions.sessionTtlMs);
+      this.sessions = await StateMachine.loadSessions(
+        this.db,
+        this.groupId,
+        this.sessions.sessionsMax,
+        this.sessions.sessionTtlMs,
+      );
     } catch (e) {
       this.failure = e;
       throw e;
@@ -535,7 +584,12 @@ export class StateMachine {
 
   private checkUsable(): void {
     if (this.failure !== null) {
-      throw new TesseraError('INTERNAL', `group ${this.groupId}'s state machine failed earlier; restart the node`, {}, { cause: this.failure });
+      throw new TesseraError(
+        'INTERNAL',
+        `group ${this.groupId}'s state machine failed earlier; restart the node`,
+        {},
+        { cause: this.failure },
+      );
     }
   }
 }

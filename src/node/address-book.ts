@@ -48,10 +48,15 @@ export class AddressBook {
    * The initial peer addresses (--peers), overlaid with the persisted book. Without options the initial
    * addresses are both peer and client addresses (one port serves both).
    */
-  static async open(db: StoreDb | null, initial: ReadonlyMap<NodeId, string>, options?: AddressBookOptions): Promise<AddressBook> {
+  static async open(
+    db: StoreDb | null,
+    initial: ReadonlyMap<NodeId, string>,
+    options?: AddressBookOptions,
+  ): Promise<AddressBook> {
     const book = new AddressBook(db);
     const initialAreClient = options?.initialAreClientAddresses ?? true;
-    for (const [id, a] of initial) if (isValidAddress(a)) book.members.set(id, { peer: a, client: initialAreClient ? a : null });
+    for (const [id, a] of initial)
+      if (isValidAddress(a)) book.members.set(id, { peer: a, client: initialAreClient ? a : null });
     if (db) {
       const buf = await db.get(KEY);
       if (buf !== undefined) {
@@ -101,7 +106,9 @@ export class AddressBook {
 
   /** Every member's addresses, sorted by id. */
   all(): [NodeId, MemberAddresses][] {
-    return [...this.members.entries()].map(([id, m]): [NodeId, MemberAddresses] => [id, { ...m }]).sort((a, b) => a[0] - b[0]);
+    return [...this.members.entries()]
+      .map(([id, m]): [NodeId, MemberAddresses] => [id, { ...m }])
+      .sort((a, b) => a[0] - b[0]);
   }
 
   /** Records a member's addresses from a config entry; true when the peer address changed (re-point the transport). */

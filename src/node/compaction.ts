@@ -47,7 +47,14 @@ export async function maybeCompact(g: Group, cfg: NodeConfig, store: NodeStore, 
   g.core.compact(point.index);
   // The snapshot meta goes down with sync (it also syncs the state machine's earlier, unsynced applies,
   // which share LevelDB's write-ahead log), then the stored entries up to it are dropped.
-  await store.persist([{ groupId: g.id, hardState: null, entries: [], snapshot: { index: point.index, term: point.term, config: point.config } }]);
+  await store.persist([
+    {
+      groupId: g.id,
+      hardState: null,
+      entries: [],
+      snapshot: { index: point.index, term: point.term, config: point.config },
+    },
+  ]);
   await store.compactLog(g.id, point.index);
   g.firstIndex = point.index + 1;
   logger.info({ group: g.id, index: point.index, applied: g.sm.applied }, 'log compacted');

@@ -44,12 +44,23 @@ export async function openGroup(
   onCorruptRead?: StateMachineOptions['onCorruptRead'],
 ): Promise<{ group: Group; durable: GroupDurableState | null }> {
   // The state machine first: it may finish a snapshot install, which raises the applied index.
-  const sm = await StateMachine.open(store, groupId, range, { sessionsMax: config.sessionsMax, sessionTtlMs: config.sessionTtlMs, onUndecodable, onCorruptRead });
+  const sm = await StateMachine.open(store, groupId, range, {
+    sessionsMax: config.sessionsMax,
+    sessionTtlMs: config.sessionTtlMs,
+    onUndecodable,
+    onCorruptRead,
+  });
   const durable = await store.loadGroup(groupId);
   const hardState = durable?.hardState ?? { term: 0, vote: 0, commit: 0 };
   const core = new RaftCore(
     raftConfigOf(config),
-    { hardState, snapshot: durable?.snapshot ?? null, entries: durable?.entries ?? [], initialConfig: bootstrapConfigOf(config), applied: sm.applied },
+    {
+      hardState,
+      snapshot: durable?.snapshot ?? null,
+      entries: durable?.entries ?? [],
+      initialConfig: bootstrapConfigOf(config),
+      applied: sm.applied,
+    },
     random,
   );
   const g = new Group(groupId, core, sm, range, metrics);

@@ -57,14 +57,26 @@ export function checkMembershipChange(input: GuardInput): GuardDecision {
     case 'addLearner':
       // A voter demoted to a learner leaves the voter set: treat it like a removal of the voter.
       if (!isVoter) return OK;
-      return quorumCheck(voters.filter((v) => v !== id), activeOf, `demoting voter ${id} to a learner`);
+      return quorumCheck(
+        voters.filter((v) => v !== id),
+        activeOf,
+        `demoting voter ${id} to a learner`,
+      );
     case 'removeNode':
       if (!isVoter) return OK;
-      return quorumCheck(voters.filter((v) => v !== id), activeOf, `removing voter ${id}`);
+      return quorumCheck(
+        voters.filter((v) => v !== id),
+        activeOf,
+        `removing voter ${id}`,
+      );
     case 'addVoter': {
       if (isVoter) return OK;
       if (!isLearner) {
-        return { ok: false, reason: 'notLearner', message: `node ${id} must join as a learner and catch up before it can become a voter` };
+        return {
+          ok: false,
+          reason: 'notLearner',
+          message: `node ${id} must join as a learner and catch up before it can become a voter`,
+        };
       }
       const pr = progress.get(id);
       const match = pr?.match ?? 0;

@@ -49,7 +49,12 @@ export function decodeMemberContext(context: Uint8Array | null | undefined): Mem
   return { client: m[1], peer: m[2] };
 }
 
-export function learnFromConfigEntry(e: Entry & { kind: 'config' }, self: NodeId, addresses: AddressBook, transport: Transport): void {
+export function learnFromConfigEntry(
+  e: Entry & { kind: 'config' },
+  self: NodeId,
+  addresses: AddressBook,
+  transport: Transport,
+): void {
   const change = e.change;
   if (change.type === 'removeNode') {
     if (change.node !== self) transport.removePeer(change.node);
@@ -58,7 +63,11 @@ export function learnFromConfigEntry(e: Entry & { kind: 'config' }, self: NodeId
   const member = decodeMemberContext(change.context);
   if (member === null) return;
   // Our own client address is ours to say (advertise); the entry still names our peer address.
-  addresses.setMember(change.node, member.peer, change.node === self ? (addresses.get(self) ?? member.client) : member.client);
+  addresses.setMember(
+    change.node,
+    member.peer,
+    change.node === self ? (addresses.get(self) ?? member.client) : member.client,
+  );
   transport.setPeer(change.node, member.peer);
 }
 
@@ -108,7 +117,10 @@ export function decodeSnapshotMembers(data: Uint8Array): SnapshotMember[] {
 }
 
 /** The snapshot message to send, its data carrying the member addresses this node knows. */
-export function withMemberAddresses(m: Message & { type: 'snapshot' }, addresses: AddressBook): Message & { type: 'snapshot' } {
+export function withMemberAddresses(
+  m: Message & { type: 'snapshot' },
+  addresses: AddressBook,
+): Message & { type: 'snapshot' } {
   return { ...m, snapshot: { meta: m.snapshot.meta, data: encodeSnapshotMembers(m.snapshot.meta.config, addresses) } };
 }
 
@@ -121,7 +133,12 @@ export function withMemberAddresses(m: Message & { type: 'snapshot' }, addresses
  * core will refuse must not undo a newer address). Resolves with the ids whose addresses changed. The
  * transport is re-pointed when the snapshot is installed (connectMembers).
  */
-export async function learnFromSnapshot(snapshot: Snapshot, self: NodeId, addresses: AddressBook, applied: number): Promise<NodeId[]> {
+export async function learnFromSnapshot(
+  snapshot: Snapshot,
+  self: NodeId,
+  addresses: AddressBook,
+  applied: number,
+): Promise<NodeId[]> {
   if (snapshot.meta.index <= applied) return [];
   const members = new Set(configMembers(snapshot.meta.config));
   const learned: NodeId[] = [];
@@ -146,7 +163,12 @@ export function membersOf(g: Group, self: NodeId, addresses: AddressBook): Membe
   const st = g.core.status();
   const out: MemberInfo[] = [];
   const add = (id: NodeId, voter: boolean) =>
-    out.push({ id, address: addresses.get(id) ?? '', voter, match: st.progress?.get(id)?.match ?? (id === self ? st.lastIndex : 0) });
+    out.push({
+      id,
+      address: addresses.get(id) ?? '',
+      voter,
+      match: st.progress?.get(id)?.match ?? (id === self ? st.lastIndex : 0),
+    });
   for (const id of st.config.voters) add(id, true);
   for (const id of st.config.learners) add(id, false);
   return out.sort((a, b) => a.id - b.id);

@@ -41,14 +41,28 @@ import { maybeCompact, noteCompactionPoint } from './compaction';
 import { dropError, leadershipLostError, notLeaderError } from './errors';
 import { Group, type QueuedProposal } from './group';
 import { openGroup } from './group-open';
-import { connectMembers, encodeMemberContext, learnFromConfigEntry, learnFromSnapshot, membersOf, withMemberAddresses } from './membership';
+import {
+  connectMembers,
+  encodeMemberContext,
+  learnFromConfigEntry,
+  learnFromSnapshot,
+  membersOf,
+  withMemberAddresses,
+} from './membership';
 import { checkMembershipChange, type GuardDecision, type GuardedChange, type MemberProgress } from './membership-guard';
 import { sendSnapshot, stageSnapshot, type SnapshotSendContext } from './snapshot-transfer';
 import type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, ResponseHeader } from './types';
 
 export const WHOLE_KEYSPACE_GROUP: GroupId = 1;
 
-type PeerRejection = 'not_member' | 'snapshot_on_stream' | 'snapshot_not_member' | 'malformed' | 'invalid_message' | 'spoofed_message_from' | 'unknown_group';
+type PeerRejection =
+  | 'not_member'
+  | 'snapshot_on_stream'
+  | 'snapshot_not_member'
+  | 'malformed'
+  | 'invalid_message'
+  | 'spoofed_message_from'
+  | 'unknown_group';
 /** Distinct senders logged per rejection reason; past it drops are only counted. */
 const PEER_REJECTIONS_LOGGED_MAX = 256;
 /** Distinct keys of corrupt records logged per group (every refused read is still counted). */
@@ -91,7 +105,11 @@ export class NodeHost implements TransportHandler {
   ) {
     this.cfg = opts.config;
     const q = opts.metrics.queueDepth;
-    this.queueDepth = { proposals: q.labels({ queue: 'proposals' }), reads: q.labels({ queue: 'reads' }), outbox: q.labels({ queue: 'outbox' }) };
+    this.queueDepth = {
+      proposals: q.labels({ queue: 'proposals' }),
+      reads: q.labels({ queue: 'reads' }),
+      outbox: q.labels({ queue: 'outbox' }),
+    };
     const r = opts.metrics.peerRejected; // shared with the transport's door checks (distinct reasons)
     this.peerRejected = {
       not_member: r.labels({ reason: 'not_member' }),
@@ -136,7 +154,10 @@ export class NodeHost implements TransportHandler {
       undecodable.inc();
       if (undecodableLogged) return;
       undecodableLogged = true;
-      this.opts.logger.error(info, 'a committed entry does not decode as a command: applied as a no-op on every replica (logged once per group)');
+      this.opts.logger.error(
+        info,
+        'a committed entry does not decode as a command: applied as a no-op on every replica (logged once per group)',
+      );
     };
     const dataLoss = this.opts.metrics.dataLoss.labels({ group: String(groupId) });
     const corruptKeysLogged = new Set<string>();
@@ -149,13 +170,31 @@ export class NodeHost implements TransportHandler {
         'stored data failed its check: reads of it answer DATA_LOSS (logged once per key); rebuild this replica: member remove, wipe the data dir, start with --join, member add',
       );
     };
-    const { group: g, durable } = await openGroup(groupId, range, config, store, this.opts.metrics, this.opts.random.fork(), onUndecodable, onCorruptRead);
+    const { group: g, durable } = await openGroup(
+      groupId,
+      range,
+      config,
+      store,
+      this.opts.metrics,
+      this.opts.random.fork(),
+      onUndecodable,
+      onCorruptRead,
+    );
     // Learn member addresses from config entries still in the log.
-    for (const e of durable?.entries ?? []) if (e.kind === 'config') learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport);
+    for (const e of durable?.entries ?? [])
+      if (e.kind === 'config') learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport);
     this.groups.set(groupId, g);
     const st = g.core.status();
     this.opts.logger.info(
-      { group: groupId, term: st.term, commit: st.commit, applied: g.sm.applied, firstIndex: st.firstIndex, lastIndex: st.lastIndex, voters: st.config.voters },
+      {
+        group: groupId,
+        term: st.term,
+        commit: st.commit,
+        applied: g.sm.applied,
+        firstIndex: st.firstIndex,
+        lastIndex: st.lastIndex,
+        voters: st.config.voters,
+      },
       durable ? 'group restored from disk' : config.join ? 'group created, waiting to be added' : 'group bootstrapped',
     );
   }
@@ -173,12 +212,19 @@ export class NodeHost implements TransportHandler {
    * arrive in the same event-loop turn are proposed together (one core.proposeBatch, so one
    * AppendEntries per follower instead of one per write).
    */
-  async propose(groupId: GroupId, command: Command, timeoutMs = this.cfg.requestTimeoutMs): Promise<{ result: CommandResult; header: ResponseHeader }> {
+  async propose(
+    groupId: GroupId,
+    command: Command,
+    timeoutMs = this.cfg.requestTimeoutMs,
+  ): Promise<{ result: CommandResult; header: ResponseHeader }> {
     const g = this.group(groupId);
     this.checkOpen();
     if (g.waiters.size + g.proposalQueue.length >= this.cfg.queues.proposalsMax) {
       this.opts.metrics.proposals.inc({ group: g.label, outcome: 'queue_full' });
-      throw new TesseraError('RESOURCE_EXHAUSTED', `too many pending writes (${this.cfg.queues.proposalsMax}); retry later`);
+      throw new TesseraError(
+        'RESOURCE_EXHAUSTED',
+        `too many pending writes (${this.cfg.queues.proposalsMax}); retry later`,
+      );
     }
     // Stamp this node's wall clock: the state machine's only time source (session expiry, kv/session-table.ts).
     const data = encodeCommand({ ...command, atMs: Date.now() });
@@ -218,7 +264,12 @@ export class NodeHost implements TransportHandler {
    * Runs `fn` against the state machine: linearizable (ReadIndex, batched; leader only) or stale (any
    * replica, no round). With --unsafe-stale-reads, linearizable reads are served like stale ones.
    */
-  async read<T>(groupId: GroupId, consistency: ReadConsistency, fn: (sm: StateMachine) => Promise<T>, timeoutMs = this.cfg.requestTimeoutMs): Promise<{ value: T; header: ResponseHeader }> {
+  async read<T>(
+    groupId: GroupId,
+    consistency: ReadConsistency,
+    fn: (sm: StateMachine) => Promise<T>,
+    timeoutMs = this.cfg.requestTimeoutMs,
+  ): Promise<{ value: T; header: ResponseHeader }> {
     const g = this.group(groupId);
     this.checkOpen();
     const kind = consistency === 'stale' ? 'stale' : this.cfg.unsafeStaleReads ? 'unsafe_stale' : 'linearizable';
@@ -269,8 +320,16 @@ export class NodeHost implements TransportHandler {
    * no quorum), and only if enough voters stay live for the new quorum (else INVALID_ARGUMENT).
    * Calling it again for a learner retries the promotion.
    */
-  addNode(id: NodeId, address: string, learner: boolean, timeoutMs = this.cfg.requestTimeoutMs, peerAddress = address): Promise<MemberInfo[]> {
-    return this.oneMemberCallAtATime(id, `add ${address} ${peerAddress} ${learner}`, () => this.addNodeNow(id, address, learner, timeoutMs, peerAddress));
+  addNode(
+    id: NodeId,
+    address: string,
+    learner: boolean,
+    timeoutMs = this.cfg.requestTimeoutMs,
+    peerAddress = address,
+  ): Promise<MemberInfo[]> {
+    return this.oneMemberCallAtATime(id, `add ${address} ${peerAddress} ${learner}`, () =>
+      this.addNodeNow(id, address, learner, timeoutMs, peerAddress),
+    );
   }
 
   /** Removes a member; refused (INVALID_ARGUMENT) when the live voters left would be fewer than a quorum. */
@@ -286,7 +345,9 @@ export class NodeHost implements TransportHandler {
     const running = this.memberCallsInFlight.get(id);
     if (running !== undefined) {
       if (running.key === key) return running.done;
-      return Promise.reject(new TesseraError('UNAVAILABLE', `another membership change of node ${id} is in progress; retry`));
+      return Promise.reject(
+        new TesseraError('UNAVAILABLE', `another membership change of node ${id} is in progress; retry`),
+      );
     }
     const done = call().finally(() => {
       if (this.memberCallsInFlight.get(id)?.done === done) this.memberCallsInFlight.delete(id);
@@ -295,7 +356,13 @@ export class NodeHost implements TransportHandler {
     return done;
   }
 
-  private async addNodeNow(id: NodeId, address: string, learner: boolean, timeoutMs: number, peerAddress: string): Promise<MemberInfo[]> {
+  private async addNodeNow(
+    id: NodeId,
+    address: string,
+    learner: boolean,
+    timeoutMs: number,
+    peerAddress: string,
+  ): Promise<MemberInfo[]> {
     const deadline = Date.now() + timeoutMs;
     const g = this.group(WHOLE_KEYSPACE_GROUP);
     const st = g.core.status();
@@ -309,9 +376,13 @@ export class NodeHost implements TransportHandler {
       if (!sameAddress) throw new TesseraError('INVALID_ARGUMENT', `node ${id} is already a member at ${known}`);
       return membersOf(g, this.cfg.id, this.addresses);
     }
-    if (isVoter && learner) throw new TesseraError('INVALID_ARGUMENT', `node ${id} is a voter; remove it before adding it as a learner`);
+    if (isVoter && learner)
+      throw new TesseraError('INVALID_ARGUMENT', `node ${id} is a voter; remove it before adding it as a learner`);
     if (isLearner && !sameAddress) {
-      throw new TesseraError('INVALID_ARGUMENT', `node ${id} is a learner at ${known}; remove it first to add it at ${address}`);
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `node ${id} is a learner at ${known}; remove it first to add it at ${address}`,
+      );
     }
     // The client address, and the peer address when the member's peers dial another listener (membership.ts).
     const context = encodeMemberContext(address, peerAddress);
@@ -367,17 +438,27 @@ export class NodeHost implements TransportHandler {
   private guard(g: Group, change: GuardedChange, catchUpIndex: number, allowNotCaughtUp = false): GuardDecision {
     this.checkOpen();
     const st = g.core.status();
-    if (st.role !== 'leader' || st.progress === null) throw this.dropError(g, st.leader === NO_NODE ? 'noLeader' : 'notLeader', st.leader);
+    if (st.role !== 'leader' || st.progress === null)
+      throw this.dropError(g, st.leader === NO_NODE ? 'noLeader' : 'notLeader', st.leader);
     const now = performance.now();
     const progress = new Map<NodeId, MemberProgress>();
     for (const [id, pr] of st.progress) {
       const heard = this.lastHeardMs.get(id);
       progress.set(id, { match: pr.match, active: heard !== undefined && now - heard <= this.cfg.timing.electionMs });
     }
-    const decision = checkMembershipChange({ self: this.cfg.id, voters: st.config.voters, learners: st.config.learners, progress, change, catchUpIndex });
+    const decision = checkMembershipChange({
+      self: this.cfg.id,
+      voters: st.config.voters,
+      learners: st.config.learners,
+      progress,
+      change,
+      catchUpIndex,
+    });
     if (!decision.ok && !(allowNotCaughtUp && decision.reason === 'notCaughtUp')) {
       this.opts.logger.warn({ group: g.id, change, reason: decision.reason }, decision.message);
-      throw new TesseraError('INVALID_ARGUMENT', decision.message, { limit: decision.reason === 'quorumAtRisk' ? 'strictReconfigCheck' : decision.reason });
+      throw new TesseraError('INVALID_ARGUMENT', decision.message, {
+        limit: decision.reason === 'quorumAtRisk' ? 'strictReconfigCheck' : decision.reason,
+      });
     }
     return decision;
   }
@@ -389,7 +470,10 @@ export class NodeHost implements TransportHandler {
     const waiting = g.memberWaiters.add(outcome.index, outcome.term, timeoutMs);
     this.schedule();
     await waiting;
-    this.opts.logger.info({ group: g.id, change: { type: change.type, node: change.node }, index: outcome.index }, 'membership changed');
+    this.opts.logger.info(
+      { group: g.id, change: { type: change.type, node: change.node }, index: outcome.index },
+      'membership changed',
+    );
   }
 
   /** Moves leadership of a group to `to`; resolves with the leader once it changed (or the timeout). */
@@ -400,7 +484,10 @@ export class NodeHost implements TransportHandler {
     const outcome = g.core.transferLeader(to);
     if (!outcome.ok) {
       if (outcome.reason === 'notLeader') throw this.notLeader(g, outcome.leader);
-      throw new TesseraError('INVALID_ARGUMENT', `cannot transfer leadership of group ${groupId} to node ${to}: ${outcome.reason}`);
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `cannot transfer leadership of group ${groupId} to node ${to}: ${outcome.reason}`,
+      );
     }
     this.schedule();
     const start = Date.now();
@@ -408,7 +495,10 @@ export class NodeHost implements TransportHandler {
       if (g.leader === to) return to;
       await new Promise((r) => setTimeout(r, this.cfg.timing.tickMs));
     }
-    throw new TesseraError('UNAVAILABLE', `leadership of group ${groupId} did not move to node ${to} within ${timeoutMs} ms (leader: ${g.leader})`);
+    throw new TesseraError(
+      'UNAVAILABLE',
+      `leadership of group ${groupId} did not move to node ${to} within ${timeoutMs} ms (leader: ${g.leader})`,
+    );
   }
 
   groupStatus(groupId: GroupId): GroupStatusInfo {
@@ -533,7 +623,10 @@ export class NodeHost implements TransportHandler {
                 : reason === 'unknown_group'
                   ? 'dropping a peer message for a group this node does not host'
                   : 'dropping messages from a node that is not a member of the group';
-    this.opts.logger.warn({ group: g?.id ?? null, from, reason, detail }, `${why}; further drops from this sender are only counted`);
+    this.opts.logger.warn(
+      { group: g?.id ?? null, from, reason, detail },
+      `${why}; further drops from this sender are only counted`,
+    );
   }
 
   /** A peer's handshake named its client address (authenticated, bounded): what clients are told about it. */
@@ -564,8 +657,10 @@ export class NodeHost implements TransportHandler {
     this.checkOpen();
     const env = decodeRaftMessage(s.header);
     const g = this.groups.get(s.groupId);
-    if (!g || env.groupId !== s.groupId || env.message.type !== 'snapshot') throw new Error(`no group ${s.groupId} for this snapshot`);
-    if (env.message.from !== s.from) throw new Error(`snapshot header names node ${env.message.from}, the sender is node ${s.from}`);
+    if (!g || env.groupId !== s.groupId || env.message.type !== 'snapshot')
+      throw new Error(`no group ${s.groupId} for this snapshot`);
+    if (env.message.from !== s.from)
+      throw new Error(`snapshot header names node ${env.message.from}, the sender is node ${s.from}`);
     if (!g.core.acceptsPeer(env.message)) {
       this.rejectPeer(g, s.from, 'snapshot_not_member');
       throw new Error(`node ${s.from} is not a member of group ${g.id}`);
@@ -586,7 +681,10 @@ export class NodeHost implements TransportHandler {
         this.discardStaging(g);
         throw new Error(`the core refused the snapshot: ${outcome.reason}`);
       }
-      this.opts.logger.info({ group: g.id, from: s.from, index: message.snapshot.meta.index, term: message.snapshot.meta.term }, 'snapshot received');
+      this.opts.logger.info(
+        { group: g.id, from: s.from, index: message.snapshot.meta.index, term: message.snapshot.meta.term },
+        'snapshot received',
+      );
       this.schedule();
     } catch (e) {
       if (g.staging?.id === id && !g.staging.stepped) {
@@ -703,7 +801,13 @@ export class NodeHost implements TransportHandler {
       }
     }
     const hs = rd.hardState;
-    if (hs !== null && rd.entries.length === 0 && rd.snapshot === null && hs.term === g.syncedHardState.term && hs.vote === g.syncedHardState.vote) {
+    if (
+      hs !== null &&
+      rd.entries.length === 0 &&
+      rd.snapshot === null &&
+      hs.term === g.syncedHardState.term &&
+      hs.vote === g.syncedHardState.vote
+    ) {
       // Only the commit index moved. Raft keeps commit in volatile state (the core restores
       // max(commit, applied)), so it needs no fsync of its own: it rides on the group's next synced write.
       g.deferredHardState = hs;
@@ -806,7 +910,10 @@ export class NodeHost implements TransportHandler {
     metrics.raftRole.set({ group: g.label }, role === 'leader' ? 1 : 0);
     if (leaderChanged && leader !== NO_NODE) {
       metrics.raftLeaderChanges.inc({ group: g.label });
-      logger.info({ group: g.id, leader, role, term: g.core.status().term }, leader === this.cfg.id ? 'became leader' : 'leader changed');
+      logger.info(
+        { group: g.id, leader, role, term: g.core.status().term },
+        leader === this.cfg.id ? 'became leader' : 'leader changed',
+      );
     }
     if (wasLeader && role !== 'leader') {
       const lost = () => leadershipLostError(this.cfg.id, g.id, leader, this.addressOf(leader));
@@ -820,7 +927,8 @@ export class NodeHost implements TransportHandler {
 
   private group(groupId: GroupId): Group {
     const g = this.groups.get(groupId);
-    if (!g) throw new TesseraError('WRONG_SHARD', `group ${groupId} is not hosted on node ${this.cfg.id}`, { epoch: 0 });
+    if (!g)
+      throw new TesseraError('WRONG_SHARD', `group ${groupId} is not hosted on node ${this.cfg.id}`, { epoch: 0 });
     return g;
   }
 
@@ -838,7 +946,8 @@ export class NodeHost implements TransportHandler {
 
   private checkOpen(): void {
     if (this.closed) throw new TesseraError('UNAVAILABLE', 'the node is shutting down; retry on another node');
-    if (this.fatal !== null) throw new TesseraError('UNAVAILABLE', 'the node failed and is stopping; retry on another node');
+    if (this.fatal !== null)
+      throw new TesseraError('UNAVAILABLE', 'the node failed and is stopping; retry on another node');
   }
 
   private die(e: unknown): void {

@@ -67,7 +67,12 @@ function peerState(g: Group, peer: NodeId): PeerSendState {
 }
 
 /** Logs at most once per logEveryMs per (group, peer); the lines left out are counted in the next one. */
-function logRateLimited(ctx: SnapshotSendContext, st: PeerSendState, fields: Record<string, unknown>, msg: string): void {
+function logRateLimited(
+  ctx: SnapshotSendContext,
+  st: PeerSendState,
+  fields: Record<string, unknown>,
+  msg: string,
+): void {
   const now = (ctx.nowMs ?? Date.now)();
   if (now - st.loggedAtMs < (ctx.logEveryMs ?? SNAPSHOT_LOG_EVERY_MS_DEFAULT)) {
     st.suppressed++;
@@ -82,13 +87,18 @@ export function sendSnapshot(ctx: SnapshotSendContext, g: Group, m: Message & { 
   const now = (ctx.nowMs ?? Date.now)();
   const st = peerState(g, m.to);
   if (g.sm.applied !== m.snapshot.meta.index) {
-    ctx.logger.error({ group: g.id, applied: g.sm.applied, meta: m.snapshot.meta.index }, 'snapshot meta does not match the applied index');
+    ctx.logger.error(
+      { group: g.id, applied: g.sm.applied, meta: m.snapshot.meta.index },
+      'snapshot meta does not match the applied index',
+    );
     g.core.reportSnapshot(m.to, false);
     return;
   }
   if (g.snapshotSends.has(m.to) || now < st.retryAtMs) {
     ctx.metrics.snapshotsSent.inc({ outcome: 'skipped' });
-    const why = g.snapshotSends.has(m.to) ? 'a snapshot to this peer is still in flight' : 'the peer is in backoff after failed sends';
+    const why = g.snapshotSends.has(m.to)
+      ? 'a snapshot to this peer is still in flight'
+      : 'the peer is in backoff after failed sends';
     logRateLimited(ctx, st, { group: g.id, to: m.to, why, failures: st.failures }, 'snapshot not sent');
     g.core.reportSnapshot(m.to, false);
     return;
@@ -107,7 +117,12 @@ export function sendSnapshot(ctx: SnapshotSendContext, g: Group, m: Message & { 
       const backoff = ctx.backoff ?? SNAPSHOT_BACKOFF_DEFAULT;
       const delayMs = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(st.failures - 1, 30));
       st.retryAtMs = (ctx.nowMs ?? Date.now)() + delayMs;
-      logRateLimited(ctx, st, { group: g.id, to: m.to, err: (err as Error)?.message, failures: st.failures, retryInMs: delayMs }, 'snapshot send failed');
+      logRateLimited(
+        ctx,
+        st,
+        { group: g.id, to: m.to, err: (err as Error)?.message, failures: st.failures, retryInMs: delayMs },
+        'snapshot send failed',
+      );
     }
     g.core.reportSnapshot(m.to, ok);
   };
@@ -122,17 +137,28 @@ export function sendSnapshot(ctx: SnapshotSendContext, g: Group, m: Message & { 
       () => settle(true, null),
       (e: unknown) => settle(false, e),
     )
-    .catch((e: unknown) => ctx.logger.error({ group: g.id, to: m.to, err: (e as Error)?.message }, 'reporting a snapshot outcome failed'))
+    .catch((e: unknown) =>
+      ctx.logger.error({ group: g.id, to: m.to, err: (e as Error)?.message }, 'reporting a snapshot outcome failed'),
+    )
     .finally(async () => {
       g.snapshotSends.delete(m.to);
-      await reader.close().catch((e: unknown) => ctx.logger.warn({ group: g.id, err: (e as Error)?.message }, 'closing a snapshot reader failed'));
+      await reader
+        .close()
+        .catch((e: unknown) =>
+          ctx.logger.warn({ group: g.id, err: (e as Error)?.message }, 'closing a snapshot reader failed'),
+        );
       ctx.schedule();
     })
     .catch(() => undefined);
 }
 
 /** Stages every chunk under `stagingId`; throws if the stream is short, overlong or at another index. */
-export async function stageSnapshot(g: Group, s: IncomingSnapshot, stagingId: string, metaIndex: number): Promise<void> {
+export async function stageSnapshot(
+  g: Group,
+  s: IncomingSnapshot,
+  stagingId: string,
+  metaIndex: number,
+): Promise<void> {
   await g.sm.beginSnapshotStaging(stagingId);
   let done = false;
   let applied = -1;

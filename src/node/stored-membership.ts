@@ -60,7 +60,11 @@ export async function readStoredMembership(
     config = durable.snapshot.config;
     known = true;
   } else {
-    config = { voters: (bootstrapPeers ?? []).map(([id]) => id).sort((a, b) => a - b), learners: [], votersOutgoing: [] };
+    config = {
+      voters: (bootstrapPeers ?? []).map(([id]) => id).sort((a, b) => a - b),
+      learners: [],
+      votersOutgoing: [],
+    };
     known = bootstrapPeers !== null;
   }
   for (const e of durable.entries) {
@@ -90,7 +94,10 @@ export function peersContradiction(
   const bootIds = bootstrapPeers === null ? null : bootstrapPeers.map(([id]) => id).sort((a, b) => a - b);
   // Nothing to compare with (an older data dir without a snapshot or a full config entry): accept.
   const unknowable = !stored.known && (bootIds === null || bootIds.length === 0);
-  const idsOk = unknowable || (stored.known && same(ids, stored.members)) || (bootIds !== null && bootIds.length > 0 && same(ids, bootIds));
+  const idsOk =
+    unknowable ||
+    (stored.known && same(ids, stored.members)) ||
+    (bootIds !== null && bootIds.length > 0 && same(ids, bootIds));
   if (!idsOk) {
     const what = stored.known ? `members ${stored.members.join(',') || '(none)'}` : 'an unknown membership';
     const boot = bootIds !== null && bootIds.length > 0 ? ` (bootstrapped with ${bootIds.join(',')})` : '';

@@ -27,14 +27,28 @@ export class Waiters<T> {
   }
 
   /** add() with callbacks instead of a promise (the batched proposal path). */
-  register(index: number, term: number, timeoutMs: number, resolve: (value: T) => void, reject: (error: TesseraError) => void): void {
+  register(
+    index: number,
+    term: number,
+    timeoutMs: number,
+    resolve: (value: T) => void,
+    reject: (error: TesseraError) => void,
+  ): void {
     const previous = this.byIndex.get(index);
     // A new proposal at an index can only mean the old entry there was overwritten.
-    if (previous) this.settle(index, (w) => w.reject(new TesseraError('UNAVAILABLE', `log entry ${index} was overwritten by a new leader; retry`)));
+    if (previous)
+      this.settle(index, (w) =>
+        w.reject(new TesseraError('UNAVAILABLE', `log entry ${index} was overwritten by a new leader; retry`)),
+      );
     const w: Waiter<T> = { index, term, startedMs: performance.now(), resolve, reject, timer: null };
     w.timer = setTimeout(() => {
       this.settle(index, (x) =>
-        x.reject(new TesseraError('DEADLINE_EXCEEDED', `no commit of log entry ${index} within ${timeoutMs} ms; the outcome is unknown`)),
+        x.reject(
+          new TesseraError(
+            'DEADLINE_EXCEEDED',
+            `no commit of log entry ${index} within ${timeoutMs} ms; the outcome is unknown`,
+          ),
+        ),
       );
     }, timeoutMs);
     w.timer.unref?.();
@@ -53,7 +67,9 @@ export class Waiters<T> {
       this.settle(index, (x) => x.resolve(value));
       return elapsed;
     }
-    this.settle(index, (x) => x.reject(new TesseraError('UNAVAILABLE', `log entry ${index} was replaced after a leader change; retry`)));
+    this.settle(index, (x) =>
+      x.reject(new TesseraError('UNAVAILABLE', `log entry ${index} was replaced after a leader change; retry`)),
+    );
     return null;
   }
 

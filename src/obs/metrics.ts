@@ -42,7 +42,9 @@ export interface NodeMetrics {
   grpcLatencySeconds: Histogram<'method' | 'code'>;
 }
 
-export function createNodeMetrics(options: { defaultMetrics?: boolean; labels?: Record<string, string> } = {}): NodeMetrics {
+export function createNodeMetrics(
+  options: { defaultMetrics?: boolean; labels?: Record<string, string> } = {},
+): NodeMetrics {
   const registry = new Registry();
   if (options.labels) registry.setDefaultLabels(options.labels);
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
@@ -50,27 +52,138 @@ export function createNodeMetrics(options: { defaultMetrics?: boolean; labels?: 
   return {
     registry,
     raftTerm: new Gauge({ name: 'tessera_raft_term', help: 'Current Raft term', labelNames: ['group'], registers: r }),
-    raftRole: new Gauge({ name: 'tessera_raft_is_leader', help: '1 when this node leads the group', labelNames: ['group'], registers: r }),
-    raftCommitIndex: new Gauge({ name: 'tessera_raft_commit_index', help: 'Commit index', labelNames: ['group'], registers: r }),
-    raftAppliedIndex: new Gauge({ name: 'tessera_raft_applied_index', help: 'Applied index', labelNames: ['group'], registers: r }),
-    raftLeaderChanges: new Counter({ name: 'tessera_raft_leader_changes_total', help: 'Leader changes seen', labelNames: ['group'], registers: r }),
-    electionFastForwards: new Counter({ name: 'tessera_election_fast_forwards_total', help: 'Election clocks advanced because the stream to the leader broke', labelNames: ['group'], registers: r }),
-    proposals: new Counter({ name: 'tessera_proposals_total', help: 'Client write proposals by outcome', labelNames: ['group', 'outcome'], registers: r }),
-    reads: new Counter({ name: 'tessera_reads_total', help: 'Reads by kind and outcome', labelNames: ['group', 'kind', 'outcome'], registers: r }),
-    commitLatencySeconds: new Histogram({ name: 'tessera_commit_latency_seconds', help: 'Proposal to applied result', labelNames: ['group'], buckets: latencyBucketsSeconds, registers: r }),
-    applyLatencySeconds: new Histogram({ name: 'tessera_apply_latency_seconds', help: 'One state machine apply batch', labelNames: ['group'], buckets: latencyBucketsSeconds, registers: r }),
-    fsyncDurationSeconds: new Histogram({ name: 'tessera_fsync_duration_seconds', help: 'One synced persist of all groups', buckets: latencyBucketsSeconds, registers: r }),
-    persistEntries: new Counter({ name: 'tessera_persisted_entries_total', help: 'Log entries persisted', registers: r }),
-    queueDepth: new Gauge({ name: 'tessera_queue_depth', help: 'Pending items per queue', labelNames: ['queue'], registers: r }),
-    outboxDropped: new Counter({ name: 'tessera_outbox_dropped_total', help: 'Raft messages dropped because a peer outbox was full', labelNames: ['peer'], registers: r }),
-    peerMessagesSent: new Counter({ name: 'tessera_peer_messages_sent_total', help: 'Raft messages written to peer streams', labelNames: ['peer'], registers: r }),
-    peerMessagesReceived: new Counter({ name: 'tessera_peer_messages_received_total', help: 'Raft messages received', registers: r }),
-    peerConnected: new Gauge({ name: 'tessera_peer_connected', help: '1 when the outgoing stream to the peer is up', labelNames: ['peer'], registers: r }),
-    peerRejected: new Counter({ name: 'tessera_peer_rejected_total', help: 'Peer calls refused or messages dropped: handshake checks (transport), group membership and snapshot path (node)', labelNames: ['reason'], registers: r }),
-    dataLoss: new Counter({ name: 'tessera_data_loss_total', help: 'Reads refused with DATA_LOSS because stored data failed its check', labelNames: ['group'], registers: r }),
-    undecodableEntries: new Counter({ name: 'tessera_undecodable_entries_total', help: 'Committed entries whose command did not decode, applied as no-ops', labelNames: ['group'], registers: r }),
-    snapshotsSent: new Counter({ name: 'tessera_snapshots_sent_total', help: 'Snapshots streamed to followers', labelNames: ['outcome'], registers: r }),
-    snapshotsReceived: new Counter({ name: 'tessera_snapshots_received_total', help: 'Snapshots received from leaders', labelNames: ['outcome'], registers: r }),
-    grpcLatencySeconds: new Histogram({ name: 'tessera_grpc_request_latency_seconds', help: 'gRPC request latency by method and status code', labelNames: ['method', 'code'], buckets: latencyBucketsSeconds, registers: r }),
+    raftRole: new Gauge({
+      name: 'tessera_raft_is_leader',
+      help: '1 when this node leads the group',
+      labelNames: ['group'],
+      registers: r,
+    }),
+    raftCommitIndex: new Gauge({
+      name: 'tessera_raft_commit_index',
+      help: 'Commit index',
+      labelNames: ['group'],
+      registers: r,
+    }),
+    raftAppliedIndex: new Gauge({
+      name: 'tessera_raft_applied_index',
+      help: 'Applied index',
+      labelNames: ['group'],
+      registers: r,
+    }),
+    raftLeaderChanges: new Counter({
+      name: 'tessera_raft_leader_changes_total',
+      help: 'Leader changes seen',
+      labelNames: ['group'],
+      registers: r,
+    }),
+    electionFastForwards: new Counter({
+      name: 'tessera_election_fast_forwards_total',
+      help: 'Election clocks advanced because the stream to the leader broke',
+      labelNames: ['group'],
+      registers: r,
+    }),
+    proposals: new Counter({
+      name: 'tessera_proposals_total',
+      help: 'Client write proposals by outcome',
+      labelNames: ['group', 'outcome'],
+      registers: r,
+    }),
+    reads: new Counter({
+      name: 'tessera_reads_total',
+      help: 'Reads by kind and outcome',
+      labelNames: ['group', 'kind', 'outcome'],
+      registers: r,
+    }),
+    commitLatencySeconds: new Histogram({
+      name: 'tessera_commit_latency_seconds',
+      help: 'Proposal to applied result',
+      labelNames: ['group'],
+      buckets: latencyBucketsSeconds,
+      registers: r,
+    }),
+    applyLatencySeconds: new Histogram({
+      name: 'tessera_apply_latency_seconds',
+      help: 'One state machine apply batch',
+      labelNames: ['group'],
+      buckets: latencyBucketsSeconds,
+      registers: r,
+    }),
+    fsyncDurationSeconds: new Histogram({
+      name: 'tessera_fsync_duration_seconds',
+      help: 'One synced persist of all groups',
+      buckets: latencyBucketsSeconds,
+      registers: r,
+    }),
+    persistEntries: new Counter({
+      name: 'tessera_persisted_entries_total',
+      help: 'Log entries persisted',
+      registers: r,
+    }),
+    queueDepth: new Gauge({
+      name: 'tessera_queue_depth',
+      help: 'Pending items per queue',
+      labelNames: ['queue'],
+      registers: r,
+    }),
+    outboxDropped: new Counter({
+      name: 'tessera_outbox_dropped_total',
+      help: 'Raft messages dropped because a peer outbox was full',
+      labelNames: ['peer'],
+      registers: r,
+    }),
+    peerMessagesSent: new Counter({
+      name: 'tessera_peer_messages_sent_total',
+      help: 'Raft messages written to peer streams',
+      labelNames: ['peer'],
+      registers: r,
+    }),
+    peerMessagesReceived: new Counter({
+      name: 'tessera_peer_messages_received_total',
+      help: 'Raft messages received',
+      registers: r,
+    }),
+    peerConnected: new Gauge({
+      name: 'tessera_peer_connected',
+      help: '1 when the outgoing stream to the peer is up',
+      labelNames: ['peer'],
+      registers: r,
+    }),
+    peerRejected: new Counter({
+      name: 'tessera_peer_rejected_total',
+      help: 'Peer calls refused or messages dropped: handshake checks (transport), group membership and snapshot path (node)',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    dataLoss: new Counter({
+      name: 'tessera_data_loss_total',
+      help: 'Reads refused with DATA_LOSS because stored data failed its check',
+      labelNames: ['group'],
+      registers: r,
+    }),
+    undecodableEntries: new Counter({
+      name: 'tessera_undecodable_entries_total',
+      help: 'Committed entries whose command did not decode, applied as no-ops',
+      labelNames: ['group'],
+      registers: r,
+    }),
+    snapshotsSent: new Counter({
+      name: 'tessera_snapshots_sent_total',
+      help: 'Snapshots streamed to followers',
+      labelNames: ['outcome'],
+      registers: r,
+    }),
+    snapshotsReceived: new Counter({
+      name: 'tessera_snapshots_received_total',
+      help: 'Snapshots received from leaders',
+      labelNames: ['outcome'],
+      registers: r,
+    }),
+    grpcLatencySeconds: new Histogram({
+      name: 'tessera_grpc_request_latency_seconds',
+      help: 'gRPC request latency by method and status code',
+      labelNames: ['method', 'code'],
+      buckets: latencyBucketsSeconds,
+      registers: r,
+    }),
   };
 }

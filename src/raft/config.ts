@@ -23,7 +23,8 @@ export function defaultRaftConfig(id: NodeId): RaftConfig {
 }
 
 function positiveInt(name: string, v: number): void {
-  if (!Number.isInteger(v) || v <= 0) throw new TesseraError('CONFIG', `raft: ${name} must be a positive integer, got ${v}`);
+  if (!Number.isInteger(v) || v <= 0)
+    throw new TesseraError('CONFIG', `raft: ${name} must be a positive integer, got ${v}`);
 }
 
 /** Throws TesseraError(CONFIG) on a bad configuration. */
@@ -32,7 +33,10 @@ export function validateRaftConfig(c: RaftConfig): void {
   positiveInt('electionTicks', c.electionTicks);
   positiveInt('heartbeatTicks', c.heartbeatTicks);
   if (c.heartbeatTicks >= c.electionTicks) {
-    throw new TesseraError('CONFIG', `raft: heartbeatTicks (${c.heartbeatTicks}) must be below electionTicks (${c.electionTicks})`);
+    throw new TesseraError(
+      'CONFIG',
+      `raft: heartbeatTicks (${c.heartbeatTicks}) must be below electionTicks (${c.electionTicks})`,
+    );
   }
   positiveInt('inflightMessagesMax', c.inflightMessagesMax);
   positiveInt('appendBytesMax', c.appendBytesMax);

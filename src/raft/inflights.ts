@@ -11,7 +11,10 @@ export class Inflights {
   private size = 0;
 
   constructor(readonly capacity: number) {
-    assert(Number.isInteger(capacity) && capacity > 0, `inflights capacity must be a positive integer, got ${capacity}`);
+    assert(
+      Number.isInteger(capacity) && capacity > 0,
+      `inflights capacity must be a positive integer, got ${capacity}`,
+    );
     this.buffer = new Array<Index>(capacity).fill(0);
   }
 

@@ -14,7 +14,15 @@ import { isSoleVoter } from './quorum';
 import { IGNORED, OK, type RaftState, type RoleHandler } from './raft-state';
 import { entryBytes } from './raft-log';
 import { bcastAppend, bcastHeartbeat, maybeCommit, quorumActive, sendAppend, sendTimeoutNow } from './replication';
-import type { Entry, MembershipChange, Message, ProposeOutcome, ReadIndexOutcome, StepOutcome, TransferOutcome } from './types';
+import type {
+  Entry,
+  MembershipChange,
+  Message,
+  ProposeOutcome,
+  ReadIndexOutcome,
+  StepOutcome,
+  TransferOutcome,
+} from './types';
 
 const UNKNOWN_SENDER: StepOutcome = { ok: false, reason: 'unknownSender' };
 const READ_OK: ReadIndexOutcome = { ok: true };

@@ -78,7 +78,8 @@ export function configAfterEntry(current: ConfigState, entry: Entry & { kind: 'c
 }
 
 export function configsEqual(a: ConfigState, b: ConfigState): boolean {
-  const same = (x: readonly NodeId[], y: readonly NodeId[]): boolean => x.length === y.length && x.every((v) => y.includes(v));
+  const same = (x: readonly NodeId[], y: readonly NodeId[]): boolean =>
+    x.length === y.length && x.every((v) => y.includes(v));
   return same(a.voters, b.voters) && same(a.learners, b.learners) && same(a.votersOutgoing, b.votersOutgoing);
 }
 
@@ -100,7 +101,9 @@ function idListProblem(ids: unknown, what: string): string | null {
 export function configProblem(c: ConfigState): string | null {
   if (typeof c !== 'object' || c === null) return 'config is not an object';
   const problem =
-    idListProblem(c.voters, 'voters') ?? idListProblem(c.learners, 'learners') ?? idListProblem(c.votersOutgoing, 'outgoing voters');
+    idListProblem(c.voters, 'voters') ??
+    idListProblem(c.learners, 'learners') ??
+    idListProblem(c.votersOutgoing, 'outgoing voters');
   if (problem !== null) return problem;
   if (c.voters.length === 0) return 'config has no voters';
   for (const id of c.learners) if (c.voters.includes(id)) return `node ${id} is both voter and learner`;

@@ -124,6 +124,12 @@ export class Progress {
   }
 
   toStatus(): ProgressStatus {
-    return { match: this.match, next: this.next, state: this.state, inflight: this.inflights.count, recentActive: this.recentActive };
+    return {
+      match: this.match,
+      next: this.next,
+      state: this.state,
+      inflight: this.inflights.count,
+      recentActive: this.recentActive,
+    };
   }
 }

@@ -77,6 +77,7 @@ export function voteResult(config: VoterSets, votes: ReadonlyMap<NodeId, boolean
 
 /** True when `id` alone forms a quorum of the configuration (a single-voter cluster). */
 export function isSoleVoter(config: VoterSets, id: NodeId): boolean {
-  const inOutgoing = config.votersOutgoing.length === 0 || (config.votersOutgoing.length === 1 && config.votersOutgoing[0] === id);
+  const inOutgoing =
+    config.votersOutgoing.length === 0 || (config.votersOutgoing.length === 1 && config.votersOutgoing[0] === id);
   return config.voters.length === 1 && config.voters[0] === id && inOutgoing;
 }

@@ -84,7 +84,11 @@ export class RaftCore implements RawNode {
   proposeBatch(data: readonly Uint8Array[]): ProposeOutcome[] {
     const s = this.s;
     if (s.role !== 'leader') {
-      const refused: ProposeOutcome = { ok: false, reason: s.leader === 0 ? 'noLeader' : 'notLeader', leader: s.leader };
+      const refused: ProposeOutcome = {
+        ok: false,
+        reason: s.leader === 0 ? 'noLeader' : 'notLeader',
+        leader: s.leader,
+      };
       return data.map(() => refused);
     }
     return leader.proposeBatch(s, data);
@@ -182,7 +186,10 @@ export class RaftCore implements RawNode {
       hardState = s.hardState();
       const prev = this.prevHardState;
       assert(hardState.term >= prev.term, () => `hard state term regressed ${prev.term} -> ${hardState?.term}`);
-      assert(hardState.commit >= prev.commit, () => `hard state commit regressed ${prev.commit} -> ${hardState?.commit}`);
+      assert(
+        hardState.commit >= prev.commit,
+        () => `hard state commit regressed ${prev.commit} -> ${hardState?.commit}`,
+      );
       assert(
         hardState.term > prev.term || prev.vote === 0 || hardState.vote === prev.vote,
         () => `vote changed within term ${prev.term}: ${prev.vote} -> ${hardState?.vote}`,
@@ -192,7 +199,9 @@ export class RaftCore implements RawNode {
 
     const from = log.applyFrom();
     const committedEntries =
-      from <= log.committed ? log.entries.slice(from - log.snapshotIndex - 1, log.committed - log.snapshotIndex) : EMPTY_ENTRIES;
+      from <= log.committed
+        ? log.entries.slice(from - log.snapshotIndex - 1, log.committed - log.snapshotIndex)
+        : EMPTY_ENTRIES;
 
     let messagesNow = s.msgs;
     if (s.snapshotSends.length > 0) messagesNow = this.snapshotMessages().concat(messagesNow);
@@ -236,7 +245,10 @@ export class RaftCore implements RawNode {
       const pr = s.progress.get(to);
       if (s.role !== 'leader' || pr === undefined || pr.state !== 'snapshot') continue;
       pr.pendingSnapshot = applied;
-      const snapshot: Snapshot = { meta: { index: applied, term: log.term(applied), config: cloneConfig(s.config) }, data: EMPTY_DATA };
+      const snapshot: Snapshot = {
+        meta: { index: applied, term: log.term(applied), config: cloneConfig(s.config) },
+        data: EMPTY_DATA,
+      };
       out.push({ type: 'snapshot', from: s.id, to, term: s.term, snapshot });
     }
     s.snapshotSends = [];
@@ -277,7 +289,8 @@ export class RaftCore implements RawNode {
   acceptsPeer(m: Message): boolean {
     const s = this.s;
     const c = s.config;
-    if ((c.voters.length === 0 && c.learners.length === 0 && c.votersOutgoing.length === 0) || isMember(c, m.from)) return true;
+    if ((c.voters.length === 0 && c.learners.length === 0 && c.votersOutgoing.length === 0) || isMember(c, m.from))
+      return true;
     if (m.type !== 'append' && m.type !== 'heartbeat' && m.type !== 'snapshot') return false;
     return m.term > s.term || (m.term === s.term && s.leader === m.from);
   }

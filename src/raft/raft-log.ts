@@ -57,7 +57,10 @@ export class RaftLog {
     }
     this.applied = Math.max(applied, this.snapshotIndex);
     this.committed = Math.max(committed, this.applied);
-    assert(this.committed <= this.lastIndex(), () => `restore: commit ${this.committed} beyond last index ${this.lastIndex()}`);
+    assert(
+      this.committed <= this.lastIndex(),
+      () => `restore: commit ${this.committed} beyond last index ${this.lastIndex()}`,
+    );
     this.handed = this.lastIndex();
     this.persisted = this.lastIndex();
   }
@@ -83,7 +86,10 @@ export class RaftLog {
   }
 
   entryAt(index: Index): Entry {
-    assert(index > this.snapshotIndex && index <= this.lastIndex(), () => `log: no entry ${index} in (${this.snapshotIndex}, ${this.lastIndex()}]`);
+    assert(
+      index > this.snapshotIndex && index <= this.lastIndex(),
+      () => `log: no entry ${index} in (${this.snapshotIndex}, ${this.lastIndex()}]`,
+    );
     return this.entries[index - this.snapshotIndex - 1] as Entry;
   }
 
@@ -136,7 +142,10 @@ export class RaftLog {
     if (i < n) {
       const first = entries[i] as Entry;
       assert(first.index === prevIndex + 1 + i, 'log: append entries are not contiguous');
-      assert(first.index > this.committed, () => `log: entry ${first.index} conflicts with committed ${this.committed}`);
+      assert(
+        first.index > this.committed,
+        () => `log: entry ${first.index} conflicts with committed ${this.committed}`,
+      );
       if (first.index <= this.lastIndex()) this.truncatedFrom = first.index;
       this.truncateFrom(first.index);
       for (; i < n; i++) this.entries.push(entries[i] as Entry);
@@ -209,7 +218,8 @@ export class RaftLog {
       this.pendingSnapshot = null;
       this.pendingSnapshotHanded = false;
     }
-    if (snapshot.meta.index > this.persisted && snapshot.meta.index <= this.snapshotIndex) this.persisted = snapshot.meta.index;
+    if (snapshot.meta.index > this.persisted && snapshot.meta.index <= this.snapshotIndex)
+      this.persisted = snapshot.meta.index;
     if (snapshot.meta.index > this.applied && snapshot.meta.index <= this.committed) this.applied = snapshot.meta.index;
   }
 

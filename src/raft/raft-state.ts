@@ -118,7 +118,11 @@ export class RaftState {
     // The configuration as of the applied index: the snapshot's (or the bootstrap one), then every
     // config entry up to applied. Later config entries switch it when the host applies them again.
     let config = restore.snapshot ? restore.snapshot.config : restore.initialConfig;
-    config = { voters: config.voters.slice(), learners: config.learners.slice(), votersOutgoing: config.votersOutgoing.slice() };
+    config = {
+      voters: config.voters.slice(),
+      learners: config.learners.slice(),
+      votersOutgoing: config.votersOutgoing.slice(),
+    };
     let configIndex = restore.snapshot ? restore.snapshot.index : 0;
     for (const e of this.log.entries) {
       if (e.index > this.log.applied) break;
@@ -214,7 +218,10 @@ export class RaftState {
 
   /** Makes `config`, established at log index `index` (a config entry or a snapshot), the active one. */
   setConfig(config: ConfigState, index: Index): void {
-    assert(index >= this.configIndex || this.regressConfigOnAdvance, () => `config regression: ${this.configIndex} -> ${index}`);
+    assert(
+      index >= this.configIndex || this.regressConfigOnAdvance,
+      () => `config regression: ${this.configIndex} -> ${index}`,
+    );
     this.config = config;
     this.configIndex = index;
     this.handlers[this.role].onConfigChanged(this);

@@ -12,14 +12,32 @@ import type { Message } from './types';
 export function handleAppend(s: RaftState, m: Message & { type: 'append' }): void {
   const log = s.log;
   if (m.prevLogIndex < log.committed) {
-    s.send({ type: 'appendResp', from: s.id, to: m.from, term: s.term, reject: false, index: log.committed, rejectHint: 0, hintTerm: 0 });
+    s.send({
+      type: 'appendResp',
+      from: s.id,
+      to: m.from,
+      term: s.term,
+      reject: false,
+      index: log.committed,
+      rejectHint: 0,
+      hintTerm: 0,
+    });
     return;
   }
   const lastNew = log.maybeAppend(m.prevLogIndex, m.prevLogTerm, m.entries);
   if (log.truncatedFrom > 0) dropStaleAcks(s, log.truncatedFrom);
   if (lastNew >= 0) {
     log.commitTo(Math.min(m.commit, lastNew));
-    s.send({ type: 'appendResp', from: s.id, to: m.from, term: s.term, reject: false, index: lastNew, rejectHint: 0, hintTerm: 0 });
+    s.send({
+      type: 'appendResp',
+      from: s.id,
+      to: m.from,
+      term: s.term,
+      reject: false,
+      index: lastNew,
+      rejectHint: 0,
+      hintTerm: 0,
+    });
     return;
   }
   // Fast back-off (etcd-io/raft): point the leader at the last index whose term could still match.
@@ -59,17 +77,44 @@ export function handleSnapshot(s: RaftState, m: Message & { type: 'snapshot' }):
   const log = s.log;
   const meta = m.snapshot.meta;
   if (meta.index <= log.committed) {
-    s.send({ type: 'appendResp', from: s.id, to: m.from, term: s.term, reject: false, index: log.committed, rejectHint: 0, hintTerm: 0 });
+    s.send({
+      type: 'appendResp',
+      from: s.id,
+      to: m.from,
+      term: s.term,
+      reject: false,
+      index: log.committed,
+      rejectHint: 0,
+      hintTerm: 0,
+    });
     return;
   }
   if (log.matchTerm(meta.index, meta.term)) {
     // We already hold the snapshot's last entry: just fast-forward the commit index.
     log.commitTo(meta.index);
-    s.send({ type: 'appendResp', from: s.id, to: m.from, term: s.term, reject: false, index: log.committed, rejectHint: 0, hintTerm: 0 });
+    s.send({
+      type: 'appendResp',
+      from: s.id,
+      to: m.from,
+      term: s.term,
+      reject: false,
+      index: log.committed,
+      rejectHint: 0,
+      hintTerm: 0,
+    });
     return;
   }
   dropStaleAcks(s, log.committed + 1);
   log.restore(m.snapshot);
   s.setConfig(cloneConfig(meta.config), meta.index);
-  s.send({ type: 'appendResp', from: s.id, to: m.from, term: s.term, reject: false, index: log.lastIndex(), rejectHint: 0, hintTerm: 0 });
+  s.send({
+    type: 'appendResp',
+    from: s.id,
+    to: m.from,
+    term: s.term,
+    reject: false,
+    index: log.lastIndex(),
+    rejectHint: 0,
+    hintTerm: 0,
+  });
 }

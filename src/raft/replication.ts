@@ -21,7 +21,10 @@ export function sendAppend(s: RaftState, to: NodeId, sendIfEmpty: boolean): bool
   const prevIndex = pr.next - 1;
   const prevTerm = log.term(prevIndex);
   if (prevTerm === TERM_UNAVAILABLE) {
-    assert(prevIndex < log.snapshotIndex, () => `replication: next ${pr.next} beyond last ${log.lastIndex()} for ${to}`);
+    assert(
+      prevIndex < log.snapshotIndex,
+      () => `replication: next ${pr.next} beyond last ${log.lastIndex()} for ${to}`,
+    );
     // The entries this follower needs are compacted. Don't waste a snapshot on an unreachable peer.
     if (!pr.recentActive) return false;
     pr.becomeSnapshot(log.applied);
@@ -32,7 +35,16 @@ export function sendAppend(s: RaftState, to: NodeId, sendIfEmpty: boolean): bool
   const entries = log.slice(pr.next, last + 1, s.cfg.appendBytesMax);
   if (entries.length === 0 && !sendIfEmpty) return false;
   const commit = log.committed;
-  s.send({ type: 'append', from: s.id, to, term: s.term, prevLogIndex: prevIndex, prevLogTerm: prevTerm, entries, commit });
+  s.send({
+    type: 'append',
+    from: s.id,
+    to,
+    term: s.term,
+    prevLogIndex: prevIndex,
+    prevLogTerm: prevTerm,
+    entries,
+    commit,
+  });
   pr.sentEntries(entries.length, prevIndex + entries.length);
   if (commit > pr.sentCommit) pr.sentCommit = commit;
   return true;

@@ -33,7 +33,16 @@ export function stepWithTermRules(s: RaftState, m: Message): StepOutcome {
       // A stale leader (back from a partition, or removed from the configuration so that no successor
       // ever contacts it) learns our term from this and steps down. With PreVote/CheckQuorum terms may
       // not otherwise reach it at all.
-      s.send({ type: 'appendResp', from: s.id, to: m.from, term: s.term, reject: true, index: 0, rejectHint: 0, hintTerm: 0 });
+      s.send({
+        type: 'appendResp',
+        from: s.id,
+        to: m.from,
+        term: s.term,
+        reject: true,
+        index: 0,
+        rejectHint: 0,
+        hintTerm: 0,
+      });
     } else if (m.type === 'preVote') {
       s.send({ type: 'preVoteResp', from: s.id, to: m.from, term: s.term, reject: true });
     }
@@ -42,7 +51,13 @@ export function stepWithTermRules(s: RaftState, m: Message): StepOutcome {
 
   if (m.type === 'vote' || m.type === 'preVote') {
     const rejectedForLog = handleVoteRequest(s, m);
-    if (rejectedForLog && s.role === 'follower' && s.leader === 0 && !isMember(s.config, s.id) && isVoter(s.config, m.from)) {
+    if (
+      rejectedForLog &&
+      s.role === 'follower' &&
+      s.leader === 0 &&
+      !isMember(s.config, s.id) &&
+      isVoter(s.config, m.from)
+    ) {
       // We were removed, yet a voter of our last configuration is campaigning with a log behind ours: it
       // may never win without entries only we hold (e.g. we led, committed our own removal and crashed
       // before the others learned of it). Lead once more, then hand over (leader.ts handOver).
@@ -62,10 +77,7 @@ export function stepWithTermRules(s: RaftState, m: Message): StepOutcome {
  * the vote counts; our own elections count only the voters of our configuration (quorum.ts).
  */
 function handleVoteRequest(s: RaftState, m: Message & { type: 'vote' | 'preVote' }): boolean {
-  const canVote =
-    s.vote === m.from ||
-    (s.vote === 0 && s.leader === 0) ||
-    (m.type === 'preVote' && m.term > s.term);
+  const canVote = s.vote === m.from || (s.vote === 0 && s.leader === 0) || (m.type === 'preVote' && m.term > s.term);
   const upToDate = s.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
   if (canVote && upToDate) {
     if (m.type === 'vote') {

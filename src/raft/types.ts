@@ -158,13 +158,12 @@ export type DropReason =
   | 'unknownNode'
   | 'invalidChange';
 
-export type ProposeOutcome =
-  | { ok: true; index: Index; term: Term }
-  | { ok: false; reason: DropReason; leader: NodeId };
+export type ProposeOutcome = { ok: true; index: Index; term: Term } | { ok: false; reason: DropReason; leader: NodeId };
 
 export type ReadIndexOutcome = { ok: true } | { ok: false; reason: DropReason; leader: NodeId };
 
-export type TransferOutcome = { ok: true } | { ok: false; reason: 'notLeader' | 'unknownNode' | 'isSelf' | 'learner'; leader: NodeId };
+export type TransferOutcome =
+  { ok: true } | { ok: false; reason: 'notLeader' | 'unknownNode' | 'isSelf' | 'learner'; leader: NodeId };
 
 /**
  * `invalidMessage`: the message breaks an invariant no correct peer breaks (validate-message.ts); it was

@@ -41,7 +41,8 @@ export function messageProblem(s: RaftState, m: Message): string | null {
     case 'vote':
       if (!isIndex(m.lastLogIndex)) return `${m.type}: last log index ${String(m.lastLogIndex)} out of range`;
       // A candidate's log holds no entry of a term above its own (the campaign's term is higher still).
-      if (!isTerm(m.lastLogTerm) || m.lastLogTerm > m.term) return `${m.type}: last log term ${String(m.lastLogTerm)} out of range`;
+      if (!isTerm(m.lastLogTerm) || m.lastLogTerm > m.term)
+        return `${m.type}: last log term ${String(m.lastLogTerm)} out of range`;
       if (m.type === 'vote' && typeof m.transfer !== 'boolean') return 'vote: transfer is not a boolean';
       return null;
     case 'preVoteResp':
@@ -78,7 +79,8 @@ export function messageProblem(s: RaftState, m: Message): string | null {
  */
 function appendProblem(m: Message & { type: 'append' }): string | null {
   if (!isIndex(m.prevLogIndex)) return `append: prev log index ${String(m.prevLogIndex)} out of range`;
-  if (!isTerm(m.prevLogTerm) || m.prevLogTerm > m.term) return `append: prev log term ${String(m.prevLogTerm)} out of range`;
+  if (!isTerm(m.prevLogTerm) || m.prevLogTerm > m.term)
+    return `append: prev log term ${String(m.prevLogTerm)} out of range`;
   if (!isIndex(m.commit)) return `append: commit ${String(m.commit)} out of range`;
   const entries = m.entries;
   if (!Array.isArray(entries)) return 'append: entries is not a list';
@@ -90,7 +92,8 @@ function appendProblem(m: Message & { type: 'append' }): string | null {
     const e = entries[i] as Entry;
     if (typeof e !== 'object' || e === null) return `append: entry ${i} is not an entry`;
     const index = m.prevLogIndex + 1 + i;
-    if (e.index !== index) return `append: entry ${i} has index ${String(e.index)}, expected ${index} (gap or disorder)`;
+    if (e.index !== index)
+      return `append: entry ${i} has index ${String(e.index)}, expected ${index} (gap or disorder)`;
     if (!isTerm(e.term) || e.term < 1 || e.term < prevTerm || e.term > m.term) {
       return `append: entry ${index} has term ${String(e.term)}, outside [${Math.max(prevTerm, 1)}, ${m.term}]`;
     }
@@ -136,17 +139,20 @@ function appendRespProblem(s: RaftState, m: Message & { type: 'appendResp' }): s
   if (s.role === 'leader' && m.term === s.term) {
     const last = s.log.lastIndex();
     if (m.index > last) return `appendResp: index ${m.index} beyond the leader's last index ${last}`;
-    if (m.reject && m.rejectHint > last) return `appendResp: reject hint ${m.rejectHint} beyond the leader's last index ${last}`;
+    if (m.reject && m.rejectHint > last)
+      return `appendResp: reject hint ${m.rejectHint} beyond the leader's last index ${last}`;
   }
   return null;
 }
 
 /** A snapshot's last entry has an index >= 1 and a term in [1, message term]; its configuration is well formed. */
 function snapshotProblem(term: number, snap: Snapshot): string | null {
-  if (typeof snap !== 'object' || snap === null || typeof snap.meta !== 'object' || snap.meta === null) return 'snapshot: no meta';
+  if (typeof snap !== 'object' || snap === null || typeof snap.meta !== 'object' || snap.meta === null)
+    return 'snapshot: no meta';
   const meta = snap.meta;
   if (!isIndex(meta.index) || meta.index < 1) return `snapshot: index ${String(meta.index)} out of range`;
-  if (!isTerm(meta.term) || meta.term < 1 || meta.term > term) return `snapshot: term ${String(meta.term)} outside [1, ${term}]`;
+  if (!isTerm(meta.term) || meta.term < 1 || meta.term > term)
+    return `snapshot: term ${String(meta.term)} outside [1, ${term}]`;
   if (!(snap.data instanceof Uint8Array)) return 'snapshot: data is not bytes';
   const problem = configProblem(meta.config);
   return problem === null ? null : `snapshot: ${problem}`;

@@ -34,15 +34,23 @@ export function checkMemberAddress(value: unknown, field: string): string {
   }
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > MEMBER_ADDRESS_BYTES_MAX) {
-    throw new TesseraError('INVALID_ARGUMENT', `${field} is ${bytes} bytes; at most ${MEMBER_ADDRESS_BYTES_MAX}`, { limit: 'addressBytesMax' });
+    throw new TesseraError('INVALID_ARGUMENT', `${field} is ${bytes} bytes; at most ${MEMBER_ADDRESS_BYTES_MAX}`, {
+      limit: 'addressBytesMax',
+    });
   }
   const m = MEMBER_ADDRESS_RE.exec(value);
   const port = m ? Number(m[2]) : 0;
   if (!m || port < 1 || port > 65535) {
-    throw new TesseraError('INVALID_ARGUMENT', `${field} must be HOST:PORT with a port in 1..65535, got '${value}'`, { limit: 'address' });
+    throw new TesseraError('INVALID_ARGUMENT', `${field} must be HOST:PORT with a port in 1..65535, got '${value}'`, {
+      limit: 'address',
+    });
   }
   if (isUnspecifiedHost(m[1] as string)) {
-    throw new TesseraError('INVALID_ARGUMENT', `${field} '${value}' is a wildcard address; give one that peers can dial`, { limit: 'address' });
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `${field} '${value}' is a wildcard address; give one that peers can dial`,
+      { limit: 'address' },
+    );
   }
   return value;
 }
@@ -55,7 +63,10 @@ interface TransferLeaderWire {
 }
 
 function checkNodeId(id: unknown): number {
-  if (!isNodeId(id)) throw new TesseraError('INVALID_ARGUMENT', `node id must be a positive integer, got ${String(id)}`, { limit: 'nodeId' });
+  if (!isNodeId(id))
+    throw new TesseraError('INVALID_ARGUMENT', `node id must be a positive integer, got ${String(id)}`, {
+      limit: 'nodeId',
+    });
   return id;
 }
 
@@ -87,15 +98,23 @@ export function statusResponse(host: NodeHost, config: NodeConfig) {
   };
 }
 
-export function adminServiceHandlers(host: () => NodeHost, config: NodeConfig, metrics: NodeMetrics): grpc.UntypedServiceImplementation {
-  const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>) => unary<Req, Res>(method, metrics, config.requestTimeoutMs, fn);
+export function adminServiceHandlers(
+  host: () => NodeHost,
+  config: NodeConfig,
+  metrics: NodeMetrics,
+): grpc.UntypedServiceImplementation {
+  const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>) =>
+    unary<Req, Res>(method, metrics, config.requestTimeoutMs, fn);
   return {
     status: u('Admin.Status', async () => statusResponse(host(), config)),
 
     addNode: u('Admin.AddNode', async (req: AddNodeWire, timeoutMs) => {
       const id = checkNodeId(req.id);
       const address = checkMemberAddress(req.address, 'address');
-      const peerAddress = req.peerAddress !== undefined && req.peerAddress !== '' ? checkMemberAddress(req.peerAddress, 'peer_address') : address;
+      const peerAddress =
+        req.peerAddress !== undefined && req.peerAddress !== ''
+          ? checkMemberAddress(req.peerAddress, 'peer_address')
+          : address;
       return { members: members(await host().addNode(id, address, req.learner, timeoutMs, peerAddress)) };
     }),
 

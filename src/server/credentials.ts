@@ -48,7 +48,8 @@ function readPem(flag: string, path: string, readFile: ReadFile): Buffer {
 /** Every certificate of a PEM bundle, parsed; at least one. */
 function parseCertificates(flag: string, path: string, pem: Buffer): X509Certificate[] {
   const blocks = pem.toString('utf8').match(CERT_BLOCK_RE) ?? [];
-  if (blocks.length === 0) throw configError(`${flag}: '${path}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  if (blocks.length === 0)
+    throw configError(`${flag}: '${path}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   return blocks.map((block, i) => {
     try {
       return new X509Certificate(block);
@@ -59,7 +60,10 @@ function parseCertificates(flag: string, path: string, pem: Buffer): X509Certifi
 }
 
 /** The credentials of the client listener (KV, Admin; see the header for the modes). */
-export function clientListenerCredentials(config: Pick<NodeConfig, 'tls' | 'peerListen'>, readFile: ReadFile = readFileSync): ClientListenerCredentials {
+export function clientListenerCredentials(
+  config: Pick<NodeConfig, 'tls' | 'peerListen'>,
+  readFile: ReadFile = readFileSync,
+): ClientListenerCredentials {
   const tls = config.tls;
   if (tls === null) return { credentials: grpc.ServerCredentials.createInsecure(), mode: 'plaintext' };
   if (config.peerListen === null) {
@@ -78,7 +82,8 @@ export function clientListenerCredentials(config: Pick<NodeConfig, 'tls' | 'peer
   } catch (e) {
     throw configError(`--tls-key: '${tls.key}' is not a PEM private key: ${reasonOf(e)}`, e);
   }
-  if (!leaf.checkPrivateKey(privateKey)) throw configError(`--tls-key: '${tls.key}' is not the private key of --tls-cert '${tls.cert}'`);
+  if (!leaf.checkPrivateKey(privateKey))
+    throw configError(`--tls-key: '${tls.key}' is not the private key of --tls-cert '${tls.cert}'`);
   if (ca !== null) parseCertificates('--tls-ca', tls.ca!, ca);
   try {
     // What the TLS server will do with these bytes: any remaining problem is reported now, not at bind.

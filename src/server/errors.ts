@@ -49,7 +49,8 @@ export function toGrpcStatus(e: unknown): GrpcErrorStatus {
   }
   metadata.set('tessera-reason', e.code);
   if (typeof d.leaderId === 'number' && d.leaderId > 0) metadata.set('tessera-leader-id', String(d.leaderId));
-  if (typeof d.leaderAddress === 'string' && d.leaderAddress !== '') metadata.set('tessera-leader-address', d.leaderAddress);
+  if (typeof d.leaderAddress === 'string' && d.leaderAddress !== '')
+    metadata.set('tessera-leader-address', d.leaderAddress);
   if (typeof d.epoch === 'number') metadata.set('tessera-epoch', String(d.epoch));
   if (typeof d.limit === 'string') metadata.set('tessera-limit', d.limit);
   return { code: statusOf[e.code] ?? grpc.status.INTERNAL, details: e.message, metadata };
@@ -65,6 +66,7 @@ export interface RequestErrorWire {
 export function toRequestError(e: unknown): RequestErrorWire {
   const st = toGrpcStatus(e);
   const trailers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(st.metadata.getMap())) trailers[k] = typeof v === 'string' ? v : v.toString('utf8');
+  for (const [k, v] of Object.entries(st.metadata.getMap()))
+    trailers[k] = typeof v === 'string' ? v : v.toString('utf8');
   return { code: st.code, message: st.details, trailers };
 }

@@ -40,20 +40,32 @@ import { remainingMs, unary } from './unary';
 const EMPTY = Buffer.alloc(0);
 
 /** The result of a proposed command as the request expects it, or the error its reply carries. */
-export function expectResult<T extends CommandResult['type']>(result: CommandResult, type: T): Extract<CommandResult, { type: T }> {
+export function expectResult<T extends CommandResult['type']>(
+  result: CommandResult,
+  type: T,
+): Extract<CommandResult, { type: T }> {
   if (result.type === type) return result as Extract<CommandResult, { type: T }>;
-  if (result.type === 'wrongShard') throw new TesseraError('WRONG_SHARD', 'the key moved to another shard before the write applied', { epoch: 0 });
+  if (result.type === 'wrongShard')
+    throw new TesseraError('WRONG_SHARD', 'the key moved to another shard before the write applied', { epoch: 0 });
   if (result.type === 'sessionExpired') {
     // Not retryable and not a definite failure: the session is unknown to the state machine (never
     // registered, evicted or expired), or its newer write superseded this one. Nothing was applied by this
     // request; an earlier attempt of the write may have been.
-    throw new TesseraError('SESSION_EXPIRED', 'the write session is unknown or moved on; nothing was applied by this request and the outcome of the write is unknown');
+    throw new TesseraError(
+      'SESSION_EXPIRED',
+      'the write session is unknown or moved on; nothing was applied by this request and the outcome of the write is unknown',
+    );
   }
   if (result.type === 'sessionSeqReused') {
-    throw new TesseraError('INVALID_ARGUMENT', `session seq ${result.seq} was used for a different request`, { limit: 'sessionSeq' });
+    throw new TesseraError('INVALID_ARGUMENT', `session seq ${result.seq} was used for a different request`, {
+      limit: 'sessionSeq',
+    });
   }
   if (result.type === 'undecodable') {
-    throw new TesseraError('INTERNAL', `the state machine could not decode this write's log entry; nothing was applied (${result.message})`);
+    throw new TesseraError(
+      'INTERNAL',
+      `the state machine could not decode this write's log entry; nothing was applied (${result.message})`,
+    );
   }
   throw new TesseraError('INTERNAL', `unexpected state machine result ${result.type} for a ${type}`);
 }
@@ -78,7 +90,8 @@ export function kvServiceHandlers(
   sessionLimiter: SessionOpenLimiter = new SessionOpenLimiter(config.sessionsNewPerClientPerSecond),
 ): grpc.UntypedServiceImplementation {
   const limits = config.limits;
-  const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>) => unary<Req, Res>(method, metrics, config.requestTimeoutMs, fn);
+  const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>) =>
+    unary<Req, Res>(method, metrics, config.requestTimeoutMs, fn);
   const fns = kvFunctions(host, limits);
   /** OpenSession from the client at grpc-js peer `peer`: rate-limited by its address, then proposed. */
   const openSessionFn = async (req: OpenSessionWire, timeoutMs: number, peer: string) => {
@@ -90,20 +103,37 @@ export function kvServiceHandlers(
     const r = expectResult(result, 'registerSession');
     return { header: hd, clientId: Buffer.from(r.clientId, 'hex') };
   };
-  const openSession = u('KV.OpenSession', (req: OpenSessionWire & { peer: string }, timeoutMs) => openSessionFn(req, timeoutMs, req.peer));
+  const openSession = u('KV.OpenSession', (req: OpenSessionWire & { peer: string }, timeoutMs) =>
+    openSessionFn(req, timeoutMs, req.peer),
+  );
 
   /** One request of a Multi call: its result, or its error as the single call would have returned it. */
   const multiOne = (op: MultiOpWire, timeoutMs: number, peer: string): Promise<Record<string, unknown>> => {
     let run: Promise<unknown>;
     const kind =
-      op.op ?? (op.put ? 'put' : op.get ? 'get' : op.delete ? 'delete' : op.compareAndSwap ? 'compareAndSwap' : op.openSession ? 'openSession' : undefined);
+      op.op ??
+      (op.put
+        ? 'put'
+        : op.get
+          ? 'get'
+          : op.delete
+            ? 'delete'
+            : op.compareAndSwap
+              ? 'compareAndSwap'
+              : op.openSession
+                ? 'openSession'
+                : undefined);
     try {
       if (kind === 'put' && op.put) run = fns.put(op.put, timeoutMs);
       else if (kind === 'get' && op.get) run = fns.get(op.get, timeoutMs);
       else if (kind === 'delete' && op.delete) run = fns.delete(op.delete, timeoutMs);
       else if (kind === 'compareAndSwap' && op.compareAndSwap) run = fns.compareAndSwap(op.compareAndSwap, timeoutMs);
       else if (kind === 'openSession' && op.openSession) run = openSessionFn(op.openSession, timeoutMs, peer);
-      else throw new TesseraError('INVALID_ARGUMENT', 'a Multi op has no request (get, put, delete, compare_and_swap or open_session)');
+      else
+        throw new TesseraError(
+          'INVALID_ARGUMENT',
+          'a Multi op has no request (get, put, delete, compare_and_swap or open_session)',
+        );
     } catch (e) {
       run = Promise.reject(e);
     }
@@ -118,7 +148,10 @@ export function kvServiceHandlers(
     put: u('KV.Put', fns.put),
     delete: u('KV.Delete', fns.delete),
     compareAndSwap: u('KV.CompareAndSwap', fns.compareAndSwap),
-    openSession: (call: grpc.ServerUnaryCall<OpenSessionWire & { peer: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    openSession: (
+      call: grpc.ServerUnaryCall<OpenSessionWire & { peer: string }, unknown>,
+      callback: grpc.sendUnaryData<unknown>,
+    ) => {
       call.request.peer = call.getPeer(); // set here, after decoding: not a field a client can send
       openSession(call, callback);
     },
@@ -129,15 +162,31 @@ export function kvServiceHandlers(
     },
     pipeline: (call: grpc.ServerDuplexStream<{ ops: PipelineOpWire[] }, { results: Record<string, unknown>[] }>) => {
       const peer = call.getPeer();
-      servePipeline(call, (op, timeoutMs) => multiOne(op as MultiOpWire, timeoutMs, peer), pipelines, metrics, config.requestTimeoutMs);
+      servePipeline(
+        call,
+        (op, timeoutMs) => multiOne(op as MultiOpWire, timeoutMs, peer),
+        pipelines,
+        metrics,
+        config.requestTimeoutMs,
+      );
     },
 
     scan: u('KV.Scan', async (req: ScanWire, timeoutMs) => {
       const plan = scanPlan(req, limits);
       const h = host();
       const group = h.groupFor(plan.start);
-      const { value: page, header: hd } = await h.read(group, plan.stale ? 'stale' : 'linearizable', (sm) => sm.scan(plan.start, plan.end, plan.limit, plan.bytesMax), timeoutMs);
-      return { header: hd, items: page.items.map((kv) => ({ key: kv.key, value: kv.value })), more: page.more, nextStart: page.nextStart ?? EMPTY };
+      const { value: page, header: hd } = await h.read(
+        group,
+        plan.stale ? 'stale' : 'linearizable',
+        (sm) => sm.scan(plan.start, plan.end, plan.limit, plan.bytesMax),
+        timeoutMs,
+      );
+      return {
+        header: hd,
+        items: page.items.map((kv) => ({ key: kv.key, value: kv.value })),
+        more: page.more,
+        nextStart: page.nextStart ?? EMPTY,
+      };
     }),
 
     batch: u('KV.Batch', async (req: BatchWire, timeoutMs) => {
@@ -146,7 +195,8 @@ export function kvServiceHandlers(
       const firstKey = command.compares[0]?.key ?? command.writes[0]?.key ?? (command.reads[0] as Buffer);
       const group = h.groupFor(firstKey);
       for (const k of [...command.compares.map((c) => c.key), ...command.writes.map((w) => w.key), ...command.reads]) {
-        if (h.groupFor(k) !== group) throw new TesseraError('INVALID_ARGUMENT', 'a batch must stay within one shard', { limit: 'batchShard' });
+        if (h.groupFor(k) !== group)
+          throw new TesseraError('INVALID_ARGUMENT', 'a batch must stay within one shard', { limit: 'batchShard' });
       }
       const { result, header: hd } = await h.propose(group, command, timeoutMs);
       const r = expectResult(result, 'batch');
@@ -173,11 +223,18 @@ function serveMulti(
   const ops = call.request.ops ?? [];
   const fail = (e: TesseraError): void => {
     const st = toGrpcStatus(e);
-    metrics.grpcLatencySeconds.observe({ method: 'KV.Multi', code: grpc.status[st.code] ?? String(st.code) }, (performance.now() - t0) / 1000);
+    metrics.grpcLatencySeconds.observe(
+      { method: 'KV.Multi', code: grpc.status[st.code] ?? String(st.code) },
+      (performance.now() - t0) / 1000,
+    );
     call.emit('error', { code: st.code, details: st.details, metadata: st.metadata });
   };
   if (ops.length > MULTI_OPS_MAX) {
-    fail(new TesseraError('INVALID_ARGUMENT', `Multi has ${ops.length} requests, over the limit of ${MULTI_OPS_MAX}`, { limit: 'multiOpsMax' }));
+    fail(
+      new TesseraError('INVALID_ARGUMENT', `Multi has ${ops.length} requests, over the limit of ${MULTI_OPS_MAX}`, {
+        limit: 'multiOpsMax',
+      }),
+    );
     return;
   }
   const timeoutMs = remainingMs(call.getDeadline(), requestTimeoutMs);

@@ -100,7 +100,15 @@ export function servePipeline(
     for (const op of req.ops ?? []) {
       const id = op.id;
       if (inFlight >= opsInFlightMax) {
-        push({ index: id, error: toRequestError(new TesseraError('RESOURCE_EXHAUSTED', `too many requests in flight on this stream (${opsInFlightMax}); retry later`)) });
+        push({
+          index: id,
+          error: toRequestError(
+            new TesseraError(
+              'RESOURCE_EXHAUSTED',
+              `too many requests in flight on this stream (${opsInFlightMax}); retry later`,
+            ),
+          ),
+        });
         continue;
       }
       inFlight++;
@@ -111,7 +119,10 @@ export function servePipeline(
         if (result.error === undefined) okLatency.observe((performance.now() - t0) / 1000);
         else {
           const code = (result.error as { code: number }).code;
-          metrics.grpcLatencySeconds.observe({ method: 'KV.Pipeline', code: grpc.status[code] ?? String(code) }, (performance.now() - t0) / 1000);
+          metrics.grpcLatencySeconds.observe(
+            { method: 'KV.Pipeline', code: grpc.status[code] ?? String(code) },
+            (performance.now() - t0) / 1000,
+          );
         }
         result.index = id;
         if (!ended) push(result);

@@ -36,7 +36,10 @@ function refuse(message: string): never {
 /** `promise`, or a CONFIG refusal naming `what` once timeoutMs passed (the probe itself may never end). */
 export function bounded<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   return new Promise<T>((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new TesseraError('CONFIG', `${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new TesseraError('CONFIG', `${what} did not finish within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     timer.unref();
     promise.then(
       (v) => {
@@ -68,7 +71,8 @@ export async function checkDataDir(dataDir: string, timeoutMs = PROBE_TIMEOUT_MS
   const flag = `--data-dir ${dataDir}`;
   const absolute = resolve(dataDir);
   const kernel = kernelFilesystemOf(absolute);
-  if (kernel !== null) refuse(`${flag}: ${absolute} is under ${kernel}, a kernel filesystem, not storage; choose a directory on a disk`);
+  if (kernel !== null)
+    refuse(`${flag}: ${absolute} is under ${kernel}, a kernel filesystem, not storage; choose a directory on a disk`);
   const probe = <T>(p: Promise<T>, what: string) => bounded(p, timeoutMs, `${flag}: ${what}`);
   // The nearest existing path: the data dir itself or an ancestor it would be created in.
   let existing = absolute;
@@ -77,7 +81,9 @@ export async function checkDataDir(dataDir: string, timeoutMs = PROBE_TIMEOUT_MS
       const s = await probe(stat(existing), `stat ${existing}`);
       if (!s.isDirectory()) {
         if (existing === absolute) refuse(`${flag}: ${absolute} exists and is not a directory`);
-        refuse(`${flag}: cannot create ${absolute}: ${existing} is a ${s.isFile() ? 'regular file' : 'non-directory'}, not a directory`);
+        refuse(
+          `${flag}: cannot create ${absolute}: ${existing} is a ${s.isFile() ? 'regular file' : 'non-directory'}, not a directory`,
+        );
       }
       break;
     } catch (e) {
@@ -87,7 +93,10 @@ export async function checkDataDir(dataDir: string, timeoutMs = PROBE_TIMEOUT_MS
         existing = dirname(existing);
         continue;
       }
-      if (code === 'ENOTDIR') refuse(`${flag}: cannot create ${absolute}: a path component above ${existing} is a regular file, not a directory`);
+      if (code === 'ENOTDIR')
+        refuse(
+          `${flag}: cannot create ${absolute}: a path component above ${existing} is a regular file, not a directory`,
+        );
       refuse(`${flag}: cannot access ${existing} (${code})`);
     }
   }
@@ -96,13 +105,16 @@ export async function checkDataDir(dataDir: string, timeoutMs = PROBE_TIMEOUT_MS
     return refuse(`${flag}: cannot resolve ${existing} (${errorCode(e)})`);
   });
   const realKernel = kernelFilesystemOf(real);
-  if (realKernel !== null) refuse(`${flag}: ${existing} resolves to ${real} under ${realKernel}, a kernel filesystem, not storage`);
+  if (realKernel !== null)
+    refuse(`${flag}: ${existing} resolves to ${real} under ${realKernel}, a kernel filesystem, not storage`);
   const writable = async (dir: string, what: string): Promise<void> => {
     try {
       await probe(access(dir, constants.W_OK | constants.X_OK), `access ${dir}`);
     } catch (e) {
       if (e instanceof TesseraError) throw e;
-      refuse(`${flag}: ${what} ${dir} is not writable by this process (uid ${process.getuid?.() ?? '?'}: ${errorCode(e)})`);
+      refuse(
+        `${flag}: ${what} ${dir} is not writable by this process (uid ${process.getuid?.() ?? '?'}: ${errorCode(e)})`,
+      );
     }
   };
   if (existing !== absolute) {
@@ -157,7 +169,7 @@ export async function checkPorts(ports: readonly PortToProbe[], timeoutMs = PROB
         const code = errorCode(e);
         const why =
           code === 'EADDRINUSE'
-            ? 'the address is in use (another process, or another of this node\'s flags, listens there)'
+            ? "the address is in use (another process, or another of this node's flags, listens there)"
             : code === 'EACCES'
               ? 'permission denied (ports below 1024 need privileges)'
               : code === 'EADDRNOTAVAIL'
@@ -203,28 +215,42 @@ function sortedPeers(peers: ReadonlyMap<NodeId, string>): [NodeId, string][] {
 }
 
 /** Step 2: identity, after the store opened, before anything runs. Writes only the identity record. */
-export async function establishIdentity(store: NodeStore, config: NodeConfig, logger: Logger): Promise<EstablishedIdentity> {
+export async function establishIdentity(
+  store: NodeStore,
+  config: NodeConfig,
+  logger: Logger,
+): Promise<EstablishedIdentity> {
   const where = `data dir ${config.dataDir}`;
   const stored = await loadIdentity(store.db);
   const hasData = (await store.listGroups()).length > 0 || (await store.loadGroup(WHOLE_KEYSPACE_GROUP)) !== null;
   const tokenClusterId = config.clusterToken === null ? null : deriveClusterId(config.clusterToken, new Map());
 
   if (stored !== null) {
-    if (stored.nodeId !== config.id) refuse(`${where} holds node ${stored.nodeId}'s data, but --id is ${config.id}; start node ${stored.nodeId} on it, or give node ${config.id} its own data dir`);
+    if (stored.nodeId !== config.id)
+      refuse(
+        `${where} holds node ${stored.nodeId}'s data, but --id is ${config.id}; start node ${stored.nodeId} on it, or give node ${config.id} its own data dir`,
+      );
     if (tokenClusterId !== null && stored.clusterId !== null && stored.clusterId !== tokenClusterId) {
-      refuse(`${where} belongs to cluster ${shortClusterId(stored.clusterId)}, but --cluster-token names cluster ${shortClusterId(tokenClusterId)}; this data dir is another cluster's`);
+      refuse(
+        `${where} belongs to cluster ${shortClusterId(stored.clusterId)}, but --cluster-token names cluster ${shortClusterId(tokenClusterId)}; this data dir is another cluster's`,
+      );
     }
   }
 
   if (hasData) {
     if (config.join) {
-      logger.info({ dataDir: config.dataDir }, '--join with existing data: --peers is ignored, the node uses its stored membership');
+      logger.info(
+        { dataDir: config.dataDir },
+        '--join with existing data: --peers is ignored, the node uses its stored membership',
+      );
     } else {
       const bootstrapPeers = stored?.bootstrapPeers ?? null;
       const membership = await readStoredMembership(store, WHOLE_KEYSPACE_GROUP, bootstrapPeers);
       const contradiction = membership === null ? null : peersContradiction(config.peers, membership, bootstrapPeers);
       if (contradiction !== null) {
-        refuse(`${where}: ${contradiction}; --peers only bootstraps a new node: restart with the original --peers or the current membership`);
+        refuse(
+          `${where}: ${contradiction}; --peers only bootstraps a new node: restart with the original --peers or the current membership`,
+        );
       }
     }
   }
@@ -247,15 +273,28 @@ export async function establishIdentity(store: NodeStore, config: NodeConfig, lo
     };
     if (identity.clusterId === null && config.peerTls === null) {
       // Peers never send the cluster id in clear without TLS (transport/handshake.ts), so there is nothing to learn it from.
-      refuse(`${where}: a node joining without peer mutual TLS needs the cluster's --cluster-token (peers prove the cluster id, they never send it in clear)`);
+      refuse(
+        `${where}: a node joining without peer mutual TLS needs the cluster's --cluster-token (peers prove the cluster id, they never send it in clear)`,
+      );
     }
     const same = stored !== null && JSON.stringify(stored) === JSON.stringify(identity);
     if (!same) await saveIdentity(store.db, identity);
     if (derivedFromPeers) {
-      logger.warn({}, 'cluster id derived from --peers: anyone who knows the member addresses can guess it; set --cluster-token SECRET on every member');
+      logger.warn(
+        {},
+        'cluster id derived from --peers: anyone who knows the member addresses can guess it; set --cluster-token SECRET on every member',
+      );
     }
-    if (hasData) logger.info({ dataDir: config.dataDir, clusterId: shortClusterId(identity.clusterId) }, 'data dir written by an older version: identity recorded from the current flags');
-    else if (!same) logger.info({ dataDir: config.dataDir, clusterId: shortClusterId(identity.clusterId), join: config.join }, 'identity recorded');
+    if (hasData)
+      logger.info(
+        { dataDir: config.dataDir, clusterId: shortClusterId(identity.clusterId) },
+        'data dir written by an older version: identity recorded from the current flags',
+      );
+    else if (!same)
+      logger.info(
+        { dataDir: config.dataDir, clusterId: shortClusterId(identity.clusterId), join: config.join },
+        'identity recorded',
+      );
   }
 
   // With data, the node runs with what it bootstrapped with, not with what the flags say now.
@@ -274,7 +313,10 @@ export async function establishIdentity(store: NodeStore, config: NodeConfig, lo
       if (current.clusterId !== null) return;
       current = { ...current, clusterId };
       await saveIdentity(store.db, current);
-      logger.info({ clusterId: shortClusterId(clusterId) }, 'cluster id learned from the first authenticated peer and stored');
+      logger.info(
+        { clusterId: shortClusterId(clusterId) },
+        'cluster id learned from the first authenticated peer and stored',
+      );
     },
   };
 }

@@ -18,7 +18,10 @@ let cached: PublicServices | null = null;
 export function loadPublicServices(): PublicServices {
   if (cached) return cached;
   const dir = findProtoDir();
-  const pd = protoLoader.loadSync([join(dir, 'kv.proto'), join(dir, 'admin.proto')], { ...protoLoaderOptions, includeDirs: [dir] });
+  const pd = protoLoader.loadSync([join(dir, 'kv.proto'), join(dir, 'admin.proto')], {
+    ...protoLoaderOptions,
+    includeDirs: [dir],
+  });
   const loaded = grpc.loadPackageDefinition(pd) as unknown as {
     tessera: { v1: { KV: grpc.ServiceClientConstructor; Admin: grpc.ServiceClientConstructor } };
   };

@@ -81,7 +81,9 @@ export const CLIENT_ID_BYTES_MAX = 64;
 export function consistencyOf(v: unknown, field = 'consistency'): 'linearizable' | 'stale' {
   if (v === CONSISTENCY_LINEARIZABLE || v === undefined || v === null) return 'linearizable';
   if (v === CONSISTENCY_STALE) return 'stale';
-  throw new TesseraError('INVALID_ARGUMENT', `${field} is ${String(v)}: not a Consistency (0 LINEARIZABLE, 1 STALE)`, { field });
+  throw new TesseraError('INVALID_ARGUMENT', `${field} is ${String(v)}: not a Consistency (0 LINEARIZABLE, 1 STALE)`, {
+    field,
+  });
 }
 
 function invalid(message: string, limit?: string): TesseraError {
@@ -95,13 +97,15 @@ function buf(v: unknown): Buffer {
 export function checkKey(key: unknown, limits: LimitsConfig, what = 'key'): Buffer {
   const k = buf(key);
   if (k.length === 0) throw invalid(`${what} must not be empty`, 'keyBytesMin');
-  if (k.length > limits.keyBytesMax) throw invalid(`${what} is ${k.length} bytes, over the limit of ${limits.keyBytesMax}`, 'keyBytesMax');
+  if (k.length > limits.keyBytesMax)
+    throw invalid(`${what} is ${k.length} bytes, over the limit of ${limits.keyBytesMax}`, 'keyBytesMax');
   return k;
 }
 
 export function checkValue(value: unknown, limits: LimitsConfig, what = 'value'): Buffer {
   const v = buf(value);
-  if (v.length > limits.valueBytesMax) throw invalid(`${what} is ${v.length} bytes, over the limit of ${limits.valueBytesMax}`, 'valueBytesMax');
+  if (v.length > limits.valueBytesMax)
+    throw invalid(`${what} is ${v.length} bytes, over the limit of ${limits.valueBytesMax}`, 'valueBytesMax');
   return v;
 }
 
@@ -109,9 +113,11 @@ export function toSession(s: SessionWire | null | undefined): SessionTag | null 
   if (!s) return null;
   const clientId = buf(s.clientId);
   if (clientId.length === 0) return null;
-  if (clientId.length > CLIENT_ID_BYTES_MAX) throw invalid(`session client_id is ${clientId.length} bytes, at most ${CLIENT_ID_BYTES_MAX}`, 'clientIdBytes');
+  if (clientId.length > CLIENT_ID_BYTES_MAX)
+    throw invalid(`session client_id is ${clientId.length} bytes, at most ${CLIENT_ID_BYTES_MAX}`, 'clientIdBytes');
   const seq = Number(s.seq);
-  if (!Number.isSafeInteger(seq) || seq < 1) throw invalid(`session seq must be >= 1, got ${String(s.seq)}`, 'sessionSeq');
+  if (!Number.isSafeInteger(seq) || seq < 1)
+    throw invalid(`session seq must be >= 1, got ${String(s.seq)}`, 'sessionSeq');
   return { clientId: clientId.toString('hex'), seq };
 }
 
@@ -119,13 +125,21 @@ export function toSession(s: SessionWire | null | undefined): SessionTag | null 
 export function openSessionCommand(r: OpenSessionWire): Command & { type: 'registerSession' } {
   const clientId = buf(r.clientId);
   if (clientId.length < CLIENT_ID_BYTES_MIN || clientId.length > CLIENT_ID_BYTES_MAX) {
-    throw invalid(`OpenSession client_id is ${clientId.length} bytes, want ${CLIENT_ID_BYTES_MIN} to ${CLIENT_ID_BYTES_MAX} random bytes`, 'clientIdBytes');
+    throw invalid(
+      `OpenSession client_id is ${clientId.length} bytes, want ${CLIENT_ID_BYTES_MIN} to ${CLIENT_ID_BYTES_MAX} random bytes`,
+      'clientIdBytes',
+    );
   }
   return { type: 'registerSession', clientId: clientId.toString('hex') };
 }
 
 export function putCommand(r: PutWire, limits: LimitsConfig): Command {
-  return withFingerprint({ type: 'put', key: checkKey(r.key, limits), value: checkValue(r.value, limits), session: toSession(r.session) });
+  return withFingerprint({
+    type: 'put',
+    key: checkKey(r.key, limits),
+    value: checkValue(r.value, limits),
+    session: toSession(r.session),
+  });
 }
 
 export function deleteCommand(r: DeleteWire, limits: LimitsConfig): Command {
@@ -150,7 +164,8 @@ export function batchCommand(r: BatchWire, limits: LimitsConfig): BatchPlan {
   const ops = r.ops ?? [];
   const count = compares.length + ops.length;
   if (count === 0) throw invalid('batch has no operations', 'batchOpsMax');
-  if (count > limits.batchOpsMax) throw invalid(`batch has ${count} operations and compares, over the limit of ${limits.batchOpsMax}`, 'batchOpsMax');
+  if (count > limits.batchOpsMax)
+    throw invalid(`batch has ${count} operations and compares, over the limit of ${limits.batchOpsMax}`, 'batchOpsMax');
   let bytes = 0;
   const cmpOut: Compare[] = compares.map((c, i) => {
     const key = checkKey(c.key, limits, `compares[${i}].key`);
@@ -184,8 +199,15 @@ export function batchCommand(r: BatchWire, limits: LimitsConfig): BatchPlan {
       throw invalid(`ops[${i}] has no operation (put, delete or get)`);
     }
   });
-  if (bytes > limits.batchBytesMax) throw invalid(`batch is ${bytes} bytes of keys and values, over the limit of ${limits.batchBytesMax}`, 'batchBytesMax');
-  return { command: withFingerprint({ type: 'batch', compares: cmpOut, writes, reads, session: toSession(r.session) }), readSlots };
+  if (bytes > limits.batchBytesMax)
+    throw invalid(
+      `batch is ${bytes} bytes of keys and values, over the limit of ${limits.batchBytesMax}`,
+      'batchBytesMax',
+    );
+  return {
+    command: withFingerprint({ type: 'batch', compares: cmpOut, writes, reads, session: toSession(r.session) }),
+    readSlots,
+  };
 }
 
 export interface ScanPlan {
@@ -202,8 +224,10 @@ export function scanPlan(r: ScanWire, limits: LimitsConfig): ScanPlan {
   const start = buf(r.start);
   const endRaw = buf(r.end);
   const end = endRaw.length === 0 ? null : endRaw;
-  if (start.length > limits.keyBytesMax) throw invalid(`scan start is ${start.length} bytes, over the limit of ${limits.keyBytesMax}`, 'keyBytesMax');
-  if (end && end.length > limits.keyBytesMax) throw invalid(`scan end is ${end.length} bytes, over the limit of ${limits.keyBytesMax}`, 'keyBytesMax');
+  if (start.length > limits.keyBytesMax)
+    throw invalid(`scan start is ${start.length} bytes, over the limit of ${limits.keyBytesMax}`, 'keyBytesMax');
+  if (end && end.length > limits.keyBytesMax)
+    throw invalid(`scan end is ${end.length} bytes, over the limit of ${limits.keyBytesMax}`, 'keyBytesMax');
   if (end && Buffer.compare(start, end) > 0) throw invalid('scan start is after its end', 'scanRange');
   const limit = r.limit > 0 ? Math.min(r.limit, limits.scanItemsMax) : Math.min(1000, limits.scanItemsMax);
   const bytesMax = r.bytesMax > 0 ? Math.min(r.bytesMax, limits.scanBytesMax) : limits.scanBytesMax;

@@ -33,7 +33,10 @@ export class SessionOpenLimiter {
     readonly bucketsMax = SESSION_BUCKETS_MAX_DEFAULT,
   ) {
     assert(Number.isFinite(perSecond) && perSecond > 0, () => `sessions per second must be > 0, got ${perSecond}`);
-    assert(Number.isInteger(bucketsMax) && bucketsMax >= 1, () => `bucketsMax must be an integer >= 1, got ${bucketsMax}`);
+    assert(
+      Number.isInteger(bucketsMax) && bucketsMax >= 1,
+      () => `bucketsMax must be an integer >= 1, got ${bucketsMax}`,
+    );
     this.burst = perSecond * BURST_FACTOR;
   }
 
@@ -54,7 +57,10 @@ export class SessionOpenLimiter {
       this.makeRoom(now);
     }
     const allowed = tokens >= 1;
-    this.buckets.set(address, { tokens: allowed ? tokens - 1 : tokens, atMs: b === undefined ? now : Math.max(now, b.atMs) });
+    this.buckets.set(address, {
+      tokens: allowed ? tokens - 1 : tokens,
+      atMs: b === undefined ? now : Math.max(now, b.atMs),
+    });
     return allowed;
   }
 

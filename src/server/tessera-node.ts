@@ -16,7 +16,14 @@ import * as grpc from '@grpc/grpc-js';
 import { Random, TesseraError } from '../base';
 import { formatHostPort, type NodeConfig } from '../config';
 import { NodeHost } from '../node';
-import { createNodeMetrics, startHttpServer, type HealthReport, type Logger, type NodeMetrics, type ObsHttpServer } from '../obs';
+import {
+  createNodeMetrics,
+  startHttpServer,
+  type HealthReport,
+  type Logger,
+  type NodeMetrics,
+  type ObsHttpServer,
+} from '../obs';
 import { NodeStore } from '../storage';
 import { Transport, loadPeerTls, serverOptions, startPeerServer, type PeerServer } from '../transport';
 import { adminServiceHandlers, TESSERA_VERSION } from './admin-service';
@@ -56,7 +63,9 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   // Client TLS files are read and checked before anything is opened or written (CONFIG names the flag).
   const clientCredentials = clientListenerCredentials(config);
   // Peer TLS files likewise (CONFIG names the flag); with them the peer listener requires client certificates.
-  const peerTls = config.peerTls ? loadPeerTls({ cert: config.peerTls.cert, key: config.peerTls.key, ca: config.peerTls.ca ?? '' }) : null;
+  const peerTls = config.peerTls
+    ? loadPeerTls({ cert: config.peerTls.cert, key: config.peerTls.key, ca: config.peerTls.ca ?? '' })
+    : null;
   // Before anything is written: the data dir and every port (exit 2, one line), then the identity checks.
   await preflightResources(config);
   const store = await openNodeStore(config.dataDir);
@@ -80,7 +89,9 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       // The stored cluster id (preflight.ts); a --join node without one adopts its first peer's and stores it.
       clusterId: established.identity.clusterId,
       onClusterIdLearned: (clusterId) => {
-        established.learnClusterId(clusterId).catch((e: unknown) => logger.error({ err: (e as Error).message }, 'cannot store the learned cluster id'));
+        established
+          .learnClusterId(clusterId)
+          .catch((e: unknown) => logger.error({ err: (e as Error).message }, 'cannot store the learned cluster id'));
       },
       clientAddress: config.advertiseAddress,
       tls: peerTls,
@@ -104,7 +115,16 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     const grpcServer = server;
     const grpcPort = await new Promise<number>((resolve, reject) =>
       grpcServer.bindAsync(formatHostPort(config.listen), clientCredentials.credentials, (err, port) =>
-        err ? reject(new TesseraError('CONFIG', `cannot listen on ${formatHostPort(config.listen)}: ${err.message}`, {}, { cause: err })) : resolve(port),
+        err
+          ? reject(
+              new TesseraError(
+                'CONFIG',
+                `cannot listen on ${formatHostPort(config.listen)}: ${err.message}`,
+                {},
+                { cause: err },
+              ),
+            )
+          : resolve(port),
       ),
     );
     let fatalReported = false;
@@ -119,7 +139,10 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
         if (fatalReported) return;
         fatalReported = true;
         serving = false;
-        logger.fatal({ err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) }, 'fatal error; the node stops');
+        logger.fatal(
+          { err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) },
+          'fatal error; the node stops',
+        );
         options.onFatal?.(e);
       },
     });
@@ -135,12 +158,29 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
         return { groupId: id, leader: s.leader, role: s.role, term: s.term, commit: s.commit, applied: s.applied };
       }),
     });
-    const http: ObsHttpServer | null = config.http ? await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health }) : null;
+    const http: ObsHttpServer | null = config.http
+      ? await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health })
+      : null;
     logger.info(
-      { listen: `${config.listen.host}:${grpcPort}`, peerListen: config.peerListen ? `${config.peerListen.host}:${peerServer?.port}` : null, peerTls: peerTls !== null, clientTls: clientCredentials.mode, http: config.http ? `${config.http.host}:${http?.port}` : null, peers: Object.fromEntries(runConfig.peers), join: runConfig.join, dataDir: config.dataDir, timing: config.timing, unsafeStaleReads: config.unsafeStaleReads },
+      {
+        listen: `${config.listen.host}:${grpcPort}`,
+        peerListen: config.peerListen ? `${config.peerListen.host}:${peerServer?.port}` : null,
+        peerTls: peerTls !== null,
+        clientTls: clientCredentials.mode,
+        http: config.http ? `${config.http.host}:${http?.port}` : null,
+        peers: Object.fromEntries(runConfig.peers),
+        join: runConfig.join,
+        dataDir: config.dataDir,
+        timing: config.timing,
+        unsafeStaleReads: config.unsafeStaleReads,
+      },
       'node started',
     );
-    if (config.unsafeStaleReads) logger.warn({}, 'UNSAFE: --unsafe-stale-reads serves linearizable reads locally without ReadIndex (testing only)');
+    if (config.unsafeStaleReads)
+      logger.warn(
+        {},
+        'UNSAFE: --unsafe-stale-reads serves linearizable reads locally without ReadIndex (testing only)',
+      );
     let closing: Promise<void> | null = null;
     const peerTransport = transport;
     const openPeerServer = peerServer;
@@ -173,7 +213,10 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
                 resolve();
               });
             });
-          await Promise.all([shutdown(grpcServer), openPeerServer ? shutdown(openPeerServer.server) : Promise.resolve()]);
+          await Promise.all([
+            shutdown(grpcServer),
+            openPeerServer ? shutdown(openPeerServer.server) : Promise.resolve(),
+          ]);
           await store.close();
           await http?.close();
           logger.info({}, 'node stopped');
@@ -198,7 +241,12 @@ async function openNodeStore(dataDir: string): Promise<NodeStore> {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException | null)?.code;
     if (typeof code === 'string' && ['EACCES', 'EPERM', 'ENOTDIR', 'EROFS', 'EEXIST', 'ENOSPC'].includes(code)) {
-      throw new TesseraError('CONFIG', `--data-dir ${dataDir}: cannot open the store (${code}: ${(e as Error).message})`, {}, { cause: e });
+      throw new TesseraError(
+        'CONFIG',
+        `--data-dir ${dataDir}: cannot open the store (${code}: ${(e as Error).message})`,
+        {},
+        { cause: e },
+      );
     }
     throw e;
   }

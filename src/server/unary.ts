@@ -10,7 +10,11 @@ import { toGrpcStatus } from './errors';
 
 export type UnaryFn<Req, Res> = (request: Req, timeoutMs: number) => Promise<Res>;
 
-const codeNames = new Map<number, string>(Object.entries(grpc.status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v as number, k]));
+const codeNames = new Map<number, string>(
+  Object.entries(grpc.status)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => [v as number, k]),
+);
 
 export function remainingMs(deadline: grpc.Deadline, capMs: number): number {
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
@@ -18,7 +22,12 @@ export function remainingMs(deadline: grpc.Deadline, capMs: number): number {
   return Math.min(capMs, at - Date.now());
 }
 
-export function unary<Req, Res>(method: string, metrics: NodeMetrics, requestTimeoutMs: number, fn: UnaryFn<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+export function unary<Req, Res>(
+  method: string,
+  metrics: NodeMetrics,
+  requestTimeoutMs: number,
+  fn: UnaryFn<Req, Res>,
+): grpc.handleUnaryCall<Req, Res> {
   const okLatency = metrics.grpcLatencySeconds.labels({ method, code: 'OK' });
   return (call, callback) => {
     const t0 = performance.now();
@@ -30,7 +39,8 @@ export function unary<Req, Res>(method: string, metrics: NodeMetrics, requestTim
     let run: Promise<Res>;
     try {
       const timeoutMs = remainingMs(call.getDeadline(), requestTimeoutMs);
-      if (timeoutMs <= 0) throw new TesseraError('DEADLINE_EXCEEDED', 'the request deadline passed before it was handled');
+      if (timeoutMs <= 0)
+        throw new TesseraError('DEADLINE_EXCEEDED', 'the request deadline passed before it was handled');
       run = fn(call.request, timeoutMs);
     } catch (e) {
       run = Promise.reject(e);

@@ -57,11 +57,13 @@ export function decodeIdentity(buf: Uint8Array): NodeIdentity {
   const [format, nodeId, clusterId, peers] = v as unknown[];
   if (format !== FORMAT) throw corrupt(`unknown identity format ${String(format)}`);
   if (!isNodeId(nodeId)) throw corrupt(`node id ${String(nodeId)} is not a node id`);
-  if (clusterId !== null && (typeof clusterId !== 'string' || !CLUSTER_ID_RE.test(clusterId))) throw corrupt('cluster id is not 32 hex digits');
+  if (clusterId !== null && (typeof clusterId !== 'string' || !CLUSTER_ID_RE.test(clusterId)))
+    throw corrupt('cluster id is not 32 hex digits');
   if (!Array.isArray(peers)) throw corrupt('bootstrap peers are not a list');
   const bootstrapPeers: [NodeId, string][] = [];
   for (const p of peers as unknown[]) {
-    if (!Array.isArray(p) || p.length !== 2 || !isNodeId(p[0]) || typeof p[1] !== 'string') throw corrupt('a bootstrap peer is not [id, address]');
+    if (!Array.isArray(p) || p.length !== 2 || !isNodeId(p[0]) || typeof p[1] !== 'string')
+      throw corrupt('a bootstrap peer is not [id, address]');
     bootstrapPeers.push([p[0], p[1]]);
   }
   return { nodeId, clusterId: clusterId as string | null, bootstrapPeers };

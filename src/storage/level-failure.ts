@@ -27,14 +27,18 @@ import { join } from 'node:path';
 import { TesseraError } from '../base';
 import type { StoreDb } from './types';
 
-export type LevelFailure = { kind: 'locked'; message: string } | { kind: 'corruption'; message: string } | { kind: 'other'; message: string };
+export type LevelFailure =
+  { kind: 'locked'; message: string } | { kind: 'corruption'; message: string } | { kind: 'other'; message: string };
 
 /** Code and message of an error and of each error in its cause chain, outermost first. */
 function chain(e: unknown): Array<{ code: string | undefined; message: string }> {
   const out: Array<{ code: string | undefined; message: string }> = [];
   for (let cur: unknown = e, depth = 0; cur !== undefined && cur !== null && depth < 8; depth++) {
     const err = cur as { code?: unknown; message?: unknown; cause?: unknown };
-    out.push({ code: typeof err.code === 'string' ? err.code : undefined, message: typeof err.message === 'string' ? err.message : String(cur) });
+    out.push({
+      code: typeof err.code === 'string' ? err.code : undefined,
+      message: typeof err.message === 'string' ? err.message : String(cur),
+    });
     cur = err.cause;
   }
   return out;
@@ -50,12 +54,15 @@ export function classifyLevelError(e: unknown): LevelFailure {
   const innermost = links[links.length - 1]?.message ?? String(e);
   if (links.some((l) => l.code === 'LEVEL_LOCKED')) return { kind: 'locked', message: innermost };
   for (const l of links) {
-    if (l.code === 'LEVEL_CORRUPTION' || l.message.startsWith('Corruption:')) return { kind: 'corruption', message: l.message };
+    if (l.code === 'LEVEL_CORRUPTION' || l.message.startsWith('Corruption:'))
+      return { kind: 'corruption', message: l.message };
     if (l.code === 'LEVEL_IO_ERROR' || l.message.startsWith('IO error:')) {
       // A file the MANIFEST (or CURRENT) names is gone.
-      if (/No such file or directory/.test(l.message) && DB_FILE_RE.test(l.message)) return { kind: 'corruption', message: l.message };
+      if (/No such file or directory/.test(l.message) && DB_FILE_RE.test(l.message))
+        return { kind: 'corruption', message: l.message };
       // A read past the end of a truncated table (mmapped files answer EINVAL).
-      if (/Invalid argument/.test(l.message) && TABLE_FILE_RE.test(l.message)) return { kind: 'corruption', message: l.message };
+      if (/Invalid argument/.test(l.message) && TABLE_FILE_RE.test(l.message))
+        return { kind: 'corruption', message: l.message };
     }
   }
   return { kind: 'other', message: innermost };
@@ -93,7 +100,10 @@ export async function checkCurrentFile(dbPath: string): Promise<void> {
   if (names.includes('CURRENT')) return;
   const dbFiles = names.filter((n) => /^(?:MANIFEST-\d+|\d+\.(?:ldb|sst|log))$/.test(n));
   if (dbFiles.length === 0) return;
-  throw levelCorruption(dbPath, `the CURRENT file is missing but ${dbFiles.length} database files remain (e.g. ${dbFiles.sort()[0]})`);
+  throw levelCorruption(
+    dbPath,
+    `the CURRENT file is missing but ${dbFiles.length} database files remain (e.g. ${dbFiles.sort()[0]})`,
+  );
 }
 
 /** Live tables as the MANIFEST records them: file number and size in bytes. */
@@ -132,7 +142,8 @@ export async function checkTableFiles(db: StoreDb, dbPath: string): Promise<void
       const bytes = await sizeOnDisk(dbPath, t.fileNumber);
       const name = `${String(t.fileNumber).padStart(6, '0')}.ldb`;
       if (bytes === null) problem = `table file ${join(dbPath, name)} is missing`;
-      else if (bytes !== t.bytes) problem = `table file ${join(dbPath, name)} has ${bytes} bytes, the MANIFEST records ${t.bytes}`;
+      else if (bytes !== t.bytes)
+        problem = `table file ${join(dbPath, name)} has ${bytes} bytes, the MANIFEST records ${t.bytes}`;
       if (problem !== null) break;
     }
     if (problem === null) return;
@@ -140,4 +151,3 @@ export async function checkTableFiles(db: StoreDb, dbPath: string): Promise<void
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
-

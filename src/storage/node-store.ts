@@ -44,11 +44,15 @@ import {
   snapshotMetaKey,
 } from '../codec';
 import type { Entry } from '../raft';
-import { asLevelCorruption, checkCurrentFile, checkTableFiles, classifyLevelError, levelCorruption } from './level-failure';
+import {
+  asLevelCorruption,
+  checkCurrentFile,
+  checkTableFiles,
+  classifyLevelError,
+  levelCorruption,
+} from './level-failure';
 import type { GroupDurableState, GroupWrite, StoreDb } from './types';
 import { writeBatch, type BatchOp } from './write-batch';
-
-
 
 const INDEX_MAX = Number.MAX_SAFE_INTEGER;
 
@@ -99,7 +103,12 @@ export class NodeStore {
       const f = classifyLevelError(e);
       if (f.kind === 'corruption') throw levelCorruption(path, f.message, e);
       const hint = f.kind === 'locked' ? 'is another process using this data directory?' : 'check the data directory';
-      throw new TesseraError('CONFIG', `cannot open LevelDB at ${path} (${hint}): ${f.message}`, { path }, { cause: e });
+      throw new TesseraError(
+        'CONFIG',
+        `cannot open LevelDB at ${path} (${hint}): ${f.message}`,
+        { path },
+        { cause: e },
+      );
     }
     const store = new NodeStore(level, path);
     try {
@@ -175,7 +184,10 @@ export class NodeStore {
         st.logFirst = st.snapshotIndex + 1;
         st.logLast = st.snapshotIndex;
       } else if (st.logFirst > st.snapshotIndex + 1) {
-        throw corruption(firstEntryKey.get(g) as Buffer, `log gap: the log starts at ${st.logFirst} after a snapshot at ${st.snapshotIndex}`);
+        throw corruption(
+          firstEntryKey.get(g) as Buffer,
+          `log gap: the log starts at ${st.logFirst} after a snapshot at ${st.snapshotIndex}`,
+        );
       } else if (st.logLast <= st.snapshotIndex) {
         // Only entries covered by the snapshot remain: the log is empty.
         st.logFirst = st.snapshotIndex + 1;
@@ -226,12 +238,16 @@ export class NodeStore {
     const applied = appliedBuf === undefined ? 0 : decodeIndex(appliedBuf, formatKey(appliedKey(groupId)));
     if (st === undefined && appliedBuf === undefined) return null;
     const hsBuf = await this.level.get(hardStateKey(groupId));
-    const hardState = hsBuf === undefined ? { term: 0, vote: 0, commit: 0 } : decodeHardState(hsBuf, formatKey(hardStateKey(groupId)));
+    const hardState =
+      hsBuf === undefined ? { term: 0, vote: 0, commit: 0 } : decodeHardState(hsBuf, formatKey(hardStateKey(groupId)));
     const snapBuf = await this.level.get(snapshotMetaKey(groupId));
     const snapshot = snapBuf === undefined ? null : decodeSnapshotMeta(snapBuf, formatKey(snapshotMetaKey(groupId)));
     const entries: Entry[] = [];
     let expected = (snapshot?.index ?? 0) + 1;
-    for await (const [key, value] of this.level.iterator({ gte: entryKey(groupId, expected), lte: entryKey(groupId, INDEX_MAX) })) {
+    for await (const [key, value] of this.level.iterator({
+      gte: entryKey(groupId, expected),
+      lte: entryKey(groupId, INDEX_MAX),
+    })) {
       const e = decodeEntry(value, formatKey(key));
       if (e.index !== expected) throw corruption(key, `log gap: expected entry ${expected}, found ${e.index}`);
       entries.push(e);
@@ -250,12 +266,17 @@ export class NodeStore {
     const next = new Map<number, GroupLogState>();
     for (const w of writes) {
       assert(!next.has(w.groupId), () => `persist: two writes for group ${w.groupId} in one batch`);
-      const st: GroupLogState = { ...(this.groups.get(w.groupId) ?? { snapshotIndex: 0, snapshotTerm: 0, logFirst: 1, logLast: 0 }) };
+      const st: GroupLogState = {
+        ...(this.groups.get(w.groupId) ?? { snapshotIndex: 0, snapshotTerm: 0, logFirst: 1, logLast: 0 }),
+      };
       const g = w.groupId;
       if (w.hardState !== null) ops.push({ type: 'put', key: hardStateKey(g), value: encodeHardState(w.hardState) });
       if (w.snapshot !== null) {
         const m = w.snapshot;
-        assert(m.index >= st.snapshotIndex, () => `persist: snapshot ${m.index} of group ${g} is older than the stored ${st.snapshotIndex}`);
+        assert(
+          m.index >= st.snapshotIndex,
+          () => `persist: snapshot ${m.index} of group ${g} is older than the stored ${st.snapshotIndex}`,
+        );
         let keepAfter = m.index === st.snapshotIndex && m.term === st.snapshotTerm;
         if (m.index >= st.logFirst && m.index <= st.logLast) {
           const key = entryKey(g, m.index);
@@ -284,7 +305,10 @@ export class NodeStore {
       }
       if (w.entries.length > 0) {
         const first = (w.entries[0] as Entry).index;
-        assert(first > st.snapshotIndex, () => `persist: entry ${first} of group ${g} is at or below the snapshot ${st.snapshotIndex}`);
+        assert(
+          first > st.snapshotIndex,
+          () => `persist: entry ${first} of group ${g} is at or below the snapshot ${st.snapshotIndex}`,
+        );
         assert(first <= st.logLast + 1, () => `persist: entry ${first} of group ${g} leaves a gap after ${st.logLast}`);
         let expected = first;
         for (const e of w.entries) {
@@ -312,7 +336,8 @@ export class NodeStore {
       const st = this.groups.get(groupId);
       assert(
         st !== undefined && throughIndex <= st.snapshotIndex,
-        () => `compactLog(${groupId}, ${throughIndex}): persist a snapshot meta at or past ${throughIndex} first (stored: ${st?.snapshotIndex ?? 'none'})`,
+        () =>
+          `compactLog(${groupId}, ${throughIndex}): persist a snapshot meta at or past ${throughIndex} first (stored: ${st?.snapshotIndex ?? 'none'})`,
       );
       if (throughIndex < st.logFirst) return;
       await this.level.clear({ gte: entryKey(groupId, 0), lte: entryKey(groupId, throughIndex) });
@@ -324,7 +349,9 @@ export class NodeStore {
   /** The stored log bounds of a group (for tests, metrics and the compaction policy). */
   logBounds(groupId: number): { snapshotIndex: number; firstIndex: number; lastIndex: number } | null {
     const st = this.groups.get(groupId);
-    return st === undefined ? null : { snapshotIndex: st.snapshotIndex, firstIndex: st.logFirst, lastIndex: st.logLast };
+    return st === undefined
+      ? null
+      : { snapshotIndex: st.snapshotIndex, firstIndex: st.logFirst, lastIndex: st.logLast };
   }
 
   /** Waits for queued writes, then closes LevelDB. */

@@ -23,7 +23,10 @@ export function writeBatch(db: StoreDb, ops: BatchOp[], sync: boolean): Promise<
   if (db.status !== 'open' || typeof fast !== 'function') return db.batch(ops, { sync });
   for (const op of ops) {
     assert(Buffer.isBuffer(op.key) && op.key.length > 0, 'writeBatch: keys are non-empty Buffers');
-    assert(op.type === 'del' || (op.type === 'put' && Buffer.isBuffer(op.value)), 'writeBatch: a put has a Buffer value');
+    assert(
+      op.type === 'del' || (op.type === 'put' && Buffer.isBuffer(op.value)),
+      'writeBatch: a put has a Buffer value',
+    );
   }
   return fast.call(db, ops, { sync });
 }

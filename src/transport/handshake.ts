@@ -102,7 +102,8 @@ export type HandshakeOutcome =
  * ADDRESS_BYTES_MAX bytes. Used on every address that arrives from the network.
  */
 export function isValidAddress(text: unknown): text is string {
-  if (typeof text !== 'string' || text.length === 0 || Buffer.byteLength(text, 'utf8') > ADDRESS_BYTES_MAX) return false;
+  if (typeof text !== 'string' || text.length === 0 || Buffer.byteLength(text, 'utf8') > ADDRESS_BYTES_MAX)
+    return false;
   const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(text);
   if (!m) return false;
   const port = Number(m[2]);
@@ -110,7 +111,9 @@ export function isValidAddress(text: unknown): text is string {
 }
 
 export function isValidClusterId(text: unknown): text is string {
-  return typeof text === 'string' && text.length > 0 && text.length <= CLUSTER_ID_CHARS_MAX && /^[\x21-\x7e]+$/.test(text);
+  return (
+    typeof text === 'string' && text.length > 0 && text.length <= CLUSTER_ID_CHARS_MAX && /^[\x21-\x7e]+$/.test(text)
+  );
 }
 
 /** Equality in time independent of where the ids differ (both are hashed to equal lengths first). */
@@ -127,7 +130,13 @@ export function redactClusterId(id: string | null): string {
 }
 
 /** HMAC-SHA256 keyed by the cluster id over every other field of the handshake, hex. */
-export function handshakeProof(clusterId: string, nodeId: NodeId, to: NodeId, nonce: string, clientAddress: string): string {
+export function handshakeProof(
+  clusterId: string,
+  nodeId: NodeId,
+  to: NodeId,
+  nonce: string,
+  clientAddress: string,
+): string {
   return createHmac('sha256', Buffer.from(clusterId, 'utf8'))
     .update(`tessera-peer-v${PEER_PROTOCOL_VERSION}\n${nodeId}\n${to}\n${nonce}\n${clientAddress}`, 'utf8')
     .digest('hex');
@@ -151,7 +160,13 @@ export function answerMetadata(clusterId: string, receiver: NodeId, h: Handshake
  * The sender's check of the receiver's answer to `request` (the handshake it sent): the receiver `to`
  * proved the same cluster id for this very call (constant time).
  */
-export function verifyAnswer(clusterId: string, request: grpc.Metadata, answer: grpc.Metadata, self: NodeId, to: NodeId): boolean {
+export function verifyAnswer(
+  clusterId: string,
+  request: grpc.Metadata,
+  answer: grpc.Metadata,
+  self: NodeId,
+  to: NodeId,
+): boolean {
   const nonce = single(request, HANDSHAKE_HEADERS.nonce);
   const got = single(answer, HANDSHAKE_HEADERS.answer);
   if (nonce === null || got === null || !/^[0-9a-f]{64}$/.test(got)) return false;
@@ -206,18 +221,26 @@ export function readHandshake(md: grpc.Metadata, selfId: NodeId): HandshakeOutco
     detail,
     claimedNode,
   });
-  if (protocol === null && nodeText === null && proof === null) return unauth('no_handshake', 'peer call without a handshake');
-  if (protocol !== String(PEER_PROTOCOL_VERSION)) return unauth('bad_protocol', `unsupported peer protocol (this node speaks ${PEER_PROTOCOL_VERSION})`);
+  if (protocol === null && nodeText === null && proof === null)
+    return unauth('no_handshake', 'peer call without a handshake');
+  if (protocol !== String(PEER_PROTOCOL_VERSION))
+    return unauth('bad_protocol', `unsupported peer protocol (this node speaks ${PEER_PROTOCOL_VERSION})`);
   const nodeId = nodeText !== null && /^\d{1,10}$/.test(nodeText) ? Number(nodeText) : NaN;
   if (!isNodeId(nodeId)) return unauth('bad_node_id', 'the handshake names no valid node id');
-  if (nodeId === selfId) return unauth('self_id', 'the handshake claims this node\'s own id', nodeId);
+  if (nodeId === selfId) return unauth('self_id', "the handshake claims this node's own id", nodeId);
   const to = toText !== null && /^\d{1,10}$/.test(toText) ? Number(toText) : NaN;
   if (!isNodeId(to)) return unauth('bad_node_id', 'the handshake names no valid receiver id', nodeId);
   if (nonce === null || !/^[0-9a-f]{32}$/.test(nonce) || proof === null || !/^[0-9a-f]{64}$/.test(proof)) {
     return unauth('bad_proof', 'the handshake carries no well-formed nonce and proof', nodeId);
   }
-  if (clusterId !== null && !isValidClusterId(clusterId)) return unauth('bad_cluster_id', 'the handshake carries a malformed cluster id', nodeId);
-  if (!isValidAddress(clientAddress)) return unauth('bad_address', 'the handshake carries no valid client address (HOST:PORT, at most 255 bytes)', nodeId);
+  if (clusterId !== null && !isValidClusterId(clusterId))
+    return unauth('bad_cluster_id', 'the handshake carries a malformed cluster id', nodeId);
+  if (!isValidAddress(clientAddress))
+    return unauth(
+      'bad_address',
+      'the handshake carries no valid client address (HOST:PORT, at most 255 bytes)',
+      nodeId,
+    );
   return { ok: true, handshake: { nodeId, to, nonce, proof, clientAddress, clusterId } };
 }
 

@@ -33,7 +33,8 @@ function readPem(path: string, flag: string): Buffer {
   } catch (e) {
     throw new TesseraError('CONFIG', `${flag}: cannot read '${path}': ${(e as Error).message}`, {}, { cause: e });
   }
-  if (!data.toString('latin1').includes('-----BEGIN ')) throw new TesseraError('CONFIG', `${flag}: '${path}' is not a PEM file`);
+  if (!data.toString('latin1').includes('-----BEGIN '))
+    throw new TesseraError('CONFIG', `${flag}: '${path}' is not a PEM file`);
   return data;
 }
 
@@ -47,12 +48,22 @@ export function loadPeerTls(files: PeerTlsFiles): PeerTlsMaterial {
   try {
     createSecureContext({ ca: material.ca });
   } catch (e) {
-    throw new TesseraError('CONFIG', `--peer-tls-ca: '${files.ca}' holds no usable certificate: ${(e as Error).message}`, {}, { cause: e });
+    throw new TesseraError(
+      'CONFIG',
+      `--peer-tls-ca: '${files.ca}' holds no usable certificate: ${(e as Error).message}`,
+      {},
+      { cause: e },
+    );
   }
   try {
     createSecureContext({ cert: material.cert, key: material.key });
   } catch (e) {
-    throw new TesseraError('CONFIG', `--peer-tls-cert/--peer-tls-key: '${files.cert}' and '${files.key}' are not a usable certificate and key: ${(e as Error).message}`, {}, { cause: e });
+    throw new TesseraError(
+      'CONFIG',
+      `--peer-tls-cert/--peer-tls-key: '${files.cert}' and '${files.key}' are not a usable certificate and key: ${(e as Error).message}`,
+      {},
+      { cause: e },
+    );
   }
   return material;
 }
@@ -68,6 +79,8 @@ export function peerChannelCredentials(tls: PeerTlsMaterial | null, peer: NodeId
   if (tls === null) return grpc.credentials.createInsecure();
   return grpc.credentials.createSsl(tls.ca, tls.key, tls.cert, {
     checkServerIdentity: (_host, cert) =>
-      certificateNamesNode(cert, peer) ? undefined : new Error(`the peer's certificate does not name ${nodeCertificateName(peer)}`),
+      certificateNamesNode(cert, peer)
+        ? undefined
+        : new Error(`the peer's certificate does not name ${nodeCertificateName(peer)}`),
   });
 }

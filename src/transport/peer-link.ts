@@ -173,7 +173,11 @@ export class PeerLink {
     // With TLS, the name sent in SNI (an IP address there is deprecated) and checked: the peer's identity.
     const options = { ...peerChannelOptions, 'grpc.ssl_target_name_override': `node-${this.opts.peerId}` };
     this.client = new Client(this.address, this.opts.credentials(this.opts.peerId), options);
-    const call = (this.client as unknown as { stream(md: grpc.Metadata): grpc.ClientDuplexStream<MessageBatchWire, MessageBatchWire> }).stream(metadata);
+    const call = (
+      this.client as unknown as {
+        stream(md: grpc.Metadata): grpc.ClientDuplexStream<MessageBatchWire, MessageBatchWire>;
+      }
+    ).stream(metadata);
     this.call = call;
     this.state = 'connecting';
     this.blocked = false;
@@ -214,7 +218,8 @@ export class PeerLink {
     if (this.outbox.length > 0) this.drop(this.outbox.length);
     this.outbox = [];
     this.reportUnreachableOnce();
-    if (wasOpen) this.opts.logger.warn({ peer: this.opts.peerId, address: this.address, err: err?.message }, 'peer stream lost');
+    if (wasOpen)
+      this.opts.logger.warn({ peer: this.opts.peerId, address: this.address, err: err?.message }, 'peer stream lost');
     // Full jitter in [backoff/2, backoff], then double up to the cap.
     const delayMs = Math.round(this.backoffMs / 2 + this.opts.random.float() * (this.backoffMs / 2));
     this.backoffMs = Math.min(this.opts.backoff.maxMs, this.backoffMs * 2);

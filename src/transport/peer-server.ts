@@ -17,13 +17,26 @@ export interface PeerServer {
 }
 
 /** Binds the peer listener on `hostPort` ("host:port") and serves the transport's Raft service there. */
-export async function startPeerServer(transport: Transport, hostPort: string, tls: PeerTlsMaterial | null): Promise<PeerServer> {
+export async function startPeerServer(
+  transport: Transport,
+  hostPort: string,
+  tls: PeerTlsMaterial | null,
+): Promise<PeerServer> {
   const server = new grpc.Server(serverOptions);
   transport.registerOn(server);
   try {
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(hostPort, peerServerCredentials(tls), (err, p) =>
-        err ? reject(new TesseraError('CONFIG', `cannot listen on --peer-listen ${hostPort}: ${err.message}`, {}, { cause: err })) : resolve(p),
+        err
+          ? reject(
+              new TesseraError(
+                'CONFIG',
+                `cannot listen on --peer-listen ${hostPort}: ${err.message}`,
+                {},
+                { cause: err },
+              ),
+            )
+          : resolve(p),
       ),
     );
     return { server, port };

@@ -43,7 +43,9 @@ export function loadRaftProto(): RaftProto {
   if (cached) return cached;
   const protoDir = findProtoDir();
   const pd = protoLoader.loadSync(join(protoDir, 'raft.proto'), { ...protoLoaderOptions, includeDirs: [protoDir] });
-  const loaded = grpc.loadPackageDefinition(pd) as unknown as { tessera: { v1: { Raft: grpc.ServiceClientConstructor } } };
+  const loaded = grpc.loadPackageDefinition(pd) as unknown as {
+    tessera: { v1: { Raft: grpc.ServiceClientConstructor } };
+  };
   cached = { service: loaded.tessera.v1.Raft.service, Client: loaded.tessera.v1.Raft };
   return cached;
 }

@@ -200,7 +200,8 @@ export class Transport {
 
   stats(): Map<NodeId, { connected: boolean; queued: number; dropped: number; sent: number }> {
     const out = new Map<NodeId, { connected: boolean; queued: number; dropped: number; sent: number }>();
-    for (const [id, l] of this.links) out.set(id, { connected: l.connected, queued: l.queued, dropped: l.dropped, sent: l.sent });
+    for (const [id, l] of this.links)
+      out.set(id, { connected: l.connected, queued: l.queued, dropped: l.dropped, sent: l.sent });
     return out;
   }
 
@@ -223,7 +224,8 @@ export class Transport {
     const client = this.links.get(to)?.currentClient();
     if (!client) throw new TesseraError('UNAVAILABLE', `no connection to peer ${to} for a snapshot`);
     const metadata = this.outgoingHandshake(to);
-    if (metadata === null) throw new TesseraError('UNAVAILABLE', `no cluster id yet; cannot send a snapshot to peer ${to}`);
+    if (metadata === null)
+      throw new TesseraError('UNAVAILABLE', `no cluster id yet; cannot send a snapshot to peer ${to}`);
     if (this.closed) throw new TesseraError('UNAVAILABLE', 'transport closed');
     const timeoutMs = this.opts.snapshotTimeoutMs;
     let ended = false;
@@ -251,13 +253,15 @@ export class Transport {
       },
     );
     endedEarly.catch(() => undefined);
-    const call = (client as unknown as {
-      installSnapshot(
-        metadata: grpc.Metadata,
-        options: grpc.CallOptions,
-        cb: (err: grpc.ServiceError | null, ack?: SnapshotAckWire) => void,
-      ): grpc.ClientWritableStream<SnapshotChunkWire>;
-    }).installSnapshot(metadata, { deadline: Date.now() + timeoutMs }, (err, ack) => finish(err, ack));
+    const call = (
+      client as unknown as {
+        installSnapshot(
+          metadata: grpc.Metadata,
+          options: grpc.CallOptions,
+          cb: (err: grpc.ServiceError | null, ack?: SnapshotAckWire) => void,
+        ): grpc.ClientWritableStream<SnapshotChunkWire>;
+      }
+    ).installSnapshot(metadata, { deadline: Date.now() + timeoutMs }, (err, ack) => finish(err, ack));
     call.on('error', () => undefined); // the outcome comes through the callback; an 'error' event must not crash the node
     const abort = (why: string): void => {
       finish(new TesseraError('UNAVAILABLE', why));
@@ -274,7 +278,9 @@ export class Transport {
         });
       });
       answered.catch(() => undefined);
-      const unanswered = done.then(() => Promise.reject(new TesseraError('UNAVAILABLE', `peer ${to} ended the snapshot call before answering`)));
+      const unanswered = done.then(() =>
+        Promise.reject(new TesseraError('UNAVAILABLE', `peer ${to} ended the snapshot call before answering`)),
+      );
       unanswered.catch(() => undefined);
       try {
         await Promise.race([answered, unanswered]);
@@ -298,7 +304,14 @@ export class Transport {
         };
         const writeChunk = async (data: Buffer, last: boolean): Promise<void> => {
           if (ended) await endedEarly;
-          const chunk: SnapshotChunkWire = { from: this.opts.selfId, to, groupId, header: first ? header : Buffer.alloc(0), data, last };
+          const chunk: SnapshotChunkWire = {
+            from: this.opts.selfId,
+            to,
+            groupId,
+            header: first ? header : Buffer.alloc(0),
+            data,
+            last,
+          };
           first = false;
           if (!call.write(chunk)) await drained();
         };
@@ -337,8 +350,10 @@ export class Transport {
   registerOn(server: grpc.Server): void {
     server.addService(loadRaftProto().service, {
       stream: (call: grpc.ServerDuplexStream<MessageBatchWire, MessageBatchWire>) => this.acceptStream(call),
-      installSnapshot: (call: grpc.ServerReadableStream<SnapshotChunkWire, SnapshotAckWire>, cb: grpc.sendUnaryData<SnapshotAckWire>) =>
-        this.acceptSnapshot(call, cb),
+      installSnapshot: (
+        call: grpc.ServerReadableStream<SnapshotChunkWire, SnapshotAckWire>,
+        cb: grpc.sendUnaryData<SnapshotAckWire>,
+      ) => this.acceptSnapshot(call, cb),
     });
   }
 
@@ -385,7 +400,10 @@ export class Transport {
     call.on('cancelled', done);
   }
 
-  private acceptSnapshot(call: grpc.ServerReadableStream<SnapshotChunkWire, SnapshotAckWire>, cb: grpc.sendUnaryData<SnapshotAckWire>): void {
+  private acceptSnapshot(
+    call: grpc.ServerReadableStream<SnapshotChunkWire, SnapshotAckWire>,
+    cb: grpc.sendUnaryData<SnapshotAckWire>,
+  ): void {
     const handler = this.handler;
     if (this.closed || handler === null) {
       cb(null, { accepted: false, error: 'node not ready' });
@@ -459,7 +477,13 @@ export class Transport {
   private outgoingHandshake(to: NodeId): grpc.Metadata | null {
     const clusterId = this.clusterIdValue;
     if (clusterId === null) return null;
-    return handshakeMetadata({ clusterId, nodeId: this.opts.selfId, to, clientAddress: this.opts.clientAddress, revealClusterId: this.opts.tls !== null });
+    return handshakeMetadata({
+      clusterId,
+      nodeId: this.opts.selfId,
+      to,
+      clientAddress: this.opts.clientAddress,
+      revealClusterId: this.opts.tls !== null,
+    });
   }
 
   /**
@@ -483,12 +507,20 @@ export class Transport {
       }
       if (!certificateNamesNode(cert, h.nodeId)) {
         this.reject('certificate_mismatch', sender, { subject: cert.subject?.CN });
-        return { ok: false, code: grpc.status.PERMISSION_DENIED, detail: `the client certificate does not name node-${h.nodeId}` };
+        return {
+          ok: false,
+          code: grpc.status.PERMISSION_DENIED,
+          detail: `the client certificate does not name node-${h.nodeId}`,
+        };
       }
     }
     if (h.to !== this.opts.selfId) {
       this.reject('wrong_to', sender, { to: h.to });
-      return { ok: false, code: grpc.status.PERMISSION_DENIED, detail: `the handshake is meant for node ${h.to}, this is node ${this.opts.selfId}` };
+      return {
+        ok: false,
+        code: grpc.status.PERMISSION_DENIED,
+        detail: `the handshake is meant for node ${h.to}, this is node ${this.opts.selfId}`,
+      };
     }
     const ours = this.clusterIdValue;
     if (ours === null) {
@@ -498,13 +530,14 @@ export class Transport {
         return {
           ok: false,
           code: grpc.status.UNAVAILABLE,
-          detail: 'this node does not know its cluster id yet: start it with the cluster\'s --cluster-token, or use peer mutual TLS',
+          detail:
+            "this node does not know its cluster id yet: start it with the cluster's --cluster-token, or use peer mutual TLS",
         };
       }
       this.adoptClusterId(h.clusterId, sender);
     } else if (!verifyProof(h, ours) || (h.clusterId !== null && !clusterIdsEqual(ours, h.clusterId))) {
       this.reject('cluster_mismatch', sender);
-      return { ok: false, code: grpc.status.PERMISSION_DENIED, detail: 'the peer does not prove this cluster\'s id' };
+      return { ok: false, code: grpc.status.PERMISSION_DENIED, detail: "the peer does not prove this cluster's id" };
     }
     this.handler?.onPeerClientAddress?.(h.nodeId, h.clientAddress);
     return { ok: true, handshake: h };
@@ -512,7 +545,10 @@ export class Transport {
 
   private adoptClusterId(clusterId: string, sender: string): void {
     this.clusterIdValue = clusterId;
-    this.opts.logger.info({ from: sender, clusterId: redactClusterId(clusterId) }, 'adopted the cluster id of the first peer that reached this node');
+    this.opts.logger.info(
+      { from: sender, clusterId: redactClusterId(clusterId) },
+      'adopted the cluster id of the first peer that reached this node',
+    );
     this.opts.onClusterIdLearned?.(clusterId);
     for (const link of this.links.values()) link.wake();
   }
@@ -523,7 +559,10 @@ export class Transport {
     const key = `${sender}\0${reason}`;
     if (this.loggedRejections.has(key) || this.loggedRejections.size >= LOGGED_REJECTIONS_MAX) return;
     this.loggedRejections.add(key);
-    this.opts.logger.warn({ sender, reason, ...extra }, 'refused a peer call or message (logged once per sender and reason)');
+    this.opts.logger.warn(
+      { sender, reason, ...extra },
+      'refused a peer call or message (logged once per sender and reason)',
+    );
   }
 }
 

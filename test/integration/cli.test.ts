@@ -9,7 +9,8 @@ import { TESSERA_JS, TestCluster, serverBuilt } from './cluster';
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  if (!serverBuilt()) throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
+  if (!serverBuilt())
+    throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
   cluster = await TestCluster.start({ basePort: 17400 });
 }, 60_000);
 
@@ -19,10 +20,16 @@ afterAll(async () => {
 
 function tessera(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [TESSERA_JS, ...args, '--endpoints', cluster.endpoints().join(',')], { timeout: 20_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [TESSERA_JS, ...args, '--endpoints', cluster.endpoints().join(',')],
+      { timeout: 20_000 },
+      (err, stdout, stderr) => {
+        const code =
+          err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 

@@ -55,14 +55,22 @@ class TlsCluster {
     const peers = IDS.map((id) => `${id}=${peerAddress(id)}`).join(',');
     for (const id of IDS) {
       const args = [
-        TESSERA_JS, 'start',
-        '--id', String(id),
-        '--listen', clientAddress(id),
-        '--peer-listen', peerAddress(id),
-        '--peers', peers,
-        '--data-dir', join(this.dir, `n${id}`),
-        '--http', `127.0.0.1:${BASE_PORT + 50 + id}`,
-        '--profile', 'low-latency',
+        TESSERA_JS,
+        'start',
+        '--id',
+        String(id),
+        '--listen',
+        clientAddress(id),
+        '--peer-listen',
+        peerAddress(id),
+        '--peers',
+        peers,
+        '--data-dir',
+        join(this.dir, `n${id}`),
+        '--http',
+        `127.0.0.1:${BASE_PORT + 50 + id}`,
+        '--profile',
+        'low-latency',
         ...this.tlsArgs(id),
       ];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -95,8 +103,15 @@ class TlsCluster {
     while (Date.now() < deadline) {
       const statuses = await c.clusterStatus({ timeoutMs: 800 });
       const g = summarize(statuses).groups[0];
-      last = JSON.stringify(statuses.map((s) => (s.ok ? `${s.status.nodeId}:${s.status.groups[0]?.role}` : s.error.message.slice(0, 200))));
-      if (g !== undefined && g.leader !== 0 && g.replicas.length === IDS.length && g.replicas.every((r) => r.leader === g.leader && r.term === g.term)) {
+      last = JSON.stringify(
+        statuses.map((s) => (s.ok ? `${s.status.nodeId}:${s.status.groups[0]?.role}` : s.error.message.slice(0, 200))),
+      );
+      if (
+        g !== undefined &&
+        g.leader !== 0 &&
+        g.replicas.length === IDS.length &&
+        g.replicas.every((r) => r.leader === g.leader && r.term === g.term)
+      ) {
         return g.leader;
       }
       await new Promise((r) => setTimeout(r, 200));
@@ -142,7 +157,8 @@ async function failure(p: Promise<unknown>): Promise<{ error: TesseraError; elap
 function run(args: string[], timeoutMs = 20_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [TESSERA_JS, ...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1;
+      const code =
+        err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1;
       resolve({ code, stdout, stderr });
     });
   });
@@ -171,7 +187,16 @@ describe('client TLS (server certificates)', () => {
     expect((await c.get('tls/a'))?.toString()).toBe('1');
     expect((await c.get('tls/b', { consistency: 'stale' }))?.toString() ?? 'b').toBe('b');
     expect((await c.compareAndSwap('tls/a', '1', '2')).succeeded).toBe(true);
-    expect((await c.batch({ ops: [{ op: 'get', key: 'tls/a' }, { op: 'put', key: 'tls/e', value: 'e' }] })).results[0]?.toString()).toBe('2');
+    expect(
+      (
+        await c.batch({
+          ops: [
+            { op: 'get', key: 'tls/a' },
+            { op: 'put', key: 'tls/e', value: 'e' },
+          ],
+        })
+      ).results[0]?.toString(),
+    ).toBe('2');
     const keys: string[] = [];
     for await (const page of c.scan('tls/', 'tls0')) keys.push(...page.items.map((kv) => kv.key.toString()));
     expect(keys).toEqual(['tls/a', 'tls/b', 'tls/c', 'tls/d', 'tls/e']);
@@ -183,7 +208,9 @@ describe('client TLS (server certificates)', () => {
     const plain = await failure(cluster.client({ deadlineMs: 1500 }).put('tls/plain', 'x'));
     expect(plain.error.code).toBe('UNAVAILABLE');
     expect(plain.elapsedMs).toBeLessThan(1500 + 1500);
-    const stranger = await failure(cluster.client({ tls: { ca: other.read(other.ca) }, deadlineMs: 1500 }).put('tls/stranger', 'x'));
+    const stranger = await failure(
+      cluster.client({ tls: { ca: other.read(other.ca) }, deadlineMs: 1500 }).put('tls/stranger', 'x'),
+    );
     expect(stranger.error.code).toBe('UNAVAILABLE');
     expect(stranger.error.message).toMatch(/certificate/i);
     expect(stranger.elapsedMs).toBeLessThan(1500 + 1500);
@@ -214,14 +241,23 @@ describe('client mutual TLS (--tls-ca on the nodes)', () => {
   }, 30_000);
 
   it('refuses a client without a certificate, or with one another CA signed; one the CA signed works', async () => {
-    const anonymous = await failure(cluster.client({ tls: { ca: ca.read(ca.ca) }, deadlineMs: 1500 }).put('mtls/anonymous', 'x'));
+    const anonymous = await failure(
+      cluster.client({ tls: { ca: ca.read(ca.ca) }, deadlineMs: 1500 }).put('mtls/anonymous', 'x'),
+    );
     expect(anonymous.error.code).toBe('UNAVAILABLE');
     expect(anonymous.elapsedMs).toBeLessThan(1500 + 1500);
     const s = other.issue('app-client');
-    const stranger = await failure(cluster.client({ tls: { ca: ca.read(ca.ca), cert: other.read(s.cert), key: other.read(s.key) }, deadlineMs: 1500 }).put('mtls/stranger', 'x'));
+    const stranger = await failure(
+      cluster
+        .client({ tls: { ca: ca.read(ca.ca), cert: other.read(s.cert), key: other.read(s.key) }, deadlineMs: 1500 })
+        .put('mtls/stranger', 'x'),
+    );
     expect(stranger.error.code).toBe('UNAVAILABLE');
     const c = clientCert();
-    const good = cluster.client({ tls: { ca: ca.read(ca.ca), cert: ca.read(c.cert), key: ca.read(c.key) }, deadlineMs: 5000 });
+    const good = cluster.client({
+      tls: { ca: ca.read(ca.ca), cert: ca.read(c.cert), key: ca.read(c.key) },
+      deadlineMs: 5000,
+    });
     await good.put('mtls/k', 'v');
     expect((await good.get('mtls/k'))?.toString()).toBe('v');
     expect(await good.get('mtls/anonymous')).toBeNull();
@@ -233,7 +269,10 @@ describe('client mutual TLS (--tls-ca on the nodes)', () => {
     const flags = ['--endpoints', endpoints.join(','), '--tls-ca', ca.ca, '--tls-cert', c.cert, '--tls-key', c.key];
     expect(await run(['put', 'mtls/cli', 'hello', ...flags])).toMatchObject({ code: 0, stdout: 'OK\n' });
     expect(await run(['get', 'mtls/cli', ...flags])).toMatchObject({ code: 0, stdout: 'hello\n' });
-    expect((await run(['get', 'mtls/cli', '--endpoints', endpoints.join(','), '--tls-ca', ca.ca, '--deadline-ms', '1500'])).code).toBe(3);
+    expect(
+      (await run(['get', 'mtls/cli', '--endpoints', endpoints.join(','), '--tls-ca', ca.ca, '--deadline-ms', '1500']))
+        .code,
+    ).toBe(3);
   }, 60_000);
 });
 
@@ -246,7 +285,18 @@ describe('node start with client TLS flags', () => {
 
   const start = (extra: string[]) => {
     if (dir === '') dir = mkdtempSync(join(tmpdir(), 'tessera-client-tls-config-'));
-    const args = ['start', '--id', '1', '--listen', '127.0.0.1:19591', '--peers', '1=127.0.0.1:19592', '--data-dir', join(dir, 'data'), ...extra];
+    const args = [
+      'start',
+      '--id',
+      '1',
+      '--listen',
+      '127.0.0.1:19591',
+      '--peers',
+      '1=127.0.0.1:19592',
+      '--data-dir',
+      join(dir, 'data'),
+      ...extra,
+    ];
     return run(args, 15_000);
   };
 

@@ -48,7 +48,8 @@ export class TestCluster {
 
   constructor(private readonly opts: ClusterOptions) {
     this.ids = opts.ids ?? [1, 2, 3];
-    this.clusterToken = opts.clusterToken === undefined ? `it-${opts.basePort}-${randomBytes(8).toString('hex')}` : opts.clusterToken;
+    this.clusterToken =
+      opts.clusterToken === undefined ? `it-${opts.basePort}-${randomBytes(8).toString('hex')}` : opts.clusterToken;
     this.dir = mkdtempSync(join(tmpdir(), 'tessera-it-'));
   }
 
@@ -87,12 +88,18 @@ export class TestCluster {
     const args = [
       TESSERA_JS,
       'start',
-      '--id', String(id),
-      '--listen', this.address(id),
-      '--peers', peers,
-      '--data-dir', join(this.dir, `n${id}`),
-      '--http', `127.0.0.1:${this.opts.basePort + 50 + id}`,
-      '--log-level', this.opts.logLevel ?? 'info',
+      '--id',
+      String(id),
+      '--listen',
+      this.address(id),
+      '--peers',
+      peers,
+      '--data-dir',
+      join(this.dir, `n${id}`),
+      '--http',
+      `127.0.0.1:${this.opts.basePort + 50 + id}`,
+      '--log-level',
+      this.opts.logLevel ?? 'info',
       ...(this.clusterToken === null ? [] : ['--cluster-token', this.clusterToken]),
       ...(this.opts.nodeArgs ?? []),
       ...extraArgs,
@@ -146,7 +153,11 @@ export class TestCluster {
       const s = summarize(await client.clusterStatus({ timeoutMs: 800 }));
       const g = s.groups[0];
       if (g !== undefined) {
-        last = JSON.stringify({ leader: g.leader, term: g.term, roles: g.replicas.map((r) => `${r.nodeId}:${r.role}`) });
+        last = JSON.stringify({
+          leader: g.leader,
+          term: g.term,
+          roles: g.replicas.map((r) => `${r.nodeId}:${r.role}`),
+        });
         const leaderReplica = g.replicas.find((r) => r.nodeId === g.leader && r.role === 'leader' && r.term === g.term);
         if (leaderReplica && g.leader !== notId) return { leader: g.leader, term: g.term };
       }
@@ -163,7 +174,9 @@ export class TestCluster {
   }
 
   recentLogs(lines = 30): string {
-    return this.ids.map((id) => `--- node ${id} (last ${lines} lines) ---\n${(this.logs.get(id) ?? []).slice(-lines).join('\n')}`).join('\n');
+    return this.ids
+      .map((id) => `--- node ${id} (last ${lines} lines) ---\n${(this.logs.get(id) ?? []).slice(-lines).join('\n')}`)
+      .join('\n');
   }
 
   /** Closes clients, SIGKILLs every node by PID, removes the data directory. */
@@ -175,7 +188,12 @@ export class TestCluster {
 }
 
 /** Polls fn until it returns true, at most timeoutMs. */
-export async function eventually(what: string, timeoutMs: number, fn: () => Promise<boolean>, pollMs = 200): Promise<void> {
+export async function eventually(
+  what: string,
+  timeoutMs: number,
+  fn: () => Promise<boolean>,
+  pollMs = 200,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown = null;
   while (Date.now() < deadline) {
@@ -186,11 +204,17 @@ export async function eventually(what: string, timeoutMs: number, fn: () => Prom
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }
-  throw new Error(`${what}: not true within ${timeoutMs} ms${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+  throw new Error(
+    `${what}: not true within ${timeoutMs} ms${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`,
+  );
 }
 
 /** Runs fn over items with at most `concurrency` in flight; resolves to the results in order. */
-export async function mapConcurrent<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapConcurrent<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {

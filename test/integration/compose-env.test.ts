@@ -32,7 +32,7 @@ function composeEnvironment(): { common: Map<string, string>; perService: Map<st
     if (svc) service = svc[1] as string;
     const env = /^\s+(TESSERA_[A-Z_]+):\s*"?([^"]*)"?\s*$/.exec(line);
     if (!env) continue;
-    const target = service === null ? common : perService.get(service) ?? new Map<string, string>();
+    const target = service === null ? common : (perService.get(service) ?? new Map<string, string>());
     if (service !== null) perService.set(service, target);
     target.set(env[1] as string, env[2] as string);
   }
@@ -63,7 +63,8 @@ describe('docker-compose configuration, run as plain processes', () => {
   it('starts a 3-node cluster from the compose environment alone; /healthz answers 200; data round-trips', async () => {
     const { common, perService } = composeEnvironment();
     expect([...perService.keys()]).toEqual(['n1', 'n2', 'n3']);
-    for (const name of ['TESSERA_LISTEN', 'TESSERA_HTTP', 'TESSERA_PEERS', 'TESSERA_DATA_DIR', 'TESSERA_CLUSTER_TOKEN']) expect(common.has(name)).toBe(true);
+    for (const name of ['TESSERA_LISTEN', 'TESSERA_HTTP', 'TESSERA_PEERS', 'TESSERA_DATA_DIR', 'TESSERA_CLUSTER_TOKEN'])
+      expect(common.has(name)).toBe(true);
     // The token is required from the operator's environment (compose's ${VAR:?message} refuses to start without it).
     expect(common.get('TESSERA_CLUSTER_TOKEN')).toMatch(/^\$\{TESSERA_CLUSTER_TOKEN:\?.+\}$/);
     const token = `compose-test-${process.pid}`;

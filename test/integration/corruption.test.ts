@@ -52,13 +52,31 @@ interface Node {
 }
 
 function startNode(dataDir: string, port: number, httpPort: number): Node {
-  const args = [TESSERA_JS, 'start', '--id', '1', '--listen', `127.0.0.1:${port}`, '--peers', `1=127.0.0.1:${port}`, '--data-dir', dataDir];
+  const args = [
+    TESSERA_JS,
+    'start',
+    '--id',
+    '1',
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--peers',
+    `1=127.0.0.1:${port}`,
+    '--data-dir',
+    dataDir,
+  ];
   args.push('--http', `127.0.0.1:${httpPort}`, '--profile', 'low-latency', '--cluster-token', TOKEN);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   const out: string[] = [];
   const err: string[] = [];
-  child.stdout?.on('data', (d: Buffer) => out.push(...d.toString().split('\n').filter((l) => l !== '')));
+  child.stdout?.on('data', (d: Buffer) =>
+    out.push(
+      ...d
+        .toString()
+        .split('\n')
+        .filter((l) => l !== ''),
+    ),
+  );
   child.stderr?.on('data', (d: Buffer) => err.push(d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, out, err, exited, port, httpPort };
@@ -68,7 +86,8 @@ async function waitFor(node: Node, what: RegExp, timeoutMs = 20_000): Promise<vo
   const t0 = Date.now();
   while (!node.out.some((l) => what.test(l))) {
     if (node.child.exitCode !== null) throw new Error(`node exited ${node.child.exitCode}: ${node.err.join('')}`);
-    if (Date.now() - t0 > timeoutMs) throw new Error(`no log line matching ${what}; got:\n${node.out.slice(-30).join('\n')}`);
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`no log line matching ${what}; got:\n${node.out.slice(-30).join('\n')}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -87,7 +106,9 @@ async function exitCode(node: Node, timeoutMs = 20_000): Promise<number | null> 
  * A data dir of a single node that served `writes` and stopped cleanly, with its data flushed from the
  * LevelDB write-ahead log into a table file (a reopen flushes it), as on any node that ran a while.
  */
-async function servedDataDir(writes: Array<[string, string]>): Promise<{ dataDir: string; db: string; port: number; httpPort: number }> {
+async function servedDataDir(
+  writes: Array<[string, string]>,
+): Promise<{ dataDir: string; db: string; port: number; httpPort: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-corruption-'));
   dirs.push(dataDir);
   const port = await freePort();
@@ -114,7 +135,10 @@ function tables(db: string): string[] {
 }
 
 /** Starts the damaged node again and expects exit 3 with a corruption message and the recovery steps. */
-async function expectCorruptionExit(dir: { dataDir: string; port: number; httpPort: number }, detail: RegExp): Promise<void> {
+async function expectCorruptionExit(
+  dir: { dataDir: string; port: number; httpPort: number },
+  detail: RegExp,
+): Promise<void> {
   const node = startNode(dir.dataDir, dir.port, dir.httpPort);
   expect(await exitCode(node)).toBe(3);
   const stderr = node.err.join('');
@@ -131,7 +155,10 @@ async function expectCorruptionExit(dir: { dataDir: string; port: number; httpPo
 
 describe('a node on damaged LevelDB files (real process, real data dir)', () => {
   it('a value record failing its check is DATA_LOSS for a get, and an apply that reads it stops the node with exit 3', async () => {
-    const dir = await servedDataDir([['victim', 'value-1'], ['plain', 'ok']]);
+    const dir = await servedDataDir([
+      ['victim', 'value-1'],
+      ['plain', 'ok'],
+    ]);
     const raw = new Level<Buffer, Buffer>(dir.db, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     await raw.open();
     const key = Buffer.from('d/victim');
@@ -199,7 +226,12 @@ describe('a node on damaged LevelDB files (real process, real data dir)', () => 
     // large values after it fill that block, so the log entries that hold the same key (and that snappy
     // would otherwise encode as a copy of these bytes) are in later blocks and stay intact.
     const filler = (i: number) => randomBytes(3000).toString('base64') + i;
-    const dir = await servedDataDir([['phantom-key-A', 'phantom-value'], ['plain', 'ok'], ['zz-1', filler(1)], ['zz-2', filler(2)]]);
+    const dir = await servedDataDir([
+      ['phantom-key-A', 'phantom-value'],
+      ['plain', 'ok'],
+      ['zz-1', filler(1)],
+      ['zz-2', filler(2)],
+    ]);
     const table = tables(dir.db)[0] as string;
     const bytes = readFileSync(join(dir.db, table));
     const at = bytes.indexOf(Buffer.from('d/phantom-key-A'));
@@ -219,7 +251,10 @@ describe('a node on damaged LevelDB files (real process, real data dir)', () => 
       // A get of the damaged key never serves the value: LevelDB's bloom filter (built for the original key)
       // answers not found, and a get that reaches the record gets DATA_LOSS. The original key is gone from
       // LevelDB: a get of it cannot meet the damaged record (codec/record.ts, Limit).
-      const phantom = await client.get('phantom-key-B').then((v) => v?.toString() ?? null, (e: { code?: string }) => e.code);
+      const phantom = await client.get('phantom-key-B').then(
+        (v) => v?.toString() ?? null,
+        (e: { code?: string }) => e.code,
+      );
       expect([null, 'CORRUPTION']).toContain(phantom);
       expect(await client.get('phantom-key-A')).toBeNull();
       await expect(scan()).rejects.toMatchObject({ code: 'CORRUPTION' });

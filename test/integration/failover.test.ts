@@ -12,7 +12,8 @@ let cluster: TestCluster;
 const acked = new Map<string, string>();
 
 beforeAll(async () => {
-  if (!serverBuilt()) throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
+  if (!serverBuilt())
+    throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
   cluster = await TestCluster.start({ basePort: 17100 });
 }, 60_000);
 
@@ -23,7 +24,11 @@ afterAll(async () => {
 async function readAllFrom(id: number): Promise<number> {
   const c = new Client({ endpoints: [cluster.address(id)], deadlineMs: 2000 });
   try {
-    const hits = await mapConcurrent([...acked], 32, async ([k, v]) => (await c.get(k, { consistency: 'stale' }))?.toString() === v);
+    const hits = await mapConcurrent(
+      [...acked],
+      32,
+      async ([k, v]) => (await c.get(k, { consistency: 'stale' }))?.toString() === v,
+    );
     return hits.filter((h) => h).length;
   } finally {
     await c.close();
@@ -63,7 +68,11 @@ describe('failover under writes', () => {
 
     cluster.startNode(leader);
     for (const id of cluster.ids) {
-      await eventually(`node ${id} has every acknowledged key`, 30_000, async () => (await readAllFrom(id)) === acked.size);
+      await eventually(
+        `node ${id} has every acknowledged key`,
+        30_000,
+        async () => (await readAllFrom(id)) === acked.size,
+      );
     }
   }, 120_000);
 

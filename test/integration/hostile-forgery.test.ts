@@ -14,7 +14,13 @@ import { Random } from '../../src/base';
 import { deriveClusterId } from '../../src/storage';
 import { TestCluster, eventually, serverBuilt } from './cluster';
 import { makeTestCa, type TestCa } from '../support/tls-certs';
-import { describeResult, runAttack, type AttackContext, type AttackName, type AttackResult } from '../../jepsen-lite/hostile/catalogue';
+import {
+  describeResult,
+  runAttack,
+  type AttackContext,
+  type AttackName,
+  type AttackResult,
+} from '../../jepsen-lite/hostile/catalogue';
 import { learnCluster, type NodeDoor } from '../../jepsen-lite/hostile/cluster-view';
 import { expectEverywhere, plantedVisible } from '../../jepsen-lite/hostile/checks';
 import { FakeNode } from '../../jepsen-lite/hostile/fake-node';
@@ -61,7 +67,10 @@ async function waitPortsFree(timeoutMs: number): Promise<void> {
     if (Date.now() > deadline) {
       let sockets = '';
       try {
-        sockets = execFileSync('ss', ['-tanp'], { encoding: 'utf8' }).split('\n').filter((l) => busy.some((p) => l.includes(`:${p}`))).join('\n');
+        sockets = execFileSync('ss', ['-tanp'], { encoding: 'utf8' })
+          .split('\n')
+          .filter((l) => busy.some((p) => l.includes(`:${p}`)))
+          .join('\n');
       } catch {
         sockets = '(ss not available)';
       }
@@ -174,7 +183,16 @@ async function fire(name: AttackName, nodeId: number | null = null): Promise<Att
 const codes = (r: AttackResult): string[] => r.answers.map((a) => a.code);
 
 describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', () => {
-  const peerForgeries: AttackName[] = ['install-snapshot', 'append-undecodable', 'append-gap', 'ack-beyond-log', 'snapshot-on-stream', 'append-put', 'garbage-rpc', 'oversized-fields'];
+  const peerForgeries: AttackName[] = [
+    'install-snapshot',
+    'append-undecodable',
+    'append-gap',
+    'ack-beyond-log',
+    'snapshot-on-stream',
+    'append-put',
+    'garbage-rpc',
+    'oversized-fields',
+  ];
   for (const name of peerForgeries) {
     it(`${name}: no node dies, nothing is lost or planted, writes go on`, async () => {
       const r = await fire(name);
@@ -184,14 +202,24 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
 
   // An insider (it knows the test cluster's token, hence its id) passes the handshake: the
   // invariant-breaking messages then reach the node, which must drop them and live (DESIGN.md 9b).
-  const insiderForgeries: AttackName[] = ['append-undecodable', 'append-gap', 'ack-beyond-log', 'snapshot-on-stream', 'vote-unsafe-term', 'garbage-rpc'];
+  const insiderForgeries: AttackName[] = [
+    'append-undecodable',
+    'append-gap',
+    'ack-beyond-log',
+    'snapshot-on-stream',
+    'vote-unsafe-term',
+    'garbage-rpc',
+  ];
   for (const name of insiderForgeries) {
     it(`insider ${name}: past the handshake, the node drops what breaks its invariants and lives`, async () => {
       const c = cluster!;
       ctx.clusterId = deriveClusterId(c.clusterToken, new Map(c.ids.map((i) => [i, c.address(i)])));
       const r = await fire(name);
       const peerAnswer = name === 'garbage-rpc' ? r.answers.slice(-1) : r.answers;
-      expect(peerAnswer.map((a) => a.code), `the forgery must pass the handshake for this test to mean anything\n${describeResult(r)}`).not.toContain('PERMISSION_DENIED');
+      expect(
+        peerAnswer.map((a) => a.code),
+        `the forgery must pass the handshake for this test to mean anything\n${describeResult(r)}`,
+      ).not.toContain('PERMISSION_DENIED');
       await expectClusterIntact(r, c);
       if (name === 'vote-unsafe-term') expect((await learnCluster(ctx.doors)).term).toBeLessThan(2 ** 48);
     }, 90_000);
@@ -251,7 +279,10 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
     const r = await fire('timeout-now');
     await new Promise((res) => setTimeout(res, 1500));
     const after = await c.waitForLeader(10_000);
-    expect({ leader: after.leader, term: after.term }, `leadership after a forged TimeoutNow\n${r.summary}`).toEqual({ leader: before.leader, term: before.term });
+    expect({ leader: after.leader, term: after.term }, `leadership after a forged TimeoutNow\n${r.summary}`).toEqual({
+      leader: before.leader,
+      term: before.term,
+    });
     await expectClusterIntact(r, c);
   }, 90_000);
 
@@ -277,12 +308,20 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
       for (const id of followers) ctx.resume!(id);
     }
     expect(outcome, 'a write acknowledged while both followers were paused').not.toBe('acknowledged');
-    await expectClusterIntact({ attack: 'forged-acks', node: leader, answers: [], effects: [], summary: outcome, elapsedMs: 0 }, c);
+    await expectClusterIntact(
+      { attack: 'forged-acks', node: leader, answers: [], effects: [], summary: outcome, elapsedMs: 0 },
+      c,
+    );
   }, 90_000);
 
   it('unknown-enums: consistency 7 and -1 are INVALID_ARGUMENT', async () => {
     const r = await fire('unknown-enums');
-    expect(codes(r), r.answers.map((a) => a.detail).join('\n')).toEqual(['INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'INVALID_ARGUMENT']);
+    expect(codes(r), r.answers.map((a) => a.detail).join('\n')).toEqual([
+      'INVALID_ARGUMENT',
+      'INVALID_ARGUMENT',
+      'INVALID_ARGUMENT',
+      'INVALID_ARGUMENT',
+    ]);
     await expectClusterIntact(r, cluster!);
   }, 90_000);
 
@@ -294,7 +333,11 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
 
   it('session-seq-reuse: a reused seq with a different request is INVALID_ARGUMENT', async () => {
     const r = await fire('session-seq-reuse');
-    expect(codes(r), r.answers.map((a) => a.detail).join('\n')).toEqual(['INVALID_ARGUMENT', 'INVALID_ARGUMENT', 'INVALID_ARGUMENT']);
+    expect(codes(r), r.answers.map((a) => a.detail).join('\n')).toEqual([
+      'INVALID_ARGUMENT',
+      'INVALID_ARGUMENT',
+      'INVALID_ARGUMENT',
+    ]);
     await expectClusterIntact(r, cluster!);
   }, 90_000);
 
@@ -315,7 +358,10 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
     const c = cluster!;
     const r = await fire('add-unreachable-voters');
     const view = await learnCluster(ctx.doors);
-    expect(view.voters.filter((v) => !c.ids.includes(v)), `voters after the attack\n${r.summary}\n${r.answers.map((a) => a.detail).join('\n')}`).toEqual([]);
+    expect(
+      view.voters.filter((v) => !c.ids.includes(v)),
+      `voters after the attack\n${r.summary}\n${r.answers.map((a) => a.detail).join('\n')}`,
+    ).toEqual([]);
     await expectClusterIntact(r, c);
   }, 90_000);
 
@@ -333,27 +379,54 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
   it('peer-listen: the client port serves no Raft; forgeries at the peer port plant nothing and kill nothing', async () => {
     const c = cluster!;
     const view = await learnCluster(ctx.doors);
-    const md = (): ReturnType<typeof peerMetadata> => peerMetadata({ nodeId: view.leader ?? 1, clientAddress: c.address(view.leader ?? 1) });
+    const md = (): ReturnType<typeof peerMetadata> =>
+      peerMetadata({ nodeId: view.leader ?? 1, clientAddress: c.address(view.leader ?? 1) });
     for (const d of ctx.doors) {
-      const stream = await bidiStream(d.clientAddress, '/tessera.v1.Raft/Stream', [], { holdMs: 100, timeoutMs: 3000, md: md() });
+      const stream = await bidiStream(d.clientAddress, '/tessera.v1.Raft/Stream', [], {
+        holdMs: 100,
+        timeoutMs: 3000,
+        md: md(),
+      });
       const snapshot = await clientStream(d.clientAddress, '/tessera.v1.Raft/InstallSnapshot', [], 3000, md());
-      expect([stream.answer.code, snapshot.answer.code], `Raft on node ${d.id}'s client port`).toEqual(['UNIMPLEMENTED', 'UNIMPLEMENTED']);
+      expect([stream.answer.code, snapshot.answer.code], `Raft on node ${d.id}'s client port`).toEqual([
+        'UNIMPLEMENTED',
+        'UNIMPLEMENTED',
+      ]);
     }
     const results: AttackResult[] = [];
-    for (const name of ['install-snapshot', 'append-put', 'append-undecodable', 'ack-beyond-log', 'snapshot-on-stream', 'vote-unsafe-term', 'timeout-now', 'garbage-rpc'] as const) {
+    for (const name of [
+      'install-snapshot',
+      'append-put',
+      'append-undecodable',
+      'ack-beyond-log',
+      'snapshot-on-stream',
+      'vote-unsafe-term',
+      'timeout-now',
+      'garbage-rpc',
+    ] as const) {
       results.push(await fire(name));
     }
-    await expectClusterIntact({ attack: 'install-snapshot', node: null, answers: results.flatMap((r) => r.answers), effects: results.map((r) => describeResult(r)), summary: 'peer-listen forgeries', elapsedMs: 0 }, c);
+    await expectClusterIntact(
+      {
+        attack: 'install-snapshot',
+        node: null,
+        answers: results.flatMap((r) => r.answers),
+        effects: results.map((r) => describeResult(r)),
+        summary: 'peer-listen forgeries',
+        elapsedMs: 0,
+      },
+      c,
+    );
   }, 120_000);
 
-  it('peer-tls: with peer mutual TLS, AddNode at the attacker\'s address yields no cluster id and forgeries plant nothing', async () => {
+  it("peer-tls: with peer mutual TLS, AddNode at the attacker's address yields no cluster id and forgeries plant nothing", async () => {
     const seen = fake.clusterIdsSeen.size;
     const r = await fire('cluster-id-theft');
     expect(fake.clusterIdsSeen.size - seen, `cluster ids the attacker learned\n${describeResult(r)}`).toBe(0);
     await expectClusterIntact(r, cluster!);
   }, 90_000);
 
-  it('fake-leader-hint: no SDK call reaches a forged leader 99 added at the attacker\'s address', async () => {
+  it("fake-leader-hint: no SDK call reaches a forged leader 99 added at the attacker's address", async () => {
     const r = await fire('fake-leader-hint');
     await expectClusterIntact(r, cluster!);
   }, 90_000);

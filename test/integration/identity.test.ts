@@ -48,7 +48,10 @@ interface Outcome {
 function runStart(args: string[], options: { uid?: number; gid?: number } = {}): Promise<Outcome> {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const child = spawn(process.execPath, [TESSERA_JS, 'start', '--log-level', 'warn', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    const child = spawn(process.execPath, [TESSERA_JS, 'start', '--log-level', 'warn', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...options,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
@@ -74,13 +77,21 @@ const peersOf = (base: number) => [1, 2, 3].map((i) => `${i}=127.0.0.1:${base + 
 
 /** Every record of a data dir's LevelDB (opened while no node runs): a refused start must leave them unchanged. */
 async function recordsOf(dir: string): Promise<string> {
-  const db = new Level<Buffer, Buffer>(join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer', createIfMissing: false });
+  const db = new Level<Buffer, Buffer>(join(dir, 'db'), {
+    keyEncoding: 'buffer',
+    valueEncoding: 'buffer',
+    createIfMissing: false,
+  });
   await db.open();
   const hash = createHash('sha256');
   let n = 0;
   try {
     for await (const [k, v] of db.iterator()) {
-      hash.update(k).update(Buffer.from([0])).update(v).update(Buffer.from([1]));
+      hash
+        .update(k)
+        .update(Buffer.from([0]))
+        .update(v)
+        .update(Buffer.from([1]));
       n++;
     }
   } finally {
@@ -107,8 +118,20 @@ describe('node identity and flags', () => {
     const dir = join(cluster.dir, `n${follower}`);
     const before = await recordsOf(dir);
 
-    const alone = await runStart(['--id', String(follower), '--listen', cluster.address(follower), '--peers', `${follower}=${cluster.address(follower)}`, '--data-dir', dir]);
-    expectRefused(alone, new RegExp(`data dir ${dir}: it holds group 1 with members 1,2,3 .*but --peers lists ${follower};`));
+    const alone = await runStart([
+      '--id',
+      String(follower),
+      '--listen',
+      cluster.address(follower),
+      '--peers',
+      `${follower}=${cluster.address(follower)}`,
+      '--data-dir',
+      dir,
+    ]);
+    expectRefused(
+      alone,
+      new RegExp(`data dir ${dir}: it holds group 1 with members 1,2,3 .*but --peers lists ${follower};`),
+    );
     expect(await recordsOf(dir)).toBe(before);
 
     // The majority keeps its leader, its data and its writes.
@@ -119,25 +142,68 @@ describe('node identity and flags', () => {
     // A normal restart with the original flags rejoins and catches up.
     cluster.startNode(follower);
     const direct = cluster.client({ endpoints: [cluster.address(follower)], deadlineMs: 3000 });
-    await eventually('the restarted follower serves the data', 20_000, async () => (await direct.get('after', { consistency: 'stale' }))?.toString() === 'refusal');
+    await eventually(
+      'the restarted follower serves the data',
+      20_000,
+      async () => (await direct.get('after', { consistency: 'stale' }))?.toString() === 'refusal',
+    );
     expect((await cluster.waitForLeader()).leader).toBeGreaterThan(0);
   }, 90_000);
 
-  it('refuses a data dir started with another --id, and another cluster\'s peers or token', async () => {
+  it("refuses a data dir started with another --id, and another cluster's peers or token", async () => {
     const { leader } = await cluster.waitForLeader();
     const follower = cluster.ids.find((id) => id !== leader)!;
     await cluster.kill(follower, 'SIGTERM');
     const dir = join(cluster.dir, `n${follower}`);
     const before = await recordsOf(dir);
     try {
-      const other = await runStart(['--id', '9', '--listen', `127.0.0.1:${SINGLE}`, '--peers', `9=127.0.0.1:${SINGLE}`, '--data-dir', dir]);
+      const other = await runStart([
+        '--id',
+        '9',
+        '--listen',
+        `127.0.0.1:${SINGLE}`,
+        '--peers',
+        `9=127.0.0.1:${SINGLE}`,
+        '--data-dir',
+        dir,
+      ]);
       expectRefused(other, new RegExp(`data dir ${dir} holds node ${follower}'s data, but --id is 9`));
 
-      const yPeers = await runStart(['--id', String(follower), '--listen', `127.0.0.1:${Y_BASE + follower}`, '--peers', peersOf(Y_BASE), '--data-dir', dir]);
-      expectRefused(yPeers, new RegExp(`data dir ${dir}: it knows member 1 at 127\\.0\\.0\\.1:${BASE + 1}, but --peers gives 1=127\\.0\\.0\\.1:${Y_BASE + 1};`));
+      const yPeers = await runStart([
+        '--id',
+        String(follower),
+        '--listen',
+        `127.0.0.1:${Y_BASE + follower}`,
+        '--peers',
+        peersOf(Y_BASE),
+        '--data-dir',
+        dir,
+      ]);
+      expectRefused(
+        yPeers,
+        new RegExp(
+          `data dir ${dir}: it knows member 1 at 127\\.0\\.0\\.1:${BASE + 1}, but --peers gives 1=127\\.0\\.0\\.1:${Y_BASE + 1};`,
+        ),
+      );
 
-      const yToken = await runStart(['--id', String(follower), '--listen', cluster.address(follower), '--peers', peersOf(BASE), '--data-dir', dir, '--cluster-token', 'cluster-y']);
-      expectRefused(yToken, new RegExp(`data dir ${dir} belongs to cluster [0-9a-f]{8}\\.\\.\\., but --cluster-token names cluster [0-9a-f]{8}\\.\\.\\.`));
+      const yToken = await runStart([
+        '--id',
+        String(follower),
+        '--listen',
+        cluster.address(follower),
+        '--peers',
+        peersOf(BASE),
+        '--data-dir',
+        dir,
+        '--cluster-token',
+        'cluster-y',
+      ]);
+      expectRefused(
+        yToken,
+        new RegExp(
+          `data dir ${dir} belongs to cluster [0-9a-f]{8}\\.\\.\\., but --cluster-token names cluster [0-9a-f]{8}\\.\\.\\.`,
+        ),
+      );
       expect(await recordsOf(dir)).toBe(before);
     } finally {
       cluster.startNode(follower);
@@ -149,11 +215,33 @@ describe('node identity and flags', () => {
     const used = await holdPort(SINGLE + 1);
     try {
       const dir = join(scratch, 'http-in-use');
-      const o = await runStart(['--id', '1', '--listen', `127.0.0.1:${SINGLE + 2}`, '--peers', `1=127.0.0.1:${SINGLE + 2}`, '--data-dir', dir, '--http', `127.0.0.1:${SINGLE + 1}`]);
+      const o = await runStart([
+        '--id',
+        '1',
+        '--listen',
+        `127.0.0.1:${SINGLE + 2}`,
+        '--peers',
+        `1=127.0.0.1:${SINGLE + 2}`,
+        '--data-dir',
+        dir,
+        '--http',
+        `127.0.0.1:${SINGLE + 1}`,
+      ]);
       expectRefused(o, new RegExp(`--http 127\\.0\\.0\\.1:${SINGLE + 1}: cannot listen: the address is in use`));
       expect(existsSync(dir)).toBe(false);
       // --listen and --http on one port are caught too.
-      const same = await runStart(['--id', '1', '--listen', `127.0.0.1:${SINGLE + 3}`, '--peers', `1=127.0.0.1:${SINGLE + 3}`, '--data-dir', dir, '--http', `127.0.0.1:${SINGLE + 3}`]);
+      const same = await runStart([
+        '--id',
+        '1',
+        '--listen',
+        `127.0.0.1:${SINGLE + 3}`,
+        '--peers',
+        `1=127.0.0.1:${SINGLE + 3}`,
+        '--data-dir',
+        dir,
+        '--http',
+        `127.0.0.1:${SINGLE + 3}`,
+      ]);
       expectRefused(same, /--http 127\.0\.0\.1:\d+: cannot listen: the address is in use/);
       expect(existsSync(dir)).toBe(false);
     } finally {
@@ -165,17 +253,32 @@ describe('node identity and flags', () => {
     const single = ['--id', '1', '--listen', `127.0.0.1:${SINGLE + 4}`, '--peers', `1=127.0.0.1:${SINGLE + 4}`];
     const file = join(scratch, 'a-file');
     writeFileSync(file, 'not a directory');
-    expectRefused(await runStart([...single, '--data-dir', join(file, 'data')]), /--data-dir .*a-file\/data: cannot create .*regular file/);
-    expectRefused(await runStart([...single, '--data-dir', file]), /--data-dir .*a-file: .* exists and is not a directory/);
+    expectRefused(
+      await runStart([...single, '--data-dir', join(file, 'data')]),
+      /--data-dir .*a-file\/data: cannot create .*regular file/,
+    );
+    expectRefused(
+      await runStart([...single, '--data-dir', file]),
+      /--data-dir .*a-file: .* exists and is not a directory/,
+    );
 
     const readOnly = join(scratch, 'read-only');
     mkdirSync(readOnly, { mode: 0o755 });
     const asNobody = { uid: 65534, gid: 65534 };
-    expectRefused(await runStart([...single, '--data-dir', readOnly], asNobody), /--data-dir .*read-only: the data dir .* is not writable by this process \(uid 65534: EACCES\)/);
-    expectRefused(await runStart([...single, '--data-dir', join(readOnly, 'sub')], asNobody), /cannot create the data dir: its parent .*read-only is not writable/);
+    expectRefused(
+      await runStart([...single, '--data-dir', readOnly], asNobody),
+      /--data-dir .*read-only: the data dir .* is not writable by this process \(uid 65534: EACCES\)/,
+    );
+    expectRefused(
+      await runStart([...single, '--data-dir', join(readOnly, 'sub')], asNobody),
+      /cannot create the data dir: its parent .*read-only is not writable/,
+    );
     expect(readdirSync(readOnly)).toEqual([]);
 
-    expectRefused(await runStart([...single, '--data-dir', '/proc/nope']), /--data-dir \/proc\/nope: \/proc\/nope is under \/proc, a kernel filesystem/);
+    expectRefused(
+      await runStart([...single, '--data-dir', '/proc/nope']),
+      /--data-dir \/proc\/nope: \/proc\/nope is under \/proc, a kernel filesystem/,
+    );
     expectRefused(await runStart([...single, '--data-dir', '/sys/nope']), /is under \/sys/);
   }, 60_000);
 });

@@ -10,7 +10,8 @@ import { TestCluster, serverBuilt } from './cluster';
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  if (!serverBuilt()) throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
+  if (!serverBuilt())
+    throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
   cluster = await TestCluster.start({ basePort: 17300 });
 }, 60_000);
 
@@ -59,12 +60,21 @@ describe('exactly-once writes', () => {
 
   it('a counter increment by Batch with its reply dropped twice increments once', async () => {
     let drops = 0;
-    const client = cluster.client({ deadlineMs: 10_000, faultInjection: { dropReply: ({ method }) => method === 'Batch' && drops++ < 2 } });
+    const client = cluster.client({
+      deadlineMs: 10_000,
+      faultInjection: { dropReply: ({ method }) => method === 'Batch' && drops++ < 2 },
+    });
     await client.put('counter', '0');
     for (let round = 0; round < 3; round++) {
       const cur = (await client.get('counter'))!.toString();
       const next = String(Number(cur) + 1);
-      const r = await client.batch({ compares: [{ key: 'counter', expected: cur }], ops: [{ op: 'put', key: 'counter', value: next }, { op: 'get', key: 'counter' }] });
+      const r = await client.batch({
+        compares: [{ key: 'counter', expected: cur }],
+        ops: [
+          { op: 'put', key: 'counter', value: next },
+          { op: 'get', key: 'counter' },
+        ],
+      });
       expect(r.succeeded).toBe(true);
       expect(r.results[1]?.toString()).toBe(cur);
     }
@@ -99,7 +109,8 @@ describe('scan', () => {
     expect(seen).toEqual(keys);
     expect(pages.length).toBeGreaterThan(3); // the byte limit cut pages short of 50 items
     const limited: string[] = [];
-    for await (const page of client.scan('scan/', 'scan0', { limit: 7, consistency: 'stale' })) limited.push(...page.items.map((kv) => kv.key.toString()));
+    for await (const page of client.scan('scan/', 'scan0', { limit: 7, consistency: 'stale' }))
+      limited.push(...page.items.map((kv) => kv.key.toString()));
     expect(limited).toEqual(keys.slice(0, 7));
   }, 60_000);
 });

@@ -39,11 +39,20 @@ interface AdminResult {
 }
 
 /** One Admin call to one node, no retries. */
-function admin(address: string, method: 'addNode' | 'removeNode', req: unknown, timeoutMs: number): Promise<AdminResult> {
+function admin(
+  address: string,
+  method: 'addNode' | 'removeNode',
+  req: unknown,
+  timeoutMs: number,
+): Promise<AdminResult> {
   const Ctor = loadServices().Admin;
   const c = new Ctor(address, grpc.credentials.createInsecure()) as unknown as Record<
     string,
-    (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { members: Member[] } | undefined) => void) => void
+    (
+      req: unknown,
+      opts: grpc.CallOptions,
+      cb: (err: grpc.ServiceError | null, res: { members: Member[] } | undefined) => void,
+    ) => void
   >;
   return new Promise((resolve) =>
     c[method]!.call(c, req, { deadline: Date.now() + timeoutMs }, (err, res) => {
@@ -92,7 +101,11 @@ describe('membership safeguards (real processes)', () => {
       expect(r.err?.details).toContain(`node ${id} did not catch up`);
     }
     let members = await membersNow();
-    for (const deadline = Date.now() + 10_000; members.length < 6 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    for (
+      const deadline = Date.now() + 10_000;
+      members.length < 6 && Date.now() < deadline;
+      await new Promise((r) => setTimeout(r, 100))
+    ) {
       members = await membersNow(); // the node answering Status may apply the last addition a moment later
     }
     expect(members.filter((m) => m.voter).map((m) => m.id)).toEqual([1, 2, 3]);
@@ -159,7 +172,10 @@ describe('membership safeguards (real processes)', () => {
     const seen: boolean[] = [];
     const watching = (async () => {
       for (let i = 0; i < 400 && !done; i++) {
-        const m = await watcher.status().then((s) => s.groups[0]!.members.find((x) => x.id === NEW_NODE), () => undefined);
+        const m = await watcher.status().then(
+          (s) => s.groups[0]!.members.find((x) => x.id === NEW_NODE),
+          () => undefined,
+        );
         if (m !== undefined && seen[seen.length - 1] !== m.voter) seen.push(m.voter);
         await new Promise((res) => setTimeout(res, 50));
       }

@@ -23,7 +23,10 @@ const clients: Client[] = [];
 
 beforeAll(async () => {
   if (!serverBuilt()) throw new Error('integration tests need the build: run `npm run build` first');
-  cluster = await TestCluster.start({ basePort: BASE_PORT, nodeArgs: ['--snapshot-entries', '50', '--log-retain-entries', '5'] });
+  cluster = await TestCluster.start({
+    basePort: BASE_PORT,
+    nodeArgs: ['--snapshot-entries', '50', '--log-retain-entries', '5'],
+  });
 }, 60_000);
 
 afterAll(async () => {

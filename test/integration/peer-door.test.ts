@@ -30,14 +30,26 @@ const TOKEN = 'peer-door-integration-token';
 
 // ---------------------------------------------------------------- an attacker's plain gRPC client
 
-const loaderOptions: protoLoader.Options = { keepCase: false, longs: Number, enums: Number, bytes: Buffer, defaults: true };
+const loaderOptions: protoLoader.Options = {
+  keepCase: false,
+  longs: Number,
+  enums: Number,
+  bytes: Buffer,
+  defaults: true,
+};
 const pkg = grpc.loadPackageDefinition(
-  protoLoader.loadSync([join(ROOT, 'proto', 'raft.proto'), join(ROOT, 'proto', 'kv.proto')], { ...loaderOptions, includeDirs: [join(ROOT, 'proto')] }),
+  protoLoader.loadSync([join(ROOT, 'proto', 'raft.proto'), join(ROOT, 'proto', 'kv.proto')], {
+    ...loaderOptions,
+    includeDirs: [join(ROOT, 'proto')],
+  }),
 ) as unknown as { tessera: { v1: { Raft: grpc.ServiceClientConstructor; KV: grpc.ServiceClientConstructor } } };
 
 interface Wire {
   stream(md: grpc.Metadata): grpc.ClientDuplexStream<unknown, unknown>;
-  installSnapshot(md: grpc.Metadata, cb: (err: grpc.ServiceError | null, ack?: { accepted: boolean }) => void): grpc.ClientWritableStream<unknown>;
+  installSnapshot(
+    md: grpc.Metadata,
+    cb: (err: grpc.ServiceError | null, ack?: { accepted: boolean }) => void,
+  ): grpc.ClientWritableStream<unknown>;
   close(): void;
 }
 
@@ -58,12 +70,27 @@ function forgedAppend(from: number, to: number): Buffer {
   const put = Buffer.from('not a decodable command');
   return encodeRaftMessage({
     groupId: 1,
-    message: { type: 'append', from, to, term: 1_000_000, prevLogIndex: 0, prevLogTerm: 0, commit: 1, entries: [{ kind: 'normal', index: 1, term: 1_000_000, data: put }] } as never,
+    message: {
+      type: 'append',
+      from,
+      to,
+      term: 1_000_000,
+      prevLogIndex: 0,
+      prevLogTerm: 0,
+      commit: 1,
+      entries: [{ kind: 'normal', index: 1, term: 1_000_000, data: put }],
+    } as never,
   });
 }
 
 /** Opens a Raft.Stream, writes one forged batch, and resolves with the final status code (bounded). */
-async function forgeStream(address: string, md: grpc.Metadata, from: number, to: number, creds?: grpc.ChannelCredentials): Promise<{ code: grpc.status; details: string }> {
+async function forgeStream(
+  address: string,
+  md: grpc.Metadata,
+  from: number,
+  to: number,
+  creds?: grpc.ChannelCredentials,
+): Promise<{ code: grpc.status; details: string }> {
   const call = raftClient(address, creds).stream(md);
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
@@ -81,13 +108,29 @@ async function forgeStream(address: string, md: grpc.Metadata, from: number, to:
 }
 
 /** A forged InstallSnapshot (header: a snapshot message with a huge term); resolves with the outcome. */
-async function forgeSnapshot(address: string, md: grpc.Metadata, from: number, to: number): Promise<{ code: grpc.status | null; accepted: boolean }> {
+async function forgeSnapshot(
+  address: string,
+  md: grpc.Metadata,
+  from: number,
+  to: number,
+): Promise<{ code: grpc.status | null; accepted: boolean }> {
   const header = encodeRaftMessage({
     groupId: 1,
-    message: { type: 'snapshot', from, to, term: 1_000_000, snapshot: { meta: { index: 1_000_000, term: 1_000_000, config: { voters: [from], learners: [] } }, data: Buffer.alloc(0) } } as never,
+    message: {
+      type: 'snapshot',
+      from,
+      to,
+      term: 1_000_000,
+      snapshot: {
+        meta: { index: 1_000_000, term: 1_000_000, config: { voters: [from], learners: [] } },
+        data: Buffer.alloc(0),
+      },
+    } as never,
   });
   return new Promise((resolve) => {
-    const call = raftClient(address).installSnapshot(md, (err, ack) => resolve({ code: err ? err.code : null, accepted: ack?.accepted === true }));
+    const call = raftClient(address).installSnapshot(md, (err, ack) =>
+      resolve({ code: err ? err.code : null, accepted: ack?.accepted === true }),
+    );
     call.on('error', () => undefined);
     call.write({ from, to, groupId: 1, header, data: Buffer.alloc(0), last: true });
     call.end();
@@ -108,7 +151,11 @@ class Nodes {
   readonly clients: Client[] = [];
 
   start(id: number, args: string[]): void {
-    const child = spawn(process.execPath, [TESSERA_JS, 'start', '--id', String(id), '--data-dir', join(this.dir, `n${id}`), '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [TESSERA_JS, 'start', '--id', String(id), '--data-dir', join(this.dir, `n${id}`), '--log-level', 'info', ...args],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const lines: string[] = [];
     this.logs.set(id, lines);
     const keep = (chunk: Buffer) => {
@@ -159,7 +206,19 @@ const IDS = [1, 2, 3];
 const peersFlag = IDS.map((i) => `${i}=${peerAddr(i)}`).join(',');
 
 function peerListenArgs(id: number, extra: string[] = []): string[] {
-  return ['--listen', clientAddr(id), '--peer-listen', peerAddr(id), '--peers', peersFlag, '--http', `127.0.0.1:${HTTP_BASE + id}`, '--profile', 'low-latency', ...extra];
+  return [
+    '--listen',
+    clientAddr(id),
+    '--peer-listen',
+    peerAddr(id),
+    '--peers',
+    peersFlag,
+    '--http',
+    `127.0.0.1:${HTTP_BASE + id}`,
+    '--profile',
+    'low-latency',
+    ...extra,
+  ];
 }
 
 async function waitForLeader(client: Client, timeoutMs = 20_000): Promise<{ leader: number; term: number }> {
@@ -167,7 +226,13 @@ async function waitForLeader(client: Client, timeoutMs = 20_000): Promise<{ lead
   await eventually('a leader every node acknowledges', timeoutMs, async () => {
     const s = summarize(await client.clusterStatus({ timeoutMs: 800 }));
     const g = s.groups[0];
-    if (!g || g.leader <= 0 || g.replicas.length !== IDS.length || !g.replicas.every((r) => r.leader === g.leader && r.term === g.term)) return false;
+    if (
+      !g ||
+      g.leader <= 0 ||
+      g.replicas.length !== IDS.length ||
+      !g.replicas.every((r) => r.leader === g.leader && r.term === g.term)
+    )
+      return false;
     found = { leader: g.leader, term: g.term };
     return true;
   });
@@ -194,11 +259,17 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
 
     // No handshake, a handshake of another cluster: refused before anything reaches the node.
     expect((await forgeSnapshot(target, new grpc.Metadata(), leader, follower)).code).toBe(grpc.status.UNAUTHENTICATED);
-    expect((await forgeSnapshot(target, handshake(otherCluster, leader, follower), leader, follower)).code).toBe(grpc.status.PERMISSION_DENIED);
+    expect((await forgeSnapshot(target, handshake(otherCluster, leader, follower), leader, follower)).code).toBe(
+      grpc.status.PERMISSION_DENIED,
+    );
     expect((await forgeStream(target, new grpc.Metadata(), leader, follower)).code).toBe(grpc.status.UNAUTHENTICATED);
-    expect((await forgeStream(target, handshake(otherCluster, leader, follower), leader, follower)).code).toBe(grpc.status.PERMISSION_DENIED);
+    expect((await forgeStream(target, handshake(otherCluster, leader, follower), leader, follower)).code).toBe(
+      grpc.status.PERMISSION_DENIED,
+    );
     // Speaking as the follower itself.
-    expect((await forgeStream(target, handshake(otherCluster, follower, follower), follower, follower)).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await forgeStream(target, handshake(otherCluster, follower, follower), follower, follower)).code).toBe(
+      grpc.status.UNAUTHENTICATED,
+    );
 
     await new Promise((r) => setTimeout(r, 1000));
     expect(cluster.ids.filter((id) => !cluster.isRunning(id))).toEqual([]);
@@ -233,16 +304,21 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
 
     // The client port has no Raft service at all.
     const follower = IDS.find((id) => id !== leader)!;
-    expect((await forgeStream(clientAddr(follower), handshake('x', leader, follower), leader, follower)).code).toBe(grpc.status.UNIMPLEMENTED);
-    expect((await forgeSnapshot(clientAddr(follower), handshake('x', leader, follower), leader, follower)).code).toBe(grpc.status.UNIMPLEMENTED);
+    expect((await forgeStream(clientAddr(follower), handshake('x', leader, follower), leader, follower)).code).toBe(
+      grpc.status.UNIMPLEMENTED,
+    );
+    expect((await forgeSnapshot(clientAddr(follower), handshake('x', leader, follower), leader, follower)).code).toBe(
+      grpc.status.UNIMPLEMENTED,
+    );
 
     // A linearizable read on a follower answers NOT_LEADER with the leader's client address.
     const kv = new pkg.tessera.v1.KV(clientAddr(follower), grpc.credentials.createInsecure());
     openClients.push(kv);
     await eventually('a NOT_LEADER hint with an address', 10_000, async () => {
       const md = await new Promise<grpc.Metadata | null>((resolve) => {
-        (kv as unknown as { get(req: unknown, cb: (err: grpc.ServiceError | null) => void): void }).get({ key: Buffer.from('door/b'), consistency: 0 }, (err) =>
-          resolve(err ? err.metadata : null),
+        (kv as unknown as { get(req: unknown, cb: (err: grpc.ServiceError | null) => void): void }).get(
+          { key: Buffer.from('door/b'), consistency: 0 },
+          (err) => resolve(err ? err.metadata : null),
         );
       });
       const address = md?.get('tessera-leader-address')[0];
@@ -254,7 +330,10 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
     // Status names client addresses for every member, learned from the handshakes.
     await eventually('status names client addresses', 10_000, async () => {
       const s = summarize(await client.clusterStatus({ timeoutMs: 800 }));
-      return JSON.stringify(s.groups[0]?.members.map((m) => [m.id, m.address])) === JSON.stringify(IDS.map((id) => [id, clientAddr(id)]));
+      return (
+        JSON.stringify(s.groups[0]?.members.map((m) => [m.id, m.address])) ===
+        JSON.stringify(IDS.map((id) => [id, clientAddr(id)]))
+      );
     });
     expect(IDS.filter((id) => !nodes.running(id))).toEqual([]);
   }, 90_000);
@@ -271,28 +350,68 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
     }
     await client.put('door/d', 'before the join');
     // Node 4: empty data dir, --join with the cluster's token (without peer TLS nobody sends the id in clear).
-    nodes.start(4, ['--join', '--cluster-token', TOKEN, '--listen', clientAddr(4), '--peer-listen', peerAddr(4), '--peers', peersFlag, '--http', `127.0.0.1:${HTTP_BASE + 4}`, '--profile', 'low-latency']);
-    await eventually('node 4 serves', 10_000, async () => (await metricsText(HTTP_BASE + 4)).includes('tessera_peer_rejected_total'));
-    const cli = spawnSync(process.execPath, [TESSERA_JS, 'member', 'add', '4', clientAddr(4), '--peer-address', peerAddr(4), '--endpoints', IDS.map(clientAddr).join(','), '--deadline-ms', '20000'], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
+    nodes.start(4, [
+      '--join',
+      '--cluster-token',
+      TOKEN,
+      '--listen',
+      clientAddr(4),
+      '--peer-listen',
+      peerAddr(4),
+      '--peers',
+      peersFlag,
+      '--http',
+      `127.0.0.1:${HTTP_BASE + 4}`,
+      '--profile',
+      'low-latency',
+    ]);
+    await eventually('node 4 serves', 10_000, async () =>
+      (await metricsText(HTTP_BASE + 4)).includes('tessera_peer_rejected_total'),
+    );
+    const cli = spawnSync(
+      process.execPath,
+      [
+        TESSERA_JS,
+        'member',
+        'add',
+        '4',
+        clientAddr(4),
+        '--peer-address',
+        peerAddr(4),
+        '--endpoints',
+        IDS.map(clientAddr).join(','),
+        '--deadline-ms',
+        '20000',
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
     expect(cli.status, `${cli.stdout}\n${cli.stderr}\n${nodes.recentLogs()}`).toBe(0);
     expect(cli.stdout).toMatch(/added node 4 \(127\.0\.0\.1:19314, peers at 127\.0\.0\.1:19324\)/);
     // Node 4 replicates (it was dialed on its peer address) and Status names its client address.
     const four = nodes.client([clientAddr(4)]);
-    await eventually('node 4 has the data', 20_000, async () => (await four.get('door/d', { consistency: 'stale' }))?.toString() === 'before the join');
+    await eventually(
+      'node 4 has the data',
+      20_000,
+      async () => (await four.get('door/d', { consistency: 'stale' }))?.toString() === 'before the join',
+    );
     await eventually('status names node 4 by its client address', 10_000, async () => {
       const s = summarize(await client.clusterStatus({ timeoutMs: 800 }));
       return s.groups[0]?.members.some((m) => m.id === 4 && m.address === clientAddr(4)) === true;
     });
     // Node 4 talks back: its own links are up (its append acks let writes commit).
     await client.put('door/d2', 'after the join');
-    await eventually('node 4 has the new write', 10_000, async () => (await four.get('door/d2', { consistency: 'stale' }))?.toString() === 'after the join');
+    await eventually(
+      'node 4 has the new write',
+      10_000,
+      async () => (await four.get('door/d2', { consistency: 'stale' }))?.toString() === 'after the join',
+    );
     expect([...IDS, 4].filter((id) => !nodes.running(id))).toEqual([]);
   }, 120_000);
 
-  it('(c) peer mutual TLS: the cluster works; another CA\'s certificate and a certificate naming another node are refused', async () => {
+  it("(c) peer mutual TLS: the cluster works; another CA's certificate and a certificate naming another node are refused", async () => {
     const ca: TestCa = makeTestCa('peer-door-it-ca');
     const stranger: TestCa = makeTestCa('peer-door-it-stranger');
     const nodes = new Nodes();
@@ -303,7 +422,19 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
     };
     for (const id of IDS) {
       const files = ca.issue(`node-${id}`);
-      nodes.start(id, peerListenArgs(id, ['--cluster-token', TOKEN, '--peer-tls-cert', files.cert, '--peer-tls-key', files.key, '--peer-tls-ca', ca.ca]));
+      nodes.start(
+        id,
+        peerListenArgs(id, [
+          '--cluster-token',
+          TOKEN,
+          '--peer-tls-cert',
+          files.cert,
+          '--peer-tls-key',
+          files.key,
+          '--peer-tls-ca',
+          ca.ca,
+        ]),
+      );
     }
     const client = nodes.client(IDS.map(clientAddr));
     try {
@@ -319,15 +450,26 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
     expect((await forgeStream(peerAddr(1), handshake(clusterId, 2, 1), 2, 1)).code).toBe(grpc.status.UNAVAILABLE);
     // A certificate from another CA (the client trusts our CA, so only the server's check refuses it).
     const foreign = stranger.issue('node-2');
-    const foreignCreds = grpc.credentials.createSsl(ca.read(ca.ca), stranger.read(foreign.key), stranger.read(foreign.cert), { checkServerIdentity: () => undefined });
-    expect((await forgeStream(peerAddr(1), handshake(clusterId, 2, 1), 2, 1, foreignCreds)).code).toBe(grpc.status.UNAVAILABLE);
+    const foreignCreds = grpc.credentials.createSsl(
+      ca.read(ca.ca),
+      stranger.read(foreign.key),
+      stranger.read(foreign.cert),
+      { checkServerIdentity: () => undefined },
+    );
+    expect((await forgeStream(peerAddr(1), handshake(clusterId, 2, 1), 2, 1, foreignCreds)).code).toBe(
+      grpc.status.UNAVAILABLE,
+    );
     // A genuine certificate for node-2, with a handshake that says node 3 (and the right cluster id).
     const node2 = ca.issue('node-2');
-    const node2Creds = grpc.credentials.createSsl(ca.read(ca.ca), ca.read(node2.key), ca.read(node2.cert), { checkServerIdentity: () => undefined });
+    const node2Creds = grpc.credentials.createSsl(ca.read(ca.ca), ca.read(node2.key), ca.read(node2.cert), {
+      checkServerIdentity: () => undefined,
+    });
     const impostor = await forgeStream(peerAddr(1), handshake(clusterId, 3, 1), 3, 1, node2Creds);
     expect(impostor.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(impostor.details).toMatch(/node-3/);
-    expect(await metricsText(HTTP_BASE + 1)).toMatch(/tessera_peer_rejected_total\{reason="certificate_mismatch"\} [1-9]/);
+    expect(await metricsText(HTTP_BASE + 1)).toMatch(
+      /tessera_peer_rejected_total\{reason="certificate_mismatch"\} [1-9]/,
+    );
 
     expect(IDS.filter((id) => !nodes.running(id))).toEqual([]);
     expect((await client.get('door/c'))?.toString()).toBe('over mtls');

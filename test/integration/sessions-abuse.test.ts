@@ -39,7 +39,10 @@ interface Raw {
   res: any;
 }
 
-type Stub = Record<string, (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void>;
+type Stub = Record<
+  string,
+  (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void
+>;
 
 /** One KV client (channel) per test; each call is one attempt, no retries. */
 function kv(port = leaderPort): { call: (method: string, req: unknown) => Promise<Raw>; close: () => void } {
@@ -47,7 +50,9 @@ function kv(port = leaderPort): { call: (method: string, req: unknown) => Promis
   const c = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Stub;
   return {
     call: (method, req) =>
-      new Promise((resolve) => c[method]!.call(c, req, { deadline: Date.now() + 5000 }, (err, res) => resolve({ err, res }))),
+      new Promise((resolve) =>
+        c[method]!.call(c, req, { deadline: Date.now() + 5000 }, (err, res) => resolve({ err, res })),
+      ),
     close: () => (c as unknown as grpc.Client).close(),
   };
 }
@@ -146,7 +151,9 @@ describe('a session-open flood from one client address', () => {
       expect((await victim.call('put', { key: b('flood/k'), value: b('someone-else') })).err).toBeNull();
 
       // The flood: 5 * SESSIONS_MAX new sessions, all at once, from the same address.
-      const flood = await Promise.all(Array.from({ length: 5 * SESSIONS_MAX }, (_, i) => attacker.call('openSession', { clientId: newId(1000 + i) })));
+      const flood = await Promise.all(
+        Array.from({ length: 5 * SESSIONS_MAX }, (_, i) => attacker.call('openSession', { clientId: newId(1000 + i) })),
+      );
       const opened = flood.filter((r) => r.err === null).length;
       const refused = flood.filter((r) => r.err?.code === grpc.status.RESOURCE_EXHAUSTED).length;
       expect(opened + refused).toBe(flood.length);
@@ -154,7 +161,10 @@ describe('a session-open flood from one client address', () => {
       expect(opened).toBeLessThan(SESSIONS_MAX - 5);
       // Meanwhile the SDK client's CAS, whose first reply is dropped, is retried and applied once.
       let drops = 0;
-      const flaky = cluster.client({ deadlineMs: 20_000, faultInjection: { dropReply: ({ method }) => method === 'CompareAndSwap' && drops++ === 0 } });
+      const flaky = cluster.client({
+        deadlineMs: 20_000,
+        faultInjection: { dropReply: ({ method }) => method === 'CompareAndSwap' && drops++ === 0 },
+      });
       expect(await flaky.compareAndSwap('flood/lock', null, 'me')).toEqual({ succeeded: true, current: b('me') });
       expect(drops).toBeGreaterThanOrEqual(2);
 

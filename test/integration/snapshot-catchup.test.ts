@@ -9,8 +9,12 @@ import { TestCluster, eventually, serverBuilt } from './cluster';
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  if (!serverBuilt()) throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
-  cluster = await TestCluster.start({ basePort: 17200, nodeArgs: ['--snapshot-entries', '50', '--log-retain-entries', '5'] });
+  if (!serverBuilt())
+    throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
+  cluster = await TestCluster.start({
+    basePort: 17200,
+    nodeArgs: ['--snapshot-entries', '50', '--log-retain-entries', '5'],
+  });
 }, 60_000);
 
 afterAll(async () => {

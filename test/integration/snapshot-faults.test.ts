@@ -19,7 +19,8 @@ const ROUNDS = 3;
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  if (!serverBuilt()) throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
+  if (!serverBuilt())
+    throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
   cluster = await TestCluster.start({
     basePort: BASE_PORT,
     nodeArgs: ['--snapshot-entries', '50', '--log-retain-entries', '5', '--snapshot-chunk-bytes', '1024'],
@@ -73,26 +74,45 @@ describe('snapshot faults', () => {
       for (let i = 0; i < 120; i++) await client.put(`round/${round}/${i}`, String(seq++));
       const restartedAt = Date.now();
       cluster.startNode(follower);
-      await eventually(`round ${round}: leader started a snapshot to node ${follower}`, 30_000, async () =>
-        logOf(leader).some((l) => l.msg === 'sending snapshot' && l.to === follower && Date.parse(String(l.time)) >= restartedAt),
-      50);
+      await eventually(
+        `round ${round}: leader started a snapshot to node ${follower}`,
+        30_000,
+        async () =>
+          logOf(leader).some(
+            (l) => l.msg === 'sending snapshot' && l.to === follower && Date.parse(String(l.time)) >= restartedAt,
+          ),
+        50,
+      );
       await new Promise((r) => setTimeout(r, round * 150));
-      const receivedBefore = logOf(follower).some((l) => l.msg === 'snapshot received' && Date.parse(String(l.time)) >= restartedAt);
+      const receivedBefore = logOf(follower).some(
+        (l) => l.msg === 'snapshot received' && Date.parse(String(l.time)) >= restartedAt,
+      );
       await cluster.kill(follower, 'SIGKILL');
       if (!receivedBefore) killsMidStream++;
       // the leader (and the third node) survive and keep serving
       await new Promise((r) => setTimeout(r, 1500));
-      for (const id of others) expect(cluster.isRunning(id), `node ${id} died after the follower was killed\n${cluster.recentLogs()}`).toBe(true);
+      for (const id of others)
+        expect(cluster.isRunning(id), `node ${id} died after the follower was killed\n${cluster.recentLogs()}`).toBe(
+          true,
+        );
       await client.put(`after/${round}`, 'ok');
     }
     expect(killsMidStream).toBeGreaterThan(0);
     // the failed sends settled on the leader (counted), so a new send is not skipped forever
-    await eventually('the leader counted a failed snapshot send', 15_000, async () => (await metric(leader, 'tessera_snapshots_sent_total', 'outcome="failed"')) >= 1);
+    await eventually(
+      'the leader counted a failed snapshot send',
+      15_000,
+      async () => (await metric(leader, 'tessera_snapshots_sent_total', 'outcome="failed"')) >= 1,
+    );
 
     cluster.startNode(follower);
     const direct = new Client({ endpoints: [cluster.address(follower)], deadlineMs: 2000 });
     try {
-      await eventually('the follower caught up', 60_000, async () => (await direct.get(`after/${ROUNDS - 1}`, { consistency: 'stale' }))?.toString() === 'ok');
+      await eventually(
+        'the follower caught up',
+        60_000,
+        async () => (await direct.get(`after/${ROUNDS - 1}`, { consistency: 'stale' }))?.toString() === 'ok',
+      );
       expect((await direct.get('big/0399', { consistency: 'stale' }))?.toString()).toBe(`399:${value}`);
     } finally {
       await direct.close();
@@ -130,10 +150,15 @@ describe('snapshot faults', () => {
     try {
       // the leader compacts past each snapshot while it streams it, so the next one reaches the follower
       // while it still installs and is refused; the leader must settle that send and send again
-      await eventually('a snapshot installed after a refused one', 60_000, async () => {
-        const refused = since('snapshot refused');
-        return refused.length > 0 && since('snapshot installed').some((t) => t > refused[0]!);
-      }, 250);
+      await eventually(
+        'a snapshot installed after a refused one',
+        60_000,
+        async () => {
+          const refused = since('snapshot refused');
+          return refused.length > 0 && since('snapshot installed').some((t) => t > refused[0]!);
+        },
+        250,
+      );
     } finally {
       writing = false;
       await Promise.allSettled(writers);
@@ -141,14 +166,24 @@ describe('snapshot faults', () => {
     const { leader: now } = await cluster.waitForLeader();
     const direct = new Client({ endpoints: [cluster.address(follower)], deadlineMs: 2000 });
     try {
-      await eventually('the follower caught up once the load stopped', 60_000, async () => {
-        const [f, l] = await Promise.all([direct.status({ endpoint: cluster.address(follower) }), client.status({ endpoint: cluster.address(now) })]);
-        return f.groups[0]!.applied >= l.groups[0]!.applied;
-      }, 250);
+      await eventually(
+        'the follower caught up once the load stopped',
+        60_000,
+        async () => {
+          const [f, l] = await Promise.all([
+            direct.status({ endpoint: cluster.address(follower) }),
+            client.status({ endpoint: cluster.address(now) }),
+          ]);
+          return f.groups[0]!.applied >= l.groups[0]!.applied;
+        },
+        250,
+      );
     } finally {
       await direct.close();
     }
-    console.log(`under load: ${written} writes; the follower refused ${since('snapshot refused').length} and installed ${since('snapshot installed').length} snapshots`);
+    console.log(
+      `under load: ${written} writes; the follower refused ${since('snapshot refused').length} and installed ${since('snapshot installed').length} snapshots`,
+    );
     for (const id of cluster.ids) expect(cluster.isRunning(id)).toBe(true);
   }, 240_000);
 });

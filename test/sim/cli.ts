@@ -16,7 +16,18 @@ import type { SeedResult, UnsafeSwitch } from './run-seed';
 import type { RangeSummary } from './seed-runner';
 import { formatFailure, freshSeeds, range, runSeeds } from './seed-runner';
 
-const known = ['seeds', 'from', 'workers', 'profile', 'unsafe', 'no-ack-order-check', 'trace', 'random', 'keep-going', 'no-record'];
+const known = [
+  'seeds',
+  'from',
+  'workers',
+  'profile',
+  'unsafe',
+  'no-ack-order-check',
+  'trace',
+  'random',
+  'keep-going',
+  'no-record',
+];
 
 function parseArgs(argv: string[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -24,7 +35,8 @@ function parseArgs(argv: string[]): Map<string, string> {
     const a = argv[i]!;
     if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
     const name = a.slice(2);
-    if (!known.includes(name)) throw new Error(`unknown option --${name} (known: ${known.map((k) => `--${k}`).join(' ')})`);
+    if (!known.includes(name))
+      throw new Error(`unknown option --${name} (known: ${known.map((k) => `--${k}`).join(' ')})`);
     const next = argv[i + 1];
     if (next !== undefined && !next.startsWith('--')) {
       out.set(name, next);
@@ -49,7 +61,12 @@ async function main(): Promise<number> {
   const profile = (args.get('profile') ?? 'standard') as Profile;
   if (profile !== 'standard' && profile !== 'aggressive') throw new Error('--profile must be standard or aggressive');
   const unsafe = args.get('unsafe') as UnsafeSwitch | undefined;
-  if (unsafe !== undefined && unsafe !== 'commitOldTermByCount' && unsafe !== 'ackBeforePersist' && unsafe !== 'regressConfigOnAdvance') {
+  if (
+    unsafe !== undefined &&
+    unsafe !== 'commitOldTermByCount' &&
+    unsafe !== 'ackBeforePersist' &&
+    unsafe !== 'regressConfigOnAdvance'
+  ) {
     throw new Error('--unsafe must be commitOldTermByCount, ackBeforePersist or regressConfigOnAdvance');
   }
   const traceAll = args.has('trace');
@@ -58,7 +75,9 @@ async function main(): Promise<number> {
   const workers = traceAll ? 1 : intArg(args, 'workers', count >= 200 ? Math.min(2, availableParallelism()) : 1);
   const seeds = args.has('random') ? freshSeeds(count) : [...range(from, count)];
   if (args.has('random')) console.log(`fresh random seeds: ${seeds.join(',')}`);
-  console.log(`simulating ${seeds.length} seed(s) from ${seeds[0]} on ${workers} worker(s) (profile ${profile}${unsafe ? `, unsafe ${unsafe}` : ''})`);
+  console.log(
+    `simulating ${seeds.length} seed(s) from ${seeds[0]} on ${workers} worker(s) (profile ${profile}${unsafe ? `, unsafe ${unsafe}` : ''})`,
+  );
 
   let lastReport = performance.now();
   const progress = (done: number): void => {
@@ -70,7 +89,11 @@ async function main(): Promise<number> {
   const base = { profile, unsafe, checkAckOrder, traceAll };
   let summary: RangeSummary;
   if (workers > 1) {
-    summary = await runSeedsParallel(seeds, base, workers, { stopOnFailure: !keepGoing, onFailure, onProgress: progress });
+    summary = await runSeedsParallel(seeds, base, workers, {
+      stopOnFailure: !keepGoing,
+      onFailure,
+      onProgress: progress,
+    });
   } else {
     let done = 0;
     summary = runSeeds(
@@ -79,7 +102,8 @@ async function main(): Promise<number> {
       {
         stopOnFailure: !keepGoing,
         onResult: (r) => {
-          if (traceAll) console.log(`seed ${r.seed}: ${r.ok ? 'ok' : 'FAILED'}; ${r.mixText}; stats ${JSON.stringify(r.stats)}`);
+          if (traceAll)
+            console.log(`seed ${r.seed}: ${r.ok ? 'ok' : 'FAILED'}; ${r.mixText}; stats ${JSON.stringify(r.stats)}`);
           if (!r.ok) onFailure(r);
           progress(++done);
         },

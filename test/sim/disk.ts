@@ -116,10 +116,14 @@ export class SimDisk {
         throw new SimFailure('host', `node ${this.nodeId}: entries write from ${first} at or below snapshot ${s}`);
       }
       if (first > this.lastIndex() + 1) {
-        throw new SimFailure('host', `node ${this.nodeId}: entries write from ${first} leaves a gap after ${this.lastIndex()}`);
+        throw new SimFailure(
+          'host',
+          `node ${this.nodeId}: entries write from ${first} leaves a gap after ${this.lastIndex()}`,
+        );
       }
       for (let k = 1; k < b.entries.length; k++) {
-        if (b.entries[k]!.index !== first + k) throw new SimFailure('host', `node ${this.nodeId}: non-contiguous entries write`);
+        if (b.entries[k]!.index !== first + k)
+          throw new SimFailure('host', `node ${this.nodeId}: non-contiguous entries write`);
       }
       this.entriesDurable.length = first - s - 1;
       for (const e of b.entries) this.entriesDurable.push(e);

@@ -10,7 +10,8 @@ import type { CrashLossMode } from './disk';
 import type { NetworkParams } from './network';
 
 export type PartitionKind = 'halves' | 'isolateOne' | 'isolateLeader' | 'oneWay' | 'clog';
-export type CrashPoint = 'beforeWrite' | 'afterWrite' | 'afterSync' | 'afterSend' | 'midApply' | 'beforeAdvance' | 'idle';
+export type CrashPoint =
+  'beforeWrite' | 'afterWrite' | 'afterSync' | 'afterSend' | 'midApply' | 'beforeAdvance' | 'idle';
 export type Profile = 'standard' | 'aggressive';
 
 export interface FaultMix {
@@ -54,7 +55,15 @@ export interface FaultMix {
 }
 
 const allPartitions: PartitionKind[] = ['halves', 'isolateOne', 'isolateLeader', 'oneWay', 'clog'];
-const allCrashPoints: CrashPoint[] = ['beforeWrite', 'afterWrite', 'afterSync', 'afterSend', 'midApply', 'beforeAdvance', 'idle'];
+const allCrashPoints: CrashPoint[] = [
+  'beforeWrite',
+  'afterWrite',
+  'afterSync',
+  'afterSend',
+  'midApply',
+  'beforeAdvance',
+  'idle',
+];
 
 function subset<T>(random: Random, items: readonly T[], p: number): T[] {
   const out = items.filter(() => random.chance(p));
@@ -73,7 +82,12 @@ export function drawFaultMix(random: Random, profile: Profile): FaultMix {
       inflightMessagesMax: random.int(1, 2),
       appendBytesMax: 1,
       uncommittedBytesMax: 1 << 20,
-      net: { dropRate: random.chance(0.5) ? 0 : 0.05, dupRate: 0.02, delayMinTicks: 1, delayMaxTicks: random.int(2, 6) },
+      net: {
+        dropRate: random.chance(0.5) ? 0 : 0.05,
+        dupRate: 0.02,
+        delayMinTicks: 1,
+        delayMaxTicks: random.int(2, 6),
+      },
       faultEveryTicks: [3, 25],
       partitions: subset(random, ['isolateLeader', 'halves'], 0.6),
       crashes: true,

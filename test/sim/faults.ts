@@ -67,7 +67,8 @@ export class FaultScheduler {
     }
     // A crash scheduled at a Ready point may have fired since: schedule the restart.
     for (const n of this.host.nodes()) {
-      if (!n.alive && !this.restartAt.has(n.id)) this.restartAt.set(n.id, now + this.random.int(...this.mix.restartAfterTicks));
+      if (!n.alive && !this.restartAt.has(n.id))
+        this.restartAt.set(n.id, now + this.random.int(...this.mix.restartAfterTicks));
     }
     if (this.clogUntil > now && this.random.chance(0.1)) this.clogRandomLink(now);
     if (this.catchup) this.stepCatchup(this.catchup, now);
@@ -121,7 +122,9 @@ export class FaultScheduler {
     const leader = this.host.leader();
     if (this.catchup || !leader?.core) return;
     const cfg = leader.core.status().config;
-    const followers = this.host.nodes().filter((n) => n.alive && n.id !== leader.id && (cfg.voters.includes(n.id) || cfg.learners.includes(n.id)));
+    const followers = this.host
+      .nodes()
+      .filter((n) => n.alive && n.id !== leader.id && (cfg.voters.includes(n.id) || cfg.learners.includes(n.id)));
     if (followers.length === 0) return;
     const target = this.random.pick(followers).id;
     this.membership(target);
@@ -133,7 +136,10 @@ export class FaultScheduler {
   }
 
   private logOf(id: number): string {
-    const st = this.host.nodes().find((n) => n.id === id)?.core?.status();
+    const st = this.host
+      .nodes()
+      .find((n) => n.id === id)
+      ?.core?.status();
     return st ? `log ${st.firstIndex}..${st.lastIndex} commit ${st.commit}` : 'down';
   }
 
@@ -141,7 +147,10 @@ export class FaultScheduler {
     const ids = this.ids();
     if (now === plan.isolateAt) {
       this.host.network.healPartitions();
-      this.host.network.partition([plan.target], ids.filter((i) => i !== plan.target));
+      this.host.network.partition(
+        [plan.target],
+        ids.filter((i) => i !== plan.target),
+      );
       this.partitions++;
       this.host.trace(`nemesis: catchup isolates n${plan.target} (${this.logOf(plan.target)})`);
     } else if (plan.changesAt.includes(now)) {
@@ -149,7 +158,9 @@ export class FaultScheduler {
     } else if (now >= plan.healAt) {
       this.host.network.healPartitions();
       const leader = this.host.leader();
-      this.host.trace(`nemesis: catchup heals, n${plan.target} (${this.logOf(plan.target)}) comes back; leader ${leader ? `n${leader.id} (${this.logOf(leader.id)})` : 'none'}`);
+      this.host.trace(
+        `nemesis: catchup heals, n${plan.target} (${this.logOf(plan.target)}) comes back; leader ${leader ? `n${leader.id} (${this.logOf(leader.id)})` : 'none'}`,
+      );
       this.catchup = null;
     }
   }
@@ -174,8 +185,14 @@ export class FaultScheduler {
       case 'isolateOne':
       case 'isolateLeader': {
         const leader = this.host.leader();
-        const target = leader && (kind === 'isolateLeader' || this.random.chance(this.mix.leaderBias)) ? leader.id : this.random.pick(ids);
-        net.partition([target], ids.filter((i) => i !== target));
+        const target =
+          leader && (kind === 'isolateLeader' || this.random.chance(this.mix.leaderBias))
+            ? leader.id
+            : this.random.pick(ids);
+        net.partition(
+          [target],
+          ids.filter((i) => i !== target),
+        );
         this.host.trace(`nemesis: isolate n${target}${kind === 'isolateLeader' ? ' (leader)' : ''}`);
         return;
       }
@@ -227,11 +244,14 @@ export class FaultScheduler {
     let change: Parameters<SimNode['proposeMembership']>[0] | null = null;
     if (absent.length > 0) change = { type: 'addLearner', node: this.random.pick(absent) };
     else if (learners.length > 0) change = { type: 'addVoter', node: this.random.pick(learners) };
-    else if (cfg.voters.length > minVoters && voters.length > 0) change = { type: 'removeNode', node: this.random.pick(keep === 0 ? cfg.voters : voters) };
+    else if (cfg.voters.length > minVoters && voters.length > 0)
+      change = { type: 'removeNode', node: this.random.pick(keep === 0 ? cfg.voters : voters) };
     if (!change) return;
     const out = leader.proposeMembership(change);
     this.membershipChanges++;
-    this.host.trace(`nemesis: membership ${change.type} n${change.node} via n${leader.id}: ${out.ok ? `index ${out.index}` : out.reason}`);
+    this.host.trace(
+      `nemesis: membership ${change.type} n${change.node} via n${leader.id}: ${out.ok ? `index ${out.index}` : out.reason}`,
+    );
   }
 
   private transfer(): void {

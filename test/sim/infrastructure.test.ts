@@ -31,7 +31,9 @@ describe('SimDisk', () => {
     expect(d.crash(new Random(1), 'all')).toEqual({ lost: 1, kept: [] });
     expect(d.hardState()).toEqual(hs(1, 1, 0));
     expect(d.lastIndex()).toBe(2);
-    expect(d.restoreState({ voters: [1], learners: [], votersOutgoing: [] }).entries.map((x) => x.index)).toEqual([1, 2]);
+    expect(d.restoreState({ voters: [1], learners: [], votersOutgoing: [] }).entries.map((x) => x.index)).toEqual([
+      1, 2,
+    ]);
   });
   it('overwrites a suffix and rejects gaps', () => {
     const d = new SimDisk(1);
@@ -47,7 +49,10 @@ describe('SimDisk', () => {
     const d = new SimDisk(1);
     d.write({ hardState: null, entries: [e(1, 1), e(2, 1), e(3, 1)], snapshot: null });
     d.sync();
-    d.saveSnapshot({ meta: { index: 2, term: 1, config: { voters: [1], learners: [], votersOutgoing: [] } }, data: new Uint8Array() });
+    d.saveSnapshot({
+      meta: { index: 2, term: 1, config: { voters: [1], learners: [], votersOutgoing: [] } },
+      data: new Uint8Array(),
+    });
     expect(d.snapshotIndex()).toBe(2);
     expect(d.lastIndex()).toBe(3);
     expect(d.entryAt(2)).toBeUndefined();
@@ -91,7 +96,14 @@ describe('SimNode crash', () => {
         onCrash: () => {},
         onRestart: () => {},
       } satisfies NodeEnv;
-      const node = new SimNode(1, { voters: [1], learners: [], votersOutgoing: [] }, defaultConfig(1), new Random(seed), raftCoreFactory, env);
+      const node = new SimNode(
+        1,
+        { voters: [1], learners: [], votersOutgoing: [] },
+        defaultConfig(1),
+        new Random(seed),
+        raftCoreFactory,
+        env,
+      );
       node.start();
       node.scheduleCrash('afterWrite');
       for (let t = 0; t < 100 && node.alive; t++) node.tick();
@@ -105,7 +117,10 @@ describe('SimNode crash', () => {
 
 describe('held Readys', () => {
   /** Wraps the real core, counting snapshots stepped while a Ready is outstanding (between ready() and advance()). */
-  function countingFactory(counts: { stepsWhileHeld: number; snapshotsWhileHeld: number }, wrongConfig = false): CoreFactory {
+  function countingFactory(
+    counts: { stepsWhileHeld: number; snapshotsWhileHeld: number },
+    wrongConfig = false,
+  ): CoreFactory {
     return (config, restore, random) => {
       const core = raftCoreFactory(config, restore, random);
       let outstanding = false;
@@ -125,7 +140,8 @@ describe('held Readys', () => {
         }
         return core.step(m);
       };
-      if (wrongConfig) wrapped.status = () => ({ ...core.status(), config: { voters: [99], learners: [], votersOutgoing: [] } });
+      if (wrongConfig)
+        wrapped.status = () => ({ ...core.status(), config: { voters: [99], learners: [], votersOutgoing: [] } });
       return wrapped;
     };
   }
@@ -182,7 +198,16 @@ describe('SimNetwork', () => {
   });
   it('copies messages so the receiver never shares objects with the sender', () => {
     const n = new SimNetwork(new Random(5), { dropRate: 0, dupRate: 0, delayMinTicks: 1, delayMaxTicks: 1 });
-    const m: Message = { type: 'append', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [e(1, 1)], commit: 0 };
+    const m: Message = {
+      type: 'append',
+      from: 1,
+      to: 2,
+      term: 1,
+      prevLogIndex: 0,
+      prevLogTerm: 0,
+      entries: [e(1, 1)],
+      commit: 0,
+    };
     n.send(m, 0);
     const [got] = n.takeDue(1, () => {});
     expect(got).toEqual(m);
@@ -206,8 +231,19 @@ describe('checkers fail on violations', () => {
   });
   it('a vote or an ack sent before it is durable', () => {
     const c = new CheckerSuite();
-    expect(() => c.onSend({ type: 'voteResp', from: 1, to: 2, term: 2, reject: false }, disk())).toThrow(/before it was durable/);
-    const ack: Message = { type: 'appendResp', from: 1, to: 2, term: 0, reject: false, index: 1, rejectHint: 0, hintTerm: 0 };
+    expect(() => c.onSend({ type: 'voteResp', from: 1, to: 2, term: 2, reject: false }, disk())).toThrow(
+      /before it was durable/,
+    );
+    const ack: Message = {
+      type: 'appendResp',
+      from: 1,
+      to: 2,
+      term: 0,
+      reject: false,
+      index: 1,
+      rejectHint: 0,
+      hintTerm: 0,
+    };
     expect(() => c.onSend(ack, disk())).toThrow(/before it was durable/);
   });
   it('a durable term or commit that regresses', () => {
@@ -231,7 +267,12 @@ describe('checkers fail on violations', () => {
   });
   it('different entries applied at one index, and a stale read', () => {
     const c = new CheckerSuite();
-    const put = (op: number, v: string): Entry => ({ kind: 'normal', index: 1, term: 1, data: encodeCommand({ op, t: 'put', k: 'a', v }) });
+    const put = (op: number, v: string): Entry => ({
+      kind: 'normal',
+      index: 1,
+      term: 1,
+      data: encodeCommand({ op, t: 'put', k: 'a', v }),
+    });
     c.onApply(1, put(1, 'x'), { op: 1, t: 'put', k: 'a', v: 'x' }, 1);
     expect(() => c.onApply(2, put(2, 'y'), { op: 2, t: 'put', k: 'a', v: 'y' }, 1)).toThrow(/applied .* at index 1/);
     c.onCommitSeen(1);
@@ -270,7 +311,9 @@ describe('runSeed', () => {
     const r = runSeed({ seed: 12, profile: 'aggressive', unsafe: 'commitOldTermByCount' });
     expect(r.ok).toBe(false);
     expect(r.trace.length).toBeLessThanOrEqual(50);
-    expect(r.replay).toBe('npm run sim -- --seeds 1 --from 12 --profile aggressive --unsafe commitOldTermByCount --trace');
+    expect(r.replay).toBe(
+      'npm run sim -- --seeds 1 --from 12 --profile aggressive --unsafe commitOldTermByCount --trace',
+    );
     expect(r.mixText).toContain('profile=aggressive');
   });
 });

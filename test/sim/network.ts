@@ -130,7 +130,10 @@ export class SimNetwork {
 export function copyMessage(m: Message): Message {
   switch (m.type) {
     case 'append':
-      return { ...m, entries: m.entries.map((e) => (e.kind === 'config' ? { ...e, change: { ...e.change } } : { ...e })) };
+      return {
+        ...m,
+        entries: m.entries.map((e) => (e.kind === 'config' ? { ...e, change: { ...e.change } } : { ...e })),
+      };
     case 'snapshot': {
       const c = m.snapshot.meta.config;
       const config = { voters: [...c.voters], learners: [...c.learners], votersOutgoing: [...c.votersOutgoing] };

@@ -32,7 +32,12 @@ export function runSeedsParallel(
   const chunk = 50;
   const jobs: number[][] = Array.from({ length: workers }, () => []);
   for (let i = 0; i < seeds.length; i++) jobs[Math.floor(i / chunk) % workers]!.push(seeds[i]!);
-  const summary: RangeSummary = { seeds: 0, failures: [], elapsedMs: 0, totals: { ticks: 0, messages: 0, ops: 0, reads: 0, crashes: 0 } };
+  const summary: RangeSummary = {
+    seeds: 0,
+    failures: [],
+    elapsedMs: 0,
+    totals: { ticks: 0, messages: 0, ops: 0, reads: 0, crashes: 0 },
+  };
   const pool: Worker[] = [];
   return new Promise((resolve, reject) => {
     let running = 0;
@@ -42,7 +47,10 @@ export function runSeedsParallel(
     };
     for (const job of jobs) {
       if (job.length === 0) continue;
-      const w = new Worker(workerBootstrap, { eval: true, workerData: { seeds: job, base, stopOnFailure: opts.stopOnFailure } satisfies WorkerJob });
+      const w = new Worker(workerBootstrap, {
+        eval: true,
+        workerData: { seeds: job, base, stopOnFailure: opts.stopOnFailure } satisfies WorkerJob,
+      });
       pool.push(w);
       running++;
       w.on('message', (m: WorkerMessage) => {

@@ -19,7 +19,8 @@ describe('simulator regressions', () => {
     const name = `seed ${r.seed}${r.profile ? ` ${r.profile}` : ''}${r.unsafe ? ` unsafe ${r.unsafe}` : ''} must ${r.expect}${r.status === 'open' ? ' (OPEN: still fails)' : ''}: ${r.note}`;
     // Seeds recorded before held Readys existed (mix.holdReadyRate) keep running without them, as found.
     const mixOverride = { holdReadyRate: 0, ...r.mix };
-    const run = () => runSeed({ seed: r.seed, profile: r.profile, unsafe: r.unsafe, checkAckOrder: r.checkAckOrder, mixOverride });
+    const run = () =>
+      runSeed({ seed: r.seed, profile: r.profile, unsafe: r.unsafe, checkAckOrder: r.checkAckOrder, mixOverride });
     if (r.status === 'open') {
       // A known, unfixed core bug: assert it still reproduces. Once the core is fixed this turns red:
       // then set "status": "fixed" so the seed guards against the bug coming back.

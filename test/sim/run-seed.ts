@@ -97,7 +97,12 @@ export function runSeed(opts: SeedOptions): SeedResult {
   } catch (e) {
     if (e instanceof SimFailure) failure = { checker: e.checker, message: e.message, stack: e.stack };
     else if (e instanceof InvariantError) failure = { checker: 'core-assert', message: e.message, stack: e.stack };
-    else failure = { checker: 'exception', message: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined };
+    else
+      failure = {
+        checker: 'exception',
+        message: e instanceof Error ? e.message : String(e),
+        stack: e instanceof Error ? e.stack : undefined,
+      };
     trace.add(cluster?.now() ?? 0, `FAILURE ${failure.message}`);
   }
   return {
@@ -151,12 +156,15 @@ function finalChecks(cluster: Cluster): void {
   for (const id of membersOf(cluster) ?? []) {
     const n = cluster.members[id - 1]!;
     const sm = n.sm!;
-    if (sm.applied > model.length) throw new SimFailure('final-state', `n${id} applied ${sm.applied} beyond canonical ${model.length}`);
+    if (sm.applied > model.length)
+      throw new SimFailure('final-state', `n${id} applied ${sm.applied} beyond canonical ${model.length}`);
     const want = model.fingerprintAt(sm.applied);
     const got = sm.fingerprint();
-    if (want !== got) throw new SimFailure('final-state', `n${id} state ${got} differs from the model ${want} at ${sm.applied}`);
+    if (want !== got)
+      throw new SimFailure('final-state', `n${id} state ${got} differs from the model ${want} at ${sm.applied}`);
     for (const a of cluster.checkers.linearizability.acked) {
-      if (!sm.results.has(a.op)) throw new SimFailure('acked-write-lost', `n${id} does not hold acknowledged write #${a.op} (index ${a.index})`);
+      if (!sm.results.has(a.op))
+        throw new SimFailure('acked-write-lost', `n${id} does not hold acknowledged write #${a.op} (index ${a.index})`);
     }
   }
 }

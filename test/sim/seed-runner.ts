@@ -19,7 +19,12 @@ export function runSeeds(
   opts: { stopOnFailure: boolean; onResult?: (r: SeedResult) => void },
 ): RangeSummary {
   const started = performance.now();
-  const summary: RangeSummary = { seeds: 0, failures: [], elapsedMs: 0, totals: { ticks: 0, messages: 0, ops: 0, reads: 0, crashes: 0 } };
+  const summary: RangeSummary = {
+    seeds: 0,
+    failures: [],
+    elapsedMs: 0,
+    totals: { ticks: 0, messages: 0, ops: 0, reads: 0, crashes: 0 },
+  };
   for (const seed of seeds) {
     const r = runSeed({ ...base, seed });
     summary.seeds++;

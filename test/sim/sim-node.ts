@@ -94,7 +94,9 @@ export class SimNode {
     this.term = restore.hardState.term;
     this.commit = restore.hardState.commit;
     this.core = this.factory(this.raftConfig, restore, this.random.fork());
-    this.env.trace(`n${this.id} start #${this.incarnation} hs=${JSON.stringify(restore.hardState)} snap=${restore.applied} last=${this.disk.lastIndex()}`);
+    this.env.trace(
+      `n${this.id} start #${this.incarnation} hs=${JSON.stringify(restore.hardState)} snap=${restore.applied} last=${this.disk.lastIndex()}`,
+    );
     this.env.onRestart(this);
     this.drain();
   }
@@ -113,7 +115,9 @@ export class SimNode {
     this.role = 'follower';
     this.leader = 0;
     this.crashes++;
-    this.env.trace(`n${this.id} CRASH lost ${lost} unsynced batch(es), kept ${kept.length}; durable hs=${JSON.stringify(this.disk.hardState())} last=${this.disk.lastIndex()}`);
+    this.env.trace(
+      `n${this.id} CRASH lost ${lost} unsynced batch(es), kept ${kept.length}; durable hs=${JSON.stringify(this.disk.hardState())} last=${this.disk.lastIndex()}`,
+    );
     this.env.onCrash(this, lost);
   }
 
@@ -204,7 +208,8 @@ export class SimNode {
     const index = sm.applied;
     if (index - this.disk.snapshotIndex() < this.env.mix.compactEveryEntries) return;
     const term = this.disk.termAt(index);
-    if (term === undefined) throw new SimFailure('host', `node ${this.id}: applied index ${index} not in its durable log`);
+    if (term === undefined)
+      throw new SimFailure('host', `node ${this.id}: applied index ${index} not in its durable log`);
     this.disk.saveSnapshot({ meta: { index, term, config: cloneConfig(this.config) }, data: sm.serialize() });
     core.compact(index);
     this.env.trace(`n${this.id} compact to ${index}`);
@@ -245,7 +250,8 @@ export class SimNode {
         this.term = term;
         env.onLeader(this, term);
       }
-      if (wasRole !== this.role) env.trace(`n${this.id} ${wasRole} -> ${this.role} term ${this.term} leader ${this.leader}`);
+      if (wasRole !== this.role)
+        env.trace(`n${this.id} ${wasRole} -> ${this.role} term ${this.term} leader ${this.leader}`);
     }
     const now = rd.messagesNow.map((m) => this.withSnapshotData(m));
     const hasWrites = rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null;
@@ -324,7 +330,10 @@ export class SimNode {
   private apply(entry: Entry): void {
     const sm = this.sm!;
     if (entry.index !== sm.applied + 1) {
-      throw new SimFailure('apply-agreement', `node ${this.id} asked to apply index ${entry.index} after ${sm.applied}`);
+      throw new SimFailure(
+        'apply-agreement',
+        `node ${this.id} asked to apply index ${entry.index} after ${sm.applied}`,
+      );
     }
     let command: SimCommand | null = null;
     let result: SimResult | null = null;
@@ -359,7 +368,10 @@ export class SimNode {
     if (this.sm && this.sm.applied === idx) data = this.sm.serialize();
     else if (this.disk.snapshotIndex() === idx) data = this.disk.snapshot()!.data;
     else {
-      throw new SimFailure('host', `node ${this.id}: snapshot message at ${idx} but applied is ${this.sm?.applied} and the stored snapshot is at ${this.disk.snapshotIndex()}`);
+      throw new SimFailure(
+        'host',
+        `node ${this.id}: snapshot message at ${idx} but applied is ${this.sm?.applied} and the stored snapshot is at ${this.disk.snapshotIndex()}`,
+      );
     }
     return { ...m, snapshot: { meta: m.snapshot.meta, data } };
   }

@@ -39,7 +39,11 @@ describe('simulator catches unsafe cores', { timeout: 180_000 }, () => {
   });
 
   it(`ackBeforePersist is caught within ${seedBound} seeds by the end-to-end checkers alone`, () => {
-    const { result, tried } = firstSafetyFailure({ profile: 'aggressive', unsafe: 'ackBeforePersist', checkAckOrder: false });
+    const { result, tried } = firstSafetyFailure({
+      profile: 'aggressive',
+      unsafe: 'ackBeforePersist',
+      checkAckOrder: false,
+    });
     expect(result, `no checker failed in ${tried} seeds`).not.toBeNull();
     expect(result!.failure!.checker).not.toBe('durability');
     console.log(`ackBeforePersist caught after ${tried} seed(s) by ${result!.failure!.checker}`);
@@ -57,7 +61,9 @@ describe('simulator catches unsafe cores', { timeout: 180_000 }, () => {
   it(`regressConfigOnAdvance is caught within ${seedBound} seeds of a membership mix with held Readys`, () => {
     const { result, tried } = firstSafetyFailure({ unsafe: 'regressConfigOnAdvance', mixOverride: configMix });
     expect(result, `no checker failed in ${tried} seeds`).not.toBeNull();
-    console.log(`regressConfigOnAdvance caught after ${tried} seed(s) by ${result!.failure!.checker}: ${result!.failure!.message}`);
+    console.log(
+      `regressConfigOnAdvance caught after ${tried} seed(s) by ${result!.failure!.checker}: ${result!.failure!.message}`,
+    );
   });
 
   it('the same membership seeds pass with the safe core', () => {

@@ -70,7 +70,16 @@ export class Workload {
     private readonly keyCount: number,
   ) {
     for (let i = 1; i <= clients; i++) {
-      this.clients.push({ id: i, op: null, attempt: null, nextActionTick: random.int(0, 20), remaining: opsPerClient, leaderHint: 0, lastSeen: new Map(), written: 0 });
+      this.clients.push({
+        id: i,
+        op: null,
+        attempt: null,
+        nextActionTick: random.int(0, 20),
+        remaining: opsPerClient,
+        leaderHint: 0,
+        lastSeen: new Map(),
+        written: 0,
+      });
     }
   }
 
@@ -95,7 +104,8 @@ export class Workload {
   /** A node applied a write: acknowledge it if that node holds the client's live attempt for it. */
   onWriteApplied(node: SimNode, opId: number, result: SimResult): void {
     for (const c of this.clients) {
-      if (c.op?.id !== opId || !c.attempt || c.attempt.node !== node || c.attempt.incarnation !== node.incarnation) continue;
+      if (c.op?.id !== opId || !c.attempt || c.attempt.node !== node || c.attempt.incarnation !== node.incarnation)
+        continue;
       const op = c.op;
       this.host.trace(`client ${c.id} ack ${op.kind}#${op.id} ${JSON.stringify(result)} via n${node.id}`);
       this.host.onWriteAck(op, result);
@@ -117,7 +127,8 @@ export class Workload {
 
   onReadFailed(node: SimNode, context: number): void {
     for (const c of this.clients) {
-      if (c.attempt && c.attempt.readContext === context && c.attempt.node === node) this.abandonAttempt(c, this.host.now());
+      if (c.attempt && c.attempt.readContext === context && c.attempt.node === node)
+        this.abandonAttempt(c, this.host.now());
     }
   }
 
@@ -145,9 +156,22 @@ export class Workload {
     const kind: ClientOp['kind'] = roll < 0.4 ? 'put' : roll < 0.7 ? 'cas' : 'read';
     const value = `c${c.id}v${++c.written}`;
     let expected: string | null = null;
-    if (kind === 'cas') expected = this.random.chance(0.8) ? (c.lastSeen.get(key) ?? null) : `c${c.id}v${this.random.int(1, c.written)}`;
-    const op: ClientOp = { id: this.nextOpId++, client: c.id, kind, key, value, expected, invokedTick: now, c0: this.host.globalCommit(), attempts: 0 };
-    this.host.trace(`client ${c.id} invoke ${kind}#${op.id} ${key}${kind === 'read' ? '' : `=${value}`}${kind === 'cas' ? ` if ${expected ?? '∅'}` : ''} c0=${op.c0}`);
+    if (kind === 'cas')
+      expected = this.random.chance(0.8) ? (c.lastSeen.get(key) ?? null) : `c${c.id}v${this.random.int(1, c.written)}`;
+    const op: ClientOp = {
+      id: this.nextOpId++,
+      client: c.id,
+      kind,
+      key,
+      value,
+      expected,
+      invokedTick: now,
+      c0: this.host.globalCommit(),
+      attempts: 0,
+    };
+    this.host.trace(
+      `client ${c.id} invoke ${kind}#${op.id} ${key}${kind === 'read' ? '' : `=${value}`}${kind === 'cas' ? ` if ${expected ?? '∅'}` : ''} c0=${op.c0}`,
+    );
     return op;
   }
 
@@ -176,7 +200,9 @@ export class Workload {
       return;
     }
     const command: SimCommand =
-      op.kind === 'put' ? { op: op.id, t: 'put', k: op.key, v: op.value } : { op: op.id, t: 'cas', k: op.key, e: op.expected, v: op.value };
+      op.kind === 'put'
+        ? { op: op.id, t: 'put', k: op.key, v: op.value }
+        : { op: op.id, t: 'cas', k: op.key, e: op.expected, v: op.value };
     c.attempt = { node, incarnation: node.incarnation, deadline: now + attemptTimeoutTicks, readContext: 0 };
     const out = node.propose(command);
     if (!out.ok && c.op === op) this.rejected(c, now, out.leader);

@@ -34,7 +34,26 @@ function openssl(args: string[], cwd: string): void {
 /** A new CA in a fresh temp folder. `name` keeps two CAs' files apart in logs. */
 export function makeTestCa(name = 'tessera-test-ca'): TestCa {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-tls-'));
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', 'ca.key', '-out', 'ca.pem'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+    ],
+    dir,
+  );
   let serial = 0;
   return {
     dir,
@@ -44,8 +63,43 @@ export function makeTestCa(name = 'tessera-test-ca'): TestCa {
       const ext = join(dir, `${base}.ext`);
       const sans = [...dnsNames.map((d) => `DNS:${d}`), 'IP:127.0.0.1', 'DNS:localhost'].join(',');
       writeFileSync(ext, `subjectAltName=${sans}\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n`);
-      openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${commonName}`, '-keyout', `${base}.key`, '-out', `${base}.csr`], dir);
-      openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', `${base}.pem`], dir);
+      openssl(
+        [
+          'req',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-subj',
+          `/CN=${commonName}`,
+          '-keyout',
+          `${base}.key`,
+          '-out',
+          `${base}.csr`,
+        ],
+        dir,
+      );
+      openssl(
+        [
+          'x509',
+          '-req',
+          '-in',
+          `${base}.csr`,
+          '-CA',
+          'ca.pem',
+          '-CAkey',
+          'ca.key',
+          '-CAcreateserial',
+          '-days',
+          '2',
+          '-extfile',
+          ext,
+          '-out',
+          `${base}.pem`,
+        ],
+        dir,
+      );
       return { cert: join(dir, `${base}.pem`), key: join(dir, `${base}.key`) };
     },
     read: (path: string) => readFileSync(path),

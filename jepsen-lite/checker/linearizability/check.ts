@@ -77,7 +77,10 @@ function searchOf(r: Running, cacheBytesMax: number): WglSearch {
 }
 
 /** Checks a parsed history. Throws TesseraError INVALID_ARGUMENT if it holds non-register operations. */
-export function checkLinearizability(events: readonly HistoryEvent[], options: LinearizabilityOptions = {}): LinearizabilityResult {
+export function checkLinearizability(
+  events: readonly HistoryEvent[],
+  options: LinearizabilityOptions = {},
+): LinearizabilityResult {
   const t0 = performance.now();
   const operations = pairOperations(events);
   const result = checkOperations(events, operations, options);
@@ -98,7 +101,8 @@ export function checkOperations(
   const cacheBytesTotalMax = options.cacheBytesTotalMax ?? 1024 * 1024 * 1024;
   const sliceSteps = options.sliceSteps ?? 20_000;
   const stopAtFirst = options.stopAtFirstAnomaly ?? true;
-  if (!(stepsPerKeyMax > 0) || !(sliceSteps > 0)) throw new TesseraError('INVALID_ARGUMENT', 'step budgets must be positive');
+  if (!(stepsPerKeyMax > 0) || !(sliceSteps > 0))
+    throw new TesseraError('INVALID_ARGUMENT', 'step budgets must be positive');
   const deadline = options.timeLimitMs === undefined ? Infinity : t0 + options.timeLimitMs;
 
   const models = compileByKey(operations, initial);
@@ -141,7 +145,8 @@ export function checkOperations(
         search.release();
         r.search = null;
       }
-      if (stopReason === null && performance.now() > deadline) stopReason = `time limit of ${options.timeLimitMs} ms reached`;
+      if (stopReason === null && performance.now() > deadline)
+        stopReason = `time limit of ${options.timeLimitMs} ms reached`;
     }
     active = stillRunning;
     // Many hard keys at once: give up the biggest cache rather than run out of memory.
@@ -172,7 +177,8 @@ export function checkOperations(
       stepsPerCheck: Math.max(100_000, 2 * r.result.steps),
     }),
   );
-  const valid: Verdict = failing.length > 0 ? false : perKey.every((k) => k.verdict === 'linearizable') ? true : 'unknown';
+  const valid: Verdict =
+    failing.length > 0 ? false : perKey.every((k) => k.verdict === 'linearizable') ? true : 'unknown';
   return {
     valid,
     keys: models.length,

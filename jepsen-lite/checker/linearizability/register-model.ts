@@ -69,11 +69,23 @@ const REGISTER_FUNCTIONS: ReadonlySet<string> = new Set(['get', 'put', 'cas', 'd
 /** Compiles one operation; null when it constrains nothing (dropped). */
 export function compileOperation(op: Operation, values: ValueTable): ModelOp | null {
   if (!REGISTER_FUNCTIONS.has(op.f)) {
-    throw new TesseraError('INVALID_ARGUMENT', `operation ${op.f} on key ${JSON.stringify(op.key)} is not a register operation (get, put, cas, delete, append)`);
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `operation ${op.f} on key ${JSON.stringify(op.key)} is not a register operation (get, put, cas, delete, append)`,
+    );
   }
   const optional = op.outcome === 'info' || op.outcome === 'pending';
   const ret = optional ? Infinity : (op.completeIndex as number);
-  const make = (kind: OpKind, a: number, b: number, suffix: string): ModelOp => ({ opId: op.id, kind, a, b, suffix, required: !optional, call: op.invokeIndex, ret });
+  const make = (kind: OpKind, a: number, b: number, suffix: string): ModelOp => ({
+    opId: op.id,
+    kind,
+    a,
+    b,
+    suffix,
+    required: !optional,
+    call: op.invokeIndex,
+    ret,
+  });
   if (op.outcome === 'fail') {
     if (op.f === 'cas' && op.error === 'mismatch') {
       const expected = (op.invokeValue as [Scalar, Scalar])[0];
@@ -140,5 +152,8 @@ function dropUnobservedOptionalWrites(ops: ModelOp[]): ModelOp[] {
     if (op.kind === OpKind.Read || op.kind === OpKind.Cas) observed.add(op.a);
     if (op.kind === OpKind.Mismatch) observed.add(op.b);
   }
-  return ops.filter((op) => op.required || (op.kind === OpKind.Write && observed.has(op.a)) || (op.kind === OpKind.Cas && observed.has(op.b)));
+  return ops.filter(
+    (op) =>
+      op.required || (op.kind === OpKind.Write && observed.has(op.a)) || (op.kind === OpKind.Cas && observed.has(op.b)),
+  );
 }

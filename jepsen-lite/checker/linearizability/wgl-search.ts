@@ -136,7 +136,10 @@ export class WglSearch {
     this.stackOp = new Int32Array(n);
     this.stackState = new Int32Array(n);
     const entryBytes = this.words * 4 + 8 + MAP_ENTRY_BYTES;
-    this.cacheEntriesMax = Math.max(1024, Math.min(CACHE_ENTRIES_HARD_MAX, Math.floor(limits.cacheBytesMax / entryBytes)));
+    this.cacheEntriesMax = Math.max(
+      1024,
+      Math.min(CACHE_ENTRIES_HARD_MAX, Math.floor(limits.cacheBytesMax / entryBytes)),
+    );
     const initialCapacity = Math.min(this.cacheEntriesMax, 64);
     this.cacheBits = new Uint32Array(initialCapacity * this.words);
     this.cacheState = new Int32Array(initialCapacity);

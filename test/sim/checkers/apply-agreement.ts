@@ -27,7 +27,10 @@ export class ApplyAgreementChecker {
 
   onApply(nodeId: number, entry: Entry, command: SimCommand | null, commit: number): void {
     if (entry.index > commit) {
-      throw new SimFailure('apply-agreement', `node ${nodeId} applied index ${entry.index} above the commit index it reported (${commit})`);
+      throw new SimFailure(
+        'apply-agreement',
+        `node ${nodeId} applied index ${entry.index} above the commit index it reported (${commit})`,
+      );
     }
     const identity = entryIdentity(entry);
     if (entry.index <= this.model.length) {
@@ -41,22 +44,34 @@ export class ApplyAgreementChecker {
       return;
     }
     if (entry.index !== this.model.length + 1) {
-      throw new SimFailure('apply-agreement', `node ${nodeId} applied index ${entry.index} but the canonical log ends at ${this.model.length}`);
+      throw new SimFailure(
+        'apply-agreement',
+        `node ${nodeId} applied index ${entry.index} but the canonical log ends at ${this.model.length}`,
+      );
     }
     this.model.append(identity, command);
   }
 
   onSnapshotInstalled(nodeId: number, index: number, state: KvState): void {
     if (state.applied !== index) {
-      throw new SimFailure('apply-agreement', `node ${nodeId} installed a snapshot for index ${index} whose data is at ${state.applied}`);
+      throw new SimFailure(
+        'apply-agreement',
+        `node ${nodeId} installed a snapshot for index ${index} whose data is at ${state.applied}`,
+      );
     }
     if (index > this.model.length) {
-      throw new SimFailure('apply-agreement', `node ${nodeId} installed a snapshot at ${index} beyond anything applied (${this.model.length})`);
+      throw new SimFailure(
+        'apply-agreement',
+        `node ${nodeId} installed a snapshot at ${index} beyond anything applied (${this.model.length})`,
+      );
     }
     const expected = this.model.fingerprintAt(index);
     const got = state.fingerprint();
     if (expected !== got) {
-      throw new SimFailure('apply-agreement', `node ${nodeId} snapshot at ${index} holds ${got}, canonical state is ${expected}`);
+      throw new SimFailure(
+        'apply-agreement',
+        `node ${nodeId} snapshot at ${index} holds ${got}, canonical state is ${expected}`,
+      );
     }
   }
 }

@@ -23,7 +23,10 @@ export class ElectionSafetyChecker {
     const key = `${voter}:${term}`;
     const existing = this.voteOf.get(key);
     if (existing !== undefined && existing !== candidate) {
-      throw new SimFailure('election-safety', `node ${voter} voted twice in term ${term}: for ${existing} and for ${candidate}`);
+      throw new SimFailure(
+        'election-safety',
+        `node ${voter} voted twice in term ${term}: for ${existing} and for ${candidate}`,
+      );
     }
     this.voteOf.set(key, candidate);
   }

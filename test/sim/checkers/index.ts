@@ -42,7 +42,8 @@ export class CheckerSuite {
   }
 
   onSend(message: Message, disk: SimDisk): void {
-    if (message.type === 'voteResp' && !message.reject) this.election.onVoteGranted(message.from, message.to, message.term);
+    if (message.type === 'voteResp' && !message.reject)
+      this.election.onVoteGranted(message.from, message.to, message.term);
     if (this.checkAckOrder) this.durability.onSend(message, disk);
   }
 
@@ -64,7 +65,14 @@ export class CheckerSuite {
     this.applyAgreement.onSnapshotInstalled(nodeId, index, state);
   }
 
-  onWriteAck(opId: number, kind: 'put' | 'cas', key: string, expected: string | null, result: SimResult, c0: number): void {
+  onWriteAck(
+    opId: number,
+    kind: 'put' | 'cas',
+    key: string,
+    expected: string | null,
+    result: SimResult,
+    c0: number,
+  ): void {
     this.linearizability.onWriteAck(opId, kind, key, expected, result, c0, this.globalCommit);
   }
 

@@ -22,21 +22,39 @@ export class LinearizabilityChecker {
 
   constructor(private readonly model: CanonicalModel) {}
 
-  onWriteAck(opId: number, kind: 'put' | 'cas', key: string, expected: string | null, result: SimResult, c0: number, c1: number): void {
+  onWriteAck(
+    opId: number,
+    kind: 'put' | 'cas',
+    key: string,
+    expected: string | null,
+    result: SimResult,
+    c0: number,
+    c1: number,
+  ): void {
     const applied = this.model.op(opId);
-    if (!applied) throw new SimFailure('linearizability', `write #${opId} acknowledged but never applied in the canonical log`);
+    if (!applied)
+      throw new SimFailure('linearizability', `write #${opId} acknowledged but never applied in the canonical log`);
     const { index } = applied;
     if (index <= c0 || index > c1) {
-      throw new SimFailure('linearizability', `write #${opId} took effect at index ${index}, outside (${c0}, ${c1}] (commit at invoke, at ack)`);
+      throw new SimFailure(
+        'linearizability',
+        `write #${opId} took effect at index ${index}, outside (${c0}, ${c1}] (commit at invoke, at ack)`,
+      );
     }
     if (!sameResult(result, applied.result)) {
-      throw new SimFailure('linearizability', `write #${opId} returned ${JSON.stringify(result)}, the canonical result is ${JSON.stringify(applied.result)}`);
+      throw new SimFailure(
+        'linearizability',
+        `write #${opId} returned ${JSON.stringify(result)}, the canonical result is ${JSON.stringify(applied.result)}`,
+      );
     }
     if (kind === 'cas') {
       const before = this.model.valueAt(key, index - 1);
       const want: SimResult = { t: 'cas', ok: before === expected, cur: before };
       if (!sameResult(result, want)) {
-        throw new SimFailure('linearizability', `cas #${opId} on ${key} at index ${index} returned ${JSON.stringify(result)}, model says ${JSON.stringify(want)}`);
+        throw new SimFailure(
+          'linearizability',
+          `cas #${opId} on ${key} at index ${index} returned ${JSON.stringify(result)}, model says ${JSON.stringify(want)}`,
+        );
       }
     }
     this.acked.push({ op: opId, index });

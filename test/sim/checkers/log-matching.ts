@@ -30,11 +30,15 @@ export class LogMatchingChecker {
     }
     const from = Math.max(this.checkedUpTo.get(nodeId) ?? 0, disk.snapshotIndex());
     if (commit > disk.lastIndex()) {
-      throw new SimFailure('log-matching', `node ${nodeId} durable commit ${commit} beyond its durable last index ${disk.lastIndex()}`);
+      throw new SimFailure(
+        'log-matching',
+        `node ${nodeId} durable commit ${commit} beyond its durable last index ${disk.lastIndex()}`,
+      );
     }
     for (let i = from + 1; i <= commit; i++) {
       const term = disk.termAt(i);
-      if (term === undefined) throw new SimFailure('log-matching', `node ${nodeId} committed index ${i} is missing from its durable log`);
+      if (term === undefined)
+        throw new SimFailure('log-matching', `node ${nodeId} committed index ${i} is missing from its durable log`);
       this.checkIndex(nodeId, i, term, 'entry');
     }
     if (commit > (this.checkedUpTo.get(nodeId) ?? 0)) this.checkedUpTo.set(nodeId, commit);
@@ -62,7 +66,10 @@ export class LogMatchingChecker {
     }
     if (what === 'snapshot') return; // a snapshot beyond what any checked log committed: checked when reached
     if (index !== this.committedTerm.length) {
-      throw new SimFailure('log-matching', `node ${nodeId} committed index ${index} leaves a gap after ${this.committedTerm.length - 1}`);
+      throw new SimFailure(
+        'log-matching',
+        `node ${nodeId} committed index ${index} leaves a gap after ${this.committedTerm.length - 1}`,
+      );
     }
     this.committedTerm.push(term);
   }

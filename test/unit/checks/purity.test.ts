@@ -35,7 +35,8 @@ describe('check-imports (pure core)', () => {
 
   it('passes on clean core code that mentions forbidden names only in strings, comments and properties', () => {
     const root = tree({
-      'src/raft/ok.ts': "import { assert } from '../base';\n// Date.now() in a comment\nexport const s = 'setTimeout';\nexport const o = { process: 1 };\nexport function f(x: { Date: number }) { assert(true, 'x'); return x.Date; }\n",
+      'src/raft/ok.ts':
+        "import { assert } from '../base';\n// Date.now() in a comment\nexport const s = 'setTimeout';\nexport const o = { process: 1 };\nexport function f(x: { Date: number }) { assert(true, 'x'); return x.Date; }\n",
     });
     expect(check(root).status).toBe(0);
   });

@@ -25,7 +25,11 @@ describe('tessera CLI against a fake cluster', () => {
     const ep = ['--endpoints', cluster.endpoints().join(',')];
     expect(await cli(['put', 'hello', 'world', ...ep])).toEqual({ code: 0, out: 'OK', err: '' });
     expect(await cli(['get', 'hello', ...ep])).toEqual({ code: 0, out: 'world', err: '' });
-    expect(JSON.parse((await cli(['get', 'hello', '--json', ...ep])).out)).toEqual({ key: 'hello', found: true, value: 'world' });
+    expect(JSON.parse((await cli(['get', 'hello', '--json', ...ep])).out)).toEqual({
+      key: 'hello',
+      found: true,
+      value: 'world',
+    });
     const missing = await cli(['get', 'nope', ...ep]);
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/key not found: nope/);
@@ -37,13 +41,20 @@ describe('tessera CLI against a fake cluster', () => {
     expect(failed.err).toMatch(/current value of hello is there/);
     expect((await cli(['cas', '--absent', 'fresh', 'v', ...ep])).code).toBe(0);
     expect(cluster.get('fresh')).toBe('v');
-    expect(JSON.parse((await cli(['cas', '--absent', 'fresh', 'v2', '--json', ...ep])).out)).toEqual({ key: 'fresh', succeeded: false, current: 'v' });
+    expect(JSON.parse((await cli(['cas', '--absent', 'fresh', 'v2', '--json', ...ep])).out)).toEqual({
+      key: 'fresh',
+      succeeded: false,
+      current: 'v',
+    });
     expect((await cli(['cas', '--delete', 'fresh', 'v', ...ep])).code).toBe(0);
     expect(cluster.get('fresh')).toBeUndefined();
 
     for (const k of ['a1', 'a2', 'a3', 'b1']) await cli(['put', k, `v-${k}`, ...ep]);
     expect((await cli(['scan', 'a', 'b', ...ep])).out).toBe('a1\tv-a1\na2\tv-a2\na3\tv-a3');
-    expect(JSON.parse((await cli(['scan', '--limit', '2', '--keys-only', '--json', ...ep])).out)).toEqual({ count: 2, items: [{ key: 'a1' }, { key: 'a2' }] });
+    expect(JSON.parse((await cli(['scan', '--limit', '2', '--keys-only', '--json', ...ep])).out)).toEqual({
+      count: 2,
+      items: [{ key: 'a1' }, { key: 'a2' }],
+    });
 
     expect((await cli(['del', 'a1', ...ep])).out).toBe('deleted');
     expect((await cli(['del', 'a1', ...ep])).out).toMatch(/not found/);
@@ -78,7 +89,19 @@ describe('tessera CLI against a fake cluster', () => {
 
   it('bench prints JSON with throughput and percentiles', async () => {
     cluster = await FakeCluster.start(1);
-    const r = await cli(['bench', '--endpoints', cluster.endpoints()[0]!, '--duration-s', '1', '--concurrency', '4', '--keys', '50', '--value-bytes', '16']);
+    const r = await cli([
+      'bench',
+      '--endpoints',
+      cluster.endpoints()[0]!,
+      '--duration-s',
+      '1',
+      '--concurrency',
+      '4',
+      '--keys',
+      '50',
+      '--value-bytes',
+      '16',
+    ]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     for (const op of ['put', 'get']) {
@@ -108,15 +131,32 @@ describe('tessera CLI against a fake cluster', () => {
 
 describe('status summary', () => {
   const group = (over: Partial<GroupStatus>): GroupStatus => ({
-    groupId: 1, leader: 0, term: 1, role: 'follower', commit: 0, applied: 0, firstIndex: 0, lastIndex: 0, members: [], start: Buffer.alloc(0), end: Buffer.alloc(0), ...over,
+    groupId: 1,
+    leader: 0,
+    term: 1,
+    role: 'follower',
+    commit: 0,
+    applied: 0,
+    firstIndex: 0,
+    lastIndex: 0,
+    members: [],
+    start: Buffer.alloc(0),
+    end: Buffer.alloc(0),
+    ...over,
   });
-  const node = (id: number, groups: GroupStatus[]): EndpointStatus => ({ endpoint: `h:${id}`, ok: true, status: { nodeId: id, address: `h:${id}`, version: 'v', groups } });
+  const node = (id: number, groups: GroupStatus[]): EndpointStatus => ({
+    endpoint: `h:${id}`,
+    ok: true,
+    status: { nodeId: id, address: `h:${id}`, version: 'v', groups },
+  });
 
   it('takes the leader from the newest term, preferring the node that says it leads', () => {
     const s = summarize([
       node(1, [group({ term: 5, leader: 1, role: 'follower' })]), // stale view of an old leader
       node(2, [group({ term: 6, leader: 3 })]),
-      node(3, [group({ term: 6, leader: 3, role: 'leader', members: [{ id: 1, address: 'h:1', voter: true, match: 9 }] })]),
+      node(3, [
+        group({ term: 6, leader: 3, role: 'leader', members: [{ id: 1, address: 'h:1', voter: true, match: 9 }] }),
+      ]),
       { endpoint: 'h:4', ok: false, error: new TesseraError('UNAVAILABLE', 'down') },
     ]);
     expect(s.groups[0]).toMatchObject({ groupId: 1, leader: 3, term: 6 });

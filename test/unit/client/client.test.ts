@@ -15,7 +15,10 @@ afterEach(async () => {
   cluster = null;
 });
 
-async function setup(n: number, opts: Partial<ConstructorParameters<typeof Client>[0]> = {}): Promise<{ c: FakeCluster; cl: Client }> {
+async function setup(
+  n: number,
+  opts: Partial<ConstructorParameters<typeof Client>[0]> = {},
+): Promise<{ c: FakeCluster; cl: Client }> {
   cluster = await FakeCluster.start(n);
   client = new Client({ endpoints: cluster.endpoints(), ...opts });
   return { c: cluster, cl: client };
@@ -63,8 +66,16 @@ describe('Client basics', () => {
     const { cl } = await setup(1);
     await cl.put('x', '1');
     const r = await cl.batch({
-      compares: [{ key: 'x', expected: '1' }, { key: 'y', expected: null }],
-      ops: [{ op: 'get', key: 'x' }, { op: 'put', key: 'x', value: '2' }, { op: 'put', key: 'y', value: 'new' }, { op: 'get', key: 'nothing' }],
+      compares: [
+        { key: 'x', expected: '1' },
+        { key: 'y', expected: null },
+      ],
+      ops: [
+        { op: 'get', key: 'x' },
+        { op: 'put', key: 'x', value: '2' },
+        { op: 'put', key: 'y', value: 'new' },
+        { op: 'get', key: 'nothing' },
+      ],
     });
     expect(r.succeeded).toBe(true);
     expect(r.results.map((v) => v?.toString() ?? null)).toEqual(['1', null, null, null]);
@@ -72,7 +83,9 @@ describe('Client basics', () => {
     const failed = await cl.batch({ compares: [{ key: 'x', expected: '1' }], ops: [{ op: 'delete', key: 'x' }] });
     expect(failed).toEqual({ succeeded: false, results: [] });
     expect((await cl.get('x'))?.toString()).toBe('2');
-    await expect(cl.batch({ ops: [{ op: 'bogus', key: 'x' } as never] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(cl.batch({ ops: [{ op: 'bogus', key: 'x' } as never] })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
   });
 
   it('scan yields non-empty pages in key order, honours end and a total limit', async () => {
@@ -83,7 +96,8 @@ describe('Client basics', () => {
     for await (const page of cl.scan('k', 'l', { pageLimit: 3 })) pages.push(page.items.map((kv) => kv.key.toString()));
     expect(pages).toEqual([['k0', 'k1', 'k2'], ['k3', 'k4', 'k5'], ['k6', 'k7', 'k8'], ['k9']]);
     const limited: string[] = [];
-    for await (const page of cl.scan('k3', null, { pageLimit: 2, limit: 5 })) limited.push(...page.items.map((kv) => kv.key.toString()));
+    for await (const page of cl.scan('k3', null, { pageLimit: 2, limit: 5 }))
+      limited.push(...page.items.map((kv) => kv.key.toString()));
     expect(limited).toEqual(['k3', 'k4', 'k5', 'k6', 'k7']);
     const all: string[] = [];
     for await (const page of cl.scan()) all.push(...page.items.map((kv) => `${kv.key}=${kv.value}`));
@@ -273,7 +287,8 @@ describe('leader discovery and retries', () => {
     expect(took).toBeGreaterThanOrEqual(380);
     expect(took).toBeLessThan(1500);
     // every answer was a definitive NOT_LEADER (unless a loaded machine made an attempt time out)
-    if (e.details.lastCode === 'NOT_LEADER' && (e.details.attempts as number) > 0) expect(e.message).toMatch(/not the leader/);
+    if (e.details.lastCode === 'NOT_LEADER' && (e.details.attempts as number) > 0)
+      expect(e.message).toMatch(/not the leader/);
   });
 
   it('reports UNAVAILABLE when no endpoint is reachable at all', async () => {
@@ -310,7 +325,9 @@ describe('exactly-once writes through sessions', () => {
 
   it('a counter-like batch retried after a dropped reply increments once', async () => {
     let drops = 0;
-    const { c, cl } = await setup(1, { faultInjection: { dropReply: ({ method }) => method === 'Batch' && drops++ < 2 } });
+    const { c, cl } = await setup(1, {
+      faultInjection: { dropReply: ({ method }) => method === 'Batch' && drops++ < 2 },
+    });
     await cl.put('n', '0');
     const r = await cl.batch({ compares: [{ key: 'n', expected: '0' }], ops: [{ op: 'put', key: 'n', value: '1' }] });
     expect(r.succeeded).toBe(true);
@@ -342,7 +359,12 @@ describe('exactly-once writes through sessions', () => {
   it('a write rejected definitively does not consume its seq', async () => {
     const { c, cl } = await setup(1);
     await cl.put('a', '1');
-    c.node(1).scripted.push({ method: 'Put', code: grpc.status.INVALID_ARGUMENT, reason: 'INVALID_ARGUMENT', trailers: { 'tessera-limit': 'valueBytesMax' } });
+    c.node(1).scripted.push({
+      method: 'Put',
+      code: grpc.status.INVALID_ARGUMENT,
+      reason: 'INVALID_ARGUMENT',
+      trailers: { 'tessera-limit': 'valueBytesMax' },
+    });
     const e = await rejection(cl.put('b', 'too big'));
     expect(e.details.limit).toBe('valueBytesMax');
     await cl.put('c', '3');
@@ -392,7 +414,10 @@ describe('admin and status', () => {
 });
 
 /** A cluster of nodes that predate KV.Pipeline: the SDK coalesces into KV.Multi calls. */
-async function setupMulti(n: number, opts: Partial<ConstructorParameters<typeof Client>[0]> = {}): Promise<{ c: FakeCluster; cl: Client }> {
+async function setupMulti(
+  n: number,
+  opts: Partial<ConstructorParameters<typeof Client>[0]> = {},
+): Promise<{ c: FakeCluster; cl: Client }> {
   const s = await setup(n, opts);
   for (let id = 1; id <= n; id++) s.c.node(id).pipelineUnimplemented = true;
   return s;

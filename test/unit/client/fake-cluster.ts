@@ -24,7 +24,16 @@ export interface ScriptedError {
 
 export type HintMode = 'address' | 'id' | 'none';
 
-const LEADER_ONLY = new Set(['Put', 'Delete', 'CompareAndSwap', 'Batch', 'AddNode', 'RemoveNode', 'TransferLeader', 'OpenSession']);
+const LEADER_ONLY = new Set([
+  'Put',
+  'Delete',
+  'CompareAndSwap',
+  'Batch',
+  'AddNode',
+  'RemoveNode',
+  'TransferLeader',
+  'OpenSession',
+]);
 const WRITES = new Set(['Put', 'Delete', 'CompareAndSwap', 'Batch']);
 
 export class FakeNode {
@@ -151,7 +160,13 @@ export class FakeNode {
   }
 
   private runOp(op: any, index: number, done: (result: Record<string, unknown>) => void): void {
-    const methodOf: Record<string, string> = { get: 'Get', put: 'Put', delete: 'Delete', compareAndSwap: 'CompareAndSwap', openSession: 'OpenSession' };
+    const methodOf: Record<string, string> = {
+      get: 'Get',
+      put: 'Put',
+      delete: 'Delete',
+      compareAndSwap: 'CompareAndSwap',
+      openSession: 'OpenSession',
+    };
     const field: string = op.op;
     const one: Callback = (err, value) => {
       if (err) {
@@ -169,7 +184,8 @@ export class FakeNode {
   private async handle(method: string, req: any, cb: Callback): Promise<void> {
     this.calls.push({ method, request: req });
     if (this.hang) return; // never answers; the client's deadline ends the call
-    if (method === 'OpenSession' && this.openSessionUnimplemented) return fail(cb, grpc.status.UNIMPLEMENTED, 'OpenSession is not implemented here', {});
+    if (method === 'OpenSession' && this.openSessionUnimplemented)
+      return fail(cb, grpc.status.UNIMPLEMENTED, 'OpenSession is not implemented here', {});
     const idx = this.scripted.findIndex((s) => s.method === undefined || s.method === method);
     if (idx >= 0) {
       const s = this.scripted.splice(idx, 1)[0]!;
@@ -189,9 +205,18 @@ export class FakeNode {
       }
       return fail(cb, grpc.status.FAILED_PRECONDITION, `node ${this.id} is not the leader`, trailers);
     }
-    if (method === 'Put' || method === 'Get' || method === 'Delete' || method === 'CompareAndSwap' || method === 'Batch') {
+    if (
+      method === 'Put' ||
+      method === 'Get' ||
+      method === 'Delete' ||
+      method === 'CompareAndSwap' ||
+      method === 'Batch'
+    ) {
       if (req.key !== undefined && method !== 'Batch' && req.key.length === 0) {
-        return fail(cb, grpc.status.INVALID_ARGUMENT, 'key is empty', { 'tessera-reason': 'INVALID_ARGUMENT', 'tessera-limit': 'keyBytesMin' });
+        return fail(cb, grpc.status.INVALID_ARGUMENT, 'key is empty', {
+          'tessera-reason': 'INVALID_ARGUMENT',
+          'tessera-limit': 'keyBytesMin',
+        });
       }
     }
     if (WRITES.has(method)) {
@@ -211,7 +236,10 @@ export class FakeNode {
             c.duplicates++;
             return cb(null, prev.result);
           }
-          if (prev && seq < prev.seq) return fail(cb, grpc.status.FAILED_PRECONDITION, 'session expired', { 'tessera-reason': 'SESSION_EXPIRED' });
+          if (prev && seq < prev.seq)
+            return fail(cb, grpc.status.FAILED_PRECONDITION, 'session expired', {
+              'tessera-reason': 'SESSION_EXPIRED',
+            });
           c.seqLog.push({ clientId: id, seq });
           const result = c.apply(method, req);
           c.sessions.set(id, { seq, result });
@@ -225,7 +253,8 @@ export class FakeNode {
     switch (method) {
       case 'OpenSession': {
         const id: Buffer = req.clientId;
-        if (!id || id.length < 16) return fail(cb, grpc.status.INVALID_ARGUMENT, 'client id', { 'tessera-reason': 'INVALID_ARGUMENT' });
+        if (!id || id.length < 16)
+          return fail(cb, grpc.status.INVALID_ARGUMENT, 'client id', { 'tessera-reason': 'INVALID_ARGUMENT' });
         c.registered.add(id.toString('hex'));
         c.opened.push(id.toString('hex'));
         return cb(null, { clientId: id, header: { leaderId: c.leaderId } });
@@ -276,7 +305,9 @@ export class FakeNode {
         return cb(null, { members: c.nodes.map((n) => ({ id: n.id, address: n.address, voter: true })) });
       case 'RemoveNode':
         c.admin.push(`remove ${req.id}`);
-        return cb(null, { members: c.nodes.filter((n) => n.id !== req.id).map((n) => ({ id: n.id, address: n.address, voter: true })) });
+        return cb(null, {
+          members: c.nodes.filter((n) => n.id !== req.id).map((n) => ({ id: n.id, address: n.address, voter: true })),
+        });
       case 'TransferLeader':
         c.admin.push(`transfer ${req.groupId} ${req.to}`);
         c.leaderId = req.to;

@@ -17,7 +17,11 @@ function serviceError(code: grpc.status, details: string, trailers: Record<strin
 describe('classifyGrpcError', () => {
   it('decodes NOT_LEADER with its leader hint as a server answer', () => {
     const f = classifyGrpcError(
-      serviceError(grpc.status.FAILED_PRECONDITION, 'not leader', { 'tessera-reason': 'NOT_LEADER', 'tessera-leader-id': '3', 'tessera-leader-address': '127.0.0.1:7003' }),
+      serviceError(grpc.status.FAILED_PRECONDITION, 'not leader', {
+        'tessera-reason': 'NOT_LEADER',
+        'tessera-leader-id': '3',
+        'tessera-leader-address': '127.0.0.1:7003',
+      }),
       'Put',
       'h:1',
     );
@@ -28,8 +32,16 @@ describe('classifyGrpcError', () => {
   });
 
   it('tells transport failures and timeouts from server answers', () => {
-    expect(classifyGrpcError(serviceError(grpc.status.UNAVAILABLE, 'No connection established'), 'Get', 'h:1').kind).toBe('connection');
-    expect(classifyGrpcError(serviceError(grpc.status.UNAVAILABLE, 'no quorum', { 'tessera-reason': 'UNAVAILABLE' }), 'Get', 'h:1').kind).toBe('server');
+    expect(
+      classifyGrpcError(serviceError(grpc.status.UNAVAILABLE, 'No connection established'), 'Get', 'h:1').kind,
+    ).toBe('connection');
+    expect(
+      classifyGrpcError(
+        serviceError(grpc.status.UNAVAILABLE, 'no quorum', { 'tessera-reason': 'UNAVAILABLE' }),
+        'Get',
+        'h:1',
+      ).kind,
+    ).toBe('server');
     const t = classifyGrpcError(serviceError(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'), 'Get', 'h:1');
     expect(t).toMatchObject({ kind: 'timeout', error: { code: 'DEADLINE_EXCEEDED' } });
     const rst = classifyGrpcError(serviceError(grpc.status.INTERNAL, 'Received RST_STREAM with code 2'), 'Get', 'h:1');
@@ -37,10 +49,21 @@ describe('classifyGrpcError', () => {
   });
 
   it('maps limits and unknown reasons', () => {
-    const inv = classifyGrpcError(serviceError(grpc.status.INVALID_ARGUMENT, 'key too big', { 'tessera-reason': 'INVALID_ARGUMENT', 'tessera-limit': 'keyBytesMax' }), 'Put', 'h');
+    const inv = classifyGrpcError(
+      serviceError(grpc.status.INVALID_ARGUMENT, 'key too big', {
+        'tessera-reason': 'INVALID_ARGUMENT',
+        'tessera-limit': 'keyBytesMax',
+      }),
+      'Put',
+      'h',
+    );
     expect(inv.error).toMatchObject({ code: 'INVALID_ARGUMENT', details: { limit: 'keyBytesMax' } });
     expect(inv.error.retryable).toBe(false);
-    const odd = classifyGrpcError(serviceError(grpc.status.FAILED_PRECONDITION, 'session expired', { 'tessera-reason': 'SESSION_EXPIRED' }), 'Put', 'h');
+    const odd = classifyGrpcError(
+      serviceError(grpc.status.FAILED_PRECONDITION, 'session expired', { 'tessera-reason': 'SESSION_EXPIRED' }),
+      'Put',
+      'h',
+    );
     expect(odd.error).toMatchObject({ code: 'SESSION_EXPIRED', details: { reason: 'SESSION_EXPIRED' } });
     expect(odd.error.retryable).toBe(false);
   });
@@ -59,14 +82,24 @@ describe('backoff', () => {
 
 describe('Router', () => {
   const fakeEndpoint = (address: string): Endpoint => {
-    const ep = { address, nodeId: null, unhealthyUntilMs: 0, isHealthy: (now: number): boolean => now >= ep.unhealthyUntilMs };
+    const ep = {
+      address,
+      nodeId: null,
+      unhealthyUntilMs: 0,
+      isHealthy: (now: number): boolean => now >= ep.unhealthyUntilMs,
+    };
     return ep as unknown as Endpoint;
   };
 
   it('rotates over healthy endpoints, skipping the one just tried, and falls back to the soonest-healthy one', () => {
     const r = new Router(['a:1', 'b:2', 'c:3'], fakeEndpoint, 8);
     const [a, b, c] = r.endpoints() as Endpoint[];
-    expect([r.rotate(0, null), r.rotate(0, null), r.rotate(0, null), r.rotate(0, null)].map((e) => e.address)).toEqual(['a:1', 'b:2', 'c:3', 'a:1']);
+    expect([r.rotate(0, null), r.rotate(0, null), r.rotate(0, null), r.rotate(0, null)].map((e) => e.address)).toEqual([
+      'a:1',
+      'b:2',
+      'c:3',
+      'a:1',
+    ]);
     a!.unhealthyUntilMs = 100;
     for (let i = 0; i < 6; i++) expect(r.rotate(50, b!).address).toBe('c:3');
     b!.unhealthyUntilMs = 300;
@@ -87,7 +120,14 @@ describe('Router', () => {
 
   it('prefers a healthy cached leader; resolves hints by address or learned id; bounds learned endpoints', () => {
     const r = new Router(['a:1'], fakeEndpoint, 2);
-    r.learnStatus(r.find('a:1')!, status(1, 'a:1', [[1, 'a:1'], [2, 'b:2'], [3, 'c:3']]));
+    r.learnStatus(
+      r.find('a:1')!,
+      status(1, 'a:1', [
+        [1, 'a:1'],
+        [2, 'b:2'],
+        [3, 'c:3'],
+      ]),
+    );
     const hinted = endpointOf(r.resolveHint({ leaderId: 2, leaderAddress: 'b:2' }));
     expect(hinted.address).toBe('b:2');
     expect(endpointOf(r.resolveHint({ leaderId: 2 }))).toBe(hinted);
@@ -102,7 +142,10 @@ describe('Router', () => {
   it('follows hints only to configured endpoints and voters a configured endpoint reported', () => {
     const r = new Router(['a:1', 'b:2'], fakeEndpoint, 8);
     // A forged hint: an id and an address nobody in the cluster reported.
-    expect(r.resolveHint({ leaderId: 99, leaderAddress: 'evil:6666' })).toEqual({ kind: 'unknown', address: 'evil:6666' });
+    expect(r.resolveHint({ leaderId: 99, leaderAddress: 'evil:6666' })).toEqual({
+      kind: 'unknown',
+      address: 'evil:6666',
+    });
     expect(r.endpoints().map((e) => e.address)).toEqual(['a:1', 'b:2']);
     // The hint did not teach the router anything: an id-only hint for 99 still resolves nowhere.
     expect(r.resolveHint({ leaderId: 99 })).toEqual({ kind: 'none' });
@@ -111,7 +154,20 @@ describe('Router', () => {
     r.learnStatus(learnedElsewhere, status(5, 'x:9', [[99, 'evil:6666']]));
     expect(r.resolveHint({ leaderId: 99, leaderAddress: 'evil:6666' }).kind).toBe('unknown');
     // Learners reported by a configured endpoint are not leaders: not trusted as hint targets either.
-    r.learnStatus(r.find('a:1')!, status(1, 'a:1', [[1, 'a:1'], [2, 'b:2'], [3, 'c:3'], [99, 'evil:6666']], [99]));
+    r.learnStatus(
+      r.find('a:1')!,
+      status(
+        1,
+        'a:1',
+        [
+          [1, 'a:1'],
+          [2, 'b:2'],
+          [3, 'c:3'],
+          [99, 'evil:6666'],
+        ],
+        [99],
+      ),
+    );
     expect(r.resolveHint({ leaderId: 99, leaderAddress: 'evil:6666' }).kind).toBe('unknown');
     // A voter a configured endpoint reported is followed (and added as an endpoint).
     expect(endpointOf(r.resolveHint({ leaderId: 3, leaderAddress: 'c:3' })).address).toBe('c:3');

@@ -19,7 +19,10 @@ afterEach(async () => {
   cluster = null;
 });
 
-async function setup(n: number, opts: Partial<ConstructorParameters<typeof Client>[0]> = {}): Promise<{ c: FakeCluster; cl: Client }> {
+async function setup(
+  n: number,
+  opts: Partial<ConstructorParameters<typeof Client>[0]> = {},
+): Promise<{ c: FakeCluster; cl: Client }> {
   cluster = await FakeCluster.start(n);
   client = new Client({ endpoints: cluster.endpoints(), ...opts });
   return { c: cluster, cl: client };
@@ -53,13 +56,26 @@ describe('SDK sessions are opened before their first write', () => {
     await Promise.all(Array.from({ length: 30 }, (_, i) => cl.put(`k${i}`, 'v')));
     expect(c.opened).toHaveLength(30);
     expect(c.node(1).pipelineOps[0]).toEqual(Array.from({ length: 30 }, () => 'openSession'));
-    expect(c.node(1).pipelineOps.flat().filter((op) => op === 'put')).toHaveLength(30);
+    expect(
+      c
+        .node(1)
+        .pipelineOps.flat()
+        .filter((op) => op === 'put'),
+    ).toHaveLength(30);
   });
 
   it('retries an OpenSession that met RESOURCE_EXHAUSTED (the per-client rate limit) until it succeeds', async () => {
     const { c, cl } = await setup(1);
-    c.node(1).scripted.push({ method: 'OpenSession', code: grpc.status.RESOURCE_EXHAUSTED, reason: 'RESOURCE_EXHAUSTED' });
-    c.node(1).scripted.push({ method: 'OpenSession', code: grpc.status.RESOURCE_EXHAUSTED, reason: 'RESOURCE_EXHAUSTED' });
+    c.node(1).scripted.push({
+      method: 'OpenSession',
+      code: grpc.status.RESOURCE_EXHAUSTED,
+      reason: 'RESOURCE_EXHAUSTED',
+    });
+    c.node(1).scripted.push({
+      method: 'OpenSession',
+      code: grpc.status.RESOURCE_EXHAUSTED,
+      reason: 'RESOURCE_EXHAUSTED',
+    });
     await cl.put('a', '1');
     expect(c.node(1).callsOf('OpenSession')).toBe(3);
     expect(c.get('a')).toBe('1');

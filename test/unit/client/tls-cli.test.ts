@@ -55,7 +55,11 @@ describe('tessera CLI over TLS', () => {
   it('TESSERA_TLS_CA works like --tls-ca', async () => {
     cluster = await FakeCluster.start(1, serverCredentials(false));
     process.env.TESSERA_TLS_CA = ca.ca;
-    expect(await cli(['put', 'k', 'v', '--endpoints', cluster.endpoints().join(',')])).toEqual({ code: 0, out: 'OK', err: '' });
+    expect(await cli(['put', 'k', 'v', '--endpoints', cluster.endpoints().join(',')])).toEqual({
+      code: 0,
+      out: 'OK',
+      err: '',
+    });
   });
 
   it('--tls-cert and --tls-key present a client certificate to nodes that require one', async () => {
@@ -63,7 +67,11 @@ describe('tessera CLI over TLS', () => {
     const ep = ['--endpoints', cluster.endpoints().join(','), '--tls-ca', ca.ca];
     expect((await cli(['put', 'k', 'v', '--deadline-ms', '1000', ...ep])).code).toBe(3);
     expect(cluster.applies).toBe(0);
-    expect(await cli(['put', 'k', 'v', ...ep, '--tls-cert', clientCert.cert, '--tls-key', clientCert.key])).toEqual({ code: 0, out: 'OK', err: '' });
+    expect(await cli(['put', 'k', 'v', ...ep, '--tls-cert', clientCert.cert, '--tls-key', clientCert.key])).toEqual({
+      code: 0,
+      out: 'OK',
+      err: '',
+    });
   });
 
   it('a missing or bad file, or a certificate without its key, is a usage error naming the flag', async () => {
@@ -76,7 +84,17 @@ describe('tessera CLI over TLS', () => {
     const bad = await cli(['get', 'k', ...ep, '--tls-ca', garbage]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--tls-ca '.*garbage\.pem' holds no PEM certificate/);
-    const badKey = await cli(['get', 'k', ...ep, '--tls-ca', ca.ca, '--tls-cert', clientCert.cert, '--tls-key', garbage]);
+    const badKey = await cli([
+      'get',
+      'k',
+      ...ep,
+      '--tls-ca',
+      ca.ca,
+      '--tls-cert',
+      clientCert.cert,
+      '--tls-key',
+      garbage,
+    ]);
     expect(badKey.code).toBe(2);
     expect(badKey.err).toMatch(/--tls-key '.*garbage\.pem' does not parse/);
     const alone = await cli(['get', 'k', ...ep, '--tls-ca', ca.ca, '--tls-cert', clientCert.cert]);
@@ -89,6 +107,13 @@ describe('tessera CLI over TLS', () => {
 
   it('--help lists the TLS flags', async () => {
     const help = await cli(['--help']);
-    for (const flag of ['--tls-ca FILE', '--tls-cert FILE', '--tls-key FILE', '--tls-server-name NAME', 'TESSERA_TLS_CA']) expect(help.out).toContain(flag);
+    for (const flag of [
+      '--tls-ca FILE',
+      '--tls-cert FILE',
+      '--tls-key FILE',
+      '--tls-server-name NAME',
+      'TESSERA_TLS_CA',
+    ])
+      expect(help.out).toContain(flag);
   });
 });

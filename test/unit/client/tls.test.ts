@@ -80,7 +80,7 @@ describe('SDK over TLS', () => {
 
   it('checks the server name: the endpoint host, or serverName when given', async () => {
     cluster = await FakeCluster.start(1, serverCredentials(false));
-    expect((await client({ tls: { ca: ca.read(ca.ca), serverName: 'kv.example' } }).get('x'))).toBeNull();
+    expect(await client({ tls: { ca: ca.read(ca.ca), serverName: 'kv.example' } }).get('x')).toBeNull();
     const wrongName = await failure(client({ tls: { ca: ca.read(ca.ca), serverName: 'elsewhere.example' } }).get('x'));
     expect(wrongName.error.code).toBe('UNAVAILABLE');
   });
@@ -109,7 +109,11 @@ describe('SDK over TLS', () => {
     cluster = await FakeCluster.start(1, serverCredentials(true));
     const anonymous = await failure(client({ tls: { ca: ca.read(ca.ca) } }).put('k', 'v'));
     expect(anonymous.error.code).toBe('UNAVAILABLE');
-    const stranger = await failure(client({ tls: { ca: ca.read(ca.ca), cert: other.read(strangerCert.cert), key: other.read(strangerCert.key) } }).put('k', 'v'));
+    const stranger = await failure(
+      client({
+        tls: { ca: ca.read(ca.ca), cert: other.read(strangerCert.cert), key: other.read(strangerCert.key) },
+      }).put('k', 'v'),
+    );
     expect(stranger.error.code).toBe('UNAVAILABLE');
     expect(cluster.applies).toBe(0);
     const c = client({ tls: { ca: ca.read(ca.ca), cert: ca.read(clientCert.cert), key: ca.read(clientCert.key) } });
@@ -119,7 +123,10 @@ describe('SDK over TLS', () => {
 });
 
 describe('SDK tls option validation', () => {
-  const make = (tls: unknown): (() => Client) => () => new Client({ endpoints: ['127.0.0.1:1'], discover: false, tls: tls as ClientOptions['tls'] });
+  const make =
+    (tls: unknown): (() => Client) =>
+    () =>
+      new Client({ endpoints: ['127.0.0.1:1'], discover: false, tls: tls as ClientOptions['tls'] });
   const configError = (fn: () => unknown): string => {
     try {
       const c = fn() as Client;
@@ -135,11 +142,21 @@ describe('SDK tls option validation', () => {
     const caPem = readFileSync(ca.ca);
     expect(configError(make({}))).toMatch(/tls\.ca must be a PEM string or Buffer/);
     expect(configError(make({ ca: 'not a pem' }))).toMatch(/tls\.ca holds no PEM certificate/);
-    expect(configError(make({ ca: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }))).toMatch(/tls\.ca does not parse/);
-    expect(configError(make({ ca: caPem, cert: readFileSync(clientCert.cert) }))).toMatch(/tls\.cert and tls\.key go together/);
-    expect(configError(make({ ca: caPem, cert: 'garbage', key: readFileSync(clientCert.key) }))).toMatch(/tls\.cert does not parse/);
-    expect(configError(make({ ca: caPem, cert: readFileSync(clientCert.cert), key: 'garbage' }))).toMatch(/tls\.key does not parse/);
-    expect(configError(make({ ca: caPem, cert: readFileSync(clientCert.cert), key: readFileSync(strangerCert.key) }))).toMatch(/tls\.key is not the private key/);
+    expect(configError(make({ ca: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }))).toMatch(
+      /tls\.ca does not parse/,
+    );
+    expect(configError(make({ ca: caPem, cert: readFileSync(clientCert.cert) }))).toMatch(
+      /tls\.cert and tls\.key go together/,
+    );
+    expect(configError(make({ ca: caPem, cert: 'garbage', key: readFileSync(clientCert.key) }))).toMatch(
+      /tls\.cert does not parse/,
+    );
+    expect(configError(make({ ca: caPem, cert: readFileSync(clientCert.cert), key: 'garbage' }))).toMatch(
+      /tls\.key does not parse/,
+    );
+    expect(
+      configError(make({ ca: caPem, cert: readFileSync(clientCert.cert), key: readFileSync(strangerCert.key) })),
+    ).toMatch(/tls\.key is not the private key/);
     expect(configError(make({ ca: caPem, serverName: '' }))).toMatch(/tls\.serverName/);
     expect(configError(make('yes'))).toMatch(/tls must be an object/);
   });

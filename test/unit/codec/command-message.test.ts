@@ -23,8 +23,14 @@ describe('commands', () => {
       { type: 'cas', key: b('k'), expected: b('x'), value: null, session: null },
       {
         type: 'batch',
-        compares: [{ key: b('a'), expected: b('1') }, { key: b('b'), expected: null }],
-        writes: [{ op: 'put', key: b('a'), value: b('2') }, { op: 'delete', key: b('c') }],
+        compares: [
+          { key: b('a'), expected: b('1') },
+          { key: b('b'), expected: null },
+        ],
+        writes: [
+          { op: 'put', key: b('a'), value: b('2') },
+          { op: 'delete', key: b('c') },
+        ],
         reads: [b('a'), b('z')],
         session: { clientId: 'd', seq: 2 ** 40 },
       },
@@ -37,7 +43,12 @@ describe('commands', () => {
   });
 
   it('is compact: a put of a 3-byte key, a 256-byte value and a 32-char session id is under 310 bytes', () => {
-    const bytes = encodeCommand({ type: 'put', key: b('abc'), value: Buffer.alloc(256, 1), session: { clientId: 'ab'.repeat(16), seq: 12345 } });
+    const bytes = encodeCommand({
+      type: 'put',
+      key: b('abc'),
+      value: Buffer.alloc(256, 1),
+      session: { clientId: 'ab'.repeat(16), seq: 12345 },
+    });
     expect(bytes.length).toBeLessThan(310);
     expect(bytes.length).toBeGreaterThan(256);
   });
@@ -76,14 +87,20 @@ describe('raft messages', () => {
       from: 1,
       to: 2,
       term: 5,
-      snapshot: { meta: { index: 100, term: 4, config: { voters: [1, 2, 3], learners: [4], votersOutgoing: [] } }, data: Buffer.from('token') },
+      snapshot: {
+        meta: { index: 100, term: 4, config: { voters: [1, 2, 3], learners: [4], votersOutgoing: [] } },
+        data: Buffer.from('token'),
+      },
     },
     { type: 'timeoutNow', from: 1, to: 2, term: 5 },
   ];
 
   it('round-trips every message type with its group', () => {
     for (const [i, m] of msgs.entries()) {
-      expect(decodeRaftMessage(encodeRaftMessage({ groupId: i + 1, message: m }))).toEqual({ groupId: i + 1, message: m });
+      expect(decodeRaftMessage(encodeRaftMessage({ groupId: i + 1, message: m }))).toEqual({
+        groupId: i + 1,
+        message: m,
+      });
     }
     const envs = msgs.map((message, i) => ({ groupId: 1000 + i, message }));
     expect(decodeRaftMessageBatch(encodeRaftMessageBatch(envs))).toEqual(envs);

@@ -35,7 +35,13 @@ describe('request fingerprint', () => {
       { type: 'put', key: b('k'), value: b('v'), session: S },
       { type: 'delete', key: b('k'), session: S },
       { type: 'cas', key: b('k'), expected: null, value: b('v'), session: S },
-      { type: 'batch', compares: [{ key: b('a'), expected: b('1') }], writes: [{ op: 'delete', key: b('a') }], reads: [b('z')], session: S },
+      {
+        type: 'batch',
+        compares: [{ key: b('a'), expected: b('1') }],
+        writes: [{ op: 'delete', key: b('a') }],
+        reads: [b('z')],
+        session: S,
+      },
     ];
     for (const c of cmds) {
       const sealed = withFingerprint(c);
@@ -54,8 +60,12 @@ describe('request fingerprint', () => {
     const older = decodeCommand(packr.pack([1, b('k'), b('v'), ['c', 3]]));
     expect(older).toEqual({ type: 'put', key: b('k'), value: b('v'), session: { clientId: 'c', seq: 3 } });
     expect(older.type === 'put' && 'fingerprint' in (older.session ?? {})).toBe(false);
-    expect(() => decodeCommand(packr.pack([1, b('k'), b('v'), ['c', 3, -1]]))).toThrow(/undecodable command: fingerprint/);
-    expect(() => decodeCommand(packr.pack([1, b('k'), b('v'), ['c', 3, 2 ** 40]]))).toThrow(/undecodable command: fingerprint/);
+    expect(() => decodeCommand(packr.pack([1, b('k'), b('v'), ['c', 3, -1]]))).toThrow(
+      /undecodable command: fingerprint/,
+    );
+    expect(() => decodeCommand(packr.pack([1, b('k'), b('v'), ['c', 3, 2 ** 40]]))).toThrow(
+      /undecodable command: fingerprint/,
+    );
   });
 });
 
@@ -78,13 +88,29 @@ describe('registerSession command and the new results', () => {
     ];
     for (const r of recs) expect(decodeSessionRecord(encodeSessionRecord(r), 'k')).toEqual(r);
     // no time but a fingerprint: null holds lastSeenMs's place
-    expect(Buffer.from(encodeSessionRecord(recs[3] as SessionRecord)).equals(encodeRecord([5, 9, [1], null, 12345]))).toBe(true);
+    expect(
+      Buffer.from(encodeSessionRecord(recs[3] as SessionRecord)).equals(encodeRecord([5, 9, [1], null, 12345])),
+    ).toBe(true);
   });
 
   it('decodes records of the older formats unchanged, and rejects a malformed fingerprint', () => {
-    expect(decodeSessionRecord(encodeRecord([7, 42, [1]]), 'k')).toEqual({ seq: 7, lastIndex: 42, result: { type: 'put' } });
-    expect(decodeSessionRecord(encodeRecord([7, 42, [1], 99]), 'k')).toEqual({ seq: 7, lastIndex: 42, result: { type: 'put' }, lastSeenMs: 99 });
-    expect(decodeSessionRecord(encodeRecord([7, 42, [1], null, 5]), 'k')).toEqual({ seq: 7, lastIndex: 42, result: { type: 'put' }, fingerprint: 5 });
+    expect(decodeSessionRecord(encodeRecord([7, 42, [1]]), 'k')).toEqual({
+      seq: 7,
+      lastIndex: 42,
+      result: { type: 'put' },
+    });
+    expect(decodeSessionRecord(encodeRecord([7, 42, [1], 99]), 'k')).toEqual({
+      seq: 7,
+      lastIndex: 42,
+      result: { type: 'put' },
+      lastSeenMs: 99,
+    });
+    expect(decodeSessionRecord(encodeRecord([7, 42, [1], null, 5]), 'k')).toEqual({
+      seq: 7,
+      lastIndex: 42,
+      result: { type: 'put' },
+      fingerprint: 5,
+    });
     expect(() => decodeSessionRecord(encodeRecord([7, 42, [1], null]), 'm/1/sessions/c')).toThrow(/lastSeenMs/);
     expect(() => decodeSessionRecord(encodeRecord([7, 42, [1], 1, 'x']), 'm/1/sessions/c')).toThrow(/fingerprint/);
   });

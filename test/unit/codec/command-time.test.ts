@@ -3,7 +3,13 @@
  * compatible extension of the older tuples (trailing elements, absent in data of older versions).
  */
 import { describe, expect, it } from 'vitest';
-import { decodeCommand, decodeSessionRecord, encodeCommand, encodeRecord, encodeSessionRecord } from '../../../src/codec';
+import {
+  decodeCommand,
+  decodeSessionRecord,
+  encodeCommand,
+  encodeRecord,
+  encodeSessionRecord,
+} from '../../../src/codec';
 import type { Command } from '../../../src/codec';
 import { packr } from '../../../src/codec/packr';
 
@@ -15,7 +21,13 @@ const commands: Command[] = [
   { type: 'put', key: b('k'), value: b('v'), session: { clientId: 'c', seq: 3 } },
   { type: 'delete', key: b('k'), session: null },
   { type: 'cas', key: b('k'), expected: null, value: b('v'), session: { clientId: 'c', seq: 4 } },
-  { type: 'batch', compares: [{ key: b('a'), expected: b('1') }], writes: [{ op: 'delete', key: b('a') }], reads: [b('z')], session: null },
+  {
+    type: 'batch',
+    compares: [{ key: b('a'), expected: b('1') }],
+    writes: [{ op: 'delete', key: b('a') }],
+    reads: [b('z')],
+    session: null,
+  },
 ];
 
 /** The tuples the previous version encoded for `commands`, verbatim. */
@@ -60,7 +72,12 @@ describe('command time (atMs)', () => {
 
 describe('session record time (lastSeenMs)', () => {
   it('round-trips lastSeenMs and decodes records of the older format without it', () => {
-    const rec = { seq: 7, lastIndex: 42, result: { type: 'cas' as const, succeeded: true, current: b('x') }, lastSeenMs: AT };
+    const rec = {
+      seq: 7,
+      lastIndex: 42,
+      result: { type: 'cas' as const, succeeded: true, current: b('x') },
+      lastSeenMs: AT,
+    };
     expect(decodeSessionRecord(encodeSessionRecord(rec), 'k')).toEqual(rec);
     const older = encodeRecord([7, 42, [3, true, b('x')]]);
     const decoded = decodeSessionRecord(older, 'k');
@@ -72,6 +89,8 @@ describe('session record time (lastSeenMs)', () => {
   });
 
   it('reports a malformed lastSeenMs as CORRUPTION naming the key', () => {
-    expect(() => decodeSessionRecord(encodeRecord([1, 2, [1], 'yesterday']), 'm/1/sessions/c')).toThrow(/m\/1\/sessions\/c.*lastSeenMs/);
+    expect(() => decodeSessionRecord(encodeRecord([1, 2, [1], 'yesterday']), 'm/1/sessions/c')).toThrow(
+      /m\/1\/sessions\/c.*lastSeenMs/,
+    );
   });
 });

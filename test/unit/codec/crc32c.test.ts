@@ -36,7 +36,8 @@ describe.each(implementations)('crc32c (%s)', (_name, crc) => {
 
 describe('crc32c implementation', () => {
   it('uses the native module where a prebuilt binary exists, and it agrees with the table code', () => {
-    if (process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64')) expect(CRC32C_IMPLEMENTATION).toBe('native');
+    if (process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64'))
+      expect(CRC32C_IMPLEMENTATION).toBe('native');
     if (crc32cNative === null) return;
     let seed = 12345;
     const next = () => (seed = (seed * 1103515245 + 12345) >>> 0);

@@ -30,7 +30,9 @@ describe('keys', () => {
         expect(Buffer.compare(k, r.gte) >= 0 && Buffer.compare(k, r.lt) < 0).toBe(true);
       }
       const other = raftGroupRange(g === 1 ? 2 : 1);
-      expect(Buffer.compare(entryKey(g, 5), other.gte) >= 0 && Buffer.compare(entryKey(g, 5), other.lt) < 0).toBe(false);
+      expect(Buffer.compare(entryKey(g, 5), other.gte) >= 0 && Buffer.compare(entryKey(g, 5), other.lt) < 0).toBe(
+        false,
+      );
     }
   });
 

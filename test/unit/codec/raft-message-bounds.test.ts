@@ -6,7 +6,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/base';
-import { decodeEntry, decodeHardState, decodeRaftMessage, decodeRaftMessageBatch, encodeHardState, encodeRaftMessage } from '../../../src/codec';
+import {
+  decodeEntry,
+  decodeHardState,
+  decodeRaftMessage,
+  decodeRaftMessageBatch,
+  encodeHardState,
+  encodeRaftMessage,
+} from '../../../src/codec';
 import { packr } from '../../../src/codec/packr';
 import { RAFT_MESSAGE_BYTES_MAX } from '../../../src/codec/raft-message';
 import { CHANGE_CONTEXT_BYTES_MAX, CONFIG_IDS_MAX } from '../../../src/codec/raft-tuples';
@@ -24,7 +31,8 @@ function codeOf(fn: () => unknown): string {
   return 'no error';
 }
 
-const rejected = (m: unknown, groupId = 1): string => codeOf(() => decodeRaftMessage(encodeRaftMessage({ groupId, message: m as Message })));
+const rejected = (m: unknown, groupId = 1): string =>
+  codeOf(() => decodeRaftMessage(encodeRaftMessage({ groupId, message: m as Message })));
 const rejectedTuple = (t: unknown[]): string => codeOf(() => decodeRaftMessage(packr.pack(t)));
 const roundTrips = (m: Message): void => {
   expect(decodeRaftMessage(encodeRaftMessage({ groupId: 7, message: m }))).toEqual({ groupId: 7, message: m });
@@ -52,30 +60,69 @@ const snapshot = (meta: Record<string, unknown>): unknown => ({
 
 describe('raft message decoding bounds', () => {
   it('accepts terms and indexes up to the limits', () => {
-    roundTrips({ type: 'vote', from: 1, to: 2, term: TERM_MAX, lastLogIndex: INDEX_MAX, lastLogTerm: TERM_MAX, transfer: false });
-    roundTrips({ type: 'appendResp', from: 0xffff_ffff, to: 1, term: TERM_MAX, reject: true, index: INDEX_MAX, rejectHint: INDEX_MAX, hintTerm: TERM_MAX });
-    roundTrips(append({ prevLogIndex: INDEX_MAX - 1, entries: [{ kind: 'empty', term: TERM_MAX, index: INDEX_MAX }], commit: INDEX_MAX }) as Message);
+    roundTrips({
+      type: 'vote',
+      from: 1,
+      to: 2,
+      term: TERM_MAX,
+      lastLogIndex: INDEX_MAX,
+      lastLogTerm: TERM_MAX,
+      transfer: false,
+    });
+    roundTrips({
+      type: 'appendResp',
+      from: 0xffff_ffff,
+      to: 1,
+      term: TERM_MAX,
+      reject: true,
+      index: INDEX_MAX,
+      rejectHint: INDEX_MAX,
+      hintTerm: TERM_MAX,
+    });
+    roundTrips(
+      append({
+        prevLogIndex: INDEX_MAX - 1,
+        entries: [{ kind: 'empty', term: TERM_MAX, index: INDEX_MAX }],
+        commit: INDEX_MAX,
+      }) as Message,
+    );
   });
 
   it('refuses a term past TERM_MAX in every field that holds one', () => {
     for (const bad of [TERM_MAX + 1, 2 ** 53 - 2, Number.MAX_SAFE_INTEGER]) {
       expect(rejected({ type: 'timeoutNow', from: 1, to: 2, term: bad })).toBe('INVALID_ARGUMENT');
-      expect(rejected({ type: 'preVote', from: 1, to: 2, term: 5, lastLogIndex: 3, lastLogTerm: bad })).toBe('INVALID_ARGUMENT');
+      expect(rejected({ type: 'preVote', from: 1, to: 2, term: 5, lastLogIndex: 3, lastLogTerm: bad })).toBe(
+        'INVALID_ARGUMENT',
+      );
       expect(rejected(append({ prevLogTerm: bad }))).toBe('INVALID_ARGUMENT');
       expect(rejected(append({ entries: [{ kind: 'empty', term: bad, index: 10 }] }))).toBe('INVALID_ARGUMENT');
-      expect(rejected({ type: 'appendResp', from: 2, to: 1, term: 5, reject: true, index: 9, rejectHint: 7, hintTerm: bad })).toBe('INVALID_ARGUMENT');
+      expect(
+        rejected({ type: 'appendResp', from: 2, to: 1, term: 5, reject: true, index: 9, rejectHint: 7, hintTerm: bad }),
+      ).toBe('INVALID_ARGUMENT');
       expect(rejected(snapshot({ term: bad }))).toBe('INVALID_ARGUMENT');
     }
   });
 
   it('refuses an index past INDEX_MAX in every field that holds one', () => {
     const bad = INDEX_MAX + 1;
-    expect(rejected({ type: 'vote', from: 1, to: 2, term: 5, lastLogIndex: bad, lastLogTerm: 4, transfer: false })).toBe('INVALID_ARGUMENT');
+    expect(
+      rejected({ type: 'vote', from: 1, to: 2, term: 5, lastLogIndex: bad, lastLogTerm: 4, transfer: false }),
+    ).toBe('INVALID_ARGUMENT');
     expect(rejected(append({ prevLogIndex: bad }))).toBe('INVALID_ARGUMENT');
     expect(rejected(append({ commit: bad }))).toBe('INVALID_ARGUMENT');
     expect(rejected(append({ entries: [{ kind: 'empty', term: 5, index: bad }] }))).toBe('INVALID_ARGUMENT');
     for (const field of ['index', 'rejectHint']) {
-      const m = { type: 'appendResp', from: 2, to: 1, term: 5, reject: true, index: 9, rejectHint: 7, hintTerm: 3, [field]: bad };
+      const m = {
+        type: 'appendResp',
+        from: 2,
+        to: 1,
+        term: 5,
+        reject: true,
+        index: 9,
+        rejectHint: 7,
+        hintTerm: 3,
+        [field]: bad,
+      };
       expect(rejected(m)).toBe('INVALID_ARGUMENT');
     }
     expect(rejected({ type: 'heartbeat', from: 1, to: 2, term: 5, commit: bad, context: 0 })).toBe('INVALID_ARGUMENT');
@@ -85,7 +132,9 @@ describe('raft message decoding bounds', () => {
   it('refuses negative, fractional, non-finite and non-numeric integers', () => {
     for (const bad of [-1, 1.5, Number.NaN, Infinity, '5', null, true]) {
       expect(rejected({ type: 'timeoutNow', from: 1, to: 2, term: bad })).toBe('INVALID_ARGUMENT');
-      expect(rejected({ type: 'heartbeat', from: 1, to: 2, term: 5, commit: 3, context: bad })).toBe('INVALID_ARGUMENT');
+      expect(rejected({ type: 'heartbeat', from: 1, to: 2, term: 5, commit: 3, context: bad })).toBe(
+        'INVALID_ARGUMENT',
+      );
     }
   });
 
@@ -93,7 +142,9 @@ describe('raft message decoding bounds', () => {
     for (const bad of [0, -1, 2 ** 32, 1.5]) {
       expect(rejected({ type: 'timeoutNow', from: bad, to: 2, term: 5 })).toBe('INVALID_ARGUMENT');
       expect(rejected({ type: 'timeoutNow', from: 1, to: bad, term: 5 })).toBe('INVALID_ARGUMENT');
-      expect(rejected(snapshot({ config: { voters: [1, bad], learners: [], votersOutgoing: [] } }))).toBe('INVALID_ARGUMENT');
+      expect(rejected(snapshot({ config: { voters: [1, bad], learners: [], votersOutgoing: [] } }))).toBe(
+        'INVALID_ARGUMENT',
+      );
       const change = { type: 'addVoter', node: bad };
       expect(rejected(append({ entries: [{ kind: 'config', term: 5, index: 10, change }] }))).toBe('INVALID_ARGUMENT');
     }
@@ -108,12 +159,19 @@ describe('raft message decoding bounds', () => {
     expect(rejectedTuple([1, 4, 1, 2, 5, 9, 4, [[2, 5, 10, 3, 4, null, null]], 8])).toBe('INVALID_ARGUMENT');
     // The same tuples with known codes decode.
     expect(decodeRaftMessage(packr.pack([1, 4, 1, 2, 5, 9, 4, [[1, 5, 10]], 8])).message.type).toBe('append');
-    expect(decodeRaftMessage(packr.pack([1, 4, 1, 2, 5, 9, 4, [[2, 5, 10, 2, 4, null, null]], 8])).message.type).toBe('append');
+    expect(decodeRaftMessage(packr.pack([1, 4, 1, 2, 5, 9, 4, [[2, 5, 10, 2, 4, null, null]], 8])).message.type).toBe(
+      'append',
+    );
   });
 
   it('bounds sizes: entries per append, ids per config list, change context bytes, message bytes', () => {
-    const entries = (n: number): Entry[] => Array.from({ length: n }, (_, i) => ({ kind: 'empty', term: 5, index: 10 + i }));
-    expect(decodeRaftMessage(encodeRaftMessage({ groupId: 1, message: append({ entries: entries(APPEND_ENTRIES_MAX) }) as Message })).message.type).toBe('append');
+    const entries = (n: number): Entry[] =>
+      Array.from({ length: n }, (_, i) => ({ kind: 'empty', term: 5, index: 10 + i }));
+    expect(
+      decodeRaftMessage(
+        encodeRaftMessage({ groupId: 1, message: append({ entries: entries(APPEND_ENTRIES_MAX) }) as Message }),
+      ).message.type,
+    ).toBe('append');
     expect(rejected(append({ entries: entries(APPEND_ENTRIES_MAX + 1) }))).toBe('INVALID_ARGUMENT');
     const ids = Array.from({ length: CONFIG_IDS_MAX + 1 }, (_, i) => i + 1);
     expect(rejected(snapshot({ config: { voters: [1], learners: ids, votersOutgoing: [] } }))).toBe('INVALID_ARGUMENT');
@@ -127,7 +185,11 @@ describe('raft message decoding bounds', () => {
 
 describe('stored raft records use the same bounds', () => {
   it('a hard state past the limits, or voting for an invalid id, is a corrupt record', () => {
-    expect(decodeHardState(encodeHardState({ term: TERM_MAX, vote: 0, commit: INDEX_MAX }))).toEqual({ term: TERM_MAX, vote: 0, commit: INDEX_MAX });
+    expect(decodeHardState(encodeHardState({ term: TERM_MAX, vote: 0, commit: INDEX_MAX }))).toEqual({
+      term: TERM_MAX,
+      vote: 0,
+      commit: INDEX_MAX,
+    });
     expect(codeOf(() => decodeHardState(encodeRecord([2 ** 53 - 2, 1, 5])))).toBe('CORRUPTION');
     expect(codeOf(() => decodeHardState(encodeRecord([5, 1, INDEX_MAX + 1])))).toBe('CORRUPTION');
     expect(codeOf(() => decodeHardState(encodeRecord([5, 2 ** 32, 5])))).toBe('CORRUPTION');

@@ -93,7 +93,9 @@ describe('records', () => {
     expect(corruptionOf(() => decodeValueRecord(bad, Buffer.from('any key'), 'd/k')).code).toBe('CORRUPTION');
     const unknown = Buffer.from(legacy);
     unknown[0] = 4;
-    expect(corruptionOf(() => decodeValueRecord(unknown, Buffer.from('any key'), 'd/k')).message).toMatch(/format byte 4/);
+    expect(corruptionOf(() => decodeValueRecord(unknown, Buffer.from('any key'), 'd/k')).message).toMatch(
+      /format byte 4/,
+    );
   });
 
   it('round-trips every kind of entry, hard state and snapshot meta', () => {
@@ -101,7 +103,12 @@ describe('records', () => {
       { kind: 'normal', term: 3, index: 2 ** 40 + 5, data: Buffer.from([0, 1, 255]) },
       { kind: 'normal', term: 1, index: 1, data: Buffer.alloc(0) },
       { kind: 'empty', term: 7, index: 9 },
-      { kind: 'config', term: 2, index: 4, change: { type: 'addVoter', node: 4, context: Buffer.from('127.0.0.1:7004') } },
+      {
+        kind: 'config',
+        term: 2,
+        index: 4,
+        change: { type: 'addVoter', node: 4, context: Buffer.from('127.0.0.1:7004') },
+      },
       { kind: 'config', term: 2, index: 5, change: { type: 'removeNode', node: 2 } },
       {
         kind: 'config',

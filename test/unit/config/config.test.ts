@@ -2,14 +2,27 @@ import { describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/base';
 import { DEFAULTS, SESSION_TTL_MS_MIN, envName, flagName, loadNodeConfig, optionUsage } from '../../../src/config';
 
-const base = ['--id', '1', '--listen', '127.0.0.1:7001', '--peers', '1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003', '--data-dir', '/tmp/x'];
+const base = [
+  '--id',
+  '1',
+  '--listen',
+  '127.0.0.1:7001',
+  '--peers',
+  '1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003',
+  '--data-dir',
+  '/tmp/x',
+];
 
 function load(argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}) {
-  return loadNodeConfig({ argv, env, readFile: (p) => {
-    const t = files[p];
-    if (t === undefined) throw new Error('ENOENT');
-    return t;
-  } });
+  return loadNodeConfig({
+    argv,
+    env,
+    readFile: (p) => {
+      const t = files[p];
+      if (t === undefined) throw new Error('ENOENT');
+      return t;
+    },
+  });
 }
 
 function configError(fn: () => unknown): string {
@@ -28,7 +41,11 @@ describe('config', () => {
     const c = load(base);
     expect(c.id).toBe(1);
     expect(c.listen).toEqual({ host: '127.0.0.1', port: 7001 });
-    expect([...c.peers.entries()]).toEqual([[1, '127.0.0.1:7001'], [2, '127.0.0.1:7002'], [3, '127.0.0.1:7003']]);
+    expect([...c.peers.entries()]).toEqual([
+      [1, '127.0.0.1:7001'],
+      [2, '127.0.0.1:7002'],
+      [3, '127.0.0.1:7003'],
+    ]);
     expect(c.advertiseAddress).toBe('127.0.0.1:7001');
     expect(c.http).toBeNull();
     expect(c.timing).toEqual({ heartbeatMs: 100, electionMs: 1000, tickMs: 50, heartbeatTicks: 2, electionTicks: 20 });
@@ -50,14 +67,28 @@ describe('config', () => {
 
   it('applies the low-latency profile and lets explicit timing override it', () => {
     const c = load([...base, '--profile', 'low-latency']);
-    expect(c.timing).toMatchObject({ heartbeatMs: 20, electionMs: 200, tickMs: 10, heartbeatTicks: 2, electionTicks: 20 });
+    expect(c.timing).toMatchObject({
+      heartbeatMs: 20,
+      electionMs: 200,
+      tickMs: 10,
+      heartbeatTicks: 2,
+      electionTicks: 20,
+    });
     const d = load([...base, '--profile', 'low-latency', '--election-ms', '300']);
     expect(d.timing.electionMs).toBe(300);
     expect(d.timing.electionTicks).toBe(30);
   });
 
   it('reads environment variables, and flags win over them', () => {
-    const env = { TESSERA_ID: '2', TESSERA_LISTEN: '127.0.0.1:7002', TESSERA_PEERS: '2=127.0.0.1:7002', TESSERA_DATA_DIR: '/d', TESSERA_HTTP: '127.0.0.1:7102', TESSERA_UNSAFE_STALE_READS: 'true', TESSERA_HEARTBEAT_MS: '50' };
+    const env = {
+      TESSERA_ID: '2',
+      TESSERA_LISTEN: '127.0.0.1:7002',
+      TESSERA_PEERS: '2=127.0.0.1:7002',
+      TESSERA_DATA_DIR: '/d',
+      TESSERA_HTTP: '127.0.0.1:7102',
+      TESSERA_UNSAFE_STALE_READS: 'true',
+      TESSERA_HEARTBEAT_MS: '50',
+    };
     const c = load([], env);
     expect(c.id).toBe(2);
     expect(c.http).toEqual({ host: '127.0.0.1', port: 7102 });
@@ -67,15 +98,26 @@ describe('config', () => {
   });
 
   it('reads a JSON config file with camelCase or flag keys; env and flags override it', () => {
-    const file = JSON.stringify({ id: 3, listen: '127.0.0.1:7003', peers: { '3': '127.0.0.1:7003' }, 'data-dir': '/f', valueBytesMax: 2048, unsafeStaleReads: true });
+    const file = JSON.stringify({
+      id: 3,
+      listen: '127.0.0.1:7003',
+      peers: { '3': '127.0.0.1:7003' },
+      'data-dir': '/f',
+      valueBytesMax: 2048,
+      unsafeStaleReads: true,
+    });
     const c = load(['--config', '/c.json'], {}, { '/c.json': file });
     expect(c.id).toBe(3);
     expect(c.dataDir).toBe('/f');
     expect(c.limits.valueBytesMax).toBe(2048);
     expect(c.unsafeStaleReads).toBe(true);
-    expect(load(['--config', '/c.json', '--value-bytes-max', '10'], {}, { '/c.json': file }).limits.valueBytesMax).toBe(10);
+    expect(load(['--config', '/c.json', '--value-bytes-max', '10'], {}, { '/c.json': file }).limits.valueBytesMax).toBe(
+      10,
+    );
     expect(configError(() => load(['--config', '/nope.json']))).toMatch(/cannot read config file \/nope.json/);
-    expect(configError(() => load(['--config', '/c.json'], {}, { '/c.json': '{"bogus": 1}' }))).toMatch(/unknown key 'bogus'/);
+    expect(configError(() => load(['--config', '/c.json'], {}, { '/c.json': '{"bogus": 1}' }))).toMatch(
+      /unknown key 'bogus'/,
+    );
     expect(configError(() => load(['--config', '/c.json'], {}, { '/c.json': '{' }))).toMatch(/not valid JSON/);
   });
 
@@ -89,14 +131,24 @@ describe('config', () => {
   it('rejects bad input with messages naming the option', () => {
     expect(configError(() => load(base.slice(2)))).toMatch(/missing required option --id/);
     expect(configError(() => load([...base, '--bogus', '1']))).toMatch(/unknown option '--bogus'/);
-    expect(configError(() => load([...base, '--heartbeat-ms', 'abc']))).toMatch(/--heartbeat-ms: 'abc' is not an integer/);
+    expect(configError(() => load([...base, '--heartbeat-ms', 'abc']))).toMatch(
+      /--heartbeat-ms: 'abc' is not an integer/,
+    );
     expect(configError(() => load([...base, '--heartbeat-ms', '0']))).toMatch(/--heartbeat-ms: 0 is out of range/);
     expect(configError(() => load([...base, '--election-ms', '200']))).toMatch(/at least 3x the heartbeat/);
-    expect(configError(() => load([...base, '--profile', 'fast']))).toMatch(/--profile: 'fast' is not one of default, low-latency/);
+    expect(configError(() => load([...base, '--profile', 'fast']))).toMatch(
+      /--profile: 'fast' is not one of default, low-latency/,
+    );
     expect(configError(() => load(['--id', '4', ...base.slice(2)]))).toMatch(/must include this node \(id 4\)/);
-    expect(configError(() => load([...base.slice(0, 4), '--peers', '1=nowhere', '--data-dir', 'd']))).toMatch(/'nowhere' is not HOST:PORT/);
-    expect(configError(() => load([...base.slice(0, 4), '--peers', '1=a:1,1=b:2', '--data-dir', 'd']))).toMatch(/node id 1 appears twice/);
-    expect(configError(() => load([...base.slice(0, 4), '--peers', 'x=a:1', '--data-dir', 'd']))).toMatch(/'x' is not a node id/);
+    expect(configError(() => load([...base.slice(0, 4), '--peers', '1=nowhere', '--data-dir', 'd']))).toMatch(
+      /'nowhere' is not HOST:PORT/,
+    );
+    expect(configError(() => load([...base.slice(0, 4), '--peers', '1=a:1,1=b:2', '--data-dir', 'd']))).toMatch(
+      /node id 1 appears twice/,
+    );
+    expect(configError(() => load([...base.slice(0, 4), '--peers', 'x=a:1', '--data-dir', 'd']))).toMatch(
+      /'x' is not a node id/,
+    );
     expect(configError(() => load([...base, '--http', 'h:70000']))).toMatch(/port 70000 is out of range/);
     expect(configError(() => load([...base, '--unsafe-stale-reads=maybe']))).toMatch(/not true or false/);
     expect(configError(() => load([...base, '--heartbeat-ms']))).toMatch(/needs a value/);
@@ -108,7 +160,17 @@ describe('config', () => {
   });
 
   it('joins without being in --peers', () => {
-    const c = load(['--id', '4', '--listen', '127.0.0.1:7004', '--peers', '1=127.0.0.1:7001', '--data-dir', 'd', '--join']);
+    const c = load([
+      '--id',
+      '4',
+      '--listen',
+      '127.0.0.1:7004',
+      '--peers',
+      '1=127.0.0.1:7001',
+      '--data-dir',
+      'd',
+      '--join',
+    ]);
     expect(c.join).toBe(true);
     expect(c.peers.get(4)).toBe('127.0.0.1:7004');
   });
@@ -130,7 +192,9 @@ describe('config sessionTtlMs', () => {
   it('is set by --session-ttl-ms, TESSERA_SESSION_TTL_MS or the config file key; the flag wins', () => {
     expect(load([...base, '--session-ttl-ms', '120000']).sessionTtlMs).toBe(120_000);
     expect(load(base, { TESSERA_SESSION_TTL_MS: '90000' }).sessionTtlMs).toBe(90_000);
-    expect(load([...base, '--config', '/c.json'], {}, { '/c.json': '{"sessionTtlMs": 7200000}' }).sessionTtlMs).toBe(7_200_000);
+    expect(load([...base, '--config', '/c.json'], {}, { '/c.json': '{"sessionTtlMs": 7200000}' }).sessionTtlMs).toBe(
+      7_200_000,
+    );
     expect(load([...base, '--session-ttl-ms=600000'], { TESSERA_SESSION_TTL_MS: '90000' }).sessionTtlMs).toBe(600_000);
     expect(optionUsage()).toMatch(/--session-ttl-ms N .*TESSERA_SESSION_TTL_MS/);
   });
@@ -138,9 +202,15 @@ describe('config sessionTtlMs', () => {
   it('rejects a TTL below the minimum, not above the request timeout, or not an integer, naming the source', () => {
     expect(SESSION_TTL_MS_MIN).toBe(60_000);
     expect(load([...base, '--session-ttl-ms', String(SESSION_TTL_MS_MIN)]).sessionTtlMs).toBe(SESSION_TTL_MS_MIN);
-    expect(configError(() => load([...base, '--session-ttl-ms', '59999']))).toMatch(/--session-ttl-ms: 59999 is out of range 60000\.\./);
-    expect(configError(() => load(base, { TESSERA_SESSION_TTL_MS: '0' }))).toMatch(/TESSERA_SESSION_TTL_MS: 0 is out of range/);
-    expect(configError(() => load([...base, '--session-ttl-ms', '1h']))).toMatch(/--session-ttl-ms: '1h' is not an integer/);
+    expect(configError(() => load([...base, '--session-ttl-ms', '59999']))).toMatch(
+      /--session-ttl-ms: 59999 is out of range 60000\.\./,
+    );
+    expect(configError(() => load(base, { TESSERA_SESSION_TTL_MS: '0' }))).toMatch(
+      /TESSERA_SESSION_TTL_MS: 0 is out of range/,
+    );
+    expect(configError(() => load([...base, '--session-ttl-ms', '1h']))).toMatch(
+      /--session-ttl-ms: '1h' is not an integer/,
+    );
     expect(configError(() => load([...base, '--session-ttl-ms', '60000', '--request-timeout-ms', '60000']))).toMatch(
       /--session-ttl-ms \(60000\) must exceed --request-timeout-ms \(60000\)/,
     );

@@ -47,9 +47,19 @@ export class Log {
   }
 }
 
-export const put = (k: string, v: string, session: SessionTag | null = null): Command => ({ type: 'put', key: b(k), value: b(v), session });
+export const put = (k: string, v: string, session: SessionTag | null = null): Command => ({
+  type: 'put',
+  key: b(k),
+  value: b(v),
+  session,
+});
 export const del = (k: string, session: SessionTag | null = null): Command => ({ type: 'delete', key: b(k), session });
-export const cas = (k: string, expected: string | null, value: string | null, session: SessionTag | null = null): Command => ({
+export const cas = (
+  k: string,
+  expected: string | null,
+  value: string | null,
+  session: SessionTag | null = null,
+): Command => ({
   type: 'cas',
   key: b(k),
   expected: expected === null ? null : b(expected),

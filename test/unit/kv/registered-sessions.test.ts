@@ -15,7 +15,8 @@ afterEach(() => stores.cleanup());
 
 const str = (v: Buffer | null) => (v === null ? null : v.toString());
 const sess = (clientId: string, seq: number): SessionTag => ({ clientId, seq });
-const reg = (clientId: string, atMs?: number): Command => (atMs === undefined ? { type: 'registerSession', clientId } : { type: 'registerSession', clientId, atMs });
+const reg = (clientId: string, atMs?: number): Command =>
+  atMs === undefined ? { type: 'registerSession', clientId } : { type: 'registerSession', clientId, atMs };
 /** The command as this version's server proposes it (session tag with the request fingerprint). */
 const f = <C extends Command>(c: C): C => withFingerprint(c);
 
@@ -37,7 +38,8 @@ describe('request fingerprints', () => {
     const retry = log.add(f(put('k', 'A', sess('c1', 1)))).index;
     const r = await sm.apply(log.entries);
     expect(r.get(first)).toEqual({ type: 'put' });
-    for (const i of [otherKey, otherValue, asDelete, asCas]) expect(r.get(i)).toEqual({ type: 'sessionSeqReused', seq: 1 });
+    for (const i of [otherKey, otherValue, asDelete, asCas])
+      expect(r.get(i)).toEqual({ type: 'sessionSeqReused', seq: 1 });
     expect(r.get(retry)).toEqual({ type: 'put' });
     expect(str(await sm.get(b('k')))).toBe('A');
     expect(await sm.get(b('other'))).toBeNull();
@@ -164,9 +166,13 @@ describe('undecodable entries', () => {
     for (const split of [10, 1]) {
       const { store } = await stores.make();
       const seen: Array<{ index: number; message: string }> = [];
-      const sm = await StateMachine.open(store, 1, whole, { sessionsMax: 4, onUndecodable: (i) => seen.push({ index: i.index, message: i.message }) });
+      const sm = await StateMachine.open(store, 1, whole, {
+        sessionsMax: 4,
+        onUndecodable: (i) => seen.push({ index: i.index, message: i.message }),
+      });
       const results = new Map<number, CommandResult>();
-      for (let i = 0; i < log.entries.length; i += split) for (const [k, v] of await sm.apply(log.entries.slice(i, i + split))) results.set(k, v);
+      for (let i = 0; i < log.entries.length; i += split)
+        for (const [k, v] of await sm.apply(log.entries.slice(i, i + split))) results.set(k, v);
       expect(sm.applied).toBe(4);
       expect(sm.undecodableEntries).toBe(2);
       expect(seen.map((x) => x.index)).toEqual([2, 3]);

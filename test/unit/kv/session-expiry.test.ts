@@ -4,7 +4,15 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Random } from '../../../src/base';
-import { appliedKey, decodeCommand, decodeSessionRecord, encodeIndex, encodeRecord, sessionKey, sessionRange } from '../../../src/codec';
+import {
+  appliedKey,
+  decodeCommand,
+  decodeSessionRecord,
+  encodeIndex,
+  encodeRecord,
+  sessionKey,
+  sessionRange,
+} from '../../../src/codec';
 import type { Command, CommandResult, SessionTag } from '../../../src/codec';
 import { SESSION_TTL_MS_DEFAULT, StateMachine } from '../../../src/kv';
 import type { SnapshotReader } from '../../../src/kv';
@@ -31,7 +39,9 @@ async function open(store: NodeStore, sessionsMax = 100): Promise<StateMachine> 
 }
 
 /** Every stored session record of group 1, by client id. */
-async function storedSessions(store: NodeStore): Promise<Record<string, { seq: number; lastIndex: number; lastSeenMs: number | null }>> {
+async function storedSessions(
+  store: NodeStore,
+): Promise<Record<string, { seq: number; lastIndex: number; lastSeenMs: number | null }>> {
   const out: Record<string, { seq: number; lastIndex: number; lastSeenMs: number | null }> = {};
   for await (const [key, value] of store.db.iterator({ ...sessionRange(1) })) {
     const r = decodeSessionRecord(value, 'test');
@@ -48,7 +58,11 @@ async function dump(sm: StateMachine): Promise<Array<[string, string]>> {
 async function transfer(reader: SnapshotReader, dst: StateMachine, id: string): Promise<void> {
   await dst.beginSnapshotStaging(id);
   for await (const chunk of reader) await dst.stageChunk(id, chunk);
-  await dst.installStaged(id, { index: reader.applied, term: 1, config: { voters: [1], learners: [], votersOutgoing: [] } });
+  await dst.installStaged(id, {
+    index: reader.applied,
+    term: 1,
+    config: { voters: [1], learners: [], votersOutgoing: [] },
+  });
 }
 
 /**
@@ -95,104 +109,125 @@ describe('session expiry by log time', () => {
   it.each([
     { sessionsMax: 100, seed: 424242 },
     { sessionsMax: 12, seed: 515151 },
-  ])('replicas applying the same entries (in any batches, with restarts or a snapshot) expire the same sessions (sessionsMax $sessionsMax)', async ({ sessionsMax, seed }) => {
-    console.log(`session expiry seed ${seed}, sessionsMax ${sessionsMax} (replay: set this seed in the it.each table and rerun)`);
-    const rnd = new Random(seed);
-    const log = new Log();
-    const lastSeq = new Map<string, number>();
-    let leaderClockMs = T0;
-    for (let i = 0; i < 500; i++) {
-      // Leaders' clocks: mostly forward by up to 6 min, sometimes a new leader up to 20 min behind.
-      leaderClockMs += rnd.chance(0.05) ? -rnd.int(0, 20 * MIN) : rnd.int(0, 6 * MIN);
-      const client = `client-${rnd.int(0, 24)}`;
-      const prev = lastSeq.get(client) ?? 0;
-      const seq = prev > 0 && rnd.chance(0.15) ? prev : prev + 1; // retries repeat the seq
-      lastSeq.set(client, seq);
-      const session = rnd.chance(0.8) ? sess(client, seq) : null;
-      const k = `k${rnd.int(0, 15)}`;
-      const cmd: Command = rnd.chance(0.5) ? put(k, `v${i}`, session) : cas(k, null, `n${i}`, session);
-      const roll = rnd.int(0, 99);
-      if (roll < 3) log.add(null); // empty leader entry: no time
-      else if (roll < 6) log.add({ type: 'noop', atMs: leaderClockMs });
-      else if (roll < 10) log.add(cmd); // an older version's command: no time
-      else log.add(at(leaderClockMs, cmd));
-    }
-
-    // The specification, independently: which entries apply, and which sessions remain.
-    const model = new SessionModel(sessionsMax, TTL);
-    const expected: Array<[number, CommandResult]> = [];
-    const data = new Map<string, string>();
-    const lastResult = new Map<string, CommandResult>();
-    /** Writes applied again because their session was forgotten (a retry, or an older seq). */
-    let reapplied = 0;
-    const highestSeq = new Map<string, number>();
-    for (const e of log.entries) {
-      if (e.kind !== 'normal') continue;
-      const c = decodeCommand(e.data);
-      if (c.type === 'registerSession') throw new Error('this model covers legacy commands only');
-      const outcome = model.apply(c);
-      let result: CommandResult;
-      if (c.type === 'noop') result = { type: 'noop' };
-      else if (outcome === 'sessionExpired') result = { type: 'sessionExpired' };
-      else if (outcome === 'remembered') result = lastResult.get((c.session as SessionTag).clientId) as CommandResult;
-      else if (c.type === 'put') {
-        data.set(c.key.toString(), c.value.toString());
-        result = { type: 'put' };
-      } else if (c.type === 'cas') {
-        const current = data.get(c.key.toString());
-        if (current === undefined) data.set(c.key.toString(), (c.value as Buffer).toString());
-        result = { type: 'cas', succeeded: current === undefined, current: current === undefined ? null : b(current) };
-      } else throw new Error(`unexpected command ${c.type}`);
-      expected.push([e.index, result]);
-      if (c.type !== 'noop' && c.session !== null && outcome !== 'sessionExpired') {
-        lastResult.set(c.session.clientId, result);
-        if (outcome === 'applied' && c.session.seq <= (highestSeq.get(c.session.clientId) ?? 0)) reapplied++;
-        highestSeq.set(c.session.clientId, Math.max(c.session.seq, highestSeq.get(c.session.clientId) ?? 0));
+  ])(
+    'replicas applying the same entries (in any batches, with restarts or a snapshot) expire the same sessions (sessionsMax $sessionsMax)',
+    async ({ sessionsMax, seed }) => {
+      console.log(
+        `session expiry seed ${seed}, sessionsMax ${sessionsMax} (replay: set this seed in the it.each table and rerun)`,
+      );
+      const rnd = new Random(seed);
+      const log = new Log();
+      const lastSeq = new Map<string, number>();
+      let leaderClockMs = T0;
+      for (let i = 0; i < 500; i++) {
+        // Leaders' clocks: mostly forward by up to 6 min, sometimes a new leader up to 20 min behind.
+        leaderClockMs += rnd.chance(0.05) ? -rnd.int(0, 20 * MIN) : rnd.int(0, 6 * MIN);
+        const client = `client-${rnd.int(0, 24)}`;
+        const prev = lastSeq.get(client) ?? 0;
+        const seq = prev > 0 && rnd.chance(0.15) ? prev : prev + 1; // retries repeat the seq
+        lastSeq.set(client, seq);
+        const session = rnd.chance(0.8) ? sess(client, seq) : null;
+        const k = `k${rnd.int(0, 15)}`;
+        const cmd: Command = rnd.chance(0.5) ? put(k, `v${i}`, session) : cas(k, null, `n${i}`, session);
+        const roll = rnd.int(0, 99);
+        if (roll < 3)
+          log.add(null); // empty leader entry: no time
+        else if (roll < 6) log.add({ type: 'noop', atMs: leaderClockMs });
+        else if (roll < 10)
+          log.add(cmd); // an older version's command: no time
+        else log.add(at(leaderClockMs, cmd));
       }
-    }
-    console.log(`model: ${model.expiredCount} expired by time, ${reapplied} re-applied, ${model.list.length} remain`);
-    expect(model.expiredCount).toBeGreaterThan(10);
-    expect(reapplied).toBeGreaterThan(0);
 
-    type Run = { results: Array<[number, CommandResult]>; data: Array<[string, string]>; ids: string[]; clockMs: number; stored: unknown };
-    const finish = async (store: NodeStore, sm: StateMachine, results: Array<[number, CommandResult]>): Promise<Run> => ({
-      results,
-      data: await dump(sm),
-      ids: sm.sessionClientIds(),
-      clockMs: sm.logClockMs,
-      stored: await storedSessions(store),
-    });
-    const runs: Run[] = [];
-    for (const split of [500, 7, 1]) {
-      const s = await stores.make();
-      let sm = await open(s.store, sessionsMax);
-      const results: Array<[number, CommandResult]> = [];
-      for (let i = 0; i < log.entries.length; i += split) {
-        results.push(...(await sm.apply(log.entries.slice(i, i + split))));
-        if (split === 7) sm = await open(await stores.reopen(s), sessionsMax); // restart between batches
+      // The specification, independently: which entries apply, and which sessions remain.
+      const model = new SessionModel(sessionsMax, TTL);
+      const expected: Array<[number, CommandResult]> = [];
+      const data = new Map<string, string>();
+      const lastResult = new Map<string, CommandResult>();
+      /** Writes applied again because their session was forgotten (a retry, or an older seq). */
+      let reapplied = 0;
+      const highestSeq = new Map<string, number>();
+      for (const e of log.entries) {
+        if (e.kind !== 'normal') continue;
+        const c = decodeCommand(e.data);
+        if (c.type === 'registerSession') throw new Error('this model covers legacy commands only');
+        const outcome = model.apply(c);
+        let result: CommandResult;
+        if (c.type === 'noop') result = { type: 'noop' };
+        else if (outcome === 'sessionExpired') result = { type: 'sessionExpired' };
+        else if (outcome === 'remembered') result = lastResult.get((c.session as SessionTag).clientId) as CommandResult;
+        else if (c.type === 'put') {
+          data.set(c.key.toString(), c.value.toString());
+          result = { type: 'put' };
+        } else if (c.type === 'cas') {
+          const current = data.get(c.key.toString());
+          if (current === undefined) data.set(c.key.toString(), (c.value as Buffer).toString());
+          result = {
+            type: 'cas',
+            succeeded: current === undefined,
+            current: current === undefined ? null : b(current),
+          };
+        } else throw new Error(`unexpected command ${c.type}`);
+        expected.push([e.index, result]);
+        if (c.type !== 'noop' && c.session !== null && outcome !== 'sessionExpired') {
+          lastResult.set(c.session.clientId, result);
+          if (outcome === 'applied' && c.session.seq <= (highestSeq.get(c.session.clientId) ?? 0)) reapplied++;
+          highestSeq.set(c.session.clientId, Math.max(c.session.seq, highestSeq.get(c.session.clientId) ?? 0));
+        }
       }
-      runs.push(await finish(s.store, sm, results));
-    }
-    // A replica that catches up by a snapshot taken half-way, then applies the rest.
-    const src = await stores.make();
-    const smSrc = await open(src.store, sessionsMax);
-    const firstHalf = [...(await smSrc.apply(log.entries.slice(0, 250)))];
-    const dstStore = await stores.make();
-    const smDst = await open(dstStore.store, sessionsMax);
-    await transfer(smSrc.openSnapshot({ chunkBytes: 4096 }), smDst, 'snap-1');
-    expect(smDst.logClockMs).toBe(smSrc.logClockMs);
-    runs.push(await finish(dstStore.store, smDst, [...firstHalf, ...(await smDst.apply(log.entries.slice(250)))]));
+      console.log(`model: ${model.expiredCount} expired by time, ${reapplied} re-applied, ${model.list.length} remain`);
+      expect(model.expiredCount).toBeGreaterThan(10);
+      expect(reapplied).toBeGreaterThan(0);
 
-    for (const r of runs.slice(1)) expect(r).toEqual(runs[0]);
-    const run = runs[0] as Run;
-    expect(run.ids).toEqual(model.list.map((s) => s.id));
-    // Results and data agree with the model: a write is applied again exactly when its session was forgotten.
-    expect(run.results).toEqual(expected);
-    expect(run.data).toEqual([...data.entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
-    if (sessionsMax >= 25) expect(run.ids.length).toBeLessThan(25); // only time could have evicted
-    const stored = run.stored as Record<string, { lastSeenMs: number | null }>;
-    for (const id of run.ids) expect(stored[id]?.lastSeenMs ?? 0).toBeGreaterThanOrEqual(run.clockMs - TTL);
-  });
+      type Run = {
+        results: Array<[number, CommandResult]>;
+        data: Array<[string, string]>;
+        ids: string[];
+        clockMs: number;
+        stored: unknown;
+      };
+      const finish = async (
+        store: NodeStore,
+        sm: StateMachine,
+        results: Array<[number, CommandResult]>,
+      ): Promise<Run> => ({
+        results,
+        data: await dump(sm),
+        ids: sm.sessionClientIds(),
+        clockMs: sm.logClockMs,
+        stored: await storedSessions(store),
+      });
+      const runs: Run[] = [];
+      for (const split of [500, 7, 1]) {
+        const s = await stores.make();
+        let sm = await open(s.store, sessionsMax);
+        const results: Array<[number, CommandResult]> = [];
+        for (let i = 0; i < log.entries.length; i += split) {
+          results.push(...(await sm.apply(log.entries.slice(i, i + split))));
+          if (split === 7) sm = await open(await stores.reopen(s), sessionsMax); // restart between batches
+        }
+        runs.push(await finish(s.store, sm, results));
+      }
+      // A replica that catches up by a snapshot taken half-way, then applies the rest.
+      const src = await stores.make();
+      const smSrc = await open(src.store, sessionsMax);
+      const firstHalf = [...(await smSrc.apply(log.entries.slice(0, 250)))];
+      const dstStore = await stores.make();
+      const smDst = await open(dstStore.store, sessionsMax);
+      await transfer(smSrc.openSnapshot({ chunkBytes: 4096 }), smDst, 'snap-1');
+      expect(smDst.logClockMs).toBe(smSrc.logClockMs);
+      runs.push(await finish(dstStore.store, smDst, [...firstHalf, ...(await smDst.apply(log.entries.slice(250)))]));
+
+      for (const r of runs.slice(1)) expect(r).toEqual(runs[0]);
+      const run = runs[0] as Run;
+      expect(run.ids).toEqual(model.list.map((s) => s.id));
+      // Results and data agree with the model: a write is applied again exactly when its session was forgotten.
+      expect(run.results).toEqual(expected);
+      expect(run.data).toEqual([...data.entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+      if (sessionsMax >= 25) expect(run.ids.length).toBeLessThan(25); // only time could have evicted
+      const stored = run.stored as Record<string, { lastSeenMs: number | null }>;
+      for (const id of run.ids) expect(stored[id]?.lastSeenMs ?? 0).toBeGreaterThanOrEqual(run.clockMs - TTL);
+    },
+  );
 
   it('uses the time in the log, never the local clock; an expired session is then an unknown one', async () => {
     // The local clock is far past the log's time: nothing may expire because of it.
@@ -374,6 +409,8 @@ describe('session expiry by log time', () => {
     log.add(at(T0 + 60 * MIN + 1, put('b', '2')));
     await sm.apply(log.entries);
     expect(sm.sessionClientIds()).toEqual([]);
-    await expect(StateMachine.open(store, 2, whole, { sessionsMax: 10, sessionTtlMs: 0 })).rejects.toThrow(/sessionTtlMs/);
+    await expect(StateMachine.open(store, 2, whole, { sessionsMax: 10, sessionTtlMs: 0 })).rejects.toThrow(
+      /sessionTtlMs/,
+    );
   });
 });

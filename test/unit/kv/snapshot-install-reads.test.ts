@@ -49,7 +49,9 @@ describe('reads during a snapshot install', () => {
     await install;
     const got = await Promise.all(gets);
     const absent = got.filter((g) => g.v === null).length;
-    const shortScans = (await Promise.all(scans)).filter((len, j) => len < Math.min(20, KEYS - ((j * 10 * 7919) % KEYS))).length;
+    const shortScans = (await Promise.all(scans)).filter(
+      (len, j) => len < Math.min(20, KEYS - ((j * 10 * 7919) % KEYS)),
+    ).length;
     expect(n).toBeGreaterThan(10); // the reads did race the install
     expect({ absent, shortScans }).toEqual({ absent: 0, shortScans: 0 });
     for (const g of got) expect(g.v!.toString('latin1')).toMatch(new RegExp(`^(old|new)${g.i}:`));

@@ -83,9 +83,25 @@ describe('snapshots', () => {
     const reader = sm.openSnapshot({ chunkBytes: 256 });
     const more = new Log();
     for (let i = 0; i < 50; i++) more.add(put('x', 'y'));
-    await sm.apply([{ kind: 'normal', term: 1, index: 51, data: (await import('../../../src/codec')).encodeCommand({ type: 'put', key: b('later'), value: b('v'), session: null }) }]);
+    await sm.apply([
+      {
+        kind: 'normal',
+        term: 1,
+        index: 51,
+        data: (await import('../../../src/codec')).encodeCommand({
+          type: 'put',
+          key: b('later'),
+          value: b('v'),
+          session: null,
+        }),
+      },
+    ]);
     const chunks = await collect(reader);
-    const keys = chunks.flatMap((c) => decodeChunk(c).items.filter((it) => it.kind === 0).map((it) => it.key.toString()));
+    const keys = chunks.flatMap((c) =>
+      decodeChunk(c)
+        .items.filter((it) => it.kind === 0)
+        .map((it) => it.key.toString()),
+    );
     expect(keys.length).toBe(50);
     expect(keys).not.toContain('later');
     expect(decodeChunk(chunks[0] as Buffer).applied).toBe(50);
@@ -108,7 +124,11 @@ describe('snapshots', () => {
     // install an (empty) snapshot of group 1 elsewhere in the same store: group 2's data survives
     const empty = await stores.make();
     const src = await StateMachine.open(empty.store, 1, { start: b(''), end: b('m') }, { sessionsMax: 10 });
-    await src.apply([{ kind: 'empty', term: 1, index: 1 }, { kind: 'empty', term: 1, index: 2 }, { kind: 'empty', term: 1, index: 3 }]);
+    await src.apply([
+      { kind: 'empty', term: 1, index: 1 },
+      { kind: 'empty', term: 1, index: 2 },
+      { kind: 'empty', term: 1, index: 3 },
+    ]);
     await left.beginSnapshotStaging('e');
     for (const c of await collect(src.openSnapshot())) await left.stageChunk('e', c);
     await left.installStaged('e', meta(3));
@@ -149,7 +169,15 @@ describe('snapshots', () => {
     for (const c of chunks) await smB.stageChunk('s9', c);
     // the host persists the snapshot meta with the marker, then "crashes" part-way through the install:
     // simulate a partial copy by deleting some of the old data by hand
-    await dst.store.persist([{ groupId: 1, hardState: { term: 3, vote: 0, commit: 300 }, entries: [], snapshot: meta(300), installStagingId: 's9' }]);
+    await dst.store.persist([
+      {
+        groupId: 1,
+        hardState: { term: 3, vote: 0, commit: 300 },
+        entries: [],
+        snapshot: meta(300),
+        installStagingId: 's9',
+      },
+    ]);
     await dst.store.db.del(dataKey(b('only-on-b')));
     const reopened = await stores.reopen(dst);
     expect(await reopened.db.get(installMarkerKey(1))).toBeDefined();

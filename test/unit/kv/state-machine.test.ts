@@ -61,8 +61,14 @@ describe('StateMachine apply and reads', () => {
     const i8 = log.add(del('a')).index;
     const i9 = log.add({
       type: 'batch',
-      compares: [{ key: b('n'), expected: b('x') }, { key: b('a'), expected: null }],
-      writes: [{ op: 'put', key: b('p'), value: b('q') }, { op: 'delete', key: b('n') }],
+      compares: [
+        { key: b('n'), expected: b('x') },
+        { key: b('a'), expected: null },
+      ],
+      writes: [
+        { op: 'put', key: b('p'), value: b('q') },
+        { op: 'delete', key: b('n') },
+      ],
       reads: [b('n'), b('p')],
       session: null,
     }).index;
@@ -116,13 +122,19 @@ describe('StateMachine apply and reads', () => {
     const log = new Log();
     for (const k of ['m', 'n1', 'n2', 'o', 's', 's~']) log.add(put(k, `v-${k}`));
     const bad = log.add(put('z', 'no')).index;
-    const badBatch = log.add({ type: 'batch', compares: [], writes: [{ op: 'put', key: b('n9'), value: b('x') }], reads: [b('a')], session: null }).index;
+    const badBatch = log.add({
+      type: 'batch',
+      compares: [],
+      writes: [{ op: 'put', key: b('n9'), value: b('x') }],
+      reads: [b('a')],
+      session: null,
+    }).index;
     const results = await sm.apply(log.entries);
     expect(results.get(bad)).toEqual({ type: 'wrongShard' });
     expect(results.get(badBatch)).toEqual({ type: 'wrongShard' });
     expect(await sm.get(b('n9'))).toBeNull();
     await expect(sm.get(b('z'))).rejects.toMatchObject({ code: 'WRONG_SHARD' });
-    expect((await store.db.get(dataKey(b('z'))))).toBeUndefined();
+    expect(await store.db.get(dataKey(b('z')))).toBeUndefined();
 
     const all = await sm.scan(b('a'), null, 100, 1 << 20);
     expect(all.items.map((kv) => kv.key.toString())).toEqual(['m', 'n1', 'n2', 'o', 's', 's~']);
@@ -292,7 +304,13 @@ describe('StateMachine crash replay', () => {
       const session = rnd.chance(0.8) ? { clientId: client, seq } : null;
       const choice = rnd.int(0, 3);
       const cmd: Command =
-        choice === 0 ? put(k, `v${i}`, session) : choice === 1 ? del(k, session) : choice === 2 ? cas(k, `v${i - 3}`, `v${i}`, session) : cas(k, null, `n${i}`, session);
+        choice === 0
+          ? put(k, `v${i}`, session)
+          : choice === 1
+            ? del(k, session)
+            : choice === 2
+              ? cas(k, `v${i - 3}`, `v${i}`, session)
+              : cas(k, null, `n${i}`, session);
       if (rnd.chance(0.05)) log.add(null);
       else log.add(cmd);
     }

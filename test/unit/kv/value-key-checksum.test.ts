@@ -43,9 +43,13 @@ describe('value records carry a CRC over the user key', () => {
     });
     const store = await stores.reopen(s);
     const reported: Array<{ groupId: number; key: string }> = [];
-    const onCorruptRead = (info: { groupId: number; key: string }) => void reported.push({ groupId: info.groupId, key: info.key });
+    const onCorruptRead = (info: { groupId: number; key: string }) =>
+      void reported.push({ groupId: info.groupId, key: info.key });
     const sm2 = await StateMachine.open(store, 1, whole, { sessionsMax: 10, onCorruptRead });
-    await expect(sm2.scan(b(''), null, 10, 1 << 20)).rejects.toMatchObject({ code: 'CORRUPTION', details: { key: 'd/user:8' } });
+    await expect(sm2.scan(b(''), null, 10, 1 << 20)).rejects.toMatchObject({
+      code: 'CORRUPTION',
+      details: { key: 'd/user:8' },
+    });
     await expect(sm2.get(b('user:8'))).rejects.toMatchObject({ code: 'CORRUPTION', details: { key: 'd/user:8' } });
     // Every refused read is reported (the node counts it in tessera_data_loss_total and logs each key once).
     expect(reported).toEqual([
@@ -60,9 +64,11 @@ describe('value records carry a CRC over the user key', () => {
     await expect(sm2.get(b('\xff'))).resolves.toBeNull();
     expect(reported).toHaveLength(2);
     const reader = sm2.openSnapshot();
-    await expect((async () => {
-      for await (const _ of reader) void _;
-    })()).rejects.toMatchObject({ code: 'CORRUPTION', details: { key: 'd/user:8' } });
+    await expect(
+      (async () => {
+        for await (const _ of reader) void _;
+      })(),
+    ).rejects.toMatchObject({ code: 'CORRUPTION', details: { key: 'd/user:8' } });
   });
 
   it('reads a legacy format 2 record written by an earlier version, and writes format 3 from then on', async () => {

@@ -4,7 +4,11 @@ import { ReadBatcher } from '../../../src/node/read-batcher';
 import { Waiters } from '../../../src/node/waiters';
 
 function read(log: string[], name: string) {
-  return { live: true, run: (i: number) => log.push(`${name}@${i}`), fail: (e: TesseraError) => log.push(`${name}:${e.code}`) };
+  return {
+    live: true,
+    run: (i: number) => log.push(`${name}@${i}`),
+    fail: (e: TesseraError) => log.push(`${name}:${e.code}`),
+  };
 }
 
 describe('ReadBatcher', () => {

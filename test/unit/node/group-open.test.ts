@@ -14,10 +14,28 @@ describe('openGroup', () => {
     const store = await NodeStore.open(dir);
     try {
       const config = loadNodeConfig({
-        argv: ['--id', '1', '--listen', '127.0.0.1:1', '--peers', '1=127.0.0.1:1', '--data-dir', dir, '--session-ttl-ms', '90000'],
+        argv: [
+          '--id',
+          '1',
+          '--listen',
+          '127.0.0.1:1',
+          '--peers',
+          '1=127.0.0.1:1',
+          '--data-dir',
+          dir,
+          '--session-ttl-ms',
+          '90000',
+        ],
         env: {},
       });
-      const { group } = await openGroup(1, { start: Buffer.alloc(0), end: null }, config, store, createNodeMetrics(), new Random(1));
+      const { group } = await openGroup(
+        1,
+        { start: Buffer.alloc(0), end: null },
+        config,
+        store,
+        createNodeMetrics(),
+        new Random(1),
+      );
       expect(group.sm.sessionTtlMs).toBe(90_000);
       expect(raftConfigOf(config).lazyCommit).toBe(true);
       expect(raftConfigOf({ ...config, raft: { ...config.raft, lazyCommit: false } }).lazyCommit).toBe(false);

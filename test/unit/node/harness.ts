@@ -32,7 +32,9 @@ export interface TestNode {
 
 export async function bindServer(server: grpc.Server, port = 0): Promise<number> {
   return new Promise((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
 }
 
@@ -60,16 +62,57 @@ export class TestCluster {
   private async startNode(id: number, server: grpc.Server, port: number): Promise<TestNode> {
     const dataDir = join(this.root, `n${id}`);
     const config = loadNodeConfig({
-      argv: ['--id', String(id), '--listen', `127.0.0.1:${port}`, '--peers', this.peers, '--data-dir', dataDir, '--profile', 'low-latency', ...this.extraArgs],
+      argv: [
+        '--id',
+        String(id),
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--peers',
+        this.peers,
+        '--data-dir',
+        dataDir,
+        '--profile',
+        'low-latency',
+        ...this.extraArgs,
+      ],
       env: {},
     });
     const metrics = createNodeMetrics();
     const logger = silentLogger();
-    const transport = new Transport({ selfId: id, clusterId: HARNESS_CLUSTER_ID, clientAddress: `127.0.0.1:${port}`, outboxMessagesMax: config.queues.outboxMessagesMax, random: new Random(id * 7919), logger, metrics, backoff: { initialMs: 20, maxMs: 200 } });
+    const transport = new Transport({
+      selfId: id,
+      clusterId: HARNESS_CLUSTER_ID,
+      clientAddress: `127.0.0.1:${port}`,
+      outboxMessagesMax: config.queues.outboxMessagesMax,
+      random: new Random(id * 7919),
+      logger,
+      metrics,
+      backoff: { initialMs: 20, maxMs: 200 },
+    });
     transport.registerOn(server);
     const store = await NodeStore.open(dataDir);
-    const node: TestNode = { id, port, dataDir, config, server, transport, store, host: undefined as unknown as NodeHost, fatal: [], running: true, metrics };
-    node.host = await NodeHost.open({ config, store, transport, logger, metrics, random: new Random(id), onFatal: (e) => node.fatal.push(e) });
+    const node: TestNode = {
+      id,
+      port,
+      dataDir,
+      config,
+      server,
+      transport,
+      store,
+      host: undefined as unknown as NodeHost,
+      fatal: [],
+      running: true,
+      metrics,
+    };
+    node.host = await NodeHost.open({
+      config,
+      store,
+      transport,
+      logger,
+      metrics,
+      random: new Random(id),
+      onFatal: (e) => node.fatal.push(e),
+    });
     this.nodes.set(id, node);
     return node;
   }
@@ -145,7 +188,11 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 8000, what = 'condition'): Promise<void> {
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 8000,
+  what = 'condition',
+): Promise<void> {
   const start = Date.now();
   while (!(await cond())) {
     if (Date.now() - start > timeoutMs) throw new Error(`${what} not met within ${timeoutMs} ms`);

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/base';
 import { TestCluster, sleep } from './harness';
 
-const put = (k: string, v: string) => ({ type: 'put', key: Buffer.from(k), value: Buffer.from(v), session: null }) as const;
+const put = (k: string, v: string) =>
+  ({ type: 'put', key: Buffer.from(k), value: Buffer.from(v), session: null }) as const;
 
 let cluster: TestCluster | null = null;
 afterEach(async () => {
@@ -95,7 +96,10 @@ describe('NodeHost membership safeguards', () => {
     // Before the fix both calls waited for the learner to catch up and both proposed its promotion: the
     // second was refused (configChangePending, or invalidChange once the first applied).
     const l = await c.waitForLeader();
-    const [first, retry] = await Promise.all([l.host.addNode(target.id, address, false, 5000), l.host.addNode(target.id, address, false, 5000)]);
+    const [first, retry] = await Promise.all([
+      l.host.addNode(target.id, address, false, 5000),
+      l.host.addNode(target.id, address, false, 5000),
+    ]);
     expect(first.find((m) => m.id === target.id)).toMatchObject({ voter: true });
     expect(retry).toEqual(first);
     // Another change of the same node while one runs is refused as retryable, not raced.

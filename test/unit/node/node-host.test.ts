@@ -23,7 +23,11 @@ describe('NodeHost with 3 in-process nodes', () => {
     expect(got.header.index).toBeGreaterThanOrEqual(header.index);
     // Every replica applies it; stale reads on followers then see it.
     for (const n of cluster.running()) {
-      await until(async () => (await n.host.read(1, 'stale', (sm) => sm.get(Buffer.from('a')))).value?.toString() === '1', 5000, `node ${n.id} applies`);
+      await until(
+        async () => (await n.host.read(1, 'stale', (sm) => sm.get(Buffer.from('a')))).value?.toString() === '1',
+        5000,
+        `node ${n.id} applies`,
+      );
     }
     expect(cluster.running().every((n) => n.fatal.length === 0)).toBe(true);
   });
@@ -37,23 +41,48 @@ describe('NodeHost with 3 in-process nodes', () => {
     const err = await follower.host.propose(1, put('x', 'y')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TesseraError);
     expect((err as TesseraError).code).toBe('NOT_LEADER');
-    expect((err as TesseraError).details).toMatchObject({ leaderId: leader.id, leaderAddress: `127.0.0.1:${leader.port}` });
-    const readErr = await follower.host.read(1, 'linearizable', (sm) => sm.get(Buffer.from('x'))).catch((e: unknown) => e);
+    expect((err as TesseraError).details).toMatchObject({
+      leaderId: leader.id,
+      leaderAddress: `127.0.0.1:${leader.port}`,
+    });
+    const readErr = await follower.host
+      .read(1, 'linearizable', (sm) => sm.get(Buffer.from('x')))
+      .catch((e: unknown) => e);
     expect((readErr as TesseraError).code).toBe('NOT_LEADER');
   });
 
   it('batches concurrent writes into few fsyncs and applies each exactly once per session', async () => {
     cluster = await TestCluster.start(3);
     const leader = await cluster.waitForLeader();
-    const writes = Array.from({ length: 200 }, (_, i) => leader.host.propose(1, put(`k${i}`, `v${i}`, { clientId: 'c1', seq: i + 1 })));
+    const writes = Array.from({ length: 200 }, (_, i) =>
+      leader.host.propose(1, put(`k${i}`, `v${i}`, { clientId: 'c1', seq: i + 1 })),
+    );
     const results = await Promise.all(writes);
     expect(results.every((r) => r.result.type === 'put')).toBe(true);
     // A retried write (same session seq) returns the remembered result and is not applied again.
-    const retry = await leader.host.propose(1, { type: 'cas', key: Buffer.from('k0'), expected: Buffer.from('v0'), value: Buffer.from('new'), session: { clientId: 'c2', seq: 1 } });
-    const again = await leader.host.propose(1, { type: 'cas', key: Buffer.from('k0'), expected: Buffer.from('v0'), value: Buffer.from('new'), session: { clientId: 'c2', seq: 1 } });
+    const retry = await leader.host.propose(1, {
+      type: 'cas',
+      key: Buffer.from('k0'),
+      expected: Buffer.from('v0'),
+      value: Buffer.from('new'),
+      session: { clientId: 'c2', seq: 1 },
+    });
+    const again = await leader.host.propose(1, {
+      type: 'cas',
+      key: Buffer.from('k0'),
+      expected: Buffer.from('v0'),
+      value: Buffer.from('new'),
+      session: { clientId: 'c2', seq: 1 },
+    });
     expect(retry.result).toEqual({ type: 'cas', succeeded: true, current: Buffer.from('v0') });
     expect(again.result).toEqual(retry.result);
-    const metrics = await (leader.host as unknown as { opts: { metrics: { fsyncDurationSeconds: { get(): Promise<{ values: { metricName: string; value: number }[] }> } } } }).opts.metrics.fsyncDurationSeconds.get();
+    const metrics = await (
+      leader.host as unknown as {
+        opts: {
+          metrics: { fsyncDurationSeconds: { get(): Promise<{ values: { metricName: string; value: number }[] }> } };
+        };
+      }
+    ).opts.metrics.fsyncDurationSeconds.get();
     const fsyncs = metrics.values.find((v) => v.metricName === 'tessera_fsync_duration_seconds_count')!.value;
     expect(fsyncs).toBeLessThan(150); // 200 writes + elections share far fewer fsyncs than one per write
   });
@@ -85,13 +114,23 @@ describe('NodeHost with 3 in-process nodes', () => {
       expect(r.value?.toString()).toBe(`${i}`);
     }
     const back = await cluster.restart(first.id);
-    await until(async () => (await back.host.read(1, 'stale', (sm) => sm.get(Buffer.from('after')))).value?.toString() === 'failover', 8000, 'restarted node catches up');
+    await until(
+      async () =>
+        (await back.host.read(1, 'stale', (sm) => sm.get(Buffer.from('after')))).value?.toString() === 'failover',
+      8000,
+      'restarted node catches up',
+    );
   });
 
   it('answers RESOURCE_EXHAUSTED when the proposal queue is full', async () => {
     cluster = await TestCluster.start(3, ['--proposals-max', '5']);
     const leader = await cluster.waitForLeader();
-    const attempts = Array.from({ length: 20 }, (_, i) => leader.host.propose(1, put(`q${i}`, 'v')).then(() => 'ok', (e: TesseraError) => e.code));
+    const attempts = Array.from({ length: 20 }, (_, i) =>
+      leader.host.propose(1, put(`q${i}`, 'v')).then(
+        () => 'ok',
+        (e: TesseraError) => e.code,
+      ),
+    );
     const outcomes = await Promise.all(attempts);
     expect(outcomes.filter((o) => o === 'ok').length).toBe(5);
     expect(outcomes.filter((o) => o === 'RESOURCE_EXHAUSTED').length).toBe(15);
@@ -102,8 +141,9 @@ describe('NodeHost with 3 in-process nodes', () => {
     cluster = await TestCluster.start(3, ['--heartbeat-ms', '100', '--election-ms', '3000']);
     const first = await cluster.waitForLeader(20_000);
     await first.host.propose(1, put('x', '1'));
-    const fastForwards = async (n: { metrics: { electionFastForwards: { get(): Promise<{ values: { value: number }[] }> } } }) =>
-      (await n.metrics.electionFastForwards.get()).values.reduce((a, v) => a + v.value, 0);
+    const fastForwards = async (n: {
+      metrics: { electionFastForwards: { get(): Promise<{ values: { value: number }[] }> } };
+    }) => (await n.metrics.electionFastForwards.get()).values.reduce((a, v) => a + v.value, 0);
     for (const n of cluster.running()) expect(await fastForwards(n)).toBe(0);
     await cluster.stop(first.id);
     const second = await cluster.waitForLeader(20_000);
@@ -129,7 +169,10 @@ describe('NodeHost with 3 in-process nodes', () => {
     const leader = await cluster.waitForLeader();
     await leader.host.propose(1, put('u', '1'));
     const follower = cluster.running().find((n) => n.id !== leader.id)!;
-    await until(async () => (await follower.host.read(1, 'linearizable', (sm) => sm.get(Buffer.from('u')))).value?.toString() === '1');
+    await until(
+      async () =>
+        (await follower.host.read(1, 'linearizable', (sm) => sm.get(Buffer.from('u')))).value?.toString() === '1',
+    );
   });
 
   it('transfers leadership on request', async () => {
@@ -143,7 +186,14 @@ describe('NodeHost with 3 in-process nodes', () => {
   });
 
   it('catches up a restarted follower by snapshot while writes continue, and compacts every log', async () => {
-    cluster = await TestCluster.start(3, ['--snapshot-entries', '30', '--log-retain-entries', '5', '--snapshot-chunk-bytes', '2048']);
+    cluster = await TestCluster.start(3, [
+      '--snapshot-entries',
+      '30',
+      '--log-retain-entries',
+      '5',
+      '--snapshot-chunk-bytes',
+      '2048',
+    ]);
     const leader = await cluster.waitForLeader();
     const lagging = cluster.running().find((n) => n.id !== leader.id)!;
     await cluster.stop(lagging.id);
@@ -157,13 +207,23 @@ describe('NodeHost with 3 in-process nodes', () => {
       }
     })();
     const back = await cluster.restart(lagging.id);
-    await until(() => back.host.groupStatus(1).applied >= leader.host.groupStatus(1).firstIndex, 10_000, 'follower passes the compacted prefix');
+    await until(
+      () => back.host.groupStatus(1).applied >= leader.host.groupStatus(1).firstIndex,
+      10_000,
+      'follower passes the compacted prefix',
+    );
     writing = false;
     await writer;
     const last = `s${written - 1}`;
-    await until(async () => (await back.host.read(1, 'stale', (sm) => sm.get(Buffer.from(last)))).value !== null, 10_000, 'follower has the last write');
+    await until(
+      async () => (await back.host.read(1, 'stale', (sm) => sm.get(Buffer.from(last)))).value !== null,
+      10_000,
+      'follower has the last write',
+    );
     for (let i = 0; i < written; i += 37) {
-      expect((await back.host.read(1, 'stale', (sm) => sm.get(Buffer.from(`s${i}`)))).value?.toString()).toBe('x'.repeat(100));
+      expect((await back.host.read(1, 'stale', (sm) => sm.get(Buffer.from(`s${i}`)))).value?.toString()).toBe(
+        'x'.repeat(100),
+      );
     }
     const received = await back.metrics.snapshotsReceived.get();
     expect(received.values.find((v) => v.labels.outcome === 'accepted')?.value).toBeGreaterThanOrEqual(1);

@@ -83,7 +83,19 @@ async function start(join_ = false): Promise<Harness> {
   const peers = ['--peers', '1=127.0.0.1:7101,2=127.0.0.1:7102,3=127.0.0.1:7103'];
   const membership = join_ ? ['--join', ...peers] : peers;
   const config = loadNodeConfig({
-    argv: ['--id', '1', '--listen', '127.0.0.1:7101', ...membership, '--data-dir', dir, '--election-ms', '60000', '--heartbeat-ms', '1000'],
+    argv: [
+      '--id',
+      '1',
+      '--listen',
+      '127.0.0.1:7101',
+      ...membership,
+      '--data-dir',
+      dir,
+      '--election-ms',
+      '60000',
+      '--heartbeat-ms',
+      '1000',
+    ],
     env: {},
   });
   const store = await NodeStore.open(dir);
@@ -116,7 +128,14 @@ async function start(join_ = false): Promise<Harness> {
   return h;
 }
 
-const heartbeat = (from: NodeId, term: number): Message => ({ type: 'heartbeat', from, to: 1, term, commit: 0, context: 0 });
+const heartbeat = (from: NodeId, term: number): Message => ({
+  type: 'heartbeat',
+  from,
+  to: 1,
+  term,
+  commit: 0,
+  context: 0,
+});
 const wire = (m: Message): Buffer => encodeRaftMessage({ groupId: 1, message: m });
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
 
@@ -182,7 +201,10 @@ describe('NodeHost peer door: group membership of the sender', () => {
     expect(h.warned.filter((w) => w.obj.from === 2 && w.obj.reason === 'invalid_message')).toHaveLength(1);
     expect(h.host.groupStatus(1)).toMatchObject({ term: 0, lastIndex: 0 });
     // A member's batch carrying a message from another node, or for a group this node does not host.
-    h.transport.handler!.onMessages(2, [wire(heartbeat(3, 4)), encodeRaftMessage({ groupId: 77, message: heartbeat(2, 4) })]);
+    h.transport.handler!.onMessages(2, [
+      wire(heartbeat(3, 4)),
+      encodeRaftMessage({ groupId: 77, message: heartbeat(2, 4) }),
+    ]);
     await settle();
     expect(await rejected(h.metrics, 'spoofed_message_from')).toBe(1);
     expect(await rejected(h.metrics, 'unknown_group')).toBe(1);
@@ -209,7 +231,10 @@ describe('NodeHost peer door: group membership of the sender', () => {
       from: 2,
       to: 1,
       term: 9,
-      snapshot: { meta: { index: 100, term: 9, config: { voters: [2], learners: [], votersOutgoing: [] } }, data: new Uint8Array(0) },
+      snapshot: {
+        meta: { index: 100, term: 9, config: { voters: [2], learners: [], votersOutgoing: [] } },
+        data: new Uint8Array(0),
+      },
     };
     h.transport.handler!.onMessages(2, [wire(forged)]);
     await settle();
@@ -231,14 +256,19 @@ describe('NodeHost peer door: group membership of the sender', () => {
       from: 99,
       to: 1,
       term: 9,
-      snapshot: { meta: { index: 100, term: 9, config: { voters: [99], learners: [], votersOutgoing: [] } }, data: new Uint8Array(0) },
+      snapshot: {
+        meta: { index: 100, term: 9, config: { voters: [99], learners: [], votersOutgoing: [] } },
+        data: new Uint8Array(0),
+      },
     });
     let pulled = 0;
     async function* chunks(): AsyncGenerator<Buffer> {
       pulled++;
       yield Buffer.alloc(0);
     }
-    await expect(h.transport.handler!.onSnapshot({ from: 99, groupId: 1, header, chunks: chunks() })).rejects.toThrow(/not a member/);
+    await expect(h.transport.handler!.onSnapshot({ from: 99, groupId: 1, header, chunks: chunks() })).rejects.toThrow(
+      /not a member/,
+    );
     expect(pulled).toBe(0);
     expect(await rejected(h.metrics, 'snapshot_not_member')).toBe(1);
     expect(h.host.groupStatus(1)).toMatchObject({ term: 9, leader: 2 });

@@ -9,10 +9,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeRecord } from '../../../src/codec';
 import type { ConfigState, Message } from '../../../src/raft';
 import { AddressBook } from '../../../src/node/address-book';
-import { decodeSnapshotMembers, encodeSnapshotMembers, learnFromSnapshot, withMemberAddresses } from '../../../src/node/membership';
+import {
+  decodeSnapshotMembers,
+  encodeSnapshotMembers,
+  learnFromSnapshot,
+  withMemberAddresses,
+} from '../../../src/node/membership';
 import { TestCluster, until } from './harness';
 
-const put = (k: string, v: string) => ({ type: 'put', key: Buffer.from(k), value: Buffer.from(v), session: null }) as const;
+const put = (k: string, v: string) =>
+  ({ type: 'put', key: Buffer.from(k), value: Buffer.from(v), session: null }) as const;
 /** Addresses of members that never run (learners: they count toward no quorum). Nothing listens there. */
 const ADDRESS_4 = '127.0.0.1:4';
 const ADDRESS_5 = '127.0.0.1:5';
@@ -35,26 +41,45 @@ describe('member addresses in snapshots', () => {
     const leader = await cluster.waitForLeader();
     const away = cluster.running().find((n) => n.id !== leader.id)!;
     await cluster.stop(away.id);
-    for (const [id, address] of [[4, ADDRESS_4], [5, ADDRESS_5]] as const) {
+    for (const [id, address] of [
+      [4, ADDRESS_4],
+      [5, ADDRESS_5],
+    ] as const) {
       // The previous change may still count as pending in the core for a moment after it applied: retry (bounded).
-      await until(async () => leader.host.addNode(id, address, true, 5000).then(() => true, (e: { code?: string }) => {
-        if (e.code !== 'UNAVAILABLE') throw e;
-        return false;
-      }), 5000, `node ${id} added`);
+      await until(
+        async () =>
+          leader.host.addNode(id, address, true, 5000).then(
+            () => true,
+            (e: { code?: string }) => {
+              if (e.code !== 'UNAVAILABLE') throw e;
+              return false;
+            },
+          ),
+        5000,
+        `node ${id} added`,
+      );
     }
     const addedAt = leader.host.groupStatus(1).commit;
     for (let i = 0; i < 60; i++) await leader.host.propose(1, put(`k${i}`, `${i}`));
-    await until(() => leader.host.groupStatus(1).firstIndex > addedAt + 1, 10_000, 'the leader compacts past the additions');
+    await until(
+      () => leader.host.groupStatus(1).firstIndex > addedAt + 1,
+      10_000,
+      'the leader compacts past the additions',
+    );
 
     const back = await cluster.restart(away.id);
     expect(back.host.addresses.peer(4)).toBeNull(); // its --peers and its log know nothing of 4 and 5
-    const caughtUp = (): boolean => back.host.groupStatus(1).applied >= addedAt && back.host.groupStatus(1).firstIndex > addedAt;
+    const caughtUp = (): boolean =>
+      back.host.groupStatus(1).applied >= addedAt && back.host.groupStatus(1).firstIndex > addedAt;
     await until(caughtUp, 10_000, 'caught up by snapshot');
     expect(back.host.groupStatus(1).members.map((m) => m.id)).toEqual([1, 2, 3, 4, 5]);
     // The applied index moves inside the install, the transport is re-pointed right after it.
     const dialsBoth = (): boolean => back.transport.peerAddress(4) !== null && back.transport.peerAddress(5) !== null;
     await until(dialsBoth, 5000, 'the transport dials 4 and 5');
-    for (const [id, address] of [[4, ADDRESS_4], [5, ADDRESS_5]] as const) {
+    for (const [id, address] of [
+      [4, ADDRESS_4],
+      [5, ADDRESS_5],
+    ] as const) {
       expect(back.host.addresses.peer(id)).toBe(address);
       expect(back.host.addresses.client(id)).toBe(address);
       expect(back.transport.peerAddress(id)).toBe(address);
@@ -69,7 +94,14 @@ describe('member addresses in snapshots', () => {
   }, 30_000);
 
   it('encodes the addresses the sender knows for the members of the snapshot configuration only', async () => {
-    const book = await AddressBook.open(null, new Map([[1, '127.0.0.1:1001'], [2, '127.0.0.1:1002'], [9, '127.0.0.1:1009']]));
+    const book = await AddressBook.open(
+      null,
+      new Map([
+        [1, '127.0.0.1:1001'],
+        [2, '127.0.0.1:1002'],
+        [9, '127.0.0.1:1009'],
+      ]),
+    );
     book.setMember(4, '127.0.0.1:2004', '127.0.0.1:1004');
     const data = encodeSnapshotMembers(config([1, 2], [4]), book);
     expect(decodeSnapshotMembers(data)).toEqual([
@@ -80,7 +112,10 @@ describe('member addresses in snapshots', () => {
     // withMemberAddresses keeps everything else of the message.
     const m = snapshotMessage(new Uint8Array(0), config([1, 2], [4]));
     const sent = withMemberAddresses(m, book);
-    expect({ ...sent, snapshot: { ...sent.snapshot, data: null } }).toEqual({ ...m, snapshot: { ...m.snapshot, data: null } });
+    expect({ ...sent, snapshot: { ...sent.snapshot, data: null } }).toEqual({
+      ...m,
+      snapshot: { ...m.snapshot, data: null },
+    });
     expect(Buffer.from(sent.snapshot.data).equals(data)).toBe(true);
   });
 
@@ -91,11 +126,18 @@ describe('member addresses in snapshots', () => {
     sender.setMember(5, '127.0.0.1:2005', '127.0.0.1:1005');
     sender.setMember(6, '127.0.0.1:2006', '127.0.0.1:1006');
     const data = encodeSnapshotMembers(config([3, 4, 5, 6]), sender);
-    const receiver = await AddressBook.open(null, new Map([[3, '127.0.0.1:2003'], [5, '127.0.0.1:2005']]), {
-      self: 3,
-      selfClientAddress: '127.0.0.1:7003',
-      initialAreClientAddresses: false,
-    });
+    const receiver = await AddressBook.open(
+      null,
+      new Map([
+        [3, '127.0.0.1:2003'],
+        [5, '127.0.0.1:2005'],
+      ]),
+      {
+        self: 3,
+        selfClientAddress: '127.0.0.1:7003',
+        initialAreClientAddresses: false,
+      },
+    );
     // The snapshot's configuration leaves out 6 (a sender's list is trusted only for the members it installs).
     const learned = await learnFromSnapshot(snapshotMessage(data, config([3, 4, 5])).snapshot, 3, receiver, 0);
     expect(learned).toEqual([4, 5]);
@@ -112,7 +154,9 @@ describe('member addresses in snapshots', () => {
     // A snapshot at or below what this replica applied (stale: the core refuses it) teaches nothing.
     const stale = encodeRecord([1, [[5, '127.0.0.1:2555', '127.0.0.1:1555']]]);
     for (const applied of [10, 11]) {
-      expect(await learnFromSnapshot(snapshotMessage(stale, config([3, 4, 5])).snapshot, 3, receiver, applied)).toEqual([]);
+      expect(await learnFromSnapshot(snapshotMessage(stale, config([3, 4, 5])).snapshot, 3, receiver, applied)).toEqual(
+        [],
+      );
     }
     expect(receiver.peer(5)).toBe('127.0.0.1:2055');
   });

@@ -35,7 +35,12 @@ function harness(): Harness {
     (fields: Record<string, unknown>, msg: string): void => {
       h.logs.push({ level, msg, fields });
     };
-  const logger = { info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') } as unknown as Logger;
+  const logger = {
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    debug: log('debug'),
+  } as unknown as Logger;
   const transport = {
     sendSnapshot: async () => {
       h.sends++;
@@ -69,7 +74,13 @@ function harness(): Harness {
 }
 
 const snapshotTo = (to: number): Message & { type: 'snapshot' } =>
-  ({ type: 'snapshot', from: 1, to, term: 2, snapshot: { meta: { index: 10, term: 2, config: { voters: [1, 2], learners: [] } }, data: Buffer.alloc(0) } }) as unknown as Message & {
+  ({
+    type: 'snapshot',
+    from: 1,
+    to,
+    term: 2,
+    snapshot: { meta: { index: 10, term: 2, config: { voters: [1, 2], learners: [] } }, data: Buffer.alloc(0) },
+  }) as unknown as Message & {
     type: 'snapshot';
   };
 

@@ -29,19 +29,48 @@ const transport = {
 it('applies an undecodable committed entry as a no-op: counted, logged once, the node keeps working', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-undecodable-'));
   const config = loadNodeConfig({
-    argv: ['--id', '1', '--listen', '127.0.0.1:7101', '--peers', '1=127.0.0.1:7101', '--data-dir', dir, '--heartbeat-ms', '10', '--election-ms', '50'],
+    argv: [
+      '--id',
+      '1',
+      '--listen',
+      '127.0.0.1:7101',
+      '--peers',
+      '1=127.0.0.1:7101',
+      '--data-dir',
+      dir,
+      '--heartbeat-ms',
+      '10',
+      '--election-ms',
+      '50',
+    ],
     env: {},
   });
   const store = await NodeStore.open(dir);
   const metrics = createNodeMetrics();
   const errors: string[] = [];
   const noop = (): void => undefined;
-  const logger: Logger = { fatal: noop, error: (_o, msg) => void errors.push(String(msg)), warn: noop, info: noop, debug: noop, child: () => logger };
+  const logger: Logger = {
+    fatal: noop,
+    error: (_o, msg) => void errors.push(String(msg)),
+    warn: noop,
+    info: noop,
+    debug: noop,
+    child: () => logger,
+  };
   const fatal: unknown[] = [];
-  const host = await NodeHost.open({ config, store, transport: transport as unknown as Transport, logger, metrics, random: new Random(7), onFatal: (e) => fatal.push(e) });
+  const host = await NodeHost.open({
+    config,
+    store,
+    transport: transport as unknown as Transport,
+    logger,
+    metrics,
+    random: new Random(7),
+    onFatal: (e) => fatal.push(e),
+  });
   try {
     const deadline = Date.now() + 5000;
-    while (host.groupStatus(WHOLE_KEYSPACE_GROUP).role !== 'leader' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (host.groupStatus(WHOLE_KEYSPACE_GROUP).role !== 'leader' && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
     expect(host.groupStatus(WHOLE_KEYSPACE_GROUP).role).toBe('leader');
     const core = (host as unknown as { groups: Map<number, { core: RawNode }> }).groups.get(WHOLE_KEYSPACE_GROUP)!.core;
     for (const garbage of [Buffer.from([0xc1]), Buffer.from('not a command')]) {
@@ -49,7 +78,12 @@ it('applies an undecodable committed entry as a no-op: counted, logged once, the
       expect(out.ok).toBe(true);
     }
     // A real write after them commits and applies: the node did not stop.
-    const { result } = await host.propose(WHOLE_KEYSPACE_GROUP, { type: 'put', key: Buffer.from('k'), value: Buffer.from('v'), session: null });
+    const { result } = await host.propose(WHOLE_KEYSPACE_GROUP, {
+      type: 'put',
+      key: Buffer.from('k'),
+      value: Buffer.from('v'),
+      session: null,
+    });
     expect(result).toMatchObject({ type: 'put' });
     expect(fatal).toEqual([]);
     const counted = (await metrics.undecodableEntries.get()).values.find((v) => v.labels.group === '1')?.value;

@@ -5,7 +5,12 @@ import { createNodeMetrics, createPinoLogger, startHttpServer } from '../../../s
 describe('obs', () => {
   it('logs JSON lines with the base fields and a level label', () => {
     const lines: string[] = [];
-    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
     const log = createPinoLogger({ level: 'info', base: { node: 7 }, destination: sink });
     log.child({ group: 1 }).info({ term: 3 }, 'became leader');
     log.debug({}, 'hidden');
@@ -19,7 +24,12 @@ describe('obs', () => {
     metrics.raftTerm.set({ group: '1' }, 5);
     metrics.fsyncDurationSeconds.observe(0.002);
     let serving = true;
-    const server = await startHttpServer({ host: '127.0.0.1', port: 0, registry: metrics.registry, health: () => ({ serving, nodeId: 1 }) });
+    const server = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      registry: metrics.registry,
+      health: () => ({ serving, nodeId: 1 }),
+    });
     try {
       const base = `http://127.0.0.1:${server.port}`;
       const m = await fetch(`${base}/metrics`);

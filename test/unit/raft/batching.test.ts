@@ -17,7 +17,9 @@ describe('proposeBatch', () => {
     ]);
     const appends = leader.takeMessagesNow().filter((m) => m.type === 'append');
     expect(appends.map((m) => m.to).sort()).toEqual([2, 3]);
-    for (const m of appends) if (m.type === 'append') expect(m.entries.map((e) => (e.kind === 'normal' ? dec(e.data) : e.kind))).toEqual(['a', 'b', 'c']);
+    for (const m of appends)
+      if (m.type === 'append')
+        expect(m.entries.map((e) => (e.kind === 'normal' ? dec(e.data) : e.kind))).toEqual(['a', 'b', 'c']);
     h.queue.push(...appends);
     h.stabilize();
     for (const id of [1, 2, 3]) expect(h.node(id).sm).toEqual(['a', 'b', 'c']);
@@ -117,14 +119,24 @@ describe('lazyCommit', () => {
   it('off: the leader tells followers the new commit index at once, with an extra (empty) append', () => {
     const { h, sent, index } = oneWrite(false);
     const appends = sent.filter((m) => m.type === 'append' && m.from === 1);
-    expect(appends.filter((m) => m.type === 'append' && m.entries.length === 0 && m.commit === index).map((m) => m.to).sort()).toEqual([2, 3]);
+    expect(
+      appends
+        .filter((m) => m.type === 'append' && m.entries.length === 0 && m.commit === index)
+        .map((m) => m.to)
+        .sort(),
+    ).toEqual([2, 3]);
     for (const id of [1, 2, 3]) expect(h.node(id).sm).toEqual(['x']);
   });
 
   it('on: followers learn the commit index from the next append or heartbeat, with no extra message', () => {
     const { h, sent, index } = oneWrite(true);
     // One append per follower with the entry, one answer each: nothing else.
-    expect(sent.map((m) => `${m.type} ${m.from}->${m.to}`).sort()).toEqual(['append 1->2', 'append 1->3', 'appendResp 2->1', 'appendResp 3->1']);
+    expect(sent.map((m) => `${m.type} ${m.from}->${m.to}`).sort()).toEqual([
+      'append 1->2',
+      'append 1->3',
+      'appendResp 2->1',
+      'appendResp 3->1',
+    ]);
     expect(h.node(1).sm).toEqual(['x']); // the leader applies at once
     expect(h.core(2).status().commit).toBeLessThan(index);
     // The next write carries the commit index of the first.

@@ -17,7 +17,11 @@ const NEWER = cfg([1, 2, 4]);
 
 function follower(unsafe?: RaftConfig['unsafe']): RaftCore {
   const config: RaftConfig = { ...defaultRaftConfig(2), unsafe };
-  return new RaftCore(config, { hardState: { term: 0, vote: 0, commit: 0 }, snapshot: null, entries: [], initialConfig: OLD, applied: 0 }, new Random(7));
+  return new RaftCore(
+    config,
+    { hardState: { term: 0, vote: 0, commit: 0 }, snapshot: null, entries: [], initialConfig: OLD, applied: 0 },
+    new Random(7),
+  );
 }
 
 /** Leader 1 (term 1) replicates [empty@1, addLearner 4 @2] and commits both: the next Ready holds the config entry. */
@@ -26,7 +30,9 @@ function readyWithConfigEntry(core: RaftCore) {
     { kind: 'empty', term: 1, index: 1 },
     { kind: 'config', term: 1, index: 2, change: { type: 'addLearner', node: 4 }, config: WITH_LEARNER },
   ];
-  expect(core.step({ type: 'append', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, entries, commit: 2 })).toEqual({ ok: true });
+  expect(
+    core.step({ type: 'append', from: 1, to: 2, term: 1, prevLogIndex: 0, prevLogTerm: 0, entries, commit: 2 }),
+  ).toEqual({ ok: true });
   const rd = core.ready();
   expect(rd.committedEntries.map((e) => e.kind)).toEqual(['empty', 'config']);
   return rd;
@@ -60,8 +66,23 @@ describe('config never regresses', () => {
     stepSnapshot(core);
     core.advance(rd);
     core.advance(core.ready());
-    const next: Entry = { kind: 'config', term: 1, index: 11, change: { type: 'addLearner', node: 5 }, config: cfg([1, 2, 4], [5]) };
-    core.step({ type: 'append', from: 1, to: 2, term: 1, prevLogIndex: 10, prevLogTerm: 1, entries: [next], commit: 11 });
+    const next: Entry = {
+      kind: 'config',
+      term: 1,
+      index: 11,
+      change: { type: 'addLearner', node: 5 },
+      config: cfg([1, 2, 4], [5]),
+    };
+    core.step({
+      type: 'append',
+      from: 1,
+      to: 2,
+      term: 1,
+      prevLogIndex: 10,
+      prevLogTerm: 1,
+      entries: [next],
+      commit: 11,
+    });
     core.advance(core.ready());
     expect(core.status().config).toEqual(cfg([1, 2, 4], [5]));
   });

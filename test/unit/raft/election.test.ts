@@ -150,7 +150,11 @@ describe('elections', () => {
   });
 
   it('votes go out only after the vote is persisted (messagesAfterPersist)', () => {
-    const core = new RaftCore({ ...defaultRaftConfig(2), preVote: false, checkQuorum: false }, restoreFor([1, 2, 3]), new Random(1));
+    const core = new RaftCore(
+      { ...defaultRaftConfig(2), preVote: false, checkQuorum: false },
+      restoreFor([1, 2, 3]),
+      new Random(1),
+    );
     const vote: Message = { type: 'vote', from: 1, to: 2, term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: false };
     core.step(vote);
     const rd = core.ready();
@@ -173,7 +177,11 @@ describe('elections', () => {
   });
 
   it('a node grants one vote per term', () => {
-    const core = new RaftCore({ ...defaultRaftConfig(2), preVote: false, checkQuorum: false }, restoreFor([1, 2, 3]), new Random(1));
+    const core = new RaftCore(
+      { ...defaultRaftConfig(2), preVote: false, checkQuorum: false },
+      restoreFor([1, 2, 3]),
+      new Random(1),
+    );
     core.step({ type: 'vote', from: 1, to: 2, term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: false });
     core.step({ type: 'vote', from: 3, to: 2, term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: false });
     const rd = core.ready();

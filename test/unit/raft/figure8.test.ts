@@ -8,7 +8,10 @@ import type { Message } from '../../../src/raft';
 import { Harness, dec } from './harness';
 
 function run(unsafe: boolean) {
-  const h = new Harness([1, 2, 3, 4, 5], { appendBytesMax: 1, unsafe: unsafe ? { commitOldTermByCount: true } : undefined });
+  const h = new Harness([1, 2, 3, 4, 5], {
+    appendBytesMax: 1,
+    unsafe: unsafe ? { commitOldTermByCount: true } : undefined,
+  });
   // (a) 1 leads term 1 and replicates 'AA' at index 2 to 2 only.
   h.elect(1);
   h.cut(1, 3);

@@ -27,4 +27,3 @@ export function cluster(): Harness {
   expect(h.leaders()).toEqual([1]);
   return h;
 }
-

@@ -56,7 +56,13 @@ export class TestNode {
     const entries = this.log.slice();
     return new RaftCore(
       this.config,
-      { hardState: { ...this.hardState }, snapshot: this.snapshot?.meta ?? null, entries, initialConfig: this.initialConfig, applied: this.appliedIndex },
+      {
+        hardState: { ...this.hardState },
+        snapshot: this.snapshot?.meta ?? null,
+        entries,
+        initialConfig: this.initialConfig,
+        applied: this.appliedIndex,
+      },
       new Random(this.seed * 1000 + this.id + this.readies),
     );
   }
@@ -68,7 +74,8 @@ export class TestNode {
     this.readies++;
     if (rd.hardState) {
       const prev = this.hardState;
-      if (rd.hardState.term < prev.term || rd.hardState.commit < prev.commit) throw new Error(`node ${this.id}: hard state regressed`);
+      if (rd.hardState.term < prev.term || rd.hardState.commit < prev.commit)
+        throw new Error(`node ${this.id}: hard state regressed`);
       this.hardState = { ...rd.hardState };
     }
     if (rd.snapshot) {
@@ -79,7 +86,8 @@ export class TestNode {
       const first = rd.entries[0]!.index;
       const base = this.snapshot ? this.snapshot.meta.index : 0;
       this.log.length = Math.max(0, Math.min(this.log.length, first - base - 1));
-      if (this.log.length !== first - base - 1) throw new Error(`node ${this.id}: gap in persisted log before ${first}`);
+      if (this.log.length !== first - base - 1)
+        throw new Error(`node ${this.id}: gap in persisted log before ${first}`);
       this.log.push(...rd.entries);
     }
     afterPersistHook?.(rd);
@@ -95,7 +103,8 @@ export class TestNode {
       this.appliedIndex = rd.snapshot.meta.index;
     }
     for (const e of rd.committedEntries) {
-      if (e.index !== this.appliedIndex + 1) throw new Error(`node ${this.id}: applied ${e.index} after ${this.appliedIndex}`);
+      if (e.index !== this.appliedIndex + 1)
+        throw new Error(`node ${this.id}: applied ${e.index} after ${this.appliedIndex}`);
       this.appliedIndex = e.index;
       this.appliedEntries.push(e);
       if (e.kind === 'normal') this.sm.push(dec(e.data));
@@ -139,7 +148,11 @@ export class Harness {
   ) {
     this.seed = opts.seed ?? 1;
     const learners = opts.learners ?? [];
-    const initial: ConfigState = { voters: ids.filter((i) => !learners.includes(i)), learners: learners.slice(), votersOutgoing: [] };
+    const initial: ConfigState = {
+      voters: ids.filter((i) => !learners.includes(i)),
+      learners: learners.slice(),
+      votersOutgoing: [],
+    };
     for (const id of ids) this.nodes.set(id, new TestNode(id, this.configFor(id), initial, this.seed));
   }
 

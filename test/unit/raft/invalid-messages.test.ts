@@ -25,23 +25,63 @@ function expectRefused(h: Harness, id: number, m: Message, detail?: RegExp): voi
 const normal = (index: number, term: number): Entry => ({ kind: 'normal', term, index, data: enc('forged') });
 
 function append(over: Partial<Message & { type: 'append' }>): Message {
-  return { type: 'append', from: 1, to: 2, term: 3, prevLogIndex: 6, prevLogTerm: 3, entries: [normal(7, 3)], commit: 6, ...over } as Message;
+  return {
+    type: 'append',
+    from: 1,
+    to: 2,
+    term: 3,
+    prevLogIndex: 6,
+    prevLogTerm: 3,
+    entries: [normal(7, 3)],
+    commit: 6,
+    ...over,
+  } as Message;
 }
 
 function snapshot(meta: Partial<SnapshotMeta>, term = 3): Message {
-  return { type: 'snapshot', from: 1, to: 2, term, snapshot: { meta: { index: 10, term: 3, config: VOTERS, ...meta }, data: enc('[]') } };
+  return {
+    type: 'snapshot',
+    from: 1,
+    to: 2,
+    term,
+    snapshot: { meta: { index: 10, term: 3, config: VOTERS, ...meta }, data: enc('[]') },
+  };
 }
 
 function appendResp(over: Partial<Message & { type: 'appendResp' }>): Message {
-  return { type: 'appendResp', from: 2, to: 1, term: 3, reject: false, index: 6, rejectHint: 0, hintTerm: 0, ...over } as Message;
+  return {
+    type: 'appendResp',
+    from: 2,
+    to: 1,
+    term: 3,
+    reject: false,
+    index: 6,
+    rejectHint: 0,
+    hintTerm: 0,
+    ...over,
+  } as Message;
 }
 
 describe('forged messages are refused as invalidMessage and change nothing', () => {
   it('a term past TERM_MAX, e.g. the 2^53-2 vote that stopped every later election', () => {
     const h = cluster();
-    expectRefused(h, 2, { type: 'vote', from: 3, to: 2, term: 2 ** 53 - 2, lastLogIndex: 6, lastLogTerm: 3, transfer: false }, /term/);
+    expectRefused(
+      h,
+      2,
+      { type: 'vote', from: 3, to: 2, term: 2 ** 53 - 2, lastLogIndex: 6, lastLogTerm: 3, transfer: false },
+      /term/,
+    );
     expectRefused(h, 2, { type: 'heartbeat', from: 1, to: 2, term: TERM_MAX + 1, commit: 6, context: 0 });
-    expectRefused(h, 1, { type: 'appendResp', from: 2, to: 1, term: 2 ** 53 - 1, reject: true, index: 0, rejectHint: 0, hintTerm: 0 });
+    expectRefused(h, 1, {
+      type: 'appendResp',
+      from: 2,
+      to: 1,
+      term: 2 ** 53 - 1,
+      reject: true,
+      index: 0,
+      rejectHint: 0,
+      hintTerm: 0,
+    });
     expectRefused(h, 2, { type: 'timeoutNow', from: 1, to: 2, term: Number.MAX_SAFE_INTEGER });
     expectRefused(h, 2, { type: 'timeoutNow', from: 1, to: 2, term: 3.5 });
     expectRefused(h, 2, { type: 'timeoutNow', from: 1, to: 2, term: -1 });
@@ -49,10 +89,25 @@ describe('forged messages are refused as invalidMessage and change nothing', () 
 
   it('(pre)votes whose last log index or term is out of range', () => {
     const h = cluster();
-    expectRefused(h, 2, { type: 'vote', from: 3, to: 2, term: 4, lastLogIndex: INDEX_MAX + 1, lastLogTerm: 3, transfer: false }, /last log index/);
-    expectRefused(h, 2, { type: 'vote', from: 3, to: 2, term: 4, lastLogIndex: 6, lastLogTerm: TERM_MAX + 1, transfer: false }, /last log term/);
+    expectRefused(
+      h,
+      2,
+      { type: 'vote', from: 3, to: 2, term: 4, lastLogIndex: INDEX_MAX + 1, lastLogTerm: 3, transfer: false },
+      /last log index/,
+    );
+    expectRefused(
+      h,
+      2,
+      { type: 'vote', from: 3, to: 2, term: 4, lastLogIndex: 6, lastLogTerm: TERM_MAX + 1, transfer: false },
+      /last log term/,
+    );
     // A candidate's log holds no entry of a term above the one it campaigns in.
-    expectRefused(h, 2, { type: 'vote', from: 3, to: 2, term: 4, lastLogIndex: 6, lastLogTerm: 5, transfer: false }, /last log term/);
+    expectRefused(
+      h,
+      2,
+      { type: 'vote', from: 3, to: 2, term: 4, lastLogIndex: 6, lastLogTerm: 5, transfer: false },
+      /last log term/,
+    );
     expectRefused(h, 2, { type: 'preVote', from: 3, to: 2, term: 4, lastLogIndex: 2 ** 53, lastLogTerm: 3 });
   });
 
@@ -92,7 +147,9 @@ describe('forged messages are refused as invalidMessage and change nothing', () 
     const core = h.core(2);
     expect(core.step(append({ entries: [normal(7, 3)], commit: INDEX_MAX }))).toEqual({ ok: true });
     expect(core.status().commit).toBe(7);
-    expect(core.step({ type: 'heartbeat', from: 1, to: 2, term: 3, commit: INDEX_MAX, context: 0 })).toEqual({ ok: true });
+    expect(core.step({ type: 'heartbeat', from: 1, to: 2, term: 3, commit: INDEX_MAX, context: 0 })).toEqual({
+      ok: true,
+    });
     expect(core.status().commit).toBe(7);
   });
 
@@ -108,19 +165,29 @@ describe('forged messages are refused as invalidMessage and change nothing', () 
     const bad = (e: unknown): Message => append({ entries: [e as Entry] });
     expectRefused(h, 2, bad({ kind: 'mystery', term: 3, index: 7 }), /entry kind/);
     expectRefused(h, 2, bad({ kind: 'normal', term: 3, index: 7, data: 'not bytes' }), /bytes/);
-    expectRefused(h, 2, bad({ kind: 'config', term: 3, index: 7, change: { type: 'promoteEveryone', node: 4 } }), /change type/);
+    expectRefused(
+      h,
+      2,
+      bad({ kind: 'config', term: 3, index: 7, change: { type: 'promoteEveryone', node: 4 } }),
+      /change type/,
+    );
     expectRefused(h, 2, bad({ kind: 'config', term: 3, index: 7, change: { type: 'addVoter', node: 0 } }), /node id/);
     const emptied: ConfigState = { voters: [], learners: [], votersOutgoing: [] };
-    expectRefused(h, 2, bad({ kind: 'config', term: 3, index: 7, change: { type: 'removeNode', node: 3 }, config: emptied }), /no voters/);
+    expectRefused(
+      h,
+      2,
+      bad({ kind: 'config', term: 3, index: 7, change: { type: 'removeNode', node: 3 }, config: emptied }),
+      /no voters/,
+    );
   });
 
-  it('an append ack beyond the leader\'s last index (threw InvariantError)', () => {
+  it("an append ack beyond the leader's last index (threw InvariantError)", () => {
     const h = cluster();
     expectRefused(h, 1, appendResp({ index: 100 }), /beyond the leader's last index/);
     expectRefused(h, 1, appendResp({ index: 7 }), /beyond/);
   });
 
-  it('a rejection whose hint is beyond the leader\'s last index, or whose hint term is above its term', () => {
+  it("a rejection whose hint is beyond the leader's last index, or whose hint term is above its term", () => {
     const h = cluster();
     expectRefused(h, 1, appendResp({ reject: true, index: 6, rejectHint: 100, hintTerm: 3 }), /reject hint/);
     expectRefused(h, 1, appendResp({ reject: true, index: 6, rejectHint: 5, hintTerm: 4 }), /hint term/);
@@ -137,7 +204,12 @@ describe('forged messages are refused as invalidMessage and change nothing', () 
     expectRefused(h, 2, snapshot({ term: 4 }), /term/);
     expectRefused(h, 2, snapshot({ term: 0 }), /term/);
     expectRefused(h, 2, snapshot({ config: { voters: [], learners: [1, 2, 3], votersOutgoing: [] } }), /no voters/);
-    expectRefused(h, 2, snapshot({ config: { voters: [1, 2, 3], learners: [3], votersOutgoing: [] } }), /both voter and learner/);
+    expectRefused(
+      h,
+      2,
+      snapshot({ config: { voters: [1, 2, 3], learners: [3], votersOutgoing: [] } }),
+      /both voter and learner/,
+    );
     expectRefused(h, 2, snapshot({ config: { voters: [1, 2, 2, 3], learners: [], votersOutgoing: [] } }), /twice/);
     expectRefused(h, 2, snapshot({ config: { voters: [1, 2, 3], learners: [4, 4], votersOutgoing: [] } }), /twice/);
     expectRefused(h, 2, snapshot({ config: { voters: [1, 0, 3], learners: [], votersOutgoing: [] } }), /node id/);

@@ -18,12 +18,24 @@ type Mutable = Record<string, unknown>;
 function copy(m: Message): Mutable {
   const c: Mutable = { ...m };
   if (m.type === 'append') c['entries'] = m.entries.map((e) => ({ ...e }));
-  if (m.type === 'snapshot') c['snapshot'] = { meta: { ...m.snapshot.meta, config: { ...m.snapshot.meta.config } }, data: m.snapshot.data };
+  if (m.type === 'snapshot')
+    c['snapshot'] = { meta: { ...m.snapshot.meta, config: { ...m.snapshot.meta.config } }, data: m.snapshot.data };
   return c;
 }
 
 const badInts = (rnd: Random, max: number): unknown =>
-  rnd.pick<unknown>([max + 1 + rnd.int(0, 1000), 2 ** 53 - 2, Number.MAX_SAFE_INTEGER, 2 ** 60, -1 - rnd.int(0, 5), 1.5, Number.NaN, Infinity, '7', null]);
+  rnd.pick<unknown>([
+    max + 1 + rnd.int(0, 1000),
+    2 ** 53 - 2,
+    Number.MAX_SAFE_INTEGER,
+    2 ** 60,
+    -1 - rnd.int(0, 5),
+    1.5,
+    Number.NaN,
+    Infinity,
+    '7',
+    null,
+  ]);
 
 /**
  * Bends a legit message addressed to `core` so that it breaks a rule that holds whatever the receiver's
@@ -94,7 +106,8 @@ function malformFields(rnd: Random, m: Mutable, base: Message, self: ReturnType<
       return true;
     case 'heartbeatResp':
       if (rnd.chance(0.5)) m['context'] = rnd.pick([-1, 0.5, 2 ** 53, 'x']);
-      else if (self.role === 'leader' && self.term === term) m['context'] = 2 ** 40 + rnd.int(0, 100); // a round never opened
+      else if (self.role === 'leader' && self.term === term)
+        m['context'] = 2 ** 40 + rnd.int(0, 100); // a round never opened
       else return false;
       return true;
     case 'snapshot': {
@@ -165,17 +178,28 @@ function malformAppend(rnd: Random, m: Mutable, base: Message & { type: 'append'
         Object.assign(bad, { kind: 'normal', data: 'text' });
         break;
       case 2:
-        Object.assign(bad, { kind: 'config', change: { type: rnd.pick(['addWitness', 'addVoter']), node: rnd.pick([0, 2 ** 32, -1]) } });
+        Object.assign(bad, {
+          kind: 'config',
+          change: { type: rnd.pick(['addWitness', 'addVoter']), node: rnd.pick([0, 2 ** 32, -1]) },
+        });
         break;
       default:
-        Object.assign(bad, { kind: 'config', change: { type: 'addVoter', node: 4 }, config: { voters: [], learners: [4], votersOutgoing: [] } });
+        Object.assign(bad, {
+          kind: 'config',
+          change: { type: 'addVoter', node: 4 },
+          config: { voters: [], learners: [4], votersOutgoing: [] },
+        });
     }
     if (e) entries[entries.indexOf(e)] = bad;
     else entries.push(bad);
   } else if (r === 7) {
     const first = base.prevLogIndex + 1;
     const t = Math.max(base.prevLogTerm, 1) <= term ? Math.max(base.prevLogTerm, 1) : term;
-    m['entries'] = Array.from({ length: APPEND_ENTRIES_MAX + 1 }, (_, i) => ({ kind: 'empty', term: t, index: first + i }));
+    m['entries'] = Array.from({ length: APPEND_ENTRIES_MAX + 1 }, (_, i) => ({
+      kind: 'empty',
+      term: t,
+      index: first + i,
+    }));
   } else if (r === 8) {
     m['entries'] = rnd.pick([null, 'entries', {}]);
   } else {
@@ -190,7 +214,13 @@ function malformAppend(rnd: Random, m: Mutable, base: Message & { type: 'append'
 
 function runSeed(seed: number, steps: number): { refused: number; replayed: number } {
   const rnd = new Random(seed);
-  const h = new Harness(IDS, { seed, preVote: rnd.chance(0.5), checkQuorum: rnd.chance(0.5), inflightMessagesMax: rnd.int(1, 8), appendBytesMax: rnd.int(1, 64) });
+  const h = new Harness(IDS, {
+    seed,
+    preVote: rnd.chance(0.5),
+    checkQuorum: rnd.chance(0.5),
+    inflightMessagesMax: rnd.int(1, 8),
+    appendBytesMax: rnd.int(1, 64),
+  });
   const history: Message[] = [];
   let refused = 0;
   let replayed = 0;
@@ -230,7 +260,9 @@ function runSeed(seed: number, steps: number): { refused: number; replayed: numb
       const readyBefore = core.hasReady();
       const outcome = core.step(forged as unknown as Message);
       if (outcome.ok || outcome.reason !== 'invalidMessage') {
-        throw new Error(`seed ${seed} step ${step}: a malformed message was not refused (${JSON.stringify(outcome)}): ${JSON.stringify(forged).slice(0, 400)}`);
+        throw new Error(
+          `seed ${seed} step ${step}: a malformed message was not refused (${JSON.stringify(outcome)}): ${JSON.stringify(forged).slice(0, 400)}`,
+        );
       }
       expect(core.status()).toEqual(before);
       expect(core.hasReady()).toBe(readyBefore);
@@ -244,7 +276,9 @@ function runSeed(seed: number, steps: number): { refused: number; replayed: numb
   expect(l, `seed ${seed}: a leader after the forgeries`).toBeDefined();
   expect(h.propose(l as number, 'final').ok).toBe(true);
   h.tickAll(3);
-  const logs = IDS.map((x) => h.node(x).appliedEntries.map((e: Entry) => `${e.index}:${e.term}:${e.kind === 'normal' ? dec(e.data) : e.kind}`));
+  const logs = IDS.map((x) =>
+    h.node(x).appliedEntries.map((e: Entry) => `${e.index}:${e.term}:${e.kind === 'normal' ? dec(e.data) : e.kind}`),
+  );
   for (const log of logs) expect(log[log.length - 1]).toMatch(/:final$/);
   for (const log of logs) expect(log).toEqual((logs[0] as string[]).slice(0, log.length));
   return { refused, replayed };

@@ -34,7 +34,11 @@ function removedNodeWithOldLeader(): Harness {
   h.stabilize();
   h.isolate(3);
   const st = h.core(3).status();
-  expect(st).toMatchObject({ role: 'follower', leader: 2, config: { voters: [1, 2], learners: [], votersOutgoing: [] } });
+  expect(st).toMatchObject({
+    role: 'follower',
+    leader: 2,
+    config: { voters: [1, 2], learners: [], votersOutgoing: [] },
+  });
   expect(st.applied).toBe(st.lastIndex);
   return h;
 }
@@ -65,7 +69,14 @@ describe('votes of learners and removed nodes', () => {
     const n3 = h.core(3);
     const { term, lastIndex } = n3.status();
     const lastLogTerm = term;
-    const preVote: Message = { type: 'preVote', from: 1, to: 3, term: term + 1, lastLogIndex: lastIndex + 5, lastLogTerm };
+    const preVote: Message = {
+      type: 'preVote',
+      from: 1,
+      to: 3,
+      term: term + 1,
+      lastLogIndex: lastIndex + 5,
+      lastLogTerm,
+    };
     // Within the lease: it does not help depose the leader it just heard from.
     expect(ask(h, 3, preVote).outcome).toEqual({ ok: false, reason: 'ignored' });
     for (let ticks = 1; ticks <= 5 * ELECTION_TICKS; ticks++) {
@@ -77,7 +88,9 @@ describe('votes of learners and removed nodes', () => {
       // (before the fix the timer restarted at each timeout and the lease kept rolling).
       const { outcome, answers } = ask(h, 3, { ...preVote, from: ticks % 2 === 0 ? 1 : 2 });
       expect(outcome, `tick ${ticks}`).toEqual({ ok: true });
-      expect(answers).toEqual([{ type: 'preVoteResp', from: 3, to: ticks % 2 === 0 ? 1 : 2, term: term + 1, reject: false }]);
+      expect(answers).toEqual([
+        { type: 'preVoteResp', from: 3, to: ticks % 2 === 0 ? 1 : 2, term: term + 1, reject: false },
+      ]);
       expect(n3.status().term).toBe(term);
     }
   });
@@ -87,7 +100,14 @@ describe('votes of learners and removed nodes', () => {
     const n3 = h.core(3);
     const { term, lastIndex } = n3.status();
     for (let i = 0; i < 3 * ELECTION_TICKS; i++) n3.tick();
-    const { outcome, answers } = ask(h, 3, { type: 'preVote', from: 1, to: 3, term: term + 1, lastLogIndex: lastIndex - 1, lastLogTerm: term });
+    const { outcome, answers } = ask(h, 3, {
+      type: 'preVote',
+      from: 1,
+      to: 3,
+      term: term + 1,
+      lastLogIndex: lastIndex - 1,
+      lastLogTerm: term,
+    });
     expect(outcome).toEqual({ ok: true });
     expect(answers).toEqual([{ type: 'preVoteResp', from: 3, to: 1, term, reject: true }]);
   });
@@ -101,7 +121,15 @@ describe('votes of learners and removed nodes', () => {
       for (let i = 0; i < ticks; i++) n3.tick();
       expect(n3.status()).toMatchObject({ role: 'follower', term, leader: 2 });
       const n2 = h.core(2).status();
-      const vote: Message = { type: 'vote', from: 2, to: 3, term: term + 1, lastLogIndex: n2.lastIndex, lastLogTerm: term, transfer: false };
+      const vote: Message = {
+        type: 'vote',
+        from: 2,
+        to: 3,
+        term: term + 1,
+        lastLogIndex: n2.lastIndex,
+        lastLogTerm: term,
+        transfer: false,
+      };
       const { outcome, answers } = ask(h, 3, vote);
       expect(outcome, `after ${ticks} ticks`).toEqual({ ok: true });
       expect(answers).toEqual([{ type: 'voteResp', from: 3, to: 2, term: term + 1, reject: false }]);
@@ -116,13 +144,37 @@ describe('votes of learners and removed nodes', () => {
     const { term, lastIndex } = n3.status();
     for (let i = 0; i < 3 * ELECTION_TICKS; i++) n3.tick();
     // Behind our log: refused (the term is adopted all the same).
-    let r = ask(h, 3, { type: 'vote', from: 1, to: 3, term: term + 1, lastLogIndex: lastIndex - 1, lastLogTerm: term, transfer: false });
+    let r = ask(h, 3, {
+      type: 'vote',
+      from: 1,
+      to: 3,
+      term: term + 1,
+      lastLogIndex: lastIndex - 1,
+      lastLogTerm: term,
+      transfer: false,
+    });
     expect(r.answers).toEqual([{ type: 'voteResp', from: 3, to: 1, term: term + 1, reject: true }]);
     expect(n3.status()).toMatchObject({ term: term + 1, vote: 0 });
     // Up to date: granted; a second candidate of the same term is refused.
-    r = ask(h, 3, { type: 'vote', from: 2, to: 3, term: term + 1, lastLogIndex: lastIndex, lastLogTerm: term, transfer: false });
+    r = ask(h, 3, {
+      type: 'vote',
+      from: 2,
+      to: 3,
+      term: term + 1,
+      lastLogIndex: lastIndex,
+      lastLogTerm: term,
+      transfer: false,
+    });
     expect(r.answers).toEqual([{ type: 'voteResp', from: 3, to: 2, term: term + 1, reject: false }]);
-    r = ask(h, 3, { type: 'vote', from: 1, to: 3, term: term + 1, lastLogIndex: lastIndex + 9, lastLogTerm: term, transfer: false });
+    r = ask(h, 3, {
+      type: 'vote',
+      from: 1,
+      to: 3,
+      term: term + 1,
+      lastLogIndex: lastIndex + 9,
+      lastLogTerm: term,
+      transfer: false,
+    });
     expect(r.answers).toEqual([{ type: 'voteResp', from: 3, to: 1, term: term + 1, reject: true }]);
     // It still never campaigns itself.
     for (let i = 0; i < 5 * ELECTION_TICKS; i++) n3.tick();
@@ -148,7 +200,14 @@ describe('votes of learners and removed nodes', () => {
     const n3 = h.core(3);
     const { term, lastIndex } = n3.status();
     for (let i = 0; i < ELECTION_TICKS - 1; i++) n3.tick();
-    const r = ask(h, 3, { type: 'preVote', from: 1, to: 3, term: term + 1, lastLogIndex: lastIndex, lastLogTerm: term });
+    const r = ask(h, 3, {
+      type: 'preVote',
+      from: 1,
+      to: 3,
+      term: term + 1,
+      lastLogIndex: lastIndex,
+      lastLogTerm: term,
+    });
     expect(r.outcome).toEqual({ ok: false, reason: 'ignored' });
     expect(r.answers).toEqual([]);
   });

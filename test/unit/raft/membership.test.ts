@@ -44,7 +44,11 @@ describe('membership', () => {
     expect(r.ok).toBe(true);
     // Not yet applied: the config is unchanged and a second change is refused.
     expect(h.core(1).status().config.learners).toEqual([]);
-    expect(h.core(1).proposeMembership({ type: 'addVoter', node: 4 })).toEqual({ ok: false, reason: 'configChangePending', leader: 1 });
+    expect(h.core(1).proposeMembership({ type: 'addVoter', node: 4 })).toEqual({
+      ok: false,
+      reason: 'configChangePending',
+      leader: 1,
+    });
     h.stabilize();
     expect(h.core(1).status().config).toEqual({ voters: [1, 2, 3], learners: [4], votersOutgoing: [] });
     h.tickAll(2);
@@ -52,7 +56,8 @@ describe('membership', () => {
     expect(h.core(4).status().config.learners).toEqual([4]);
     expect(h.core(1).proposeMembership({ type: 'addVoter', node: 4 }).ok).toBe(true);
     h.stabilize();
-    for (const id of [1, 2, 3, 4]) expect(h.core(id).status().config).toEqual({ voters: [1, 2, 3, 4], learners: [], votersOutgoing: [] });
+    for (const id of [1, 2, 3, 4])
+      expect(h.core(id).status().config).toEqual({ voters: [1, 2, 3, 4], learners: [], votersOutgoing: [] });
     // 4 now counts: with 2 and 3 down, {1, 4} is not a majority of 4, with only 3 down {1, 2, 4} is.
     h.crash(3);
     expect(h.propose(1, 'b').ok).toBe(true);
@@ -122,7 +127,8 @@ describe('membership', () => {
     h.core(3).propose(enc('X'));
     h.dropIf = (m) =>
       m.from === 3 &&
-      ((m.type === 'append' && (m.entries.some((e) => e.kind === 'normal') || m.commit >= k)) || (m.type === 'heartbeat' && m.commit >= k));
+      ((m.type === 'append' && (m.entries.some((e) => e.kind === 'normal') || m.commit >= k)) ||
+        (m.type === 'heartbeat' && m.commit >= k));
     h.stabilize();
     expect(h.core(3).status().config.voters).toEqual([2]);
     expect(h.core(2).status()).toMatchObject({ commit: k - 1, lastIndex: k });
@@ -142,7 +148,11 @@ describe('membership', () => {
     h.isolate(1);
     h.dropIf = (m) => m.from === 2 && m.type === 'append';
     h.elect(2);
-    expect(h.core(2).proposeMembership({ type: 'removeNode', node: 3 })).toEqual({ ok: false, reason: 'configChangePending', leader: 2 });
+    expect(h.core(2).proposeMembership({ type: 'removeNode', node: 3 })).toEqual({
+      ok: false,
+      reason: 'configChangePending',
+      leader: 2,
+    });
     h.dropIf = null;
     h.tickAll(2);
     expect(h.core(2).proposeMembership({ type: 'removeNode', node: 3 }).ok).toBe(true);
@@ -150,11 +160,27 @@ describe('membership', () => {
 
   it('rejects invalid changes with clear reasons and non-leaders with a hint', () => {
     const h = new Harness([1]);
-    expect(h.core(1).proposeMembership({ type: 'addVoter', node: 2 })).toEqual({ ok: false, reason: 'noLeader', leader: 0 });
+    expect(h.core(1).proposeMembership({ type: 'addVoter', node: 2 })).toEqual({
+      ok: false,
+      reason: 'noLeader',
+      leader: 0,
+    });
     h.elect(1);
-    expect(h.core(1).proposeMembership({ type: 'removeNode', node: 9 })).toEqual({ ok: false, reason: 'unknownNode', leader: 1 });
-    expect(h.core(1).proposeMembership({ type: 'removeNode', node: 1 })).toEqual({ ok: false, reason: 'invalidChange', leader: 1 });
-    expect(h.core(1).proposeMembership({ type: 'addVoter', node: 1 })).toEqual({ ok: false, reason: 'invalidChange', leader: 1 });
+    expect(h.core(1).proposeMembership({ type: 'removeNode', node: 9 })).toEqual({
+      ok: false,
+      reason: 'unknownNode',
+      leader: 1,
+    });
+    expect(h.core(1).proposeMembership({ type: 'removeNode', node: 1 })).toEqual({
+      ok: false,
+      reason: 'invalidChange',
+      leader: 1,
+    });
+    expect(h.core(1).proposeMembership({ type: 'addVoter', node: 1 })).toEqual({
+      ok: false,
+      reason: 'invalidChange',
+      leader: 1,
+    });
     expect(h.core(1).propose(enc('x')).ok).toBe(true);
   });
 

@@ -107,7 +107,12 @@ describe('RaftLog', () => {
   });
 
   it('compaction keeps terms at the boundary and slices respect byte limits', () => {
-    const data = (index: number, term: number, n: number): Entry => ({ kind: 'normal', index, term, data: new Uint8Array(n) });
+    const data = (index: number, term: number, n: number): Entry => ({
+      kind: 'normal',
+      index,
+      term,
+      data: new Uint8Array(n),
+    });
     const l = new RaftLog(null, [data(1, 1, 10), data(2, 1, 10), data(3, 2, 10), data(4, 2, 10)], 4, 4);
     expect(l.slice(1, 5, 25).map((e) => e.index)).toEqual([1, 2]);
     expect(l.slice(1, 5, 1).map((e) => e.index)).toEqual([1]);
@@ -126,11 +131,25 @@ describe('membership', () => {
     expect(validateChange(c, { type: 'addVoter', node: 1 })).toBe('invalidChange');
     expect(validateChange(c, { type: 'addLearner', node: 4 })).toBe('invalidChange');
     expect(validateChange(c, { type: 'removeNode', node: 9 })).toBe('unknownNode');
-    expect(validateChange({ voters: [1], learners: [], votersOutgoing: [] }, { type: 'removeNode', node: 1 })).toBe('invalidChange');
+    expect(validateChange({ voters: [1], learners: [], votersOutgoing: [] }, { type: 'removeNode', node: 1 })).toBe(
+      'invalidChange',
+    );
   });
   it('applies changes', () => {
-    expect(applyChange(c, { type: 'addVoter', node: 4 })).toEqual({ voters: [1, 2, 3, 4], learners: [], votersOutgoing: [] });
-    expect(applyChange(c, { type: 'addLearner', node: 2 })).toEqual({ voters: [1, 3], learners: [4, 2], votersOutgoing: [] });
-    expect(applyChange(c, { type: 'removeNode', node: 4 })).toEqual({ voters: [1, 2, 3], learners: [], votersOutgoing: [] });
+    expect(applyChange(c, { type: 'addVoter', node: 4 })).toEqual({
+      voters: [1, 2, 3, 4],
+      learners: [],
+      votersOutgoing: [],
+    });
+    expect(applyChange(c, { type: 'addLearner', node: 2 })).toEqual({
+      voters: [1, 3],
+      learners: [4, 2],
+      votersOutgoing: [],
+    });
+    expect(applyChange(c, { type: 'removeNode', node: 4 })).toEqual({
+      voters: [1, 2, 3],
+      learners: [],
+      votersOutgoing: [],
+    });
   });
 });

@@ -20,7 +20,9 @@ describe('quorum: majority committed index', () => {
   it('an empty voter set is neutral; joint takes the smaller majority', () => {
     expect(majorityIndex([], src({}))).toBe(Infinity);
     expect(committedIndex({ voters: [1, 2, 3], votersOutgoing: [] }, src({ 1: 4, 2: 4, 3: 1 }))).toBe(4);
-    expect(committedIndex({ voters: [1, 2, 3], votersOutgoing: [3, 4, 5] }, src({ 1: 4, 2: 4, 3: 1, 4: 2, 5: 9 }))).toBe(2);
+    expect(
+      committedIndex({ voters: [1, 2, 3], votersOutgoing: [3, 4, 5] }, src({ 1: 4, 2: 4, 3: 1, 4: 2, 5: 9 })),
+    ).toBe(2);
   });
 });
 
@@ -45,8 +47,15 @@ describe('quorum: vote result', () => {
   });
   it('joint: both halves must win; a loss in either loses', () => {
     expect(voteResult({ voters: [1, 2, 3], votersOutgoing: [3, 4, 5] }, v({ 1: true, 2: true }))).toBe('pending');
-    expect(voteResult({ voters: [1, 2, 3], votersOutgoing: [3, 4, 5] }, v({ 1: true, 2: true, 3: true, 4: true }))).toBe('won');
-    expect(voteResult({ voters: [1, 2, 3], votersOutgoing: [3, 4, 5] }, v({ 1: true, 2: true, 3: false, 4: false, 5: false }))).toBe('lost');
+    expect(
+      voteResult({ voters: [1, 2, 3], votersOutgoing: [3, 4, 5] }, v({ 1: true, 2: true, 3: true, 4: true })),
+    ).toBe('won');
+    expect(
+      voteResult(
+        { voters: [1, 2, 3], votersOutgoing: [3, 4, 5] },
+        v({ 1: true, 2: true, 3: false, 4: false, 5: false }),
+      ),
+    ).toBe('lost');
   });
   it('sole voter', () => {
     expect(isSoleVoter({ voters: [1], votersOutgoing: [] }, 1)).toBe(true);

@@ -21,7 +21,15 @@ function runSeed(seed: number, opts: Options = {}): void {
   const ids = Array.from({ length: n }, (_, i) => i + 1);
   const preVote = rnd.chance(0.5);
   const checkQuorum = rnd.chance(0.5);
-  const h = new Harness(ids, { seed, preVote, checkQuorum, electionTicks: 10, inflightMessagesMax: rnd.int(1, 8), appendBytesMax: rnd.int(1, 64), unsafe: opts.unsafe });
+  const h = new Harness(ids, {
+    seed,
+    preVote,
+    checkQuorum,
+    electionTicks: 10,
+    inflightMessagesMax: rnd.int(1, 8),
+    appendBytesMax: rnd.int(1, 64),
+    unsafe: opts.unsafe,
+  });
   const dropP = rnd.pick([0, 0.05, 0.2]);
   const dupP = rnd.pick([0, 0.05]);
   const leaderOfTerm = new Map<number, number>();
@@ -37,7 +45,8 @@ function runSeed(seed: number, opts: Options = {}): void {
       const st = node.core.status();
       if (st.role === 'leader') {
         const prev = leaderOfTerm.get(st.term);
-        if (prev !== undefined && prev !== node.id) throw new Error(`two leaders in term ${st.term}: ${prev} and ${node.id}`);
+        if (prev !== undefined && prev !== node.id)
+          throw new Error(`two leaders in term ${st.term}: ${prev} and ${node.id}`);
         leaderOfTerm.set(st.term, node.id);
       }
       const from = checkedApplied.get(node.id) ?? 0;
@@ -51,7 +60,8 @@ function runSeed(seed: number, opts: Options = {}): void {
       checkedApplied.set(node.id, node.appliedEntries.length);
       for (const rs of node.readStates) {
         const floor = pendingReads.get(rs.context);
-        if (floor !== undefined && rs.index < floor) throw new Error(`stale read ${rs.context}: index ${rs.index} < ${floor}`);
+        if (floor !== undefined && rs.index < floor)
+          throw new Error(`stale read ${rs.context}: index ${rs.index} < ${floor}`);
       }
       node.readStates.length = 0;
     }
@@ -120,12 +130,26 @@ function runSeed(seed: number, opts: Options = {}): void {
     if (h.queue.length > 2000) h.queue.splice(0, h.queue.length - 2000);
     check();
     if (process.env['RAFT_DEBUG'] && step % 200 === 0) {
-      console.log(`  ${step} q${h.queue.length} ` + [...h.nodes.values()].map((x) => `${x.id}:${x.up ? 'up' : 'down'}:${x.core.status().role}:t${x.core.status().term}`).join(' ') + ` cuts ${h.cutCount()}`);
+      console.log(
+        `  ${step} q${h.queue.length} ` +
+          [...h.nodes.values()]
+            .map((x) => `${x.id}:${x.up ? 'up' : 'down'}:${x.core.status().role}:t${x.core.status().term}`)
+            .join(' ') +
+          ` cuts ${h.cutCount()}`,
+      );
     }
   }
 
   if (process.env['RAFT_DEBUG']) {
-    console.log(`seed ${seed} chaos end: queue ${h.queue.length} drop ${dropP} ` + [...h.nodes.values()].map((x) => `${x.id}:${x.up ? 'up' : 'down'}:${x.core.status().role}:t${x.core.status().term}:c${x.core.status().commit}`).join(' '));
+    console.log(
+      `seed ${seed} chaos end: queue ${h.queue.length} drop ${dropP} ` +
+        [...h.nodes.values()]
+          .map(
+            (x) =>
+              `${x.id}:${x.up ? 'up' : 'down'}:${x.core.status().role}:t${x.core.status().term}:c${x.core.status().commit}`,
+          )
+          .join(' '),
+    );
   }
   // Liveness: heal, restart everyone, re-add every node as voter, and require convergence.
   h.heal();
@@ -148,7 +172,9 @@ function runSeed(seed: number, opts: Options = {}): void {
   if (leader === 0 && process.env['RAFT_DEBUG']) {
     for (const x of h.nodes.values()) {
       const st = x.core.status();
-      console.log(`  node ${x.id} ${st.role} t${st.term} vote ${st.vote} leader ${st.leader} commit ${st.commit} applied ${x.appliedIndex} last ${st.lastIndex} first ${st.firstIndex} cfg ${JSON.stringify(st.config)}`);
+      console.log(
+        `  node ${x.id} ${st.role} t${st.term} vote ${st.vote} leader ${st.leader} commit ${st.commit} applied ${x.appliedIndex} last ${st.lastIndex} first ${st.firstIndex} cfg ${JSON.stringify(st.config)}`,
+      );
       if (st.progress) for (const [p, pr] of st.progress) console.log(`     ${p} ${JSON.stringify(pr)}`);
     }
   }
@@ -174,12 +200,17 @@ function runSeed(seed: number, opts: Options = {}): void {
   if (!committed && process.env['RAFT_DEBUG']) {
     for (const x of h.nodes.values()) {
       const st = x.core.status();
-      console.log(`  node ${x.id} ${st.role} t${st.term} leader ${st.leader} commit ${st.commit} applied ${x.appliedIndex} last ${st.lastIndex} first ${st.firstIndex} cfg ${JSON.stringify(st.config)} sm.last ${x.sm.at(-1)}`);
+      console.log(
+        `  node ${x.id} ${st.role} t${st.term} leader ${st.leader} commit ${st.commit} applied ${x.appliedIndex} last ${st.lastIndex} first ${st.firstIndex} cfg ${JSON.stringify(st.config)} sm.last ${x.sm.at(-1)}`,
+      );
       if (st.progress) for (const [p, pr] of st.progress) console.log(`     ${p} ${JSON.stringify(pr)}`);
     }
   }
   expect(committed, 'the final proposal commits and every node applies it').toBe(true);
-  if (process.env['RAFT_DEBUG']) console.log(`seed ${seed}: n=${n} terms with leaders ${leaderOfTerm.size}, applied ${appliedAt.size}, reads ${readCtx - 1}`);
+  if (process.env['RAFT_DEBUG'])
+    console.log(
+      `seed ${seed}: n=${n} terms with leaders ${leaderOfTerm.size}, applied ${appliedAt.size}, reads ${readCtx - 1}`,
+    );
 }
 
 const seedCount = Number(process.env['RAFT_SEEDS'] ?? 100);
@@ -194,9 +225,11 @@ describe('randomized fault schedules', () => {
       try {
         runSeed(seed);
       } catch (err) {
-        throw new Error(`seed ${seed} failed (replay: RAFT_SEED=${seed} npx vitest run test/unit/raft/random.test.ts): ${(err as Error).message}`, { cause: err });
+        throw new Error(
+          `seed ${seed} failed (replay: RAFT_SEED=${seed} npx vitest run test/unit/raft/random.test.ts): ${(err as Error).message}`,
+          { cause: err },
+        );
       }
     }
   });
-
 });

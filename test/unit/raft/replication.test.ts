@@ -109,7 +109,9 @@ describe('log replication and commit', () => {
     h.delivered = [];
     for (let i = 0; i < 6; i++) h.core(1).propose(enc(`v${i}`));
     h.stabilize();
-    const toTwo = h.delivered.filter((m): m is Message & { type: 'append' } => m.type === 'append' && m.to === 2 && m.entries.length > 0);
+    const toTwo = h.delivered.filter(
+      (m): m is Message & { type: 'append' } => m.type === 'append' && m.to === 2 && m.entries.length > 0,
+    );
     expect(toTwo.length).toBe(2);
     expect(h.core(1).status().progress!.get(2)).toMatchObject({ state: 'replicate', inflight: 2 });
     // 3 acks everything, so commits go on with a quorum of {1, 3}.

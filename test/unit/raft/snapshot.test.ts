@@ -28,7 +28,11 @@ describe('snapshots and compaction', () => {
     h.tickAll(2);
     const snaps = h.delivered.filter((m): m is Message & { type: 'snapshot' } => m.type === 'snapshot');
     expect(snaps.length).toBe(1);
-    expect(snaps[0]!.snapshot.meta).toEqual({ index: 11, term: 1, config: { voters: [1, 2, 3], learners: [], votersOutgoing: [] } });
+    expect(snaps[0]!.snapshot.meta).toEqual({
+      index: 11,
+      term: 1,
+      config: { voters: [1, 2, 3], learners: [], votersOutgoing: [] },
+    });
     expect(h.node(3).sm).toEqual(['v0', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8', 'v9']);
     expect(h.core(3).status()).toMatchObject({ commit: 11, applied: 11, firstIndex: 12 });
     h.propose(1, 'next');
@@ -59,7 +63,13 @@ describe('snapshots and compaction', () => {
     const before = h.core(2).status();
     for (const id of [1, 2, 3]) h.restart(id);
     const after = h.core(2).status();
-    expect(after).toMatchObject({ term: before.term, commit: before.commit, applied: before.applied, firstIndex: 5, lastIndex: before.lastIndex });
+    expect(after).toMatchObject({
+      term: before.term,
+      commit: before.commit,
+      applied: before.applied,
+      firstIndex: 5,
+      lastIndex: before.lastIndex,
+    });
     expect(after.role).toBe('follower');
     h.elect(2);
     h.propose(2, 'v7');

@@ -11,22 +11,39 @@ import { RaftCore, defaultRaftConfig } from '../../../src/raft';
 import type { Entry, Message } from '../../../src/raft';
 
 const voters = { voters: [1, 2, 3, 4, 5], learners: [], votersOutgoing: [] };
-const log = (n: number, term: number): Entry[] => Array.from({ length: n }, (_, i) => ({ kind: 'empty', term, index: i + 1 }) as Entry);
+const log = (n: number, term: number): Entry[] =>
+  Array.from({ length: n }, (_, i) => ({ kind: 'empty', term, index: i + 1 }) as Entry);
 
 /** Node 3 holds entries 1..22 of term 5 durably, commit 19, following leader 4. */
 function node3(): RaftCore {
   const hardState = { term: 5, vote: 4, commit: 19 };
-  return new RaftCore(defaultRaftConfig(3), { hardState, snapshot: null, entries: log(22, 5), initialConfig: voters, applied: 19 }, new Random(3));
+  return new RaftCore(
+    defaultRaftConfig(3),
+    { hardState, snapshot: null, entries: log(22, 5), initialConfig: voters, applied: 19 },
+    new Random(3),
+  );
 }
 
-const acks = (ms: Message[]) => ms.filter((m) => m.type === 'appendResp' && !m.reject).map((m) => ({ term: m.term, index: m.type === 'appendResp' ? m.index : 0 }));
+const acks = (ms: Message[]) =>
+  ms
+    .filter((m) => m.type === 'appendResp' && !m.reject)
+    .map((m) => ({ term: m.term, index: m.type === 'appendResp' ? m.index : 0 }));
 
 describe('acks queued for persistence', () => {
   it('an ack for entries that a later step truncates is dropped', () => {
     const core = node3();
     core.step({ type: 'append', from: 4, to: 3, term: 5, prevLogIndex: 22, prevLogTerm: 5, entries: [], commit: 20 });
     // Before the next Ready: leader 1 of term 6 replaces 21 and 22.
-    core.step({ type: 'append', from: 1, to: 3, term: 6, prevLogIndex: 20, prevLogTerm: 5, entries: [{ kind: 'empty', term: 6, index: 21 }], commit: 18 });
+    core.step({
+      type: 'append',
+      from: 1,
+      to: 3,
+      term: 6,
+      prevLogIndex: 20,
+      prevLogTerm: 5,
+      entries: [{ kind: 'empty', term: 6, index: 21 }],
+      commit: 18,
+    });
     const rd = core.ready();
     expect(rd.entries.map((e) => `${e.index}/${e.term}`)).toEqual(['21/6']);
     expect(acks(rd.messagesAfterPersist)).toEqual([{ term: 6, index: 21 }]);
@@ -35,7 +52,16 @@ describe('acks queued for persistence', () => {
   it('acks below the truncation stay', () => {
     const core = node3();
     core.step({ type: 'append', from: 4, to: 3, term: 5, prevLogIndex: 20, prevLogTerm: 5, entries: [], commit: 20 });
-    core.step({ type: 'append', from: 1, to: 3, term: 6, prevLogIndex: 21, prevLogTerm: 5, entries: [{ kind: 'empty', term: 6, index: 22 }], commit: 18 });
+    core.step({
+      type: 'append',
+      from: 1,
+      to: 3,
+      term: 6,
+      prevLogIndex: 21,
+      prevLogTerm: 5,
+      entries: [{ kind: 'empty', term: 6, index: 22 }],
+      commit: 18,
+    });
     expect(acks(core.ready().messagesAfterPersist)).toEqual([
       { term: 5, index: 20 },
       { term: 6, index: 22 },

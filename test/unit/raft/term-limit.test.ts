@@ -42,7 +42,15 @@ describe('the term stays below TERM_MAX', () => {
   it('after the forged 2^53-2 vote the cluster still elects and commits', () => {
     const h = cluster();
     for (const id of [2, 3]) {
-      const out = h.core(id).step({ type: 'vote', from: id === 2 ? 3 : 2, to: id, term: 2 ** 53 - 2, lastLogIndex: 9, lastLogTerm: 3, transfer: false });
+      const out = h.core(id).step({
+        type: 'vote',
+        from: id === 2 ? 3 : 2,
+        to: id,
+        term: 2 ** 53 - 2,
+        lastLogIndex: 9,
+        lastLogTerm: 3,
+        transfer: false,
+      });
       expect(out).toMatchObject({ ok: false, reason: 'invalidMessage' });
     }
     h.crash(1);

@@ -64,21 +64,37 @@ describe('client listener credentials', () => {
 
   it('name the flag of a file that is missing', () => {
     const missing = join(ca.dir, 'nope.pem');
-    expect(configError(() => build({ cert: missing, key: server.key, ca: null })).message).toMatch(/^--tls-cert: cannot read '.*nope\.pem'/);
-    expect(configError(() => build({ cert: server.cert, key: missing, ca: null })).message).toMatch(/^--tls-key: cannot read/);
-    expect(configError(() => build({ cert: server.cert, key: server.key, ca: missing })).message).toMatch(/^--tls-ca: cannot read/);
+    expect(configError(() => build({ cert: missing, key: server.key, ca: null })).message).toMatch(
+      /^--tls-cert: cannot read '.*nope\.pem'/,
+    );
+    expect(configError(() => build({ cert: server.cert, key: missing, ca: null })).message).toMatch(
+      /^--tls-key: cannot read/,
+    );
+    expect(configError(() => build({ cert: server.cert, key: server.key, ca: missing })).message).toMatch(
+      /^--tls-ca: cannot read/,
+    );
     // A directory is unreadable as a file.
-    expect(configError(() => build({ cert: ca.dir, key: server.key, ca: null })).message).toMatch(/^--tls-cert: cannot read/);
+    expect(configError(() => build({ cert: ca.dir, key: server.key, ca: null })).message).toMatch(
+      /^--tls-cert: cannot read/,
+    );
   });
 
   it('name the flag of a file that is not the PEM it should be', () => {
-    expect(configError(() => build({ cert: garbage, key: server.key, ca: null })).message).toMatch(/^--tls-cert: .* holds no PEM certificate/);
+    expect(configError(() => build({ cert: garbage, key: server.key, ca: null })).message).toMatch(
+      /^--tls-cert: .* holds no PEM certificate/,
+    );
     expect(configError(() => build({ cert: server.key, key: server.key, ca: null })).message).toMatch(/^--tls-cert: /);
-    expect(configError(() => build({ cert: server.cert, key: garbage, ca: null })).message).toMatch(/^--tls-key: .* is not a PEM private key/);
-    expect(configError(() => build({ cert: server.cert, key: server.key, ca: garbage })).message).toMatch(/^--tls-ca: .* holds no PEM certificate/);
+    expect(configError(() => build({ cert: server.cert, key: garbage, ca: null })).message).toMatch(
+      /^--tls-key: .* is not a PEM private key/,
+    );
+    expect(configError(() => build({ cert: server.cert, key: server.key, ca: garbage })).message).toMatch(
+      /^--tls-ca: .* holds no PEM certificate/,
+    );
     const broken = join(ca.dir, 'broken.pem');
     writeFileSync(broken, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
-    expect(configError(() => build({ cert: server.cert, key: server.key, ca: broken })).message).toMatch(/^--tls-ca: certificate 1 in .* does not parse/);
+    expect(configError(() => build({ cert: server.cert, key: server.key, ca: broken })).message).toMatch(
+      /^--tls-ca: certificate 1 in .* does not parse/,
+    );
   });
 
   it('refuse a key that does not belong to the certificate', () => {

@@ -8,7 +8,14 @@ let cluster: NodeCluster;
 let client: Client;
 
 beforeAll(async () => {
-  cluster = await NodeCluster.start(3, ['--value-bytes-max', '1024', '--snapshot-entries', '40', '--log-retain-entries', '5']);
+  cluster = await NodeCluster.start(3, [
+    '--value-bytes-max',
+    '1024',
+    '--snapshot-entries',
+    '40',
+    '--log-retain-entries',
+    '5',
+  ]);
   await cluster.waitForLeader();
   client = new Client({ endpoints: cluster.endpoints() });
 });
@@ -25,7 +32,10 @@ interface RawResult {
 
 function raw(port: number, service: 'KV' | 'Admin', method: string, req: unknown): Promise<RawResult> {
   const Ctor = loadServices()[service];
-  const c = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<string, (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void>;
+  const c = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<
+    string,
+    (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void
+  >;
   return new Promise((resolve) =>
     c[method]!.call(c, req, { deadline: Date.now() + 5000 }, (err, res) => {
       (c as unknown as grpc.Client).close();
@@ -49,9 +59,18 @@ describe('KV and Admin over gRPC on a 3-node in-process cluster', () => {
     expect(await client.delete('user/2')).toBe(true);
     expect(await client.delete('user/2')).toBe(false);
     const leader = cluster.leaderId();
-    const scan = await raw(cluster.ports.get(leader)!, 'KV', 'scan', { start: Buffer.from('user/'), end: Buffer.from('user0'), limit: 10 });
+    const scan = await raw(cluster.ports.get(leader)!, 'KV', 'scan', {
+      start: Buffer.from('user/'),
+      end: Buffer.from('user0'),
+      limit: 10,
+    });
     expect(scan.err).toBeNull();
-    expect((scan.res as { items: { key: Buffer; value: Buffer }[] }).items.map((i) => [i.key.toString(), i.value.toString()])).toEqual([['user/1', 'carol']]);
+    expect(
+      (scan.res as { items: { key: Buffer; value: Buffer }[] }).items.map((i) => [
+        i.key.toString(),
+        i.value.toString(),
+      ]),
+    ).toEqual([['user/1', 'carol']]);
     const batch = await raw(cluster.ports.get(leader)!, 'KV', 'batch', {
       compares: [{ key: Buffer.from('user/1'), expected: Buffer.from('carol') }],
       ops: [{ put: { key: Buffer.from('b/1'), value: Buffer.from('x') } }, { get: { key: Buffer.from('user/1') } }],
@@ -59,7 +78,10 @@ describe('KV and Admin over gRPC on a 3-node in-process cluster', () => {
     expect(batch.err).toBeNull();
     const br = batch.res as { succeeded: boolean; results: { found: boolean; value: Buffer }[] };
     expect(br.succeeded).toBe(true);
-    expect(br.results.map((r) => [r.found, r.value.toString()])).toEqual([[false, ''], [true, 'carol']]);
+    expect(br.results.map((r) => [r.found, r.value.toString()])).toEqual([
+      [false, ''],
+      [true, 'carol'],
+    ]);
     expect((await client.get('b/1'))?.toString()).toBe('x');
   });
 
@@ -94,7 +116,17 @@ describe('KV and Admin over gRPC on a 3-node in-process cluster', () => {
     const leader = await cluster.waitForLeader();
     const r = await raw(cluster.ports.get(1)!, 'Admin', 'status', {});
     expect(r.err).toBeNull();
-    const s = r.res as { nodeId: number; groups: { groupId: number; leader: number; term: number; commit: number; applied: number; members: { id: number; address: string; voter: boolean }[] }[] };
+    const s = r.res as {
+      nodeId: number;
+      groups: {
+        groupId: number;
+        leader: number;
+        term: number;
+        commit: number;
+        applied: number;
+        members: { id: number; address: string; voter: boolean }[];
+      }[];
+    };
     expect(s.nodeId).toBe(1);
     expect(s.groups).toHaveLength(1);
     const g = s.groups[0]!;
@@ -102,7 +134,9 @@ describe('KV and Admin over gRPC on a 3-node in-process cluster', () => {
     expect(g.leader).toBe(leader);
     expect(g.term).toBeGreaterThan(0);
     expect(g.applied).toBeGreaterThan(0);
-    expect(g.members.map((m) => [m.id, m.address, m.voter])).toEqual([...cluster.ports].map(([id, p]) => [id, `127.0.0.1:${p}`, true]));
+    expect(g.members.map((m) => [m.id, m.address, m.voter])).toEqual(
+      [...cluster.ports].map(([id, p]) => [id, `127.0.0.1:${p}`, true]),
+    );
   });
 
   it('catches up a follower that was down through a compaction by snapshot', async () => {
@@ -174,9 +208,15 @@ describe('KV and Admin over gRPC on a 3-node in-process cluster', () => {
   });
 });
 
-function rawMulti(port: number, ops: unknown[]): Promise<{ err: grpc.ServiceError | null; messages: { results: Record<string, any>[] }[] }> {
+function rawMulti(
+  port: number,
+  ops: unknown[],
+): Promise<{ err: grpc.ServiceError | null; messages: { results: Record<string, any>[] }[] }> {
   const Ctor = loadServices().KV;
-  const c = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<string, (req: unknown, opts: grpc.CallOptions) => grpc.ClientReadableStream<{ results: Record<string, any>[] }>>;
+  const c = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<
+    string,
+    (req: unknown, opts: grpc.CallOptions) => grpc.ClientReadableStream<{ results: Record<string, any>[] }>
+  >;
   return new Promise((resolve) => {
     const messages: { results: Record<string, any>[] }[] = [];
     const call = c.multi!.call(c, { ops }, { deadline: Date.now() + 5000 });
@@ -220,7 +260,9 @@ describe('KV.Multi', () => {
 
   it('a follower answers NOT_LEADER with hint trailers per request', async () => {
     const follower = [...cluster.ports.keys()].find((id) => id !== cluster.leaderId())!;
-    const { err, messages } = await rawMulti(cluster.ports.get(follower)!, [{ put: { key: Buffer.from('m/3'), value: Buffer.from('x') } }]);
+    const { err, messages } = await rawMulti(cluster.ports.get(follower)!, [
+      { put: { key: Buffer.from('m/3'), value: Buffer.from('x') } },
+    ]);
     expect(err).toBeNull();
     const r = messages.flatMap((m) => m.results)[0]!;
     expect(r.error.code).toBe(grpc.status.FAILED_PRECONDITION);
@@ -239,7 +281,10 @@ describe('KV.Multi', () => {
 /** A raw KV.Pipeline stream: write messages, read results, see how it ends. */
 function rawPipeline(port: number) {
   const Ctor = loadServices().KV;
-  const c = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<string, () => grpc.ClientDuplexStream<unknown, { results: Record<string, any>[] }>>;
+  const c = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<
+    string,
+    () => grpc.ClientDuplexStream<unknown, { results: Record<string, any>[] }>
+  >;
   const call = c.pipeline!.call(c);
   const results: Record<string, any>[] = [];
   let waiter: (() => void) | null = null;
@@ -270,7 +315,12 @@ function rawPipeline(port: number) {
 describe('KV.Pipeline', () => {
   it('answers requests from several messages on one stream by id, with per-request errors', async () => {
     const p = rawPipeline(cluster.ports.get(cluster.leaderId())!);
-    p.call.write({ ops: [{ id: 41, put: { key: Buffer.from('p/1'), value: Buffer.from('one') } }, { id: 42, put: { key: Buffer.alloc(0), value: Buffer.from('x') } }] });
+    p.call.write({
+      ops: [
+        { id: 41, put: { key: Buffer.from('p/1'), value: Buffer.from('one') } },
+        { id: 42, put: { key: Buffer.alloc(0), value: Buffer.from('x') } },
+      ],
+    });
     await p.until(2);
     p.call.write({ ops: [{ id: 43, timeoutMs: 2000, get: { key: Buffer.from('p/1') } }] });
     await p.until(3);

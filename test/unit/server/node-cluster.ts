@@ -36,7 +36,21 @@ export class NodeCluster {
   async startNode(id: number, extraArgs: string[] = [], peers = this.peers): Promise<TesseraNode> {
     const port = this.ports.get(id)!;
     const config = loadNodeConfig({
-      argv: ['--id', String(id), '--listen', `127.0.0.1:${port}`, '--peers', peers, '--data-dir', join(this.root, `n${id}`), '--profile', 'low-latency', '--cluster-token', 'node-cluster-test-token', ...extraArgs],
+      argv: [
+        '--id',
+        String(id),
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--peers',
+        peers,
+        '--data-dir',
+        join(this.root, `n${id}`),
+        '--profile',
+        'low-latency',
+        '--cluster-token',
+        'node-cluster-test-token',
+        ...extraArgs,
+      ],
       env: {},
     });
     const node = await startTesseraNode({ config, logger: silentLogger(), seed: id });

@@ -24,7 +24,12 @@ class FakeCall extends EventEmitter {
 }
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
-const op = (id: number, key: string, timeoutMs = 0): PipelineOpWire => ({ id, timeoutMs, op: 'get', get: { key: Buffer.from(key) } });
+const op = (id: number, key: string, timeoutMs = 0): PipelineOpWire => ({
+  id,
+  timeoutMs,
+  op: 'get',
+  get: { key: Buffer.from(key) },
+});
 
 function serve(one: (op: PipelineOpWire, timeoutMs: number) => Promise<Record<string, unknown>>, max?: number) {
   const call = new FakeCall();
@@ -56,7 +61,14 @@ describe('servePipeline', () => {
 
   it('a failing request is answered with its error and the others still succeed', async () => {
     const { call } = serve(async (o) => {
-      if (o.id === 2) return { error: { code: grpc.status.INVALID_ARGUMENT, message: 'key is empty', trailers: { 'tessera-reason': 'INVALID_ARGUMENT' } } };
+      if (o.id === 2)
+        return {
+          error: {
+            code: grpc.status.INVALID_ARGUMENT,
+            message: 'key is empty',
+            trailers: { 'tessera-reason': 'INVALID_ARGUMENT' },
+          },
+        };
       return { get: { found: false } };
     });
     call.emit('data', { ops: [op(1, 'a'), op(2, '')] });
@@ -87,8 +99,18 @@ describe('servePipeline', () => {
     release.shift()!();
     await turn();
     await turn();
-    expect(call.results().map((r) => r.index).sort()).toEqual([1, 2, 3, 4]);
-    expect(call.results().filter((r) => r.error).map((r) => r.index)).toEqual([3]);
+    expect(
+      call
+        .results()
+        .map((r) => r.index)
+        .sort(),
+    ).toEqual([1, 2, 3, 4]);
+    expect(
+      call
+        .results()
+        .filter((r) => r.error)
+        .map((r) => r.index),
+    ).toEqual([3]);
   });
 
   it('ends its side after the client ended and every request was answered', async () => {

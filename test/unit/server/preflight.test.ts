@@ -58,12 +58,18 @@ describe('checkDataDir', () => {
     const dir = await scratch();
     const file = join(dir, 'f');
     writeFileSync(file, 'x');
-    expect(await refusal(checkDataDir('/proc/nope'))).toMatch(/^--data-dir \/proc\/nope: \/proc\/nope is under \/proc, a kernel filesystem/);
+    expect(await refusal(checkDataDir('/proc/nope'))).toMatch(
+      /^--data-dir \/proc\/nope: \/proc\/nope is under \/proc, a kernel filesystem/,
+    );
     expect(await refusal(checkDataDir('/dev/shm/x'))).toMatch(/is under \/dev/);
     expect(await refusal(checkDataDir(file))).toMatch(/exists and is not a directory/);
-    expect(await refusal(checkDataDir(join(file, 'sub', 'deeper')))).toMatch(/cannot create .*regular file, not a directory/);
+    expect(await refusal(checkDataDir(join(file, 'sub', 'deeper')))).toMatch(
+      /cannot create .*regular file, not a directory/,
+    );
     symlinkSync('/proc/self', join(dir, 'link'));
-    expect(await refusal(checkDataDir(join(dir, 'link', 'nope')))).toMatch(/link resolves to \/proc\/\d+ under \/proc, a kernel filesystem/);
+    expect(await refusal(checkDataDir(join(dir, 'link', 'nope')))).toMatch(
+      /link resolves to \/proc\/\d+ under \/proc, a kernel filesystem/,
+    );
     mkdirSync(join(dir, 'd2'));
     writeFileSync(join(dir, 'd2', 'db'), 'x');
     expect(await refusal(checkDataDir(join(dir, 'd2')))).toMatch(/d2\/db exists and is not a directory/);
@@ -71,7 +77,9 @@ describe('checkDataDir', () => {
 
   it('bounds a probe that never finishes', async () => {
     const t0 = Date.now();
-    expect(await refusal(bounded(new Promise(() => undefined), 100, '--data-dir /x: stat /x'))).toBe('--data-dir /x: stat /x did not finish within 100 ms');
+    expect(await refusal(bounded(new Promise(() => undefined), 100, '--data-dir /x: stat /x'))).toBe(
+      '--data-dir /x: stat /x did not finish within 100 ms',
+    );
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 });
@@ -91,8 +99,13 @@ describe('checkPorts', () => {
       { flag: '--listen', address: { host: '127.0.0.1', port: freePort } },
       { flag: '--http', address: { host: '127.0.0.1', port: freePort } },
     ];
-    expect(await refusal(checkPorts(both))).toMatch(new RegExp(`^--http 127\\.0\\.0\\.1:${freePort}: cannot listen: the address is in use`));
-    await checkPorts([{ flag: '--listen', address: { host: '127.0.0.1', port: freePort } }, { flag: '--http', address: { host: '127.0.0.1', port: 0 } }]);
+    expect(await refusal(checkPorts(both))).toMatch(
+      new RegExp(`^--http 127\\.0\\.0\\.1:${freePort}: cannot listen: the address is in use`),
+    );
+    await checkPorts([
+      { flag: '--listen', address: { host: '127.0.0.1', port: freePort } },
+      { flag: '--http', address: { host: '127.0.0.1', port: 0 } },
+    ]);
     // Released: it can be bound again.
     await close(await listen(freePort));
   });
@@ -101,14 +114,24 @@ describe('checkPorts', () => {
 function capture(): { logger: Logger; lines: { level: string; msg: string }[] } {
   const lines: { level: string; msg: string }[] = [];
   const at = (level: string) => (_: object, msg?: string) => lines.push({ level, msg: msg ?? '' });
-  const logger: Logger = { fatal: at('fatal'), error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: () => logger };
+  const logger: Logger = {
+    fatal: at('fatal'),
+    error: at('error'),
+    warn: at('warn'),
+    info: at('info'),
+    debug: at('debug'),
+    child: () => logger,
+  };
   return { logger, lines };
 }
 
 const PEERS = '1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003';
 
 function configOf(dir: string, extra: string[] = [], id = 1, peers = PEERS): NodeConfig {
-  return loadNodeConfig({ argv: ['--id', String(id), '--listen', `127.0.0.1:${7000 + id}`, '--peers', peers, '--data-dir', dir, ...extra], env: {} });
+  return loadNodeConfig({
+    argv: ['--id', String(id), '--listen', `127.0.0.1:${7000 + id}`, '--peers', peers, '--data-dir', dir, ...extra],
+    env: {},
+  });
 }
 
 async function openStore(dir: string): Promise<NodeStore> {
@@ -119,7 +142,14 @@ async function openStore(dir: string): Promise<NodeStore> {
 
 /** Gives the store group data (a hard state and one entry), as a node that ran would have. */
 async function addGroupData(store: NodeStore): Promise<void> {
-  await store.persist([{ groupId: 1, hardState: { term: 1, vote: 1, commit: 1 }, entries: [{ kind: 'empty', term: 1, index: 1 }], snapshot: null }]);
+  await store.persist([
+    {
+      groupId: 1,
+      hardState: { term: 1, vote: 1, commit: 1 },
+      entries: [{ kind: 'empty', term: 1, index: 1 }],
+      snapshot: null,
+    },
+  ]);
 }
 
 describe('establishIdentity', () => {
@@ -128,7 +158,11 @@ describe('establishIdentity', () => {
     const { logger, lines } = capture();
     const got = await establishIdentity(a, configOf('a'), logger);
     const peers = configOf('a').peers;
-    expect(got.identity).toEqual({ nodeId: 1, clusterId: deriveClusterId(null, peers), bootstrapPeers: [...peers.entries()] });
+    expect(got.identity).toEqual({
+      nodeId: 1,
+      clusterId: deriveClusterId(null, peers),
+      bootstrapPeers: [...peers.entries()],
+    });
     expect(await loadIdentity(a.db)).toEqual(got.identity);
     expect(lines.some((l) => l.level === 'warn' && /guess/.test(l.msg) && /--cluster-token/.test(l.msg))).toBe(true);
 
@@ -141,18 +175,35 @@ describe('establishIdentity', () => {
 
   it('a --join node without a token and without peer TLS is refused: peers never send the cluster id in clear', async () => {
     const store = await openStore(await scratch());
-    expect(await refusal(establishIdentity(store, configOf('j', ['--join'], 4, '1=127.0.0.1:7001'), capture().logger))).toMatch(
-      /^data dir j: a node joining without peer mutual TLS needs the cluster's --cluster-token/,
-    );
+    expect(
+      await refusal(establishIdentity(store, configOf('j', ['--join'], 4, '1=127.0.0.1:7001'), capture().logger)),
+    ).toMatch(/^data dir j: a node joining without peer mutual TLS needs the cluster's --cluster-token/);
     expect(await loadIdentity(store.db)).toBeNull();
-    const withToken = await establishIdentity(store, configOf('j', ['--join', '--cluster-token', 'T'], 4, '1=127.0.0.1:7001'), capture().logger);
+    const withToken = await establishIdentity(
+      store,
+      configOf('j', ['--join', '--cluster-token', 'T'], 4, '1=127.0.0.1:7001'),
+      capture().logger,
+    );
     expect(withToken.identity.clusterId).toBe(deriveClusterId('T', new Map()));
   });
 
   it('a --join node with peer TLS and no token has no cluster id until it learns one, then stores it', async () => {
     const store = await openStore(await scratch());
-    const tls = ['--peer-listen', '127.0.0.1:8004', '--peer-tls-cert', 'c.pem', '--peer-tls-key', 'k.pem', '--peer-tls-ca', 'ca.pem'];
-    const got = await establishIdentity(store, configOf('j', ['--join', ...tls], 4, '1=127.0.0.1:8001'), capture().logger);
+    const tls = [
+      '--peer-listen',
+      '127.0.0.1:8004',
+      '--peer-tls-cert',
+      'c.pem',
+      '--peer-tls-key',
+      'k.pem',
+      '--peer-tls-ca',
+      'ca.pem',
+    ];
+    const got = await establishIdentity(
+      store,
+      configOf('j', ['--join', ...tls], 4, '1=127.0.0.1:8001'),
+      capture().logger,
+    );
     expect(got.identity).toEqual({ nodeId: 4, clusterId: null, bootstrapPeers: [] });
     const learned = 'ab'.repeat(16);
     await got.learnClusterId(learned);
@@ -190,7 +241,15 @@ describe('establishIdentity', () => {
         groupId: 1,
         hardState: null,
         snapshot: null,
-        entries: [{ kind: 'config', term: 1, index: 2, change: { type: 'addVoter', node: 4, context: Buffer.from('127.0.0.1:7004') }, config: { voters: [1, 2, 3, 4], learners: [], votersOutgoing: [] } }],
+        entries: [
+          {
+            kind: 'config',
+            term: 1,
+            index: 2,
+            change: { type: 'addVoter', node: 4, context: Buffer.from('127.0.0.1:7004') },
+            config: { voters: [1, 2, 3, 4], learners: [], votersOutgoing: [] },
+          },
+        ],
       },
     ]);
     const now = await establishIdentity(store, configOf('m', [], 1, current), capture().logger);
@@ -222,7 +281,15 @@ describe('establishIdentity', () => {
         groupId: 1,
         hardState: { term: 2, vote: 0, commit: 1 },
         snapshot: null,
-        entries: [{ kind: 'config', term: 2, index: 1, change: { type: 'addLearner', node: 4 }, config: { voters: [1, 2, 3], learners: [4], votersOutgoing: [] } }],
+        entries: [
+          {
+            kind: 'config',
+            term: 2,
+            index: 1,
+            change: { type: 'addLearner', node: 4 },
+            config: { voters: [1, 2, 3], learners: [4], votersOutgoing: [] },
+          },
+        ],
       },
     ]);
     const peers = '1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003,4=127.0.0.1:7004';

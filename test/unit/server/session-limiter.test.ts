@@ -83,7 +83,8 @@ describe('a session-open flood through the limiter into the state machine', () =
     const log = new Log();
     const victimId = Buffer.alloc(16, 0x77);
     const victim: SessionTag = { clientId: victimId.toString('hex'), seq: 1 };
-    const propose = async (c: Command) => (await sm.apply([log.add({ ...c, atMs: Math.floor(now) } as Command)])).get(log.entries.length);
+    const propose = async (c: Command) =>
+      (await sm.apply([log.add({ ...c, atMs: Math.floor(now) } as Command)])).get(log.entries.length);
 
     // The victim opens its session (through the limiter, from its own address) and writes once.
     limiter.take('10.0.0.7');

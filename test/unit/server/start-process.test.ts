@@ -41,12 +41,17 @@ function startNode(args: string[]): Started {
   return { child, lines, exited };
 }
 
-async function waitForLine(s: Started, pred: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> {
+async function waitForLine(
+  s: Started,
+  pred: (l: Record<string, unknown>) => boolean,
+  timeoutMs = 15_000,
+): Promise<Record<string, unknown>> {
   const t0 = Date.now();
   for (;;) {
     const l = s.lines.find(pred);
     if (l) return l;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`no matching log line; got:\n${s.lines.map((x) => JSON.stringify(x)).join('\n')}`);
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`no matching log line; got:\n${s.lines.map((x) => JSON.stringify(x)).join('\n')}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -57,7 +62,20 @@ describe('tessera start (a real process)', () => {
     dirs.push(dir);
     const port = await freePort();
     const httpPort = await freePort();
-    const s = startNode(['--id', '1', '--listen', `127.0.0.1:${port}`, '--peers', `1=127.0.0.1:${port}`, '--data-dir', dir, '--http', `127.0.0.1:${httpPort}`, '--profile', 'low-latency']);
+    const s = startNode([
+      '--id',
+      '1',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--peers',
+      `1=127.0.0.1:${port}`,
+      '--data-dir',
+      dir,
+      '--http',
+      `127.0.0.1:${httpPort}`,
+      '--profile',
+      'low-latency',
+    ]);
     const started = await waitForLine(s, (l) => l.msg === 'node started');
     expect(started.node).toBe(1);
     await waitForLine(s, (l) => l.msg === 'became leader');
@@ -67,7 +85,11 @@ describe('tessera start (a real process)', () => {
     await client.close();
     const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ serving: true, nodeId: 1, groups: [{ groupId: 1, leader: 1, role: 'leader' }] });
+    expect(await health.json()).toMatchObject({
+      serving: true,
+      nodeId: 1,
+      groups: [{ groupId: 1, leader: 1, role: 'leader' }],
+    });
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     expect(metrics).toMatch(/tessera_proposals_total\{group="1",outcome="ok"\} 2/); // the session's registration, then the put
     s.child.kill('SIGTERM');
@@ -76,7 +98,16 @@ describe('tessera start (a real process)', () => {
   }, 30_000);
 
   it('exits 2 with a clear message on a bad configuration', async () => {
-    const s = startNode(['--id', '1', '--listen', '127.0.0.1:1', '--peers', '2=127.0.0.1:2', '--data-dir', '/tmp/never']);
+    const s = startNode([
+      '--id',
+      '1',
+      '--listen',
+      '127.0.0.1:1',
+      '--peers',
+      '2=127.0.0.1:2',
+      '--data-dir',
+      '/tmp/never',
+    ]);
     expect(await s.exited).toBe(2);
     expect(s.lines.map((l) => String(l.text ?? '')).join('\n')).toMatch(/must include this node \(id 1\)/);
   }, 30_000);
@@ -85,7 +116,18 @@ describe('tessera start (a real process)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'tessera-corrupt-'));
     dirs.push(dir);
     const port = await freePort();
-    const args = ['--id', '1', '--listen', `127.0.0.1:${port}`, '--peers', `1=127.0.0.1:${port}`, '--data-dir', dir, '--profile', 'low-latency'];
+    const args = [
+      '--id',
+      '1',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--peers',
+      `1=127.0.0.1:${port}`,
+      '--data-dir',
+      dir,
+      '--profile',
+      'low-latency',
+    ];
     const first = startNode(args);
     await waitForLine(first, (l) => l.msg === 'became leader');
     first.child.kill('SIGTERM');

@@ -35,11 +35,25 @@ describe('identity records', () => {
   it('round-trips through the store and survives a reopen; an empty store has none', async () => {
     const { dir, store } = await fresh();
     expect(await loadIdentity(store.db)).toBeNull();
-    await saveIdentity(store.db, { nodeId: 2, clusterId: deriveClusterId('secret', new Map()), bootstrapPeers: [[3, 'c:3'], [1, 'a:1']] });
+    await saveIdentity(store.db, {
+      nodeId: 2,
+      clusterId: deriveClusterId('secret', new Map()),
+      bootstrapPeers: [
+        [3, 'c:3'],
+        [1, 'a:1'],
+      ],
+    });
     await store.close();
     const again = await NodeStore.open(dir);
     try {
-      expect(await loadIdentity(again.db)).toEqual({ nodeId: 2, clusterId: deriveClusterId('secret', new Map()), bootstrapPeers: [[1, 'a:1'], [3, 'c:3']] });
+      expect(await loadIdentity(again.db)).toEqual({
+        nodeId: 2,
+        clusterId: deriveClusterId('secret', new Map()),
+        bootstrapPeers: [
+          [1, 'a:1'],
+          [3, 'c:3'],
+        ],
+      });
       await saveIdentity(again.db, { nodeId: 4, clusterId: null, bootstrapPeers: [] });
       expect(await loadIdentity(again.db)).toEqual({ nodeId: 4, clusterId: null, bootstrapPeers: [] });
     } finally {
@@ -81,7 +95,14 @@ describe('stored membership', () => {
   it('is null for an empty store; the bootstrap membership when the log has no config entry', async () => {
     const { store } = await fresh();
     expect(await readStoredMembership(store, 1, boot3)).toBeNull();
-    await store.persist([{ groupId: 1, hardState: { term: 1, vote: 1, commit: 1 }, entries: [{ kind: 'empty', term: 1, index: 1 }], snapshot: null }]);
+    await store.persist([
+      {
+        groupId: 1,
+        hardState: { term: 1, vote: 1, commit: 1 },
+        entries: [{ kind: 'empty', term: 1, index: 1 }],
+        snapshot: null,
+      },
+    ]);
     const m = (await readStoredMembership(store, 1, boot3))!;
     expect(m).toMatchObject({ members: [1, 2, 3], known: true });
     expect([...m.addresses.get(2)!]).toEqual(['127.0.0.1:2']);
@@ -117,7 +138,12 @@ describe('stored membership', () => {
     // Without a snapshot, an entry carrying its full configuration makes the membership known.
     const { store: s2 } = await fresh();
     await s2.persist([
-      { groupId: 1, hardState: null, snapshot: null, entries: [configEntry(1, { type: 'addLearner', node: 5 }, { voters: [1], learners: [5], votersOutgoing: [] })] },
+      {
+        groupId: 1,
+        hardState: null,
+        snapshot: null,
+        entries: [configEntry(1, { type: 'addLearner', node: 5 }, { voters: [1], learners: [5], votersOutgoing: [] })],
+      },
     ]);
     expect(await readStoredMembership(s2, 1, null)).toMatchObject({ members: [1, 5], known: true });
   });
@@ -127,7 +153,14 @@ describe('stored membership addresses', () => {
   it('takes the peer address of a context that names a client and a peer address', async () => {
     const { store } = await fresh();
     const context = Buffer.from('client=10.0.0.5:5 peer=10.0.1.5:6');
-    await store.persist([{ groupId: 1, hardState: null, snapshot: null, entries: [configEntry(1, { type: 'addLearner', node: 5, context })] }]);
+    await store.persist([
+      {
+        groupId: 1,
+        hardState: null,
+        snapshot: null,
+        entries: [configEntry(1, { type: 'addLearner', node: 5, context })],
+      },
+    ]);
     const m = (await readStoredMembership(store, 1, boot3))!;
     expect(m.members).toEqual([1, 2, 3, 5]);
     expect([...m.addresses.get(5)!]).toEqual(['10.0.1.5:6']);
@@ -151,7 +184,9 @@ describe('peersContradiction', () => {
   });
 
   it('refuses a peers list with only this node, another cluster, or a member at an unknown address', () => {
-    expect(peersContradiction(new Map([[2, '127.0.0.1:2']]), stored([1, 2, 3], boot3), boot3)).toMatch(/members 1,2,3.*--peers lists 2$/);
+    expect(peersContradiction(new Map([[2, '127.0.0.1:2']]), stored([1, 2, 3], boot3), boot3)).toMatch(
+      /members 1,2,3.*--peers lists 2$/,
+    );
     const other = new Map([
       [1, '127.0.0.1:11'],
       [2, '127.0.0.1:12'],
@@ -160,7 +195,9 @@ describe('peersContradiction', () => {
     ]);
     expect(peersContradiction(other, stored([1, 2, 3], boot3), boot3)).toMatch(/--peers lists 1,2,3,4/);
     const moved = new Map([...peers3.entries(), [2, '127.0.0.1:99']]);
-    expect(peersContradiction(moved, stored([1, 2, 3], boot3), boot3)).toMatch(/member 2 at 127\.0\.0\.1:2, but --peers gives 2=127\.0\.0\.1:99/);
+    expect(peersContradiction(moved, stored([1, 2, 3], boot3), boot3)).toMatch(
+      /member 2 at 127\.0\.0\.1:2, but --peers gives 2=127\.0\.0\.1:99/,
+    );
   });
 
   it('accepts anything for an older data dir whose membership is unknown', () => {

@@ -28,7 +28,9 @@ async function dataDirWithTable(): Promise<{ dir: string; db: string; table: str
   const t = await tempDir();
   cleanups.push(t.cleanup);
   const store = await NodeStore.open(t.dir);
-  await store.persist([{ groupId: 1, hardState: { term: 1, vote: 1, commit: 50 }, entries: entries(1, 50), snapshot: null }]);
+  await store.persist([
+    { groupId: 1, hardState: { term: 1, vote: 1, commit: 50 }, entries: entries(1, 50), snapshot: null },
+  ]);
   await store.close();
   const db = join(t.dir, 'db');
   const raw = new Level(db);
@@ -128,12 +130,24 @@ describe('classifyLevelError', () => {
     return Object.assign(new Error('Database failed to open', { cause }), { code: 'LEVEL_DATABASE_NOT_OPEN' });
   };
   it('tells a lock, corruption and other failures apart', () => {
-    expect(classifyLevelError(levelError('LEVEL_LOCKED', 'IO error: lock /d/db/LOCK: Resource temporarily unavailable')).kind).toBe('locked');
+    expect(
+      classifyLevelError(levelError('LEVEL_LOCKED', 'IO error: lock /d/db/LOCK: Resource temporarily unavailable'))
+        .kind,
+    ).toBe('locked');
     expect(classifyLevelError(levelError('LEVEL_CORRUPTION', 'Corruption: checksum mismatch')).kind).toBe('corruption');
-    expect(classifyLevelError(levelError('LEVEL_IO_ERROR', 'IO error: /d/db/000005.ldb: Invalid argument')).kind).toBe('corruption');
-    expect(classifyLevelError(levelError('LEVEL_IO_ERROR', 'IO error: /d/db/MANIFEST-000004: No such file or directory')).kind).toBe('corruption');
-    expect(classifyLevelError(levelError('LEVEL_IO_ERROR', 'IO error: /d/db/LOCK: Permission denied')).kind).toBe('other');
-    expect(classifyLevelError(levelError('LEVEL_IO_ERROR', 'IO error: /d/db/000007.log: No space left on device')).kind).toBe('other');
+    expect(classifyLevelError(levelError('LEVEL_IO_ERROR', 'IO error: /d/db/000005.ldb: Invalid argument')).kind).toBe(
+      'corruption',
+    );
+    expect(
+      classifyLevelError(levelError('LEVEL_IO_ERROR', 'IO error: /d/db/MANIFEST-000004: No such file or directory'))
+        .kind,
+    ).toBe('corruption');
+    expect(classifyLevelError(levelError('LEVEL_IO_ERROR', 'IO error: /d/db/LOCK: Permission denied')).kind).toBe(
+      'other',
+    );
+    expect(
+      classifyLevelError(levelError('LEVEL_IO_ERROR', 'IO error: /d/db/000007.log: No space left on device')).kind,
+    ).toBe('other');
     expect(classifyLevelError(new Error('boom')).kind).toBe('other');
   });
 });

@@ -28,7 +28,11 @@ function entries(from: number, to: number, term: number): Entry[] {
   return out;
 }
 
-const meta = (index: number, term: number) => ({ index, term, config: { voters: [1, 2, 3], learners: [], votersOutgoing: [] } });
+const meta = (index: number, term: number) => ({
+  index,
+  term,
+  config: { voters: [1, 2, 3], learners: [], votersOutgoing: [] },
+});
 
 async function openError(dir: string): Promise<TesseraError> {
   try {
@@ -68,7 +72,9 @@ describe('NodeStore', () => {
   it('overwrites a conflicting suffix and deletes stored entries beyond the new last one', async () => {
     const { store } = await fresh();
     await store.persist([{ groupId: 1, hardState: null, entries: entries(1, 10, 1), snapshot: null }]);
-    await store.persist([{ groupId: 1, hardState: { term: 3, vote: 2, commit: 4 }, entries: entries(6, 7, 3), snapshot: null }]);
+    await store.persist([
+      { groupId: 1, hardState: { term: 3, vote: 2, commit: 4 }, entries: entries(6, 7, 3), snapshot: null },
+    ]);
     const g = await store.loadGroup(1);
     expect(g?.entries).toEqual([...entries(1, 5, 1), ...entries(6, 7, 3)]);
     expect(await store.db.get(entryKey(1, 8))).toBeUndefined();
@@ -79,7 +85,9 @@ describe('NodeStore', () => {
   it('refuses a gap in the log or a write at or below the snapshot (host bugs)', async () => {
     const { store } = await fresh();
     await store.persist([{ groupId: 1, hardState: null, entries: entries(1, 3, 1), snapshot: null }]);
-    await expect(store.persist([{ groupId: 1, hardState: null, entries: entries(5, 6, 1), snapshot: null }])).rejects.toThrow(/gap/);
+    await expect(
+      store.persist([{ groupId: 1, hardState: null, entries: entries(5, 6, 1), snapshot: null }]),
+    ).rejects.toThrow(/gap/);
     await expect(
       store.persist([
         { groupId: 1, hardState: null, entries: [], snapshot: null },
@@ -95,7 +103,9 @@ describe('NodeStore', () => {
     const { dir, store } = await fresh();
     await store.persist([{ groupId: 1, hardState: null, entries: entries(1, 10, 1), snapshot: null }]);
     // leader's snapshot at 20 (term 4): stale entries 1..10 all go
-    await store.persist([{ groupId: 1, hardState: { term: 4, vote: 0, commit: 20 }, entries: [], snapshot: meta(20, 4) }]);
+    await store.persist([
+      { groupId: 1, hardState: { term: 4, vote: 0, commit: 20 }, entries: [], snapshot: meta(20, 4) },
+    ]);
     let g = await store.loadGroup(1);
     expect(g?.snapshot).toEqual(meta(20, 4));
     expect(g?.entries).toEqual([]);
@@ -141,7 +151,9 @@ describe('NodeStore', () => {
 
   it('writes the install-pending marker with a received snapshot when asked', async () => {
     const { store } = await fresh();
-    await store.persist([{ groupId: 3, hardState: null, entries: [], snapshot: meta(5, 1), installStagingId: 'snap-1' }]);
+    await store.persist([
+      { groupId: 3, hardState: null, entries: [], snapshot: meta(5, 1), installStagingId: 'snap-1' },
+    ]);
     const { decodeInstallMarker, installMarkerKey } = await import('../../../src/codec');
     const buf = await store.db.get(installMarkerKey(3));
     expect(buf).toBeDefined();
@@ -160,10 +172,17 @@ describe('NodeStore', () => {
       const t = await tempDir();
       cleanups.push(t.cleanup);
       const store = await NodeStore.open(t.dir);
-      await store.persist([{ groupId: 9, hardState: { term: 1, vote: 1, commit: 1 }, entries: entries(1, 3, 1), snapshot: null }]);
+      await store.persist([
+        { groupId: 9, hardState: { term: 1, vote: 1, commit: 1 }, entries: entries(1, 3, 1), snapshot: null },
+      ]);
       await store.db.put(appliedKey(9), encodeIndex(1));
       await store.db.put(sessionKey(9, 'cafe'), encodeSessionRecord({ seq: 1, lastIndex: 1, result: { type: 'put' } }));
-      const key = { entry: entryKey(9, 2), hardState: hardStateKey(9), session: sessionKey(9, 'cafe'), applied: appliedKey(9) }[target];
+      const key = {
+        entry: entryKey(9, 2),
+        hardState: hardStateKey(9),
+        session: sessionKey(9, 'cafe'),
+        applied: appliedKey(9),
+      }[target];
       const good = (await store.db.get(key)) as Buffer;
       await store.close();
       // flip one byte with a raw Level write, behind the store's back
@@ -174,7 +193,9 @@ describe('NodeStore', () => {
       await raw.close();
       const e = await openError(t.dir);
       expect(e.code).toBe('CORRUPTION');
-      const name = { entry: 'r/9/e/2', hardState: 'r/9/h', session: 'm/9/sessions/cafe', applied: 'm/9/applied' }[target];
+      const name = { entry: 'r/9/e/2', hardState: 'r/9/h', session: 'm/9/sessions/cafe', applied: 'm/9/applied' }[
+        target
+      ];
       expect(e.details.key).toBe(name);
       expect(e.message).toContain(name);
     }

@@ -54,13 +54,19 @@ describe('writeBatch', () => {
   it('fails like the public batch() on a closed database', async () => {
     const d = await fresh();
     await d.close();
-    await expect(writeBatch(d, [{ type: 'put', key: b('k'), value: b('v') }], true)).rejects.toMatchObject({ code: 'LEVEL_DATABASE_NOT_OPEN' });
+    await expect(writeBatch(d, [{ type: 'put', key: b('k'), value: b('v') }], true)).rejects.toMatchObject({
+      code: 'LEVEL_DATABASE_NOT_OPEN',
+    });
   });
 
   it('refuses what the public batch() would have refused: keys and values that are not Buffers', async () => {
     const d = await fresh();
-    expect(() => writeBatch(d, [{ type: 'put', key: 'k' as unknown as Buffer, value: b('v') }], false)).toThrow(InvariantError);
-    expect(() => writeBatch(d, [{ type: 'put', key: b('k'), value: null as unknown as Buffer }], false)).toThrow(InvariantError);
+    expect(() => writeBatch(d, [{ type: 'put', key: 'k' as unknown as Buffer, value: b('v') }], false)).toThrow(
+      InvariantError,
+    );
+    expect(() => writeBatch(d, [{ type: 'put', key: b('k'), value: null as unknown as Buffer }], false)).toThrow(
+      InvariantError,
+    );
     expect(() => writeBatch(d, [{ type: 'del', key: Buffer.alloc(0) }], false)).toThrow(InvariantError);
   });
 

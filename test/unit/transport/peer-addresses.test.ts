@@ -30,7 +30,10 @@ describe('member context', () => {
     const both = encodeMemberContext('10.0.0.1:7001', '10.0.0.1:8001');
     expect(decodeMemberContext(both)).toEqual({ client: '10.0.0.1:7001', peer: '10.0.0.1:8001' });
     // Today's contexts (utf8 HOST:PORT) still read as one address for both.
-    expect(decodeMemberContext(Buffer.from('db-2.example:7001'))).toEqual({ client: 'db-2.example:7001', peer: 'db-2.example:7001' });
+    expect(decodeMemberContext(Buffer.from('db-2.example:7001'))).toEqual({
+      client: 'db-2.example:7001',
+      peer: 'db-2.example:7001',
+    });
   });
 
   it('ignores malformed or oversized contexts', () => {
@@ -58,7 +61,11 @@ describe('address book', () => {
       [1, '10.0.0.1:8001'],
       [2, '10.0.0.2:8001'],
     ]);
-    const book = await AddressBook.open(db, initial, { self: 1, selfClientAddress: '10.0.0.1:7001', initialAreClientAddresses: false });
+    const book = await AddressBook.open(db, initial, {
+      self: 1,
+      selfClientAddress: '10.0.0.1:7001',
+      initialAreClientAddresses: false,
+    });
     expect(book.peer(2)).toBe('10.0.0.2:8001');
     expect(book.get(2)).toBeNull(); // not known until node 2's handshake names it
     expect(book.get(1)).toBe('10.0.0.1:7001');
@@ -72,7 +79,11 @@ describe('address book', () => {
       [3, '10.0.0.3:8001'],
     ]);
     await book.flush();
-    const reopened = await AddressBook.open(db, new Map([[1, '10.0.0.1:8001']]), { self: 1, selfClientAddress: '10.0.0.1:7001', initialAreClientAddresses: false });
+    const reopened = await AddressBook.open(db, new Map([[1, '10.0.0.1:8001']]), {
+      self: 1,
+      selfClientAddress: '10.0.0.1:7001',
+      initialAreClientAddresses: false,
+    });
     expect(reopened.all()).toEqual([
       [1, { peer: '10.0.0.1:8001', client: '10.0.0.1:7001' }],
       [2, { peer: '10.0.0.2:8001', client: '10.0.0.2:7001' }],
@@ -82,10 +93,13 @@ describe('address book', () => {
 
   it('reads the older [[id, address]] record (one port served both) and skips invalid addresses', async () => {
     const db = memoryDb();
-    db.data.set('n/addresses', encodeRecord([
-      [4, '10.0.0.4:7001'],
-      [5, 'not an address'],
-    ]));
+    db.data.set(
+      'n/addresses',
+      encodeRecord([
+        [4, '10.0.0.4:7001'],
+        [5, 'not an address'],
+      ]),
+    );
     const book = await AddressBook.open(db, new Map([[1, '10.0.0.1:7001']]));
     expect(book.peer(4)).toBe('10.0.0.4:7001');
     expect(book.get(4)).toBe('10.0.0.4:7001');

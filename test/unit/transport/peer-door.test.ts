@@ -55,7 +55,17 @@ interface StartOptions {
 
 async function startNode(id: number, opts: StartOptions = {}): Promise<Node> {
   const metrics = createNodeMetrics();
-  const node: Node = { id, transport: undefined as unknown as Transport, server: undefined as unknown as grpc.Server, port: 0, metrics, received: [], snapshots: [], clientAddresses: [], learned: [] };
+  const node: Node = {
+    id,
+    transport: undefined as unknown as Transport,
+    server: undefined as unknown as grpc.Server,
+    port: 0,
+    metrics,
+    received: [],
+    snapshots: [],
+    clientAddresses: [],
+    learned: [],
+  };
   node.transport = new Transport({
     selfId: id,
     clusterId: opts.clusterId === undefined ? CLUSTER : opts.clusterId,
@@ -88,7 +98,9 @@ async function startNode(id: number, opts: StartOptions = {}): Promise<Node> {
     node.server = new grpc.Server(serverOptions);
     node.transport.registerOn(node.server);
     node.port = await new Promise<number>((resolve, reject) =>
-      node.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      node.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
   }
   cleanups.push(() => {
@@ -133,7 +145,9 @@ const NONCE = '0123456789abcdef0123456789abcdef';
 function handshake(fields: HandshakeFields = {}): grpc.Metadata {
   const f = { protocol: '2', node: '1', to: '2', nonce: NONCE, address: '127.0.0.1:7001', cluster: null, ...fields };
   const proof =
-    fields.proof !== undefined ? fields.proof : handshakeProof(CLUSTER, Number(f.node), Number(f.to), String(f.nonce), String(f.address));
+    fields.proof !== undefined
+      ? fields.proof
+      : handshakeProof(CLUSTER, Number(f.node), Number(f.to), String(f.nonce), String(f.address));
   const md = new grpc.Metadata();
   const put = (k: string, v: string | null) => v !== null && md.set(k, v);
   put(HANDSHAKE_HEADERS.protocol, f.protocol);
@@ -148,11 +162,20 @@ function handshake(fields: HandshakeFields = {}): grpc.Metadata {
 
 /** The handshake a genuine member `node` of `cluster` sends to `to` (the code under test makes it). */
 const valid = (node: number, cluster = CLUSTER, to = 2) =>
-  handshakeMetadata({ clusterId: cluster, nodeId: node, to, clientAddress: `127.0.0.1:${7000 + node}`, revealClusterId: false });
+  handshakeMetadata({
+    clusterId: cluster,
+    nodeId: node,
+    to,
+    clientAddress: `127.0.0.1:${7000 + node}`,
+    revealClusterId: false,
+  });
 
 type RawClient = grpc.Client & {
   stream(md: grpc.Metadata): grpc.ClientDuplexStream<MessageBatchWire, MessageBatchWire>;
-  installSnapshot(md: grpc.Metadata, cb: (err: grpc.ServiceError | null, ack?: SnapshotAckWire) => void): grpc.ClientWritableStream<SnapshotChunkWire>;
+  installSnapshot(
+    md: grpc.Metadata,
+    cb: (err: grpc.ServiceError | null, ack?: SnapshotAckWire) => void,
+  ): grpc.ClientWritableStream<SnapshotChunkWire>;
 };
 
 function rawClient(port: number): RawClient {
@@ -163,7 +186,12 @@ function rawClient(port: number): RawClient {
 }
 
 /** Opens a raw stream with `md`, writes `batches`, and resolves with the call's final status code. */
-async function rawStream(port: number, md: grpc.Metadata, batches: MessageBatchWire[], holdMs = 200): Promise<grpc.status> {
+async function rawStream(
+  port: number,
+  md: grpc.Metadata,
+  batches: MessageBatchWire[],
+  holdMs = 200,
+): Promise<grpc.status> {
   const call = rawClient(port).stream(md);
   return new Promise<grpc.status>((resolve) => {
     let settled = false;
@@ -186,7 +214,11 @@ async function rawStream(port: number, md: grpc.Metadata, batches: MessageBatchW
   });
 }
 
-async function rawSnapshot(port: number, md: grpc.Metadata, chunk: SnapshotChunkWire): Promise<{ err: grpc.ServiceError | null; ack?: SnapshotAckWire }> {
+async function rawSnapshot(
+  port: number,
+  md: grpc.Metadata,
+  chunk: SnapshotChunkWire,
+): Promise<{ err: grpc.ServiceError | null; ack?: SnapshotAckWire }> {
   return new Promise((resolve) => {
     const call = rawClient(port).installSnapshot(md, (err, ack) => resolve({ err, ack }));
     call.on('error', () => undefined);
@@ -195,7 +227,14 @@ async function rawSnapshot(port: number, md: grpc.Metadata, chunk: SnapshotChunk
   });
 }
 
-const chunk = (from: number, to: number): SnapshotChunkWire => ({ from, to, groupId: 1, header: Buffer.from('hdr'), data: Buffer.from('data'), last: true });
+const chunk = (from: number, to: number): SnapshotChunkWire => ({
+  from,
+  to,
+  groupId: 1,
+  header: Buffer.from('hdr'),
+  data: Buffer.from('data'),
+  last: true,
+});
 
 describe('peer door: handshake checks', () => {
   it('a peer of another cluster is refused: its link never opens and nothing reaches the handler', async () => {
@@ -210,14 +249,17 @@ describe('peer door: handshake checks', () => {
     expect(b.received).toEqual([]);
     expect((await rejected(b.metrics)).cluster_mismatch).toBeGreaterThan(0);
     // A raw call with the wrong id gets PERMISSION_DENIED.
-    expect(await rawStream(b.port, valid(1, OTHER_CLUSTER), [{ from: 1, to: 2, messages: [Buffer.from('forged')] }])).toBe(grpc.status.PERMISSION_DENIED);
+    expect(
+      await rawStream(b.port, valid(1, OTHER_CLUSTER), [{ from: 1, to: 2, messages: [Buffer.from('forged')] }]),
+    ).toBe(grpc.status.PERMISSION_DENIED);
     expect(b.received).toEqual([]);
   });
 
   it('a call without a handshake, or with a malformed one, is refused with UNAUTHENTICATED and counted by reason', async () => {
     const b = await startNode(2);
     const batch = { from: 1, to: 2, messages: [Buffer.from('forged')] };
-    const refused = async (md: grpc.Metadata) => expect(await rawStream(b.port, md, [batch])).toBe(grpc.status.UNAUTHENTICATED);
+    const refused = async (md: grpc.Metadata) =>
+      expect(await rawStream(b.port, md, [batch])).toBe(grpc.status.UNAUTHENTICATED);
     await refused(new grpc.Metadata());
     await refused(handshake({ protocol: '1' })); // the older protocol that sent the cluster id in clear
     await refused(handshake({ node: '0' }));
@@ -229,7 +271,14 @@ describe('peer door: handshake checks', () => {
     await refused(handshake({ address: 'not-an-address' }));
     expect(b.received).toEqual([]);
     expect(b.clientAddresses).toEqual([]);
-    expect(await rejected(b.metrics)).toEqual({ no_handshake: 1, bad_protocol: 1, bad_node_id: 2, self_id: 1, bad_proof: 2, bad_address: 2 });
+    expect(await rejected(b.metrics)).toEqual({
+      no_handshake: 1,
+      bad_protocol: 1,
+      bad_node_id: 2,
+      self_id: 1,
+      bad_proof: 2,
+      bad_address: 2,
+    });
   });
 
   it('a proof made with another key, or for another receiver, is refused with PERMISSION_DENIED', async () => {
@@ -288,7 +337,7 @@ describe('peer door: handshake checks', () => {
     expect(await rejected(b.metrics)).toEqual({ no_handshake: 1, cluster_mismatch: 1, spoofed_from: 1, wrong_to: 1 });
   });
 
-  it('two nodes of one cluster talk, and each learns the other\'s client address from the handshake', async () => {
+  it("two nodes of one cluster talk, and each learns the other's client address from the handshake", async () => {
     const a = await startNode(1, { clientAddress: 'client-a.example:9001' });
     const b = await startNode(2, { clientAddress: 'client-b.example:9002' });
     a.transport.setPeer(2, `127.0.0.1:${b.port}`);
@@ -320,7 +369,10 @@ describe('peer door: the receiver proves the cluster id before anything is sent 
         call.sendMetadata(new grpc.Metadata());
         call.on('data', () => void fake.batches++);
       },
-      installSnapshot: (call: grpc.ServerReadableStream<SnapshotChunkWire, SnapshotAckWire>, cb: grpc.sendUnaryData<SnapshotAckWire>) => {
+      installSnapshot: (
+        call: grpc.ServerReadableStream<SnapshotChunkWire, SnapshotAckWire>,
+        cb: grpc.sendUnaryData<SnapshotAckWire>,
+      ) => {
         fake.handshakes.push(call.metadata);
         call.sendMetadata(new grpc.Metadata());
         call.on('data', () => void fake.chunks++);
@@ -328,7 +380,9 @@ describe('peer door: the receiver proves the cluster id before anything is sent 
       },
     });
     fake.port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
     cleanups.push(() => server.forceShutdown());
     return fake;
@@ -346,7 +400,9 @@ describe('peer door: the receiver proves the cluster id before anything is sent 
       yield Buffer.from('the whole state machine');
     }
     await until(() => fake.handshakes.length > 0);
-    await expect(a.transport.sendSnapshot(99, 1, Buffer.from('hdr'), chunks())).rejects.toThrow(/UNAVAILABLE|did not prove|no connection/);
+    await expect(a.transport.sendSnapshot(99, 1, Buffer.from('hdr'), chunks())).rejects.toThrow(
+      /UNAVAILABLE|did not prove|no connection/,
+    );
     await sleep(100);
     expect(fake.batches).toBe(0);
     expect(fake.chunks).toBe(0);
@@ -473,7 +529,9 @@ describe('peer door: TLS files', () => {
       expect(load(join(ca.dir, 'missing.pem'), good.key, ca.ca)).toThrow(/--peer-tls-cert: cannot read/);
       expect(load(good.cert, join(ca.dir, 'missing.key'), ca.ca)).toThrow(/--peer-tls-key: cannot read/);
       expect(load(good.cert, good.key, notPem)).toThrow(/--peer-tls-ca: .* is not a PEM file/);
-      expect(load(good.cert, other.key, ca.ca)).toThrow(/--peer-tls-cert\/--peer-tls-key: .* not a usable certificate and key/);
+      expect(load(good.cert, other.key, ca.ca)).toThrow(
+        /--peer-tls-cert\/--peer-tls-key: .* not a usable certificate and key/,
+      );
       try {
         loadPeerTls({ cert: notPem, key: good.key, ca: ca.ca });
       } catch (e) {

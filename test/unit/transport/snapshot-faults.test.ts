@@ -39,10 +39,16 @@ async function startNode(
   });
   const server = new grpc.Server(serverOptions);
   const node: Node = { transport, server, port: 0 };
-  transport.setHandler({ onMessages: () => undefined, onUnreachable: () => undefined, onSnapshot: (s) => onSnapshot(s, node) });
+  transport.setHandler({
+    onMessages: () => undefined,
+    onUnreachable: () => undefined,
+    onSnapshot: (s) => onSnapshot(s, node),
+  });
   transport.registerOn(server);
   node.port = await new Promise((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   cleanups.push(() => {
     transport.close();
@@ -60,7 +66,10 @@ async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
 }
 
 /** A big chunk source (far more than the HTTP/2 windows hold) that records whether it was closed. */
-function bigSource(chunkCount = 400, chunkBytes = 64 * 1024): { chunks: AsyncIterable<Buffer>; state: { yielded: number; closed: boolean } } {
+function bigSource(
+  chunkCount = 400,
+  chunkBytes = 64 * 1024,
+): { chunks: AsyncIterable<Buffer>; state: { yielded: number; closed: boolean } } {
   const state = { yielded: 0, closed: false };
   async function* gen(): AsyncGenerator<Buffer> {
     try {
@@ -76,7 +85,9 @@ function bigSource(chunkCount = 400, chunkBytes = 64 * 1024): { chunks: AsyncIte
 }
 
 /** Records unhandled rejections while `fn` runs (vitest would report them only after the file). */
-async function withoutUnhandled<T>(fn: () => Promise<T>): Promise<{ result: PromiseSettledResult<T>; unhandled: unknown[] }> {
+async function withoutUnhandled<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: PromiseSettledResult<T>; unhandled: unknown[] }> {
   const unhandled: unknown[] = [];
   const onUnhandled = (e: unknown): void => {
     unhandled.push(e);
@@ -106,7 +117,9 @@ describe('snapshot send faults', () => {
     await until(() => a.transport.stats().get(2)!.connected);
     const src = bigSource();
     const started = Date.now();
-    const { result, unhandled } = await withoutUnhandled(() => a.transport.sendSnapshot(2, 7, Buffer.from('hdr'), src.chunks));
+    const { result, unhandled } = await withoutUnhandled(() =>
+      a.transport.sendSnapshot(2, 7, Buffer.from('hdr'), src.chunks),
+    );
     expect(readOne).toBe(true);
     expect(result.status).toBe('rejected');
     expect(String((result as PromiseRejectedResult).reason)).toMatch(/snapshot to peer 2/);
@@ -125,7 +138,9 @@ describe('snapshot send faults', () => {
     await until(() => a.transport.stats().get(2)!.connected);
     const src = bigSource();
     const started = Date.now();
-    const { result, unhandled } = await withoutUnhandled(() => a.transport.sendSnapshot(2, 7, Buffer.from('hdr'), src.chunks));
+    const { result, unhandled } = await withoutUnhandled(() =>
+      a.transport.sendSnapshot(2, 7, Buffer.from('hdr'), src.chunks),
+    );
     expect(result.status).toBe('rejected');
     expect(String((result as PromiseRejectedResult).reason)).toMatch(/already receiving a snapshot/);
     expect(Date.now() - started).toBeLessThan(5000);
@@ -144,7 +159,9 @@ describe('snapshot send faults', () => {
     await until(() => a.transport.stats().get(2)!.connected);
     const src = bigSource();
     const started = Date.now();
-    const { result, unhandled } = await withoutUnhandled(() => a.transport.sendSnapshot(2, 7, Buffer.from('hdr'), src.chunks));
+    const { result, unhandled } = await withoutUnhandled(() =>
+      a.transport.sendSnapshot(2, 7, Buffer.from('hdr'), src.chunks),
+    );
     expect(result.status).toBe('rejected');
     expect(Date.now() - started).toBeLessThan(6000);
     expect(src.state.closed).toBe(true);
@@ -162,7 +179,9 @@ describe('snapshot send faults', () => {
     await until(() => a.transport.stats().get(2)!.connected);
     const src = bigSource();
     const started = Date.now();
-    const { result, unhandled } = await withoutUnhandled(() => a.transport.sendSnapshot(2, 7, Buffer.from('hdr'), src.chunks));
+    const { result, unhandled } = await withoutUnhandled(() =>
+      a.transport.sendSnapshot(2, 7, Buffer.from('hdr'), src.chunks),
+    );
     expect(result.status).toBe('rejected');
     expect(String((result as PromiseRejectedResult).reason)).toMatch(/took no snapshot data for 800 ms/);
     expect(Date.now() - started).toBeLessThan(5000);

@@ -21,13 +21,35 @@ afterEach(async () => {
 
 async function bind(server: grpc.Server, port: number): Promise<number> {
   return new Promise((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
 }
 
-async function startNode(id: number, opts: { port?: number; outboxMessagesMax?: number; refuseSnapshots?: boolean } = {}): Promise<Node> {
-  const transport = new Transport({ selfId: id, clusterId: 'test-cluster', clientAddress: `127.0.0.1:${9000 + id}`, outboxMessagesMax: opts.outboxMessagesMax ?? 1000, random: new Random(id), logger: silentLogger(), metrics: null, backoff: { initialMs: 20, maxMs: 200 } });
-  const node: Node = { id, transport, server: new grpc.Server(serverOptions), port: 0, received: [], unreachable: [], snapshots: [] };
+async function startNode(
+  id: number,
+  opts: { port?: number; outboxMessagesMax?: number; refuseSnapshots?: boolean } = {},
+): Promise<Node> {
+  const transport = new Transport({
+    selfId: id,
+    clusterId: 'test-cluster',
+    clientAddress: `127.0.0.1:${9000 + id}`,
+    outboxMessagesMax: opts.outboxMessagesMax ?? 1000,
+    random: new Random(id),
+    logger: silentLogger(),
+    metrics: null,
+    backoff: { initialMs: 20, maxMs: 200 },
+  });
+  const node: Node = {
+    id,
+    transport,
+    server: new grpc.Server(serverOptions),
+    port: 0,
+    received: [],
+    unreachable: [],
+    snapshots: [],
+  };
   const handler: TransportHandler = {
     onMessages: (from, messages) => {
       for (const m of messages) node.received.push({ from, message: m.toString() });
@@ -123,9 +145,15 @@ describe('transport', () => {
       for (let i = 0; i < 5; i++) yield Buffer.from(`chunk${i}`);
     }
     await a.transport.sendSnapshot(2, 7, Buffer.from('hdr'), chunks());
-    expect(b.snapshots).toEqual([{ from: 1, groupId: 7, header: 'hdr', data: ['chunk0', 'chunk1', 'chunk2', 'chunk3', 'chunk4'] }]);
-    await expect(a.transport.sendSnapshot(3, 7, Buffer.from('hdr'), chunks())).rejects.toThrow(/refused the snapshot: no thanks/);
-    await expect(a.transport.sendSnapshot(9, 7, Buffer.from('hdr'), chunks())).rejects.toThrow(/no connection to peer 9/);
+    expect(b.snapshots).toEqual([
+      { from: 1, groupId: 7, header: 'hdr', data: ['chunk0', 'chunk1', 'chunk2', 'chunk3', 'chunk4'] },
+    ]);
+    await expect(a.transport.sendSnapshot(3, 7, Buffer.from('hdr'), chunks())).rejects.toThrow(
+      /refused the snapshot: no thanks/,
+    );
+    await expect(a.transport.sendSnapshot(9, 7, Buffer.from('hdr'), chunks())).rejects.toThrow(
+      /no connection to peer 9/,
+    );
   });
 
   it('drops messages for an unknown peer and reports it unreachable', async () => {
