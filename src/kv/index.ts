@@ -3,5 +3,6 @@ export { StateMachine, SESSION_TTL_MS_DEFAULT } from './state-machine';
 export type { KeyRange, StateMachineOptions } from './state-machine';
 export { SnapshotReader, SNAPSHOT_CHUNK_BYTES_DEFAULT } from './snapshot-reader';
 export { decodeChunk } from './snapshot-chunk';
+export type { ReplicaDigest } from './digest';
 export type { SnapshotChunk, ChunkItem } from './snapshot-chunk';
 export type { SessionTag, WriteOp, Compare, Command, CommandResult, KeyValue, ScanPage } from './types';

@@ -66,6 +66,7 @@ import { SessionTable } from './session-table';
 import type { SessionState } from './session-table';
 import { SNAPSHOT_CHUNK_BYTES_DEFAULT, SnapshotReader } from './snapshot-reader';
 import { SnapshotStaging, runInstall } from './snapshot-staging';
+import { digestFromSnapshot, type ReplicaDigest } from './digest';
 
 export interface KeyRange {
   start: Buffer;
@@ -112,6 +113,7 @@ export class StateMachine {
   private readsInFlight = 0;
   /** Resolved when readsInFlight drops to 0 (an install waits for it before it touches the range). */
   private readsDrained: (() => void) | null = null;
+  private digesting = false;
 
   private constructor(
     private readonly db: StoreDb,
@@ -383,6 +385,30 @@ export class StateMachine {
       return await this.scanNow(start, end, limit, bytesMax);
     } catch (e) {
       throw this.readFailure(e);
+    }
+  }
+
+  /**
+   * The digest of the group's data at one applied index (digest.ts), for comparing replicas. Its LevelDB
+   * snapshot is taken under the read fence (never in the middle of an install); one digest at a time per
+   * group, another one meanwhile is RESOURCE_EXHAUSTED (it reads the whole range).
+   */
+  async digest(): Promise<ReplicaDigest> {
+    if (this.digesting) throw new TesseraError('RESOURCE_EXHAUSTED', `a digest of group ${this.groupId} is running`);
+    this.digesting = true;
+    try {
+      await this.enterRead();
+      let snapshot;
+      try {
+        snapshot = this.db.snapshot();
+      } finally {
+        this.exitRead();
+      }
+      return await digestFromSnapshot(this.db, snapshot, this.groupId, this.range);
+    } catch (e) {
+      throw this.readFailure(e);
+    } finally {
+      this.digesting = false;
     }
   }
 

@@ -128,5 +128,11 @@ export function adminServiceHandlers(
       const groupId = req.groupId > 0 ? req.groupId : WHOLE_KEYSPACE_GROUP;
       return { leader: await host().transferLeader(groupId, to, timeoutMs) };
     }),
+
+    // This replica's own data, never forwarded: the read fence of a stale read, at whatever it applied.
+    digest: u('Admin.Digest', async (req: { groupId: number }) => {
+      const groupId = req.groupId > 0 ? req.groupId : WHOLE_KEYSPACE_GROUP;
+      return (await host().read(groupId, 'stale', (sm) => sm.digest())).value;
+    }),
   };
 }
