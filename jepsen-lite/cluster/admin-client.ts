@@ -11,6 +11,7 @@ import { repoRoot } from './repo-root';
 /** Admin.Status arrives in the SDK's public shapes (same proto, same loader defaults). */
 export type { Member as MemberInfo, GroupStatus as GroupInfo, NodeStatus } from '../../src/client';
 import type { Member as MemberInfo, NodeStatus } from '../../src/client';
+import type { ReplicaDigest } from '../checker/divergence';
 
 type Callback<T> = (err: grpc.ServiceError | null, res: T) => void;
 interface AdminStub extends grpc.Client {
@@ -22,6 +23,7 @@ interface AdminStub extends grpc.Client {
   ): void;
   RemoveNode(req: { id: number }, opts: grpc.CallOptions, cb: Callback<{ members: MemberInfo[] }>): void;
   TransferLeader(req: { groupId: number; to: number }, opts: grpc.CallOptions, cb: Callback<{ leader: number }>): void;
+  Digest(req: { groupId: number }, opts: grpc.CallOptions, cb: Callback<ReplicaDigest>): void;
 }
 
 let adminCtor: (new (address: string, creds: grpc.ChannelCredentials) => AdminStub) | null = null;
@@ -75,6 +77,11 @@ export class AdminClient {
 
   transferLeader(groupId: number, to: number, timeoutMs = 5000): Promise<{ leader: number }> {
     return this.call((o, cb) => this.stub.TransferLeader({ groupId, to }, o, cb), timeoutMs);
+  }
+
+  /** This replica's own digest of a group's data (Admin.Digest), never forwarded. */
+  digest(groupId: number, timeoutMs = 10_000): Promise<ReplicaDigest> {
+    return this.call((o, cb) => this.stub.Digest({ groupId }, o, cb), timeoutMs);
   }
 
   close(): void {

@@ -13,6 +13,7 @@ import { ClusterNetwork } from '../net/cluster-network';
 import { host, httpPort, type PortPlan } from '../net/ports';
 import { NodeProcess, type UnexpectedExit } from './node-process';
 import { AdminClient, type GroupInfo, type NodeStatus } from './admin-client';
+import type { ReplicaDigest } from '../checker/divergence';
 
 export interface ClusterOptions {
   plan: PortPlan;
@@ -140,6 +141,22 @@ export class Cluster {
       if (selfLeader && (!best || g.term > best.term)) best = { leader: id, term: g.term, groupId: g.groupId };
     }
     return best;
+  }
+
+  /** The members (voters and learners) of the workload's group as its leader reports them, or null. */
+  async members(): Promise<number[] | null> {
+    const l = await this.leader();
+    if (!l) return null;
+    const st = await this.admin(l.leader).status(2000);
+    const g = (st.groups ?? []).find((x) => x.groupId === l.groupId);
+    const ids = (g?.members ?? []).map((m) => m.id);
+    // A node that lists no members (the harness's fake node) stands for: every running node not removed.
+    return ids.length > 0 ? ids : this.ids.filter((i) => !this.removed.has(i) && this.node(i).state === 'running');
+  }
+
+  /** Node `id`'s own digest of a group (0: the group holding the whole keyspace). */
+  async digest(id: number, groupId = 0): Promise<ReplicaDigest> {
+    return this.admin(id).digest(groupId);
   }
 
   async waitForLeader(timeoutMs: number): Promise<LeaderInfo | null> {

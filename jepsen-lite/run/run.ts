@@ -27,6 +27,8 @@ import { SetWorkload, defaultSetOptions } from '../workload/set';
 import type { KvClient, Workload } from '../workload/workload';
 import type { RunOptions } from './options';
 import { judge, overall, type CheckerVerdict, type RecoveryFacts, type Validity } from './verdicts';
+import { divergenceVerdict } from './verdicts';
+import { checkDivergence, type DivergenceResult } from '../checker/divergence';
 import { renderReport } from './report';
 import type { LinearizabilityResult } from '../checker';
 import { HostileNemesis, defaultAttackPlan, planAttacks, type HostileVerdict } from '../hostile/hostile-nemesis';
@@ -116,6 +118,7 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
   let recovery: RecoveryFacts = { leaderFound: false, recoveryMs: null, finalOps: 0, finalOk: 0, okOpsDuringRun: 0 };
   let hostile: HostileNemesis | null = null;
   let hostileVerdict: HostileVerdict | null = null;
+  let divergence: DivergenceResult | null = null;
 
   try {
     try {
@@ -244,6 +247,11 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
       if (ok) finalOk++;
     }
     await finalClient.close();
+    // No writes are in flight now: every member must reach one applied index and hold the same data there.
+    divergence = leader
+      ? await checkDivergence(cluster, { budgetMs: o.recoverySeconds * 1000, intervalMs: 250 })
+      : null;
+    log(`divergence: ${divergence?.summary ?? 'not run (no leader)'}`);
     if (hostile) {
       hostileVerdict = await hostile.verdict();
       log(`hostile: ${hostileVerdict.summary}`);
@@ -266,6 +274,7 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
     recovery,
     checkTimeLimitMs: 60_000,
   });
+  verdicts.push(divergenceVerdict(divergence));
   if (hostileVerdict)
     verdicts.push({
       name: 'hostile',

@@ -2,12 +2,15 @@
  * Judges a finished run: the workload's checker (linearizability for register, set, bank) plus two
  * checks of the cluster itself: `crashes` (no node exited without the harness killing it) and
  * `recovery` (after healing, a leader was found and every final read succeeded).
+ * `divergence` (divergenceVerdict, added by the run after its final reads): every member holds the same data
+ * at one applied index.
  * Overall: false if any checker is false; 'unknown' if none is false and some is unknown; else true.
  */
 import { checkBank, checkLinearizability, checkSet } from '../checker';
 import type { HistoryEvent } from '../history';
 import type { UnexpectedExit } from '../cluster/node-process';
 import type { WorkloadName } from '../workload/workload';
+import type { DivergenceResult } from '../checker/divergence';
 
 export type Validity = boolean | 'unknown';
 
@@ -128,4 +131,10 @@ export function judge(input: VerdictInput): CheckerVerdict[] {
     detail: rec,
   });
   return out;
+}
+
+/** The replica-divergence check's verdict (checker/divergence.ts); null: not run (no leader after healing). */
+export function divergenceVerdict(r: DivergenceResult | null): CheckerVerdict {
+  if (!r) return { name: 'divergence', valid: 'unknown', summary: 'not run: no leader after healing', detail: null };
+  return { name: 'divergence', valid: r.valid, summary: r.summary, detail: r };
 }

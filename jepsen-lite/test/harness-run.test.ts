@@ -52,7 +52,12 @@ describe('jepsen-lite runs against a fake node', () => {
     const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     expect(results.valid).toBe(true);
     expect(results.counts.byFunction.get.ok).toBeGreaterThan(0);
-    expect(results.verdicts.map((v: { name: string }) => v.name)).toEqual(['linearizable', 'crashes', 'recovery']);
+    expect(results.verdicts.map((v: { name: string }) => v.name)).toEqual([
+      'linearizable',
+      'crashes',
+      'recovery',
+      'divergence',
+    ]);
     const nemesis = readFileSync(join(out, 'nemesis.jsonl'), 'utf8')
       .trim()
       .split('\n')
@@ -101,6 +106,7 @@ describe('jepsen-lite runs against a fake node', () => {
       ['set', true],
       ['crashes', true],
       ['recovery', true],
+      ['divergence', true],
     ]);
     const bank = await run('bank', [
       '--workload',
@@ -120,6 +126,7 @@ describe('jepsen-lite runs against a fake node', () => {
       ['bank', true],
       ['crashes', true],
       ['recovery', true],
+      ['divergence', true],
     ]);
   }, 120_000);
 });
