@@ -32,6 +32,8 @@ export const DEFAULTS = {
   /** One hour, a bound like an etcd lease: far above any client's retry window for one write. */
   sessionTtlMs: 60 * 60 * 1000,
   requestTimeoutMs: 10_000,
+  /** The node's memory budget (server/memory-budget.ts derives the overload bounds from it). */
+  memoryBudgetMib: 512,
   unsafeStaleReads: false,
   logLevel: 'info' as const,
 } as const;
@@ -41,6 +43,11 @@ export const DEFAULTS = {
  * are seconds), or a retried write could apply twice.
  */
 export const SESSION_TTL_MS_MIN = 60_000;
+
+/** The smallest memory budget accepted: a node's baseline (V8, LevelDB caches) needs about this much. */
+export const MEMORY_BUDGET_MIB_MIN = 64;
+/** The largest memory budget accepted (1 TiB). */
+export const MEMORY_BUDGET_MIB_MAX = 1024 * 1024;
 
 export interface ProfileTiming {
   heartbeatMs: number;

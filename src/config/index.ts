@@ -18,7 +18,7 @@ export type {
   TlsFiles,
 } from './types';
 export type { ConfigSources, RawConfig, RawValue } from './load';
-export { DEFAULTS, PROFILES, SESSION_TTL_MS_MIN } from './defaults';
+export { DEFAULTS, MEMORY_BUDGET_MIB_MAX, MEMORY_BUDGET_MIB_MIN, PROFILES, SESSION_TTL_MS_MIN } from './defaults';
 export { OPTIONS, envName, flagName, optionUsage } from './options';
 export { formatHostPort, isUnspecifiedHost, parseHostPort, parsePeers, validateNodeConfig } from './validate';
 export { loadRawConfig } from './load';

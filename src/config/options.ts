@@ -119,6 +119,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'longest wait for commit or read index without a client deadline (default 10000)',
   },
   {
+    key: 'memoryBudgetMib',
+    kind: 'int',
+    help: 'memory budget of the node in MiB; bytes in flight, per-stream and per-connection buffers and Scan pages derive from it (default 512, min 64)',
+  },
+  {
     key: 'unsafeStaleReads',
     kind: 'bool',
     help: 'TEST ONLY, UNSAFE: serve linearizable reads locally without ReadIndex',

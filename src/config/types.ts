@@ -115,5 +115,11 @@ export interface NodeConfig {
    * linearizability under partitions; exists so jepsen-lite can prove it detects stale reads.
    */
   unsafeStaleReads: boolean;
+  /**
+   * The node's memory budget in bytes (--memory-budget-mib). The overload bounds derive from it
+   * (server/memory-budget.ts): bytes of client requests and responses in flight, bytes queued per stream,
+   * HTTP/2 session memory per connection, Scan pages in flight.
+   */
+  memoryBudgetBytes: number;
   logLevel: LogLevel;
 }

@@ -3,7 +3,15 @@
  * TesseraError('CONFIG') with a message naming the offending flag / variable / file key.
  */
 import { TesseraError, isNodeId, type NodeId } from '../base';
-import { DEFAULTS, PROFILES, SESSION_TTL_MS_MIN, derivedLogRetainEntries, derivedTickMs } from './defaults';
+import {
+  DEFAULTS,
+  MEMORY_BUDGET_MIB_MAX,
+  MEMORY_BUDGET_MIB_MIN,
+  PROFILES,
+  SESSION_TTL_MS_MIN,
+  derivedLogRetainEntries,
+  derivedTickMs,
+} from './defaults';
 import type { RawConfig, RawValue } from './load';
 import { OPTIONS } from './options';
 import type { HostPort, LogLevel, NodeConfig, ProfileName, TlsFiles } from './types';
@@ -274,6 +282,8 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     sessionTtlMs,
     requestTimeoutMs,
     unsafeStaleReads: bool('unsafeStaleReads', DEFAULTS.unsafeStaleReads),
+    memoryBudgetBytes:
+      int('memoryBudgetMib', DEFAULTS.memoryBudgetMib, MEMORY_BUDGET_MIB_MIN, MEMORY_BUDGET_MIB_MAX) * 1024 * 1024,
     logLevel: (str('logLevel') ?? DEFAULTS.logLevel) as LogLevel,
   };
 }

@@ -1,10 +1,23 @@
 /**
  * The node's HTTP endpoint: GET /metrics (Prometheus text format) and GET /healthz
  * (200 with a JSON status while the node serves; 503 with the same JSON while it starts or stops).
+ *
+ * Overload bounds (README "Memory budget and overload"):
+ * - /metrics is rendered at most once per metricsCacheMs (metrics-cache.ts): a scrape flood costs about
+ *   one render per interval;
+ * - at most connectionsMax open connections; at the cap the least recently used idle one is closed for a
+ *   new one (http-connections.ts), so idle connections never lock out /healthz;
+ * - a connection must send its request headers within headersTimeoutMs and the whole request within
+ *   requestTimeoutMs; a keep-alive connection idle for keepAliveTimeoutMs and any silent socket idle for
+ *   socketIdleMs is closed;
+ * - the listen backlog is large, so a burst of connections does not leave a health check waiting for a
+ *   SYN retransmit.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { capConnections, type HttpConnectionStats } from './http-connections';
+import { MetricsCache } from './metrics-cache';
 
 export interface HealthReport {
   serving: boolean;
@@ -16,43 +29,77 @@ export interface HttpServerOptions {
   port: number;
   registry: Registry;
   health: () => HealthReport;
+  /** Counted once per /metrics render. */
+  onMetricsRender?: () => void;
+  /** Scrapes within this many ms of a render share its text (default 1000). */
+  metricsCacheMs?: number;
+  /** Open connections at most (default 1024). */
+  connectionsMax?: number;
+  /** A silent or idle socket is closed after this many ms (default 10000). */
+  socketIdleMs?: number;
 }
 
 export interface ObsHttpServer {
   readonly port: number;
+  connections(): HttpConnectionStats;
   close(): Promise<void>;
 }
 
+export const HTTP_DEFAULTS = {
+  metricsCacheMs: 1000,
+  connectionsMax: 1024,
+  socketIdleMs: 10_000,
+  headersTimeoutMs: 5000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 1000,
+  backlog: 4096,
+} as const;
+
 export async function startHttpServer(options: HttpServerOptions): Promise<ObsHttpServer> {
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') {
-      res.writeHead(405, { allow: 'GET' }).end();
-      return;
-    }
-    if (path === '/metrics') {
-      options.registry
-        .metrics()
-        .then((text) => res.writeHead(200, { 'content-type': options.registry.contentType }).end(text))
-        .catch((e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(e)));
-      return;
-    }
-    if (path === '/healthz') {
-      let report: HealthReport;
-      try {
-        report = options.health();
-      } catch (e) {
-        report = { serving: false, error: String(e) };
+  const cache = new MetricsCache(
+    options.registry,
+    options.metricsCacheMs ?? HTTP_DEFAULTS.metricsCacheMs,
+    options.onMetricsRender,
+  );
+  const server: Server = createServer(
+    {
+      headersTimeout: HTTP_DEFAULTS.headersTimeoutMs,
+      requestTimeout: HTTP_DEFAULTS.requestTimeoutMs,
+      keepAliveTimeout: HTTP_DEFAULTS.keepAliveTimeoutMs,
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'GET') {
+        res.writeHead(405, { allow: 'GET' }).end();
+        return;
       }
-      res.writeHead(report.serving ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(report));
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
-  });
-  server.keepAliveTimeout = 1000;
+      if (path === '/metrics') {
+        cache
+          .get()
+          .then((text) => res.writeHead(200, { 'content-type': options.registry.contentType }).end(text))
+          .catch((e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(String(e)));
+        return;
+      }
+      if (path === '/healthz') {
+        let report: HealthReport;
+        try {
+          report = options.health();
+        } catch (e) {
+          report = { serving: false, error: String(e) };
+        }
+        res.writeHead(report.serving ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(report));
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
+    },
+  );
+  // Any socket silent this long is closed (no 'timeout' listener: Node destroys it).
+  server.setTimeout(options.socketIdleMs ?? HTTP_DEFAULTS.socketIdleMs);
+  const connections = capConnections(server, options.connectionsMax ?? HTTP_DEFAULTS.connectionsMax);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => {
+    server.listen({ port: options.port, host: options.host, backlog: HTTP_DEFAULTS.backlog }, () => {
       server.off('error', reject);
       resolve();
     });
@@ -60,6 +107,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<ObsHt
   const port = (server.address() as AddressInfo).port;
   return {
     port,
+    connections,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

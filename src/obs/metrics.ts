@@ -40,6 +40,25 @@ export interface NodeMetrics {
   snapshotsSent: Counter<'outcome'>;
   snapshotsReceived: Counter<'outcome'>;
   grpcLatencySeconds: Histogram<'method' | 'code'>;
+  /** The node's memory budget (--memory-budget-mib) in bytes. */
+  memoryBudgetBytes: Gauge;
+  /** Where the in-flight gauges read their values at scrape time (set by the server; zeros until then). */
+  inflightSource: { bytes: () => number; ops: () => number };
+  /** Bytes of client requests and responses in flight (server/memory-budget.ts), and its bound. */
+  inflightBytes: Gauge;
+  inflightBytesMax: Gauge;
+  /** Client ops being served. */
+  inflightOps: Gauge;
+  /** Requests refused because a budget was full, by reason (bytes, ops, scan). */
+  overloadRefused: Counter<'reason'>;
+  /** Streams whose request side was paused because their responses were not drained. */
+  streamPauses: Counter;
+  /** Times the /metrics text was rendered (scrapes within one cache interval share a render). */
+  metricsRenders: Counter;
+  /** Event-loop delay (perf_hooks.monitorEventLoopDelay) over the last sample window. */
+  eventLoopLagSeconds: Gauge<'quantile'>;
+  /** Raft-tick-period timer firings later than the bound (obs/loop-monitor.ts). */
+  raftTickLate: Counter;
 }
 
 export function createNodeMetrics(
@@ -183,6 +202,67 @@ export function createNodeMetrics(
       help: 'gRPC request latency by method and status code',
       labelNames: ['method', 'code'],
       buckets: latencyBucketsSeconds,
+      registers: r,
+    }),
+    ...overloadMetrics(r),
+  };
+}
+
+function overloadMetrics(r: Registry[]) {
+  const inflightSource = { bytes: () => 0, ops: () => 0 };
+  return {
+    inflightSource,
+    memoryBudgetBytes: new Gauge({
+      name: 'tessera_memory_budget_bytes',
+      help: 'The memory budget of the node (--memory-budget-mib)',
+      registers: r,
+    }),
+    inflightBytes: new Gauge({
+      name: 'tessera_inflight_bytes',
+      help: 'Bytes of client requests and unflushed responses in flight',
+      registers: r,
+      collect() {
+        this.set(inflightSource.bytes());
+      },
+    }),
+    inflightBytesMax: new Gauge({
+      name: 'tessera_inflight_bytes_max',
+      help: 'Bound on tessera_inflight_bytes (memory budget / 4)',
+      registers: r,
+    }),
+    inflightOps: new Gauge({
+      name: 'tessera_inflight_ops',
+      help: 'Client ops being served',
+      registers: r,
+      collect() {
+        this.set(inflightSource.ops());
+      },
+    }),
+    overloadRefused: new Counter({
+      name: 'tessera_overload_refused_total',
+      help: 'Requests refused with RESOURCE_EXHAUSTED because a node budget was full, by reason',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    streamPauses: new Counter({
+      name: 'tessera_stream_pauses_total',
+      help: 'Times a stream stopped being read because its responses were not drained',
+      registers: r,
+    }),
+    metricsRenders: new Counter({
+      name: 'tessera_metrics_renders_total',
+      help: 'Renders of the /metrics text (concurrent and repeated scrapes within the cache interval share one)',
+      registers: r,
+    }),
+    eventLoopLagSeconds: new Gauge({
+      name: 'tessera_event_loop_lag_seconds',
+      help: 'Event-loop delay over the last window, by quantile (0.5, 0.99, 1 = max)',
+      labelNames: ['quantile'],
+      registers: r,
+    }),
+    raftTickLate: new Counter({
+      name: 'tessera_raft_tick_late_total',
+      help: 'Timer firings at the Raft tick period that came later than half an election timeout',
       registers: r,
     }),
   };

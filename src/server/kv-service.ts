@@ -30,12 +30,52 @@ import {
   type GetWire,
   type OpenSessionWire,
   type PutWire,
+  type ScanPlan,
   type ScanWire,
 } from './requests';
 import { SessionOpenLimiter, clientAddressOf } from './session-limiter';
-import { toGrpcStatus, toRequestError } from './errors';
+import { toRequestError } from './errors';
 import { servePipeline, type OpenPipelines, type PipelineOpWire } from './pipeline';
-import { remainingMs, unary } from './unary';
+import { unary } from './unary';
+import { serveMulti } from './multi';
+import {
+  deriveOverloadBounds,
+  InflightBudget,
+  overloadError,
+  requestBytes,
+  type OverloadBounds,
+} from './memory-budget';
+
+export { MULTI_OPS_MAX } from './multi';
+
+/** The node's budget and the bounds derived from its memory budget (memory-budget.ts). */
+export interface Admission {
+  budget: InflightBudget;
+  bounds: OverloadBounds;
+}
+
+/** The node's Admission from its config; refusals are counted in `metrics` (tessera_overload_refused_total). */
+export function admissionFor(config: NodeConfig, metrics: NodeMetrics | null = null): Admission {
+  const bounds = deriveOverloadBounds(config.memoryBudgetBytes, config.limits.scanBytesMax);
+  const refused = metrics
+    ? {
+        bytes: metrics.overloadRefused.labels({ reason: 'bytes' }),
+        ops: metrics.overloadRefused.labels({ reason: 'ops' }),
+      }
+    : null;
+  const observer = refused ? { refused: (reason: 'bytes' | 'ops') => refused[reason].inc() } : null;
+  return { bounds, budget: new InflightBudget(bounds.inflightBytesMax, bounds.opsInFlightMax, observer) };
+}
+
+/** Runs `fn` as one admitted op of `bytes` bytes (RESOURCE_EXHAUSTED at once when the node is full). */
+async function admitted<T>(budget: InflightBudget, bytes: number, fn: () => Promise<T>): Promise<T> {
+  if (!budget.tryAcquireOp(bytes)) throw overloadError('bytes or requests in flight');
+  try {
+    return await fn();
+  } finally {
+    budget.releaseOp(bytes);
+  }
+}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -70,9 +110,6 @@ export function expectResult<T extends CommandResult['type']>(
   throw new TesseraError('INTERNAL', `unexpected state machine result ${result.type} for a ${type}`);
 }
 
-/** Most requests in one Multi call (the SDK sends far fewer). */
-export const MULTI_OPS_MAX = 4096;
-
 interface MultiOpWire {
   op?: 'get' | 'put' | 'delete' | 'compareAndSwap' | 'openSession';
   get?: GetWire | null;
@@ -88,10 +125,16 @@ export function kvServiceHandlers(
   metrics: NodeMetrics,
   pipelines: OpenPipelines,
   sessionLimiter: SessionOpenLimiter = new SessionOpenLimiter(config.sessionsNewPerClientPerSecond),
+  admission: Admission = admissionFor(config, metrics),
 ): grpc.UntypedServiceImplementation {
   const limits = config.limits;
+  const { budget, bounds } = admission;
+  const streamBounds = { budget, callQueuedBytesMax: bounds.callQueuedBytesMax };
+  /** A unary method, admitted by the node's budget with the bytes of its request. */
   const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>) =>
-    unary<Req, Res>(method, metrics, config.requestTimeoutMs, fn);
+    unary<Req, Res>(method, metrics, config.requestTimeoutMs, (req, timeoutMs) =>
+      admitted(budget, requestBytes(req), () => fn(req, timeoutMs)),
+    );
   const fns = kvFunctions(host, limits);
   /** OpenSession from the client at grpc-js peer `peer`: rate-limited by its address, then proposed. */
   const openSessionFn = async (req: OpenSessionWire, timeoutMs: number, peer: string) => {
@@ -143,6 +186,24 @@ export function kvServiceHandlers(
     );
   };
 
+  /** One Scan page as the request's plan asks it (its byte bound already capped by the node's). */
+  const scanPage = async (plan: ScanPlan, timeoutMs: number) => {
+    const h = host();
+    const group = h.groupFor(plan.start);
+    const { value: page, header: hd } = await h.read(
+      group,
+      plan.stale ? 'stale' : 'linearizable',
+      (sm) => sm.scan(plan.start, plan.end, plan.limit, plan.bytesMax),
+      timeoutMs,
+    );
+    return {
+      header: hd,
+      items: page.items.map((kv) => ({ key: kv.key, value: kv.value })),
+      more: page.more,
+      nextStart: page.nextStart ?? EMPTY,
+    };
+  };
+
   return {
     get: u('KV.Get', fns.get),
     put: u('KV.Put', fns.put),
@@ -158,7 +219,13 @@ export function kvServiceHandlers(
 
     multi: (call: grpc.ServerWritableStream<{ ops: MultiOpWire[] }, { results: Record<string, unknown>[] }>) => {
       const peer = call.getPeer();
-      serveMulti(call, (op, timeoutMs) => multiOne(op, timeoutMs, peer), metrics, config.requestTimeoutMs);
+      serveMulti(
+        call,
+        (op, timeoutMs) => multiOne(op, timeoutMs, peer),
+        metrics,
+        config.requestTimeoutMs,
+        streamBounds,
+      );
     },
     pipeline: (call: grpc.ServerDuplexStream<{ ops: PipelineOpWire[] }, { results: Record<string, unknown>[] }>) => {
       const peer = call.getPeer();
@@ -168,27 +235,25 @@ export function kvServiceHandlers(
         pipelines,
         metrics,
         config.requestTimeoutMs,
+        streamBounds,
       );
     },
 
+    // A Scan page holds at most scanPageBytesMax bytes, reserved in the node's budget (on top of the op's
+    // own bytes) while the page is read and answered: many concurrent scans get RESOURCE_EXHAUSTED at once.
     scan: u('KV.Scan', async (req: ScanWire, timeoutMs) => {
       const plan = scanPlan(req, limits);
-      const h = host();
-      const group = h.groupFor(plan.start);
-      const { value: page, header: hd } = await h.read(
-        group,
-        plan.stale ? 'stale' : 'linearizable',
-        (sm) => sm.scan(plan.start, plan.end, plan.limit, plan.bytesMax),
-        timeoutMs,
-      );
-      return {
-        header: hd,
-        items: page.items.map((kv) => ({ key: kv.key, value: kv.value })),
-        more: page.more,
-        nextStart: page.nextStart ?? EMPTY,
-      };
+      plan.bytesMax = Math.min(plan.bytesMax, bounds.scanPageBytesMax);
+      if (!budget.tryAcquireBytes(plan.bytesMax)) {
+        metrics.overloadRefused.inc({ reason: 'scan' });
+        throw overloadError('scan bytes in flight');
+      }
+      try {
+        return await scanPage(plan, timeoutMs);
+      } finally {
+        budget.releaseBytes(plan.bytesMax);
+      }
     }),
-
     batch: u('KV.Batch', async (req: BatchWire, timeoutMs) => {
       const { command, readSlots } = batchCommand(req, limits);
       const h = host();
@@ -207,70 +272,6 @@ export function kvServiceHandlers(
       return { header: hd, succeeded: r.succeeded, results };
     }),
   };
-}
-
-/**
- * KV.Multi (server streaming): runs every request at once and streams the results as they complete; the
- * results completing in one event-loop turn share one message. Ends the stream after the last result.
- */
-function serveMulti(
-  call: grpc.ServerWritableStream<{ ops: MultiOpWire[] }, { results: Record<string, unknown>[] }>,
-  one: (op: MultiOpWire, timeoutMs: number) => Promise<Record<string, unknown>>,
-  metrics: NodeMetrics,
-  requestTimeoutMs: number,
-): void {
-  const t0 = performance.now();
-  const ops = call.request.ops ?? [];
-  const fail = (e: TesseraError): void => {
-    const st = toGrpcStatus(e);
-    metrics.grpcLatencySeconds.observe(
-      { method: 'KV.Multi', code: grpc.status[st.code] ?? String(st.code) },
-      (performance.now() - t0) / 1000,
-    );
-    call.emit('error', { code: st.code, details: st.details, metadata: st.metadata });
-  };
-  if (ops.length > MULTI_OPS_MAX) {
-    fail(
-      new TesseraError('INVALID_ARGUMENT', `Multi has ${ops.length} requests, over the limit of ${MULTI_OPS_MAX}`, {
-        limit: 'multiOpsMax',
-      }),
-    );
-    return;
-  }
-  const timeoutMs = remainingMs(call.getDeadline(), requestTimeoutMs);
-  if (timeoutMs <= 0) {
-    fail(new TesseraError('DEADLINE_EXCEEDED', 'the request deadline passed before it was handled'));
-    return;
-  }
-  let left = ops.length;
-  let ready: Record<string, unknown>[] = [];
-  let flushScheduled = false;
-  const flush = (): void => {
-    flushScheduled = false;
-    const results = ready;
-    ready = [];
-    if (call.cancelled) return;
-    if (results.length > 0) call.write({ results });
-    if (left === 0) {
-      metrics.grpcLatencySeconds.observe({ method: 'KV.Multi', code: 'OK' }, (performance.now() - t0) / 1000);
-      call.end();
-    }
-  };
-  if (left === 0) {
-    flush();
-    return;
-  }
-  for (let i = 0; i < ops.length; i++) {
-    void one(ops[i] as MultiOpWire, timeoutMs).then((result) => {
-      result.index = i;
-      ready.push(result);
-      left--;
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flush); // results completing in this turn (e.g. many reads) share one message
-      }
-    });
-  }
 }
 
 /** The single-key requests, shared by their own RPCs and by Multi. */

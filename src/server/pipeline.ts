@@ -5,8 +5,13 @@
  *
  * Invariants:
  * - every accepted request is answered exactly once (a result or its error), unless the client went away;
- * - at most OPS_IN_FLIGHT_MAX requests per stream run at once: the ones beyond get RESOURCE_EXHAUSTED at
- *   once (bounded memory, like the node's own queues);
+ * - at most OPS_IN_FLIGHT_MAX requests per stream run at once, and every request is admitted by the node's
+ *   InflightBudget (its bytes and one op, memory-budget.ts): the ones beyond get RESOURCE_EXHAUSTED at
+ *   once, with a shared prebuilt error (refusing costs no allocation beyond the result);
+ * - flow control (response-queue.ts): while the stream's responses are not drained (grpc-js write()
+ *   returns false, or more than callQueuedBytesMax bytes unflushed) the stream is not read (call.pause());
+ *   HTTP/2 flow control then stops the client. A client that never reads its responses holds at most
+ *   callQueuedBytesMax plus its in-flight ops' results;
  * - results completing in one event-loop turn share one message;
  * - the node ends every open stream when it stops (OpenPipelines.endAll), after writing the results it
  *   has; the client treats requests still unanswered then as failed with an unknown outcome.
@@ -15,6 +20,8 @@ import * as grpc from '@grpc/grpc-js';
 import { TesseraError } from '../base';
 import type { NodeMetrics } from '../obs';
 import { toRequestError } from './errors';
+import { InflightBudget, overloadError, requestBytes } from './memory-budget';
+import { ResponseQueue, type ResultWire } from './response-queue';
 
 /** Requests of one stream running at once. */
 export const PIPELINE_OPS_IN_FLIGHT_MAX = 8192;
@@ -26,7 +33,6 @@ export interface PipelineOpWire {
   [field: string]: unknown;
 }
 
-type ResultWire = Record<string, unknown>;
 type PipelineCall = grpc.ServerDuplexStream<{ ops: PipelineOpWire[] }, { results: ResultWire[] }>;
 /** Runs one request; resolves (never rejects) to its result or its error, as in Multi. */
 export type RunOne = (op: PipelineOpWire, timeoutMs: number) => Promise<ResultWire>;
@@ -54,89 +60,114 @@ export class OpenPipelines {
   }
 }
 
+export interface PipelineBounds {
+  /** The node's budget (default: a budget of this stream's own that never refuses). */
+  budget?: InflightBudget;
+  /** Unflushed response bytes past which the stream is not read (default 8 MiB). */
+  callQueuedBytesMax?: number;
+  opsInFlightMax?: number;
+}
+
+const CALL_QUEUED_BYTES_MAX_DEFAULT = 8 * 1024 * 1024;
+
+/** Prebuilt refusals (built once: a refused request costs one small object). */
+const STREAM_FULL = (max: number) =>
+  toRequestError(
+    new TesseraError('RESOURCE_EXHAUSTED', `too many requests in flight on this stream (${max}); retry later`),
+  );
+const NODE_FULL = toRequestError(overloadError('bytes or requests in flight'));
+const RESULT_REFUSED = toRequestError(overloadError('response bytes in flight'));
+
 export function servePipeline(
   call: PipelineCall,
   one: RunOne,
   open: OpenPipelines,
   metrics: NodeMetrics,
   requestTimeoutMs: number,
-  opsInFlightMax = PIPELINE_OPS_IN_FLIGHT_MAX,
+  boundsOrOpsMax: PipelineBounds | number = {},
 ): void {
+  const bounds = typeof boundsOrOpsMax === 'number' ? { opsInFlightMax: boundsOrOpsMax } : boundsOrOpsMax;
   const okLatency = metrics.grpcLatencySeconds.labels({ method: 'KV.Pipeline', code: 'OK' });
+  const opsInFlightMax = bounds.opsInFlightMax ?? PIPELINE_OPS_IN_FLIGHT_MAX;
+  const budget = bounds.budget ?? new InflightBudget(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+  const streamFull = STREAM_FULL(opsInFlightMax);
   let inFlight = 0;
-  let ready: ResultWire[] = [];
-  let flushScheduled = false;
   let clientDone = false;
   let ended = false;
 
+  const queue = new ResponseQueue(
+    call,
+    budget,
+    bounds.callQueuedBytesMax ?? CALL_QUEUED_BYTES_MAX_DEFAULT,
+    {
+      pause: () => {
+        metrics.streamPauses.inc();
+        call.pause();
+      },
+      resume: () => {
+        if (!ended) call.resume();
+      },
+      flushed: () => {
+        if (clientDone && inFlight === 0 && !ended) end();
+      },
+    },
+    (index) => ({ index, error: RESULT_REFUSED }),
+  );
   const end = (): void => {
     if (ended) return;
     ended = true;
     open.remove(end);
-    flush();
+    queue.flush();
     if (!call.cancelled) call.end();
-  };
-  const flush = (): void => {
-    flushScheduled = false;
-    const results = ready;
-    ready = [];
-    if (results.length > 0 && !call.cancelled && call.writable) call.write({ results });
-    if (clientDone && inFlight === 0 && !ended) end();
-  };
-  const push = (r: ResultWire): void => {
-    ready.push(r);
-    if (!flushScheduled) {
-      flushScheduled = true;
-      setImmediate(flush); // results completing in this turn share one message
-    }
   };
 
   if (!open.add(end)) {
     call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'the node is shutting down; retry on another node' });
     return;
   }
+  const finish = (id: number, bytes: number, t0: number, result: ResultWire): void => {
+    inFlight--;
+    budget.releaseOp(bytes);
+    if (result.error === undefined) okLatency.observe((performance.now() - t0) / 1000);
+    else {
+      const code = (result.error as { code: number }).code;
+      metrics.grpcLatencySeconds.observe(
+        { method: 'KV.Pipeline', code: grpc.status[code] ?? String(code) },
+        (performance.now() - t0) / 1000,
+      );
+    }
+    result.index = id;
+    if (!ended) queue.push(result);
+  };
   call.on('data', (req: { ops?: PipelineOpWire[] }) => {
     if (ended) return;
     for (const op of req.ops ?? []) {
       const id = op.id;
       if (inFlight >= opsInFlightMax) {
-        push({
-          index: id,
-          error: toRequestError(
-            new TesseraError(
-              'RESOURCE_EXHAUSTED',
-              `too many requests in flight on this stream (${opsInFlightMax}); retry later`,
-            ),
-          ),
-        });
+        queue.push({ index: id, error: streamFull });
+        continue;
+      }
+      const bytes = requestBytes(op);
+      if (!budget.tryAcquireOp(bytes)) {
+        queue.push({ index: id, error: NODE_FULL });
         continue;
       }
       inFlight++;
       const t0 = performance.now();
       const timeoutMs = op.timeoutMs > 0 ? Math.min(op.timeoutMs, requestTimeoutMs) : requestTimeoutMs;
-      void one(op, timeoutMs).then((result) => {
-        inFlight--;
-        if (result.error === undefined) okLatency.observe((performance.now() - t0) / 1000);
-        else {
-          const code = (result.error as { code: number }).code;
-          metrics.grpcLatencySeconds.observe(
-            { method: 'KV.Pipeline', code: grpc.status[code] ?? String(code) },
-            (performance.now() - t0) / 1000,
-          );
-        }
-        result.index = id;
-        if (!ended) push(result);
-      });
+      void one(op, timeoutMs).then((result) => finish(id, bytes, t0, result));
     }
   });
   call.on('end', () => {
     clientDone = true;
-    if (inFlight === 0 && !flushScheduled) end();
+    if (inFlight === 0 && !queue.flushPending) end();
   });
   const gone = (): void => {
     ended = true;
     open.remove(end);
+    queue.close();
   };
   call.on('cancelled', gone);
   call.on('error', gone);
+  call.on('close', () => queue.close());
 }

@@ -19,17 +19,19 @@ import { NodeHost } from '../node';
 import {
   createNodeMetrics,
   startHttpServer,
+  startLoopMonitor,
   type HealthReport,
   type Logger,
   type NodeMetrics,
   type ObsHttpServer,
 } from '../obs';
 import { NodeStore } from '../storage';
-import { Transport, loadPeerTls, serverOptions, startPeerServer, type PeerServer } from '../transport';
+import { Transport, loadPeerTls, startPeerServer, type PeerServer } from '../transport';
 import { adminServiceHandlers, TESSERA_VERSION } from './admin-service';
 import { establishIdentity, preflightResources, type EstablishedIdentity } from './preflight';
 import { clientListenerCredentials } from './credentials';
-import { kvServiceHandlers } from './kv-service';
+import { clientServerOptions } from './grpc-options';
+import { admissionFor, kvServiceHandlers } from './kv-service';
 import { OpenPipelines } from './pipeline';
 import { loadPublicServices } from './proto';
 
@@ -100,7 +102,12 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       logger: logger.child({ component: 'transport' }),
       metrics,
     });
-    server = new grpc.Server(serverOptions);
+    const admission = admissionFor(config, metrics);
+    metrics.memoryBudgetBytes.set(admission.bounds.memoryBudgetBytes);
+    metrics.inflightBytesMax.set(admission.bounds.inflightBytesMax);
+    metrics.inflightSource.bytes = () => admission.budget.bytesInUse;
+    metrics.inflightSource.ops = () => admission.budget.opsInUse;
+    server = new grpc.Server(clientServerOptions(config, admission.bounds));
     // The Raft service lives on the peer listener when there is one, never on the client port then.
     if (config.peerListen === null) transport.registerOn(server);
     else peerServer = await startPeerServer(transport, formatHostPort(config.peerListen), peerTls);
@@ -110,7 +117,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     };
     const services = loadPublicServices();
     const pipelines = new OpenPipelines();
-    server.addService(services.KV, kvServiceHandlers(current, config, metrics, pipelines));
+    server.addService(services.KV, kvServiceHandlers(current, config, metrics, pipelines, undefined, admission));
     server.addService(services.Admin, adminServiceHandlers(current, config, metrics));
     const grpcServer = server;
     const grpcPort = await new Promise<number>((resolve, reject) =>
@@ -159,8 +166,19 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       }),
     });
     const http: ObsHttpServer | null = config.http
-      ? await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health })
+      ? await startHttpServer({
+          host: config.http.host,
+          port: config.http.port,
+          registry: metrics.registry,
+          health,
+          onMetricsRender: () => metrics.metricsRenders.inc(),
+        })
       : null;
+    // Late ticks: half an election timeout late is enough for followers to start an election.
+    const loopMonitor = startLoopMonitor(metrics, {
+      tickMs: config.timing.tickMs,
+      lateAfterMs: Math.max(config.timing.tickMs, config.timing.electionMs / 2),
+    });
     logger.info(
       {
         listen: `${config.listen.host}:${grpcPort}`,
@@ -172,6 +190,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
         join: runConfig.join,
         dataDir: config.dataDir,
         timing: config.timing,
+        memoryBudgetBytes: admission.bounds.memoryBudgetBytes,
         unsafeStaleReads: config.unsafeStaleReads,
       },
       'node started',
@@ -219,6 +238,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
           ]);
           await store.close();
           await http?.close();
+          loopMonitor.stop();
           logger.info({}, 'node stopped');
         })();
         return closing;

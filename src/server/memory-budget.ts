@@ -1,0 +1,140 @@
+/**
+ * The node's overload bounds, all derived from one number, the memory budget B (--memory-budget-mib):
+ * - inflightBytesMax = B / 4: bytes of client requests being served at once (keys and values of admitted
+ *   ops, Scan pages being read, results written to a stream and not yet flushed to its socket). A request
+ *   that would pass it is refused at once with RESOURCE_EXHAUSTED, before any work or buffering.
+ * - opsInFlightMax = 16,384: client ops (unary or inside Multi/Pipeline) being served at once on the node.
+ * - callQueuedBytesMax = B / 64 (1..16 MiB): response bytes one stream may have queued unflushed; past it
+ *   (or when grpc-js's write() says the stream's buffer is full) the node stops reading that stream's
+ *   requests until its responses drain (HTTP/2 flow control then stops the client).
+ * - sessionMemoryMb = B / 16 in MB (at least 4): HTTP/2 memory of one gRPC connection (grpc-js
+ *   grpc-node.max_session_memory, Node's maxSessionMemory); past it the connection's new streams are refused.
+ * - scanPageBytesMax = min(--scan-bytes-max, B / 64): the bytes one Scan page materializes; each Scan
+ *   reserves its page bytes in inflightBytesMax while it reads.
+ * The rest of B is the node's baseline (V8 heap, LevelDB caches, Raft log and outboxes, which have their
+ * own bounds: --uncommitted-bytes-max, --outbox-messages-max).
+ *
+ * Invariant of InflightBudget: inUse never exceeds the maximum (tryAcquire refuses instead), every
+ * acquire is released exactly once by its owner, and `inUse` never goes below zero.
+ */
+import { TesseraError } from '../base';
+
+const MIB = 1024 * 1024;
+
+export interface OverloadBounds {
+  memoryBudgetBytes: number;
+  inflightBytesMax: number;
+  opsInFlightMax: number;
+  callQueuedBytesMax: number;
+  sessionMemoryMb: number;
+  scanPageBytesMax: number;
+}
+
+/** Client ops being served at once on one node (twice the default proposal queue of a group). */
+export const OPS_IN_FLIGHT_MAX = 16_384;
+
+export function deriveOverloadBounds(memoryBudgetBytes: number, scanBytesMax: number): OverloadBounds {
+  const b = Math.max(MIB, Math.floor(memoryBudgetBytes));
+  return {
+    memoryBudgetBytes: b,
+    inflightBytesMax: Math.floor(b / 4),
+    opsInFlightMax: OPS_IN_FLIGHT_MAX,
+    callQueuedBytesMax: Math.min(16 * MIB, Math.max(MIB, Math.floor(b / 64))),
+    sessionMemoryMb: Math.max(4, Math.floor(b / 16 / MIB)),
+    scanPageBytesMax: Math.max(1, Math.min(scanBytesMax, Math.floor(b / 64))),
+  };
+}
+
+/** What the node refuses a request with when a budget is full: cheap, with no work done. */
+export function overloadError(what: string): TesseraError {
+  return new TesseraError('RESOURCE_EXHAUSTED', `the node is overloaded (${what}); retry later with backoff`);
+}
+
+/** Callbacks the budget reports to (metrics); kept out of the hot path's allocations. */
+export interface BudgetObserver {
+  refused(reason: 'bytes' | 'ops'): void;
+}
+
+/** Bytes and ops of client requests in flight on the node (see the module header). */
+export class InflightBudget {
+  private bytes = 0;
+  private ops = 0;
+
+  constructor(
+    readonly bytesMax: number,
+    readonly opsMax: number,
+    private readonly observer: BudgetObserver | null = null,
+  ) {}
+
+  get bytesInUse(): number {
+    return this.bytes;
+  }
+
+  get opsInUse(): number {
+    return this.ops;
+  }
+
+  /** Admits one op of `bytes` bytes, or returns false (and admits nothing) when either bound would pass. */
+  tryAcquireOp(bytes: number): boolean {
+    if (this.ops >= this.opsMax) {
+      this.observer?.refused('ops');
+      return false;
+    }
+    if (this.bytes + bytes > this.bytesMax) {
+      this.observer?.refused('bytes');
+      return false;
+    }
+    this.ops++;
+    this.bytes += bytes;
+    return true;
+  }
+
+  releaseOp(bytes: number): void {
+    this.ops = Math.max(0, this.ops - 1);
+    this.bytes = Math.max(0, this.bytes - bytes);
+  }
+
+  /** Reserves bytes that are not an op (queued response bytes), or returns false. */
+  tryAcquireBytes(bytes: number): boolean {
+    if (this.bytes + bytes > this.bytesMax) {
+      this.observer?.refused('bytes');
+      return false;
+    }
+    this.bytes += bytes;
+    return true;
+  }
+
+  /** Reserves bytes whatever the bound (bytes that already exist and must be accounted, e.g. a result). */
+  forceAcquireBytes(bytes: number): void {
+    this.bytes += bytes;
+  }
+
+  releaseBytes(bytes: number): void {
+    this.bytes = Math.max(0, this.bytes - bytes);
+  }
+}
+
+/** Fixed cost counted per op besides its keys and values (decoded objects, promise, result). */
+export const OP_OVERHEAD_BYTES = 256;
+
+/** Bytes a request holds while served: its keys and values (Buffers) plus a fixed overhead. */
+export function requestBytes(req: unknown): number {
+  return OP_OVERHEAD_BYTES + bufferBytes(req, 2);
+}
+
+/**
+ * Sum of the Buffer lengths reachable from `v` within `depth` levels of object fields and array items
+ * (no allocation; arrays of objects are walked item by item).
+ */
+export function bufferBytes(v: unknown, depth: number): number {
+  if (v === null || typeof v !== 'object') return 0;
+  if (Buffer.isBuffer(v) || v instanceof Uint8Array) return v.byteLength;
+  if (depth <= 0) return 0;
+  let n = 0;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) n += bufferBytes(v[i], depth - 1);
+    return n;
+  }
+  for (const k in v) n += bufferBytes((v as Record<string, unknown>)[k], depth - 1);
+  return n;
+}

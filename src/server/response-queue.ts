@@ -1,0 +1,129 @@
+/**
+ * The results of a streaming call (KV.Multi, KV.Pipeline) on their way to the client, with flow control:
+ * - results completing in one event-loop turn share one message (written in a setImmediate);
+ * - every result's bytes are charged to the node's InflightBudget from push until grpc-js has handed its
+ *   message to the HTTP/2 stream (the write callback); a result that does not fit the budget is replaced
+ *   by a small RESOURCE_EXHAUSTED error (its value is dropped, memory stays bounded);
+ * - when the call's unflushed bytes pass callQueuedBytesMax, or write() says grpc-js's buffer is full, the
+ *   queue reports `pause` (the owner stops reading requests or starting ops); once they fall below half of
+ *   it and the buffer drained, `resume`.
+ *
+ * Invariants: every byte charged is released exactly once (at its write callback, or by close() for
+ * whatever is still queued: a cancelled stream never calls back); after close() nothing is written.
+ */
+import type { InflightBudget } from './memory-budget';
+import { bufferBytes } from './memory-budget';
+
+export type ResultWire = Record<string, unknown>;
+
+/** Bytes counted per result besides its Buffers (index, header, field tags). */
+const RESULT_OVERHEAD_BYTES = 64;
+
+export interface ResultSink {
+  readonly cancelled: boolean;
+  readonly writable: boolean;
+  readonly writableLength: number;
+  readonly writableHighWaterMark: number;
+  write(message: { results: ResultWire[] }, callback: (error?: Error | null) => void): boolean;
+}
+
+export interface FlowHooks {
+  /** The call's responses are not draining: stop producing more. */
+  pause(): void;
+  /** They drained: go on. */
+  resume(): void;
+  /** A flush ran (the owner may end the call when nothing is left). */
+  flushed(): void;
+}
+
+export class ResponseQueue {
+  private ready: ResultWire[] = [];
+  private readyBytes = 0;
+  /** Bytes written to the call whose write callback has not come yet. */
+  private unflushedBytes = 0;
+  private flushScheduled = false;
+  private paused = false;
+  private closed = false;
+  private readonly flushNow = (): void => this.flush();
+
+  constructor(
+    private readonly call: ResultSink,
+    private readonly budget: InflightBudget,
+    private readonly callQueuedBytesMax: number,
+    private readonly hooks: FlowHooks,
+    /** The result sent instead of one that does not fit the budget (its index is set by push). */
+    private readonly refused: (index: unknown) => ResultWire,
+  ) {}
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  get flushPending(): boolean {
+    return this.flushScheduled;
+  }
+
+  push(result: ResultWire): void {
+    if (this.closed) return;
+    let r = result;
+    let bytes = RESULT_OVERHEAD_BYTES + bufferBytes(r, 3);
+    if (!this.budget.tryAcquireBytes(bytes)) {
+      r = this.refused(r.index);
+      bytes = RESULT_OVERHEAD_BYTES;
+      this.budget.forceAcquireBytes(bytes);
+    }
+    this.ready.push(r);
+    this.readyBytes += bytes;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushNow); // results completing in this turn share one message
+    }
+  }
+
+  /** Writes the ready results now (also called by the owner before ending the call). */
+  flush(): void {
+    this.flushScheduled = false;
+    const results = this.ready;
+    const bytes = this.readyBytes;
+    this.ready = [];
+    this.readyBytes = 0;
+    if (results.length > 0) {
+      if (this.closed || this.call.cancelled || !this.call.writable) this.budget.releaseBytes(bytes);
+      else this.write(results, bytes);
+    }
+    this.hooks.flushed();
+  }
+
+  private write(results: ResultWire[], bytes: number): void {
+    this.unflushedBytes += bytes;
+    const roomy = this.call.write({ results }, () => this.written(bytes));
+    if ((!roomy || this.unflushedBytes > this.callQueuedBytesMax) && !this.paused) {
+      this.paused = true;
+      this.hooks.pause();
+    }
+  }
+
+  private written(bytes: number): void {
+    if (this.closed) return; // close() released it
+    this.unflushedBytes -= bytes;
+    this.budget.releaseBytes(bytes);
+    if (
+      this.paused &&
+      this.unflushedBytes <= this.callQueuedBytesMax / 2 &&
+      this.call.writableLength < this.call.writableHighWaterMark
+    ) {
+      this.paused = false;
+      this.hooks.resume();
+    }
+  }
+
+  /** The call is over (ended, cancelled or failed): release every byte still charged. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.budget.releaseBytes(this.unflushedBytes + this.readyBytes);
+    this.unflushedBytes = 0;
+    this.readyBytes = 0;
+    this.ready = [];
+  }
+}
