@@ -12,11 +12,12 @@ import { partitionShapes, type PartitionShape } from './partitions';
 import type { PartitionMode } from '../net/grudge';
 
 export const nemesisKinds = ['kill', 'pause', 'partition', 'slow', 'transfer', 'membership'] as const;
-/** Nemeses that `all` does not include: `hostile` (forged peer messages and client abuse, hostile/) runs
- * its own attack schedule beside this plan and is asked for by name. */
-export const optInNemesisKinds = ['hostile'] as const;
+/** Nemeses that `all` does not include: `hostile` (forged peer messages and client abuse, hostile/) and
+ * `overload` (resource abuse at the leader, overload/) run their own attack schedules beside this plan and
+ * are asked for by name. */
+export const optInNemesisKinds = ['hostile', 'overload'] as const;
 export type NemesisKind = (typeof nemesisKinds)[number] | (typeof optInNemesisKinds)[number];
-/** The kinds this plan schedules (hostile has its own schedule). */
+/** The kinds this plan schedules (hostile and overload have their own schedules). */
 type PlannedKind = (typeof nemesisKinds)[number];
 
 export type FaultSpec =

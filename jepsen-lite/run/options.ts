@@ -6,6 +6,12 @@ import { join } from 'node:path';
 import { parseNemesisList, type NemesisKind } from '../nemesis/plan';
 import { partitionShapes, type PartitionShape } from '../nemesis/partitions';
 import { attackNames, insiderAttacks, type AttackName } from '../hostile/catalogue';
+import {
+  overloadAttackNames,
+  overloadSizeNames,
+  type OverloadAttackName,
+  type OverloadSizeName,
+} from '../overload/catalogue';
 import { clientModes, type ClientMode } from '../workload/workers';
 import { workloadNames, type WorkloadName } from '../workload/workload';
 
@@ -25,6 +31,10 @@ export interface RunOptions {
   attacks: AttackName[];
   /** hostile: an outsider (guesses the cluster id) or an insider (holds it: tests validation behind the handshake). */
   attacker: 'outsider' | 'insider';
+  /** Patterns the overload nemesis runs, in this order (default all). */
+  overloadAttacks: OverloadAttackName[];
+  /** overload: the issue's sizes (full) or the CI suite's (ci). */
+  overloadSize: OverloadSizeName;
   timeSeconds: number;
   nodes: number;
   seed: number;
@@ -55,8 +65,12 @@ export const RUN_USAGE = `usage: npm run jepsen -- [options]
   --workload register|set|bank     default register
   --nemesis LIST                   kill,pause,partition,slow,transfer,membership | all | none, and hostile
                                    (forged peer messages, malformed input, session and admin abuse;
+                                   not part of all), and overload (non-reading clients, scan storms,
+                                   /metrics floods, pipelined puts, idle connections at the leader;
                                    not part of all) (default kill,partition)
-  --attacks LIST                   hostile: the attacks to draw from (default all: ${attackNames.join(',')})
+  --attacks LIST                   hostile: the attacks to draw from (default all: ${attackNames.join(',')});
+                                   overload: the patterns to run, in order (default all: ${overloadAttackNames.join(',')})
+  --overload-size full|ci          overload: the issue's sizes (default full) or the CI suite's smaller ones
   --attacker outsider|insider      hostile: guess the cluster id (default) or hold it (default attacks then:
                                    all but what a member may do: ${attackNames.filter((a) => !insiderAttacks.includes(a)).join(',')})
   --partition-shapes LIST          isolate-one,isolate-leader,halves,majorities-ring,bridge,one-way (default all)
@@ -117,6 +131,8 @@ export function defaultOptions(now = new Date()): RunOptions {
     partitionShapes: [...partitionShapes],
     attacks: [...attackNames],
     attacker: 'outsider',
+    overloadAttacks: [...overloadAttackNames],
+    overloadSize: 'full',
     timeSeconds: 60,
     nodes: 3,
     seed: Math.floor(Math.random() * 2 ** 31),
@@ -180,12 +196,21 @@ export function parseRunArgs(argv: readonly string[], now = new Date()): RunOpti
           .split(',')
           .map((x) => x.trim())
           .filter(Boolean);
+        const overload = list.filter((x) => (overloadAttackNames as readonly string[]).includes(x));
         for (const x of list) {
-          if (!(attackNames as readonly string[]).includes(x))
-            throw new UsageError(`unknown attack '${x}' (use ${attackNames.join(', ')})`);
+          if (!(attackNames as readonly string[]).includes(x) && !overload.includes(x))
+            throw new UsageError(`unknown attack '${x}' (use ${[...attackNames, ...overloadAttackNames].join(', ')})`);
         }
         if (list.length === 0) throw new UsageError('--attacks needs at least one attack');
-        o.attacks = list as AttackName[];
+        if (overload.length > 0) o.overloadAttacks = overload as OverloadAttackName[];
+        if (overload.length < list.length) o.attacks = list.filter((x) => !overload.includes(x)) as AttackName[];
+        break;
+      }
+      case '--overload-size': {
+        const v = takes();
+        if (!(overloadSizeNames as readonly string[]).includes(v))
+          throw new UsageError(`--overload-size must be one of ${overloadSizeNames.join(', ')}, got '${v}'`);
+        o.overloadSize = v as OverloadSizeName;
         break;
       }
       case '--attacker': {

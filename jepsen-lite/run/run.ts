@@ -35,6 +35,9 @@ import { HostileNemesis, defaultAttackPlan, planAttacks, type HostileVerdict } f
 import { attackNames, insiderAttacks } from '../hostile/catalogue';
 import { deriveClusterId } from '../../src/storage';
 import type { NodeDoor } from '../hostile/cluster-view';
+import { overloadAttackNames } from '../overload/catalogue';
+import { overloadForRun } from '../overload/from-run';
+import type { OverloadNemesis } from '../overload/overload-nemesis';
 
 export class HarnessError extends Error {
   constructor(message: string) {
@@ -83,6 +86,9 @@ export function replayCommand(o: RunOptions): string {
     o.attacks.length !== (o.attacker === 'insider' ? insiderAttacks : attackNames).length
   )
     parts.push(`--attacks ${o.attacks.join(',')}`);
+  if (o.nemesis.includes('overload') && o.overloadAttacks.length !== overloadAttackNames.length)
+    parts.push(`--attacks ${o.overloadAttacks.join(',')}`);
+  if (o.nemesis.includes('overload') && o.overloadSize !== 'full') parts.push(`--overload-size ${o.overloadSize}`);
   if (o.workload === 'register') parts.push(`--keys ${o.keys}`, `--ops-per-key ${o.opsPerKey}`);
   parts.push(`--quiet ${o.quietSeconds.join(',')}`, `--fault ${o.faultSeconds.join(',')}`);
   if (o.nodeArgs.length) parts.push(`--node-args "${o.nodeArgs.join(' ')}"`);
@@ -118,6 +124,7 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
   let recovery: RecoveryFacts = { leaderFound: false, recoveryMs: null, finalOps: 0, finalOk: 0, okOpsDuringRun: 0 };
   let hostile: HostileNemesis | null = null;
   let hostileVerdict: HostileVerdict | null = null;
+  let overload: OverloadNemesis | null = null;
   let divergence: DivergenceResult | null = null;
 
   try {
@@ -195,14 +202,22 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
         `hostile: up to ${attacks.length} attacks in this order (each after a short gap, until --time ends): ${attacks.map((a) => a.attack).join(', ')}`,
       );
     }
+    if (o.nemesis.includes('overload')) {
+      overload = overloadForRun(cluster, o, nemesisLog, log, nowMs);
+      await overload.prepare();
+      log(`overload: ${o.overloadAttacks.join(', ')} (${o.overloadSize} sizes, budget ${overload.budgetMiB} MiB)`);
+    }
     pool.start();
     const nemesisDone = nemesis.run();
     const hostileDone = hostile?.run();
+    const overloadDone = overload?.run();
     await sleep(o.timeSeconds * 1000);
     nemesis.stop();
     hostile?.stop();
+    overload?.stop();
     await nemesisDone;
     await hostileDone;
+    await overloadDone;
     await pool.stop();
     log(`workload phase done: ${recorder.events.length} events`);
 
@@ -262,6 +277,7 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
   } finally {
     recorder.close();
     await hostile?.close();
+    overload?.stop();
     await cluster.stop();
   }
 
@@ -282,6 +298,7 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
       summary: hostileVerdict.summary,
       detail: hostileVerdict.detail,
     });
+  if (overload) verdicts.push(...overload.verdicts(recorder.events));
   const checkMs = Math.round(performance.now() - t1);
   const valid = overall(verdicts);
   const ops = pairOperations(recorder.events);
