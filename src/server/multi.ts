@@ -3,7 +3,7 @@
  * results completing in one event-loop turn share one message. Ends the stream after the last result.
  *
  * Bounds: at most MULTI_OPS_MAX requests per call (INVALID_ARGUMENT beyond); at most MULTI_WINDOW_OPS of
- * them started and not yet answered; each admitted by the node's InflightBudget (RESOURCE_EXHAUSTED
+ * them running, and more start only after a flush wrote the results of the previous ones; each admitted by the node's InflightBudget (RESOURCE_EXHAUSTED
  * result otherwise); no new request starts while the call's responses are not drained (response-queue.ts),
  * so a client that does not read holds at most the window's results.
  */
@@ -77,8 +77,7 @@ export function serveMulti<Op>(
         left--;
         budget.releaseOp(bytes);
         result.index = i;
-        queue.push(result);
-        startMore();
+        queue.push(result); // the next requests start after this turn's flush, unless it paused
       });
     }
   };
@@ -94,7 +93,7 @@ export function serveMulti<Op>(
           ended = true;
           observe('OK');
           if (!call.cancelled) call.end();
-        }
+        } else startMore();
       },
     },
     (index) => ({ index, error: RESULT_REFUSED }),

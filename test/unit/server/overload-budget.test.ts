@@ -1,0 +1,235 @@
+/**
+ * The overload bounds (issue 9 §4): the node's in-flight budget, the bounds derived from the memory
+ * budget, and flow control of streaming calls (response-queue.ts, pipeline.ts, multi.ts): a stream whose
+ * responses do not drain is not read, a result that does not fit the budget becomes RESOURCE_EXHAUSTED,
+ * and every byte charged is released.
+ */
+import { EventEmitter } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import { createNodeMetrics } from '../../../src/obs';
+import {
+  InflightBudget,
+  OP_OVERHEAD_BYTES,
+  bufferBytes,
+  deriveOverloadBounds,
+  requestBytes,
+} from '../../../src/server/memory-budget';
+import { serveMulti } from '../../../src/server/multi';
+import { OpenPipelines, servePipeline, type PipelineOpWire } from '../../../src/server/pipeline';
+import { ResponseQueue } from '../../../src/server/response-queue';
+
+const MIB = 1024 * 1024;
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+/** A server stream whose writes complete only when the test says so (a client that does not read). */
+class SlowCall extends EventEmitter {
+  cancelled = false;
+  writable = true;
+  ended = false;
+  paused = false;
+  pauses = 0;
+  resumes = 0;
+  writableHighWaterMark = 16;
+  readonly written: { results: Record<string, any>[] }[] = [];
+  private readonly callbacks: (() => void)[] = [];
+  request: { ops: unknown[] } = { ops: [] };
+  get writableLength(): number {
+    return this.callbacks.length;
+  }
+  write(msg: { results: Record<string, any>[] }, cb: () => void): boolean {
+    this.written.push(msg);
+    this.callbacks.push(cb);
+    return this.callbacks.length < this.writableHighWaterMark;
+  }
+  /** The client read everything written so far. */
+  drain(): void {
+    for (const cb of this.callbacks.splice(0)) cb();
+  }
+  pause(): this {
+    this.paused = true;
+    this.pauses++;
+    return this;
+  }
+  resume(): this {
+    this.paused = false;
+    this.resumes++;
+    return this;
+  }
+  end(): void {
+    this.ended = true;
+  }
+  getDeadline(): number {
+    return Infinity;
+  }
+  results(): Record<string, any>[] {
+    return this.written.flatMap((m) => m.results);
+  }
+}
+
+describe('InflightBudget', () => {
+  it('admits ops until the bytes or the op count would pass their bound, and releases exactly', () => {
+    const refused: string[] = [];
+    const b = new InflightBudget(1000, 3, { refused: (r) => refused.push(r) });
+    expect(b.tryAcquireOp(400)).toBe(true);
+    expect(b.tryAcquireOp(500)).toBe(true);
+    expect(b.tryAcquireOp(200)).toBe(false); // 1100 > 1000
+    expect(b.tryAcquireOp(100)).toBe(true); // exactly 1000
+    expect(b.tryAcquireOp(0)).toBe(false); // 4 ops > 3
+    expect(refused).toEqual(['bytes', 'ops']);
+    expect([b.bytesInUse, b.opsInUse]).toEqual([1000, 3]);
+    b.releaseOp(500);
+    expect(b.tryAcquireBytes(500)).toBe(true);
+    expect(b.tryAcquireBytes(1)).toBe(false);
+    b.releaseBytes(500);
+    b.releaseOp(400);
+    b.releaseOp(100);
+    expect([b.bytesInUse, b.opsInUse]).toEqual([0, 0]);
+  });
+
+  it('derives every bound from the memory budget', () => {
+    const d = deriveOverloadBounds(512 * MIB, 4 * MIB);
+    expect(d).toEqual({
+      memoryBudgetBytes: 512 * MIB,
+      inflightBytesMax: 128 * MIB,
+      opsInFlightMax: 16_384,
+      callQueuedBytesMax: 8 * MIB,
+      sessionMemoryMb: 32,
+      scanPageBytesMax: 4 * MIB,
+    });
+    const small = deriveOverloadBounds(64 * MIB, 4 * MIB);
+    expect(small.inflightBytesMax).toBe(16 * MIB);
+    expect(small.callQueuedBytesMax).toBe(MIB);
+    expect(small.sessionMemoryMb).toBe(4);
+    expect(small.scanPageBytesMax).toBe(MIB);
+  });
+
+  it('counts the Buffers of a request or result', () => {
+    const put = { id: 1, put: { key: Buffer.alloc(10), value: Buffer.alloc(1000), session: null } };
+    expect(requestBytes(put)).toBe(OP_OVERHEAD_BYTES + 1010);
+    const results = { results: [{ get: { value: Buffer.alloc(7) } }, { get: { value: Buffer.alloc(5) } }] };
+    expect(bufferBytes(results, 4)).toBe(12);
+    expect(bufferBytes(results, 2)).toBe(0);
+  });
+});
+
+describe('ResponseQueue', () => {
+  it('pauses while responses are not drained, resumes once they are, and releases every byte', async () => {
+    const budget = new InflightBudget(10 * MIB, 100);
+    const call = new SlowCall();
+    const events: string[] = [];
+    const q = new ResponseQueue(
+      call,
+      budget,
+      MIB,
+      { pause: () => events.push('pause'), resume: () => events.push('resume'), flushed: () => undefined },
+      (index) => ({ index, error: 'refused' }),
+    );
+    for (let i = 0; i < 3; i++) {
+      q.push({ index: i, get: { value: Buffer.alloc(400 * 1024) } });
+      await turn(); // one message per turn
+    }
+    expect(events).toEqual(['pause']); // 1.2 MiB unflushed > 1 MiB
+    expect(budget.bytesInUse).toBeGreaterThan(1.1 * MIB);
+    call.drain();
+    expect(events).toEqual(['pause', 'resume']);
+    expect(budget.bytesInUse).toBe(0);
+  });
+
+  it('replaces a result that does not fit the budget by a small refusal, and close() releases the rest', async () => {
+    const budget = new InflightBudget(MIB, 100);
+    const call = new SlowCall();
+    const q = new ResponseQueue(
+      call,
+      budget,
+      8 * MIB,
+      { pause: () => undefined, resume: () => undefined, flushed: () => undefined },
+      (index) => ({ index, error: 'refused' }),
+    );
+    q.push({ index: 1, get: { value: Buffer.alloc(600 * 1024) } });
+    q.push({ index: 2, get: { value: Buffer.alloc(600 * 1024) } });
+    await turn();
+    expect(call.results().map((r) => r.error ?? 'ok')).toEqual(['ok', 'refused']);
+    expect(budget.bytesInUse).toBeLessThanOrEqual(MIB);
+    q.close(); // the stream was cancelled: its write callbacks never come
+    expect(budget.bytesInUse).toBe(0);
+    call.drain(); // a late callback does not release twice
+    expect(budget.bytesInUse).toBe(0);
+  });
+});
+
+const getOp = (id: number): PipelineOpWire => ({ id, timeoutMs: 0, op: 'get', get: { key: Buffer.from('k') } });
+
+describe('servePipeline flow control', () => {
+  it('stops reading a stream whose responses are not drained and reads it again once they are', async () => {
+    const call = new SlowCall();
+    const budget = new InflightBudget(64 * MIB, 1000);
+    const big = { get: { found: true, value: Buffer.alloc(256 * 1024) } };
+    servePipeline(call as never, async () => ({ ...big }), new OpenPipelines(), createNodeMetrics(), 5000, {
+      budget,
+      callQueuedBytesMax: MIB,
+    });
+    for (let i = 0; i < 8; i++) {
+      call.emit('data', { ops: [getOp(i)] });
+      await turn();
+      await turn();
+    }
+    expect(call.paused).toBe(true); // 2 MiB unflushed > 1 MiB
+    expect(call.pauses).toBe(1);
+    call.drain();
+    expect(call.paused).toBe(false);
+    expect(budget.bytesInUse).toBe(0);
+    expect(budget.opsInUse).toBe(0);
+  });
+
+  it('refuses requests past the node budget at once with RESOURCE_EXHAUSTED', async () => {
+    const call = new SlowCall();
+    const budget = new InflightBudget(10 * MIB, 2);
+    const pending: (() => void)[] = [];
+    const one = () => new Promise<Record<string, unknown>>((r) => pending.push(() => r({ get: { found: false } })));
+    servePipeline(call as never, one, new OpenPipelines(), createNodeMetrics(), 5000, {
+      budget,
+      callQueuedBytesMax: MIB,
+    });
+    call.emit('data', { ops: [getOp(1), getOp(2), getOp(3), getOp(4)] });
+    await turn();
+    const refused = call.results();
+    expect(refused.map((r) => [r.index, r.error?.code])).toEqual([
+      [3, grpc.status.RESOURCE_EXHAUSTED],
+      [4, grpc.status.RESOURCE_EXHAUSTED],
+    ]);
+    for (const p of pending) p();
+    await turn();
+    await turn();
+    expect(call.results().map((r) => r.index)).toEqual([3, 4, 1, 2]);
+    expect(budget.opsInUse).toBe(0);
+  });
+});
+
+describe('serveMulti flow control', () => {
+  it('starts no more requests while its responses are not drained', async () => {
+    const call = new SlowCall();
+    call.request = { ops: Array.from({ length: 3000 }, (_, i) => ({ get: { key: Buffer.from(`k${i}`) } })) };
+    let started = 0;
+    const one = async () => {
+      started++;
+      return { get: { found: true, value: Buffer.alloc(4096) } };
+    };
+    serveMulti(call as never, one, createNodeMetrics(), 5000, {
+      budget: new InflightBudget(64 * MIB, 100_000),
+      callQueuedBytesMax: MIB,
+    });
+    for (let i = 0; i < 10; i++) await turn();
+    // The first window (1024 results, 4 MiB) went out in one message; the stream did not drain: no more.
+    expect(started).toBe(1024);
+    expect(call.ended).toBe(false);
+    for (let i = 0; i < 20 && !call.ended; i++) {
+      call.drain();
+      await turn();
+      await turn();
+    }
+    expect(started).toBe(3000);
+    expect(call.ended).toBe(true);
+    expect(new Set(call.results().map((r) => r.index)).size).toBe(3000);
+  });
+});
