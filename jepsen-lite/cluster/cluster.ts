@@ -14,6 +14,7 @@ import { host, httpPort, type PortPlan } from '../net/ports';
 import { NodeProcess, type UnexpectedExit } from './node-process';
 import { AdminClient, type GroupInfo, type NodeStatus } from './admin-client';
 import type { ReplicaDigest } from '../checker/divergence';
+import { Client } from '../../src/client';
 
 export interface ClusterOptions {
   plan: PortPlan;
@@ -50,6 +51,7 @@ export class Cluster {
   private readonly admins = new Map<number, AdminClient>();
   /** Nodes removed from the membership by the membership nemesis (still running). */
   readonly removed = new Set<number>();
+  private ballastClient: Client | null = null;
 
   constructor(private readonly opts: ClusterOptions) {
     this.network = new ClusterNetwork(opts.plan);
@@ -154,6 +156,35 @@ export class Cluster {
     return ids.length > 0 ? ids : this.ids.filter((i) => !this.removed.has(i) && this.node(i).state === 'running');
   }
 
+  /** The workload group as node `id` itself reports it, or null when it does not answer (or is not running). */
+  async groupStatus(id: number, timeoutMs = 800): Promise<GroupInfo | null> {
+    if (this.node(id).state !== 'running') return null;
+    try {
+      const st = await this.admin(id).status(timeoutMs);
+      return (st.groups ?? []).find((x) => groupHolds(x, workloadKeyProbe)) ?? st.groups?.[0] ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * One round of filler writes outside every workload's keys (jl/n/, 8 puts of 2 KiB over 1,024 keys: at most
+   * 2 MiB in all), so the log grows and compacts and a snapshot takes many chunks. Resolves to the puts that
+   * succeeded; never rejects.
+   */
+  async writeBallast(round: number): Promise<number> {
+    this.ballastClient ??= new Client({ endpoints: this.network.clientEndpoints(), deadlineMs: 2000 });
+    const c = this.ballastClient;
+    const puts = Array.from({ length: 8 }, (_, i) => {
+      const key = Buffer.from(`jl/n/${String((round * 8 + i) % 1024).padStart(4, '0')}`);
+      return c.put(key, Buffer.alloc(2048, (round + i) % 251)).then(
+        () => 1,
+        () => 0,
+      );
+    });
+    return (await Promise.all(puts)).reduce<number>((a, b) => a + b, 0);
+  }
+
   /** Node `id`'s own digest of a group (0: the group holding the whole keyspace). */
   async digest(id: number, groupId = 0): Promise<ReplicaDigest> {
     return this.admin(id).digest(groupId);
@@ -219,6 +250,8 @@ export class Cluster {
 
   async stop(): Promise<void> {
     process.off('exit', this.killOnExit);
+    await this.ballastClient?.close();
+    this.ballastClient = null;
     for (const a of this.admins.values()) a.close();
     this.admins.clear();
     await Promise.all([...this.nodes.values()].map((n) => n.stop()));

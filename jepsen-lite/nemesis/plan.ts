@@ -10,8 +10,9 @@ import type { Random } from '../../src/base';
 import { nodeTargets, type NodeTarget } from './targets';
 import { partitionShapes, type PartitionShape } from './partitions';
 import type { PartitionMode } from '../net/grudge';
+import type { CatchupVictim } from './catchup';
 
-export const nemesisKinds = ['kill', 'pause', 'partition', 'slow', 'transfer', 'membership'] as const;
+export const nemesisKinds = ['kill', 'pause', 'partition', 'slow', 'transfer', 'membership', 'catchup'] as const;
 /** Nemeses that `all` does not include: `hostile` (forged peer messages and client abuse, hostile/) and
  * `overload` (resource abuse at the leader, overload/) run their own attack schedules beside this plan and
  * are asked for by name. */
@@ -26,7 +27,10 @@ export type FaultSpec =
   | { kind: 'partition'; shape: PartitionShape; mode: PartitionMode }
   | { kind: 'slow'; delayMs: number }
   | { kind: 'transfer' }
-  | { kind: 'membership' };
+  /** away: stop a node, change the membership and compact while it is away (membership-away.ts); else
+   * remove a running node and re-add it. */
+  | { kind: 'membership'; away: boolean }
+  | { kind: 'catchup'; victim: CatchupVictim };
 
 export interface PlannedFault {
   startMs: number;
@@ -80,7 +84,9 @@ function faultFor(kind: PlannedKind, rng: Random, opts: PlanOptions): FaultSpec 
     case 'transfer':
       return { kind };
     case 'membership':
-      return { kind };
+      return { kind, away: rng.chance(0.5) };
+    case 'catchup':
+      return { kind, victim: rng.chance(0.5) ? 'follower' : 'leader' };
   }
 }
 
@@ -112,6 +118,8 @@ export function describeFault(f: FaultSpec): string {
     case 'transfer':
       return 'transfer leader';
     case 'membership':
-      return 'remove and re-add a node';
+      return f.away ? 'stop a node, remove it, compact, bring it back and re-add it' : 'remove and re-add a node';
+    case 'catchup':
+      return `catch-up by snapshot, then kill the ${f.victim} mid-stream`;
   }
 }

@@ -4,6 +4,9 @@
  * skips the rest. Errors of a step (say, no leader to transfer from) are logged, never fatal: under
  * faults they are expected.
  *
+ * The catchup nemesis and the membership nemesis's away variant are whole choreographies (catchup.ts,
+ * membership-away.ts) that run inside begin() and may outlast their planned end (bounded: about 90 s).
+ *
  * Invariants: every begun fault is undone before run() resolves, except removed members when no leader
  * could re-add them (left in `cluster.removed` for the final recovery).
  */
@@ -14,19 +17,15 @@ import { describeFault, type FaultSpec, type PlannedFault } from './plan';
 import { partitionDrops } from './partitions';
 import { resolveTargets } from './targets';
 import type { NemesisLog } from './nemesis-log';
+import type { AwayCluster, AwayContext } from './away';
+import { runCatchup } from './catchup';
+import { runMembershipAway } from './membership-away';
 
-export interface NemesisCluster {
-  readonly ids: number[];
-  readonly removed: Set<number>;
+export interface NemesisCluster extends AwayCluster {
   network: { apply(f: NetworkFaults): void; heal(): void };
-  leader(): Promise<LeaderInfo | null>;
-  kill(ids: readonly number[]): Promise<void>;
-  restart(ids: readonly number[]): void;
   pause(ids: readonly number[]): void;
   resume(ids: readonly number[]): void;
   transferLeader(from: LeaderInfo, to: number): Promise<void>;
-  removeMember(leader: number, id: number): Promise<void>;
-  addMember(leader: number, id: number): Promise<void>;
 }
 
 type Undo = () => Promise<void>;
@@ -150,7 +149,10 @@ export class NemesisRunner {
         });
         return null;
       }
+      case 'catchup':
+        return runCatchup(this.awayContext(), fault.victim);
       case 'membership': {
+        if (fault.away) return runMembershipAway(this.awayContext());
         const l = await c.leader();
         if (!l) throw new Error('no leader to change membership through');
         const candidates = c.ids.filter((i) => !c.removed.has(i));
@@ -175,6 +177,10 @@ export class NemesisRunner {
         };
       }
     }
+  }
+
+  private awayContext(): AwayContext {
+    return { cluster: this.cluster, rng: this.rng, log: this.log, signal: this.abort.signal };
   }
 
   private async waitLeader(ms: number): Promise<LeaderInfo | null> {

@@ -63,7 +63,7 @@ export const RUN_USAGE = `usage: npm run jepsen -- [options]
        npm run jepsen -- check FILE [--initial JSON]
 
   --workload register|set|bank     default register
-  --nemesis LIST                   kill,pause,partition,slow,transfer,membership | all | none, and hostile
+  --nemesis LIST                   kill,pause,partition,slow,transfer,membership,catchup | all | none, and hostile
                                    (forged peer messages, malformed input, session and admin abuse;
                                    not part of all), and overload (non-reading clients, scan storms,
                                    /metrics floods, pipelined puts, idle connections at the leader;

@@ -18,6 +18,7 @@ import { repoRoot } from '../cluster/repo-root';
 import { NemesisLog } from '../nemesis/nemesis-log';
 import { describeFault, planFaults } from '../nemesis/plan';
 import { NemesisRunner } from '../nemesis/runner';
+import { nemesisNodeArgs } from '../nemesis/catchup';
 import { partitionShapes } from '../nemesis/partitions';
 import { HistoryRecorder } from '../workload/recorder';
 import { runOp, planWorkers, WorkerPool } from '../workload/workers';
@@ -113,7 +114,7 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
     plan: { nodes: o.nodes, basePort: o.basePort },
     outDir,
     command,
-    nodeArgs: o.nodeArgs,
+    nodeArgs: [...nemesisNodeArgs(o.nemesis, o.nodeArgs), ...o.nodeArgs],
     cwd: root,
     now: nowMs,
   });

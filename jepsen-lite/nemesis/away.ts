@@ -1,0 +1,89 @@
+/**
+ * What the catchup and membership nemeses share: the cluster operations they use, waiting (bounded) until
+ * the others compacted their logs past a stopped node, and until a node caught up. Every loop is bounded
+ * in time and stops early when the run is stopping (the nemesis' abort signal).
+ *
+ * Invariants: nothing here leaves a node stopped (callers restart what they killed, in finally blocks).
+ */
+import type { Random } from '../../src/base';
+import type { GroupInfo } from '../cluster/admin-client';
+import type { LeaderInfo } from '../cluster/cluster';
+import type { NemesisLog } from './nemesis-log';
+
+export interface AwayCluster {
+  readonly ids: number[];
+  readonly removed: Set<number>;
+  leader(): Promise<LeaderInfo | null>;
+  groupStatus(id: number, timeoutMs?: number): Promise<GroupInfo | null>;
+  kill(ids: readonly number[]): Promise<void>;
+  restart(ids: readonly number[]): void;
+  removeMember(leader: number, id: number): Promise<void>;
+  addMember(leader: number, id: number): Promise<void>;
+  writeBallast(round: number): Promise<number>;
+}
+
+export interface AwayContext {
+  cluster: AwayCluster;
+  rng: Random;
+  log: NemesisLog;
+  signal: AbortSignal;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** A member other than the leader and `exclude`, not removed; null when there is none. */
+export function pickFollower(c: AwayCluster, leader: number, rng: Random, exclude: number[] = []): number | null {
+  const ids = c.ids.filter((i) => i !== leader && !c.removed.has(i) && !exclude.includes(i));
+  return ids.length === 0 ? null : rng.pick(ids);
+}
+
+/**
+ * Writes ballast while `away` is stopped until every other running node's log starts past index `past`
+ * (it compacted what `away` would need), or `budgetMs` ends. Resolves to whether they did.
+ */
+export async function compactPast(ctx: AwayContext, away: number, past: number, budgetMs: number): Promise<boolean> {
+  const c = ctx.cluster;
+  const end = Date.now() + budgetMs;
+  let round = 0;
+  while (Date.now() < end && !ctx.signal.aborted) {
+    const others = c.ids.filter((i) => i !== away);
+    const firsts = await Promise.all(others.map((i) => c.groupStatus(i)));
+    if (firsts.every((g) => g === null || g.firstIndex > past + 1) && firsts.some((g) => g !== null)) {
+      ctx.log.write({
+        type: 'instant',
+        kind: 'compaction',
+        description: `nodes ${others.join(',')} compacted past ${past} (first indexes ${firsts.map((g) => g?.firstIndex ?? '?').join(',')}) while node ${away} was away`,
+        nodes: others,
+      });
+      return true;
+    }
+    await Promise.all([c.writeBallast(round++), c.writeBallast(round++)]);
+  }
+  ctx.log.write({
+    type: 'error',
+    kind: 'compaction',
+    description: `the others did not compact past ${past} within ${budgetMs} ms while node ${away} was away`,
+    error: 'not compacted',
+  });
+  return false;
+}
+
+/** Waits until node `id` applied at least the leader's commit index as of now; resolves to the ms it took or null. */
+export async function waitCaughtUp(ctx: AwayContext, id: number, budgetMs: number): Promise<number | null> {
+  const c = ctx.cluster;
+  const start = Date.now();
+  let target = 0;
+  while (Date.now() - start < budgetMs && !ctx.signal.aborted) {
+    if (target === 0) {
+      const l = await c.leader();
+      const g = l ? await c.groupStatus(l.leader) : null;
+      target = g?.commit ?? 0;
+    }
+    const g = target > 0 ? await c.groupStatus(id) : null;
+    if (g && g.applied >= target) return Date.now() - start;
+    await sleep(100);
+  }
+  return null;
+}

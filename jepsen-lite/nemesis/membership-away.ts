@@ -1,0 +1,98 @@
+/**
+ * The `membership` nemesis's away variant: stop a follower, change the membership while it is away
+ * (remove it; with 5 nodes or more also remove and re-add another follower, whose address then changes),
+ * write ballast until the others compact past it, bring it back on its old data and re-add it through the
+ * leader. It can only learn the new membership (and the addresses in it) from a snapshot.
+ *
+ * Invariants: every change is legal under the membership guard (only the stopped node, or one more
+ * follower when enough voters stay live, is removed); a node this removes and could not re-add stays in
+ * `removed` for the final recovery; the stopped node is restarted before this resolves; bounded (about
+ * 90 s at most).
+ */
+import type { AwayContext } from './away';
+import { compactPast, errText, pickFollower, sleep, waitCaughtUp } from './away';
+
+/** Re-adds `id` through the current leader, retrying (a voter is promoted only once it caught up). */
+async function readd(ctx: AwayContext, id: number, budgetMs: number): Promise<void> {
+  const end = Date.now() + budgetMs;
+  let last: unknown = null;
+  while (Date.now() < end) {
+    const l = await ctx.cluster.leader();
+    if (l) {
+      try {
+        await ctx.cluster.addMember(l.leader, id);
+        ctx.log.write({
+          type: 'stop',
+          kind: 'membership',
+          description: `re-add node ${id} (via leader ${l.leader})`,
+          nodes: [id],
+        });
+        return;
+      } catch (e) {
+        last = e;
+      }
+    }
+    await sleep(300);
+  }
+  throw new Error(`could not re-add node ${id} within ${budgetMs} ms (${errText(last)}); left for the final recovery`);
+}
+
+async function removeVia(ctx: AwayContext, id: number, why: string): Promise<void> {
+  const l = await ctx.cluster.leader();
+  if (!l) throw new Error(`no leader to remove node ${id} through`);
+  await ctx.cluster.removeMember(l.leader, id);
+  ctx.log.write({
+    type: 'start',
+    kind: 'membership',
+    description: `remove node ${id} ${why} (via leader ${l.leader})`,
+    nodes: [id],
+  });
+}
+
+/** Runs the whole fault; resolves to its undo (restarts the stopped node if it is still down). */
+export async function runMembershipAway(ctx: AwayContext): Promise<() => Promise<void>> {
+  const c = ctx.cluster;
+  const l = await c.leader();
+  if (!l) throw new Error('no leader to change membership through');
+  const x = pickFollower(c, l.leader, ctx.rng);
+  if (x === null) throw new Error('no follower to stop');
+  const before = (await c.groupStatus(x))?.applied ?? 0;
+  let down = true;
+  const undo = async (): Promise<void> => {
+    if (down) c.restart([x]);
+    down = false;
+  };
+  try {
+    await c.kill([x]);
+    ctx.log.write({ type: 'start', kind: 'membership', description: `stop node ${x} (applied ${before})`, nodes: [x] });
+    await removeVia(ctx, x, 'while it is stopped');
+    // With 5 or more members a second live follower can leave and come back (its address changes).
+    const live = c.ids.filter((i) => i !== x && !c.removed.has(i)).length;
+    const y = live >= 4 ? pickFollower(c, l.leader, ctx.rng, [x]) : null;
+    if (y !== null) {
+      await removeVia(ctx, y, 'while another is stopped');
+      await readd(ctx, y, 20_000);
+    }
+    await compactPast(ctx, x, before, 25_000);
+    c.restart([x]);
+    down = false;
+    ctx.log.write({
+      type: 'instant',
+      kind: 'membership',
+      description: `restart node ${x} on its old data`,
+      nodes: [x],
+    });
+    await readd(ctx, x, 40_000);
+    const ms = await waitCaughtUp(ctx, x, 20_000);
+    if (ms === null && !ctx.signal.aborted)
+      ctx.log.write({
+        type: 'error',
+        kind: 'membership',
+        description: `node ${x} did not catch up within 20 s`,
+        error: 'lagging',
+      });
+  } catch (e) {
+    ctx.log.write({ type: 'error', kind: 'membership', description: 'membership away', error: errText(e) });
+  }
+  return undo;
+}

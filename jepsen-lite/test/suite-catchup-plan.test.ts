@@ -1,0 +1,164 @@
+// The catchup and membership-away nemeses without processes: their place in the plan and in `all`, the node
+// flags they add, the follower choice, and their choreography against a scripted cluster (what is killed,
+// restarted, removed and re-added, in which order, and that nothing stays down).
+import { describe, expect, it } from 'vitest';
+import { Random } from '../../src/base';
+import type { GroupInfo } from '../cluster/admin-client';
+import type { LeaderInfo } from '../cluster/cluster';
+import { pickFollower, type AwayCluster, type AwayContext } from '../nemesis/away';
+import { nemesisNodeArgs, runCatchup } from '../nemesis/catchup';
+import { runMembershipAway } from '../nemesis/membership-away';
+import { NemesisLog } from '../nemesis/nemesis-log';
+import { describeFault, parseNemesisList, planFaults } from '../nemesis/plan';
+
+describe('catchup and membership in the plan', () => {
+  it('are in all, and a long plan draws every variant', () => {
+    expect(parseNemesisList('all')).toEqual(expect.arrayContaining(['catchup', 'membership']));
+    const plan = planFaults(new Random(3), {
+      kinds: ['catchup', 'membership'],
+      activeMs: 600_000,
+      quietMs: [1000, 2000],
+      faultMs: [3000, 4000],
+    });
+    const seen = new Set(plan.map((p) => describeFault(p.fault)));
+    expect(seen).toEqual(
+      new Set([
+        'catch-up by snapshot, then kill the follower mid-stream',
+        'catch-up by snapshot, then kill the leader mid-stream',
+        'stop a node, remove it, compact, bring it back and re-add it',
+        'remove and re-add a node',
+      ]),
+    );
+  });
+
+  it('add small compaction thresholds to the nodes, unless --node-args sets them', () => {
+    expect(nemesisNodeArgs(['kill', 'partition'], [])).toEqual([]);
+    const all = nemesisNodeArgs(parseNemesisList('all'), []);
+    expect(all).toEqual(['--snapshot-entries', '200', '--log-retain-entries', '20', '--snapshot-chunk-bytes', '8192']);
+    expect(nemesisNodeArgs(['membership'], ['--snapshot-entries', '50', '--snapshot-chunk-bytes=4096'])).toEqual([
+      '--log-retain-entries',
+      '20',
+    ]);
+  });
+
+  it('pick a follower that is not the leader, not removed and not excluded', () => {
+    const c = { ids: [1, 2, 3, 4, 5], removed: new Set([4]) } as unknown as AwayCluster;
+    const r = new Random(9);
+    for (let i = 0; i < 50; i++) expect([2, 5]).toContain(pickFollower(c, 1, r, [3]));
+    expect(pickFollower({ ids: [1, 2], removed: new Set([2]) } as unknown as AwayCluster, 1, r)).toBeNull();
+  });
+});
+
+/**
+ * A scripted cluster: every ballast round moves the log 16 entries on; running members apply it at once and
+ * keep the last 20 entries; a node (re)started hears from the leader at its second status and needs two more
+ * to catch up. Membership follows removeMember/addMember (a stopped node cannot be promoted: AddNode fails).
+ */
+class ScriptedCluster implements AwayCluster {
+  readonly ids = [1, 2, 3];
+  readonly removed = new Set<number>();
+  readonly steps: string[] = [];
+  private last = 100;
+  private readonly state = new Map<number, { up: boolean; applied: number; polls: number }>();
+  constructor(private leaderId = 1) {
+    for (const id of this.ids) this.state.set(id, { up: true, applied: 100, polls: 99 });
+  }
+  isUp(id: number): boolean {
+    return this.state.get(id)!.up;
+  }
+  async leader(): Promise<LeaderInfo | null> {
+    return this.isUp(this.leaderId) ? { leader: this.leaderId, term: 1, groupId: 1 } : null;
+  }
+  async groupStatus(id: number): Promise<GroupInfo | null> {
+    const s = this.state.get(id)!;
+    if (!s.up) return null;
+    s.polls++;
+    if (s.polls >= 4) s.applied = this.last;
+    const members = this.ids
+      .filter((i) => !this.removed.has(i))
+      .map((i) => ({ id: i, address: '', voter: true, match: 0 }));
+    return {
+      groupId: 1,
+      leader: s.polls >= 2 ? this.leaderId : 0,
+      term: 1,
+      role: id === this.leaderId ? 'leader' : 'follower',
+      commit: this.last,
+      applied: s.applied,
+      firstIndex: s.polls >= 4 ? this.last - 20 : 1,
+      lastIndex: this.last,
+      members,
+      start: Buffer.alloc(0),
+      end: Buffer.alloc(0),
+    };
+  }
+  async kill(ids: readonly number[]): Promise<void> {
+    for (const id of ids) this.state.get(id)!.up = false;
+    this.steps.push(`kill ${ids.join(',')}`);
+    if (ids.includes(this.leaderId)) this.leaderId = this.ids.find((i) => this.isUp(i))!;
+  }
+  restart(ids: readonly number[]): void {
+    for (const id of ids) Object.assign(this.state.get(id)!, { up: true, polls: 0 });
+    if (ids.length) this.steps.push(`restart ${ids.join(',')}`);
+  }
+  async removeMember(_leader: number, id: number): Promise<void> {
+    this.removed.add(id);
+    this.steps.push(`remove ${id}`);
+  }
+  async addMember(_leader: number, id: number): Promise<void> {
+    if (!this.isUp(id)) throw new Error(`node ${id} is down`);
+    this.removed.delete(id);
+    this.steps.push(`add ${id}`);
+  }
+  async writeBallast(): Promise<number> {
+    this.last += 8;
+    return 8;
+  }
+}
+
+function context(c: ScriptedCluster, seed: number): AwayContext & { log: NemesisLog } {
+  return {
+    cluster: c,
+    rng: new Random(seed),
+    log: new NemesisLog(null, () => 0),
+    signal: new AbortController().signal,
+  };
+}
+
+describe('the choreographies against a scripted cluster', () => {
+  it('catchup: kills a follower, compacts past it, restarts it, kills it again mid catch-up, restarts it', async () => {
+    const c = new ScriptedCluster(1);
+    const ctx = context(c, 4);
+    const undo = await runCatchup(ctx, 'follower');
+    await undo();
+    const [f] = c.steps[0]!.split(' ').slice(1).map(Number);
+    expect(f).not.toBe(1);
+    expect(c.steps).toEqual([`kill ${f}`, `restart ${f}`, `kill ${f}`, `restart ${f}`]);
+    const text = ctx.log.events.map((e) => e.description).join('\n');
+    expect(text).toMatch(/compacted past 100/);
+    expect(text).toMatch(new RegExp(`kill the catching-up follower ${f}: mid catch-up`));
+    expect(text).toMatch(new RegExp(`node ${f} caught up`));
+    expect(ctx.log.events.filter((e) => e.type === 'error')).toEqual([]);
+    expect(c.ids.every((i) => c.isUp(i))).toBe(true);
+  });
+
+  it('catchup with the leader as victim kills the leader during the catch-up and restarts it', async () => {
+    const c = new ScriptedCluster(2);
+    const undo = await runCatchup(context(c, 5), 'leader');
+    await undo();
+    expect(c.steps[2]).toBe('kill 2');
+    expect(c.steps[3]).toBe('restart 2');
+    expect(c.ids.every((i) => c.isUp(i))).toBe(true);
+  });
+
+  it('membership away: stops a follower, removes it, compacts, restarts it and re-adds it', async () => {
+    const c = new ScriptedCluster(1);
+    const ctx = context(c, 6);
+    const undo = await runMembershipAway(ctx);
+    await undo();
+    const x = Number(c.steps[0]!.split(' ')[1]);
+    expect(c.steps).toEqual([`kill ${x}`, `remove ${x}`, `restart ${x}`, `add ${x}`]);
+    expect(c.removed.size).toBe(0);
+    expect(ctx.log.events.map((e) => e.description).join('\n')).toMatch(/compacted past 100/);
+    expect(c.ids.every((i) => c.isUp(i))).toBe(true);
+  });
+});
