@@ -5,4 +5,5 @@ export type { ErrorCode, ErrorDetails } from './errors';
 export { Random } from './random';
 export { NO_NODE, isNodeId } from './ids';
 export type { NodeId, GroupId } from './ids';
+export { systemClock, systemScheduler } from './clock';
 export type { Clock, Scheduler } from './clock';

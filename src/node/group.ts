@@ -1,29 +1,21 @@
 /**
  * One replica group hosted by a node: its Raft core, its state machine, and the host-side bookkeeping
  * around them (proposal and membership waiters, batched reads, snapshot staging, compaction points).
- * The NodeHost's ready loop is the group's serial runner: only it calls core.ready/advance,
+ * The ready loop (ready-loop.ts) is the group's serial runner: only it calls core.ready/advance,
  * sm.apply/installStaged/openSnapshot for this group, so those never overlap.
  */
 import type { GroupId, NodeId, TesseraError } from '../base';
 import type { CommandResult } from '../codec';
 import type { KeyRange, StateMachine } from '../kv';
 import type { NodeMetrics } from '../obs';
-import type { ConfigState, HardState, RawNode, Role, SnapshotMeta } from '../raft';
+import type { HardState, RawNode, Role } from '../raft';
+import type { CompactionGroup, CompactionPoint } from './compaction';
 import { ReadBatcher } from './read-batcher';
+import type { LoopGroup, SnapshotStaging } from './ready-loop';
 import { Waiters } from './waiters';
 
-export interface CompactionPoint {
-  index: number;
-  term: number;
-  config: ConfigState;
-}
-
-export interface SnapshotStagingState {
-  id: string;
-  meta: SnapshotMeta;
-  /** Set once the snapshot message was stepped into the core; the next Ready decides install or discard. */
-  stepped: boolean;
-}
+export type SnapshotStagingState = SnapshotStaging;
+export type { CompactionPoint };
 
 /** A client write waiting for the next batch proposal (NodeHost.flushProposals). */
 export interface QueuedProposal {
@@ -58,7 +50,7 @@ export function bindGroupMetrics(m: NodeMetrics, group: string): GroupMetrics {
   };
 }
 
-export class Group {
+export class Group implements LoopGroup, CompactionGroup {
   readonly waiters = new Waiters<CommandResult>();
   readonly memberWaiters = new Waiters<true>();
   readonly reads = new ReadBatcher();

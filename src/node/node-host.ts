@@ -1,25 +1,15 @@
 /**
  * NodeHost: runs the node's replica groups (multi-raft; today group 1 spans the whole keyspace) over one
- * NodeStore and one Transport. It follows the core's host contract (raft/types.ts) with group commit:
- *
- *   ready loop (one at a time, re-run while any core has a Ready):
- *     1. start one ReadIndex round per group for the reads that arrived since the last round
- *     2. take the Ready of every group that has one
- *     3. send messagesNow (leader appends go out before our own fsync); open state machine snapshot
- *        readers for snapshot messages (their meta is at the applied index before this Ready's entries)
- *     4. persist every group's hard state, entries and snapshot meta in ONE NodeStore.persist (one fsync);
- *        a hard state whose only change is the commit index is not synced on its own: it rides along
- *        with the group's next synced write (commit is volatile in Raft; the core restores
- *        max(commit, applied)), which saves the leader one fsync per commit
- *     5. send messagesAfterPersist (votes, append acks)
- *     6. per group: install a received snapshot, apply committed entries, settle waiters, advance,
- *        serve reads whose read index is applied, compact the log past the threshold
- *   Proposals and reads that arrive in the same event-loop turn share one loop run (setImmediate): the
- *   queued writes go to the core as one proposeBatch (one AppendEntries per follower) and the queued
- *   reads as one ReadIndex round. While a Ready is being persisted or applied, new proposals, reads and
- *   peer messages are still fed to the cores each turn, and the messages that never wait for
- *   persistence (leader appends, heartbeats, heartbeat responses; core.takeMessagesNow) are sent at
- *   once, so followers persist the next batch while the leader fsyncs the previous one.
+ * NodeStore and one Transport. The ready loop itself (group commit, early sends, snapshot install and
+ * apply, compaction; the steps and their invariants) is ready-loop.ts, which the simulator runs too;
+ * NodeHost wires it to LevelDB, gRPC and Node timers (makeIo) and owns what the loop does not:
+ *   Proposals and reads that arrive in the same event-loop turn share one loop run (Scheduler.soon, i.e.
+ *   setImmediate): the queued writes go to the core as one proposeBatch (one AppendEntries per follower)
+ *   and the queued reads as one ReadIndex round. While a Ready is being persisted or applied, new
+ *   proposals, reads and peer messages are still fed to the cores each turn, and the messages that never
+ *   wait for persistence are sent at once (ReadyLoop.schedule).
+ *   Snapshots: streamed to followers by snapshot-transfer.ts; received ones are staged
+ *   (snapshot-staging.ts) and installed by the loop.
  *
  * Failure detection: besides Raft's own election timeout, a follower whose peer stream to its leader
  * breaks advances its election clock by one election timeout (once per term; see onUnreachable), so
@@ -29,18 +19,27 @@
  * pending proposal and read with a retryable error; queues are bounded (RESOURCE_EXHAUSTED); a failure
  * of persistence or apply is fatal (onFatal), never skipped.
  */
-import { InvariantError, NO_NODE, TesseraError, type GroupId, type NodeId } from '../base';
+import {
+  NO_NODE,
+  TesseraError,
+  systemClock,
+  systemScheduler,
+  type Clock,
+  type GroupId,
+  type NodeId,
+  type Scheduler,
+} from '../base';
 import { decodeRaftMessage, encodeCommand, encodeRaftMessage, type Command, type CommandResult } from '../codec';
 import type { NodeConfig } from '../config';
 import type { KeyRange, StateMachine } from '../kv';
-import type { DropReason, Entry, MembershipChange, Message, ProposeOutcome, Ready, Role } from '../raft';
-import type { GroupWrite } from '../storage';
+import type { DropReason, Entry, MembershipChange, Message, ProposeOutcome, Ready, Role, SnapshotMeta } from '../raft';
 import type { IncomingSnapshot, TransportHandler } from '../transport';
 import { AddressBook } from './address-book';
-import { maybeCompact, noteCompactionPoint } from './compaction';
+import { compactAt, noteCompactionPoint, takeCompactionPoint } from './compaction';
 import { dropError, leadershipLostError, notLeaderError } from './errors';
 import { Group, type QueuedProposal } from './group';
 import { openGroup } from './group-open';
+import { LoopJoin, driveWithPromises, type LoopWait } from './loop-driver';
 import {
   connectMembers,
   encodeMemberContext,
@@ -50,6 +49,8 @@ import {
   withMemberAddresses,
 } from './membership';
 import { checkMembershipChange, type GuardDecision, type GuardedChange, type MemberProgress } from './membership-guard';
+import { ReadyLoop, type PersistWrite, type ReadyLoopIo } from './ready-loop';
+import { abandonStaging, beginStaging, stepStaged } from './snapshot-staging';
 import { sendSnapshot, stageSnapshot, type SnapshotSendContext } from './snapshot-transfer';
 import type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, ResponseHeader } from './types';
 
@@ -68,18 +69,13 @@ const PEER_REJECTIONS_LOGGED_MAX = 256;
 /** Distinct keys of corrupt records logged per group (every refused read is still counted). */
 const CORRUPT_KEYS_LOGGED_MAX = 256;
 
-/** Resolves in the next check phase, after the native immediates that write HTTP/2 frames to sockets. */
-function yieldToIo(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 export class NodeHost implements TransportHandler {
   private readonly groups = new Map<GroupId, Group>();
   private readonly cfg: NodeConfig;
-  private tickTimer: NodeJS.Timeout | null = null;
-  private loopScheduled = false;
-  private loopRunning = false;
-  private loopDone: Promise<void> = Promise.resolve();
+  private tickTimer: { cancel(): void } | null = null;
+  private readonly clock: Clock;
+  private readonly scheduler: Scheduler;
+  private readonly loop: ReadyLoop<Group>;
   private closed = false;
   private fatal: unknown = null;
   private stagingSeq = 0;
@@ -104,6 +100,9 @@ export class NodeHost implements TransportHandler {
     readonly addresses: AddressBook,
   ) {
     this.cfg = opts.config;
+    this.clock = opts.clock ?? systemClock;
+    this.scheduler = opts.scheduler ?? systemScheduler;
+    this.loop = new ReadyLoop(this.makeIo(), this.scheduler, driveWithPromises);
     const q = opts.metrics.queueDepth;
     this.queueDepth = {
       proposals: q.labels({ queue: 'proposals' }),
@@ -141,7 +140,7 @@ export class NodeHost implements TransportHandler {
     for (const [id, address] of addresses.entries()) transport.setPeer(id, address);
     await host.openGroup(WHOLE_KEYSPACE_GROUP, { start: Buffer.alloc(0), end: null });
     transport.setHandler(host);
-    host.tickTimer = setInterval(() => host.tick(), config.timing.tickMs);
+    host.tickTimer = host.scheduler.setInterval(() => host.tick(), config.timing.tickMs);
     host.schedule();
     return host;
   }
@@ -536,9 +535,10 @@ export class NodeHost implements TransportHandler {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.loop.close();
+    this.tickTimer?.cancel();
     this.tickTimer = null;
-    await this.loopDone;
+    await this.loop.whenIdle();
     const closing = () => new TesseraError('UNAVAILABLE', 'the node is shutting down; retry on another node');
     for (const g of this.groups.values()) {
       this.failQueuedProposals(g, closing);
@@ -665,18 +665,15 @@ export class NodeHost implements TransportHandler {
       this.rejectPeer(g, s.from, 'snapshot_not_member');
       throw new Error(`node ${s.from} is not a member of group ${g.id}`);
     }
-    if (g.staging !== null) throw new Error(`group ${g.id} is already receiving a snapshot`);
     const message = env.message;
     const id = `${this.cfg.id}-${Date.now()}-${++this.stagingSeq}`;
-    g.staging = { id, meta: message.snapshot.meta, stepped: false };
+    if (!beginStaging(g, id, message.snapshot.meta)) throw new Error(`group ${g.id} is already receiving a snapshot`);
     try {
       await stageSnapshot(g, s, id, message.snapshot.meta.index);
       // The members' addresses the sender knows (config entries compacted away teach none), kept before the core sees it.
       await learnFromSnapshot(message.snapshot, this.cfg.id, this.addresses, g.sm.applied);
       this.checkOpen();
-      const stepped: Message = { ...message, snapshot: { meta: message.snapshot.meta, data: Buffer.from(id, 'utf8') } };
-      g.staging.stepped = true;
-      const outcome = g.core.step(stepped);
+      const outcome = stepStaged(g, message, id);
       if (!outcome.ok) {
         this.discardStaging(g);
         throw new Error(`the core refused the snapshot: ${outcome.reason}`);
@@ -687,15 +684,12 @@ export class NodeHost implements TransportHandler {
       );
       this.schedule();
     } catch (e) {
-      if (g.staging?.id === id && !g.staging.stepped) {
-        g.staging = null;
-        await g.sm.discardStaged(id).catch(() => undefined);
-      }
+      if (abandonStaging(g, id)) await g.sm.discardStaged(id).catch(() => undefined);
       throw e;
     }
   }
 
-  // ---------------------------------------------------------------- the ready loop
+  // ---------------------------------------------------------------- the ready loop (ready-loop.ts)
 
   private tick(): void {
     for (const g of this.groups.values()) g.core.tick();
@@ -703,121 +697,49 @@ export class NodeHost implements TransportHandler {
   }
 
   private schedule(): void {
-    if (this.loopScheduled || this.closed) return;
-    this.loopScheduled = true;
-    // In the check phase: everything that arrived in this turn's I/O callbacks (peer batches, client calls)
-    // is stepped or queued by then and shares one Ready and one ReadIndex round.
-    setImmediate(this.onScheduled);
+    this.loop.schedule();
   }
 
-  private readonly onScheduled = (): void => {
-    this.loopScheduled = false;
-    if (this.fatal !== null) return;
-    if (this.loopRunning) {
-      // A Ready is being persisted or applied: feed the cores now and send what need not wait for it.
-      this.pump(true);
-      return;
-    }
-    this.loopRunning = true;
-    this.loopDone = this.runLoop()
-      .catch((e: unknown) => this.die(e))
-      .finally(() => {
-        this.loopRunning = false;
-      });
-  };
-
-  /**
-   * Proposes the queued writes and starts a ReadIndex round for the queued reads of every group. With
-   * `sendNow` (a Ready is outstanding) it also sends the messages that never wait for persistence
-   * (leader appends, heartbeats, heartbeat responses), so replication and read rounds proceed while this
-   * node fsyncs or applies; everything else waits for the next Ready.
-   */
-  private pump(sendNow: boolean): void {
-    for (const g of this.groups.values()) {
-      if (g.proposalQueue.length > 0) this.flushProposals(g);
-      if (g.isLeader) g.reads.startRound((ctx) => this.startReadIndex(g, ctx));
-      if (sendNow) {
-        const messages = g.core.takeMessagesNow();
-        if (messages.length > 0) this.sendMessages(g, messages, true);
-      }
-    }
-    if (sendNow) this.opts.transport.flush();
-  }
-
-  private async runLoop(): Promise<void> {
-    for (;;) {
-      this.pump(false);
-      const cycle: { g: Group; rd: Ready }[] = [];
-      for (const g of this.groups.values()) {
-        if (g.core.hasReady()) cycle.push({ g, rd: g.core.ready() });
-        else if (g.staging?.stepped) this.discardStaging(g); // the core took nothing from the snapshot message
-      }
-      if (cycle.length === 0) return;
-      const writes: GroupWrite[] = [];
-      let sent = 0;
-      for (const { g, rd } of cycle) {
-        sent += rd.messagesNow.length;
-        this.sendMessages(g, rd.messagesNow, true);
-        const write = this.groupWrite(g, rd);
-        if (write) writes.push(write);
-      }
-      this.opts.transport.flush();
+  /** The ready loop's I/O: LevelDB (one synced batch per run), the transport, the state machine. */
+  private makeIo(): ReadyLoopIo<Group> {
+    return {
+      groups: () => this.groups.values(),
+      feed: (g) => {
+        if (g.proposalQueue.length > 0) this.flushProposals(g);
+        if (g.isLeader) g.reads.startRound((ctx) => this.startReadIndex(g, ctx));
+      },
+      send: (g, messages, now) => this.sendMessages(g, messages, now),
+      flush: () => this.opts.transport.flush(),
       // Let the socket writes (HTTP/2 writes are native immediates) leave before this turn's CPU work.
-      if (sent > 0) await yieldToIo();
-      if (writes.length > 0) {
-        const t0 = performance.now();
-        await this.opts.store.persist(writes);
-        this.opts.metrics.fsyncDurationSeconds.observe((performance.now() - t0) / 1000);
-        let n = 0;
-        for (const w of writes) n += w.entries.length;
-        if (n > 0) this.opts.metrics.persistEntries.inc(n);
-      }
-      sent = 0;
-      for (const { g, rd } of cycle) {
-        sent += rd.messagesAfterPersist.length;
-        this.sendMessages(g, rd.messagesAfterPersist, false);
-      }
-      this.opts.transport.flush();
-      if (sent > 0) await yieldToIo();
-      await Promise.all(cycle.map(({ g, rd }) => this.finishReady(g, rd)));
-      if (this.closed) return;
-    }
+      yieldToIo: (_phase, count) => (count > 0 ? this.yieldToIo() : undefined),
+      persist: (writes) => this.persist(writes),
+      installSnapshot: (g, stagingId, meta) => this.installSnapshot(g, stagingId, meta),
+      discardStaged: (g, stagingId) => void g.sm.discardStaged(stagingId).catch(() => undefined),
+      observe: (g, rd) => this.observe(g, rd),
+      apply: (g, entries) => this.apply(g, entries),
+      advanced: (g, rd) => this.advanced(g, rd),
+      compact: (g) => this.compact(g),
+      fail: (e) => this.die(e),
+    };
+  }
+
+  /** Resolves in the next check phase, after the native immediates that write HTTP/2 frames to sockets. */
+  private yieldToIo(): Promise<void> {
+    return new Promise((resolve) => this.scheduler.soon(resolve));
+  }
+
+  private async persist(writes: PersistWrite[]): Promise<void> {
+    const t0 = this.clock.nowMs();
+    await this.opts.store.persist(writes);
+    this.opts.metrics.fsyncDurationSeconds.observe((this.clock.nowMs() - t0) / 1000);
+    let n = 0;
+    for (const w of writes) n += w.entries.length;
+    if (n > 0) this.opts.metrics.persistEntries.inc(n);
   }
 
   private startReadIndex(g: Group, ctx: number): { ok: true } | { ok: false; error: TesseraError } {
     const outcome = g.core.readIndex(ctx);
     return outcome.ok ? outcome : { ok: false, error: this.dropError(g, outcome.reason, outcome.leader) };
-  }
-
-  private groupWrite(g: Group, rd: Ready): GroupWrite | null {
-    let installStagingId: string | null = null;
-    if (g.staging?.stepped) {
-      const staged = g.staging;
-      if (rd.snapshot !== null && Buffer.from(rd.snapshot.data).toString('utf8') === staged.id) {
-        installStagingId = staged.id;
-      } else {
-        // The core did not take the snapshot (stale or superseded): drop the staged data.
-        this.discardStaging(g);
-      }
-    }
-    const hs = rd.hardState;
-    if (
-      hs !== null &&
-      rd.entries.length === 0 &&
-      rd.snapshot === null &&
-      hs.term === g.syncedHardState.term &&
-      hs.vote === g.syncedHardState.vote
-    ) {
-      // Only the commit index moved. Raft keeps commit in volatile state (the core restores
-      // max(commit, applied)), so it needs no fsync of its own: it rides on the group's next synced write.
-      g.deferredHardState = hs;
-      return null;
-    }
-    if (hs === null && rd.entries.length === 0 && rd.snapshot === null) return null;
-    const hardState = hs ?? g.deferredHardState;
-    g.deferredHardState = null;
-    if (hardState !== null) g.syncedHardState = hardState;
-    return { groupId: g.id, hardState, entries: rd.entries, snapshot: rd.snapshot?.meta ?? null, installStagingId };
   }
 
   private discardStaging(g: Group): void {
@@ -838,20 +760,16 @@ export class NodeHost implements TransportHandler {
     }
   }
 
-  /** Leader side: capture the state machine at exactly meta.index (before this Ready's entries) and stream it. */
-  private async finishReady(g: Group, rd: Ready): Promise<void> {
-    if (rd.snapshot !== null) {
-      const staged = g.staging;
-      if (staged === null || Buffer.from(rd.snapshot.data).toString('utf8') !== staged.id) {
-        throw new InvariantError(`group ${g.id}: the core handed out a snapshot that was not staged`);
-      }
-      await g.sm.installStaged(staged.id, rd.snapshot.meta);
-      g.staging = null;
-      g.compactionPoints = [];
-      g.firstIndex = rd.snapshot.meta.index + 1;
-      connectMembers(rd.snapshot.meta.config, this.addresses, this.opts.transport);
-      this.opts.logger.info({ group: g.id, index: rd.snapshot.meta.index }, 'snapshot installed');
-    }
+  /** Follower side: the state machine takes the staged data (its meta is durable already). */
+  private async installSnapshot(g: Group, stagingId: string, meta: SnapshotMeta): Promise<void> {
+    await g.sm.installStaged(stagingId, meta);
+    g.compactionPoints = [];
+    g.firstIndex = meta.index + 1;
+    connectMembers(meta.config, this.addresses, this.opts.transport);
+    this.opts.logger.info({ group: g.id, index: meta.index }, 'snapshot installed');
+  }
+
+  private observe(g: Group, rd: Ready): void {
     if (rd.hardState !== null) {
       g.term = rd.hardState.term;
       g.commit = rd.hardState.commit;
@@ -861,44 +779,54 @@ export class NodeHost implements TransportHandler {
     if (rd.softState !== null) this.onSoftState(g, rd.softState.leader, rd.softState.role);
     for (const rs of rd.readStates) g.reads.readState(rs.context, rs.index);
     for (const rf of rd.readsFailed) g.reads.readFailed(rf.context, this.dropError(g, rf.reason, g.leader));
+  }
 
-    const entries = rd.committedEntries;
-    let configChanged = false;
-    if (entries.length > 0) {
-      const t0 = performance.now();
-      // Client writes are answered as soon as their results are known (the entries are committed); the
-      // state machine's batch is written meanwhile, and reads still wait for sm.applied.
-      const answerWrites = (results: Map<number, CommandResult>): void => {
-        for (const e of entries) {
-          if (e.kind !== 'normal') continue;
-          const elapsedMs = g.waiters.applied(e.index, e.term, results.get(e.index));
-          if (elapsedMs !== null) g.m.commitLatencySeconds.observe(elapsedMs / 1000);
-        }
-      };
-      await g.sm.apply(entries, answerWrites);
-      g.m.applyLatencySeconds.observe((performance.now() - t0) / 1000);
+  private async apply(g: Group, entries: Entry[]): Promise<void> {
+    const t0 = this.clock.nowMs();
+    // Client writes are answered as soon as their results are known (the entries are committed); the
+    // state machine's batch is written meanwhile, and reads still wait for sm.applied.
+    const answerWrites = (results: Map<number, CommandResult>): void => {
       for (const e of entries) {
-        if (e.kind === 'config') {
-          configChanged = true;
-          learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport);
-          g.memberWaiters.applied(e.index, e.term, true);
-          g.waiters.applied(e.index, e.term, undefined);
-          continue;
-        }
-        if (e.kind === 'empty') {
-          g.waiters.applied(e.index, e.term, undefined);
-          g.memberWaiters.applied(e.index, e.term, undefined);
-        }
+        if (e.kind !== 'normal') continue;
+        const elapsedMs = g.waiters.applied(e.index, e.term, results.get(e.index));
+        if (elapsedMs !== null) g.m.commitLatencySeconds.observe(elapsedMs / 1000);
       }
-      g.m.raftAppliedIndex.set(g.sm.applied);
+    };
+    await g.sm.apply(entries, answerWrites);
+    g.m.applyLatencySeconds.observe((this.clock.nowMs() - t0) / 1000);
+    for (const e of entries) {
+      if (e.kind === 'config') {
+        learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport);
+        g.memberWaiters.applied(e.index, e.term, true);
+        g.waiters.applied(e.index, e.term, undefined);
+        continue;
+      }
+      if (e.kind === 'empty') {
+        g.waiters.applied(e.index, e.term, undefined);
+        g.memberWaiters.applied(e.index, e.term, undefined);
+      }
     }
-    g.core.advance(rd);
-    if (entries.length > 0) noteCompactionPoint(g, entries[entries.length - 1] as Entry, configChanged, this.cfg);
+    g.m.raftAppliedIndex.set(g.sm.applied);
+  }
+
+  /** Compacts when due (compaction.ts): nothing to wait for on most Readys. */
+  private compact(g: Group): LoopWait {
+    const point = takeCompactionPoint(g, this.cfg);
+    if (point === null) return undefined;
+    return new LoopJoin([compactAt(g, point, this.opts.store, this.opts.logger)]);
+  }
+
+  private advanced(g: Group, rd: Ready): void {
+    const entries = rd.committedEntries;
+    if (entries.length > 0) {
+      let configChanged = false;
+      for (const e of entries) if (e.kind === 'config') configChanged = true;
+      noteCompactionPoint(g, entries[entries.length - 1] as Entry, configChanged, this.cfg);
+    }
     g.reads.serve(g.sm.applied);
     this.queueDepth.proposals.set(g.waiters.size);
     this.queueDepth.reads.set(g.reads.size);
     this.queueDepth.outbox.set(this.opts.transport.queuedMessages());
-    if (rd.snapshot === null) await maybeCompact(g, this.cfg, this.opts.store, this.opts.logger);
   }
 
   private onSoftState(g: Group, leader: NodeId, role: Role): void {
@@ -953,7 +881,8 @@ export class NodeHost implements TransportHandler {
   private die(e: unknown): void {
     if (this.fatal !== null) return;
     this.fatal = e;
-    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.loop.halt();
+    this.tickTimer?.cancel();
     this.tickTimer = null;
     const failed = () => new TesseraError('UNAVAILABLE', 'the node failed and is stopping; retry on another node');
     for (const g of this.groups.values()) {

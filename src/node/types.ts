@@ -1,5 +1,5 @@
 /** Public shapes of the node layer (what server/ sees of NodeHost). */
-import type { GroupId, NodeId, Random } from '../base';
+import type { Clock, GroupId, NodeId, Random, Scheduler } from '../base';
 import type { NodeConfig } from '../config';
 import type { KeyRange } from '../kv';
 import type { Logger, NodeMetrics } from '../obs';
@@ -42,6 +42,9 @@ export interface NodeHostOptions {
   logger: Logger;
   metrics: NodeMetrics;
   random: Random;
+  /** Time for the ready loop and its metrics (default: systemClock, systemScheduler). */
+  clock?: Clock;
+  scheduler?: Scheduler;
   /** Called once on an unrecoverable error (persist/apply failure, invariant violation). */
   onFatal: (error: unknown) => void;
 }
