@@ -2,7 +2,7 @@
  * A simulated cluster: N SimNodes on a SimNetwork in virtual time, with the nemesis, the client
  * workload and the checker suite wired to every event. One tick = nemesis actions, client actions,
  * delivery of due messages (each step followed by the recipient's Readys), one tick() per live core,
- * deferred unreachable/snapshot reports, host compaction.
+ * deferred unreachable/snapshot reports. Each node runs the real ready loop (sim-host.ts), which compacts.
  * Invariant: all randomness comes from sub-generators forked from the seed's Random in a fixed order.
  */
 import { Random } from '../../src/base';
@@ -120,13 +120,18 @@ export class Cluster implements NodeEnv {
         this.onUndeliverable(m);
         continue;
       }
-      if (m.type === 'snapshot') this.deferReport(m.from, () => this.members[m.from - 1]?.reportSnapshot(m.to, true));
+      if (m.type === 'snapshot') {
+        // A snapshot stream (NodeHost.onSnapshot): refused, cut or stepped; the sender hears how it ended.
+        to.receiveSnapshot(m, (ok) =>
+          this.deferReport(m.from, () => this.members[m.from - 1]?.snapshotSettled(m.to, ok)),
+        );
+        continue;
+      }
       to.step(m);
     }
     const order = this.tickRandom.shuffle([...this.members]);
     for (const n of order) n.tick();
     while (this.deferred.length > 0) this.deferred.shift()!();
-    for (const n of this.members) n.compactIfDue();
   }
 
   heal(): void {
@@ -142,7 +147,7 @@ export class Cluster implements NodeEnv {
   private onUndeliverable(m: Message): void {
     const from = this.members[m.from - 1];
     if (!from) return;
-    if (m.type === 'snapshot') this.deferReport(m.from, () => from.reportSnapshot(m.to, false));
+    if (m.type === 'snapshot') this.deferReport(m.from, () => from.snapshotSettled(m.to, false));
     else if (this.tickRandom.chance(0.2)) this.deferReport(m.from, () => from.reportUnreachable(m.to));
   }
 

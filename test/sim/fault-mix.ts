@@ -45,8 +45,17 @@ export interface FaultMix {
    * (snapshots included), proposals and reports reach the core between ready() and advance().
    */
   holdReadyRate: number;
-  /** The host compacts once this many entries were applied since its last snapshot. */
+  /**
+   * The host's compaction thresholds (compaction.ts, as NodeConfig.snapshotEntries and logRetainEntries):
+   * compact once the log holds more than compactEveryEntries entries, at a point logRetainEntries behind
+   * the applied index.
+   */
   compactEveryEntries: number;
+  logRetainEntries: number;
+  /** A received snapshot streams for this many ticks (drawn per stream) before the core is stepped. */
+  snapshotStreamTicks: [number, number];
+  /** Per tick of a snapshot stream: probability that it is cut (the sender's send fails). */
+  snapshotCutRate: number;
   safetyTicks: number;
   livenessTicks: number;
   clients: number;
@@ -106,6 +115,7 @@ export function drawFaultMix(random: Random, profile: Profile): FaultMix {
       keys: 2,
       lazyCommit: random.chance(0.5), // drawn last: the draws above (and so older seeds' mixes) are unchanged
       holdReadyRate: random.chance(0.5) ? 0 : random.float() * 0.5, // after lazyCommit, for the same reason
+      ...drawSnapshotFaults(random), // last, for the same reason
     };
   }
   const calm = random.chance(0.15);
@@ -143,6 +153,19 @@ export function drawFaultMix(random: Random, profile: Profile): FaultMix {
     keys: random.int(1, 4),
     lazyCommit: random.chance(0.5), // drawn last: the draws above (and so older seeds' mixes) are unchanged
     holdReadyRate: random.chance(0.5) ? 0 : random.float() * 0.5, // after lazyCommit, for the same reason
+    ...drawSnapshotFaults(random), // last, for the same reason
+  };
+}
+
+/** Snapshot stream faults and tiny compaction: drawn after everything older seeds drew. */
+function drawSnapshotFaults(
+  random: Random,
+): Pick<FaultMix, 'logRetainEntries' | 'snapshotStreamTicks' | 'snapshotCutRate'> {
+  const slow = random.chance(0.5);
+  return {
+    logRetainEntries: random.chance(0.5) ? 0 : random.int(1, 8),
+    snapshotStreamTicks: slow ? [0, random.int(1, 6)] : [0, 0],
+    snapshotCutRate: slow && random.chance(0.5) ? random.float() * 0.3 : 0,
   };
 }
 
@@ -155,7 +178,8 @@ export function describeFaultMix(m: FaultMix): string {
     net,
     `faults every ${m.faultEveryTicks[0]}..${m.faultEveryTicks[1]} leaderBias=${m.leaderBias} partitions=${m.partitions.join('|')}`,
     crash,
-    `membership=${m.membership} transfers=${m.transfers} sendNowFirst=${m.sendNowFirstRate.toFixed(2)} holdReady=${m.holdReadyRate.toFixed(2)} compactEvery=${m.compactEveryEntries}`,
+    `membership=${m.membership} transfers=${m.transfers} sendNowFirst=${m.sendNowFirstRate.toFixed(2)} holdReady=${m.holdReadyRate.toFixed(2)} compactEvery=${m.compactEveryEntries} retain=${m.logRetainEntries}`,
+    `snapshotStream=${m.snapshotStreamTicks[0]}..${m.snapshotStreamTicks[1]} cut=${m.snapshotCutRate.toFixed(2)}`,
     `safety=${m.safetyTicks} liveness=${m.livenessTicks} clients=${m.clients}x${m.opsPerClient} keys=${m.keys}`,
   ].join('; ');
 }

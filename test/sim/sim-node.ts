@@ -1,23 +1,30 @@
 /**
  * One simulated server: a durable SimDisk that survives crashes, plus a volatile incarnation (the Raft
- * core, the KV state machine, pending reads) rebuilt from the disk on restart. processReady() is the
- * host loop of types.ts, step by step, with an optional crash injected between any two effects:
- *   [send messagesNow early] -> write -> [hold] -> fsync -> send -> install snapshot -> apply -> serve reads -> advance
- * A crash loses the unsynced writes and the whole incarnation. With mix.holdReadyRate a Ready is held after
- * its write until the node's next tick, as a real host's group commit holds it while the write is in flight:
- * messages (snapshots included), proposals and reports reach the core between ready() and advance(), and
- * the messages that never wait for persistence go out meanwhile (takeMessagesNow, like NodeHost).
+ * core, the KV state machine, pending reads, and the real ready loop of src/node/ready-loop.ts over the
+ * simulated I/O of sim-host.ts) rebuilt from the disk on restart. Every event on the node (a message, a
+ * tick, a client call) ends with a turn: what it scheduled runs, so the loop takes a Ready, sends
+ * messagesNow, persists (group commit), sends messagesAfterPersist, installs, applies, advances and compacts,
+ * exactly as NodeHost runs it. Crashes are injected between effects (crash points, in sim-host.ts):
+ *   send messagesNow -> [beforeWrite] write [afterWrite] -> (hold) -> fsync [afterSync] -> send acks
+ *   [afterSend] -> install -> apply [midApply] [beforeAdvance] -> (hold) -> advance -> compact
+ * A crash loses the unsynced writes and the whole incarnation (its loop run is abandoned). With
+ * mix.holdReadyRate a persist or an apply stays in flight for one or more ticks, as a group commit or a
+ * state machine batch does: messages (snapshots included), proposals and reports reach the core between
+ * ready() and advance(), and what never waits for persistence goes out meanwhile (takeMessagesNow).
  */
 import type { Random } from '../../src/base';
 import type { ConfigState, Entry, MembershipChange, Message, RaftConfig, RawNode, Ready, Role } from '../../src/raft';
 import type { ProposeOutcome, ReadIndexOutcome, TransferOutcome } from '../../src/raft';
 import type { SimCommand, SimResult } from './command-codec';
-import { decodeCommand, encodeCommand } from './command-codec';
+import { encodeCommand } from './command-codec';
 import type { CoreFactory } from './core-factory';
 import { SimDisk } from './disk';
 import type { CrashPoint, FaultMix } from './fault-mix';
 import { KvState } from './kv-model';
 import { SimFailure } from './sim-failure';
+import { SimHost, cloneConfig } from './sim-host';
+
+export { cloneConfig };
 
 /** What a node reports to the cluster (which fans out to checkers, workload and network). */
 export interface NodeEnv {
@@ -48,16 +55,15 @@ export class SimNode {
   readonly disk: SimDisk;
   core: RawNode | null = null;
   sm: KvState | null = null;
+  host: SimHost | null = null;
   incarnation = 0;
   role: Role = 'follower';
   term = 0;
   leader = 0;
   commit = 0;
-  /** Membership as of the applied index (host-tracked, for snapshot metadata). */
+  /** Membership as of the applied index (host-tracked, for the config-agreement check). */
   config: ConfigState;
   private crashAt: CrashPoint | null = null;
-  /** A Ready taken and written but not yet synced, applied and advanced (finished at the next tick). */
-  private held: (() => void) | null = null;
   private crashPatience = 0;
   private readonly reads = new Map<number, PendingRead>();
   crashes = 0;
@@ -66,9 +72,9 @@ export class SimNode {
     readonly id: number,
     private readonly initialConfig: ConfigState,
     private readonly raftConfig: RaftConfig,
-    private readonly random: Random,
+    readonly random: Random,
     private readonly factory: CoreFactory,
-    private readonly env: NodeEnv,
+    readonly env: NodeEnv,
   ) {
     this.disk = new SimDisk(id);
     this.config = cloneConfig(initialConfig);
@@ -84,21 +90,23 @@ export class SimNode {
     this.incarnation++;
     const restore = this.disk.restoreState(cloneConfig(this.initialConfig));
     const snap = this.disk.snapshot();
-    this.sm = snap ? KvState.deserialize(snap.data) : new KvState();
-    if (this.sm.applied !== restore.applied) {
-      throw new SimFailure('host', `node ${this.id}: snapshot data at ${this.sm.applied}, meta at ${restore.applied}`);
+    const sm = snap ? KvState.deserialize(snap.data) : new KvState();
+    if (sm.applied !== restore.applied) {
+      throw new SimFailure('host', `node ${this.id}: snapshot data at ${sm.applied}, meta at ${restore.applied}`);
     }
+    this.sm = sm;
     this.config = cloneConfig(snap ? snap.meta.config : this.initialConfig);
     this.role = 'follower';
     this.leader = 0;
     this.term = restore.hardState.term;
     this.commit = restore.hardState.commit;
     this.core = this.factory(this.raftConfig, restore, this.random.fork());
+    this.host = new SimHost(this, this.core, sm, { ...restore.hardState });
     this.env.trace(
       `n${this.id} start #${this.incarnation} hs=${JSON.stringify(restore.hardState)} snap=${restore.applied} last=${this.disk.lastIndex()}`,
     );
     this.env.onRestart(this);
-    this.drain();
+    this.host.turn();
   }
 
   /** Power loss now (between effects). */
@@ -107,14 +115,16 @@ export class SimNode {
     const { lost, kept } = this.disk.crash(this.random, this.env.mix.crashLossMode);
     // Batches the crash kept are durable: the checkers see them like a sync.
     if (kept.length > 0) this.env.onSynced(this, kept);
+    const host = this.host;
     this.core = null;
-    this.held = null;
+    this.host = null;
     this.sm = null;
     this.reads.clear();
     this.crashAt = null;
     this.role = 'follower';
     this.leader = 0;
     this.crashes++;
+    host?.crash();
     this.env.trace(
       `n${this.id} CRASH lost ${lost} unsynced batch(es), kept ${kept.length}; durable hs=${JSON.stringify(this.disk.hardState())} last=${this.disk.lastIndex()}`,
     );
@@ -136,34 +146,51 @@ export class SimNode {
     this.crashAt = null;
   }
 
-  tick(): void {
-    this.finishHeldReady();
-    if (!this.core) return;
-    this.core.tick();
-    this.drain();
+  /** Whether to crash here (a scheduled crash point reached); crashes the node if so. */
+  crashHere(point: CrashPoint, meaningful: boolean): boolean {
+    if (this.crashAt !== point) return false;
+    if (!meaningful && --this.crashPatience > 0) return false;
+    this.env.trace(`n${this.id} crash point ${point}`);
+    this.crash();
+    return true;
   }
 
-  /**
-   * Finishes a held Ready (sync, send, apply, advance), then takes the Readys that piled up meanwhile. A slow
-   * disk: with probability holdReadyRate the write stays in flight one more tick.
-   */
-  private finishHeldReady(): void {
-    const held = this.held;
-    if (!held || this.random.chance(this.env.mix.holdReadyRate)) return;
-    this.held = null;
-    held();
-    this.drain();
+  tick(): void {
+    const host = this.host;
+    if (!host) return;
+    host.tick(); // held writes and applies may finish, received snapshot streams progress
+    if (!this.core || this.host !== host) return;
+    this.core.tick();
+    host.turn();
   }
 
   step(message: Message): void {
     if (!this.core) return;
     this.core.step(message);
-    this.drain();
+    this.turn();
+  }
+
+  /** A snapshot stream reaches this node; `settle` tells the sender how it ended. */
+  receiveSnapshot(message: Message & { type: 'snapshot' }, settle: (ok: boolean) => void): void {
+    const host = this.host;
+    if (!host) {
+      settle(false);
+      return;
+    }
+    host.receiveSnapshot(message, settle);
+    this.turn();
+  }
+
+  /** The sender side learns how its snapshot stream to `peer` ended. */
+  snapshotSettled(peer: number, ok: boolean): void {
+    if (!this.host) return;
+    this.host.snapshotSettled(peer, ok);
+    this.turn();
   }
 
   propose(command: SimCommand): ProposeOutcome {
     const out = this.requireCore().propose(encodeCommand(command));
-    this.drain();
+    this.turn();
     return out;
   }
 
@@ -172,70 +199,35 @@ export class SimNode {
     this.reads.set(context, { key, index: null });
     const out = core.readIndex(context);
     if (!out.ok) this.reads.delete(context);
-    this.drain();
+    this.turn();
     return out;
   }
 
   transferLeader(to: number): TransferOutcome {
     const out = this.requireCore().transferLeader(to);
-    this.drain();
+    this.turn();
     return out;
   }
 
   proposeMembership(change: MembershipChange): ProposeOutcome {
     const out = this.requireCore().proposeMembership(change);
-    this.drain();
+    this.turn();
     return out;
   }
 
   reportUnreachable(peer: number): void {
     if (!this.core) return;
     this.core.reportUnreachable(peer);
-    this.drain();
+    this.turn();
   }
 
-  reportSnapshot(peer: number, ok: boolean): void {
-    if (!this.core) return;
-    this.core.reportSnapshot(peer, ok);
-    this.drain();
+  private turn(): void {
+    this.host?.turn();
   }
 
-  /** Host-side compaction: checkpoint the state machine at applied and let the core drop its log. */
-  compactIfDue(): void {
-    const core = this.core;
-    const sm = this.sm;
-    if (!core || !sm || this.held) return;
-    const index = sm.applied;
-    if (index - this.disk.snapshotIndex() < this.env.mix.compactEveryEntries) return;
-    const term = this.disk.termAt(index);
-    if (term === undefined)
-      throw new SimFailure('host', `node ${this.id}: applied index ${index} not in its durable log`);
-    this.disk.saveSnapshot({ meta: { index, term, config: cloneConfig(this.config) }, data: sm.serialize() });
-    core.compact(index);
-    this.env.trace(`n${this.id} compact to ${index}`);
-    this.drain();
-  }
-
-  /**
-   * Processes Readys until the core has none (bounded). While a Ready is held, sends at once what never
-   * waits for persistence (core.takeMessagesNow: appends, heartbeats, heartbeat responses), as NodeHost does.
-   */
-  private drain(): void {
-    if (this.held && this.core) for (const m of this.core.takeMessagesNow()) this.env.send(this, m);
-    for (let i = 0; i < 50 && this.core && !this.held && this.core.hasReady(); i++) this.processReady(this.core);
-  }
-
-  private crashHere(point: CrashPoint, meaningful: boolean): boolean {
-    if (this.crashAt !== point) return false;
-    if (!meaningful && --this.crashPatience > 0) return false;
-    this.env.trace(`n${this.id} crash point ${point}`);
-    this.crash();
-    return true;
-  }
-
-  private processReady(core: RawNode): void {
+  /** The loop's observe step: hard state, soft state, read states of a Ready (before its entries apply). */
+  observe(rd: Ready): void {
     const env = this.env;
-    const rd = core.ready();
     env.onReadyTaken(this, rd);
     if (rd.hardState) {
       this.term = rd.hardState.term;
@@ -245,57 +237,15 @@ export class SimNode {
       const wasRole = this.role;
       this.role = rd.softState.role;
       this.leader = rd.softState.leader;
-      if (this.role === 'leader') {
-        const term = core.status().term;
-        this.term = term;
-        env.onLeader(this, term);
+      // The loop observes a Ready after its persist, which may have been held while the core moved on to a
+      // later term: only a core still leading knows the term it leads in (its messages report it too).
+      const st = this.role === 'leader' ? this.core!.status() : null;
+      if (st !== null && st.role === 'leader') {
+        this.term = st.term;
+        env.onLeader(this, st.term);
       }
       if (wasRole !== this.role)
         env.trace(`n${this.id} ${wasRole} -> ${this.role} term ${this.term} leader ${this.leader}`);
-    }
-    const now = rd.messagesNow.map((m) => this.withSnapshotData(m));
-    const hasWrites = rd.hardState !== null || rd.entries.length > 0 || rd.snapshot !== null;
-    const sendEarly = this.random.chance(env.mix.sendNowFirstRate);
-    if (sendEarly) for (const m of now) env.send(this, m);
-    if (this.crashHere('beforeWrite', sendEarly && now.length > 0 && hasWrites)) return;
-
-    // 1. persist
-    if (hasWrites) this.disk.write({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
-    if (this.crashHere('afterWrite', hasWrites)) return;
-    const rate = env.mix.holdReadyRate;
-    if (rate > 0 && this.random.chance(rate)) {
-      this.held = () => this.finishReady(core, rd, now, sendEarly, hasWrites);
-      return;
-    }
-    this.finishReady(core, rd, now, sendEarly, hasWrites);
-  }
-
-  /** The rest of the host loop for a written Ready: fsync, send, install, apply, serve reads, advance. */
-  private finishReady(core: RawNode, rd: Ready, now: Message[], sendEarly: boolean, hasWrites: boolean): void {
-    const env = this.env;
-    const synced = this.disk.sync();
-    if (synced.length > 0) env.onSynced(this, synced);
-    if (this.crashHere('afterSync', hasWrites)) return;
-
-    // 2. send
-    if (!sendEarly) for (const m of now) env.send(this, m);
-    for (const m of rd.messagesAfterPersist) env.send(this, m);
-    if (this.crashHere('afterSend', rd.messagesAfterPersist.length + now.length > 0)) return;
-
-    // 3. install snapshot
-    if (rd.snapshot) {
-      const state = KvState.deserialize(rd.snapshot.data);
-      this.sm = state;
-      this.config = cloneConfig(rd.snapshot.meta.config);
-      env.trace(`n${this.id} installed snapshot ${rd.snapshot.meta.index}/${rd.snapshot.meta.term}`);
-      env.onSnapshotInstalled(this, rd.snapshot.meta.index, state);
-    }
-
-    // 4. apply, serve reads
-    const half = rd.committedEntries.length >> 1;
-    for (let i = 0; i < rd.committedEntries.length; i++) {
-      if (i === half && this.crashHere('midApply', rd.committedEntries.length > 1)) return;
-      this.apply(rd.committedEntries[i]!);
     }
     for (const rs of rd.readStates) {
       const r = this.reads.get(rs.context);
@@ -304,12 +254,6 @@ export class SimNode {
     for (const f of rd.readsFailed) {
       if (this.reads.delete(f.context)) env.onReadFailed(this, f.context);
     }
-    this.serveReads();
-    if (this.crashHere('beforeAdvance', rd.committedEntries.length > 0)) return;
-
-    // 5. advance
-    core.advance(rd);
-    this.checkConfig(core);
   }
 
   /**
@@ -318,7 +262,7 @@ export class SimNode {
    * Skipped while the core holds a snapshot the host has not installed yet (its config is already the
    * snapshot's). A core that re-applied an older config over a newer snapshot's fails here.
    */
-  private checkConfig(core: RawNode): void {
+  checkConfig(core: RawNode): void {
     const st = core.status();
     if (st.firstIndex - 1 > this.sm!.applied || sameConfig(st.config, this.config)) return;
     throw new SimFailure(
@@ -327,30 +271,7 @@ export class SimNode {
     );
   }
 
-  private apply(entry: Entry): void {
-    const sm = this.sm!;
-    if (entry.index !== sm.applied + 1) {
-      throw new SimFailure(
-        'apply-agreement',
-        `node ${this.id} asked to apply index ${entry.index} after ${sm.applied}`,
-      );
-    }
-    let command: SimCommand | null = null;
-    let result: SimResult | null = null;
-    if (entry.kind === 'normal') {
-      command = decodeCommand(entry.data);
-      result = sm.apply(entry.index, command);
-    } else {
-      sm.apply(entry.index, null);
-      if (entry.kind === 'config') {
-        applyChange(this.config, entry.change);
-        this.env.trace(`n${this.id} applied config ${entry.change.type} ${entry.change.node} @${entry.index}`);
-      }
-    }
-    this.env.onApply(this, entry, command, result);
-  }
-
-  private serveReads(): void {
+  serveReads(): void {
     const applied = this.sm!.applied;
     for (const [ctx, r] of this.reads) {
       if (r.index !== null && applied >= r.index) {
@@ -358,22 +279,6 @@ export class SimNode {
         this.env.onReadDone(this, ctx, this.sm!.get(r.key));
       }
     }
-  }
-
-  /** Fills a leader's snapshot message with the state machine as of meta.index (contract in types.ts). */
-  private withSnapshotData(m: Message): Message {
-    if (m.type !== 'snapshot') return m;
-    const idx = m.snapshot.meta.index;
-    let data: Uint8Array;
-    if (this.sm && this.sm.applied === idx) data = this.sm.serialize();
-    else if (this.disk.snapshotIndex() === idx) data = this.disk.snapshot()!.data;
-    else {
-      throw new SimFailure(
-        'host',
-        `node ${this.id}: snapshot message at ${idx} but applied is ${this.sm?.applied} and the stored snapshot is at ${this.disk.snapshotIndex()}`,
-      );
-    }
-    return { ...m, snapshot: { meta: m.snapshot.meta, data } };
   }
 
   private requireCore(): RawNode {
@@ -385,18 +290,4 @@ export class SimNode {
 function sameConfig(a: ConfigState, b: ConfigState): boolean {
   const same = (x: number[], y: number[]): boolean => x.length === y.length && x.every((v) => y.includes(v));
   return same(a.voters, b.voters) && same(a.learners, b.learners) && same(a.votersOutgoing, b.votersOutgoing);
-}
-
-export function cloneConfig(c: ConfigState): ConfigState {
-  return { voters: [...c.voters], learners: [...c.learners], votersOutgoing: [...c.votersOutgoing] };
-}
-
-function applyChange(c: ConfigState, change: MembershipChange): void {
-  const without = (xs: number[]): number[] => xs.filter((x) => x !== change.node);
-  c.voters = without(c.voters);
-  c.learners = without(c.learners);
-  if (change.type === 'addVoter') c.voters.push(change.node);
-  else if (change.type === 'addLearner') c.learners.push(change.node);
-  c.voters.sort((a, b) => a - b);
-  c.learners.sort((a, b) => a - b);
 }

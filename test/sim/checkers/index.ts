@@ -44,6 +44,9 @@ export class CheckerSuite {
   onSend(message: Message, disk: SimDisk): void {
     if (message.type === 'voteResp' && !message.reject)
       this.election.onVoteGranted(message.from, message.to, message.term);
+    // Only a leader sends these: its term is on the wire (the host may observe the role change later).
+    if (message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot')
+      this.election.onLeader(message.from, message.term);
     if (this.checkAckOrder) this.durability.onSend(message, disk);
   }
 
