@@ -1,6 +1,6 @@
 // Cluster process control and the proxied network against a fake node (test/fixtures/fake-node.cjs):
 // start, leader lookup over Admin, kill -9 / restart, SIGSTOP / SIGCONT, a cut between node 2 and the
-// leader seen through the SDK, and detection of a node that exits by itself. Ports 18000-18099.
+// leader seen through the SDK, and detection of a node that exits by itself.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '../../src/client';
 import { Cluster } from '../cluster/cluster';
 import { NodeProcess } from '../cluster/node-process';
+import { freePort, freePortBlock } from '../net/free-ports';
 import { splitDrops } from '../net/grudge';
 import { nodePort } from '../net/ports';
 
@@ -44,7 +45,7 @@ async function startCluster(basePort: number, nodeArgs: string[] = []): Promise<
 
 describe('Cluster with fake nodes', () => {
   it('gives every node proxy addresses for its peers and finds the leader over Admin', async () => {
-    const { cluster } = await startCluster(18000);
+    const { cluster } = await startCluster(await freePortBlock(100));
     const peers2 = cluster.network.peersArg(2);
     expect(peers2).toContain(`2=127.0.0.1:${nodePort(cluster.network.plan, 2)}`);
     expect(peers2).not.toContain(`1=127.0.0.1:${nodePort(cluster.network.plan, 1)}`);
@@ -54,7 +55,7 @@ describe('Cluster with fake nodes', () => {
   });
 
   it('kills -9 and restarts a node, pauses and resumes one, and logs each step', async () => {
-    const { cluster, dir } = await startCluster(18000);
+    const { cluster, dir } = await startCluster(await freePortBlock(100));
     expect(await cluster.waitForLeader(10_000)).not.toBeNull();
     await cluster.kill([1]);
     expect(cluster.node(1).state).toBe('stopped');
@@ -75,7 +76,7 @@ describe('Cluster with fake nodes', () => {
   });
 
   it('a cut between node 2 and the leader fails requests sent to node 2 until healed', async () => {
-    const { cluster } = await startCluster(18000);
+    const { cluster } = await startCluster(await freePortBlock(100));
     expect(await cluster.waitForLeader(10_000)).not.toBeNull();
     const client = new Client({ endpoints: [cluster.network.clientEndpoint(2)], deadlineMs: 1500 });
     cleanups.push(() => client.close());
@@ -89,6 +90,7 @@ describe('Cluster with fake nodes', () => {
 
   it('records a node that exits without being told to', async () => {
     const dir = tempDir();
+    const port = await freePort();
     const p = new NodeProcess(
       {
         id: 1,
@@ -98,9 +100,9 @@ describe('Cluster with fake nodes', () => {
           '--id',
           '1',
           '--listen',
-          '127.0.0.1:18090',
+          `127.0.0.1:${port}`,
           '--peers',
-          '1=127.0.0.1:18090',
+          `1=127.0.0.1:${port}`,
           '--data-dir',
           dir,
           '--exit-after-ms',

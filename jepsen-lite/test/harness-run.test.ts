@@ -1,11 +1,12 @@
 // Whole runs of the harness against fake nodes (test/fixtures/fake-node.cjs, a correct single-leader
 // store, or a stale-reading one with --unsafe-stale-reads): output files, verdicts and exit semantics,
-// independent of the real Tessera node. Ports 18100-18199.
+// independent of the real Tessera node.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readHistoryFile } from '../history';
+import { freePortBlock } from '../net/free-ports';
 import { parseRunArgs } from '../run/options';
 import { runTest } from '../run/run';
 
@@ -15,7 +16,17 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 async function run(name: string, args: string[]) {
   const out = join(root, name);
-  const o = parseRunArgs(['--tessera', fakeNode, '--out', out, '--base-port', '18100', '--recovery', '10', ...args]);
+  const o = parseRunArgs([
+    '--tessera',
+    fakeNode,
+    '--out',
+    out,
+    '--base-port',
+    String(await freePortBlock(100)),
+    '--recovery',
+    '10',
+    ...args,
+  ]);
   const lines: string[] = [];
   const r = await runTest(o, (l) => lines.push(l));
   return { r, out, lines };

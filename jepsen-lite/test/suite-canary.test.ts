@@ -9,7 +9,6 @@
 // from that replica, so a read returns a value older than an acknowledged write within a second or two.
 // (The one-way shape can leave the muted node receiving appends, so it may not produce staleness; the
 // default 60-second run with every shape catches it too, this is only to make 15 s certain.)
-// Ports 18400-18499.
 import { expect, it } from 'vitest';
 import { finish, runCli } from './suite-run-cli';
 
@@ -30,8 +29,6 @@ const args = [
   '15',
   '--seed',
   '303',
-  '--base-port',
-  '18400',
 ];
 
 it('finds the anomaly of --unsafe-stale-reads', async () => {

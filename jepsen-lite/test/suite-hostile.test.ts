@@ -3,14 +3,14 @@
 // least once; the test checks it). Passes (exit 0) when
 // the history is linearizable, no node exited, a leader is back after the run with every final read
 // answered, and the hostile checks hold (sentinel intact on every node, nothing planted readable, no call
-// reached the attacker). Ports 19800-19839. Replay: the command printed by the CLI (seed fixed here).
+// reached the attacker). Replay: the command printed by the CLI (seed fixed here).
 import { expect, it } from 'vitest';
 import { attackNames } from '../hostile/catalogue';
 import { finish, runCli } from './suite-run-cli';
 
 it('register + hostile for 30 s passes', async () => {
   const run = await runCli(
-    ['--workload', 'register', '--nemesis', 'hostile', '--time', '30', '--seed', '808', '--base-port', '19800'],
+    ['--workload', 'register', '--nemesis', 'hostile', '--time', '30', '--seed', '808'],
     170_000,
   );
   finish(run, 0);

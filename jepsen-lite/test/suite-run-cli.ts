@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePortBlock } from '../net/free-ports';
 
 export const repo = resolve(__dirname, '..', '..');
 const cli = join(repo, 'dist', 'jepsen-lite', 'cli.js');
@@ -25,8 +26,13 @@ export interface CliRun {
   elapsedMs: number;
 }
 
+/** Ports one run may use (jepsen-lite/net/ports.ts: 30 + nodes^2 for up to 8 nodes). */
+const RUN_PORTS_MAX = 100;
+
+/** Runs the CLI; without a --base-port in `args`, on a free block of ports found here. */
 export async function runCli(args: string[], timeoutMs: number): Promise<CliRun> {
   if (!existsSync(cli)) throw new Error(`${cli} is missing: build first (npx tsc -p tsconfig.build.json)`);
+  if (!args.includes('--base-port')) args = [...args, '--base-port', String(await freePortBlock(RUN_PORTS_MAX))];
   const outDir = mkdtempSync(join(tmpdir(), 'jl-suite-'));
   const t0 = Date.now();
   // Own process group, so a timeout can end the CLI and the nodes it started together.

@@ -1,5 +1,5 @@
 /**
- * Real processes (ports 17401-17403): the tessera CLI binary against a running cluster: put, get (and a
+ * Real processes (a free port block): the tessera CLI binary against a running cluster: put, get (and a
  * missing key's exit code), status --json with each group's leader and term, usage errors.
  */
 import { execFile } from 'node:child_process';
@@ -11,7 +11,7 @@ let cluster: TestCluster;
 beforeAll(async () => {
   if (!serverBuilt())
     throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
-  cluster = await TestCluster.start({ basePort: 17400 });
+  cluster = await TestCluster.start();
 }, 60_000);
 
 afterAll(async () => {

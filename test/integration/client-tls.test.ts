@@ -7,8 +7,8 @@
  * and one the CA signed works; the CLI binary puts and gets with --tls-ca (and --tls-cert/--tls-key);
  * a bad TLS file or TLS on a port that also serves peers stops the node with exit 2 before it writes.
  *
- * Ports 19500-19599 (one cluster at a time): client gRPC 19500+id, peers 19510+id, HTTP 19550+id;
- * single-node config checks use 19590-19599.
+ * Ports: a free block of 100 (one cluster at a time): client gRPC base+id, peers base+10+id, HTTP
+ * base+50+id; single-node config checks use base+90..99.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -21,13 +21,18 @@ import { Client } from '../../src/client';
 import type { ClientOptions } from '../../src/client';
 import { summarize } from '../../cmd/cli/status-summary';
 import { makeTestCa, type TestCa } from '../support/tls-certs';
-import { LOG_LINES_KEPT, TESSERA_JS, serverBuilt } from './cluster';
+import { LOG_LINES_KEPT, TESSERA_JS, freeClusterBasePort, serverBuilt } from './cluster';
 
-const BASE_PORT = 19500;
+let BASE_PORT = 0;
 const IDS = [1, 2, 3];
 const clientAddress = (id: number): string => `127.0.0.1:${BASE_PORT + id}`;
 const peerAddress = (id: number): string => `127.0.0.1:${BASE_PORT + 10 + id}`;
-const endpoints = IDS.map(clientAddress);
+const endpoints = (): string[] => IDS.map(clientAddress);
+
+// A free block of 100 ports for this file, found before any test starts a node.
+beforeAll(async () => {
+  BASE_PORT = await freeClusterBasePort();
+});
 
 let ca: TestCa;
 let other: TestCa;
@@ -90,7 +95,7 @@ class TlsCluster {
   }
 
   client(options: Partial<ClientOptions>): Client {
-    const c = new Client({ endpoints, discover: false, ...options });
+    const c = new Client({ endpoints: endpoints(), discover: false, ...options });
     this.clients.push(c);
     return c;
   }
@@ -220,7 +225,7 @@ describe('client TLS (server certificates)', () => {
   }, 30_000);
 
   it('the CLI with --tls-ca puts and gets; without it the cluster is unreachable (exit 3)', async () => {
-    const ep = ['--endpoints', endpoints.join(',')];
+    const ep = ['--endpoints', endpoints().join(',')];
     expect(await run(['put', 'tls/cli', 'hello', ...ep, '--tls-ca', ca.ca])).toMatchObject({ code: 0, stdout: 'OK\n' });
     expect(await run(['get', 'tls/cli', ...ep, '--tls-ca', ca.ca])).toMatchObject({ code: 0, stdout: 'hello\n' });
     expect((await run(['get', 'tls/cli', ...ep, '--deadline-ms', '1500'])).code).toBe(3);
@@ -266,11 +271,11 @@ describe('client mutual TLS (--tls-ca on the nodes)', () => {
 
   it('the CLI with --tls-ca, --tls-cert and --tls-key puts and gets', async () => {
     const c = clientCert();
-    const flags = ['--endpoints', endpoints.join(','), '--tls-ca', ca.ca, '--tls-cert', c.cert, '--tls-key', c.key];
+    const flags = ['--endpoints', endpoints().join(','), '--tls-ca', ca.ca, '--tls-cert', c.cert, '--tls-key', c.key];
     expect(await run(['put', 'mtls/cli', 'hello', ...flags])).toMatchObject({ code: 0, stdout: 'OK\n' });
     expect(await run(['get', 'mtls/cli', ...flags])).toMatchObject({ code: 0, stdout: 'hello\n' });
     expect(
-      (await run(['get', 'mtls/cli', '--endpoints', endpoints.join(','), '--tls-ca', ca.ca, '--deadline-ms', '1500']))
+      (await run(['get', 'mtls/cli', '--endpoints', endpoints().join(','), '--tls-ca', ca.ca, '--deadline-ms', '1500']))
         .code,
     ).toBe(3);
   }, 60_000);
@@ -290,9 +295,9 @@ describe('node start with client TLS flags', () => {
       '--id',
       '1',
       '--listen',
-      '127.0.0.1:19591',
+      `127.0.0.1:${BASE_PORT + 91}`,
       '--peers',
-      '1=127.0.0.1:19592',
+      `1=127.0.0.1:${BASE_PORT + 92}`,
       '--data-dir',
       join(dir, 'data'),
       ...extra,
@@ -301,7 +306,7 @@ describe('node start with client TLS flags', () => {
   };
 
   it('a missing or bad file is exit 2 naming the flag, before the data dir is written', async () => {
-    const peer = ['--peer-listen', '127.0.0.1:19592'];
+    const peer = ['--peer-listen', `127.0.0.1:${BASE_PORT + 92}`];
     const c = ca.issue('node-1');
     const missing = await start([...peer, '--tls-cert', join(ca.dir, 'nope.pem'), '--tls-key', c.key]);
     expect(missing.code).toBe(2);

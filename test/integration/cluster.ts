@@ -1,8 +1,9 @@
 /**
  * Integration-test helpers: a real 3-node Tessera cluster of `node dist/cmd/tessera.js start` processes
- * on 127.0.0.1 (gRPC basePort+id, HTTP basePort+50+id), data in a fresh mkdtemp directory. Each test file
- * uses its own port block in 17000-17999. Every process is killed by its PID in stopAll(); every wait is
- * bounded. Node output is kept (last lines per node) and printed when a wait fails.
+ * on 127.0.0.1 (gRPC basePort+id, HTTP basePort+50+id), data in a fresh mkdtemp directory. The port block
+ * (PORTS_PER_CLUSTER ports from basePort) is a free one found at start (freePortBlock: each port checked by
+ * binding it) unless the test gives its own. Every process is killed by its PID in stopAll(); every wait
+ * is bounded. Node output is kept (last lines per node) and printed when a wait fails.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { Client } from '../../src/client';
 import type { ClientOptions } from '../../src/client';
 import { summarize } from '../../cmd/cli/status-summary';
+import { freePortBlock } from '../support/free-ports';
 
 export const ROOT = resolve(__dirname, '..', '..');
 export const TESSERA_JS = join(ROOT, 'dist', 'cmd', 'tessera.js');
@@ -23,8 +25,17 @@ export function serverBuilt(): boolean {
   return existsSync(TESSERA_JS) && existsSync(join(ROOT, 'dist', 'cmd', 'start.js'));
 }
 
+/** Ports a cluster's block spans from basePort: gRPC basePort+id, HTTP basePort+50+id (ids up to 49). */
+export const PORTS_PER_CLUSTER = 100;
+
+/** A free block of PORTS_PER_CLUSTER ports, for tests that address a cluster's ports before it starts. */
+export function freeClusterBasePort(): Promise<number> {
+  return freePortBlock(PORTS_PER_CLUSTER);
+}
+
 export interface ClusterOptions {
-  basePort: number;
+  /** First port of the cluster's block (default: a free block found at start). */
+  basePort?: number;
   ids?: number[];
   /** Extra flags for every node, e.g. ['--snapshot-entries', '50']. */
   nodeArgs?: string[];
@@ -46,15 +57,15 @@ export class TestCluster {
   /** The cluster's --cluster-token (null: none). */
   readonly clusterToken: string | null;
 
-  constructor(private readonly opts: ClusterOptions) {
+  constructor(private readonly opts: ClusterOptions & { basePort: number }) {
     this.ids = opts.ids ?? [1, 2, 3];
     this.clusterToken =
       opts.clusterToken === undefined ? `it-${opts.basePort}-${randomBytes(8).toString('hex')}` : opts.clusterToken;
     this.dir = mkdtempSync(join(tmpdir(), 'tessera-it-'));
   }
 
-  static async start(opts: ClusterOptions): Promise<TestCluster> {
-    const c = new TestCluster(opts);
+  static async start(opts: ClusterOptions = {}): Promise<TestCluster> {
+    const c = new TestCluster({ ...opts, basePort: opts.basePort ?? (await freeClusterBasePort()) });
     try {
       for (const id of c.ids) c.startNode(id);
       await c.waitForLeader();
@@ -63,6 +74,16 @@ export class TestCluster {
       throw e;
     }
     return c;
+  }
+
+  /** First port of the cluster's block. */
+  get basePort(): number {
+    return this.opts.basePort;
+  }
+
+  /** The node's HTTP port (/metrics, /healthz). */
+  httpPort(id: number): number {
+    return this.opts.basePort + 50 + id;
   }
 
   address(id: number): string {
@@ -97,7 +118,7 @@ export class TestCluster {
       '--data-dir',
       join(this.dir, `n${id}`),
       '--http',
-      `127.0.0.1:${this.opts.basePort + 50 + id}`,
+      `127.0.0.1:${this.httpPort(id)}`,
       '--log-level',
       this.opts.logLevel ?? 'info',
       ...(this.clusterToken === null ? [] : ['--cluster-token', this.clusterToken]),

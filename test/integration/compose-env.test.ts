@@ -3,7 +3,7 @@
  * run, as plain processes: three `node dist/cmd/tessera.js start` (the image's ENTRYPOINT + CMD)
  * configured only through the TESSERA_* environment variables the compose file sets, and the image's
  * HEALTHCHECK (GET /healthz). Compose's hostnames n1..n3 and in-container ports map to 127.0.0.1 ports of
- * this test's block (17950-17999).
+ * this test's block (a free one, found in beforeAll).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -11,12 +11,18 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../../src/client';
-import { ROOT, TESSERA_JS } from './cluster';
+import { ROOT, TESSERA_JS, freeClusterBasePort } from './cluster';
 
-const GRPC_BASE = 17950;
-const HTTP_BASE = 17960;
+let GRPC_BASE = 0;
+let HTTP_BASE = 0;
+
+// A free block of ports for this file, found before the test starts a node.
+beforeAll(async () => {
+  GRPC_BASE = await freeClusterBasePort();
+  HTTP_BASE = GRPC_BASE + 10;
+});
 const procs: ChildProcess[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'tessera-compose-'));
 let client: Client | null = null;

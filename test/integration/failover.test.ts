@@ -1,5 +1,5 @@
 /**
- * Real processes (ports 17101-17103, HTTP 17151-17153): 1,000 keys written while the leader is killed with
+ * Real processes (a free port block): 1,000 keys written while the leader is killed with
  * SIGKILL and restarted; every acknowledged key must then be on all three replicas (stale reads per node);
  * after a restart of the whole cluster the data is still there.
  */
@@ -14,7 +14,7 @@ const acked = new Map<string, string>();
 beforeAll(async () => {
   if (!serverBuilt())
     throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
-  cluster = await TestCluster.start({ basePort: 17100 });
+  cluster = await TestCluster.start();
 }, 60_000);
 
 afterAll(async () => {

@@ -5,14 +5,14 @@
 // must not move, calls that must not reach the attacker).
 // Two more cluster shapes: with --peer-listen (the client port serves no Raft at all; forgeries go to the
 // peer port) and with peer mutual TLS (a cluster id stolen through AddNode is worth nothing).
-// Ports 19741-19743 (gRPC), 19761-19763 (--peer-listen) and 19791-19793 (HTTP): block 19740 (one cluster
-// at a time, started per test).
+// Each cluster takes a free block of ports (gRPC base+1..3, --peer-listen base+21..23, HTTP base+51..53).
+// A cluster is reused by the next test of the same shape when the attack before left it as it was (the
+// attack passed and is one that changes no membership, term or process: REUSABLE_AFTER); any other test
+// gets a fresh cluster. The checks after every attack are the same either way.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Random } from '../../src/base';
 import { deriveClusterId } from '../../src/storage';
-import { TestCluster, eventually, serverBuilt } from './cluster';
+import { TestCluster, eventually, freeClusterBasePort, serverBuilt } from './cluster';
 import { makeTestCa, type TestCa } from '../support/tls-certs';
 import {
   describeResult,
@@ -27,8 +27,6 @@ import { FakeNode } from '../../jepsen-lite/hostile/fake-node';
 import { forgedAppendAcks } from '../../jepsen-lite/hostile/peer-forgeries';
 import { bidiStream, clientStream, closeWire, peerMetadata } from '../../jepsen-lite/hostile/wire';
 
-const BASE_PORT = 19740;
-const PEER_BASE_PORT = BASE_PORT + 20;
 const BEFORE_KEY = 'hostile-it/before';
 const BEFORE_VALUE = 'written-before-the-attack';
 /** Node flags per test (by the attack name that starts the test's name). A low session rate (burst 10x
@@ -44,56 +42,21 @@ let fake: FakeNode;
 let ctx: AttackContext;
 let fakeCallsBefore = 0;
 
-/** True when 127.0.0.1:port can be listened on right now. */
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ host: '127.0.0.1', port, exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
-
-/**
- * Waits (bounded) until the block's ports can be bound: the previous test's cluster is gone, but a port
- * was seen still taken right after it (a node then refuses to start); the sockets on it are printed.
- */
-async function waitPortsFree(timeoutMs: number): Promise<void> {
-  const ports = [1, 2, 3].flatMap((id) => [BASE_PORT + id, PEER_BASE_PORT + id, BASE_PORT + 50 + id]);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const busy: number[] = [];
-    for (const p of ports) if (!(await portFree(p))) busy.push(p);
-    if (busy.length === 0) return;
-    if (Date.now() > deadline) {
-      let sockets = '';
-      try {
-        sockets = execFileSync('ss', ['-tanp'], { encoding: 'utf8' })
-          .split('\n')
-          .filter((l) => busy.some((p) => l.includes(`:${p}`)))
-          .join('\n');
-      } catch {
-        sockets = '(ss not available)';
-      }
-      throw new Error(`ports ${busy.join(', ')} still taken after ${timeoutMs} ms:\n${sockets}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-const peerAddress = (id: number): string => `127.0.0.1:${PEER_BASE_PORT + id}`;
+/** The node's --peer-listen address in cluster `c`'s port block. */
+const peerAddress = (c: TestCluster, id: number): string => `127.0.0.1:${c.basePort + 20 + id}`;
 const doors = (c: TestCluster, peerListen: boolean): NodeDoor[] =>
-  c.ids.map((id) => ({ id, clientAddress: c.address(id), peerAddress: peerListen ? peerAddress(id) : null }));
+  c.ids.map((id) => ({ id, clientAddress: c.address(id), peerAddress: peerListen ? peerAddress(c, id) : null }));
 
 /** Starts the test's cluster: plain (one port), with --peer-listen, or with --peer-listen and peer mutual TLS. */
 async function startCluster(name: string): Promise<{ c: TestCluster; peerListen: boolean }> {
   const peerTls = name.startsWith(PEER_TLS);
   const peerListen = peerTls || name.startsWith(PEER_LISTEN);
-  const c = new TestCluster({ basePort: BASE_PORT, nodeArgs: nodeArgsFor[name] ?? [] });
+  const c = new TestCluster({ basePort: await freeClusterBasePort(), nodeArgs: nodeArgsFor[name] ?? [] });
   try {
     if (peerTls && !ca) ca = makeTestCa('hostile-forgery-ca');
-    const peers = c.ids.map((i) => `${i}=${peerAddress(i)}`).join(',');
+    const peers = c.ids.map((i) => `${i}=${peerAddress(c, i)}`).join(',');
     for (const id of c.ids) {
-      const extra = peerListen ? ['--peer-listen', peerAddress(id), '--peers', peers] : [];
+      const extra = peerListen ? ['--peer-listen', peerAddress(c, id), '--peers', peers] : [];
       if (peerTls) {
         const cert = ca!.issue(`node-${id}`, [`node-${id}`]);
         extra.push('--peer-tls-cert', cert.cert, '--peer-tls-key', cert.key, '--peer-tls-ca', ca!.ca);
@@ -119,10 +82,69 @@ afterAll(async () => {
   ca?.cleanup();
 });
 
+/**
+ * Attacks that leave a cluster as they found it when they pass (no member added or removed, no node
+ * paused or killed, no term pushed up): the next test of the same shape may reuse the cluster.
+ */
+const REUSABLE_AFTER = new Set([
+  'install-snapshot',
+  'append-undecodable',
+  'append-gap',
+  'ack-beyond-log',
+  'snapshot-on-stream',
+  'append-put',
+  'garbage-rpc',
+  'oversized-fields',
+  'insider append-undecodable',
+  'insider append-gap',
+  'insider ack-beyond-log',
+  'insider snapshot-on-stream',
+  'insider garbage-rpc',
+  'timeout-now',
+  'unknown-enums',
+  'long-address',
+  'session-seq-reuse',
+  'session-unknown-seq',
+]);
+/** The shape of the cluster a test needs: same shape, same node flags. */
+const shapeOf = (name: string): string =>
+  `${name.startsWith(PEER_TLS) ? 'tls' : name.startsWith(PEER_LISTEN) ? 'peer' : 'plain'}|${(nodeArgsFor[name] ?? []).join(' ')}`;
+let clusterShape = '';
+let clusterReusable = false;
+let clustersStarted = 0;
+
+/** The test's cluster: the previous one when it is reusable and of the same shape, else a fresh one. */
+async function clusterFor(name: string): Promise<{ c: TestCluster; peerListen: boolean }> {
+  const shape = shapeOf(name);
+  if (
+    cluster !== null &&
+    clusterReusable &&
+    clusterShape === shape &&
+    cluster.ids.every((id) => cluster!.isRunning(id))
+  ) {
+    return { c: cluster, peerListen: !shape.startsWith('plain') };
+  }
+  await dropCluster();
+  const started = await startCluster(name);
+  clustersStarted++;
+  clusterShape = shape;
+  return started;
+}
+
+async function dropCluster(): Promise<void> {
+  if (cluster) {
+    for (const id of cluster.ids) if (cluster.isRunning(id)) process.kill(cluster.pid(id)!, 'SIGCONT');
+    await cluster.stopAll();
+  }
+  cluster = null;
+  clusterReusable = false;
+}
+
 beforeEach(async (test) => {
-  await waitPortsFree(15_000);
-  const { c, peerListen } = await startCluster(test.task.name.split(':')[0]!);
+  const name = test.task.name.split(':')[0]!;
+  const { c, peerListen } = await clusterFor(name);
   cluster = c;
+  clusterReusable = false; // until this test passes
   ctx = {
     doors: doors(c, peerListen),
     rng: new Random(8),
@@ -140,12 +162,15 @@ beforeEach(async (test) => {
   expect(await expectEverywhere(ctx.doors, BEFORE_KEY, BEFORE_VALUE, 5000)).toEqual([]);
 }, 60_000);
 
-afterEach(async () => {
-  if (cluster) {
-    for (const id of cluster.ids) if (cluster.isRunning(id)) process.kill(cluster.pid(id)!, 'SIGCONT');
-    await cluster.stopAll();
-  }
-  cluster = null;
+afterEach(async (test) => {
+  const name = test.task.name.split(':')[0]!;
+  clusterReusable = test.task.result?.state === 'pass' && REUSABLE_AFTER.has(name);
+  if (!clusterReusable) await dropCluster();
+}, 30_000);
+
+afterAll(async () => {
+  await dropCluster();
+  console.log(`[hostile] ${clustersStarted} clusters started for the attacks`);
 }, 30_000);
 
 /** The checks every attack must pass; failures name the node and include the nodes' last log lines. */

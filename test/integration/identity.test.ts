@@ -1,6 +1,6 @@
 /**
- * Real processes (ports 19200-19299: cluster X on 19201-19203, HTTP 19251-19253; cluster Y's addresses
- * 19221-19223; single ports 19230-19239): a node's identity lives in its data dir and flags cannot
+ * Real processes (a free block of 100 ports: cluster X on base+1..3, HTTP base+51..53; cluster Y's
+ * addresses base+21..23; single ports base+30..39): a node's identity lives in its data dir and flags cannot
  * override it (issue 8, section 2). Every refused start exits 2 with one line on stderr within 10 s and
  * writes nothing: a follower restarted with --peers listing only itself (the others keep their leader and
  * data), a data dir started with another --id, cluster X's data dir with cluster Y's peers or another
@@ -15,11 +15,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TESSERA_JS, TestCluster, eventually, serverBuilt } from './cluster';
+import { TESSERA_JS, TestCluster, eventually, freeClusterBasePort, serverBuilt } from './cluster';
 
-const BASE = 19200;
-const Y_BASE = 19220;
-const SINGLE = 19230;
+// A free block of 100 ports (found in beforeAll): cluster X at BASE, cluster Y's addresses at BASE + 20,
+// single-node ports at BASE + 30.
+let BASE = 0;
+let Y_BASE = 0;
+let SINGLE = 0;
 const REFUSAL_MS_MAX = 10_000;
 
 let cluster: TestCluster;
@@ -27,6 +29,9 @@ let scratch: string;
 
 beforeAll(async () => {
   if (!serverBuilt()) throw new Error('integration tests need the build: run `npm run build` first');
+  BASE = await freeClusterBasePort();
+  Y_BASE = BASE + 20;
+  SINGLE = BASE + 30;
   cluster = await TestCluster.start({ basePort: BASE });
   scratch = mkdtempSync(join(tmpdir(), 'tessera-identity-'));
   chmodSync(scratch, 0o755);

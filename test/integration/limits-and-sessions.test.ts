@@ -1,5 +1,5 @@
 /**
- * Real processes (ports 17301-17303): request limits answer INVALID_ARGUMENT (and are not retried), and
+ * Real processes (a free port block): request limits answer INVALID_ARGUMENT (and are not retried), and
  * writes retried by the SDK after a dropped reply are applied exactly once by the replicated state
  * machine (the session table), for a CAS and for a counter-like Batch.
  */
@@ -12,7 +12,7 @@ let cluster: TestCluster;
 beforeAll(async () => {
   if (!serverBuilt())
     throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
-  cluster = await TestCluster.start({ basePort: 17300 });
+  cluster = await TestCluster.start();
 }, 60_000);
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 /**
- * Real processes (port block 18300-18399: gRPC 18301-18304, HTTP 18351-18354; 18390-18392 stay closed):
+ * Real processes (a free port block of 100: gRPC base+1..4, HTTP base+51..54; base+90..92 stay closed):
  * the membership safeguards of issue 8. Adding three unreachable voters used to leave 3 of 6 voters alive
  * and no leader ever again; now each joins as a learner that never catches up, is never promoted, and the
  * cluster keeps its leader and its writes. A removal that would leave fewer live voters than a quorum is
@@ -11,16 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadServices } from '../../src/client';
 import { TestCluster, eventually, serverBuilt } from './cluster';
 
-const BASE_PORT = 18300;
 const NEW_NODE = 4;
 /** Addresses inside our block where nothing listens. */
-const UNREACHABLE = [18390, 18391, 18392].map((p) => `127.0.0.1:${p}`);
+const unreachable = (): string[] => [90, 91, 92].map((p) => `127.0.0.1:${cluster.basePort + p}`);
 
 let cluster: TestCluster;
 
 beforeAll(async () => {
   if (!serverBuilt()) throw new Error('integration tests need the build: run `npm run build` first');
-  cluster = await TestCluster.start({ basePort: BASE_PORT });
+  cluster = await TestCluster.start();
 }, 60_000);
 
 afterAll(async () => {
@@ -87,14 +86,19 @@ describe('membership safeguards (real processes)', () => {
     const r = await admin(await leaderAddress(), 'addNode', { id: 9, address: `${'a'.repeat(10 * 1024)}:1` }, 3000);
     expect(r.err?.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(r.err?.details).toMatch(/at most 255/);
-    const wildcard = await admin(await leaderAddress(), 'addNode', { id: 9, address: '0.0.0.0:18399' }, 3000);
+    const wildcard = await admin(
+      await leaderAddress(),
+      'addNode',
+      { id: 9, address: `0.0.0.0:${cluster.basePort + 99}` },
+      3000,
+    );
     expect(wildcard.err?.code).toBe(grpc.status.INVALID_ARGUMENT);
   }, 30_000);
 
   it('adding three unreachable voters leaves them learners: the cluster keeps a leader and keeps accepting writes', async () => {
     const client = cluster.client({ deadlineMs: 8000 });
     await client.put('mg/before', '1');
-    for (const [i, address] of UNREACHABLE.entries()) {
+    for (const [i, address] of unreachable().entries()) {
       const id = 7 + i;
       const r = await admin(await leaderAddress(), 'addNode', { id, address, learner: false }, 2500);
       expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);
@@ -160,7 +164,7 @@ describe('membership safeguards (real processes)', () => {
   it('a node started with --join and added with AddNode becomes a voter once it has caught up', async () => {
     const client = cluster.client({ deadlineMs: 8000 });
     for (let i = 0; i < 50; i++) await client.put(`mg/data/${i}`, `v${i}`);
-    const address = `127.0.0.1:${BASE_PORT + NEW_NODE}`;
+    const address = cluster.address(NEW_NODE);
     // AddNode waits while the node starts and catches up as a learner, then promotes it.
     const adding = admin(await leaderAddress(), 'addNode', { id: NEW_NODE, address, learner: false }, 20_000);
     let done = false;

@@ -1,5 +1,5 @@
 /**
- * Real processes (port block 18500-18599: gRPC 18501-18505, HTTP 18551-18555): a member that catches up by
+ * Real processes (a free port block): a member that catches up by
  * snapshot past the addition of new members learns their addresses from the snapshot (issue 9, section 2).
  * Node 3 of 1-3 is down while nodes 4 and 5 are added (started with --join while AddNode waits) and the log
  * is compacted past their config entries; node 3 comes back and catches up by snapshot; then nodes 1 and 2
@@ -12,7 +12,6 @@ import { Client } from '../../src/client';
 import type { NodeStatus } from '../../src/client';
 import { TestCluster, eventually, serverBuilt } from './cluster';
 
-const BASE_PORT = 18500;
 const AWAY = 3;
 const ADDED = [4, 5];
 /** Longest time {3, 4, 5} may take to elect a leader once 1 and 2 are gone (election timeout 1-2 s). */
@@ -24,7 +23,6 @@ const clients: Client[] = [];
 beforeAll(async () => {
   if (!serverBuilt()) throw new Error('integration tests need the build: run `npm run build` first');
   cluster = await TestCluster.start({
-    basePort: BASE_PORT,
     nodeArgs: ['--snapshot-entries', '50', '--log-retain-entries', '5'],
   });
 }, 60_000);

@@ -2,8 +2,8 @@
  * The peer door with real processes (issue 8, section 1): forged Raft calls from a plain gRPC client are
  * refused and change nothing; --peer-listen takes the Raft service off the client port; peer mutual TLS
  * refuses certificates from another CA and a certificate that names another node than the handshake.
- * Ports 19300-19399 (one cluster at a time): (a) TestCluster on 19300 (gRPC 19301-19303, HTTP 19351-19353);
- * (b), (c) and (d) client gRPC 19310+id, peers 19320+id, HTTP 19330+id (ids 1-4).
+ * Ports: a free block of 100 (one cluster at a time): (a) TestCluster on the base (gRPC base+1..3, HTTP
+ * base+51..53); (b), (c) and (d) client gRPC base+10+id, peers base+20+id, HTTP base+30+id (ids 1-4).
  * Needs `npm run build` (the nodes run from dist/).
  */
 import type { ChildProcess } from 'node:child_process';
@@ -13,19 +13,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { summarize } from '../../cmd/cli/status-summary';
 import { Client } from '../../src/client';
 import { encodeRaftMessage } from '../../src/codec';
 import { deriveClusterId } from '../../src/storage';
 import { handshakeMetadata } from '../../src/transport';
 import { makeTestCa, type TestCa } from '../support/tls-certs';
-import { ROOT, TESSERA_JS, TestCluster, eventually, serverBuilt } from './cluster';
+import { ROOT, TESSERA_JS, TestCluster, eventually, freeClusterBasePort, serverBuilt } from './cluster';
 
-const A_BASE = 19300;
-const CLIENT_BASE = 19310;
-const PEER_BASE = 19320;
-const HTTP_BASE = 19330;
+let A_BASE = 0;
+let CLIENT_BASE = 0;
+let PEER_BASE = 0;
+let HTTP_BASE = 0;
+
+// A free block of 100 ports for this file, found before any test starts a node.
+beforeAll(async () => {
+  A_BASE = await freeClusterBasePort();
+  CLIENT_BASE = A_BASE + 10;
+  PEER_BASE = A_BASE + 20;
+  HTTP_BASE = A_BASE + 30;
+});
 const TOKEN = 'peer-door-integration-token';
 
 // ---------------------------------------------------------------- an attacker's plain gRPC client
@@ -203,7 +211,7 @@ class Nodes {
 const clientAddr = (id: number) => `127.0.0.1:${CLIENT_BASE + id}`;
 const peerAddr = (id: number) => `127.0.0.1:${PEER_BASE + id}`;
 const IDS = [1, 2, 3];
-const peersFlag = IDS.map((i) => `${i}=${peerAddr(i)}`).join(',');
+const peersFlag = (): string => IDS.map((i) => `${i}=${peerAddr(i)}`).join(',');
 
 function peerListenArgs(id: number, extra: string[] = []): string[] {
   return [
@@ -212,7 +220,7 @@ function peerListenArgs(id: number, extra: string[] = []): string[] {
     '--peer-listen',
     peerAddr(id),
     '--peers',
-    peersFlag,
+    peersFlag(),
     '--http',
     `127.0.0.1:${HTTP_BASE + id}`,
     '--profile',
@@ -359,7 +367,7 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
       '--peer-listen',
       peerAddr(4),
       '--peers',
-      peersFlag,
+      peersFlag(),
       '--http',
       `127.0.0.1:${HTTP_BASE + 4}`,
       '--profile',
@@ -389,7 +397,7 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
       },
     );
     expect(cli.status, `${cli.stdout}\n${cli.stderr}\n${nodes.recentLogs()}`).toBe(0);
-    expect(cli.stdout).toMatch(/added node 4 \(127\.0\.0\.1:19314, peers at 127\.0\.0\.1:19324\)/);
+    expect(cli.stdout).toContain(`added node 4 (${clientAddr(4)}, peers at ${peerAddr(4)})`);
     // Node 4 replicates (it was dialed on its peer address) and Status names its client address.
     const four = nodes.client([clientAddr(4)]);
     await eventually(

@@ -1,5 +1,5 @@
 /**
- * Session abuse and input validation against real processes (issue 8, section 3; ports 18801-18853):
+ * Session abuse and input validation against real processes (issue 8, section 3):
  * - a session seq reused with another request is INVALID_ARGUMENT and writes nothing (it used to answer OK
  *   and write nothing for a put, INTERNAL for a delete or CAS);
  * - a write from a session the cluster never registered is SESSION_EXPIRED, whatever its seq (it used to be
@@ -24,10 +24,9 @@ let leaderPort = 0;
 beforeAll(async () => {
   if (!serverBuilt()) throw new Error('integration tests need the build: run `npm run build` first (npm test does)');
   cluster = await TestCluster.start({
-    basePort: 18800,
     nodeArgs: ['--sessions-max', String(SESSIONS_MAX), '--sessions-new-per-client-per-second', String(NEW_PER_SECOND)],
   });
-  leaderPort = 18800 + (await cluster.waitForLeader()).leader;
+  leaderPort = cluster.basePort + (await cluster.waitForLeader()).leader;
 }, 60_000);
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 /**
- * Real processes (ports 17201-17203): a follower that is down while the others compact their logs
+ * Real processes (a free port block): a follower that is down while the others compact their logs
  * (--snapshot-entries 50) catches up by InstallSnapshot when it comes back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,6 @@ beforeAll(async () => {
   if (!serverBuilt())
     throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
   cluster = await TestCluster.start({
-    basePort: 17200,
     nodeArgs: ['--snapshot-entries', '50', '--log-retain-entries', '5'],
   });
 }, 60_000);

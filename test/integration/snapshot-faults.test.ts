@@ -1,5 +1,5 @@
 /**
- * Real processes (port block 19000-19099: gRPC 19001-19003, HTTP 19051-19053): a follower killed with
+ * Real processes (a free port block): a follower killed with
  * SIGKILL while it receives a snapshot must not take the leader down (the leader's send used to wait for
  * 'drain' forever or leave a rejection unhandled, which ends the process). Small snapshot chunks make the
  * stream long; the kill is tried in a few bounded rounds at different moments of the stream. At the end
@@ -14,7 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../../src/client';
 import { TestCluster, eventually, mapConcurrent, serverBuilt } from './cluster';
 
-const BASE_PORT = 19000;
 const ROUNDS = 3;
 let cluster: TestCluster;
 
@@ -22,7 +21,6 @@ beforeAll(async () => {
   if (!serverBuilt())
     throw new Error('integration tests need the build: run `npx tsc -p tsconfig.build.json` (npm test does)');
   cluster = await TestCluster.start({
-    basePort: BASE_PORT,
     nodeArgs: ['--snapshot-entries', '50', '--log-retain-entries', '5', '--snapshot-chunk-bytes', '1024'],
   });
 }, 60_000);
@@ -47,7 +45,7 @@ function logOf(id: number): Array<Record<string, unknown>> {
 }
 
 async function metric(id: number, name: string, labels: string): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${BASE_PORT + 50 + id}/metrics`);
+  const res = await fetch(`http://127.0.0.1:${cluster.httpPort(id)}/metrics`);
   const text = await res.text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
   return line === undefined ? 0 : Number(line.split(' ').pop());
