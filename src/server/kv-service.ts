@@ -38,13 +38,7 @@ import { toRequestError } from './errors';
 import { servePipeline, type OpenPipelines, type PipelineOpWire } from './pipeline';
 import { unary } from './unary';
 import { serveMulti } from './multi';
-import {
-  deriveOverloadBounds,
-  InflightBudget,
-  overloadError,
-  requestBytes,
-  type OverloadBounds,
-} from './memory-budget';
+import { deriveOverloadBounds, InflightBudget, overloadError, type OverloadBounds } from './memory-budget';
 
 export { MULTI_OPS_MAX } from './multi';
 
@@ -131,9 +125,9 @@ export function kvServiceHandlers(
   const { budget, bounds } = admission;
   const streamBounds = { budget, callQueuedBytesMax: bounds.callQueuedBytesMax };
   /** A unary method, admitted by the node's budget with the bytes of its request. */
-  const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>) =>
+  const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>, read = false) =>
     unary<Req, Res>(method, metrics, config.requestTimeoutMs, (req, timeoutMs) =>
-      admitted(budget, requestBytes(req), () => fn(req, timeoutMs)),
+      admitted(budget, budget.opBytes(req, read), () => fn(req, timeoutMs)),
     );
   const fns = kvFunctions(host, limits);
   /** OpenSession from the client at grpc-js peer `peer`: rate-limited by its address, then proposed. */
@@ -205,7 +199,15 @@ export function kvServiceHandlers(
   };
 
   return {
-    get: u('KV.Get', fns.get),
+    get: u(
+      'KV.Get',
+      async (req: GetWire, timeoutMs: number) => {
+        const res = await fns.get(req, timeoutMs);
+        budget.noteRead(res.value.length);
+        return res;
+      },
+      true,
+    ),
     put: u('KV.Put', fns.put),
     delete: u('KV.Delete', fns.delete),
     compareAndSwap: u('KV.CompareAndSwap', fns.compareAndSwap),

@@ -3,6 +3,8 @@
  * - inflightBytesMax = B / 4: bytes of client requests being served at once (keys and values of admitted
  *   ops, Scan pages being read, results written to a stream and not yet flushed to its socket). A request
  *   that would pass it is refused at once with RESOURCE_EXHAUSTED, before any work or buffering.
+ *   A read is admitted with the bytes its result is expected to hold (a running estimate of recent reads'
+ *   results), so concurrent large reads are refused before they materialize.
  * - opsInFlightMax = 16,384: client ops (unary or inside Multi/Pipeline) being served at once on the node.
  * - callQueuedBytesMax = B / 64 (1..16 MiB): response bytes one stream may have queued unflushed; past it
  *   (or when grpc-js's write() says the stream's buffer is full) the node stops reading that stream's
@@ -59,6 +61,8 @@ export interface BudgetObserver {
 export class InflightBudget {
   private bytes = 0;
   private ops = 0;
+  /** Expected bytes of a read's result: rises at once with large results, falls slowly (see noteRead). */
+  private readBytesAvg = READ_BYTES_EXPECTED_INITIAL;
 
   constructor(
     readonly bytesMax: number,
@@ -94,6 +98,20 @@ export class InflightBudget {
     this.bytes = Math.max(0, this.bytes - bytes);
   }
 
+  /**
+   * What admitting this op costs: its request bytes, plus for a read the bytes its result is expected to
+   * hold, so that concurrent large reads are bounded before they materialize their values.
+   */
+  opBytes(req: unknown, read: boolean): number {
+    return requestBytes(req) + (read ? Math.max(OP_OVERHEAD_BYTES, Math.ceil(this.readBytesAvg)) : 0);
+  }
+
+  /** A read's result held `bytes` bytes: the estimate rises halfway to it, or falls by 1/64 of the gap. */
+  noteRead(bytes: number): void {
+    const avg = this.readBytesAvg;
+    this.readBytesAvg = bytes > avg ? (avg + bytes) / 2 : avg + (bytes - avg) / 64;
+  }
+
   /** Reserves bytes that are not an op (queued response bytes), or returns false. */
   tryAcquireBytes(bytes: number): boolean {
     if (this.bytes + bytes > this.bytesMax) {
@@ -113,6 +131,9 @@ export class InflightBudget {
     this.bytes = Math.max(0, this.bytes - bytes);
   }
 }
+
+/** A read's expected result size before any read completed (pessimistic; it learns within ~100 reads). */
+export const READ_BYTES_EXPECTED_INITIAL = 256 * 1024;
 
 /** Fixed cost counted per op besides its keys and values (decoded objects, promise, result). */
 export const OP_OVERHEAD_BYTES = 256;

@@ -11,7 +11,8 @@ import * as grpc from '@grpc/grpc-js';
 import { TesseraError } from '../base';
 import type { NodeMetrics } from '../obs';
 import { toGrpcStatus, toRequestError } from './errors';
-import { overloadError, requestBytes, type InflightBudget } from './memory-budget';
+import { overloadError, type InflightBudget } from './memory-budget';
+import { isRead } from './pipeline';
 import { ResponseQueue, type ResultWire } from './response-queue';
 import { remainingMs } from './unary';
 
@@ -65,7 +66,7 @@ export function serveMulti<Op>(
     while (next < ops.length && running < MULTI_WINDOW_OPS && !queue.isPaused && !ended) {
       const i = next++;
       const op = ops[i] as Op;
-      const bytes = requestBytes(op);
+      const bytes = budget.opBytes(op, isRead(op as { op?: unknown; get?: unknown }));
       if (!budget.tryAcquireOp(bytes)) {
         left--;
         queue.push({ index: i, error: NODE_FULL });
@@ -76,6 +77,8 @@ export function serveMulti<Op>(
         running--;
         left--;
         budget.releaseOp(bytes);
+        const got = result.get as { value?: Buffer } | undefined;
+        if (got !== undefined) budget.noteRead(got.value?.length ?? 0);
         result.index = i;
         queue.push(result); // the next requests start after this turn's flush, unless it paused
       });

@@ -20,11 +20,11 @@ import * as grpc from '@grpc/grpc-js';
 import { TesseraError } from '../base';
 import type { NodeMetrics } from '../obs';
 import { toRequestError } from './errors';
-import { InflightBudget, overloadError, requestBytes } from './memory-budget';
-import { ResponseQueue, type ResultWire } from './response-queue';
+import { InflightBudget, overloadError } from './memory-budget';
+import { CALL_HELD_FACTOR, ResponseQueue, type ResultWire } from './response-queue';
 
 /** Requests of one stream running at once. */
-export const PIPELINE_OPS_IN_FLIGHT_MAX = 8192;
+export const PIPELINE_OPS_IN_FLIGHT_MAX = 1024;
 
 export interface PipelineOpWire {
   id: number;
@@ -78,6 +78,11 @@ const STREAM_FULL = (max: number) =>
 const NODE_FULL = toRequestError(overloadError('bytes or requests in flight'));
 const RESULT_REFUSED = toRequestError(overloadError('response bytes in flight'));
 
+/** A get (the only read a pipeline carries). */
+export function isRead(op: { op?: unknown; get?: unknown }): boolean {
+  return op.op === 'get' || (op.op === undefined && op.get != null);
+}
+
 export function servePipeline(
   call: PipelineCall,
   one: RunOne,
@@ -92,6 +97,9 @@ export function servePipeline(
   const budget = bounds.budget ?? new InflightBudget(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   const streamFull = STREAM_FULL(opsInFlightMax);
   let inFlight = 0;
+  /** Admission bytes of this stream's running ops; with its queued results at most callHeldBytesMax. */
+  let inFlightBytes = 0;
+  const callHeldBytesMax = CALL_HELD_FACTOR * (bounds.callQueuedBytesMax ?? CALL_QUEUED_BYTES_MAX_DEFAULT);
   let clientDone = false;
   let ended = false;
 
@@ -127,7 +135,10 @@ export function servePipeline(
   }
   const finish = (id: number, bytes: number, t0: number, result: ResultWire): void => {
     inFlight--;
+    inFlightBytes -= bytes;
     budget.releaseOp(bytes);
+    const got = result.get as { value?: Buffer } | undefined;
+    if (got !== undefined) budget.noteRead(got.value?.length ?? 0);
     if (result.error === undefined) okLatency.observe((performance.now() - t0) / 1000);
     else {
       const code = (result.error as { code: number }).code;
@@ -147,12 +158,13 @@ export function servePipeline(
         queue.push({ index: id, error: streamFull });
         continue;
       }
-      const bytes = requestBytes(op);
-      if (!budget.tryAcquireOp(bytes)) {
+      const bytes = budget.opBytes(op, isRead(op));
+      if (inFlightBytes + queue.heldBytes + bytes > callHeldBytesMax || !budget.tryAcquireOp(bytes)) {
         queue.push({ index: id, error: NODE_FULL });
         continue;
       }
       inFlight++;
+      inFlightBytes += bytes;
       const t0 = performance.now();
       const timeoutMs = op.timeoutMs > 0 ? Math.min(op.timeoutMs, requestTimeoutMs) : requestTimeoutMs;
       void one(op, timeoutMs).then((result) => finish(id, bytes, t0, result));

@@ -2,8 +2,9 @@
  * The results of a streaming call (KV.Multi, KV.Pipeline) on their way to the client, with flow control:
  * - results completing in one event-loop turn share one message (written in a setImmediate);
  * - every result's bytes are charged to the node's InflightBudget from push until grpc-js has handed its
- *   message to the HTTP/2 stream (the write callback); a result that does not fit the budget is replaced
- *   by a small RESOURCE_EXHAUSTED error (its value is dropped, memory stays bounded);
+ *   message to the HTTP/2 stream (the write callback); a result that does not fit the budget, or that
+ *   would put more than CALL_HELD_FACTOR x callQueuedBytesMax bytes queued on this call (so that one
+ *   stream cannot take the node's budget from the others), becomes a small RESOURCE_EXHAUSTED error;
  * - when the call's unflushed bytes pass callQueuedBytesMax, or write() says grpc-js's buffer is full, the
  *   queue reports `pause` (the owner stops reading requests or starting ops); once they fall below half of
  *   it and the buffer drained, `resume`.
@@ -15,6 +16,9 @@ import type { InflightBudget } from './memory-budget';
 import { bufferBytes } from './memory-budget';
 
 export type ResultWire = Record<string, unknown>;
+
+/** A call holds at most this many times callQueuedBytesMax of results (it pauses at 1x). */
+export const CALL_HELD_FACTOR = 4;
 
 /** Bytes counted per result besides its Buffers (index, header, field tags). */
 const RESULT_OVERHEAD_BYTES = 64;
@@ -59,6 +63,11 @@ export class ResponseQueue {
     return this.paused;
   }
 
+  /** Bytes of results this call holds (ready or written and unflushed). */
+  get heldBytes(): number {
+    return this.readyBytes + this.unflushedBytes;
+  }
+
   get flushPending(): boolean {
     return this.flushScheduled;
   }
@@ -67,7 +76,9 @@ export class ResponseQueue {
     if (this.closed) return;
     let r = result;
     let bytes = RESULT_OVERHEAD_BYTES + bufferBytes(r, 3);
-    if (!this.budget.tryAcquireBytes(bytes)) {
+    const queued = this.readyBytes + this.unflushedBytes;
+    const callFull = queued > 0 && queued + bytes > CALL_HELD_FACTOR * this.callQueuedBytesMax;
+    if (callFull || !this.budget.tryAcquireBytes(bytes)) {
       r = this.refused(r.index);
       bytes = RESULT_OVERHEAD_BYTES;
       this.budget.forceAcquireBytes(bytes);

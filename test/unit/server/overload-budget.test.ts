@@ -158,6 +158,28 @@ describe('ResponseQueue', () => {
   });
 });
 
+describe('ResponseQueue per-call bound', () => {
+  it('one undrained stream holds at most 4x callQueuedBytesMax of results, leaving the node budget to others', async () => {
+    const budget = new InflightBudget(64 * MIB, 100);
+    const call = new SlowCall();
+    const hooks = { pause: () => undefined, resume: () => undefined, flushed: () => undefined };
+    const q = new ResponseQueue(call, budget, MIB, hooks, (index) => ({ index, error: 'refused' }));
+    for (let i = 0; i < 40; i++) {
+      q.push({ index: i, get: { value: Buffer.alloc(256 * 1024) } });
+      if (i % 4 === 3) await turn();
+    }
+    const ok = call.results().filter((r) => r.error === undefined).length;
+    expect(ok).toBe(15); // 15 x (256 KiB + overhead) <= 4 MiB < 16 x
+    expect(budget.bytesInUse).toBeLessThan(4.1 * MIB);
+    expect(budget.tryAcquireBytes(50 * MIB)).toBe(true); // another stream still fits
+    // A single result larger than the bound still goes out on an empty call.
+    const lone = new SlowCall();
+    new ResponseQueue(lone, budget, MIB, hooks, () => ({})).push({ index: 1, get: { value: Buffer.alloc(2 * MIB) } });
+    await turn();
+    expect(lone.results()[0]?.get.value.length).toBe(2 * MIB);
+  });
+});
+
 const getOp = (id: number): PipelineOpWire => ({ id, timeoutMs: 0, op: 'get', get: { key: Buffer.from('k') } });
 
 describe('servePipeline flow control', () => {
@@ -216,7 +238,7 @@ describe('serveMulti flow control', () => {
       return { get: { found: true, value: Buffer.alloc(4096) } };
     };
     serveMulti(call as never, one, createNodeMetrics(), 5000, {
-      budget: new InflightBudget(64 * MIB, 100_000),
+      budget: new InflightBudget(1024 * MIB, 100_000),
       callQueuedBytesMax: MIB,
     });
     for (let i = 0; i < 10; i++) await turn();
