@@ -33,6 +33,16 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 export const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+/** The leader, waiting for one (a previous fault may have just restarted nodes) up to `budgetMs`. */
+export async function awaitLeader(ctx: AwayContext, budgetMs = 15_000): Promise<LeaderInfo | null> {
+  const end = Date.now() + budgetMs;
+  for (;;) {
+    const l = await ctx.cluster.leader();
+    if (l || Date.now() >= end || ctx.signal.aborted) return l;
+    await sleep(200);
+  }
+}
+
 /** A member other than the leader and `exclude`, not removed; null when there is none. */
 export function pickFollower(c: AwayCluster, leader: number, rng: Random, exclude: number[] = []): number | null {
   const ids = c.ids.filter((i) => i !== leader && !c.removed.has(i) && !exclude.includes(i));

@@ -9,7 +9,7 @@
  * nodes only need small compaction thresholds (catchupNodeArgs) for this to take seconds.
  */
 import type { AwayContext } from './away';
-import { compactPast, errText, pickFollower, sleep, waitCaughtUp } from './away';
+import { awaitLeader, compactPast, errText, pickFollower, sleep, waitCaughtUp } from './away';
 
 export type CatchupVictim = 'follower' | 'leader';
 
@@ -43,8 +43,8 @@ async function waitHearsLeader(ctx: AwayContext, id: number, budgetMs: number): 
 /** Runs the whole fault; resolves to its undo (restarts whatever is still down). */
 export async function runCatchup(ctx: AwayContext, victim: CatchupVictim): Promise<() => Promise<void>> {
   const c = ctx.cluster;
-  const l = await c.leader();
-  if (!l) throw new Error('no leader to find a follower of');
+  const l = await awaitLeader(ctx);
+  if (!l) throw new Error('no leader to find a follower of within 15 s');
   const f = pickFollower(c, l.leader, ctx.rng);
   if (f === null) throw new Error('no follower to kill');
   const before = (await c.groupStatus(f))?.applied ?? 0;

@@ -10,13 +10,13 @@
  * 90 s at most).
  */
 import type { AwayContext } from './away';
-import { compactPast, errText, pickFollower, sleep, waitCaughtUp } from './away';
+import { awaitLeader, compactPast, errText, pickFollower, sleep, waitCaughtUp } from './away';
 
 /** Re-adds `id` through the current leader, retrying (a voter is promoted only once it caught up). */
 async function readd(ctx: AwayContext, id: number, budgetMs: number): Promise<void> {
   const end = Date.now() + budgetMs;
   let last: unknown = null;
-  while (Date.now() < end) {
+  while (Date.now() < end && !ctx.signal.aborted) {
     const l = await ctx.cluster.leader();
     if (l) {
       try {
@@ -34,7 +34,8 @@ async function readd(ctx: AwayContext, id: number, budgetMs: number): Promise<vo
     }
     await sleep(300);
   }
-  throw new Error(`could not re-add node ${id} within ${budgetMs} ms (${errText(last)}); left for the final recovery`);
+  const why = ctx.signal.aborted ? 'the run ended' : `not within ${budgetMs} ms (${errText(last)})`;
+  throw new Error(`could not re-add node ${id}: ${why}; left for the final recovery`);
 }
 
 async function removeVia(ctx: AwayContext, id: number, why: string): Promise<void> {
@@ -52,8 +53,8 @@ async function removeVia(ctx: AwayContext, id: number, why: string): Promise<voi
 /** Runs the whole fault; resolves to its undo (restarts the stopped node if it is still down). */
 export async function runMembershipAway(ctx: AwayContext): Promise<() => Promise<void>> {
   const c = ctx.cluster;
-  const l = await c.leader();
-  if (!l) throw new Error('no leader to change membership through');
+  const l = await awaitLeader(ctx);
+  if (!l) throw new Error('no leader to change membership through within 15 s');
   const x = pickFollower(c, l.leader, ctx.rng);
   if (x === null) throw new Error('no follower to stop');
   const before = (await c.groupStatus(x))?.applied ?? 0;

@@ -1,11 +1,13 @@
 // The replica-divergence check (checker/divergence.ts): the comparison of digests, the bounded retry until
 // every member reports one applied index, and a whole run against fake nodes where node 2 reports other
-// data: it must fail, naming the nodes. Ports 18140-18179 (harness-run uses 18100's block).
+// data: it must fail, naming the nodes. Ports: a free block found by binding each port.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkDivergence, compareDigests, type DivergenceProbe, type ReplicaDigest } from '../checker/divergence';
+import { freePortBlock } from '../net/free-ports';
+import { portsPerRun } from '../net/ports';
 import { parseRunArgs } from '../run/options';
 import { runTest } from '../run/run';
 
@@ -123,10 +125,11 @@ describe('a whole run with a divergent replica (fake nodes)', () => {
   const root = mkdtempSync(join(tmpdir(), 'jl-div-'));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   const fakeNode = `${process.execPath} ${join(__dirname, 'fixtures', 'fake-node.cjs')}`;
-  const run = (name: string, extra: string[]) =>
+  const run = async (name: string, extra: string[]) =>
     runTest(
       parseRunArgs([
-        ...['--tessera', fakeNode, '--out', join(root, name), '--base-port', '18140', '--recovery', '10'],
+        ...['--tessera', fakeNode, '--out', join(root, name), '--recovery', '10'],
+        ...['--base-port', String(await freePortBlock(portsPerRun(3)))],
         ...['--time', '2', '--nemesis', 'none', '--seed', '21', '--no-report', ...extra],
       ]),
       () => undefined,
