@@ -169,6 +169,34 @@ describe('held Readys', () => {
   });
 });
 
+describe('snapshot streams of the real loop', () => {
+  it('are refused while another is staged, cut mid-stream, stepped while a Ready is held, and seeds pass', () => {
+    const seen = { refused: 0, cut: 0, stepped: 0, compacted: 0 };
+    const mixOverride = {
+      membership: true,
+      compactEveryEntries: 1,
+      logRetainEntries: 0,
+      snapshotStreamTicks: [0, 4] as [number, number],
+      snapshotCutRate: 0.2,
+      holdReadyRate: 0.4,
+    };
+    const traceEcho = (line: string): void => {
+      if (line.includes('refuses snapshot')) seen.refused++;
+      if (line.includes('cut mid-stream')) seen.cut++;
+      if (/snapshot \d+ from n\d+ stepped: true/.test(line)) seen.stepped++;
+      if (line.includes(' compact to ')) seen.compacted++;
+    };
+    for (let seed = 1; seed <= 25; seed++) {
+      const r = runSeed({ seed, mixOverride, traceAll: true, traceEcho });
+      if (!r.ok) expect.fail(formatFailure(r));
+    }
+    expect(seen.refused).toBeGreaterThan(0);
+    expect(seen.cut).toBeGreaterThan(0);
+    expect(seen.stepped).toBeGreaterThan(0);
+    expect(seen.compacted).toBeGreaterThan(0);
+  });
+});
+
 describe('SimNetwork', () => {
   const msg = (from: number, to: number): Message => ({ type: 'heartbeat', from, to, term: 1, commit: 0, context: 0 });
   it('delivers within the delay bounds, and never across a partition', () => {
@@ -222,6 +250,30 @@ describe('checkers fail on violations', () => {
     const c = new CheckerSuite();
     c.onLeader(1, 3);
     expect(() => c.onLeader(2, 3)).toThrow(/two leaders in term 3/);
+  });
+  it('two leaders in one term, seen on the wire (appends and heartbeats only a leader sends)', () => {
+    const c = new CheckerSuite(false);
+    c.onSend({ type: 'heartbeat', from: 1, to: 3, term: 4, commit: 0, context: 0 }, disk());
+    const append = { type: 'append', from: 2, to: 3, term: 4, prevIndex: 0, prevTerm: 0, entries: [], commit: 0 };
+    expect(() => c.onSend(append as unknown as Message, disk())).toThrow(/two leaders in term 4/);
+  });
+  it('log matching: a committed entry defined through a snapshot on one node, with another term on another', () => {
+    const c = new CheckerSuite(false);
+    const d1 = new SimDisk(1);
+    const snap = {
+      meta: { index: 5, term: 2, config: { voters: [1], learners: [], votersOutgoing: [] } },
+      data: new Uint8Array(),
+    };
+    d1.write({ hardState: { term: 2, vote: 1, commit: 0 }, entries: [], snapshot: snap });
+    c.onSynced(1, d1, d1.sync());
+    const d2 = new SimDisk(2);
+    const e = (index: number, term: number): Entry => ({ kind: 'empty', index, term });
+    d2.write({
+      hardState: { term: 3, vote: 2, commit: 5 },
+      entries: [1, 2, 3, 4, 5].map((i) => e(i, i < 5 ? 1 : 3)),
+      snapshot: null,
+    });
+    expect(() => c.onSynced(2, d2, d2.sync())).toThrow(/entry 5 with term 3/);
   });
   it('a double vote', () => {
     const c = new CheckerSuite(false);
