@@ -39,6 +39,7 @@ import {
   type PeerRejectReason,
 } from './handshake';
 import { PeerLink, type BackoffConfig } from './peer-link';
+import { SnapshotSendCall } from './snapshot-send-call';
 import { peerChannelCredentials, type PeerTlsMaterial } from './peer-credentials';
 import { loadRaftProto, type MessageBatchWire, type SnapshotAckWire, type SnapshotChunkWire } from './proto';
 
@@ -227,122 +228,22 @@ export class Transport {
     if (metadata === null)
       throw new TesseraError('UNAVAILABLE', `no cluster id yet; cannot send a snapshot to peer ${to}`);
     if (this.closed) throw new TesseraError('UNAVAILABLE', 'transport closed');
-    const timeoutMs = this.opts.snapshotTimeoutMs;
-    let ended = false;
-    let finish!: (err: Error | null, ack?: SnapshotAckWire) => void;
-    // The call's outcome: the receiver's ack or status, our timer, or transport close (first one wins).
-    const done = new Promise<SnapshotAckWire>((resolve, reject) => {
-      finish = (err, ack) => {
-        ended = true;
-        if (err) reject(err);
-        else resolve(ack as SnapshotAckWire);
-      };
+    const stub = (client as unknown as { installSnapshot: ConstructorParameters<typeof SnapshotSendCall>[0] })
+      .installSnapshot;
+    const call = new SnapshotSendCall(stub.bind(client), metadata, {
+      selfId: this.opts.selfId,
+      to,
+      groupId,
+      timeoutMs: this.opts.snapshotTimeoutMs,
+      stallMs: this.opts.snapshotStallMs,
+      answerProves: (answer) => this.answerProves(metadata, answer, to),
+      closed: () => this.closed,
     });
-    done.catch(() => undefined); // observed below; never an unhandled rejection
-    const failed = (e: unknown): TesseraError =>
-      new TesseraError('UNAVAILABLE', `snapshot to peer ${to} failed: ${(e as Error).message}`, {}, { cause: e });
-    // Rejects as soon as the call ends while we still write: every wait of the chunk loop races against it.
-    const endedEarly: Promise<never> = done.then(
-      (ack) => {
-        throw ack.accepted
-          ? new TesseraError('UNAVAILABLE', `peer ${to} answered the snapshot before its last chunk`)
-          : new TesseraError('UNAVAILABLE', `peer ${to} refused the snapshot: ${ack.error}`);
-      },
-      (e: unknown) => {
-        throw failed(e);
-      },
-    );
-    endedEarly.catch(() => undefined);
-    const call = (
-      client as unknown as {
-        installSnapshot(
-          metadata: grpc.Metadata,
-          options: grpc.CallOptions,
-          cb: (err: grpc.ServiceError | null, ack?: SnapshotAckWire) => void,
-        ): grpc.ClientWritableStream<SnapshotChunkWire>;
-      }
-    ).installSnapshot(metadata, { deadline: Date.now() + timeoutMs }, (err, ack) => finish(err, ack));
-    call.on('error', () => undefined); // the outcome comes through the callback; an 'error' event must not crash the node
-    const abort = (why: string): void => {
-      finish(new TesseraError('UNAVAILABLE', why));
-      call.cancel();
-    };
-    const timer = setTimeout(() => abort(`timed out after ${timeoutMs} ms`), timeoutMs);
-    this.snapshotAborts.add(abort);
+    this.snapshotAborts.add(call.abort);
     try {
-      // Not one chunk before the receiver proved the cluster id for this call (handshake.ts).
-      const answered = new Promise<void>((resolve, reject) => {
-        call.once('metadata', (answer: grpc.Metadata) => {
-          if (this.answerProves(metadata, answer, to)) resolve();
-          else reject(new TesseraError('UNAVAILABLE', `peer ${to} did not prove the cluster id; no snapshot sent`));
-        });
-      });
-      answered.catch(() => undefined);
-      const unanswered = done.then(() =>
-        Promise.reject(new TesseraError('UNAVAILABLE', `peer ${to} ended the snapshot call before answering`)),
-      );
-      unanswered.catch(() => undefined);
-      try {
-        await Promise.race([answered, unanswered]);
-        let first = true;
-        let pending: Buffer | null = null;
-        const stallMs = this.opts.snapshotStallMs;
-        const drained = async (): Promise<void> => {
-          let onDrain: () => void = () => undefined;
-          const drain = new Promise<void>((resolve) => {
-            onDrain = resolve;
-            call.once('drain', onDrain);
-          });
-          // A receiver that stops taking data (alive, but stuck) is abandoned long before the transfer's timeout.
-          const stall = setTimeout(() => abort(`peer ${to} took no snapshot data for ${stallMs} ms`), stallMs);
-          try {
-            await Promise.race([drain, endedEarly]);
-          } finally {
-            clearTimeout(stall);
-            call.removeListener('drain', onDrain);
-          }
-        };
-        const writeChunk = async (data: Buffer, last: boolean): Promise<void> => {
-          if (ended) await endedEarly;
-          const chunk: SnapshotChunkWire = {
-            from: this.opts.selfId,
-            to,
-            groupId,
-            header: first ? header : Buffer.alloc(0),
-            data,
-            last,
-          };
-          first = false;
-          if (!call.write(chunk)) await drained();
-        };
-        // Hold one chunk back so the last one can carry last = true.
-        for await (const data of chunks) {
-          if (this.closed) throw new TesseraError('UNAVAILABLE', 'transport closed');
-          if (pending !== null) await writeChunk(pending, false);
-          pending = data;
-        }
-        await writeChunk(pending ?? Buffer.alloc(0), true);
-        call.end();
-      } catch (e) {
-        call.cancel();
-        // A refusal (the receiver's status) says more than our own "did not prove" when both happened.
-        const status = await done.then(
-          () => null,
-          (err: unknown) => (err instanceof Error ? err : null),
-        );
-        if (status !== null && e instanceof TesseraError && e.message.includes('did not prove')) throw failed(status);
-        throw e;
-      }
-      let ack: SnapshotAckWire;
-      try {
-        ack = await done;
-      } catch (e) {
-        throw failed(e);
-      }
-      if (!ack.accepted) throw new TesseraError('UNAVAILABLE', `peer ${to} refused the snapshot: ${ack.error}`);
+      await call.run(header, chunks);
     } finally {
-      clearTimeout(timer);
-      this.snapshotAborts.delete(abort);
+      this.snapshotAborts.delete(call.abort);
     }
   }
 
