@@ -23,6 +23,8 @@ export interface AttackRecord {
   startMs: number;
   endMs: number;
   rssBeforeMiB: number | null;
+  /** Diagnostic: the node's late Raft ticks during the attack (its own metric), null if unknown. */
+  lateTicks: number | null;
   report: AttackReport | null;
   error: string | null;
   probes: ProbeFigures | null;
@@ -82,6 +84,7 @@ export interface AttackFigures {
   rssBeforeMiB: number | null;
   rssPeakMiB: number | null;
   leadershipChanges: number;
+  lateTicks: number | null;
   bystander: BystanderFigures;
   healthzMaxMs: number | null;
   healthzFailures: number;
@@ -101,6 +104,7 @@ export function figures(r: AttackRecord, events: readonly HistoryEvent[]): Attac
     rssBeforeMiB: r.rssBeforeMiB === null ? null : Math.round(r.rssBeforeMiB),
     rssPeakMiB: r.probes?.rssSamples ? r.probes.rssPeakMiB : null,
     leadershipChanges: r.probes ? Math.max(0, r.probes.leadership.length - 1) : 0,
+    lateTicks: r.lateTicks,
     bystander: bystander(events, r.startMs, r.endMs),
     healthzMaxMs: r.probes?.healthzProbes ? Math.round(r.probes.healthzMaxMs) : null,
     healthzFailures: r.probes?.healthzFailures.length ?? 0,
@@ -114,10 +118,16 @@ export function figures(r: AttackRecord, events: readonly HistoryEvent[]): Attac
 export function figuresLine(f: AttackFigures, budgetMiB: number): string {
   return (
     `${f.attack} -> node ${f.node ?? '?'}: RSS ${f.rssBeforeMiB ?? '?'} -> peak ${f.rssPeakMiB ?? '?'} MiB (budget ${budgetMiB}); ` +
-    `leadership changes ${f.leadershipChanges}; bystander p99 ${fmt(f.bystander.p99Ms)} ms over ${f.bystander.ops} ops ` +
+    `leadership changes ${f.leadershipChanges} (late ticks ${f.lateTicks ?? '?'}); bystander p99 ${fmt(f.bystander.p99Ms)} ms over ${f.bystander.ops} ops ` +
     `(${f.bystander.failed} unanswered); /healthz max ${f.healthzMaxMs ?? '?'} ms, ${f.healthzFailures} failed; ` +
     `abusers ${f.abusers}${f.error ? `; ERROR ${f.error}` : ''}`
   );
+}
+
+/** The detail of each overload verdict: every attack's figures, and the attacks that failed this verdict. */
+export interface OverloadVerdictDetail {
+  attacks: AttackFigures[];
+  failing: OverloadAttackName[];
 }
 
 function verdict(
@@ -136,7 +146,7 @@ function verdict(
         : problems.length === 0
           ? ok
           : problems.map(([a, p]) => `${a}: ${p}`).join('; '),
-    detail: all,
+    detail: { attacks: all, failing: problems.map(([a]) => a) } satisfies OverloadVerdictDetail,
   };
 }
 

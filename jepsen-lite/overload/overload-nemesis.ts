@@ -18,7 +18,7 @@ import type { CheckerVerdict } from '../run/verdicts';
 import type { AttackWorkerData } from './attack-worker';
 import { bigKey, type AttackReport, type AttackTarget, type OverloadAttackName, type OverloadSizes } from './catalogue';
 import { figures, figuresLine, judgeOverload, type AttackRecord } from './checks';
-import { Probes, rssMiB } from './probes';
+import { Probes, lateTicks, rssMiB } from './probes';
 import { pool, sleep } from './tally';
 
 export interface OverloadHooks {
@@ -71,28 +71,34 @@ export class OverloadNemesis {
     private readonly logLine: (line: string) => void,
   ) {}
 
-  /** Writes bigKeys values of bigValueBytes (16 at a time, each put retried, bounded by timeoutMs). */
-  async prepare(timeoutMs = 180_000): Promise<void> {
+  /** Writes bigKeys values of bigValueBytes (16 at a time, each put retried), bounded by 180 s + 100 ms a key. */
+  async prepare(timeoutMs = 180_000 + 100 * this.sizes.bigKeys): Promise<void> {
     if (this.sizes.bigKeys === 0) return;
     const client = new Client({ endpoints: this.hooks.endpoints, deadlineMs: 10_000 });
     const end = Date.now() + timeoutMs;
     const value = Buffer.alloc(this.sizes.bigValueBytes, 0x62);
+    let written = 0;
+    let lastError = '';
     try {
       await pool(this.sizes.bigKeys, 16, async (i) => {
-        for (;;) {
+        while (Date.now() < end) {
           try {
             await client.put(bigKey(i), value);
+            written++;
             return;
           } catch (e) {
-            if (Date.now() > end) throw e;
+            lastError = errText(e);
             await sleep(200);
           }
         }
       });
-      if (Date.now() > end) throw new Error(`could not write ${this.sizes.bigKeys} big values within ${timeoutMs} ms`);
     } finally {
       await client.close();
     }
+    if (written < this.sizes.bigKeys)
+      throw new Error(
+        `wrote ${written} of ${this.sizes.bigKeys} big values within ${timeoutMs} ms (last error: ${lastError || 'none'})`,
+      );
   }
 
   stop(): void {
@@ -146,6 +152,7 @@ export class OverloadNemesis {
         startMs,
         endMs: startMs,
         rssBeforeMiB: null,
+        lateTicks: null,
         report: null,
         error: 'no leader',
         probes: null,
@@ -161,6 +168,7 @@ export class OverloadNemesis {
       healthzTimeoutMs: HEALTHZ_BOUND_MS,
     });
     const rssBeforeMiB = rssMiB(pid);
+    const lateBefore = await lateTicks(target);
     this.log.write({ type: 'start', kind: 'overload', description: attack, nodes: [l.leader] });
     probes.start(l);
     const out = await runWorker({ attack, target, sizes: this.sizes }, attackBoundMs(this.sizes));
@@ -168,12 +176,14 @@ export class OverloadNemesis {
     const after = await this.hooks.leader().catch(() => null);
     if (after) probes.see(after);
     const figures = await probes.stop();
+    const lateAfter = await lateTicks(target);
     return this.done({
       attack,
       node: l.leader,
       startMs,
       endMs,
       rssBeforeMiB,
+      lateTicks: lateBefore === null || lateAfter === null ? null : lateAfter - lateBefore,
       report: 'report' in out ? out.report : null,
       error: 'error' in out ? out.error : null,
       probes: figures,

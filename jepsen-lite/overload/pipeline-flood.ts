@@ -17,7 +17,7 @@ import { Tally, bounded } from './tally';
 const STREAMS_PER_CONNECTION = 100;
 
 interface Results {
-  results: { index: number; error?: { code: number } | null }[];
+  results: { index: number; error?: { code: number; trailers?: Record<string, string> } | null }[];
 }
 
 function runStream(
@@ -33,8 +33,9 @@ function runStream(
     call.on('data', (buf: Buffer) => {
       for (const r of decode<Results>('PipelineResponse', buf).results) {
         answered++;
-        const code = r.error ? statusName(r.error.code) : 'OK';
-        if (code === 'RESOURCE_EXHAUSTED') refusedOps++;
+        const reason = r.error?.trailers?.['tessera-reason'];
+        const code = r.error ? `${statusName(r.error.code)}${reason ? ` ${reason}` : ''}` : 'OK';
+        if (r.error?.code === 8) refusedOps++;
         opCodes.set(code, (opCodes.get(code) ?? 0) + 1);
       }
     });

@@ -6,6 +6,7 @@
  * stop() ends all three and returns the figures.
  */
 import { readFileSync } from 'node:fs';
+import * as http from 'node:http';
 import type { AttackTarget } from './catalogue';
 import { httpGet } from './metrics-flood';
 
@@ -27,6 +28,27 @@ export function rssMiB(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** The node's own count of late Raft ticks (tessera_raft_tick_late_total), or null (no answer, no metric). */
+export async function lateTicks(target: AttackTarget, timeoutMs = 3000): Promise<number | null> {
+  const text = await httpText(target, '/metrics', timeoutMs);
+  const m = text === null ? null : /^tessera_raft_tick_late_total(?:\{[^}]*\})? (\d+)/m.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+function httpText(t: AttackTarget, path: string, timeoutMs: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: t.httpHost, port: t.httpPort, path, agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve(res.statusCode === 200 ? body : null));
+      res.on('error', () => resolve(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+  });
 }
 
 export interface ProbeOptions {
