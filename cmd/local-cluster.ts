@@ -97,21 +97,37 @@ function clusterToken(dataDir: string): string | null {
   return token;
 }
 
-async function main(): Promise<void> {
-  const opts = parseOptions(process.argv.slice(2));
-  if (opts.clean) rmSync(opts.dataDir, { recursive: true, force: true });
-  const peers = NODES.map((id) => `${id}=${host}:${grpcPort(id)}`).join(',');
-  const token = clusterToken(opts.dataDir);
-  const endpoints = NODES.map((id) => `${host}:${grpcPort(id)}`);
-  const children = new Map<number, ChildProcess>();
-  let stopping = false;
-  let exited = 0;
+/** The supervisor: starts the three nodes, reports leadership changes, stops every node on exit. */
+class LocalCluster {
+  private readonly children = new Map<number, ChildProcess>();
+  private readonly endpoints = NODES.map((id) => `${host}:${grpcPort(id)}`);
+  private readonly client = new Client({ endpoints: this.endpoints, deadlineMs: 1000 });
+  private stopping = false;
+  private exited = 0;
+  private exitCode = 0;
+  private killTimer: NodeJS.Timeout | null = null;
+  private poll: NodeJS.Timeout | null = null;
+  private lastLeader = -1;
+  private announced = false;
 
-  const [cmd, ...cmdArgs] = [process.execPath, ...tesseraCommand()];
-  for (const id of NODES) {
+  constructor(private readonly opts: ReturnType<typeof parseOptions>) {}
+
+  start(): void {
+    const peers = NODES.map((id) => `${id}=${host}:${grpcPort(id)}`).join(',');
+    const token = clusterToken(this.opts.dataDir);
+    for (const id of NODES) this.startNode(id, peers, token);
+    process.stdout.write(`started 3 nodes (data under ${this.opts.dataDir}); waiting for a leader...\n`);
+    this.poll = setInterval(() => void this.reportLeader().catch(() => undefined), 1000);
+    process.on('exit', () => this.killAll('SIGKILL'));
+    process.on('SIGINT', () => this.stop('Ctrl-C', 0));
+    process.on('SIGTERM', () => this.stop('SIGTERM', 0));
+  }
+
+  private startNode(id: number, peers: string, token: string | null): void {
     const name = `n${id}`;
-    const dataDir = join(opts.dataDir, name);
+    const dataDir = join(this.opts.dataDir, name);
     mkdirSync(dataDir, { recursive: true });
+    const [cmd, ...cmdArgs] = [process.execPath, ...tesseraCommand()];
     const args = [
       ...cmdArgs,
       'start',
@@ -126,90 +142,91 @@ async function main(): Promise<void> {
       '--http',
       `${host}:${httpPort(id)}`,
       ...(token === null ? [] : ['--cluster-token', token]),
-      ...opts.nodeArgs,
+      ...this.opts.nodeArgs,
     ];
     // detached: its own process group, so Ctrl-C reaches only this supervisor, which stops the nodes in order.
     const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    children.set(id, child);
+    this.children.set(id, child);
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {
-        const text = formatLine(name, line, opts.verbose);
+        const text = formatLine(name, line, this.opts.verbose);
         if (text !== null) process.stdout.write(text + '\n');
       });
     }
     child.on('exit', (code, signal) => {
-      exited++;
+      this.exited++;
       process.stdout.write(`[${name}] exited (${signal ?? `code ${code}`})\n`);
-      if (!stopping) void stop(`node ${name} exited unexpectedly`, 1);
-      else if (exited === NODES.length) finish();
+      if (!this.stopping) this.stop(`node ${name} exited unexpectedly`, 1);
+      else if (this.exited === NODES.length) this.finish();
     });
   }
-  process.stdout.write(`started 3 nodes (data under ${opts.dataDir}); waiting for a leader...\n`);
 
-  const client = new Client({ endpoints, deadlineMs: 1000 });
-  let lastLeader = -1;
-  let announced = false;
-  const poll = setInterval(() => {
-    void client.clusterStatus({ timeoutMs: 800 }).then((statuses) => {
-      if (stopping) return;
-      const g = summarize(statuses).groups[0];
-      if (g === undefined || g.leader === lastLeader) return;
-      lastLeader = g.leader;
-      if (g.leader === 0) {
-        process.stdout.write(`*** no leader (term ${g.term})\n`);
-        return;
-      }
-      process.stdout.write(`*** leader elected: node ${g.leader} (${host}:${grpcPort(g.leader)}), term ${g.term}\n`);
-      if (!announced) {
-        announced = true;
-        process.stdout.write(
-          [
-            '',
-            'Tessera is running.',
-            `  endpoints (gRPC):  ${endpoints.join(',')}`,
-            `  metrics, health:   ${NODES.map((id) => `http://${host}:${httpPort(id)}/metrics`).join('  ')}`,
-            '  try:',
-            '    node dist/cmd/tessera.js put hello world',
-            '    node dist/cmd/tessera.js get hello',
-            '    node dist/cmd/tessera.js status',
-            '  (or `npx tessera ...` where the package is installed as a dependency)',
-            '  Ctrl-C stops the cluster.',
-            '',
-          ].join('\n') + '\n',
-        );
-      }
-    });
-  }, 1000);
+  private async reportLeader(): Promise<void> {
+    const statuses = await this.client.clusterStatus({ timeoutMs: 800 });
+    if (this.stopping) return;
+    const g = summarize(statuses).groups[0];
+    if (g === undefined || g.leader === this.lastLeader) return;
+    this.lastLeader = g.leader;
+    if (g.leader === 0) {
+      process.stdout.write(`*** no leader (term ${g.term})\n`);
+      return;
+    }
+    process.stdout.write(`*** leader elected: node ${g.leader} (${host}:${grpcPort(g.leader)}), term ${g.term}\n`);
+    if (!this.announced) {
+      this.announced = true;
+      process.stdout.write(banner(this.endpoints));
+    }
+  }
 
-  let killTimer: NodeJS.Timeout | null = null;
-  let exitCode = 0;
-  const finish = (): void => {
-    clearInterval(poll);
-    if (killTimer) clearTimeout(killTimer);
-    void client.close().then(() => {
-      process.stdout.write('cluster stopped\n');
-      process.exit(exitCode);
-    });
-  };
-  const stop = async (why: string, code: number): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    exitCode = code;
+  private killAll(signal: NodeJS.Signals): void {
+    for (const child of this.children.values()) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    }
+  }
+
+  private stop(why: string, code: number): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.exitCode = code;
     process.stdout.write(`\n${why}: stopping the nodes (SIGTERM)...\n`);
-    for (const child of children.values())
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    killTimer = setTimeout(() => {
-      for (const child of children.values())
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }, 10_000);
-    if (exited === NODES.length) finish();
-  };
-  process.on('exit', () => {
-    for (const child of children.values())
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  process.on('SIGINT', () => void stop('Ctrl-C', 0));
-  process.on('SIGTERM', () => void stop('SIGTERM', 0));
+    this.killAll('SIGTERM');
+    this.killTimer = setTimeout(() => this.killAll('SIGKILL'), 10_000);
+    if (this.exited === NODES.length) this.finish();
+  }
+
+  private finish(): void {
+    if (this.poll) clearInterval(this.poll);
+    if (this.killTimer) clearTimeout(this.killTimer);
+    void this.client.close().then(() => {
+      process.stdout.write('cluster stopped\n');
+      process.exit(this.exitCode);
+    });
+  }
+}
+
+/** What to print once the cluster has its first leader. */
+function banner(endpoints: string[]): string {
+  return (
+    [
+      '',
+      'Tessera is running.',
+      `  endpoints (gRPC):  ${endpoints.join(',')}`,
+      `  metrics, health:   ${NODES.map((id) => `http://${host}:${httpPort(id)}/metrics`).join('  ')}`,
+      '  try:',
+      '    node dist/cmd/tessera.js put hello world',
+      '    node dist/cmd/tessera.js get hello',
+      '    node dist/cmd/tessera.js status',
+      '  (or `npx tessera ...` where the package is installed as a dependency)',
+      '  Ctrl-C stops the cluster.',
+      '',
+    ].join('\n') + '\n'
+  );
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  if (opts.clean) rmSync(opts.dataDir, { recursive: true, force: true });
+  new LocalCluster(opts).start();
 }
 
 main().catch((e: unknown) => {
