@@ -220,83 +220,14 @@ export async function establishIdentity(
   config: NodeConfig,
   logger: Logger,
 ): Promise<EstablishedIdentity> {
-  const where = `data dir ${config.dataDir}`;
   const stored = await loadIdentity(store.db);
   const hasData = (await store.listGroups()).length > 0 || (await store.loadGroup(WHOLE_KEYSPACE_GROUP)) !== null;
   const tokenClusterId = config.clusterToken === null ? null : deriveClusterId(config.clusterToken, new Map());
-
-  if (stored !== null) {
-    if (stored.nodeId !== config.id)
-      refuse(
-        `${where} holds node ${stored.nodeId}'s data, but --id is ${config.id}; start node ${stored.nodeId} on it, or give node ${config.id} its own data dir`,
-      );
-    if (tokenClusterId !== null && stored.clusterId !== null && stored.clusterId !== tokenClusterId) {
-      refuse(
-        `${where} belongs to cluster ${shortClusterId(stored.clusterId)}, but --cluster-token names cluster ${shortClusterId(tokenClusterId)}; this data dir is another cluster's`,
-      );
-    }
-  }
-
-  if (hasData) {
-    if (config.join) {
-      logger.info(
-        { dataDir: config.dataDir },
-        '--join with existing data: --peers is ignored, the node uses its stored membership',
-      );
-    } else {
-      const bootstrapPeers = stored?.bootstrapPeers ?? null;
-      const membership = await readStoredMembership(store, WHOLE_KEYSPACE_GROUP, bootstrapPeers);
-      const contradiction = membership === null ? null : peersContradiction(config.peers, membership, bootstrapPeers);
-      if (contradiction !== null) {
-        refuse(
-          `${where}: ${contradiction}; --peers only bootstraps a new node: restart with the original --peers or the current membership`,
-        );
-      }
-    }
-  }
-
-  let identity: NodeIdentity;
-  if (stored !== null && hasData) {
-    identity = stored.clusterId === null && tokenClusterId !== null ? { ...stored, clusterId: tokenClusterId } : stored;
-    if (identity !== stored) {
-      await saveIdentity(store.db, identity);
-      logger.info({ clusterId: shortClusterId(identity.clusterId) }, 'cluster id recorded from --cluster-token');
-    }
-  } else {
-    // Bootstrap (an empty data dir, or one with an identity but no group data yet), or a data dir written by
-    // an older version: the identity comes from the current flags.
-    const derivedFromPeers = !config.join && tokenClusterId === null;
-    identity = {
-      nodeId: config.id,
-      clusterId: tokenClusterId ?? (config.join ? (stored?.clusterId ?? null) : deriveClusterId(null, config.peers)),
-      bootstrapPeers: config.join ? [] : sortedPeers(config.peers),
-    };
-    if (identity.clusterId === null && config.peerTls === null) {
-      // Peers never send the cluster id in clear without TLS (transport/handshake.ts), so there is nothing to learn it from.
-      refuse(
-        `${where}: a node joining without peer mutual TLS needs the cluster's --cluster-token (peers prove the cluster id, they never send it in clear)`,
-      );
-    }
-    const same = stored !== null && JSON.stringify(stored) === JSON.stringify(identity);
-    if (!same) await saveIdentity(store.db, identity);
-    if (derivedFromPeers) {
-      logger.warn(
-        {},
-        'cluster id derived from --peers: anyone who knows the member addresses can guess it; set --cluster-token SECRET on every member',
-      );
-    }
-    if (hasData)
-      logger.info(
-        { dataDir: config.dataDir, clusterId: shortClusterId(identity.clusterId) },
-        'data dir written by an older version: identity recorded from the current flags',
-      );
-    else if (!same)
-      logger.info(
-        { dataDir: config.dataDir, clusterId: shortClusterId(identity.clusterId), join: config.join },
-        'identity recorded',
-      );
-  }
-
+  const facts: IdentityFacts = { store, config, logger, stored, hasData, tokenClusterId };
+  checkStoredIdentity(facts);
+  if (hasData) await checkPeersAgainstData(facts);
+  const identity =
+    stored !== null && hasData ? await completeStoredIdentity(facts, stored) : await recordNewIdentity(facts);
   // With data, the node runs with what it bootstrapped with, not with what the flags say now.
   let effective = config;
   if (hasData && stored !== null) {
@@ -319,4 +250,106 @@ export async function establishIdentity(
       );
     },
   };
+}
+
+/** What establishIdentity found before deciding. */
+interface IdentityFacts {
+  store: NodeStore;
+  config: NodeConfig;
+  logger: Logger;
+  stored: NodeIdentity | null;
+  hasData: boolean;
+  tokenClusterId: string | null;
+}
+
+const whereOf = (config: NodeConfig): string => `data dir ${config.dataDir}`;
+
+/** The stored identity must name this node and, with a token, this cluster. */
+function checkStoredIdentity({ config, stored, tokenClusterId }: IdentityFacts): void {
+  if (stored === null) return;
+  const where = whereOf(config);
+  if (stored.nodeId !== config.id)
+    refuse(
+      `${where} holds node ${stored.nodeId}'s data, but --id is ${config.id}; start node ${stored.nodeId} on it, or give node ${config.id} its own data dir`,
+    );
+  if (tokenClusterId !== null && stored.clusterId !== null && stored.clusterId !== tokenClusterId) {
+    refuse(
+      `${where} belongs to cluster ${shortClusterId(stored.clusterId)}, but --cluster-token names cluster ${shortClusterId(tokenClusterId)}; this data dir is another cluster's`,
+    );
+  }
+}
+
+/** With data, --peers may not contradict the stored membership (a wrong --peers made a second leader). */
+async function checkPeersAgainstData({ store, config, logger, stored }: IdentityFacts): Promise<void> {
+  if (config.join) {
+    logger.info(
+      { dataDir: config.dataDir },
+      '--join with existing data: --peers is ignored, the node uses its stored membership',
+    );
+    return;
+  }
+  const bootstrapPeers = stored?.bootstrapPeers ?? null;
+  const membership = await readStoredMembership(store, WHOLE_KEYSPACE_GROUP, bootstrapPeers);
+  const contradiction = membership === null ? null : peersContradiction(config.peers, membership, bootstrapPeers);
+  if (contradiction !== null) {
+    refuse(
+      `${whereOf(config)}: ${contradiction}; --peers only bootstraps a new node: restart with the original --peers or the current membership`,
+    );
+  }
+}
+
+/** A node with data and an identity keeps it; a cluster id missing from it is taken from --cluster-token. */
+async function completeStoredIdentity(
+  { store, logger, tokenClusterId }: IdentityFacts,
+  stored: NodeIdentity,
+): Promise<NodeIdentity> {
+  if (stored.clusterId !== null || tokenClusterId === null) return stored;
+  const identity = { ...stored, clusterId: tokenClusterId };
+  await saveIdentity(store.db, identity);
+  logger.info({ clusterId: shortClusterId(identity.clusterId) }, 'cluster id recorded from --cluster-token');
+  return identity;
+}
+
+/**
+ * Bootstrap (an empty data dir, or one with an identity but no group data yet), or a data dir written by
+ * an older version: the identity comes from the current flags.
+ */
+async function recordNewIdentity({
+  store,
+  config,
+  logger,
+  stored,
+  hasData,
+  tokenClusterId,
+}: IdentityFacts): Promise<NodeIdentity> {
+  const derivedFromPeers = !config.join && tokenClusterId === null;
+  const identity: NodeIdentity = {
+    nodeId: config.id,
+    clusterId: tokenClusterId ?? (config.join ? (stored?.clusterId ?? null) : deriveClusterId(null, config.peers)),
+    bootstrapPeers: config.join ? [] : sortedPeers(config.peers),
+  };
+  if (identity.clusterId === null && config.peerTls === null) {
+    // Peers never send the cluster id in clear without TLS (transport/handshake.ts), so there is nothing to learn it from.
+    refuse(
+      `${whereOf(config)}: a node joining without peer mutual TLS needs the cluster's --cluster-token (peers prove the cluster id, they never send it in clear)`,
+    );
+  }
+  const same = stored !== null && JSON.stringify(stored) === JSON.stringify(identity);
+  if (!same) await saveIdentity(store.db, identity);
+  if (derivedFromPeers) {
+    logger.warn(
+      {},
+      'cluster id derived from --peers: anyone who knows the member addresses can guess it; set --cluster-token SECRET on every member',
+    );
+  }
+  const clusterId = shortClusterId(identity.clusterId);
+  if (hasData) {
+    logger.info(
+      { dataDir: config.dataDir, clusterId },
+      'data dir written by an older version: identity recorded from the current flags',
+    );
+  } else if (!same) {
+    logger.info({ dataDir: config.dataDir, clusterId, join: config.join }, 'identity recorded');
+  }
+  return identity;
 }
