@@ -21,6 +21,7 @@ import {
   startHttpServer,
   startLoopMonitor,
   type HealthReport,
+  type LoopMonitor,
   type Logger,
   type NodeMetrics,
   type ObsHttpServer,
@@ -31,7 +32,7 @@ import { adminServiceHandlers, TESSERA_VERSION } from './admin-service';
 import { establishIdentity, preflightResources, type EstablishedIdentity } from './preflight';
 import { clientListenerCredentials } from './credentials';
 import { clientServerOptions } from './grpc-options';
-import { admissionFor, kvServiceHandlers } from './kv-service';
+import { admissionFor, kvServiceHandlers, type Admission } from './kv-service';
 import { OpenPipelines } from './pipeline';
 import { loadPublicServices } from './proto';
 
@@ -102,11 +103,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       logger: logger.child({ component: 'transport' }),
       metrics,
     });
-    const admission = admissionFor(config, metrics);
-    metrics.memoryBudgetBytes.set(admission.bounds.memoryBudgetBytes);
-    metrics.inflightBytesMax.set(admission.bounds.inflightBytesMax);
-    metrics.inflightSource.bytes = () => admission.budget.bytesInUse;
-    metrics.inflightSource.ops = () => admission.budget.opsInUse;
+    const admission = nodeAdmission(config, metrics);
     server = new grpc.Server(clientServerOptions(config, admission.bounds));
     // The Raft service lives on the peer listener when there is one, never on the client port then.
     if (config.peerListen === null) transport.registerOn(server);
@@ -165,20 +162,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
         return { groupId: id, leader: s.leader, role: s.role, term: s.term, commit: s.commit, applied: s.applied };
       }),
     });
-    const http: ObsHttpServer | null = config.http
-      ? await startHttpServer({
-          host: config.http.host,
-          port: config.http.port,
-          registry: metrics.registry,
-          health,
-          onMetricsRender: () => metrics.metricsRenders.inc(),
-        })
-      : null;
-    // Late ticks: half an election timeout late is enough for followers to start an election.
-    const loopMonitor = startLoopMonitor(metrics, {
-      tickMs: config.timing.tickMs,
-      lateAfterMs: Math.max(config.timing.tickMs, config.timing.electionMs / 2),
-    });
+    const { http, loopMonitor } = await startObservability(config, metrics, health);
     logger.info(
       {
         listen: `${config.listen.host}:${grpcPort}`,
@@ -221,20 +205,9 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
           await new Promise<void>((resolve) => setImmediate(resolve));
           pipelines.endAll();
           peerTransport.close();
-          const shutdown = (s: grpc.Server) =>
-            new Promise<void>((resolve) => {
-              const force = setTimeout(() => {
-                s.forceShutdown();
-                resolve();
-              }, 2000);
-              s.tryShutdown(() => {
-                clearTimeout(force);
-                resolve();
-              });
-            });
           await Promise.all([
-            shutdown(grpcServer),
-            openPeerServer ? shutdown(openPeerServer.server) : Promise.resolve(),
+            shutdownGrpc(grpcServer),
+            openPeerServer ? shutdownGrpc(openPeerServer.server) : Promise.resolve(),
           ]);
           await store.close();
           await http?.close();
@@ -252,6 +225,53 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     await store.close().catch(() => undefined);
     throw e;
   }
+}
+
+/** The node's overload admission (memory-budget.ts), with its gauges wired to the metrics. */
+function nodeAdmission(config: NodeConfig, metrics: NodeMetrics): Admission {
+  const admission = admissionFor(config, metrics);
+  metrics.memoryBudgetBytes.set(admission.bounds.memoryBudgetBytes);
+  metrics.inflightBytesMax.set(admission.bounds.inflightBytesMax);
+  metrics.inflightSource.bytes = () => admission.budget.bytesInUse;
+  metrics.inflightSource.ops = () => admission.budget.opsInUse;
+  return admission;
+}
+
+/** The HTTP server (when --http is set) and the event-loop monitor. */
+async function startObservability(
+  config: NodeConfig,
+  metrics: NodeMetrics,
+  health: () => HealthReport,
+): Promise<{ http: ObsHttpServer | null; loopMonitor: LoopMonitor }> {
+  const http = config.http
+    ? await startHttpServer({
+        host: config.http.host,
+        port: config.http.port,
+        registry: metrics.registry,
+        health,
+        onMetricsRender: () => metrics.metricsRenders.inc(),
+      })
+    : null;
+  // Late ticks: half an election timeout late is enough for followers to start an election.
+  const loopMonitor = startLoopMonitor(metrics, {
+    tickMs: config.timing.tickMs,
+    lateAfterMs: Math.max(config.timing.tickMs, config.timing.electionMs / 2),
+  });
+  return { http, loopMonitor };
+}
+
+/** Graceful gRPC shutdown, forced after 2 s. */
+function shutdownGrpc(s: grpc.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const force = setTimeout(() => {
+      s.forceShutdown();
+      resolve();
+    }, 2000);
+    s.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
 }
 
 /** NodeStore.open, with a filesystem refusal (permissions, not a directory, read-only) as CONFIG naming the data dir. */
