@@ -43,6 +43,21 @@ export async function awaitLeader(ctx: AwayContext, budgetMs = 15_000): Promise<
   }
 }
 
+/**
+ * Node `id`'s applied index before it is stopped, waiting (5 s at most) for it to answer, e.g. while it
+ * still starts after the previous fault; failing that the leader's commit index (compaction past that is
+ * past whatever `id` applied).
+ */
+export async function appliedBefore(ctx: AwayContext, id: number, leader: number): Promise<number> {
+  const end = Date.now() + 5000;
+  for (;;) {
+    const g = await ctx.cluster.groupStatus(id);
+    if (g) return g.applied;
+    if (Date.now() >= end || ctx.signal.aborted) return (await ctx.cluster.groupStatus(leader))?.commit ?? 0;
+    await sleep(200);
+  }
+}
+
 /** A member other than the leader and `exclude`, not removed; null when there is none. */
 export function pickFollower(c: AwayCluster, leader: number, rng: Random, exclude: number[] = []): number | null {
   const ids = c.ids.filter((i) => i !== leader && !c.removed.has(i) && !exclude.includes(i));

@@ -9,7 +9,7 @@
  * nodes only need small compaction thresholds (catchupNodeArgs) for this to take seconds.
  */
 import type { AwayContext } from './away';
-import { awaitLeader, compactPast, errText, pickFollower, sleep, waitCaughtUp } from './away';
+import { appliedBefore, awaitLeader, compactPast, errText, pickFollower, sleep, waitCaughtUp } from './away';
 
 export type CatchupVictim = 'follower' | 'leader';
 
@@ -47,7 +47,7 @@ export async function runCatchup(ctx: AwayContext, victim: CatchupVictim): Promi
   if (!l) throw new Error('no leader to find a follower of within 15 s');
   const f = pickFollower(c, l.leader, ctx.rng);
   if (f === null) throw new Error('no follower to kill');
-  const before = (await c.groupStatus(f))?.applied ?? 0;
+  const before = await appliedBefore(ctx, f, l.leader);
   const down = new Set<number>([f]);
   const undo = async (): Promise<void> => {
     c.restart([...down]);

@@ -10,7 +10,7 @@
  * 90 s at most).
  */
 import type { AwayContext } from './away';
-import { awaitLeader, compactPast, errText, pickFollower, sleep, waitCaughtUp } from './away';
+import { appliedBefore, awaitLeader, compactPast, errText, pickFollower, sleep, waitCaughtUp } from './away';
 
 /** Re-adds `id` through the current leader, retrying (a voter is promoted only once it caught up). */
 async function readd(ctx: AwayContext, id: number, budgetMs: number): Promise<void> {
@@ -50,6 +50,58 @@ async function removeVia(ctx: AwayContext, id: number, why: string): Promise<voi
   });
 }
 
+/**
+ * With 5+ nodes, once `x` is back: kill every member but x, y and one more (the leader among the killed),
+ * so the live majority holds the node that caught up by snapshot and the one re-added while it was away;
+ * it must elect a leader within 20 s (it cannot if x never learned the others' addresses). Restarts them.
+ */
+async function majorityOfNewcomers(ctx: AwayContext, x: number, y: number): Promise<void> {
+  const c = ctx.cluster;
+  const l = await c.leader();
+  const rest = c.ids.filter((i) => i !== x && i !== y && !c.removed.has(i));
+  if (rest.length === 0) return;
+  const keep = ctx.rng.pick(rest.filter((i) => i !== l?.leader).concat(rest.length === 1 ? rest : []));
+  const victims = rest.filter((i) => i !== keep);
+  const live = [x, y, keep].sort((a, b) => a - b);
+  if (victims.length === 0 || live.length <= victims.length) return;
+  await c.kill(victims);
+  ctx.log.write({
+    type: 'start',
+    kind: 'membership',
+    description: `kill ${victims.join(',')}: majority ${live.join(',')} must elect a leader`,
+    nodes: victims,
+  });
+  try {
+    const start = Date.now();
+    let leader = null;
+    while (!leader && Date.now() - start < 20_000 && !ctx.signal.aborted) {
+      const got = await c.leader();
+      if (got && live.includes(got.leader)) leader = got;
+      else await sleep(200);
+    }
+    if (leader)
+      ctx.log.write({
+        type: 'instant',
+        kind: 'membership',
+        check: 'ok',
+        description: `majority ${live.join(',')} elected node ${leader.leader} in ${Date.now() - start} ms`,
+        nodes: live,
+      });
+    else if (!ctx.signal.aborted)
+      ctx.log.write({
+        type: 'error',
+        kind: 'membership',
+        check: 'failed',
+        description: `majority ${live.join(',')} elected no leader within 20 s`,
+        error: 'no leader',
+        nodes: live,
+      });
+  } finally {
+    c.restart(victims);
+    ctx.log.write({ type: 'stop', kind: 'membership', description: `restart ${victims.join(',')}`, nodes: victims });
+  }
+}
+
 /** Runs the whole fault; resolves to its undo (restarts the stopped node if it is still down). */
 export async function runMembershipAway(ctx: AwayContext): Promise<() => Promise<void>> {
   const c = ctx.cluster;
@@ -57,7 +109,7 @@ export async function runMembershipAway(ctx: AwayContext): Promise<() => Promise
   if (!l) throw new Error('no leader to change membership through within 15 s');
   const x = pickFollower(c, l.leader, ctx.rng);
   if (x === null) throw new Error('no follower to stop');
-  const before = (await c.groupStatus(x))?.applied ?? 0;
+  const before = await appliedBefore(ctx, x, l.leader);
   let down = true;
   const undo = async (): Promise<void> => {
     if (down) c.restart([x]);
@@ -85,6 +137,7 @@ export async function runMembershipAway(ctx: AwayContext): Promise<() => Promise
     });
     await readd(ctx, x, 40_000);
     const ms = await waitCaughtUp(ctx, x, 20_000);
+    if (y !== null && ms !== null) await majorityOfNewcomers(ctx, x, y);
     if (ms === null && !ctx.signal.aborted)
       ctx.log.write({
         type: 'error',

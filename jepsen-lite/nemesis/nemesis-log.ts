@@ -11,6 +11,9 @@ export interface NemesisEvent {
   description: string;
   nodes?: number[];
   error?: string;
+  /** A check the fault made of the cluster (e.g. a live majority elects a leader in time): its outcome. The
+   * run's `availability` verdict fails on any 'failed'. */
+  check?: 'ok' | 'failed';
 }
 
 export class NemesisLog {

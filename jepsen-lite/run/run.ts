@@ -28,7 +28,7 @@ import { SetWorkload, defaultSetOptions } from '../workload/set';
 import type { KvClient, Workload } from '../workload/workload';
 import type { RunOptions } from './options';
 import { judge, overall, type CheckerVerdict, type RecoveryFacts, type Validity } from './verdicts';
-import { divergenceVerdict } from './verdicts';
+import { availabilityVerdict, divergenceVerdict } from './verdicts';
 import { checkDivergence, type DivergenceResult } from '../checker/divergence';
 import { renderReport } from './report';
 import type { LinearizabilityResult } from '../checker';
@@ -292,6 +292,8 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
     checkTimeLimitMs: 60_000,
   });
   verdicts.push(divergenceVerdict(divergence));
+  const availability = availabilityVerdict(nemesisLog.events);
+  if (availability) verdicts.push(availability);
   if (hostileVerdict)
     verdicts.push({
       name: 'hostile',

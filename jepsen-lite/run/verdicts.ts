@@ -11,6 +11,7 @@ import type { HistoryEvent } from '../history';
 import type { UnexpectedExit } from '../cluster/node-process';
 import type { WorkloadName } from '../workload/workload';
 import type { DivergenceResult } from '../checker/divergence';
+import type { NemesisEvent } from '../nemesis/nemesis-log';
 
 export type Validity = boolean | 'unknown';
 
@@ -131,6 +132,25 @@ export function judge(input: VerdictInput): CheckerVerdict[] {
     detail: rec,
   });
   return out;
+}
+
+/**
+ * The checks the nemeses made of the cluster while faulting it (NemesisEvent.check, e.g. a live majority
+ * elects a leader in time); null when none made any.
+ */
+export function availabilityVerdict(events: readonly NemesisEvent[]): CheckerVerdict | null {
+  const checks = events.filter((e) => e.check !== undefined);
+  if (checks.length === 0) return null;
+  const failed = checks.filter((e) => e.check === 'failed');
+  return {
+    name: 'availability',
+    valid: failed.length === 0,
+    summary:
+      failed.length === 0
+        ? `${checks.length} nemesis checks passed`
+        : `${failed.length} of ${checks.length} nemesis checks failed: ${failed.map((e) => e.description).join('; ')}`,
+    detail: checks,
+  };
 }
 
 /** The replica-divergence check's verdict (checker/divergence.ts); null: not run (no leader after healing). */

@@ -10,6 +10,7 @@ import { nemesisNodeArgs, runCatchup } from '../nemesis/catchup';
 import { runMembershipAway } from '../nemesis/membership-away';
 import { NemesisLog } from '../nemesis/nemesis-log';
 import { describeFault, parseNemesisList, planFaults } from '../nemesis/plan';
+import { availabilityVerdict } from '../run/verdicts';
 
 describe('catchup and membership in the plan', () => {
   it('are in all, and a long plan draws every variant', () => {
@@ -55,12 +56,16 @@ describe('catchup and membership in the plan', () => {
  * to catch up. Membership follows removeMember/addMember (a stopped node cannot be promoted: AddNode fails).
  */
 class ScriptedCluster implements AwayCluster {
-  readonly ids = [1, 2, 3];
+  readonly ids: number[];
   readonly removed = new Set<number>();
   readonly steps: string[] = [];
   private last = 100;
   private readonly state = new Map<number, { up: boolean; applied: number; polls: number }>();
-  constructor(private leaderId = 1) {
+  constructor(
+    private leaderId = 1,
+    nodes = 3,
+  ) {
+    this.ids = Array.from({ length: nodes }, (_, i) => i + 1);
     for (const id of this.ids) this.state.set(id, { up: true, applied: 100, polls: 99 });
   }
   isUp(id: number): boolean {
@@ -161,4 +166,54 @@ describe('the choreographies against a scripted cluster', () => {
     expect(ctx.log.events.map((e) => e.description).join('\n')).toMatch(/compacted past 100/);
     expect(c.ids.every((i) => c.isUp(i))).toBe(true);
   });
+
+  it('membership away with 5 nodes: also removes and re-adds a live follower, then the majority of the two must elect', async () => {
+    const c = new ScriptedCluster(1, 5);
+    const ctx = context(c, 7);
+    await (
+      await runMembershipAway(ctx)
+    )();
+    const x = Number(c.steps[0]!.split(' ')[1]);
+    const y = Number(c.steps[2]!.split(' ')[1]);
+    expect(c.steps.slice(0, 6)).toEqual([
+      `kill ${x}`,
+      `remove ${x}`,
+      `remove ${y}`,
+      `add ${y}`,
+      `restart ${x}`,
+      `add ${x}`,
+    ]);
+    expect(c.steps[6]).toMatch(/^kill \d,\d$/);
+    expect(c.steps[6]).toContain('1'); // the leader is among the killed
+    expect(c.steps[7]).toBe(`restart ${c.steps[6]!.slice(5)}`);
+    expect(ctx.log.events.filter((e) => e.check).map((e) => e.check)).toEqual(['ok']);
+    expect(availabilityVerdict(ctx.log.events)).toMatchObject({ valid: true, summary: '1 nemesis checks passed' });
+    expect(c.ids.every((i) => c.isUp(i))).toBe(true);
+  }, 40_000);
+
+  it('membership away with 5 nodes fails the availability verdict when that majority elects no leader', async () => {
+    class NoElection extends ScriptedCluster {
+      private stuck = false;
+      override async kill(ids: readonly number[]): Promise<void> {
+        await super.kill(ids);
+        if (ids.length > 1) this.stuck = true;
+      }
+      override restart(ids: readonly number[]): void {
+        super.restart(ids);
+        this.stuck = false;
+      }
+      override async leader(): Promise<LeaderInfo | null> {
+        return this.stuck ? null : super.leader();
+      }
+    }
+    const c = new NoElection(1, 5);
+    const ctx = context(c, 7);
+    await (
+      await runMembershipAway(ctx)
+    )();
+    const verdict = availabilityVerdict(ctx.log.events);
+    expect(verdict?.valid).toBe(false);
+    expect(verdict?.summary).toMatch(/1 of 1 nemesis checks failed: majority [\d,]+ elected no leader within 20 s/);
+    expect(c.ids.every((i) => c.isUp(i))).toBe(true);
+  }, 40_000);
 });
