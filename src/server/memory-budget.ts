@@ -140,7 +140,7 @@ export const OP_OVERHEAD_BYTES = 256;
 
 /** Bytes a request holds while served: its keys and values (Buffers) plus a fixed overhead. */
 export function requestBytes(req: unknown): number {
-  return OP_OVERHEAD_BYTES + bufferBytes(req, 2);
+  return OP_OVERHEAD_BYTES + bufferBytes(req, 4);
 }
 
 /**

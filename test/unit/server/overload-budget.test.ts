@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
+import { loadNodeConfig, optionUsage } from '../../../src/config';
 import { createNodeMetrics } from '../../../src/obs';
 import {
   InflightBudget,
@@ -67,6 +68,22 @@ class SlowCall extends EventEmitter {
   }
 }
 
+describe('--memory-budget-mib', () => {
+  const base = ['--id', '1', '--listen', '127.0.0.1:1', '--peers', '1=127.0.0.1:1', '--data-dir', '/x'];
+  it('defaults to 512 MiB, takes a flag or TESSERA_MEMORY_BUDGET_MIB, refuses less than 64 MiB, and is in --help', () => {
+    expect(loadNodeConfig({ argv: base, env: {} }).memoryBudgetBytes).toBe(512 * MIB);
+    expect(loadNodeConfig({ argv: [...base, '--memory-budget-mib', '128'], env: {} }).memoryBudgetBytes).toBe(
+      128 * MIB,
+    );
+    expect(loadNodeConfig({ argv: base, env: { TESSERA_MEMORY_BUDGET_MIB: '96' } }).memoryBudgetBytes).toBe(96 * MIB);
+    expect(() => loadNodeConfig({ argv: [...base, '--memory-budget-mib', '63'], env: {} })).toThrow(
+      /--memory-budget-mib: 63 is out of range 64\.\./,
+    );
+    expect(() => loadNodeConfig({ argv: [...base, '--memory-budget-mib', 'lots'], env: {} })).toThrow(/not an integer/);
+    expect(optionUsage()).toMatch(/--memory-budget-mib N +memory budget of the node in MiB/);
+  });
+});
+
 describe('InflightBudget', () => {
   it('admits ops until the bytes or the op count would pass their bound, and releases exactly', () => {
     const refused: string[] = [];
@@ -104,9 +121,22 @@ describe('InflightBudget', () => {
     expect(small.scanPageBytesMax).toBe(MIB);
   });
 
+  it('admits a read with its expected result bytes, learning them from completed reads', () => {
+    const b = new InflightBudget(64 * MIB, 1000);
+    const get = { id: 1, get: { key: Buffer.alloc(10) } };
+    expect(b.opBytes(get, true)).toBe(OP_OVERHEAD_BYTES + 10 + 256 * 1024); // pessimistic at first
+    for (let i = 0; i < 500; i++) b.noteRead(100); // small values: the estimate falls to them
+    expect(b.opBytes(get, true)).toBeLessThan(OP_OVERHEAD_BYTES + 10 + 1024);
+    b.noteRead(MIB); // one large value: the estimate rises at once
+    expect(b.opBytes(get, true)).toBeGreaterThan(MIB / 2);
+    expect(b.opBytes(get, false)).toBe(OP_OVERHEAD_BYTES + 10);
+  });
+
   it('counts the Buffers of a request or result', () => {
     const put = { id: 1, put: { key: Buffer.alloc(10), value: Buffer.alloc(1000), session: null } };
     expect(requestBytes(put)).toBe(OP_OVERHEAD_BYTES + 1010);
+    const batch = { compares: [], ops: [{ put: { key: Buffer.alloc(5), value: Buffer.alloc(500) } }], session: null };
+    expect(requestBytes(batch)).toBe(OP_OVERHEAD_BYTES + 505);
     const results = { results: [{ get: { value: Buffer.alloc(7) } }, { get: { value: Buffer.alloc(5) } }] };
     expect(bufferBytes(results, 4)).toBe(12);
     expect(bufferBytes(results, 2)).toBe(0);
