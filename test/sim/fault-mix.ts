@@ -157,16 +157,20 @@ export function drawFaultMix(random: Random, profile: Profile): FaultMix {
   };
 }
 
-/** Snapshot stream faults and tiny compaction: drawn after everything older seeds drew. */
+/**
+ * Snapshot stream faults and tiny compaction thresholds (a quarter of the seeds compact once the log holds
+ * more than 1..3 entries): drawn after everything older seeds drew.
+ */
 function drawSnapshotFaults(
   random: Random,
-): Pick<FaultMix, 'logRetainEntries' | 'snapshotStreamTicks' | 'snapshotCutRate'> {
+): Pick<FaultMix, 'logRetainEntries' | 'snapshotStreamTicks' | 'snapshotCutRate'> & Partial<FaultMix> {
   const slow = random.chance(0.5);
-  return {
+  const faults = {
     logRetainEntries: random.chance(0.5) ? 0 : random.int(1, 8),
-    snapshotStreamTicks: slow ? [0, random.int(1, 6)] : [0, 0],
+    snapshotStreamTicks: (slow ? [0, random.int(1, 6)] : [0, 0]) as [number, number],
     snapshotCutRate: slow && random.chance(0.5) ? random.float() * 0.3 : 0,
   };
+  return random.chance(0.25) ? { ...faults, compactEveryEntries: random.int(1, 3) } : faults;
 }
 
 export function describeFaultMix(m: FaultMix): string {

@@ -360,11 +360,14 @@ describe('runSeed', () => {
     expect(a.stats.opsCompleted).toBeGreaterThan(0);
   });
   it('reports a failing seed with its mix, trace tail and replay command', () => {
-    const r = runSeed({ seed: 6, profile: 'aggressive', unsafe: 'commitOldTermByCount' });
+    // The first seed the unsafe core fails (unsafe-switches.test.ts bounds the search the same way).
+    let r = runSeed({ seed: 1, profile: 'aggressive', unsafe: 'commitOldTermByCount' });
+    for (let seed = 2; r.ok && seed <= 150; seed++)
+      r = runSeed({ seed, profile: 'aggressive', unsafe: 'commitOldTermByCount' });
     expect(r.ok).toBe(false);
     expect(r.trace.length).toBeLessThanOrEqual(50);
     expect(r.replay).toBe(
-      'npm run sim -- --seeds 1 --from 6 --profile aggressive --unsafe commitOldTermByCount --trace',
+      `npm run sim -- --seeds 1 --from ${r.seed} --profile aggressive --unsafe commitOldTermByCount --trace`,
     );
     expect(r.mixText).toContain('profile=aggressive');
   });

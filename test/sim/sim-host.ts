@@ -172,7 +172,9 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
     const last = entries[entries.length - 1]!;
     let configChanged = false;
     for (const e of entries) if (e.kind === 'config') configChanged = true;
-    if (noteCompactionPoint(this, last, configChanged, this.limits())) {
+    const limits = this.limits();
+    // With logRetainEntries 0 the point compacted at is the applied index (serialized then, see snapshotData).
+    if (noteCompactionPoint(this, last, configChanged, limits) && limits.logRetainEntries > 0) {
       this.stateAt.set(last.index, this.sm.serialize());
       for (const k of this.stateAt.keys()) if (k < (this.compactionPoints[0]?.index ?? 0)) this.stateAt.delete(k);
     }
@@ -259,7 +261,10 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
   /** Snapshot data for a persisted meta: the staged data of a received one, or the state at a compaction point. */
   private snapshotData(w: PersistWrite): Uint8Array {
     const index = w.snapshot!.index;
-    const data = w.installStagingId !== null ? this.staged.get(w.installStagingId) : this.stateAt.get(index);
+    const data =
+      w.installStagingId !== null
+        ? this.staged.get(w.installStagingId)
+        : (this.stateAt.get(index) ?? (index === this.sm.applied ? this.sm.serialize() : undefined));
     if (data === undefined) throw new SimFailure('host', `node ${this.node.id}: no state for snapshot meta ${index}`);
     return data;
   }
