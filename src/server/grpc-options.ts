@@ -11,6 +11,7 @@
  * - grpc.max_receive_message_length: a client-only listener takes messages up to CLIENT_MESSAGE_BYTES_MAX
  *   (above the largest request the limits allow); while it also serves Raft peers (no --peer-listen) the
  *   peer bound (64 MiB) stays. Responses are bounded by the Scan page and value limits.
+ * - interceptors: unary KV responses charged to the node budget (response-budget.ts).
  * No max_connection_age: long-lived Raft and Pipeline streams would be cut every period.
  */
 import type * as grpc from '@grpc/grpc-js';
@@ -28,7 +29,11 @@ export function clientMessageBytesMax(config: NodeConfig): number {
   return Math.max(8 * MIB, l.batchBytesMax + MIB, l.valueBytesMax + l.keyBytesMax + MIB);
 }
 
-export function clientServerOptions(config: NodeConfig, bounds: OverloadBounds): grpc.ServerOptions {
+export function clientServerOptions(
+  config: NodeConfig,
+  bounds: OverloadBounds,
+  interceptors: grpc.ServerInterceptor[] = [],
+): grpc.ServerOptions {
   const receiveMax =
     config.peerListen === null
       ? (peerServerOptions['grpc.max_receive_message_length'] as number)
@@ -39,5 +44,6 @@ export function clientServerOptions(config: NodeConfig, bounds: OverloadBounds):
     'grpc-node.max_session_memory': bounds.sessionMemoryMb,
     'grpc.max_concurrent_streams': CONCURRENT_STREAMS_MAX,
     'grpc.max_connection_idle_ms': CONNECTION_IDLE_MS,
+    interceptors,
   };
 }

@@ -32,6 +32,7 @@ import { adminServiceHandlers, TESSERA_VERSION } from './admin-service';
 import { establishIdentity, preflightResources, type EstablishedIdentity } from './preflight';
 import { clientListenerCredentials } from './credentials';
 import { clientServerOptions } from './grpc-options';
+import { responseBudgetInterceptor } from './response-budget';
 import { admissionFor, kvServiceHandlers, type Admission } from './kv-service';
 import { OpenPipelines } from './pipeline';
 import { loadPublicServices } from './proto';
@@ -104,7 +105,10 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       metrics,
     });
     const admission = nodeAdmission(config, metrics);
-    server = new grpc.Server(clientServerOptions(config, admission.bounds));
+    const responses = responseBudgetInterceptor(admission.budget, () =>
+      metrics.overloadRefused.inc({ reason: 'response' }),
+    );
+    server = new grpc.Server(clientServerOptions(config, admission.bounds, [responses]));
     // The Raft service lives on the peer listener when there is one, never on the client port then.
     if (config.peerListen === null) transport.registerOn(server);
     else peerServer = await startPeerServer(transport, formatHostPort(config.peerListen), peerTls);
