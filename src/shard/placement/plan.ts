@@ -1,0 +1,82 @@
+/**
+ * The placement planner (issue 10, "The placement driver"): a pure function from a cluster snapshot to a
+ * bounded list of actions. The driver on the meta shard's leader (src/placement, later) runs it on every
+ * round, issues the actions (conditional on each shard's epoch), reports them as in flight in the next
+ * snapshot, logs each `reason` and counts each `cause`.
+ *
+ * Order of work, within planActionsMax actions and shardActionsInFlightMax per shard (in flight included):
+ * 1. repair (repair.ts), most urgent shard first (fewest healthy voters, then id): replicas of dead,
+ *    removed and draining nodes are re-created, learners promoted, surplus voters removed;
+ * 2. replica balancing (rebalance.ts), on steady shards only;
+ * 3. leadership: off draining nodes, then balanced by count, on shards with nothing else planned.
+ * Deterministic: the same snapshot, in any order of its lists, gives the same plan (ties go to lower ids).
+ * `blocked` lists the shards that need something that cannot be done now, and why.
+ */
+import { TesseraError, isNodeId } from '../../base';
+import { makeDescriptor } from '../descriptor';
+import { isHealthyVoter, leaderCounts, readCluster, replicaCounts } from './cluster-view';
+import type { ShardView } from './cluster-view';
+import { planLeaderMoves, planReplicaMoves, projectedCounts } from './rebalance';
+import { repairShard } from './repair';
+import { defaultPlacementConfig } from './types';
+import type { Blocked, ClusterSnapshot, PlacementAction, PlacementConfig, PlacementPlan } from './types';
+
+function invalid(message: string): never {
+  throw new TesseraError('INVALID_ARGUMENT', `placement: ${message}`, { rule: 'bad-snapshot' });
+}
+
+/** Throws TesseraError(INVALID_ARGUMENT) on a configuration or snapshot the planner cannot reason about. */
+export function validatePlacementInput(snapshot: ClusterSnapshot, config: PlacementConfig): void {
+  const positive = (n: number): boolean => Number.isSafeInteger(n) && n >= 1;
+  if (!positive(config.replicas)) invalid(`replicas ${config.replicas}`);
+  if (!positive(config.shardActionsInFlightMax)) invalid(`shardActionsInFlightMax ${config.shardActionsInFlightMax}`);
+  if (!positive(config.planActionsMax)) invalid(`planActionsMax ${config.planActionsMax}`);
+  if (!Number.isSafeInteger(config.rebalanceMovesMax) || config.rebalanceMovesMax < 0) invalid('rebalanceMovesMax');
+  if (!Number.isSafeInteger(config.caughtUpLagEntriesMax) || config.caughtUpLagEntriesMax < 0)
+    invalid('caughtUpLagEntriesMax');
+  if (!(config.deadNodeTimeoutMs > 0)) invalid(`deadNodeTimeoutMs ${config.deadNodeTimeoutMs}`);
+  if (!Number.isFinite(snapshot.nowMs)) invalid(`nowMs ${snapshot.nowMs}`);
+  const nodes = new Set<number>();
+  for (const n of snapshot.nodes) {
+    if (!isNodeId(n.id) || nodes.has(n.id)) invalid(`node id ${n.id} invalid or repeated`);
+    if (!Number.isFinite(n.lastHeartbeatMs)) invalid(`node ${n.id} lastHeartbeatMs ${n.lastHeartbeatMs}`);
+    nodes.add(n.id);
+  }
+  const shards = new Set<number>();
+  for (const d of snapshot.shards) {
+    makeDescriptor(d);
+    if (shards.has(d.id)) invalid(`shard ${d.id} repeated`);
+    shards.add(d.id);
+  }
+}
+
+export function planPlacement(
+  snapshot: ClusterSnapshot,
+  config: PlacementConfig = defaultPlacementConfig,
+): PlacementPlan {
+  validatePlacementInput(snapshot, config);
+  const view = readCluster(snapshot, config);
+  const counts = replicaCounts(view);
+  const leaders = leaderCounts(view);
+  const actions: PlacementAction[] = [];
+  const blocked: Blocked[] = [];
+  const slots = new Map(view.shards.map((s) => [s.d.id as number, config.shardActionsInFlightMax - s.inFlight.length]));
+  const steady: ShardView[] = [];
+  const urgency = (s: ShardView): number => s.replicas.filter(isHealthyVoter).length;
+  for (const s of [...view.shards].sort((a, b) => urgency(a) - urgency(b) || a.d.id - b.d.id)) {
+    const r = repairShard(s, view, counts, leaders);
+    if (r.kind === 'blocked') blocked.push({ shard: s.d.id, reason: r.reason });
+    if (r.kind === 'steady' && (slots.get(s.d.id) ?? 0) > 0) steady.push(s);
+    if (r.kind !== 'act' || (slots.get(s.d.id) ?? 0) <= 0 || actions.length >= config.planActionsMax) continue;
+    actions.push(r.action);
+    slots.set(s.d.id, (slots.get(s.d.id) ?? 0) - 1);
+    if (r.action.kind === 'addLearner') counts.set(r.action.node, (counts.get(r.action.node) ?? 0) + 1);
+  }
+  steady.sort((a, b) => a.d.id - b.d.id);
+  const moves = planReplicaMoves(view, steady, projectedCounts(view, counts), config.planActionsMax - actions.length);
+  actions.push(...moves);
+  const moved = new Set(moves.map((m) => m.shard as number));
+  const free = steady.filter((s) => !moved.has(s.d.id) && !s.inFlight.some((a) => a.kind === 'transferLeader'));
+  actions.push(...planLeaderMoves(view, free, leaders, config.planActionsMax - actions.length));
+  return { actions, blocked };
+}
