@@ -22,6 +22,8 @@ export interface AttackRecord {
   node: number | null;
   startMs: number;
   endMs: number;
+  /** Start of the quiet gap before the attack: the bystander's baseline is measured over [quietFromMs, startMs]. */
+  quietFromMs: number;
   rssBeforeMiB: number | null;
   /** Diagnostic: the node's late Raft ticks during the attack (its own metric), null if unknown. */
   lateTicks: number | null;
@@ -86,8 +88,11 @@ export interface AttackFigures {
   leadershipChanges: number;
   lateTicks: number | null;
   bystander: BystanderFigures;
+  /** Diagnostic: the bystander's p99 in the quiet gap just before the attack (what the machine gives anyway). */
+  baselineP99Ms: number;
   healthzMaxMs: number | null;
   healthzFailures: number;
+  harnessLagMaxMs: number | null;
   abusers: string;
   hung: number;
   error: string | null;
@@ -106,8 +111,10 @@ export function figures(r: AttackRecord, events: readonly HistoryEvent[]): Attac
     leadershipChanges: r.probes ? Math.max(0, r.probes.leadership.length - 1) : 0,
     lateTicks: r.lateTicks,
     bystander: bystander(events, r.startMs, r.endMs),
+    baselineP99Ms: bystander(events, r.quietFromMs, r.startMs).p99Ms,
     healthzMaxMs: r.probes?.healthzProbes ? Math.round(r.probes.healthzMaxMs) : null,
     healthzFailures: r.probes?.healthzFailures.length ?? 0,
+    harnessLagMaxMs: r.probes?.harnessLagMaxMs ?? null,
     abusers: r.report ? `${r.report.abusers}: ${outcomesText(o)}` : 'did not run',
     hung: notBounded,
     error: r.error,
@@ -119,7 +126,8 @@ export function figuresLine(f: AttackFigures, budgetMiB: number): string {
   return (
     `${f.attack} -> node ${f.node ?? '?'}: RSS ${f.rssBeforeMiB ?? '?'} -> peak ${f.rssPeakMiB ?? '?'} MiB (budget ${budgetMiB}); ` +
     `leadership changes ${f.leadershipChanges} (late ticks ${f.lateTicks ?? '?'}); bystander p99 ${fmt(f.bystander.p99Ms)} ms over ${f.bystander.ops} ops ` +
-    `(${f.bystander.failed} unanswered); /healthz max ${f.healthzMaxMs ?? '?'} ms, ${f.healthzFailures} failed; ` +
+    `(${f.bystander.failed} unanswered; ${fmt(f.baselineP99Ms)} ms before the attack); /healthz max ${f.healthzMaxMs ?? '?'} ms, ${f.healthzFailures} failed; ` +
+    `harness loop lag max ${f.harnessLagMaxMs ?? '?'} ms; ` +
     `abusers ${f.abusers}${f.error ? `; ERROR ${f.error}` : ''}`
   );
 }

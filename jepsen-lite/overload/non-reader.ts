@@ -5,8 +5,10 @@
  * holds for a client stops reading the stream (flow control) and ends it (RESOURCE_EXHAUSTED, a reset,
  * or its deadline); one that does not buffers every answer in memory (issue 9: 3 GB).
  *
- * Outcome per stream: refused (grpc-status 8 or RST ENHANCE_YOUR_CALM), closed (another status or a
- * reset or the connection closed), hung (the stream still open deadline + grace after it started).
+ * Outcome per stream: refused (grpc-status 8 or RST ENHANCE_YOUR_CALM), closed (another status, a reset,
+ * the connection closed), hung (nothing by deadline + grace, and still nothing within grace once the
+ * abuser starts reading: a node that ended the call at its deadline has its status queued behind the
+ * unread answers, which reading releases at once; a node that kept the call open does not end it).
  */
 import * as http2 from 'node:http2';
 import { bigKey, type AttackReport, type AttackTarget, type OverloadSizes } from './catalogue';
@@ -88,14 +90,28 @@ export async function nonReader(t: AttackTarget, s: OverloadSizes): Promise<Atta
       'grpc-timeout': `${s.nonReaderMs}m`,
     });
     // No 'data' listener and no resume(): the responses are never read.
-    let end: StreamEnd | null = null;
-    const endP = watchEnd(stream, session).then((e) => (end ??= e));
-    bytes += await feed(stream, s, n, t0 + s.nonReaderMs, () => end !== null);
+    const seen: { end: StreamEnd | null } = { end: null };
+    const endP = watchEnd(stream, session).then((e) => (seen.end ??= e));
+    bytes += await feed(stream, s, n, t0 + s.nonReaderMs, () => seen.end !== null);
     const hardBound = t0 + s.nonReaderMs + s.graceMs;
     await Promise.race([endP, sleep(Math.max(0, hardBound - Date.now()))]);
-    const e = end as StreamEnd | null;
-    if (e) tally.add(e.outcome, e.code);
-    else tally.add('hung', `open ${Math.round((Date.now() - t0) / 1000)} s`);
+    const early = seen.end;
+    if (early) tally.add(early.outcome, early.code);
+    else {
+      // Nothing seen while not reading. A node that ended the call at its deadline queued the status behind
+      // the unread answers (HTTP/2 sends trailers after data): read now, and the status must come at once.
+      let readBytes = 0;
+      stream.on('data', (d: Buffer) => (readBytes += d.length));
+      await Promise.race([endP, sleep(2 * s.graceMs)]);
+      const late = seen.end as StreamEnd | null;
+      const read = `${Math.round(readBytes / 1024)} KiB read`;
+      if (late) tally.add(late.outcome, `${late.code} once read (${read})`);
+      else
+        tally.add(
+          'hung',
+          `open ${Math.round((Date.now() - t0) / 1000)} s, still open ${2 * s.graceMs} ms after reading (${read})`,
+        );
+    }
     stream.destroy();
   });
   await Promise.all(streams);

@@ -124,9 +124,10 @@ export class OverloadNemesis {
       for (const attack of this.attacks) {
         if (round > 0 && this.stopped) return;
         // The first round always waits its quiet gap: the bystander needs a baseline before each attack.
+        const quietFromMs = this.hooks.nowMs();
         if (round === 0) await sleep(this.sizes.quietMs);
         else await this.quiet(this.sizes.quietMs);
-        this.records.push(await this.runOne(attack));
+        this.records.push(await this.runOne(attack, quietFromMs));
       }
     }
   }
@@ -141,7 +142,7 @@ export class OverloadNemesis {
     return null;
   }
 
-  private async runOne(attack: OverloadAttackName): Promise<AttackRecord> {
+  private async runOne(attack: OverloadAttackName, quietFromMs: number): Promise<AttackRecord> {
     const l = await this.findLeader(15_000);
     const pid = l ? this.hooks.pidOf(l.leader) : null;
     const startMs = this.hooks.nowMs();
@@ -151,6 +152,7 @@ export class OverloadNemesis {
         node: null,
         startMs,
         endMs: startMs,
+        quietFromMs,
         rssBeforeMiB: null,
         lateTicks: null,
         report: null,
@@ -182,6 +184,7 @@ export class OverloadNemesis {
       node: l.leader,
       startMs,
       endMs,
+      quietFromMs,
       rssBeforeMiB,
       lateTicks: lateBefore === null || lateAfter === null ? null : lateAfter - lateBefore,
       report: 'report' in out ? out.report : null,

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { AttackTarget } from './catalogue';
 import { httpGet } from './metrics-flood';
 
@@ -17,6 +18,9 @@ export interface ProbeFigures {
   healthzProbes: number;
   /** Probes not answered 200 within healthzTimeoutMs (with what happened). */
   healthzFailures: string[];
+  /** Diagnostic: the harness's own event-loop delay (max, ms): the probes and the bystander run on it, so a
+   * large one makes their figures pessimistic (a loaded machine, not only the node). */
+  harnessLagMaxMs: number;
   /** Distinct (leader, term) pairs seen, in order. */
   leadership: { leader: number; term: number }[];
 }
@@ -68,8 +72,10 @@ export class Probes {
     healthzMaxMs: 0,
     healthzProbes: 0,
     healthzFailures: [],
+    harnessLagMaxMs: 0,
     leadership: [],
   };
+  private readonly lag = monitorEventLoopDelay({ resolution: 10 });
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
@@ -78,6 +84,7 @@ export class Probes {
 
   start(first: { leader: number; term: number }): void {
     this.f.leadership.push(first);
+    this.lag.enable();
     this.sampleRss();
     this.timers.push(setInterval(() => this.sampleRss(), this.o.sampleMs));
     this.timers.push(setInterval(() => this.track(this.probeHealthz()), this.o.probeMs));
@@ -124,6 +131,8 @@ export class Probes {
     await Promise.all([...this.inFlight]);
     this.sampleRss();
     this.stopped = true;
-    return { ...this.f, rssPeakMiB: Math.round(this.f.rssPeakMiB) };
+    this.lag.disable();
+    const harnessLagMaxMs = Math.round(this.lag.max / 1e6);
+    return { ...this.f, rssPeakMiB: Math.round(this.f.rssPeakMiB), harnessLagMaxMs };
   }
 }
