@@ -75,8 +75,13 @@ export function planPlacement(
   steady.sort((a, b) => a.d.id - b.d.id);
   const moves = planReplicaMoves(view, steady, projectedCounts(view, counts), config.planActionsMax - actions.length);
   actions.push(...moves);
-  const moved = new Set(moves.map((m) => m.shard as number));
-  const free = steady.filter((s) => !moved.has(s.d.id) && !s.inFlight.some((a) => a.kind === 'transferLeader'));
-  actions.push(...planLeaderMoves(view, free, leaders, config.planActionsMax - actions.length));
+  const acted = new Set(actions.map((a) => a.shard as number));
+  const isSteady = new Set(steady.map((s) => s.d.id as number));
+  // Leadership: every shard with nothing planned may move its leader off a draining node; steady ones
+  // may also move it for balance (not shards under repair, whose voters are about to change).
+  const free = view.shards.filter(
+    (s) => !acted.has(s.d.id) && (slots.get(s.d.id) ?? 0) > 0 && !s.inFlight.some((a) => a.kind === 'transferLeader'),
+  );
+  actions.push(...planLeaderMoves(view, free, isSteady, leaders, config.planActionsMax - actions.length));
   return { actions, blocked };
 }

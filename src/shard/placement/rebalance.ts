@@ -91,10 +91,11 @@ function nextMove(
   return null;
 }
 
-/** Leadership transfers for steady shards, at most `budget`; `leaders` is updated as they are planned. */
+/** Leadership off draining nodes (any eligible shard) and for balance (shards in `balance`), at most `budget`; `leaders` is updated as they are planned. */
 export function planLeaderMoves(
   view: ClusterView,
   eligible: readonly ShardView[],
+  balance: ReadonlySet<number>,
   leaders: Map<NodeId, number>,
   budget: number,
 ): PlacementAction[] {
@@ -105,7 +106,7 @@ export function planLeaderMoves(
     if (from === 0) continue;
     const draining = view.liveness.get(from) === 'draining';
     const to = leaderTarget(s, from, leaders);
-    if (to === null || (!draining && get(leaders, from) - get(leaders, to) < 2)) continue;
+    if (to === null || (!draining && (!balance.has(s.d.id) || get(leaders, from) - get(leaders, to) < 2))) continue;
     const reason = draining
       ? `${describeShard(s.d)}: node ${from} is draining: move leadership to node ${to}`
       : `${describeShard(s.d)}: rebalance leaders: node ${from} leads ${get(leaders, from)} shards, node ${to} ${get(leaders, to)}`;
