@@ -2,6 +2,7 @@
  * The simulator from the command line:
  *   npm run sim -- --seeds N --from S [--workers W] [--profile standard|aggressive]
  *                  [--unsafe commitOldTermByCount|ackBeforePersist|regressConfigOnAdvance] [--no-ack-order-check]
+ *                  [--mix '{"holdReadyRate":0.9}'] (fault mix fields that replace the drawn ones)
  *                  [--trace] [--random] [--keep-going] [--no-record]
  * Runs seeds S..S+N-1 (or N fresh random seeds with --random, printed), on W worker threads (default:
  * 2 for 200+ seeds, else 1), prints progress and throughput, and on the first failure prints the seed,
@@ -9,7 +10,7 @@
  * the safe core is appended to regressions.json (unless --no-record). --trace prints every event.
  */
 import { availableParallelism } from 'node:os';
-import type { Profile } from './fault-mix';
+import type { FaultMix, Profile } from './fault-mix';
 import { runSeedsParallel } from './parallel';
 import { recordRegression } from './regression-list';
 import type { SeedResult, UnsafeSwitch } from './run-seed';
@@ -27,6 +28,7 @@ const known = [
   'random',
   'keep-going',
   'no-record',
+  'mix',
 ];
 
 function parseArgs(argv: string[]): Map<string, string> {
@@ -52,6 +54,14 @@ function intArg(args: Map<string, string>, name: string, dflt: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${v}`);
   return n;
+}
+
+/** --mix '{"membership":true,"holdReadyRate":0.9}': fault mix fields that replace the drawn ones. */
+function parseMix(text: string | undefined): Partial<FaultMix> | undefined {
+  if (text === undefined) return undefined;
+  const mix = JSON.parse(text) as unknown;
+  if (typeof mix !== 'object' || mix === null || Array.isArray(mix)) throw new Error('--mix must be a JSON object');
+  return mix as Partial<FaultMix>;
 }
 
 async function main(): Promise<number> {
@@ -86,7 +96,8 @@ async function main(): Promise<number> {
     console.log(`  ... ${done}/${seeds.length} seeds`);
   };
   const onFailure = (r: SeedResult): void => console.log(`\n${formatFailure(r)}\n`);
-  const base = { profile, unsafe, checkAckOrder, traceAll };
+  const mixOverride = parseMix(args.get('mix'));
+  const base = { profile, unsafe, checkAckOrder, traceAll, mixOverride };
   let summary: RangeSummary;
   if (workers > 1) {
     summary = await runSeedsParallel(seeds, base, workers, {

@@ -38,7 +38,10 @@ export interface FaultMix {
   leaderBias: number;
   membership: boolean;
   transfers: boolean;
-  /** Probability that a Ready's messagesNow are sent before its writes are persisted. */
+  /**
+   * Unused since the simulator runs the real ready loop (it always sends messagesNow before the persist,
+   * as NodeHost does); still drawn so that older seeds keep their mixes.
+   */
   sendNowFirstRate: number;
   /**
    * Probability that a Ready is held after its write until the node's next tick (sim-node.ts), so steps

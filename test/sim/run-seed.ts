@@ -57,10 +57,13 @@ export interface SeedResult {
   replay: string;
 }
 
-export function replayCommand(o: Pick<SeedOptions, 'seed' | 'profile' | 'unsafe' | 'checkAckOrder'>): string {
+export function replayCommand(
+  o: Pick<SeedOptions, 'seed' | 'profile' | 'unsafe' | 'checkAckOrder' | 'mixOverride'>,
+): string {
+  const mix = o.mixOverride && Object.keys(o.mixOverride).length > 0 ? ` --mix '${JSON.stringify(o.mixOverride)}'` : '';
   const extra =
     `${o.profile && o.profile !== 'standard' ? ` --profile ${o.profile}` : ''}${o.unsafe ? ` --unsafe ${o.unsafe}` : ''}` +
-    `${o.checkAckOrder === false ? ' --no-ack-order-check' : ''}`;
+    `${o.checkAckOrder === false ? ' --no-ack-order-check' : ''}${mix}`;
   return `npm run sim -- --seeds 1 --from ${o.seed}${extra} --trace`;
 }
 
@@ -113,7 +116,13 @@ export function runSeed(opts: SeedOptions): SeedResult {
     mixText: describeFaultMix(mix),
     trace: trace.lines(),
     stats: stats(cluster, ticks),
-    replay: replayCommand({ seed: opts.seed, profile, unsafe: opts.unsafe, checkAckOrder: opts.checkAckOrder }),
+    replay: replayCommand({
+      seed: opts.seed,
+      profile,
+      unsafe: opts.unsafe,
+      checkAckOrder: opts.checkAckOrder,
+      mixOverride: opts.mixOverride,
+    }),
   };
 }
 
