@@ -48,7 +48,7 @@ Timing profiles: default = heartbeat 100 ms, election 1000 ms (etcd-like);
 low-latency = heartbeat 20 ms, election 200 ms (loopback/LAN; faster failover, more sensitive to pauses).
 --unsafe-stale-reads is for testing only: it breaks linearizability.
 
-Memory budget (--memory-budget-mib, default 512): the node's overload bounds derive from it. A quarter is
+Memory budget (--memory-budget-mib, default 512): the node's overload bounds derive from it. An eighth is
 the bytes of client requests and responses in flight (past it: RESOURCE_EXHAUSTED at once); one stream may
 queue budget/64 (1..16 MiB) of unread responses before the node stops reading it; one gRPC connection may
 use budget/16 of HTTP/2 memory; a Scan page holds at most budget/64. See README "Memory budget and overload".

@@ -227,7 +227,7 @@ function overloadMetrics(r: Registry[]) {
     }),
     inflightBytesMax: new Gauge({
       name: 'tessera_inflight_bytes_max',
-      help: 'Bound on tessera_inflight_bytes (memory budget / 4)',
+      help: 'Bound on tessera_inflight_bytes (memory budget / 8)',
       registers: r,
     }),
     inflightOps: new Gauge({

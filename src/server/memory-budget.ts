@@ -1,6 +1,6 @@
 /**
  * The node's overload bounds, all derived from one number, the memory budget B (--memory-budget-mib):
- * - inflightBytesMax = B / 4: bytes of client requests being served at once (keys and values of admitted
+ * - inflightBytesMax = B / 8: bytes of client requests being served at once (keys and values of admitted
  *   ops, Scan pages being read, results written to a stream and not yet flushed to its socket). A request
  *   that would pass it is refused at once with RESOURCE_EXHAUSTED, before any work or buffering.
  *   A read is admitted with the bytes its result is expected to hold (a running estimate of recent reads'
@@ -13,7 +13,9 @@
  *   grpc-node.max_session_memory, Node's maxSessionMemory); past it the connection's new streams are refused.
  * - scanPageBytesMax = min(--scan-bytes-max, B / 64): the bytes one Scan page materializes; each Scan
  *   reserves its page bytes in inflightBytesMax while it reads.
- * The rest of B is the node's baseline (V8 heap, LevelDB caches, Raft log and outboxes, which have their
+ * Why B / 8: one copy of each value is accounted, but a response also exists serialized, and a read
+ * refused after it completed leaves garbage until the next GC, so the RSS above the baseline runs well
+ * above the accounted bytes. The rest of B is the node's baseline (V8 heap, LevelDB caches, Raft log and outboxes, which have their
  * own bounds: --uncommitted-bytes-max, --outbox-messages-max).
  *
  * Invariant of InflightBudget: inUse never exceeds the maximum (tryAcquire refuses instead), every
@@ -39,7 +41,7 @@ export function deriveOverloadBounds(memoryBudgetBytes: number, scanBytesMax: nu
   const b = Math.max(MIB, Math.floor(memoryBudgetBytes));
   return {
     memoryBudgetBytes: b,
-    inflightBytesMax: Math.floor(b / 4),
+    inflightBytesMax: Math.floor(b / 8),
     opsInFlightMax: OPS_IN_FLIGHT_MAX,
     callQueuedBytesMax: Math.min(16 * MIB, Math.max(MIB, Math.floor(b / 64))),
     sessionMemoryMb: Math.max(4, Math.floor(b / 16 / MIB)),

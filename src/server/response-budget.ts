@@ -38,7 +38,8 @@ class BudgetedCall extends grpc.ServerInterceptingCall {
 
   override sendMessage(message: unknown, callback: () => void): void {
     if (this.over) return;
-    const bytes = RESPONSE_OVERHEAD_BYTES + bufferBytes(message, 3);
+    // Twice its values: the response object and its serialized copy, both held until it is flushed.
+    const bytes = RESPONSE_OVERHEAD_BYTES + 2 * bufferBytes(message, 3);
     if (bytes > REFUSABLE_RESPONSE_BYTES) {
       if (!this.budget.tryAcquireBytes(bytes)) {
         this.onRefused();

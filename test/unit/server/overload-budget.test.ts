@@ -108,14 +108,14 @@ describe('InflightBudget', () => {
     const d = deriveOverloadBounds(512 * MIB, 4 * MIB);
     expect(d).toEqual({
       memoryBudgetBytes: 512 * MIB,
-      inflightBytesMax: 128 * MIB,
+      inflightBytesMax: 64 * MIB,
       opsInFlightMax: 16_384,
       callQueuedBytesMax: 8 * MIB,
       sessionMemoryMb: 32,
       scanPageBytesMax: 4 * MIB,
     });
     const small = deriveOverloadBounds(64 * MIB, 4 * MIB);
-    expect(small.inflightBytesMax).toBe(16 * MIB);
+    expect(small.inflightBytesMax).toBe(8 * MIB);
     expect(small.callQueuedBytesMax).toBe(MIB);
     expect(small.sessionMemoryMb).toBe(4);
     expect(small.scanPageBytesMax).toBe(MIB);
