@@ -127,7 +127,7 @@ describe('overload verdicts', () => {
 
 /**
  * Known failures at the CI sizes, as "pattern verdict" -> what was seen, against the server side of issue 9
- * §4 as committed by 8013994 (bdb3b09 and after), in 4 runs on a 2-core machine at load average 13-17 (other
+ * §4 as committed by 60a982c (bdb3b09 and after), in 5 runs on a 2-core machine at load average 13-17 (other
  * helpers' test runs).
  * Each pair listed is printed but not asserted; every other pair is asserted (memory under the budget for
  * every pattern among them). An entry goes when the server fixes it; the lead has the list in the report.
@@ -136,6 +136,9 @@ const knownFailing: Record<string, string> = {
   'non-reader overload-abusers':
     'a Pipeline stream whose client stopped reading is never ended: not at its grpc-timeout, not within 4 s once the client reads again',
   'non-reader overload-bystander': 'bystander p99 1.7-2.8 s',
+  'non-reader overload-leadership':
+    'a leader change in 1 run of 5 (1 late tick; bystander p99 1 s already before the attack)',
+  'non-reader overload-healthz': '4 /healthz probes just over 1 s in 1 run of 5',
   'scan-storm overload-leadership': 'the leader lost leadership in every run (its own late Raft ticks: 2-3)',
   'scan-storm overload-abusers': '25-31 of 150 scans neither answered nor refused by their 10 s deadline',
   'scan-storm overload-bystander': 'bystander p99 1.9 s or unanswered ops',
@@ -146,9 +149,9 @@ const knownFailing: Record<string, string> = {
   'pipeline-flood overload-abusers': '118-369 of 400 streams ended by their 10 s deadline instead of refused',
   'pipeline-flood overload-bystander': 'bystander p99 2.1 s or unanswered ops',
   'pipeline-flood overload-healthz': '15-44 /healthz probes over 1 s',
-  'idle-connections overload-healthz': '3-5 /healthz probes just over 1 s in 2 runs of 4',
+  'idle-connections overload-healthz': '3-5 /healthz probes just over 1 s in 2 runs of 5',
   'idle-connections overload-bystander':
-    'bystander p99 2.2 s in 1 run of 4 (load average 17: the machine, more than the node)',
+    'bystander p99 2.2 s in 1 run of 5 (load average 17: the machine, more than the node)',
 };
 
 it('register + overload (CI sizes): every verdict holds for every pattern', async () => {
