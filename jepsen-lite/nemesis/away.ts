@@ -27,6 +27,8 @@ export interface AwayContext {
   rng: Random;
   log: NemesisLog;
   signal: AbortSignal;
+  /** How long a live majority may take to elect a leader in the membership away check (default 20 s). */
+  electMs?: number;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

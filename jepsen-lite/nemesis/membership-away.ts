@@ -74,7 +74,8 @@ async function majorityOfNewcomers(ctx: AwayContext, x: number, y: number): Prom
   try {
     const start = Date.now();
     let leader = null;
-    while (!leader && Date.now() - start < 20_000 && !ctx.signal.aborted) {
+    const electMs = ctx.electMs ?? 20_000;
+    while (!leader && Date.now() - start < electMs && !ctx.signal.aborted) {
       const got = await c.leader();
       if (got && live.includes(got.leader)) leader = got;
       else await sleep(200);
@@ -92,7 +93,7 @@ async function majorityOfNewcomers(ctx: AwayContext, x: number, y: number): Prom
         type: 'error',
         kind: 'membership',
         check: 'failed',
-        description: `majority ${live.join(',')} elected no leader within 20 s`,
+        description: `majority ${live.join(',')} elected no leader within ${electMs / 1000} s`,
         error: 'no leader',
         nodes: live,
       });
