@@ -3,7 +3,7 @@
  *
  * Liveness (what the planner does with a node):
  * - `live`: state up and heard from within deadNodeTimeoutMs. Holds replicas; receives new ones.
- * - `suspect`: state down but not yet dead. Nothing is done about it (no replacement, no new replica): a
+ * - `suspect`: state down, or silent for longer than suspectAfterMs, but not yet dead. Nothing is done about it (no replacement, no new replica): a
  *   restart or a short partition must not cost a re-replication.
  * - `draining`: alive, receives nothing, and loses every replica and leadership.
  * - `dead`: silent for longer than deadNodeTimeoutMs (whatever its state): its replicas are re-created.
@@ -19,11 +19,16 @@ import type { ClusterSnapshot, NodeInfo, PlacementAction, PlacementConfig, Shard
 
 export type Liveness = 'live' | 'suspect' | 'draining' | 'dead' | 'removed';
 
-export function livenessOf(node: NodeInfo | undefined, nowMs: number, deadNodeTimeoutMs: number): Liveness {
+export function livenessOf(
+  node: NodeInfo | undefined,
+  nowMs: number,
+  timeouts: { readonly deadNodeTimeoutMs: number; readonly suspectAfterMs: number },
+): Liveness {
   if (node === undefined || node.state === 'removed') return 'removed';
-  if (nowMs - node.lastHeartbeatMs > deadNodeTimeoutMs) return 'dead';
-  if (node.state === 'draining') return 'draining';
-  return node.state === 'down' ? 'suspect' : 'live';
+  const silentMs = nowMs - node.lastHeartbeatMs;
+  if (silentMs > timeouts.deadNodeTimeoutMs) return 'dead';
+  if (node.state === 'down' || silentMs > timeouts.suspectAfterMs) return 'suspect';
+  return node.state === 'draining' ? 'draining' : 'live';
 }
 
 export interface ReplicaView {
@@ -71,7 +76,7 @@ function shardView(d: ShardDescriptor, status: ShardStatus | undefined, view: Om
 
 export function readCluster(snapshot: ClusterSnapshot, config: PlacementConfig): ClusterView {
   const liveness = new Map<NodeId, Liveness>();
-  for (const n of snapshot.nodes) liveness.set(n.id, livenessOf(n, snapshot.nowMs, config.deadNodeTimeoutMs));
+  for (const n of snapshot.nodes) liveness.set(n.id, livenessOf(n, snapshot.nowMs, config));
   const liveNodes = [...liveness]
     .filter(([, l]) => l === 'live')
     .map(([id]) => id)

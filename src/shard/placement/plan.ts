@@ -35,6 +35,8 @@ export function validatePlacementInput(snapshot: ClusterSnapshot, config: Placem
   if (!Number.isSafeInteger(config.caughtUpLagEntriesMax) || config.caughtUpLagEntriesMax < 0)
     invalid('caughtUpLagEntriesMax');
   if (!(config.deadNodeTimeoutMs > 0)) invalid(`deadNodeTimeoutMs ${config.deadNodeTimeoutMs}`);
+  if (!(config.suspectAfterMs > 0 && config.suspectAfterMs <= config.deadNodeTimeoutMs))
+    invalid(`suspectAfterMs ${config.suspectAfterMs} (0 < suspectAfterMs <= deadNodeTimeoutMs)`);
   if (!Number.isFinite(snapshot.nowMs)) invalid(`nowMs ${snapshot.nowMs}`);
   const nodes = new Set<number>();
   for (const n of snapshot.nodes) {
@@ -73,7 +75,12 @@ export function planPlacement(
     if (r.action.kind === 'addLearner') counts.set(r.action.node, (counts.get(r.action.node) ?? 0) + 1);
   }
   steady.sort((a, b) => a.d.id - b.d.id);
-  const moves = planReplicaMoves(view, steady, projectedCounts(view, counts), config.planActionsMax - actions.length);
+  const moves = planReplicaMoves(
+    view,
+    steady,
+    projectedCounts(view, counts, new Set(blocked.map((b) => b.shard as number))),
+    config.planActionsMax - actions.length,
+  );
   actions.push(...moves);
   const acted = new Set(actions.map((a) => a.shard as number));
   const isSteady = new Set(steady.map((s) => s.d.id as number));

@@ -27,10 +27,18 @@ export function isMoving(s: ShardView, replicas: number): boolean {
   return s.replicas.length > replicas || s.replicas.some((r) => r.role === 'learner');
 }
 
-/** Replica counts after the removals that shards over their replica count will make. */
-export function projectedCounts(view: ClusterView, counts: ReadonlyMap<NodeId, number>): Map<NodeId, number> {
+/**
+ * Replica counts after the removals that shards over their replica count will make (not the blocked ones:
+ * a removal that cannot happen must not make a node look lighter than it stays, or moves would loop).
+ */
+export function projectedCounts(
+  view: ClusterView,
+  counts: ReadonlyMap<NodeId, number>,
+  blocked: ReadonlySet<number>,
+): Map<NodeId, number> {
   const out = new Map(counts);
   for (const s of view.shards) {
+    if (blocked.has(s.d.id)) continue;
     const excess = s.replicas.length - view.config.replicas;
     for (const r of removalOrder(s, out).slice(0, Math.max(0, excess))) out.set(r.node, get(out, r.node) - 1);
   }

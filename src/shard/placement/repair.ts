@@ -7,7 +7,8 @@
  * 2. a learner on a live node that is caught up is promoted; one still catching up is waited for;
  * 3. with more voters than `replicas`, the first removable voter in this order is removed: on a removed,
  *    dead, draining or suspect node, then lagging, then on the node with the most replicas (ties: lower
- *    id). If it is the leader, leadership is transferred first;
+ *    id). If it is the leader, leadership is transferred first (or, with no voter to take it, the next
+ *    candidate is removed instead);
  * 4. with fewer healthy voters than `replicas`, a learner is added on the live node with the fewest
  *    replicas (ties: lower id) that holds none of this shard.
  * Safety (checked on every step): the current voters have a reachable quorum (else the shard is blocked:
@@ -97,11 +98,10 @@ function removeVoter(
         reason: `${describeShard(s.d)}: remove the voter on ${x.liveness} node ${x.node} (over ${view.config.replicas} voters)`,
       });
     const to = leaderTarget(s, x.node, leaders);
-    if (to === null)
-      return {
-        kind: 'blocked',
-        reason: `${describeShard(s.d)}: voter ${x.node} to remove leads and no up-to-date live voter can take over`,
-      };
+    if (to === null) {
+      hazards.push(`node ${x.node}: leads, and no up-to-date live voter can take over`);
+      continue;
+    }
     return act(s, {
       kind: 'transferLeader',
       from: x.node,

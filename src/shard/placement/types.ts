@@ -33,6 +33,11 @@ export interface PlacementConfig {
   readonly replicas: number;
   /** --dead-node-timeout-ms: a node silent for longer is dead and its replicas are re-created elsewhere. */
   readonly deadNodeTimeoutMs: number;
+  /**
+   * A node silent for longer (but not dead) is treated as down whatever its registry state says: no new
+   * replica goes there and it counts as unreachable for quorum checks. At most deadNodeTimeoutMs.
+   */
+  readonly suspectAfterMs: number;
   /** A replica whose match index is at most this far behind the commit index is up to date. */
   readonly caughtUpLagEntriesMax: number;
   /** Actions per shard in flight at once (K); membership changes are always one at a time per shard. */
@@ -46,6 +51,7 @@ export interface PlacementConfig {
 export const defaultPlacementConfig: PlacementConfig = Object.freeze({
   replicas: 3,
   deadNodeTimeoutMs: 5 * 60 * 1000,
+  suspectAfterMs: 10_000,
   caughtUpLagEntriesMax: 64,
   shardActionsInFlightMax: 1,
   planActionsMax: 64,

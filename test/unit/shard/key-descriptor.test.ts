@@ -43,6 +43,15 @@ describe('byte keys', () => {
   });
 });
 
+describe('ShardId and Epoch', () => {
+  it('are checked when made: shard ids positive 32-bit, epochs non-negative safe integers', () => {
+    expect(shardIdOf(1)).toBe(1);
+    expect(epochOf(0)).toBe(0);
+    for (const bad of [0, -1, 1.5, 2 ** 32, Number.NaN]) expect(() => shardIdOf(bad)).toThrow(RangeError);
+    for (const bad of [-1, 0.5, 2 ** 53, Infinity]) expect(() => epochOf(bad)).toThrow(RangeError);
+  });
+});
+
 describe('descriptors', () => {
   const base = { id: shardIdOf(1), start: k('a'), end: k('m'), replicas: reps('1v 2v 3v'), epoch: epochOf(1) };
   const cases: [string, object, string][] = [

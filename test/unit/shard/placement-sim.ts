@@ -45,6 +45,8 @@ export class PlacementSim {
   readonly shards = new Map<number, SimShard>();
   readonly log: PlacementAction[] = [];
   rounds = 0;
+  /** Also plan the snapshot with its lists reversed and require the same plan (determinism). */
+  checkOrder = false;
 
   constructor(readonly config: PlacementConfig) {}
 
@@ -118,7 +120,13 @@ export class PlacementSim {
 
   /** One round: plan, check and apply every action, replicate, elect. Returns the plan. */
   round(): PlacementPlan {
-    const plan = planPlacement(this.snapshot(), this.config);
+    const snapshot = this.snapshot();
+    const plan = planPlacement(snapshot, this.config);
+    if (this.checkOrder) {
+      const reversed = { ...snapshot, nodes: [...snapshot.nodes].reverse(), shards: [...snapshot.shards].reverse() };
+      if (JSON.stringify(planPlacement(reversed, this.config)) !== JSON.stringify(plan))
+        throw new Error('the plan depends on the order of the snapshot lists');
+    }
     if (plan.actions.length > this.config.planActionsMax) throw new Error(`plan of ${plan.actions.length} actions`);
     const membership = new Set<number>();
     for (const a of plan.actions) {

@@ -9,7 +9,12 @@ import type { ClusterSnapshot, PlacementConfig } from '../../../src/shard';
 import { desc } from './helpers';
 import { PlacementSim, evenShards } from './placement-sim';
 
-const config: PlacementConfig = { ...defaultPlacementConfig, deadNodeTimeoutMs: 10_000, caughtUpLagEntriesMax: 0 };
+const config: PlacementConfig = {
+  ...defaultPlacementConfig,
+  deadNodeTimeoutMs: 10_000,
+  suspectAfterMs: 3_000,
+  caughtUpLagEntriesMax: 0,
+};
 
 function cluster(nodes: number, shards: number, cfg: PlacementConfig = config): PlacementSim {
   const sim = new PlacementSim(cfg);
@@ -38,15 +43,26 @@ function expectFullyReplicated(sim: PlacementSim, allowed: readonly number[]): v
 }
 
 describe('liveness', () => {
-  it('up, down (suspect), draining, dead after the timeout whatever the state, removed', () => {
+  it('up, down (suspect), draining, silent (suspect), dead after the timeout whatever the state, removed', () => {
+    const t = { deadNodeTimeoutMs: 10_000, suspectAfterMs: 3_000 };
     const n = (state: 'up' | 'down' | 'draining' | 'removed', hb: number) => ({ id: 1, state, lastHeartbeatMs: hb });
-    expect(livenessOf(n('up', 0), 10_000, 10_000)).toBe('live');
-    expect(livenessOf(n('down', 0), 10_000, 10_000)).toBe('suspect');
-    expect(livenessOf(n('down', 0), 10_001, 10_000)).toBe('dead');
-    expect(livenessOf(n('up', 0), 10_001, 10_000)).toBe('dead');
-    expect(livenessOf(n('draining', 0), 5, 10_000)).toBe('draining');
-    expect(livenessOf(n('removed', 5), 5, 10_000)).toBe('removed');
-    expect(livenessOf(undefined, 5, 10_000)).toBe('removed');
+    expect(livenessOf(n('up', 0), 3_000, t)).toBe('live');
+    expect(livenessOf(n('up', 0), 3_001, t)).toBe('suspect'); // the registry still says up: heartbeats decide
+    expect(livenessOf(n('draining', 0), 3_001, t)).toBe('suspect');
+    expect(livenessOf(n('down', 0), 10_000, t)).toBe('suspect');
+    expect(livenessOf(n('down', 0), 10_001, t)).toBe('dead');
+    expect(livenessOf(n('up', 0), 10_001, t)).toBe('dead');
+    expect(livenessOf(n('draining', 0), 5, t)).toBe('draining');
+    expect(livenessOf(n('removed', 5), 5, t)).toBe('removed');
+    expect(livenessOf(undefined, 5, t)).toBe('removed');
+  });
+  it('a node whose heartbeats stopped is not a target even while the registry says up', () => {
+    const sim = new PlacementSim(config);
+    for (let i = 1; i <= 4; i++) sim.addNode(i);
+    sim.addShard(desc(1, '', null, '1v 2v'), 1);
+    sim.node(3).silent = true; // state stays 'up'
+    sim.advance(4_000);
+    expect(planPlacement(sim.snapshot(), config).actions).toMatchObject([{ kind: 'addLearner', node: 4 }]);
   });
 });
 
@@ -97,7 +113,14 @@ describe('scale-out', () => {
   it('every move is add learner -> promote -> remove, and leaders end balanced', () => {
     const sim = cluster(3, 12);
     sim.addNode(4);
-    sim.runToFixedPoint();
+    for (let round = 0; round < 100; round++) {
+      if (sim.round().actions.length === 0) break;
+      for (const s of sim.shards.values()) {
+        const upToDate = sim.voters(s).filter((v) => sim.upToDate(s, v)).length;
+        expect(upToDate, `shard ${s.d.id} after round ${round}`).toBeGreaterThanOrEqual(3);
+      }
+    }
+    expect(sim.round().actions).toEqual([]);
     for (const s of sim.shards.values()) {
       const steps = sim.log.filter((a) => a.shard === s.d.id && a.kind !== 'transferLeader').map((a) => a.kind);
       expect(['', 'addLearner,promoteLearner,removeReplica']).toContain(steps.join(','));
