@@ -5,14 +5,15 @@
  * Bounds: at most MULTI_OPS_MAX requests per call (INVALID_ARGUMENT beyond); at most MULTI_WINDOW_OPS of
  * them running, and more start only after a flush wrote the results of the previous ones; each admitted by the node's InflightBudget (RESOURCE_EXHAUSTED
  * result otherwise); no new request starts while the call's responses are not drained (response-queue.ts),
- * so a client that does not read holds at most the window's results.
+ * so a client that does not read holds at most the window's results; left undrained for the request
+ * timeout, the call ends with RESOURCE_EXHAUSTED.
  */
 import * as grpc from '@grpc/grpc-js';
 import { TesseraError } from '../base';
 import type { NodeMetrics } from '../obs';
 import { toGrpcStatus, toRequestError } from './errors';
 import { overloadError, type InflightBudget } from './memory-budget';
-import { isRead } from './pipeline';
+import { STALLED_STATUS, isRead } from './pipeline';
 import { ResponseQueue, type ResultWire } from './response-queue';
 import { remainingMs } from './unary';
 
@@ -91,6 +92,11 @@ export function serveMulti<Op>(
     {
       pause: () => metrics.streamPauses.inc(),
       resume: startMore,
+      stalled: () => {
+        if (ended) return;
+        ended = true;
+        call.emit('error', STALLED_STATUS(requestTimeoutMs));
+      },
       flushed: () => {
         if (left === 0 && !ended && !queue.flushPending) {
           ended = true;
@@ -100,13 +106,14 @@ export function serveMulti<Op>(
       },
     },
     (index) => ({ index, error: RESULT_REFUSED }),
+    requestTimeoutMs,
   );
   const gone = (): void => {
     ended = true;
     queue.close();
   };
   call.on('cancelled', gone);
-  call.on('error', gone);
+  call.on('error', () => (ended = true)); // written responses stay charged until the stream closes
   call.on('close', () => queue.close());
   if (ops.length === 0) queue.flush();
   else startMore();

@@ -12,6 +12,7 @@
  *   returns false, or more than callQueuedBytesMax bytes unflushed) the stream is not read (call.pause());
  *   HTTP/2 flow control then stops the client. A client that never reads its responses holds at most
  *   callQueuedBytesMax plus its in-flight ops' results;
+ *   a stream left undrained for stallMs (the request timeout) is ended with RESOURCE_EXHAUSTED;
  * - results completing in one event-loop turn share one message;
  * - the node ends every open stream when it stops (OpenPipelines.endAll), after writing the results it
  *   has; the client treats requests still unanswered then as failed with an unknown outcome.
@@ -66,7 +67,15 @@ export interface PipelineBounds {
   /** Unflushed response bytes past which the stream is not read (default 8 MiB). */
   callQueuedBytesMax?: number;
   opsInFlightMax?: number;
+  /** A stream left undrained this long ends with RESOURCE_EXHAUSTED (default: the request timeout). */
+  stallMs?: number;
 }
+
+/** The status of a stream ended because its client did not read its responses. */
+export const STALLED_STATUS = (stallMs: number) => ({
+  code: grpc.status.RESOURCE_EXHAUSTED,
+  details: `the client did not read this stream's responses for ${stallMs} ms; the stream is closed`,
+});
 
 const CALL_QUEUED_BYTES_MAX_DEFAULT = 8 * 1024 * 1024;
 
@@ -96,6 +105,7 @@ export function servePipeline(
   const opsInFlightMax = bounds.opsInFlightMax ?? PIPELINE_OPS_IN_FLIGHT_MAX;
   const budget = bounds.budget ?? new InflightBudget(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   const streamFull = STREAM_FULL(opsInFlightMax);
+  const stallMs = bounds.stallMs ?? requestTimeoutMs;
   let inFlight = 0;
   /** Admission bytes of this stream's running ops; with its queued results at most callHeldBytesMax. */
   let inFlightBytes = 0;
@@ -118,8 +128,15 @@ export function servePipeline(
       flushed: () => {
         if (clientDone && inFlight === 0 && !ended) end();
       },
+      stalled: () => {
+        if (ended) return;
+        ended = true;
+        open.remove(end);
+        call.emit('error', STALLED_STATUS(stallMs));
+      },
     },
     (index) => ({ index, error: RESULT_REFUSED }),
+    stallMs,
   );
   const end = (): void => {
     if (ended) return;
@@ -180,6 +197,11 @@ export function servePipeline(
     queue.close();
   };
   call.on('cancelled', gone);
-  call.on('error', gone);
+  // An error (ours: a stalled stream) ends the call but its written responses stay in memory, charged,
+  // until the stream closes ('cancelled' or 'close').
+  call.on('error', () => {
+    ended = true;
+    open.remove(end);
+  });
   call.on('close', () => queue.close());
 }

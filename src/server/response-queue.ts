@@ -7,7 +7,8 @@
  *   stream cannot take the node's budget from the others), becomes a small RESOURCE_EXHAUSTED error;
  * - when the call's unflushed bytes pass callQueuedBytesMax, or write() says grpc-js's buffer is full, the
  *   queue reports `pause` (the owner stops reading requests or starting ops); once they fall below half of
- *   it and the buffer drained, `resume`.
+ *   it and the buffer drained, `resume`. A call that stays paused for stallMs reports `stalled` (its owner
+ *   ends it with RESOURCE_EXHAUSTED: a client that does not read its responses loses the stream).
  *
  * Invariants: every byte charged is released exactly once (at its write callback, or by close() for
  * whatever is still queued: a cancelled stream never calls back); after close() nothing is written.
@@ -38,6 +39,8 @@ export interface FlowHooks {
   resume(): void;
   /** A flush ran (the owner may end the call when nothing is left). */
   flushed(): void;
+  /** The call stayed paused for stallMs: the client does not read its responses. */
+  stalled(): void;
 }
 
 export class ResponseQueue {
@@ -48,6 +51,7 @@ export class ResponseQueue {
   private flushScheduled = false;
   private paused = false;
   private closed = false;
+  private stallTimer: NodeJS.Timeout | null = null;
   private readonly flushNow = (): void => this.flush();
 
   constructor(
@@ -57,6 +61,8 @@ export class ResponseQueue {
     private readonly hooks: FlowHooks,
     /** The result sent instead of one that does not fit the budget (its index is set by push). */
     private readonly refused: (index: unknown) => ResultWire,
+    /** How long the call may stay paused before `stalled` (ms). */
+    private readonly stallMs = 10_000,
   ) {}
 
   get isPaused(): boolean {
@@ -110,6 +116,10 @@ export class ResponseQueue {
     const roomy = this.call.write({ results }, () => this.written(bytes));
     if ((!roomy || this.unflushedBytes > this.callQueuedBytesMax) && !this.paused) {
       this.paused = true;
+      this.stallTimer = setTimeout(() => {
+        this.stallTimer = null;
+        if (this.paused && !this.closed) this.hooks.stalled();
+      }, this.stallMs);
       this.hooks.pause();
     }
   }
@@ -124,6 +134,8 @@ export class ResponseQueue {
       this.call.writableLength < this.call.writableHighWaterMark
     ) {
       this.paused = false;
+      if (this.stallTimer !== null) clearTimeout(this.stallTimer);
+      this.stallTimer = null;
       this.hooks.resume();
     }
   }
@@ -132,6 +144,8 @@ export class ResponseQueue {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.stallTimer !== null) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
     this.budget.releaseBytes(this.unflushedBytes + this.readyBytes);
     this.unflushedBytes = 0;
     this.readyBytes = 0;

@@ -152,7 +152,12 @@ describe('ResponseQueue', () => {
       call,
       budget,
       MIB,
-      { pause: () => events.push('pause'), resume: () => events.push('resume'), flushed: () => undefined },
+      {
+        pause: () => events.push('pause'),
+        resume: () => events.push('resume'),
+        flushed: () => undefined,
+        stalled: () => undefined,
+      },
       (index) => ({ index, error: 'refused' }),
     );
     for (let i = 0; i < 3; i++) {
@@ -173,7 +178,7 @@ describe('ResponseQueue', () => {
       call,
       budget,
       8 * MIB,
-      { pause: () => undefined, resume: () => undefined, flushed: () => undefined },
+      { pause: () => undefined, resume: () => undefined, flushed: () => undefined, stalled: () => undefined },
       (index) => ({ index, error: 'refused' }),
     );
     q.push({ index: 1, get: { value: Buffer.alloc(600 * 1024) } });
@@ -192,7 +197,12 @@ describe('ResponseQueue per-call bound', () => {
   it('one undrained stream holds at most 4x callQueuedBytesMax of results, leaving the node budget to others', async () => {
     const budget = new InflightBudget(64 * MIB, 100);
     const call = new SlowCall();
-    const hooks = { pause: () => undefined, resume: () => undefined, flushed: () => undefined };
+    const hooks = {
+      pause: () => undefined,
+      resume: () => undefined,
+      flushed: () => undefined,
+      stalled: () => undefined,
+    };
     const q = new ResponseQueue(call, budget, MIB, hooks, (index) => ({ index, error: 'refused' }));
     for (let i = 0; i < 40; i++) {
       q.push({ index: i, get: { value: Buffer.alloc(256 * 1024) } });
@@ -255,6 +265,52 @@ describe('servePipeline flow control', () => {
     await turn();
     expect(call.results().map((r) => r.index)).toEqual([3, 4, 1, 2]);
     expect(budget.opsInUse).toBe(0);
+  });
+});
+
+describe('a stream left undrained', () => {
+  it('is ended with RESOURCE_EXHAUSTED after stallMs, and not before', async () => {
+    const call = new SlowCall();
+    const errors: { code: number }[] = [];
+    call.on('error', (e: { code: number }) => errors.push(e));
+    const big = { get: { found: true, value: Buffer.alloc(512 * 1024) } };
+    servePipeline(call as never, async () => ({ ...big }), new OpenPipelines(), createNodeMetrics(), 5000, {
+      budget: new InflightBudget(64 * MIB, 1000),
+      callQueuedBytesMax: MIB,
+      stallMs: 300,
+    });
+    for (let i = 0; i < 4; i++) {
+      call.emit('data', { ops: [getOp(i)] });
+      await turn();
+      await turn();
+    }
+    expect(call.paused).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(errors).toEqual([]);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(errors.map((e) => e.code)).toEqual([grpc.status.RESOURCE_EXHAUSTED]);
+  });
+
+  it('is not ended when its client reads in time', async () => {
+    const call = new SlowCall();
+    const errors: unknown[] = [];
+    call.on('error', (e) => errors.push(e));
+    const big = { get: { found: true, value: Buffer.alloc(512 * 1024) } };
+    servePipeline(call as never, async () => ({ ...big }), new OpenPipelines(), createNodeMetrics(), 5000, {
+      budget: new InflightBudget(64 * MIB, 1000),
+      callQueuedBytesMax: MIB,
+      stallMs: 300,
+    });
+    for (let i = 0; i < 4; i++) {
+      call.emit('data', { ops: [getOp(i)] });
+      await turn();
+      await turn();
+    }
+    expect(call.paused).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    call.drain();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(errors).toEqual([]);
   });
 });
 
