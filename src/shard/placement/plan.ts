@@ -50,6 +50,22 @@ export function validatePlacementInput(snapshot: ClusterSnapshot, config: Placem
     if (shards.has(d.id)) invalid(`shard ${d.id} repeated`);
     shards.add(d.id);
   }
+  validateStatus(snapshot);
+}
+
+/** Leaders' reports: one per known shard, indexes non-negative safe integers, the leader a node id or 0. */
+function validateStatus(snapshot: ClusterSnapshot): void {
+  const index = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
+  const seen = new Set<number>();
+  const known = new Set(snapshot.shards.map((d) => d.id as number));
+  for (const st of snapshot.status) {
+    if (!known.has(st.shard) || seen.has(st.shard)) invalid(`status of shard ${st.shard} unknown or repeated`);
+    seen.add(st.shard);
+    if (st.leader !== 0 && !isNodeId(st.leader)) invalid(`shard ${st.shard} leader ${st.leader}`);
+    if (!index(st.commitIndex)) invalid(`shard ${st.shard} commitIndex ${st.commitIndex}`);
+    for (const [node, match] of st.match)
+      if (!index(match)) invalid(`shard ${st.shard} match ${match} of node ${node}`);
+  }
 }
 
 export function planPlacement(

@@ -323,8 +323,40 @@ describe('bounds and determinism', () => {
     };
     expect(planPlacement(reversed, config)).toEqual(planPlacement(s, config));
   });
+  it('at most shardActionsInFlightMax actions per shard in flight, membership changes one at a time', () => {
+    const sim = new PlacementSim(config);
+    for (let i = 1; i <= 4; i++) sim.addNode(i);
+    sim.addShard(desc(1, '', null, '1v 2v'), 1);
+    const s = sim.snapshot();
+    const transfer = {
+      kind: 'transferLeader' as const,
+      shard: shardIdOf(1),
+      epoch: epochOf(1),
+      from: 1,
+      to: 2,
+      cause: 'rebalance-leaders' as const,
+      reason: 'test',
+    };
+    const add = { ...transfer, kind: 'addLearner' as const, node: 3, cause: 'under-replicated' as const };
+    const withInFlight = (inFlight: never[], k: number) =>
+      planPlacement({ ...s, status: [{ ...s.status[0]!, inFlight }] }, { ...config, shardActionsInFlightMax: k })
+        .actions;
+    expect(withInFlight([transfer as never], 1)).toEqual([]);
+    expect(withInFlight([transfer as never], 2).map((a) => a.kind)).toEqual(['addLearner']);
+    expect(withInFlight([add as never], 2)).toEqual([]); // a membership change in flight: wait for it
+  });
   it('refuses a malformed snapshot or configuration', () => {
     const s = snap();
+    const st = s.status[0]!;
+    const withStatus = (x: object) => ({ ...s, status: [{ ...st, ...x }] });
+    expect(() => planPlacement(withStatus({ commitIndex: -1 }), config)).toThrow(/commitIndex/);
+    expect(() => planPlacement(withStatus({ leader: 1.5 }), config)).toThrow(/leader/);
+    expect(() => planPlacement(withStatus({ match: new Map([[1, Number.NaN]]) }), config)).toThrow(/match/);
+    expect(() => planPlacement(withStatus({ shard: 999 }), config)).toThrow(/unknown or repeated/);
+    expect(() => planPlacement({ ...s, status: [st, st] }, config)).toThrow(/unknown or repeated/);
+    expect(() => planPlacement(s, { ...config, suspectAfterMs: config.deadNodeTimeoutMs + 1 })).toThrow(
+      /suspectAfterMs/,
+    );
     expect(() => planPlacement(s, { ...config, replicas: 0 })).toThrow(/replicas/);
     expect(() => planPlacement({ ...s, nodes: [...s.nodes, s.nodes[0]!] }, config)).toThrow(/repeated/);
     expect(() => planPlacement({ ...s, shards: [...s.shards, s.shards[0]!] }, config)).toThrow(/repeated/);
