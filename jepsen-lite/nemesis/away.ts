@@ -60,6 +60,21 @@ export async function appliedBefore(ctx: AwayContext, id: number, leader: number
   }
 }
 
+/**
+ * Waits (bounded) until the leader reports every member within 100 entries of its commit index: a node
+ * restarted by the previous fault is not yet "recently active", and the membership guard would refuse to
+ * remove another voter meanwhile. Resolves to whether they were.
+ */
+export async function membersCaughtUp(ctx: AwayContext, leader: number, budgetMs = 15_000): Promise<boolean> {
+  const end = Date.now() + budgetMs;
+  for (;;) {
+    const g = await ctx.cluster.groupStatus(leader);
+    if (g && g.members.length > 0 && g.members.every((m) => m.id === leader || m.match + 100 >= g.commit)) return true;
+    if (Date.now() >= end || ctx.signal.aborted) return false;
+    await sleep(250);
+  }
+}
+
 /** A member other than the leader and `exclude`, not removed; null when there is none. */
 export function pickFollower(c: AwayCluster, leader: number, rng: Random, exclude: number[] = []): number | null {
   const ids = c.ids.filter((i) => i !== leader && !c.removed.has(i) && !exclude.includes(i));

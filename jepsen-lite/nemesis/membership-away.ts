@@ -10,7 +10,16 @@
  * 90 s at most).
  */
 import type { AwayContext } from './away';
-import { appliedBefore, awaitLeader, compactPast, errText, pickFollower, sleep, waitCaughtUp } from './away';
+import {
+  appliedBefore,
+  awaitLeader,
+  membersCaughtUp,
+  compactPast,
+  errText,
+  pickFollower,
+  sleep,
+  waitCaughtUp,
+} from './away';
 
 /** Re-adds `id` through the current leader, retrying (a voter is promoted only once it caught up). */
 async function readd(ctx: AwayContext, id: number, budgetMs: number): Promise<void> {
@@ -108,6 +117,7 @@ export async function runMembershipAway(ctx: AwayContext): Promise<() => Promise
   const c = ctx.cluster;
   const l = await awaitLeader(ctx);
   if (!l) throw new Error('no leader to change membership through within 15 s');
+  await membersCaughtUp(ctx, l.leader);
   const x = pickFollower(c, l.leader, ctx.rng);
   if (x === null) throw new Error('no follower to stop');
   const before = await appliedBefore(ctx, x, l.leader);

@@ -81,7 +81,7 @@ class ScriptedCluster implements AwayCluster {
     if (s.polls >= 4) s.applied = this.last;
     const members = this.ids
       .filter((i) => !this.removed.has(i))
-      .map((i) => ({ id: i, address: '', voter: true, match: 0 }));
+      .map((i) => ({ id: i, address: '', voter: true, match: this.state.get(i)!.up ? this.last : 0 }));
     return {
       groupId: 1,
       leader: s.polls >= 2 ? this.leaderId : 0,
