@@ -70,6 +70,17 @@ export function createNodeMetrics(
   const r = [registry];
   return {
     registry,
+    ...raftMetrics(r),
+    ...requestMetrics(r),
+    ...storageMetrics(r),
+    ...peerMetrics(r),
+    ...overloadMetrics(r),
+  };
+}
+
+/** Raft state per group: term, leadership, commit and applied indexes, elections. */
+function raftMetrics(r: Registry[]) {
+  return {
     raftTerm: new Gauge({ name: 'tessera_raft_term', help: 'Current Raft term', labelNames: ['group'], registers: r }),
     raftRole: new Gauge({
       name: 'tessera_raft_is_leader',
@@ -101,6 +112,12 @@ export function createNodeMetrics(
       labelNames: ['group'],
       registers: r,
     }),
+  };
+}
+
+/** Client requests: proposals, reads, their latencies and queues. */
+function requestMetrics(r: Registry[]) {
+  return {
     proposals: new Counter({
       name: 'tessera_proposals_total',
       help: 'Client write proposals by outcome',
@@ -127,6 +144,25 @@ export function createNodeMetrics(
       buckets: latencyBucketsSeconds,
       registers: r,
     }),
+    queueDepth: new Gauge({
+      name: 'tessera_queue_depth',
+      help: 'Pending items per queue',
+      labelNames: ['queue'],
+      registers: r,
+    }),
+    grpcLatencySeconds: new Histogram({
+      name: 'tessera_grpc_request_latency_seconds',
+      help: 'gRPC request latency by method and status code',
+      labelNames: ['method', 'code'],
+      buckets: latencyBucketsSeconds,
+      registers: r,
+    }),
+  };
+}
+
+/** Persistence and stored-data integrity. */
+function storageMetrics(r: Registry[]) {
+  return {
     fsyncDurationSeconds: new Histogram({
       name: 'tessera_fsync_duration_seconds',
       help: 'One synced persist of all groups',
@@ -138,12 +174,24 @@ export function createNodeMetrics(
       help: 'Log entries persisted',
       registers: r,
     }),
-    queueDepth: new Gauge({
-      name: 'tessera_queue_depth',
-      help: 'Pending items per queue',
-      labelNames: ['queue'],
+    dataLoss: new Counter({
+      name: 'tessera_data_loss_total',
+      help: 'Reads refused with DATA_LOSS because stored data failed its check',
+      labelNames: ['group'],
       registers: r,
     }),
+    undecodableEntries: new Counter({
+      name: 'tessera_undecodable_entries_total',
+      help: 'Committed entries whose command did not decode, applied as no-ops',
+      labelNames: ['group'],
+      registers: r,
+    }),
+  };
+}
+
+/** Peer streams and snapshots. */
+function peerMetrics(r: Registry[]) {
+  return {
     outboxDropped: new Counter({
       name: 'tessera_outbox_dropped_total',
       help: 'Raft messages dropped because a peer outbox was full',
@@ -173,18 +221,6 @@ export function createNodeMetrics(
       labelNames: ['reason'],
       registers: r,
     }),
-    dataLoss: new Counter({
-      name: 'tessera_data_loss_total',
-      help: 'Reads refused with DATA_LOSS because stored data failed its check',
-      labelNames: ['group'],
-      registers: r,
-    }),
-    undecodableEntries: new Counter({
-      name: 'tessera_undecodable_entries_total',
-      help: 'Committed entries whose command did not decode, applied as no-ops',
-      labelNames: ['group'],
-      registers: r,
-    }),
     snapshotsSent: new Counter({
       name: 'tessera_snapshots_sent_total',
       help: 'Snapshots streamed to followers',
@@ -197,14 +233,6 @@ export function createNodeMetrics(
       labelNames: ['outcome'],
       registers: r,
     }),
-    grpcLatencySeconds: new Histogram({
-      name: 'tessera_grpc_request_latency_seconds',
-      help: 'gRPC request latency by method and status code',
-      labelNames: ['method', 'code'],
-      buckets: latencyBucketsSeconds,
-      registers: r,
-    }),
-    ...overloadMetrics(r),
   };
 }
 
