@@ -122,43 +122,116 @@ function tlsFiles(
   return { cert: toStringValue(cert), key: toStringValue(key), ca: ca === undefined ? null : toStringValue(ca) };
 }
 
-export function validateNodeConfig(raw: RawConfig): NodeConfig {
-  const spec = (key: string) => OPTIONS.find((o) => o.key === key);
-  const required = (key: string): RawValue => {
-    const v = raw.get(key);
+/** Typed access to the raw options, each with its default and range. */
+class OptionReader {
+  constructor(readonly raw: RawConfig) {}
+
+  required(key: string): RawValue {
+    const v = this.raw.get(key);
     if (v === undefined) fail(`missing required option --${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`);
     return v;
-  };
-  const int = (key: string, fallback: number, min = 1, max?: number): number => {
-    const v = raw.get(key);
-    return v === undefined ? fallback : toInt(v, min, max);
-  };
-  const bool = (key: string, fallback: boolean): boolean => {
-    const v = raw.get(key);
-    return v === undefined ? fallback : toBool(v);
-  };
-  const str = (key: string): string | undefined => {
-    const v = raw.get(key);
-    return v === undefined ? undefined : toStringValue(v, spec(key)?.values);
-  };
+  }
 
-  const id = toInt(required('id'), 1, 0xffff_ffff);
-  const listenRaw = required('listen');
+  int(key: string, fallback: number, min = 1, max?: number): number {
+    const v = this.raw.get(key);
+    return v === undefined ? fallback : toInt(v, min, max);
+  }
+
+  bool(key: string, fallback: boolean): boolean {
+    const v = this.raw.get(key);
+    return v === undefined ? fallback : toBool(v);
+  }
+
+  str(key: string): string | undefined {
+    const v = this.raw.get(key);
+    return v === undefined ? undefined : toStringValue(v, OPTIONS.find((o) => o.key === key)?.values);
+  }
+}
+
+export function validateNodeConfig(raw: RawConfig): NodeConfig {
+  const r = new OptionReader(raw);
+  // In the order the checks ran before (the first failing one is reported).
+  const where = addressesOf(r);
+  const timing = timingOf(r);
+  const log = logRetentionOf(r);
+  const limits = limitsOf(r);
+  const raftOptions = raftOptionsOf(r);
+  const timeouts = timeoutsOf(r);
+  const security = securityOf(r, where.peerListen);
+  return {
+    ...where,
+    ...security,
+    profile: (r.str('profile') ?? DEFAULTS.profile) as ProfileName,
+    timing,
+    limits,
+    queues: {
+      proposalsMax: r.int('proposalsMax', DEFAULTS.proposalsMax),
+      readsMax: r.int('readsMax', DEFAULTS.readsMax),
+      outboxMessagesMax: r.int('outboxMessagesMax', DEFAULTS.outboxMessagesMax),
+    },
+    raft: raftOptions,
+    ...log,
+    snapshotChunkBytes: r.int('snapshotChunkBytes', DEFAULTS.snapshotChunkBytes, 1024, 64 * 1024 * 1024),
+    sessionsMax: r.int('sessionsMax', DEFAULTS.sessionsMax),
+    sessionsNewPerClientPerSecond: r.int(
+      'sessionsNewPerClientPerSecond',
+      DEFAULTS.sessionsNewPerClientPerSecond,
+      1,
+      1_000_000,
+    ),
+    ...timeouts,
+    unsafeStaleReads: r.bool('unsafeStaleReads', DEFAULTS.unsafeStaleReads),
+    memoryBudgetBytes:
+      r.int('memoryBudgetMib', DEFAULTS.memoryBudgetMib, MEMORY_BUDGET_MIB_MIN, MEMORY_BUDGET_MIB_MAX) * 1024 * 1024,
+    logLevel: (r.str('logLevel') ?? DEFAULTS.logLevel) as LogLevel,
+  };
+}
+
+/** The node's id, listeners, peers and the address it advertises. */
+function addressesOf(r: OptionReader) {
+  const id = toInt(r.required('id'), 1, 0xffff_ffff);
+  const listenRaw = r.required('listen');
   const listen = parseHostPort(toStringValue(listenRaw), listenRaw.source);
-  const peersRaw = required('peers');
+  const peersRaw = r.required('peers');
   const peers = parsePeers(peersRaw.value, peersRaw.source);
-  const dataDir = toStringValue(required('dataDir'));
-  const join = bool('join', DEFAULTS.join);
+  const dataDir = toStringValue(r.required('dataDir'));
+  const join = r.bool('join', DEFAULTS.join);
   if (!join && !peers.has(id)) fail(`${peersRaw.source}: must include this node (id ${id}) unless --join is set`);
   if (peers.size === 0) fail(`${peersRaw.source}: no peers given`);
-  const httpRaw = raw.get('http');
+  const httpRaw = r.raw.get('http');
   const http = httpRaw === undefined ? null : parseHostPort(toStringValue(httpRaw), httpRaw.source);
-  const peerListenRaw = raw.get('peerListen');
+  const peerListenRaw = r.raw.get('peerListen');
   const peerListen =
     peerListenRaw === undefined ? null : parseHostPort(toStringValue(peerListenRaw), peerListenRaw.source);
-  const advertiseRaw = raw.get('advertise');
-  // The client-facing address. With --peer-listen, --peers names peer addresses: the default is then
-  // --listen (its wildcard host replaced by the host of this node's --peers entry).
+  const advertiseAddress = advertiseAddressOf(r, id, listen, peers, peerListen, join);
+  if (join && !peers.has(id)) {
+    const advertiseHost = parseHostPort(advertiseAddress, 'advertise').host;
+    peers.set(
+      id,
+      peerListen === null
+        ? advertiseAddress
+        : formatHostPort({
+            host: isUnspecifiedHost(peerListen.host) ? advertiseHost : peerListen.host,
+            port: peerListen.port,
+          }),
+    );
+  }
+  return { id, listen, peerListen, advertiseAddress, peers, dataDir, http, join };
+}
+
+/**
+ * The client-facing address. With --peer-listen, --peers names peer addresses: the default is then
+ * --listen (its wildcard host replaced by the host of this node's --peers entry).
+ */
+function advertiseAddressOf(
+  r: OptionReader,
+  id: number,
+  listen: HostPort,
+  peers: Map<number, string>,
+  peerListen: HostPort | null,
+  join: boolean,
+): string {
+  const advertiseRaw = r.raw.get('advertise');
   const ownPeerHost = peers.has(id) ? parseHostPort(peers.get(id) as string, 'peers').host : null;
   const advertiseAddress =
     advertiseRaw !== undefined
@@ -177,24 +250,15 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
       `${advertiseRaw?.source ?? '--advertise'}: ${advertiseAddress} is a wildcard bind address other nodes cannot reach; give --advertise HOST:PORT (a reachable host)`,
     );
   }
-  if (join && !peers.has(id)) {
-    const advertiseHost = parseHostPort(advertiseAddress, 'advertise').host;
-    peers.set(
-      id,
-      peerListen === null
-        ? advertiseAddress
-        : formatHostPort({
-            host: isUnspecifiedHost(peerListen.host) ? advertiseHost : peerListen.host,
-            port: peerListen.port,
-          }),
-    );
-  }
+  return advertiseAddress;
+}
 
-  const profile = (str('profile') ?? DEFAULTS.profile) as ProfileName;
-  const base = PROFILES[profile];
-  const heartbeatMs = int('heartbeatMs', base.heartbeatMs, 1, 60_000);
-  const electionMs = int('electionMs', base.electionMs, 1, 600_000);
-  const tickMs = int('tickMs', derivedTickMs(heartbeatMs), 1, 60_000);
+/** Heartbeat, election and tick periods of the profile, overridden by flags; checked against each other. */
+function timingOf(r: OptionReader): NodeConfig['timing'] {
+  const base = PROFILES[(r.str('profile') ?? DEFAULTS.profile) as ProfileName];
+  const heartbeatMs = r.int('heartbeatMs', base.heartbeatMs, 1, 60_000);
+  const electionMs = r.int('electionMs', base.electionMs, 1, 600_000);
+  const tickMs = r.int('tickMs', derivedTickMs(heartbeatMs), 1, 60_000);
   if (tickMs > heartbeatMs) fail(`tick (${tickMs} ms) must not exceed the heartbeat interval (${heartbeatMs} ms)`);
   const heartbeatTicks = Math.max(1, Math.round(heartbeatMs / tickMs));
   const electionTicks = Math.round(electionMs / tickMs);
@@ -203,87 +267,66 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
   }
   if (electionTicks <= 2 * heartbeatTicks)
     fail(`election timeout must span more than two heartbeats in ticks (tick ${tickMs} ms)`);
+  return { heartbeatMs, electionMs, tickMs, heartbeatTicks, electionTicks };
+}
 
-  const snapshotEntries = int('snapshotEntries', DEFAULTS.snapshotEntries, 2);
-  const logRetainEntries = int('logRetainEntries', derivedLogRetainEntries(snapshotEntries), 0);
+function logRetentionOf(r: OptionReader): { snapshotEntries: number; logRetainEntries: number } {
+  const snapshotEntries = r.int('snapshotEntries', DEFAULTS.snapshotEntries, 2);
+  const logRetainEntries = r.int('logRetainEntries', derivedLogRetainEntries(snapshotEntries), 0);
   if (logRetainEntries >= snapshotEntries)
     fail(`--log-retain-entries (${logRetainEntries}) must be below --snapshot-entries (${snapshotEntries})`);
+  return { snapshotEntries, logRetainEntries };
+}
 
-  const keyBytesMax = int('keyBytesMax', DEFAULTS.keyBytesMax, 1, 64 * 1024);
-  const valueBytesMax = int('valueBytesMax', DEFAULTS.valueBytesMax, 0, 64 * 1024 * 1024);
-  const batchBytesMax = int('batchBytesMax', DEFAULTS.batchBytesMax, 1, 256 * 1024 * 1024);
-  const appendBytesMax = int('appendBytesMax', DEFAULTS.appendBytesMax, 1024);
-  const uncommittedBytesMax = int('uncommittedBytesMax', DEFAULTS.uncommittedBytesMax, 1024);
+function limitsOf(r: OptionReader): NodeConfig['limits'] {
+  return {
+    keyBytesMax: r.int('keyBytesMax', DEFAULTS.keyBytesMax, 1, 64 * 1024),
+    valueBytesMax: r.int('valueBytesMax', DEFAULTS.valueBytesMax, 0, 64 * 1024 * 1024),
+    batchOpsMax: r.int('batchOpsMax', DEFAULTS.batchOpsMax, 1, 100_000),
+    batchBytesMax: batchBytesMaxOf(r),
+    scanItemsMax: r.int('scanItemsMax', DEFAULTS.scanItemsMax, 1),
+    scanBytesMax: r.int('scanBytesMax', DEFAULTS.scanBytesMax, 1),
+  };
+}
+
+function batchBytesMaxOf(r: OptionReader): number {
+  return r.int('batchBytesMax', DEFAULTS.batchBytesMax, 1, 256 * 1024 * 1024);
+}
+
+function raftOptionsOf(r: OptionReader): NodeConfig['raft'] {
+  const batchBytesMax = batchBytesMaxOf(r);
+  const uncommittedBytesMax = r.int('uncommittedBytesMax', DEFAULTS.uncommittedBytesMax, 1024);
   if (uncommittedBytesMax < batchBytesMax)
     fail(`--uncommitted-bytes-max (${uncommittedBytesMax}) must be at least --batch-bytes-max (${batchBytesMax})`);
+  return {
+    preVote: r.bool('preVote', DEFAULTS.preVote),
+    checkQuorum: r.bool('checkQuorum', DEFAULTS.checkQuorum),
+    lazyCommit: r.bool('lazyCommit', DEFAULTS.lazyCommit),
+    inflightMessagesMax: r.int('inflightMessagesMax', DEFAULTS.inflightMessagesMax),
+    appendBytesMax: r.int('appendBytesMax', DEFAULTS.appendBytesMax, 1024),
+    uncommittedBytesMax,
+  };
+}
 
-  const requestTimeoutMs = int('requestTimeoutMs', DEFAULTS.requestTimeoutMs, 10);
-  const sessionTtlMs = int('sessionTtlMs', DEFAULTS.sessionTtlMs, SESSION_TTL_MS_MIN);
+function timeoutsOf(r: OptionReader): { requestTimeoutMs: number; sessionTtlMs: number } {
+  const requestTimeoutMs = r.int('requestTimeoutMs', DEFAULTS.requestTimeoutMs, 10);
+  const sessionTtlMs = r.int('sessionTtlMs', DEFAULTS.sessionTtlMs, SESSION_TTL_MS_MIN);
   if (sessionTtlMs <= requestTimeoutMs) {
     fail(
       `--session-ttl-ms (${sessionTtlMs}) must exceed --request-timeout-ms (${requestTimeoutMs}): a session must outlive the retries of its writes`,
     );
   }
+  return { requestTimeoutMs, sessionTtlMs };
+}
 
-  const clusterToken = str('clusterToken') ?? null;
-  const tls = tlsFiles(raw, 'tlsCert', 'tlsKey', 'tlsCa', false);
-  const peerTls = tlsFiles(raw, 'peerTlsCert', 'peerTlsKey', 'peerTlsCa', true);
+function securityOf(r: OptionReader, peerListen: HostPort | null) {
+  const clusterToken = r.str('clusterToken') ?? null;
+  const tls = tlsFiles(r.raw, 'tlsCert', 'tlsKey', 'tlsCa', false);
+  const peerTls = tlsFiles(r.raw, 'peerTlsCert', 'peerTlsKey', 'peerTlsCa', true);
   if (peerTls !== null && peerListen === null) {
     fail(
       '--peer-tls-cert requires --peer-listen HOST:PORT: peer mutual TLS needs its own listener (clients do not hold node certificates); name the peer-listen addresses in --peers',
     );
   }
-
-  return {
-    id,
-    listen,
-    peerListen,
-    clusterToken,
-    tls,
-    peerTls,
-    advertiseAddress,
-    peers,
-    dataDir,
-    http,
-    join,
-    profile,
-    timing: { heartbeatMs, electionMs, tickMs, heartbeatTicks, electionTicks },
-    limits: {
-      keyBytesMax,
-      valueBytesMax,
-      batchOpsMax: int('batchOpsMax', DEFAULTS.batchOpsMax, 1, 100_000),
-      batchBytesMax,
-      scanItemsMax: int('scanItemsMax', DEFAULTS.scanItemsMax, 1),
-      scanBytesMax: int('scanBytesMax', DEFAULTS.scanBytesMax, 1),
-    },
-    queues: {
-      proposalsMax: int('proposalsMax', DEFAULTS.proposalsMax),
-      readsMax: int('readsMax', DEFAULTS.readsMax),
-      outboxMessagesMax: int('outboxMessagesMax', DEFAULTS.outboxMessagesMax),
-    },
-    raft: {
-      preVote: bool('preVote', DEFAULTS.preVote),
-      checkQuorum: bool('checkQuorum', DEFAULTS.checkQuorum),
-      lazyCommit: bool('lazyCommit', DEFAULTS.lazyCommit),
-      inflightMessagesMax: int('inflightMessagesMax', DEFAULTS.inflightMessagesMax),
-      appendBytesMax,
-      uncommittedBytesMax,
-    },
-    snapshotEntries,
-    logRetainEntries,
-    snapshotChunkBytes: int('snapshotChunkBytes', DEFAULTS.snapshotChunkBytes, 1024, 64 * 1024 * 1024),
-    sessionsMax: int('sessionsMax', DEFAULTS.sessionsMax),
-    sessionsNewPerClientPerSecond: int(
-      'sessionsNewPerClientPerSecond',
-      DEFAULTS.sessionsNewPerClientPerSecond,
-      1,
-      1_000_000,
-    ),
-    sessionTtlMs,
-    requestTimeoutMs,
-    unsafeStaleReads: bool('unsafeStaleReads', DEFAULTS.unsafeStaleReads),
-    memoryBudgetBytes:
-      int('memoryBudgetMib', DEFAULTS.memoryBudgetMib, MEMORY_BUDGET_MIB_MIN, MEMORY_BUDGET_MIB_MAX) * 1024 * 1024,
-    logLevel: (str('logLevel') ?? DEFAULTS.logLevel) as LogLevel,
-  };
+  return { clusterToken, tls, peerTls };
 }
