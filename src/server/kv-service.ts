@@ -144,60 +144,6 @@ export function kvServiceHandlers(
     openSessionFn(req, timeoutMs, req.peer),
   );
 
-  /** One request of a Multi call: its result, or its error as the single call would have returned it. */
-  const multiOne = (op: MultiOpWire, timeoutMs: number, peer: string): Promise<Record<string, unknown>> => {
-    let run: Promise<unknown>;
-    const kind =
-      op.op ??
-      (op.put
-        ? 'put'
-        : op.get
-          ? 'get'
-          : op.delete
-            ? 'delete'
-            : op.compareAndSwap
-              ? 'compareAndSwap'
-              : op.openSession
-                ? 'openSession'
-                : undefined);
-    try {
-      if (kind === 'put' && op.put) run = fns.put(op.put, timeoutMs);
-      else if (kind === 'get' && op.get) run = fns.get(op.get, timeoutMs);
-      else if (kind === 'delete' && op.delete) run = fns.delete(op.delete, timeoutMs);
-      else if (kind === 'compareAndSwap' && op.compareAndSwap) run = fns.compareAndSwap(op.compareAndSwap, timeoutMs);
-      else if (kind === 'openSession' && op.openSession) run = openSessionFn(op.openSession, timeoutMs, peer);
-      else
-        throw new TesseraError(
-          'INVALID_ARGUMENT',
-          'a Multi op has no request (get, put, delete, compare_and_swap or open_session)',
-        );
-    } catch (e) {
-      run = Promise.reject(e);
-    }
-    return run.then(
-      (res) => ({ [kind as string]: res }),
-      (e: unknown) => ({ error: toRequestError(e) }),
-    );
-  };
-
-  /** One Scan page as the request's plan asks it (its byte bound already capped by the node's). */
-  const scanPage = async (plan: ScanPlan, timeoutMs: number) => {
-    const h = host();
-    const group = h.groupFor(plan.start);
-    const { value: page, header: hd } = await h.read(
-      group,
-      plan.stale ? 'stale' : 'linearizable',
-      (sm) => sm.scan(plan.start, plan.end, plan.limit, plan.bytesMax),
-      timeoutMs,
-    );
-    return {
-      header: hd,
-      items: page.items.map((kv) => ({ key: kv.key, value: kv.value })),
-      more: page.more,
-      nextStart: page.nextStart ?? EMPTY,
-    };
-  };
-
   return {
     get: u(
       'KV.Get',
@@ -223,7 +169,7 @@ export function kvServiceHandlers(
       const peer = call.getPeer();
       serveMulti(
         call,
-        (op, timeoutMs) => multiOne(op, timeoutMs, peer),
+        (op, timeoutMs) => multiOne(fns, openSessionFn, op, timeoutMs, peer),
         metrics,
         config.requestTimeoutMs,
         streamBounds,
@@ -233,7 +179,7 @@ export function kvServiceHandlers(
       const peer = call.getPeer();
       servePipeline(
         call,
-        (op, timeoutMs) => multiOne(op as MultiOpWire, timeoutMs, peer),
+        (op, timeoutMs) => multiOne(fns, openSessionFn, op as MultiOpWire, timeoutMs, peer),
         pipelines,
         metrics,
         config.requestTimeoutMs,
@@ -243,37 +189,114 @@ export function kvServiceHandlers(
 
     // A Scan page holds at most scanPageBytesMax bytes, reserved in the node's budget (on top of the op's
     // own bytes) while the page is read and answered: many concurrent scans get RESOURCE_EXHAUSTED at once.
-    scan: u('KV.Scan', async (req: ScanWire, timeoutMs) => {
-      const plan = scanPlan(req, limits);
-      plan.bytesMax = Math.min(plan.bytesMax, bounds.scanPageBytesMax);
-      if (!budget.tryAcquireBytes(plan.bytesMax)) {
-        metrics.overloadRefused.inc({ reason: 'scan' });
-        throw overloadError('scan bytes in flight');
-      }
-      try {
-        return await scanPage(plan, timeoutMs);
-      } finally {
-        budget.releaseBytes(plan.bytesMax);
-      }
-    }),
-    batch: u('KV.Batch', async (req: BatchWire, timeoutMs) => {
-      const { command, readSlots } = batchCommand(req, limits);
-      const h = host();
-      const firstKey = command.compares[0]?.key ?? command.writes[0]?.key ?? (command.reads[0] as Buffer);
-      const group = h.groupFor(firstKey);
-      for (const k of [...command.compares.map((c) => c.key), ...command.writes.map((w) => w.key), ...command.reads]) {
-        if (h.groupFor(k) !== group)
-          throw new TesseraError('INVALID_ARGUMENT', 'a batch must stay within one shard', { limit: 'batchShard' });
-      }
-      const { result, header: hd } = await h.propose(group, command, timeoutMs);
-      const r = expectResult(result, 'batch');
-      const results = readSlots.map((slot) => {
-        const v = slot >= 0 ? (r.values[slot] ?? null) : null;
-        return { found: v !== null, value: v ?? EMPTY };
-      });
-      return { header: hd, succeeded: r.succeeded, results };
-    }),
+    scan: u('KV.Scan', (req: ScanWire, timeoutMs) =>
+      scanWithinBudget(host, limits, admission, metrics, req, timeoutMs),
+    ),
+    batch: u('KV.Batch', (req: BatchWire, timeoutMs) => batchFn(host, limits, req, timeoutMs)),
   };
+}
+
+type KvFunctions = ReturnType<typeof kvFunctions>;
+type OpenSessionFn = (req: OpenSessionWire, timeoutMs: number, peer: string) => Promise<unknown>;
+
+/** The request a Multi/Pipeline op carries (its `op` oneof case, or the first field set). */
+function multiOpKind(op: MultiOpWire): MultiOpWire['op'] {
+  if (op.op !== undefined) return op.op;
+  if (op.put) return 'put';
+  if (op.get) return 'get';
+  if (op.delete) return 'delete';
+  if (op.compareAndSwap) return 'compareAndSwap';
+  if (op.openSession) return 'openSession';
+  return undefined;
+}
+
+/** One request of a Multi call: its result, or its error as the single call would have returned it. */
+function multiOne(
+  fns: KvFunctions,
+  openSession: OpenSessionFn,
+  op: MultiOpWire,
+  timeoutMs: number,
+  peer: string,
+): Promise<Record<string, unknown>> {
+  let run: Promise<unknown>;
+  const kind = multiOpKind(op);
+  try {
+    if (kind === 'put' && op.put) run = fns.put(op.put, timeoutMs);
+    else if (kind === 'get' && op.get) run = fns.get(op.get, timeoutMs);
+    else if (kind === 'delete' && op.delete) run = fns.delete(op.delete, timeoutMs);
+    else if (kind === 'compareAndSwap' && op.compareAndSwap) run = fns.compareAndSwap(op.compareAndSwap, timeoutMs);
+    else if (kind === 'openSession' && op.openSession) run = openSession(op.openSession, timeoutMs, peer);
+    else
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        'a Multi op has no request (get, put, delete, compare_and_swap or open_session)',
+      );
+  } catch (e) {
+    run = Promise.reject(e);
+  }
+  return run.then(
+    (res) => ({ [kind as string]: res }),
+    (e: unknown) => ({ error: toRequestError(e) }),
+  );
+}
+
+/** One Scan page as the request's plan asks it (its byte bound already capped by the node's). */
+async function scanPage(host: () => NodeHost, plan: ScanPlan, timeoutMs: number) {
+  const h = host();
+  const group = h.groupFor(plan.start);
+  const { value: page, header: hd } = await h.read(
+    group,
+    plan.stale ? 'stale' : 'linearizable',
+    (sm) => sm.scan(plan.start, plan.end, plan.limit, plan.bytesMax),
+    timeoutMs,
+  );
+  return {
+    header: hd,
+    items: page.items.map((kv) => ({ key: kv.key, value: kv.value })),
+    more: page.more,
+    nextStart: page.nextStart ?? EMPTY,
+  };
+}
+
+/** A Scan whose page (at most scanPageBytesMax bytes) is reserved in the node's budget while it runs. */
+async function scanWithinBudget(
+  host: () => NodeHost,
+  limits: NodeConfig['limits'],
+  { budget, bounds }: Admission,
+  metrics: NodeMetrics,
+  req: ScanWire,
+  timeoutMs: number,
+) {
+  const plan = scanPlan(req, limits);
+  plan.bytesMax = Math.min(plan.bytesMax, bounds.scanPageBytesMax);
+  if (!budget.tryAcquireBytes(plan.bytesMax)) {
+    metrics.overloadRefused.inc({ reason: 'scan' });
+    throw overloadError('scan bytes in flight');
+  }
+  try {
+    return await scanPage(host, plan, timeoutMs);
+  } finally {
+    budget.releaseBytes(plan.bytesMax);
+  }
+}
+
+/** A Batch: one command in the log, within one shard. */
+async function batchFn(host: () => NodeHost, limits: NodeConfig['limits'], req: BatchWire, timeoutMs: number) {
+  const { command, readSlots } = batchCommand(req, limits);
+  const h = host();
+  const firstKey = command.compares[0]?.key ?? command.writes[0]?.key ?? (command.reads[0] as Buffer);
+  const group = h.groupFor(firstKey);
+  for (const k of [...command.compares.map((c) => c.key), ...command.writes.map((w) => w.key), ...command.reads]) {
+    if (h.groupFor(k) !== group)
+      throw new TesseraError('INVALID_ARGUMENT', 'a batch must stay within one shard', { limit: 'batchShard' });
+  }
+  const { result, header: hd } = await h.propose(group, command, timeoutMs);
+  const r = expectResult(result, 'batch');
+  const results = readSlots.map((slot) => {
+    const v = slot >= 0 ? (r.values[slot] ?? null) : null;
+    return { found: v !== null, value: v ?? EMPTY };
+  });
+  return { header: hd, succeeded: r.succeeded, results };
 }
 
 /** The single-key requests, shared by their own RPCs and by Multi. */
