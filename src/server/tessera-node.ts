@@ -27,7 +27,7 @@ import {
   type ObsHttpServer,
 } from '../obs';
 import { NodeStore } from '../storage';
-import { Transport, loadPeerTls, startPeerServer, type PeerServer } from '../transport';
+import { Transport, loadPeerTls, startPeerServer, type PeerServer, type PeerTlsMaterial } from '../transport';
 import { adminServiceHandlers, TESSERA_VERSION } from './admin-service';
 import { establishIdentity, preflightResources, type EstablishedIdentity } from './preflight';
 import { clientListenerCredentials } from './credentials';
@@ -88,22 +88,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   let transport: Transport | null = null;
   let peerServer: PeerServer | null = null;
   try {
-    transport = new Transport({
-      selfId: config.id,
-      // The stored cluster id (preflight.ts); a --join node without one adopts its first peer's and stores it.
-      clusterId: established.identity.clusterId,
-      onClusterIdLearned: (clusterId) => {
-        established
-          .learnClusterId(clusterId)
-          .catch((e: unknown) => logger.error({ err: (e as Error).message }, 'cannot store the learned cluster id'));
-      },
-      clientAddress: config.advertiseAddress,
-      tls: peerTls,
-      outboxMessagesMax: config.queues.outboxMessagesMax,
-      random: random.fork(),
-      logger: logger.child({ component: 'transport' }),
-      metrics,
-    });
+    transport = newTransport(config, established, peerTls, random, logger, metrics);
     const admission = nodeAdmission(config, metrics);
     const responses = responseBudgetInterceptor(admission.budget, () =>
       metrics.overloadRefused.inc({ reason: 'response' }),
@@ -121,20 +106,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     server.addService(services.KV, kvServiceHandlers(current, config, metrics, pipelines, undefined, admission));
     server.addService(services.Admin, adminServiceHandlers(current, config, metrics));
     const grpcServer = server;
-    const grpcPort = await new Promise<number>((resolve, reject) =>
-      grpcServer.bindAsync(formatHostPort(config.listen), clientCredentials.credentials, (err, port) =>
-        err
-          ? reject(
-              new TesseraError(
-                'CONFIG',
-                `cannot listen on ${formatHostPort(config.listen)}: ${err.message}`,
-                {},
-                { cause: err },
-              ),
-            )
-          : resolve(port),
-      ),
-    );
+    const grpcPort = await bindGrpc(grpcServer, formatHostPort(config.listen), clientCredentials.credentials);
     let fatalReported = false;
     host = await NodeHost.open({
       config: runConfig,
@@ -167,27 +139,14 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       }),
     });
     const { http, loopMonitor } = await startObservability(config, metrics, health);
-    logger.info(
-      {
-        listen: `${config.listen.host}:${grpcPort}`,
-        peerListen: config.peerListen ? `${config.peerListen.host}:${peerServer?.port}` : null,
-        peerTls: peerTls !== null,
-        clientTls: clientCredentials.mode,
-        http: config.http ? `${config.http.host}:${http?.port}` : null,
-        peers: Object.fromEntries(runConfig.peers),
-        join: runConfig.join,
-        dataDir: config.dataDir,
-        timing: config.timing,
-        memoryBudgetBytes: admission.bounds.memoryBudgetBytes,
-        unsafeStaleReads: config.unsafeStaleReads,
-      },
-      'node started',
-    );
-    if (config.unsafeStaleReads)
-      logger.warn(
-        {},
-        'UNSAFE: --unsafe-stale-reads serves linearizable reads locally without ReadIndex (testing only)',
-      );
+    logNodeStarted(logger, config, runConfig, {
+      listen: `${config.listen.host}:${grpcPort}`,
+      peerListen: config.peerListen ? `${config.peerListen.host}:${peerServer?.port}` : null,
+      peerTls: peerTls !== null,
+      clientTls: clientCredentials.mode,
+      http: config.http ? `${config.http.host}:${http?.port}` : null,
+      memoryBudgetBytes: admission.bounds.memoryBudgetBytes,
+    });
     let closing: Promise<void> | null = null;
     const peerTransport = transport;
     const openPeerServer = peerServer;
@@ -200,24 +159,19 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       httpPort: http?.port ?? null,
       health,
       close: () => {
-        closing ??= (async () => {
-          serving = false;
-          // Fail in-flight proposals and reads with a retryable UNAVAILABLE, end client pipelines and peer
-          // streams, then stop gRPC: nothing holds the server open, so tryShutdown completes at once.
-          await openHost.close();
-          // The failed requests' answers reach the client pipelines in this turn's callbacks; then end them.
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          pipelines.endAll();
-          peerTransport.close();
-          await Promise.all([
-            shutdownGrpc(grpcServer),
-            openPeerServer ? shutdownGrpc(openPeerServer.server) : Promise.resolve(),
-          ]);
-          await store.close();
-          await http?.close();
-          loopMonitor.stop();
-          logger.info({}, 'node stopped');
-        })();
+        closing ??= stopNode({
+          host: openHost,
+          pipelines,
+          transport: peerTransport,
+          servers: [grpcServer, ...(openPeerServer ? [openPeerServer.server] : [])],
+          store,
+          http,
+          loopMonitor,
+          logger,
+          stopServing: () => {
+            serving = false;
+          },
+        });
         return closing;
       },
     };
@@ -229,6 +183,95 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     await store.close().catch(() => undefined);
     throw e;
   }
+}
+
+/** What a started node stops, in order (stopNode). */
+interface RunningParts {
+  host: NodeHost;
+  pipelines: OpenPipelines;
+  transport: Transport;
+  servers: grpc.Server[];
+  store: NodeStore;
+  http: Awaited<ReturnType<typeof startObservability>>['http'];
+  loopMonitor: { stop(): void };
+  logger: Logger;
+  stopServing(): void;
+}
+
+/**
+ * Fails in-flight proposals and reads with a retryable UNAVAILABLE, ends client pipelines and peer streams,
+ * then stops gRPC: nothing holds the servers open, so tryShutdown completes at once. Then the store, HTTP.
+ */
+async function stopNode(p: RunningParts): Promise<void> {
+  p.stopServing();
+  await p.host.close();
+  // The failed requests' answers reach the client pipelines in this turn's callbacks; then end them.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  p.pipelines.endAll();
+  p.transport.close();
+  await Promise.all(p.servers.map(shutdownGrpc));
+  await p.store.close();
+  await p.http?.close();
+  p.loopMonitor.stop();
+  p.logger.info({}, 'node stopped');
+}
+
+function newTransport(
+  config: NodeConfig,
+  established: EstablishedIdentity,
+  peerTls: PeerTlsMaterial | null,
+  random: Random,
+  logger: Logger,
+  metrics: NodeMetrics,
+): Transport {
+  return new Transport({
+    selfId: config.id,
+    // The stored cluster id (preflight.ts); a --join node without one adopts its first peer's and stores it.
+    clusterId: established.identity.clusterId,
+    onClusterIdLearned: (clusterId) => {
+      established
+        .learnClusterId(clusterId)
+        .catch((e: unknown) => logger.error({ err: (e as Error).message }, 'cannot store the learned cluster id'));
+    },
+    clientAddress: config.advertiseAddress,
+    tls: peerTls,
+    outboxMessagesMax: config.queues.outboxMessagesMax,
+    random: random.fork(),
+    logger: logger.child({ component: 'transport' }),
+    metrics,
+  });
+}
+
+/** Binds the client listener; a port in use or a bad address is CONFIG naming the address. */
+function bindGrpc(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
+  return new Promise<number>((resolve, reject) =>
+    server.bindAsync(address, credentials, (err, port) =>
+      err
+        ? reject(new TesseraError('CONFIG', `cannot listen on ${address}: ${err.message}`, {}, { cause: err }))
+        : resolve(port),
+    ),
+  );
+}
+
+function logNodeStarted(
+  logger: Logger,
+  config: NodeConfig,
+  runConfig: NodeConfig,
+  listeners: Record<string, unknown>,
+): void {
+  logger.info(
+    {
+      ...listeners,
+      peers: Object.fromEntries(runConfig.peers),
+      join: runConfig.join,
+      dataDir: config.dataDir,
+      timing: config.timing,
+      unsafeStaleReads: config.unsafeStaleReads,
+    },
+    'node started',
+  );
+  if (config.unsafeStaleReads)
+    logger.warn({}, 'UNSAFE: --unsafe-stale-reads serves linearizable reads locally without ReadIndex (testing only)');
 }
 
 /** The node's overload admission (memory-budget.ts), with its gauges wired to the metrics. */
