@@ -3,8 +3,9 @@
  *
  * Liveness (what the planner does with a node):
  * - `live`: state up and heard from within deadNodeTimeoutMs. Holds replicas; receives new ones.
- * - `suspect`: state down, or silent for longer than suspectAfterMs, but not yet dead. Nothing is done about it (no replacement, no new replica): a
- *   restart or a short partition must not cost a re-replication.
+ * - `suspect`: state down, or silent for longer than suspectAfterMs, but not yet dead. Nothing is done
+ *   about it (no replacement, no new replica): a restart or a short partition must not cost a
+ *   re-replication.
  * - `draining`: alive, receives nothing, and loses every replica and leadership.
  * - `dead`: silent for longer than deadNodeTimeoutMs (whatever its state): its replicas are re-created.
  * - `removed`: removed from the registry, or unknown to it: like dead.

@@ -68,6 +68,10 @@ function validateStatus(snapshot: ClusterSnapshot): void {
   }
 }
 
+/** Shards with a removal in this plan: `counts` already has its effect. */
+const removing = (actions: readonly PlacementAction[]): number[] =>
+  actions.filter((a) => a.kind === 'removeReplica').map((a) => a.shard);
+
 export function planPlacement(
   snapshot: ClusterSnapshot,
   config: PlacementConfig = defaultPlacementConfig,
@@ -88,13 +92,15 @@ export function planPlacement(
     if (r.kind !== 'act' || (slots.get(s.d.id) ?? 0) <= 0 || actions.length >= config.planActionsMax) continue;
     actions.push(r.action);
     slots.set(s.d.id, (slots.get(s.d.id) ?? 0) - 1);
+    // Later decisions of this plan see the counts this action leads to (as the next plan will).
     if (r.action.kind === 'addLearner') counts.set(r.action.node, (counts.get(r.action.node) ?? 0) + 1);
+    if (r.action.kind === 'removeReplica') counts.set(r.action.node, (counts.get(r.action.node) ?? 0) - 1);
   }
   steady.sort((a, b) => a.d.id - b.d.id);
   const moves = planReplicaMoves(
     view,
     steady,
-    projectedCounts(view, counts, new Set(blocked.map((b) => b.shard as number))),
+    projectedCounts(view, counts, new Set([...blocked.map((b) => b.shard), ...removing(actions)])),
     config.planActionsMax - actions.length,
   );
   actions.push(...moves);

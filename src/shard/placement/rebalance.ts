@@ -7,9 +7,9 @@
  * nothing on the latter gets a learner there; repair then promotes it and removes the voter on the most
  * loaded node. The counts used are projected: replicas already being shed by shards over their count are
  * subtracted where repair will take them (removalOrder), so moves in progress are not started twice. A
- * node that joins an N-node cluster thus receives about 1/(N+1) of the replicas, and the old nodes each
- * give up their share: no replica moves between old nodes. Moves in progress plus new ones stay within
- * rebalanceMovesMax.
+ * node that joins a balanced N-node cluster thus receives its share, floor or ceil of 1/(N+1) of the
+ * replicas, and no replica moves between old nodes (placement.test.ts sweeps this). Moves in progress
+ * plus new ones stay within rebalanceMovesMax.
  *
  * Leaders: while a live node leads at least 2 more shards than an up-to-date live voter of one of its
  * steady shards, leadership moves there (one transfer per shard).
@@ -28,17 +28,18 @@ export function isMoving(s: ShardView, replicas: number): boolean {
 }
 
 /**
- * Replica counts after the removals that shards over their replica count will make (not the blocked ones:
- * a removal that cannot happen must not make a node look lighter than it stays, or moves would loop).
+ * Replica counts after the removals that shards over their replica count will make, except for the shards
+ * in `skip`: blocked ones (a removal that cannot happen must not make a node look lighter than it stays,
+ * or moves would loop) and those whose removal this plan already counted.
  */
 export function projectedCounts(
   view: ClusterView,
   counts: ReadonlyMap<NodeId, number>,
-  blocked: ReadonlySet<number>,
+  skip: ReadonlySet<number>,
 ): Map<NodeId, number> {
   const out = new Map(counts);
   for (const s of view.shards) {
-    if (blocked.has(s.d.id)) continue;
+    if (skip.has(s.d.id)) continue;
     const excess = s.replicas.length - view.config.replicas;
     for (const r of removalOrder(s, out).slice(0, Math.max(0, excess))) out.set(r.node, get(out, r.node) - 1);
   }
@@ -99,7 +100,10 @@ function nextMove(
   return null;
 }
 
-/** Leadership off draining nodes (any eligible shard) and for balance (shards in `balance`), at most `budget`; `leaders` is updated as they are planned. */
+/**
+ * Leadership off draining nodes (any eligible shard) and for balance (shards in `balance`), at most
+ * `budget`; `leaders` is updated as transfers are planned.
+ */
 export function planLeaderMoves(
   view: ClusterView,
   eligible: readonly ShardView[],

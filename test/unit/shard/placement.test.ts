@@ -110,6 +110,40 @@ describe('scale-out', () => {
       expect(sim.log.filter((a) => a.kind === 'removeReplica').length).toBe(moved.length);
     });
   }
+  it('5 nodes, 20 shards, a 6th joins: 10 of the 60 replicas (1/6) move to it', () => {
+    const sim = cluster(5, 20);
+    sim.addNode(6);
+    sim.runToFixedPoint();
+    const moved = sim.log.filter((a) => a.kind === 'addLearner');
+    expect(moved.length).toBe(10);
+    expect(moved.every((a) => a.kind === 'addLearner' && a.node === 6)).toBe(true);
+    expect([...sim.counts().replicas.values()]).toEqual([10, 10, 10, 10, 10, 10]);
+  });
+  it('sweep: 3..7 nodes, 5..40 shards, 1..4 concurrent moves, N=3 or 5, from a balanced start: only the new node receives, exactly its share', () => {
+    let runs = 0;
+    for (let nodes = 3; nodes <= 7; nodes++)
+      for (const shards of [5, 13, 24, 40])
+        for (const movesMax of [1, 4])
+          for (const replicas of [3, 5]) {
+            if (replicas > nodes) continue;
+            const sim = cluster(nodes, shards, { ...config, replicas, rebalanceMovesMax: movesMax });
+            const before = [...sim.counts().replicas.values()];
+            if (Math.max(...before) - Math.min(...before) > 1) continue; // only from a balanced start
+            sim.addNode(nodes + 1);
+            sim.runToFixedPoint();
+            const what = `${nodes}+1 nodes, ${shards} shards, N=${replicas}, ${movesMax} moves`;
+            const moved = sim.log.filter((a) => a.kind === 'addLearner');
+            expect(
+              moved.every((a) => a.kind === 'addLearner' && a.node === nodes + 1),
+              what,
+            ).toBe(true);
+            const share = (shards * replicas) / (nodes + 1);
+            expect(moved.length, what).toBeGreaterThanOrEqual(Math.floor(share));
+            expect(moved.length, what).toBeLessThanOrEqual(Math.ceil(share));
+            runs++;
+          }
+    expect(runs).toBeGreaterThan(20);
+  });
   it('every move is add learner -> promote -> remove, and leaders end balanced', () => {
     const sim = cluster(3, 12);
     sim.addNode(4);
@@ -147,6 +181,21 @@ describe('drain', () => {
     expect(sim.counts().leaders.get(2)).toBe(0);
     expectFullyReplicated(sim, [1, 3, 4]);
     expect(sim.log.some((a) => a.cause === 'drain')).toBe(true);
+  });
+  it('drained then removed: nothing left to do, every shard fully replicated', () => {
+    const sim = cluster(4, 8);
+    sim.node(4).state = 'draining';
+    sim.runToFixedPoint();
+    sim.node(4).state = 'removed';
+    expect(sim.round().actions).toEqual([]);
+    expectFullyReplicated(sim, [1, 2, 3]);
+  });
+  it('removed without a drain: its replicas are re-created like a dead node', () => {
+    const sim = cluster(4, 8);
+    sim.node(4).state = 'removed';
+    sim.runToFixedPoint();
+    expectFullyReplicated(sim, [1, 2, 3]);
+    expect(sim.log.filter((a) => a.kind === 'removeReplica').every((a) => a.cause === 'removed-node')).toBe(true);
   });
   it('with nowhere to go (3 nodes, 3 replicas) leadership leaves but the replicas stay, and the plan says why', () => {
     const sim = cluster(3, 6);
