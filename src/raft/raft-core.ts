@@ -282,7 +282,8 @@ export class RaftCore implements RawNode {
    * already follow. That keeps a member whose configuration is behind (it missed the entries that added the
    * current leader, or they were compacted away) from refusing that leader forever; Raft itself accepts a
    * leader's messages whoever sends them, and the transport has authenticated the sender as a node of this
-   * cluster. Votes, acks and TimeoutNow from non-members are never accepted, nor a leader's message in a
+   * cluster. A TimeoutNow is let in only from the leader we follow in our term (a leader that removed itself
+   * hands over with it). Votes and acks from non-members are never accepted, nor a leader's message in a
    * term that is not newer than ours while another leader holds it. Read-only and allocation-free: the host
    * filters every peer message.
    */
@@ -291,6 +292,10 @@ export class RaftCore implements RawNode {
     const c = s.config;
     if ((c.voters.length === 0 && c.learners.length === 0 && c.votersOutgoing.length === 0) || isMember(c, m.from))
       return true;
+    // A leader that removed itself hands over with TimeoutNow (leader.ts handOver) while it still leads its
+    // term: the node it follows in this term is let in, or the handover never arrives and the group stays
+    // without a leader for good (jepsen-lite membership seed 6).
+    if (m.type === 'timeoutNow') return m.term === s.term && s.leader === m.from;
     if (m.type !== 'append' && m.type !== 'heartbeat' && m.type !== 'snapshot') return false;
     return m.term > s.term || (m.term === s.term && s.leader === m.from);
   }

@@ -111,6 +111,26 @@ describe('membership', () => {
     expect(h.core(1).status().role).toBe('follower');
   });
 
+  it('a leader removing itself hands over through the host filter: its TimeoutNow is accepted from the leader of the term (jepsen membership seed 6)', () => {
+    // NodeHost steps only what acceptsPeer lets in. The removed leader is no member once the removal
+    // applied, and acceptsPeer dropped its TimeoutNow: the handover never arrived, the removed leader kept
+    // heartbeating (accepted: the leader of the term) and no one campaigned, for good.
+    const h = new Harness([1, 2, 3], { checkQuorum: true, preVote: true });
+    h.elect(1);
+    h.propose(1, 'a');
+    // The first TimeoutNow is lost (as under write load, where the followers apply the removal first); the
+    // retry after the transfer times out meets followers that no longer count 1 as a member.
+    h.dropIf = (m) => m.type === 'timeoutNow' || !h.core(m.to).acceptsPeer(m);
+    expect(h.core(1).proposeMembership({ type: 'removeNode', node: 1 }).ok).toBe(true);
+    h.stabilize();
+    expect(h.core(2).status().config.voters).toEqual([2, 3]);
+    h.dropIf = (m) => !h.core(m.to).acceptsPeer(m);
+    for (let i = 0; i < 100 && h.leaders().filter((l) => l !== 1).length === 0; i++) h.tickAll(1);
+    const leaders = h.leaders().filter((l) => l !== 1);
+    expect(leaders.length).toBe(1);
+    expect(h.propose(leaders[0]!, 'b').ok).toBe(true);
+  });
+
   it('a removed leader that crashed before the others learned of its removal still lets them elect', () => {
     // Voters {2, 3}; leader 3 removes itself. 2 stores (and acks) the removal entry, but neither the later
     // entry X nor the news that the removal committed reaches 2 before 3 crashes. 2 (config {2, 3}, not yet
