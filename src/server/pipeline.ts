@@ -101,107 +101,144 @@ export function servePipeline(
   boundsOrOpsMax: PipelineBounds | number = {},
 ): void {
   const bounds = typeof boundsOrOpsMax === 'number' ? { opsInFlightMax: boundsOrOpsMax } : boundsOrOpsMax;
-  const okLatency = metrics.grpcLatencySeconds.labels({ method: 'KV.Pipeline', code: 'OK' });
-  const opsInFlightMax = bounds.opsInFlightMax ?? PIPELINE_OPS_IN_FLIGHT_MAX;
-  const budget = bounds.budget ?? new InflightBudget(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-  const streamFull = STREAM_FULL(opsInFlightMax);
-  const stallMs = bounds.stallMs ?? requestTimeoutMs;
-  let inFlight = 0;
-  /** Admission bytes of this stream's running ops; with its queued results at most callHeldBytesMax. */
-  let inFlightBytes = 0;
-  const callHeldBytesMax = CALL_HELD_FACTOR * (bounds.callQueuedBytesMax ?? CALL_QUEUED_BYTES_MAX_DEFAULT);
-  let clientDone = false;
-  let ended = false;
+  new PipelineStream(call, one, open, metrics, requestTimeoutMs, bounds).start();
+}
 
-  const queue = new ResponseQueue(
-    call,
-    budget,
-    bounds.callQueuedBytesMax ?? CALL_QUEUED_BYTES_MAX_DEFAULT,
-    {
-      pause: () => {
-        metrics.streamPauses.inc();
-        call.pause();
+/**
+ * One KV.Pipeline stream: admits each op (per-stream and node budgets), runs it, queues its result in the
+ * stream's ResponseQueue, and ends the stream once the client ended and every result was flushed.
+ */
+class PipelineStream {
+  private readonly okLatency: ReturnType<NodeMetrics['grpcLatencySeconds']['labels']>;
+  private readonly opsInFlightMax: number;
+  private readonly budget: InflightBudget;
+  private readonly streamFull: ReturnType<typeof toRequestError>;
+  private readonly stallMs: number;
+  /** Admission bytes of this stream's running ops; with its queued results at most callHeldBytesMax. */
+  private inFlightBytes = 0;
+  private readonly callHeldBytesMax: number;
+  private inFlight = 0;
+  private clientDone = false;
+  private ended = false;
+  private readonly queue: ResponseQueue;
+
+  constructor(
+    private readonly call: PipelineCall,
+    private readonly one: RunOne,
+    private readonly open: OpenPipelines,
+    private readonly metrics: NodeMetrics,
+    private readonly requestTimeoutMs: number,
+    bounds: PipelineBounds,
+  ) {
+    this.okLatency = metrics.grpcLatencySeconds.labels({ method: 'KV.Pipeline', code: 'OK' });
+    this.opsInFlightMax = bounds.opsInFlightMax ?? PIPELINE_OPS_IN_FLIGHT_MAX;
+    this.budget = bounds.budget ?? new InflightBudget(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    this.streamFull = STREAM_FULL(this.opsInFlightMax);
+    this.stallMs = bounds.stallMs ?? requestTimeoutMs;
+    const callQueuedBytesMax = bounds.callQueuedBytesMax ?? CALL_QUEUED_BYTES_MAX_DEFAULT;
+    this.callHeldBytesMax = CALL_HELD_FACTOR * callQueuedBytesMax;
+    this.queue = new ResponseQueue(
+      call,
+      this.budget,
+      callQueuedBytesMax,
+      {
+        pause: () => {
+          metrics.streamPauses.inc();
+          call.pause();
+        },
+        resume: () => {
+          if (!this.ended) call.resume();
+        },
+        flushed: () => {
+          if (this.clientDone && this.inFlight === 0 && !this.ended) this.end();
+        },
+        stalled: () => {
+          if (this.ended) return;
+          this.ended = true;
+          open.remove(this.end);
+          call.emit('error', STALLED_STATUS(this.stallMs));
+        },
       },
-      resume: () => {
-        if (!ended) call.resume();
-      },
-      flushed: () => {
-        if (clientDone && inFlight === 0 && !ended) end();
-      },
-      stalled: () => {
-        if (ended) return;
-        ended = true;
-        open.remove(end);
-        call.emit('error', STALLED_STATUS(stallMs));
-      },
-    },
-    (index) => ({ index, error: RESULT_REFUSED }),
-    stallMs,
-  );
-  const end = (): void => {
-    if (ended) return;
-    ended = true;
-    open.remove(end);
-    queue.flush();
-    if (!call.cancelled) call.end();
+      (index) => ({ index, error: RESULT_REFUSED }),
+      this.stallMs,
+    );
+  }
+
+  start(): void {
+    const call = this.call;
+    if (!this.open.add(this.end)) {
+      call.emit('error', {
+        code: grpc.status.UNAVAILABLE,
+        details: 'the node is shutting down; retry on another node',
+      });
+      return;
+    }
+    call.on('data', (req: { ops?: PipelineOpWire[] }) => {
+      if (this.ended) return;
+      for (const op of req.ops ?? []) this.admit(op);
+    });
+    call.on('end', () => {
+      this.clientDone = true;
+      if (this.inFlight === 0 && !this.queue.flushPending) this.end();
+    });
+    call.on('cancelled', () => {
+      this.ended = true;
+      this.open.remove(this.end);
+      this.queue.close();
+    });
+    // An error (ours: a stalled stream) ends the call but its written responses stay in memory, charged,
+    // until the stream closes ('cancelled' or 'close').
+    call.on('error', () => {
+      this.ended = true;
+      this.open.remove(this.end);
+    });
+    call.on('close', () => this.queue.close());
+  }
+
+  private readonly end = (): void => {
+    if (this.ended) return;
+    this.ended = true;
+    this.open.remove(this.end);
+    this.queue.flush();
+    if (!this.call.cancelled) this.call.end();
   };
 
-  if (!open.add(end)) {
-    call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'the node is shutting down; retry on another node' });
-    return;
+  /** Runs `op` if this stream and the node have room for it; else its refusal is queued at once. */
+  private admit(op: PipelineOpWire): void {
+    const id = op.id;
+    if (this.inFlight >= this.opsInFlightMax) {
+      this.queue.push({ index: id, error: this.streamFull });
+      return;
+    }
+    const budget = this.budget;
+    const bytes = budget.opBytes(op, isRead(op));
+    if (this.inFlightBytes + this.queue.heldBytes + bytes > this.callHeldBytesMax || !budget.tryAcquireOp(bytes)) {
+      this.queue.push({ index: id, error: NODE_FULL });
+      return;
+    }
+    this.inFlight++;
+    this.inFlightBytes += bytes;
+    const t0 = performance.now();
+    const limitMs = this.requestTimeoutMs;
+    const timeoutMs = op.timeoutMs > 0 ? Math.min(op.timeoutMs, limitMs) : limitMs;
+    void this.one(op, timeoutMs).then((result) => this.finish(id, bytes, t0, result));
   }
-  const finish = (id: number, bytes: number, t0: number, result: ResultWire): void => {
-    inFlight--;
-    inFlightBytes -= bytes;
-    budget.releaseOp(bytes);
+
+  private finish(id: number, bytes: number, t0: number, result: ResultWire): void {
+    this.inFlight--;
+    this.inFlightBytes -= bytes;
+    this.budget.releaseOp(bytes);
     const got = result.get as { value?: Buffer } | undefined;
-    if (got !== undefined) budget.noteRead(got.value?.length ?? 0);
-    if (result.error === undefined) okLatency.observe((performance.now() - t0) / 1000);
+    if (got !== undefined) this.budget.noteRead(got.value?.length ?? 0);
+    if (result.error === undefined) this.okLatency.observe((performance.now() - t0) / 1000);
     else {
       const code = (result.error as { code: number }).code;
-      metrics.grpcLatencySeconds.observe(
+      this.metrics.grpcLatencySeconds.observe(
         { method: 'KV.Pipeline', code: grpc.status[code] ?? String(code) },
         (performance.now() - t0) / 1000,
       );
     }
     result.index = id;
-    if (!ended) queue.push(result);
-  };
-  call.on('data', (req: { ops?: PipelineOpWire[] }) => {
-    if (ended) return;
-    for (const op of req.ops ?? []) {
-      const id = op.id;
-      if (inFlight >= opsInFlightMax) {
-        queue.push({ index: id, error: streamFull });
-        continue;
-      }
-      const bytes = budget.opBytes(op, isRead(op));
-      if (inFlightBytes + queue.heldBytes + bytes > callHeldBytesMax || !budget.tryAcquireOp(bytes)) {
-        queue.push({ index: id, error: NODE_FULL });
-        continue;
-      }
-      inFlight++;
-      inFlightBytes += bytes;
-      const t0 = performance.now();
-      const timeoutMs = op.timeoutMs > 0 ? Math.min(op.timeoutMs, requestTimeoutMs) : requestTimeoutMs;
-      void one(op, timeoutMs).then((result) => finish(id, bytes, t0, result));
-    }
-  });
-  call.on('end', () => {
-    clientDone = true;
-    if (inFlight === 0 && !queue.flushPending) end();
-  });
-  const gone = (): void => {
-    ended = true;
-    open.remove(end);
-    queue.close();
-  };
-  call.on('cancelled', gone);
-  // An error (ours: a stalled stream) ends the call but its written responses stay in memory, charged,
-  // until the stream closes ('cancelled' or 'close').
-  call.on('error', () => {
-    ended = true;
-    open.remove(end);
-  });
-  call.on('close', () => queue.close());
+    if (!this.ended) this.queue.push(result);
+  }
 }
