@@ -64,22 +64,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   const { config, logger } = options;
   const metrics = options.metrics ?? createNodeMetrics({ defaultMetrics: true });
   const random = new Random(options.seed ?? (Math.random() * 0xffff_ffff) >>> 0);
-  // Client TLS files are read and checked before anything is opened or written (CONFIG names the flag).
-  const clientCredentials = clientListenerCredentials(config);
-  // Peer TLS files likewise (CONFIG names the flag); with them the peer listener requires client certificates.
-  const peerTls = config.peerTls
-    ? loadPeerTls({ cert: config.peerTls.cert, key: config.peerTls.key, ca: config.peerTls.ca ?? '' })
-    : null;
-  // Before anything is written: the data dir and every port (exit 2, one line), then the identity checks.
-  await preflightResources(config);
-  const store = await openNodeStore(config.dataDir);
-  let established: EstablishedIdentity;
-  try {
-    established = await establishIdentity(store, config, logger);
-  } catch (e) {
-    await store.close().catch(() => undefined);
-    throw e;
-  }
+  const { clientCredentials, peerTls, store, established } = await prepareNode(config, logger);
   /** The flags as the data dir allows them: with existing data, peers and join are the stored ones. */
   const runConfig = established.config;
   let host: NodeHost | null = null;
@@ -108,36 +93,29 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     const grpcServer = server;
     const grpcPort = await bindGrpc(grpcServer, formatHostPort(config.listen), clientCredentials.credentials);
     let fatalReported = false;
+    const onFatal = (e: unknown): void => {
+      if (fatalReported) return;
+      fatalReported = true;
+      serving = false;
+      logger.fatal(
+        { err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) },
+        'fatal error; the node stops',
+      );
+      options.onFatal?.(e);
+    };
+    const nodeLogger = logger.child({ component: 'node' });
     host = await NodeHost.open({
       config: runConfig,
       store,
       transport,
-      logger: logger.child({ component: 'node' }),
+      logger: nodeLogger,
       metrics,
       random: random.fork(),
-      onFatal: (e) => {
-        if (fatalReported) return;
-        fatalReported = true;
-        serving = false;
-        logger.fatal(
-          { err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) },
-          'fatal error; the node stops',
-        );
-        options.onFatal?.(e);
-      },
+      onFatal,
     });
     serving = true;
     const openHost = host;
-    const health = (): HealthReport => ({
-      serving,
-      nodeId: config.id,
-      address: config.advertiseAddress,
-      version: TESSERA_VERSION,
-      groups: openHost.groupIds().map((id) => {
-        const s = openHost.groupStatus(id);
-        return { groupId: id, leader: s.leader, role: s.role, term: s.term, commit: s.commit, applied: s.applied };
-      }),
-    });
+    const health = (): HealthReport => healthOf(config, openHost, serving);
     const { http, loopMonitor } = await startObservability(config, metrics, health);
     logNodeStarted(logger, config, runConfig, {
       listen: `${config.listen.host}:${grpcPort}`,
@@ -214,6 +192,42 @@ async function stopNode(p: RunningParts): Promise<void> {
   await p.http?.close();
   p.loopMonitor.stop();
   p.logger.info({}, 'node stopped');
+}
+
+/**
+ * Everything checked before the node runs: TLS files are read first (CONFIG names the flag), then, before
+ * anything is written, the data dir and every port (exit 2, one line), then the store and the identity.
+ */
+async function prepareNode(config: NodeConfig, logger: Logger) {
+  const clientCredentials = clientListenerCredentials(config);
+  // With peer TLS files the peer listener requires client certificates.
+  const peerTls = config.peerTls
+    ? loadPeerTls({ cert: config.peerTls.cert, key: config.peerTls.key, ca: config.peerTls.ca ?? '' })
+    : null;
+  await preflightResources(config);
+  const store = await openNodeStore(config.dataDir);
+  let established: EstablishedIdentity;
+  try {
+    established = await establishIdentity(store, config, logger);
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+  return { clientCredentials, peerTls, store, established };
+}
+
+/** What /healthz reports: serving, identity, and each group's leader, term and indexes. */
+function healthOf(config: NodeConfig, host: NodeHost, serving: boolean): HealthReport {
+  return {
+    serving,
+    nodeId: config.id,
+    address: config.advertiseAddress,
+    version: TESSERA_VERSION,
+    groups: host.groupIds().map((id) => {
+      const s = host.groupStatus(id);
+      return { groupId: id, leader: s.leader, role: s.role, term: s.term, commit: s.commit, applied: s.applied };
+    }),
+  };
 }
 
 function newTransport(
