@@ -22,6 +22,7 @@ it('register + hostile for 30 s passes', async () => {
     crashes: expect.stringMatching(/^true/),
     recovery: expect.stringMatching(/^true/),
     hostile: expect.stringMatching(/^true/),
+    divergence: expect.stringMatching(/^true/),
   });
   const details = (
     run.results as unknown as { checkerDetails?: { hostile?: { attacks: { attack: string }[] } } } | null
