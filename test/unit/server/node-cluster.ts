@@ -1,22 +1,14 @@
 /** Test helper: N in-process TesseraNodes (real LevelDB, real gRPC on free 127.0.0.1 ports). */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNodeConfig } from '../../../src/config';
 import { silentLogger } from '../../../src/obs';
 import { startTesseraNode, type TesseraNode } from '../../../src/server';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../support/free-ports';
+
+export { freePort };
 
 export class NodeCluster {
   readonly nodes = new Map<number, TesseraNode>();
