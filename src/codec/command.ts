@@ -147,9 +147,13 @@ export function toCommand(v: unknown): Command {
   }
 }
 
-/** The bytes of a normal entry carrying `command`. */
+/**
+ * The bytes of a normal entry carrying `command`, in a buffer of their own: packr.pack returns a view into
+ * its shared target, which later packs (1 MiB Raft messages among them) keep filling, so an entry kept in
+ * the Raft log would pin megabytes of unrelated bytes (a 64 KiB write held ~5x its size on the leader).
+ */
 export function encodeCommand(command: Command): Uint8Array {
-  return packr.pack(commandTuple(command));
+  return Buffer.from(packr.pack(commandTuple(command)));
 }
 
 /** The command in a normal entry's data; throws CORRUPTION if the bytes are not a command. */
