@@ -4,6 +4,8 @@
 // file with the TypeScript compiler (a real parser, so strings and comments never count) and fails on
 // any reference to a forbidden global, any `async` function, or any import outside src/base.
 // Layer rules and cycles are checked by dependency-cruiser (.dependency-cruiser.cjs).
+// Files under src/meta/ (the meta shard's state machine: its apply must be deterministic, time only from the
+// log or passed in) may do I/O but must not read clocks, start timers or use ambient randomness either.
 import ts from 'typescript';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';
@@ -29,6 +31,9 @@ const forbiddenGlobals = new Set([
   'crypto',
   'fetch',
 ]);
+
+const deterministicDirs = ['src/meta'];
+const clockGlobals = new Set(['Date', 'setTimeout', 'setInterval', 'setImmediate', 'performance', 'process']);
 
 function walk(dir) {
   let out = [];
@@ -98,9 +103,43 @@ for (const dir of pureDirs) {
   }
 }
 
+for (const dir of deterministicDirs) {
+  for (const file of walk(join(root, dir))) {
+    const rel = relative(root, file);
+    const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+    const report = (node, what) => {
+      const { line, character } = sf.getLineAndCharacterOfPosition(node.getStart(sf));
+      problems.push(`${rel}:${line + 1}:${character + 1}: ${what}`);
+    };
+    const visit = (node) => {
+      const parent = node.parent;
+      const isName =
+        parent &&
+        (ts.isPropertyAccessExpression(parent) ||
+          ts.isPropertyAssignment(parent) ||
+          ts.isPropertySignature(parent) ||
+          ts.isPropertyDeclaration(parent) ||
+          ts.isMethodDeclaration(parent) ||
+          ts.isMethodSignature(parent)) &&
+        parent.name === node;
+      if (ts.isIdentifier(node) && clockGlobals.has(node.text) && !isName)
+        report(node, `uses '${node.text}' (meta/ is deterministic: time comes from the log or is passed in)`);
+      if (
+        ts.isPropertyAccessExpression(node) &&
+        ts.isIdentifier(node.expression) &&
+        node.expression.text === 'Math' &&
+        node.name.text === 'random'
+      )
+        report(node, "uses 'Math.random' (meta/ is deterministic)");
+      ts.forEachChild(node, visit);
+    };
+    visit(sf);
+  }
+}
+
 if (problems.length > 0) {
-  console.error(`check-imports: ${problems.length} problem(s) in the pure core:`);
+  console.error(`check-imports: ${problems.length} problem(s) in the pure core or the deterministic state machines:`);
   for (const p of problems) console.error(`  ${p}`);
   process.exit(1);
 }
-console.log('check-imports: src/raft and src/shard are pure');
+console.log('check-imports: src/raft and src/shard are pure; src/meta reads no clock');
