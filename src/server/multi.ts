@@ -6,7 +6,7 @@
  * them running, and more start only after a flush wrote the results of the previous ones; each admitted by the node's InflightBudget (RESOURCE_EXHAUSTED
  * result otherwise); no new request starts while the call's responses are not drained (response-queue.ts),
  * so a client that does not read holds at most the window's results; left undrained for the request
- * timeout, the call ends with RESOURCE_EXHAUSTED.
+ * timeout, or open past its deadline plus DEADLINE_GRACE_MS, its stream is reset (stream-reset.ts).
  */
 import * as grpc from '@grpc/grpc-js';
 import { TesseraError } from '../base';
@@ -15,6 +15,7 @@ import { toGrpcStatus, toRequestError } from './errors';
 import { overloadError, type InflightBudget } from './memory-budget';
 import { STALLED_STATUS, isRead } from './pipeline';
 import { ResponseQueue, type ResultWire } from './response-queue';
+import { resetPastDeadline, resetStream } from './stream-reset';
 import { remainingMs } from './unary';
 
 /** Most requests in one Multi call (the SDK sends far fewer). */
@@ -92,11 +93,7 @@ export function serveMulti<Op>(
     {
       pause: () => metrics.streamPauses.inc(),
       resume: startMore,
-      stalled: () => {
-        if (ended) return;
-        ended = true;
-        call.emit('error', STALLED_STATUS(requestTimeoutMs));
-      },
+      stalled: () => reset('stalled-stream'),
       flushed: () => {
         if (left === 0 && !ended && !queue.flushPending) {
           ended = true;
@@ -108,13 +105,25 @@ export function serveMulti<Op>(
     (index) => ({ index, error: RESULT_REFUSED }),
     requestTimeoutMs,
   );
+  // A client that does not read would never see a status (it waits behind the unread data): reset.
+  const reset = (reason: 'stalled-stream' | 'deadline-stream'): void => {
+    if (ended) return;
+    ended = true;
+    metrics.overloadRefused.inc({ reason });
+    if (resetStream(call) === 'fallback') call.emit('error', STALLED_STATUS(requestTimeoutMs));
+    queue.close();
+  };
+  const unguard = resetPastDeadline(call, () => reset('deadline-stream'));
   const gone = (): void => {
     ended = true;
     queue.close();
   };
   call.on('cancelled', gone);
   call.on('error', () => (ended = true)); // written responses stay charged until the stream closes
-  call.on('close', () => queue.close());
+  call.on('close', () => {
+    unguard();
+    queue.close();
+  });
   if (ops.length === 0) queue.flush();
   else startMore();
 }

@@ -12,7 +12,9 @@
  *   returns false, or more than callQueuedBytesMax bytes unflushed) the stream is not read (call.pause());
  *   HTTP/2 flow control then stops the client. A client that never reads its responses holds at most
  *   callQueuedBytesMax plus its in-flight ops' results;
- *   a stream left undrained for stallMs (the request timeout) is ended with RESOURCE_EXHAUSTED;
+ *   a stream left undrained for stallMs (the request timeout), or open past its deadline (grpc-timeout)
+ *   plus DEADLINE_GRACE_MS, is reset (HTTP/2 RST_STREAM ENHANCE_YOUR_CALM, stream-reset.ts: a status would
+ *   wait behind the unread data), which releases everything it held;
  * - results completing in one event-loop turn share one message;
  * - the node ends every open stream when it stops (OpenPipelines.endAll), after writing the results it
  *   has; the client treats requests still unanswered then as failed with an unknown outcome.
@@ -23,6 +25,7 @@ import type { NodeMetrics } from '../obs';
 import { toRequestError } from './errors';
 import { InflightBudget, overloadError } from './memory-budget';
 import { CALL_HELD_FACTOR, ResponseQueue, type ResultWire } from './response-queue';
+import { resetPastDeadline, resetStream } from './stream-reset';
 
 /** Requests of one stream running at once. */
 export const PIPELINE_OPS_IN_FLIGHT_MAX = 1024;
@@ -152,12 +155,7 @@ class PipelineStream {
         flushed: () => {
           if (this.clientDone && this.inFlight === 0 && !this.ended) this.end();
         },
-        stalled: () => {
-          if (this.ended) return;
-          this.ended = true;
-          open.remove(this.end);
-          call.emit('error', STALLED_STATUS(this.stallMs));
-        },
+        stalled: () => this.reset('stalled'),
       },
       (index) => ({ index, error: RESULT_REFUSED }),
       this.stallMs,
@@ -192,7 +190,24 @@ class PipelineStream {
       this.ended = true;
       this.open.remove(this.end);
     });
-    call.on('close', () => this.queue.close());
+    const unguard = resetPastDeadline(call, () => this.reset('deadline'));
+    call.on('close', () => {
+      unguard();
+      this.queue.close();
+    });
+  }
+
+  /**
+   * Ends a stream whose client does not read its responses (stalled, or past its deadline): an HTTP/2
+   * reset (stream-reset.ts), since a status would wait behind the unread data. grpc-js then reports the
+   * call cancelled, which releases its queue.
+   */
+  private reset(why: 'stalled' | 'deadline'): void {
+    this.ended = true;
+    this.open.remove(this.end);
+    this.metrics.overloadRefused.inc({ reason: why === 'stalled' ? 'stalled-stream' : 'deadline-stream' });
+    if (resetStream(this.call) === 'fallback') this.call.emit('error', STALLED_STATUS(this.stallMs));
+    this.queue.close();
   }
 
   private readonly end = (): void => {

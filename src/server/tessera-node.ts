@@ -75,8 +75,14 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   try {
     transport = newTransport(config, established, peerTls, random, logger, metrics);
     const admission = nodeAdmission(config, metrics);
-    const responses = responseBudgetInterceptor(admission.budget, () =>
-      metrics.overloadRefused.inc({ reason: 'response' }),
+    const responses = responseBudgetInterceptor(
+      admission.budget,
+      () => metrics.overloadRefused.inc({ reason: 'response' }),
+      {
+        connectionQueuedBytesMax: admission.bounds.callQueuedBytesMax,
+        stallMs: config.requestTimeoutMs,
+        onReset: (reason) => metrics.overloadRefused.inc({ reason }),
+      },
     );
     server = new grpc.Server(clientServerOptions(config, admission.bounds, [responses]));
     // The Raft service lives on the peer listener when there is one, never on the client port then.

@@ -1,6 +1,6 @@
 /**
  * The never-reading-client scenario of the overload tests (issue 9 §4), shared by
- * overload-pipeline.test.ts and overload-unary.test.ts: 8 keys of 512 KiB on a 3-node cluster with a
+ * overload-pipeline.test.ts and overload-never-reading-streams.test.ts: 8 keys of 512 KiB on a 3-node cluster with a
  * memory budget; an attacker process (overload-attacker.ts) sends 3,000 gets to the leader and never reads
  * a response; a bystander client (already connected) does puts and gets meanwhile. Checks that the
  * leader's peak RSS stays under the budget, its leadership holds, its ticks are not starved beyond the
@@ -41,6 +41,8 @@ export async function neverReadingClient(
   cluster: TestCluster,
   mode: 'pipeline' | 'unary',
   budgetMib: number,
+  /** Runs while the attacker is connected, after the first 8 s of attack (the leader's id). */
+  whileAttacking?: (leader: number) => Promise<void>,
 ): Promise<void> {
   const { leader, term } = await cluster.waitForLeader();
   const pid = cluster.pid(leader) as number;
@@ -57,6 +59,10 @@ export async function neverReadingClient(
   try {
     const attacker = await startAttacker(cluster.address(leader), mode);
     await new Promise((r) => setTimeout(r, 8000)); // the node serves what it read meanwhile
+    await whileAttacking?.(leader).catch((e: unknown) => {
+      attacker.kill('SIGKILL');
+      throw e;
+    });
     attacker.kill('SIGKILL');
   } finally {
     stopAttack();
