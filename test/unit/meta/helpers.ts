@@ -15,7 +15,7 @@ export const ep = (n: number): Epoch => epochOf(n);
 export const key = (s: string): Buffer => Buffer.from(s);
 export const addr = (id: number): string => `127.0.0.1:${7000 + id}`;
 
-export const bootstrap = (nodes = [1, 2, 3]): MetaCommand => ({
+export const bootstrap = (nodes = [1, 2, 3]): Extract<MetaCommand, { type: 'bootstrap' }> => ({
   type: 'bootstrap',
   clusterId: CLUSTER,
   nodes: nodes.map((id) => ({ id, address: addr(id) })),
