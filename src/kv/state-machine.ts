@@ -524,6 +524,29 @@ export class StateMachine {
     );
   }
 
+  /**
+   * Self-repair's source (node/self-repair.ts): a chunked reader of the state at one applied index, callable
+   * at any time (apply may run): the LevelDB snapshot is taken under the read fence (never mid-install) and
+   * the index is read from it (m/<g>/applied is written in the same batch as the data it covers).
+   */
+  async openConsistentSnapshot(chunkBytes: number = SNAPSHOT_CHUNK_BYTES_DEFAULT): Promise<SnapshotReader> {
+    await this.enterRead();
+    let snapshot;
+    try {
+      snapshot = this.db.snapshot();
+    } finally {
+      this.exitRead();
+    }
+    try {
+      const buf = await this.db.get(appliedKey(this.groupId), { snapshot });
+      const applied = buf === undefined ? 0 : decodeIndex(buf, formatKey(appliedKey(this.groupId)));
+      return new SnapshotReader(this.db, snapshot, this.groupId, this.range, applied, chunkBytes);
+    } catch (e) {
+      await snapshot.close();
+      throw e;
+    }
+  }
+
   /** Starts receiving a snapshot (discarding any earlier staging of this group). */
   async beginSnapshotStaging(snapshotId: string): Promise<void> {
     this.checkUsable();

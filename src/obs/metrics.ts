@@ -37,6 +37,10 @@ export interface NodeMetrics {
   undecodableEntries: Counter<'group'>;
   /** Reads refused with DATA_LOSS: a stored record failed its check or the LevelDB files are damaged. */
   dataLoss: Counter<'group'>;
+  /** Self-repairs of a replica whose stored data failed its check (node/self-repair.ts), by outcome. */
+  selfRepairs: Counter<'group' | 'outcome'>;
+  /** 1 while a group's replica on this node needs repair (its stored data failed a check), else 0. */
+  needsRepair: Gauge<'group'>;
   snapshotsSent: Counter<'outcome'>;
   snapshotsReceived: Counter<'outcome'>;
   grpcLatencySeconds: Histogram<'method' | 'code'>;
@@ -177,6 +181,18 @@ function storageMetrics(r: Registry[]) {
     dataLoss: new Counter({
       name: 'tessera_data_loss_total',
       help: 'Reads refused with DATA_LOSS because stored data failed its check',
+      labelNames: ['group'],
+      registers: r,
+    }),
+    selfRepairs: new Counter({
+      name: 'tessera_self_repairs_total',
+      help: 'Repairs of this replica from a peer copy after stored data failed its check, by outcome',
+      labelNames: ['group', 'outcome'],
+      registers: r,
+    }),
+    needsRepair: new Gauge({
+      name: 'tessera_replica_needs_repair',
+      help: '1 while this replica of the group holds data that failed its check and waits for a repair',
       labelNames: ['group'],
       registers: r,
     }),

@@ -6,6 +6,7 @@
 export { Transport } from './transport';
 export type { IncomingSnapshot, OutgoingSnapshotChunk, TransportHandler, TransportOptions } from './transport';
 export type { BackoffConfig } from './peer-link';
+export type { RepairSource } from './repair-fetch';
 export {
   ADDRESS_BYTES_MAX,
   HANDSHAKE_HEADERS,

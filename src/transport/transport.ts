@@ -40,6 +40,7 @@ import {
 } from './handshake';
 import { PeerLink, type BackoffConfig } from './peer-link';
 import { SnapshotSendCall } from './snapshot-send-call';
+import { fetchRepairChunks, serveRepairChunks, type RepairServeCall, type RepairSource } from './repair-fetch';
 import { peerChannelCredentials, type PeerTlsMaterial } from './peer-credentials';
 import { loadRaftProto, type MessageBatchWire, type SnapshotAckWire, type SnapshotChunkWire } from './proto';
 
@@ -60,6 +61,11 @@ export interface TransportHandler {
   onSnapshot(snapshot: IncomingSnapshot): Promise<void>;
   /** An authenticated peer's handshake named its client-facing address (bounded, HOST:PORT). */
   onPeerClientAddress?(peer: NodeId, clientAddress: string): void;
+  /**
+   * Self-repair (repair-fetch.ts): authenticated member `from` asks for a copy of this node's state machine
+   * of a group at an applied index >= minIndex; rejects to refuse. Without it such calls are refused.
+   */
+  onRepairRequest?(from: NodeId, groupId: GroupId, minIndex: number): Promise<RepairSource>;
 }
 
 export interface OutgoingSnapshotChunk {
@@ -247,6 +253,28 @@ export class Transport {
     }
   }
 
+  /**
+   * Self-repair: pulls a copy of peer `to`'s state machine of a group (at an applied index >= minIndex), as
+   * snapshot chunks; the whole fetch is bounded by snapshotTimeoutMs. Throws UNAVAILABLE on any failure.
+   */
+  fetchRepairSnapshot(to: NodeId, groupId: GroupId, minIndex: number): AsyncGenerator<Buffer> {
+    const client = this.links.get(to)?.currentClient();
+    if (!client) throw new TesseraError('UNAVAILABLE', `no connection to peer ${to} for a repair fetch`);
+    const metadata = this.outgoingHandshake(to);
+    if (metadata === null || this.closed)
+      throw new TesseraError('UNAVAILABLE', `cannot ask peer ${to} for a repair copy (no cluster id, or closed)`);
+    const stub = (client as unknown as { fetchRepairSnapshot: Parameters<typeof fetchRepairChunks>[0] })
+      .fetchRepairSnapshot;
+    return fetchRepairChunks(stub.bind(client), metadata, {
+      selfId: this.opts.selfId,
+      to,
+      groupId,
+      minIndex,
+      timeoutMs: this.opts.snapshotTimeoutMs,
+      answerProves: (answer) => this.answerProves(metadata, answer, to),
+    });
+  }
+
   /** Add the Raft peer service to a gRPC server (the node's single server). */
   registerOn(server: grpc.Server): void {
     server.addService(loadRaftProto().service, {
@@ -255,6 +283,7 @@ export class Transport {
         call: grpc.ServerReadableStream<SnapshotChunkWire, SnapshotAckWire>,
         cb: grpc.sendUnaryData<SnapshotAckWire>,
       ) => this.acceptSnapshot(call, cb),
+      fetchRepairSnapshot: (call: RepairServeCall) => this.serveRepair(call),
     });
   }
 
@@ -359,6 +388,44 @@ export class Transport {
         this.opts.metrics?.snapshotsReceived.inc({ outcome: 'refused' });
         this.opts.logger.warn({ from: peer, err: (e as Error).message }, 'snapshot refused');
         cb(null, { accepted: false, error: (e as Error).message });
+      },
+    );
+  }
+
+  /** Raft.FetchRepairSnapshot: the door, the request's from/to, the node's consent, then the chunks. */
+  private serveRepair(call: RepairServeCall): void {
+    const handler = this.handler;
+    const refuse = (code: grpc.status, details: string): void => {
+      call.emit('error', { code, details });
+    };
+    if (this.closed || handler === null || handler.onRepairRequest === undefined) {
+      refuse(grpc.status.UNAVAILABLE, 'node not ready');
+      return;
+    }
+    const auth = this.authenticate(call);
+    if (!auth.ok) {
+      refuse(auth.code, auth.detail);
+      return;
+    }
+    const peer = auth.handshake.nodeId;
+    const selfId = this.opts.selfId;
+    const req = call.request;
+    if (req.from !== peer || req.to !== selfId) {
+      this.reject(req.from !== peer ? 'spoofed_from' : 'wrong_to', String(peer), { call: 'repair' });
+      refuse(grpc.status.PERMISSION_DENIED, `repair request from ${req.from} to ${req.to} on node ${peer}'s call`);
+      return;
+    }
+    call.sendMetadata(answerMetadata(this.clusterIdValue as string, selfId, auth.handshake));
+    const serve = async (): Promise<void> => {
+      const source = await handler.onRepairRequest!(peer, req.groupId, req.minIndex);
+      const ctx = { selfId, peer, groupId: req.groupId, stallMs: this.opts.snapshotStallMs };
+      await serveRepairChunks(call, source, ctx);
+    };
+    serve().then(
+      () => this.opts.logger.info({ to: peer, group: req.groupId }, 'repair copy sent'),
+      (e: unknown) => {
+        this.opts.logger.warn({ to: peer, group: req.groupId, err: (e as Error).message }, 'repair copy not sent');
+        refuse(grpc.status.UNAVAILABLE, (e as Error).message);
       },
     );
   }
