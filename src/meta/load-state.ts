@@ -15,6 +15,9 @@ import { decodeCluster, decodeDescriptor, decodeNode } from './records';
 import type { ClusterRecord, NodeRecord } from './types';
 import { META_LIMITS } from './types';
 
+/** Items a meta state holds at most: the cluster record, the meta descriptor, every shard and node. */
+export const META_ITEMS_MAX = META_LIMITS.nodesMax + META_LIMITS.shardsMax + 2;
+
 /** Collects items one at a time (bounded by META_LIMITS), then builds the state. */
 export class StateLoader {
   private cluster: ClusterRecord | null = null;
@@ -25,6 +28,11 @@ export class StateLoader {
 
   constructor(private readonly where: string) {}
 
+  /** Items added so far. */
+  get count(): number {
+    return this.items;
+  }
+
   private bad(name: string, problem: string): never {
     throw new TesseraError('CORRUPTION', `${this.where}: ${name}: ${problem}`, { key: name });
   }
@@ -33,7 +41,7 @@ export class StateLoader {
     const name = formatSuffix(suffix);
     const item = parseSuffix(suffix);
     if (item === null) this.bad(name, 'not a meta key');
-    if (++this.items > META_LIMITS.nodesMax + META_LIMITS.shardsMax + 2) this.bad(name, 'too many items');
+    if (++this.items > META_ITEMS_MAX) this.bad(name, 'too many items');
     switch (item.kind) {
       case 'cluster':
         if (this.cluster !== null) this.bad(name, 'appears twice');

@@ -3,7 +3,7 @@
  * complete, [applied, itemCount]), then runMetaInstall replaces the c/G/ records with them.
  *
  * - Every chunk is hostile: its shape (decodeMetaChunk), order (seq), index (the same applied in every
- *   chunk) and item count are checked, and every item is decoded as the record its key names
+ *   chunk), item count (at most META_ITEMS_MAX in all, each item once) are checked, and every item is decoded as the record its key names
  *   (StateLoader). The done chunk is accepted only if the whole staged set builds a coherent state, so a
  *   snapshot that would leave a gap in the keyspace, a replica on an unknown node, a duplicated item or a
  *   damaged record is refused before it replaces anything.
@@ -26,7 +26,7 @@ import {
   stagingPrefix,
 } from '../codec';
 import type { BatchOp, StoreDb } from '../storage';
-import { StateLoader } from './load-state';
+import { META_ITEMS_MAX, StateLoader } from './load-state';
 import { metaKey, metaRange } from './meta-keys';
 import { decodeMetaChunk } from './snapshot-chunk';
 
@@ -94,10 +94,14 @@ export class MetaSnapshotStaging {
       return { type: 'put', key: Buffer.concat([st.prefix, ITEM, it.key]), value: it.value };
     });
     const itemCount = st.itemCount + chunk.items.length;
+    if (itemCount > META_ITEMS_MAX) refuse(`more than ${META_ITEMS_MAX} items`);
     if (ops.length > 0) await this.db.batch(ops);
     if (chunk.done) {
       if (chunk.itemCount !== itemCount) refuse(`${itemCount} items received, the sender sent ${chunk.itemCount}`);
-      (await loadStaged(this.db, st.prefix, `meta snapshot ${id}`)).finish();
+      const staged = await loadStaged(this.db, st.prefix, `meta snapshot ${id}`);
+      // An item sent twice overwrote itself in the staging: refuse rather than keep the last copy.
+      if (staged.count !== itemCount) refuse(`${itemCount} items received, ${staged.count} distinct`);
+      staged.finish();
       await this.db.put(stagingEndKey(st.prefix), encodeRecord([chunk.applied, itemCount]));
     }
     st.nextSeq++;

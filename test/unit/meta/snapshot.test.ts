@@ -165,6 +165,13 @@ describe('hostile snapshot chunks', () => {
       [[chunk({ items: without(0), itemCount: items.length - 1 })], /meta state|cluster record/],
       [[chunk({ items: damaged })], /checksum mismatch/],
       [
+        [
+          chunk({ done: false, items: items.slice(0, 1), itemCount: 0 }),
+          chunk({ seq: 1, items: items, itemCount: items.length + 1 }),
+        ],
+        /items received, \d+ distinct/,
+      ],
+      [
         [chunk({ items: [...items, { key: Buffer.from('zz'), value: encodeRecord(1) }], itemCount: items.length + 1 })],
         /not a meta key/,
       ],
@@ -190,6 +197,23 @@ describe('hostile snapshot chunks', () => {
     await b.sm.beginSnapshotStaging('y');
     await b.sm.stageChunk('y', chunk({}));
     await expect(b.sm.stageChunk('y', chunk({ seq: 1 }))).rejects.toThrow(/a chunk after the last one/);
+  });
+});
+
+describe('snapshot bounds', () => {
+  it('refuses a stream of more items than a meta state can hold, before its last chunk', async () => {
+    const { store } = await stores.make();
+    const b = await MetaHarness.open(store);
+    await b.sm.beginSnapshotStaging('big');
+    const items: MetaChunkItem[] = Array.from({ length: 4096 }, (_, i) => ({
+      key: Buffer.from([0x6e, 0, 0, (i + 1) >> 8, (i + 1) & 255]),
+      value: encodeRecord([i + 1, addr(i + 1), 0, null, null]),
+    }));
+    let seq = 0;
+    const send = () =>
+      b.sm.stageChunk('big', encodeMetaChunk({ seq: seq++, applied: 5, done: false, itemCount: 0, items }));
+    for (let i = 0; i < 24; i++) await send();
+    await expect(send()).rejects.toThrow(/more than 101026 items/);
   });
 });
 
