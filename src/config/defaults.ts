@@ -64,6 +64,18 @@ export function derivedTickMs(heartbeatMs: number): number {
   return Math.max(5, Math.floor(heartbeatMs / 2));
 }
 
+/** The smallest --snapshot-bytes accepted (one large value must fit below it). */
+export const SNAPSHOT_BYTES_MIN = 1024 * 1024;
+
+/**
+ * Bytes of applied entries the in-memory Raft log may hold before compaction, when not given: an eighth of
+ * the memory budget (the log is part of the node's baseline; like TiKV's raft-log-gc-size-limit, a byte
+ * bound so that large values do not keep snapshotEntries of them in memory).
+ */
+export function derivedSnapshotBytes(memoryBudgetBytes: number): number {
+  return Math.max(SNAPSHOT_BYTES_MIN, Math.floor(memoryBudgetBytes / 8));
+}
+
 /** Entries kept behind the applied index at compaction when not given. */
 export function derivedLogRetainEntries(snapshotEntries: number): number {
   return Math.max(1, Math.floor(snapshotEntries / 10));

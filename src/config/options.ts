@@ -101,6 +101,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'int',
     help: 'entries kept behind the applied index at compaction (default snapshotEntries / 10)',
   },
+  {
+    key: 'snapshotBytes',
+    kind: 'int',
+    help: 'compact the log once its applied entries hold more bytes than this (default memoryBudgetMib / 8, min 1 MiB, at most half the budget)',
+  },
   { key: 'snapshotChunkBytes', kind: 'int', help: 'InstallSnapshot chunk size in bytes (default 1048576)' },
   { key: 'sessionsMax', kind: 'int', help: 'client sessions remembered per group (default 100000)' },
   {

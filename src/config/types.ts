@@ -96,6 +96,11 @@ export interface NodeConfig {
   snapshotEntries: number;
   /** Entries kept behind the applied index at compaction, so briefly lagging followers need no snapshot. */
   logRetainEntries: number;
+  /**
+   * Compact the log also once its applied entries hold more bytes than this (default memory budget / 8);
+   * the entries kept behind the applied index then hold at most a quarter of it (node/compaction.ts).
+   */
+  snapshotBytes: number;
   /** Target size of one InstallSnapshot chunk. */
   snapshotChunkBytes: number;
   /** Client sessions remembered per group (exactly-once writes). */

@@ -9,7 +9,9 @@ import {
   MEMORY_BUDGET_MIB_MIN,
   PROFILES,
   SESSION_TTL_MS_MIN,
+  SNAPSHOT_BYTES_MIN,
   derivedLogRetainEntries,
+  derivedSnapshotBytes,
   derivedTickMs,
 } from './defaults';
 import type { RawConfig, RawValue } from './load';
@@ -181,8 +183,7 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     ),
     ...timeouts,
     unsafeStaleReads: r.bool('unsafeStaleReads', DEFAULTS.unsafeStaleReads),
-    memoryBudgetBytes:
-      r.int('memoryBudgetMib', DEFAULTS.memoryBudgetMib, MEMORY_BUDGET_MIB_MIN, MEMORY_BUDGET_MIB_MAX) * 1024 * 1024,
+    memoryBudgetBytes: memoryBudgetBytesOf(r),
     logLevel: (r.str('logLevel') ?? DEFAULTS.logLevel) as LogLevel,
   };
 }
@@ -270,12 +271,22 @@ function timingOf(r: OptionReader): NodeConfig['timing'] {
   return { heartbeatMs, electionMs, tickMs, heartbeatTicks, electionTicks };
 }
 
-function logRetentionOf(r: OptionReader): { snapshotEntries: number; logRetainEntries: number } {
+function memoryBudgetBytesOf(r: OptionReader): number {
+  return r.int('memoryBudgetMib', DEFAULTS.memoryBudgetMib, MEMORY_BUDGET_MIB_MIN, MEMORY_BUDGET_MIB_MAX) * 1024 * 1024;
+}
+
+function logRetentionOf(r: OptionReader): { snapshotEntries: number; logRetainEntries: number; snapshotBytes: number } {
   const snapshotEntries = r.int('snapshotEntries', DEFAULTS.snapshotEntries, 2);
   const logRetainEntries = r.int('logRetainEntries', derivedLogRetainEntries(snapshotEntries), 0);
   if (logRetainEntries >= snapshotEntries)
     fail(`--log-retain-entries (${logRetainEntries}) must be below --snapshot-entries (${snapshotEntries})`);
-  return { snapshotEntries, logRetainEntries };
+  const budgetBytes = memoryBudgetBytesOf(r);
+  const snapshotBytes = r.int('snapshotBytes', derivedSnapshotBytes(budgetBytes), SNAPSHOT_BYTES_MIN);
+  if (snapshotBytes > budgetBytes / 2)
+    fail(
+      `--snapshot-bytes (${snapshotBytes}) must be at most half the memory budget (${budgetBytes} bytes): the log is part of the node's baseline`,
+    );
+  return { snapshotEntries, logRetainEntries, snapshotBytes };
 }
 
 function limitsOf(r: OptionReader): NodeConfig['limits'] {

@@ -10,6 +10,7 @@ import { StateMachine, type KeyRange, type StateMachineOptions } from '../kv';
 import type { NodeMetrics } from '../obs';
 import { RaftCore, type ConfigState, type RaftConfig } from '../raft';
 import type { GroupDurableState, NodeStore } from '../storage';
+import { openedLog } from './compaction';
 import { Group } from './group';
 
 export function raftConfigOf(config: NodeConfig): RaftConfig {
@@ -68,6 +69,6 @@ export async function openGroup(
   g.term = st.term;
   g.commit = st.commit;
   g.syncedHardState = hardState;
-  g.firstIndex = st.firstIndex;
+  openedLog(g, st.firstIndex, durable?.entries ?? []);
   return { group: g, durable };
 }

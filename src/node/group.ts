@@ -73,6 +73,9 @@ export class Group implements LoopGroup, CompactionGroup {
   compactionPoints: CompactionPoint[] = [];
   /** First index still in the in-memory log (after the last compaction or snapshot). */
   firstIndex = 1;
+  /** Bytes of entries applied, and of those compacted away (compaction.ts: the log's bytes bound). */
+  bytesApplied = 0;
+  bytesCompacted = 0;
   readonly label: string;
   readonly m: GroupMetrics;
 

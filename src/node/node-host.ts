@@ -33,7 +33,7 @@ import { decodeRaftMessage, encodeCommand, encodeRaftMessage, type Command, type
 import type { NodeConfig } from '../config';
 import type { KeyRange, StateMachine } from '../kv';
 import type { DropReason, Entry, MembershipChange, Message, ProposeOutcome, Ready, Role, SnapshotMeta } from '../raft';
-import type { IncomingSnapshot, RepairSource, TransportHandler } from '../transport';
+import type { IncomingSnapshot, TransportHandler } from '../transport';
 import { AddressBook } from './address-book';
 import { compactAt, noteApplied, resetCompaction, takeCompactionPoint } from './compaction';
 import { dropError, leadershipLostError, notLeaderError } from './errors';
@@ -50,7 +50,6 @@ import {
 } from './membership';
 import { checkMembershipChange, type GuardDecision, type GuardedChange, type MemberProgress } from './membership-guard';
 import { ReadyLoop, type PersistWrite, type ReadyLoopIo } from './ready-loop';
-import { SelfRepair } from './self-repair';
 import { abandonStaging, beginStaging, stepStaged } from './snapshot-staging';
 import { sendSnapshot, stageSnapshot, type SnapshotSendContext } from './snapshot-transfer';
 import type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, ResponseHeader } from './types';
@@ -81,8 +80,6 @@ export class NodeHost implements TransportHandler {
   private fatal: unknown = null;
   private stagingSeq = 0;
   private readonly snapshotContext: SnapshotSendContext;
-  /** Repairs a replica whose stored data failed its check from a peer copy (self-repair.ts). */
-  private readonly repair: SelfRepair;
   /** Queue-depth gauges bound to their labels once (set after every Ready). */
   private readonly queueDepth: Record<'proposals' | 'reads' | 'outbox', { set(v: number): void }>;
   /** Rejected-peer-message counters bound to their labels once (the drop path allocates nothing either). */
@@ -129,15 +126,6 @@ export class NodeHost implements TransportHandler {
       chunkBytes: opts.config.snapshotChunkBytes,
       schedule: () => this.schedule(),
     };
-    this.repair = new SelfRepair({
-      selfId: opts.config.id,
-      fetch: (to, groupId, minIndex) => opts.transport.fetchRepairSnapshot(to, groupId, minIndex),
-      db: opts.store.db,
-      logger: opts.logger,
-      metrics: opts.metrics,
-      chunkBytes: opts.config.snapshotChunkBytes,
-      schedule: () => this.schedule(),
-    });
   }
 
   /** Opens the node's groups from the store (bootstrapping group 1 on an empty store) and starts ticking. */
@@ -174,12 +162,11 @@ export class NodeHost implements TransportHandler {
     const corruptKeysLogged = new Set<string>();
     const onCorruptRead = (info: { groupId: number; key: string; message: string }): void => {
       dataLoss.inc();
-      this.repair.noteCorrupt(groupId, info.key);
       if (corruptKeysLogged.has(info.key) || corruptKeysLogged.size >= CORRUPT_KEYS_LOGGED_MAX) return;
       corruptKeysLogged.add(info.key);
       this.opts.logger.error(
         { ...info, dataDir: config.dataDir },
-        'stored data failed its check: reads of it answer DATA_LOSS (logged once per key) until this replica repaired itself from a peer copy (self-repair); if it cannot (no peer holds a good copy), rebuild it: member remove, wipe the data dir, start with --join, member add',
+        'stored data failed its check: reads of it answer DATA_LOSS (logged once per key); rebuild this replica: member remove, wipe the data dir, start with --join, member add',
       );
     };
     const { group: g, durable } = await openGroup(
@@ -702,21 +689,10 @@ export class NodeHost implements TransportHandler {
     }
   }
 
-  /** Self-repair's serving side: a member asks for a copy of our state machine (self-repair.ts decides). */
-  async onRepairRequest(from: NodeId, groupId: GroupId, minIndex: number): Promise<RepairSource> {
-    this.checkOpen();
-    const g = this.groups.get(groupId);
-    if (!g) throw new Error(`no group ${groupId} on this node`);
-    return this.repair.serve(g, from, minIndex);
-  }
-
   // ---------------------------------------------------------------- the ready loop (ready-loop.ts)
 
   private tick(): void {
-    for (const g of this.groups.values()) {
-      g.core.tick();
-      this.repair.poll(g);
-    }
+    for (const g of this.groups.values()) g.core.tick();
     this.schedule();
   }
 
@@ -742,8 +718,7 @@ export class NodeHost implements TransportHandler {
       observe: (g, rd) => this.observe(g, rd),
       apply: (g, entries) => this.apply(g, entries),
       advanced: (g, rd) => this.advanced(g, rd),
-      // A staged self-repair copy is installed in the compaction slot (after apply; never during it).
-      compact: (g) => this.repair.step(g) ?? this.compact(g),
+      compact: (g) => this.compact(g),
       fail: (e) => this.die(e),
     };
   }

@@ -19,8 +19,8 @@ import type {
   Ready,
   SnapshotMeta,
 } from '../../src/raft';
-import { compactAt, noteCompactionPoint, takeCompactionPoint } from '../../src/node/compaction';
-import type { CompactionGroup, CompactionPoint } from '../../src/node/compaction';
+import { compactAt, noteApplied, resetCompaction, takeCompactionPoint } from '../../src/node/compaction';
+import type { CompactionGroup, CompactionLimits, CompactionPoint } from '../../src/node/compaction';
 import { LoopJoin, driveNow, type LoopWait } from '../../src/node/loop-driver';
 import { ReadyLoop, type PersistWrite, type ReadyLoopIo, type SnapshotStaging } from '../../src/node/ready-loop';
 import { abandonStaging, beginStaging, stepStaged } from '../../src/node/snapshot-staging';
@@ -47,6 +47,8 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
   staging: SnapshotStaging | null = null;
   compactionPoints: CompactionPoint[] = [];
   firstIndex: number;
+  bytesApplied = 0;
+  bytesCompacted = 0;
   readonly scheduler = new SimScheduler();
   readonly loop: ReadyLoop<SimHost>;
   dead = false;
@@ -140,9 +142,8 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
     this.sm = state;
     this.node.sm = state;
     this.node.config = cloneConfig(meta.config);
-    this.compactionPoints = [];
+    resetCompaction(this, meta.index);
     this.stateAt.clear();
-    this.firstIndex = meta.index + 1;
     this.node.env.trace(`n${this.node.id} installed snapshot ${meta.index}/${meta.term}`);
     this.node.env.onSnapshotInstalled(this.node, meta.index, state);
     return undefined;
@@ -169,13 +170,10 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
     this.node.checkConfig(this.core);
     const entries = rd.committedEntries;
     if (entries.length === 0) return;
-    const last = entries[entries.length - 1]!;
-    let configChanged = false;
-    for (const e of entries) if (e.kind === 'config') configChanged = true;
     const limits = this.limits();
     // With logRetainEntries 0 the point compacted at is the applied index (serialized then, see snapshotData).
-    if (noteCompactionPoint(this, last, configChanged, limits) && limits.logRetainEntries > 0) {
-      this.stateAt.set(last.index, this.sm.serialize());
+    if (noteApplied(this, entries, limits) && limits.logRetainEntries > 0) {
+      this.stateAt.set(entries[entries.length - 1]!.index, this.sm.serialize());
       for (const k of this.stateAt.keys()) if (k < (this.compactionPoints[0]?.index ?? 0)) this.stateAt.delete(k);
     }
   }
@@ -253,9 +251,13 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
   }
 
   // --- helpers ---
-  private limits(): { snapshotEntries: number; logRetainEntries: number } {
+  private limits(): CompactionLimits {
     const mix = this.node.env.mix;
-    return { snapshotEntries: mix.compactEveryEntries, logRetainEntries: mix.logRetainEntries };
+    return {
+      snapshotEntries: mix.compactEveryEntries,
+      logRetainEntries: mix.logRetainEntries,
+      snapshotBytes: Infinity,
+    };
   }
 
   /** Snapshot data for a persisted meta: the staged data of a received one, or the state at a compaction point. */
