@@ -33,9 +33,9 @@ import { decodeRaftMessage, encodeCommand, encodeRaftMessage, type Command, type
 import type { NodeConfig } from '../config';
 import type { KeyRange, StateMachine } from '../kv';
 import type { DropReason, Entry, MembershipChange, Message, ProposeOutcome, Ready, Role, SnapshotMeta } from '../raft';
-import type { IncomingSnapshot, TransportHandler } from '../transport';
+import type { IncomingSnapshot, RepairSource, TransportHandler } from '../transport';
 import { AddressBook } from './address-book';
-import { compactAt, noteApplied, resetCompaction, takeCompactionPoint } from './compaction';
+import { compactAt, noteCompactionPoint, takeCompactionPoint } from './compaction';
 import { dropError, leadershipLostError, notLeaderError } from './errors';
 import { Group, type QueuedProposal } from './group';
 import { openGroup } from './group-open';
@@ -50,6 +50,7 @@ import {
 } from './membership';
 import { checkMembershipChange, type GuardDecision, type GuardedChange, type MemberProgress } from './membership-guard';
 import { ReadyLoop, type PersistWrite, type ReadyLoopIo } from './ready-loop';
+import { SelfRepair } from './self-repair';
 import { abandonStaging, beginStaging, stepStaged } from './snapshot-staging';
 import { sendSnapshot, stageSnapshot, type SnapshotSendContext } from './snapshot-transfer';
 import type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, ResponseHeader } from './types';
@@ -80,6 +81,8 @@ export class NodeHost implements TransportHandler {
   private fatal: unknown = null;
   private stagingSeq = 0;
   private readonly snapshotContext: SnapshotSendContext;
+  /** Repairs a replica whose stored data failed its check from a peer copy (self-repair.ts). */
+  private readonly repair: SelfRepair;
   /** Queue-depth gauges bound to their labels once (set after every Ready). */
   private readonly queueDepth: Record<'proposals' | 'reads' | 'outbox', { set(v: number): void }>;
   /** Rejected-peer-message counters bound to their labels once (the drop path allocates nothing either). */
@@ -126,6 +129,15 @@ export class NodeHost implements TransportHandler {
       chunkBytes: opts.config.snapshotChunkBytes,
       schedule: () => this.schedule(),
     };
+    this.repair = new SelfRepair({
+      selfId: opts.config.id,
+      fetch: (to, groupId, minIndex) => opts.transport.fetchRepairSnapshot(to, groupId, minIndex),
+      db: opts.store.db,
+      logger: opts.logger,
+      metrics: opts.metrics,
+      chunkBytes: opts.config.snapshotChunkBytes,
+      schedule: () => this.schedule(),
+    });
   }
 
   /** Opens the node's groups from the store (bootstrapping group 1 on an empty store) and starts ticking. */
@@ -162,11 +174,12 @@ export class NodeHost implements TransportHandler {
     const corruptKeysLogged = new Set<string>();
     const onCorruptRead = (info: { groupId: number; key: string; message: string }): void => {
       dataLoss.inc();
+      this.repair.noteCorrupt(groupId, info.key);
       if (corruptKeysLogged.has(info.key) || corruptKeysLogged.size >= CORRUPT_KEYS_LOGGED_MAX) return;
       corruptKeysLogged.add(info.key);
       this.opts.logger.error(
         { ...info, dataDir: config.dataDir },
-        'stored data failed its check: reads of it answer DATA_LOSS (logged once per key); rebuild this replica: member remove, wipe the data dir, start with --join, member add',
+        'stored data failed its check: reads of it answer DATA_LOSS (logged once per key) until this replica repaired itself from a peer copy (self-repair); if it cannot (no peer holds a good copy), rebuild it: member remove, wipe the data dir, start with --join, member add',
       );
     };
     const { group: g, durable } = await openGroup(
@@ -689,10 +702,21 @@ export class NodeHost implements TransportHandler {
     }
   }
 
+  /** Self-repair's serving side: a member asks for a copy of our state machine (self-repair.ts decides). */
+  async onRepairRequest(from: NodeId, groupId: GroupId, minIndex: number): Promise<RepairSource> {
+    this.checkOpen();
+    const g = this.groups.get(groupId);
+    if (!g) throw new Error(`no group ${groupId} on this node`);
+    return this.repair.serve(g, from, minIndex);
+  }
+
   // ---------------------------------------------------------------- the ready loop (ready-loop.ts)
 
   private tick(): void {
-    for (const g of this.groups.values()) g.core.tick();
+    for (const g of this.groups.values()) {
+      g.core.tick();
+      this.repair.poll(g);
+    }
     this.schedule();
   }
 
@@ -718,7 +742,8 @@ export class NodeHost implements TransportHandler {
       observe: (g, rd) => this.observe(g, rd),
       apply: (g, entries) => this.apply(g, entries),
       advanced: (g, rd) => this.advanced(g, rd),
-      compact: (g) => this.compact(g),
+      // A staged self-repair copy is installed in the compaction slot (after apply; never during it).
+      compact: (g) => this.repair.step(g) ?? this.compact(g),
       fail: (e) => this.die(e),
     };
   }
@@ -763,7 +788,8 @@ export class NodeHost implements TransportHandler {
   /** Follower side: the state machine takes the staged data (its meta is durable already). */
   private async installSnapshot(g: Group, stagingId: string, meta: SnapshotMeta): Promise<void> {
     await g.sm.installStaged(stagingId, meta);
-    resetCompaction(g, meta.index);
+    g.compactionPoints = [];
+    g.firstIndex = meta.index + 1;
     connectMembers(meta.config, this.addresses, this.opts.transport);
     this.opts.logger.info({ group: g.id, index: meta.index }, 'snapshot installed');
   }
@@ -816,7 +842,12 @@ export class NodeHost implements TransportHandler {
   }
 
   private advanced(g: Group, rd: Ready): void {
-    noteApplied(g, rd.committedEntries, this.cfg);
+    const entries = rd.committedEntries;
+    if (entries.length > 0) {
+      let configChanged = false;
+      for (const e of entries) if (e.kind === 'config') configChanged = true;
+      noteCompactionPoint(g, entries[entries.length - 1] as Entry, configChanged, this.cfg);
+    }
     g.reads.serve(g.sm.applied);
     this.queueDepth.proposals.set(g.waiters.size);
     this.queueDepth.reads.set(g.reads.size);
