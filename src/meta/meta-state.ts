@@ -12,6 +12,16 @@
  *   the same descriptor, the second is refused: two splits of one parent cannot both apply).
  * apply() records which items it changed in `dirty` (the state machine writes exactly those) and returns a
  * result; a refused command changes nothing.
+ *
+ * How splits and moves stay safe here (the meta side; the data shard's own log cuts the range, issue 10):
+ * every descriptor change is a compare-and-set on the epoch. A split or replica change carries the epoch
+ * it was planned against and is recorded only if that is still the current one, so two actors that planned
+ * against the same descriptor (an old and a new meta leader's drivers, a manual split racing an automatic
+ * one, a retried action) can never both change it: the second is refused with the current descriptor
+ * (refusalError: WRONG_SHARD with its epoch) and must re-plan. Right-hand ids come only from
+ * reserveShardIds (like TiKV PD's AllocID) and are never reused, so two splits cannot create the same
+ * shard, even of different parents. Because epochs only grow along every key's history, a client or node
+ * that applies descriptors from here with ShardMap.apply never lets an older one overwrite a newer one.
  */
 import { TesseraError, shardIdOf } from '../base';
 import type { NodeId, ShardId } from '../base';

@@ -12,6 +12,10 @@
  * nodes propose `registerNode` through any node. The placement driver (src/placement) on the meta leader
  * keeps a LivenessTable (liveness.ts) fed by node heartbeats, reads clusterSnapshot(...) from this machine,
  * and records every split (after reserveShardIds) and replica change with the epoch it planned against.
+ * A shard's Raft group id is its shard id (the meta group's is META_SHARD_ID; shard 1 keeps group 1 of the
+ * single-group layout, so an upgraded node's data stays where it is). NodeStore.verify does not read c/
+ * records (it refuses unknown m/ keys, which is why they are not under m/): open() decodes and checks
+ * every one of them and refuses a damaged or incoherent state with CORRUPTION, naming the record.
  *
  * Invariants (beyond MetaState's):
  * - apply() writes the changed records and m/G/applied in ONE batch (no sync: the log is durable and
