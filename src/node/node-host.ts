@@ -35,7 +35,7 @@ import type { KeyRange, StateMachine } from '../kv';
 import type { DropReason, Entry, MembershipChange, Message, ProposeOutcome, Ready, Role, SnapshotMeta } from '../raft';
 import type { IncomingSnapshot, RepairSource, TransportHandler } from '../transport';
 import { AddressBook } from './address-book';
-import { compactAt, noteCompactionPoint, takeCompactionPoint } from './compaction';
+import { compactAt, noteApplied, resetCompaction, takeCompactionPoint } from './compaction';
 import { dropError, leadershipLostError, notLeaderError } from './errors';
 import { Group, type QueuedProposal } from './group';
 import { openGroup } from './group-open';
@@ -788,8 +788,7 @@ export class NodeHost implements TransportHandler {
   /** Follower side: the state machine takes the staged data (its meta is durable already). */
   private async installSnapshot(g: Group, stagingId: string, meta: SnapshotMeta): Promise<void> {
     await g.sm.installStaged(stagingId, meta);
-    g.compactionPoints = [];
-    g.firstIndex = meta.index + 1;
+    resetCompaction(g, meta.index);
     connectMembers(meta.config, this.addresses, this.opts.transport);
     this.opts.logger.info({ group: g.id, index: meta.index }, 'snapshot installed');
   }
@@ -842,12 +841,7 @@ export class NodeHost implements TransportHandler {
   }
 
   private advanced(g: Group, rd: Ready): void {
-    const entries = rd.committedEntries;
-    if (entries.length > 0) {
-      let configChanged = false;
-      for (const e of entries) if (e.kind === 'config') configChanged = true;
-      noteCompactionPoint(g, entries[entries.length - 1] as Entry, configChanged, this.cfg);
-    }
+    noteApplied(g, rd.committedEntries, this.cfg);
     g.reads.serve(g.sm.applied);
     this.queueDepth.proposals.set(g.waiters.size);
     this.queueDepth.reads.set(g.reads.size);
