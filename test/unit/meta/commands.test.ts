@@ -9,6 +9,7 @@ import {
 } from '../../../src/meta';
 import type { MetaResult, NodeState } from '../../../src/meta';
 import { describeShard } from '../../../src/shard';
+import { NodeStore } from '../../../src/storage';
 import { CLUSTER, MetaHarness, OTHER_CLUSTER, Stores, addr, bootstrap, ep, key, outcome, sid } from './helpers';
 
 const stores = new Stores();
@@ -261,5 +262,26 @@ describe('durability and replay', () => {
   it('entries must continue at applied + 1', async () => {
     const h = await booted();
     await expect(h.sm.apply([{ kind: 'empty', term: 1, index: 5 }])).rejects.toThrow(/applying entry 5 after 1/);
+  });
+});
+
+describe('serial use and failures', () => {
+  it('refuses a snapshot or install while an apply runs; after a failed write every later call is refused', async () => {
+    const s = await stores.make();
+    const h = await MetaHarness.open(s.store);
+    h.log.add(bootstrap());
+    const applying = h.sm.apply(h.log.entries);
+    expect(() => h.sm.openSnapshot()).toThrow(/openSnapshot during apply/);
+    await applying;
+    h.log.add({ type: 'reserveShardIds', count: 1 });
+    await s.store.close();
+    await expect(h.sm.apply(h.log.entries)).rejects.toThrow();
+    await expect(h.sm.apply(h.log.entries)).rejects.toThrow(/failed earlier; restart the node/);
+    expect(() => h.sm.openSnapshot()).toThrow(/failed earlier/);
+    await expect(h.sm.digest()).rejects.toThrow(/failed earlier/);
+    // Nothing of the failed apply became visible.
+    expect(h.sm.applied).toBe(1);
+    expect(h.sm.cluster?.nextShardId).toBe(3);
+    s.store = await NodeStore.open(s.dir); // for cleanup
   });
 });
