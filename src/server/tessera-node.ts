@@ -211,7 +211,7 @@ async function prepareNode(config: NodeConfig, logger: Logger) {
     ? loadPeerTls({ cert: config.peerTls.cert, key: config.peerTls.key, ca: config.peerTls.ca ?? '' })
     : null;
   await preflightResources(config);
-  const store = await openNodeStore(config.dataDir);
+  const store = await openNodeStore(config.dataDir, config.memoryBudgetBytes);
   let established: EstablishedIdentity;
   try {
     established = await establishIdentity(store, config, logger);
@@ -342,9 +342,9 @@ function shutdownGrpc(s: grpc.Server): Promise<void> {
 }
 
 /** NodeStore.open, with a filesystem refusal (permissions, not a directory, read-only) as CONFIG naming the data dir. */
-async function openNodeStore(dataDir: string): Promise<NodeStore> {
+async function openNodeStore(dataDir: string, memoryBudgetBytes: number): Promise<NodeStore> {
   try {
-    return await NodeStore.open(dataDir);
+    return await NodeStore.open(dataDir, memoryBudgetBytes);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException | null)?.code;
     if (typeof code === 'string' && ['EACCES', 'EPERM', 'ENOTDIR', 'EROFS', 'EEXIST', 'ENOSPC'].includes(code)) {

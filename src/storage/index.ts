@@ -5,6 +5,8 @@ export type { LevelFailure } from './level-failure';
 export type { VerifyReport } from './node-store';
 export type { GroupWrite, GroupDurableState, StoreDb } from './types';
 export { writeBatch } from './write-batch';
+export { levelMemoryOptions } from './level-options';
+export type { LevelMemoryOptions } from './level-options';
 export type { BatchOp } from './write-batch';
 export { deriveClusterId, loadIdentity, saveIdentity } from './identity';
 export type { NodeIdentity } from './identity';

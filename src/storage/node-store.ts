@@ -21,6 +21,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
+import { levelMemoryOptions } from './level-options';
 import { TesseraError, assert } from '../base';
 import {
   META_RANGE,
@@ -91,12 +92,19 @@ export class NodeStore {
    * size the MANIFEST records) and verifies every r/ and m/ record. Damaged LevelDB files (a corrupt
    * MANIFEST, a missing or truncated table, see level-failure.ts) throw CORRUPTION; another process holding
    * the LOCK throws CONFIG; other open failures (permissions, ...) throw CONFIG naming the path.
+   * LevelDB's cache and write buffer derive from `memoryBudgetBytes` (level-options.ts; LevelDB's defaults
+   * when not given).
    */
-  static async open(dataDir: string): Promise<NodeStore> {
+  static async open(dataDir: string, memoryBudgetBytes?: number): Promise<NodeStore> {
     const path = join(dataDir, 'db');
     await mkdir(dataDir, { recursive: true });
     await checkCurrentFile(path);
-    const level: StoreDb = new Level<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    const memory = memoryBudgetBytes === undefined ? {} : levelMemoryOptions(memoryBudgetBytes);
+    const level: StoreDb = new Level<Buffer, Buffer>(path, {
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+      ...memory,
+    });
     try {
       await level.open();
     } catch (e) {
