@@ -34,6 +34,8 @@ export const DEFAULTS = {
   requestTimeoutMs: 10_000,
   /** The node's memory budget (server/memory-budget.ts derives the overload bounds from it). */
   memoryBudgetMib: 512,
+  /** Open client connections on --listen (server/connection-gate.ts); more are refused. */
+  connectionsMax: 1024,
   unsafeStaleReads: false,
   logLevel: 'info' as const,
 } as const;

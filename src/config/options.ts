@@ -129,6 +129,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'memory budget of the node in MiB; bytes in flight, per-stream and per-connection buffers and Scan pages derive from it (default 512, min 64)',
   },
   {
+    key: 'connectionsMax',
+    kind: 'int',
+    help: 'open client connections on --listen; more are refused at once (default 1024, min 8, max 1000000)',
+  },
+  {
     key: 'unsafeStaleReads',
     kind: 'bool',
     help: 'TEST ONLY, UNSAFE: serve linearizable reads locally without ReadIndex',

@@ -126,5 +126,7 @@ export interface NodeConfig {
    * HTTP/2 session memory per connection, Scan pages in flight.
    */
   memoryBudgetBytes: number;
+  /** Open client connections on the gRPC listener (--connections-max); past it new ones are refused. */
+  connectionsMax: number;
   logLevel: LogLevel;
 }

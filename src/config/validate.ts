@@ -184,6 +184,7 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     ...timeouts,
     unsafeStaleReads: r.bool('unsafeStaleReads', DEFAULTS.unsafeStaleReads),
     memoryBudgetBytes: memoryBudgetBytesOf(r),
+    connectionsMax: r.int('connectionsMax', DEFAULTS.connectionsMax, 8, 1_000_000),
     logLevel: (r.str('logLevel') ?? DEFAULTS.logLevel) as LogLevel,
   };
 }

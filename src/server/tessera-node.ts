@@ -31,6 +31,7 @@ import { Transport, loadPeerTls, startPeerServer, type PeerServer, type PeerTlsM
 import { adminServiceHandlers, TESSERA_VERSION } from './admin-service';
 import { establishIdentity, preflightResources, type EstablishedIdentity } from './preflight';
 import { clientListenerCredentials } from './credentials';
+import { ConnectionGate } from './connection-gate';
 import { clientServerOptions } from './grpc-options';
 import { responseBudgetInterceptor } from './response-budget';
 import { admissionFor, kvServiceHandlers, type Admission } from './kv-service';
@@ -70,6 +71,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   let host: NodeHost | null = null;
   let serving = false;
   let server: grpc.Server | null = null;
+  let gate: ConnectionGate | null = null;
   let transport: Transport | null = null;
   let peerServer: PeerServer | null = null;
   try {
@@ -84,7 +86,12 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
         onReset: (reason) => metrics.overloadRefused.inc({ reason }),
       },
     );
-    server = new grpc.Server(clientServerOptions(config, admission.bounds, [responses]));
+    gate = new ConnectionGate({
+      connectionsMax: config.connectionsMax,
+      peersShare: config.peerListen === null,
+      registry: metrics.registry,
+    });
+    server = new grpc.Server(clientServerOptions(config, admission.bounds, [gate.interceptor(), responses]));
     // The Raft service lives on the peer listener when there is one, never on the client port then.
     if (config.peerListen === null) transport.registerOn(server);
     else peerServer = await startPeerServer(transport, formatHostPort(config.peerListen), peerTls);
@@ -97,7 +104,8 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     server.addService(services.KV, kvServiceHandlers(current, config, metrics, pipelines, undefined, admission));
     server.addService(services.Admin, adminServiceHandlers(current, config, metrics));
     const grpcServer = server;
-    const grpcPort = await bindGrpc(grpcServer, formatHostPort(config.listen), clientCredentials.credentials);
+    const openGate = gate;
+    const grpcPort = await bindGrpc(openGate, grpcServer, config.listen, clientCredentials.credentials);
     let fatalReported = false;
     const onFatal = (e: unknown): void => {
       if (fatalReported) return;
@@ -148,6 +156,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
           pipelines,
           transport: peerTransport,
           servers: [grpcServer, ...(openPeerServer ? [openPeerServer.server] : [])],
+          gate: openGate,
           store,
           http,
           loopMonitor,
@@ -161,6 +170,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     };
   } catch (e) {
     server?.forceShutdown();
+    (gate as ConnectionGate | null)?.close();
     (peerServer as PeerServer | null)?.server.forceShutdown();
     transport?.close();
     await (host as NodeHost | null)?.close().catch(() => undefined);
@@ -175,6 +185,7 @@ interface RunningParts {
   pipelines: OpenPipelines;
   transport: Transport;
   servers: grpc.Server[];
+  gate: ConnectionGate;
   store: NodeStore;
   http: Awaited<ReturnType<typeof startObservability>>['http'];
   loopMonitor: { stop(): void };
@@ -193,7 +204,9 @@ async function stopNode(p: RunningParts): Promise<void> {
   await new Promise<void>((resolve) => setImmediate(resolve));
   p.pipelines.endAll();
   p.transport.close();
+  p.gate.stopAccepting();
   await Promise.all(p.servers.map(shutdownGrpc));
+  p.gate.close();
   await p.store.close();
   await p.http?.close();
   p.loopMonitor.stop();
@@ -262,15 +275,23 @@ function newTransport(
   });
 }
 
-/** Binds the client listener; a port in use or a bad address is CONFIG naming the address. */
-function bindGrpc(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
-  return new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, credentials, (err, port) =>
-      err
-        ? reject(new TesseraError('CONFIG', `cannot listen on ${address}: ${err.message}`, {}, { cause: err }))
-        : resolve(port),
-    ),
-  );
+/**
+ * Binds the client listener through the connection gate (connection-gate.ts: the connection cap); a port
+ * in use or a bad address is CONFIG naming the address.
+ */
+async function bindGrpc(
+  gate: ConnectionGate,
+  server: grpc.Server,
+  listen: NodeConfig['listen'],
+  credentials: grpc.ServerCredentials,
+): Promise<number> {
+  const host = listen.host.startsWith('[') ? listen.host.slice(1, -1) : listen.host;
+  try {
+    return await gate.listen(server, credentials, host, listen.port);
+  } catch (err) {
+    const address = formatHostPort(listen);
+    throw new TesseraError('CONFIG', `cannot listen on ${address}: ${(err as Error).message}`, {}, { cause: err });
+  }
 }
 
 function logNodeStarted(
