@@ -563,8 +563,13 @@ export class StateMachine {
    * Replaces the group's data range and sessions with the staged snapshot and sets applied = meta.index.
    * Writes the install-pending marker first (unless NodeStore.persist already did), so a crash part-way is
    * finished by open(). The staged snapshot must be complete and reflect exactly meta.index.
+   * `replay` (self-repair): batches of log entries applied right after, still inside the read fence.
    */
-  async installStaged(snapshotId: string, meta: SnapshotMeta): Promise<void> {
+  async installStaged(
+    snapshotId: string,
+    meta: SnapshotMeta,
+    replay?: () => AsyncIterable<readonly Entry[]>,
+  ): Promise<void> {
     this.checkUsable();
     const staged = this.staging.completed(snapshotId);
     if (staged.applied !== meta.index) {
@@ -609,6 +614,12 @@ export class StateMachine {
         this.sessions.sessionsMax,
         this.sessions.sessionTtlMs,
       );
+      if (replay !== undefined) {
+        // Self-repair: re-apply this replica's own entries after the copy before reads resume, so a read never
+        // sees the (older) state of the copy after having seen a newer one.
+        this.busy = null;
+        for await (const entries of replay()) await this.apply(entries);
+      }
     } catch (e) {
       this.failure = e;
       throw e;

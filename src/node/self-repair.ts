@@ -9,7 +9,8 @@
  *      is hostile), holding the group's one staging slot, so a Raft snapshot cannot interleave;
  *   3. the ready loop installs it (step(), run in the loop's compaction step, so never during apply or
  *      another install): the same atomic, read-fenced, crash-safe install as a Raft snapshot, at the copy's
- *      index A, then this replica re-applies its own log entries (A, applied] and ends where it was.
+ *      index A, then (still inside the read fence) this replica re-applies its own log entries (A, applied]
+ *      and ends where it was: a read sees the damaged state or the repaired one, never the older copy.
  * The Raft log, term, vote, commit index and membership are untouched (the copy holds data and sessions
  * only): this is not a Raft snapshot. When an install is allowed, and why it is safe: self-repair-policy.ts.
  * Failures (no peer, refused, cut, a copy too old or too far ahead) retry with backoff; one repair at a time
@@ -213,8 +214,10 @@ export class SelfRepair {
 
   private *install(g: Group, st: RepairState, id: string, index: number): LoopTask {
     const before = g.sm.applied;
-    yield g.sm.installStaged(id, { index, term: 0, config: g.core.status().config });
-    yield this.replay(g, index + 1, before);
+    const meta = { index, term: 0, config: g.core.status().config };
+    yield g.sm.installStaged(id, meta, () => this.replay(g, index + 1, before));
+    if (g.sm.applied !== before)
+      throw new Error(`self-repair of group ${g.id}: re-applied to ${g.sm.applied}, expected ${before}`);
     if (g.staging?.id === id) g.staging = null;
     st.inProgress = false;
     st.needsRepair = false;
@@ -227,19 +230,18 @@ export class SelfRepair {
     );
   }
 
-  /** Re-applies this replica's own log entries [from, to] (durable: they were applied before). */
-  private async replay(g: Group, from: number, to: number): Promise<void> {
+  /** This replica's own log entries [from, to], in batches (durable: they were applied before). */
+  private async *replay(g: Group, from: number, to: number): AsyncGenerator<Entry[]> {
     if (from > to) return;
     let batch: Entry[] = [];
     for await (const [key, value] of this.ctx.db.iterator({ ...entryRange(g.id, from, to) })) {
       batch.push(decodeEntry(value, formatKey(key)));
       if (batch.length >= REPLAY_BATCH_ENTRIES) {
-        await g.sm.apply(batch);
+        yield batch;
         batch = [];
       }
     }
-    if (batch.length > 0) await g.sm.apply(batch);
-    if (g.sm.applied !== to) throw new Error(`self-repair: re-applied to ${g.sm.applied}, expected ${to}`);
+    if (batch.length > 0) yield batch;
   }
 
   /** Serving side: a copy of this replica's state machine for member `from`, at an index >= minIndex. */
