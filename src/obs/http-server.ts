@@ -4,7 +4,8 @@
  *
  * Overload bounds (README "Memory budget and overload"):
  * - /metrics is rendered at most once per metricsCacheMs (metrics-cache.ts): a scrape flood costs about
- *   one render per interval;
+ *   one render per interval; while the event loop lags past metricsShedAfterMs (loop-lag.ts) a scrape is
+ *   answered 503 with Retry-After at once, without its body (/healthz is never shed);
  * - at most connectionsMax open connections; at the cap the least recently used idle one is closed for a
  *   new one (http-connections.ts), so idle connections never lock out /healthz;
  * - a connection must send its request headers within headersTimeoutMs and the whole request within
@@ -18,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { capConnections, type HttpConnectionStats } from './http-connections';
 import { MetricsCache } from './metrics-cache';
+import { processLoopLag, type LoopLag } from './loop-lag';
 
 export interface HealthReport {
   serving: boolean;
@@ -37,6 +39,12 @@ export interface HttpServerOptions {
   connectionsMax?: number;
   /** A silent or idle socket is closed after this many ms (default 10000). */
   socketIdleMs?: number;
+  /** /metrics is answered 503 while the event loop lags past this many ms (default 250). */
+  metricsShedAfterMs?: number;
+  /** Called once per /metrics scrape answered 503 because the loop lagged. */
+  onMetricsShed?: () => void;
+  /** The event loop's lag (default the process's sampler). */
+  loopLag?: Pick<LoopLag, 'lagMs'>;
 }
 
 export interface ObsHttpServer {
@@ -53,6 +61,7 @@ export const HTTP_DEFAULTS = {
   requestTimeoutMs: 10_000,
   keepAliveTimeoutMs: 1000,
   backlog: 4096,
+  metricsShedAfterMs: 250,
 } as const;
 
 export async function startHttpServer(options: HttpServerOptions): Promise<ObsHttpServer> {
@@ -61,6 +70,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<ObsHt
     options.metricsCacheMs ?? HTTP_DEFAULTS.metricsCacheMs,
     options.onMetricsRender,
   );
+  const lag = options.loopLag ?? processLoopLag();
+  const shedAfterMs = options.metricsShedAfterMs ?? HTTP_DEFAULTS.metricsShedAfterMs;
   const server: Server = createServer(
     {
       headersTimeout: HTTP_DEFAULTS.headersTimeoutMs,
@@ -75,6 +86,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<ObsHt
         return;
       }
       if (path === '/metrics') {
+        if (lag.lagMs() > shedAfterMs) {
+          options.onMetricsShed?.();
+          res.writeHead(503, { 'retry-after': '1', 'content-type': 'text/plain' }).end('event loop lagging\n');
+          return;
+        }
         cache
           .get()
           .then((text) => res.writeHead(200, { 'content-type': options.registry.contentType }).end(text))

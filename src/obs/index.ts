@@ -10,3 +10,4 @@ export { MetricsCache } from './metrics-cache';
 export type { MetricsSource } from './metrics-cache';
 export { startLoopMonitor } from './loop-monitor';
 export type { LoopMonitor, LoopMonitorOptions } from './loop-monitor';
+export { LoopLag, LOOP_LAG_PERIOD_MS, processLoopLag, shedAfterMsFor } from './loop-lag';

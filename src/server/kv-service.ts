@@ -14,7 +14,7 @@ import { TesseraError } from '../base';
 import type { CommandResult } from '../codec';
 import type { NodeConfig } from '../config';
 import type { NodeHost } from '../node';
-import type { NodeMetrics } from '../obs';
+import { processLoopLag, shedAfterMsFor, type NodeMetrics } from '../obs';
 import {
   batchCommand,
   casCommand,
@@ -38,19 +38,49 @@ import { toRequestError } from './errors';
 import { servePipeline, type OpenPipelines, type PipelineOpWire } from './pipeline';
 import { unary } from './unary';
 import { serveMulti } from './multi';
-import { deriveOverloadBounds, InflightBudget, overloadError, type OverloadBounds } from './memory-budget';
+import {
+  deriveOverloadBounds,
+  InflightBudget,
+  overloadError,
+  SCAN_QUEUED_MAX,
+  SCAN_WAIT_MS_MAX,
+  type OverloadBounds,
+} from './memory-budget';
+import { LOOP_LAG_REFUSAL, LOOP_LAG_REFUSAL_WIRE, LoopAdmission, type LagSource } from './loop-admission';
+import { ScanGate } from './scan-gate';
 
 export { MULTI_OPS_MAX } from './multi';
 
-/** The node's budget and the bounds derived from its memory budget (memory-budget.ts). */
+/**
+ * The node's budget and the bounds derived from its memory budget (memory-budget.ts), the gate of the Scans
+ * running at once (scan-gate.ts), and shedding on event-loop lag (loop-admission.ts).
+ */
 export interface Admission {
   budget: InflightBudget;
   bounds: OverloadBounds;
+  scans: ScanGate;
+  loop: LoopAdmission;
 }
 
-/** The node's Admission from its config; refusals are counted in `metrics` (tessera_overload_refused_total). */
-export function admissionFor(config: NodeConfig, metrics: NodeMetrics | null = null): Admission {
+const SCAN_REFUSAL = overloadError('scans in flight');
+
+/**
+ * The node's Admission from its config; refusals are counted in `metrics` (tessera_overload_refused_total).
+ * `lag`: the event loop's lag (default the process's sampler, obs/loop-lag.ts).
+ */
+export function admissionFor(
+  config: NodeConfig,
+  metrics: NodeMetrics | null = null,
+  lag: LagSource = processLoopLag(),
+): Admission {
   const bounds = deriveOverloadBounds(config.memoryBudgetBytes, config.limits.scanBytesMax);
+  const scanRefused = metrics?.overloadRefused.labels({ reason: 'scan' });
+  const loopRefused = metrics?.overloadRefused.labels({ reason: 'loop' });
+  const scans = new ScanGate(bounds.scanBytesInFlightMax, SCAN_QUEUED_MAX, () => {
+    scanRefused?.inc();
+    return SCAN_REFUSAL;
+  });
+  const loop = new LoopAdmission(lag, shedAfterMsFor(config.timing), () => loopRefused?.inc());
   const refused = metrics
     ? {
         bytes: metrics.overloadRefused.labels({ reason: 'bytes' }),
@@ -58,7 +88,7 @@ export function admissionFor(config: NodeConfig, metrics: NodeMetrics | null = n
       }
     : null;
   const observer = refused ? { refused: (reason: 'bytes' | 'ops') => refused[reason].inc() } : null;
-  return { bounds, budget: new InflightBudget(bounds.inflightBytesMax, bounds.opsInFlightMax, observer) };
+  return { bounds, budget: new InflightBudget(bounds.inflightBytesMax, bounds.opsInFlightMax, observer), scans, loop };
 }
 
 /** Runs `fn` as one admitted op of `bytes` bytes (RESOURCE_EXHAUSTED at once when the node is full). */
@@ -122,13 +152,18 @@ export function kvServiceHandlers(
   admission: Admission = admissionFor(config, metrics),
 ): grpc.UntypedServiceImplementation {
   const limits = config.limits;
-  const { budget, bounds } = admission;
+  const { budget, bounds, loop } = admission;
   const streamBounds = { budget, callQueuedBytesMax: bounds.callQueuedBytesMax };
-  /** A unary method, admitted by the node's budget with the bytes of its request. */
+  /** A unary method: refused while the event loop lags, else admitted by the node's budget with its bytes. */
   const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>, read = false) =>
     unary<Req, Res>(method, metrics, config.requestTimeoutMs, (req, timeoutMs) =>
-      admitted(budget, budget.opBytes(req, read), () => fn(req, timeoutMs)),
+      loop.shed()
+        ? Promise.reject(LOOP_LAG_REFUSAL)
+        : admitted(budget, budget.opBytes(req, read), () => fn(req, timeoutMs)),
     );
+  /** One op of a Multi or Pipeline: refused while the event loop lags (no error allocated), else run. */
+  const op = (o: MultiOpWire, timeoutMs: number, peer: string): Promise<Record<string, unknown>> =>
+    loop.shed() ? Promise.resolve({ error: LOOP_LAG_REFUSAL_WIRE }) : multiOne(fns, openSessionFn, o, timeoutMs, peer);
   const fns = kvFunctions(host, limits);
   /** OpenSession from the client at grpc-js peer `peer`: rate-limited by its address, then proposed. */
   const openSessionFn = async (req: OpenSessionWire, timeoutMs: number, peer: string) => {
@@ -167,19 +202,13 @@ export function kvServiceHandlers(
 
     multi: (call: grpc.ServerWritableStream<{ ops: MultiOpWire[] }, { results: Record<string, unknown>[] }>) => {
       const peer = call.getPeer();
-      serveMulti(
-        call,
-        (op, timeoutMs) => multiOne(fns, openSessionFn, op, timeoutMs, peer),
-        metrics,
-        config.requestTimeoutMs,
-        streamBounds,
-      );
+      serveMulti(call, (o, timeoutMs) => op(o, timeoutMs, peer), metrics, config.requestTimeoutMs, streamBounds);
     },
     pipeline: (call: grpc.ServerDuplexStream<{ ops: PipelineOpWire[] }, { results: Record<string, unknown>[] }>) => {
       const peer = call.getPeer();
       servePipeline(
         call,
-        (op, timeoutMs) => multiOne(fns, openSessionFn, op as MultiOpWire, timeoutMs, peer),
+        (o, timeoutMs) => op(o as MultiOpWire, timeoutMs, peer),
         pipelines,
         metrics,
         config.requestTimeoutMs,
@@ -187,8 +216,9 @@ export function kvServiceHandlers(
       );
     },
 
-    // A Scan page holds at most scanPageBytesMax bytes, reserved in the node's budget (on top of the op's
-    // own bytes) while the page is read and answered: many concurrent scans get RESOURCE_EXHAUSTED at once.
+    // A Scan page holds at most scanPageBytesMax bytes, taken from the scan gate (a few pages at once, more
+    // wait briefly, the rest RESOURCE_EXHAUSTED at once) and reserved in the node's budget (on top of the
+    // op's own bytes) until the page is read and its answer serialized.
     scan: u('KV.Scan', (req: ScanWire, timeoutMs) =>
       scanWithinBudget(host, limits, admission, metrics, req, timeoutMs),
     ),
@@ -258,25 +288,34 @@ async function scanPage(host: () => NodeHost, plan: ScanPlan, timeoutMs: number)
   };
 }
 
-/** A Scan whose page (at most scanPageBytesMax bytes) is reserved in the node's budget while it runs. */
+/**
+ * A Scan whose page (at most scanPageBytesMax bytes) holds room in the scan gate and is reserved in the
+ * node's budget from before its read until its answer was serialized: the release waits for a later loop
+ * turn (setImmediate), and grpc-js serializes the answer synchronously in the callback of this promise.
+ */
 async function scanWithinBudget(
   host: () => NodeHost,
   limits: NodeConfig['limits'],
-  { budget, bounds }: Admission,
+  { budget, bounds, scans }: Admission,
   metrics: NodeMetrics,
   req: ScanWire,
   timeoutMs: number,
 ) {
   const plan = scanPlan(req, limits);
   plan.bytesMax = Math.min(plan.bytesMax, bounds.scanPageBytesMax);
+  const leave = await scans.acquire(plan.bytesMax, Math.min(SCAN_WAIT_MS_MAX, timeoutMs / 2));
   if (!budget.tryAcquireBytes(plan.bytesMax)) {
+    leave();
     metrics.overloadRefused.inc({ reason: 'scan' });
-    throw overloadError('scan bytes in flight');
+    throw SCAN_REFUSAL;
   }
   try {
     return await scanPage(host, plan, timeoutMs);
   } finally {
-    budget.releaseBytes(plan.bytesMax);
+    setImmediate(() => {
+      budget.releaseBytes(plan.bytesMax);
+      leave();
+    });
   }
 }
 

@@ -13,6 +13,12 @@
  *   grpc-node.max_session_memory, Node's maxSessionMemory); past it the connection's new streams are refused.
  * - scanPageBytesMax = min(--scan-bytes-max, B / 64): the bytes one Scan page materializes; each Scan
  *   reserves its page bytes in inflightBytesMax while it reads.
+ * - scanBytesInFlightMax = 2 * scanPageBytesMax (<= B / 32): the page bytes of the Scans running at once
+ *   (scan-gate.ts; two full pages), held from before the read until the answer is serialized; at most
+ *   SCAN_QUEUED_MAX more scans wait for room (each at most SCAN_WAIT_MS_MAX, or half its deadline), the rest
+ *   get RESOURCE_EXHAUSTED at once. A page exists three times while it is answered (the values read, the
+ *   protobuf message, the gRPC frame), and copying and serializing it is one synchronous piece of work: so
+ *   few at a time, and one after another in separate loop turns.
  * Why B / 8: one copy of each value is accounted, but a response also exists serialized, and a read
  * refused after it completed leaves garbage until the next GC, so the RSS above the baseline runs well
  * above the accounted bytes. The rest of B is the node's baseline (V8 heap, LevelDB caches, Raft log and outboxes, which have their
@@ -32,20 +38,28 @@ export interface OverloadBounds {
   callQueuedBytesMax: number;
   sessionMemoryMb: number;
   scanPageBytesMax: number;
+  scanBytesInFlightMax: number;
 }
+
+/** Scans that may wait for room in the scan gate; past it a Scan is refused at once. */
+export const SCAN_QUEUED_MAX = 16;
+/** The longest a Scan waits for room (and at most half of its own deadline). */
+export const SCAN_WAIT_MS_MAX = 1000;
 
 /** Client ops being served at once on one node (twice the default proposal queue of a group). */
 export const OPS_IN_FLIGHT_MAX = 16_384;
 
 export function deriveOverloadBounds(memoryBudgetBytes: number, scanBytesMax: number): OverloadBounds {
   const b = Math.max(MIB, Math.floor(memoryBudgetBytes));
+  const scanPageBytesMax = Math.max(1, Math.min(scanBytesMax, Math.floor(b / 64)));
   return {
     memoryBudgetBytes: b,
     inflightBytesMax: Math.floor(b / 8),
     opsInFlightMax: OPS_IN_FLIGHT_MAX,
     callQueuedBytesMax: Math.min(16 * MIB, Math.max(MIB, Math.floor(b / 64))),
     sessionMemoryMb: Math.max(4, Math.floor(b / 16 / MIB)),
-    scanPageBytesMax: Math.max(1, Math.min(scanBytesMax, Math.floor(b / 64))),
+    scanPageBytesMax,
+    scanBytesInFlightMax: 2 * scanPageBytesMax,
   };
 }
 

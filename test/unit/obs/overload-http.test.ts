@@ -1,11 +1,12 @@
 /**
  * The HTTP endpoint under abuse (issue 9 §4): /metrics rendered at most once per interval however many
  * scrapes come (concurrent ones share a render), a connection cap that evicts idle connections so a
- * health check still gets in, and silent connections closed by the idle timeout.
+ * health check still gets in, silent connections closed by the idle timeout, and /metrics answered 503 at
+ * once while the event loop lags (a fake lag source).
  */
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { MetricsCache, createNodeMetrics, startHttpServer } from '../../../src/obs';
+import { HTTP_DEFAULTS, MetricsCache, createNodeMetrics, startHttpServer } from '../../../src/obs';
 
 function openIdle(port: number, n: number): Promise<Socket[]> {
   return Promise.all(
@@ -66,6 +67,7 @@ describe('HTTP server under abuse', () => {
       registry: metrics.registry,
       health: () => ({ serving: true }),
       onMetricsRender: () => metrics.metricsRenders.inc(),
+      loopLag: { lagMs: () => 0 }, // this test counts renders: no shedding
     });
     try {
       const t0 = performance.now();
@@ -79,6 +81,35 @@ describe('HTTP server under abuse', () => {
       expect(rendered).toBeGreaterThanOrEqual(1);
       expect(rendered).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
       expect(renders).toBe(rendered); // tessera_metrics_renders_total counts them
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers /metrics 503 at once while the event loop lags, never /healthz', async () => {
+    const metrics = createNodeMetrics();
+    let lagMs = 0;
+    let shed = 0;
+    const server = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      registry: metrics.registry,
+      health: () => ({ serving: true }),
+      onMetricsRender: () => metrics.metricsRenders.inc(),
+      onMetricsShed: () => shed++,
+      loopLag: { lagMs: () => lagMs },
+    });
+    try {
+      const get = (path: string) => fetch(`http://127.0.0.1:${server.port}${path}`);
+      lagMs = 400;
+      const lagging = await get('/metrics');
+      expect([lagging.status, lagging.headers.get('retry-after')]).toEqual([503, '1']);
+      expect((await get('/healthz')).status).toBe(200);
+      expect(shed).toBe(1);
+      expect((await metrics.metricsRenders.get()).values[0]?.value ?? 0).toBe(0); // nothing rendered
+      lagMs = HTTP_DEFAULTS.metricsShedAfterMs; // not past the bound
+      expect((await get('/metrics')).status).toBe(200);
+      expect(shed).toBe(1);
     } finally {
       await server.close();
     }

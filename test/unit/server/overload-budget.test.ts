@@ -113,12 +113,14 @@ describe('InflightBudget', () => {
       callQueuedBytesMax: 8 * MIB,
       sessionMemoryMb: 32,
       scanPageBytesMax: 4 * MIB,
+      scanBytesInFlightMax: 8 * MIB,
     });
     const small = deriveOverloadBounds(64 * MIB, 4 * MIB);
     expect(small.inflightBytesMax).toBe(8 * MIB);
     expect(small.callQueuedBytesMax).toBe(MIB);
     expect(small.sessionMemoryMb).toBe(4);
     expect(small.scanPageBytesMax).toBe(MIB);
+    expect(small.scanBytesInFlightMax).toBe(2 * MIB);
   });
 
   it('admits a read with its expected result bytes, learning them from completed reads', () => {
