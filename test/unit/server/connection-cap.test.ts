@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadNodeConfig } from '../../../src/config';
 import { ConnectionGate } from '../../../src/server/connection-gate';
 import { makeTestCa } from '../../support/tls-certs';
 
@@ -83,6 +84,21 @@ function rawSocket(port: number, waitMs: number, send?: Buffer): Promise<{ end: 
 
 const metric = async (r: Registry, name: string, label: string): Promise<number> =>
   (await r.getSingleMetric(name)!.get()).values.find((v) => Object.values(v.labels).includes(label))?.value ?? 0;
+
+describe('--connections-max', () => {
+  const base = ['--id', '1', '--listen', '127.0.0.1:7001', '--peers', '1=127.0.0.1:7001', '--data-dir', '/tmp/x'];
+  const load = (argv: string[], env: Record<string, string> = {}) =>
+    loadNodeConfig({ argv: [...base, ...argv], env, readFile: () => '' });
+
+  it('defaults to 1024, takes the flag or TESSERA_CONNECTIONS_MAX, refuses values out of 8..1000000', () => {
+    expect(load([]).connectionsMax).toBe(1024);
+    expect(load(['--connections-max', '64']).connectionsMax).toBe(64);
+    expect(load([], { TESSERA_CONNECTIONS_MAX: '100' }).connectionsMax).toBe(100);
+    expect(() => load(['--connections-max', '7'])).toThrow(/connections-max/);
+    expect(() => load(['--connections-max', '1000001'])).toThrow(/connections-max/);
+    expect(() => load(['--connections-max', 'many'])).toThrow(/connections-max/);
+  });
+});
 
 describe('connection gate', () => {
   it('refuses connections past the cap at once; the open ones keep working, and a freed slot is reused', async () => {
