@@ -38,6 +38,7 @@ import {
 } from '../shard';
 import type { ShardDescriptor } from '../shard';
 import { isLegalTransition } from './node-transitions';
+import { META_REPLICAS_MAX } from './records';
 import type { ClusterRecord, MetaCommand, MetaResult, NodeRecord, RefusalReason } from './types';
 import { INITIAL_EPOCH, META_LIMITS } from './types';
 
@@ -227,6 +228,8 @@ export class MetaState {
       if (node === undefined) return refuse('unknown-node', `node ${c.node} is not registered`, d);
       if (node.state === 'removed') return refuse('node-removed', `node ${c.node} was removed`, d);
     }
+    if (c.change === 'addLearner' && d.replicas.length >= META_REPLICAS_MAX)
+      return refuse('limit', `${describeShard(d)} has ${META_REPLICAS_MAX} replicas already`, d);
     let next: ShardDescriptor;
     try {
       const step =

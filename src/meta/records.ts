@@ -4,7 +4,7 @@
  * throw TesseraError(CORRUPTION, { key }) naming the item; a descriptor must also pass validateDescriptor.
  */
 import { TesseraError } from '../base';
-import { ShapeError, decodeRecord, encodeRecord, shapeArray, shapeBool, shapeBytes } from '../codec';
+import { ShapeError, decodeRecord, encodeRecord, shapeArray, shapeBool, shapeBytes, shapeUint } from '../codec';
 import { makeDescriptor } from '../shard';
 import type { ShardDescriptor } from '../shard';
 import type { ClusterRecord, NodeRecord } from './types';
@@ -19,7 +19,9 @@ import {
   checkShardId,
   checkTuple,
 } from './validate';
-import { shapeUint } from '../codec';
+
+/** Replicas of one descriptor (far above any replication factor; bounds what a snapshot may carry). */
+export const META_REPLICAS_MAX = 64;
 
 function decodeItem<T>(buf: Uint8Array, name: string, convert: (v: unknown) => T): T {
   const v = decodeRecord(buf, name);
@@ -55,11 +57,12 @@ export function encodeDescriptor(d: ShardDescriptor): Buffer {
 export function decodeDescriptor(buf: Uint8Array, name: string): ShardDescriptor {
   return decodeItem(buf, name, (v) => {
     const t = checkTuple(v, 5, 5, 'descriptor');
-    const replicas = shapeArray(t[3], 'replicas').map((x) => {
+    const list = shapeArray(t[3], 'replicas');
+    if (list.length > META_REPLICAS_MAX) throw new ShapeError(`more than ${META_REPLICAS_MAX} replicas`);
+    const replicas = list.map((x) => {
       const r = checkTuple(x, 2, 2, 'replica');
       return { node: checkNodeId(r[0], 'replica node'), role: shapeBool(r[1], 'voter') ? 'voter' : 'learner' } as const;
     });
-    if (replicas.length > META_REPLICAS_MAX) throw new ShapeError(`more than ${META_REPLICAS_MAX} replicas`);
     return makeDescriptor({
       id: checkShardId(t[0], 'shard id'),
       start: shapeBytes(t[1], 'start'),
@@ -69,9 +72,6 @@ export function decodeDescriptor(buf: Uint8Array, name: string): ShardDescriptor
     });
   });
 }
-
-/** Replicas of one descriptor (far above any replication factor; bounds what a snapshot may carry). */
-export const META_REPLICAS_MAX = 64;
 
 export function encodeNode(n: NodeRecord): Buffer {
   return encodeRecord([n.id, n.address, NODE_STATES.indexOf(n.state), n.registeredAtMs, n.stateSinceMs]);

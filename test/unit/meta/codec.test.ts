@@ -142,12 +142,18 @@ describe('stored records', () => {
       [nodeKey, encodeRecord([2, 'nope', 0, null, null]), /c\/n\/2.*not a host:port/],
       [Buffer.concat([nodeKey.subarray(0, 7), Buffer.from('zz')]), encodeRecord(1), /not a meta key/],
       [
+        Buffer.concat([nodeKey.subarray(0, 7), Buffer.from('s'), Buffer.from([0, 0, 0, 1])]),
+        encodeRecord([1, key(''), null, Array.from({ length: 65 }, (_, i) => [i + 1, true]), 1]),
+        /c\/s\/1.*more than 64 replicas/,
+      ],
+      [
         Buffer.concat([nodeKey.subarray(0, 7), Buffer.from('s'), Buffer.from([0, 0, 0, 9])]),
         encodeRecord([9, key('a'), null, [[1, true]], 1]),
         /overlaps|c\/s\/9/,
       ],
     ];
     for (const [k, v, re] of cases) {
+      const original = await db.get(k);
       await db.put(k, v);
       const e = await MetaStateMachine.open(s.store, META_SHARD_ID).then(
         () => null,
@@ -155,8 +161,9 @@ describe('stored records', () => {
       );
       expect(e?.code).toBe('CORRUPTION');
       expect(e?.message).toMatch(re);
-      if (k.equals(nodeKey)) await db.put(nodeKey, good);
+      if (original !== undefined) await db.put(k, original);
       else await db.del(k);
+      expect((await MetaStateMachine.open(s.store, META_SHARD_ID)).nodes().length).toBe(3);
     }
     // Removing a node whose replicas remain leaves the state incoherent: refused too.
     await db.del(nodeKey);

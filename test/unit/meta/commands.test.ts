@@ -216,6 +216,19 @@ describe('changeReplicas', () => {
   });
 });
 
+describe('limits', () => {
+  it('a descriptor holds at most 64 replicas (what a stored record may hold)', async () => {
+    const h = await booted();
+    for (let id = 4; id <= 66; id++) {
+      await h.one({ type: 'registerNode', clusterId: CLUSTER, nodeId: id, address: addr(id) });
+      const d = h.sm.shardMap!.get(sid(1))!;
+      const r = await h.one({ type: 'changeReplicas', shard: d.id, epoch: d.epoch, change: 'addLearner', node: id });
+      expect(outcome(r), `node ${id}`).toBe(id <= 64 ? 'replicasChanged' : 'refused:limit');
+    }
+    expect(h.sm.shardMap!.get(sid(1))!.replicas.length).toBe(64);
+  });
+});
+
 describe('durability and replay', () => {
   it('a reopened state machine has the same state and applied index; replayed entries are skipped', async () => {
     const s = await stores.make();
