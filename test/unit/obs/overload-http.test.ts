@@ -7,6 +7,7 @@
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { HTTP_DEFAULTS, MetricsCache, createNodeMetrics, startHttpServer } from '../../../src/obs';
+import type { HttpServerOptions, NodeMetrics } from '../../../src/obs';
 
 function openIdle(port: number, n: number): Promise<Socket[]> {
   return Promise.all(
@@ -21,6 +22,17 @@ function openIdle(port: number, n: number): Promise<Socket[]> {
     ),
   );
 }
+
+/** The HTTP server on a free port, always serving, counting renders in `metrics`. */
+const serve = (metrics: NodeMetrics, more: Partial<HttpServerOptions>) =>
+  startHttpServer({
+    host: '127.0.0.1',
+    port: 0,
+    registry: metrics.registry,
+    health: () => ({ serving: true }),
+    onMetricsRender: () => metrics.metricsRenders.inc(),
+    ...more,
+  });
 
 const closedCount = (sockets: Socket[]) => sockets.filter((s) => s.destroyed || s.readyState === 'closed').length;
 
@@ -61,14 +73,7 @@ describe('HTTP server under abuse', () => {
       rendered++;
       return render();
     };
-    const server = await startHttpServer({
-      host: '127.0.0.1',
-      port: 0,
-      registry: metrics.registry,
-      health: () => ({ serving: true }),
-      onMetricsRender: () => metrics.metricsRenders.inc(),
-      loopLag: { lagMs: () => 0 }, // this test counts renders: no shedding
-    });
+    const server = await serve(metrics, { loopLag: { lagMs: () => 0 } }); // this test counts renders: no shedding
     try {
       const t0 = performance.now();
       const url = `http://127.0.0.1:${server.port}/metrics`;
@@ -90,15 +95,7 @@ describe('HTTP server under abuse', () => {
     const metrics = createNodeMetrics();
     let lagMs = 0;
     let shed = 0;
-    const server = await startHttpServer({
-      host: '127.0.0.1',
-      port: 0,
-      registry: metrics.registry,
-      health: () => ({ serving: true }),
-      onMetricsRender: () => metrics.metricsRenders.inc(),
-      onMetricsShed: () => shed++,
-      loopLag: { lagMs: () => lagMs },
-    });
+    const server = await serve(metrics, { onMetricsShed: () => shed++, loopLag: { lagMs: () => lagMs } });
     try {
       const get = (path: string) => fetch(`http://127.0.0.1:${server.port}${path}`);
       lagMs = 400;
