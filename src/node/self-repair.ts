@@ -92,7 +92,7 @@ export class SelfRepair {
     this.ctx.metrics.needsRepair.set({ group: String(groupId) }, 1);
     this.ctx.logger.error(
       { group: groupId, key },
-      'this replica holds data that failed its check: it repairs itself from a peer copy (self-repair)',
+      'self-repair needed: this replica holds damaged data; it repairs itself from a peer copy',
     );
   }
 
