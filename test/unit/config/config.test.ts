@@ -217,3 +217,32 @@ describe('config sessionTtlMs', () => {
     expect(load([...base, '--session-ttl-ms', '60001', '--request-timeout-ms', '60000']).sessionTtlMs).toBe(60_001);
   });
 });
+
+/**
+ * --snapshot-bytes (TESSERA_SNAPSHOT_BYTES, snapshotBytes): the bytes of applied entries the in-memory Raft
+ * log may hold before compaction. Defaults to an eighth of the memory budget; at least 1 MiB and at most
+ * half the budget (the log is part of the node's baseline).
+ */
+describe('--snapshot-bytes', () => {
+  const MIB = 1024 * 1024;
+
+  it('defaults to an eighth of the memory budget', () => {
+    expect(load(base).snapshotBytes).toBe(64 * MIB);
+    expect(load([...base, '--memory-budget-mib', '256']).snapshotBytes).toBe(32 * MIB);
+    expect(load([...base, '--memory-budget-mib', '64']).snapshotBytes).toBe(8 * MIB);
+  });
+
+  it('is read from the flag and the environment', () => {
+    expect(load([...base, '--snapshot-bytes', String(3 * MIB)]).snapshotBytes).toBe(3 * MIB);
+    expect(load(base, { TESSERA_SNAPSHOT_BYTES: String(5 * MIB) }).snapshotBytes).toBe(5 * MIB);
+  });
+
+  it('refuses values below 1 MiB, above half the budget, and non-integers', () => {
+    expect(configError(() => load([...base, '--snapshot-bytes', '1000']))).toMatch(/--snapshot-bytes.*out of range/);
+    const over = [...base, '--memory-budget-mib', '128', '--snapshot-bytes', String(65 * MIB)];
+    expect(configError(() => load(over))).toMatch(/--snapshot-bytes .* at most half the memory budget/);
+    const half = [...base, '--memory-budget-mib', '128', '--snapshot-bytes', String(64 * MIB)];
+    expect(load(half).snapshotBytes).toBe(64 * MIB);
+    expect(configError(() => load([...base, '--snapshot-bytes', '2MiB']))).toMatch(/--snapshot-bytes.*not an integer/);
+  });
+});
