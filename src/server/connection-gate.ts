@@ -172,26 +172,20 @@ export class ConnectionGate {
   }
 }
 
-function gauge(registry: Registry | undefined): Gauge<'kind'> {
-  const name = 'tessera_grpc_connections';
-  const existing = registry?.getSingleMetric(name);
-  if (existing !== undefined) return existing as Gauge<'kind'>;
-  return new Gauge({
-    name,
-    help: 'Open connections on the client gRPC listener, by kind (client, peer, probation)',
-    labelNames: ['kind'],
-    registers: registry ? [registry] : [],
-  });
+/** The metric `name` of the registry, made by `make` unless the registry already has it (one per node). */
+function registered<M>(registry: Registry | undefined, name: string, make: (registers: Registry[]) => M): M {
+  return (registry?.getSingleMetric(name) as M | undefined) ?? make(registry ? [registry] : []);
 }
 
-function counter(registry: Registry | undefined): Counter<'reason'> {
-  const name = 'tessera_grpc_connections_refused_total';
-  const existing = registry?.getSingleMetric(name);
-  if (existing !== undefined) return existing as Counter<'reason'>;
-  return new Counter({
-    name,
-    help: 'Connections the client gRPC listener closed: past the cap, silent past the handshake timeout, or on probation without a Raft call',
-    labelNames: ['reason'],
-    registers: registry ? [registry] : [],
+const gauge = (registry: Registry | undefined): Gauge<'kind'> =>
+  registered(registry, 'tessera_grpc_connections', (registers) => {
+    const help = 'Open connections on the client gRPC listener, by kind (client, peer, probation)';
+    return new Gauge({ name: 'tessera_grpc_connections', help, labelNames: ['kind'], registers });
   });
-}
+
+const counter = (registry: Registry | undefined): Counter<'reason'> =>
+  registered(registry, 'tessera_grpc_connections_refused_total', (registers) => {
+    const help =
+      'Connections the client gRPC listener closed: past the cap, silent past the handshake timeout, or on probation without a Raft call';
+    return new Counter({ name: 'tessera_grpc_connections_refused_total', help, labelNames: ['reason'], registers });
+  });

@@ -9,8 +9,9 @@
  * services (Admin, Raft) are not intercepted.
  *
  * A client that does not read its unary responses:
- * - once its connection holds more than connectionQueuedBytesMax unflushed response bytes, its new reads
- *   (Get, Scan) are refused with RESOURCE_EXHAUSTED before the handler runs (no read, no buffering);
+ * - each connection's unflushed response bytes plus the expected results of its running reads (the
+ *   budget's estimate) stay within connectionQueuedBytesMax: a read past it (Get, Scan) is refused with
+ *   RESOURCE_EXHAUSTED before the handler runs (no read, no buffering);
  * - a response not flushed within stallMs, or still unflushed past the call's deadline plus
  *   DEADLINE_GRACE_MS, has its stream reset (stream-reset.ts; a status would wait behind the unread data),
  *   which releases its bytes.
@@ -50,8 +51,10 @@ export class ConnectionHeld {
 
   constructor(readonly bytesMax: number) {}
 
-  isOver(connection: string): boolean {
-    return (this.bytes.get(connection) ?? 0) > this.bytesMax;
+  /** Whether `bytes` more fit the connection's bound (a first charge always fits). */
+  fits(connection: string, bytes: number): boolean {
+    const held = this.bytes.get(connection) ?? 0;
+    return held === 0 || held + bytes <= this.bytesMax;
   }
 
   add(connection: string, delta: number): void {
@@ -83,6 +86,8 @@ class BudgetedCall extends grpc.ServerInterceptingCall {
   private stallTimer: NodeJS.Timeout | null = null;
   private unguard: () => void = () => undefined;
   private readonly connection: string | null;
+  /** Expected bytes of this read charged to its connection while it runs (0: none). */
+  private reserved = 0;
 
   constructor(
     next: grpc.ServerInterceptingCallInterface,
@@ -98,7 +103,7 @@ class BudgetedCall extends grpc.ServerInterceptingCall {
         go({
           onReceiveMetadata: (metadata, nextMd) => {
             // A connection that does not read what it was sent gets no new read: refused before any work.
-            if (isRead && self.call?.connectionOver()) self.call.refuse('unread responses on this connection');
+            if (isRead && !self.call?.reserveRead()) self.call?.refuse('unread responses on this connection');
             else nextMd(metadata);
           },
           onCancel: () => self.call?.releaseAll(),
@@ -108,8 +113,24 @@ class BudgetedCall extends grpc.ServerInterceptingCall {
     this.connection = connectionOf(next);
   }
 
-  connectionOver(): boolean {
-    return this.connection !== null && this.connections.isOver(this.connection);
+  /**
+   * Charges a read's expected result to its connection until its response is sent; false when the
+   * connection's unflushed responses and running reads would pass its bound (the read is refused).
+   */
+  reserveRead(): boolean {
+    if (this.connection === null) return true;
+    const expected = this.budget.opBytes(null, true);
+    if (!this.connections.fits(this.connection, expected)) return false;
+    this.reserved = expected;
+    this.connections.add(this.connection, expected);
+    return true;
+  }
+
+  /** The read's reservation ends: its response is charged instead, or the call is over. */
+  private unreserve(): void {
+    if (this.reserved === 0 || this.connection === null) return;
+    this.connections.add(this.connection, -this.reserved);
+    this.reserved = 0;
   }
 
   refuse(what: string): void {
@@ -123,6 +144,7 @@ class BudgetedCall extends grpc.ServerInterceptingCall {
 
   override sendMessage(message: unknown, callback: () => void): void {
     if (this.over) return;
+    this.unreserve();
     // Twice its values: the response object and its serialized copy, both held until it is flushed.
     const bytes = RESPONSE_OVERHEAD_BYTES + 2 * bufferBytes(message, 3);
     if (bytes > REFUSABLE_RESPONSE_BYTES) {
@@ -173,6 +195,7 @@ class BudgetedCall extends grpc.ServerInterceptingCall {
   releaseAll(): void {
     if (this.over) return;
     this.over = true;
+    this.unreserve();
     this.stopTimers();
     this.budget.releaseBytes(this.held);
     if (this.connection !== null) this.connections.add(this.connection, -this.held);

@@ -77,21 +77,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   try {
     transport = newTransport(config, established, peerTls, random, logger, metrics);
     const admission = nodeAdmission(config, metrics);
-    const responses = responseBudgetInterceptor(
-      admission.budget,
-      () => metrics.overloadRefused.inc({ reason: 'response' }),
-      {
-        connectionQueuedBytesMax: admission.bounds.callQueuedBytesMax,
-        stallMs: config.requestTimeoutMs,
-        onReset: (reason) => metrics.overloadRefused.inc({ reason }),
-      },
-    );
-    gate = new ConnectionGate({
-      connectionsMax: config.connectionsMax,
-      peersShare: config.peerListen === null,
-      registry: metrics.registry,
-    });
-    server = new grpc.Server(clientServerOptions(config, admission.bounds, [gate.interceptor(), responses]));
+    ({ server, gate } = newClientServer(config, metrics, admission));
     // The Raft service lives on the peer listener when there is one, never on the client port then.
     if (config.peerListen === null) transport.registerOn(server);
     else peerServer = await startPeerServer(transport, formatHostPort(config.peerListen), peerTls);
@@ -103,8 +89,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     const pipelines = new OpenPipelines();
     server.addService(services.KV, kvServiceHandlers(current, config, metrics, pipelines, undefined, admission));
     server.addService(services.Admin, adminServiceHandlers(current, config, metrics));
-    const grpcServer = server;
-    const openGate = gate;
+    const [grpcServer, openGate] = [server, gate];
     const grpcPort = await bindGrpc(openGate, grpcServer, config.listen, clientCredentials.credentials);
     let fatalReported = false;
     const onFatal = (e: unknown): void => {
@@ -313,6 +298,33 @@ function logNodeStarted(
   );
   if (config.unsafeStaleReads)
     logger.warn({}, 'UNSAFE: --unsafe-stale-reads serves linearizable reads locally without ReadIndex (testing only)');
+}
+
+/**
+ * The client listener's gRPC server (not bound yet) and its connection gate: interceptors in order, the
+ * gate's (peers recognized by their Raft call) then the unary response budget (response-budget.ts).
+ */
+function newClientServer(
+  config: NodeConfig,
+  metrics: NodeMetrics,
+  admission: Admission,
+): { server: grpc.Server; gate: ConnectionGate } {
+  const responses = responseBudgetInterceptor(
+    admission.budget,
+    () => metrics.overloadRefused.inc({ reason: 'response' }),
+    {
+      connectionQueuedBytesMax: admission.bounds.callQueuedBytesMax,
+      stallMs: config.requestTimeoutMs,
+      onReset: (reason) => metrics.overloadRefused.inc({ reason }),
+    },
+  );
+  const gate = new ConnectionGate({
+    connectionsMax: config.connectionsMax,
+    peersShare: config.peerListen === null,
+    registry: metrics.registry,
+  });
+  const server = new grpc.Server(clientServerOptions(config, admission.bounds, [gate.interceptor(), responses]));
+  return { server, gate };
 }
 
 /** The node's overload admission (memory-budget.ts), with its gauges wired to the metrics. */

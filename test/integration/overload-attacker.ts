@@ -3,7 +3,7 @@
  * test's bystander). It sends GETS gets of the keys big/0..KEYS-1 to ADDRESS and never reads a response:
  * - mode pipeline: on one KV.Pipeline stream (grpc-js, the stream paused);
  * - mode unary: as KV.Get calls on raw HTTP/2 streams (node:http2), each stream paused, so the node's
- *   responses stop at the stream's flow-control window.
+ *   responses stop at the stream's flow-control window; it stops early if the node closes the connection.
  * Prints "sent" once everything is written; exits after DURATION_MS (bounded) or on SIGTERM.
  *   tsx test/integration/overload-attacker.ts ADDRESS GETS KEYS DURATION_MS [pipeline|unary]
  */
@@ -37,6 +37,7 @@ async function unary(): Promise<void> {
   const session = http2.connect(`http://${address}`);
   session.on('error', () => undefined);
   for (let i = 0; i < gets; i++) {
+    if (session.closed || session.destroyed) return; // the node closed the connection: the attack is over
     const body = serialize({ key: Buffer.from(`big/${i % keys}`), consistency: 1 });
     const frame = Buffer.alloc(5 + body.length);
     frame.writeUInt32BE(body.length, 1);

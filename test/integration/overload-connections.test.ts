@@ -9,6 +9,7 @@
 import * as http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, serverBuilt } from './cluster';
+import { metricSample } from './overload-never-reading';
 
 const CONNECTIONS_MAX = 16;
 /** connection-gate.ts's default probationMax. */
@@ -27,12 +28,6 @@ afterAll(async () => {
   for (const s of sessions) s.destroy();
   await cluster?.stopAll();
 }, 30_000);
-
-async function sample(httpPort: number, name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
-  return line === undefined ? 0 : Number(line.split(' ')[1]);
-}
 
 /** An HTTP/2 connection: 'open' once its handshake completed, or 'refused' when the node closed it first. */
 function connect(address: string): { first: Promise<'open' | 'refused'>; closed: () => boolean } {
@@ -63,9 +58,9 @@ describe('the connection cap', () => {
     const client = cluster.client();
     await client.put('cap/before', 'x'); // connected before the abuser
     await new Promise((r) => setTimeout(r, 1100)); // /metrics is rendered at most once a second
-    const peersBefore = await sample(http, 'tessera_grpc_connections', '{kind="peer"}');
+    const peersBefore = await metricSample(http, 'tessera_grpc_connections', '{kind="peer"}');
     expect(peersBefore).toBe(2); // the followers' Raft connections, out of the client count
-    const clientsBefore = await sample(http, 'tessera_grpc_connections', '{kind="client"}'); // the test's clients
+    const clientsBefore = await metricSample(http, 'tessera_grpc_connections', '{kind="client"}'); // the test's clients
     const room = CONNECTIONS_MAX - clientsBefore;
 
     // Past the cap: PROBATION_MAX connections on probation (peers share the port), closed within 5 s
@@ -81,8 +76,8 @@ describe('the connection cap', () => {
     expect(outcomes.slice(0, room)).toEqual(Array(room).fill('open'));
     expect(refusedAtOnce).toBeGreaterThanOrEqual(8);
     await new Promise((r) => setTimeout(r, 1100)); // /metrics is rendered at most once a second
-    expect(await sample(http, 'tessera_grpc_connections', '{kind="client"}')).toBe(CONNECTIONS_MAX);
-    expect(await sample(http, 'tessera_grpc_connections_refused_total', '{reason="cap"}')).toBeGreaterThan(0);
+    expect(await metricSample(http, 'tessera_grpc_connections', '{kind="client"}')).toBe(CONNECTIONS_MAX);
+    expect(await metricSample(http, 'tessera_grpc_connections_refused_total', '{reason="cap"}')).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 6000)); // the probation (5 s) is over
     const closed = conns.filter((c) => c.closed()).length;
     console.log(
@@ -91,7 +86,9 @@ describe('the connection cap', () => {
     );
     expect(conns.slice(0, room).every((c) => !c.closed())).toBe(true);
     expect(closed).toBe(conns.length - room);
-    expect(await sample(http, 'tessera_grpc_connections_refused_total', '{reason="probation"}')).toBeGreaterThan(0);
+    expect(await metricSample(http, 'tessera_grpc_connections_refused_total', '{reason="probation"}')).toBeGreaterThan(
+      0,
+    );
 
     await client.put('cap/during', 'y'); // the open connection keeps working
     expect((await fetch(`http://127.0.0.1:${http}/healthz`)).status).toBe(200);
@@ -102,7 +99,7 @@ describe('the connection cap', () => {
     // The restarted follower dials the leader again, past the client cap: it gets in as a peer.
     await waitFor(
       'the restarted follower reconnects to the leader',
-      async () => (await sample(http, 'tessera_grpc_connections', '{kind="peer"}')) === 2,
+      async () => (await metricSample(http, 'tessera_grpc_connections', '{kind="peer"}')) === 2,
       20_000,
     );
     await waitFor(

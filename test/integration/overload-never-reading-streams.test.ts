@@ -14,7 +14,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadServices } from '../../src/client/proto';
 import { TestCluster, serverBuilt } from './cluster';
-import { neverReadingClient } from './overload-never-reading';
+import { metricSample, neverReadingClient } from './overload-never-reading';
 
 const BUDGET_MIB = 256;
 const REQUEST_TIMEOUT_MS = 3000;
@@ -34,13 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stopAll();
 }, 30_000);
-
-/** A labelled sample of a node's /metrics (0 when absent). */
-async function sample(httpPort: number, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
-  return line === undefined ? 0 : Number(line.split(' ')[1]);
-}
 
 function pipelineFrame(ops: unknown[]): Buffer {
   const { packageDefinition } = loadServices();
@@ -105,10 +98,10 @@ describe('clients that never read their responses', () => {
 
     const reasons = ['deadline-stream', 'stalled-stream'];
     const resets = await Promise.all(
-      reasons.map((r) => sample(http, 'tessera_overload_refused_total', `{reason="${r}"}`)),
+      reasons.map((r) => metricSample(http, 'tessera_overload_refused_total', `{reason="${r}"}`)),
     );
     expect(resets.every((n) => n >= 1)).toBe(true);
-    expect(await sample(http, 'tessera_inflight_bytes')).toBeLessThan(2 ** 20);
+    expect(await metricSample(http, 'tessera_inflight_bytes')).toBeLessThan(2 ** 20);
     expect((await client.get('big/1'))?.length).toBe(VALUE_BYTES); // others fine
   }, 40_000);
 
@@ -119,8 +112,8 @@ describe('clients that never read their responses', () => {
       await new Promise((r) => setTimeout(r, REQUEST_TIMEOUT_MS + 2000));
       const http = cluster.httpPort(leader);
       whileAttacking = {
-        stalledResets: await sample(http, 'tessera_overload_refused_total', '{reason="stalled-stream"}'),
-        inflightBytes: await sample(http, 'tessera_inflight_bytes'),
+        stalledResets: await metricSample(http, 'tessera_overload_refused_total', '{reason="stalled-stream"}'),
+        inflightBytes: await metricSample(http, 'tessera_inflight_bytes'),
       };
     });
     console.log('unary attacker, after the stall bound:', whileAttacking);

@@ -89,3 +89,10 @@ export async function neverReadingClient(
   // Generous for a shared, loaded 2-core machine; the jepsen overload suite measures the p99 goal.
   expect(report.p99Ms).toBeLessThan(1000);
 }
+
+/** A sample of a node's /metrics with exactly these labels (`{reason="cap"}`, or '' for none); 0 when absent. */
+export async function metricSample(httpPort: number, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line === undefined ? 0 : Number(line.split(' ')[1]);
+}
