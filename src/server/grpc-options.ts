@@ -11,7 +11,9 @@
  * - grpc.max_receive_message_length: a client-only listener takes messages up to CLIENT_MESSAGE_BYTES_MAX
  *   (above the largest request the limits allow); while it also serves Raft peers (no --peer-listen) the
  *   peer bound (64 MiB) stays. Responses are bounded by the Scan page and value limits.
- * - interceptors: unary KV responses charged to the node budget (response-budget.ts).
+ * - interceptors (given by tessera-node.ts): the connection gate's (connection-gate.ts: Raft calls mark
+ *   peer connections) and unary KV responses charged to the node budget (response-budget.ts).
+ * The listening socket itself, the connection cap and the handshake timeout are connection-gate.ts's.
  * No max_connection_age: long-lived Raft and Pipeline streams would be cut every period.
  */
 import type * as grpc from '@grpc/grpc-js';

@@ -1,7 +1,8 @@
 /**
  * One running Tessera node: NodeStore (LevelDB) + Transport + NodeHost + one gRPC server on --listen
  * (KV, Admin, and the Raft peer service unless --peer-listen gives peers their own server, with peer
- * mutual TLS when --peer-tls-* are set) + the optional HTTP server (/metrics, /healthz).
+ * mutual TLS when --peer-tls-* are set; its socket is the connection gate's, connection-gate.ts: the cap
+ * on client connections) + the optional HTTP server (/metrics, /healthz).
  *
  * Start order: preflight (preflight.ts: the data dir is usable and every port can be bound, before anything
  * is written), open the store (verifies every record: CORRUPTION aborts the start), check and record the
