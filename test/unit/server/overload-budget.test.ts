@@ -109,7 +109,7 @@ describe('InflightBudget', () => {
     expect(d).toEqual({
       memoryBudgetBytes: 512 * MIB,
       inflightBytesMax: 64 * MIB,
-      opsInFlightMax: 16_384,
+      opsInFlightMax: 1024,
       callQueuedBytesMax: 8 * MIB,
       sessionMemoryMb: 32,
       scanPageBytesMax: 4 * MIB,
