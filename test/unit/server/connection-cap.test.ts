@@ -12,20 +12,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadNodeConfig } from '../../../src/config';
 import { ConnectionGate } from '../../../src/server/connection-gate';
 import { makeTestCa } from '../../support/tls-certs';
+import { rawMethod } from './raw-methods';
 
-const identity = (b: Buffer): Buffer => b;
-const unary = (path: string): grpc.MethodDefinition<Buffer, Buffer> => ({
-  path,
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: identity,
-  requestDeserialize: identity,
-  responseSerialize: identity,
-  responseDeserialize: identity,
-});
 const service: grpc.ServiceDefinition = {
-  Get: unary('/tessera.v1.KV/Get'),
-  Ping: unary('/tessera.v1.Raft/Ping'),
+  Get: rawMethod('/tessera.v1.KV/Get'),
+  Ping: rawMethod('/tessera.v1.Raft/Ping'),
 };
 const echo = (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): void =>
   cb(null, Buffer.from('ok'));
@@ -60,8 +51,13 @@ function client(port: number, credentials = grpc.credentials.createInsecure(), h
 
 function call(c: grpc.Client, path: string): Promise<string> {
   return new Promise((resolve) =>
-    c.makeUnaryRequest(path, identity, identity, Buffer.alloc(1), { deadline: Date.now() + 3000 }, (err, res) =>
-      resolve(err ? `error ${grpc.status[err.code]}` : String(res)),
+    c.makeUnaryRequest(
+      path,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.alloc(1),
+      { deadline: Date.now() + 3000 },
+      (err, res) => resolve(err ? `error ${grpc.status[err.code]}` : String(res)),
     ),
   );
 }

@@ -9,28 +9,12 @@ import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { http2StreamOf, resetPastDeadline, resetStream } from '../../../src/server/stream-reset';
+import { rawMethod } from './raw-methods';
 
 const MIB = 1024 * 1024;
-const identity = (b: Buffer): Buffer => b;
 const service: grpc.ServiceDefinition = {
-  Chat: {
-    path: '/test.T/Chat',
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-  One: {
-    path: '/test.T/One',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
+  Chat: rawMethod('/test.T/Chat', 'bidi'),
+  One: rawMethod('/test.T/One'),
 };
 
 type Chat = grpc.ServerDuplexStream<Buffer, Buffer>;

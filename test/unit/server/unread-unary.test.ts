@@ -9,20 +9,10 @@ import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InflightBudget } from '../../../src/server/memory-budget';
 import { responseBudgetInterceptor } from '../../../src/server/response-budget';
+import { rawMethod } from './raw-methods';
 
 const MIB = 1024 * 1024;
-const identity = (b: Buffer): Buffer => b;
-const service: grpc.ServiceDefinition = {
-  Get: {
-    path: '/tessera.v1.KV/Get',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
+const service: grpc.ServiceDefinition = { Get: rawMethod('/tessera.v1.KV/Get') };
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
