@@ -5,7 +5,9 @@
  * prints per phase: the leader's RSS and peak, its V8 heap (from /metrics), the group's in-memory log
  * (firstIndex..lastIndex) and the followers' RSS. Every loop is bounded; the processes are killed by PID.
  *   npx tsx scripts/memory-baseline.ts [--values 2000] [--kib 64] [--concurrency 16] [--keys 200]
- *                                       [--budget-mib 512] [-- extra node flags...]
+ *                                       [--budget-mib 512] [--stop-follower] [-- extra node flags...]
+ * --stop-follower: SIGSTOP one follower while writing (a follower that stops reading: the leader's
+ * AppendEntries to it pile up in its outbox and HTTP/2 buffers), SIGCONT after.
  */
 import { TestCluster, serverBuilt } from '../test/integration/cluster';
 import { metricOf, rssOf, sampleRss } from '../test/integration/overload-probes';
@@ -20,6 +22,7 @@ const kib = arg('kib', 64);
 const concurrency = arg('concurrency', 16);
 const keys = arg('keys', 200);
 const budgetMib = arg('budget-mib', 512);
+const stopFollower = process.argv.includes('--stop-follower');
 const dashDash = process.argv.indexOf('--');
 const extra = dashDash >= 0 ? process.argv.slice(dashDash + 1) : [];
 const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
@@ -67,7 +70,13 @@ async function main(): Promise<void> {
     await report(cluster, leader, 'idle', rssOf(pid).peakBytes);
     const rss = sampleRss(pid);
     const t0 = Date.now();
-    await writeAll(cluster);
+    const stopped = stopFollower ? cluster.pid(cluster.ids.find((id) => id !== leader) as number) : undefined;
+    if (stopped !== undefined) process.kill(stopped, 'SIGSTOP');
+    try {
+      await writeAll(cluster);
+    } finally {
+      if (stopped !== undefined) process.kill(stopped, 'SIGCONT');
+    }
     const peak = rss.stop();
     await report(cluster, leader, `written (${((Date.now() - t0) / 1000).toFixed(1)} s)`, peak);
     await new Promise((r) => setTimeout(r, 5000));

@@ -154,8 +154,13 @@ function invalid(e: unknown): TesseraError {
   return new TesseraError('INVALID_ARGUMENT', `malformed raft message: ${why}`);
 }
 
+/**
+ * One message in a buffer of its own (like encodeCommand): packr.pack returns a view into its shared target,
+ * and a message queued for a peer that does not read (its outbox, HTTP/2 buffers) would pin the whole
+ * target, with every message and command encoded into it since.
+ */
 export function encodeRaftMessage(envelope: RaftEnvelope): Buffer {
-  return packr.pack(envelopeTuple(envelope));
+  return Buffer.from(packr.pack(envelopeTuple(envelope)));
 }
 
 function checkSize(buf: Uint8Array): void {
