@@ -78,6 +78,14 @@ export function derivedSnapshotBytes(memoryBudgetBytes: number): number {
   return Math.max(SNAPSHOT_BYTES_MIN, Math.floor(memoryBudgetBytes / 8));
 }
 
+/**
+ * Entry bytes of the AppendEntries in flight to one follower, when not given: a sixteenth of the memory
+ * budget (a follower that stops reading holds at most this much of the leader's memory in its outbox).
+ */
+export function derivedInflightBytesMax(memoryBudgetBytes: number): number {
+  return Math.max(SNAPSHOT_BYTES_MIN, Math.floor(memoryBudgetBytes / 16));
+}
+
 /** Entries kept behind the applied index at compaction when not given. */
 export function derivedLogRetainEntries(snapshotEntries: number): number {
   return Math.max(1, Math.floor(snapshotEntries / 10));

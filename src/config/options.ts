@@ -93,6 +93,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'followers learn a new commit index with the next append or heartbeat, not an extra message (default true)',
   },
   { key: 'inflightMessagesMax', kind: 'int', help: 'AppendEntries in flight per follower (default 256)' },
+  {
+    key: 'inflightBytesMax',
+    kind: 'int',
+    help: 'entry bytes of the AppendEntries in flight per follower (default memoryBudgetMib / 16, min 1024)',
+  },
   { key: 'appendBytesMax', kind: 'int', help: 'entry bytes per AppendEntries (default 1048576)' },
   { key: 'uncommittedBytesMax', kind: 'int', help: 'uncommitted entry bytes a leader accepts (default 67108864)' },
   { key: 'snapshotEntries', kind: 'int', help: 'compact the log past this many entries (default 10000)' },

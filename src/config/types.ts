@@ -51,6 +51,8 @@ export interface RaftTuning {
   /** Followers learn a new commit index from the next append or heartbeat (RaftConfig.lazyCommit). */
   lazyCommit: boolean;
   inflightMessagesMax: number;
+  /** Entry bytes of the AppendEntries in flight per follower (default memory budget / 16). */
+  inflightBytesMax: number;
   appendBytesMax: number;
   uncommittedBytesMax: number;
 }

@@ -12,6 +12,7 @@ import {
   SNAPSHOT_BYTES_MIN,
   derivedLogRetainEntries,
   derivedSnapshotBytes,
+  derivedInflightBytesMax,
   derivedTickMs,
 } from './defaults';
 import type { RawConfig, RawValue } from './load';
@@ -315,6 +316,7 @@ function raftOptionsOf(r: OptionReader): NodeConfig['raft'] {
     checkQuorum: r.bool('checkQuorum', DEFAULTS.checkQuorum),
     lazyCommit: r.bool('lazyCommit', DEFAULTS.lazyCommit),
     inflightMessagesMax: r.int('inflightMessagesMax', DEFAULTS.inflightMessagesMax),
+    inflightBytesMax: r.int('inflightBytesMax', derivedInflightBytesMax(memoryBudgetBytesOf(r)), 1024),
     appendBytesMax: r.int('appendBytesMax', DEFAULTS.appendBytesMax, 1024),
     uncommittedBytesMax,
   };

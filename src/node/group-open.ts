@@ -22,6 +22,7 @@ export function raftConfigOf(config: NodeConfig): RaftConfig {
     checkQuorum: config.raft.checkQuorum,
     lazyCommit: config.raft.lazyCommit,
     inflightMessagesMax: config.raft.inflightMessagesMax,
+    inflightBytesMax: config.raft.inflightBytesMax,
     appendBytesMax: config.raft.appendBytesMax,
     uncommittedBytesMax: config.raft.uncommittedBytesMax,
     pendingReadsMax: config.queues.readsMax,

@@ -40,6 +40,7 @@ export function validateRaftConfig(c: RaftConfig): void {
   }
   positiveInt('inflightMessagesMax', c.inflightMessagesMax);
   positiveInt('appendBytesMax', c.appendBytesMax);
+  if (c.inflightBytesMax !== undefined && c.inflightBytesMax !== 0) positiveInt('inflightBytesMax', c.inflightBytesMax);
   positiveInt('uncommittedBytesMax', c.uncommittedBytesMax);
   if (c.pendingReadsMax !== undefined) positiveInt('pendingReadsMax', c.pendingReadsMax);
   if (c.snapshotTimeoutTicks !== undefined) positiveInt('snapshotTimeoutTicks', c.snapshotTimeoutTicks);

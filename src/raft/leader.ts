@@ -34,7 +34,7 @@ export function becomeLeader(s: RaftState): void {
   s.progress.clear();
   const last = s.log.lastIndex();
   for (const id of members(s.config)) {
-    const pr = new Progress(last + 1, s.cfg.inflightMessagesMax, isLearner(s.config, id));
+    const pr = new Progress(last + 1, s.cfg.inflightMessagesMax, isLearner(s.config, id), s.cfg.inflightBytesMax);
     pr.recentActive = true;
     s.progress.set(id, pr);
   }
@@ -303,7 +303,12 @@ export const leaderHandler: RoleHandler = {
     for (const id of members(s.config)) {
       const pr = s.progress.get(id);
       if (pr === undefined) {
-        const fresh = new Progress(last + 1, s.cfg.inflightMessagesMax, isLearner(s.config, id));
+        const fresh = new Progress(
+          last + 1,
+          s.cfg.inflightMessagesMax,
+          isLearner(s.config, id),
+          s.cfg.inflightBytesMax,
+        );
         fresh.recentActive = true;
         s.progress.set(id, fresh);
       } else {

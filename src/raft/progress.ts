@@ -29,11 +29,11 @@ export class Progress {
   isLearner: boolean;
   readonly inflights: Inflights;
 
-  constructor(next: Index, inflightMessagesMax: number, isLearner: boolean) {
+  constructor(next: Index, inflightMessagesMax: number, isLearner: boolean, inflightBytesMax = 0) {
     assert(next >= 1, 'progress: next must be >= 1');
     this.next = next;
     this.isLearner = isLearner;
-    this.inflights = new Inflights(inflightMessagesMax);
+    this.inflights = new Inflights(inflightMessagesMax, inflightBytesMax);
   }
 
   private resetState(state: ProgressState): void {
@@ -94,12 +94,12 @@ export class Progress {
     return true;
   }
 
-  /** Bookkeeping after an append with `count` entries ending at `lastIndex` went out. */
-  sentEntries(count: number, lastIndex: Index): void {
+  /** Bookkeeping after an append with `count` entries (`bytes` of them) ending at `lastIndex` went out. */
+  sentEntries(count: number, lastIndex: Index, bytes = 0): void {
     if (this.state === 'replicate') {
       if (count > 0) {
         this.next = lastIndex + 1;
-        this.inflights.add(lastIndex);
+        this.inflights.add(lastIndex, bytes);
       }
     } else if (this.state === 'probe') {
       this.probeSent = true;

@@ -7,7 +7,7 @@ import { assert } from '../base';
 import type { NodeId } from '../base';
 import { committedIndex, voteResult, type IndexSource } from './quorum';
 import type { RaftState } from './raft-state';
-import { TERM_UNAVAILABLE } from './raft-log';
+import { TERM_UNAVAILABLE, entryBytes } from './raft-log';
 import type { Index } from './types';
 
 /**
@@ -45,7 +45,9 @@ export function sendAppend(s: RaftState, to: NodeId, sendIfEmpty: boolean): bool
     entries,
     commit,
   });
-  pr.sentEntries(entries.length, prevIndex + entries.length);
+  let bytes = 0;
+  for (const e of entries) bytes += entryBytes(e);
+  pr.sentEntries(entries.length, prevIndex + entries.length, bytes);
   if (commit > pr.sentCommit) pr.sentCommit = commit;
   return true;
 }

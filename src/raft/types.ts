@@ -212,6 +212,11 @@ export interface RaftConfig {
   checkQuorum: boolean;
   /** Max AppendEntries messages in flight per follower in replicate state. */
   inflightMessagesMax: number;
+  /**
+   * Max entry bytes of the AppendEntries in flight per follower (etcd's MaxInflightBytes): no further
+   * append while they hold this much (one always goes). 0 or absent: bounded by the message count only.
+   */
+  inflightBytesMax?: number;
   /** Max bytes of entry data in one AppendEntries message. */
   appendBytesMax: number;
   /** Max bytes of uncommitted entry data a leader accepts before dropping proposals (tooLarge). */

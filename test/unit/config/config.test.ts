@@ -246,3 +246,14 @@ describe('--snapshot-bytes', () => {
     expect(configError(() => load([...base, '--snapshot-bytes', '2MiB']))).toMatch(/--snapshot-bytes.*not an integer/);
   });
 });
+
+describe('--inflight-bytes-max', () => {
+  const MIB = 1024 * 1024;
+
+  it('defaults to a sixteenth of the memory budget and reaches the Raft options', () => {
+    expect(load(base).raft.inflightBytesMax).toBe(32 * MIB);
+    expect(load([...base, '--memory-budget-mib', '128']).raft.inflightBytesMax).toBe(8 * MIB);
+    expect(load([...base, '--inflight-bytes-max', '65536']).raft.inflightBytesMax).toBe(65536);
+    expect(configError(() => load([...base, '--inflight-bytes-max', '10']))).toMatch(/--inflight-bytes-max.*range/);
+  });
+});
