@@ -19,6 +19,7 @@ import { formatHostPort, type NodeConfig } from '../config';
 import { NodeHost } from '../node';
 import {
   createNodeMetrics,
+  shedAfterMsFor,
   startHttpServer,
   startLoopMonitor,
   type HealthReport,
@@ -351,6 +352,8 @@ async function startObservability(
         registry: metrics.registry,
         health,
         onMetricsRender: () => metrics.metricsRenders.inc(),
+        metricsShedAfterMs: shedAfterMsFor(config.timing),
+        onMetricsShed: () => metrics.overloadRefused.inc({ reason: 'loop' }),
       })
     : null;
   // Late ticks: half an election timeout late is enough for followers to start an election.
