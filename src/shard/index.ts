@@ -16,6 +16,15 @@ export {
   voters,
 } from './descriptor';
 export type { DescriptorInput, DescriptorRule, Replica, ReplicaRole, ShardDescriptor } from './descriptor';
+export {
+  SHARD_TRAILER,
+  SHARD_WIRE_CHARS_MAX,
+  SHARD_WIRE_REPLICAS_MAX,
+  decodeShardWire,
+  encodeShardWire,
+  wrongShardDetails,
+} from './descriptor-wire';
+export type { ShardWireDecoded } from './descriptor-wire';
 export { addLearner, promoteLearner, removeReplica } from './replica-change';
 export { ShardMap } from './shard-map';
 export type { ApplyOutcome, KeyCheck, KeyRange, Staleness } from './shard-map';
