@@ -70,7 +70,35 @@ export type Command =
    * Opens the client session `clientId` (16 random bytes chosen by the client, hex) at seq 0; a session
    * already known is left as it is (a retried registration changes nothing).
    */
-  | { type: 'registerSession'; clientId: string; atMs?: number };
+  | { type: 'registerSession'; clientId: string; atMs?: number }
+  /**
+   * Cuts the group's range [start, end) at `splitKey` (issue 10, "Split"): the group keeps [start, splitKey)
+   * at epoch `newEpoch`, group `rightGroupId` starts over [splitKey, end) at `newEpoch` with a copy of the
+   * session table. Applied only if the group is at `epoch` (the one the split was planned against) and
+   * start < splitKey < end; else refused (splitRefused), nothing changed. kv/split-apply.ts applies it.
+   * It never carries a client session (`session` is always null): the epoch check makes it apply at most
+   * once (a retry of an applied split is planned against an epoch that is gone).
+   */
+  | {
+      type: 'split';
+      splitKey: Buffer;
+      epoch: number;
+      rightGroupId: number;
+      newEpoch: number;
+      session: null;
+      atMs?: number;
+    };
+
+/** A KV group's range and epoch (persisted as m/<g>/shard, see codec/command-split.ts). */
+export interface GroupShard {
+  start: Buffer;
+  /** null: unbounded. */
+  end: Buffer | null;
+  epoch: number;
+}
+
+/** Why a split command changed nothing: planned against another epoch, or a key not strictly inside. */
+export type SplitRefusal = 'epoch-mismatch' | 'bad-split';
 
 export type CommandResult =
   | { type: 'put' }
@@ -96,7 +124,16 @@ export type CommandResult =
    */
   | { type: 'undecodable'; message: string }
   /** A key of the command lies outside the group's range at apply time: nothing was applied (WRONG_SHARD). */
-  | { type: 'wrongShard' };
+  | { type: 'wrongShard' }
+  /**
+   * The split applied: this group is now `left`; the host creates group `right.groupId` over `right`.
+   * rightState 'created': the split wrote the right-hand group's initial state (applied index, range and
+   * epoch, sessions); 'kept': the right-hand group already had newer state on this node (it received a
+   * snapshot first), which the split left untouched (kv/split-apply.ts).
+   */
+  | { type: 'split'; left: GroupShard; right: GroupShard & { groupId: number }; rightState: 'created' | 'kept' }
+  /** The split command was refused; nothing changed. `epoch`: the group's epoch now. */
+  | { type: 'splitRefused'; rule: SplitRefusal; message: string; epoch: number };
 
 export interface KeyValue {
   key: Buffer;

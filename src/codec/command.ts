@@ -6,10 +6,12 @@
  *   noop [0, t?] | put [1, key, value, s, t?] | delete [2, key, s, t?] | cas [3, key, expected|null, value|null, s, t?]
  *   batch [4, [[key, expected|null]...], [[0, key, value] | [1, key]...], [key...], s, t?]
  *   registerSession [5, clientId, t?]
+ *   split [6, splitKey, epoch, rightGroupId, newEpoch, t?]   (command-split.ts)
  * Result tuples:
  *   noop [0] | put [1] | delete [2, existed] | cas [3, succeeded, current|null]
  *   batch [4, succeeded, [value|null...]] | sessionExpired [5] | wrongShard [6]
  *   registerSession [7, clientId] | sessionSeqReused [8, seq] | undecodable [9, message]
+ *   split [10, ...] | splitRefused [11, ...]   (command-split.ts)
  * Session record (m/<g>/sessions/<clientId>): [seq, lastIndex, result tuple, lastSeenMs|null?, fingerprint?]
  * (lastSeenMs is written as null when a fingerprint follows it and no time was known).
  *
@@ -25,6 +27,7 @@
  */
 import { TesseraError, unreachable } from '../base';
 import type { Command, CommandResult, Compare, SessionTag, WriteOp } from './command-types';
+import { splitCommandBody, splitResultTuple, toSplitCommand, toSplitResult } from './command-split';
 import { crc32c } from './crc32c';
 import { decodeShaped } from './raft-records';
 import { encodeRecord } from './record';
@@ -87,6 +90,8 @@ function commandBody(c: Command, withSession: boolean): unknown[] {
       ];
     case 'registerSession':
       return [5, c.clientId];
+    case 'split':
+      return splitCommandBody(c);
     default:
       return unreachable(c, 'command');
   }
@@ -142,6 +147,8 @@ export function toCommand(v: unknown): Command {
     }
     case 5:
       return withTime({ type: 'registerSession', clientId: str(t[1], 'clientId') }, t[2]);
+    case 6:
+      return withTime(toSplitCommand(t), t[5]);
     default:
       return fail(`unknown command type ${String(t[0])}`);
   }
@@ -188,6 +195,9 @@ export function resultTuple(r: CommandResult): unknown[] {
       return [8, r.seq];
     case 'undecodable':
       return [9, r.message];
+    case 'split':
+    case 'splitRefused':
+      return splitResultTuple(r);
     default:
       return unreachable(r, 'command result');
   }
@@ -220,6 +230,9 @@ export function toResult(v: unknown): CommandResult {
       return { type: 'sessionSeqReused', seq: uint(t[1], 'seq') };
     case 9:
       return { type: 'undecodable', message: str(t[1], 'message') };
+    case 10:
+    case 11:
+      return toSplitResult(t);
     default:
       return fail(`unknown result type ${String(t[0])}`);
   }

@@ -36,7 +36,18 @@ export {
   withFingerprint,
 } from './command';
 export type { SessionRecord } from './command';
-export type { SessionTag, WriteOp, Compare, Command, CommandResult, KeyValue, ScanPage } from './command-types';
+export { SPLIT_KEY_BYTES_MAX, encodeShardRecord, decodeShardRecord } from './command-split';
+export type {
+  SessionTag,
+  WriteOp,
+  Compare,
+  Command,
+  CommandResult,
+  KeyValue,
+  ScanPage,
+  GroupShard,
+  SplitRefusal,
+} from './command-types';
 export { encodeRaftMessage, decodeRaftMessage, encodeRaftMessageBatch, decodeRaftMessageBatch } from './raft-message';
 export type { RaftEnvelope } from './raft-message';
 export {
@@ -50,6 +61,7 @@ export {
   raftGroupRange,
   appliedKey,
   installMarkerKey,
+  shardRecordKey,
   sessionKey,
   sessionRange,
   sessionClientId,

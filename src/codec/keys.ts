@@ -8,6 +8,7 @@
  *   r/ G /s             snapshot metadata             (record: [index, term, voters, learners, outgoing])
  *   m/ G /applied       applied index of the state machine (record: number)
  *   m/ G /install       snapshot install pending      (record: [stagingId, index, term])
+ *   m/ G /shard         a KV group's range and epoch  (record: [start, end|null, epoch]; absent: as opened)
  *   m/ G /sessions/ C   client session C (utf8)       (record: [seq, lastIndex, result tuple, lastSeenMs?])
  *   t/ G / L id / ...   snapshot staging of staging id `id` (L = its byte length, u8):
  *                         ... d <user key>  staged value record   ... s <client id>  staged session record
@@ -113,6 +114,11 @@ export function installMarkerKey(groupId: number): Buffer {
   return groupKey(META, groupId, 'install');
 }
 
+/** The range and epoch of a KV group, written by a split (codec/command-split.ts). */
+export function shardRecordKey(groupId: number): Buffer {
+  return groupKey(META, groupId, 'shard');
+}
+
 export function sessionKey(groupId: number, clientId: string): Buffer {
   const id = Buffer.from(clientId, 'utf8');
   const out = groupKey(META, groupId, 'sessions/', id.length);
@@ -198,6 +204,7 @@ export type ParsedKey =
   | { kind: 'snapshotMeta'; groupId: number }
   | { kind: 'applied'; groupId: number }
   | { kind: 'installMarker'; groupId: number }
+  | { kind: 'shardRecord'; groupId: number }
   | { kind: 'session'; groupId: number; clientId: string }
   | { kind: 'staging'; groupId: number }
   | { kind: 'data'; userKey: Buffer }
@@ -216,6 +223,7 @@ export function parseKey(key: Buffer): ParsedKey {
   } else if (key[0] === META) {
     if (rest === 'applied') return { kind: 'applied', groupId };
     if (rest === 'install') return { kind: 'installMarker', groupId };
+    if (rest === 'shard') return { kind: 'shardRecord', groupId };
     if (rest.startsWith('sessions/')) return { kind: 'session', groupId, clientId: sessionClientId(key) };
   } else if (key[0] === STAGING) {
     return { kind: 'staging', groupId };
@@ -243,6 +251,8 @@ export function formatKey(key: Buffer): string {
       return `m/${p.groupId}/applied`;
     case 'installMarker':
       return `m/${p.groupId}/install`;
+    case 'shardRecord':
+      return `m/${p.groupId}/shard`;
     case 'session':
       return `m/${p.groupId}/sessions/${p.clientId}`;
     case 'staging':

@@ -6,7 +6,12 @@
  * - apply() writes the data, the applied index and the changed session records of a call in ONE batch
  *   (no sync: the Raft log is durable and replay is idempotent: entries at or below `applied` are skipped).
  * - Application is deterministic: it depends only on the state and the entries. Nothing is rejected at
- *   apply time except a key outside the group's range ({ type: 'wrongShard' }, applied nothing).
+ *   apply time except a key outside the group's range ({ type: 'wrongShard' }, applied nothing) and a split
+ *   that does not fit the group's epoch and range ({ type: 'splitRefused' }).
+ * - The range and epoch are persisted by a split (m/<g>/shard, group-shard.ts) in the batch of its applied
+ *   index; a split narrows the range for the entries after it in the same call at once (inRange) and for
+ *   reads once its batch is written (split-apply.ts: the split, the sessions it copies and the
+ *   split/snapshot race rule).
  * - Sessions (exactly-once; Raft dissertation section 6.3): per clientId only the last (seq, result,
  *   request fingerprint). A client registers its session first (registerSession: known at seq 0; an id
  *   already known is left as it is). A write whose session tag carries a fingerprint (this version's form):
@@ -40,7 +45,7 @@
  * - A snapshot install is crash-safe: the m/<g>/install marker (written by NodeStore.persist with the
  *   snapshot meta, or by installStaged) makes open() finish an interrupted install before anything else.
  */
-import { TesseraError, assert, isTesseraError } from '../base';
+import { TesseraError, assert, isEpoch, isTesseraError } from '../base';
 import {
   appliedKey,
   dataKey,
@@ -58,7 +63,7 @@ import {
   sessionRange,
   userKeyOf,
 } from '../codec';
-import type { Command, CommandResult, KeyValue, ScanPage, SessionRecord } from '../codec';
+import type { Command, CommandResult, GroupShard, KeyValue, ScanPage, SessionRecord } from '../codec';
 import type { Entry, SnapshotMeta } from '../raft';
 import { asLevelCorruption, writeBatch, type NodeStore, type StoreDb } from '../storage';
 import { ApplyBatch } from './apply-batch';
@@ -67,6 +72,8 @@ import type { SessionState } from './session-table';
 import { SNAPSHOT_CHUNK_BYTES_DEFAULT, SnapshotReader } from './snapshot-reader';
 import { SnapshotStaging, runInstall } from './snapshot-staging';
 import { digestFromSnapshot, type ReplicaDigest } from './digest';
+import { EPOCH_UNRECORDED, loadGroupShard, shardContains } from './group-shard';
+import { refuseSplit, splitIntoBatch } from './split-apply';
 
 export interface KeyRange {
   start: Buffer;
@@ -93,6 +100,8 @@ export interface StateMachineOptions {
    * damaged file. For the node's metric and log.
    */
   onCorruptRead?: (info: { groupId: number; key: string; message: string }) => void;
+  /** The epoch of a group without a stored shard record (group-shard.ts); default EPOCH_UNRECORDED (1). */
+  epoch?: number;
 }
 
 export const SESSION_TTL_MS_DEFAULT = 60 * 60 * 1000;
@@ -114,11 +123,20 @@ export class StateMachine {
   /** Resolved when readsInFlight drops to 0 (an install waits for it before it touches the range). */
   private readsDrained: (() => void) | null = null;
   private digesting = false;
+  /**
+   * The group's key range (its own object, shared with the staging): narrowed in place by a split once the
+   * split's batch is written, with epochNow. A split applied in a call not yet written is splitPending.
+   */
+  readonly range: KeyRange;
+  private epochNow: number;
+  private splitPending: GroupShard | null = null;
+  /** The shard as opened: what a LevelDB snapshot without a shard record holds (records are never deleted). */
+  private readonly opened: GroupShard;
 
   private constructor(
     private readonly db: StoreDb,
     readonly groupId: number,
-    readonly range: KeyRange,
+    shard: GroupShard,
     private sessions: SessionTable,
     applied: number,
     private readonly onUndecodable: StateMachineOptions['onUndecodable'],
@@ -126,10 +144,16 @@ export class StateMachine {
     private readonly dbPath = '',
   ) {
     this.appliedIndex = applied;
-    this.staging = new SnapshotStaging(db, groupId, range);
+    this.range = { start: shard.start, end: shard.end };
+    this.epochNow = shard.epoch;
+    this.opened = { ...shard };
+    this.staging = new SnapshotStaging(db, groupId, this.range);
   }
 
-  /** Loads the applied index and session table; finishes an interrupted snapshot install first. */
+  /**
+   * Loads the shard record (a stored one wins over `range` and opts.epoch, group-shard.ts), the applied index
+   * and the session table; finishes an interrupted snapshot install first.
+   */
   static async open(
     store: NodeStore,
     groupId: number,
@@ -140,10 +164,13 @@ export class StateMachine {
       throw new TesseraError('INVALID_ARGUMENT', `empty key range for group ${groupId}`);
     }
     const db = store.db;
+    const epoch = opts.epoch ?? EPOCH_UNRECORDED;
+    if (!isEpoch(epoch)) throw new TesseraError('INVALID_ARGUMENT', `epoch must be an integer >= 0, got ${epoch}`);
+    const shard = await loadGroupShard(db, groupId, { start: range.start, end: range.end, epoch });
     const markerBuf = await db.get(installMarkerKey(groupId));
     if (markerBuf !== undefined) {
       const marker = decodeInstallMarker(markerBuf, formatKey(installMarkerKey(groupId)));
-      await runInstall(db, groupId, range, marker.stagingId, marker.index);
+      await runInstall(db, groupId, shard, marker.stagingId, marker.index);
     } else {
       await SnapshotStaging.discardAll(db, groupId);
     }
@@ -153,7 +180,7 @@ export class StateMachine {
       throw new TesseraError('INVALID_ARGUMENT', `sessionTtlMs must be an integer >= 1, got ${sessionTtlMs}`);
     }
     const sessions = await StateMachine.loadSessions(db, groupId, opts.sessionsMax, sessionTtlMs);
-    return new StateMachine(db, groupId, range, sessions, applied, opts.onUndecodable, opts.onCorruptRead, store.path);
+    return new StateMachine(db, groupId, shard, sessions, applied, opts.onUndecodable, opts.onCorruptRead, store.path);
   }
 
   private static async loadApplied(db: StoreDb, groupId: number): Promise<number> {
@@ -210,10 +237,19 @@ export class StateMachine {
     return this.sessions.clockFor(null);
   }
 
+  /** The group's epoch (bumped by a split, once its batch is written). */
+  get epoch(): number {
+    return this.epochNow;
+  }
+
+  /** The group's range and epoch as written (a copy): a split narrows it once its batch is written. */
+  get shard(): GroupShard {
+    return { start: this.range.start, end: this.range.end, epoch: this.epochNow };
+  }
+
+  /** In the range; while an apply call holds a split not yet written, in the split's narrowed range too. */
   inRange(key: Buffer): boolean {
-    return (
-      Buffer.compare(key, this.range.start) >= 0 && (this.range.end === null || Buffer.compare(key, this.range.end) < 0)
-    );
+    return shardContains(this.range, key) && (this.splitPending === null || shardContains(this.splitPending, key));
   }
 
   /**
@@ -248,6 +284,7 @@ export class StateMachine {
       onResults?.(results);
       await written;
       this.appliedIndex = applied;
+      this.publishSplit();
       return results;
     } catch (e) {
       this.failure = e;
@@ -275,6 +312,7 @@ export class StateMachine {
     // Expire first, so a write from an expired session is treated like one from an unknown session.
     const clockMs = this.sessions.clockFor(cmd.atMs ?? null);
     for (const expired of this.sessions.expire(clockMs)) batch.deleteSession(expired);
+    if (cmd.type === 'split') return this.applySplit(cmd, batch);
     if (cmd.type === 'noop') return { type: 'noop' };
     if (cmd.type === 'registerSession') {
       if (this.sessions.get(cmd.clientId) === undefined)
@@ -303,6 +341,25 @@ export class StateMachine {
     return result;
   }
 
+  /** split-apply.ts: checked against the shard as of this entry; narrows the range for the entries after it. */
+  private async applySplit(cmd: Extract<Command, { type: 'split' }>, batch: ApplyBatch): Promise<CommandResult> {
+    const shard = this.splitPending ?? this.shard;
+    const refused = refuseSplit(this.groupId, shard, cmd);
+    if (refused !== null) return refused;
+    const clientIds = this.sessions.clientIds();
+    const result = await splitIntoBatch(this.db, this.groupId, shard, cmd, clientIds, batch);
+    this.splitPending = result.left;
+    return result;
+  }
+
+  /** After the batch holding a split is written: the narrowed range and new epoch become the group's. */
+  private publishSplit(): void {
+    if (this.splitPending === null) return;
+    this.range.end = this.splitPending.end;
+    this.epochNow = this.splitPending.epoch;
+    this.splitPending = null;
+  }
+
   private remember(
     clientId: string,
     seq: number,
@@ -320,7 +377,7 @@ export class StateMachine {
   }
 
   private async execute(
-    cmd: Exclude<Command, { type: 'noop' | 'registerSession' }>,
+    cmd: Exclude<Command, { type: 'noop' | 'registerSession' | 'split' }>,
     batch: ApplyBatch,
   ): Promise<CommandResult> {
     switch (cmd.type) {
@@ -404,7 +461,7 @@ export class StateMachine {
       } finally {
         this.exitRead();
       }
-      return await digestFromSnapshot(this.db, snapshot, this.groupId, this.range);
+      return await digestFromSnapshot(this.db, snapshot, this.groupId, await this.shardAt(snapshot));
     } catch (e) {
       throw this.readFailure(e);
     } finally {
@@ -518,7 +575,7 @@ export class StateMachine {
       this.db,
       snapshot,
       this.groupId,
-      this.range,
+      { start: this.range.start, end: this.range.end },
       this.appliedIndex,
       opts.chunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT,
     );
@@ -540,11 +597,16 @@ export class StateMachine {
     try {
       const buf = await this.db.get(appliedKey(this.groupId), { snapshot });
       const applied = buf === undefined ? 0 : decodeIndex(buf, formatKey(appliedKey(this.groupId)));
-      return new SnapshotReader(this.db, snapshot, this.groupId, this.range, applied, chunkBytes);
+      return new SnapshotReader(this.db, snapshot, this.groupId, await this.shardAt(snapshot), applied, chunkBytes);
     } catch (e) {
       await snapshot.close();
       throw e;
     }
+  }
+
+  /** The group's range as of a LevelDB snapshot (a split's record is written with its applied index). */
+  private shardAt(snapshot: ReturnType<StoreDb['snapshot']>): Promise<GroupShard> {
+    return loadGroupShard(this.db, this.groupId, this.opened, snapshot);
   }
 
   /** Starts receiving a snapshot (discarding any earlier staging of this group). */

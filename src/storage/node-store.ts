@@ -31,6 +31,7 @@ import {
   decodeHardState,
   decodeIndex,
   decodeInstallMarker,
+  decodeShardRecord,
   decodeSessionRecord,
   decodeSnapshotMeta,
   encodeEntry,
@@ -213,6 +214,9 @@ export class NodeStore {
           break;
         case 'installMarker':
           decodeInstallMarker(value, name);
+          break;
+        case 'shardRecord':
+          decodeShardRecord(value, name);
           break;
         case 'session':
           decodeSessionRecord(value, name);
