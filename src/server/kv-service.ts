@@ -91,13 +91,18 @@ export function admissionFor(
   return { bounds, budget: new InflightBudget(bounds.inflightBytesMax, bounds.opsInFlightMax, observer), scans, loop };
 }
 
-/** Runs `fn` as one admitted op of `bytes` bytes (RESOURCE_EXHAUSTED at once when the node is full). */
-async function admitted<T>(budget: InflightBudget, bytes: number, fn: () => Promise<T>): Promise<T> {
-  if (!budget.tryAcquireOp(bytes)) throw overloadError('bytes or requests in flight');
+/** Runs `fn` as one admitted op of `bytes` bytes from `connection` (RESOURCE_EXHAUSTED at once when full). */
+async function admitted<T>(
+  budget: InflightBudget,
+  bytes: number,
+  connection: string | null,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!budget.tryAcquireOp(bytes, connection)) throw overloadError('bytes or requests in flight');
   try {
     return await fn();
   } finally {
-    budget.releaseOp(bytes);
+    budget.releaseOp(bytes, connection);
   }
 }
 
@@ -156,10 +161,10 @@ export function kvServiceHandlers(
   const streamBounds = { budget, callQueuedBytesMax: bounds.callQueuedBytesMax };
   /** A unary method: refused while the event loop lags, else admitted by the node's budget with its bytes. */
   const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>, read = false) =>
-    unary<Req, Res>(method, metrics, config.requestTimeoutMs, (req, timeoutMs) =>
+    unary<Req, Res>(method, metrics, config.requestTimeoutMs, (req, timeoutMs, connection) =>
       loop.shed()
         ? Promise.reject(LOOP_LAG_REFUSAL)
-        : admitted(budget, budget.opBytes(req, read), () => fn(req, timeoutMs)),
+        : admitted(budget, budget.opBytes(req, read), connection, () => fn(req, timeoutMs)),
     );
   /** One op of a Multi or Pipeline: refused while the event loop lags (no error allocated), else run. */
   const op = (o: MultiOpWire, timeoutMs: number, peer: string): Promise<Record<string, unknown>> =>

@@ -6,6 +6,9 @@
  *   A read is admitted with the bytes its result is expected to hold (a running estimate of recent reads'
  *   results), so concurrent large reads are refused before they materialize.
  * - opsInFlightMax = 1,024: client ops (unary or inside Multi/Pipeline) being served at once on the node.
+ *   Fairness: a connection holding CONNECTION_LIGHT_OPS ops or more is "heavy", and heavy connections
+ *   together get at most opsInFlightMax - opsReserved (3/4 of it); the last quarter is kept for light
+ *   connections, so a flood over a few connections cannot refuse every op of a client doing a few at a time.
  *   Admitted writes are applied and answered together, in one loop turn per Ready: with 16,384 a pipeline
  *   flood (20,000 puts over 400 streams) made 0.6 to 1.1 s turns on a loaded 2-core machine (apply, answers,
  *   persist of 10,000 entries at once) and the leader lost its leadership; with 1,024, none in our runs.
@@ -52,6 +55,9 @@ export const SCAN_WAIT_MS_MAX = 1000;
 /** Client ops being served at once on one node (what one loop turn may have to apply and answer). */
 export const OPS_IN_FLIGHT_MAX = 1024;
 
+/** Ops in flight from which a connection counts as heavy (see the module header). */
+export const CONNECTION_LIGHT_OPS = 64;
+
 export function deriveOverloadBounds(memoryBudgetBytes: number, scanBytesMax: number): OverloadBounds {
   const b = Math.max(MIB, Math.floor(memoryBudgetBytes));
   const scanPageBytesMax = Math.max(1, Math.min(scanBytesMax, Math.floor(b / 64)));
@@ -97,9 +103,22 @@ export class InflightBudget {
     return this.ops;
   }
 
-  /** Admits one op of `bytes` bytes, or returns false (and admits nothing) when either bound would pass. */
-  tryAcquireOp(bytes: number): boolean {
-    if (this.ops >= this.opsMax) {
+  /** Ops in flight per client connection (grpc-js peer "address:port"); entries at 0 are removed. */
+  private readonly opsByConnection = new Map<string, number>();
+
+  /** Ops kept for light connections (see the module header). */
+  get opsReserved(): number {
+    return Math.floor(this.opsMax / 4);
+  }
+
+  /**
+   * Admits one op of `bytes` bytes for `connection` (null: not tied to one), or returns false (and admits
+   * nothing) when a bound would pass: the node's ops or bytes, or, for a heavy connection, the share of
+   * ops that heavy connections may hold.
+   */
+  tryAcquireOp(bytes: number, connection: string | null = null): boolean {
+    const held = connection === null ? 0 : (this.opsByConnection.get(connection) ?? 0);
+    if (this.ops >= this.opsMax || (held >= CONNECTION_LIGHT_OPS && this.ops >= this.opsMax - this.opsReserved)) {
       this.observer?.refused('ops');
       return false;
     }
@@ -109,12 +128,23 @@ export class InflightBudget {
     }
     this.ops++;
     this.bytes += bytes;
+    if (connection !== null) this.opsByConnection.set(connection, held + 1);
     return true;
   }
 
-  releaseOp(bytes: number): void {
+  /** Releases an op admitted by tryAcquireOp with the same `bytes` and `connection`. */
+  releaseOp(bytes: number, connection: string | null = null): void {
     this.ops = Math.max(0, this.ops - 1);
     this.bytes = Math.max(0, this.bytes - bytes);
+    if (connection === null) return;
+    const held = (this.opsByConnection.get(connection) ?? 0) - 1;
+    if (held > 0) this.opsByConnection.set(connection, held);
+    else this.opsByConnection.delete(connection);
+  }
+
+  /** Connections holding ops now (for tests and metrics). */
+  get connectionsHoldingOps(): number {
+    return this.opsByConnection.size;
   }
 
   /**
@@ -177,4 +207,13 @@ export function bufferBytes(v: unknown, depth: number): number {
   }
   for (const k in v) n += bufferBytes((v as Record<string, unknown>)[k], depth - 1);
   return n;
+}
+
+/** A call's client connection as grpc-js names it ("address:port"), or null when it cannot say. */
+export function peerOf(call: { getPeer(): string }): string | null {
+  try {
+    return call.getPeer();
+  } catch {
+    return null;
+  }
 }

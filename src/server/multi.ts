@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { TesseraError } from '../base';
 import type { NodeMetrics } from '../obs';
 import { toGrpcStatus, toRequestError } from './errors';
-import { overloadError, type InflightBudget } from './memory-budget';
+import { overloadError, peerOf, type InflightBudget } from './memory-budget';
 import { STALLED_STATUS, isRead } from './pipeline';
 import { ResponseQueue, type ResultWire } from './response-queue';
 import { resetPastDeadline, resetStream } from './stream-reset';
@@ -60,6 +60,7 @@ export function serveMulti<Op>(
     return;
   }
   const budget = bounds.budget;
+  const connection = peerOf(call);
   let next = 0;
   let running = 0;
   let left = ops.length;
@@ -69,7 +70,7 @@ export function serveMulti<Op>(
       const i = next++;
       const op = ops[i] as Op;
       const bytes = budget.opBytes(op, isRead(op as { op?: unknown; get?: unknown }));
-      if (!budget.tryAcquireOp(bytes)) {
+      if (!budget.tryAcquireOp(bytes, connection)) {
         left--;
         queue.push({ index: i, error: NODE_FULL });
         continue;
@@ -78,7 +79,7 @@ export function serveMulti<Op>(
       void one(op, timeoutMs).then((result) => {
         running--;
         left--;
-        budget.releaseOp(bytes);
+        budget.releaseOp(bytes, connection);
         const got = result.get as { value?: Buffer } | undefined;
         if (got !== undefined) budget.noteRead(got.value?.length ?? 0);
         result.index = i;

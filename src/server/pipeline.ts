@@ -23,7 +23,7 @@ import * as grpc from '@grpc/grpc-js';
 import { TesseraError } from '../base';
 import type { NodeMetrics } from '../obs';
 import { toRequestError } from './errors';
-import { InflightBudget, overloadError } from './memory-budget';
+import { InflightBudget, overloadError, peerOf } from './memory-budget';
 import { CALL_HELD_FACTOR, ResponseQueue, type ResultWire } from './response-queue';
 import { resetPastDeadline, resetStream } from './stream-reset';
 
@@ -124,6 +124,8 @@ class PipelineStream {
   private clientDone = false;
   private ended = false;
   private readonly queue: ResponseQueue;
+  /** The client connection (grpc-js peer), for the node budget's per-connection fairness. */
+  private readonly connection: string | null;
 
   constructor(
     private readonly call: PipelineCall,
@@ -134,6 +136,7 @@ class PipelineStream {
     bounds: PipelineBounds,
   ) {
     this.okLatency = metrics.grpcLatencySeconds.labels({ method: 'KV.Pipeline', code: 'OK' });
+    this.connection = peerOf(call);
     this.opsInFlightMax = bounds.opsInFlightMax ?? PIPELINE_OPS_IN_FLIGHT_MAX;
     this.budget = bounds.budget ?? new InflightBudget(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     this.streamFull = STREAM_FULL(this.opsInFlightMax);
@@ -227,7 +230,10 @@ class PipelineStream {
     }
     const budget = this.budget;
     const bytes = budget.opBytes(op, isRead(op));
-    if (this.inFlightBytes + this.queue.heldBytes + bytes > this.callHeldBytesMax || !budget.tryAcquireOp(bytes)) {
+    if (
+      this.inFlightBytes + this.queue.heldBytes + bytes > this.callHeldBytesMax ||
+      !budget.tryAcquireOp(bytes, this.connection)
+    ) {
       this.queue.push({ index: id, error: NODE_FULL });
       return;
     }
@@ -242,7 +248,7 @@ class PipelineStream {
   private finish(id: number, bytes: number, t0: number, result: ResultWire): void {
     this.inFlight--;
     this.inFlightBytes -= bytes;
-    this.budget.releaseOp(bytes);
+    this.budget.releaseOp(bytes, this.connection);
     const got = result.get as { value?: Buffer } | undefined;
     if (got !== undefined) this.budget.noteRead(got.value?.length ?? 0);
     if (result.error === undefined) this.okLatency.observe((performance.now() - t0) / 1000);

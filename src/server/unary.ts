@@ -7,8 +7,10 @@ import * as grpc from '@grpc/grpc-js';
 import { TesseraError } from '../base';
 import type { NodeMetrics } from '../obs';
 import { toGrpcStatus } from './errors';
+import { peerOf } from './memory-budget';
 
-export type UnaryFn<Req, Res> = (request: Req, timeoutMs: number) => Promise<Res>;
+/** A unary handler: the request, its time budget, and the client connection (grpc-js peer) it came on. */
+export type UnaryFn<Req, Res> = (request: Req, timeoutMs: number, connection: string | null) => Promise<Res>;
 
 const codeNames = new Map<number, string>(
   Object.entries(grpc.status)
@@ -41,7 +43,7 @@ export function unary<Req, Res>(
       const timeoutMs = remainingMs(call.getDeadline(), requestTimeoutMs);
       if (timeoutMs <= 0)
         throw new TesseraError('DEADLINE_EXCEEDED', 'the request deadline passed before it was handled');
-      run = fn(call.request, timeoutMs);
+      run = fn(call.request, timeoutMs, peerOf(call));
     } catch (e) {
       run = Promise.reject(e);
     }

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { loadNodeConfig, optionUsage } from '../../../src/config';
 import { createNodeMetrics } from '../../../src/obs';
 import {
+  CONNECTION_LIGHT_OPS,
   InflightBudget,
   OP_OVERHEAD_BYTES,
   bufferBytes,
@@ -341,5 +342,42 @@ describe('serveMulti flow control', () => {
     expect(started).toBe(3000);
     expect(call.ended).toBe(true);
     expect(new Set(call.results().map((r) => r.index)).size).toBe(3000);
+  });
+});
+
+describe('InflightBudget fairness between connections', () => {
+  it('keeps a quarter of the ops for light connections: a flood over a few connections cannot refuse them all', () => {
+    const budget = new InflightBudget(Number.MAX_SAFE_INTEGER, 1024);
+    const flood = ['10.0.0.9:1', '10.0.0.9:2', '10.0.0.9:3', '10.0.0.9:4'];
+    let floodAdmitted = 0;
+    for (let i = 0; i < 4000; i++) if (budget.tryAcquireOp(100, flood[i % flood.length]!)) floodAdmitted++;
+    expect(floodAdmitted).toBe(1024 - 256);
+    // A bystander doing a few ops at a time still gets in, up to the node's bound.
+    const bystander = '10.0.0.7:5';
+    for (let i = 0; i < 8; i++) expect(budget.tryAcquireOp(100, bystander)).toBe(true);
+    // Light connections share the reserve until it is gone; the node's bound holds for everyone.
+    let light = 8;
+    for (let c = 0; c < 100; c++) for (let i = 0; i < 8; i++) if (budget.tryAcquireOp(100, `10.1.0.${c}:1`)) light++;
+    expect(light).toBe(256);
+    expect(budget.opsInUse).toBe(1024);
+    expect(budget.tryAcquireOp(100, '10.2.0.1:1')).toBe(false);
+  });
+
+  it('counts a connection as heavy only while it holds CONNECTION_LIGHT_OPS ops, and forgets it at zero', () => {
+    const budget = new InflightBudget(Number.MAX_SAFE_INTEGER, 4 * CONNECTION_LIGHT_OPS);
+    const heavy = '10.0.0.9:1';
+    let n = 0;
+    while (budget.tryAcquireOp(10, heavy)) n++;
+    expect(n).toBe(3 * CONNECTION_LIGHT_OPS); // heavy connections stop at 3/4
+    expect(budget.tryAcquireOp(10, '10.0.0.8:1')).toBe(true); // a light one still gets in
+    for (let i = 0; i < n; i++) budget.releaseOp(10, heavy);
+    budget.releaseOp(10, '10.0.0.8:1');
+    expect(budget.opsInUse).toBe(0);
+    expect(budget.bytesInUse).toBe(0);
+    expect(budget.connectionsHoldingOps).toBe(0);
+    // Ops tied to no connection keep the plain bound.
+    let free = 0;
+    while (budget.tryAcquireOp(10)) free++;
+    expect(free).toBe(4 * CONNECTION_LIGHT_OPS);
   });
 });
