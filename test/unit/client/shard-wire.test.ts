@@ -114,6 +114,8 @@ describe('descriptor wire form', () => {
     ['epoch of 17 digits', '1;7;10000000000000000;61;6d;1v'],
     ['empty epoch', '1;7;;61;6d;1v'],
     ['epoch-only with a bad epoch', '1;7;x'],
+    ['epoch-only with shard id 0', '1;0;4'],
+    ['epoch-only with a shard id past 32 bits', '1;4294967296;4'],
     ['odd hex', '1;7;4;616;6d;1v'],
     ['uppercase hex', '1;7;4;6A;6d;1v'],
     ['non-hex', '1;7;4;zz;6d;1v'],
