@@ -86,17 +86,25 @@ export function toSplitResult(t: unknown[]): SplitResult {
   };
 }
 
+/** The tuple of a shard record (also carried by KV snapshots, kv/snapshot-chunk.ts). */
+export function groupShardTuple(s: GroupShard): unknown[] {
+  return [s.start, s.end, s.epoch];
+}
+
+/** The shard of a tuple; throws ShapeError when it is malformed or its range is empty. */
+export function toGroupShard(v: unknown): GroupShard {
+  const t = arr(v, 'shard record');
+  exactly(t, 3, 3, 'shard record');
+  const s: GroupShard = { start: bytes(t[0], 'start'), end: endOf(t[1], 'end'), epoch: epochOf(t[2], 'epoch') };
+  if (s.end !== null && Buffer.compare(s.start, s.end) >= 0) fail('shard record: start is not before end');
+  return s;
+}
+
 export function encodeShardRecord(s: GroupShard): Buffer {
-  return encodeRecord([s.start, s.end, s.epoch]);
+  return encodeRecord(groupShardTuple(s));
 }
 
 /** A stored shard record; throws CORRUPTION when it is malformed or its range is empty. */
 export function decodeShardRecord(buf: Uint8Array, keyForError: string): GroupShard {
-  return decodeShaped(buf, keyForError, (v) => {
-    const t = arr(v, 'shard record');
-    exactly(t, 3, 3, 'shard record');
-    const s: GroupShard = { start: bytes(t[0], 'start'), end: endOf(t[1], 'end'), epoch: epochOf(t[2], 'epoch') };
-    if (s.end !== null && Buffer.compare(s.start, s.end) >= 0) fail('shard record: start is not before end');
-    return s;
-  });
+  return decodeShaped(buf, keyForError, toGroupShard);
 }

@@ -36,7 +36,13 @@ export {
   withFingerprint,
 } from './command';
 export type { SessionRecord } from './command';
-export { SPLIT_KEY_BYTES_MAX, encodeShardRecord, decodeShardRecord } from './command-split';
+export {
+  SPLIT_KEY_BYTES_MAX,
+  encodeShardRecord,
+  decodeShardRecord,
+  groupShardTuple,
+  toGroupShard,
+} from './command-split';
 export type {
   SessionTag,
   WriteOp,

@@ -7,6 +7,7 @@
  */
 import { TesseraError, assert } from '../base';
 import { dataRange, decodeSessionRecord, decodeValueRecord, formatKey, sessionRange, userKeyOf } from '../codec';
+import type { GroupShard } from '../codec';
 import type { StoreDb } from '../storage';
 import { CHUNK_OVERHEAD_BYTES, ITEM_DATA, ITEM_OVERHEAD_BYTES, ITEM_SESSION, encodeChunk } from './snapshot-chunk';
 import type { ChunkItem } from './snapshot-chunk';
@@ -20,6 +21,9 @@ export interface KeyRangeOfGroup {
   end: Buffer | null;
 }
 
+/** The range a reader reads; with an epoch, the first chunk carries both (snapshot-chunk.ts). */
+type ReaderRange = KeyRangeOfGroup & { epoch?: number };
+
 export class SnapshotReader implements AsyncIterable<Buffer> {
   private started = false;
   private closed = false;
@@ -28,7 +32,7 @@ export class SnapshotReader implements AsyncIterable<Buffer> {
     private readonly db: StoreDb,
     private readonly snapshot: DbSnapshot,
     private readonly groupId: number,
-    private readonly range: KeyRangeOfGroup,
+    private readonly range: ReaderRange,
     /** The index the snapshot reflects. */
     readonly applied: number,
     /** Chunks are at most this big, except a chunk holding a single item larger than that. */
@@ -52,7 +56,14 @@ export class SnapshotReader implements AsyncIterable<Buffer> {
         const size = it.key.length + it.value.length + ITEM_OVERHEAD_BYTES;
         let full: Buffer | null = null;
         if (items.length > 0 && bytes + size > this.chunkBytes) {
-          full = encodeChunk({ seq: seq++, applied: this.applied, done: false, itemCount: 0, items });
+          full = encodeChunk({
+            ...this.shardIn(seq),
+            seq: seq++,
+            applied: this.applied,
+            done: false,
+            itemCount: 0,
+            items,
+          });
           items = [];
           bytes = CHUNK_OVERHEAD_BYTES;
         }
@@ -81,10 +92,16 @@ export class SnapshotReader implements AsyncIterable<Buffer> {
       } finally {
         await sessionIt.close();
       }
-      yield encodeChunk({ seq, applied: this.applied, done: true, itemCount, items });
+      yield encodeChunk({ ...this.shardIn(seq), seq, applied: this.applied, done: true, itemCount, items });
     } finally {
       await this.close();
     }
+  }
+
+  /** The shard field of chunk `seq`: the first chunk carries the range and epoch when the epoch is known. */
+  private shardIn(seq: number): { shard?: GroupShard } {
+    const { start, end, epoch } = this.range;
+    return seq === 0 && epoch !== undefined ? { shard: { start, end, epoch } } : {};
   }
 
   /** Releases the LevelDB snapshot. Idempotent. */

@@ -3,6 +3,12 @@
  * runInstall() replaces the group's d/ range and session table with the staged content. runInstall is
  * idempotent: it is re-run from the start by StateMachine.open while the install marker m/<g>/install
  * exists, and the marker is deleted in the same batch that sets the applied index.
+ * A snapshot that carries its shard (snapshot-chunk.ts: range and epoch, e.g. taken after a split) must lie
+ * within the receiver's range; its keys are checked against it, and the install clears and fills only that
+ * range and writes it as the group's shard record (m/<g>/shard) with the applied index: a replica that
+ * skips a split by this snapshot narrows like one that applied it, and never deletes the keys beyond the
+ * new range (they may already belong to the right-hand group on this node; if not, they are left to the
+ * install of that group, which replaces its range).
  */
 import { TesseraError, assert } from '../base';
 import {
@@ -14,10 +20,13 @@ import {
   decodeValueRecord,
   encodeIndex,
   encodeRecord,
+  encodeShardRecord,
   formatKey,
+  groupShardTuple,
   installMarkerKey,
   sessionKey,
   sessionRange,
+  shardRecordKey,
   shapeArray,
   shapeUint,
   stagingDataKey,
@@ -27,8 +36,11 @@ import {
   stagingPrefix,
   stagingSessionKey,
   stagingSessionRange,
+  toGroupShard,
 } from '../codec';
+import type { GroupShard } from '../codec';
 import type { StoreDb } from '../storage';
+import { shardContains } from './group-shard';
 import { ITEM_DATA, decodeChunk } from './snapshot-chunk';
 import type { KeyRangeOfGroup } from './snapshot-reader';
 
@@ -44,6 +56,8 @@ interface StagingState {
   applied: number;
   itemCount: number;
   done: boolean;
+  /** The shard the snapshot carries (first chunk), or null (a sender of an older version). */
+  shard: GroupShard | null;
 }
 
 export class SnapshotStaging {
@@ -63,7 +77,7 @@ export class SnapshotStaging {
     this.current = null;
     const prefix = stagingPrefix(this.groupId, id);
     await SnapshotStaging.discardAll(this.db, this.groupId);
-    this.current = { id, prefix, nextSeq: 0, applied: 0, itemCount: 0, done: false };
+    this.current = { id, prefix, nextSeq: 0, applied: 0, itemCount: 0, done: false, shard: null };
   }
 
   private expect(id: string): StagingState {
@@ -86,13 +100,11 @@ export class SnapshotStaging {
         `snapshot ${id}: chunk ${chunk.seq} is of index ${chunk.applied}, not ${st.applied}`,
       );
     }
+    if (chunk.shard !== undefined) st.shard = this.checkedShard(id, chunk.shard);
     const ops: BatchOp[] = [];
     for (const it of chunk.items) {
       if (it.kind === ITEM_DATA) {
-        const inRange =
-          Buffer.compare(it.key, this.range.start) >= 0 &&
-          (this.range.end === null || Buffer.compare(it.key, this.range.end) < 0);
-        if (!inRange)
+        if (!shardContains(st.shard ?? this.range, it.key))
           throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: a key outside group ${this.groupId}'s range`);
         decodeValueRecord(it.value, it.key, `snapshot ${id}: ${formatKey(dataKey(it.key))}`);
         ops.push({ type: 'put', key: stagingDataKey(st.prefix, it.key), value: it.value });
@@ -110,7 +122,8 @@ export class SnapshotStaging {
           `snapshot ${id}: ${itemCount} items received, the sender sent ${chunk.itemCount}`,
         );
       }
-      ops.push({ type: 'put', key: stagingEndKey(st.prefix), value: encodeRecord([chunk.applied, itemCount]) });
+      const end = [chunk.applied, itemCount, ...(st.shard === null ? [] : [groupShardTuple(st.shard)])];
+      ops.push({ type: 'put', key: stagingEndKey(st.prefix), value: encodeRecord(end) });
     }
     if (ops.length > 0) await this.db.batch(ops);
     st.nextSeq++;
@@ -118,6 +131,16 @@ export class SnapshotStaging {
     st.itemCount = itemCount;
     st.done = chunk.done;
     return { done: st.done, applied: st.applied };
+  }
+
+  /** A snapshot's shard, if its range lies within the receiver's; else INVALID_ARGUMENT. */
+  private checkedShard(id: string, shard: GroupShard): GroupShard {
+    const within =
+      Buffer.compare(shard.start, this.range.start) >= 0 &&
+      (this.range.end === null || (shard.end !== null && Buffer.compare(shard.end, this.range.end) <= 0));
+    if (!within)
+      throw new TesseraError('INVALID_ARGUMENT', `snapshot ${id}: its range is not within group ${this.groupId}'s`);
+    return shard;
   }
 
   /** The completed staging `id`; throws INVALID_ARGUMENT if it is unknown or incomplete. */
@@ -161,12 +184,15 @@ export async function runInstall(
       { key: formatKey(installMarkerKey(groupId)) },
     );
   }
-  const stagedApplied = shapeUint(shapeArray(decodeRecord(end, formatKey(endKey)), 'staging end')[0], 'applied');
+  const endTuple = shapeArray(decodeRecord(end, formatKey(endKey)), 'staging end');
+  const stagedApplied = shapeUint(endTuple[0], 'applied');
+  const shard = endTuple[2] === undefined ? null : toGroupShard(endTuple[2]);
+  const target = shard ?? range;
   assert(
     stagedApplied === index,
     () => `group ${groupId}: staged snapshot reflects ${stagedApplied}, install marker says ${index}`,
   );
-  await db.clear({ ...dataRange(range.start, range.end) });
+  await db.clear({ ...dataRange(target.start, target.end) });
   await db.clear({ ...sessionRange(groupId) });
   let ops: BatchOp[] = [];
   let bytes = 0;
@@ -185,6 +211,7 @@ export async function runInstall(
   await copy(stagingDataRange(prefix), (userKey) => dataKey(userKey));
   await copy(stagingSessionRange(prefix), (clientId) => sessionKey(groupId, clientId.toString('utf8')));
   ops.push({ type: 'put', key: appliedKey(groupId), value: encodeIndex(index) });
+  if (shard !== null) ops.push({ type: 'put', key: shardRecordKey(groupId), value: encodeShardRecord(shard) });
   ops.push({ type: 'del', key: installMarkerKey(groupId) });
   await flush();
   await SnapshotStaging.discardAll(db, groupId);

@@ -35,7 +35,9 @@
  *    is refused until that group has applied the split (or is removed); otherwise the parent's entries
  *    before its split index would write into the right-hand group's keys of the shared d/ keyspace. Because
  *    the parent's published range only narrows, the check cannot go stale.
- * The data is never touched by the split in either case.
+ * The data is never touched by the split in either case. A replica of the parent that skips the split
+ * entry by installing a snapshot taken after it narrows too: snapshots carry the shard record, and the
+ * install clears and fills only the snapshot's range (snapshot-staging.ts).
  */
 import { TesseraError } from '../base';
 import {

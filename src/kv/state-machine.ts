@@ -166,14 +166,16 @@ export class StateMachine {
     const db = store.db;
     const epoch = opts.epoch ?? EPOCH_UNRECORDED;
     if (!isEpoch(epoch)) throw new TesseraError('INVALID_ARGUMENT', `epoch must be an integer >= 0, got ${epoch}`);
-    const shard = await loadGroupShard(db, groupId, { start: range.start, end: range.end, epoch });
+    const given = { start: range.start, end: range.end, epoch };
     const markerBuf = await db.get(installMarkerKey(groupId));
     if (markerBuf !== undefined) {
       const marker = decodeInstallMarker(markerBuf, formatKey(installMarkerKey(groupId)));
-      await runInstall(db, groupId, shard, marker.stagingId, marker.index);
+      const before = await loadGroupShard(db, groupId, given);
+      await runInstall(db, groupId, before, marker.stagingId, marker.index);
     } else {
       await SnapshotStaging.discardAll(db, groupId);
     }
+    const shard = await loadGroupShard(db, groupId, given); // after the install: it may have written one
     const applied = await StateMachine.loadApplied(db, groupId);
     const sessionTtlMs = opts.sessionTtlMs ?? SESSION_TTL_MS_DEFAULT;
     if (!Number.isSafeInteger(sessionTtlMs) || sessionTtlMs < 1) {
@@ -575,7 +577,7 @@ export class StateMachine {
       this.db,
       snapshot,
       this.groupId,
-      { start: this.range.start, end: this.range.end },
+      this.shard,
       this.appliedIndex,
       opts.chunkBytes ?? SNAPSHOT_CHUNK_BYTES_DEFAULT,
     );
@@ -670,6 +672,11 @@ export class StateMachine {
       await runInstall(this.db, this.groupId, this.range, snapshotId, meta.index);
       this.staging.forget();
       this.appliedIndex = await StateMachine.loadApplied(this.db, this.groupId);
+      // A snapshot taken after a split carries the narrowed range and new epoch (snapshot-staging.ts).
+      const shard = await loadGroupShard(this.db, this.groupId, this.shard);
+      this.range.end = shard.end;
+      this.range.start = shard.start;
+      this.epochNow = shard.epoch;
       this.sessions = await StateMachine.loadSessions(
         this.db,
         this.groupId,
