@@ -10,7 +10,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { isEpoch, isNodeId } from '../base';
 import type { Epoch, ShardId, TesseraError } from '../base';
-import { SHARD_TRAILER, decodeShardWire } from '../shard';
+import { SHARD_TRAILER, containsKey, decodeShardWire } from '../shard';
 import type { ShardDescriptor } from '../shard';
 import { isEndpointAddress } from './endpoint';
 import type { LeaderHint, ShardCache } from './shard-cache';
@@ -79,26 +79,25 @@ export function decodeWrongShard(
 }
 
 /**
- * Teaches the cache what a WRONG_SHARD answer to a request for `key` said. With the owner's descriptor:
- * cached when newer (it evicts the stale ones it overlaps). Otherwise, or when the cache holds something as
- * new (the answering node is behind): the cached owner of `key` is dropped when the answer proves it stale,
- * and the caller loads the key's descriptor from the meta shard ('refresh').
+ * Teaches the cache what a WRONG_SHARD answer to a request for `key` said. A descriptor of the owner that
+ * contains `key` is cached when newer than what it overlaps (it evicts the stale entries). Anything else
+ * (no descriptor, the epoch only, a descriptor not containing the key, one older than the cache's): the
+ * cached owner of `key`, which routed the request, is dropped and the caller loads the key's descriptor from
+ * the meta shard ('refresh'). Dropping even when the node merely seems behind costs one meta lookup in
+ * that rare case, and it is what heals a forged or corrupt descriptor with a huge epoch: it would otherwise
+ * refuse every honest descriptor as older, forever.
  */
 export function learnWrongShard(cache: ShardCache, key: Uint8Array, hint: WrongShardHint): WrongShardLearned {
   const owner = hint.owner;
+  let why = owner === null ? 'no descriptor in the answer' : 'the answer carried the epoch only';
   if (owner?.kind === 'descriptor') {
-    const outcome = cache.update(owner.descriptor, hint.leader);
-    if (outcome.kind === 'added' || outcome.kind === 'unchanged')
-      return { kind: 'updated', descriptor: owner.descriptor };
-    return { kind: 'refresh', why: `the answer's descriptor was not cached (${outcome.kind})` };
+    if (containsKey(owner.descriptor, key)) {
+      const outcome = cache.update(owner.descriptor, hint.leader);
+      if (outcome.kind === 'added' || outcome.kind === 'unchanged')
+        return { kind: 'updated', descriptor: owner.descriptor };
+      why = `the answer's descriptor was not cached (${outcome.kind})`;
+    } else why = "the answer's descriptor does not hold the key";
   }
-  const cached = cache.locate(key);
-  // The node says the key is not where we sent it: drop our entry, unless the answer names that very shard
-  // at an epoch we have already seen (the answering node is behind).
-  if (cached.kind === 'hit') {
-    const d = cached.descriptor;
-    const behind = owner?.kind === 'epoch' && owner.id === d.id && owner.epoch <= d.epoch;
-    if (!behind) cache.invalidate(d.id);
-  }
-  return { kind: 'refresh', why: owner === null ? 'no descriptor in the answer' : 'the answer carried the epoch only' };
+  cache.invalidateKey(key);
+  return { kind: 'refresh', why };
 }

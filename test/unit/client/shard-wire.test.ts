@@ -208,10 +208,10 @@ describe('WRONG_SHARD through gRPC trailers', () => {
     expect(decodeWrongShard(6, 2, undefined, '1;12;6;zz')).toMatchObject({ owner: null, dropped: '4 fields' });
   });
 
-  it('teaches the cache: a newer owner evicts the stale entry, an epoch-only answer drops it', () => {
+  it('teaches the cache: a newer owner evicts the stale entry; anything less drops the entry that routed', () => {
     const cache = new ShardCache();
     cache.update(desc(12, 'g', null, '1v 2v 3v', 5), { node: 1, address: null });
-    const learned = learnWrongShard(cache, k('q'), decodeWrongShard(6, 2, undefined, encodeShardWire(owner)));
+    const learned = learnWrongShard(cache, k('h'), decodeWrongShard(6, 2, undefined, encodeShardWire(owner)));
     expect(learned.kind).toBe('updated');
     expect(cache.locate(k('h'))).toMatchObject({ kind: 'hit', leader: { node: 2 } });
     expect(cache.locate(k('q')).kind).toBe('miss');
@@ -220,16 +220,26 @@ describe('WRONG_SHARD through gRPC trailers', () => {
     expect(learnWrongShard(cache, k('h'), decodeWrongShard(7, null, null, '1;12;7')).kind).toBe('refresh');
     expect(cache.locate(k('h')).kind).toBe('miss');
 
-    // Epoch only, not newer than ours: the answering node is behind, keep ours.
+    // A descriptor that does not hold the key is not learned, and the entry that routed the request goes.
     cache.update(owner);
-    expect(learnWrongShard(cache, k('h'), decodeWrongShard(6, null, null, '1;12;6')).kind).toBe('refresh');
-    expect(cache.locate(k('h')).kind).toBe('hit');
+    const elsewhere = desc(13, 'p', null, '1v 2v 3v', 99);
+    const hint = decodeWrongShard(99, null, null, encodeShardWire(elsewhere));
+    expect(learnWrongShard(cache, k('h'), hint)).toMatchObject({ kind: 'refresh', why: /does not hold the key/ });
+    expect(cache.descriptors()).toEqual([]);
+  });
 
-    // A stale descriptor from a node that is behind changes nothing.
-    const older = desc(12, 'g', null, '1v 2v 3v', 5);
-    expect(learnWrongShard(cache, k('h'), decodeWrongShard(5, null, null, encodeShardWire(older)))).toMatchObject({
-      kind: 'refresh',
-    });
-    expect(cache.get(shardIdOf(12))?.descriptor.epoch).toBe(6);
+  it('heals a forged descriptor with a huge epoch at the first WRONG_SHARD through it', () => {
+    const cache = new ShardCache();
+    cache.update(desc(12, 'g', 'p', '1v 2v 3v', 6));
+    const forged = desc(666, '', null, '9v', Number.MAX_SAFE_INTEGER);
+    expect(learnWrongShard(cache, k('h'), decodeWrongShard(forged.epoch, 9, null, encodeShardWire(forged))).kind).toBe(
+      'updated',
+    );
+    // The node the forged descriptor routes to answers with the truth, which is older: the forged entry goes.
+    const truth = desc(12, 'g', 'p', '1v 2v 3v', 7);
+    const learned = learnWrongShard(cache, k('h'), decodeWrongShard(7, 1, null, encodeShardWire(truth)));
+    expect(learned).toMatchObject({ kind: 'refresh', why: /not cached \(stale\)/ });
+    expect(cache.size).toBe(0);
+    expect(cache.update(truth).kind).toBe('added'); // what the meta shard says is taken again
   });
 });
