@@ -65,7 +65,8 @@ export class ScanStitcher {
   ) {
     if (!Number.isSafeInteger(options.pageLimit) || options.pageLimit < 1)
       throw new RangeError(`pageLimit must be a positive integer, got ${options.pageLimit}`);
-    if (!(options.limit >= 1)) throw new RangeError(`limit must be >= 1, got ${options.limit}`);
+    if (options.limit !== Infinity && !(Number.isSafeInteger(options.limit) && options.limit >= 1))
+      throw new RangeError(`limit must be a positive integer or Infinity, got ${options.limit}`);
     this.cursor = isBeforeEnd(start, end) ? start : null;
     this.remaining = options.limit;
   }

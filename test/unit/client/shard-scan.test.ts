@@ -193,6 +193,13 @@ describe('ScanStitcher', () => {
     expect(run.requests.map((r) => r.limit)).toEqual([4, 3]); // b c from shard 1, then 3 more at most
     const empty = new ScanStitcher(k('m'), k('m'), { pageLimit: 1, limit: Infinity });
     expect(empty.next(cache)).toEqual({ kind: 'done' });
+    for (const bad of [
+      { pageLimit: 0, limit: 1 },
+      { pageLimit: 1.5, limit: 1 },
+      { pageLimit: 1, limit: 2.5 },
+      { pageLimit: 1, limit: 0 },
+    ])
+      expect(() => new ScanStitcher(k('a'), null, bad)).toThrow(RangeError);
   });
 
   it('refuses malformed pages and abandoned requests without moving the resume key', () => {
