@@ -129,7 +129,9 @@ export type CommandResult =
    * The split applied: this group is now `left`; the host creates group `right.groupId` over `right`.
    * rightState 'created': the split wrote the right-hand group's initial state (applied index, range and
    * epoch, sessions); 'kept': the right-hand group already had newer state on this node (it received a
-   * snapshot first), which the split left untouched (kv/split-apply.ts).
+   * snapshot first), which the split left untouched (kv/split-apply.ts). Either way the host opens the
+   * right-hand group's state machine only after this result (a StateMachine opened before it, e.g. for a
+   * group known only from a peer's message, holds stale state: reopen it).
    */
   | { type: 'split'; left: GroupShard; right: GroupShard & { groupId: number }; rightState: 'created' | 'kept' }
   /** The split command was refused; nothing changed. `epoch`: the group's epoch now. */

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { appliedKey, sessionRange, shardRecordKey } from '../../../src/codec';
 import type { CommandResult } from '../../../src/codec';
-import { SPLIT_INITIAL_INDEX, StateMachine } from '../../../src/kv';
+import { SPLIT_INITIAL_INDEX, StateMachine, splitRefusalError } from '../../../src/kv';
 import { Stores, b, put, whole } from './helpers';
 import { AT_MS, RIGHT, beforeSplit, entriesFrom, fput, open, rightEntries, split } from './split-fixture';
 
@@ -92,6 +92,9 @@ describe('split apply', () => {
     const r = await sm.apply(entriesFrom(1, [put('z', '1'), split('k', 0), split('k', 2, RIGHT, 3)]));
     expect(r.get(2)).toMatchObject({ type: 'splitRefused', rule: 'epoch-mismatch', epoch: 1 });
     expect(r.get(3)).toMatchObject({ type: 'splitRefused', rule: 'epoch-mismatch', epoch: 1 });
+    const refused = r.get(2) as Extract<CommandResult, { type: 'splitRefused' }>;
+    expect(splitRefusalError(refused)).toMatchObject({ code: 'WRONG_SHARD', details: { epoch: 1 } });
+    expect(splitRefusalError({ ...refused, rule: 'bad-split' })).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(sm.shard).toEqual({ start: b(''), end: null, epoch: 1 });
     expect(sm.applied).toBe(3);
     expect(str(await sm.get(b('z')))).toBe('1');
