@@ -162,13 +162,15 @@ export function kvServiceHandlers(
   /** A unary method: refused while the event loop lags, else admitted by the node's budget with its bytes. */
   const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>, read = false) =>
     unary<Req, Res>(method, metrics, config.requestTimeoutMs, (req, timeoutMs, connection) =>
-      loop.shed()
+      loop.shed(budget.isLight(connection))
         ? Promise.reject(LOOP_LAG_REFUSAL)
         : admitted(budget, budget.opBytes(req, read), connection, () => fn(req, timeoutMs)),
     );
   /** One op of a Multi or Pipeline: refused while the event loop lags (no error allocated), else run. */
   const op = (o: MultiOpWire, timeoutMs: number, peer: string): Promise<Record<string, unknown>> =>
-    loop.shed() ? Promise.resolve({ error: LOOP_LAG_REFUSAL_WIRE }) : multiOne(fns, openSessionFn, o, timeoutMs, peer);
+    loop.shed(budget.isLight(peer))
+      ? Promise.resolve({ error: LOOP_LAG_REFUSAL_WIRE })
+      : multiOne(fns, openSessionFn, o, timeoutMs, peer);
   const fns = kvFunctions(host, limits);
   /** OpenSession from the client at grpc-js peer `peer`: rate-limited by its address, then proposed. */
   const openSessionFn = async (req: OpenSessionWire, timeoutMs: number, peer: string) => {

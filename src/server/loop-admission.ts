@@ -3,7 +3,7 @@
  * leader's loop long enough for its Raft ticks to come late and its leadership to go). While the loop
  * lags past shedAfterMs (obs/loop-lag.ts: the lag is seen inside a long loop turn, not only after it),
  * NEW client work is refused at arrival with RESOURCE_EXHAUSTED: unary KV calls, each op of a Multi or
- * Pipeline, Scans. The refusal does no work (no decode past what grpc-js did, no read, no proposal) and
+ * Pipeline, Scans (from a light connection only past twice shedAfterMs, see shed()). The refusal does no work (no decode past what grpc-js did, no read, no proposal) and
  * allocates no error (one shared TesseraError and one shared wire error). Raft peer traffic, Admin and
  * /healthz are never shed; work already admitted runs to its end.
  *
@@ -32,9 +32,14 @@ export class LoopAdmission {
     private readonly onShed: () => void = () => undefined,
   ) {}
 
-  /** True (and counted) when new work must be refused now. */
-  shed(): boolean {
-    if (this.lag.lagMs() <= this.shedAfterMs) return false;
+  /**
+   * True (and counted) when new work must be refused now. Work from a light connection (memory-budget.ts:
+   * one holding few ops, such as a client doing a few requests at a time) is refused only past twice the
+   * bound: the floods that make the loop lag come from heavy connections, and shedding a light client's
+   * few ops relieves nothing while it costs that client its latency.
+   */
+  shed(light = false): boolean {
+    if (this.lag.lagMs() <= (light ? 2 * this.shedAfterMs : this.shedAfterMs)) return false;
     this.onShed();
     return true;
   }

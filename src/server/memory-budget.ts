@@ -142,6 +142,11 @@ export class InflightBudget {
     else this.opsByConnection.delete(connection);
   }
 
+  /** Whether `connection` holds fewer than CONNECTION_LIGHT_OPS ops (null: not tied to one, counts as heavy). */
+  isLight(connection: string | null): boolean {
+    return connection !== null && (this.opsByConnection.get(connection) ?? 0) < CONNECTION_LIGHT_OPS;
+  }
+
   /** Connections holding ops now (for tests and metrics). */
   get connectionsHoldingOps(): number {
     return this.opsByConnection.size;

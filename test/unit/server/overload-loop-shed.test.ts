@@ -12,6 +12,7 @@ import { loadNodeConfig } from '../../../src/config';
 import type { NodeHost } from '../../../src/node';
 import { createNodeMetrics } from '../../../src/obs';
 import { admissionFor, kvServiceHandlers } from '../../../src/server/kv-service';
+import { CONNECTION_LIGHT_OPS } from '../../../src/server/memory-budget';
 import { LoopAdmission } from '../../../src/server/loop-admission';
 import { OpenPipelines } from '../../../src/server/pipeline';
 
@@ -84,6 +85,48 @@ describe('shedding on event-loop lag', () => {
     expect([a.shed(), a.shed(), shed]).toEqual([true, true, 2]);
   });
 
+  it('a light connection is shed only past twice the threshold', () => {
+    let lagMs = 300;
+    const a = new LoopAdmission({ lagMs: () => lagMs }, 250);
+    expect([a.shed(false), a.shed(true)]).toEqual([true, false]);
+    lagMs = 501;
+    expect(a.shed(true)).toBe(true);
+  });
+
+  it('while the loop lags moderately, a heavy connection is refused and a light one (few ops) is served', async () => {
+    const lagMs = 400;
+    const metrics = createNodeMetrics();
+    const admission = admissionFor(config, metrics, { lagMs: () => lagMs });
+    const counts = { proposals: 0, reads: 0 };
+    const handlers = kvServiceHandlers(
+      () => fakeHost(counts),
+      config,
+      metrics,
+      new OpenPipelines(),
+      undefined,
+      admission,
+    );
+    const put = { key: Buffer.from('k'), value: Buffer.from('v'), session: null };
+    const light = new PipelineCall();
+    (handlers.pipeline as (c: unknown) => void)(light);
+    light.emit('data', { ops: [1, 2].map((id) => ({ id, timeoutMs: 0, op: 'put', put })) });
+    // A heavy connection: the flood's connection holds CONNECTION_LIGHT_OPS ops in the node's budget.
+    const heavyPeer = '127.0.0.1:6000';
+    for (let i = 0; i < CONNECTION_LIGHT_OPS; i++) expect(admission.budget.tryAcquireOp(10, heavyPeer)).toBe(true);
+    const heavy = new PipelineCall();
+    heavy.getPeer = () => heavyPeer;
+    (handlers.pipeline as (c: unknown) => void)(heavy);
+    heavy.emit('data', { ops: [1, 2].map((id) => ({ id, timeoutMs: 0, op: 'put', put })) });
+    await turn();
+    await turn();
+    expect(light.results.map((r) => r.error?.code)).toEqual([undefined, undefined]);
+    expect(heavy.results.map((r) => r.error?.code)).toEqual([
+      grpc.status.RESOURCE_EXHAUSTED,
+      grpc.status.RESOURCE_EXHAUSTED,
+    ]);
+    expect(counts.proposals).toBe(2);
+  });
+
   it('refuses unary calls, Pipeline ops and Scans at arrival while the loop lags, and serves them after', async () => {
     let lagMs = 0;
     const metrics = createNodeMetrics();
@@ -106,7 +149,7 @@ describe('shedding on event-loop lag', () => {
       call.emit('end');
     };
 
-    lagMs = 400;
+    lagMs = 600; // past twice the threshold: light connections are shed too
     expect(await unaryCall(handlers.put, put)).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(await unaryCall(handlers.get, { key: Buffer.from('k'), consistency: 0 })).toBe(
       grpc.status.RESOURCE_EXHAUSTED,
