@@ -132,18 +132,17 @@ describe('overload verdicts', () => {
  * Each pair listed is printed but not asserted; every other pair is asserted (memory under the budget for
  * every pattern among them). An entry goes when the server fixes it; the lead has the list in the report.
  * Gone since (2026-12-01): non-reader abusers (stalled streams are reset, stream-reset.ts), scan-storm
- * leadership and abusers (scan gate, loop-lag shedding), pipeline-flood abusers (1,024 ops in flight).
+ * leadership and abusers (scan gate, loop-lag shedding), pipeline-flood abusers and leadership and non-reader
+ * leadership (1,024 ops in flight, a quarter kept for light connections): 0 failures in 8 runs (3 with a
+ * busy-looping core beside them). Left: latency verdicts (bystander p99, /healthz) at high load.
  */
 const knownFailing: Record<string, string> = {
   'non-reader overload-bystander': 'bystander p99 1.7-2.8 s',
-  'non-reader overload-leadership':
-    'a leader change in 1 run of 5 (1 late tick; bystander p99 1 s already before the attack)',
   'non-reader overload-healthz': '4 /healthz probes just over 1 s in 1 run of 5',
   'scan-storm overload-bystander': 'bystander p99 1.9 s or unanswered ops',
   'scan-storm overload-healthz': '10-28 /healthz probes over 1 s',
   'metrics-flood overload-bystander': 'bystander p99 1-2.6 s or unanswered ops (no late ticks, no leader change)',
   'metrics-flood overload-healthz': '4-39 /healthz probes over 1 s',
-  'pipeline-flood overload-leadership': 'the leader lost leadership in 2 of 3 runs (late Raft ticks: 3-7)',
   'pipeline-flood overload-bystander': 'bystander p99 2.1 s or unanswered ops',
   'pipeline-flood overload-healthz': '15-44 /healthz probes over 1 s',
   'idle-connections overload-healthz': '3-5 /healthz probes just over 1 s in 2 runs of 5',
