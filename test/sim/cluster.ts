@@ -70,6 +70,7 @@ export class Cluster implements NodeEnv {
         appendBytesMax: opts.mix.appendBytesMax,
         uncommittedBytesMax: opts.mix.uncommittedBytesMax,
       };
+      if (opts.mix.inflightBytesMax !== undefined) config.inflightBytesMax = opts.mix.inflightBytesMax;
       if (opts.unsafe) config.unsafe = { ...opts.unsafe };
       this.members.push(new SimNode(id, initial, config, nodeRandom.fork(), opts.factory, this));
     }

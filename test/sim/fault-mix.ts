@@ -55,6 +55,13 @@ export interface FaultMix {
    */
   compactEveryEntries: number;
   logRetainEntries: number;
+  /**
+   * Never drawn (so every seed keeps its schedule); set with --mix to simulate the byte bounds of issue 9:
+   * compaction once the applied entries hold this many bytes (compaction.ts snapshotBytes; default
+   * unbounded), and the leader's bound on entry bytes in flight to one follower (RaftConfig.inflightBytesMax).
+   */
+  snapshotBytes?: number;
+  inflightBytesMax?: number;
   /** A received snapshot streams for this many ticks (drawn per stream) before the core is stepped. */
   snapshotStreamTicks: [number, number];
   /** Per tick of a snapshot stream: probability that it is cut (the sender's send fails). */

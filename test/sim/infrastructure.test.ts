@@ -197,6 +197,25 @@ describe('snapshot streams of the real loop', () => {
   });
 });
 
+describe('byte bounds of the real loop (mix.snapshotBytes, mix.inflightBytesMax)', () => {
+  it('compaction by bytes runs in the simulator when the mix sets it, and seeds pass', () => {
+    const compactions = (mixOverride: Record<string, unknown>): number => {
+      let n = 0;
+      const traceEcho = (line: string): void => {
+        if (line.includes(' compact to ')) n++;
+      };
+      for (let seed = 1; seed <= 10; seed++) {
+        const r = runSeed({ seed, mixOverride, traceAll: true, traceEcho });
+        if (!r.ok) expect.fail(formatFailure(r));
+      }
+      return n;
+    };
+    const byEntriesNever = { compactEveryEntries: 1_000_000, crashes: false };
+    expect(compactions(byEntriesNever)).toBe(0);
+    expect(compactions({ ...byEntriesNever, snapshotBytes: 200, inflightBytesMax: 100 })).toBeGreaterThan(0);
+  });
+});
+
 describe('SimNetwork', () => {
   const msg = (from: number, to: number): Message => ({ type: 'heartbeat', from, to, term: 1, commit: 0, context: 0 });
   it('delivers within the delay bounds, and never across a partition', () => {

@@ -256,7 +256,7 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
     return {
       snapshotEntries: mix.compactEveryEntries,
       logRetainEntries: mix.logRetainEntries,
-      snapshotBytes: Infinity,
+      snapshotBytes: mix.snapshotBytes ?? Infinity,
     };
   }
 
