@@ -2,7 +2,8 @@
  * Maps errors to gRPC statuses with machine-readable trailers (proto/kv.proto header, DESIGN.md section 7):
  *   INVALID_ARGUMENT   -> INVALID_ARGUMENT     + tessera-limit (which limit, when one was exceeded)
  *   NOT_LEADER         -> FAILED_PRECONDITION  + tessera-leader-id, tessera-leader-address (when known)
- *   WRONG_SHARD        -> FAILED_PRECONDITION  + tessera-epoch
+ *   WRONG_SHARD        -> FAILED_PRECONDITION  + tessera-epoch, tessera-shard (the owner's descriptor, when the
+ *     node knows it: shard/descriptor-wire.ts), leader hints when known
  *   UNAVAILABLE        -> UNAVAILABLE          (+ leader hints when known; retryable)
  *   RESOURCE_EXHAUSTED -> RESOURCE_EXHAUSTED   DEADLINE_EXCEEDED -> DEADLINE_EXCEEDED
  *   NOT_FOUND -> NOT_FOUND   CORRUPTION -> DATA_LOSS   CONFIG, INTERNAL, anything else -> INTERNAL
@@ -14,6 +15,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { isTesseraError, type ErrorCode } from '../base';
+import { SHARD_TRAILER } from '../shard';
 
 export interface GrpcErrorStatus {
   code: grpc.status;
@@ -53,6 +55,7 @@ export function toGrpcStatus(e: unknown): GrpcErrorStatus {
     metadata.set('tessera-leader-address', d.leaderAddress);
   if (typeof d.epoch === 'number') metadata.set('tessera-epoch', String(d.epoch));
   if (typeof d.limit === 'string') metadata.set('tessera-limit', d.limit);
+  if (e.code === 'WRONG_SHARD' && typeof d.shard === 'string') metadata.set(SHARD_TRAILER, d.shard);
   return { code: statusOf[e.code] ?? grpc.status.INTERNAL, details: e.message, metadata };
 }
 
