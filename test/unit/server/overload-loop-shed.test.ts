@@ -73,6 +73,22 @@ class PipelineCall extends EventEmitter {
   }
 }
 
+/** KV handlers over a fake node whose loop lags by lagMs(). */
+function nodeWithLag(lagMs: () => number) {
+  const metrics = createNodeMetrics();
+  const admission = admissionFor(config, metrics, { lagMs });
+  const counts = { proposals: 0, reads: 0 };
+  const handlers = kvServiceHandlers(
+    () => fakeHost(counts),
+    config,
+    metrics,
+    new OpenPipelines(),
+    undefined,
+    admission,
+  );
+  return { metrics, admission, counts, handlers };
+}
+
 describe('shedding on event-loop lag', () => {
   it('LoopAdmission sheds only past its threshold and counts each refusal', () => {
     let lagMs = 0;
@@ -94,18 +110,7 @@ describe('shedding on event-loop lag', () => {
   });
 
   it('while the loop lags moderately, a heavy connection is refused and a light one (few ops) is served', async () => {
-    const lagMs = 400;
-    const metrics = createNodeMetrics();
-    const admission = admissionFor(config, metrics, { lagMs: () => lagMs });
-    const counts = { proposals: 0, reads: 0 };
-    const handlers = kvServiceHandlers(
-      () => fakeHost(counts),
-      config,
-      metrics,
-      new OpenPipelines(),
-      undefined,
-      admission,
-    );
+    const { admission, counts, handlers } = nodeWithLag(() => 400);
     const put = { key: Buffer.from('k'), value: Buffer.from('v'), session: null };
     const light = new PipelineCall();
     (handlers.pipeline as (c: unknown) => void)(light);
@@ -129,18 +134,8 @@ describe('shedding on event-loop lag', () => {
 
   it('refuses unary calls, Pipeline ops and Scans at arrival while the loop lags, and serves them after', async () => {
     let lagMs = 0;
-    const metrics = createNodeMetrics();
-    const admission = admissionFor(config, metrics, { lagMs: () => lagMs });
+    const { metrics, admission, counts, handlers } = nodeWithLag(() => lagMs);
     expect(admission.loop.shedAfterMs).toBe(250); // default timing: election 1000 ms / 4
-    const counts = { proposals: 0, reads: 0 };
-    const handlers = kvServiceHandlers(
-      () => fakeHost(counts),
-      config,
-      metrics,
-      new OpenPipelines(),
-      undefined,
-      admission,
-    );
     const put = { key: Buffer.from('k'), value: Buffer.from('v'), session: null };
     const scan = { start: Buffer.alloc(0), end: Buffer.alloc(0), limit: 0, bytesMax: 0, consistency: 0 };
     const pipelineOps = (call: PipelineCall) => {
