@@ -456,13 +456,7 @@ export class StateMachine {
     if (this.digesting) throw new TesseraError('RESOURCE_EXHAUSTED', `a digest of group ${this.groupId} is running`);
     this.digesting = true;
     try {
-      await this.enterRead();
-      let snapshot;
-      try {
-        snapshot = this.db.snapshot();
-      } finally {
-        this.exitRead();
-      }
+      const snapshot = await this.fencedSnapshot();
       return await digestFromSnapshot(this.db, snapshot, this.groupId, await this.shardAt(snapshot));
     } catch (e) {
       throw this.readFailure(e);
@@ -589,13 +583,7 @@ export class StateMachine {
    * the index is read from it (m/<g>/applied is written in the same batch as the data it covers).
    */
   async openConsistentSnapshot(chunkBytes: number = SNAPSHOT_CHUNK_BYTES_DEFAULT): Promise<SnapshotReader> {
-    await this.enterRead();
-    let snapshot;
-    try {
-      snapshot = this.db.snapshot();
-    } finally {
-      this.exitRead();
-    }
+    const snapshot = await this.fencedSnapshot();
     try {
       const buf = await this.db.get(appliedKey(this.groupId), { snapshot });
       const applied = buf === undefined ? 0 : decodeIndex(buf, formatKey(appliedKey(this.groupId)));
@@ -603,6 +591,16 @@ export class StateMachine {
     } catch (e) {
       await snapshot.close();
       throw e;
+    }
+  }
+
+  /** A LevelDB snapshot taken under the read fence: never in the middle of an install. */
+  private async fencedSnapshot(): Promise<ReturnType<StoreDb['snapshot']>> {
+    await this.enterRead();
+    try {
+      return this.db.snapshot();
+    } finally {
+      this.exitRead();
     }
   }
 

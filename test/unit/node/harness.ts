@@ -184,6 +184,10 @@ export class TestCluster {
   }
 }
 
+/** A put command with no session, as the tests propose it. */
+export const putCommand = (k: string, v: string) =>
+  ({ type: 'put', key: Buffer.from(k), value: Buffer.from(v), session: null }) as const;
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

@@ -5,10 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/base';
-import { TestCluster, sleep } from './harness';
-
-const put = (k: string, v: string) =>
-  ({ type: 'put', key: Buffer.from(k), value: Buffer.from(v), session: null }) as const;
+import { TestCluster, sleep, putCommand as put } from './harness';
 
 let cluster: TestCluster | null = null;
 afterEach(async () => {

@@ -7,10 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeRecord } from '../../../src/codec';
 import type { RepairSource } from '../../../src/transport';
-import { TestCluster, until, type TestNode } from './harness';
-
-const put = (k: string, v: string) =>
-  ({ type: 'put', key: Buffer.from(k), value: Buffer.from(v), session: null }) as const;
+import { TestCluster, until, type TestNode, putCommand as put } from './harness';
 
 let cluster: TestCluster | null = null;
 afterEach(async () => {

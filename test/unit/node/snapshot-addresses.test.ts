@@ -15,10 +15,8 @@ import {
   learnFromSnapshot,
   withMemberAddresses,
 } from '../../../src/node/membership';
-import { TestCluster, until } from './harness';
+import { TestCluster, until, putCommand as put } from './harness';
 
-const put = (k: string, v: string) =>
-  ({ type: 'put', key: Buffer.from(k), value: Buffer.from(v), session: null }) as const;
 /** Addresses of members that never run (learners: they count toward no quorum). Nothing listens there. */
 const ADDRESS_4 = '127.0.0.1:4';
 const ADDRESS_5 = '127.0.0.1:5';

@@ -271,23 +271,28 @@ describe('servePipeline flow control', () => {
   });
 });
 
+/** Serves a Pipeline on `call` (stallMs 300) and sends it 4 gets of 512 KiB it does not read: it pauses. */
+async function stallPipeline(call: SlowCall): Promise<void> {
+  const big = { get: { found: true, value: Buffer.alloc(512 * 1024) } };
+  servePipeline(call as never, async () => ({ ...big }), new OpenPipelines(), createNodeMetrics(), 5000, {
+    budget: new InflightBudget(64 * MIB, 1000),
+    callQueuedBytesMax: MIB,
+    stallMs: 300,
+  });
+  for (let i = 0; i < 4; i++) {
+    call.emit('data', { ops: [getOp(i)] });
+    await turn();
+    await turn();
+  }
+  expect(call.paused).toBe(true);
+}
+
 describe('a stream left undrained', () => {
   it('is ended with RESOURCE_EXHAUSTED after stallMs, and not before', async () => {
     const call = new SlowCall();
     const errors: { code: number }[] = [];
     call.on('error', (e: { code: number }) => errors.push(e));
-    const big = { get: { found: true, value: Buffer.alloc(512 * 1024) } };
-    servePipeline(call as never, async () => ({ ...big }), new OpenPipelines(), createNodeMetrics(), 5000, {
-      budget: new InflightBudget(64 * MIB, 1000),
-      callQueuedBytesMax: MIB,
-      stallMs: 300,
-    });
-    for (let i = 0; i < 4; i++) {
-      call.emit('data', { ops: [getOp(i)] });
-      await turn();
-      await turn();
-    }
-    expect(call.paused).toBe(true);
+    await stallPipeline(call);
     await new Promise((r) => setTimeout(r, 100));
     expect(errors).toEqual([]);
     await new Promise((r) => setTimeout(r, 400));
@@ -298,18 +303,7 @@ describe('a stream left undrained', () => {
     const call = new SlowCall();
     const errors: unknown[] = [];
     call.on('error', (e) => errors.push(e));
-    const big = { get: { found: true, value: Buffer.alloc(512 * 1024) } };
-    servePipeline(call as never, async () => ({ ...big }), new OpenPipelines(), createNodeMetrics(), 5000, {
-      budget: new InflightBudget(64 * MIB, 1000),
-      callQueuedBytesMax: MIB,
-      stallMs: 300,
-    });
-    for (let i = 0; i < 4; i++) {
-      call.emit('data', { ops: [getOp(i)] });
-      await turn();
-      await turn();
-    }
-    expect(call.paused).toBe(true);
+    await stallPipeline(call);
     await new Promise((r) => setTimeout(r, 100));
     call.drain();
     await new Promise((r) => setTimeout(r, 400));
