@@ -46,7 +46,7 @@ describe('jepsen-lite runs against a fake node', () => {
       '--seed',
       '11',
     ]);
-    expect(r.summary).toMatch(/PASS/);
+    expect(r.summary, JSON.stringify(r.verdicts)).toMatch(/PASS/);
     expect(r.valid).toBe(true);
     for (const f of [
       'history.jsonl',
