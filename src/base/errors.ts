@@ -25,6 +25,8 @@ export interface ErrorDetails {
   /** NOT_LEADER: the node id and address of the leader, when known. */
   leaderId?: number;
   leaderAddress?: string;
+  /** NOT_LEADER: the group (shard) whose leader this is about (trailer tessera-group). */
+  groupId?: number;
   /** WRONG_SHARD: the current epoch of the shard map. */
   epoch?: number;
   /** INVALID_ARGUMENT: the limit that was exceeded, e.g. 'keyBytesMax'. */

@@ -18,6 +18,7 @@ export function notLeaderError(
     `node ${self} is not the leader of group ${groupId}; the leader is node ${leader}`,
     {
       leaderId: leader,
+      groupId,
       ...(leaderAddress ? { leaderAddress } : {}),
     },
   );
@@ -61,6 +62,7 @@ export function leadershipLostError(
     `node ${self} lost leadership of group ${groupId}; the write may or may not apply, retry it with the same session`,
     {
       leaderId: leader,
+      groupId,
       ...(leaderAddress ? { leaderAddress } : {}),
     },
   );

@@ -1,7 +1,8 @@
 /**
  * Maps errors to gRPC statuses with machine-readable trailers (proto/kv.proto header, DESIGN.md section 7):
  *   INVALID_ARGUMENT   -> INVALID_ARGUMENT     + tessera-limit (which limit, when one was exceeded)
- *   NOT_LEADER         -> FAILED_PRECONDITION  + tessera-leader-id, tessera-leader-address (when known)
+ *   NOT_LEADER         -> FAILED_PRECONDITION  + tessera-leader-id, tessera-leader-address (when known),
+ *                                                tessera-group (the group whose leader it names)
  *   WRONG_SHARD        -> FAILED_PRECONDITION  + tessera-epoch, tessera-shard (the owner's descriptor, when the
  *     node knows it: shard/descriptor-wire.ts), leader hints when known
  *   UNAVAILABLE        -> UNAVAILABLE          (+ leader hints when known; retryable)
@@ -53,6 +54,7 @@ export function toGrpcStatus(e: unknown): GrpcErrorStatus {
   if (typeof d.leaderId === 'number' && d.leaderId > 0) metadata.set('tessera-leader-id', String(d.leaderId));
   if (typeof d.leaderAddress === 'string' && d.leaderAddress !== '')
     metadata.set('tessera-leader-address', d.leaderAddress);
+  if (typeof d.groupId === 'number' && d.groupId > 0) metadata.set('tessera-group', String(d.groupId));
   if (typeof d.epoch === 'number') metadata.set('tessera-epoch', String(d.epoch));
   if (typeof d.limit === 'string') metadata.set('tessera-limit', d.limit);
   if (e.code === 'WRONG_SHARD' && typeof d.shard === 'string') metadata.set(SHARD_TRAILER, d.shard);

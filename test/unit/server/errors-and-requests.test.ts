@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/base';
 import { toGrpcStatus } from '../../../src/server/errors';
+import { notLeaderError } from '../../../src/node/errors';
 import { commandFingerprint } from '../../../src/codec';
 import type { CommandResult } from '../../../src/codec';
 import { expectResult } from '../../../src/server/kv-service';
@@ -46,6 +47,12 @@ describe('error mapping', () => {
     expect(s.metadata.get('tessera-reason')).toEqual(['NOT_LEADER']);
     expect(s.metadata.get('tessera-leader-id')).toEqual(['2']);
     expect(s.metadata.get('tessera-leader-address')).toEqual(['127.0.0.1:7002']);
+  });
+  it('names the group of a NOT_LEADER built by the node layer (tessera-group: the SDK caches a leader per shard)', () => {
+    const s = toGrpcStatus(notLeaderError(1, 7, 3, '127.0.0.1:7003'));
+    expect(s.metadata.get('tessera-reason')).toEqual(['NOT_LEADER']);
+    expect(s.metadata.get('tessera-group')).toEqual(['7']);
+    expect(s.metadata.get('tessera-leader-id')).toEqual(['3']);
   });
   it('omits an unknown leader', () => {
     const s = toGrpcStatus(new TesseraError('NOT_LEADER', 'no leader', { leaderId: 0 }));
