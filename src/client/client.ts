@@ -21,6 +21,8 @@ import { loadServices } from './proto';
 import { Router } from './router';
 import { isUnimplemented } from './errors';
 import { SessionPool } from './sessions';
+import { shardInfoOf, shardListOf } from './shard-info';
+import type { WireListShards, WireSplitShard } from './shard-info';
 import { channelSecurity } from './tls';
 import type { SessionLease } from './sessions';
 import type {
@@ -33,10 +35,13 @@ import type {
   GroupStatus,
   GetOptions,
   KeyValue,
+  ListShardsOptions,
   Member,
   NodeStatus,
   ScanOptions,
   ScanPage,
+  ShardInfo,
+  SplitResult,
 } from './types';
 
 const CONSISTENCY_LINEARIZABLE = 0;
@@ -308,8 +313,7 @@ export class Client {
   /** Status of one node: `endpoint` when given (one attempt), else any reachable node (with retries). */
   async status(options: { endpoint?: string } & CallOptions = {}): Promise<NodeStatus> {
     if (options.endpoint !== undefined) {
-      const ep = this.router.find(options.endpoint) ?? this.router.add(options.endpoint);
-      if (ep === null) throw new TesseraError('INVALID_ARGUMENT', `status: bad endpoint ${options.endpoint}`);
+      const ep = this.endpointArg(options.endpoint, 'status');
       const out = await ep.unary<WireStatus>('admin', 'Status', {}, deadlineOf(options) ?? 2000);
       if (!out.ok) throw out.failure.error;
       ep.markReplied(Date.now());
@@ -330,6 +334,38 @@ export class Client {
         return { endpoint: ep.address, ok: true, status: this.learn(out.value, ep) };
       }),
     );
+  }
+
+  /**
+   * The shards a node hosts, ascending by start: `endpoint` when given (one attempt), else any reachable
+   * node (with retries). withStats adds keys and bytes (the node reads each range).
+   */
+  async listShards(options: ListShardsOptions = {}): Promise<ShardInfo[]> {
+    const request = { withStats: options.withStats === true };
+    const timeoutMs = options.timeoutMs === undefined ? undefined : positiveInt(options.timeoutMs, 'timeoutMs');
+    if (options.endpoint !== undefined) {
+      const ep = this.endpointArg(options.endpoint, 'listShards');
+      const out = await ep.unary<WireListShards>('admin', 'ListShards', request, timeoutMs ?? this.deadlineMs);
+      if (!out.ok) throw out.failure.error;
+      ep.markReplied(Date.now());
+      this.router.identify(ep, out.value.nodeId);
+      return shardListOf(out.value);
+    }
+    const res = await this.invoker.call<WireListShards>('admin', 'ListShards', request, 'any', timeoutMs);
+    return shardListOf(res);
+  }
+
+  /**
+   * Splits the shard that owns `key` at `key` (the key becomes the right-hand shard's start), on that
+   * shard's leader (NOT_LEADER hints are followed within timeoutMs). Waits until the split applied there.
+   */
+  async splitShard(key: Bytes, options: { timeoutMs?: number } = {}): Promise<SplitResult> {
+    const k = toBuffer(key, 'key');
+    const timeoutMs = options.timeoutMs === undefined ? undefined : positiveInt(options.timeoutMs, 'timeoutMs');
+    const res = await this.invoker.call<WireSplitShard>('admin', 'SplitShard', { key: k }, 'leader', timeoutMs, {
+      patient: true,
+    });
+    return { left: shardInfoOf(res.left, 'SplitShard'), right: shardInfoOf(res.right, 'SplitShard') };
   }
 
   /** Adds a node (as a learner when learner is true); resolves to the new member list. */
@@ -458,6 +494,13 @@ export class Client {
       if (!isUnimplemented(e)) throw e;
     }
     session.opened = true;
+  }
+
+  /** The endpoint a user named (added as configured when new). */
+  private endpointArg(address: string, what: string): Endpoint {
+    const ep = this.router.find(address) ?? this.router.add(address);
+    if (ep === null) throw new TesseraError('INVALID_ARGUMENT', `${what}: bad endpoint ${address}`);
+    return ep;
   }
 
   /** Reshapes a Status reply; the router learns members from it only when `source` is a configured endpoint. */

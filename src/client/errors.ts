@@ -2,7 +2,7 @@
  * Maps a failed gRPC attempt to a TesseraError and says what it tells about the endpoint:
  * - 'server': the node answered (it is alive) with an error; the reason trailer `tessera-reason` and the
  *   detail trailers (`tessera-leader-id`, `tessera-leader-address`, `tessera-epoch`, `tessera-limit`,
- *   proto/kv.proto header) are decoded into TesseraError.details.
+ *   `tessera-group`: proto/kv.proto header) are decoded into TesseraError.details.
  * - 'connection': the node could not be reached or the connection dropped (grpc-js local errors).
  * - 'timeout': no answer within the attempt's timeout.
  * Invariant: a failure is 'server' only when the reply carries a tessera-* trailer; a bare gRPC status
@@ -80,6 +80,8 @@ export function classifyGrpcError(err: grpc.ServiceError, method: string, endpoi
   if (leaderId !== undefined && /^\d+$/.test(leaderId) && Number(leaderId) > 0) details.leaderId = Number(leaderId);
   const leaderAddress = firstString(md, 'tessera-leader-address');
   if (leaderAddress) details.leaderAddress = leaderAddress;
+  const group = firstString(md, 'tessera-group');
+  if (group !== undefined && /^\d{1,10}$/.test(group) && Number(group) > 0) details.groupId = Number(group);
   const epoch = firstString(md, 'tessera-epoch');
   if (epoch !== undefined && /^\d+$/.test(epoch)) details.epoch = Number(epoch);
   const limit = firstString(md, 'tessera-limit');

@@ -19,8 +19,11 @@ export type {
   GetOptions,
   GroupStatus,
   KeyValue,
+  ListShardsOptions,
   Member,
   NodeStatus,
   ScanOptions,
   ScanPage,
+  ShardInfo,
+  SplitResult,
 } from './types';

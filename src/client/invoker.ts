@@ -27,6 +27,15 @@ import type { Router } from './router';
 
 export type Route = 'leader' | 'any';
 
+/** Per-call routing and timing choices beyond the route. */
+export interface CallOptions {
+  /**
+   * No "sign of life" timeout: each attempt waits for its answer until the call's deadline (an admin call
+   * that takes long by design, e.g. SplitShard, must not be resent because the node is quiet meanwhile).
+   */
+  patient?: boolean;
+}
+
 export interface InvokerSettings {
   deadlineMs: number;
   attemptTimeoutMs: number;
@@ -54,7 +63,14 @@ export class Invoker {
     this.closed = true;
   }
 
-  async call<T>(service: ServiceName, method: string, request: unknown, route: Route, deadlineMs?: number): Promise<T> {
+  async call<T>(
+    service: ServiceName,
+    method: string,
+    request: unknown,
+    route: Route,
+    deadlineMs?: number,
+    options: CallOptions = {},
+  ): Promise<T> {
     const s = this.settings;
     const budgetMs = deadlineMs ?? s.deadlineMs;
     const deadline = Date.now() + budgetMs;
@@ -79,7 +95,8 @@ export class Invoker {
         next ?? (route === 'leader' ? this.router.pickForLeader(now, last) : this.router.rotate(now, last));
       next = null;
       attempts++;
-      const out = await ep.unary<T>(service, method, request, Math.min(remaining, s.attemptTimeoutMs), remaining);
+      const softMs = options.patient === true ? remaining : Math.min(remaining, s.attemptTimeoutMs);
+      const out = await ep.unary<T>(service, method, request, softMs, remaining);
       const t = Date.now();
       if (out.ok) {
         ep.markReplied(t);

@@ -147,5 +147,39 @@ export interface NodeStatus {
   groups: GroupStatus[];
 }
 
+/** One shard as a node reports it (Client.listShards). */
+export interface ShardInfo {
+  id: number;
+  /** The shard owns [start, end); end null: unbounded (the last shard). */
+  start: Buffer;
+  end: Buffer | null;
+  /** Bumped by every split and replica change. */
+  epoch: number;
+  /** voter false: a learner. */
+  replicas: { id: number; voter: boolean }[];
+  /** Node id of the leader as the reporting node sees it, 0 when unknown. */
+  leader: number;
+  /** Keys and bytes (keys and values) held: only with { withStats: true }, else 0. */
+  keys: number;
+  bytes: number;
+  /** The reporting replica's applied index. */
+  applied: number;
+}
+
+export interface ListShardsOptions {
+  /** Adds keys and bytes per shard (the node reads each range: slower). */
+  withStats?: boolean;
+  /** Ask this node (one attempt); else any reachable node, with retries. */
+  endpoint?: string;
+  /** Default: the client's deadlineMs. */
+  timeoutMs?: number;
+}
+
+/** The two halves of a split: left is the parent narrowed to [start, key), right the new shard [key, end). */
+export interface SplitResult {
+  left: ShardInfo;
+  right: ShardInfo;
+}
+
 export type EndpointStatus =
   { endpoint: string; ok: true; status: NodeStatus } | { endpoint: string; ok: false; error: TesseraError };

@@ -7,9 +7,13 @@
  * KV.Multi calls or on KV.Pipeline streams are recorded one by one, under their own method).
  * Sessions are registered by KV.OpenSession (a node with openSessionUnimplemented predates it); a write
  * from a session never registered, or forgotten (FakeCluster.forgetSession), is answered SESSION_EXPIRED.
+ * With FakeCluster.shards set (fake-shards.ts) the nodes route keyed requests by shard: WRONG_SHARD,
+ * NOT_LEADER per shard, a session table per shard, scans clipped to a shard, Admin.ListShards/SplitShard.
  */
 import * as grpc from '@grpc/grpc-js';
 import { loadServices } from '../../../src/client';
+import { FakeShards } from './fake-shards';
+import type { FakeAnswer, FakeShard } from './fake-shards';
 
 type Callback = (err: grpc.ServiceError | Partial<grpc.StatusObject> | null, value?: unknown) => void;
 type Call = { request: any; metadata: grpc.Metadata };
@@ -80,7 +84,8 @@ export class FakeNode {
     kv.Multi = (call: grpc.ServerWritableStream<any, any>) => this.multi(call);
     kv.Pipeline = (call: grpc.ServerDuplexStream<any, any>) => this.pipeline(call);
     const admin: Record<string, unknown> = {};
-    for (const m of ['Status', 'AddNode', 'RemoveNode', 'TransferLeader']) admin[m] = wrap(m);
+    for (const m of ['Status', 'AddNode', 'RemoveNode', 'TransferLeader', 'ListShards', 'SplitShard'])
+      admin[m] = wrap(m);
     server.addService(pkg.tessera.v1.KV.service, kv as grpc.UntypedServiceImplementation);
     server.addService(pkg.tessera.v1.Admin.service, admin as grpc.UntypedServiceImplementation);
     const credentials = this.cluster.serverCredentials ?? grpc.ServerCredentials.createInsecure();
@@ -181,22 +186,36 @@ export class FakeNode {
     void this.handle(methodOf[field] ?? field, op[field], one);
   }
 
-  private async handle(method: string, req: any, cb: Callback): Promise<void> {
+  private async handle(method: string, req: any, reply: Callback): Promise<void> {
+    const c = this.cluster;
+    if (SHARD_ADMIN.has(method) && c.shards === null)
+      return fail(reply, grpc.status.UNIMPLEMENTED, `${method} is not implemented here`, {});
     this.calls.push({ method, request: req });
     if (this.hang) return; // never answers; the client's deadline ends the call
     if (method === 'OpenSession' && this.openSessionUnimplemented)
-      return fail(cb, grpc.status.UNIMPLEMENTED, 'OpenSession is not implemented here', {});
+      return fail(reply, grpc.status.UNIMPLEMENTED, 'OpenSession is not implemented here', {});
     const idx = this.scripted.findIndex((s) => s.method === undefined || s.method === method);
     if (idx >= 0) {
       const s = this.scripted.splice(idx, 1)[0]!;
       const trailers: Record<string, string> = { ...(s.trailers ?? {}) };
       if (s.reason) trailers['tessera-reason'] = s.reason;
-      return fail(cb, s.code, s.message ?? `scripted ${grpc.status[s.code]}`, trailers);
+      return fail(reply, s.code, s.message ?? `scripted ${grpc.status[s.code]}`, trailers);
     }
-    const c = this.cluster;
     const staleRead = (method === 'Get' || method === 'Scan') && req.consistency === 1;
     const needsLeader = LEADER_ONLY.has(method) || ((method === 'Get' || method === 'Scan') && !staleRead);
-    if (needsLeader && c.leaderId !== this.id) {
+    let shard: FakeShard | null = null;
+    if (c.shards !== null) {
+      if (SHARD_ADMIN.has(method)) return this.shardAdmin(c.shards, method, req, reply);
+      const routed = this.route(c.shards, method, req, needsLeader);
+      if (routed !== null && 'code' in routed) return fail(reply, routed.code, routed.message, routed.trailers);
+      shard = routed;
+    }
+    const cb: Callback = (err, value) => {
+      if (!err && shard !== null && value !== null && typeof value === 'object')
+        (value as Record<string, unknown>).header = { groupId: shard.d.id, leaderId: shard.leader };
+      reply(err, value);
+    };
+    if (needsLeader && shard === null && c.leaderId !== this.id) {
       const trailers: Record<string, string> = { 'tessera-reason': 'NOT_LEADER' };
       const leader = c.nodes.find((n) => n.id === c.leaderId);
       if (leader && c.hintMode !== 'none') {
@@ -224,7 +243,7 @@ export class FakeNode {
       const seq: number = req.session?.seq ?? 0;
       if (clientId && clientId.length > 0) {
         const id = clientId.toString('hex');
-        if (c.requireRegistration && !c.registered.has(id)) {
+        if (c.requireRegistration && !(shard?.sessions ?? c.registered).has(id)) {
           return fail(cb, grpc.status.FAILED_PRECONDITION, 'session unknown', { 'tessera-reason': 'SESSION_EXPIRED' });
         }
         if (c.inflight.has(id)) c.violations.push(`two outstanding writes for session ${id}`);
@@ -255,8 +274,8 @@ export class FakeNode {
         const id: Buffer = req.clientId;
         if (!id || id.length < 16)
           return fail(cb, grpc.status.INVALID_ARGUMENT, 'client id', { 'tessera-reason': 'INVALID_ARGUMENT' });
-        c.registered.add(id.toString('hex'));
-        c.opened.push(id.toString('hex'));
+        (shard?.sessions ?? c.registered).add(id.toString('hex'));
+        c.opened.push(shard === null ? id.toString('hex') : `${shard.d.id}:${id.toString('hex')}`);
         return cb(null, { clientId: id, header: { leaderId: c.leaderId } });
       }
       case 'Get': {
@@ -266,7 +285,8 @@ export class FakeNode {
       case 'Scan': {
         const keys = [...c.data.keys()].sort();
         const start: Buffer = req.start;
-        const end: Buffer = req.end;
+        const clipped = shard?.d.end != null && (req.end.length === 0 || Buffer.compare(shard.d.end, req.end) < 0);
+        const end: Buffer = clipped ? Buffer.from(shard!.d.end!) : req.end;
         const items: { key: Buffer; value: Buffer }[] = [];
         let more = false;
         let nextStart = Buffer.alloc(0);
@@ -281,6 +301,7 @@ export class FakeNode {
           }
           items.push({ key: k, value: c.data.get(hex)! });
         }
+        if (clipped && !more) return cb(null, { items, more: true, nextStart: end });
         return cb(null, { items, more, nextStart });
       }
       case 'Status':
@@ -317,7 +338,48 @@ export class FakeNode {
         return fail(cb, grpc.status.UNIMPLEMENTED, method, {});
     }
   }
+
+  /** The shard this keyed request goes to here, an error answer, or null for a request with no key. */
+  private route(shards: FakeShards, method: string, req: any, leader: boolean): FakeShard | FakeAnswer | null {
+    let keys: Buffer[];
+    if (method === 'Batch') {
+      keys = [...req.compares.map((x: any) => x.key), ...req.ops.map((op: any) => (op.put ?? op.delete ?? op.get).key)];
+    } else if (method === 'Scan') keys = [req.start];
+    else if (req?.key !== undefined) keys = [req.key];
+    else return null;
+    if (keys.length === 0) return null;
+    const owners = new Set(keys.map((k) => shards.owner(k)));
+    if (owners.size > 1)
+      return {
+        code: grpc.status.INVALID_ARGUMENT,
+        message: 'batch spans shards',
+        trailers: { 'tessera-reason': 'INVALID_ARGUMENT' },
+      };
+    return shards.check(this.id, keys[0]!, leader);
+  }
+
+  private shardAdmin(shards: FakeShards, method: string, req: any, cb: Callback): void {
+    if (method === 'ListShards') {
+      const hosted = shards.live.filter((s) => shards.hosts(this.id, s));
+      return cb(null, { nodeId: this.id, shards: hosted.map((s) => shards.wire(s, req.withStats ? 1 : 0)) });
+    }
+    const key: Buffer = req.key;
+    const routed = shards.check(this.id, key, true);
+    if ('code' in routed) return fail(cb, routed.code, routed.message, routed.trailers);
+    if (Buffer.compare(Buffer.from(routed.d.start), key) === 0)
+      return fail(cb, grpc.status.INVALID_ARGUMENT, 'the key is a shard start', {
+        'tessera-reason': 'INVALID_ARGUMENT',
+      });
+    const done = () => {
+      const { left, right } = shards.split(key);
+      cb(null, { left: shards.wire(left), right: shards.wire(right) });
+    };
+    if (this.cluster.splitDelayMs > 0) setTimeout(done, this.cluster.splitDelayMs);
+    else done();
+  }
 }
+
+const SHARD_ADMIN = new Set(['ListShards', 'SplitShard']);
 
 export class FakeCluster {
   readonly nodes: FakeNode[] = [];
@@ -339,6 +401,17 @@ export class FakeCluster {
   hintMode: HintMode = 'address';
   /** Overrides the leader address in hints (e.g. an address the client was not configured with). */
   hintAddress: string | null = null;
+
+  /** Sharded mode (fake-shards.ts); null: one group holding everything, like a node before issue 10. */
+  shards: FakeShards | null = null;
+  /** How long Admin.SplitShard takes to answer. */
+  splitDelayMs = 0;
+
+  /** Switches to sharded mode with these shards (descriptor and leader node each). */
+  useShards(shards: ConstructorParameters<typeof FakeShards>[0]): FakeShards {
+    this.shards = new FakeShards(shards, (id) => this.node(id)?.address ?? '');
+    return this.shards;
+  }
 
   /** The nodes' listener credentials (e.g. TLS); plaintext when null. */
   serverCredentials: grpc.ServerCredentials | null = null;

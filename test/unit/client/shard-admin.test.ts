@@ -1,0 +1,137 @@
+/**
+ * Client.listShards and Client.splitShard (issue 10, "CLI and Admin API") against in-process fake nodes in
+ * sharded mode (fake-shards.ts): typed shard infos (end null for the last shard), the endpoint and
+ * withStats options, malformed replies refused, a split sent to the owner's leader by following NOT_LEADER
+ * (tessera-group) hints, and a slow split waited for rather than resent.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { TesseraError } from '../../../src/base';
+import { Client } from '../../../src/client';
+import { shardInfoOf } from '../../../src/client/shard-info';
+import type { WireShardInfo } from '../../../src/client/shard-info';
+import { FakeCluster } from './fake-cluster';
+import { fakeDescriptor } from './fake-shards';
+
+let cluster: FakeCluster | null = null;
+let client: Client | null = null;
+
+afterEach(async () => {
+  await client?.close();
+  cluster?.stop();
+  client = null;
+  cluster = null;
+});
+
+/** Nodes 1..4; shard 1 ['', 'm') led by 1 on 1,2,3; shard 2 ['m', +inf) led by 2 on 2,3,4. */
+async function sharded(options: Partial<ConstructorParameters<typeof Client>[0]> = {}) {
+  cluster = await FakeCluster.start(4);
+  cluster.useShards([
+    { d: fakeDescriptor(1, '', 'm', [1, 2, 3]), leader: 1 },
+    { d: fakeDescriptor(2, 'm', null, [2, 3, 4]), leader: 2 },
+  ]);
+  client = new Client({ endpoints: cluster.endpoints(), discover: false, ...options });
+  return { c: cluster, cl: client };
+}
+
+describe('Client.listShards', () => {
+  it('returns the shards a node hosts, typed, the last end null; withStats reaches the node', async () => {
+    const { c, cl } = await sharded();
+    const shards = await cl.listShards({ endpoint: c.node(3).address, withStats: true });
+    expect(shards.map((s) => s.id)).toEqual([1, 2]);
+    expect(shards[0]!.start).toEqual(Buffer.alloc(0));
+    expect(shards[0]!.end).toEqual(Buffer.from('m'));
+    expect(shards[1]!.start).toEqual(Buffer.from('m'));
+    expect(shards[1]!.end).toBeNull();
+    expect(shards[1]).toMatchObject({
+      epoch: 1,
+      leader: 2,
+      keys: 1,
+      applied: 7,
+      replicas: [
+        { id: 2, voter: true },
+        { id: 3, voter: true },
+        { id: 4, voter: true },
+      ],
+    });
+    expect(c.node(3).calls.find((x) => x.method === 'ListShards')?.request.withStats).toBe(true);
+
+    const only4 = await cl.listShards({ endpoint: c.node(4).address });
+    expect(only4.map((s) => [s.id, s.keys])).toEqual([[2, 0]]);
+  });
+
+  it('without an endpoint asks any node, with retries past one that is down', async () => {
+    const { c, cl } = await sharded();
+    c.node(1).stop();
+    const shards = await cl.listShards({ timeoutMs: 3000 });
+    expect(shards.length).toBeGreaterThan(0);
+  });
+
+  it('a node that predates ListShards: UNIMPLEMENTED is an error, not an empty list', async () => {
+    cluster = await FakeCluster.start(1);
+    client = new Client({ endpoints: cluster.endpoints(), discover: false });
+    await expect(client.listShards({ endpoint: cluster.node(1).address })).rejects.toBeInstanceOf(TesseraError);
+  });
+
+  it('refuses malformed shards (hostile replies)', () => {
+    const good: WireShardInfo = {
+      id: 3,
+      start: Buffer.from('a'),
+      end: Buffer.alloc(0),
+      epoch: 2,
+      replicas: [{ id: 1, voter: true }],
+      leader: 1,
+      keys: 0,
+      bytes: 0,
+      applied: 1,
+    };
+    expect(shardInfoOf(good, 'x').end).toBeNull();
+    const bad: Partial<WireShardInfo>[] = [
+      { id: 0 },
+      { epoch: -1 },
+      { end: Buffer.from('a') }, // start == end
+      { replicas: [] }, // no voter
+      { replicas: [{ id: 0, voter: true }] },
+      { leader: -3 },
+      { keys: 1.5 },
+      { start: 'a' as unknown as Buffer },
+    ];
+    for (const b of bad) {
+      const e = (() => {
+        try {
+          shardInfoOf({ ...good, ...b }, 'ListShards');
+        } catch (err) {
+          return err as TesseraError;
+        }
+        return null;
+      })();
+      expect(e?.code, JSON.stringify(b)).toBe('INTERNAL');
+    }
+  });
+});
+
+describe('Client.splitShard', () => {
+  it("goes to the owner's leader, following NOT_LEADER (tessera-group) hints", async () => {
+    const { c, cl } = await sharded();
+    // The client believes node 1 leads (the cluster-wide fallback); shard 2 is led by node 2.
+    await cl.put('a', '1');
+    expect(cl.leaderEndpoint()).toBe(c.node(1).address);
+    const { left, right } = await cl.splitShard('t');
+    expect(left).toMatchObject({ id: 2, epoch: 2, end: Buffer.from('t') });
+    expect(right).toMatchObject({ epoch: 2, start: Buffer.from('t'), end: null, leader: 2 });
+    expect(c.node(2).callsOf('SplitShard')).toBe(1);
+    expect(c.shards!.splits).toEqual(['2@t']);
+  });
+
+  it('waits for a slow split instead of resending it after the attempt timeout', async () => {
+    const { c, cl } = await sharded({ attemptTimeoutMs: 100 });
+    c.splitDelayMs = 600;
+    const { right } = await cl.splitShard('b', { timeoutMs: 3000 });
+    expect(right.start).toEqual(Buffer.from('b'));
+    expect(c.nodes.reduce((n, x) => n + x.callsOf('SplitShard'), 0)).toBe(1);
+  });
+
+  it('a key that is a shard start already is INVALID_ARGUMENT at once', async () => {
+    const { cl } = await sharded();
+    await expect(cl.splitShard('m')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
