@@ -8,8 +8,11 @@
 // Each cluster takes a free block of ports (gRPC base+1..3, --peer-listen base+21..23, HTTP base+51..53).
 // A cluster is reused by the next test of the same shape when the attack before left it as it was (the
 // attack passed and is one that changes no membership, term or process: REUSABLE_AFTER); any other test
-// gets a fresh cluster. The checks after every attack are the same either way.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+// gets a fresh cluster. The checks after every attack are the same either way. The tests are ordered so
+// that the reusable attacks run before one that is not (fewer clusters), and the next test's fresh cluster
+// is started while the current test waits (a spare, ports of its own): during the settle time after the
+// attack, or for an attack that is no timing check from the start (SPARE_EARLY).
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it as vitestIt } from 'vitest';
 import { Random } from '../../src/base';
 import { deriveClusterId } from '../../src/storage';
 import { TestCluster, eventually, freeClusterBasePort, serverBuilt } from './cluster';
@@ -106,15 +109,53 @@ const REUSABLE_AFTER = new Set([
   'session-seq-reuse',
   'session-unknown-seq',
 ]);
+/**
+ * Tests that pause no node and check no timing while the attack runs: the next test's cluster may start
+ * beside them from the beginning (the others start it once their attack is over).
+ */
+const SPARE_EARLY = new Set([
+  'insider fake-leader-hint',
+  'add-unreachable-voters',
+  'cluster-id-theft',
+  'peer-listen',
+  'peer-tls',
+  'fake-leader-hint',
+]);
 /** The shape of the cluster a test needs: same shape, same node flags. */
 const shapeOf = (name: string): string =>
   `${name.startsWith(PEER_TLS) ? 'tls' : name.startsWith(PEER_LISTEN) ? 'peer' : 'plain'}|${(nodeArgsFor[name] ?? []).join(' ')}`;
 let clusterShape = '';
 let clusterReusable = false;
 let clustersStarted = 0;
+/** The names of the tests (before the colon), in the order they are declared, hence run. */
+const testOrder: string[] = [];
+let currentTest = '';
+type Started = { c: TestCluster; peerListen: boolean };
+/** The next test's cluster, started ahead (ready rejects when it did not come up; then the test fails). */
+let spare: { shape: string; ready: Promise<Started> } | null = null;
+
+/** Starts the next test's cluster now when that test will not reuse the current one. */
+function startSpareForNext(): void {
+  const next = testOrder[testOrder.indexOf(currentTest) + 1];
+  if (next === undefined || spare !== null) return;
+  if (REUSABLE_AFTER.has(currentTest) && shapeOf(next) === shapeOf(currentTest)) return;
+  const ready = startCluster(next);
+  ready.catch(() => undefined); // awaited (and reported) by the next test's beforeEach
+  spare = { shape: shapeOf(next), ready };
+}
+
+async function dropSpare(): Promise<void> {
+  const s = spare;
+  spare = null;
+  if (s)
+    await s.ready.then(
+      ({ c }) => c.stopAll(),
+      () => undefined,
+    );
+}
 
 /** The test's cluster: the previous one when it is reusable and of the same shape, else a fresh one. */
-async function clusterFor(name: string): Promise<{ c: TestCluster; peerListen: boolean }> {
+async function clusterFor(name: string): Promise<Started> {
   const shape = shapeOf(name);
   if (
     cluster !== null &&
@@ -125,7 +166,10 @@ async function clusterFor(name: string): Promise<{ c: TestCluster; peerListen: b
     return { c: cluster, peerListen: !shape.startsWith('plain') };
   }
   await dropCluster();
-  const started = await startCluster(name);
+  if (spare !== null && spare.shape !== shape) await dropSpare();
+  const ready = spare?.ready ?? startCluster(name);
+  spare = null;
+  const started = await ready;
   clustersStarted++;
   clusterShape = shape;
   return started;
@@ -142,6 +186,7 @@ async function dropCluster(): Promise<void> {
 
 beforeEach(async (test) => {
   const name = test.task.name.split(':')[0]!;
+  currentTest = name;
   const { c, peerListen } = await clusterFor(name);
   cluster = c;
   clusterReusable = false; // until this test passes
@@ -160,6 +205,7 @@ beforeEach(async (test) => {
   await c.client({ deadlineMs: 5000 }).put(BEFORE_KEY, BEFORE_VALUE);
   // Every replica has it before the attack (the checks after compare against this).
   expect(await expectEverywhere(ctx.doors, BEFORE_KEY, BEFORE_VALUE, 5000)).toEqual([]);
+  if (SPARE_EARLY.has(name)) startSpareForNext();
 }, 60_000);
 
 afterEach(async (test) => {
@@ -170,6 +216,7 @@ afterEach(async (test) => {
 
 afterAll(async () => {
   await dropCluster();
+  await dropSpare();
   console.log(`[hostile] ${clustersStarted} clusters started for the attacks`);
 }, 30_000);
 
@@ -178,7 +225,9 @@ async function expectClusterIntact(result: AttackResult, c: TestCluster): Promis
   const report = `attack ${result.attack} on node ${result.node}: ${result.summary}\n  ${result.answers
     .map((a) => `${a.code} ${a.detail}`)
     .join('\n  ')}\n  effects: ${result.effects.join('; ') || 'none'}`;
-  // Crashes after an attack may come with the next apply or election: give them a moment to happen.
+  // Crashes after an attack may come with the next apply or election: give them a moment to happen (the
+  // next test's cluster starts meanwhile when it needs a fresh one).
+  startSpareForNext();
   await new Promise((r) => setTimeout(r, 1500));
   const dead = c.ids.filter((id) => !c.isRunning(id));
   expect(dead, `nodes died: ${dead.join(', ')}\n${report}\n${c.recentLogs(15)}`).toEqual([]);
@@ -208,6 +257,11 @@ async function fire(name: AttackName, nodeId: number | null = null): Promise<Att
 const codes = (r: AttackResult): string[] => r.answers.map((a) => a.code);
 
 describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', () => {
+  /** Declares a test and notes its place in the order (the spare cluster is started for the next one). */
+  const it = (title: string, fn: () => Promise<void>, timeoutMs: number): void => {
+    testOrder.push(title.split(':')[0]!);
+    vitestIt(title, fn, timeoutMs);
+  };
   const peerForgeries: AttackName[] = [
     'install-snapshot',
     'append-undecodable',
@@ -232,8 +286,8 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
     'append-gap',
     'ack-beyond-log',
     'snapshot-on-stream',
-    'vote-unsafe-term',
     'garbage-rpc',
+    'vote-unsafe-term', // last: it may push the term up, so the next test needs a fresh cluster
   ];
   for (const name of insiderForgeries) {
     it(`insider ${name}: past the handshake, the node drops what breaks its invariants and lives`, async () => {
@@ -302,13 +356,12 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
     const c = cluster!;
     const before = await c.waitForLeader(10_000);
     const r = await fire('timeout-now');
-    await new Promise((res) => setTimeout(res, 1500));
+    await expectClusterIntact(r, c); // waits 1.5 s first: a TimeoutNow obeyed would have moved it by then
     const after = await c.waitForLeader(10_000);
     expect({ leader: after.leader, term: after.term }, `leadership after a forged TimeoutNow\n${r.summary}`).toEqual({
       leader: before.leader,
       term: before.term,
     });
-    await expectClusterIntact(r, c);
   }, 90_000);
 
   it('forged-acks: a leader whose followers are paused does not commit on forged acks', async () => {
@@ -373,12 +426,6 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
     await expectClusterIntact(r, cluster!);
   }, 90_000);
 
-  it('session-flood: new sessions from one client are rate-limited (RESOURCE_EXHAUSTED)', async () => {
-    const r = await fire('session-flood');
-    expect(codes(r), r.summary).toContain('RESOURCE_EXHAUSTED');
-    await expectClusterIntact(r, cluster!);
-  }, 90_000);
-
   it('add-unreachable-voters: three unreachable voters never join as voters; the cluster keeps a quorum', async () => {
     const c = cluster!;
     const r = await fire('add-unreachable-voters');
@@ -398,6 +445,12 @@ describe.skipIf(!serverBuilt())('hostile forgeries against a 3-node cluster', ()
 
   it('cluster-id-theft: a cluster id learned through an unauthenticated AddNode plants nothing', async () => {
     const r = await fire('cluster-id-theft');
+    await expectClusterIntact(r, cluster!);
+  }, 90_000);
+
+  it('session-flood: new sessions from one client are rate-limited (RESOURCE_EXHAUSTED)', async () => {
+    const r = await fire('session-flood');
+    expect(codes(r), r.summary).toContain('RESOURCE_EXHAUSTED');
     await expectClusterIntact(r, cluster!);
   }, 90_000);
 
