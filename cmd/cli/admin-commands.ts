@@ -4,7 +4,9 @@
  */
 import { EXIT_OK, EXIT_UNAVAILABLE, UsageError, expectPositionals, intOption, json, parse, withClient } from './args';
 import type { Io } from './args';
+import { rangeText } from './shard-view';
 import { summarize } from './status-summary';
+import { table } from './table';
 import type { ClusterSummary } from './status-summary';
 
 export const adminHelp = `Cluster commands:
@@ -35,7 +37,7 @@ export function renderStatus(s: ClusterSummary): string {
   for (const g of s.groups) {
     const leaderText = g.leader === 0 ? 'none' : String(g.leader);
     lines.push(
-      `group ${g.groupId}: leader ${leaderText}, term ${g.term}, members ${g.members.map((m) => `${m.id}${m.voter ? '' : '(learner)'}@${m.address}`).join(' ')}`,
+      `group ${g.groupId}: leader ${leaderText}, term ${g.term}, range ${rangeText(g)}, members ${g.members.map((m) => `${m.id}${m.voter ? '' : '(learner)'}@${m.address}`).join(' ')}`,
     );
     const rows = [['NODE', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'FIRST', 'LAST']];
     for (const r of g.replicas) {
@@ -43,15 +45,7 @@ export function renderStatus(s: ClusterSummary): string {
         [r.nodeId, r.address, r.role, r.term, r.leader, r.commit, r.applied, r.firstIndex, r.lastIndex].map(String),
       );
     }
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-    for (const row of rows)
-      lines.push(
-        '  ' +
-          row
-            .map((cell, i) => cell.padEnd(widths[i]!))
-            .join('  ')
-            .trimEnd(),
-      );
+    lines.push(...table(rows, '  '));
   }
   if (s.groups.length === 0) lines.push('no group status available');
   return lines.join('\n');

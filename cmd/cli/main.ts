@@ -7,6 +7,7 @@ import { EXIT_OK, EXIT_USAGE, UsageError, exitCodeFor, globalOptionsHelp } from 
 import type { Io } from './args';
 import { adminHelp, leaderCommand, memberCommand, statusCommand } from './admin-commands';
 import { benchCommand, benchHelp } from './bench';
+import { shardCommand, shardHelp } from './shard-commands';
 import { casCommand, delCommand, getCommand, kvHelp, putCommand, scanCommand } from './kv-commands';
 
 export const usageText = `Usage: tessera COMMAND [ARGS] [OPTIONS]
@@ -18,6 +19,8 @@ Node:
 ${kvHelp}
 
 ${adminHelp}
+
+${shardHelp}
 
 ${benchHelp}
 
@@ -38,6 +41,7 @@ const commands: Record<string, Command> = {
   status: statusCommand,
   member: memberCommand,
   leader: leaderCommand,
+  shard: shardCommand,
   bench: benchCommand,
 };
 

@@ -2,8 +2,11 @@
  * Folds the per-node status replies into one view per replica group (the stable `status --json` shape):
  * groups[].leader and groups[].term are taken from the newest term any reachable replica reports; a
  * replica that calls itself leader in that term wins over hearsay. leader 0 means no leader is known.
+ * groups[].start/end: the key range as the most applied replica reports it (one that has not applied a split
+ * yet still reports the parent's wider range), keys shown as in `shard list` (shard-view.ts).
  */
 import type { EndpointStatus, Member } from '../../src/client';
+import { printableKey } from './shard-view';
 
 export interface ReplicaView {
   nodeId: number;
@@ -21,6 +24,9 @@ export interface GroupSummary {
   groupId: number;
   leader: number;
   term: number;
+  /** The group's key range [start, end) as its most applied replica reports it (printable keys; end null: unbounded). */
+  start: string;
+  end: string | null;
   members: Member[];
   replicas: ReplicaView[];
 }
@@ -38,9 +44,17 @@ export interface ClusterSummary {
   nodes: NodeSummary[];
 }
 
+interface GroupEntry {
+  replicas: ReplicaView[];
+  members: Member[];
+  membersTerm: number;
+  range: { start: string; end: string | null };
+  rangeApplied: number;
+}
+
 export function summarize(statuses: readonly EndpointStatus[]): ClusterSummary {
   const nodes: NodeSummary[] = [];
-  const byGroup = new Map<number, { replicas: ReplicaView[]; members: Member[]; membersTerm: number }>();
+  const byGroup = new Map<number, GroupEntry>();
   const seenNodes = new Set<number>();
   for (const s of statuses) {
     if (!s.ok) {
@@ -53,7 +67,7 @@ export function summarize(statuses: readonly EndpointStatus[]): ClusterSummary {
     for (const g of s.status.groups) {
       let entry = byGroup.get(g.groupId);
       if (!entry) {
-        entry = { replicas: [], members: [], membersTerm: -1 };
+        entry = { replicas: [], members: [], membersTerm: -1, range: { start: '', end: null }, rangeApplied: -1 };
         byGroup.set(g.groupId, entry);
       }
       entry.replicas.push({
@@ -67,6 +81,10 @@ export function summarize(statuses: readonly EndpointStatus[]): ClusterSummary {
         firstIndex: g.firstIndex,
         lastIndex: g.lastIndex,
       });
+      if (g.applied > entry.rangeApplied) {
+        entry.range = { start: printableKey(g.start), end: g.end.length === 0 ? null : printableKey(g.end) };
+        entry.rangeApplied = g.applied;
+      }
       const authoritative = g.role === 'leader' ? 0.5 : 0;
       if (g.term + authoritative > entry.membersTerm) {
         entry.members = g.members;
@@ -81,7 +99,14 @@ export function summarize(statuses: readonly EndpointStatus[]): ClusterSummary {
       const newest = e.replicas.filter((r) => r.term === term);
       const self = newest.find((r) => r.role === 'leader');
       const leader = self ? self.nodeId : (newest.find((r) => r.leader > 0)?.leader ?? 0);
-      return { groupId, leader, term, members: e.members, replicas: e.replicas.sort((a, b) => a.nodeId - b.nodeId) };
+      return {
+        groupId,
+        leader,
+        term,
+        ...e.range,
+        members: e.members,
+        replicas: e.replicas.sort((a, b) => a.nodeId - b.nodeId),
+      };
     });
   return { groups, nodes };
 }

@@ -1,0 +1,70 @@
+/**
+ * Shard commands of the tessera CLI: `shard list` (every endpoint's hosted shards with their stats, folded
+ * into one entry per shard: shard-view.ts) and `shard split KEY` (on the owning shard's leader; returns when
+ * the split applied there). A node reports only the shards it hosts, so `shard list` asks every endpoint
+ * given; endpoints that do not answer are named on stderr, and the command fails only when none answered
+ * (with the first endpoint's error, so an unreachable cluster exits 3).
+ */
+import type { ShardInfo } from '../../src/client';
+import { EXIT_OK, UsageError, decodeArg, expectPositionals, json, parse, withClient } from './args';
+import type { GlobalOptions, Io } from './args';
+import { foldShardReports, printableKey, renderShardTable, renderSplit, shardJson } from './shard-view';
+
+export const shardHelp = `Shard commands:
+  shard list [--json]               every shard: range, epoch, replicas, leader, keys and bytes (asks each
+                                    endpoint for the shards it hosts); keys are shown as themselves when
+                                    printable ASCII, else as 0x + hex (also a printable key starting 0x)
+  shard split KEY                   split the shard owning KEY at KEY (KEY starts the right-hand shard);
+                                    waits until the split applied and prints both shards`;
+
+const SHARD_USAGE = 'usage: tessera shard list [--json] | shard split KEY';
+
+export async function shardCommand(argv: string[], io: Io): Promise<number> {
+  const p = parse(argv, {});
+  const sub = p.positionals[0];
+  if (sub === 'list') {
+    expectPositionals(p, 1, 1, 'tessera shard list [--json]');
+    return shardList(p.global, io);
+  }
+  if (sub === 'split') {
+    const [, key] = expectPositionals(p, 2, 2, 'tessera shard split KEY');
+    const k = decodeArg(key!, p.global.encoding, 'KEY');
+    if (k.length === 0) throw new UsageError('KEY must not be empty');
+    const r = await withClient(p.global, (c) => c.splitShard(k, { timeoutMs: p.global.deadlineMs }));
+    io.out(
+      p.global.json
+        ? json({ key: printableKey(k), left: shardJson(r.left), right: shardJson(r.right) })
+        : renderSplit(k, r),
+    );
+    return EXIT_OK;
+  }
+  throw new UsageError(SHARD_USAGE);
+}
+
+type ListAnswer = { endpoint: string; ok: true; shards: ShardInfo[] } | { endpoint: string; ok: false; error: Error };
+
+async function shardList(g: GlobalOptions, io: Io): Promise<number> {
+  const answers = await withClient(g, (c) =>
+    Promise.all(
+      g.endpoints.map(async (endpoint): Promise<ListAnswer> => {
+        try {
+          const shards = await c.listShards({ endpoint, withStats: true, timeoutMs: g.deadlineMs });
+          return { endpoint, ok: true, shards };
+        } catch (e) {
+          return { endpoint, ok: false, error: e as Error };
+        }
+      }),
+    ),
+  );
+  const reports: ShardInfo[][] = [];
+  for (const a of answers) {
+    if (a.ok) reports.push(a.shards);
+    else io.err(`${a.endpoint}: ${a.error.message}`);
+  }
+  // None answered: the first endpoint's error decides the exit code (3 when unreachable or timed out).
+  const failed = answers[0];
+  if (reports.length === 0 && failed !== undefined && !failed.ok) throw failed.error;
+  const shards = foldShardReports(reports);
+  io.out(g.json ? json({ shards: shards.map(shardJson) }) : renderShardTable(shards));
+  return EXIT_OK;
+}
