@@ -195,7 +195,8 @@ export function handshakeMetadata(h: OutgoingHandshake): grpc.Metadata {
   return md;
 }
 
-function single(md: grpc.Metadata, key: string): string | null {
+/** The value of `key` when `md` holds exactly one, as text; null otherwise. */
+export function single(md: grpc.Metadata, key: string): string | null {
   const values = md.get(key);
   if (values.length !== 1) return null;
   const v = values[0];

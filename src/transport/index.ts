@@ -1,12 +1,20 @@
 /**
  * L2 transport: peer links over gRPC streams (proto/raft.proto) carrying opaque encoded messages for all
  * groups: one outgoing Raft.Stream per peer, bounded outboxes, reconnect with jittered backoff,
- * unreachable reports, chunked snapshot streaming; the peer door (handshake, cluster id, peer mutual TLS).
+ * unreachable reports, chunked snapshot streaming, meta command forwarding; the peer door (handshake,
+ * cluster id, peer mutual TLS).
  */
 export { Transport } from './transport';
 export type { IncomingSnapshot, OutgoingSnapshotChunk, TransportHandler, TransportOptions } from './transport';
 export type { BackoffConfig } from './peer-link';
 export type { RepairSource } from './repair-fetch';
+export { GRPC_STATUS_OF_ERROR_CODE } from './peer-error-wire';
+export {
+  FORWARD_META_COMMAND_BYTES_MAX,
+  FORWARD_META_CONCURRENT_MAX,
+  FORWARD_META_HANDLER_MS_MAX,
+  FORWARD_META_RESULT_BYTES_MAX,
+} from './meta-forward';
 export {
   ADDRESS_BYTES_MAX,
   HANDSHAKE_HEADERS,

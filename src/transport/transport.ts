@@ -6,7 +6,9 @@
  * - the Raft service implementation (registerOn) hands received batches to the handler and streams
  *   incoming InstallSnapshot chunks to it with bounded memory (the chunk stream is pulled);
  * - sendSnapshot streams chunks to a peer with backpressure and always settles: every wait races the call's
- *   end, a stall limit (snapshotStallMs) and the transfer's timeout (snapshotTimeoutMs); close() ends sends in flight.
+ *   end, a stall limit (snapshotStallMs) and the transfer's timeout (snapshotTimeoutMs); close() ends sends in flight;
+ * - forwardMeta asks a peer (the meta shard's leader) to apply an encoded meta command (meta-forward.ts);
+ *   the peer's refusal comes back as the node's own TesseraError (peer-error-wire.ts).
  *
  * The peer door (handshake.ts): every call carries the handshake; before anything reaches the handler
  * the receiver checks the protocol version, the sender's node id (valid, not ours), that the call is
@@ -41,6 +43,15 @@ import {
 import { PeerLink, type BackoffConfig } from './peer-link';
 import { SnapshotSendCall } from './snapshot-send-call';
 import { fetchRepairChunks, serveRepairChunks, type RepairServeCall, type RepairSource } from './repair-fetch';
+import {
+  FORWARD_META_CONCURRENT_MAX,
+  PeerCallSlots,
+  answerForwardMeta,
+  forwardCommandFault,
+  forwardMetaCall,
+  type ForwardReply,
+  type ForwardServeCall,
+} from './meta-forward';
 import { peerChannelCredentials, type PeerTlsMaterial } from './peer-credentials';
 import { loadRaftProto, type MessageBatchWire, type SnapshotAckWire, type SnapshotChunkWire } from './proto';
 
@@ -66,6 +77,15 @@ export interface TransportHandler {
    * of a group at an applied index >= minIndex; rejects to refuse. Without it such calls are refused.
    */
   onRepairRequest?(from: NodeId, groupId: GroupId, minIndex: number): Promise<RepairSource>;
+  /**
+   * Meta forwarding (meta-forward.ts): authenticated member `from` asks this node to apply an encoded meta
+   * command (1..FORWARD_META_COMMAND_BYTES_MAX bytes, checked before this runs) and resolves with the encoded
+   * result (at most FORWARD_META_RESULT_BYTES_MAX bytes). Rejects with the TesseraError the caller gets back
+   * (NOT_LEADER with leaderId and groupId when another node leads the meta shard). Must settle within about
+   * `timeoutMs` (the caller's deadline, at most FORWARD_META_HANDLER_MS_MAX): the call holds one of the
+   * peer's FORWARD_META_CONCURRENT_MAX slots until it does.
+   */
+  onForwardMeta(from: NodeId, command: Buffer, timeoutMs: number): Promise<Buffer>;
 }
 
 export interface OutgoingSnapshotChunk {
@@ -98,8 +118,11 @@ export interface TransportOptions {
 /** Distinct (sender, reason) pairs logged; beyond it refusals are still counted, no longer logged. */
 const LOGGED_REJECTIONS_MAX = 4096;
 
-/** What the door reads of an inbound call (both Raft calls have it). */
+/** What the door reads of an inbound call (every Raft call has it). */
 type PeerCall = Pick<grpc.ServerDuplexStream<unknown, unknown>, 'metadata' | 'getPeer' | 'getAuthContext'>;
+
+/** An inbound call whose single request names its sender and receiver (repair, meta forward). */
+type AddressedCall = PeerCall & Pick<grpc.ServerUnaryCall<unknown, unknown>, 'sendMetadata'>;
 
 type Authenticated = { ok: true; handshake: Handshake } | { ok: false; code: grpc.status; detail: string };
 
@@ -118,6 +141,7 @@ export class Transport {
   private readonly incoming = new Set<grpc.ServerDuplexStream<MessageBatchWire, MessageBatchWire>>();
   /** Ends each snapshot send in flight (close() calls them). */
   private readonly snapshotAborts = new Set<(why: string) => void>();
+  private readonly forwardSlots = new PeerCallSlots(FORWARD_META_CONCURRENT_MAX);
 
   constructor(options: TransportOptions) {
     this.opts = {
@@ -275,6 +299,34 @@ export class Transport {
     });
   }
 
+  /**
+   * Asks peer `to` to apply an encoded meta command; resolves with its encoded result. Rejects with the
+   * peer node's own error (code and leader details intact: NOT_LEADER names the leader to retry at),
+   * INVALID_ARGUMENT for a command the peer would refuse (not sent), DEADLINE_EXCEEDED after `timeoutMs`, or
+   * UNAVAILABLE (no connection, the peer refused the call at its door or did not prove the cluster id, the
+   * connection was lost, the transport closed). The outcome of a call that did not answer is unknown.
+   */
+  async forwardMeta(to: NodeId, command: Buffer, timeoutMs: number): Promise<Buffer> {
+    const fault = forwardCommandFault(command);
+    if (fault !== null) throw fault;
+    if (!(timeoutMs > 0 && Number.isFinite(timeoutMs)))
+      throw new TesseraError('INVALID_ARGUMENT', `a meta forward needs a positive timeout, not ${timeoutMs}`);
+    const client = this.links.get(to)?.currentClient();
+    const metadata = client ? this.outgoingHandshake(to) : null;
+    if (!client || metadata === null || this.closed)
+      throw new TesseraError(
+        'UNAVAILABLE',
+        `cannot forward a meta command to peer ${to} (no connection or cluster id)`,
+      );
+    const stub = (client as unknown as { forwardMeta: Parameters<typeof forwardMetaCall>[0] }).forwardMeta;
+    return forwardMetaCall(stub.bind(client), metadata, command, {
+      selfId: this.opts.selfId,
+      to,
+      timeoutMs,
+      answerProves: (answer) => this.answerProves(metadata, answer, to),
+    });
+  }
+
   /** Add the Raft peer service to a gRPC server (the node's single server). */
   registerOn(server: grpc.Server): void {
     server.addService(loadRaftProto().service, {
@@ -284,6 +336,7 @@ export class Transport {
         cb: grpc.sendUnaryData<SnapshotAckWire>,
       ) => this.acceptSnapshot(call, cb),
       fetchRepairSnapshot: (call: RepairServeCall) => this.serveRepair(call),
+      forwardMeta: (call: ForwardServeCall, reply: ForwardReply) => this.serveForwardMeta(call, reply),
     });
   }
 
@@ -402,23 +455,12 @@ export class Transport {
       refuse(grpc.status.UNAVAILABLE, 'node not ready');
       return;
     }
-    const auth = this.authenticate(call);
-    if (!auth.ok) {
-      refuse(auth.code, auth.detail);
-      return;
-    }
-    const peer = auth.handshake.nodeId;
-    const selfId = this.opts.selfId;
     const req = call.request;
-    if (req.from !== peer || req.to !== selfId) {
-      this.reject(req.from !== peer ? 'spoofed_from' : 'wrong_to', String(peer), { call: 'repair' });
-      refuse(grpc.status.PERMISSION_DENIED, `repair request from ${req.from} to ${req.to} on node ${peer}'s call`);
-      return;
-    }
-    call.sendMetadata(answerMetadata(this.clusterIdValue as string, selfId, auth.handshake));
+    const peer = this.admit(call, req, 'repair', refuse);
+    if (peer === null) return;
     const serve = async (): Promise<void> => {
       const source = await handler.onRepairRequest!(peer, req.groupId, req.minIndex);
-      const ctx = { selfId, peer, groupId: req.groupId, stallMs: this.opts.snapshotStallMs };
+      const ctx = { selfId: this.opts.selfId, peer, groupId: req.groupId, stallMs: this.opts.snapshotStallMs };
       await serveRepairChunks(call, source, ctx);
     };
     serve().then(
@@ -428,6 +470,45 @@ export class Transport {
         refuse(grpc.status.UNAVAILABLE, (e as Error).message);
       },
     );
+  }
+
+  /** Raft.ForwardMeta: the door, the request's from/to, then meta-forward.ts (size, slots, the node). */
+  private serveForwardMeta(call: ForwardServeCall, reply: ForwardReply): void {
+    const handler = this.handler;
+    const refuse = (code: grpc.status, details: string): void => reply({ code, details });
+    if (this.closed || handler === null) {
+      refuse(grpc.status.UNAVAILABLE, 'node not ready');
+      return;
+    }
+    const peer = this.admit(call, call.request, 'meta forward', refuse);
+    if (peer === null) return;
+    const ctx = { peer, handler: handler.onForwardMeta.bind(handler), slots: this.forwardSlots };
+    void answerForwardMeta(call, reply, ctx);
+  }
+
+  /**
+   * The door of a call whose request names its sender and receiver: the handshake, then the request's
+   * from/to against it. Answers with our proof and returns the peer, or refuses the call and returns null.
+   */
+  private admit(
+    call: AddressedCall,
+    req: { from: number; to: number },
+    label: string,
+    refuse: (code: grpc.status, details: string) => void,
+  ): NodeId | null {
+    const auth = this.authenticate(call);
+    if (!auth.ok) {
+      refuse(auth.code, auth.detail);
+      return null;
+    }
+    const peer = auth.handshake.nodeId;
+    if (req.from !== peer || req.to !== this.opts.selfId) {
+      this.reject(req.from !== peer ? 'spoofed_from' : 'wrong_to', String(peer), { call: label });
+      refuse(grpc.status.PERMISSION_DENIED, `${label} request from ${req.from} to ${req.to} on node ${peer}'s call`);
+      return null;
+    }
+    call.sendMetadata(answerMetadata(this.clusterIdValue as string, this.opts.selfId, auth.handshake));
+    return peer;
   }
 
   /** Whether `answer` (response headers) proves that peer `to` holds our cluster id for the call we opened with `request`. */

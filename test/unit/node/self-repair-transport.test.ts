@@ -54,6 +54,7 @@ async function node(
   transport.setHandler({
     onMessages: () => undefined,
     onUnreachable: () => undefined,
+    onForwardMeta: () => Promise.reject(new Error('meta forwarding is not served in this test')),
     onSnapshot: async () => undefined,
     ...(onRepairRequest ? { onRepairRequest } : {}),
   });

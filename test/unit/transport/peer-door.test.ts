@@ -82,6 +82,7 @@ async function startNode(id: number, opts: StartOptions = {}): Promise<Node> {
     onMessages: (from, messages) => {
       for (const m of messages) node.received.push({ from, message: m.toString() });
     },
+    onForwardMeta: () => Promise.reject(new Error('meta forwarding is not served in this test')),
     onUnreachable: () => undefined,
     onSnapshot: async (s: IncomingSnapshot) => {
       for await (const _ of s.chunks) void _;

@@ -42,6 +42,7 @@ async function startNode(
   transport.setHandler({
     onMessages: () => undefined,
     onUnreachable: () => undefined,
+    onForwardMeta: () => Promise.reject(new Error('meta forwarding is not served in this test')),
     onSnapshot: (s) => onSnapshot(s, node),
   });
   transport.registerOn(server);

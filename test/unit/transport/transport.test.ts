@@ -55,6 +55,7 @@ async function startNode(
       for (const m of messages) node.received.push({ from, message: m.toString() });
     },
     onUnreachable: (peer) => node.unreachable.push(peer),
+    onForwardMeta: () => Promise.reject(new Error('meta forwarding is not served in this test')),
     onSnapshot: async (s: IncomingSnapshot) => {
       const data: string[] = [];
       for await (const c of s.chunks) data.push(c.toString());
