@@ -3,16 +3,26 @@
  * from the start of the run (ms). Generated up front from the seed, so the same seed gives the same
  * schedule (which nodes a leader-targeted fault hits is decided when it starts).
  *
- * Invariants: entries do not overlap; every entry ends by `activeMs`; instant faults (transfer) have
- * endMs === startMs.
+ * Invariants: entries do not overlap; every entry ends by `activeMs`; instant faults (transfer, split) have
+ * endMs === startMs; a split's key is drawn here, from the seed.
  */
 import type { Random } from '../../src/base';
 import { nodeTargets, type NodeTarget } from './targets';
 import { partitionShapes, type PartitionShape } from './partitions';
 import type { PartitionMode } from '../net/grudge';
 import type { CatchupVictim } from './catchup';
+import { defaultSplitKeyPicker, type SplitKeyPicker } from './split-keys';
 
-export const nemesisKinds = ['kill', 'pause', 'partition', 'slow', 'transfer', 'membership', 'catchup'] as const;
+export const nemesisKinds = [
+  'kill',
+  'pause',
+  'partition',
+  'slow',
+  'transfer',
+  'membership',
+  'catchup',
+  'split',
+] as const;
 /** Nemeses that `all` does not include: `hostile` (forged peer messages and client abuse, hostile/) and
  * `overload` (resource abuse at the leader, overload/) run their own attack schedules beside this plan and
  * are asked for by name. */
@@ -30,7 +40,9 @@ export type FaultSpec =
   /** away: stop a node, change the membership and compact while it is away (membership-away.ts); else
    * remove a running node and re-add it. */
   | { kind: 'membership'; away: boolean }
-  | { kind: 'catchup'; victim: CatchupVictim };
+  | { kind: 'catchup'; victim: CatchupVictim }
+  /** Admin.SplitShard at `key` (a key of the workload), through the owning shard's leader (split.ts). */
+  | { kind: 'split'; key: string };
 
 export interface PlannedFault {
   startMs: number;
@@ -50,6 +62,8 @@ export interface PlanOptions {
   partitionShapes?: readonly PartitionShape[];
   /** Restricts kill/pause targets (default all). */
   targets?: readonly NodeTarget[];
+  /** Where splits cut (default: register keys; split-keys.ts). */
+  splitKey?: SplitKeyPicker;
 }
 
 /** Parses `--nemesis` (comma list, `all`, or `none`). */
@@ -87,8 +101,13 @@ function faultFor(kind: PlannedKind, rng: Random, opts: PlanOptions): FaultSpec 
       return { kind, away: rng.chance(0.5) };
     case 'catchup':
       return { kind, victim: rng.chance(0.5) ? 'follower' : 'leader' };
+    case 'split':
+      return { kind, key: (opts.splitKey ?? defaultSplitKeyPicker)(rng) };
   }
 }
+
+/** Faults that are one step, with nothing to undo. */
+const instant = (f: FaultSpec): boolean => f.kind === 'transfer' || f.kind === 'split';
 
 export function planFaults(rng: Random, opts: PlanOptions): PlannedFault[] {
   const out: PlannedFault[] = [];
@@ -97,9 +116,9 @@ export function planFaults(rng: Random, opts: PlanOptions): PlannedFault[] {
   let t = rng.int(opts.quietMs[0], opts.quietMs[1]);
   while (t < opts.activeMs) {
     const fault = faultFor(rng.pick(kinds), rng, opts);
-    const dur = fault.kind === 'transfer' ? 0 : rng.int(opts.faultMs[0], opts.faultMs[1]);
+    const dur = instant(fault) ? 0 : rng.int(opts.faultMs[0], opts.faultMs[1]);
     const end = Math.min(t + dur, opts.activeMs);
-    if (fault.kind !== 'transfer' && end - t < opts.faultMs[0] / 2) break;
+    if (!instant(fault) && end - t < opts.faultMs[0] / 2) break;
     out.push({ startMs: t, endMs: end, fault });
     t = end + rng.int(opts.quietMs[0], opts.quietMs[1]);
   }
@@ -121,5 +140,7 @@ export function describeFault(f: FaultSpec): string {
       return f.away ? 'stop a node, remove it, compact, bring it back and re-add it' : 'remove and re-add a node';
     case 'catchup':
       return `catch-up by snapshot, then kill the ${f.victim} mid-stream`;
+    case 'split':
+      return `split at ${f.key}`;
   }
 }

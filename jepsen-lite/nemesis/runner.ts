@@ -4,6 +4,9 @@
  * skips the rest. Errors of a step (say, no leader to transfer from) are logged, never fatal: under
  * faults they are expected.
  *
+ * A split (split.ts) is one Admin.SplitShard, following NOT_LEADER hints; a refused one is logged like any
+ * other failed step.
+ *
  * The catchup nemesis and the membership nemesis's away variant are whole choreographies (catchup.ts,
  * membership-away.ts) that run inside begin() and may outlast their planned end (bounded: about 90 s).
  *
@@ -20,9 +23,10 @@ import type { NemesisLog } from './nemesis-log';
 import type { AwayCluster, AwayContext } from './away';
 import { runCatchup } from './catchup';
 import { runMembershipAway } from './membership-away';
+import { describeSplit, splitAt } from './split';
 
 export interface NemesisCluster extends AwayCluster {
-  network: { apply(f: NetworkFaults): void; heal(): void };
+  network: { apply(f: NetworkFaults): void; heal(): void; nodeAddress(id: number): string };
   pause(ids: readonly number[]): void;
   resume(ids: readonly number[]): void;
   transferLeader(from: LeaderInfo, to: number): Promise<void>;
@@ -151,6 +155,12 @@ export class NemesisRunner {
       }
       case 'catchup':
         return runCatchup(this.awayContext(), fault.victim);
+      case 'split': {
+        const key = Buffer.from(fault.key);
+        const done = await splitAt(c, key, this.rng);
+        this.log.write({ type: 'instant', kind: 'split', description: describeSplit(key, done), nodes: done.via });
+        return null;
+      }
       case 'membership': {
         if (fault.away) return runMembershipAway(this.awayContext());
         const l = await c.leader();

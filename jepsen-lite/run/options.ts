@@ -63,7 +63,8 @@ export const RUN_USAGE = `usage: npm run jepsen -- [options]
        npm run jepsen -- check FILE [--initial JSON]
 
   --workload register|set|bank     default register
-  --nemesis LIST                   kill,pause,partition,slow,transfer,membership,catchup | all | none, and hostile
+  --nemesis LIST                   kill,pause,partition,slow,transfer,membership,catchup,split | all | none
+                                   (split: Admin.SplitShard at a seeded key of the workload), and hostile
                                    (forged peer messages, malformed input, session and admin abuse;
                                    not part of all), and overload (non-reading clients, scan storms,
                                    /metrics floods, pipelined puts, idle connections at the leader;

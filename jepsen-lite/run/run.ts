@@ -18,6 +18,7 @@ import { repoRoot } from '../cluster/repo-root';
 import { NemesisLog } from '../nemesis/nemesis-log';
 import { describeFault, planFaults } from '../nemesis/plan';
 import { NemesisRunner } from '../nemesis/runner';
+import { splitKeyPicker } from '../nemesis/split-keys';
 import { nemesisNodeArgs } from '../nemesis/catchup';
 import { partitionShapes } from '../nemesis/partitions';
 import { HistoryRecorder } from '../workload/recorder';
@@ -166,6 +167,7 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
       quietMs: [o.quietSeconds[0] * 1000, o.quietSeconds[1] * 1000],
       faultMs: [o.faultSeconds[0] * 1000, o.faultSeconds[1] * 1000],
       partitionShapes: o.partitionShapes,
+      splitKey: splitKeyPicker({ workload: o.workload, keys: o.keys, writesExpected: o.ratePerSec * o.timeSeconds }),
     });
     log(
       `nemesis plan: ${plan.length ? plan.map((p) => `${(p.startMs / 1000).toFixed(1)}s ${describeFault(p.fault)}`).join('; ') : 'none'}`,
