@@ -6,20 +6,14 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { loadServices } from '../../../src/client';
+import type { WireShardInfo } from '../../../src/client/shard-info';
 
-export interface WireShard {
-  id: number;
-  start: Buffer;
-  end: Buffer;
-  epoch: number;
-  replicas: { id: number; voter: boolean }[];
-  leader: number;
-  keys: number;
-  bytes: number;
-  applied: number;
-}
-
-export function wireShard(id: number, start: string | Buffer, end: string | Buffer, more: Partial<WireShard> = {}) {
+export function wireShard(
+  id: number,
+  start: string | Buffer,
+  end: string | Buffer,
+  more: Partial<WireShardInfo> = {},
+): WireShardInfo {
   return {
     id,
     start: Buffer.from(start),
@@ -40,7 +34,7 @@ export class FakeAdminNode {
   server: grpc.Server | null = null;
   port = 0;
   /** What ListShards answers (null: UNAVAILABLE). */
-  shards: WireShard[] | null = [];
+  shards: WireShardInfo[] | null = [];
   readonly listRequests: { withStats: boolean }[] = [];
   constructor(
     readonly id: number,

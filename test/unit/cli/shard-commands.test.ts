@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../../cmd/cli/main';
 import { FakeAdmin, wireShard } from './fake-admin';
+import { runCliCaptured } from './run-cli';
 
 let cluster: FakeAdmin | null = null;
 afterEach(() => {
@@ -8,12 +8,7 @@ afterEach(() => {
   cluster = null;
 });
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = runCliCaptured;
 
 /** Three nodes after a split at 'm' and one at 0x00ff: node 3 has not applied the first split yet. */
 async function splitCluster(): Promise<{ c: FakeAdmin; ep: string[] }> {
