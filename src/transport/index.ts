@@ -19,6 +19,7 @@ export {
   ADDRESS_BYTES_MAX,
   HANDSHAKE_HEADERS,
   PEER_PROTOCOL_VERSION,
+  answerProof,
   certificateNames,
   certificateNamesNode,
   handshakeMetadata,

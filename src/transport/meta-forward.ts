@@ -13,9 +13,9 @@
  *   up in the node is bounded. A result over FORWARD_META_RESULT_BYTES_MAX is not sent (INTERNAL).
  * - the handler's error crosses as a status with trailers (peer-error-wire.ts): code and leader details intact;
  * - client: the result and the node's errors are believed only after the answer headers proved the cluster
- *   id on this very call; every call has a deadline and rides the peer link's channel, so it also ends
- *   (UNAVAILABLE) when that channel closes (the transport closes, the peer is removed or re-addressed) or
- *   the connection is lost; grpc-js calls the callback exactly once, so the promise settles once.
+ *   id on this very call; every call has a deadline, is cancelled at once when the transport closes (a
+ *   closed channel alone ends it only seconds later), ends when the connection is lost, and grpc-js calls
+ *   its callback exactly once, so the promise settles once.
  */
 import * as grpc from '@grpc/grpc-js';
 import { TesseraError, type NodeId } from '../base';
@@ -58,6 +58,8 @@ export interface ForwardTarget {
   to: NodeId;
   timeoutMs: number;
   answerProves(answer: grpc.Metadata): boolean;
+  /** Registers the call's cancel with the transport (close() runs it); returns the unregister. */
+  track(cancel: () => void): () => void;
 }
 
 /** INVALID_ARGUMENT when `command` is not something the server would take; null when it is. */
@@ -77,8 +79,10 @@ export function forwardCommandFault(command: unknown): TesseraError | null {
 export function forwardMetaCall(stub: ForwardStub, metadata: grpc.Metadata, command: Buffer, t: ForwardTarget) {
   return new Promise<Buffer>((resolve, reject) => {
     let answered = false;
+    let untrack: () => void = () => undefined;
     const request = { from: t.selfId, to: t.to, command };
     const call = stub(request, metadata, { deadline: Date.now() + t.timeoutMs }, (err, response) => {
+      untrack();
       if (err) reject(fromPeerErrorStatus(err, t.to, answered));
       else if (!answered)
         reject(new TesseraError('UNAVAILABLE', `peer ${t.to} did not prove the cluster id; its answer is ignored`));
@@ -90,6 +94,7 @@ export function forwardMetaCall(stub: ForwardStub, metadata: grpc.Metadata, comm
       // A door refusal carries no answer header at all: not a bad answer, just no proof.
       if (answer.get(HANDSHAKE_HEADERS.answer).length > 0) answered = t.answerProves(answer);
     });
+    untrack = t.track(() => call.cancel());
   });
 }
 

@@ -139,8 +139,8 @@ export class Transport {
   private flushScheduled = false;
   private closed = false;
   private readonly incoming = new Set<grpc.ServerDuplexStream<MessageBatchWire, MessageBatchWire>>();
-  /** Ends each snapshot send in flight (close() calls them). */
-  private readonly snapshotAborts = new Set<(why: string) => void>();
+  /** Ends each outgoing snapshot send and meta forward in flight (close() calls them). */
+  private readonly callAborts = new Set<(why: string) => void>();
   private readonly forwardSlots = new PeerCallSlots(FORWARD_META_CONCURRENT_MAX);
 
   constructor(options: TransportOptions) {
@@ -269,11 +269,11 @@ export class Transport {
       answerProves: (answer) => this.answerProves(metadata, answer, to),
       closed: () => this.closed,
     });
-    this.snapshotAborts.add(call.abort);
+    this.callAborts.add(call.abort);
     try {
       await call.run(header, chunks);
     } finally {
-      this.snapshotAborts.delete(call.abort);
+      this.callAborts.delete(call.abort);
     }
   }
 
@@ -324,6 +324,10 @@ export class Transport {
       to,
       timeoutMs,
       answerProves: (answer) => this.answerProves(metadata, answer, to),
+      track: (cancel) => {
+        this.callAborts.add(cancel);
+        return () => this.callAborts.delete(cancel);
+      },
     });
   }
 
@@ -346,7 +350,7 @@ export class Transport {
     this.links.clear();
     for (const call of this.incoming) call.end();
     this.incoming.clear();
-    for (const abort of [...this.snapshotAborts]) abort('transport closed');
+    for (const abort of [...this.callAborts]) abort('transport closed');
   }
 
   private acceptStream(call: grpc.ServerDuplexStream<MessageBatchWire, MessageBatchWire>): void {

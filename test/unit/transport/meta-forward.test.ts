@@ -10,7 +10,10 @@ import { silentLogger } from '../../../src/obs';
 import {
   FORWARD_META_COMMAND_BYTES_MAX,
   FORWARD_META_CONCURRENT_MAX,
+  FORWARD_META_RESULT_BYTES_MAX,
+  HANDSHAKE_HEADERS,
   Transport,
+  answerProof,
   handshakeMetadata,
   loadRaftProto,
   serverOptions,
@@ -183,6 +186,9 @@ describe('meta forward', () => {
       throw new Error('a bug');
     };
     expect((await failure(a.transport.forwardMeta(2, Buffer.from('x'), 5000))).code).toBe('INTERNAL');
+    // A result too large to return is not sent.
+    b.forward = async () => Buffer.alloc(FORWARD_META_RESULT_BYTES_MAX + 1);
+    expect((await failure(a.transport.forwardMeta(2, Buffer.from('x'), 5000))).code).toBe('INTERNAL');
   });
 
   it('refuses callers that do not prove the cluster id, or spoof their id, before the node sees them', async () => {
@@ -209,29 +215,63 @@ describe('meta forward', () => {
     expect(b.calls).toHaveLength(1);
   });
 
-  it("ignores a peer's result or refusal when it did not prove the cluster id on the call", async () => {
+  it("believes a peer's answer only when it proved the cluster id on the call, and bounds what it takes", async () => {
     const a = await startNode(1);
-    const rogue = new grpc.Server(serverOptions);
-    let refuseWith: grpc.Metadata | null = null;
-    const handlers: Record<string, unknown> = {
-      forwardMeta: (_call: unknown, reply: grpc.sendUnaryData<{ result: Buffer }>) =>
-        refuseWith === null
-          ? reply(null, { result: Buffer.from('forged') })
-          : reply({ code: grpc.status.FAILED_PRECONDITION, details: 'go elsewhere', metadata: refuseWith }),
+    // A server playing node 2 by hand: its peer stream always proves the cluster id (so node 1's link to it
+    // is up); its ForwardMeta answer proves it or not, and answers what the test says.
+    const rogue = { proves: false, result: Buffer.from('forged'), refusal: null as grpc.Metadata | null };
+    const proof = (call: { metadata: grpc.Metadata }, proves: boolean): grpc.Metadata => {
+      const answer = new grpc.Metadata();
+      const nonce = String(call.metadata.get(HANDSHAKE_HEADERS.nonce)[0]);
+      if (proves) answer.set(HANDSHAKE_HEADERS.answer, answerProof(CLUSTER, 2, 1, nonce));
+      return answer;
     };
-    rogue.addService(loadRaftProto().service, handlers as grpc.UntypedServiceImplementation);
+    const server = new grpc.Server(serverOptions);
+    const stream = (call: grpc.ServerDuplexStream<unknown, unknown>): void => {
+      call.sendMetadata(proof(call, true));
+      call.on('data', () => undefined);
+    };
+    const forwardMeta = (call: grpc.ServerUnaryCall<unknown, unknown>, reply: grpc.sendUnaryData<unknown>): void => {
+      call.sendMetadata(proof(call, rogue.proves));
+      if (rogue.refusal === null) reply(null, { result: rogue.result });
+      else reply({ code: grpc.status.FAILED_PRECONDITION, details: 'go elsewhere', metadata: rogue.refusal });
+    };
+    server.addService(loadRaftProto().service, { stream, forwardMeta } as grpc.UntypedServiceImplementation);
     const port = await new Promise<number>((resolve, reject) =>
-      rogue.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );
-    cleanups.push(() => rogue.forceShutdown());
+    cleanups.push(() => server.forceShutdown());
     a.transport.setPeer(2, `127.0.0.1:${port}`);
-    const forged = await failure(a.transport.forwardMeta(2, Buffer.from('x'), 5000));
-    expect(forged.code).toBe('UNAVAILABLE');
-    refuseWith = new grpc.Metadata();
-    refuseWith.set('tessera-reason', 'NOT_LEADER');
-    refuseWith.set('tessera-leader-id', '7');
-    const redirected = await failure(a.transport.forwardMeta(2, Buffer.from('x'), 5000));
-    expect([redirected.code, redirected.details]).toEqual(['UNAVAILABLE', {}]);
+    await until(() => a.transport.stats().get(2)?.connected === true);
+    const ask = () => a.transport.forwardMeta(2, Buffer.from('x'), 5000);
+    const refusal = (trailers: Record<string, string>): grpc.Metadata => {
+      const md = new grpc.Metadata();
+      for (const [k, v] of Object.entries(trailers)) md.set(k, v);
+      return md;
+    };
+    // Unproved: neither a result nor a redirect is believed.
+    expect((await failure(ask())).code).toBe('UNAVAILABLE');
+    rogue.refusal = refusal({ 'tessera-reason': 'NOT_LEADER', 'tessera-leader-id': '7' });
+    expect([(await failure(ask())).code, (await failure(ask())).details]).toEqual(['UNAVAILABLE', {}]);
+    // Proved: the same redirect is believed; malformed trailers are dropped, an unknown reason is not a code.
+    rogue.proves = true;
+    const redirected = await failure(ask());
+    expect([redirected.code, redirected.details]).toEqual(['NOT_LEADER', { leaderId: 7 }]);
+    rogue.refusal = refusal({
+      'tessera-reason': 'NOT_LEADER',
+      'tessera-leader-id': '4294967296',
+      'tessera-group': '0',
+      'tessera-epoch': '1e3',
+    });
+    expect((await failure(ask())).details).toEqual({});
+    rogue.refusal = refusal({ 'tessera-reason': 'BOGUS' });
+    expect((await failure(ask())).code).toBe('UNAVAILABLE');
+    // A proved result is taken up to FORWARD_META_RESULT_BYTES_MAX bytes, not beyond.
+    rogue.refusal = null;
+    rogue.result = Buffer.alloc(FORWARD_META_RESULT_BYTES_MAX, 3);
+    expect((await ask()).length).toBe(FORWARD_META_RESULT_BYTES_MAX);
+    rogue.result = Buffer.alloc(FORWARD_META_RESULT_BYTES_MAX + 1, 3);
+    expect((await failure(ask())).code).toBe('UNAVAILABLE');
   });
 
   it('refuses an empty or oversized command with INVALID_ARGUMENT before the node sees it', async () => {
@@ -296,8 +336,10 @@ describe('meta forward', () => {
 
     const closing = a.transport.forwardMeta(2, Buffer.from('c'), 30_000);
     await until(() => b.calls.length === 2);
+    const closedAt = Date.now();
     a.transport.close();
     expect((await failure(closing)).code).toBe('UNAVAILABLE');
+    expect(Date.now() - closedAt).toBeLessThan(1000);
 
     const [a2] = [await startNode(4)];
     link(a2, b);
