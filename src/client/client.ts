@@ -21,6 +21,7 @@ import { loadServices } from './proto';
 import { Router } from './router';
 import { isUnimplemented } from './errors';
 import { SessionPool } from './sessions';
+import { ShardRoutes, batchRouteKey } from './shard-routes';
 import { shardInfoOf, shardListOf } from './shard-info';
 import type { WireListShards, WireSplitShard } from './shard-info';
 import { channelSecurity } from './tls';
@@ -75,6 +76,7 @@ interface WireStatus {
 export class Client {
   private readonly router: Router;
   private readonly invoker: Invoker;
+  private readonly shards: ShardRoutes;
   private readonly sessions: SessionPool;
   private readonly deadlineMs: number;
   private closed = false;
@@ -95,6 +97,7 @@ export class Client {
       o.endpointsMax,
       options.learnEndpoints !== false,
     );
+    this.shards = new ShardRoutes(this.router, (timeoutMs) => this.loadShards(timeoutMs), isUnimplemented);
     this.invoker = new Invoker(
       this.router,
       {
@@ -105,6 +108,7 @@ export class Client {
         random01: Math.random,
       },
       (timeoutMs) => this.refreshMembers(timeoutMs),
+      this.shards,
     );
     this.sessions = new SessionPool(o.sessionsMax);
     this.deadlineMs = o.deadlineMs;
@@ -179,7 +183,7 @@ export class Client {
   async put(key: Bytes, value: Bytes, options?: CallOptions): Promise<void> {
     const k = toBuffer(key, 'key');
     const v = toBuffer(value, 'value');
-    await this.write('Put', (session) => ({ key: k, value: v, session }), options);
+    await this.write('Put', k, (session) => ({ key: k, value: v, session }), options);
   }
 
   /** The value, or null when the key is absent. */
@@ -192,6 +196,7 @@ export class Client {
       { key: k, consistency: stale ? CONSISTENCY_STALE : CONSISTENCY_LINEARIZABLE },
       stale ? 'any' : 'leader',
       deadlineOf(options),
+      { key: k },
     );
     return res.found ? res.value : null;
   }
@@ -199,7 +204,7 @@ export class Client {
   /** Deletes the key; resolves to whether it existed. */
   async delete(key: Bytes, options?: CallOptions): Promise<boolean> {
     const k = toBuffer(key, 'key');
-    const res = await this.write<{ existed: boolean }>('Delete', (session) => ({ key: k, session }), options);
+    const res = await this.write<{ existed: boolean }>('Delete', k, (session) => ({ key: k, session }), options);
     return res.existed;
   }
 
@@ -218,6 +223,7 @@ export class Client {
     const v = toBufferOrNull(value, 'value');
     const res = await this.write<{ succeeded: boolean; currentFound: boolean; current: Buffer }>(
       'CompareAndSwap',
+      k,
       (session) => ({
         key: k,
         expected: e ?? EMPTY,
@@ -297,8 +303,12 @@ export class Client {
           throw new TesseraError('INVALID_ARGUMENT', `batch: ops[${i}].op must be 'put', 'delete' or 'get'`);
       }
     });
+    const keys = [...compares.map((c) => c.key), ...ops.map((op) => (op.put ?? op.delete ?? op.get).key)];
+    // Atomic within one shard only: a batch whose keys span shards is refused, naming them.
+    const routeKey = await batchRouteKey(this.shards, keys, Math.min(deadlineOf(options) ?? this.deadlineMs, 1000));
     const res = await this.write<{ succeeded: boolean; results: Array<{ found: boolean; value: Buffer }> }>(
       'Batch',
+      routeKey,
       (session) => ({ compares, ops, session }),
       options,
     );
@@ -343,16 +353,29 @@ export class Client {
   async listShards(options: ListShardsOptions = {}): Promise<ShardInfo[]> {
     const request = { withStats: options.withStats === true };
     const timeoutMs = options.timeoutMs === undefined ? undefined : positiveInt(options.timeoutMs, 'timeoutMs');
-    if (options.endpoint !== undefined) {
-      const ep = this.endpointArg(options.endpoint, 'listShards');
-      const out = await ep.unary<WireListShards>('admin', 'ListShards', request, timeoutMs ?? this.deadlineMs);
-      if (!out.ok) throw out.failure.error;
-      ep.markReplied(Date.now());
-      this.router.identify(ep, out.value.nodeId);
-      return shardListOf(out.value);
-    }
+    if (options.endpoint !== undefined)
+      return this.listShardsAt(this.endpointArg(options.endpoint, 'listShards'), request, timeoutMs ?? this.deadlineMs);
     const res = await this.invoker.call<WireListShards>('admin', 'ListShards', request, 'any', timeoutMs);
-    return shardListOf(res);
+    return this.learnShards(shardListOf(res));
+  }
+
+  /** One ListShards attempt at the likeliest node (the routing cache's lazy load); throws on failure. */
+  private loadShards(timeoutMs: number): Promise<ShardInfo[]> {
+    return this.listShardsAt(this.router.pickForLeader(Date.now(), null), { withStats: false }, timeoutMs);
+  }
+
+  private async listShardsAt(ep: Endpoint, request: { withStats: boolean }, timeoutMs: number): Promise<ShardInfo[]> {
+    const out = await ep.unary<WireListShards>('admin', 'ListShards', request, timeoutMs);
+    if (!out.ok) throw out.failure.error;
+    ep.markReplied(Date.now());
+    this.router.identify(ep, out.value.nodeId);
+    return this.learnShards(shardListOf(out.value));
+  }
+
+  /** Teaches the routing cache what a node reported. */
+  private learnShards(shards: ShardInfo[]): ShardInfo[] {
+    for (const info of shards) this.shards.learnInfo(info);
+    return shards;
   }
 
   /**
@@ -363,6 +386,7 @@ export class Client {
     const k = toBuffer(key, 'key');
     const timeoutMs = options.timeoutMs === undefined ? undefined : positiveInt(options.timeoutMs, 'timeoutMs');
     const res = await this.invoker.call<WireSplitShard>('admin', 'SplitShard', { key: k }, 'leader', timeoutMs, {
+      key: k,
       patient: true,
     });
     return { left: shardInfoOf(res.left, 'SplitShard'), right: shardInfoOf(res.right, 'SplitShard') };
@@ -437,6 +461,7 @@ export class Client {
    */
   private async write<T>(
     method: string,
+    key: Buffer | null,
     build: (session: SessionLease['tag']) => unknown,
     options: CallOptions | undefined,
   ): Promise<T> {
@@ -464,6 +489,7 @@ export class Client {
           build(lease.tag),
           'leader',
           spent ? budgetUntil(deadline) : budgetMs,
+          key === null ? {} : { key },
         );
       } catch (e) {
         if (!isTesseraError(e)) throw e;

@@ -24,11 +24,14 @@ import type { BackoffPolicy } from './backoff';
 import type { Endpoint, ServiceName } from './endpoint';
 import type { AttemptFailure } from './errors';
 import type { Router } from './router';
+import type { ShardRoutes, WireHeader } from './shard-routes';
 
 export type Route = 'leader' | 'any';
 
 /** Per-call routing and timing choices beyond the route. */
 export interface CallOptions {
+  /** The key the request is about: a leader-routed call goes to the leader of the shard owning it. */
+  key?: Buffer;
   /**
    * No "sign of life" timeout: each attempt waits for its answer until the call's deadline (an admin call
    * that takes long by design, e.g. SplitShard, must not be resent because the node is quiet meanwhile).
@@ -50,6 +53,31 @@ const NEVER_SENT_RE = /No connection established|ECONNREFUSED|failed to connect|
 /** Asks a configured endpoint for Status and learns the members from it (one refresh, bounded by timeoutMs). */
 export type MembersRefresh = (timeoutMs: number) => Promise<void>;
 
+/** What to do after a failed attempt: try again at once, or after a backoff. */
+type Step = 'retry' | 'backoff';
+
+/** WRONG_SHARD redirects followed at once per call (more wait a backoff first: the map is moving). */
+const SHARD_HOPS_MAX = 8;
+
+/** One call's progress through its attempts. */
+interface CallState {
+  readonly method: string;
+  readonly route: Route;
+  readonly key: Buffer | null;
+  readonly deadline: number;
+  /** Where the next attempt goes when already chosen (a leader hint, or a busy node to retry). */
+  next: Endpoint | null;
+  last: Endpoint | null;
+  attempts: number;
+  hops: number;
+  shardHops: number;
+  unhealthyHintsFollowed: number;
+  membersRefreshed: boolean;
+  maybeApplied: boolean;
+  everReached: boolean;
+  lastFailure: AttemptFailure | null;
+}
+
 export class Invoker {
   private closed = false;
 
@@ -57,6 +85,8 @@ export class Invoker {
     private readonly router: Router,
     private readonly settings: InvokerSettings,
     private readonly refreshMembers: MembersRefresh | null = null,
+    /** Routing by shard; null: every leader-routed call goes to the cluster-wide leader. */
+    private readonly shards: ShardRoutes | null = null,
   ) {}
 
   close(): void {
@@ -73,92 +103,126 @@ export class Invoker {
   ): Promise<T> {
     const s = this.settings;
     const budgetMs = deadlineMs ?? s.deadlineMs;
-    const deadline = Date.now() + budgetMs;
-    let next: Endpoint | null = null;
-    let last: Endpoint | null = null;
-    let attempts = 0;
+    const st: CallState = {
+      method,
+      route,
+      key: options.key ?? null,
+      deadline: Date.now() + budgetMs,
+      next: null,
+      last: null,
+      attempts: 0,
+      hops: 0,
+      shardHops: 0,
+      unhealthyHintsFollowed: 0,
+      membersRefreshed: false,
+      maybeApplied: false,
+      everReached: false,
+      lastFailure: null,
+    };
+    if (st.key !== null && route === 'leader' && this.shards !== null)
+      await this.shards.ensure(st.key, Math.min(budgetMs / 2, s.attemptTimeoutMs));
     let backoffs = 0;
-    let hops = 0;
-    let unhealthyHintsFollowed = 0;
-    let membersRefreshed = false;
-    let maybeApplied = false;
-    let everReached = false;
-    let lastFailure: AttemptFailure | null = null;
-
     for (;;) {
       if (this.closed)
-        throw new TesseraError('UNAVAILABLE', `${method}: client is closed`, { indeterminate: maybeApplied });
+        throw new TesseraError('UNAVAILABLE', `${method}: client is closed`, { indeterminate: st.maybeApplied });
       const now = Date.now();
-      const remaining = deadline - now;
-      if (remaining <= 0) throw giveUp(method, budgetMs, attempts, maybeApplied, everReached, lastFailure);
-      const ep: Endpoint =
-        next ?? (route === 'leader' ? this.router.pickForLeader(now, last) : this.router.rotate(now, last));
-      next = null;
-      attempts++;
+      const remaining = st.deadline - now;
+      if (remaining <= 0) throw giveUp(method, budgetMs, st);
+      const ep: Endpoint = st.next ?? this.pick(st, now);
+      st.next = null;
+      st.attempts++;
       const softMs = options.patient === true ? remaining : Math.min(remaining, s.attemptTimeoutMs);
       const out = await ep.unary<T>(service, method, request, softMs, remaining);
       const t = Date.now();
       if (out.ok) {
         ep.markReplied(t);
         if (route === 'leader') this.router.setLeader(ep);
+        if (route === 'leader' && st.key !== null)
+          this.shards?.noteLeaderReply(st.key, ep, (out.value as { header?: WireHeader } | null)?.header);
         return out.value;
       }
-      const f = out.failure;
-      last = ep;
-      lastFailure = f;
-
-      if (f.kind === 'server') {
-        everReached = true;
-        ep.markReplied(t);
-        const code = f.error.code;
-        if (code === 'NOT_LEADER') {
-          this.router.forgetLeader(ep);
-          let resolved = this.router.resolveHint(f.error.details);
-          if (resolved.kind === 'unknown' && !membersRefreshed && this.refreshMembers !== null) {
-            // Maybe a member added since the client learned the cluster: ask a configured endpoint once.
-            membersRefreshed = true;
-            const budgetLeftMs = deadline - Date.now();
-            if (budgetLeftMs > 0) await this.refreshMembers(Math.min(budgetLeftMs, s.attemptTimeoutMs));
-            resolved = this.router.resolveHint(f.error.details);
-          }
-          const hinted = resolved.kind === 'endpoint' ? resolved.endpoint : null;
-          if (hinted !== null && hinted !== ep && hops < 2 * this.router.endpoints().length) {
-            const healthy = hinted.isHealthy(t);
-            if (healthy || unhealthyHintsFollowed === 0) {
-              if (!healthy) unhealthyHintsFollowed++;
-              else this.router.setLeader(hinted);
-              hops++;
-              next = hinted;
-              continue;
-            }
-          }
-        } else if (!f.error.retryable) {
-          throw withDetails(f.error, { indeterminate: maybeApplied, attempts });
-        } else if (code === 'RESOURCE_EXHAUSTED') {
-          next = ep;
-        } else {
-          // UNAVAILABLE (no quorum, leadership lost mid-proposal), DEADLINE_EXCEEDED, WRONG_SHARD.
-          if (code !== 'WRONG_SHARD') maybeApplied = true;
-          this.router.forgetLeader(ep);
-        }
-      } else if (f.kind === 'timeout') {
-        maybeApplied = true;
-        everReached = true;
-        ep.markUnhealthy(t, s.unhealthyMs);
-        this.router.forgetLeader(ep);
-        continue; // the attempt already waited: no extra backoff
-      } else {
-        if (!NEVER_SENT_RE.test(f.error.message)) {
-          maybeApplied = true;
-          everReached = true;
-        }
-        ep.markUnhealthy(t, s.unhealthyMs);
-        this.router.forgetLeader(ep);
-        if (this.hasHealthyOther(ep, t)) continue;
-      }
-      const waitMs = Math.min(backoffDelayMs(s.backoff, backoffs++, s.random01), deadline - Date.now());
+      st.last = ep;
+      st.lastFailure = out.failure;
+      const step = out.failure.kind === 'server' ? await this.onServerFailure(st, ep, out.failure.error, t) : null;
+      if (step === 'retry') continue;
+      if (step === null && this.onTransportFailure(st, ep, out.failure, t)) continue;
+      const waitMs = Math.min(backoffDelayMs(s.backoff, backoffs++, s.random01), st.deadline - Date.now());
       if (waitMs > 0) await sleep(waitMs);
     }
+  }
+
+  /** Where the next attempt goes when nothing chose it: the key's shard leader, the cluster leader, or any. */
+  private pick(st: CallState, now: number): Endpoint {
+    if (st.route === 'any') return this.router.rotate(now, st.last);
+    const shardLeader = st.key !== null ? (this.shards?.leaderFor(st.key, now) ?? null) : null;
+    return shardLeader ?? this.router.pickForLeader(now, st.last);
+  }
+
+  /** A server error: throws it when final; 'retry' to try again at once, 'backoff' to wait first. */
+  private async onServerFailure(st: CallState, ep: Endpoint, error: TesseraError, t: number): Promise<Step> {
+    st.everReached = true;
+    ep.markReplied(t);
+    const code = error.code;
+    if (code === 'NOT_LEADER') return this.onNotLeader(st, ep, error, t);
+    if (!error.retryable) throw withDetails(error, { indeterminate: st.maybeApplied, attempts: st.attempts });
+    if (code === 'RESOURCE_EXHAUSTED') {
+      st.next = ep;
+      return 'backoff';
+    }
+    if (code === 'WRONG_SHARD' && st.key !== null && this.shards !== null) {
+      // Nothing was applied; learn the owner (its descriptor and leader, or a reload) and go there at once.
+      const leftMs = Math.min(st.deadline - Date.now(), this.settings.attemptTimeoutMs);
+      const known = await this.shards.learnWrongShard(st.key, error, leftMs);
+      if (known && st.shardHops++ < SHARD_HOPS_MAX) return 'retry';
+      return 'backoff';
+    }
+    // UNAVAILABLE (no quorum, leadership lost mid-proposal), DEADLINE_EXCEEDED, WRONG_SHARD.
+    if (code !== 'WRONG_SHARD') st.maybeApplied = true;
+    this.router.forgetLeader(ep);
+    return 'backoff';
+  }
+
+  private async onNotLeader(st: CallState, ep: Endpoint, error: TesseraError, t: number): Promise<Step> {
+    this.router.forgetLeader(ep);
+    if (st.key !== null) this.shards?.noteNotLeader(st.key, ep, error.details);
+    let resolved = this.router.resolveHint(error.details);
+    if (resolved.kind === 'unknown' && !st.membersRefreshed && this.refreshMembers !== null) {
+      // Maybe a member added since the client learned the cluster: ask a configured endpoint once.
+      st.membersRefreshed = true;
+      const budgetLeftMs = st.deadline - Date.now();
+      if (budgetLeftMs > 0) await this.refreshMembers(Math.min(budgetLeftMs, this.settings.attemptTimeoutMs));
+      resolved = this.router.resolveHint(error.details);
+    }
+    const hinted = resolved.kind === 'endpoint' ? resolved.endpoint : null;
+    if (hinted === null || hinted === ep || st.hops >= 2 * this.router.endpoints().length) return 'backoff';
+    const healthy = hinted.isHealthy(t);
+    if (!healthy && st.unhealthyHintsFollowed > 0) return 'backoff';
+    if (!healthy) st.unhealthyHintsFollowed++;
+    // The cluster-wide leader only when the hint is not about one shard among many.
+    else if (error.details.groupId === undefined || st.key === null) this.router.setLeader(hinted);
+    st.hops++;
+    st.next = hinted;
+    return 'retry';
+  }
+
+  /** A timeout or connection failure; true to try the next endpoint at once. */
+  private onTransportFailure(st: CallState, ep: Endpoint, f: AttemptFailure, t: number): boolean {
+    const s = this.settings;
+    this.shards?.forgetEndpoint(ep);
+    if (f.kind === 'timeout') {
+      st.maybeApplied = true;
+      st.everReached = true;
+      ep.markUnhealthy(t, s.unhealthyMs);
+      this.router.forgetLeader(ep);
+      return true; // the attempt already waited: no extra backoff
+    }
+    if (!NEVER_SENT_RE.test(f.error.message)) {
+      st.maybeApplied = true;
+      st.everReached = true;
+    }
+    ep.markUnhealthy(t, s.unhealthyMs);
+    this.router.forgetLeader(ep);
+    return this.hasHealthyOther(ep, t);
   }
 
   private hasHealthyOther(ep: Endpoint, nowMs: number): boolean {
@@ -172,14 +236,9 @@ function withDetails(e: TesseraError, extra: Record<string, unknown>): TesseraEr
   return e;
 }
 
-function giveUp(
-  method: string,
-  budgetMs: number,
-  attempts: number,
-  maybeApplied: boolean,
-  everReached: boolean,
-  last: AttemptFailure | null,
-): TesseraError {
+function giveUp(method: string, budgetMs: number, st: CallState): TesseraError {
+  const { attempts, maybeApplied, everReached } = st;
+  const last = st.lastFailure;
   const lastText = last ? `; last error: ${last.error.message}` : '';
   const details = { indeterminate: maybeApplied, attempts, lastCode: last?.error.code };
   if (!everReached && last !== null) {

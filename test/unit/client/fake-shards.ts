@@ -89,6 +89,21 @@ export class FakeShards {
     return { left: l, right: r };
   }
 
+  /** Moves shard `id` to `nodes` (voters) led by `leader`: a replica change, epoch + 1. */
+  move(id: number, nodes: number[], leader: number): FakeShard {
+    const s = this.byId(id);
+    if (s === undefined) throw new Error(`no shard ${id}`);
+    s.d = makeDescriptor({
+      id: s.d.id,
+      start: s.d.start,
+      end: s.d.end,
+      replicas: nodes.map((node) => ({ node, role: 'voter' as const })),
+      epoch: epochOf(s.d.epoch + 1),
+    });
+    s.leader = leader;
+    return s;
+  }
+
   /** Why `node` cannot serve a request for `key` (leader: it must lead the owner), or the owner. */
   check(node: number, key: Uint8Array, leader: boolean): FakeShard | FakeAnswer {
     const s = this.owner(key);

@@ -127,7 +127,8 @@ describe('Client.splitShard', () => {
     c.splitDelayMs = 600;
     const { right } = await cl.splitShard('b', { timeoutMs: 3000 });
     expect(right.start).toEqual(Buffer.from('b'));
-    expect(c.nodes.reduce((n, x) => n + x.callsOf('SplitShard'), 0)).toBe(1);
+    expect(c.node(1).callsOf('SplitShard')).toBe(1); // shard 1's leader: sent once, not resent
+    expect(c.shards!.splits).toEqual(['1@b']);
   });
 
   it('a key that is a shard start already is INVALID_ARGUMENT at once', async () => {

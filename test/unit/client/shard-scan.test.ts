@@ -250,9 +250,10 @@ describe('ScanStitcher', () => {
   });
 
   it('returns every key once and in order while shards split, change and drop out of the cache (random)', () => {
-    for (const seed of seedsFor('SHARD_SCAN_SEED', 'shard-scan.test.ts', [1, 2, 3, 4])) {
+    let [wrongShards, misses] = [0, 0];
+    const seeds = seedsFor('SHARD_SCAN_SEED', 'shard-scan.test.ts', [1, 2, 3, 4]);
+    for (const seed of seeds) {
       const rnd = new Random(seed);
-      let [wrongShards, misses] = [0, 0];
       for (let round = 0; round < 60; round++) {
         const where = `seed ${seed} round ${round}`;
         const shards = new FakeShards(Array.from({ length: rnd.int(0, 120) }, () => randomKey(rnd, 4)));
@@ -274,9 +275,10 @@ describe('ScanStitcher', () => {
         const expected = shards.keys.filter((x) => compareKeys(x, start) >= 0 && isBeforeEnd(x, end)).map(str);
         expect(run.keys, where).toEqual(expected.slice(0, Math.min(expected.length, limit)));
       }
-      // The rounds did go through stale routes (or the test would prove little).
-      expect(wrongShards, `seed ${seed}`).toBeGreaterThan(10);
-      expect(misses, `seed ${seed}`).toBeGreaterThan(10);
     }
+    // The rounds did go through stale routes (or the test would prove little); counted over all seeds, as
+    // one fresh seed may see fewer than 10 (seed 172093347 saw 9 WRONG_SHARD answers).
+    expect(wrongShards, `seeds ${seeds.join(', ')}`).toBeGreaterThanOrEqual(5 * seeds.length);
+    expect(misses, `seeds ${seeds.join(', ')}`).toBeGreaterThanOrEqual(5 * seeds.length);
   });
 });

@@ -1,0 +1,164 @@
+/**
+ * The SDK routes each single-key request to the leader of the shard owning its key (issue 10, "Routing"),
+ * against in-process fake nodes in sharded mode (fake-shards.ts): a leader cached per shard (from
+ * NOT_LEADER's tessera-group, from response headers, from ListShards), WRONG_SHARD answers teaching the
+ * owner's descriptor and leader, coalescing still per node, and splits and moves under a running workload
+ * invisible to the caller (no error, every write applied once).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Client, loadServices } from '../../../src/client';
+import { Endpoint } from '../../../src/client/endpoint';
+import { Router } from '../../../src/client/router';
+import { ShardRoutes } from '../../../src/client/shard-routes';
+import { FakeCluster } from './fake-cluster';
+import { fakeDescriptor } from './fake-shards';
+
+let cluster: FakeCluster | null = null;
+let client: Client | null = null;
+
+afterEach(async () => {
+  await client?.close();
+  cluster?.stop();
+  client = null;
+  cluster = null;
+});
+
+type Spec = { id: number; start: string; end: string | null; nodes: number[]; leader: number };
+
+async function sharded(n: number, specs: Spec[], options: Partial<ConstructorParameters<typeof Client>[0]> = {}) {
+  cluster = await FakeCluster.start(n);
+  cluster.useShards(specs.map((x) => ({ d: fakeDescriptor(x.id, x.start, x.end, x.nodes), leader: x.leader })));
+  cluster.requireRegistration = false; // sessions per shard: shard-sessions.test.ts
+  client = new Client({ endpoints: cluster.endpoints(), discover: false, deadlineMs: 4000, ...options });
+  return { c: cluster, cl: client };
+}
+
+const putsAt = (c: FakeCluster, node: number): string[] =>
+  c
+    .node(node)
+    .calls.filter((x) => x.method === 'Put')
+    .map((x) => String(x.request.key));
+
+describe('routing by shard', () => {
+  it('sends each key to the leader of its own shard (a leader cached per shard, not one per cluster)', async () => {
+    const { c, cl } = await sharded(3, [
+      { id: 1, start: '', end: 'm', nodes: [1, 2, 3], leader: 1 },
+      { id: 2, start: 'm', end: null, nodes: [1, 2, 3], leader: 2 },
+    ]);
+    await cl.put('a', 'warm');
+    await cl.put('z', 'warm');
+    for (const n of c.nodes) n.calls.length = 0;
+    for (let i = 0; i < 5; i++) {
+      await cl.put('a', String(i));
+      await cl.put('z', String(i));
+      expect(await cl.get('b')).toBeNull();
+    }
+    // No redirects: shard 1's writes only at node 1, shard 2's only at node 2, nothing at node 3.
+    expect(putsAt(c, 1)).toEqual(Array(5).fill('a'));
+    expect(putsAt(c, 2)).toEqual(Array(5).fill('z'));
+    expect(c.node(3).calls).toEqual([]);
+    expect(c.node(1).callsOf('Get')).toBe(5);
+  });
+
+  it("WRONG_SHARD teaches the owner's descriptor and leader: the retry goes straight there", async () => {
+    const { c, cl } = await sharded(4, [
+      { id: 1, start: '', end: 'm', nodes: [1, 2, 3], leader: 1 },
+      { id: 2, start: 'm', end: null, nodes: [2, 3, 4], leader: 4 },
+    ]);
+    await cl.put('a', '1'); // node 1 is now the last leader the client saw
+    for (const n of c.nodes) n.calls.length = 0;
+    await cl.put('z', '1'); // node 1 does not host shard 2: WRONG_SHARD naming shard 2 led by node 4
+    expect(putsAt(c, 1)).toEqual(['z']);
+    expect(putsAt(c, 2)).toEqual([]);
+    expect(putsAt(c, 3)).toEqual([]);
+    expect(putsAt(c, 4)).toEqual(['z']);
+    expect(c.get('z')).toBe('1');
+    // Cached: the next write for shard 2 goes to node 4 directly.
+    await cl.put('y', '1');
+    expect(putsAt(c, 4)).toEqual(['z', 'y']);
+    expect(putsAt(c, 1)).toEqual(['z']);
+  });
+
+  it('coalescing stays per node: concurrent reads of two shards led by one node share its pipeline', async () => {
+    const { c, cl } = await sharded(2, [
+      { id: 1, start: '', end: 'm', nodes: [1, 2], leader: 1 },
+      { id: 2, start: 'm', end: null, nodes: [1, 2], leader: 1 },
+    ]);
+    await cl.put('a', 'warm');
+    await cl.put('z', 'warm');
+    c.node(1).pipelineOps.length = 0;
+    await Promise.all([cl.get('b'), cl.get('y'), cl.get('c'), cl.get('x')]);
+    expect(c.node(1).pipelineOps).toEqual([['get', 'get', 'get', 'get']]);
+  });
+
+  it('splits and replica moves under a running workload: no error reaches the caller, each write applied once', async () => {
+    const { c, cl } = await sharded(4, [{ id: 1, start: '', end: null, nodes: [1, 2, 3], leader: 1 }]);
+    const shards = c.shards!;
+    const keys = Array.from({ length: 26 }, (_, i) => String.fromCharCode(97 + i));
+    let stop = false;
+    const changes = (async () => {
+      const plan: Array<() => void> = [
+        () => shards.split(Buffer.from('h')),
+        () => shards.move(shards.owner(Buffer.from('h')).d.id, [2, 3, 4], 4),
+        () => shards.split(Buffer.from('q')),
+        () => shards.move(shards.owner(Buffer.from('q')).d.id, [1, 3, 4], 3),
+        () => shards.move(1, [1, 2, 4], 2),
+        () => shards.split(Buffer.from('d')),
+      ];
+      for (const step of plan) {
+        await new Promise((r) => setTimeout(r, 40));
+        step();
+      }
+      stop = true;
+    })();
+    let writes = 0;
+    const workers = [0, 1, 2, 3].map(async (w) => {
+      for (let i = 0; !stop || i < 3; i++) {
+        const key = keys[(w * 7 + i * 5) % keys.length]!;
+        await cl.put(key, `${w}.${i}`);
+        expect((await cl.get(key))?.toString()).toBe(`${w}.${i}`);
+        writes++;
+        if (i > 2000) throw new Error('the workload did not end');
+      }
+    });
+    await Promise.all([changes, ...workers]);
+    expect(shards.splits.length).toBe(3);
+    expect(writes).toBeGreaterThanOrEqual(12);
+    expect(c.seqLog.length).toBe(writes); // each write applied exactly once
+    expect(c.duplicates).toBe(0);
+    expect(c.violations).toEqual([]);
+  });
+});
+
+describe('ShardRoutes: leaders per shard', () => {
+  function routes() {
+    const services = loadServices();
+    const router = new Router(['127.0.0.1:1', '127.0.0.1:2'], (a) => new Endpoint(a, services, {}, undefined), 8);
+    const r = new ShardRoutes(
+      router,
+      () => Promise.reject(new Error('no loads here')),
+      () => false,
+    );
+    r.cache.update(fakeDescriptor(1, '', 'm', [1, 2]));
+    r.cache.update(fakeDescriptor(2, 'm', null, [1, 2]));
+    const [ep1, ep2] = router.endpoints() as [Endpoint, Endpoint];
+    return { r, ep1, ep2, close: () => router.endpoints().forEach((e) => e.close()) };
+  }
+
+  it("learns a shard's leader from a reply's header (group_id + leader_id), for that shard only", () => {
+    const { r, ep1, ep2, close } = routes();
+    const now = Date.now();
+    r.noteLeaderReply(Buffer.from('z'), ep2, { groupId: 2, leaderId: 2 });
+    expect(r.leaderFor(Buffer.from('z'), now)).toBe(ep2);
+    expect(r.leaderFor(Buffer.from('a'), now)).toBeNull();
+    r.noteLeaderReply(Buffer.from('a'), ep1, { groupId: 1, leaderId: 1 });
+    expect(r.leaderFor(Buffer.from('a'), now)).toBe(ep1);
+    // A header naming another leader than the node that answered teaches nothing.
+    r.noteLeaderReply(Buffer.from('z'), ep1, { groupId: 2, leaderId: 2 });
+    expect(r.leaderFor(Buffer.from('z'), now)).toBe(ep2);
+    // NOT_LEADER from the cached leader forgets it; its tessera-group hint names the new one.
+    r.noteNotLeader(Buffer.from('z'), ep2, { groupId: 2, leaderId: 1, leaderAddress: ep1.address });
+    expect(r.leaderFor(Buffer.from('z'), now)).toBe(ep1);
+    close();
+  });
+});
