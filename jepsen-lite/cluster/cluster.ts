@@ -40,6 +40,7 @@ export const clusterTokenOf = (basePort: number): string => `jepsen-lite-${baseP
 export const workloadKeyProbe = Buffer.from('jl/');
 
 function groupHolds(g: GroupInfo, key: Buffer): boolean {
+  if (g.kind === 'meta') return false;
   const start = g.start ?? Buffer.alloc(0);
   const end = g.end ?? Buffer.alloc(0);
   return Buffer.compare(start, key) <= 0 && (end.length === 0 || Buffer.compare(key, end) < 0);

@@ -138,6 +138,8 @@ export interface GroupStatus {
   members: Member[];
   start: Buffer;
   end: Buffer;
+  /** 'data' (a shard of user data) or 'meta' (the meta shard); absent from a node of an older version. */
+  kind?: string;
 }
 
 export interface NodeStatus {

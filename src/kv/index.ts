@@ -1,7 +1,7 @@
 /** L2 kv: the replicated key-value state machine of a group (apply, sessions, reads, snapshots). */
 export { StateMachine, SESSION_TTL_MS_DEFAULT } from './state-machine';
 export type { KeyRange, StateMachineOptions } from './state-machine';
-export { EPOCH_UNRECORDED } from './group-shard';
+export { EPOCH_UNRECORDED, loadGroupShard } from './group-shard';
 export { SPLIT_INITIAL_INDEX, splitRefusalError } from './split-apply';
 export { SnapshotReader, SNAPSHOT_CHUNK_BYTES_DEFAULT } from './snapshot-reader';
 export { decodeChunk } from './snapshot-chunk';

@@ -10,8 +10,9 @@ import { StateMachine, type KeyRange, type StateMachineOptions } from '../kv';
 import type { NodeMetrics } from '../obs';
 import { RaftCore, type ConfigState, type RaftConfig } from '../raft';
 import type { GroupDurableState, NodeStore } from '../storage';
+import { MetaStateMachine } from '../meta';
 import { openedLog } from './compaction';
-import { Group } from './group';
+import { Group, type HostedMachine } from './group';
 
 export function raftConfigOf(config: NodeConfig): RaftConfig {
   return {
@@ -53,6 +54,36 @@ export async function openGroup(
     onCorruptRead,
   });
   const durable = await store.loadGroup(groupId);
+  return { group: restoreCore(groupId, { kind: 'kv', sm }, range, config, durable, metrics, random), durable };
+}
+
+/**
+ * Opens the meta shard's group (src/meta): bootstrapped, like the first data shard, with every --peers
+ * member as a voter; its state machine keeps descriptors, the node registry and shard ids.
+ */
+export async function openMetaGroup(
+  groupId: GroupId,
+  config: NodeConfig,
+  store: NodeStore,
+  metrics: NodeMetrics,
+  random: Random,
+  onUndecodable?: StateMachineOptions['onUndecodable'],
+): Promise<{ group: Group; durable: GroupDurableState | null }> {
+  const sm = await MetaStateMachine.open(store, groupId, { onUndecodable });
+  const durable = await store.loadGroup(groupId);
+  const whole = { start: Buffer.alloc(0), end: null };
+  return { group: restoreCore(groupId, { kind: 'meta', sm }, whole, config, durable, metrics, random), durable };
+}
+
+function restoreCore(
+  groupId: GroupId,
+  machine: HostedMachine,
+  range: KeyRange,
+  config: NodeConfig,
+  durable: GroupDurableState | null,
+  metrics: NodeMetrics,
+  random: Random,
+): Group {
   const hardState = durable?.hardState ?? { term: 0, vote: 0, commit: 0 };
   const core = new RaftCore(
     raftConfigOf(config),
@@ -61,15 +92,15 @@ export async function openGroup(
       snapshot: durable?.snapshot ?? null,
       entries: durable?.entries ?? [],
       initialConfig: bootstrapConfigOf(config),
-      applied: sm.applied,
+      applied: machine.sm.applied,
     },
     random,
   );
-  const g = new Group(groupId, core, sm, range, metrics);
+  const g = new Group(groupId, core, machine, range, metrics);
   const st = core.status();
   g.term = st.term;
   g.commit = st.commit;
   g.syncedHardState = hardState;
   openedLog(g, st.firstIndex, durable?.entries ?? []);
-  return { group: g, durable };
+  return g;
 }

@@ -4,9 +4,10 @@
  * The ready loop (ready-loop.ts) is the group's serial runner: only it calls core.ready/advance,
  * sm.apply/installStaged/openSnapshot for this group, so those never overlap.
  */
-import type { GroupId, NodeId, TesseraError } from '../base';
-import type { CommandResult } from '../codec';
+import { assert, type GroupId, type NodeId, type TesseraError } from '../base';
+import type { GroupStateMachine } from '../group';
 import type { KeyRange, StateMachine } from '../kv';
+import type { MetaStateMachine } from '../meta';
 import type { NodeMetrics } from '../obs';
 import type { HardState, RawNode, Role } from '../raft';
 import type { CompactionGroup, CompactionPoint } from './compaction';
@@ -21,7 +22,8 @@ export type { CompactionPoint };
 export interface QueuedProposal {
   data: Uint8Array;
   timeoutMs: number;
-  resolve(value: { result: CommandResult; index: number; term: number }): void;
+  /** `result`: a CommandResult in a KV group, a MetaResult in the meta group. */
+  resolve(value: { result: unknown; index: number; term: number }): void;
   reject(error: TesseraError): void;
 }
 
@@ -50,8 +52,12 @@ export function bindGroupMetrics(m: NodeMetrics, group: string): GroupMetrics {
   };
 }
 
+/** What a group replicates: a shard of user data (src/kv) or the meta shard (src/meta). */
+export type HostedMachine = { kind: 'kv'; sm: StateMachine } | { kind: 'meta'; sm: MetaStateMachine };
+
 export class Group implements LoopGroup, CompactionGroup {
-  readonly waiters = new Waiters<CommandResult>();
+  /** Results by log index: CommandResult in a KV group, MetaResult in the meta group. */
+  readonly waiters = new Waiters<unknown>();
   readonly memberWaiters = new Waiters<true>();
   readonly reads = new ReadBatcher();
   /** Writes that arrived since the last batch proposal; bounded with the waiters by proposalsMax. */
@@ -79,15 +85,30 @@ export class Group implements LoopGroup, CompactionGroup {
   readonly label: string;
   readonly m: GroupMetrics;
 
+  /** The state machine as the host's generic paths see it (ready loop, snapshots, compaction, digest). */
+  readonly sm: GroupStateMachine<unknown>;
+  /** The KV state machine, or null in the meta group (the key-routed paths only run KV groups). */
+  readonly kv: StateMachine | null;
+  readonly meta: MetaStateMachine | null;
+
   constructor(
     readonly id: GroupId,
     readonly core: RawNode,
-    readonly sm: StateMachine,
+    machine: HostedMachine,
     readonly range: KeyRange,
     metrics: NodeMetrics,
   ) {
+    this.sm = machine.sm;
+    this.kv = machine.kind === 'kv' ? machine.sm : null;
+    this.meta = machine.kind === 'meta' ? machine.sm : null;
     this.label = String(id);
     this.m = bindGroupMetrics(metrics, this.label);
+  }
+
+  /** The KV state machine; an InvariantError in the meta group (a key-routed path reached it). */
+  get kvSm(): StateMachine {
+    assert(this.kv !== null, () => `group ${this.id} is not a KV group`);
+    return this.kv;
   }
 
   get isLeader(): boolean {
@@ -95,6 +116,6 @@ export class Group implements LoopGroup, CompactionGroup {
   }
 
   containsKey(key: Buffer): boolean {
-    return this.sm.inRange(key);
+    return this.kv !== null && this.kv.inRange(key);
   }
 }

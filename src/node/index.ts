@@ -3,7 +3,14 @@
  * Transport: group commit, proposals and batched linearizable reads, snapshots and compaction.
  */
 export { NodeHost, WHOLE_KEYSPACE_GROUP } from './node-host';
-export type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, ResponseHeader } from './types';
+export type {
+  GroupStatusInfo,
+  LocalShardInfo,
+  MemberInfo,
+  NodeHostOptions,
+  ReadConsistency,
+  ResponseHeader,
+} from './types';
 export { AddressBook } from './address-book';
 export { peersContradiction, readStoredMembership } from './stored-membership';
 export type { StoredMembership } from './stored-membership';

@@ -32,13 +32,29 @@ import {
 import { decodeRaftMessage, encodeCommand, encodeRaftMessage, type Command, type CommandResult } from '../codec';
 import type { NodeConfig } from '../config';
 import type { KeyRange, StateMachine } from '../kv';
-import type { DropReason, Entry, MembershipChange, Message, ProposeOutcome, Ready, Role, SnapshotMeta } from '../raft';
+import type {
+  ConfigState,
+  DropReason,
+  Entry,
+  MembershipChange,
+  Message,
+  ProposeOutcome,
+  Ready,
+  Role,
+  SnapshotMeta,
+} from '../raft';
 import type { IncomingSnapshot, RepairSource, TransportHandler } from '../transport';
+import { EPOCH_UNRECORDED, loadGroupShard, splitRefusalError } from '../kv';
+import { META_SHARD_ID } from '../meta';
 import { AddressBook } from './address-book';
+import { EarlyMessages } from './early-messages';
+import { LocalShards, countShard, shardInfoOf } from './local-shards';
+import { configAtSplit, kvGroupsToOpen, splitGroupRaftStart } from './split-groups';
 import { compactAt, noteApplied, resetCompaction, takeCompactionPoint } from './compaction';
 import { dropError, leadershipLostError, notLeaderError } from './errors';
 import { Group, type QueuedProposal } from './group';
-import { openGroup } from './group-open';
+import { bootstrapConfigOf, openGroup, openMetaGroup } from './group-open';
+import { MetaHost } from './meta-host';
 import { LoopJoin, driveWithPromises, type LoopWait } from './loop-driver';
 import {
   connectMembers,
@@ -53,7 +69,14 @@ import { ReadyLoop, type PersistWrite, type ReadyLoopIo } from './ready-loop';
 import { SelfRepair } from './self-repair';
 import { abandonStaging, beginStaging, stepStaged } from './snapshot-staging';
 import { sendSnapshot, stageSnapshot, type SnapshotSendContext } from './snapshot-transfer';
-import type { GroupStatusInfo, MemberInfo, NodeHostOptions, ReadConsistency, ResponseHeader } from './types';
+import type {
+  GroupStatusInfo,
+  LocalShardInfo,
+  MemberInfo,
+  NodeHostOptions,
+  ReadConsistency,
+  ResponseHeader,
+} from './types';
 
 export const WHOLE_KEYSPACE_GROUP: GroupId = 1;
 
@@ -72,6 +95,12 @@ const CORRUPT_KEYS_LOGGED_MAX = 256;
 
 export class NodeHost implements TransportHandler {
   private readonly groups = new Map<GroupId, Group>();
+  /** The hosted KV groups by range (which one owns a key). */
+  private readonly shards = new LocalShards();
+  /** The meta shard as this node uses it (meta-host.ts). */
+  private readonly meta: MetaHost;
+  /** Peer messages for groups not open yet (a split's right-hand group on a follower; early-messages.ts). */
+  private readonly earlyMessages: EarlyMessages;
   private readonly cfg: NodeConfig;
   private tickTimer: { cancel(): void } | null = null;
   private readonly clock: Clock;
@@ -103,6 +132,7 @@ export class NodeHost implements TransportHandler {
     readonly addresses: AddressBook,
   ) {
     this.cfg = opts.config;
+    this.earlyMessages = new EarlyMessages(2 * opts.config.timing.electionMs);
     this.clock = opts.clock ?? systemClock;
     this.scheduler = opts.scheduler ?? systemScheduler;
     this.loop = new ReadyLoop(this.makeIo(), this.scheduler, driveWithPromises);
@@ -129,6 +159,17 @@ export class NodeHost implements TransportHandler {
       chunkBytes: opts.config.snapshotChunkBytes,
       schedule: () => this.schedule(),
     };
+    this.meta = new MetaHost({
+      self: opts.config.id,
+      clusterId: opts.clusterId ?? null,
+      bootstrapNodes: () =>
+        opts.config.join ? [] : [...opts.config.peers.keys()].map((id) => ({ id, address: addresses.get(id) ?? '' })),
+      group: () => this.groups.get(META_SHARD_ID),
+      propose: (g, data, timeoutMs) => this.proposeData(g, data, timeoutMs),
+      forward: (to, command, timeoutMs) => opts.transport.forwardMeta(to, command, timeoutMs),
+      logger: opts.logger,
+      retryMs: opts.config.timing.tickMs * 5,
+    });
     this.repair = new SelfRepair({
       selfId: opts.config.id,
       fetch: (to, groupId, minIndex) => opts.transport.fetchRepairSnapshot(to, groupId, minIndex),
@@ -150,11 +191,55 @@ export class NodeHost implements TransportHandler {
     });
     const host = new NodeHost(opts, addresses);
     for (const [id, address] of addresses.entries()) transport.setPeer(id, address);
-    await host.openGroup(WHOLE_KEYSPACE_GROUP, { start: Buffer.alloc(0), end: null });
+    await host.openKvGroups();
+    await host.openMeta();
     transport.setHandler(host);
     host.tickTimer = host.scheduler.setInterval(() => host.tick(), config.timing.tickMs);
     host.schedule();
     return host;
+  }
+
+  /**
+   * Opens the bootstrap shard and every KV group a split created (split-groups.ts), finishing the Raft start
+   * of a right-hand group that a crash kept from being written.
+   */
+  private async openKvGroups(): Promise<void> {
+    const { store } = this.opts;
+    const { open, withoutRaftState } = kvGroupsToOpen(
+      WHOLE_KEYSPACE_GROUP,
+      META_SHARD_ID,
+      await store.listGroups(),
+      store.groupsWithShardRecord(),
+    );
+    const whole: KeyRange = { start: Buffer.alloc(0), end: null };
+    for (const id of open) if (!withoutRaftState.includes(id)) await this.openGroup(id, whole);
+    for (const id of withoutRaftState) {
+      const shard = await loadGroupShard(store.db, id, { ...whole, epoch: EPOCH_UNRECORDED });
+      const parent = [...this.groups.values()].find((g) => g.kvSm.shard.end?.equals(shard.start) ?? false);
+      const config = parent?.core.status().config ?? bootstrapConfigOf(this.cfg);
+      await store.persist([splitGroupRaftStart(id, config)]);
+      this.opts.logger.warn({ group: id, parent: parent?.id ?? null }, 'finished the Raft start of a split group');
+      await this.openGroup(id, whole);
+    }
+    this.shards.rebuild(this.kvGroups());
+    this.opts.metrics.shards.set(this.shards.size);
+  }
+
+  /** Opens the meta shard's group (meta-host.ts). */
+  private async openMeta(): Promise<void> {
+    const { group } = await openMetaGroup(
+      META_SHARD_ID,
+      this.cfg,
+      this.opts.store,
+      this.opts.metrics,
+      this.opts.random.fork(),
+      (info) => this.opts.logger.error(info, 'a committed meta entry does not decode: applied as a no-op'),
+    );
+    this.groups.set(META_SHARD_ID, group);
+  }
+
+  private *kvGroups(): Iterable<Group> {
+    for (const g of this.groups.values()) if (g.kv !== null) yield g;
   }
 
   private async openGroup(groupId: GroupId, range: KeyRange): Promise<void> {
@@ -213,10 +298,73 @@ export class NodeHost implements TransportHandler {
 
   // ---------------------------------------------------------------- public API (server/)
 
-  /** The group owning a key (one group today). */
+  /** The local group owning a key; WRONG_SHARD when this node hosts no replica of its shard. */
   groupFor(key: Buffer): GroupId {
-    for (const g of this.groups.values()) if (g.containsKey(key)) return g.id;
-    throw new TesseraError('WRONG_SHARD', 'no group on this node owns the key', { epoch: 0 });
+    const g = this.shards.locate(key);
+    if (g !== null) return g.id;
+    throw new TesseraError('WRONG_SHARD', `node ${this.cfg.id} hosts no replica of the shard that owns the key`, {
+      epoch: 0,
+    });
+  }
+
+  /** The shards (KV groups) this node hosts, ascending by start. */
+  listShards(): LocalShardInfo[] {
+    return this.shards.groups().map(shardInfoOf);
+  }
+
+  /** Keys and bytes (keys + values) of a hosted shard, read from this replica (pages of a stale scan). */
+  shardStats(groupId: GroupId): Promise<{ keys: number; bytes: number }> {
+    return countShard(this.group(groupId).kvSm);
+  }
+
+  /**
+   * Splits the shard owning `key` at `key` (issue 10, "Split"), on its leader: reserves the right-hand
+   * shard's id in the meta shard, proposes the split in the parent's log, and resolves once the split
+   * applied here and the right-hand group runs (split-groups.ts, kv/split-apply.ts).
+   */
+  async splitShard(
+    key: Buffer,
+    timeoutMs = this.cfg.requestTimeoutMs,
+  ): Promise<{ left: LocalShardInfo; right: LocalShardInfo }> {
+    const deadline = Date.now() + timeoutMs;
+    const g = this.group(this.groupFor(key));
+    if (!g.isLeader) throw this.dropError(g, g.leader === NO_NODE ? 'noLeader' : 'notLeader', g.leader);
+    const shard = g.kvSm.shard;
+    if (shard.start.equals(key))
+      throw new TesseraError('INVALID_ARGUMENT', `the key already starts shard ${g.id}: nothing to split`);
+    const rightGroupId = await this.meta.reserveShardId(Math.max(1, deadline - Date.now()));
+    const command: Command = {
+      type: 'split',
+      splitKey: key,
+      epoch: shard.epoch,
+      rightGroupId,
+      newEpoch: shard.epoch + 1,
+      session: null,
+    };
+    const { result } = await this.propose(g.id, command, Math.max(1, deadline - Date.now()));
+    if (result.type === 'splitRefused') throw splitRefusalError(result);
+    if (result.type !== 'split') throw new TesseraError('INTERNAL', `split answered ${result.type}`);
+    const right = await this.whenGroupOpen(result.right.groupId, deadline);
+    this.opts.metrics.splits.inc();
+    this.opts.logger.info({ shard: g.id, right: rightGroupId, epoch: command.newEpoch }, 'shard split');
+    await this.meta
+      .recordSplit(g.id, shard.epoch, key, rightGroupId, Math.max(1, deadline - Date.now()))
+      .catch((e: unknown) =>
+        this.opts.logger.warn({ shard: g.id, err: (e as Error).message }, 'split not recorded in the meta shard yet'),
+      );
+    return { left: shardInfoOf(g), right: shardInfoOf(right) };
+  }
+
+  /** Resolves with the hosted group once it is open (a split's right-hand group opens just after the apply). */
+  private async whenGroupOpen(groupId: GroupId, deadline: number): Promise<Group> {
+    for (;;) {
+      this.checkOpen();
+      const g = this.groups.get(groupId);
+      if (g !== undefined) return g;
+      if (Date.now() >= deadline)
+        throw new TesseraError('DEADLINE_EXCEEDED', `the split applied but group ${groupId} did not open in time`);
+      await new Promise((r) => setTimeout(r, this.cfg.timing.tickMs));
+    }
   }
 
   /**
@@ -230,6 +378,21 @@ export class NodeHost implements TransportHandler {
     timeoutMs = this.cfg.requestTimeoutMs,
   ): Promise<{ result: CommandResult; header: ResponseHeader }> {
     const g = this.group(groupId);
+    if (g.kv === null) throw new TesseraError('INVALID_ARGUMENT', `group ${groupId} holds no user data`);
+    // Stamp this node's wall clock: the state machine's only time source (session expiry, kv/session-table.ts).
+    const done = await this.proposeData(g, encodeCommand({ ...command, atMs: Date.now() }), timeoutMs);
+    return {
+      result: done.result as CommandResult,
+      header: { groupId, term: done.term, leaderId: this.cfg.id, index: done.index },
+    };
+  }
+
+  /** Queues an encoded command of group `g` for the next batch proposal; resolves once applied here. */
+  private async proposeData(
+    g: Group,
+    data: Uint8Array,
+    timeoutMs: number,
+  ): Promise<{ result: unknown; index: number; term: number }> {
     this.checkOpen();
     if (g.waiters.size + g.proposalQueue.length >= this.cfg.queues.proposalsMax) {
       this.opts.metrics.proposals.inc({ group: g.label, outcome: 'queue_full' });
@@ -238,14 +401,12 @@ export class NodeHost implements TransportHandler {
         `too many pending writes (${this.cfg.queues.proposalsMax}); retry later`,
       );
     }
-    // Stamp this node's wall clock: the state machine's only time source (session expiry, kv/session-table.ts).
-    const data = encodeCommand({ ...command, atMs: Date.now() });
-    const done = await new Promise<{ result: CommandResult; index: number; term: number }>((resolve, reject) => {
+    const done = await new Promise<{ result: unknown; index: number; term: number }>((resolve, reject) => {
       g.proposalQueue.push({ data, timeoutMs, resolve, reject });
       this.schedule();
     });
     g.m.proposalsOk.inc();
-    return { result: done.result, header: { groupId, term: done.term, leaderId: this.cfg.id, index: done.index } };
+    return done;
   }
 
   /** Proposes every queued write of the group in one batch and registers their waiters. */
@@ -286,7 +447,7 @@ export class NodeHost implements TransportHandler {
     this.checkOpen();
     const kind = consistency === 'stale' ? 'stale' : this.cfg.unsafeStaleReads ? 'unsafe_stale' : 'linearizable';
     if (kind !== 'linearizable') {
-      const value = await fn(g.sm);
+      const value = await fn(g.kvSm);
       if (kind === 'stale') g.m.staleReadsOk.inc();
       else this.opts.metrics.reads.inc({ group: g.label, kind, outcome: 'ok' });
       return { value, header: { groupId, term: g.term, leaderId: g.leader, index: g.sm.applied } };
@@ -319,7 +480,7 @@ export class NodeHost implements TransportHandler {
       this.opts.metrics.reads.inc({ group: g.label, kind, outcome: 'failed' });
       throw e;
     });
-    const value = await fn(g.sm);
+    const value = await fn(g.kvSm);
     g.m.linearizableReadsOk.inc();
     return { value, header: { groupId, term: g.term, leaderId: this.cfg.id, index: readIndex } };
   }
@@ -526,7 +687,8 @@ export class NodeHost implements TransportHandler {
       firstIndex: st.firstIndex,
       lastIndex: st.lastIndex,
       members: membersOf(g, this.cfg.id, this.addresses),
-      range: g.range,
+      range: g.kv !== null ? { start: g.kv.shard.start, end: g.kv.shard.end } : g.range,
+      kind: g.kv !== null ? 'data' : 'meta',
     };
   }
 
@@ -586,6 +748,8 @@ export class NodeHost implements TransportHandler {
       }
       const g = this.groups.get(env.groupId);
       if (!g) {
+        // Perhaps a split's right-hand group this node opens in a moment (early-messages.ts).
+        this.earlyMessages.add(env.groupId, from, buf, performance.now());
         this.rejectPeer(null, from, 'unknown_group', `group ${env.groupId}`);
         continue;
       }
@@ -702,11 +866,17 @@ export class NodeHost implements TransportHandler {
     }
   }
 
+  /** ForwardMeta's serving side (meta-host.ts): a member asks this node, as the meta leader, to apply a command. */
+  onForwardMeta(from: NodeId, command: Buffer, timeoutMs: number): Promise<Buffer> {
+    this.checkOpen();
+    return this.meta.onForward(from, command, timeoutMs);
+  }
+
   /** Self-repair's serving side: a member asks for a copy of our state machine (self-repair.ts decides). */
   async onRepairRequest(from: NodeId, groupId: GroupId, minIndex: number): Promise<RepairSource> {
     this.checkOpen();
     const g = this.groups.get(groupId);
-    if (!g) throw new Error(`no group ${groupId} on this node`);
+    if (!g || g.kv === null) throw new Error(`no KV group ${groupId} on this node`);
     return this.repair.serve(g, from, minIndex);
   }
 
@@ -717,6 +887,8 @@ export class NodeHost implements TransportHandler {
       g.core.tick();
       this.repair.poll(g);
     }
+    const metaGroup = this.groups.get(META_SHARD_ID);
+    if (metaGroup?.isLeader) this.meta.onLeader(metaGroup);
     this.schedule();
   }
 
@@ -809,15 +981,19 @@ export class NodeHost implements TransportHandler {
     const t0 = this.clock.nowMs();
     // Client writes are answered as soon as their results are known (the entries are committed); the
     // state machine's batch is written meanwhile, and reads still wait for sm.applied.
-    const answerWrites = (results: Map<number, CommandResult>): void => {
+    const answerWrites = (results: Map<number, unknown>): void => {
       for (const e of entries) {
         if (e.kind !== 'normal') continue;
         const elapsedMs = g.waiters.applied(e.index, e.term, results.get(e.index));
         if (elapsedMs !== null) g.m.commitLatencySeconds.observe(elapsedMs / 1000);
       }
     };
-    await g.sm.apply(entries, answerWrites);
+    const results = await g.sm.apply(entries, answerWrites);
     g.m.applyLatencySeconds.observe((this.clock.nowMs() - t0) / 1000);
+    if (g.kv !== null)
+      for (const [index, r] of results as Map<number, CommandResult>)
+        if (r.type === 'split')
+          await this.createSplitGroup(g, r.right, configAtSplit(g.core.status().config, entries, index));
     for (const e of entries) {
       if (e.kind === 'config') {
         learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport);
@@ -831,6 +1007,30 @@ export class NodeHost implements TransportHandler {
       }
     }
     g.m.raftAppliedIndex.set(g.sm.applied);
+  }
+
+  /**
+   * After the parent applied a split (split-groups.ts): writes the right-hand group's Raft start unless it
+   * has Raft state already (a snapshot reached it first, rule 1 of kv/split-apply.ts), opens it, and on the
+   * parent's leader makes it campaign at once instead of after an election timeout (the ticks are the
+   * host's to give; safety never depends on them). Messages that arrived for it early are stepped now.
+   */
+  private async createSplitGroup(
+    parent: Group,
+    right: { groupId: number; start: Buffer; end: Buffer | null },
+    config: ConfigState,
+  ): Promise<void> {
+    const id = right.groupId as GroupId;
+    if (!this.groups.has(id)) {
+      if (this.opts.store.logBounds(id) === null) await this.opts.store.persist([splitGroupRaftStart(id, config)]);
+      await this.openGroup(id, { start: right.start, end: right.end });
+      const child = this.groups.get(id) as Group;
+      if (parent.isLeader) for (let i = 0; i < 2 * this.cfg.timing.electionTicks; i++) child.core.tick();
+      for (const m of this.earlyMessages.take(id, performance.now())) this.onMessages(m.from, [m.buf]);
+    }
+    this.shards.rebuild(this.kvGroups());
+    this.opts.metrics.shards.set(this.shards.size);
+    this.schedule();
   }
 
   /** Compacts when due (compaction.ts): nothing to wait for on most Readys. */
@@ -853,6 +1053,7 @@ export class NodeHost implements TransportHandler {
     const leaderChanged = leader !== g.leader;
     g.leader = leader;
     g.role = role;
+    if (g.kv !== null && wasLeader !== (role === 'leader')) this.opts.metrics.shardLeaders.inc(wasLeader ? -1 : 1);
     const { metrics, logger } = this.opts;
     metrics.raftRole.set({ group: g.label }, role === 'leader' ? 1 : 0);
     if (leaderChanged && leader !== NO_NODE) {

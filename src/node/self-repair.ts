@@ -215,7 +215,7 @@ export class SelfRepair {
   private *install(g: Group, st: RepairState, id: string, index: number): LoopTask {
     const before = g.sm.applied;
     const meta = { index, term: 0, config: g.core.status().config };
-    yield g.sm.installStaged(id, meta, () => this.replay(g, index + 1, before));
+    yield g.kvSm.installStaged(id, meta, () => this.replay(g, index + 1, before));
     if (g.sm.applied !== before)
       throw new Error(`self-repair of group ${g.id}: re-applied to ${g.sm.applied}, expected ${before}`);
     if (g.staging?.id === id) g.staging = null;
@@ -266,7 +266,7 @@ export class SelfRepair {
     };
     let reader;
     try {
-      reader = await g.sm.openConsistentSnapshot(this.ctx.chunkBytes);
+      reader = await g.kvSm.openConsistentSnapshot(this.ctx.chunkBytes);
     } catch (e) {
       release();
       throw e;

@@ -31,6 +31,21 @@ export interface GroupStatusInfo {
   lastIndex: number;
   members: MemberInfo[];
   range: KeyRange;
+  /** 'data': a shard of user data (range: its keys); 'meta': the meta shard. */
+  kind: 'data' | 'meta';
+}
+
+/** One shard (KV group) this node hosts, as this replica sees it (Admin.ListShards). */
+export interface LocalShardInfo {
+  id: GroupId;
+  start: Buffer;
+  /** null: unbounded (the last shard). */
+  end: Buffer | null;
+  epoch: number;
+  replicas: { id: NodeId; voter: boolean }[];
+  /** 0 when unknown. */
+  leader: NodeId;
+  applied: number;
 }
 
 export type ReadConsistency = 'linearizable' | 'stale';
@@ -45,6 +60,8 @@ export interface NodeHostOptions {
   /** Time for the ready loop and its metrics (default: systemClock, systemScheduler). */
   clock?: Clock;
   scheduler?: Scheduler;
+  /** The cluster id (storage/identity.ts); null on a joining node that has not learned it. */
+  clusterId?: string | null;
   /** Called once on an unrecoverable error (persist/apply failure, invariant violation). */
   onFatal: (error: unknown) => void;
 }

@@ -41,6 +41,11 @@ export interface NodeMetrics {
   selfRepairs: Counter<'group' | 'outcome'>;
   /** 1 while a group's replica on this node needs repair (its stored data failed a check), else 0. */
   needsRepair: Gauge<'group'>;
+  /** Splits this node's shard leaders carried out (issue 10). */
+  splits: Counter;
+  /** Shards (KV groups) this node hosts a replica of, and of those the ones it leads. */
+  shards: Gauge;
+  shardLeaders: Gauge;
   snapshotsSent: Counter<'outcome'>;
   snapshotsReceived: Counter<'outcome'>;
   grpcLatencySeconds: Histogram<'method' | 'code'>;
@@ -194,6 +199,17 @@ function storageMetrics(r: Registry[]) {
       name: 'tessera_replica_needs_repair',
       help: '1 while this replica of the group holds data that failed its check and waits for a repair',
       labelNames: ['group'],
+      registers: r,
+    }),
+    splits: new Counter({
+      name: 'tessera_shard_splits_total',
+      help: 'Shard splits this node proposed as the shard leader and saw applied',
+      registers: r,
+    }),
+    shards: new Gauge({ name: 'tessera_shards', help: 'Shards this node hosts a replica of', registers: r }),
+    shardLeaders: new Gauge({
+      name: 'tessera_shard_leaders',
+      help: 'Shards whose replica on this node is the leader',
       registers: r,
     }),
     undecodableEntries: new Counter({

@@ -107,6 +107,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     const nodeLogger = logger.child({ component: 'node' });
     host = await NodeHost.open({
       config: runConfig,
+      clusterId: established.identity.clusterId,
       store,
       transport,
       logger: nodeLogger,

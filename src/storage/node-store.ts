@@ -79,6 +79,7 @@ function corruption(key: Buffer, problem: string): TesseraError {
 
 export class NodeStore {
   private readonly groups = new Map<number, GroupLogState>();
+  private shardRecordGroups: readonly number[] = [];
   /** Serializes persist / compactLog / verify. */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -204,6 +205,7 @@ export class NodeStore {
       }
     }
     firstEntryKey = new Map();
+    const shardRecords: number[] = [];
     for await (const [key, value] of this.level.iterator({ ...META_RANGE })) {
       records++;
       const name = formatKey(key);
@@ -217,6 +219,7 @@ export class NodeStore {
           break;
         case 'shardRecord':
           decodeShardRecord(value, name);
+          shardRecords.push(p.groupId);
           break;
         case 'session':
           decodeSessionRecord(value, name);
@@ -227,12 +230,22 @@ export class NodeStore {
     }
     this.groups.clear();
     for (const [g, st] of groups) this.groups.set(g, st);
+    this.shardRecordGroups = shardRecords;
     return { records, groups: this.listGroupsNow() };
   }
 
   /** Groups with any durable Raft state, ascending. */
   async listGroups(): Promise<number[]> {
     return this.listGroupsNow();
+  }
+
+  /**
+   * Groups that had a shard record (m/<g>/shard) when the store was verified, ascending: KV groups a split
+   * touched, including a right-hand group whose Raft state a crash kept from being written (the host
+   * initialises it, node/split-groups.ts).
+   */
+  groupsWithShardRecord(): readonly number[] {
+    return this.shardRecordGroups;
   }
 
   private listGroupsNow(): number[] {

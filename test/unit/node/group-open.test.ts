@@ -36,7 +36,7 @@ describe('openGroup', () => {
         createNodeMetrics(),
         new Random(1),
       );
-      expect(group.sm.sessionTtlMs).toBe(90_000);
+      expect(group.kvSm.sessionTtlMs).toBe(90_000);
       expect(raftConfigOf(config).lazyCommit).toBe(true);
       expect(raftConfigOf({ ...config, raft: { ...config.raft, lazyCommit: false } }).lazyCommit).toBe(false);
     } finally {

@@ -106,6 +106,7 @@ export class TestCluster {
     };
     node.host = await NodeHost.open({
       config,
+      clusterId: HARNESS_CLUSTER_ID,
       store,
       transport,
       logger,

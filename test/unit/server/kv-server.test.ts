@@ -125,10 +125,16 @@ describe('KV and Admin over gRPC on a 3-node in-process cluster', () => {
         commit: number;
         applied: number;
         members: { id: number; address: string; voter: boolean }[];
+        kind: string;
       }[];
     };
     expect(s.nodeId).toBe(1);
-    expect(s.groups).toHaveLength(1);
+    // The data shard, then the meta shard (descriptors, node registry, shard ids) on the same members.
+    expect(s.groups.map((x) => [x.groupId, x.kind])).toEqual([
+      [1, 'data'],
+      [2, 'meta'],
+    ]);
+    expect(s.groups[1]!.members.map((m) => m.id)).toEqual([...cluster.ports.keys()]);
     const g = s.groups[0]!;
     expect(g.groupId).toBe(1);
     expect(g.leader).toBe(leader);

@@ -88,7 +88,10 @@ describe('tessera start (a real process)', () => {
     expect(await health.json()).toMatchObject({
       serving: true,
       nodeId: 1,
-      groups: [{ groupId: 1, leader: 1, role: 'leader' }],
+      groups: [
+        { groupId: 1, leader: 1, role: 'leader' },
+        { groupId: 2, leader: 1, role: 'leader' },
+      ],
     });
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     expect(metrics).toMatch(/tessera_proposals_total\{group="1",outcome="ok"\} 2/); // the session's registration, then the put

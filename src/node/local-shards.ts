@@ -1,0 +1,92 @@
+/**
+ * The node's index of the KV groups it hosts, by range: which local group owns a key (binary search over
+ * the groups' starts), and the public view of each (listShards). Rebuilt when a group opens or a split
+ * narrows one; a lookup always confirms with the group's own range (sm.inRange, which also sees a split
+ * applied but not yet written), so a stale index can only miss, never route a key to the wrong group.
+ * Invariant: the hosted KV groups' ranges never overlap (splits only narrow; a right-hand group takes
+ * exactly what its parent gave up).
+ */
+import type { GroupId, NodeId } from '../base';
+import type { ScanPage } from '../codec';
+import type { Group } from './group';
+import type { LocalShardInfo } from './types';
+
+export class LocalShards {
+  /** The KV groups ascending by start. */
+  private sorted: Group[] = [];
+
+  rebuild(groups: Iterable<Group>): void {
+    const list: Group[] = [];
+    for (const g of groups) list.push(g);
+    list.sort((a, b) => Buffer.compare(a.kvSm.shard.start, b.kvSm.shard.start));
+    this.sorted = list;
+  }
+
+  /** The local group whose range holds `key`, or null. */
+  locate(key: Buffer): Group | null {
+    let lo = 0;
+    let hi = this.sorted.length - 1;
+    let best = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (Buffer.compare((this.sorted[mid] as Group).kvSm.shard.start, key) <= 0) {
+        best = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (best >= 0 && (this.sorted[best] as Group).kvSm.inRange(key)) return this.sorted[best] as Group;
+    for (const g of this.sorted) if (g.kvSm.inRange(key)) return g; // the index is stale (a split just applied)
+    return null;
+  }
+
+  groups(): readonly Group[] {
+    return this.sorted;
+  }
+
+  get size(): number {
+    return this.sorted.length;
+  }
+}
+
+/** The public view of one hosted shard. */
+export function shardInfoOf(g: Group): LocalShardInfo {
+  const st = g.core.status();
+  const shard = g.kvSm.shard;
+  const replicas: { id: NodeId; voter: boolean }[] = [
+    ...st.config.voters.map((id) => ({ id, voter: true })),
+    ...st.config.learners.map((id) => ({ id, voter: false })),
+  ].sort((a, b) => a.id - b.id);
+  return {
+    id: g.id as GroupId,
+    start: shard.start,
+    end: shard.end,
+    epoch: shard.epoch,
+    replicas,
+    leader: st.leader,
+    applied: g.sm.applied,
+  };
+}
+
+/** Pages of at most this many keys when counting a shard (one stale scan each; the loop yields between). */
+const COUNT_PAGE_KEYS = 1024;
+const COUNT_PAGE_BYTES = 4 * 1024 * 1024;
+
+/** Keys and bytes (keys + values) in a group's range on this replica: a stale scan, page by page. */
+export async function countShard(sm: {
+  shard: { start: Buffer; end: Buffer | null };
+  scan(start: Buffer, end: Buffer | null, limit: number, bytesMax: number): Promise<ScanPage>;
+}): Promise<{ keys: number; bytes: number }> {
+  const { start, end } = sm.shard;
+  let keys = 0;
+  let bytes = 0;
+  let from: Buffer | null = start;
+  while (from !== null) {
+    const page: ScanPage = await sm.scan(from, end, COUNT_PAGE_KEYS, COUNT_PAGE_BYTES);
+    for (const kv of page.items) {
+      keys++;
+      bytes += kv.key.length + kv.value.length;
+    }
+    from = page.more ? page.nextStart : null;
+  }
+  return { keys, bytes };
+}

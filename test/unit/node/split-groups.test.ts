@@ -1,0 +1,58 @@
+// The host's pure split pieces: which groups a node opens (split-groups.ts), the parent's configuration at
+// the split entry, and the bounded buffer of messages for groups that open in a moment (early-messages.ts).
+import { describe, expect, it } from 'vitest';
+import type { Entry } from '../../../src/raft';
+import { EarlyMessages } from '../../../src/node/early-messages';
+import { configAtSplit, kvGroupsToOpen, splitGroupRaftStart } from '../../../src/node/split-groups';
+
+describe('kvGroupsToOpen', () => {
+  it('opens the bootstrap shard, every split group, never the meta group, and finds split groups without Raft state', () => {
+    expect(kvGroupsToOpen(1, 2, [1, 2, 3], [1, 3, 7])).toEqual({ open: [1, 3, 7], withoutRaftState: [7] });
+    expect(kvGroupsToOpen(1, 2, [], [])).toEqual({ open: [1], withoutRaftState: [] });
+  });
+  it('refuses a group with Raft state but no shard record (only the bootstrap shard may lack one)', () => {
+    expect(() => kvGroupsToOpen(1, 2, [1, 2, 9], [1])).toThrow(/group 9 has Raft state but no shard record/);
+  });
+});
+
+describe('the Raft start of a right-hand group', () => {
+  it('is a snapshot at (5, 5) with the configuration given, a hard state at term 5 without a vote', () => {
+    const w = splitGroupRaftStart(4, { voters: [1, 2, 3], learners: [4], votersOutgoing: [] });
+    expect(w).toEqual({
+      groupId: 4,
+      hardState: { term: 5, vote: 0, commit: 5 },
+      entries: [],
+      snapshot: { index: 5, term: 5, config: { voters: [1, 2, 3], learners: [4], votersOutgoing: [] } },
+    });
+  });
+  it('takes the configuration as of the split entry: config entries before it in the batch, not after', () => {
+    const base = { voters: [1, 2, 3], learners: [], votersOutgoing: [] };
+    const cfg = (index: number, node: number): Entry =>
+      ({ kind: 'config', index, term: 2, change: { type: 'addLearner', node } }) as unknown as Entry;
+    const normal = (index: number): Entry => ({ kind: 'normal', index, term: 2, data: new Uint8Array() }) as Entry;
+    const batch = [cfg(10, 4), normal(11), cfg(12, 5)];
+    expect(configAtSplit(base, batch, 11).learners).toEqual([4]);
+    expect(configAtSplit(base, batch, 10).learners).toEqual([]);
+  });
+});
+
+describe('EarlyMessages', () => {
+  it('keeps messages per group in order, hands them out once, and drops old ones', () => {
+    const early = new EarlyMessages(1000);
+    expect(early.add(7, 1, Buffer.from('a'), 0)).toBe(true);
+    expect(early.add(7, 2, Buffer.from('b'), 500)).toBe(true);
+    expect(early.take(7, 600).map((m) => m.buf.toString())).toEqual(['a', 'b']);
+    expect(early.take(7, 600)).toEqual([]);
+    early.add(8, 1, Buffer.from('old'), 0);
+    expect(early.take(8, 1001)).toEqual([]);
+  });
+  it('is bounded in groups, messages per group and bytes', () => {
+    const early = new EarlyMessages(10_000);
+    for (let g = 0; g < 64; g++) expect(early.add(g, 1, Buffer.alloc(1), 0)).toBe(true);
+    expect(early.add(64, 1, Buffer.alloc(1), 0)).toBe(false);
+    for (let i = 1; i < 16; i++) expect(early.add(0, 1, Buffer.alloc(1), 0)).toBe(true);
+    expect(early.add(0, 1, Buffer.alloc(1), 0)).toBe(false);
+    expect(early.add(1, 1, Buffer.alloc(1024 * 1024), 0)).toBe(false);
+    expect(early.size).toBe(64 + 15);
+  });
+});

@@ -1,0 +1,108 @@
+// Splits on real in-process nodes (LevelDB, gRPC peers, NodeHost; test/unit/node/harness.ts): the shard id
+// comes from the meta shard, every replica cuts the range at the same index and opens the right-hand group,
+// which elects a leader at once; writes for moved keys are refused by the parent; restarts reopen every group.
+import { afterEach, describe, expect, it } from 'vitest';
+import { TesseraError } from '../../../src/base';
+import type { NodeHost } from '../../../src/node';
+import { raftGroupRange } from '../../../src/codec';
+import { NodeStore } from '../../../src/storage';
+import { TestCluster, putCommand, sleep, until } from './harness';
+
+let cluster: TestCluster | null = null;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = null;
+});
+
+const shardsOf = (h: NodeHost) => h.listShards().map((s) => `${s.id}:${s.start}-${s.end ?? ''}@${s.epoch}`);
+
+async function splitOnLeader(c: TestCluster, key: string) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const owner = c.running()[0]!.host.groupFor(Buffer.from(key));
+    const leader = c.running().find((n) => n.host.groupStatus(owner).role === 'leader');
+    try {
+      if (leader) return await leader.host.splitShard(Buffer.from(key), 5000);
+    } catch (e) {
+      const code = (e as TesseraError).code;
+      if ((code !== 'NOT_LEADER' && code !== 'UNAVAILABLE') || Date.now() > deadline) throw e;
+    }
+    await sleep(50);
+  }
+}
+
+describe('shard splits on real nodes', () => {
+  it('cuts the range on every replica, opens the right-hand group with a leader, and refuses moved keys on the parent', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    await c.onLeader(async (l) => {
+      for (const k of ['a', 'f', 'm', 'q', 'z']) await l.host.propose(1, putCommand(k, `v-${k}`));
+    });
+    const t0 = Date.now();
+    const { left, right } = await splitOnLeader(c, 'm');
+    expect(left).toMatchObject({ id: 1, end: Buffer.from('m'), epoch: 2 });
+    expect(right).toMatchObject({ start: Buffer.from('m'), end: null, epoch: 2 });
+    expect(right.id).toBeGreaterThan(2); // ids 1 and 2 are the first data shard and the meta shard
+    expect(right.replicas.map((r) => r.id)).toEqual([1, 2, 3]);
+    // Every replica has both shards with the same ranges and epochs.
+    const want = [`1:-m@2`, `${right.id}:m-@2`];
+    await until(() => c.running().every((n) => JSON.stringify(shardsOf(n.host)) === JSON.stringify(want)), 8000);
+    // The right-hand group elects at once (not after an election timeout of idle waiting).
+    await until(() => c.running().every((n) => n.host.groupStatus(right.id).leader !== 0), 8000, 'right leader');
+    const electedMs = Date.now() - t0;
+    console.log(`split + right-hand leader on every replica in ${electedMs} ms`);
+    // Routing by range, the data stayed where it was (one keyspace), and the parent refuses moved keys.
+    const n1 = c.running()[0]!.host;
+    expect(n1.groupFor(Buffer.from('f'))).toBe(1);
+    expect(n1.groupFor(Buffer.from('q'))).toBe(right.id);
+    const parentLeader = c.running().find((n) => n.host.groupStatus(1).role === 'leader')!;
+    const refused = await parentLeader.host.propose(1, putCommand('q', 'late'));
+    expect(refused.result.type).toBe('wrongShard');
+    const rightLeader = c.running().find((n) => n.host.groupStatus(right.id).role === 'leader')!;
+    await rightLeader.host.propose(right.id, putCommand('q', 'v-q2'));
+    const read = await rightLeader.host.read(right.id, 'linearizable', (sm) => sm.get(Buffer.from('q')));
+    expect(read.value?.toString()).toBe('v-q2');
+    const z = await rightLeader.host.read(right.id, 'linearizable', (sm) => sm.get(Buffer.from('z')));
+    expect(z.value?.toString()).toBe('v-z');
+    // A key at a boundary is not a split; a follower answers NOT_LEADER naming the group.
+    await expect(splitOnLeader(c, 'm')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const follower = c.running().find((n) => n.host.groupStatus(1).role !== 'leader')!;
+    await expect(follower.host.splitShard(Buffer.from('c'))).rejects.toMatchObject({ details: { groupId: 1 } });
+  }, 40_000);
+
+  it('a restarted replica reopens every group with its range, and a second split takes a fresh id', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    const first = await splitOnLeader(c, 'k');
+    const second = await splitOnLeader(c, 't');
+    expect(second.right.id).not.toBe(first.right.id);
+    expect(second.left.id).toBe(first.right.id);
+    await until(() => c.running().every((n) => n.host.listShards().length === 3), 8000);
+    await c.stop(3);
+    const n3 = await c.restart(3);
+    expect(shardsOf(n3.host)).toEqual(shardsOf(c.nodes.get(1)!.host));
+    await until(() => n3.host.groupStatus(second.right.id).leader !== 0, 8000);
+  }, 40_000);
+
+  it('a replica that crashed between the split and the right-hand group Raft start finishes the start at restart', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    const { right } = await splitOnLeader(c, 'h');
+    await until(() => c.running().every((n) => n.host.listShards().length === 2), 8000);
+    await c.stop(3);
+    // What the crash leaves: the split's state-machine batch (shard record, applied index) without r/<right>/.
+    const store = await NodeStore.open(c.nodes.get(3)!.dataDir);
+    for await (const key of store.db.keys(raftGroupRange(right.id))) await store.db.del(key);
+    await store.close();
+    const n3 = await c.restart(3);
+    expect(shardsOf(n3.host)).toEqual(shardsOf(c.nodes.get(1)!.host));
+    const leader = await (async () => {
+      await until(() => c.running().some((n) => n.host.groupStatus(right.id).role === 'leader'), 8000);
+      return c.running().find((n) => n.host.groupStatus(right.id).role === 'leader')!;
+    })();
+    const { header } = await leader.host.propose(right.id, putCommand('x', 'after'));
+    await until(() => n3.host.groupStatus(right.id).applied >= header.index, 8000, 'node 3 applies the new write');
+    const v = await n3.host.read(right.id, 'stale', (sm) => sm.get(Buffer.from('x')));
+    expect(v.value?.toString()).toBe('after');
+  }, 40_000);
+});
