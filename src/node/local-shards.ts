@@ -6,7 +6,8 @@
  * Invariant: the hosted KV groups' ranges never overlap (splits only narrow; a right-hand group takes
  * exactly what its parent gave up).
  */
-import type { GroupId, NodeId } from '../base';
+import type { Epoch, GroupId, NodeId, ShardId } from '../base';
+import type { ShardDescriptor } from '../shard';
 import type { ScanPage } from '../codec';
 import type { Group } from './group';
 import type { LocalShardInfo } from './types';
@@ -46,6 +47,18 @@ export class LocalShards {
   get size(): number {
     return this.sorted.length;
   }
+}
+
+/** The descriptor of a hosted shard as this replica knows it (WRONG_SHARD answers carry it). */
+export function descriptorOf(g: Group): ShardDescriptor {
+  const info = shardInfoOf(g);
+  return {
+    id: info.id as number as ShardId,
+    start: info.start,
+    end: info.end,
+    epoch: info.epoch as Epoch,
+    replicas: info.replicas.map((r) => ({ node: r.id, role: r.voter ? 'voter' : 'learner' })),
+  };
 }
 
 /** The public view of one hosted shard. */

@@ -48,7 +48,8 @@ import { EPOCH_UNRECORDED, loadGroupShard, splitRefusalError } from '../kv';
 import { META_SHARD_ID } from '../meta';
 import { AddressBook } from './address-book';
 import { EarlyMessages } from './early-messages';
-import { LocalShards, countShard, shardInfoOf } from './local-shards';
+import { LocalShards, countShard, descriptorOf, shardInfoOf } from './local-shards';
+import { wrongShardDetails } from '../shard';
 import { configAtSplit, kvGroupsToOpen, splitGroupRaftStart } from './split-groups';
 import { compactAt, noteApplied, resetCompaction, takeCompactionPoint } from './compaction';
 import { dropError, leadershipLostError, notLeaderError } from './errors';
@@ -302,9 +303,25 @@ export class NodeHost implements TransportHandler {
   groupFor(key: Buffer): GroupId {
     const g = this.shards.locate(key);
     if (g !== null) return g.id;
-    throw new TesseraError('WRONG_SHARD', `node ${this.cfg.id} hosts no replica of the shard that owns the key`, {
-      epoch: 0,
-    });
+    throw this.wrongShard(key);
+  }
+
+  /**
+   * WRONG_SHARD for `key`: with the descriptor of the local shard that owns it now and its leader (the
+   * SDK's new route), or only epoch 0 when this node hosts no replica of it.
+   */
+  wrongShard(key: Buffer): TesseraError {
+    const g = this.shards.locate(key);
+    if (g === null)
+      return new TesseraError('WRONG_SHARD', `node ${this.cfg.id} hosts no replica of the shard that owns the key`, {
+        epoch: 0,
+      });
+    const leader = g.leader === NO_NODE ? undefined : { id: g.leader, address: this.addresses.get(g.leader) ?? '' };
+    return new TesseraError(
+      'WRONG_SHARD',
+      `the key belongs to shard ${g.id} (epoch ${g.kvSm.epoch})`,
+      wrongShardDetails(descriptorOf(g), leader),
+    );
   }
 
   /** The shards (KV groups) this node hosts, ascending by start. */
@@ -381,10 +398,11 @@ export class NodeHost implements TransportHandler {
     if (g.kv === null) throw new TesseraError('INVALID_ARGUMENT', `group ${groupId} holds no user data`);
     // Stamp this node's wall clock: the state machine's only time source (session expiry, kv/session-table.ts).
     const done = await this.proposeData(g, encodeCommand({ ...command, atMs: Date.now() }), timeoutMs);
-    return {
-      result: done.result as CommandResult,
-      header: { groupId, term: done.term, leaderId: this.cfg.id, index: done.index },
-    };
+    const result = done.result as CommandResult;
+    // The key moved to another shard (a split) between routing and applying: answer with its new owner.
+    const key = commandKey(command);
+    if (result.type === 'wrongShard' && key !== null) throw this.wrongShard(key);
+    return { result, header: { groupId, term: done.term, leaderId: this.cfg.id, index: done.index } };
   }
 
   /** Queues an encoded command of group `g` for the next batch proposal; resolves once applied here. */
@@ -1112,5 +1130,19 @@ export class NodeHost implements TransportHandler {
       g.reads.failAll(failed());
     }
     this.opts.onFatal(e);
+  }
+}
+
+/** The key a command is routed by (a batch: its first key), or null when it has none. */
+function commandKey(c: Command): Buffer | null {
+  switch (c.type) {
+    case 'put':
+    case 'delete':
+    case 'cas':
+      return c.key;
+    case 'batch':
+      return c.compares[0]?.key ?? c.writes[0]?.key ?? c.reads[0] ?? null;
+    default:
+      return null;
   }
 }

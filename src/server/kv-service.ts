@@ -22,6 +22,7 @@ import {
   consistencyOf,
   deleteCommand,
   openSessionCommand,
+  openSessionKey,
   putCommand,
   scanPlan,
   type BatchWire,
@@ -175,10 +176,11 @@ export function kvServiceHandlers(
   /** OpenSession from the client at grpc-js peer `peer`: rate-limited by its address, then proposed. */
   const openSessionFn = async (req: OpenSessionWire, timeoutMs: number, peer: string) => {
     const cmd = openSessionCommand(req);
+    const key = openSessionKey(req, limits);
     sessionLimiter.take(clientAddressOf(peer));
     const h = host();
-    // One group spans the keyspace today: the session is registered in the group of the first key.
-    const { result, header: hd } = await h.propose(h.groupFor(EMPTY), cmd, timeoutMs);
+    // Each shard keeps its own session table: the session is registered in the shard owning `key`.
+    const { result, header: hd } = await h.propose(h.groupFor(key), cmd, timeoutMs);
     const r = expectResult(result, 'registerSession');
     return { header: hd, clientId: Buffer.from(r.clientId, 'hex') };
   };

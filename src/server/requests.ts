@@ -68,6 +68,14 @@ export const CONSISTENCY_STALE = 1;
 
 export interface OpenSessionWire {
   clientId: Buffer;
+  /** The session is registered in the shard owning this key (empty: the first shard). */
+  key?: Buffer;
+}
+
+/** The key of an OpenSession (which shard registers the session): empty allowed, else a valid key. */
+export function openSessionKey(r: OpenSessionWire, limits: LimitsConfig): Buffer {
+  const k = buf(r.key);
+  return k.length === 0 ? k : checkKey(k, limits, 'OpenSession key');
 }
 
 /** Bytes of a session client id chosen by a client for OpenSession (random, so nobody else can guess it). */

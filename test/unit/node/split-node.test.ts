@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/base';
 import type { NodeHost } from '../../../src/node';
 import { raftGroupRange } from '../../../src/codec';
+import { decodeShardWire } from '../../../src/shard';
 import { NodeStore } from '../../../src/storage';
 import { TestCluster, putCommand, sleep, until } from './harness';
 
@@ -56,8 +57,13 @@ describe('shard splits on real nodes', () => {
     expect(n1.groupFor(Buffer.from('f'))).toBe(1);
     expect(n1.groupFor(Buffer.from('q'))).toBe(right.id);
     const parentLeader = c.running().find((n) => n.host.groupStatus(1).role === 'leader')!;
-    const refused = await parentLeader.host.propose(1, putCommand('q', 'late'));
-    expect(refused.result.type).toBe('wrongShard');
+    // A write routed to the parent before the split, applied after it: refused, with the new owner's descriptor.
+    const refused = await parentLeader.host.propose(1, putCommand('q', 'late')).catch((e: TesseraError) => e);
+    expect(refused).toMatchObject({ code: 'WRONG_SHARD', details: { epoch: 2 } });
+    const owner = decodeShardWire((refused as TesseraError).details.shard);
+    expect(
+      owner.kind === 'descriptor' && [owner.descriptor.id, Buffer.from(owner.descriptor.start).toString()],
+    ).toEqual([right.id, 'm']);
     const rightLeader = c.running().find((n) => n.host.groupStatus(right.id).role === 'leader')!;
     await rightLeader.host.propose(right.id, putCommand('q', 'v-q2'));
     const read = await rightLeader.host.read(right.id, 'linearizable', (sm) => sm.get(Buffer.from('q')));
