@@ -1,13 +1,15 @@
 /**
  * The public Admin service (proto/admin.proto): node and group status, membership changes and
- * leadership transfer. Membership changes and transfers must reach the group's leader; elsewhere they
- * answer NOT_LEADER with the leader hint, like KV writes.
+ * leadership transfer (the shard methods, ListShards and SplitShard, are in admin-shards.ts). Membership
+ * changes and transfers must reach the group's leader; elsewhere they answer NOT_LEADER with the leader
+ * hint, like KV writes.
  */
 import type * as grpc from '@grpc/grpc-js';
 import { TesseraError, isNodeId } from '../base';
 import { isUnspecifiedHost, type NodeConfig } from '../config';
 import { WHOLE_KEYSPACE_GROUP, type MemberInfo, type NodeHost } from '../node';
 import type { NodeMetrics } from '../obs';
+import { adminShardHandlers } from './admin-shards';
 import { unary } from './unary';
 
 export const TESSERA_VERSION = '0.1.0';
@@ -93,6 +95,7 @@ export function statusResponse(host: NodeHost, config: NodeConfig) {
         members: members(s.members),
         start: s.range.start,
         end: s.range.end ?? Buffer.alloc(0),
+        kind: s.kind,
       };
     }),
   };
@@ -134,5 +137,7 @@ export function adminServiceHandlers(
       const groupId = req.groupId > 0 ? req.groupId : WHOLE_KEYSPACE_GROUP;
       return (await host().read(groupId, 'stale', (sm) => sm.digest())).value;
     }),
+
+    ...adminShardHandlers(host, config, metrics),
   };
 }

@@ -1,0 +1,85 @@
+/**
+ * Admin.ListShards and Admin.SplitShard (proto/admin.proto): the shards this node hosts, and a manual split.
+ * Invariants: the split key arrives from the network and is checked like any KV key (1..keyBytesMax bytes)
+ * before the host sees it; the stats of ListShards are read one shard at a time and stop with
+ * DEADLINE_EXCEEDED once the request's budget is spent (a node with 1,000 shards does bounded work per call);
+ * a shard's unbounded end goes on the wire as empty bytes. Errors (NOT_LEADER with tessera-group, ...) are
+ * the host's, mapped by the unary wrapper.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { TesseraError, type NodeId } from '../base';
+import type { LimitsConfig, NodeConfig } from '../config';
+import type { LocalShardInfo, NodeHost } from '../node';
+import type { NodeMetrics } from '../obs';
+import { checkKey } from './requests';
+import { unary } from './unary';
+
+export type ShardStats = Awaited<ReturnType<NodeHost['shardStats']>>;
+
+/** The NodeHost methods behind the two RPCs. */
+export type ShardHost = Pick<NodeHost, 'listShards' | 'shardStats' | 'splitShard'>;
+
+/** proto ShardInfo from the node's view of a shard (an unbounded end as empty bytes). */
+export function shardInfoWire(s: LocalShardInfo, stats: ShardStats = { keys: 0, bytes: 0 }) {
+  return {
+    id: s.id,
+    start: s.start,
+    end: s.end ?? Buffer.alloc(0),
+    epoch: s.epoch,
+    replicas: s.replicas.map((r) => ({ id: r.id, voter: r.voter })),
+    leader: s.leader,
+    keys: stats.keys,
+    bytes: stats.bytes,
+    applied: s.applied,
+  };
+}
+
+/** ListShards: every hosted shard, ascending by start; with stats, each range read in turn within timeoutMs. */
+export async function listShardsResponse(
+  host: ShardHost,
+  nodeId: NodeId,
+  req: { withStats?: unknown },
+  timeoutMs: number,
+) {
+  const shards = [...host.listShards()].sort((a, b) => a.start.compare(b.start));
+  if (req.withStats !== true) return { nodeId, shards: shards.map((s) => shardInfoWire(s)) };
+  const deadline = Date.now() + timeoutMs;
+  const out: ReturnType<typeof shardInfoWire>[] = [];
+  for (const s of shards) {
+    if (Date.now() >= deadline)
+      throw new TesseraError(
+        'DEADLINE_EXCEEDED',
+        `shard stats: read ${out.length} of ${shards.length} shards before the deadline`,
+      );
+    out.push(shardInfoWire(s, await host.shardStats(s.id)));
+  }
+  return { nodeId, shards: out };
+}
+
+/** SplitShard: the key checked as hostile, then split by the host (which must lead the owning shard). */
+export async function splitShardResponse(
+  host: ShardHost,
+  limits: LimitsConfig,
+  req: { key?: unknown },
+  timeoutMs: number,
+) {
+  const key = checkKey(req.key, limits, 'split key');
+  const { left, right } = await host.splitShard(key, timeoutMs);
+  return { left: shardInfoWire(left), right: shardInfoWire(right) };
+}
+
+/** The two gRPC handlers (keys as in adminServiceHandlers), over the host of the moment. */
+export function adminShardHandlers(
+  host: () => ShardHost,
+  config: NodeConfig,
+  metrics: NodeMetrics,
+): grpc.UntypedServiceImplementation {
+  return {
+    listShards: unary('Admin.ListShards', metrics, config.requestTimeoutMs, (req: { withStats?: unknown }, t) =>
+      listShardsResponse(host(), config.id, req, t),
+    ),
+    splitShard: unary('Admin.SplitShard', metrics, config.requestTimeoutMs, (req: { key?: unknown }, t) =>
+      splitShardResponse(host(), config.limits, req, t),
+    ),
+  };
+}
