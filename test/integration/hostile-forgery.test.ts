@@ -11,7 +11,7 @@
 // gets a fresh cluster. The checks after every attack are the same either way. The tests are ordered so
 // that the reusable attacks run before one that is not (fewer clusters), and the next test's fresh cluster
 // is started while the current test waits (a spare, ports of its own): during the settle time after the
-// attack, or for an attack that is no timing check from the start (SPARE_EARLY).
+// attack, or from the start of an attack whose checks hold no timing bound (SPARE_EARLY).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it as vitestIt } from 'vitest';
 import { Random } from '../../src/base';
 import { deriveClusterId } from '../../src/storage';
@@ -110,16 +110,22 @@ const REUSABLE_AFTER = new Set([
   'session-unknown-seq',
 ]);
 /**
- * Tests that pause no node and check no timing while the attack runs: the next test's cluster may start
- * beside them from the beginning (the others start it once their attack is over).
+ * Tests whose checks hold no timing bound while the attack runs (vote-flood times writes, timeout-now
+ * watches the term): the next test's cluster may start beside them from the beginning (the others start
+ * it once their attack is over).
  */
 const SPARE_EARLY = new Set([
+  'insider vote-unsafe-term',
   'insider fake-leader-hint',
+  'vote-unsafe-term',
+  'fake-leader-heartbeats',
+  'forged-acks',
   'add-unreachable-voters',
+  'remove-below-quorum',
   'cluster-id-theft',
+  'session-flood',
   'peer-listen',
   'peer-tls',
-  'fake-leader-hint',
 ]);
 /** The shape of the cluster a test needs: same shape, same node flags. */
 const shapeOf = (name: string): string =>
