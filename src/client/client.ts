@@ -1,17 +1,22 @@
 /**
- * Client: the Tessera SDK. One Client holds one gRPC channel per endpoint, a leader cache, and a pool of
- * sessions for exactly-once writes; it is meant to be shared by many concurrent callers.
+ * Client: the Tessera SDK. One Client holds one gRPC channel per endpoint, a cache of shards and their
+ * leaders (shard-routes.ts), and a pool of sessions for exactly-once writes; it is meant to be shared by
+ * many concurrent callers.
+ * - Every keyed request goes to the leader of the shard owning its key; WRONG_SHARD and NOT_LEADER are
+ *   retried transparently within the call's deadline (invoker.ts).
  * - Writes (put, delete, compareAndSwap, batch) lease a session, tag the request with (clientId, seq) and
- *   go to the leader; retries resend the same tag, so a write is applied at most once. A new session is
- *   registered with the cluster (KV.OpenSession) before its first write; a write whose session the cluster
- *   forgot fails with SESSION_EXPIRED (outcome unknown) unless no attempt of it can have applied, in which
- *   case it is sent again under a new session.
+ *   go to the leader; retries resend the same tag, so a write is applied at most once. A session is
+ *   registered (KV.OpenSession) in each shard before its first write there; a write whose session the
+ *   cluster forgot fails with SESSION_EXPIRED (outcome unknown) unless no attempt of it can have applied, in
+ *   which case it is sent again under a new session (session-writer.ts).
+ * - batch and compareAndSwap are atomic within one shard; a batch whose keys span shards is refused with
+ *   INVALID_ARGUMENT naming them. scan stitches the shards in key order (scan-stitcher.ts).
  * - get and scan are linearizable by default (leader, ReadIndex); { consistency: 'stale' } reads any replica.
  * - Every call retries NOT_LEADER, UNAVAILABLE, RESOURCE_EXHAUSTED and timeouts until its deadline
  *   (see invoker.ts); other errors are thrown at once as TesseraError.
  */
 import type { ChannelOptions } from '@grpc/grpc-js';
-import { TesseraError, isTesseraError } from '../base';
+import { TesseraError } from '../base';
 import { toBuffer, toBufferOrNull } from './bytes';
 import type { Bytes } from './bytes';
 import { Endpoint, isEndpointAddress } from './endpoint';
@@ -21,6 +26,7 @@ import { loadServices } from './proto';
 import { Router } from './router';
 import { isUnimplemented } from './errors';
 import { SessionPool } from './sessions';
+import { SessionWriter } from './session-writer';
 import { ShardRoutes, batchRouteKey } from './shard-routes';
 import { shardInfoOf, shardListOf } from './shard-info';
 import type { WireListShards, WireSplitShard } from './shard-info';
@@ -78,6 +84,7 @@ export class Client {
   private readonly invoker: Invoker;
   private readonly shards: ShardRoutes;
   private readonly sessions: SessionPool;
+  private readonly writer: SessionWriter;
   private readonly deadlineMs: number;
   private closed = false;
   private refreshing: Promise<void> | null = null;
@@ -111,6 +118,7 @@ export class Client {
       this.shards,
     );
     this.sessions = new SessionPool(o.sessionsMax);
+    this.writer = new SessionWriter(this.invoker, this.sessions, this.shards);
     this.deadlineMs = o.deadlineMs;
     if (options.discover !== false) this.discover();
   }
@@ -452,74 +460,15 @@ export class Client {
     for (const ep of this.router.endpoints()) ep.close();
   }
 
-  /**
-   * A write under a session lease. The session is registered first (KV.OpenSession) if it is new. A write
-   * answered SESSION_EXPIRED retires its session (the cluster forgot it); when no attempt of the write can
-   * have applied (details.indeterminate false) it is sent once more under a new session, otherwise the
-   * SESSION_EXPIRED error (outcome unknown: details.indeterminate true) goes to the caller. Later writes use
-   * new sessions.
-   */
-  private async write<T>(
+  /** A write under a session (session-writer.ts). */
+  private write<T>(
     method: string,
     key: Buffer | null,
     build: (session: SessionLease['tag']) => unknown,
     options: CallOptions | undefined,
   ): Promise<T> {
-    if (this.closed) throw new TesseraError('UNAVAILABLE', `${method}: client is closed`);
-    const budgetMs = deadlineOf(options) ?? this.deadlineMs;
-    const deadline = Date.now() + budgetMs;
-    for (let renewed = 0; ; renewed++) {
-      const acquired = this.sessions.acquire();
-      const waited = acquired instanceof Promise;
-      const lease = waited ? await acquired : acquired;
-      let mayHaveApplied = true;
-      let retire = false;
-      // The whole budget while none of it was spent (the error messages name it), else what is left.
-      let spent = waited || renewed > 0;
-      try {
-        if (!lease.session.opened) {
-          mayHaveApplied = false; // the write is not sent before its session is open
-          await this.openSession(lease.session, spent ? budgetUntil(deadline) : budgetMs);
-          mayHaveApplied = true;
-          spent = true;
-        }
-        return await this.invoker.call<T>(
-          'kv',
-          method,
-          build(lease.tag),
-          'leader',
-          spent ? budgetUntil(deadline) : budgetMs,
-          key === null ? {} : { key },
-        );
-      } catch (e) {
-        if (!isTesseraError(e)) throw e;
-        if (!mayHaveApplied) {
-          e.details.indeterminate = false;
-          throw e;
-        }
-        if (e.code === 'SESSION_EXPIRED') {
-          // details.indeterminate (from the invoker) stays: true when an earlier attempt may have applied.
-          retire = true;
-          if (e.details.indeterminate === false && renewed === 0) continue; // nothing of this write applied anywhere
-          throw e;
-        }
-        if (e.details.indeterminate === false) mayHaveApplied = false;
-        throw e;
-      } finally {
-        if (retire) this.sessions.retire(lease);
-        else this.sessions.release(lease, mayHaveApplied);
-      }
-    }
-  }
-
-  /** Registers a new session with the cluster; a cluster that predates OpenSession takes writes without it. */
-  private async openSession(session: SessionLease['session'], budgetMs: number): Promise<void> {
-    try {
-      await this.invoker.call('kv', 'OpenSession', { clientId: session.clientId }, 'leader', budgetMs);
-    } catch (e) {
-      if (!isUnimplemented(e)) throw e;
-    }
-    session.opened = true;
+    if (this.closed) return Promise.reject(new TesseraError('UNAVAILABLE', `${method}: client is closed`));
+    return this.writer.write<T>({ method, key, build }, deadlineOf(options) ?? this.deadlineMs);
   }
 
   /** The endpoint a user named (added as configured when new). */
@@ -548,6 +497,7 @@ export class Client {
         members: g.members.map(member),
         start: g.start,
         end: g.end,
+        ...(g.kind ? { kind: g.kind } : {}),
       })),
     };
   }
@@ -562,11 +512,6 @@ function readRoute(options: GetOptions | undefined): Route {
   if (c === 'linearizable') return 'leader';
   if (c === 'stale') return 'any';
   throw new TesseraError('INVALID_ARGUMENT', `consistency must be 'linearizable' or 'stale', got ${String(c)}`);
-}
-
-/** What is left until `deadline` (ms since the epoch), at least 1 ms. */
-function budgetUntil(deadline: number): number {
-  return Math.max(1, deadline - Date.now());
 }
 
 function deadlineOf(options: CallOptions | undefined): number | undefined {

@@ -9,7 +9,8 @@
  * - a seq is consumed only if the write may have reached the state machine; a write that every node
  *   definitively rejected (e.g. INVALID_ARGUMENT, NOT_LEADER) leaves the counter where it was, so seqs
  *   stay dense;
- * - a session is registered with the cluster (KV.OpenSession, `opened`) before its first write; a session
+ * - a session is registered with the cluster (KV.OpenSession, `opened`) before its first write, and with
+ *   each shard before its first write there (`shards`, session-writer.ts); a session
  *   the cluster answered SESSION_EXPIRED for is retired (never used again: its id is not re-registered, so
  *   a late retry of its writes can never apply), and a fresh session with a new id takes its place.
  */
@@ -23,6 +24,8 @@ export class Session {
   busy = false;
   /** Registered with the cluster (KV.OpenSession answered, or the cluster predates it). */
   opened = false;
+  /** The shards it was registered in (bounded by the shards a client writes to). */
+  readonly shards = new Set<number>();
   constructor(clientId: Buffer) {
     assert(clientId.length === 16, 'a session client id is 16 bytes');
     this.clientId = clientId;

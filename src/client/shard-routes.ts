@@ -2,7 +2,8 @@
  * Routing by shard (issue 10, "Routing"): which endpoint a request for a key goes to. Holds the ShardCache
  * (descriptors, and a leader hint per shard: the per-group leader cache) and keeps it fresh:
  * - loaded lazily from a node's Admin.ListShards when a key has no cached owner (one load in flight,
- *   shared; at most one every LOAD_SPACING_MS; a node that predates ListShards is not asked again for
+ *   shared; at most one every LOAD_SPACING_MS unless forced by a WRONG_SHARD without a usable
+ *   descriptor or a SESSION_EXPIRED from a shard thought to be open; a node that predates ListShards is not asked again for
  *   UNSUPPORTED_RETRY_MS, and routing falls back to the cluster-wide leader, as before sharding);
  * - a shard's leader is learned from successes (the answering node leads the group the header names),
  *   from NOT_LEADER (tessera-group + leader hint), from WRONG_SHARD (the owner's descriptor and leader,
@@ -39,7 +40,10 @@ const UNSUPPORTED_RETRY_MS = 30_000;
 export class ShardRoutes {
   readonly cache = new ShardCache();
   private loading: Promise<void> | null = null;
+  /** Loads for keys without a cached owner wait until then (forced ones, after WRONG_SHARD, do not). */
   private nextLoadMs = 0;
+  /** Until then the cluster is taken not to know ListShards: no loads at all. */
+  private unsupportedUntilMs = 0;
 
   constructor(
     private readonly router: Router,
@@ -60,7 +64,8 @@ export class ShardRoutes {
   async ensure(key: Buffer, timeoutMs: number, force = false): Promise<void> {
     if (!force && this.locate(key) !== null) return;
     if (this.loading !== null) return this.loading;
-    if (Date.now() < this.nextLoadMs || timeoutMs <= 0) return;
+    const now = Date.now();
+    if ((!force && now < this.nextLoadMs) || now < this.unsupportedUntilMs || timeoutMs <= 0) return;
     const loading = this.load(timeoutMs).finally(() => {
       this.loading = null;
     });
@@ -74,7 +79,7 @@ export class ShardRoutes {
     try {
       shards = await this.loader(timeoutMs);
     } catch (e) {
-      if (this.isUnsupported(e)) this.nextLoadMs = Date.now() + UNSUPPORTED_RETRY_MS;
+      if (this.isUnsupported(e)) this.unsupportedUntilMs = Date.now() + UNSUPPORTED_RETRY_MS;
       return;
     }
     for (const info of shards) this.learnInfo(info);
