@@ -27,6 +27,8 @@ export const DEFAULTS = {
   uncommittedBytesMax: 64 * 1024 * 1024,
   snapshotEntries: 10_000,
   snapshotChunkBytes: 1024 * 1024,
+  splitMaxKeys: 960_000,
+  splitMaxBytes: 96 * 1024 * 1024,
   sessionsMax: 100_000,
   sessionsNewPerClientPerSecond: 100,
   /** One hour, a bound like an etcd lease: far above any client's retry window for one write. */

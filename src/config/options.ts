@@ -111,6 +111,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'int',
     help: 'compact the log once its applied entries hold more bytes than this (default memoryBudgetMib / 8, min 1 MiB, at most half the budget)',
   },
+  {
+    key: 'splitMaxKeys',
+    kind: 'int',
+    help: 'split a shard automatically once it holds more keys than this (default 960000, like TiKV; 0: never by keys)',
+  },
+  {
+    key: 'splitMaxBytes',
+    kind: 'int',
+    help: 'split a shard automatically once its keys and values hold more bytes than this (default 100663296 = 96 MiB, like TiKV; 0: never by bytes)',
+  },
   { key: 'snapshotChunkBytes', kind: 'int', help: 'InstallSnapshot chunk size in bytes (default 1048576)' },
   { key: 'sessionsMax', kind: 'int', help: 'client sessions remembered per group (default 100000)' },
   {

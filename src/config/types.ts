@@ -103,6 +103,9 @@ export interface NodeConfig {
    * the entries kept behind the applied index then hold at most a quarter of it (node/compaction.ts).
    */
   snapshotBytes: number;
+  /** Automatic splits (node/auto-split.ts): a shard past either bound splits near its middle; 0 turns one off. */
+  splitMaxKeys: number;
+  splitMaxBytes: number;
   /** Target size of one InstallSnapshot chunk. */
   snapshotChunkBytes: number;
   /** Client sessions remembered per group (exactly-once writes). */

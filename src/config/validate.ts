@@ -175,6 +175,8 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     raft: raftOptions,
     ...log,
     snapshotChunkBytes: r.int('snapshotChunkBytes', DEFAULTS.snapshotChunkBytes, 1024, 64 * 1024 * 1024),
+    splitMaxKeys: r.int('splitMaxKeys', DEFAULTS.splitMaxKeys, 0),
+    splitMaxBytes: r.int('splitMaxBytes', DEFAULTS.splitMaxBytes, 0),
     sessionsMax: r.int('sessionsMax', DEFAULTS.sessionsMax),
     sessionsNewPerClientPerSecond: r.int(
       'sessionsNewPerClientPerSecond',

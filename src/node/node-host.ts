@@ -56,6 +56,7 @@ import { dropError, leadershipLostError, notLeaderError } from './errors';
 import { Group, type QueuedProposal } from './group';
 import { bootstrapConfigOf, openGroup, openMetaGroup } from './group-open';
 import { MetaHost } from './meta-host';
+import { AutoSplit } from './auto-split';
 import { LoopJoin, driveWithPromises, type LoopWait } from './loop-driver';
 import {
   connectMembers,
@@ -98,6 +99,8 @@ export class NodeHost implements TransportHandler {
   private readonly groups = new Map<GroupId, Group>();
   /** The hosted KV groups by range (which one owns a key). */
   private readonly shards = new LocalShards();
+  /** Splits shards this node leads once they pass --split-max-keys / --split-max-bytes (auto-split.ts). */
+  private readonly autoSplit: AutoSplit;
   /** The meta shard as this node uses it (meta-host.ts). */
   private readonly meta: MetaHost;
   /** Peer messages for groups not open yet (a split's right-hand group on a follower; early-messages.ts). */
@@ -160,6 +163,14 @@ export class NodeHost implements TransportHandler {
       chunkBytes: opts.config.snapshotChunkBytes,
       schedule: () => this.schedule(),
     };
+    this.autoSplit = new AutoSplit({
+      splitMaxKeys: opts.config.splitMaxKeys,
+      splitMaxBytes: opts.config.splitMaxBytes,
+      leaders: () => [...this.kvGroups()].filter((g) => g.isLeader),
+      descriptor: descriptorOf,
+      split: (key) => this.splitShard(key),
+      logger: opts.logger,
+    });
     this.meta = new MetaHost({
       self: opts.config.id,
       clusterId: opts.clusterId ?? null,
@@ -907,6 +918,7 @@ export class NodeHost implements TransportHandler {
     }
     const metaGroup = this.groups.get(META_SHARD_ID);
     if (metaGroup?.isLeader) this.meta.onLeader(metaGroup);
+    this.autoSplit.poll();
     this.schedule();
   }
 
@@ -1008,6 +1020,11 @@ export class NodeHost implements TransportHandler {
     };
     const results = await g.sm.apply(entries, answerWrites);
     g.m.applyLatencySeconds.observe((this.clock.nowMs() - t0) / 1000);
+    if (g.kv !== null) {
+      let bytes = 0;
+      for (const e of entries) if (e.kind === 'normal') bytes += e.data.length;
+      this.autoSplit.noteApplied(g.id, results.size, bytes);
+    }
     if (g.kv !== null)
       for (const [index, r] of results as Map<number, CommandResult>)
         if (r.type === 'split')
@@ -1071,7 +1088,10 @@ export class NodeHost implements TransportHandler {
     const leaderChanged = leader !== g.leader;
     g.leader = leader;
     g.role = role;
-    if (g.kv !== null && wasLeader !== (role === 'leader')) this.opts.metrics.shardLeaders.inc(wasLeader ? -1 : 1);
+    if (g.kv !== null && wasLeader !== (role === 'leader')) {
+      this.opts.metrics.shardLeaders.inc(wasLeader ? -1 : 1);
+      this.autoSplit.leaderChanged(g.id);
+    }
     const { metrics, logger } = this.opts;
     metrics.raftRole.set({ group: g.label }, role === 'leader' ? 1 : 0);
     if (leaderChanged && leader !== NO_NODE) {

@@ -104,17 +104,10 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       );
       options.onFatal?.(e);
     };
+    const { clusterId } = established.identity;
     const nodeLogger = logger.child({ component: 'node' });
-    host = await NodeHost.open({
-      config: runConfig,
-      clusterId: established.identity.clusterId,
-      store,
-      transport,
-      logger: nodeLogger,
-      metrics,
-      random: random.fork(),
-      onFatal,
-    });
+    const hostOptions = { config: runConfig, clusterId, store, transport, logger: nodeLogger, metrics };
+    host = await NodeHost.open({ ...hostOptions, random: random.fork(), onFatal });
     serving = true;
     const openHost = host;
     const health = (): HealthReport => healthOf(config, openHost, serving);
