@@ -2,20 +2,17 @@
 // (exit 0), with the divergence check at the end. The seed plans a catchup fault (a follower killed, the
 // others compact past it, killed again while it catches up by snapshot) and then a membership away fault
 // (a follower stopped, removed, the others compact, it comes back on its old data and is re-added).
-// Ports: a free block found by binding each port. Replay: the command printed by the CLI (seed fixed here).
+// Ports: a free block (suite-run-cli.ts). Replay: the command printed by the CLI (seed fixed here).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { freePortBlock } from '../net/free-ports';
-import { portsPerRun } from '../net/ports';
 import { finish, runCli } from './suite-run-cli';
 
 it('register + catchup,membership for 20 s passes, with catch-ups by snapshot after compaction', async () => {
-  const basePort = await freePortBlock(portsPerRun(3));
   const run = await runCli(
     [
       ...['--workload', 'register', '--nemesis', 'catchup,membership', '--time', '20', '--seed', '248'],
-      ...['--quiet', '1,2', '--base-port', String(basePort)],
+      ...['--quiet', '1,2'],
     ],
     170_000,
   );

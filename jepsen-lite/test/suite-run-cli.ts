@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { expect } from 'vitest';
 import { freePortBlock } from '../net/free-ports';
 
 export const repo = resolve(__dirname, '..', '..');
@@ -29,10 +30,34 @@ export interface CliRun {
 /** Ports one run may use (jepsen-lite/net/ports.ts: 30 + nodes^2 for up to 8 nodes). */
 const RUN_PORTS_MAX = 100;
 
+/** The suites that may run side by side (vitest.config.mts runs two files at a time); each has its slot. */
+const SUITES = ['register', 'set', 'hostile', 'canary', 'catchup', 'overload'];
+/** freePortBlock draws from 10000..32000; a slot is an equal share of that range. */
+const PORTS_LOW = 10_000;
+const SLOT_PORTS = Math.floor(22_000 / SUITES.length);
+
+/**
+ * A free block for one run, inside the calling suite file's own slot of the port range, so two suites that
+ * pick at the same moment (before either has bound its ports) cannot pick overlapping blocks. The calls of
+ * one file run one after the other. A file not in SUITES, or no block of its slot in 50 draws: any block.
+ */
+async function runPortBlock(): Promise<number> {
+  const path = expect.getState().testPath ?? '';
+  const slot = SUITES.findIndex((name) => path.endsWith(`suite-${name}.test.ts`));
+  if (slot >= 0) {
+    const low = PORTS_LOW + slot * SLOT_PORTS;
+    for (let i = 0; i < 50; i++) {
+      const base = await freePortBlock(RUN_PORTS_MAX);
+      if (base >= low && base + RUN_PORTS_MAX <= low + SLOT_PORTS) return base;
+    }
+  }
+  return freePortBlock(RUN_PORTS_MAX);
+}
+
 /** Runs the CLI; without a --base-port in `args`, on a free block of ports found here. */
 export async function runCli(args: string[], timeoutMs: number): Promise<CliRun> {
   if (!existsSync(cli)) throw new Error(`${cli} is missing: build first (npx tsc -p tsconfig.build.json)`);
-  if (!args.includes('--base-port')) args = [...args, '--base-port', String(await freePortBlock(RUN_PORTS_MAX))];
+  if (!args.includes('--base-port')) args = [...args, '--base-port', String(await runPortBlock())];
   const outDir = mkdtempSync(join(tmpdir(), 'jl-suite-'));
   const t0 = Date.now();
   // Own process group, so a timeout can end the CLI and the nodes it started together.
