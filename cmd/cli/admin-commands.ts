@@ -37,7 +37,7 @@ export function renderStatus(s: ClusterSummary): string {
   for (const g of s.groups) {
     const leaderText = g.leader === 0 ? 'none' : String(g.leader);
     lines.push(
-      `group ${g.groupId}: leader ${leaderText}, term ${g.term}, range ${rangeText(g)}, members ${g.members.map((m) => `${m.id}${m.voter ? '' : '(learner)'}@${m.address}`).join(' ')}`,
+      `group ${g.groupId}: leader ${leaderText}, term ${g.term}, ${g.kind === 'meta' ? 'meta shard' : `range ${rangeText(g)}`}, members ${g.members.map((m) => `${m.id}${m.voter ? '' : '(learner)'}@${m.address}`).join(' ')}`,
     );
     const rows = [['NODE', 'ADDRESS', 'ROLE', 'TERM', 'LEADER', 'COMMIT', 'APPLIED', 'FIRST', 'LAST']];
     for (const r of g.replicas) {
@@ -119,10 +119,12 @@ export async function leaderCommand(argv: string[], io: Io): Promise<number> {
     let groupId: number;
     if (p.values.group !== undefined) groupId = intOption(p.values, 'group', 0, 0);
     else {
+      // The meta shard is never the implied one: a fresh cluster has it beside its one data shard.
       const s = summarize(await c.clusterStatus({ timeoutMs: Math.min(g.deadlineMs, 2000) }));
-      if (s.groups.length !== 1)
-        throw new UsageError(`the cluster has ${s.groups.length} groups; say which with --group G`);
-      groupId = s.groups[0]!.groupId;
+      const data = s.groups.filter((x) => x.kind === 'data');
+      if (data.length !== 1)
+        throw new UsageError(`the cluster has ${data.length} data shards; say which with --group G`);
+      groupId = data[0]!.groupId;
     }
     return c.transferLeader(to, { groupId });
   });

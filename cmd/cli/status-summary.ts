@@ -27,6 +27,8 @@ export interface GroupSummary {
   /** The group's key range [start, end) as its most applied replica reports it (printable keys; end null: unbounded). */
   start: string;
   end: string | null;
+  /** 'meta': the meta shard (its range is not user keys); 'data' also for nodes that do not say. */
+  kind: 'data' | 'meta';
   members: Member[];
   replicas: ReplicaView[];
 }
@@ -50,6 +52,7 @@ interface GroupEntry {
   membersTerm: number;
   range: { start: string; end: string | null };
   rangeApplied: number;
+  kind: 'data' | 'meta';
 }
 
 export function summarize(statuses: readonly EndpointStatus[]): ClusterSummary {
@@ -67,7 +70,14 @@ export function summarize(statuses: readonly EndpointStatus[]): ClusterSummary {
     for (const g of s.status.groups) {
       let entry = byGroup.get(g.groupId);
       if (!entry) {
-        entry = { replicas: [], members: [], membersTerm: -1, range: { start: '', end: null }, rangeApplied: -1 };
+        entry = {
+          replicas: [],
+          members: [],
+          membersTerm: -1,
+          range: { start: '', end: null },
+          rangeApplied: -1,
+          kind: 'data',
+        };
         byGroup.set(g.groupId, entry);
       }
       entry.replicas.push({
@@ -81,6 +91,7 @@ export function summarize(statuses: readonly EndpointStatus[]): ClusterSummary {
         firstIndex: g.firstIndex,
         lastIndex: g.lastIndex,
       });
+      if (g.kind === 'meta') entry.kind = 'meta';
       if (g.applied > entry.rangeApplied) {
         entry.range = { start: printableKey(g.start), end: g.end.length === 0 ? null : printableKey(g.end) };
         entry.rangeApplied = g.applied;
@@ -104,6 +115,7 @@ export function summarize(statuses: readonly EndpointStatus[]): ClusterSummary {
         leader,
         term,
         ...e.range,
+        kind: e.kind,
         members: e.members,
         replicas: e.replicas.sort((a, b) => a.nodeId - b.nodeId),
       };

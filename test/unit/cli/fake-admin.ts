@@ -1,8 +1,8 @@
 /**
  * A fake Admin service for CLI tests: N real gRPC servers on 127.0.0.1 (port 0) answering Status,
- * ListShards and SplitShard from scripted per-node state, through the real proto (src/client's loader).
- * SplitShard is answered by `leaderId` only (others: NOT_LEADER with tessera-group and the leader's
- * address, as src/server does) and records the keys it split at.
+ * ListShards, SplitShard and TransferLeader from scripted per-node state, through the real proto (src/client's
+ * loader). SplitShard is answered by `leaderId` only (others: NOT_LEADER with tessera-group and the leader's
+ * address, as src/server does) and records the keys it split at; TransferLeader records its requests.
  */
 import * as grpc from '@grpc/grpc-js';
 import { loadServices } from '../../../src/client';
@@ -52,6 +52,10 @@ export class FakeAdminNode {
       Status: (_call: unknown, cb: Callback) => cb(null, this.status()),
       ListShards: (call: { request: { withStats: boolean } }, cb: Callback) => this.list(call.request, cb),
       SplitShard: (call: { request: { key: Buffer } }, cb: Callback) => this.split(call.request.key, cb),
+      TransferLeader: (call: { request: { groupId: number; to: number } }, cb: Callback) => {
+        this.cluster.transfers.push(call.request);
+        cb(null, { leader: call.request.to });
+      },
     });
     this.port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
@@ -64,7 +68,7 @@ export class FakeAdminNode {
       nodeId: this.id,
       address: this.address,
       version: 'fake',
-      groups: (this.shards ?? []).map((s) => ({
+      groups: [...(this.shards ?? []), ...this.cluster.meta].map((s) => ({
         groupId: s.id,
         leader: s.leader,
         term: 2,
@@ -74,6 +78,7 @@ export class FakeAdminNode {
         members: s.replicas.map((r) => ({ id: r.id, address: `127.0.0.1:${r.id}`, voter: r.voter })),
         start: s.start,
         end: s.end,
+        kind: this.cluster.meta.includes(s) ? 'meta' : 'data',
       })),
     };
   }
@@ -105,6 +110,9 @@ export class FakeAdminNode {
 export class FakeAdmin {
   readonly nodes: FakeAdminNode[] = [];
   readonly splits: Buffer[] = [];
+  readonly transfers: { groupId: number; to: number }[] = [];
+  /** The meta shard, as Status reports it beside the data shards (none: a node before the meta shard). */
+  meta: WireShardInfo[] = [];
   leaderId = 1;
 
   static async start(n: number): Promise<FakeAdmin> {

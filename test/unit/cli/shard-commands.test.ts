@@ -110,7 +110,7 @@ describe('tessera shard split', () => {
   });
 });
 
-describe('tessera status with many groups', () => {
+describe('tessera status and leader transfer with many groups', () => {
   it('prints a line per group with its key range', async () => {
     const { c, ep } = await splitCluster();
     cluster = c;
@@ -122,5 +122,21 @@ describe('tessera status with many groups', () => {
       ['2', '[m, <max>)'],
       ['3', '[0x00ff, m)'],
     ]);
+  });
+});
+
+describe('tessera leader transfer beside the meta shard', () => {
+  it('implies the one data shard (never the meta shard); with several data shards it asks for --group', async () => {
+    cluster = await FakeAdmin.start(1);
+    const ep = ['--endpoints', cluster.endpoints().join(',')];
+    cluster.nodes[0]!.shards = [wireShard(1, '', '')];
+    cluster.meta = [wireShard(2, '', '')];
+    expect(await cli(['leader', 'transfer', '3', ...ep])).toEqual({ code: 0, out: 'leader is now node 3', err: '' });
+    expect(cluster.transfers).toEqual([{ groupId: 1, to: 3 }]);
+    cluster.nodes[0]!.shards = [wireShard(1, '', 'm'), wireShard(3, 'm', '')];
+    const r = await cli(['leader', 'transfer', '3', ...ep]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/2 data shards; say which with --group G/);
+    expect(cluster.transfers).toHaveLength(1);
   });
 });

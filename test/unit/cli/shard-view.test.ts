@@ -105,8 +105,8 @@ describe('human output', () => {
     );
   });
 
-  it('status shows each group with its key range, from its most applied replica', () => {
-    const group = (groupId: number, start: string, end: string, applied: number) => ({
+  it('status shows each data group with its key range, from its most applied replica, and the meta shard as such', () => {
+    const group = (groupId: number, start: string, end: string, applied: number, kind = 'data') => ({
       groupId,
       leader: 1,
       term: 3,
@@ -118,6 +118,7 @@ describe('human output', () => {
       members: [{ id: 1, address: '127.0.0.1:1', voter: true, match: 0 }],
       start: Buffer.from(start),
       end: Buffer.from(end),
+      kind,
     });
     const node = (nodeId: number, groups: ReturnType<typeof group>[]): EndpointStatus => ({
       endpoint: `127.0.0.1:${nodeId}`,
@@ -125,15 +126,17 @@ describe('human output', () => {
       status: { nodeId, address: `127.0.0.1:${nodeId}`, version: 'x', groups },
     });
     const s = summarize([
-      node(1, [group(1, '', '', 10), group(2, 'm', '', 12)]), // group 1 before the split
-      node(2, [group(1, '', 'm', 12), group(2, 'm', '', 12)]),
+      node(1, [group(1, '', '', 10), group(2, '', '', 4, 'meta'), group(3, 'm', '', 12)]), // 1 before the split
+      node(2, [group(1, '', 'm', 12), group(2, '', '', 4, 'meta'), group(3, 'm', '', 12)]),
     ]);
-    expect(s.groups.map((g) => [g.groupId, g.start, g.end])).toEqual([
-      [1, '', 'm'],
-      [2, 'm', null],
+    expect(s.groups.map((g) => [g.groupId, g.kind, g.start, g.end])).toEqual([
+      [1, 'data', '', 'm'],
+      [2, 'meta', '', null],
+      [3, 'data', 'm', null],
     ]);
     const text = renderStatus(s);
     expect(text).toMatch(/^group 1: leader 1, term 3, range \[<min>, m\), members/m);
-    expect(text).toMatch(/^group 2: leader 1, term 3, range \[m, <max>\), members/m);
+    expect(text).toMatch(/^group 2: leader 1, term 3, meta shard, members/m);
+    expect(text).toMatch(/^group 3: leader 1, term 3, range \[m, <max>\), members/m);
   });
 });

@@ -2,7 +2,7 @@
  * The shard CLI against three in-process nodes (real LevelDB, real gRPC): `shard list --json` shows the
  * one data shard with its keys, `shard split KEY` splits it on its leader, and afterwards every node
  * reports both halves (the right-hand group on every replica of the parent), which `shard list` and
- * `status` show with their ranges.
+ * `status` show with their ranges (and status the meta shard as such).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../../../src/client';
@@ -65,7 +65,8 @@ describe('tessera shard list / split on a real cluster', () => {
     ]);
     expect(after[0].epoch).toBeGreaterThan(before[0].epoch);
     const status = await cli(['status']);
-    // The right-hand group with its range (the parent's status line keeps the range it opened with: told the lead).
+    expect(status.out).toMatch(new RegExp(`^group ${after[0].id}: .*range \\[<min>, m\\)`, 'm'));
     expect(status.out).toMatch(new RegExp(`^group ${after[1].id}: .*range \\[m, <max>\\)`, 'm'));
+    expect(status.out).toMatch(/^group \d+: .*meta shard, members/m);
   });
 });
