@@ -28,6 +28,7 @@ import { isUnimplemented } from './errors';
 import { SessionPool } from './sessions';
 import { SessionWriter } from './session-writer';
 import { ShardRoutes, batchRouteKey } from './shard-routes';
+import { scanPages } from './shard-scan';
 import { shardInfoOf, shardListOf } from './shard-info';
 import type { WireListShards, WireSplitShard } from './shard-info';
 import { channelSecurity } from './tls';
@@ -41,7 +42,6 @@ import type {
   EndpointStatus,
   GroupStatus,
   GetOptions,
-  KeyValue,
   ListShardsOptions,
   Member,
   NodeStatus,
@@ -66,11 +66,7 @@ const defaultChannelOptions: ChannelOptions = {
 };
 
 /** Wire shapes (proto-loader: camelCase, uint64 as numbers, bytes as Buffers, defaults filled in). */
-interface WireKeyValue {
-  key: Buffer;
-  value: Buffer;
-}
-/** Admin.Status groups arrive exactly in the public shape. */
+/* Admin.Status groups arrive exactly in the public shape. */
 type WireGroupStatus = GroupStatus;
 interface WireStatus {
   nodeId: number;
@@ -257,33 +253,17 @@ export class Client {
     const pageBytesMax = positiveInt(options.pageBytesMax ?? 1024 * 1024, 'pageBytesMax');
     const limit = options.limit === undefined ? Number.POSITIVE_INFINITY : positiveInt(options.limit, 'limit');
     const route = readRoute(options);
-    const consistency = route === 'any' ? CONSISTENCY_STALE : CONSISTENCY_LINEARIZABLE;
-    const deadlineMs = deadlineOf(options);
-    const invoker = this.invoker;
-    async function* pages(): AsyncGenerator<ScanPage> {
-      let cursor = startKey;
-      let remaining = limit;
-      while (remaining > 0) {
-        const res = await invoker.call<{ items: WireKeyValue[]; more: boolean; nextStart: Buffer }>(
-          'kv',
-          'Scan',
-          { start: cursor, end: endKey, limit: Math.min(pageLimit, remaining), bytesMax: pageBytesMax, consistency },
-          route === 'any' ? 'any' : 'leader',
-          deadlineMs,
-        );
-        const items: KeyValue[] = res.items
-          .slice(0, Math.min(res.items.length, remaining))
-          .map((kv) => ({ key: kv.key, value: kv.value }));
-        remaining -= items.length;
-        if (items.length > 0) yield { items };
-        if (!res.more) return;
-        if (res.nextStart.length === 0 || res.nextStart.compare(cursor) <= 0) {
-          throw new TesseraError('INTERNAL', 'Scan: the server returned more=true without advancing next_start');
-        }
-        cursor = res.nextStart;
-      }
-    }
-    return pages();
+    return scanPages(this.invoker, this.shards, {
+      start: startKey,
+      end: endKey.length === 0 ? null : endKey,
+      pageLimit,
+      pageBytesMax,
+      limit,
+      route,
+      consistency: route === 'any' ? CONSISTENCY_STALE : CONSISTENCY_LINEARIZABLE,
+      deadlineMs: deadlineOf(options),
+      loadMs: Math.min(deadlineOf(options) ?? this.deadlineMs, 1000) / 2,
+    });
   }
 
   /** Atomic within one shard: if every compare holds, every op is applied; otherwise none is. */

@@ -301,8 +301,9 @@ export class FakeNode {
           }
           items.push({ key: k, value: c.data.get(hex)! });
         }
-        if (clipped && !more) return cb(null, { items, more: true, nextStart: end });
-        return cb(null, { items, more, nextStart });
+        const page = clipped && !more ? { items, more: true, nextStart: end } : { items, more, nextStart };
+        c.scanTamper?.(page, req);
+        return cb(null, page);
       }
       case 'Status':
         return cb(null, {
@@ -404,6 +405,10 @@ export class FakeCluster {
 
   /** Sharded mode (fake-shards.ts); null: one group holding everything, like a node before issue 10. */
   shards: FakeShards | null = null;
+  /** Rewrites a Scan answer before it is sent (a buggy or hostile node). */
+  scanTamper:
+    ((page: { items: { key: Buffer; value: Buffer }[]; more: boolean; nextStart: Buffer }, req: any) => void) | null =
+    null;
   /** How long Admin.SplitShard takes to answer. */
   splitDelayMs = 0;
 
