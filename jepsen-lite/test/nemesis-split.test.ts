@@ -1,7 +1,8 @@
 // The split nemesis: seeded split keys of the workload (pure), and Admin.SplitShard against fake nodes
 // (test/fixtures/fake-node.cjs: node 1 leads every shard and records each split, the others answer
-// NOT_LEADER naming it): the hint is followed, a refusal (existing boundary, a NOT_LEADER chain that does
-// not end, the leader down) is an error that says why, and in the runner it is logged, never fatal.
+// NOT_LEADER naming it; a key under loop/ gets NOT_LEADER from every node): the hint is followed, and a
+// refusal (an existing boundary, a NOT_LEADER chain that does not end, the leader down) is an error that
+// says why; in the runner it is logged, never fatal.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,31 +57,24 @@ describe('split plan and keys', () => {
 });
 
 describe('split against fake nodes', () => {
-  const dirs: string[] = [];
-  const clusters: Cluster[] = [];
-  const start = async (nodeArgs: string[] = []): Promise<{ cluster: Cluster; dir: string }> => {
+  let fake: { cluster: Cluster; dir: string };
+  beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'jl-split-'));
-    dirs.push(dir);
     const cluster = new Cluster({
       plan: { nodes: 3, basePort: await freePortBlock(100) },
       outDir: dir,
       command: fakeNode,
-      nodeArgs,
+      nodeArgs: [],
       cwd: dir,
       now: () => performance.now(),
     });
-    clusters.push(cluster);
+    fake = { cluster, dir };
     await cluster.start();
     expect(await cluster.waitForLeader(10_000)).not.toBeNull();
-    return { cluster, dir };
-  };
-  let plain: { cluster: Cluster; dir: string };
-  beforeAll(async () => {
-    plain = await start();
   }, 30_000);
   afterAll(async () => {
-    for (const c of clusters) await c.stop();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    await fake.cluster.stop();
+    rmSync(fake.dir, { recursive: true, force: true });
   });
 
   const splitsLogged = (dir: string): string[] =>
@@ -90,7 +84,7 @@ describe('split against fake nodes', () => {
       .map((l) => (JSON.parse(l) as { key: string }).key);
 
   it('follows NOT_LEADER from a follower to the leader, which splits; the same key again is refused', async () => {
-    const { cluster, dir } = plain;
+    const { cluster, dir } = fake;
     const done = await splitAt(cluster, Buffer.from('jl/r/k3'), new Random(1), {
       hopsMax: 3,
       callTimeoutMs: 3000,
@@ -106,7 +100,7 @@ describe('split against fake nodes', () => {
   });
 
   it('in the runner: a split is an instant event naming both shards, a refused one an error, and the run goes on', async () => {
-    const { cluster, dir } = plain;
+    const { cluster, dir } = fake;
     const log = new NemesisLog(null, () => 0);
     const plan = ['jl/r/k5', 'jl/r/k5', 'jl/r/k1'].map((key, i) => ({
       startMs: i * 10,
@@ -130,14 +124,13 @@ describe('split against fake nodes', () => {
   });
 
   it('gives up a NOT_LEADER chain longer than hopsMax, and a leader that is down, with an error saying so', async () => {
-    const loop = await start(['--fake-split-hint-loop']);
     const t0 = Date.now();
     await expect(
-      splitAt(loop.cluster, Buffer.from('jl/r/k9'), new Random(3), { hopsMax: 3, callTimeoutMs: 2000, from: 1 }),
-    ).rejects.toThrow('split at jl/r/k9 via 1 -> 2 -> 3 -> 1: NOT_LEADER chain longer than 3 hops');
-    await plain.cluster.kill([1]);
+      splitAt(fake.cluster, Buffer.from('loop/k9'), new Random(3), { hopsMax: 3, callTimeoutMs: 2000, from: 1 }),
+    ).rejects.toThrow('split at loop/k9 via 1 -> 2 -> 3 -> 1: NOT_LEADER chain longer than 3 hops');
+    await fake.cluster.kill([1]);
     await expect(
-      splitAt(plain.cluster, Buffer.from('jl/r/k9'), new Random(3), { hopsMax: 3, callTimeoutMs: 2000, from: 2 }),
+      splitAt(fake.cluster, Buffer.from('jl/r/k9'), new Random(3), { hopsMax: 3, callTimeoutMs: 2000, from: 2 }),
     ).rejects.toThrow(/^split at jl\/r\/k9 via 2 -> 1: (UNAVAILABLE|NO_ANSWER)/);
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
