@@ -186,6 +186,27 @@ export class Cluster {
     return (await Promise.all(puts)).reduce<number>((a, b) => a + b, 0);
   }
 
+  /**
+   * The data shards (kind 'data', or every group from a node that reports no kind) with their members, from
+   * the running node whose Status lists the most groups (it has applied the most splits), or null.
+   */
+  async dataGroups(): Promise<Map<number, number[]> | null> {
+    let best: NodeStatus | null = null;
+    for (const st of (await this.statuses(2000)).values())
+      if (best === null || (st.groups ?? []).length > (best.groups ?? []).length) best = st;
+    if (best === null) return null;
+    const out = new Map<number, number[]>();
+    for (const g of best.groups ?? []) {
+      if (g.kind === 'meta') continue;
+      const ids = (g.members ?? []).map((m) => m.id);
+      out.set(
+        g.groupId,
+        ids.length > 0 ? ids : this.ids.filter((i) => !this.removed.has(i) && this.node(i).state === 'running'),
+      );
+    }
+    return out;
+  }
+
   /** Node `id`'s own digest of a group (0: the group holding the whole keyspace). */
   async digest(id: number, groupId = 0): Promise<ReplicaDigest> {
     return this.admin(id).digest(groupId);

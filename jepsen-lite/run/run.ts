@@ -30,7 +30,8 @@ import type { KvClient, Workload } from '../workload/workload';
 import type { RunOptions } from './options';
 import { judge, overall, type CheckerVerdict, type RecoveryFacts, type Validity } from './verdicts';
 import { availabilityVerdict, divergenceVerdict } from './verdicts';
-import { checkDivergence, type DivergenceResult } from '../checker/divergence';
+import type { DivergenceResult } from '../checker/divergence';
+import { checkDivergenceAllShards } from '../checker/divergence-shards';
 import { renderReport } from './report';
 import type { LinearizabilityResult } from '../checker';
 import { HostileNemesis, defaultAttackPlan, planAttacks, type HostileVerdict } from '../hostile/hostile-nemesis';
@@ -267,7 +268,7 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
     await finalClient.close();
     // No writes are in flight now: every member must reach one applied index and hold the same data there.
     divergence = leader
-      ? await checkDivergence(cluster, { budgetMs: o.recoverySeconds * 1000, intervalMs: 250 })
+      ? await checkDivergenceAllShards(cluster, { budgetMs: o.recoverySeconds * 1000, intervalMs: 250 })
       : null;
     log(`divergence: ${divergence?.summary ?? 'not run (no leader)'}`);
     if (hostile) {
