@@ -2,18 +2,19 @@
  * Shard commands of the tessera CLI: `shard list` (every endpoint's hosted shards with their stats, folded
  * into one entry per shard: shard-view.ts) and `shard split KEY` (on the owning shard's leader; returns when
  * the split applied there). A node reports only the shards it hosts, so `shard list` asks every endpoint
- * given; endpoints that do not answer are named on stderr, and the command fails only when none answered
- * (with the first endpoint's error, so an unreachable cluster exits 3).
+ * given and every member their Status names (bounded); nodes that do not answer are named on stderr, and
+ * the command fails only when none answered (with the first endpoint's error: unreachable exits 3).
  */
-import type { ShardInfo } from '../../src/client';
+import type { Client, ShardInfo } from '../../src/client';
 import { EXIT_OK, UsageError, decodeArg, expectPositionals, json, parse, withClient } from './args';
 import type { GlobalOptions, Io } from './args';
 import { foldShardReports, printableKey, renderShardTable, renderSplit, shardJson } from './shard-view';
 
 export const shardHelp = `Shard commands:
-  shard list [--json]               every shard: range, epoch, replicas, leader, keys and bytes (asks each
-                                    endpoint for the shards it hosts); keys are shown as themselves when
-                                    printable ASCII, else as 0x + hex (also a printable key starting 0x)
+  shard list [--json]               every shard: range, epoch, replicas, leader, keys and bytes (asks the
+                                    endpoints and the members they know for the shards each hosts); keys
+                                    printed as themselves when printable ASCII, else as 0x + hex (also a
+                                    printable key that starts with 0x)
   shard split KEY                   split the shard owning KEY at KEY (KEY starts the right-hand shard);
                                     waits until the split applied and prints both shards`;
 
@@ -43,10 +44,21 @@ export async function shardCommand(argv: string[], io: Io): Promise<number> {
 
 type ListAnswer = { endpoint: string; ok: true; shards: ShardInfo[] } | { endpoint: string; ok: false; error: Error };
 
+/** Most nodes asked by `shard list` (the endpoints given and the members they report). */
+const LIST_NODES_MAX = 256;
+
+/** The endpoints given, then every member address that their Status reports (nodes not given may host shards). */
+async function nodesToAsk(c: Client, g: GlobalOptions): Promise<string[]> {
+  const addresses = new Set(g.endpoints);
+  for (const s of await c.clusterStatus({ timeoutMs: Math.min(g.deadlineMs, 2000) }))
+    if (s.ok) for (const group of s.status.groups) for (const m of group.members) addresses.add(m.address);
+  return [...addresses].slice(0, LIST_NODES_MAX);
+}
+
 async function shardList(g: GlobalOptions, io: Io): Promise<number> {
-  const answers = await withClient(g, (c) =>
+  const answers = await withClient(g, async (c) =>
     Promise.all(
-      g.endpoints.map(async (endpoint): Promise<ListAnswer> => {
+      (await nodesToAsk(c, g)).map(async (endpoint): Promise<ListAnswer> => {
         try {
           const shards = await c.listShards({ endpoint, withStats: true, timeoutMs: g.deadlineMs });
           return { endpoint, ok: true, shards };

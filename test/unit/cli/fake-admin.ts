@@ -75,7 +75,7 @@ export class FakeAdminNode {
         role: s.leader === this.id ? 'leader' : 'follower',
         commit: s.applied,
         applied: s.applied,
-        members: s.replicas.map((r) => ({ id: r.id, address: `127.0.0.1:${r.id}`, voter: r.voter })),
+        members: s.replicas.map((r) => ({ id: r.id, address: this.cluster.addressOf(r.id), voter: r.voter })),
         start: s.start,
         end: s.end,
         kind: this.cluster.meta.includes(s) ? 'meta' : 'data',
@@ -123,6 +123,11 @@ export class FakeAdmin {
       c.nodes.push(node);
     }
     return c;
+  }
+
+  /** A member's address: the fake node with that id, else a port nothing listens on (port 1). */
+  addressOf(id: number): string {
+    return this.nodes.find((n) => n.id === id)?.address ?? '127.0.0.1:1';
   }
 
   endpoints(): string[] {

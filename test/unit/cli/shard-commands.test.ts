@@ -63,6 +63,32 @@ describe('tessera shard list', () => {
   });
 });
 
+describe('tessera shard list given one endpoint', () => {
+  it('also asks the members that endpoint knows: a shard hosted only elsewhere is listed', async () => {
+    const { c } = await splitCluster();
+    cluster = c;
+    c.nodes[0]!.shards = [
+      wireShard(1, '', 'm', {
+        epoch: 2,
+        replicas: [
+          { id: 1, voter: true },
+          { id: 3, voter: true },
+        ],
+      }),
+    ];
+    c.nodes[1]!.shards = [];
+    c.nodes[2]!.shards = [wireShard(2, 'm', '', { epoch: 2, replicas: [{ id: 3, voter: true }], leader: 3 })];
+    const r = await cli(['shard', 'list', '--json', '--endpoints', c.nodes[0]!.address]);
+    expect(r).toMatchObject({ code: 0, err: '' });
+    expect(JSON.parse(r.out).shards.map((s: { id: number; end: string | null }) => [s.id, s.end])).toEqual([
+      [1, 'm'],
+      [2, null],
+    ]);
+    expect(c.nodes[2]!.listRequests).toHaveLength(1);
+    expect(c.nodes[1]!.listRequests).toEqual([]); // not a member of any group node 1 reports
+  });
+});
+
 describe('tessera shard split', () => {
   it("splits on the owning shard's leader (following NOT_LEADER) and prints both shards", async () => {
     cluster = await FakeAdmin.start(3);
