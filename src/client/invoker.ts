@@ -151,9 +151,15 @@ export class Invoker {
     }
   }
 
-  /** Where the next attempt goes when nothing chose it: the key's shard leader, the cluster leader, or any. */
+  /**
+   * Where the next attempt goes when nothing chose it: the key's shard leader, else the cluster leader, else
+   * any; for a read from any replica, a replica of the key's shard when known, else any.
+   */
   private pick(st: CallState, now: number): Endpoint {
-    if (st.route === 'any') return this.router.rotate(now, st.last);
+    if (st.route === 'any') {
+      const replica = st.key !== null ? (this.shards?.replicaFor(st.key, now, st.last) ?? null) : null;
+      return replica ?? this.router.rotate(now, st.last);
+    }
     const shardLeader = st.key !== null ? (this.shards?.leaderFor(st.key, now) ?? null) : null;
     return shardLeader ?? this.router.pickForLeader(now, st.last);
   }
@@ -173,6 +179,8 @@ export class Invoker {
       // Nothing was applied; learn the owner (its descriptor and leader, or a reload) and go there at once.
       const leftMs = Math.min(st.deadline - Date.now(), this.settings.attemptTimeoutMs);
       const known = await this.shards.learnWrongShard(st.key, error, leftMs);
+      // The owner's leader hosts the shard (a stale read goes there too rather than to any other node).
+      st.next = known ? this.shards.leaderFor(st.key, Date.now()) : null;
       if (known && st.shardHops++ < SHARD_HOPS_MAX) return 'retry';
       return 'backoff';
     }

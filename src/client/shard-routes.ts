@@ -40,6 +40,8 @@ const UNSUPPORTED_RETRY_MS = 30_000;
 export class ShardRoutes {
   readonly cache = new ShardCache();
   private loading: Promise<void> | null = null;
+  /** Rotation cursor of replicaFor. */
+  private spread = 0;
   /** Loads for keys without a cached owner wait until then (forced ones, after WRONG_SHARD, do not). */
   private nextLoadMs = 0;
   /** Until then the cluster is taken not to know ListShards: no loads at all. */
@@ -102,6 +104,22 @@ export class ShardRoutes {
     const resolved = this.router.resolveHint(hintDetails(hit.leader.node, hit.leader.address));
     if (resolved.kind !== 'endpoint' || !resolved.endpoint.isHealthy(nowMs)) return null;
     return resolved.endpoint;
+  }
+
+  /**
+   * For a read from any replica (stale): an endpoint known to answer as a replica of the key's shard
+   * (healthy, not `avoid`), in rotation; else its leader; null when neither is known.
+   */
+  replicaFor(key: Buffer, nowMs: number, avoid: Endpoint | null): Endpoint | null {
+    const hit = this.locate(key);
+    if (hit === null) return null;
+    const nodes = new Set(hit.descriptor.replicas.map((r) => r.node));
+    const eps = this.router
+      .endpoints()
+      .filter((ep) => ep !== avoid && ep.nodeId !== null && nodes.has(ep.nodeId) && ep.isHealthy(nowMs));
+    if (eps.length === 0) return this.leaderFor(key, nowMs);
+    this.spread = (this.spread + 1) % eps.length;
+    return eps[this.spread] ?? null;
   }
 
   /** `ep` answered a leader-routed request for `key`: it leads the group its header names (or the key's shard). */

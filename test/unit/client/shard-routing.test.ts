@@ -6,6 +6,8 @@
  * invisible to the caller (no error, every write applied once).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import type { TesseraError } from '../../../src/base';
 import { Client, loadServices } from '../../../src/client';
 import { Endpoint } from '../../../src/client/endpoint';
 import { Router } from '../../../src/client/router';
@@ -168,5 +170,53 @@ describe('ShardRoutes: leaders per shard', () => {
     r.noteNotLeader(Buffer.from('z'), ep2, { groupId: 2, leaderId: 1, leaderAddress: ep1.address });
     expect(r.leaderFor(Buffer.from('z'), now)).toBe(ep1);
     close();
+  });
+});
+
+describe('WRONG_SHARD and NOT_LEADER are retried within the deadline', () => {
+  it('a WRONG_SHARD with the epoch only reloads the shard list and retries', async () => {
+    const { c, cl } = await sharded(2, [{ id: 1, start: '', end: null, nodes: [1, 2], leader: 1 }]);
+    await cl.put('a', '1');
+    const before = c.nodes.reduce((n, x) => n + x.callsOf('ListShards'), 0);
+    c.node(1).scripted.push({
+      method: 'Put',
+      code: grpc.status.FAILED_PRECONDITION,
+      reason: 'WRONG_SHARD',
+      trailers: { 'tessera-epoch': '9', 'tessera-shard': '1;1;9' },
+    });
+    await cl.put('b', '2');
+    expect(c.get('b')).toBe('2');
+    expect(c.nodes.reduce((n, x) => n + x.callsOf('ListShards'), 0)).toBe(before + 1);
+  });
+
+  it('a stale read answered WRONG_SHARD goes to the owner next', async () => {
+    const { c, cl } = await sharded(4, [
+      { id: 1, start: '', end: 'm', nodes: [1, 2, 3], leader: 1 },
+      { id: 2, start: 'm', end: null, nodes: [4], leader: 4 },
+    ]);
+    c.data.set(Buffer.from('z').toString('hex'), Buffer.from('v'));
+    for (let i = 0; i < 4; i++) expect((await cl.get('z', { consistency: 'stale' }))?.toString()).toBe('v');
+    // At most one node that does not host shard 2 was asked (once); then node 4 every time.
+    const elsewhere = [1, 2, 3].reduce((n, id) => n + c.node(id).callsOf('Get'), 0);
+    expect(elsewhere).toBeLessThanOrEqual(1);
+    expect(c.node(4).callsOf('Get')).toBe(4);
+  });
+
+  it('a node that keeps answering WRONG_SHARD ends the call at its deadline, not later', async () => {
+    const { c, cl } = await sharded(1, [{ id: 1, start: '', end: null, nodes: [1], leader: 1 }]);
+    for (let i = 0; i < 500; i++)
+      c.node(1).scripted.push({
+        method: 'Get',
+        code: grpc.status.FAILED_PRECONDITION,
+        reason: 'WRONG_SHARD',
+        trailers: { 'tessera-epoch': '1', 'tessera-shard': '1;1;1;;*;1v' },
+      });
+    const t = Date.now();
+    const e = await cl.get('a', { deadlineMs: 300 }).then(
+      () => null,
+      (err: TesseraError) => err,
+    );
+    expect(e?.code).toBe('DEADLINE_EXCEEDED');
+    expect(Date.now() - t).toBeLessThan(1500);
   });
 });
