@@ -10,18 +10,8 @@ import { makeDescriptor } from '../shard';
 import type { ShardDescriptor } from '../shard';
 import type { ShardInfo } from './types';
 
-/** proto ShardInfo as proto-loader gives it (camelCase, uint64 as numbers, bytes as Buffers). */
-export interface WireShardInfo {
-  id: number;
-  start: Buffer;
-  end: Buffer;
-  epoch: number;
-  replicas: { id: number; voter: boolean }[];
-  leader: number;
-  keys: number;
-  bytes: number;
-  applied: number;
-}
+/** proto ShardInfo as proto-loader gives it (camelCase, uint64 as numbers, bytes as Buffers): end empty = +infinity. */
+export type WireShardInfo = Omit<ShardInfo, 'end'> & { end: Buffer };
 
 export interface WireListShards {
   nodeId: number;

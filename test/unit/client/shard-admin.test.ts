@@ -4,33 +4,25 @@
  * withStats options, malformed replies refused, a split sent to the owner's leader by following NOT_LEADER
  * (tessera-group) hints, and a slow split waited for rather than resent.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/base';
-import { Client } from '../../../src/client';
+import type { ClientOptions } from '../../../src/client';
 import { shardInfoOf } from '../../../src/client/shard-info';
 import type { WireShardInfo } from '../../../src/client/shard-info';
-import { FakeCluster } from './fake-cluster';
-import { fakeDescriptor } from './fake-shards';
+import { shardedFakes } from './sharded-fakes';
 
-let cluster: FakeCluster | null = null;
-let client: Client | null = null;
-
-afterEach(async () => {
-  await client?.close();
-  cluster?.stop();
-  client = null;
-  cluster = null;
-});
+const start = shardedFakes();
 
 /** Nodes 1..4; shard 1 ['', 'm') led by 1 on 1,2,3; shard 2 ['m', +inf) led by 2 on 2,3,4. */
-async function sharded(options: Partial<ConstructorParameters<typeof Client>[0]> = {}) {
-  cluster = await FakeCluster.start(4);
-  cluster.useShards([
-    { d: fakeDescriptor(1, '', 'm', [1, 2, 3]), leader: 1 },
-    { d: fakeDescriptor(2, 'm', null, [2, 3, 4]), leader: 2 },
-  ]);
-  client = new Client({ endpoints: cluster.endpoints(), discover: false, ...options });
-  return { c: cluster, cl: client };
+function sharded(options: Partial<ClientOptions> = {}) {
+  return start(
+    4,
+    [
+      { id: 1, start: '', end: 'm', nodes: [1, 2, 3], leader: 1 },
+      { id: 2, start: 'm', end: null, nodes: [2, 3, 4], leader: 2 },
+    ],
+    options,
+  );
 }
 
 describe('Client.listShards', () => {
@@ -67,9 +59,9 @@ describe('Client.listShards', () => {
   });
 
   it('a node that predates ListShards: UNIMPLEMENTED is an error, not an empty list', async () => {
-    cluster = await FakeCluster.start(1);
-    client = new Client({ endpoints: cluster.endpoints(), discover: false });
-    await expect(client.listShards({ endpoint: cluster.node(1).address })).rejects.toBeInstanceOf(TesseraError);
+    const { c, cl } = await sharded();
+    c.shards = null; // back to one group holding everything
+    await expect(cl.listShards({ endpoint: c.node(1).address })).rejects.toBeInstanceOf(TesseraError);
   });
 
   it('refuses malformed shards (hostile replies)', () => {

@@ -5,34 +5,18 @@
  * owner's descriptor and leader, coalescing still per node, and splits and moves under a running workload
  * invisible to the caller (no error, every write applied once).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import type { TesseraError } from '../../../src/base';
-import { Client, loadServices } from '../../../src/client';
+import { loadServices } from '../../../src/client';
 import { Endpoint } from '../../../src/client/endpoint';
 import { Router } from '../../../src/client/router';
 import { ShardRoutes } from '../../../src/client/shard-routes';
-import { FakeCluster } from './fake-cluster';
+import type { FakeCluster } from './fake-cluster';
 import { fakeDescriptor } from './fake-shards';
+import { shardedFakes } from './sharded-fakes';
 
-let cluster: FakeCluster | null = null;
-let client: Client | null = null;
-
-afterEach(async () => {
-  await client?.close();
-  cluster?.stop();
-  client = null;
-  cluster = null;
-});
-
-type Spec = { id: number; start: string; end: string | null; nodes: number[]; leader: number };
-
-async function sharded(n: number, specs: Spec[], options: Partial<ConstructorParameters<typeof Client>[0]> = {}) {
-  cluster = await FakeCluster.start(n);
-  cluster.useShards(specs.map((x) => ({ d: fakeDescriptor(x.id, x.start, x.end, x.nodes), leader: x.leader })));
-  client = new Client({ endpoints: cluster.endpoints(), discover: false, deadlineMs: 4000, ...options });
-  return { c: cluster, cl: client };
-}
+const sharded = shardedFakes({ deadlineMs: 4000 });
 
 const putsAt = (c: FakeCluster, node: number): string[] =>
   c

@@ -5,35 +5,23 @@
  * split and move between pages; a page that breaks the rules is an error, never a duplicate; a batch whose
  * keys span shards is refused with INVALID_ARGUMENT naming them, one within a shard goes to its leader.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from '../../../src/client';
+import { describe, expect, it } from 'vitest';
 import type { TesseraError } from '../../../src/base';
-import { FakeCluster } from './fake-cluster';
-import { fakeDescriptor } from './fake-shards';
+import { shardedFakes } from './sharded-fakes';
 
-let cluster: FakeCluster | null = null;
-let client: Client | null = null;
-
-afterEach(async () => {
-  await client?.close();
-  cluster?.stop();
-  client = null;
-  cluster = null;
-});
+const sharded = shardedFakes({ deadlineMs: 4000 });
 
 /** Nodes 1..3; shards ['', 'h') led by 1, ['h', 'q') led by 2, ['q', +inf) led by 3, all on every node. */
 async function threeShards() {
-  cluster = await FakeCluster.start(3);
-  const shards = cluster.useShards([
-    { d: fakeDescriptor(1, '', 'h', [1, 2, 3]), leader: 1 },
-    { d: fakeDescriptor(2, 'h', 'q', [1, 2, 3]), leader: 2 },
-    { d: fakeDescriptor(3, 'q', null, [1, 2, 3]), leader: 3 },
+  const all = [1, 2, 3];
+  const { c, cl, shards } = await sharded(3, [
+    { id: 1, start: '', end: 'h', nodes: all, leader: 1 },
+    { id: 2, start: 'h', end: 'q', nodes: all, leader: 2 },
+    { id: 3, start: 'q', end: null, nodes: all, leader: 3 },
   ]);
-  client = new Client({ endpoints: cluster.endpoints(), discover: false, deadlineMs: 4000 });
   const letters = Array.from({ length: 26 }, (_, i) => String.fromCharCode(97 + i));
-  for (const l of letters)
-    for (const d of ['0', '1']) cluster.data.set(Buffer.from(l + d).toString('hex'), Buffer.from('v'));
-  return { c: cluster, cl: client, shards, keys: letters.flatMap((l) => [`${l}0`, `${l}1`]) };
+  for (const l of letters) for (const d of ['0', '1']) c.data.set(Buffer.from(l + d).toString('hex'), Buffer.from('v'));
+  return { c, cl, shards, keys: letters.flatMap((l) => [`${l}0`, `${l}1`]) };
 }
 
 async function collect(it: AsyncIterable<{ items: { key: Buffer }[] }>, between?: () => void): Promise<string[]> {

@@ -5,20 +5,11 @@
  * session there and sends the same write once more, keeping the session; a session a shard forgot is still
  * retired, never re-registered.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from '../../../src/client';
-import { FakeCluster } from './fake-cluster';
-import { fakeDescriptor } from './fake-shards';
+import { describe, expect, it } from 'vitest';
+import type { FakeCluster } from './fake-cluster';
+import { shardedFakes } from './sharded-fakes';
 
-let cluster: FakeCluster | null = null;
-let client: Client | null = null;
-
-afterEach(async () => {
-  await client?.close();
-  cluster?.stop();
-  client = null;
-  cluster = null;
-});
+const sharded = shardedFakes({ sessionsMax: 1 });
 
 const putCalls = (c: FakeCluster): number => c.nodes.reduce((n, x) => n + x.callsOf('Put'), 0);
 /** The client id of every OpenSession applied, by shard: `<shard>:<hex id>`. */
@@ -26,12 +17,10 @@ const opens = (c: FakeCluster): string[] => [...c.opened];
 
 describe('sessions per shard', () => {
   it('opens the session on each shard before its first write there', async () => {
-    cluster = await FakeCluster.start(2);
-    cluster.useShards([
-      { d: fakeDescriptor(1, '', 'm', [1, 2]), leader: 1 },
-      { d: fakeDescriptor(2, 'm', null, [1, 2]), leader: 2 },
+    const { c: cluster, cl: client } = await sharded(2, [
+      { id: 1, start: '', end: 'm', nodes: [1, 2], leader: 1 },
+      { id: 2, start: 'm', end: null, nodes: [1, 2], leader: 2 },
     ]);
-    client = new Client({ endpoints: cluster.endpoints(), discover: false, sessionsMax: 1 });
     await client.put('a', '1');
     await client.put('z', '1');
     await client.put('b', '2');
@@ -47,9 +36,11 @@ describe('sessions per shard', () => {
   });
 
   it('SESSION_EXPIRED from a shard never opened on (stale cache): opens it there, sends the write once more', async () => {
-    cluster = await FakeCluster.start(2);
-    const shards = cluster.useShards([{ d: fakeDescriptor(1, '', null, [1, 2]), leader: 1 }]);
-    client = new Client({ endpoints: cluster.endpoints(), discover: false, sessionsMax: 1 });
+    const {
+      c: cluster,
+      cl: client,
+      shards,
+    } = await sharded(2, [{ id: 1, start: '', end: null, nodes: [1, 2], leader: 1 }]);
     await client.put('a', '1');
     const id = opens(cluster)[0]!.split(':')[1];
     // The shard splits; the right half does not hold the session (as if it was opened after the cut).
@@ -65,9 +56,11 @@ describe('sessions per shard', () => {
   });
 
   it('a session a shard it was opened on forgot is retired, not re-registered', async () => {
-    cluster = await FakeCluster.start(1);
-    const shards = cluster.useShards([{ d: fakeDescriptor(1, '', null, [1]), leader: 1 }]);
-    client = new Client({ endpoints: cluster.endpoints(), discover: false, sessionsMax: 1 });
+    const {
+      c: cluster,
+      cl: client,
+      shards,
+    } = await sharded(1, [{ id: 1, start: '', end: null, nodes: [1], leader: 1 }]);
     await client.put('a', '1');
     const id = opens(cluster)[0]!.split(':')[1]!;
     shards.byId(1)!.sessions.delete(id); // evicted
