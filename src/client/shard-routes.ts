@@ -126,8 +126,8 @@ export class ShardRoutes {
   noteLeaderReply(key: Buffer, ep: Endpoint, header: WireHeader | undefined): void {
     const leaderId = header?.leaderId;
     const node = ep.nodeId ?? (isNodeId(leaderId) ? leaderId : null);
+    // (A node's identity is learned from its own Status only, never from a header: hence no identify here.)
     if (node === null || (isNodeId(leaderId) && leaderId !== node)) return;
-    if (ep.nodeId === null) this.router.identify(ep, node);
     const groupId = header?.groupId;
     const id = isShardId(groupId) ? groupId : this.locate(key)?.descriptor.id;
     if (id !== undefined) this.cache.noteLeader(id, { node, address: ep.address });

@@ -136,6 +136,8 @@ describe('ShardRoutes: leaders per shard', () => {
     r.cache.update(fakeDescriptor(1, '', 'm', [1, 2]));
     r.cache.update(fakeDescriptor(2, 'm', null, [1, 2]));
     const [ep1, ep2] = router.endpoints() as [Endpoint, Endpoint];
+    router.identify(ep1, 1); // as their Status replies would
+    router.identify(ep2, 2);
     return { r, ep1, ep2, close: () => router.endpoints().forEach((e) => e.close()) };
   }
 
