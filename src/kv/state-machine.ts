@@ -622,6 +622,14 @@ export class StateMachine {
   }
 
   /**
+   * The range and epoch a completed staged snapshot carries (what the group becomes when it is installed),
+   * or null when its sender sent none (an older version: the group's own range then).
+   */
+  stagedShard(snapshotId: string): GroupShard | null {
+    return this.staging.completed(snapshotId).shard;
+  }
+
+  /**
    * Replaces the group's data range and sessions with the staged snapshot and sets applied = meta.index.
    * Writes the install-pending marker first (unless NodeStore.persist already did), so a crash part-way is
    * finished by open(). The staged snapshot must be complete and reflect exactly meta.index.

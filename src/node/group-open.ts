@@ -45,6 +45,7 @@ export async function openGroup(
   random: Random,
   onUndecodable?: StateMachineOptions['onUndecodable'],
   onCorruptRead?: StateMachineOptions['onCorruptRead'],
+  bootstrap = true,
 ): Promise<{ group: Group; durable: GroupDurableState | null }> {
   // The state machine first: it may finish a snapshot install, which raises the applied index.
   const sm = await StateMachine.open(store, groupId, range, {
@@ -54,8 +55,15 @@ export async function openGroup(
     onCorruptRead,
   });
   const durable = await store.loadGroup(groupId);
-  return { group: restoreCore(groupId, { kind: 'kv', sm }, range, config, durable, metrics, random), durable };
+  const initialConfig = bootstrap ? bootstrapConfigOf(config) : EMPTY_CONFIG;
+  return {
+    group: restoreCore(groupId, { kind: 'kv', sm }, range, config, durable, metrics, random, initialConfig),
+    durable,
+  };
 }
+
+/** The configuration of a group that starts with none (it follows the leader that contacts it). */
+const EMPTY_CONFIG: ConfigState = { voters: [], learners: [], votersOutgoing: [] };
 
 /**
  * Opens the meta shard's group (src/meta): bootstrapped, like the first data shard, with every --peers
@@ -72,7 +80,11 @@ export async function openMetaGroup(
   const sm = await MetaStateMachine.open(store, groupId, { onUndecodable });
   const durable = await store.loadGroup(groupId);
   const whole = { start: Buffer.alloc(0), end: null };
-  return { group: restoreCore(groupId, { kind: 'meta', sm }, whole, config, durable, metrics, random), durable };
+  const initialConfig = bootstrapConfigOf(config);
+  return {
+    group: restoreCore(groupId, { kind: 'meta', sm }, whole, config, durable, metrics, random, initialConfig),
+    durable,
+  };
 }
 
 function restoreCore(
@@ -83,6 +95,7 @@ function restoreCore(
   durable: GroupDurableState | null,
   metrics: NodeMetrics,
   random: Random,
+  initialConfig: ConfigState,
 ): Group {
   const hardState = durable?.hardState ?? { term: 0, vote: 0, commit: 0 };
   const core = new RaftCore(
@@ -91,7 +104,7 @@ function restoreCore(
       hardState,
       snapshot: durable?.snapshot ?? null,
       entries: durable?.entries ?? [],
-      initialConfig: bootstrapConfigOf(config),
+      initialConfig,
       applied: machine.sm.applied,
     },
     random,

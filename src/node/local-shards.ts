@@ -103,3 +103,19 @@ export async function countShard(sm: {
   }
   return { keys, bytes };
 }
+
+/** The first of `groups` other than `except` whose range overlaps `range`, or null (rule 2 of kv/split-apply.ts). */
+export function overlappingShard(
+  range: { start: Buffer; end: Buffer | null },
+  groups: Iterable<Group>,
+  except: Group,
+): Group | null {
+  for (const g of groups) {
+    if (g === except) continue;
+    const o = g.kvSm.shard;
+    const startsBeforeItEnds = o.end === null || Buffer.compare(range.start, o.end) < 0;
+    const endsAfterItStarts = range.end === null || Buffer.compare(o.start, range.end) < 0;
+    if (startsBeforeItEnds && endsAfterItStarts) return g;
+  }
+  return null;
+}

@@ -22,6 +22,7 @@
 import {
   NO_NODE,
   TesseraError,
+  isShardId,
   systemClock,
   systemScheduler,
   type Clock,
@@ -48,7 +49,7 @@ import { EPOCH_UNRECORDED, loadGroupShard, splitRefusalError } from '../kv';
 import { META_SHARD_ID } from '../meta';
 import { AddressBook } from './address-book';
 import { EarlyMessages } from './early-messages';
-import { LocalShards, countShard, descriptorOf, shardInfoOf } from './local-shards';
+import { LocalShards, countShard, descriptorOf, overlappingShard, shardInfoOf } from './local-shards';
 import { wrongShardDetails } from '../shard';
 import { configAtSplit, kvGroupsToOpen, splitGroupRaftStart } from './split-groups';
 import { compactAt, noteApplied, resetCompaction, takeCompactionPoint } from './compaction';
@@ -81,6 +82,8 @@ import type {
 } from './types';
 
 export const WHOLE_KEYSPACE_GROUP: GroupId = 1;
+/** Uninitialized replicas (opened from a leader's message, waiting for a snapshot) a node holds at most. */
+const UNINITIALIZED_GROUPS_MAX = 64;
 
 type PeerRejection =
   | 'not_member'
@@ -103,6 +106,10 @@ export class NodeHost implements TransportHandler {
   private readonly autoSplit: AutoSplit;
   /** The meta shard as this node uses it (meta-host.ts). */
   private readonly meta: MetaHost;
+  /** Groups being opened as uninitialized replicas (maybeOpenUninitialized). */
+  private readonly opening = new Map<GroupId, Promise<void>>();
+  /** When a leader's message for each unknown group was first heard (bounded; maybeOpenUninitialized). */
+  private readonly unknownGroupsHeard = new Map<number, number>();
   /** Peer messages for groups not open yet (a split's right-hand group on a follower; early-messages.ts). */
   private readonly earlyMessages: EarlyMessages;
   private readonly cfg: NodeConfig;
@@ -233,8 +240,7 @@ export class NodeHost implements TransportHandler {
       this.opts.logger.warn({ group: id, parent: parent?.id ?? null }, 'finished the Raft start of a split group');
       await this.openGroup(id, whole);
     }
-    this.shards.rebuild(this.kvGroups());
-    this.opts.metrics.shards.set(this.shards.size);
+    this.rebuildShards();
   }
 
   /** Opens the meta shard's group (meta-host.ts). */
@@ -252,6 +258,19 @@ export class NodeHost implements TransportHandler {
 
   private *kvGroups(): Iterable<Group> {
     for (const g of this.groups.values()) if (g.kv !== null) yield g;
+  }
+
+  /**
+   * The KV groups that own keys: all but uninitialized replicas (created from a leader's message, waiting
+   * for their first snapshot; split-groups.ts), which own nothing until it gives them a range.
+   */
+  private *initializedKvGroups(): Iterable<Group> {
+    for (const g of this.kvGroups()) if (g.id === WHOLE_KEYSPACE_GROUP || g.kvSm.applied > 0) yield g;
+  }
+
+  private rebuildShards(): void {
+    this.shards.rebuild(this.initializedKvGroups());
+    this.opts.metrics.shards.set(this.shards.size);
   }
 
   private async openGroup(groupId: GroupId, range: KeyRange): Promise<void> {
@@ -288,6 +307,7 @@ export class NodeHost implements TransportHandler {
       this.opts.random.fork(),
       onUndecodable,
       onCorruptRead,
+      groupId === WHOLE_KEYSPACE_GROUP,
     );
     // Learn member addresses from config entries still in the log.
     for (const e of durable?.entries ?? [])
@@ -777,8 +797,10 @@ export class NodeHost implements TransportHandler {
       }
       const g = this.groups.get(env.groupId);
       if (!g) {
-        // Perhaps a split's right-hand group this node opens in a moment (early-messages.ts).
+        // Perhaps a split's right-hand group this node opens in a moment (early-messages.ts), or one whose split
+        // it skipped (then it opens an uninitialized replica).
         this.earlyMessages.add(env.groupId, from, buf, performance.now());
+        if (env.message.from === from) this.maybeOpenUninitialized(env.groupId, env.message);
         this.rejectPeer(null, from, 'unknown_group', `group ${env.groupId}`);
         continue;
       }
@@ -876,6 +898,7 @@ export class NodeHost implements TransportHandler {
     if (!beginStaging(g, id, message.snapshot.meta)) throw new Error(`group ${g.id} is already receiving a snapshot`);
     try {
       await stageSnapshot(g, s, id, message.snapshot.meta.index);
+      this.refuseOverlappingSnapshot(g, id);
       // The members' addresses the sender knows (config entries compacted away teach none), kept before the core sees it.
       await learnFromSnapshot(message.snapshot, this.cfg.id, this.addresses, g.sm.applied);
       this.checkOpen();
@@ -899,6 +922,21 @@ export class NodeHost implements TransportHandler {
   onForwardMeta(from: NodeId, command: Buffer, timeoutMs: number): Promise<Buffer> {
     this.checkOpen();
     return this.meta.onForward(from, command, timeoutMs);
+  }
+
+  /**
+   * Rule 2 of the split/snapshot race (kv/split-apply.ts): a snapshot whose range overlaps another group
+   * initialized on this node is refused (the sender retries later), until that group narrowed by applying
+   * the split; otherwise installing it would give keys to two groups of this node at once.
+   */
+  private refuseOverlappingSnapshot(g: Group, stagingId: string): void {
+    const shard = g.kv?.stagedShard(stagingId) ?? null;
+    if (shard === null) return;
+    const other = overlappingShard(shard, this.initializedKvGroups(), g);
+    if (other !== null)
+      throw new Error(
+        `the snapshot of group ${g.id} overlaps group ${other.id} on node ${this.cfg.id}, which has not applied its split yet; retry later`,
+      );
   }
 
   /** Self-repair's serving side: a member asks for a copy of our state machine (self-repair.ts decides). */
@@ -990,6 +1028,7 @@ export class NodeHost implements TransportHandler {
   /** Follower side: the state machine takes the staged data (its meta is durable already). */
   private async installSnapshot(g: Group, stagingId: string, meta: SnapshotMeta): Promise<void> {
     await g.sm.installStaged(stagingId, meta);
+    if (g.kv !== null) this.rebuildShards(); // its range may have changed (or it was uninitialized)
     resetCompaction(g, meta.index);
     connectMembers(meta.config, this.addresses, this.opts.transport);
     this.opts.logger.info({ group: g.id, index: meta.index }, 'snapshot installed');
@@ -1056,16 +1095,74 @@ export class NodeHost implements TransportHandler {
     config: ConfigState,
   ): Promise<void> {
     const id = right.groupId as GroupId;
+    await this.opening.get(id); // an uninitialized replica being opened right now: let it finish first
+    this.unknownGroupsHeard.delete(id);
+    const existing = this.groups.get(id);
+    if (existing !== undefined && existing.kvSm.applied === 0) {
+      // An uninitialized replica (created from a leader's message before this split applied here): the split
+      // just wrote its state, so it restarts from it, keeping the term and vote it may have given.
+      this.groups.delete(id);
+      this.retireGroup(existing);
+    }
     if (!this.groups.has(id)) {
-      if (this.opts.store.logBounds(id) === null) await this.opts.store.persist([splitGroupRaftStart(id, config)]);
+      const stored = this.opts.store.logBounds(id) === null ? null : await this.opts.store.loadGroup(id);
+      if (stored === null || stored.snapshot === null)
+        await this.opts.store.persist([splitGroupRaftStart(id, config, stored?.hardState ?? null)]);
       await this.openGroup(id, { start: right.start, end: right.end });
       const child = this.groups.get(id) as Group;
       if (parent.isLeader) for (let i = 0; i < 2 * this.cfg.timing.electionTicks; i++) child.core.tick();
       for (const m of this.earlyMessages.take(id, performance.now())) this.onMessages(m.from, [m.buf]);
     }
-    this.shards.rebuild(this.kvGroups());
-    this.opts.metrics.shards.set(this.shards.size);
+    this.rebuildShards();
     this.schedule();
+  }
+
+  /** Fails what waits on a group being replaced (its replica is reopened from the store). */
+  private retireGroup(g: Group): void {
+    const gone = () => new TesseraError('UNAVAILABLE', `group ${g.id} is being reopened on node ${this.cfg.id}; retry`);
+    this.failQueuedProposals(g, gone);
+    g.waiters.failAll(gone);
+    g.memberWaiters.failAll(gone);
+    g.reads.failAll(gone());
+  }
+
+  /**
+   * A leader's message for a group this node does not host: a split's right-hand group whose split this
+   * node skipped (its parent caught up by a snapshot taken after the split). Opens an uninitialized replica
+   * (no configuration, no keys; split-groups.ts) that the leader then fills with a snapshot. Only KV groups,
+   * only from a leader's append or heartbeat, at most UNINITIALIZED_GROUPS_MAX at a time.
+   */
+  private maybeOpenUninitialized(groupId: number, m: Message): void {
+    if (groupId === META_SHARD_ID || !isShardId(groupId) || this.opening.has(groupId as GroupId)) return;
+    if (m.type !== 'append' && m.type !== 'heartbeat') return;
+    // Not while this node may still apply the split itself (it usually does within milliseconds): only once
+    // the group's leader has been heard for an election timeout.
+    const now = performance.now();
+    const firstHeard = this.unknownGroupsHeard.get(groupId);
+    if (firstHeard === undefined) {
+      if (this.unknownGroupsHeard.size >= UNINITIALIZED_GROUPS_MAX) this.unknownGroupsHeard.clear();
+      this.unknownGroupsHeard.set(groupId, now);
+      return;
+    }
+    if (now - firstHeard < this.cfg.timing.electionMs) return;
+    let uninitialized = 0;
+    for (const g of this.kvGroups()) if (g.id !== WHOLE_KEYSPACE_GROUP && g.kvSm.applied === 0) uninitialized++;
+    if (uninitialized + this.opening.size >= UNINITIALIZED_GROUPS_MAX) return;
+    const id = groupId as GroupId;
+    this.unknownGroupsHeard.delete(groupId);
+    const opened = this.openGroup(id, { start: Buffer.alloc(0), end: null })
+      .then(() => {
+        this.opts.logger.info(
+          { group: id, from: m.from },
+          'opened an uninitialized replica for a leader that contacted it',
+        );
+        for (const e of this.earlyMessages.take(id, performance.now())) this.onMessages(e.from, [e.buf]);
+      })
+      .catch((e: unknown) =>
+        this.opts.logger.warn({ group: id, err: (e as Error).message }, 'could not open a replica'),
+      )
+      .finally(() => this.opening.delete(id));
+    this.opening.set(id, opened);
   }
 
   /** Compacts when due (compaction.ts): nothing to wait for on most Readys. */

@@ -14,19 +14,36 @@
  *   (NodeStore.groupsWithShardRecord) and writes the same start, with the configuration of the group's left
  *   neighbour (its parent, unless that split again since; a replica with a stale configuration still
  *   follows the group's leader, core.acceptsPeer, and learns the configuration from it).
- * - A group with Raft state but no shard record is only legal for the bootstrap data shard (its range is
- *   the whole keyspace); any other such group means a damaged store, and the node refuses to start.
+ * - A group with Raft state but no shard record, other than the bootstrap data shard (whose range is the
+ *   whole keyspace), is an uninitialized replica: created from a leader's message for a group this node
+ *   never opened (its parent caught up by a snapshot taken after the split, so it never applied the split),
+ *   waiting for a snapshot. It starts with no configuration, owns no keys (it is not routable) until a
+ *   snapshot gives it its range, and a snapshot whose range overlaps another initialized group on this node
+ *   is refused until that group narrowed (rule 2 of kv/split-apply.ts; NodeHost.onSnapshot).
  */
-import { TesseraError, type GroupId } from '../base';
+import type { GroupId } from '../base';
 import { SPLIT_INITIAL_INDEX } from '../kv';
-import { configAfterEntry, type ConfigState, type Entry } from '../raft';
+import { configAfterEntry, type ConfigState, type Entry, type HardState } from '../raft';
 import type { GroupWrite } from '../storage';
 
-/** The Raft state every replica gives the right-hand group of a split (see the header). */
-export function splitGroupRaftStart(groupId: GroupId, config: ConfigState): GroupWrite {
+/**
+ * The Raft state every replica gives the right-hand group of a split (see the header). `stored`: the hard
+ * state of an uninitialized replica of the group this node held before the split applied here; a term past
+ * the start's is kept with its vote (a vote given must never be given again in that term).
+ */
+export function splitGroupRaftStart(
+  groupId: GroupId,
+  config: ConfigState,
+  stored: HardState | null = null,
+): GroupWrite {
+  const keep = stored !== null && stored.term > SPLIT_INITIAL_INDEX;
   return {
     groupId,
-    hardState: { term: SPLIT_INITIAL_INDEX, vote: 0, commit: SPLIT_INITIAL_INDEX },
+    hardState: {
+      term: keep ? stored.term : SPLIT_INITIAL_INDEX,
+      vote: keep ? stored.vote : 0,
+      commit: SPLIT_INITIAL_INDEX,
+    },
     entries: [],
     snapshot: {
       index: SPLIT_INITIAL_INDEX,
@@ -42,29 +59,25 @@ export function splitGroupRaftStart(groupId: GroupId, config: ConfigState): Grou
 
 /**
  * The KV groups to open at start, ascending: the bootstrap shard, every group with Raft state and every
- * group with a shard record, except `metaGroupId`. `raftOnly` are groups with Raft state but no shard record
- * other than the bootstrap shard: a damaged store (thrown as CORRUPTION).
+ * group with a shard record, except `metaGroupId`. `withoutRaftState`: split groups whose Raft start a
+ * crash kept from being written; `uninitialized`: groups with Raft state but no shard record other than the
+ * bootstrap shard (see the header).
  */
 export function kvGroupsToOpen(
   bootstrapGroupId: GroupId,
   metaGroupId: GroupId,
   withRaftState: readonly number[],
   withShardRecord: readonly number[],
-): { open: GroupId[]; withoutRaftState: GroupId[] } {
+): { open: GroupId[]; withoutRaftState: GroupId[]; uninitialized: GroupId[] } {
   const records = new Set(withShardRecord);
   const raft = new Set(withRaftState);
-  for (const g of raft) {
-    if (g === bootstrapGroupId || g === metaGroupId || records.has(g)) continue;
-    throw new TesseraError(
-      'CORRUPTION',
-      `group ${g} has Raft state but no shard record: only the bootstrap shard ${bootstrapGroupId} may lack one`,
-    );
-  }
   const open = new Set<GroupId>([bootstrapGroupId, ...raft, ...records]);
   open.delete(metaGroupId);
+  const sorted = (xs: Iterable<GroupId>): GroupId[] => [...xs].sort((a, b) => a - b);
   return {
-    open: [...open].sort((a, b) => a - b),
-    withoutRaftState: [...records].filter((g) => !raft.has(g) && g !== bootstrapGroupId).sort((a, b) => a - b),
+    open: sorted(open),
+    withoutRaftState: sorted([...records].filter((g) => !raft.has(g) && g !== bootstrapGroupId)),
+    uninitialized: sorted([...raft].filter((g) => g !== bootstrapGroupId && g !== metaGroupId && !records.has(g))),
   };
 }
 

@@ -4,14 +4,19 @@ import { describe, expect, it } from 'vitest';
 import type { Entry } from '../../../src/raft';
 import { EarlyMessages } from '../../../src/node/early-messages';
 import { configAtSplit, kvGroupsToOpen, splitGroupRaftStart } from '../../../src/node/split-groups';
+import { overlappingShard } from '../../../src/node/local-shards';
 
 describe('kvGroupsToOpen', () => {
   it('opens the bootstrap shard, every split group, never the meta group, and finds split groups without Raft state', () => {
-    expect(kvGroupsToOpen(1, 2, [1, 2, 3], [1, 3, 7])).toEqual({ open: [1, 3, 7], withoutRaftState: [7] });
-    expect(kvGroupsToOpen(1, 2, [], [])).toEqual({ open: [1], withoutRaftState: [] });
+    expect(kvGroupsToOpen(1, 2, [1, 2, 3], [1, 3, 7])).toEqual({
+      open: [1, 3, 7],
+      withoutRaftState: [7],
+      uninitialized: [],
+    });
+    expect(kvGroupsToOpen(1, 2, [], [])).toEqual({ open: [1], withoutRaftState: [], uninitialized: [] });
   });
-  it('refuses a group with Raft state but no shard record (only the bootstrap shard may lack one)', () => {
-    expect(() => kvGroupsToOpen(1, 2, [1, 2, 9], [1])).toThrow(/group 9 has Raft state but no shard record/);
+  it('a group with Raft state but no shard record (not the bootstrap shard) is an uninitialized replica', () => {
+    expect(kvGroupsToOpen(1, 2, [1, 2, 9], [1])).toEqual({ open: [1, 9], withoutRaftState: [], uninitialized: [9] });
   });
 });
 
@@ -23,6 +28,19 @@ describe('the Raft start of a right-hand group', () => {
       hardState: { term: 5, vote: 0, commit: 5 },
       entries: [],
       snapshot: { index: 5, term: 5, config: { voters: [1, 2, 3], learners: [4], votersOutgoing: [] } },
+    });
+  });
+  it('keeps the term and vote an uninitialized replica of the group gave before the split applied here', () => {
+    const config = { voters: [1, 2, 3], learners: [], votersOutgoing: [] };
+    expect(splitGroupRaftStart(4, config, { term: 7, vote: 2, commit: 0 }).hardState).toEqual({
+      term: 7,
+      vote: 2,
+      commit: 5,
+    });
+    expect(splitGroupRaftStart(4, config, { term: 0, vote: 0, commit: 0 }).hardState).toEqual({
+      term: 5,
+      vote: 0,
+      commit: 5,
     });
   });
   it('takes the configuration as of the split entry: config entries before it in the batch, not after', () => {
@@ -54,5 +72,26 @@ describe('EarlyMessages', () => {
     expect(early.add(0, 1, Buffer.alloc(1), 0)).toBe(false);
     expect(early.add(1, 1, Buffer.alloc(1024 * 1024), 0)).toBe(false);
     expect(early.size).toBe(64 + 15);
+  });
+});
+
+describe('overlappingShard (rule 2 of the split/snapshot race)', () => {
+  const g = (id: number, start: string, end: string | null) =>
+    ({ id, kvSm: { shard: { start: Buffer.from(start), end: end === null ? null : Buffer.from(end) } } }) as never;
+  const range = (start: string, end: string | null) => ({
+    start: Buffer.from(start),
+    end: end === null ? null : Buffer.from(end),
+  });
+  it('finds a group not yet narrowed by the split, never the receiving group itself', () => {
+    const parent = g(1, '', null); // this node has not applied the split at m yet
+    const right = g(3, '', null); // the uninitialized replica receiving [m, +inf)
+    expect(overlappingShard(range('m', null), [parent, right], right)).toBe(parent);
+  });
+  it('passes once the parent narrowed, and for ranges that only touch', () => {
+    const parent = g(1, '', 'm');
+    const right = g(3, '', null);
+    expect(overlappingShard(range('m', null), [parent, right], right)).toBeNull();
+    expect(overlappingShard(range('a', 'c'), [g(5, 'c', 'f'), g(6, '', 'a')], right)).toBeNull();
+    expect(overlappingShard(range('a', 'd'), [g(5, 'c', 'f')], right)).not.toBeNull();
   });
 });

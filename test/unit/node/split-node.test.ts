@@ -21,7 +21,9 @@ async function splitOnLeader(c: TestCluster, key: string) {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const owner = c.running()[0]!.host.groupFor(Buffer.from(key));
-    const leader = c.running().find((n) => n.host.groupStatus(owner).role === 'leader');
+    const leader = c
+      .running()
+      .find((n) => n.host.groupIds().includes(owner) && n.host.groupStatus(owner).role === 'leader');
     try {
       if (leader) return await leader.host.splitShard(Buffer.from(key), 5000);
     } catch (e) {
@@ -111,4 +113,45 @@ describe('shard splits on real nodes', () => {
     const v = await n3.host.read(right.id, 'stale', (sm) => sm.get(Buffer.from('x')));
     expect(v.value?.toString()).toBe('after');
   }, 40_000);
+
+  it('a replica that skipped the split (its parent caught up by a later snapshot) gets the right-hand group by snapshot', async () => {
+    cluster = await TestCluster.start(3, ['--snapshot-entries', '20', '--log-retain-entries', '2']);
+    const c = cluster;
+    await c.onLeader(async (l) => {
+      await l.host.propose(1, putCommand('q-before', 'old'));
+    });
+    await c.stop(3);
+    const { right } = await splitOnLeader(c, 'm');
+    // Enough writes on both sides that the parent's log is compacted past the split entry.
+    for (let i = 0; i < 60; i++) {
+      const key = i % 2 === 0 ? `a-${i}` : `q-${i}`;
+      const owner = key < 'm' ? 1 : right.id;
+      await c.onLeader(async () => {
+        const l = c
+          .running()
+          .find((n) => n.host.groupIds().includes(owner) && n.host.groupStatus(owner).role === 'leader');
+        if (!l) throw Object.assign(new Error('no leader'), { code: 'UNAVAILABLE' });
+        await l.host.propose(owner, putCommand(key, `v${i}`));
+      });
+    }
+    const n3 = await c.restart(3);
+    await until(
+      () => JSON.stringify(shardsOf(n3.host)) === JSON.stringify(shardsOf(c.nodes.get(1)!.host)),
+      15_000,
+      'node 3 hosts both shards',
+    );
+    await until(
+      () => n3.host.groupStatus(right.id).applied >= c.nodes.get(1)!.host.groupStatus(right.id).applied,
+      15_000,
+    );
+    for (const [k, v] of [
+      ['q-before', 'old'],
+      ['q-59', 'v59'],
+      ['a-58', 'v58'],
+    ] as const) {
+      const g = n3.host.groupFor(Buffer.from(k));
+      const read = await n3.host.read(g, 'stale', (sm) => sm.get(Buffer.from(k)));
+      expect(read.value?.toString()).toBe(v);
+    }
+  }, 60_000);
 });

@@ -78,7 +78,7 @@ describe('tessera start (a real process)', () => {
     ]);
     const started = await waitForLine(s, (l) => l.msg === 'node started');
     expect(started.node).toBe(1);
-    await waitForLine(s, (l) => l.msg === 'became leader');
+    await waitForLine(s, (l) => l.msg === 'became leader' && l.group === 1);
     const client = new Client({ endpoints: [`127.0.0.1:${port}`] });
     await client.put('k', 'v');
     expect((await client.get('k'))?.toString()).toBe('v');
@@ -132,7 +132,7 @@ describe('tessera start (a real process)', () => {
       'low-latency',
     ];
     const first = startNode(args);
-    await waitForLine(first, (l) => l.msg === 'became leader');
+    await waitForLine(first, (l) => l.msg === 'became leader' && l.group === 1);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     // Flip a byte of the stored hard state record (r/<group 1>/h).
