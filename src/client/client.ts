@@ -347,9 +347,12 @@ export class Client {
     return this.learnShards(shardListOf(res));
   }
 
-  /** One ListShards attempt at the likeliest node (the routing cache's lazy load); throws on failure. */
+  /**
+   * One ListShards attempt (the routing cache's lazy load); throws on failure. A node lists only the shards
+   * it hosts, so loads go to the endpoints in rotation: over a few loads the cache covers every shard.
+   */
   private loadShards(timeoutMs: number): Promise<ShardInfo[]> {
-    return this.listShardsAt(this.router.pickForLeader(Date.now(), null), { withStats: false }, timeoutMs);
+    return this.listShardsAt(this.router.rotate(Date.now(), null), { withStats: false }, timeoutMs);
   }
 
   private async listShardsAt(ep: Endpoint, request: { withStats: boolean }, timeoutMs: number): Promise<ShardInfo[]> {

@@ -206,3 +206,17 @@ describe('WRONG_SHARD and NOT_LEADER are retried within the deadline', () => {
     expect(Date.now() - t).toBeLessThan(1500);
   });
 });
+
+describe('loading the shard cache', () => {
+  it('loads from the nodes in rotation, so shards the leader does not host are learned too', async () => {
+    const { c, cl } = await sharded(3, [
+      { id: 1, start: '', end: 'm', nodes: [1], leader: 1 },
+      { id: 2, start: 'm', end: null, nodes: [2, 3], leader: 2 },
+    ]);
+    expect(await cl.get('a')).toBeNull(); // loads from node 1 (hosting shard 1 only); node 1 leads
+    await new Promise((r) => setTimeout(r, 250)); // past the spacing of loads
+    expect(await cl.get('z')).toBeNull(); // 'z' has no cached owner: loads again, from another node
+    expect(keyedAt(c, 1, 'z')).toEqual([]); // so no request for 'z' went to node 1 (WRONG_SHARD)
+    expect(c.nodes.map((n) => n.callsOf('ListShards'))).toEqual([1, 1, 0]);
+  });
+});
