@@ -8,13 +8,16 @@ const L0 = 'base';
 const L1 = 'raft|shard';
 const L2 = 'codec|group|storage|kv|meta|transport|obs|config';
 const L3 = 'node';
+// placement/: the drivers that turn the pure placement plans (shard/placement) into actions on a node.
+const L3P = 'placement';
 const L4 = 'server|client';
 const folder = (names) => `^src/(${names})/`;
 const sameOrHigher = {
-  [L0]: `${L1}|${L2}|${L3}|${L4}`,
-  [L1]: `${L1}|${L2}|${L3}|${L4}`,
-  [L2]: `${L2}|${L3}|${L4}`,
-  [L3]: `${L3}|${L4}`,
+  [L0]: `${L1}|${L2}|${L3}|${L3P}|${L4}`,
+  [L1]: `${L1}|${L2}|${L3}|${L3P}|${L4}`,
+  [L2]: `${L2}|${L3}|${L3P}|${L4}`,
+  [L3]: `${L3}|${L3P}|${L4}`,
+  [L3P]: `${L3P}|${L4}`,
   [L4]: `${L4}`,
 };
 

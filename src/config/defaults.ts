@@ -27,6 +27,7 @@ export const DEFAULTS = {
   uncommittedBytesMax: 64 * 1024 * 1024,
   snapshotEntries: 10_000,
   snapshotChunkBytes: 1024 * 1024,
+  balanceLeaders: true,
   splitMaxKeys: 960_000,
   splitMaxBytes: 96 * 1024 * 1024,
   sessionsMax: 100_000,

@@ -112,6 +112,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'compact the log once its applied entries hold more bytes than this (default memoryBudgetMib / 8, min 1 MiB, at most half the budget)',
   },
   {
+    key: 'balanceLeaders',
+    kind: 'bool',
+    help: 'move shard leaderships between nodes so that each leads about as many shards (default true)',
+  },
+  {
     key: 'splitMaxKeys',
     kind: 'int',
     help: 'split a shard automatically once it holds more keys than this (default 960000, like TiKV; 0: never by keys)',

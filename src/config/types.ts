@@ -103,6 +103,8 @@ export interface NodeConfig {
    * the entries kept behind the applied index then hold at most a quarter of it (node/compaction.ts).
    */
   snapshotBytes: number;
+  /** Leader balancing across nodes (placement/leader-balance.ts). */
+  balanceLeaders: boolean;
   /** Automatic splits (node/auto-split.ts): a shard past either bound splits near its middle; 0 turns one off. */
   splitMaxKeys: number;
   splitMaxBytes: number;

@@ -175,6 +175,7 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     raft: raftOptions,
     ...log,
     snapshotChunkBytes: r.int('snapshotChunkBytes', DEFAULTS.snapshotChunkBytes, 1024, 64 * 1024 * 1024),
+    balanceLeaders: r.bool('balanceLeaders', DEFAULTS.balanceLeaders),
     splitMaxKeys: r.int('splitMaxKeys', DEFAULTS.splitMaxKeys, 0),
     splitMaxBytes: r.int('splitMaxBytes', DEFAULTS.splitMaxBytes, 0),
     sessionsMax: r.int('sessionsMax', DEFAULTS.sessionsMax),

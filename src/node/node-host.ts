@@ -360,6 +360,22 @@ export class NodeHost implements TransportHandler {
     return this.shards.groups().map(shardInfoOf);
   }
 
+  /** Commit index and each member's match index of a shard this node leads, or null (placement/). */
+  leaderProgress(groupId: number): { commit: number; match: Map<NodeId, number> } | null {
+    const g = this.groups.get(groupId as GroupId);
+    if (g === undefined || g.kv === null) return null;
+    const st = g.core.status();
+    if (st.role !== 'leader' || st.progress === null) return null;
+    const match = new Map<NodeId, number>();
+    for (const [id, pr] of st.progress) match.set(id, pr.match);
+    return { commit: st.commit, match };
+  }
+
+  /** When each peer was last heard from (performance.now() ms): a message from it was stepped. */
+  peersHeardMs(): Map<NodeId, number> {
+    return new Map(this.lastHeardMs);
+  }
+
   /** Keys and bytes (keys + values) of a hosted shard, read from this replica (pages of a stale scan). */
   shardStats(groupId: GroupId): Promise<{ keys: number; bytes: number }> {
     return countShard(this.group(groupId).kvSm);

@@ -41,6 +41,8 @@ export interface NodeMetrics {
   selfRepairs: Counter<'group' | 'outcome'>;
   /** 1 while a group's replica on this node needs repair (its stored data failed a check), else 0. */
   needsRepair: Gauge<'group'>;
+  /** Placement actions this node carried out (src/placement), by kind, cause and outcome. */
+  placementActions: Counter<'kind' | 'cause' | 'outcome'>;
   /** Splits this node's shard leaders carried out (issue 10). */
   splits: Counter;
   /** Shards (KV groups) this node hosts a replica of, and of those the ones it leads. */
@@ -199,6 +201,12 @@ function storageMetrics(r: Registry[]) {
       name: 'tessera_replica_needs_repair',
       help: '1 while this replica of the group holds data that failed its check and waits for a repair',
       labelNames: ['group'],
+      registers: r,
+    }),
+    placementActions: new Counter({
+      name: 'tessera_placement_actions_total',
+      help: 'Placement actions this node carried out (leader moves), by kind, cause and outcome',
+      labelNames: ['kind', 'cause', 'outcome'],
       registers: r,
     }),
     splits: new Counter({

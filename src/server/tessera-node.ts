@@ -16,6 +16,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { Random, TesseraError } from '../base';
 import { formatHostPort, type NodeConfig } from '../config';
+import { LeaderBalancer } from '../placement';
 import { NodeHost } from '../node';
 import {
   createNodeMetrics,
@@ -112,6 +113,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     const openHost = host;
     const health = (): HealthReport => healthOf(config, openHost, serving);
     const { http, loopMonitor } = await startObservability(config, metrics, health);
+    const balancer = startPlacement(runConfig, openHost, logger, metrics);
     logNodeStarted(logger, config, runConfig, {
       listen: `${config.listen.host}:${grpcPort}`,
       peerListen: config.peerListen ? `${config.peerListen.host}:${peerServer?.port}` : null,
@@ -141,6 +143,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
           store,
           http,
           loopMonitor,
+          balancer,
           logger,
           stopServing: () => {
             serving = false;
@@ -160,6 +163,21 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   }
 }
 
+/** Leader balancing (placement/leader-balance.ts), unless --balance-leaders false. */
+function startPlacement(config: NodeConfig, host: NodeHost, logger: Logger, metrics: NodeMetrics): LeaderBalancer {
+  const balancer = new LeaderBalancer(
+    host,
+    { intervalMs: LEADER_BALANCE_INTERVAL_MS, transfersPerRoundMax: 2, suspectAfterMs: 3 * config.timing.electionMs },
+    logger.child({ component: 'placement' }),
+    metrics,
+  );
+  if (config.balanceLeaders) balancer.start();
+  return balancer;
+}
+
+/** How often a node looks at the leader balance (each round moves at most two leaders off it). */
+const LEADER_BALANCE_INTERVAL_MS = 2000;
+
 /** What a started node stops, in order (stopNode). */
 interface RunningParts {
   host: NodeHost;
@@ -170,6 +188,7 @@ interface RunningParts {
   store: NodeStore;
   http: Awaited<ReturnType<typeof startObservability>>['http'];
   loopMonitor: { stop(): void };
+  balancer: { stop(): void };
   logger: Logger;
   stopServing(): void;
 }
@@ -179,6 +198,7 @@ interface RunningParts {
  * then stops gRPC: nothing holds the servers open, so tryShutdown completes at once. Then the store, HTTP.
  */
 async function stopNode(p: RunningParts): Promise<void> {
+  p.balancer.stop();
   p.stopServing();
   await p.host.close();
   // The failed requests' answers reach the client pipelines in this turn's callbacks; then end them.
