@@ -8,6 +8,7 @@ import type { Io } from './args';
 import { adminHelp, leaderCommand, memberCommand, statusCommand } from './admin-commands';
 import { benchCommand, benchHelp } from './bench';
 import { shardCommand, shardHelp } from './shard-commands';
+import { nodeCommand, nodeHelp } from './node-commands';
 import { casCommand, delCommand, getCommand, kvHelp, putCommand, scanCommand } from './kv-commands';
 
 export const usageText = `Usage: tessera COMMAND [ARGS] [OPTIONS]
@@ -21,6 +22,8 @@ ${kvHelp}
 ${adminHelp}
 
 ${shardHelp}
+
+${nodeHelp}
 
 ${benchHelp}
 
@@ -42,6 +45,7 @@ const commands: Record<string, Command> = {
   member: memberCommand,
   leader: leaderCommand,
   shard: shardCommand,
+  node: nodeCommand,
   bench: benchCommand,
 };
 

@@ -31,6 +31,7 @@ import { ShardRoutes, batchRouteKey } from './shard-routes';
 import { scanPages } from './shard-scan';
 import { shardInfoOf, shardListOf } from './shard-info';
 import type { WireListShards, WireSplitShard } from './shard-info';
+import { nodeListOf } from './node-info';
 import { channelSecurity } from './tls';
 import type { SessionLease } from './sessions';
 import type {
@@ -42,6 +43,7 @@ import type {
   EndpointStatus,
   GroupStatus,
   GetOptions,
+  NodeInfo,
   ListShardsOptions,
   Member,
   NodeStatus,
@@ -345,6 +347,12 @@ export class Client {
       return this.listShardsAt(this.endpointArg(options.endpoint, 'listShards'), request, timeoutMs ?? this.deadlineMs);
     const res = await this.invoker.call<WireListShards>('admin', 'ListShards', request, 'any', timeoutMs);
     return this.learnShards(shardListOf(res));
+  }
+
+  /** The node registry (Admin.ListNodes on any node: its replica of the meta shard) with replica and leader counts. */
+  async listNodes(options: CallOptions = {}): Promise<NodeInfo[]> {
+    const res = await this.invoker.call<unknown>('admin', 'ListNodes', {}, 'any', deadlineOf(options));
+    return nodeListOf(res);
   }
 
   /**

@@ -25,5 +25,6 @@ export type {
   ScanOptions,
   ScanPage,
   ShardInfo,
+  NodeInfo,
   SplitResult,
 } from './types';

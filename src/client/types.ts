@@ -142,6 +142,16 @@ export interface GroupStatus {
   kind?: string;
 }
 
+/** One node of the registry (Client.listNodes). */
+export interface NodeInfo {
+  id: number;
+  address: string;
+  state: 'up' | 'down' | 'draining' | 'removed';
+  /** Shards with a replica on the node, and those it leads, among the shards the answering node hosts. */
+  replicas: number;
+  leaders: number;
+}
+
 export interface NodeStatus {
   nodeId: number;
   address: string;

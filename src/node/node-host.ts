@@ -360,6 +360,25 @@ export class NodeHost implements TransportHandler {
     return this.shards.groups().map(shardInfoOf);
   }
 
+  /**
+   * The node registry of this node's meta replica (a stale read) with each node's replicas and leaderships
+   * among the shards hosted here; UNAVAILABLE until the meta shard was bootstrapped.
+   */
+  listNodes(): { id: NodeId; address: string; state: string; replicas: number; leaders: number }[] {
+    const meta = this.groups.get(META_SHARD_ID)?.meta ?? null;
+    const records = meta?.nodes() ?? [];
+    if (records.length === 0)
+      throw new TesseraError('UNAVAILABLE', 'the meta shard is not bootstrapped yet (no node registry); retry');
+    const shards = this.listShards();
+    return records.map((n) => ({
+      id: n.id,
+      address: n.address,
+      state: n.state,
+      replicas: shards.filter((s) => s.replicas.some((r) => r.id === n.id)).length,
+      leaders: shards.filter((s) => s.leader === n.id).length,
+    }));
+  }
+
   /** Commit index and each member's match index of a shard this node leads, or null (placement/). */
   leaderProgress(groupId: number): { commit: number; match: Map<NodeId, number> } | null {
     const g = this.groups.get(groupId as GroupId);

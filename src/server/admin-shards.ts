@@ -17,7 +17,7 @@ import { unary } from './unary';
 export type ShardStats = Awaited<ReturnType<NodeHost['shardStats']>>;
 
 /** The NodeHost methods behind the two RPCs. */
-export type ShardHost = Pick<NodeHost, 'listShards' | 'shardStats' | 'splitShard'>;
+export type ShardHost = Pick<NodeHost, 'listShards' | 'shardStats' | 'splitShard' | 'listNodes'>;
 
 /** proto ShardInfo from the node's view of a shard (an unbounded end as empty bytes). */
 export function shardInfoWire(s: LocalShardInfo, stats: ShardStats = { keys: 0, bytes: 0 }) {
@@ -81,5 +81,6 @@ export function adminShardHandlers(
     splitShard: unary('Admin.SplitShard', metrics, config.requestTimeoutMs, (req: { key?: unknown }, t) =>
       splitShardResponse(host(), config.limits, req, t),
     ),
+    listNodes: unary('Admin.ListNodes', metrics, config.requestTimeoutMs, async () => ({ nodes: host().listNodes() })),
   };
 }

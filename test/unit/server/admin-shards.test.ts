@@ -47,6 +47,9 @@ class FakeShardHost implements ShardHost {
     if (this.splitError !== null) throw this.splitError;
     return { left: shard(4, 'g', key.toString()), right: shard(9, key.toString(), 'm') };
   }
+  listNodes() {
+    return [{ id: 1, address: '127.0.0.1:7001', state: 'up', replicas: 3, leaders: 2 }];
+  }
 }
 
 type Outcome =
