@@ -3,8 +3,9 @@
  * --split-max-bytes is split near its middle by its leader (the split itself: NodeHost.splitShard).
  *
  * When a shard is measured: on its leader, once after the node became its leader, and again after writes
- * applied since the last measurement hold a sixteenth of either bound (in entries or bytes), so a shard
- * that grows is measured about 16 times before it splits and a quiet one never again. One measurement
+ * applied since the last measurement hold a quarter of either bound (in entries or bytes), so a shard
+ * that grows is measured about 4 times before it splits (a measurement reads the shard: about 4 bytes
+ * read per byte written at most) and a quiet one never again. One measurement
  * runs at a time per node, at most one is started per tick. A measurement is a stale scan of the shard on
  * this replica (pages; the event loop turns between them) that counts keys and bytes and keeps at most
  * SAMPLES_MAX buckets (adjacent buckets merge as it grows), from which planSplit (src/shard/split.ts)
@@ -129,8 +130,8 @@ export class AutoSplit {
   }
 
   private grewEnough(w: Written): boolean {
-    const keysDue = this.d.splitMaxKeys > 0 && w.entries * 16 >= this.d.splitMaxKeys;
-    const bytesDue = this.d.splitMaxBytes > 0 && w.bytes * 16 >= this.d.splitMaxBytes;
+    const keysDue = this.d.splitMaxKeys > 0 && w.entries * 4 >= this.d.splitMaxKeys;
+    const bytesDue = this.d.splitMaxBytes > 0 && w.bytes * 4 >= this.d.splitMaxBytes;
     return keysDue || bytesDue;
   }
 

@@ -1,5 +1,5 @@
 // Automatic splits (src/node/auto-split.ts): the measurement keeps bounded samples whose boundaries split
-// the weight near half, the trigger (once per leadership, then after a sixteenth of a bound was written),
+// the weight near half, the trigger (once per leadership, then after a quarter of a bound was written),
 // and real in-process nodes with a tiny --split-max-keys growing to several shards under writes.
 import { describe, expect, it } from 'vitest';
 import type { ScanPage } from '../../../src/codec';
@@ -64,7 +64,11 @@ describe('AutoSplit trigger', () => {
     a.poll(); // measured, nothing written since: not again
     await settle();
     expect(splits).toHaveLength(1);
-    a.noteApplied(7, 7, 0); // a sixteenth of 100 keys is 6.25 entries
+    a.noteApplied(7, 24, 0); // a quarter of 100 keys is 25 entries: not yet
+    a.poll();
+    await settle();
+    expect(splits).toHaveLength(1);
+    a.noteApplied(7, 1, 0);
     a.poll();
     await settle();
     expect(splits).toHaveLength(2);
