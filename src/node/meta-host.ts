@@ -38,6 +38,7 @@ const FORWARD_HOPS_MAX = 4;
 
 export class MetaHost {
   private bootstrapping = false;
+  private warnedInvalid = false;
 
   constructor(private readonly d: MetaHostDeps) {}
 
@@ -47,7 +48,6 @@ export class MetaHost {
     if (meta === null || meta.clusterId !== null || this.bootstrapping || this.d.clusterId === null) return;
     const nodes = this.d.bootstrapNodes();
     if (nodes.length === 0) return;
-    this.bootstrapping = true;
     const command: MetaCommand = {
       type: 'bootstrap',
       clusterId: this.d.clusterId,
@@ -56,8 +56,19 @@ export class MetaHost {
       dataShardId: 1 as ShardId,
       atMs: Date.now(),
     };
+    let data: Buffer;
+    try {
+      data = encodeMetaCommand(command);
+    } catch (e) {
+      // Never throw into the tick that called us: log once, try again on the next tick.
+      if (!this.warnedInvalid)
+        this.d.logger.warn({ err: (e as Error).message }, 'meta shard bootstrap: the command is not valid yet');
+      this.warnedInvalid = true;
+      return;
+    }
+    this.bootstrapping = true;
     this.d
-      .propose(g, encodeMetaCommand(command), 10_000)
+      .propose(g, data, 10_000)
       .then(({ result }) => this.d.logger.info({ result: (result as MetaResult).type }, 'meta shard bootstrap'))
       .catch((e: unknown) => this.d.logger.warn({ err: (e as Error).message }, 'meta shard bootstrap not done yet'))
       .finally(() => {

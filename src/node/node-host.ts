@@ -181,8 +181,14 @@ export class NodeHost implements TransportHandler {
     this.meta = new MetaHost({
       self: opts.config.id,
       clusterId: opts.clusterId ?? null,
+      // A member's client address once its handshake taught it, else the address its peers dial.
       bootstrapNodes: () =>
-        opts.config.join ? [] : [...opts.config.peers.keys()].map((id) => ({ id, address: addresses.get(id) ?? '' })),
+        opts.config.join
+          ? []
+          : [...opts.config.peers.keys()].map((id) => ({
+              id,
+              address: addresses.get(id) ?? addresses.peer(id) ?? opts.config.peers.get(id) ?? '',
+            })),
       group: () => this.groups.get(META_SHARD_ID),
       propose: (g, data, timeoutMs) => this.proposeData(g, data, timeoutMs),
       forward: (to, command, timeoutMs) => opts.transport.forwardMeta(to, command, timeoutMs),
