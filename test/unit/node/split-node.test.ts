@@ -17,18 +17,20 @@ afterEach(async () => {
 
 const shardsOf = (h: NodeHost) => h.listShards().map((s) => `${s.id}:${s.start}-${s.end ?? ''}@${s.epoch}`);
 
+/** Splits at `key` on the owning shard's leader, again while leadership or the shard moves (a node may be
+ * between applying a split and opening its right-hand group: WRONG_SHARD for a moment). */
 async function splitOnLeader(c: TestCluster, key: string) {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const owner = c.running()[0]!.host.groupFor(Buffer.from(key));
-    const leader = c
-      .running()
-      .find((n) => n.host.groupIds().includes(owner) && n.host.groupStatus(owner).role === 'leader');
     try {
+      const owner = c.running()[0]!.host.groupFor(Buffer.from(key));
+      const leader = c
+        .running()
+        .find((n) => n.host.groupIds().includes(owner) && n.host.groupStatus(owner).role === 'leader');
       if (leader) return await leader.host.splitShard(Buffer.from(key), 5000);
     } catch (e) {
       const code = (e as TesseraError).code;
-      if ((code !== 'NOT_LEADER' && code !== 'UNAVAILABLE') || Date.now() > deadline) throw e;
+      if (!['NOT_LEADER', 'UNAVAILABLE', 'WRONG_SHARD'].includes(code) || Date.now() > deadline) throw e;
     }
     await sleep(50);
   }
