@@ -108,9 +108,15 @@ async function damageFollower(c: TestCluster, client: Client) {
   return { id, acked, direct };
 }
 
+/**
+ * Automatic splits off: a shard's new leader measures it by reading every value (node/auto-split.ts), which
+ * finds the damage and starts the repair before the test's own read could see DATA_LOSS.
+ */
+const NO_AUTO_SPLIT = ['--split-max-keys', '0', '--split-max-bytes', '0'];
+
 describe('self-repair of a replica whose stored value fails its check (3 real processes)', () => {
   it('a follower answers DATA_LOSS, repairs itself from a peer copy, then answers the right value', async () => {
-    cluster = await TestCluster.start();
+    cluster = await TestCluster.start({ nodeArgs: NO_AUTO_SPLIT });
     const c = cluster;
     const client = c.client({ deadlineMs: 5000 });
     const { id: follower, acked, direct } = await damageFollower(c, client);
@@ -126,7 +132,7 @@ describe('self-repair of a replica whose stored value fails its check (3 real pr
   }, 60_000);
 
   it('a leader with a bad value answers DATA_LOSS, hands leadership over, and repairs as a follower', async () => {
-    cluster = await TestCluster.start();
+    cluster = await TestCluster.start({ nodeArgs: NO_AUTO_SPLIT });
     const c = cluster;
     const client = c.client({ deadlineMs: 5000 });
     const { id: victim, acked, direct } = await damageFollower(c, client);
