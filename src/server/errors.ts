@@ -15,8 +15,9 @@
  * answer from a transport failure.
  */
 import * as grpc from '@grpc/grpc-js';
-import { isTesseraError, type ErrorCode } from '../base';
+import { isTesseraError } from '../base';
 import { SHARD_TRAILER } from '../shard';
+import { GRPC_STATUS_OF_ERROR_CODE } from '../transport';
 
 export interface GrpcErrorStatus {
   code: grpc.status;
@@ -24,19 +25,8 @@ export interface GrpcErrorStatus {
   metadata: grpc.Metadata;
 }
 
-const statusOf: Record<ErrorCode, grpc.status> = {
-  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
-  NOT_LEADER: grpc.status.FAILED_PRECONDITION,
-  WRONG_SHARD: grpc.status.FAILED_PRECONDITION,
-  UNAVAILABLE: grpc.status.UNAVAILABLE,
-  RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
-  DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
-  NOT_FOUND: grpc.status.NOT_FOUND,
-  CORRUPTION: grpc.status.DATA_LOSS,
-  CONFIG: grpc.status.INTERNAL,
-  INTERNAL: grpc.status.INTERNAL,
-  SESSION_EXPIRED: grpc.status.FAILED_PRECONDITION,
-};
+/** The gRPC status of each ErrorCode: one table for the client API and the peer RPCs (transport/). */
+const statusOf = GRPC_STATUS_OF_ERROR_CODE;
 
 export function toGrpcStatus(e: unknown): GrpcErrorStatus {
   const metadata = new grpc.Metadata();

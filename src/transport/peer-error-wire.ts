@@ -35,8 +35,8 @@ const TRAILERS = {
 const MESSAGE_CHARS_MAX = 1024;
 
 /**
- * Every ErrorCode, with the gRPC status a refusal carrying it is sent with: the client API's mapping
- * (src/server/errors.ts keeps a copy of it; it may import this one from the transport's index instead).
+ * Every ErrorCode, with the gRPC status a refusal carrying it is sent with: the client API's mapping too
+ * (src/server/errors.ts uses this table).
  */
 export const GRPC_STATUS_OF_ERROR_CODE: Readonly<Record<ErrorCode, grpc.status>> = {
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../../../src/client';
 import { loadServices } from '../../../src/client/proto';
 import { NodeCluster } from './node-cluster';
+import { raw, trailer } from './raw-call';
 
 let cluster: NodeCluster;
 let client: Client;
@@ -24,27 +25,6 @@ afterAll(async () => {
   await client?.close();
   await cluster?.close();
 });
-
-interface RawResult {
-  err: grpc.ServiceError | null;
-  res: unknown;
-}
-
-function raw(port: number, service: 'KV' | 'Admin', method: string, req: unknown): Promise<RawResult> {
-  const Ctor = loadServices()[service];
-  const c = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<
-    string,
-    (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void
-  >;
-  return new Promise((resolve) =>
-    c[method]!.call(c, req, { deadline: Date.now() + 5000 }, (err, res) => {
-      (c as unknown as grpc.Client).close();
-      resolve({ err, res });
-    }),
-  );
-}
-
-const trailer = (err: grpc.ServiceError | null, key: string) => err?.metadata.get(key)[0]?.toString();
 
 describe('KV and Admin over gRPC on a 3-node in-process cluster', () => {
   it('serves put, get, delete, cas, scan and batch through the SDK', async () => {

@@ -5,11 +5,10 @@
  * the shard owning its key, and a session-tagged write to a shard where it was never opened is refused
  * (SESSION_EXPIRED), never applied without its exactly-once state.
  */
-import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadServices } from '../../../src/client/proto';
 import { NodeCluster } from './node-cluster';
+import { raw, trailer } from './raw-call';
 
 let cluster: NodeCluster;
 let rightId = 0;
@@ -45,36 +44,22 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-function raw(port: number, method: string, req: unknown): Promise<{ err: grpc.ServiceError | null; res: any }> {
-  const Ctor = loadServices().KV;
-  const c = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as Record<
-    string,
-    (req: unknown, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void
-  >;
-  return new Promise((resolve) =>
-    c[method]!.call(c, req, { deadline: Date.now() + 5000 }, (err, res) => {
-      (c as unknown as grpc.Client).close();
-      resolve({ err, res });
-    }),
-  );
-}
-
-const trailer = (err: grpc.ServiceError | null, key: string) => err?.metadata.get(key)[0]?.toString();
+const kv = (port: number, method: string, req: unknown) => raw(port, 'KV', method, req);
 const leaderOf = (group: number) => [...cluster.nodes].find(([, n]) => n.host.groupStatus(group).role === 'leader')![0];
 const port = (id: number) => cluster.ports.get(id)!;
 
 describe('routing by shard at the node', () => {
   it('a key of the right-hand shard is served by its group, NOT_LEADER elsewhere names the group', async () => {
     const leader = leaderOf(rightId);
-    const put = await raw(port(leader), 'Put', { key: Buffer.from('q1'), value: Buffer.from('v') });
+    const put = await kv(port(leader), 'Put', { key: Buffer.from('q1'), value: Buffer.from('v') });
     expect(put.err).toBeNull();
     expect(Number(put.res.header.groupId)).toBe(rightId);
     const other = [...cluster.ports.keys()].find((id) => id !== leader)!;
-    const refused = await raw(port(other), 'Put', { key: Buffer.from('q2'), value: Buffer.from('v') });
+    const refused = await kv(port(other), 'Put', { key: Buffer.from('q2'), value: Buffer.from('v') });
     expect(trailer(refused.err, 'tessera-reason')).toBe('NOT_LEADER');
     expect(trailer(refused.err, 'tessera-group')).toBe(String(rightId));
     expect(trailer(refused.err, 'tessera-leader-id')).toBe(String(leader));
-    const left = await raw(port(leaderOf(1)), 'Put', { key: Buffer.from('c1'), value: Buffer.from('v') });
+    const left = await kv(port(leaderOf(1)), 'Put', { key: Buffer.from('c1'), value: Buffer.from('v') });
     expect(Number(left.res.header.groupId)).toBe(1);
   });
 
@@ -82,19 +67,19 @@ describe('routing by shard at the node', () => {
     const clientId = randomBytes(16);
     const rightLeader = port(leaderOf(rightId));
     const leftLeader = port(leaderOf(1));
-    const opened = await raw(rightLeader, 'OpenSession', { clientId, key: Buffer.from('q') });
+    const opened = await kv(rightLeader, 'OpenSession', { clientId, key: Buffer.from('q') });
     expect(opened.err).toBeNull();
     expect(Number(opened.res.header.groupId)).toBe(rightId);
     const session = (seq: number) => ({ clientId, seq });
-    const ok = await raw(rightLeader, 'Put', { key: Buffer.from('q3'), value: Buffer.from('1'), session: session(1) });
+    const ok = await kv(rightLeader, 'Put', { key: Buffer.from('q3'), value: Buffer.from('1'), session: session(1) });
     expect(ok.err).toBeNull();
     // The left shard never saw this session: refused, nothing applied.
-    const left = await raw(leftLeader, 'Put', { key: Buffer.from('c3'), value: Buffer.from('1'), session: session(2) });
+    const left = await kv(leftLeader, 'Put', { key: Buffer.from('c3'), value: Buffer.from('1'), session: session(2) });
     expect(trailer(left.err, 'tessera-reason')).toBe('SESSION_EXPIRED');
-    const got = await raw(leftLeader, 'Get', { key: Buffer.from('c3') });
+    const got = await kv(leftLeader, 'Get', { key: Buffer.from('c3') });
     expect(got.res.found).toBe(false);
     // An oversized OpenSession key is refused before anything is proposed.
-    const big = await raw(rightLeader, 'OpenSession', { clientId, key: Buffer.alloc(1 << 20, 1) });
+    const big = await kv(rightLeader, 'OpenSession', { clientId, key: Buffer.alloc(1 << 20, 1) });
     expect(trailer(big.err, 'tessera-limit')).toBe('keyBytesMax');
   });
 });
