@@ -8,7 +8,6 @@
  */
 import type { Epoch, GroupId, NodeId, ShardId } from '../base';
 import type { ShardDescriptor } from '../shard';
-import type { ScanPage } from '../codec';
 import type { Group } from './group';
 import type { LocalShardInfo } from './types';
 
@@ -78,30 +77,6 @@ export function shardInfoOf(g: Group): LocalShardInfo {
     leader: st.leader,
     applied: g.sm.applied,
   };
-}
-
-/** Pages of at most this many keys when counting a shard (one stale scan each; the loop yields between). */
-const COUNT_PAGE_KEYS = 1024;
-const COUNT_PAGE_BYTES = 4 * 1024 * 1024;
-
-/** Keys and bytes (keys + values) in a group's range on this replica: a stale scan, page by page. */
-export async function countShard(sm: {
-  shard: { start: Buffer; end: Buffer | null };
-  scan(start: Buffer, end: Buffer | null, limit: number, bytesMax: number): Promise<ScanPage>;
-}): Promise<{ keys: number; bytes: number }> {
-  const { start, end } = sm.shard;
-  let keys = 0;
-  let bytes = 0;
-  let from: Buffer | null = start;
-  while (from !== null) {
-    const page: ScanPage = await sm.scan(from, end, COUNT_PAGE_KEYS, COUNT_PAGE_BYTES);
-    for (const kv of page.items) {
-      keys++;
-      bytes += kv.key.length + kv.value.length;
-    }
-    from = page.more ? page.nextStart : null;
-  }
-  return { keys, bytes };
 }
 
 /** The first of `groups` other than `except` whose range overlaps `range`, or null (rule 2 of kv/split-apply.ts). */

@@ -49,7 +49,7 @@ import { EPOCH_UNRECORDED, loadGroupShard, splitRefusalError } from '../kv';
 import { META_SHARD_ID } from '../meta';
 import { AddressBook } from './address-book';
 import { EarlyMessages } from './early-messages';
-import { LocalShards, countShard, descriptorOf, overlappingShard, shardInfoOf } from './local-shards';
+import { LocalShards, descriptorOf, overlappingShard, shardInfoOf } from './local-shards';
 import { wrongShardDetails } from '../shard';
 import { configAtSplit, kvGroupsToOpen, splitGroupRaftStart } from './split-groups';
 import { compactAt, noteApplied, resetCompaction, takeCompactionPoint } from './compaction';
@@ -57,7 +57,7 @@ import { dropError, leadershipLostError, notLeaderError } from './errors';
 import { Group, type QueuedProposal } from './group';
 import { bootstrapConfigOf, openGroup, openMetaGroup } from './group-open';
 import { MetaHost } from './meta-host';
-import { AutoSplit } from './auto-split';
+import { AutoSplit, measureShard } from './auto-split';
 import { LoopJoin, driveWithPromises, type LoopWait } from './loop-driver';
 import {
   connectMembers,
@@ -173,7 +173,7 @@ export class NodeHost implements TransportHandler {
     this.autoSplit = new AutoSplit({
       splitMaxKeys: opts.config.splitMaxKeys,
       splitMaxBytes: opts.config.splitMaxBytes,
-      leaders: () => [...this.kvGroups()].filter((g) => g.isLeader),
+      leaders: () => this.ledKvGroups(),
       descriptor: descriptorOf,
       split: (key) => this.splitShard(key),
       logger: opts.logger,
@@ -264,6 +264,11 @@ export class NodeHost implements TransportHandler {
 
   private *kvGroups(): Iterable<Group> {
     for (const g of this.groups.values()) if (g.kv !== null) yield g;
+  }
+
+  /** The KV groups this node leads (auto-split's candidates; no array per tick). */
+  private *ledKvGroups(): Iterable<Group> {
+    for (const g of this.kvGroups()) if (g.isLeader) yield g;
   }
 
   /**
@@ -403,7 +408,7 @@ export class NodeHost implements TransportHandler {
 
   /** Keys and bytes (keys + values) of a hosted shard, read from this replica (pages of a stale scan). */
   shardStats(groupId: GroupId): Promise<{ keys: number; bytes: number }> {
-    return countShard(this.group(groupId).kvSm);
+    return measureShard(this.group(groupId).kvSm).then(({ keys, bytes }) => ({ keys, bytes }));
   }
 
   /**

@@ -27,6 +27,9 @@ const progress = () => ({
     [3, 10],
   ]),
 });
+/** The moves node `self` plans from its view of `shards` (peers heard as in `heardMs`, at time 1000). */
+const plan = (self: NodeId, shards: LocalShardInfo[], heardMs: Map<NodeId, number> = heard) =>
+  ownTransfers(self, snapshotOf(self, shards, progress, heardMs, 1000), 10_000);
 const heard = new Map<NodeId, number>([
   [2, 1000],
   [3, 1000],
@@ -34,50 +37,30 @@ const heard = new Map<NodeId, number>([
 
 describe('the leader-balance plan from one node', () => {
   it('moves leaders off the node leading all six shards, to the others, and nothing when balanced', () => {
-    const moves = ownTransfers(
+    const moves = plan(
       1,
-      snapshotOf(
-        1,
-        six(() => 1),
-        progress,
-        heard,
-        1000,
-      ),
-      10_000,
+      six(() => 1),
     );
     expect(moves.length).toBeGreaterThanOrEqual(2);
     expect(moves.every((m) => m.kind === 'transferLeader' && m.from === 1 && m.to !== 1)).toBe(true);
     const balanced = six((i) => (i % 3) + 1);
-    expect(ownTransfers(1, snapshotOf(1, balanced, progress, heard, 1000), 10_000)).toEqual([]);
+    expect(plan(1, balanced)).toEqual([]);
   });
   it('never plans for shards another node leads, and never moves a leader to a node not heard from', () => {
     expect(
-      ownTransfers(
+      plan(
         2,
-        snapshotOf(
-          2,
-          six(() => 1),
-          progress,
-          heard,
-          1000,
-        ),
-        10_000,
+        six(() => 1),
       ),
     ).toEqual([]);
     const silent = new Map<NodeId, number>([
       [2, 1000],
       [3, -1e9],
     ]);
-    const moves = ownTransfers(
+    const moves = plan(
       1,
-      snapshotOf(
-        1,
-        six(() => 1),
-        progress,
-        silent,
-        1000,
-      ),
-      10_000,
+      six(() => 1),
+      silent,
     );
     expect(moves.length).toBeGreaterThan(0);
     expect(moves.every((m) => m.kind === 'transferLeader' && m.to === 2)).toBe(true);
