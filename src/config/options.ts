@@ -117,6 +117,21 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'move shard leaderships between nodes so that each leads about as many shards (default true)',
   },
   {
+    key: 'replicas',
+    kind: 'int',
+    help: 'voters per shard that the placement driver keeps on distinct live nodes (default 3)',
+  },
+  {
+    key: 'deadNodeTimeoutMs',
+    kind: 'int',
+    help: 'a node silent for longer is dead and its replicas are re-created on live nodes (default 300000 = 5 min)',
+  },
+  {
+    key: 'placementIntervalMs',
+    kind: 'int',
+    help: 'how often the meta leader polls nodes and plans replica and leader moves (default 1000)',
+  },
+  {
     key: 'splitMaxKeys',
     kind: 'int',
     help: 'split a shard automatically once it holds more keys than this (default 960000, like TiKV; 0: never by keys)',

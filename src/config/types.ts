@@ -105,6 +105,12 @@ export interface NodeConfig {
   snapshotBytes: number;
   /** Leader balancing across nodes (placement/leader-balance.ts). */
   balanceLeaders: boolean;
+  /** Voters per shard the placement driver keeps on distinct live nodes (--replicas). */
+  replicas: number;
+  /** A node silent for longer is dead: its replicas are re-created elsewhere (--dead-node-timeout-ms). */
+  deadNodeTimeoutMs: number;
+  /** The placement driver's round (poll, plan, act) on the meta leader. */
+  placementIntervalMs: number;
   /** Automatic splits (node/auto-split.ts): a shard past either bound splits near its middle; 0 turns one off. */
   splitMaxKeys: number;
   splitMaxBytes: number;
