@@ -52,7 +52,10 @@ function envelopeTuple({ groupId, message: m }: RaftEnvelope): unknown[] {
     case 'appendResp':
       return [groupId, 5, m.from, m.to, m.term, m.reject, m.index, m.rejectHint, m.hintTerm];
     case 'heartbeat':
-      return [groupId, 6, m.from, m.to, m.term, m.commit, m.context];
+      // The quiesce flag is an optional 8th element (older decoders ignore it).
+      return m.quiesce === true
+        ? [groupId, 6, m.from, m.to, m.term, m.commit, m.context, true]
+        : [groupId, 6, m.from, m.to, m.term, m.commit, m.context];
     case 'heartbeatResp':
       return [groupId, 7, m.from, m.to, m.term, m.context];
     case 'snapshot':
@@ -127,6 +130,7 @@ function toEnvelope(v: unknown): RaftEnvelope {
       break;
     case 'heartbeat':
       message = { type, from, to, term: mTerm, commit: index(t[5], 'commit'), context: uint(t[6], 'context') };
+      if (t.length > 7 && bool(t[7], 'quiesce')) message.quiesce = true;
       break;
     case 'heartbeatResp':
       message = { type, from, to, term: mTerm, context: uint(t[5], 'context') };

@@ -107,7 +107,20 @@ export type Message =
       rejectHint: Index;
       hintTerm: Term;
     }
-  | { type: 'heartbeat'; from: NodeId; to: NodeId; term: Term; commit: Index; context: number }
+  | {
+      type: 'heartbeat';
+      from: NodeId;
+      to: NodeId;
+      term: Term;
+      commit: Index;
+      context: number;
+      /**
+       * Set only by the host (node/quiescence.ts), never by the core: the leader's group goes quiet after
+       * this heartbeat; the receiver stops ticking the group until a message or a suspected failure wakes it.
+       * The core treats it as any heartbeat.
+       */
+      quiesce?: boolean;
+    }
   | { type: 'heartbeatResp'; from: NodeId; to: NodeId; term: Term; context: number }
   | { type: 'snapshot'; from: NodeId; to: NodeId; term: Term; snapshot: Snapshot }
   | { type: 'timeoutNow'; from: NodeId; to: NodeId; term: Term };

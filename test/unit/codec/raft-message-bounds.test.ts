@@ -196,3 +196,16 @@ describe('stored raft records use the same bounds', () => {
     expect(codeOf(() => decodeEntry(encodeRecord([1, TERM_MAX + 1, 5])))).toBe('CORRUPTION');
   });
 });
+
+describe('the quiesce flag of a heartbeat (node/quiescence.ts)', () => {
+  it('round-trips when set, is absent when not, and an older 7-element heartbeat still decodes', () => {
+    roundTrips({ type: 'heartbeat', from: 1, to: 2, term: 5, commit: 3, context: 0, quiesce: true });
+    roundTrips({ type: 'heartbeat', from: 1, to: 2, term: 5, commit: 3, context: 0 });
+    const plain = decodeRaftMessage(packr.pack([4, 6, 1, 2, 5, 3, 0]));
+    expect(plain.message).toEqual({ type: 'heartbeat', from: 1, to: 2, term: 5, commit: 3, context: 0 });
+  });
+
+  it('refuses a flag that is not a boolean', () => {
+    expect(rejectedTuple([4, 6, 1, 2, 5, 3, 0, 'yes'])).toBe('INVALID_ARGUMENT');
+  });
+});
