@@ -1,7 +1,7 @@
 /**
  * L2 transport: peer links over gRPC streams (proto/raft.proto) carrying opaque encoded messages for all
  * groups: one outgoing Raft.Stream per peer, bounded outboxes, reconnect with jittered backoff,
- * unreachable reports, chunked snapshot streaming, meta command forwarding; the peer door (handshake,
+ * unreachable reports, chunked snapshot streaming, meta command forwarding, placement calls; the peer door (handshake,
  * cluster id, peer mutual TLS).
  */
 export { Transport } from './transport';
@@ -15,6 +15,13 @@ export {
   FORWARD_META_HANDLER_MS_MAX,
   FORWARD_META_RESULT_BYTES_MAX,
 } from './meta-forward';
+export {
+  PLACEMENT_CONCURRENT_MAX,
+  PLACEMENT_HANDLER_MS_MAX,
+  PLACEMENT_REQUEST_BYTES_MAX,
+  PLACEMENT_RESPONSE_BYTES_MAX,
+} from './placement-rpc';
+export type { PlacementHandler } from './placement-rpc';
 export {
   ADDRESS_BYTES_MAX,
   HANDSHAKE_HEADERS,

@@ -8,7 +8,9 @@
  * - sendSnapshot streams chunks to a peer with backpressure and always settles: every wait races the call's
  *   end, a stall limit (snapshotStallMs) and the transfer's timeout (snapshotTimeoutMs); close() ends sends in flight;
  * - forwardMeta asks a peer (the meta shard's leader) to apply an encoded meta command (meta-forward.ts);
- *   the peer's refusal comes back as the node's own TesseraError (peer-error-wire.ts).
+ *   the peer's refusal comes back as the node's own TesseraError (peer-error-wire.ts);
+ * - placement carries the placement driver's report and action requests (placement-rpc.ts) to a peer,
+ *   served by the handler set with setPlacementHandler (src/placement), bounded the same way.
  *
  * The peer door (handshake.ts): every call carries the handshake; before anything reaches the handler
  * the receiver checks the protocol version, the sender's node id (valid, not ours), that the call is
@@ -53,6 +55,15 @@ import {
   type ForwardServeCall,
 } from './meta-forward';
 import { peerChannelCredentials, type PeerTlsMaterial } from './peer-credentials';
+import {
+  PLACEMENT_CONCURRENT_MAX,
+  answerPlacement,
+  placementBodyFault,
+  placementCall,
+  type PlacementHandler,
+  type PlacementReply,
+  type PlacementServeCall,
+} from './placement-rpc';
 import { loadRaftProto, type MessageBatchWire, type SnapshotAckWire, type SnapshotChunkWire } from './proto';
 
 export interface IncomingSnapshot {
@@ -142,6 +153,9 @@ export class Transport {
   /** Ends each outgoing snapshot send and meta forward in flight (close() calls them). */
   private readonly callAborts = new Set<(why: string) => void>();
   private readonly forwardSlots = new PeerCallSlots(FORWARD_META_CONCURRENT_MAX);
+  /** Serves Raft.Placement (src/placement); null: such calls are refused. */
+  private placementHandler: PlacementHandler | null = null;
+  private readonly placementSlots = new PeerCallSlots(PLACEMENT_CONCURRENT_MAX);
 
   constructor(options: TransportOptions) {
     this.opts = {
@@ -168,6 +182,11 @@ export class Transport {
 
   setHandler(handler: TransportHandler): void {
     this.handler = handler;
+  }
+
+  /** What serves Raft.Placement calls (placement-rpc.ts); the calls' authentication stays the transport's. */
+  setPlacementHandler(handler: PlacementHandler | null): void {
+    this.placementHandler = handler;
   }
 
   /** Add or re-address a peer. Self is ignored. */
@@ -331,6 +350,32 @@ export class Transport {
     });
   }
 
+  /**
+   * Sends one encoded placement request to peer `to` (placement-rpc.ts); resolves with its encoded answer.
+   * Rejects like forwardMeta: the peer's own error, INVALID_ARGUMENT (not sent), DEADLINE_EXCEEDED or UNAVAILABLE.
+   */
+  async placement(to: NodeId, body: Buffer, timeoutMs: number): Promise<Buffer> {
+    const fault = placementBodyFault(body);
+    if (fault !== null) throw fault;
+    if (!(timeoutMs > 0 && Number.isFinite(timeoutMs)))
+      throw new TesseraError('INVALID_ARGUMENT', `a placement call needs a positive timeout, not ${timeoutMs}`);
+    const client = this.links.get(to)?.currentClient();
+    const metadata = client ? this.outgoingHandshake(to) : null;
+    if (!client || metadata === null || this.closed)
+      throw new TesseraError('UNAVAILABLE', `cannot reach peer ${to} for placement (no connection or cluster id)`);
+    const stub = (client as unknown as { placement: Parameters<typeof placementCall>[0] }).placement;
+    return placementCall(stub.bind(client), metadata, body, {
+      selfId: this.opts.selfId,
+      to,
+      timeoutMs,
+      answerProves: (answer) => this.answerProves(metadata, answer, to),
+      track: (cancel) => {
+        this.callAborts.add(cancel);
+        return () => this.callAborts.delete(cancel);
+      },
+    });
+  }
+
   /** Add the Raft peer service to a gRPC server (the node's single server). */
   registerOn(server: grpc.Server): void {
     server.addService(loadRaftProto().service, {
@@ -341,6 +386,7 @@ export class Transport {
       ) => this.acceptSnapshot(call, cb),
       fetchRepairSnapshot: (call: RepairServeCall) => this.serveRepair(call),
       forwardMeta: (call: ForwardServeCall, reply: ForwardReply) => this.serveForwardMeta(call, reply),
+      placement: (call: PlacementServeCall, reply: PlacementReply) => this.servePlacement(call, reply),
     });
   }
 
@@ -488,6 +534,19 @@ export class Transport {
     if (peer === null) return;
     const ctx = { peer, handler: handler.onForwardMeta.bind(handler), slots: this.forwardSlots };
     void answerForwardMeta(call, reply, ctx);
+  }
+
+  /** Raft.Placement: the door, the request's from/to, then placement-rpc.ts (size, slots, the handler). */
+  private servePlacement(call: PlacementServeCall, reply: PlacementReply): void {
+    const handler = this.placementHandler;
+    const refuse = (code: grpc.status, details: string): void => reply({ code, details });
+    if (this.closed || this.handler === null || handler === null) {
+      refuse(grpc.status.UNAVAILABLE, 'node not ready for placement calls');
+      return;
+    }
+    const peer = this.admit(call, call.request, 'placement', refuse);
+    if (peer === null) return;
+    void answerPlacement(call, reply, { peer, handler, slots: this.placementSlots });
   }
 
   /**
