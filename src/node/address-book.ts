@@ -98,6 +98,13 @@ export class AddressBook {
   }
 
   /** Every member with a known peer address, as [id, peer address], sorted by id (what to dial). */
+  /** The ids whose peer address is known (what the transport can dial). */
+  peerIds(): NodeId[] {
+    const out: NodeId[] = [];
+    for (const [id, m] of this.members) if (m.peer !== null) out.push(id);
+    return out;
+  }
+
   entries(): [NodeId, string][] {
     const out: [NodeId, string][] = [];
     for (const [id, m] of this.members) if (m.peer !== null) out.push([id, m.peer]);

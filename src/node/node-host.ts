@@ -68,6 +68,14 @@ import {
   withMemberAddresses,
 } from './membership';
 import { checkMembershipChange, type GuardDecision, type GuardedChange, type MemberProgress } from './membership-guard';
+import {
+  NODE_BEAT_GROUP,
+  Quiescence,
+  encodeNodeBeat,
+  leaderMayQuiesce,
+  quiesceHeartbeats,
+  wakesQuietGroup,
+} from './quiescence';
 import { ReadyLoop, type PersistWrite, type ReadyLoopIo } from './ready-loop';
 import { SelfRepair } from './self-repair';
 import { abandonStaging, beginStaging, stepStaged } from './snapshot-staging';
@@ -131,6 +139,10 @@ export class NodeHost implements TransportHandler {
   private readonly peerRejectedLogged = new Map<PeerRejection, Set<NodeId>>();
   /** When a message from each member was last stepped (ms, monotonic): liveness for the membership guard. */
   private readonly lastHeardMs = new Map<NodeId, number>();
+  /** Groups with nothing to do go quiet: neither ticked nor heartbeating (quiescence.ts). */
+  private readonly quiescence: Quiescence;
+  /** Ticks since the last node beat (one per peer per heartbeat interval; quiescence.ts). */
+  private ticksSinceBeat = 0;
   /**
    * AddNode/RemoveNode calls still running, by node: a client whose attempt timed out retries while the
    * first call still waits for the node to catch up; the retry joins that call instead of racing it (two
@@ -170,6 +182,10 @@ export class NodeHost implements TransportHandler {
       chunkBytes: opts.config.snapshotChunkBytes,
       schedule: () => this.schedule(),
     };
+    this.quiescence = new Quiescence({
+      idleTicksToQuiesce: 2 * this.cfg.timing.heartbeatTicks + 2,
+      suspectAfterMs: this.cfg.timing.electionMs,
+    });
     this.autoSplit = new AutoSplit({
       splitMaxKeys: opts.config.splitMaxKeys,
       splitMaxBytes: opts.config.splitMaxBytes,
@@ -733,6 +749,7 @@ export class NodeHost implements TransportHandler {
 
   private async changeMembership(g: Group, change: MembershipChange, timeoutMs: number): Promise<void> {
     this.checkOpen();
+    this.wake(g);
     const outcome = g.core.proposeMembership(change);
     if (!outcome.ok) throw this.dropError(g, outcome.reason, outcome.leader);
     const waiting = g.memberWaiters.add(outcome.index, outcome.term, timeoutMs);
@@ -749,6 +766,7 @@ export class NodeHost implements TransportHandler {
     const g = this.group(groupId);
     this.checkOpen();
     if (g.leader === to) return to;
+    this.wake(g);
     const outcome = g.core.transferLeader(to);
     if (!outcome.ok) {
       if (outcome.reason === 'notLeader') throw this.notLeader(g, outcome.leader);
@@ -841,6 +859,10 @@ export class NodeHost implements TransportHandler {
         this.rejectPeer(null, from, 'malformed', (e as Error).message);
         continue;
       }
+      if (env.groupId === NODE_BEAT_GROUP) {
+        if (env.message.from === from) this.lastHeardMs.set(from, performance.now());
+        continue;
+      }
       const g = this.groups.get(env.groupId);
       if (!g) {
         // Perhaps a split's right-hand group this node opens in a moment (early-messages.ts), or one whose split
@@ -862,15 +884,24 @@ export class NodeHost implements TransportHandler {
         this.rejectPeer(g, from, 'not_member');
         continue;
       }
+      if (this.quiescence.isQuiet(g.id) && wakesQuietGroup(env.message)) this.wake(g);
       const outcome = g.core.step(env.message);
       if (!outcome.ok && outcome.reason === 'invalidMessage') {
         this.rejectPeer(g, from, 'invalid_message', outcome.detail);
         continue;
       }
+      if (env.message.type === 'heartbeat' && env.message.quiesce === true) this.followerQuiesce(g, env.message.from);
       stepped = true;
     }
     if (stepped) this.lastHeardMs.set(from, performance.now());
     this.schedule();
+  }
+
+  /** A quiesce heartbeat was stepped: the group goes quiet here if it follows that leader (quiescence.ts). */
+  private followerQuiesce(g: Group, leader: NodeId): void {
+    const st = g.core.status();
+    if (st.role === 'follower' && st.leader === leader && st.commit === st.lastIndex)
+      this.quiescence.quiesce(g.id, [leader]);
   }
 
   /** Counts a dropped peer message; logs the first drop per (reason, sender), bounded in senders. */
@@ -939,6 +970,7 @@ export class NodeHost implements TransportHandler {
       this.rejectPeer(g, s.from, 'snapshot_not_member');
       throw new Error(`node ${s.from} is not a member of group ${g.id}`);
     }
+    this.wake(g);
     const message = env.message;
     const id = `${this.cfg.id}-${Date.now()}-${++this.stagingSeq}`;
     if (!beginStaging(g, id, message.snapshot.meta)) throw new Error(`group ${g.id} is already receiving a snapshot`);
@@ -997,9 +1029,12 @@ export class NodeHost implements TransportHandler {
 
   private tick(): void {
     for (const g of this.groups.values()) {
+      if (this.quiescence.isQuiet(g.id)) continue;
       g.core.tick();
       this.repair.poll(g);
+      if (g.isLeader && g.id !== META_SHARD_ID) this.maybeQuiesce(g);
     }
+    this.beatPeers();
     const metaGroup = this.groups.get(META_SHARD_ID);
     if (metaGroup?.isLeader) this.meta.onLeader(metaGroup);
     this.autoSplit.poll();
@@ -1010,11 +1045,55 @@ export class NodeHost implements TransportHandler {
     this.loop.schedule();
   }
 
+  /**
+   * A leader's group goes quiet after enough idle ticks (quiescence.ts): its members get a quiesce heartbeat
+   * and nobody ticks it until something wakes it. The meta group never goes quiet (its leader acts on ticks).
+   */
+  private maybeQuiesce(g: Group): void {
+    const st = g.core.status();
+    const now = performance.now();
+    const heard = (id: NodeId): boolean => now - (this.lastHeardMs.get(id) ?? -Infinity) <= this.cfg.timing.electionMs;
+    const pending =
+      g.proposalQueue.length > 0 ||
+      g.waiters.size > 0 ||
+      g.memberWaiters.size > 0 ||
+      g.reads.size > 0 ||
+      g.staging !== null;
+    if (!this.quiescence.leaderTicked(g.id, leaderMayQuiesce(st, { applied: g.sm.applied, pending }, heard))) return;
+    this.sendMessages(g, quiesceHeartbeats(st), true);
+    this.opts.transport.flush();
+    this.quiescence.quiesce(
+      g.id,
+      [...st.progress!.keys()].filter((id) => id !== this.cfg.id),
+    );
+  }
+
+  /** Wakes a quiet group (it ticks again); see quiescence.ts for who calls it. */
+  private wake(g: Group): void {
+    if (this.quiescence.wake(g.id)) this.schedule();
+  }
+
+  /**
+   * Node liveness without group traffic: one node beat per known peer per heartbeat interval, and the
+   * quiet groups that depend on a peer not heard for an election timeout wake (quiescence.ts).
+   */
+  private beatPeers(): void {
+    this.opts.metrics.quiescentGroups.set(this.quiescence.quietCount);
+    if (++this.ticksSinceBeat < this.cfg.timing.heartbeatTicks) return;
+    this.ticksSinceBeat = 0;
+    for (const peer of this.addresses.peerIds()) {
+      if (peer === this.cfg.id) continue;
+      this.opts.transport.send(peer, encodeNodeBeat(this.cfg.id, peer));
+    }
+    if (this.quiescence.wakeSuspected(performance.now(), (id) => this.lastHeardMs.get(id)).length > 0) this.schedule();
+  }
+
   /** The ready loop's I/O: LevelDB (one synced batch per run), the transport, the state machine. */
   private makeIo(): ReadyLoopIo<Group> {
     return {
       groups: () => this.groups.values(),
       feed: (g) => {
+        if (g.proposalQueue.length > 0 || g.reads.size > 0) this.wake(g);
         if (g.proposalQueue.length > 0) this.flushProposals(g);
         if (g.isLeader) g.reads.startRound((ctx) => this.startReadIndex(g, ctx));
       },

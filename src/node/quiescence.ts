@@ -26,7 +26,32 @@
  * the by-node index holds exactly the quiet groups (bounded by the group count).
  */
 import type { GroupId, NodeId } from '../base';
+import { encodeRaftMessage } from '../codec';
 import type { Message, Status } from '../raft';
+
+/**
+ * The group id of node beats: a heartbeat of term 0 with group id 0 (no group has it), sent once per peer
+ * per heartbeat interval so a peer is heard even when all its groups are quiet. The receiver only notes
+ * when it heard the sender; the core never sees one. An older node counts it as a message for an unknown
+ * group and drops it.
+ */
+export const NODE_BEAT_GROUP = 0;
+const beats = new Map<string, Buffer>();
+
+/** The encoded node beat from `from` to `to` (cached: the same bytes every time). */
+export function encodeNodeBeat(from: NodeId, to: NodeId): Buffer {
+  const key = `${from}>${to}`;
+  let buf = beats.get(key);
+  if (buf === undefined) {
+    buf = encodeRaftMessage({
+      groupId: NODE_BEAT_GROUP,
+      message: { type: 'heartbeat', from, to, term: 0, commit: 0, context: 0 },
+    });
+    if (beats.size >= 4096) beats.clear();
+    beats.set(key, buf);
+  }
+  return buf;
+}
 
 export interface QuiescenceOptions {
   /** Consecutive idle ticks before a leader quiesces its group (at least two heartbeat rounds). */

@@ -48,6 +48,8 @@ export interface NodeMetrics {
   /** Shards (KV groups) this node hosts a replica of, and of those the ones it leads. */
   shards: Gauge;
   shardLeaders: Gauge;
+  /** Groups on this node that are quiet (node/quiescence.ts: neither ticked nor heartbeating). */
+  quiescentGroups: Gauge;
   snapshotsSent: Counter<'outcome'>;
   snapshotsReceived: Counter<'outcome'>;
   grpcLatencySeconds: Histogram<'method' | 'code'>;
@@ -215,6 +217,11 @@ function storageMetrics(r: Registry[]) {
       registers: r,
     }),
     shards: new Gauge({ name: 'tessera_shards', help: 'Shards this node hosts a replica of', registers: r }),
+    quiescentGroups: new Gauge({
+      name: 'tessera_quiescent_groups',
+      help: 'Groups on this node that are quiet: neither ticked nor heartbeating until a request or a suspected failure wakes them',
+      registers: r,
+    }),
     shardLeaders: new Gauge({
       name: 'tessera_shard_leaders',
       help: 'Shards whose replica on this node is the leader',
