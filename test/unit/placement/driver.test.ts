@@ -1,0 +1,141 @@
+/**
+ * The placement driver (src/placement/driver.ts) against a fake cluster (fake-cluster.ts): it acts only on
+ * the meta leader, re-creates a dead node's replicas after the dead timeout (not before), empties a draining
+ * node, keeps an action in flight until it settled and was seen in a report, and retries a failed action.
+ */
+import { describe, expect, it } from 'vitest';
+import { FakeCluster } from './fake-cluster';
+
+/** Five nodes, shard 1 on 1, 2, 3 led by 1; shard 3 on 1, 2, 3 led by 2. */
+function cluster(): FakeCluster {
+  const c = new FakeCluster([1, 2, 3, 4, 5]);
+  c.addShard(1, [1, 2, 3], 1, '', 'm');
+  c.addShard(3, [1, 2, 3], 2, 'm', null);
+  return c;
+}
+
+describe('the placement driver', () => {
+  it('does nothing, not even polling, unless this node leads the meta shard', async () => {
+    const c = cluster();
+    c.metaLeader = false;
+    const d = c.driver(1);
+    await c.rounds(d, 3);
+    expect(c.reportCalls).toEqual([]);
+    expect(c.acts).toEqual([]);
+    expect(d.lastView()).toBeNull();
+    c.metaLeader = true;
+    await c.rounds(d, 1);
+    expect(new Set(c.reportCalls)).toEqual(new Set([2, 3, 4, 5]));
+    const view = d.lastView()!;
+    expect(view.shards.map((s) => [s.id, s.leader])).toEqual([
+      [1, 1],
+      [3, 2],
+    ]);
+    expect(view.nodes.find((n) => n.id === 1)).toMatchObject({ replicas: 2, leaders: 1, state: 'up' });
+    c.metaLeader = false;
+    await c.rounds(d, 1);
+    expect(d.lastView()).toBeNull();
+  });
+
+  it("re-creates a dead node's replicas on live nodes after the dead timeout, and not before", async () => {
+    const c = cluster();
+    c.dead.add(3);
+    const d = c.driver(1, { deadNodeTimeoutMs: 30_000 });
+    // Rebalancing onto the empty nodes 4 and 5 is allowed; nothing may replace node 3 yet.
+    await c.rounds(d, 20);
+    expect(c.acts.filter((a) => a.request.kind === 'removeReplica' && a.request.node === 3)).toEqual([]);
+    expect(c.replicasOf(1).voters).toContain(3);
+    await c.rounds(d, 30);
+    for (const shard of [1, 3]) {
+      const r = c.replicasOf(shard);
+      expect(r.voters).toHaveLength(3);
+      expect(r.voters).not.toContain(3);
+      expect(r.learners).toEqual([]);
+    }
+    const added = c.acts.filter((a) => a.request.kind === 'addLearner' && a.request.node !== 3);
+    expect(added.length).toBeGreaterThanOrEqual(2);
+    // addLearner carries the target's own addresses from its report.
+    expect(added[0]!.request.client).toMatch(/^c[45]:1$/);
+    expect(await c.counted({ cause: 'dead-node', outcome: 'ok' })).toBeGreaterThan(0);
+  });
+
+  it('moves every replica and leadership off a draining node', async () => {
+    const c = cluster();
+    c.setState(2, 'draining');
+    const d = c.driver(1);
+    await c.rounds(d, 30);
+    for (const shard of [1, 3]) {
+      const r = c.replicasOf(shard);
+      expect(r.voters).toHaveLength(3);
+      expect([...r.voters, ...r.learners]).not.toContain(2);
+      expect(c.shards.get(shard)!.leader).not.toBe(2);
+    }
+    const view = d.lastView()!;
+    expect(view.nodes.find((n) => n.id === 2)).toMatchObject({ state: 'draining', replicas: 0, leaders: 0 });
+  });
+
+  it('keeps one membership change per shard in flight until it settled, and never repeats it meanwhile', async () => {
+    const c = cluster();
+    c.setState(2, 'draining');
+    c.hold = true;
+    const d = c.driver(1);
+    await c.rounds(d, 5);
+    const perShard = (shard: number) => c.acts.filter((a) => a.request.shard === shard);
+    expect(perShard(1)).toHaveLength(1);
+    expect(perShard(3)).toHaveLength(1);
+    expect(d.actionsInFlight()).toHaveLength(2);
+    // Released: the changes apply; the next round sees them in fresh reports and takes the next step.
+    c.hold = false;
+    for (const release of c.held.splice(0)) release();
+    await d.whenIdle();
+    await c.rounds(d, 1);
+    expect(perShard(1)).toHaveLength(2);
+    expect(perShard(1)[1]!.request.kind).toBe('promoteLearner');
+    expect(perShard(1)[1]!.request.node).toBe(perShard(1)[0]!.request.node);
+  });
+
+  it('does not plan a change again from reports taken before it finished', async () => {
+    const c = new FakeCluster([1, 2, 3, 4]);
+    c.addShard(1, [1, 2], 1);
+    c.hold = true;
+    const d = c.driver(1);
+    await c.rounds(d, 1);
+    expect(c.acts.map((a) => a.request.kind)).toEqual(['addLearner']);
+    // The learner is added while the next round polls: node 1's report (taken first) does not show it yet.
+    c.hold = false;
+    c.onReportCall = () => {
+      for (const release of c.held.splice(0)) release();
+    };
+    await c.rounds(d, 1);
+    c.onReportCall = null;
+    await c.rounds(d, 3);
+    const kinds = c.acts.map((a) => `${a.request.kind} ${a.request.node}`);
+    expect(kinds.filter((k) => k.startsWith('addLearner'))).toEqual(['addLearner 3']);
+    expect(c.replicasOf(1).voters).toEqual([1, 2, 3]);
+  });
+
+  it('counts a failed action and plans it again in the next round', async () => {
+    const c = new FakeCluster([1, 2, 3, 4]);
+    c.addShard(1, [1, 2], 1);
+    c.failNext = 1;
+    const d = c.driver(1);
+    await c.rounds(d, 1);
+    expect(c.acts).toHaveLength(1);
+    expect(c.acts[0]!.request).toMatchObject({ kind: 'addLearner', node: 3 });
+    expect(await c.counted({ kind: 'addLearner', cause: 'under-replicated', outcome: 'failed' })).toBe(1);
+    expect(c.replicasOf(1).learners).toEqual([]);
+    await c.rounds(d, 1);
+    expect(c.acts).toHaveLength(2);
+    expect(c.acts[1]!.request).toMatchObject({ kind: 'addLearner', node: 3 });
+    expect(await c.counted({ kind: 'addLearner', outcome: 'ok' })).toBe(1);
+    expect(c.replicasOf(1).learners).toEqual([3]);
+  });
+
+  it("sends each action to the shard's leader as the reports name it, the meta leader's own directly", async () => {
+    const c = new FakeCluster([1, 2, 3, 4]);
+    c.addShard(1, [2, 3], 2);
+    const d = c.driver(1);
+    await c.rounds(d, 1);
+    expect(c.acts.map((a) => a.at)).toEqual([2]);
+  });
+});
