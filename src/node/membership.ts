@@ -49,15 +49,20 @@ export function decodeMemberContext(context: Uint8Array | null | undefined): Mem
   return { client: m[1], peer: m[2] };
 }
 
+/**
+ * `sharesAnotherGroup`: whether a removed node is still a member of another group hosted here (a replica
+ * removed from one shard may still hold others: its link stays up then). Default: it shares none.
+ */
 export function learnFromConfigEntry(
   e: Entry & { kind: 'config' },
   self: NodeId,
   addresses: AddressBook,
   transport: Transport,
+  sharesAnotherGroup: (node: NodeId) => boolean = () => false,
 ): void {
   const change = e.change;
   if (change.type === 'removeNode') {
-    if (change.node !== self) transport.removePeer(change.node);
+    if (change.node !== self && !sharesAnotherGroup(change.node)) transport.removePeer(change.node);
     return;
   }
   const member = decodeMemberContext(change.context);

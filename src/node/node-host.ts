@@ -44,7 +44,7 @@ import type {
   Role,
   SnapshotMeta,
 } from '../raft';
-import type { IncomingSnapshot, RepairSource, TransportHandler } from '../transport';
+import { isValidAddress, type IncomingSnapshot, type RepairSource, type TransportHandler } from '../transport';
 import { EPOCH_UNRECORDED, loadGroupShard, splitRefusalError } from '../kv';
 import { META_SHARD_ID } from '../meta';
 import { AddressBook } from './address-book';
@@ -77,6 +77,10 @@ import {
   wakesQuietGroup,
 } from './quiescence';
 import { ReadyLoop, type PersistWrite, type ReadyLoopIo } from './ready-loop';
+import { ReplicaChanges, type ReplicaChange } from './replica-change';
+import { destroyDecision, destroyRanges, removalOfSelf, type PendingDestroy } from './replica-destroy';
+import { Tombstones, reopenAllowed, type Tombstone } from './tombstones';
+import { Farewells } from './farewells';
 import { SelfRepair } from './self-repair';
 import { abandonStaging, beginStaging, stepStaged } from './snapshot-staging';
 import { sendSnapshot, stageSnapshot, type SnapshotSendContext } from './snapshot-transfer';
@@ -149,10 +153,18 @@ export class NodeHost implements TransportHandler {
    * promotions: the second was refused once the first applied). At most one entry per member id.
    */
   private readonly memberCallsInFlight = new Map<NodeId, { key: string; done: Promise<MemberInfo[]> }>();
+  /** Per-shard replica changes on the groups this node leads (replica-change.ts). */
+  private readonly replicaChanges: ReplicaChanges;
+  /** Groups this node applied its own removal from, waiting to be destroyed (replica-destroy.ts; one per group). */
+  private readonly pendingDestroys = new Map<GroupId, PendingDestroy>();
+  /** Replicas this leader removed, to be told their removal committed (farewells.ts). */
+  private readonly farewells = new Farewells();
 
   private constructor(
     private readonly opts: NodeHostOptions,
     readonly addresses: AddressBook,
+    /** Destroyed replicas (tombstones.ts). */
+    private readonly tombstones: Tombstones,
   ) {
     this.cfg = opts.config;
     this.earlyMessages = new EarlyMessages(2 * opts.config.timing.electionMs);
@@ -211,6 +223,7 @@ export class NodeHost implements TransportHandler {
       logger: opts.logger,
       retryMs: opts.config.timing.tickMs * 5,
     });
+    this.replicaChanges = this.makeReplicaChanges();
     this.repair = new SelfRepair({
       selfId: opts.config.id,
       fetch: (to, groupId, minIndex) => opts.transport.fetchRepairSnapshot(to, groupId, minIndex),
@@ -230,7 +243,7 @@ export class NodeHost implements TransportHandler {
       selfClientAddress: config.advertiseAddress,
       initialAreClientAddresses: config.peerListen === null,
     });
-    const host = new NodeHost(opts, addresses);
+    const host = new NodeHost(opts, addresses, await Tombstones.open(store.db));
     for (const [id, address] of addresses.entries()) transport.setPeer(id, address);
     await host.openKvGroups();
     await host.openMeta();
@@ -253,7 +266,8 @@ export class NodeHost implements TransportHandler {
       store.groupsWithShardRecord(),
     );
     const whole: KeyRange = { start: Buffer.alloc(0), end: null };
-    for (const id of open) if (!withoutRaftState.includes(id)) await this.openGroup(id, whole);
+    for (const id of open)
+      if (!withoutRaftState.includes(id) && !this.tombstones.has(id)) await this.openGroup(id, whole);
     for (const id of withoutRaftState) {
       const shard = await loadGroupShard(store.db, id, { ...whole, epoch: EPOCH_UNRECORDED });
       const parent = [...this.groups.values()].find((g) => g.kvSm.shard.end?.equals(shard.start) ?? false);
@@ -267,6 +281,7 @@ export class NodeHost implements TransportHandler {
 
   /** Opens the meta shard's group (meta-host.ts). */
   private async openMeta(): Promise<void> {
+    if (this.tombstones.has(META_SHARD_ID)) return; // destroyed here; reopened only if added again
     const { group } = await openMetaGroup(
       META_SHARD_ID,
       this.cfg,
@@ -292,7 +307,21 @@ export class NodeHost implements TransportHandler {
    * for their first snapshot; split-groups.ts), which own nothing until it gives them a range.
    */
   private *initializedKvGroups(): Iterable<Group> {
-    for (const g of this.kvGroups()) if (g.id === WHOLE_KEYSPACE_GROUP || g.kvSm.applied > 0) yield g;
+    for (const g of this.kvGroups()) if (this.isInitialized(g)) yield g;
+  }
+
+  /**
+   * A KV replica owns keys once it applied anything; the first data shard also while it has members before
+   * applying (bootstrapped from --peers). Not on a node started with --join that no leader contacted yet: that
+   * one has no configuration and owns nothing (else it would claim the whole keyspace and refuse, by rule 2,
+   * the snapshot of any shard added to the node).
+   */
+  private isInitialized(g: Group): boolean {
+    if (g.kv === null) return false;
+    if (g.kvSm.applied > 0) return true;
+    if (g.id !== WHOLE_KEYSPACE_GROUP) return false;
+    const c = g.core.status().config;
+    return c.voters.length > 0 || c.learners.length > 0;
   }
 
   private rebuildShards(): void {
@@ -300,7 +329,11 @@ export class NodeHost implements TransportHandler {
     this.opts.metrics.shards.set(this.shards.size);
   }
 
-  private async openGroup(groupId: GroupId, range: KeyRange): Promise<void> {
+  private async openGroup(
+    groupId: GroupId,
+    range: KeyRange,
+    bootstrap = groupId === WHOLE_KEYSPACE_GROUP,
+  ): Promise<void> {
     const { config, store } = this.opts;
     const undecodable = this.opts.metrics.undecodableEntries.labels({ group: String(groupId) });
     let undecodableLogged = false;
@@ -334,11 +367,12 @@ export class NodeHost implements TransportHandler {
       this.opts.random.fork(),
       onUndecodable,
       onCorruptRead,
-      groupId === WHOLE_KEYSPACE_GROUP,
+      bootstrap,
     );
     // Learn member addresses from config entries still in the log.
     for (const e of durable?.entries ?? [])
-      if (e.kind === 'config') learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport);
+      // Links stay while replaying (a removed node may hold another group; sharesOtherGroup decides on apply).
+      if (e.kind === 'config') learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport, () => true);
     this.groups.set(groupId, g);
     const st = g.core.status();
     this.opts.logger.info(
@@ -622,6 +656,50 @@ export class NodeHost implements TransportHandler {
   }
 
   /**
+   * One replica change of any group this node leads (a data shard, the first one included, or the meta
+   * shard): add a learner on a node whose addresses this node knows, promote it once caught up, or remove a
+   * replica (this leader's own too: it hands leadership over). Idempotent; see replica-change.ts.
+   */
+  changeReplica(groupId: number, change: ReplicaChange, timeoutMs = this.cfg.requestTimeoutMs): Promise<MemberInfo[]> {
+    return this.replicaChanges.change(groupId, change, timeoutMs);
+  }
+
+  /** Moves a replica of a group this node leads from one node to another, never below its voter count. */
+  moveReplica(groupId: number, from: NodeId, to: NodeId, timeoutMs = this.cfg.requestTimeoutMs): Promise<MemberInfo[]> {
+    return this.replicaChanges.move(groupId, from, to, timeoutMs);
+  }
+
+  /**
+   * Teaches this node a node's addresses (persisted in the address book) and dials it: a node that joined
+   * and was registered in the meta shard but shares no group with this one yet. Invalid addresses are
+   * refused (INVALID_ARGUMENT); this node's own entry is never changed here.
+   */
+  learnNodeAddress(id: NodeId, client: string, peer: string): void {
+    if (!Number.isSafeInteger(id) || id < 1 || id > 0xffff_ffff)
+      throw new TesseraError('INVALID_ARGUMENT', `node id ${String(id)} is not a valid node id`);
+    if (id === this.cfg.id) return;
+    if (!isValidAddress(client) || !isValidAddress(peer))
+      throw new TesseraError('INVALID_ARGUMENT', `node ${id}: invalid address (client ${client}, peer ${peer})`);
+    this.addresses.setMember(id, peer, client);
+    this.opts.transport.setPeer(id, peer);
+  }
+
+  private makeReplicaChanges(): ReplicaChanges {
+    const changes = this.opts.metrics.replicaChanges;
+    return new ReplicaChanges({
+      self: this.cfg.id,
+      addresses: this.addresses,
+      group: (id) => this.group(id),
+      notLeader: (g) => this.dropError(g, g.leader === NO_NODE ? 'noLeader' : 'notLeader', g.leader),
+      guard: (g, change, catchUpIndex) => this.guard(g, change, catchUpIndex),
+      awaitCaughtUp: (g, node, deadline, timeoutMs) => this.awaitCaughtUp(g, node, deadline, timeoutMs),
+      changeMembership: (g, change, timeoutMs) => this.changeMembership(g, change, timeoutMs),
+      count: (kind, outcome) => changes.inc({ kind, outcome }),
+      log: (info, message) => this.opts.logger.info(info, message),
+    });
+  }
+
+  /**
    * Runs `call` unless a call for the same node is running: the same request (`key`) joins it, another
    * one is refused (UNAVAILABLE, retryable: it may go ahead once the first one ended).
    */
@@ -876,6 +954,7 @@ export class NodeHost implements TransportHandler {
         this.rejectPeer(g, from, 'spoofed_message_from', `message from ${env.message.from}`);
         continue;
       }
+      if (this.farewells.size > 0) this.farewells.observe(g.id, env.message);
       if (env.message.type === 'snapshot') {
         this.rejectPeer(g, from, 'snapshot_on_stream');
         continue;
@@ -1038,6 +1117,8 @@ export class NodeHost implements TransportHandler {
     const metaGroup = this.groups.get(META_SHARD_ID);
     if (metaGroup?.isLeader) this.meta.onLeader(metaGroup);
     this.autoSplit.poll();
+    if (this.pendingDestroys.size > 0) this.pollDestroys();
+    if (this.farewells.size > 0) this.sendFarewells();
     this.schedule();
   }
 
@@ -1182,8 +1263,19 @@ export class NodeHost implements TransportHandler {
         if (elapsedMs !== null) g.m.commitLatencySeconds.observe(elapsedMs / 1000);
       }
     };
+    const wasInitialized = this.isInitialized(g);
     const results = await g.sm.apply(entries, answerWrites);
     g.m.applyLatencySeconds.observe((this.clock.nowMs() - t0) / 1000);
+    if (!wasInitialized && this.isInitialized(g)) this.rebuildShards(); // a joined replica got its first entries
+    if (g.isLeader) this.noteRemovals(g, entries);
+    const removedAt = removalOfSelf(entries, this.cfg.id);
+    if (removedAt !== null) {
+      this.pendingDestroys.set(g.id, { index: removedAt, sinceMs: performance.now() });
+      this.opts.logger.info(
+        { group: g.id, index: removedAt },
+        'this replica was removed from its group: destroying it soon',
+      );
+    }
     if (g.kv !== null) {
       let bytes = 0;
       for (const e of entries) if (e.kind === 'normal') bytes += e.data.length;
@@ -1195,7 +1287,7 @@ export class NodeHost implements TransportHandler {
           await this.createSplitGroup(g, r.right, configAtSplit(g.core.status().config, entries, index));
     for (const e of entries) {
       if (e.kind === 'config') {
-        learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport);
+        learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport, (n) => this.sharesOtherGroup(n, g));
         g.memberWaiters.applied(e.index, e.term, true);
         g.waiters.applied(e.index, e.term, undefined);
         continue;
@@ -1243,12 +1335,112 @@ export class NodeHost implements TransportHandler {
   }
 
   /** Fails what waits on a group being replaced (its replica is reopened from the store). */
-  private retireGroup(g: Group): void {
-    const gone = () => new TesseraError('UNAVAILABLE', `group ${g.id} is being reopened on node ${this.cfg.id}; retry`);
+  private retireGroup(g: Group, why = 'is being reopened'): void {
+    const gone = () => new TesseraError('UNAVAILABLE', `group ${g.id} ${why} on node ${this.cfg.id}; retry`);
     this.failQueuedProposals(g, gone);
     g.waiters.failAll(gone);
     g.memberWaiters.failAll(gone);
     g.reads.failAll(gone());
+  }
+
+  /**
+   * On the leader, before the removals of `entries` take effect: each removed replica is told its removal
+   * committed once it is known to hold it (farewells.ts), so it applies it and destroys itself.
+   */
+  private noteRemovals(g: Group, entries: Entry[]): void {
+    const st = g.core.status();
+    for (const e of entries) {
+      if (e.kind !== 'config' || e.change.type !== 'removeNode' || e.change.node === this.cfg.id) continue;
+      const match = st.progress?.get(e.change.node)?.match ?? 0;
+      this.farewells.add({
+        groupId: g.id,
+        node: e.change.node,
+        index: e.index,
+        term: st.term,
+        holds: match >= e.index,
+        untilMs: performance.now() + 10 * this.cfg.timing.electionMs,
+      });
+    }
+  }
+
+  private sendFarewells(): void {
+    const heartbeatMs = this.cfg.timing.tickMs * this.cfg.timing.heartbeatTicks;
+    let sent = false;
+    for (const f of this.farewells.due(this.cfg.id, performance.now(), heartbeatMs)) {
+      // Only in the term of the leader that removed it (a heartbeat speaks for this leader's log).
+      const g = this.groups.get(f.groupId);
+      if (g === undefined || !g.isLeader || g.term !== f.message.term) continue;
+      this.opts.transport.send(f.message.to, encodeRaftMessage(f));
+      sent = true;
+    }
+    if (sent) this.opts.transport.flush();
+  }
+
+  /** Is `node` a member of a group hosted here other than `except`? */
+  private sharesOtherGroup(node: NodeId, except: Group): boolean {
+    for (const g of this.groups.values()) {
+      if (g === except) continue;
+      const c = g.core.status().config;
+      if (c.voters.includes(node) || c.learners.includes(node) || c.votersOutgoing.includes(node)) return true;
+    }
+    return false;
+  }
+
+  /** Destroys the removed replicas that are due (replica-destroy.ts), never while the ready loop runs. */
+  private pollDestroys(): void {
+    if (this.loop.isRunning || this.closed || this.fatal !== null) return;
+    const now = performance.now();
+    for (const [id, pending] of this.pendingDestroys) {
+      const g = this.groups.get(id);
+      if (g === undefined) {
+        this.pendingDestroys.delete(id);
+        continue;
+      }
+      const decision = destroyDecision(g, pending, this.cfg.id, now, this.cfg.timing.electionMs);
+      if (decision === 'wait') continue;
+      this.pendingDestroys.delete(id);
+      if (decision === 'cancel') {
+        this.opts.logger.info({ group: id }, 'this replica was added to its group again: not destroyed');
+        continue;
+      }
+      this.destroyReplica(g, pending);
+    }
+  }
+
+  /**
+   * Stops group `g` (this node applied its removal) and deletes its state with a tombstone in one batch
+   * (replica-destroy.ts). The group leaves the host synchronously, between two loop runs; the tombstone is
+   * in memory before the write, so a message arriving meanwhile does not reopen it.
+   */
+  private destroyReplica(g: Group, pending: PendingDestroy): void {
+    const initialized = this.isInitialized(g);
+    this.groups.delete(g.id);
+    this.retireGroup(g, 'was removed');
+    this.earlyMessages.take(g.id, performance.now());
+    this.unknownGroupsHeard.delete(g.id);
+    this.rebuildShards();
+    const owner = g.kv !== null && initialized ? overlappingShard(g.kv.shard, this.initializedKvGroups(), g) : null;
+    if (owner !== null)
+      this.opts.logger.error(
+        { group: g.id, owner: owner.id },
+        'a removed replica shares keys with another group of this node (rule 2 broken?): its data is kept',
+      );
+    const hs = g.syncedHardState;
+    const tombstone = this.tombstones.add({
+      groupId: g.id,
+      index: pending.index,
+      term: hs.term,
+      vote: hs.vote,
+      atMs: performance.now(),
+    });
+    const ranges = destroyRanges(g, initialized, owner !== null);
+    this.opts.store
+      .destroyGroup(g.id, ranges, [tombstone])
+      .then((keys) => {
+        this.opts.metrics.replicasDestroyed.inc();
+        this.opts.logger.info({ group: g.id, index: pending.index, keys }, 'removed replica destroyed');
+      })
+      .catch((e: unknown) => this.die(e));
   }
 
   /**
@@ -1258,7 +1450,10 @@ export class NodeHost implements TransportHandler {
    * only from a leader's append or heartbeat, at most UNINITIALIZED_GROUPS_MAX at a time.
    */
   private maybeOpenUninitialized(groupId: number, m: Message): void {
-    if (groupId === META_SHARD_ID || !isShardId(groupId) || this.opening.has(groupId as GroupId)) return;
+    const tombstone = this.tombstones.get(groupId);
+    // The meta group is always open, unless this node's replica of it was destroyed (then like any group).
+    if (groupId === META_SHARD_ID && tombstone === undefined) return;
+    if (!isShardId(groupId) || this.opening.has(groupId as GroupId)) return;
     if (m.type !== 'append' && m.type !== 'heartbeat') return;
     // Not while this node may still apply the split itself (it usually does within milliseconds): only once
     // the group's leader has been heard for an election timeout.
@@ -1270,12 +1465,14 @@ export class NodeHost implements TransportHandler {
       return;
     }
     if (now - firstHeard < this.cfg.timing.electionMs) return;
+    if (tombstone !== undefined && !reopenAllowed(tombstone, m.term, firstHeard, now, this.cfg.timing.electionMs))
+      return;
     let uninitialized = 0;
     for (const g of this.kvGroups()) if (g.id !== WHOLE_KEYSPACE_GROUP && g.kvSm.applied === 0) uninitialized++;
     if (uninitialized + this.opening.size >= UNINITIALIZED_GROUPS_MAX) return;
     const id = groupId as GroupId;
     this.unknownGroupsHeard.delete(groupId);
-    const opened = this.openGroup(id, { start: Buffer.alloc(0), end: null })
+    const opened = this.openReplica(id, tombstone)
       .then(() => {
         this.opts.logger.info(
           { group: id, from: m.from },
@@ -1288,6 +1485,22 @@ export class NodeHost implements TransportHandler {
       )
       .finally(() => this.opening.delete(id));
     this.opening.set(id, opened);
+  }
+
+  /**
+   * Opens an uninitialized replica of `id`; one destroyed here before (a tombstone: this node was added
+   * again) restarts from the tombstone's term and vote (tombstones.ts), and its tombstone is dropped.
+   */
+  private async openReplica(id: GroupId, tombstone: Tombstone | undefined): Promise<void> {
+    if (tombstone !== undefined) {
+      const hardState = { term: tombstone.term, vote: tombstone.vote, commit: 0 };
+      await this.opts.store.persist([{ groupId: id, hardState, entries: [], snapshot: null }]);
+      this.tombstones.remove(id);
+      await this.tombstones.save();
+      this.opts.logger.info({ group: id, term: tombstone.term }, 'reopening a destroyed replica: it was added again');
+    }
+    if (id === META_SHARD_ID) await this.openMeta();
+    else await this.openGroup(id, { start: Buffer.alloc(0), end: null }, false);
   }
 
   /** Compacts when due (compaction.ts): nothing to wait for on most Readys. */

@@ -45,6 +45,9 @@ export interface NodeMetrics {
   placementActions: Counter<'kind' | 'cause' | 'outcome'>;
   /** Splits this node's shard leaders carried out (issue 10). */
   splits: Counter;
+  /** Replica changes this node made as a group's leader (node/replica-change.ts), and replicas it destroyed. */
+  replicaChanges: Counter<'kind' | 'outcome'>;
+  replicasDestroyed: Counter;
   /** Shards (KV groups) this node hosts a replica of, and of those the ones it leads. */
   shards: Gauge;
   shardLeaders: Gauge;
@@ -209,6 +212,17 @@ function storageMetrics(r: Registry[]) {
       name: 'tessera_placement_actions_total',
       help: 'Placement actions this node carried out (leader moves), by kind, cause and outcome',
       labelNames: ['kind', 'cause', 'outcome'],
+      registers: r,
+    }),
+    replicaChanges: new Counter({
+      name: 'tessera_replica_changes_total',
+      help: 'Replica changes this node made as a group leader (addLearner, promoteLearner, removeReplica, move), by outcome (ok or an error code)',
+      labelNames: ['kind', 'outcome'],
+      registers: r,
+    }),
+    replicasDestroyed: new Counter({
+      name: 'tessera_replicas_destroyed_total',
+      help: 'Replicas this node destroyed after applying its own removal from their group (data, Raft log and records deleted)',
       registers: r,
     }),
     splits: new Counter({

@@ -43,6 +43,7 @@ import {
   hardStateKey,
   installMarkerKey,
   parseKey,
+  raftGroupRange,
   snapshotMetaKey,
 } from '../codec';
 import type { Entry } from '../raft';
@@ -368,6 +369,31 @@ export class NodeStore {
       await this.level.clear({ gte: entryKey(groupId, 0), lte: entryKey(groupId, throughIndex) });
       st.logFirst = throughIndex + 1;
       if (st.logLast < throughIndex) st.logLast = throughIndex;
+    });
+  }
+
+  /**
+   * Destroys a group's durable state in ONE synced batch (node/replica-destroy.ts): every r/G and m/G record,
+   * every key of `ranges` (the caller's: the user data of the replica's range, its snapshot staging, the meta
+   * shard's c/G records), plus `extra` (its tombstone). Afterwards the group has no Raft state here
+   * (listGroups, logBounds, groupsWithShardRecord no longer name it). Runs in the persist queue, so no write of
+   * the group is in flight meanwhile. Resolves with the number of keys deleted.
+   */
+  destroyGroup(groupId: number, ranges: readonly { gte: Buffer; lt: Buffer }[], extra: BatchOp[]): Promise<number> {
+    return this.serialize(async () => {
+      const raft = raftGroupRange(groupId);
+      const meta = { gte: Buffer.from(raft.gte), lt: Buffer.from(raft.lt) };
+      meta.gte[0] = META_RANGE.gte[0] as number;
+      meta.lt[0] = META_RANGE.gte[0] as number;
+      const ops: BatchOp[] = [];
+      for (const range of [raft, meta, ...ranges])
+        for await (const key of this.level.keys({ gte: range.gte, lt: range.lt })) ops.push({ type: 'del', key });
+      const deleted = ops.length;
+      ops.push(...extra);
+      await writeBatch(this.level, ops, true);
+      this.groups.delete(groupId);
+      this.shardRecordGroups = this.shardRecordGroups.filter((g) => g !== groupId);
+      return deleted;
     });
   }
 

@@ -43,6 +43,8 @@ export class TestCluster {
   private peers = '';
   private extraArgs: string[] = [];
   private root = '';
+  /** Nodes started by join(): their own --peers and --join (restart keeps them). */
+  private readonly joiners = new Map<number, string[]>();
 
   static async start(n: number, extraArgs: string[] = []): Promise<TestCluster> {
     const c = new TestCluster();
@@ -59,6 +61,17 @@ export class TestCluster {
     return c;
   }
 
+  /**
+   * Starts one more node with --join (it bootstraps no group: a leader adds it), knowing the addresses of the
+   * nodes started so far; they do not know its address (teach them, e.g. NodeHost.learnNodeAddress).
+   */
+  async join(id: number): Promise<TestNode> {
+    const server = new grpc.Server(serverOptions);
+    const port = await bindServer(server);
+    this.joiners.set(id, [`${this.peers},${id}=127.0.0.1:${port}`, '--join']);
+    return this.startNode(id, server, port);
+  }
+
   private async startNode(id: number, server: grpc.Server, port: number): Promise<TestNode> {
     const dataDir = join(this.root, `n${id}`);
     const config = loadNodeConfig({
@@ -68,12 +81,13 @@ export class TestCluster {
         '--listen',
         `127.0.0.1:${port}`,
         '--peers',
-        this.peers,
+        this.joiners.get(id)?.[0] ?? this.peers,
         '--data-dir',
         dataDir,
         '--profile',
         'low-latency',
         ...this.extraArgs,
+        ...(this.joiners.get(id)?.slice(1) ?? []),
       ],
       env: {},
     });

@@ -1,0 +1,182 @@
+// Per-shard replica changes on real in-process nodes (LevelDB, gRPC peers; harness.ts): a shard's replica
+// moves to a node that never hosted it (started with --join, taught by learnNodeAddress), the removed
+// replica destroys itself (Raft records and the user data of its range gone, a tombstone kept), stays
+// destroyed across a restart and is not reopened by stale messages.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { GroupId, NodeId } from '../../../src/base';
+import { dataRange, encodeRaftMessage, raftGroupRange } from '../../../src/codec';
+import type { NodeStore } from '../../../src/storage';
+import { TestCluster, putCommand, sleep, until, type TestNode } from './harness';
+
+let cluster: TestCluster | null = null;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = null;
+});
+
+const hosts = (n: TestNode, g: number) => n.host.groupIds().includes(g as GroupId);
+
+function leaderOf(c: TestCluster, g: number): TestNode | null {
+  return c.running().find((n) => hosts(n, g) && n.host.groupStatus(g as GroupId).role === 'leader') ?? null;
+}
+
+/** Runs `fn` on the group's leader, again when leadership moves under it. */
+async function onGroupLeader<T>(c: TestCluster, g: number, fn: (l: TestNode) => Promise<T>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const l = leaderOf(c, g);
+    try {
+      if (l) return await fn(l);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (!['NOT_LEADER', 'UNAVAILABLE', 'WRONG_SHARD'].includes(code ?? '') || Date.now() > deadline) throw e;
+    }
+    if (Date.now() > deadline) throw new Error(`no leader of group ${g}`);
+    await sleep(50);
+  }
+}
+
+async function countKeys(store: NodeStore, range: { gte: Buffer; lt: Buffer }): Promise<number> {
+  let n = 0;
+  for await (const _ of store.db.keys({ gte: range.gte, lt: range.lt })) n++;
+  return n;
+}
+
+/** 3 bootstrap nodes with keys a..z, split at m: returns the right-hand shard's id. */
+async function splitCluster(c: TestCluster): Promise<number> {
+  await c.onLeader(async (l) => {
+    for (const k of ['a', 'f', 'm', 'q', 'z']) await l.host.propose(1, putCommand(k, `v-${k}`));
+  });
+  const { right } = await c.onLeader((l) => l.host.splitShard(Buffer.from('m'), 5000));
+  await until(() => c.running().every((n) => hosts(n, right.id) && n.host.groupStatus(right.id).leader !== 0));
+  return right.id;
+}
+
+const address = (n: TestNode) => `127.0.0.1:${n.port}`;
+
+describe('per-shard replica changes', () => {
+  it('moves a shard replica to a node that never hosted it; the source destroys its replica, also after a restart', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    const r = await splitCluster(c);
+    const n4 = await c.join(4);
+    const leader = leaderOf(c, r)!;
+    const from = c.running().find((n) => n.id !== leader.id && n.id !== 4)!;
+    // Node 4 shares no group with the others: its address must be taught first.
+    await expect(leader.host.changeReplica(r, { kind: 'addLearner', node: 4 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('address of node 4 unknown'),
+    });
+    for (const n of c.running()) if (n.id !== 4) n.host.learnNodeAddress(4, address(n4), address(n4));
+    const members = await onGroupLeader(c, r, (l) => l.host.moveReplica(r, from.id, 4, 15_000));
+    expect(members.map((m) => [m.id, m.voter])).toEqual(
+      [1, 2, 3, 4].filter((id) => id !== from.id).map((id) => [id, true]),
+    );
+    // Node 4 holds the shard (and only it: it is no member of the first shard), with every key.
+    await until(() => hosts(n4, r) && n4.host.groupStatus(r as GroupId).applied > 5, 10_000, 'node 4 caught up');
+    expect(n4.host.listShards().map((s) => s.id)).toEqual([r]);
+    await onGroupLeader(c, r, (l) => l.host.transferLeader(r as GroupId, 4));
+    for (const k of ['m', 'q', 'z']) {
+      const got = await n4.host.read(r as GroupId, 'linearizable', (sm) => sm.get(Buffer.from(k)));
+      expect(got.value?.toString()).toBe(`v-${k}`);
+    }
+    // The source destroyed its replica: no group, no Raft records, no user data of the range; the first
+    // shard's keys are still there.
+    await until(() => !hosts(from, r), 10_000, 'source replica destroyed');
+    await until(async () => (await countKeys(from.store, raftGroupRange(r))) === 0, 5000, 'raft records gone');
+    expect(await countKeys(from.store, dataRange(Buffer.from('m'), null))).toBe(0);
+    expect(await countKeys(from.store, dataRange(Buffer.alloc(0), Buffer.from('m')))).toBe(2);
+    expect(from.store.logBounds(r)).toBeNull();
+    expect((await from.metrics.replicasDestroyed.get()).values[0]?.value).toBe(1);
+    expect(from.host.listShards().map((s) => s.id)).toEqual([1]);
+    // A restart does not reopen it.
+    const back = await c.restart(from.id);
+    expect(hosts(back, r)).toBe(false);
+    expect(back.host.listShards().map((s) => s.id)).toEqual([1]);
+    expect(await countKeys(back.store, raftGroupRange(r))).toBe(0);
+    await onGroupLeader(c, r, (l) => l.host.propose(r as GroupId, putCommand('x', 'after')));
+  }, 60_000);
+
+  it('stale messages of the old configuration do not reopen a destroyed replica', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    const r = await splitCluster(c);
+    const leader = leaderOf(c, r)!;
+    const gone = c.running().find((n) => n.id !== leader.id)!;
+    await onGroupLeader(c, r, (l) => l.host.changeReplica(r, { kind: 'removeReplica', node: gone.id }));
+    await until(() => !hosts(gone, r), 10_000, 'removed replica destroyed');
+    const term = leader.host.groupStatus(r as GroupId).term;
+    const electionMs = gone.config.timing.electionMs;
+    // A leader's delayed heartbeats and appends of before the removal, in its term, over 1.5 election
+    // timeouts (without the tombstone the node opens an uninitialized replica after one).
+    const stale = (commit: number) =>
+      encodeRaftMessage({
+        groupId: r,
+        message: { type: 'heartbeat', from: leader.id as NodeId, to: gone.id as NodeId, term, commit, context: 0 },
+      });
+    const t0 = Date.now();
+    while (Date.now() - t0 < 1.5 * electionMs) {
+      gone.host.onMessages(leader.id as NodeId, [stale(0)]);
+      await sleep(electionMs / 4);
+    }
+    gone.host.onMessages(leader.id as NodeId, [stale(0)]);
+    await sleep(100);
+    expect(hosts(gone, r)).toBe(false);
+  }, 40_000);
+
+  it('adds a learner to the meta group, promotes it, removes another replica, which destroys its meta replica', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    await c.waitForLeader();
+    const n4 = await c.join(4);
+    for (const n of c.running()) if (n.id !== 4) n.host.learnNodeAddress(4, address(n4), address(n4));
+    const META = 2;
+    await until(() => leaderOf(c, META) !== null, 10_000, 'meta leader');
+    const asLearner = await onGroupLeader(c, META, (l) =>
+      l.host.changeReplica(META, { kind: 'addLearner', node: 4 }, 10_000),
+    );
+    expect(asLearner.find((m) => m.id === 4)).toMatchObject({ voter: false });
+    // Idempotent: adding it again changes nothing.
+    await onGroupLeader(c, META, (l) => l.host.changeReplica(META, { kind: 'addLearner', node: 4 }));
+    const promoted = await onGroupLeader(c, META, (l) =>
+      l.host.changeReplica(META, { kind: 'promoteLearner', node: 4 }, 10_000),
+    );
+    expect(promoted.find((m) => m.id === 4)).toMatchObject({ voter: true });
+    // A follower answers NOT_LEADER.
+    const follower = c.running().find((n) => n.id !== 4 && n.host.groupStatus(META as GroupId).role !== 'leader')!;
+    await expect(follower.host.changeReplica(META, { kind: 'removeReplica', node: 4 })).rejects.toMatchObject({
+      code: 'NOT_LEADER',
+    });
+    const victim = c.running().find((n) => n.id !== 4 && n.host.groupStatus(META as GroupId).role !== 'leader')!;
+    const after = await onGroupLeader(c, META, (l) =>
+      l.host.changeReplica(META, { kind: 'removeReplica', node: victim.id }, 10_000),
+    );
+    expect(after.map((m) => m.id)).not.toContain(victim.id);
+    await until(() => !hosts(victim, META), 10_000, 'meta replica destroyed');
+    const metaRecords = raftGroupRange(META);
+    metaRecords.gte[0] = 0x63; // c/2/: the meta shard's records
+    metaRecords.lt[0] = 0x63;
+    await until(async () => (await countKeys(victim.store, metaRecords)) === 0, 5000, 'meta records gone');
+    const back = await c.restart(victim.id);
+    expect(hosts(back, META)).toBe(false);
+    expect(hosts(back, 1)).toBe(true);
+    // Removing a node that holds no replica is a no-op.
+    await onGroupLeader(c, META, (l) => l.host.changeReplica(META, { kind: 'removeReplica', node: victim.id }));
+  }, 60_000);
+
+  it('a leader removes itself from a data shard: leadership moves and its replica is destroyed', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    const r = await splitCluster(c);
+    const leader = leaderOf(c, r)!;
+    const members = await leader.host.changeReplica(r, { kind: 'removeReplica', node: leader.id }, 10_000);
+    expect(members.map((m) => m.id)).not.toContain(leader.id);
+    await until(() => !hosts(leader, r), 15_000, 'old leader replica destroyed');
+    await onGroupLeader(c, r, (l) => l.host.propose(r as GroupId, putCommand('q', 'v2')));
+    const next = leaderOf(c, r)!;
+    expect(next.id).not.toBe(leader.id);
+    const range = dataRange(Buffer.from('m'), null);
+    await until(async () => (await countKeys(leader.store, range)) === 0, 5000, 'data of the range gone');
+    expect(await countKeys(leader.store, dataRange(Buffer.alloc(0), Buffer.from('m')))).toBe(2);
+  }, 60_000);
+});
