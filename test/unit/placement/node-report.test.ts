@@ -1,0 +1,202 @@
+/**
+ * The serving side of Raft.Placement (src/placement/node-report.ts, wire.ts): a node's report from its
+ * host, actions only on a group it leads and at the planned epoch, the learner's addresses learned before
+ * it is added, hostile bodies refused; and the meta records the driver makes (meta-record.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { TesseraError, type Epoch, type GroupId, type NodeId, type ShardId } from '../../../src/base';
+import type { GroupStatusInfo, LocalShardInfo, MemberInfo } from '../../../src/node';
+import {
+  buildReport,
+  decodeReport,
+  decodeRequest,
+  encodeReport,
+  encodeRequest,
+  placementHandler,
+  plannedRecords,
+  runAction,
+  type PlacementHost,
+  type ReportContext,
+} from '../../../src/placement';
+import { encodeRecord } from '../../../src/codec';
+import { makeDescriptor, type ShardDescriptor } from '../../../src/shard';
+
+const members = (voters: NodeId[]): MemberInfo[] => voters.map((id) => ({ id, address: '', voter: true, match: 40 }));
+
+function fakeHost(role: 'leader' | 'follower') {
+  const calls: string[] = [];
+  const status = (groupId: GroupId): GroupStatusInfo => {
+    if (groupId !== 1 && groupId !== 2) throw new TesseraError('WRONG_SHARD', `group ${groupId} not hosted`);
+    return {
+      groupId,
+      leader: role === 'leader' ? 1 : 3,
+      term: 4,
+      role,
+      commit: 40,
+      applied: 40,
+      firstIndex: 1,
+      lastIndex: 40,
+      members: members([1, 2, 3]),
+      range: { start: Buffer.from(groupId === 2 ? 'meta' : ''), end: null },
+      kind: groupId === 2 ? 'meta' : 'data',
+    };
+  };
+  const shard: LocalShardInfo = {
+    id: 1,
+    start: Buffer.alloc(0),
+    end: null,
+    epoch: 5,
+    replicas: [],
+    leader: 1,
+    applied: 40,
+  };
+  const host: PlacementHost = {
+    nodeId: 1,
+    groupIds: () => [1, 2],
+    groupStatus: status,
+    listShards: () => [shard],
+    changeReplica: async (groupId, change) => {
+      calls.push(`change ${groupId} ${change.kind} ${change.node}`);
+      return members([1, 2, 3, change.node]);
+    },
+    transferLeader: async (groupId, to) => {
+      calls.push(`transfer ${groupId} ${to}`);
+      return to;
+    },
+    learnNodeAddress: (id, client, peer) => calls.push(`learn ${id} ${client} ${peer}`),
+  };
+  const ctx: ReportContext = {
+    host,
+    clusterId: () => 'c'.repeat(32),
+    client: 'h1:7001',
+    peer: 'h1:8001',
+    metaGroupId: 2,
+    metaEpoch: () => 9,
+    wallMs: () => 1234,
+  };
+  return { ctx, calls };
+}
+
+/** The TesseraError `p` rejects with. */
+const refusal = (p: Promise<unknown>): Promise<TesseraError> =>
+  p.then(
+    () => expect.fail('expected a refusal'),
+    (e: unknown) => e as TesseraError,
+  );
+
+const act = (
+  o: Partial<{ epoch: number; kind: 'addLearner' | 'removeReplica' | 'transferLeader'; shard: number }>,
+) => ({
+  shard: (o.shard ?? 1) as ShardId,
+  epoch: (o.epoch ?? 5) as Epoch,
+  kind: o.kind ?? ('addLearner' as const),
+  node: 4,
+  client: 'h4:7004',
+  peer: 'h4:8004',
+});
+
+describe('a node serving placement calls', () => {
+  it("reports every group it hosts, the leader's progress only where it leads, and round-trips the wire", () => {
+    const leader = buildReport(fakeHost('leader').ctx);
+    expect(leader).toMatchObject({ nodeId: 1, client: 'h1:7001', peer: 'h1:8001', sentAtMs: 1234 });
+    expect(leader.groups.map((g) => [g.id, g.epoch, g.isLeader, g.commit])).toEqual([
+      [1, 5, true, 40],
+      [2, 9, true, 40],
+    ]);
+    expect(leader.groups[0]!.members.map((m) => m.match)).toEqual([40, 40, 40]);
+    const follower = buildReport(fakeHost('follower').ctx);
+    expect(follower.groups[0]).toMatchObject({ isLeader: false, leader: 3, commit: 0 });
+    expect(follower.groups[0]!.members.map((m) => m.match)).toEqual([0, 0, 0]);
+    expect(decodeReport(encodeReport(leader))).toEqual(leader);
+  });
+
+  it('adds a learner only after learning its addresses, on the leader, at the planned epoch', async () => {
+    const { ctx, calls } = fakeHost('leader');
+    const answer = await runAction(ctx, act({}), 1000);
+    expect(calls).toEqual(['learn 4 h4:7004 h4:8004', 'change 1 addLearner 4']);
+    expect(answer.members.map((m) => m.node)).toEqual([1, 2, 3, 4]);
+    await runAction(ctx, act({ kind: 'transferLeader' }), 1000);
+    expect(calls.at(-1)).toBe('transfer 1 4');
+    const stale = await refusal(runAction(ctx, act({ epoch: 4 }), 1000));
+    expect([stale.code, stale.details.epoch]).toEqual(['WRONG_SHARD', 5]);
+    const notLeader = await refusal(runAction(fakeHost('follower').ctx, act({}), 1000));
+    expect([notLeader.code, notLeader.details.leaderId]).toEqual(['NOT_LEADER', 3]);
+    const unknown = await refusal(runAction(ctx, act({ shard: 7 }), 1000));
+    expect(unknown.code).toBe('WRONG_SHARD');
+    expect(calls).toHaveLength(3);
+  });
+
+  it('refuses hostile request bodies with INVALID_ARGUMENT, before anything is done', async () => {
+    const { ctx, calls } = fakeHost('leader');
+    const handle = placementHandler(ctx);
+    const bodies = [
+      Buffer.from('not a record'),
+      encodeRecord([3]),
+      encodeRecord([2, 1, 5, 9, 4, '', '']), // unknown kind
+      encodeRecord([2, 1, 5, 0, 4, '', '']), // addLearner without addresses
+      encodeRecord([2, 0, 5, 1, 4, '', '']), // shard 0
+      encodeRecord([2, 1, -1, 1, 4, '', '']), // epoch
+      encodeRecord([2, 1, 5, 1, 2 ** 33, '', '']), // node id
+      encodeRecord([2, 1, 5, 0, 4, 'no port', 'h:1']), // address
+    ];
+    for (const body of bodies) {
+      const e = await handle(2, body, 1000).catch((x: TesseraError) => x);
+      expect(e).toBeInstanceOf(TesseraError);
+      expect((e as TesseraError).code).toBe('INVALID_ARGUMENT');
+    }
+    expect(calls).toEqual([]);
+    const req = { type: 'act' as const, ...act({ kind: 'removeReplica' }), client: '', peer: '' };
+    expect(decodeRequest(encodeRequest(req))).toEqual(req);
+    expect(decodeReport(await handle(2, encodeRequest({ type: 'report' }), 1000)).nodeId).toBe(1);
+  });
+});
+
+const d = (id: number, epoch: number, replicas: [NodeId, 'voter' | 'learner'][]): ShardDescriptor =>
+  makeDescriptor({
+    id: id as ShardId,
+    start: Buffer.from(id === 2 ? 'meta' : ''),
+    end: null,
+    epoch: epoch as Epoch,
+    replicas: replicas.map(([node, role]) => ({ node, role })),
+  });
+
+describe("the driver's meta records", () => {
+  it('records the meta group step by step, and a data shard only when its epoch moved by exactly that step', () => {
+    const recorded = [
+      d(2, 3, [[1, 'voter']]),
+      d(1, 5, [
+        [1, 'voter'],
+        [2, 'voter'],
+      ]),
+      d(3, 5, [[1, 'voter']]),
+      d(4, 5, [[1, 'voter']]),
+    ];
+    const truth = [
+      d(2, 3, [
+        [1, 'voter'],
+        [2, 'voter'],
+      ]),
+      // One step, one epoch: recorded.
+      d(1, 6, [
+        [1, 'voter'],
+        [2, 'voter'],
+        [3, 'learner'],
+      ]),
+      // The shard did not count the change (same epoch): recording it would put the meta epoch ahead.
+      d(3, 5, [
+        [1, 'voter'],
+        [2, 'learner'],
+      ]),
+      // Two steps in one epoch (not one record).
+      d(4, 6, [
+        [1, 'voter'],
+        [2, 'voter'],
+      ]),
+    ];
+    expect(plannedRecords(truth, recorded, 2)).toEqual([
+      { type: 'changeReplicas', shard: 2, epoch: 3, change: 'addLearner', node: 2 },
+      { type: 'changeReplicas', shard: 1, epoch: 5, change: 'addLearner', node: 3 },
+    ]);
+    expect(plannedRecords(recorded, recorded, 2)).toEqual([]);
+  });
+});
