@@ -1149,6 +1149,15 @@ export class NodeHost implements TransportHandler {
     );
   }
 
+  /** Groups on this node that are quiet now (quiescence.ts). */
+  quietGroupCount(): number {
+    return this.quiescence.quietCount;
+  }
+
+  isQuiet(groupId: number): boolean {
+    return this.quiescence.isQuiet(groupId as GroupId);
+  }
+
   /** Wakes a quiet group (it ticks again); see quiescence.ts for who calls it. */
   private wake(g: Group): void {
     if (this.quiescence.wake(g.id)) this.schedule();
@@ -1166,7 +1175,34 @@ export class NodeHost implements TransportHandler {
       if (peer === this.cfg.id) continue;
       this.opts.transport.send(peer, encodeNodeBeat(this.cfg.id, peer));
     }
-    if (this.quiescence.wakeSuspected(performance.now(), (id) => this.lastHeardMs.get(id)).length > 0) this.schedule();
+    const woken = this.quiescence.wakeSuspected(performance.now(), (id) => this.lastHeardMs.get(id));
+    for (const id of woken) this.prodLeader(id);
+    if (woken.length > 0) this.schedule();
+  }
+
+  /**
+   * A follower woken because its leader's node went silent asks that leader to wake (quiescence.ts): if the
+   * leader lives (a stall, not a crash) it heartbeats again before this follower's election timer fires;
+   * if it is gone, the timer runs out and the follower campaigns. The prod is an append response for the
+   * follower's commit index: committed entries are the same on every replica, so it tells the leader
+   * nothing it may not count, and (unlike a heartbeat response) it wakes a quiet group.
+   */
+  private prodLeader(groupId: GroupId): void {
+    const g = this.groups.get(groupId);
+    if (g === undefined) return;
+    const st = g.core.status();
+    if (st.role !== 'follower' || st.leader === NO_NODE) return;
+    const message: Message = {
+      type: 'appendResp',
+      from: this.cfg.id,
+      to: st.leader,
+      term: st.term,
+      reject: false,
+      index: st.commit,
+      rejectHint: 0,
+      hintTerm: 0,
+    };
+    this.opts.transport.send(st.leader, encodeRaftMessage({ groupId, message }));
   }
 
   /** The ready loop's I/O: LevelDB (one synced batch per run), the transport, the state machine. */
