@@ -172,6 +172,32 @@ describe('per-shard replica changes', () => {
     await onGroupLeader(c, META, (l) => l.host.changeReplica(META, { kind: 'removeReplica', node: victim.id }));
   }, 60_000);
 
+  it('the first shard: a removed replica is destroyed, stays so across a restart, and comes back by snapshot when added again', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    const r = await splitCluster(c);
+    const leader = leaderOf(c, 1)!;
+    const x = c.running().find((n) => n.id !== leader.id)!;
+    await onGroupLeader(c, 1, (l) => l.host.changeReplica(1, { kind: 'removeReplica', node: x.id }, 10_000));
+    await until(() => !hosts(x, 1), 10_000, 'first shard replica destroyed');
+    const firstRange = dataRange(Buffer.alloc(0), Buffer.from('m'));
+    await until(async () => (await countKeys(x.store, firstRange)) === 0, 5000, 'its data gone');
+    expect(await countKeys(x.store, dataRange(Buffer.from('m'), null))).toBe(3); // the other shard's keys stay
+    const termBefore = leader.host.groupStatus(1).term;
+    const back = await c.restart(x.id);
+    expect(hosts(back, 1)).toBe(false); // neither reopened nor bootstrapped again from --peers
+    expect(back.host.listShards().map((s) => s.id)).toEqual([r]);
+    await onGroupLeader(c, 1, (l) => l.host.propose(1, putCommand('c', 'while-away')));
+    // Added again: the tombstoned group reopens (from the tombstone's term) and a snapshot fills it.
+    await onGroupLeader(c, 1, (l) => l.host.changeReplica(1, { kind: 'addLearner', node: x.id }, 10_000));
+    await onGroupLeader(c, 1, (l) => l.host.changeReplica(1, { kind: 'promoteLearner', node: x.id }, 15_000));
+    await until(() => hosts(back, 1) && back.host.listShards().length === 2, 10_000, 'first shard back');
+    expect(back.host.groupStatus(1).term).toBeGreaterThanOrEqual(termBefore);
+    const got = await back.host.read(1, 'stale', (sm) => sm.get(Buffer.from('c')));
+    expect(got.value?.toString()).toBe('while-away');
+    expect((await back.host.read(1, 'stale', (sm) => sm.get(Buffer.from('a')))).value?.toString()).toBe('v-a');
+  }, 60_000);
+
   it('a leader removes itself from a data shard: leadership moves and its replica is destroyed', async () => {
     cluster = await TestCluster.start(3);
     const c = cluster;
