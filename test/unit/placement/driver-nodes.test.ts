@@ -1,0 +1,62 @@
+/**
+ * The placement driver on real in-process nodes (NodeHost, Transport, LevelDB; test/unit/node/harness.ts),
+ * over the real Raft.Placement RPC: four bootstrap nodes with --replicas 3 end with three voters per
+ * shard (the meta group included); after a node dies for longer than the dead timeout, every shard is
+ * back to three voters on the live nodes.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { NodeId } from '../../../src/base';
+import { silentLogger } from '../../../src/obs';
+import { startPlacementDriver, type PlacementDriver } from '../../../src/placement';
+import { TestCluster, until } from '../node/harness';
+
+let cluster: TestCluster | null = null;
+const drivers: PlacementDriver[] = [];
+afterEach(async () => {
+  for (const d of drivers.splice(0)) d.stop();
+  await cluster?.close();
+  cluster = null;
+});
+
+/** Voters of group `id` as its leader (among running nodes) sees them; null when no leader. */
+function votersOf(c: TestCluster, id: number): NodeId[] | null {
+  for (const n of c.running()) {
+    if (!n.host.groupIds().includes(id)) continue;
+    const st = n.host.groupStatus(id);
+    if (st.role === 'leader') return st.members.filter((m) => m.voter).map((m) => m.id);
+  }
+  return null;
+}
+
+function startDrivers(c: TestCluster, deadNodeTimeoutMs: number): void {
+  for (const n of c.running()) {
+    const config = { ...n.config, replicas: 3, placementIntervalMs: 200, deadNodeTimeoutMs };
+    drivers.push(startPlacementDriver(n.host, n.transport, config, silentLogger(), n.metrics));
+  }
+}
+
+describe('the placement driver on real nodes', () => {
+  it("brings four-voter shards to three voters, then re-creates a dead node's replicas", async () => {
+    const c = (cluster = await TestCluster.start(4));
+    await c.waitForLeader();
+    startDrivers(c, 2000);
+    const groups = [1, 2];
+    await until(() => groups.every((g) => votersOf(c, g)?.length === 3), 20_000);
+    // Node with a replica of shard 1 (not the meta leader's node: its driver keeps running).
+    const metaLeader = c.running().find((n) => n.host.groupStatus(2).role === 'leader')!.id;
+    const victim = votersOf(c, 1)!.find((id) => id !== metaLeader)!;
+    await c.stop(victim);
+    await until(
+      () =>
+        groups.every((g) => {
+          const v = votersOf(c, g);
+          return v !== null && v.length === 3 && !v.includes(victim);
+        }),
+      30_000,
+    );
+    const counted = await c.nodes
+      .get(metaLeader)!
+      .metrics.registry.getSingleMetricAsString('tessera_placement_actions_total');
+    expect(counted).toMatch(/kind="addLearner",cause="dead-node",outcome="ok"} [1-9]/);
+  }, 60_000);
+});
