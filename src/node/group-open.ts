@@ -76,11 +76,13 @@ export async function openMetaGroup(
   metrics: NodeMetrics,
   random: Random,
   onUndecodable?: StateMachineOptions['onUndecodable'],
+  bootstrap = true,
 ): Promise<{ group: Group; durable: GroupDurableState | null }> {
   const sm = await MetaStateMachine.open(store, groupId, { onUndecodable });
   const durable = await store.loadGroup(groupId);
   const whole = { start: Buffer.alloc(0), end: null };
-  const initialConfig = bootstrapConfigOf(config);
+  // Not bootstrapped: a replica destroyed here and added again follows the leader that contacts it.
+  const initialConfig = bootstrap ? bootstrapConfigOf(config) : EMPTY_CONFIG;
   return {
     group: restoreCore(groupId, { kind: 'meta', sm }, whole, config, durable, metrics, random, initialConfig),
     durable,

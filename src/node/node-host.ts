@@ -280,7 +280,7 @@ export class NodeHost implements TransportHandler {
   }
 
   /** Opens the meta shard's group (meta-host.ts). */
-  private async openMeta(): Promise<void> {
+  private async openMeta(bootstrap = true): Promise<void> {
     if (this.tombstones.has(META_SHARD_ID)) return; // destroyed here; reopened only if added again
     const { group } = await openMetaGroup(
       META_SHARD_ID,
@@ -289,6 +289,7 @@ export class NodeHost implements TransportHandler {
       this.opts.metrics,
       this.opts.random.fork(),
       (info) => this.opts.logger.error(info, 'a committed meta entry does not decode: applied as a no-op'),
+      bootstrap,
     );
     this.groups.set(META_SHARD_ID, group);
   }
@@ -1535,7 +1536,7 @@ export class NodeHost implements TransportHandler {
       await this.tombstones.save();
       this.opts.logger.info({ group: id, term: tombstone.term }, 'reopening a destroyed replica: it was added again');
     }
-    if (id === META_SHARD_ID) await this.openMeta();
+    if (id === META_SHARD_ID) await this.openMeta(false);
     else await this.openGroup(id, { start: Buffer.alloc(0), end: null }, false);
   }
 

@@ -170,6 +170,14 @@ describe('per-shard replica changes', () => {
     expect(hosts(back, 1)).toBe(true);
     // Removing a node that holds no replica is a no-op.
     await onGroupLeader(c, META, (l) => l.host.changeReplica(META, { kind: 'removeReplica', node: victim.id }));
+    // Added again, it reopens its meta replica and gets the registry by snapshot or log.
+    await onGroupLeader(c, META, (l) => l.host.changeReplica(META, { kind: 'addLearner', node: victim.id }, 10_000));
+    await onGroupLeader(c, META, (l) =>
+      l.host.changeReplica(META, { kind: 'promoteLearner', node: victim.id }, 15_000),
+    );
+    await until(() => hosts(back, META), 10_000, 'meta replica back');
+    await until(() => back.host.groupStatus(META as GroupId).members.some((m) => m.id === 4 && m.voter), 10_000);
+    expect(back.host.listNodes().map((n) => n.id)).toContain(1);
   }, 60_000);
 
   it('the first shard: a removed replica is destroyed, stays so across a restart, and comes back by snapshot when added again', async () => {
