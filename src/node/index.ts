@@ -14,3 +14,4 @@ export type {
 export { AddressBook } from './address-book';
 export { peersContradiction, readStoredMembership } from './stored-membership';
 export type { StoredMembership } from './stored-membership';
+export { decodeResult as decodeForwardedMetaResult } from './meta-host';

@@ -7,8 +7,10 @@
  * - Shard ids come only from the meta shard's `reserveShardIds` (ids are never reused), proposed on the
  *   meta leader: locally when this node leads it, otherwise forwarded to the leader over the peer RPC
  *   ForwardMeta (transport/meta-forward.ts), following NOT_LEADER hints within the deadline.
- * - Forwarded commands are hostile input: only reserveShardIds and split records are accepted, decoded by
- *   the meta codec's strict decoder, from an authenticated peer.
+ * - Forwarded commands are hostile input: only reserveShardIds, split records, setNodeState (an operator's
+ *   drain or removal, asked on any node) and registerNode (a node joining with --join; only for the
+ *   sending peer's own id) are accepted, decoded by the meta codec's strict decoder, from an authenticated
+ *   peer.
  * - A split is recorded in the meta shard after it applied in the data shard; if that record is lost (the
  *   meta leader changed), the data shard's own record stays the truth for routing on the nodes (a node
  *   answers from its groups' ranges) and the meta descriptor is behind until the next record.
@@ -103,8 +105,10 @@ export class MetaHost {
     } catch (e) {
       throw new TesseraError('INVALID_ARGUMENT', `forwarded meta command: ${(e as Error).message}`);
     }
-    if (command.type !== 'reserveShardIds' && command.type !== 'split')
+    if (!FORWARDABLE.has(command.type))
       throw new TesseraError('INVALID_ARGUMENT', `node ${from} may not forward a ${command.type} command`);
+    if (command.type === 'registerNode' && command.nodeId !== from)
+      throw new TesseraError('INVALID_ARGUMENT', `node ${from} may not register node ${command.nodeId}`);
     const g = this.d.group();
     if (g === undefined) throw new TesseraError('UNAVAILABLE', `node ${this.d.self} hosts no meta shard`);
     if (!g.isLeader) throw leaderError(g);
@@ -144,6 +148,14 @@ export class MetaHost {
   }
 }
 
+/** The commands a peer may forward (see the header). */
+const FORWARDABLE: ReadonlySet<MetaCommand['type']> = new Set([
+  'reserveShardIds',
+  'split',
+  'setNodeState',
+  'registerNode',
+]);
+
 /** A forwarded split record that applied (its descriptors stay on the meta leader). */
 const RECORDED: MetaResult = { type: 'undecodable', message: 'applied on the meta leader' };
 
@@ -164,7 +176,12 @@ function encodeResult(r: MetaResult): Buffer {
   return encodeRecord([1]);
 }
 
-function decodeResult(buf: Buffer): MetaResult {
+/**
+ * The result of a forwarded command as the forwarding node sees it: shardIdsReserved and refusals in full,
+ * any other applied result as a placeholder of type 'undecodable' (it applied; its details stay on the
+ * meta leader).
+ */
+export function decodeResult(buf: Buffer): MetaResult {
   const v = decodeRecord(buf, 'forwarded meta result');
   if (!Array.isArray(v)) throw new TesseraError('INTERNAL', 'forwarded meta result: not a tuple');
   if (v[0] === 0 && Number.isInteger(v[1]) && v[1] > 0 && v[2] === 1)

@@ -208,6 +208,8 @@ export interface EstablishedIdentity {
   config: NodeConfig;
   /** Stores a cluster id learned from the first authenticated peer (a --join node without a token). */
   learnClusterId(clusterId: string): Promise<void>;
+  /** The data dir held group data at start (false: a new node; a --join node registers itself then). */
+  hasData: boolean;
 }
 
 function sortedPeers(peers: ReadonlyMap<NodeId, string>): [NodeId, string][] {
@@ -239,6 +241,7 @@ export async function establishIdentity(
   let current = identity;
   return {
     identity,
+    hasData,
     config: effective,
     learnClusterId: async (clusterId: string) => {
       if (current.clusterId !== null) return;
