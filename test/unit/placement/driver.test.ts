@@ -4,6 +4,8 @@
  * node, keeps an action in flight until it settled and was seen in a report, and retries a failed action.
  */
 import { describe, expect, it } from 'vitest';
+import type { Epoch, ShardId } from '../../../src/base';
+import { makeDescriptor } from '../../../src/shard';
 import { FakeCluster } from './fake-cluster';
 
 /** Five nodes, shard 1 on 1, 2, 3 led by 1; shard 3 on 1, 2, 3 led by 2. */
@@ -129,6 +131,32 @@ describe('the placement driver', () => {
     expect(c.acts[1]!.request).toMatchObject({ kind: 'addLearner', node: 3 });
     expect(await c.counted({ kind: 'addLearner', outcome: 'ok' })).toBe(1);
     expect(c.replicasOf(1).learners).toEqual([3]);
+  });
+
+  it("records a change of the meta group's membership in the meta shard, at the meta descriptor's epoch", async () => {
+    const c = new FakeCluster([1, 2, 3, 4]);
+    c.addShard(2, [1, 2, 3, 4], 1, 'meta', null);
+    c.metaDescriptors = [
+      makeDescriptor({
+        id: 2 as ShardId,
+        start: Buffer.from('meta'),
+        end: null,
+        epoch: 6 as Epoch,
+        replicas: [1, 2, 3, 4].map((node) => ({ node, role: 'voter' as const })),
+      }),
+    ];
+    c.applyMeta = (command) => ({ type: 'refused', reason: 'epoch-mismatch', message: `not now: ${command.type}` });
+    const d = c.driver(1);
+    await c.rounds(d, 4);
+    const removed = c.acts.find((a) => a.request.kind === 'removeReplica')!;
+    expect(removed.request).toMatchObject({ shard: 2, epoch: 6 });
+    expect(c.applied).toContainEqual({
+      type: 'changeReplicas',
+      shard: 2,
+      epoch: 6,
+      change: 'removeReplica',
+      node: removed.request.node,
+    });
   });
 
   it("sends each action to the shard's leader as the reports name it, the meta leader's own directly", async () => {

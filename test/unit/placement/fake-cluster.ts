@@ -15,6 +15,7 @@ import {
   type NodeReport,
   type RegistryNode,
 } from '../../../src/placement';
+import type { MetaCommand, MetaResult } from '../../../src/meta';
 import type { NodeState, ShardDescriptor } from '../../../src/shard';
 
 export const CLUSTER_ID = 'a'.repeat(32);
@@ -50,6 +51,9 @@ export class FakeCluster {
   onReportCall: ((to: NodeId) => void) | null = null;
   metaLeader = true;
   metaDescriptors: ShardDescriptor[] = [];
+  /** Set: the driver records in the meta shard through this (each command is kept in `applied`). */
+  applyMeta: ((c: MetaCommand) => MetaResult) | null = null;
+  readonly applied: MetaCommand[] = [];
   nowMs = 1_000_000;
   readonly metrics: NodeMetrics = createNodeMetrics();
 
@@ -121,6 +125,14 @@ export class FakeCluster {
         clusterId: () => CLUSTER_ID,
         registry: () => [...this.registry.values()],
         descriptors: () => this.metaDescriptors,
+        ...(this.applyMeta !== null
+          ? {
+              apply: async (command: MetaCommand) => {
+                this.applied.push(command);
+                return this.applyMeta!(command);
+              },
+            }
+          : {}),
       },
       local: { report: () => this.report(self), act: (a) => this.act(self, a) },
       call: async (to, body) => {
