@@ -10,7 +10,9 @@
  * - else the meta shard's descriptor (a shard whose leader did not report: nothing is done to it);
  * - else the report of a follower with the newest epoch (a split the meta shard has not recorded yet).
  * A descriptor that does not validate (say, a group reporting no voter) is left out, never guessed.
- * Status (leader, commit, match) comes only from leaders' reports.
+ * Status (leader, commit, match) comes only from leaders' reports. A registered node that this meta leader
+ * has not heard from yet is given to the planner as down (no new replica goes to it; its own are not
+ * replaced before the dead timeout, counted from the takeover).
  */
 import { NO_NODE, type Epoch, type NodeId, type ShardId } from '../base';
 import { makeDescriptor } from '../shard';
@@ -140,7 +142,13 @@ export function buildSnapshot(input: SnapshotInput, wallMs: number): { snapshot:
   }
   const snapshot: ClusterSnapshot = {
     nowMs: input.nowMs,
-    nodes: input.registry.map((n) => ({ id: n.id, state: n.state, lastHeartbeatMs: input.heardMs(n.id) })),
+    // A node this meta leader has not heard yet is not a target (state down: suspect to the planner), though
+    // its silence counts from the takeover only (the liveness table's rule), so it is not dead any sooner.
+    nodes: input.registry.map((n) => ({
+      id: n.id,
+      state: n.state === 'up' && !input.heard(n.id) ? ('down' as const) : n.state,
+      lastHeartbeatMs: input.heardMs(n.id),
+    })),
     shards,
     status,
   };

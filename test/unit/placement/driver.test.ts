@@ -116,6 +116,16 @@ describe('the placement driver', () => {
     expect(c.replicasOf(1).voters).toEqual([1, 2, 3]);
   });
 
+  it('never puts a new replica on a registered node it has not heard from', async () => {
+    const c = new FakeCluster([1, 2, 3, 4]);
+    c.addShard(1, [1, 2], 1);
+    c.dead.add(3);
+    const d = c.driver(1);
+    await c.rounds(d, 3);
+    expect(c.acts[0]!.request).toMatchObject({ kind: 'addLearner', node: 4 });
+    expect(c.replicasOf(1).voters).toEqual([1, 2, 4]);
+  });
+
   it('counts a failed action and plans it again in the next round', async () => {
     const c = new FakeCluster([1, 2, 3, 4]);
     c.addShard(1, [1, 2], 1);
