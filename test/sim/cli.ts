@@ -1,7 +1,8 @@
 /**
  * The simulator from the command line:
  *   npm run sim -- --seeds N --from S [--workers W] [--profile standard|aggressive]
- *                  [--unsafe commitOldTermByCount|ackBeforePersist|regressConfigOnAdvance] [--no-ack-order-check]
+ *                  [--unsafe commitOldTermByCount|ackBeforePersist|regressConfigOnAdvance|splitWrongSide|splitSkipSessions]
+ *                  [--no-ack-order-check]
  *                  [--mix '{"holdReadyRate":0.9}'] (fault mix fields that replace the drawn ones)
  *                  [--trace] [--random] [--keep-going] [--no-record]
  * Runs seeds S..S+N-1 (or N fresh random seeds with --random, printed), on W worker threads (default:
@@ -13,7 +14,7 @@ import { availableParallelism } from 'node:os';
 import type { FaultMix, Profile } from './fault-mix';
 import { runSeedsParallel } from './parallel';
 import { recordRegression } from './regression-list';
-import type { SeedResult, UnsafeSwitch } from './run-seed';
+import { kvUnsafeSwitches, type SeedResult, type UnsafeSwitch } from './run-seed';
 import type { RangeSummary } from './seed-runner';
 import { formatFailure, freshSeeds, range, runSeeds } from './seed-runner';
 
@@ -71,14 +72,9 @@ async function main(): Promise<number> {
   const profile = (args.get('profile') ?? 'standard') as Profile;
   if (profile !== 'standard' && profile !== 'aggressive') throw new Error('--profile must be standard or aggressive');
   const unsafe = args.get('unsafe') as UnsafeSwitch | undefined;
-  if (
-    unsafe !== undefined &&
-    unsafe !== 'commitOldTermByCount' &&
-    unsafe !== 'ackBeforePersist' &&
-    unsafe !== 'regressConfigOnAdvance'
-  ) {
-    throw new Error('--unsafe must be commitOldTermByCount, ackBeforePersist or regressConfigOnAdvance');
-  }
+  const switches = ['commitOldTermByCount', 'ackBeforePersist', 'regressConfigOnAdvance', ...kvUnsafeSwitches];
+  if (unsafe !== undefined && !switches.includes(unsafe))
+    throw new Error(`--unsafe must be one of ${switches.join(', ')}`);
   const traceAll = args.has('trace');
   const keepGoing = args.has('keep-going');
   const checkAckOrder = !args.has('no-ack-order-check');

@@ -3,6 +3,8 @@
  * workload and the checker suite wired to every event. One tick = nemesis actions, client actions,
  * delivery of due messages (each step followed by the recipient's Readys), one tick() per live core,
  * deferred unreachable/snapshot reports. Each node runs the real ready loop (sim-host.ts), which compacts.
+ * Groups (splits): each node may run replicas of several groups (split-replicas.ts); messages carry their
+ * group, and each group has its own checker suite (split-cluster.ts).
  * Invariant: all randomness comes from sub-generators forked from the seed's Random in a fixed order.
  */
 import { Random } from '../../src/base';
@@ -13,10 +15,12 @@ import { CheckerSuite } from './checkers';
 import type { WriteBatch } from './disk';
 import type { FaultMix } from './fault-mix';
 import { FaultScheduler } from './faults';
-import type { KvState } from './kv-model';
+import type { KvState, KvUnsafe } from './kv-model';
 import { SimNetwork } from './network';
 import type { NodeEnv } from './sim-node';
 import { SimNode } from './sim-node';
+import { GroupSuites, replicaOn, type GroupMessage, type Route } from './split-cluster';
+import { openUninitialized } from './split-replicas';
 import type { Trace } from './trace';
 import type { ClientOp } from './workload';
 import { Workload } from './workload';
@@ -29,12 +33,16 @@ export interface ClusterOptions {
   unsafe?: RaftConfig['unsafe'];
   trace: Trace;
   checkAckOrder: boolean;
+  kvUnsafe?: KvUnsafe;
 }
 
 export class Cluster implements NodeEnv {
   readonly mix: FaultMix;
+  readonly kvUnsafe: KvUnsafe;
   readonly network: SimNetwork;
+  /** The checkers of SIM_GROUP (suites.get(1)). */
   readonly checkers: CheckerSuite;
+  readonly suites: GroupSuites;
   readonly workload: Workload;
   readonly faults: FaultScheduler;
   readonly members: SimNode[] = [];
@@ -42,6 +50,7 @@ export class Cluster implements NodeEnv {
   private readonly tickRandom: Random;
   private readonly deferred: (() => void)[] = [];
   private readonly traceLog: Trace;
+  private groupSeq = 2;
 
   constructor(opts: ClusterOptions) {
     const root = new Random(opts.seed);
@@ -52,7 +61,9 @@ export class Cluster implements NodeEnv {
     const faultRandom = root.fork();
     this.tickRandom = root.fork();
     this.mix = opts.mix;
-    this.checkers = new CheckerSuite(opts.checkAckOrder);
+    this.suites = new GroupSuites(opts.checkAckOrder);
+    this.checkers = this.suites.first;
+    this.kvUnsafe = opts.kvUnsafe ?? {};
     this.traceLog = opts.trace;
     this.network = new SimNetwork(netRandom, { ...opts.mix.net });
     const ids = Array.from({ length: opts.mix.nodeCount }, (_, i) => i + 1);
@@ -78,11 +89,13 @@ export class Cluster implements NodeEnv {
       workloadRandom,
       {
         now: () => this.tickNow,
-        nodes: () => this.members,
+        replicas: (group) => this.replicasOf(group),
         globalCommit: () => this.checkers.globalCommit,
+        globalCommits: () => this.suites.commits(),
+        routes: () => this.routes(),
         trace: (t) => this.trace(t),
         onWriteAck: (op, result) => this.onWriteAck(op, result),
-        onReadAck: (op, value) => this.checkers.onReadAck(op.id, op.key, value, op.c0),
+        onReadAck: (op, value, node) => this.onReadAck(op, value, node),
       },
       opts.mix.clients,
       opts.mix.opsPerClient,
@@ -99,11 +112,34 @@ export class Cluster implements NodeEnv {
   nodes(): readonly SimNode[] {
     return this.members;
   }
-  /** The live leader with the highest term, if any. */
+  /** The live leader of SIM_GROUP with the highest term, if any. */
   leader(): SimNode | null {
+    return this.leaderOf(1);
+  }
+  leaderOf(group: number): SimNode | null {
     let best: SimNode | null = null;
-    for (const n of this.members) if (n.alive && n.role === 'leader' && (!best || n.term > best.term)) best = n;
+    for (const n of this.replicasOf(group))
+      if (n.alive && n.role === 'leader' && (!best || n.term > best.term)) best = n;
     return best;
+  }
+  /** The replicas of a group, one per node that has one (SIM_GROUP: the members). */
+  replicasOf(group: number): SimNode[] {
+    if (group === 1) return this.members;
+    const out: SimNode[] = [];
+    for (const p of this.members) {
+      const r = p.replicas.get(group);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+  replicaAt(nodeId: number, group: number): SimNode | undefined {
+    return replicaOn(this.members[nodeId - 1], group);
+  }
+  routes(): Route[] {
+    return this.suites.routes();
+  }
+  nextGroupId(): number {
+    return this.groupSeq++;
   }
   trace(text: string): void {
     this.traceLog.add(this.tickNow, text);
@@ -116,15 +152,16 @@ export class Cluster implements NodeEnv {
     this.workload.onTick();
     const due = this.network.takeDue(this.tickNow, (m) => this.onUndeliverable(m));
     for (const m of due) {
-      const to = this.members[m.to - 1];
+      const to = this.recipient(m);
       if (!to || !to.alive) {
         this.onUndeliverable(m);
         continue;
       }
       if (m.type === 'snapshot') {
         // A snapshot stream (NodeHost.onSnapshot): refused, cut or stepped; the sender hears how it ended.
+        const g = m.group ?? 1;
         to.receiveSnapshot(m, (ok) =>
-          this.deferReport(m.from, () => this.members[m.from - 1]?.snapshotSettled(m.to, ok)),
+          this.deferReport(m.from, () => this.replicaAt(m.from, g)?.snapshotSettled(m.to, ok)),
         );
         continue;
       }
@@ -145,39 +182,64 @@ export class Cluster implements NodeEnv {
     this.deferred.push(fn);
   }
 
-  private onUndeliverable(m: Message): void {
-    const from = this.members[m.from - 1];
+  /** The replica a message goes to; a leader's message for a group the live node lacks opens one (uninitialized). */
+  private recipient(m: GroupMessage): SimNode | undefined {
+    const g = m.group ?? 1;
+    const p = this.members[m.to - 1];
+    if (g === 1 || !p) return p;
+    const r = p.replicas.get(g);
+    if (r || !p.alive || (m.type !== 'append' && m.type !== 'heartbeat')) return r;
+    return openUninitialized(p, g);
+  }
+
+  private onUndeliverable(m: GroupMessage): void {
+    const from = this.replicaAt(m.from, m.group ?? 1);
     if (!from) return;
     if (m.type === 'snapshot') this.deferReport(m.from, () => from.snapshotSettled(m.to, false));
     else if (this.tickRandom.chance(0.2)) this.deferReport(m.from, () => from.reportUnreachable(m.to));
   }
 
+  /** A write is checked in the group it took effect in (perhaps the parent of the group that answered). */
   private onWriteAck(op: ClientOp, result: SimResult): void {
     if (op.kind === 'read') return;
-    this.checkers.onWriteAck(op.id, op.kind, op.key, op.expected, result, op.c0);
+    const g = this.suites.registry.get(op.id)?.group ?? 1;
+    const suite = this.suites.get(g);
+    suite.onWriteAck(op.id, op.kind, op.key, op.expected, result, this.c0(op, g));
+  }
+
+  private onReadAck(op: ClientOp, value: string | null, node: SimNode): void {
+    this.suites.get(node.group).onReadAck(op.id, op.key, value, this.c0(op, node.group));
+  }
+
+  /** The group's commit when the operation was invoked (a group unknown then: its start). */
+  private c0(op: ClientOp, group: number): number {
+    if (group === 1) return op.c0;
+    return op.c0s?.get(group) ?? this.suites.get(group).model.startIndex;
   }
 
   // --- NodeEnv ---
   send(from: SimNode, message: Message): void {
-    this.checkers.onSend(message, from.disk);
-    const verdict = this.network.send(message, this.tickNow);
-    if (verdict !== 'queued') this.onUndeliverable(message);
+    this.suites.get(from.group).onSend(message, from.disk);
+    const verdict = this.network.send(message, this.tickNow, from.group);
+    if (verdict !== 'queued') this.onUndeliverable(from.group === 1 ? message : { ...message, group: from.group });
   }
-  onReadyTaken(_node: SimNode, ready: Ready): void {
-    if (ready.hardState) this.checkers.onCommitSeen(ready.hardState.commit);
+  onReadyTaken(node: SimNode, ready: Ready): void {
+    if (ready.hardState) this.suites.get(node.group).onCommitSeen(ready.hardState.commit);
   }
   onLeader(node: SimNode, term: number): void {
-    this.checkers.onLeader(node.id, term);
+    this.suites.get(node.group).onLeader(node.id, term);
   }
   onSynced(node: SimNode, batches: WriteBatch[]): void {
-    this.checkers.onSynced(node.id, node.disk, batches);
+    this.suites.get(node.group).onSynced(node.id, node.disk, batches);
   }
-  onApply(node: SimNode, entry: Entry, command: SimCommand | null, result: SimResult | null): void {
-    this.checkers.onApply(node.id, entry, command, node.commit);
+  onApply(node: SimNode, entry: Entry, command: SimCommand | null, result: SimResult | null, fresh: boolean): void {
+    const suite = this.suites.get(node.group);
+    suite.onApply(node.id, entry, command, node.commit);
+    if (command && command.t !== 'split') suite.onNodeEffect(node.id, command.op, entry.index, fresh);
     if (command && result) this.workload.onWriteApplied(node, command.op, result);
   }
   onSnapshotInstalled(node: SimNode, index: number, state: KvState): void {
-    this.checkers.onSnapshotInstalled(node.id, index, state);
+    this.suites.get(node.group).onSnapshotInstalled(node.id, index, state);
   }
   onReadDone(node: SimNode, context: number, value: string | null): void {
     this.workload.onReadDone(node, context, value);
@@ -189,6 +251,6 @@ export class Cluster implements NodeEnv {
     // The workload notices dead attempts on its next tick (incarnation check).
   }
   onRestart(node: SimNode): void {
-    this.checkers.onRestart(node.id, node.disk);
+    this.suites.get(node.group).onRestart(node.id, node.disk);
   }
 }

@@ -10,8 +10,9 @@ import type { CrashLossMode } from './disk';
 import type { NetworkParams } from './network';
 
 export type PartitionKind = 'halves' | 'isolateOne' | 'isolateLeader' | 'oneWay' | 'clog';
+/** beforeSplitStart: after a split applied, before the right-hand group's Raft start is written (splits only). */
 export type CrashPoint =
-  'beforeWrite' | 'afterWrite' | 'afterSync' | 'afterSend' | 'midApply' | 'beforeAdvance' | 'idle';
+  'beforeWrite' | 'afterWrite' | 'afterSync' | 'afterSend' | 'midApply' | 'beforeAdvance' | 'idle' | 'beforeSplitStart';
 export type Profile = 'standard' | 'aggressive';
 
 export interface FaultMix {
@@ -71,6 +72,11 @@ export interface FaultMix {
   clients: number;
   opsPerClient: number;
   keys: number;
+  /**
+   * The nemesis proposes splits at keys of the workload's keyspace (split-replicas.ts); membership changes
+   * are off meanwhile (README). Drawn last (a fifth of the standard seeds), so older seeds keep their mixes.
+   */
+  splits?: boolean;
 }
 
 const allPartitions: PartitionKind[] = ['halves', 'isolateOne', 'isolateLeader', 'oneWay', 'clog'];
@@ -164,7 +170,13 @@ export function drawFaultMix(random: Random, profile: Profile): FaultMix {
     lazyCommit: random.chance(0.5), // drawn last: the draws above (and so older seeds' mixes) are unchanged
     holdReadyRate: random.chance(0.5) ? 0 : random.float() * 0.5, // after lazyCommit, for the same reason
     ...drawSnapshotFaults(random), // last, for the same reason
+    ...drawSplits(random), // after the snapshot faults, for the same reason
   };
+}
+
+/** Splits in a fifth of the standard seeds, with a few more keys to split between. */
+function drawSplits(random: Random): Partial<FaultMix> {
+  return random.chance(0.2) ? { splits: true, keys: random.int(2, 6) } : {};
 }
 
 /**
@@ -194,6 +206,6 @@ export function describeFaultMix(m: FaultMix): string {
     crash,
     `membership=${m.membership} transfers=${m.transfers} sendNowFirst=${m.sendNowFirstRate.toFixed(2)} holdReady=${m.holdReadyRate.toFixed(2)} compactEvery=${m.compactEveryEntries} retain=${m.logRetainEntries}`,
     `snapshotStream=${m.snapshotStreamTicks[0]}..${m.snapshotStreamTicks[1]} cut=${m.snapshotCutRate.toFixed(2)}`,
-    `safety=${m.safetyTicks} liveness=${m.livenessTicks} clients=${m.clients}x${m.opsPerClient} keys=${m.keys}`,
+    `safety=${m.safetyTicks} liveness=${m.livenessTicks} clients=${m.clients}x${m.opsPerClient} keys=${m.keys}${m.splits ? ' splits' : ''}`,
   ].join('; ');
 }

@@ -6,22 +6,34 @@
  * 'catchup' (with membership): a membership change, then a follower cut off right after it acked the change
  * but before it learned its commit, two more changes and compaction while it is away, then the heal: it
  * comes back to a commit index that covers the first change and a snapshot past the others (issue 9).
+ * 'split' (mix.splits): a split command at a random key of the workload's keyspace, proposed to the leader
+ * of the group that owns it, planned against that leader's epoch, with a fresh right-hand group id; at most
+ * splitGroupsMax groups. Membership changes (and catchup) are off with splits (README).
  * heal() ends all faults for the liveness phase.
  */
 import type { Random } from '../../src/base';
 import type { CrashPoint, FaultMix, PartitionKind } from './fault-mix';
 import type { SimNetwork } from './network';
 import type { SimNode } from './sim-node';
+import type { Route } from './split-cluster';
+import { rangeContains } from './split-state';
 
 export interface FaultHost {
   now(): number;
   nodes(): readonly SimNode[];
   network: SimNetwork;
   leader(): SimNode | null;
+  leaderOf(group: number): SimNode | null;
+  routes(): Route[];
+  nextGroupId(): number;
   trace(text: string): void;
 }
 
-type Action = 'partition' | 'heal' | 'crash' | 'membership' | 'transfer' | 'catchup';
+type Action = 'partition' | 'heal' | 'crash' | 'membership' | 'transfer' | 'catchup' | 'split';
+
+/** The most groups a seed splits into; split command op ids start here (client op ids stay below). */
+const splitGroupsMax = 5;
+const splitOpBase = 1_000_000_000;
 
 /** The scripted steps of a 'catchup' action still to come, each at its tick. */
 interface CatchupPlan {
@@ -43,6 +55,7 @@ export class FaultScheduler {
   transfers = 0;
   crashes = 0;
   partitions = 0;
+  splits = 0;
 
   constructor(
     private readonly random: Random,
@@ -53,8 +66,9 @@ export class FaultScheduler {
     this.actions.push('heal');
     if (mix.partitions.length > 0) this.actions.push('partition', 'partition');
     if (mix.crashes) this.actions.push('crash', 'crash');
-    if (mix.membership) this.actions.push('membership', 'catchup');
+    if (mix.membership && !mix.splits) this.actions.push('membership', 'catchup');
     if (mix.transfers) this.actions.push('transfer');
+    if (mix.splits) this.actions.push('split', 'split');
   }
 
   onTick(): void {
@@ -115,7 +129,34 @@ export class FaultScheduler {
       case 'catchup':
         this.startCatchup(now);
         return;
+      case 'split':
+        this.split();
+        return;
     }
+  }
+
+  private split(): void {
+    const routes = this.host.routes();
+    if (routes.length >= splitGroupsMax) return;
+    const key = `k${this.random.int(1, this.mix.keys + 1)}`;
+    const group = routes.find((r) => rangeContains(r.range, key))?.group ?? 1;
+    const leader = this.host.leaderOf(group);
+    const range = leader?.sm?.range;
+    if (!leader || !range) return;
+    const right = this.host.nextGroupId();
+    const cmd = {
+      op: splitOpBase + right,
+      t: 'split' as const,
+      k: key,
+      epoch: range.epoch,
+      newEpoch: range.epoch + 1,
+      right,
+    };
+    const out = leader.propose(cmd);
+    this.splits++;
+    this.host.trace(
+      `nemesis: split g${group} at ${key} -> g${right} via n${leader.id}: ${out.ok ? `index ${out.index}` : out.reason}`,
+    );
   }
 
   private startCatchup(now: number): void {
@@ -224,7 +265,8 @@ export class FaultScheduler {
     if (alive.length === 0) return;
     const leader = this.host.leader();
     const target = leader && this.random.chance(this.mix.leaderBias) ? leader : this.random.pick(alive);
-    const point: CrashPoint = this.random.pick(this.mix.crashPoints);
+    const point: CrashPoint =
+      this.mix.splits && this.random.chance(0.25) ? 'beforeSplitStart' : this.random.pick(this.mix.crashPoints);
     this.crashes++;
     this.host.trace(`nemesis: crash n${target.id} at ${point}`);
     target.scheduleCrash(point);

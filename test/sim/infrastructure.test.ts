@@ -95,6 +95,7 @@ describe('SimNode crash', () => {
         onReadFailed: () => {},
         onCrash: () => {},
         onRestart: () => {},
+        kvUnsafe: {},
       } satisfies NodeEnv;
       const node = new SimNode(
         1,

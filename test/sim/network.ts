@@ -39,7 +39,8 @@ export class SimNetwork {
     return from * 65536 + to;
   }
 
-  send(message: Message, now: number): SendVerdict {
+  /** `group`: the message's group (splits); SIM_GROUP (1) is left off the wire. */
+  send(message: Message, now: number, group = 1): SendVerdict {
     this.sent++;
     const key = SimNetwork.linkKey(message.from, message.to);
     if (this.blocked.has(key)) {
@@ -59,7 +60,8 @@ export class SimNetwork {
       let at = now + this.random.int(this.params.delayMinTicks, this.params.delayMaxTicks);
       const clog = this.clogged.get(key);
       if (clog && clog.untilTick > now) at += clog.extraTicks;
-      const copy = copyMessage(message);
+      const copy: Message & { group?: number } = copyMessage(message);
+      if (group !== 1) copy.group = group;
       const bucket = this.buckets.get(at);
       if (bucket) bucket.push(copy);
       else this.buckets.set(at, [copy]);
@@ -69,7 +71,7 @@ export class SimNetwork {
   }
 
   /** Messages due at `now`, shuffled; messages on links blocked meanwhile are dropped (reported via onBlocked). */
-  takeDue(now: number, onBlocked: (m: Message) => void): Message[] {
+  takeDue(now: number, onBlocked: (m: Message & { group?: number }) => void): (Message & { group?: number })[] {
     const bucket = this.buckets.get(now);
     if (!bucket) return [];
     this.buckets.delete(now);

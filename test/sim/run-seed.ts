@@ -6,15 +6,21 @@
  */
 import { InvariantError, Random } from '../../src/base';
 import type { RaftConfig } from '../../src/raft';
+import { sessionsOf } from './checkers/canonical-model';
 import { Cluster } from './cluster';
 import type { CoreFactory } from './core-factory';
 import { defaultConfig, raftCoreFactory } from './core-factory';
 import type { FaultMix, Profile } from './fault-mix';
 import { describeFaultMix, drawFaultMix } from './fault-mix';
 import { SimFailure } from './sim-failure';
+import type { SimNode } from './sim-node';
+import { checkNodeRanges } from './split-cluster';
 import { Trace } from './trace';
 
-export type UnsafeSwitch = keyof NonNullable<RaftConfig['unsafe']>;
+/** The state machine's unsafe switches (kv-model.ts), canaries of the split checkers. */
+export type KvUnsafeSwitch = 'splitWrongSide' | 'splitSkipSessions';
+export const kvUnsafeSwitches: readonly string[] = ['splitWrongSide', 'splitSkipSessions'];
+export type UnsafeSwitch = keyof NonNullable<RaftConfig['unsafe']> | KvUnsafeSwitch;
 
 export interface SeedOptions {
   seed: number;
@@ -44,6 +50,9 @@ export interface SeedStats {
   partitions: number;
   membershipChanges: number;
   transfers: number;
+  /** Groups at the end (1 without splits) and split commands proposed. */
+  groups: number;
+  splits: number;
 }
 
 export interface SeedResult {
@@ -80,7 +89,8 @@ export function runSeed(opts: SeedOptions): SeedResult {
       mix,
       factory: opts.factory ?? raftCoreFactory,
       baseConfig: opts.baseConfig ?? defaultConfig,
-      unsafe: opts.unsafe ? { [opts.unsafe]: true } : undefined,
+      unsafe: opts.unsafe && !kvUnsafeSwitches.includes(opts.unsafe) ? { [opts.unsafe]: true } : undefined,
+      kvUnsafe: opts.unsafe && kvUnsafeSwitches.includes(opts.unsafe) ? { [opts.unsafe]: true } : {},
       trace,
       checkAckOrder: opts.checkAckOrder ?? true,
     });
@@ -126,9 +136,9 @@ export function runSeed(opts: SeedOptions): SeedResult {
   };
 }
 
-/** The members a converged cluster must include: the leader's voters and learners. */
-function membersOf(cluster: Cluster): number[] | null {
-  const leader = cluster.leader();
+/** The members a converged group must include: its leader's voters and learners. */
+function membersOf(cluster: Cluster, group = 1): number[] | null {
+  const leader = cluster.leaderOf(group);
   if (!leader?.core) return null;
   const cfg = leader.core.status().config;
   return [...cfg.voters, ...cfg.learners, ...cfg.votersOutgoing];
@@ -136,45 +146,76 @@ function membersOf(cluster: Cluster): number[] | null {
 
 function livenessReached(cluster: Cluster): boolean {
   if (cluster.workload.pendingOps() > 0) return false;
-  const leader = cluster.leader();
-  const members = membersOf(cluster);
+  for (const g of cluster.suites.groups()) if (!groupConverged(cluster, g)) return false;
+  return true;
+}
+
+function groupConverged(cluster: Cluster, group: number): boolean {
+  const leader = cluster.leaderOf(group);
+  const members = membersOf(cluster, group);
   if (!leader?.sm || !members) return false;
   const target = leader.commit;
   if (leader.sm.applied !== target || target === 0) return false;
   // A new leader's commit index may still lag what an earlier leader committed (and acknowledged): it catches
   // up only once an entry of its own term commits. Until then the cluster has not converged (seed 20133309).
-  if (target < cluster.checkers.globalCommit) return false;
+  if (target < cluster.suites.get(group).globalCommit) return false;
   for (const id of members) {
-    const n = cluster.members[id - 1];
+    const n = cluster.replicaAt(id, group);
     if (!n?.sm || n.sm.applied !== target) return false;
   }
   return true;
 }
 
 function livenessReport(cluster: Cluster): string {
-  const leader = cluster.leader();
-  const nodes = cluster.members
-    .map((n) => `n${n.id}:${n.alive ? n.role : 'down'}/t${n.term}/c${n.commit}/a${n.sm?.applied ?? '-'}`)
-    .join(' ');
-  return `not converged after the liveness budget: leader ${leader ? `n${leader.id}` : 'none'}, members ${JSON.stringify(membersOf(cluster))}, pending client ops ${cluster.workload.pendingOps()}; ${nodes}`;
+  const parts: string[] = [];
+  for (const g of cluster.suites.groups()) {
+    const leader = cluster.leaderOf(g);
+    const nodes = cluster
+      .replicasOf(g)
+      .map((n) => `n${n.id}:${n.alive ? n.role : 'down'}/t${n.term}/c${n.commit}/a${n.sm?.applied ?? '-'}`)
+      .join(' ');
+    const name = g === 1 ? '' : `group ${g}: `;
+    parts.push(
+      `${name}leader ${leader ? `n${leader.id}` : 'none'}, members ${JSON.stringify(membersOf(cluster, g))}, pending client ops ${cluster.workload.pendingOps()}; ${nodes}`,
+    );
+  }
+  return `not converged after the liveness budget: ${parts.join(' | ')}`;
 }
 
-/** After convergence: every member's state equals the canonical model, and holds every acknowledged write. */
+/**
+ * After convergence: every member's state of every group equals its canonical model and holds every write
+ * acknowledged in it; with splits, the groups' ranges cover the keyspace once, and on every node the
+ * replicas own disjoint ranges.
+ */
 function finalChecks(cluster: Cluster): void {
-  const model = cluster.checkers.model;
-  for (const id of membersOf(cluster) ?? []) {
-    const n = cluster.members[id - 1]!;
-    const sm = n.sm!;
-    if (sm.applied > model.length)
-      throw new SimFailure('final-state', `n${id} applied ${sm.applied} beyond canonical ${model.length}`);
-    const want = model.fingerprintAt(sm.applied);
-    const got = sm.fingerprint();
-    if (want !== got)
-      throw new SimFailure('final-state', `n${id} state ${got} differs from the model ${want} at ${sm.applied}`);
-    for (const a of cluster.checkers.linearizability.acked) {
-      if (!sm.results.has(a.op))
-        throw new SimFailure('acked-write-lost', `n${id} does not hold acknowledged write #${a.op} (index ${a.index})`);
-    }
+  for (const g of cluster.suites.groups()) {
+    for (const id of membersOf(cluster, g) ?? []) finalCheckReplica(cluster, g, cluster.replicaAt(id, g)!);
+  }
+  if (cluster.suites.groups().length === 1) return;
+  cluster.suites.checkCover();
+  checkNodeRanges(cluster.members);
+}
+
+function finalCheckReplica(cluster: Cluster, group: number, n: SimNode): void {
+  const suite = cluster.suites.get(group);
+  const model = suite.model;
+  const sm = n.sm!;
+  const id = group === 1 ? `n${n.id}` : `n${n.id} g${group}`;
+  if (sm.applied > model.length)
+    throw new SimFailure('final-state', `${id} applied ${sm.applied} beyond canonical ${model.length}`);
+  const want = model.fingerprintAt(sm.applied);
+  const got = sm.fingerprint();
+  if (want !== got)
+    throw new SimFailure('final-state', `${id} state ${got} differs from the model ${want} at ${sm.applied}`);
+  // The session table is replicated state too (a split copies it to the right-hand group).
+  if (sm.applied === model.length && sessionsOf(sm) !== model.sessionsFingerprint())
+    throw new SimFailure(
+      'final-state',
+      `${id} session table {${sessionsOf(sm)}} differs from the model's {${model.sessionsFingerprint()}}`,
+    );
+  for (const a of suite.linearizability.acked) {
+    if (!sm.results.has(a.op))
+      throw new SimFailure('acked-write-lost', `${id} does not hold acknowledged write #${a.op} (index ${a.index})`);
   }
 }
 
@@ -191,5 +232,7 @@ function stats(cluster: Cluster | null, ticks: number): SeedStats {
     partitions: cluster?.faults.partitions ?? 0,
     membershipChanges: cluster?.faults.membershipChanges ?? 0,
     transfers: cluster?.faults.transfers ?? 0,
+    groups: cluster?.suites.groups().length ?? 1,
+    splits: cluster?.faults.splits ?? 0,
   };
 }

@@ -6,6 +6,8 @@
  * group commit and early sends (ready-loop.ts), snapshot staging (snapshot-staging.ts), compaction points
  * (compaction.ts). What is simulated here: the disk (held writes, crash points), the apply (held), the
  * snapshot stream (sender side in-flight set and outcome report, receiver side staging over ticks).
+ * One SimHost per group replica (splits: split-replicas.ts); a split applied here creates the right-hand
+ * group's replica, a snapshot overlapping another initialized replica of the node is refused (rule 2).
  * Invariant: a crashed incarnation does nothing more: every wait it returns after the crash is NEVER.
  */
 import type { GroupId, NodeId } from '../../src/base';
@@ -24,12 +26,14 @@ import type { CompactionGroup, CompactionLimits, CompactionPoint } from '../../s
 import { LoopJoin, driveNow, type LoopWait } from '../../src/node/loop-driver';
 import { ReadyLoop, type PersistWrite, type ReadyLoopIo, type SnapshotStaging } from '../../src/node/ready-loop';
 import { abandonStaging, beginStaging, stepStaged } from '../../src/node/snapshot-staging';
+import { configAtSplit } from '../../src/node/split-groups';
 import { decodeCommand } from './command-codec';
 import type { SimCommand, SimResult } from './command-codec';
 import { KvState } from './kv-model';
 import { NEVER, SimFuture, SimScheduler } from './sim-future';
 import { SimFailure } from './sim-failure';
 import type { SimNode } from './sim-node';
+import { checkOwnership, createSplitReplica, overlappingGroup } from './split-replicas';
 
 export const SIM_GROUP: GroupId = 1;
 
@@ -41,7 +45,7 @@ interface IncomingSnapshot {
 }
 
 export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
-  readonly id = SIM_GROUP;
+  readonly id: GroupId;
   syncedHardState: HardState;
   deferredHardState: HardState | null = null;
   staging: SnapshotStaging | null = null;
@@ -70,6 +74,7 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
     public sm: KvState,
     hardState: HardState,
   ) {
+    this.id = node.group as GroupId;
     this.syncedHardState = hardState;
     this.firstIndex = core.status().firstIndex;
     this.groupList = [this];
@@ -139,8 +144,10 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
     if (data === undefined) throw new SimFailure('host', `node ${this.node.id}: no staged data for ${stagingId}`);
     this.staged.delete(stagingId);
     const state = KvState.deserialize(data);
+    state.unsafe = this.node.env.kvUnsafe;
     this.sm = state;
     this.node.sm = state;
+    if (this.node.primary.replicas.size > 0) checkOwnership(this.node);
     this.node.config = cloneConfig(meta.config);
     resetCompaction(this, meta.index);
     this.stateAt.clear();
@@ -158,9 +165,10 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
     const n = this.node;
     if (this.dead) return NEVER;
     const half = entries.length >> 1;
+    const config = cloneConfig(n.config); // the configuration the core took before this batch
     for (let i = 0; i < entries.length; i++) {
       if (i === half && n.crashHere('midApply', entries.length > 1)) return NEVER;
-      this.applyOne(entries[i]!);
+      if (!this.applyOne(entries[i]!, entries, config) || this.dead) return NEVER;
     }
     if (n.crashHere('beforeAdvance', true)) return NEVER;
     return this.maybeHold(() => undefined);
@@ -211,6 +219,14 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
     if (!this.core.acceptsPeer(m)) {
       settle(false);
       return;
+    }
+    if (n.primary.replicas.size > 0) {
+      const other = overlappingGroup(n, KvState.deserialize(m.snapshot.data).range);
+      if (other !== null) {
+        n.env.trace(`n${n.id} g${n.group} refuses snapshot ${m.snapshot.meta.index}: overlaps g${other} (rule 2)`);
+        settle(false);
+        return;
+      }
     }
     const stagingId = `${n.id}-${n.incarnation}-${++this.stagingSeq}`;
     if (!beginStaging(this, stagingId, m.snapshot.meta)) {
@@ -285,7 +301,8 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
     return done;
   }
 
-  private applyOne(entry: Entry): void {
+  /** Applies one entry; false when the node crashed in it (a split's start window). */
+  private applyOne(entry: Entry, batch: Entry[], batchConfig: ConfigState): boolean {
     const n = this.node;
     const sm = this.sm;
     if (entry.index !== sm.applied + 1) {
@@ -303,7 +320,12 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
         n.env.trace(`n${n.id} applied config ${entry.change.type} ${entry.change.node} @${entry.index}`);
       }
     }
-    n.env.onApply(n, entry, command, result);
+    n.env.onApply(n, entry, command, result, sm.lastFresh);
+    const right = sm.splitRight;
+    if (right === null) return true;
+    sm.splitRight = null;
+    right.unsafe = n.env.kvUnsafe;
+    return createSplitReplica(n, right, configAtSplit(batchConfig, batch, entry.index));
   }
 }
 

@@ -11,31 +11,37 @@
  * mix.holdReadyRate a persist or an apply stays in flight for one or more ticks, as a group commit or a
  * state machine batch does: messages (snapshots included), proposals and reports reach the core between
  * ready() and advance(), and what never waits for persistence goes out meanwhile (takeMessagesNow).
+ * Splits (split-replicas.ts): a SimNode is one group's replica on a node. The node's replica of SIM_GROUP is
+ * its primary: it owns the process (incarnations, crash points, restarts) and the node's other replicas
+ * (right-hand groups of splits), each with its own disk, core, state machine and real ready loop. A crash
+ * takes every replica of the node down; a start rebuilds each from its own disk.
  */
 import type { Random } from '../../src/base';
 import type { ConfigState, Entry, MembershipChange, Message, RaftConfig, RawNode, Ready, Role } from '../../src/raft';
 import type { ProposeOutcome, ReadIndexOutcome, TransferOutcome } from '../../src/raft';
 import type { SimCommand, SimResult } from './command-codec';
+import type { KvUnsafe } from './kv-model';
 import { encodeCommand } from './command-codec';
 import type { CoreFactory } from './core-factory';
 import { SimDisk } from './disk';
 import type { CrashPoint, FaultMix } from './fault-mix';
 import { KvState } from './kv-model';
 import { SimFailure } from './sim-failure';
-import { SimHost, cloneConfig } from './sim-host';
+import { SIM_GROUP, SimHost, cloneConfig } from './sim-host';
 
 export { cloneConfig };
 
 /** What a node reports to the cluster (which fans out to checkers, workload and network). */
 export interface NodeEnv {
   readonly mix: FaultMix;
+  readonly kvUnsafe: KvUnsafe;
   now(): number;
   trace(text: string): void;
   send(from: SimNode, message: Message): void;
   onReadyTaken(node: SimNode, ready: Ready): void;
   onLeader(node: SimNode, term: number): void;
   onSynced(node: SimNode, batches: ReturnType<SimDisk['sync']>): void;
-  onApply(node: SimNode, entry: Entry, command: SimCommand | null, result: SimResult | null): void;
+  onApply(node: SimNode, entry: Entry, command: SimCommand | null, result: SimResult | null, fresh: boolean): void;
   onSnapshotInstalled(node: SimNode, index: number, state: KvState): void;
   onReadDone(node: SimNode, context: number, value: string | null): void;
   onReadFailed(node: SimNode, context: number): void;
@@ -67,30 +73,55 @@ export class SimNode {
   private crashPatience = 0;
   private readonly reads = new Map<number, PendingRead>();
   crashes = 0;
+  /** On the primary: the node's replicas of other groups, by group id. */
+  readonly replicas = new Map<number, SimNode>();
+  readonly primary: SimNode;
 
   constructor(
     readonly id: number,
     private readonly initialConfig: ConfigState,
-    private readonly raftConfig: RaftConfig,
+    readonly raftConfig: RaftConfig,
     readonly random: Random,
-    private readonly factory: CoreFactory,
+    readonly factory: CoreFactory,
     readonly env: NodeEnv,
+    readonly group: number = SIM_GROUP,
+    primary: SimNode | null = null,
   ) {
     this.disk = new SimDisk(id);
     this.config = cloneConfig(initialConfig);
+    this.primary = primary ?? this;
   }
 
   get alive(): boolean {
     return this.core !== null;
   }
 
-  /** Starts (or restarts) an incarnation from what the disk kept. */
+  /** This replica and the node's other replicas (on the primary; just this one on another replica). */
+  allReplicas(): SimNode[] {
+    return this.replicas.size === 0 ? [this] : [this, ...this.replicas.values()];
+  }
+
+  /** Starts (or restarts) the node's incarnation: every replica from what its disk kept. */
   start(): void {
+    if (this.primary !== this) return this.primary.start();
     if (this.core) throw new SimFailure('host', `node ${this.id} started twice`);
+    const all = this.allReplicas();
+    for (const r of all) r.boot();
+    for (const r of all) r.host?.turn();
+  }
+
+  /** Rebuilds this replica's incarnation from its disk (no turn yet). */
+  boot(): void {
+    if (this.core) throw new SimFailure('host', `node ${this.id} group ${this.group} started twice`);
     this.incarnation++;
     const restore = this.disk.restoreState(cloneConfig(this.initialConfig));
     const snap = this.disk.snapshot();
     const sm = snap ? KvState.deserialize(snap.data) : new KvState();
+    if (!snap && this.group !== SIM_GROUP) {
+      sm.group = this.group;
+      sm.range = null; // an uninitialized replica owns nothing until a snapshot gives it its range
+    }
+    sm.unsafe = this.env.kvUnsafe;
     if (sm.applied !== restore.applied) {
       throw new SimFailure('host', `node ${this.id}: snapshot data at ${sm.applied}, meta at ${restore.applied}`);
     }
@@ -102,16 +133,26 @@ export class SimNode {
     this.commit = restore.hardState.commit;
     this.core = this.factory(this.raftConfig, restore, this.random.fork());
     this.host = new SimHost(this, this.core, sm, { ...restore.hardState });
+    const g = this.group === SIM_GROUP ? '' : ` g${this.group}`;
     this.env.trace(
-      `n${this.id} start #${this.incarnation} hs=${JSON.stringify(restore.hardState)} snap=${restore.applied} last=${this.disk.lastIndex()}`,
+      `n${this.id}${g} start #${this.incarnation} hs=${JSON.stringify(restore.hardState)} snap=${restore.applied} last=${this.disk.lastIndex()}`,
     );
     this.env.onRestart(this);
-    this.host.turn();
   }
 
-  /** Power loss now (between effects). */
+  /** Power loss now (between effects): every replica of the node. */
   crash(): void {
+    if (this.primary !== this) return this.primary.crash();
     if (!this.core) return;
+    let lost = this.crashReplica();
+    for (const r of this.replicas.values()) lost += r.crashReplica();
+    this.crashes++;
+    this.env.onCrash(this, lost);
+  }
+
+  /** Takes this replica's incarnation down (disk loses its unsynced writes); returns the batches lost. */
+  private crashReplica(): number {
+    if (!this.core) return 0;
     const { lost, kept } = this.disk.crash(this.random, this.env.mix.crashLossMode);
     // Batches the crash kept are durable: the checkers see them like a sync.
     if (kept.length > 0) this.env.onSynced(this, kept);
@@ -123,16 +164,28 @@ export class SimNode {
     this.crashAt = null;
     this.role = 'follower';
     this.leader = 0;
-    this.crashes++;
     host?.crash();
     this.env.trace(
-      `n${this.id} CRASH lost ${lost} unsynced batch(es), kept ${kept.length}; durable hs=${JSON.stringify(this.disk.hardState())} last=${this.disk.lastIndex()}`,
+      `n${this.id}${this.group === SIM_GROUP ? '' : ` g${this.group}`} CRASH lost ${lost} unsynced batch(es), kept ${kept.length}; durable hs=${JSON.stringify(this.disk.hardState())} last=${this.disk.lastIndex()}`,
     );
-    this.env.onCrash(this, lost);
+    return lost;
+  }
+
+  /** Retires this replica's incarnation without a crash (its disk is kept): it is rebuilt from a new start. */
+  retire(): void {
+    const host = this.host;
+    this.core = null;
+    this.host = null;
+    this.sm = null;
+    this.reads.clear();
+    this.role = 'follower';
+    this.leader = 0;
+    host?.crash();
   }
 
   /** Crash at a given point of a later Ready (or now, for 'idle'). */
   scheduleCrash(point: CrashPoint): void {
+    if (this.primary !== this) return this.primary.scheduleCrash(point);
     if (!this.core) return;
     if (point === 'idle') {
       this.crash();
@@ -143,11 +196,12 @@ export class SimNode {
   }
 
   cancelScheduledCrash(): void {
-    this.crashAt = null;
+    this.primary.crashAt = null;
   }
 
   /** Whether to crash here (a scheduled crash point reached); crashes the node if so. */
   crashHere(point: CrashPoint, meaningful: boolean): boolean {
+    if (this.primary !== this) return this.primary.crashHere(point, meaningful);
     if (this.crashAt !== point) return false;
     if (!meaningful && --this.crashPatience > 0) return false;
     this.env.trace(`n${this.id} crash point ${point}`);
@@ -155,7 +209,14 @@ export class SimNode {
     return true;
   }
 
+  /** A tick of the node: the primary's group, then the other replicas in creation order. */
   tick(): void {
+    this.tickReplica();
+    if (this.replicas.size === 0) return;
+    for (const r of [...this.replicas.values()]) if (this.core) r.tickReplica();
+  }
+
+  private tickReplica(): void {
     const host = this.host;
     if (!host) return;
     host.tick(); // held writes and applies may finish, received snapshot streams progress
@@ -221,7 +282,7 @@ export class SimNode {
     this.turn();
   }
 
-  private turn(): void {
+  turn(): void {
     this.host?.turn();
   }
 
@@ -245,7 +306,9 @@ export class SimNode {
         env.onLeader(this, st.term);
       }
       if (wasRole !== this.role)
-        env.trace(`n${this.id} ${wasRole} -> ${this.role} term ${this.term} leader ${this.leader}`);
+        env.trace(
+          `n${this.id}${this.group === SIM_GROUP ? '' : ` g${this.group}`} ${wasRole} -> ${this.role} term ${this.term} leader ${this.leader}`,
+        );
     }
     for (const rs of rd.readStates) {
       const r = this.reads.get(rs.context);
@@ -276,7 +339,9 @@ export class SimNode {
     for (const [ctx, r] of this.reads) {
       if (r.index !== null && applied >= r.index) {
         this.reads.delete(ctx);
-        this.env.onReadDone(this, ctx, this.sm!.get(r.key));
+        // The range as of the read index: a key the group no longer owns is WRONG_SHARD (the client retries).
+        if (this.sm!.owns(r.key)) this.env.onReadDone(this, ctx, this.sm!.get(r.key));
+        else this.env.onReadFailed(this, ctx);
       }
     }
   }

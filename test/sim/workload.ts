@@ -5,18 +5,29 @@
  * same operation id (the state machine deduplicates by it). A write is acknowledged only by the node it
  * was proposed to, when that node applies it; a read when that node has applied up to its read index.
  * Every acknowledgement goes through the checkers with the cluster-wide commit index at invocation.
+ * With splits, a client routes each key to a group by its own view of the routing table (null until it
+ * first hears WRONG_SHARD: everything in SIM_GROUP). WRONG_SHARD (a replica that does not own the key when
+ * asked, a write applied after a split took its key, a read whose key left the group) is a definite
+ * refusal: the client refreshes its view (host.routes(), the groups' canonical ranges) and retries the same
+ * operation id on the group that owns the key now.
  */
 import type { Random } from '../../src/base';
 import type { SimCommand, SimResult } from './command-codec';
 import type { SimNode } from './sim-node';
+import type { Route } from './split-cluster';
+import { rangeContains } from './split-state';
 
 export interface WorkloadHost {
   now(): number;
-  nodes(): readonly SimNode[];
+  /** The replicas of a group (SIM_GROUP: every node). */
+  replicas(group: number): readonly SimNode[];
   globalCommit(): number;
+  /** Each group's commit (null while there is one group). */
+  globalCommits(): Map<number, number> | null;
+  routes(): Route[];
   trace(text: string): void;
   onWriteAck(op: ClientOp, result: SimResult): void;
-  onReadAck(op: ClientOp, value: string | null): void;
+  onReadAck(op: ClientOp, value: string | null, node: SimNode): void;
 }
 
 export interface ClientOp {
@@ -27,8 +38,10 @@ export interface ClientOp {
   value: string;
   expected: string | null;
   invokedTick: number;
-  /** Cluster-wide commit index when invoked. */
+  /** Cluster-wide commit index when invoked (of SIM_GROUP). */
   c0: number;
+  /** With several groups: each group's commit index when invoked. */
+  c0s: Map<number, number> | null;
   attempts: number;
 }
 
@@ -46,6 +59,10 @@ interface Client {
   nextActionTick: number;
   remaining: number;
   leaderHint: number;
+  /** Leader hints of groups other than SIM_GROUP. */
+  hints: Map<number, number>;
+  /** The client's routing table (null: the whole keyspace in SIM_GROUP). */
+  view: Route[] | null;
   lastSeen: Map<string, string | null>;
   written: number;
 }
@@ -77,6 +94,8 @@ export class Workload {
         nextActionTick: random.int(0, 20),
         remaining: opsPerClient,
         leaderHint: 0,
+        hints: new Map(),
+        view: null,
         lastSeen: new Map(),
         written: 0,
       });
@@ -107,6 +126,10 @@ export class Workload {
       if (c.op?.id !== opId || !c.attempt || c.attempt.node !== node || c.attempt.incarnation !== node.incarnation)
         continue;
       const op = c.op;
+      if (result.t === 'wrongShard') {
+        this.wrongShard(c, node);
+        continue;
+      }
       this.host.trace(`client ${c.id} ack ${op.kind}#${op.id} ${JSON.stringify(result)} via n${node.id}`);
       this.host.onWriteAck(op, result);
       if (op.kind === 'cas' && result.t === 'cas') c.lastSeen.set(op.key, result.ok ? op.value : result.cur);
@@ -119,7 +142,7 @@ export class Workload {
     for (const c of this.clients) {
       if (!c.op || !c.attempt || c.attempt.readContext !== context || c.attempt.node !== node) continue;
       this.host.trace(`client ${c.id} read#${c.op.id} ${c.op.key} = ${value ?? '∅'} via n${node.id}`);
-      this.host.onReadAck(c.op, value);
+      this.host.onReadAck(c.op, value, node);
       c.lastSeen.set(c.op.key, value);
       this.finish(c);
     }
@@ -127,9 +150,26 @@ export class Workload {
 
   onReadFailed(node: SimNode, context: number): void {
     for (const c of this.clients) {
-      if (c.attempt && c.attempt.readContext === context && c.attempt.node === node)
-        this.abandonAttempt(c, this.host.now());
+      if (!c.attempt || c.attempt.readContext !== context || c.attempt.node !== node) continue;
+      if (c.op && node.sm && !node.sm.owns(c.op.key)) this.wrongShard(c, node);
+      else this.abandonAttempt(c, this.host.now());
     }
+  }
+
+  /** WRONG_SHARD: a definite refusal; refresh the view and retry at once (same operation id). */
+  private wrongShard(c: Client, node: SimNode): void {
+    this.host.trace(
+      `client ${c.id} ${c.op?.kind}#${c.op?.id} ${c.op?.key}: WRONG_SHARD from n${node.id} g${node.group}`,
+    );
+    c.attempt = null;
+    c.view = this.host.routes();
+    c.nextActionTick = this.host.now() + 1;
+    this.retries++;
+  }
+
+  private groupOf(c: Client, key: string): number {
+    if (c.view === null) return 1;
+    return c.view.find((r) => rangeContains(r.range, key))?.group ?? 1;
   }
 
   private finish(c: Client): void {
@@ -146,6 +186,7 @@ export class Workload {
   private abandonAttempt(c: Client, now: number): void {
     c.attempt = null;
     c.leaderHint = 0;
+    c.hints.clear();
     c.nextActionTick = now + retryBackoffTicks;
     this.retries++;
   }
@@ -167,6 +208,7 @@ export class Workload {
       expected,
       invokedTick: now,
       c0: this.host.globalCommit(),
+      c0s: this.host.globalCommits(),
       attempts: 0,
     };
     this.host.trace(
@@ -175,9 +217,10 @@ export class Workload {
     return op;
   }
 
-  private pickNode(c: Client): SimNode | null {
-    const nodes = this.host.nodes();
-    const hinted = nodes.find((n) => n.id === c.leaderHint && n.alive);
+  private pickNode(c: Client, group: number): SimNode | null {
+    const nodes = this.host.replicas(group);
+    const hint = group === 1 ? c.leaderHint : (c.hints.get(group) ?? 0);
+    const hinted = nodes.find((n) => n.id === hint && n.alive);
     if (hinted) return hinted;
     const alive = nodes.filter((n) => n.alive);
     return alive.length > 0 ? this.random.pick(alive) : null;
@@ -185,18 +228,24 @@ export class Workload {
 
   private tryAttempt(c: Client, now: number): void {
     const op = c.op!;
-    const node = this.pickNode(c);
+    const group = this.groupOf(c, op.key);
+    const node = this.pickNode(c, group);
     if (!node) {
       c.nextActionTick = now + retryBackoffTicks;
       return;
     }
     op.attempts++;
+    if (node.sm && !node.sm.owns(op.key)) {
+      // The replica answers WRONG_SHARD at once (its range, as NodeHost checks a request's key).
+      this.wrongShard(c, node);
+      return;
+    }
     if (op.kind === 'read') {
       const ctx = this.nextReadContext++;
       // Register before calling: the answer may arrive synchronously inside readIndex().
       c.attempt = { node, incarnation: node.incarnation, deadline: now + attemptTimeoutTicks, readContext: ctx };
       const out = node.readIndex(ctx, op.key);
-      if (!out.ok && c.op === op) this.rejected(c, now, out.leader);
+      if (!out.ok && c.op === op) this.rejected(c, now, out.leader, group);
       return;
     }
     const command: SimCommand =
@@ -205,12 +254,13 @@ export class Workload {
         : { op: op.id, t: 'cas', k: op.key, e: op.expected, v: op.value };
     c.attempt = { node, incarnation: node.incarnation, deadline: now + attemptTimeoutTicks, readContext: 0 };
     const out = node.propose(command);
-    if (!out.ok && c.op === op) this.rejected(c, now, out.leader);
+    if (!out.ok && c.op === op) this.rejected(c, now, out.leader, group);
   }
 
-  private rejected(c: Client, now: number, leader: number): void {
+  private rejected(c: Client, now: number, leader: number, group: number): void {
     c.attempt = null;
-    c.leaderHint = leader;
+    if (group === 1) c.leaderHint = leader;
+    else c.hints.set(group, leader);
     c.nextActionTick = now + (leader !== 0 ? 1 : retryBackoffTicks);
   }
 }

@@ -2,28 +2,32 @@
  * The checker suite: every independent checker, fed by the cluster after every event (role change,
  * message sent, fsync, apply, snapshot install, restart, client acknowledgement). It also tracks the
  * cluster-wide commit index (the highest commit any core has reported), used for read windows.
+ * One suite per group (splits: split-cluster.ts); the op registry (which group and index each operation
+ * took effect at) is shared by the suites of a seed, so an operation applied in two groups is caught.
  */
 import type { Entry, Message } from '../../../src/raft';
 import type { SimCommand, SimResult } from '../command-codec';
 import type { SimDisk, WriteBatch } from '../disk';
 import type { KvState } from '../kv-model';
 import { ApplyAgreementChecker } from './apply-agreement';
-import { CanonicalModel } from './canonical-model';
+import { CanonicalModel, type OpRegistry } from './canonical-model';
 import { DurabilityChecker } from './durability';
 import { ElectionSafetyChecker } from './election-safety';
 import { LinearizabilityChecker } from './linearizability';
 import { LogMatchingChecker } from './log-matching';
+import { SimFailure } from '../sim-failure';
 
 export { CanonicalModel } from './canonical-model';
+export type { OpRegistry } from './canonical-model';
 export { entryIdentity } from './apply-agreement';
 
 export class CheckerSuite {
-  readonly model = new CanonicalModel();
+  readonly model: CanonicalModel;
   readonly election = new ElectionSafetyChecker();
   readonly durability = new DurabilityChecker();
   readonly logMatching = new LogMatchingChecker();
-  readonly applyAgreement = new ApplyAgreementChecker(this.model);
-  readonly linearizability = new LinearizabilityChecker(this.model);
+  readonly applyAgreement: ApplyAgreementChecker;
+  readonly linearizability: LinearizabilityChecker;
   /** Highest commit index any core has reported. */
   globalCommit = 0;
 
@@ -31,7 +35,37 @@ export class CheckerSuite {
    * checkAckOrder: also check that votes and append acks leave only after they are durable. Turned off
    * only to show that the end-to-end checkers alone catch a core that acks before persisting.
    */
-  constructor(private readonly checkAckOrder = true) {}
+  constructor(
+    private readonly checkAckOrder = true,
+    readonly registry: OpRegistry = new Map(),
+    readonly group = 1,
+    initial: KvState | null = null,
+  ) {
+    this.model = new CanonicalModel(registry, group, initial);
+    this.applyAgreement = new ApplyAgreementChecker(this.model);
+    this.linearizability = new LinearizabilityChecker(this.model);
+    if (initial !== null) this.globalCommit = initial.applied;
+  }
+
+  /**
+   * A node applied a write at `index` (after onApply): it took effect there (`fresh`) exactly when the
+   * canonical history says the operation took effect at this group and index; else it was applied twice
+   * (a second effect: in another group, or again) or skipped.
+   */
+  onNodeEffect(nodeId: number, opId: number, index: number, fresh: boolean): void {
+    const e = this.registry.get(opId);
+    const here = e !== undefined && e.group === this.group && e.index === index;
+    if (fresh === here) return;
+    const where = e
+      ? `group ${e.group} index ${e.index}`
+      : 'no index (the canonical history refused or skipped it there)';
+    throw new SimFailure(
+      'applied-twice',
+      fresh
+        ? `node ${nodeId} applied op #${opId} at group ${this.group} index ${index}, but it took effect at ${where}`
+        : `node ${nodeId} did not apply op #${opId} at group ${this.group} index ${index}, where it took effect`,
+    );
+  }
 
   onCommitSeen(commit: number): void {
     if (commit > this.globalCommit) this.globalCommit = commit;
