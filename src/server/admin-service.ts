@@ -1,6 +1,7 @@
 /**
  * The public Admin service (proto/admin.proto): node and group status, membership changes and
- * leadership transfer (the shard methods, ListShards and SplitShard, are in admin-shards.ts). Membership
+ * leadership transfer (the shard methods, ListShards and SplitShard, are in admin-shards.ts; replica moves,
+ * node drain and removal and the node list in admin-nodes.ts). Membership
  * changes and transfers must reach the group's leader; elsewhere they answer NOT_LEADER with the leader
  * hint, like KV writes.
  */
@@ -8,7 +9,8 @@ import type * as grpc from '@grpc/grpc-js';
 import { TesseraError, isNodeId } from '../base';
 import { isUnspecifiedHost, type NodeConfig } from '../config';
 import { WHOLE_KEYSPACE_GROUP, type MemberInfo, type NodeHost } from '../node';
-import type { NodeMetrics } from '../obs';
+import { silentLogger, type Logger, type NodeMetrics } from '../obs';
+import { adminNodeHandlers, metaLeaderView, shardsToList, type NodesHost, type ViewSource } from './admin-nodes';
 import { adminShardHandlers } from './admin-shards';
 import { unary } from './unary';
 
@@ -102,9 +104,12 @@ export function statusResponse(host: NodeHost, config: NodeConfig) {
 }
 
 export function adminServiceHandlers(
-  host: () => NodeHost,
+  host: () => NodeHost & NodesHost,
   config: NodeConfig,
   metrics: NodeMetrics,
+  /** The placement driver's last view (null: none; admin-nodes.ts). */
+  view: ViewSource = () => null,
+  logger: Logger = silentLogger(),
 ): grpc.UntypedServiceImplementation {
   const u = <Req, Res>(method: string, fn: (req: Req, timeoutMs: number) => Promise<Res>) =>
     unary<Req, Res>(method, metrics, config.requestTimeoutMs, fn);
@@ -138,6 +143,10 @@ export function adminServiceHandlers(
       return (await host().read(groupId, 'stale', (sm) => sm.digest())).value;
     }),
 
-    ...adminShardHandlers(host, config, metrics),
+    ...adminShardHandlers(host, config, metrics, () => {
+      const v = metaLeaderView(host(), config.id, view);
+      return v === null ? [] : shardsToList(host(), v);
+    }),
+    ...adminNodeHandlers(host, config, metrics, view, logger),
   };
 }

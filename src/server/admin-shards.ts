@@ -1,5 +1,6 @@
 /**
- * Admin.ListShards and Admin.SplitShard (proto/admin.proto): the shards this node hosts, and a manual split.
+ * Admin.ListShards and Admin.SplitShard (proto/admin.proto): the shards this node hosts (and, on the meta
+ * leader, every other shard of the placement driver's view: admin-nodes.ts), and a manual split.
  * Invariants: the split key arrives from the network and is checked like any KV key (1..keyBytesMax bytes)
  * before the host sees it; the stats of ListShards are read one shard at a time and stop with
  * DEADLINE_EXCEEDED once the request's budget is spent (a node with 1,000 shards does bounded work per call);
@@ -17,7 +18,10 @@ import { unary } from './unary';
 export type ShardStats = Awaited<ReturnType<NodeHost['shardStats']>>;
 
 /** The NodeHost methods behind the two RPCs. */
-export type ShardHost = Pick<NodeHost, 'listShards' | 'shardStats' | 'splitShard' | 'listNodes'>;
+export type ShardHost = Pick<NodeHost, 'listShards' | 'shardStats' | 'splitShard'>;
+
+/** Shards known here but not hosted (the placement driver's view on the meta leader; admin-nodes.ts). */
+export type OtherShards = () => LocalShardInfo[];
 
 /** proto ShardInfo from the node's view of a shard (an unbounded end as empty bytes). */
 export function shardInfoWire(s: LocalShardInfo, stats: ShardStats = { keys: 0, bytes: 0 }) {
@@ -34,18 +38,28 @@ export function shardInfoWire(s: LocalShardInfo, stats: ShardStats = { keys: 0, 
   };
 }
 
-/** ListShards: every hosted shard, ascending by start; with stats, each range read in turn within timeoutMs. */
+/**
+ * ListShards: every hosted shard and every other one known here (`others`), ascending by start; with
+ * stats, each hosted range read in turn within timeoutMs (the others have no stats here: 0).
+ */
 export async function listShardsResponse(
   host: ShardHost,
   nodeId: NodeId,
   req: { withStats?: unknown },
   timeoutMs: number,
+  others: OtherShards = () => [],
 ) {
-  const shards = [...host.listShards()].sort((a, b) => a.start.compare(b.start));
+  const hosted = host.listShards();
+  const ids = new Set(hosted.map((s) => s.id));
+  const shards = [...hosted, ...others().filter((s) => !ids.has(s.id))].sort((a, b) => a.start.compare(b.start));
   if (req.withStats !== true) return { nodeId, shards: shards.map((s) => shardInfoWire(s)) };
   const deadline = Date.now() + timeoutMs;
   const out: ReturnType<typeof shardInfoWire>[] = [];
   for (const s of shards) {
+    if (!ids.has(s.id)) {
+      out.push(shardInfoWire(s));
+      continue;
+    }
     if (Date.now() >= deadline)
       throw new TesseraError(
         'DEADLINE_EXCEEDED',
@@ -73,14 +87,14 @@ export function adminShardHandlers(
   host: () => ShardHost,
   config: NodeConfig,
   metrics: NodeMetrics,
+  others: OtherShards = () => [],
 ): grpc.UntypedServiceImplementation {
   return {
     listShards: unary('Admin.ListShards', metrics, config.requestTimeoutMs, (req: { withStats?: unknown }, t) =>
-      listShardsResponse(host(), config.id, req, t),
+      listShardsResponse(host(), config.id, req, t, others),
     ),
     splitShard: unary('Admin.SplitShard', metrics, config.requestTimeoutMs, (req: { key?: unknown }, t) =>
       splitShardResponse(host(), config.limits, req, t),
     ),
-    listNodes: unary('Admin.ListNodes', metrics, config.requestTimeoutMs, async () => ({ nodes: host().listNodes() })),
   };
 }

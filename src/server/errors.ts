@@ -8,6 +8,8 @@
  *   UNAVAILABLE        -> UNAVAILABLE          (+ leader hints when known; retryable)
  *   RESOURCE_EXHAUSTED -> RESOURCE_EXHAUSTED   DEADLINE_EXCEEDED -> DEADLINE_EXCEEDED
  *   NOT_FOUND -> NOT_FOUND   CORRUPTION -> DATA_LOSS   CONFIG, INTERNAL, anything else -> INTERNAL
+ *   INVALID_ARGUMENT with details.failedPrecondition -> FAILED_PRECONDITION (the cluster is not in the
+ *     state the request needs: `node remove` of a node that still holds replicas; final)
  *   SESSION_EXPIRED    -> FAILED_PRECONDITION  (a write from a session the state machine does not know, or
  *     retried after its session moved on: not retryable, outcome unknown); also an INTERNAL error with
  *     details.reason SESSION_EXPIRED, the form older code used
@@ -41,6 +43,10 @@ export function toGrpcStatus(e: unknown): GrpcErrorStatus {
     return { code: grpc.status.FAILED_PRECONDITION, details: e.message, metadata };
   }
   metadata.set('tessera-reason', e.code);
+  // A refusal because the cluster is not in the state the request needs (a node to remove still holds
+  // replicas): FAILED_PRECONDITION on the wire, INVALID_ARGUMENT (final, not retryable) as the reason.
+  if (d.failedPrecondition === true && e.code === 'INVALID_ARGUMENT')
+    return { code: grpc.status.FAILED_PRECONDITION, details: e.message, metadata };
   if (typeof d.leaderId === 'number' && d.leaderId > 0) metadata.set('tessera-leader-id', String(d.leaderId));
   if (typeof d.leaderAddress === 'string' && d.leaderAddress !== '')
     metadata.set('tessera-leader-address', d.leaderAddress);

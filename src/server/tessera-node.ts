@@ -8,7 +8,8 @@
  * is written), open the store (verifies every record: CORRUPTION aborts the start), check and record the
  * node's identity (stored node id, cluster id and membership win over the flags; a contradiction is
  * CONFIG, exit 2), bind gRPC (the service handlers answer UNAVAILABLE until the host is open), open the
- * host, start HTTP.
+ * host, register in the cluster (--join on an empty data dir: join-cluster.ts; a refusal is CONFIG), serve,
+ * start HTTP.
  * Stop order (graceful): report not serving (new requests get UNAVAILABLE), stop the host (pending
  * requests fail with a retryable UNAVAILABLE), close peer links, shut gRPC down (bounded by 2 s), close
  * LevelDB, stop HTTP.
@@ -33,6 +34,8 @@ import { NodeStore } from '../storage';
 import { Transport, loadPeerTls, startPeerServer, type PeerServer, type PeerTlsMaterial } from '../transport';
 import { adminServiceHandlers, TESSERA_VERSION } from './admin-service';
 import { establishIdentity, preflightResources, type EstablishedIdentity } from './preflight';
+import { registerJoiningNode } from './join-cluster';
+import type { NodesHost, ViewSource } from './admin-nodes';
 import { clientListenerCredentials } from './credentials';
 import { ConnectionGate } from './connection-gate';
 import { clientServerOptions } from './grpc-options';
@@ -88,10 +91,8 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       if (host === null || !serving) throw new TesseraError('UNAVAILABLE', 'the node is starting or stopping; retry');
       return host;
     };
-    const services = loadPublicServices();
     const pipelines = new OpenPipelines();
-    server.addService(services.KV, kvServiceHandlers(current, config, metrics, pipelines, undefined, admission));
-    server.addService(services.Admin, adminServiceHandlers(current, config, metrics));
+    addPublicServices(server, { current, config, metrics, pipelines, admission, logger, view: () => null });
     const [grpcServer, openGate] = [server, gate];
     const grpcPort = await bindGrpc(openGate, grpcServer, config.listen, clientCredentials.credentials);
     let fatalReported = false;
@@ -109,6 +110,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     const nodeLogger = logger.child({ component: 'node' });
     const hostOptions = { config: runConfig, clusterId, store, transport, logger: nodeLogger, metrics };
     host = await NodeHost.open({ ...hostOptions, random: random.fork(), onFatal });
+    if (runConfig.join && !established.hasData) await joinCluster(runConfig, clusterId, transport, nodeLogger);
     serving = true;
     const openHost = host;
     const health = (): HealthReport => healthOf(config, openHost, serving);
@@ -161,6 +163,52 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     await store.close().catch(() => undefined);
     throw e;
   }
+}
+
+/** The KV and Admin services on the client server, over the host of the moment. */
+function addPublicServices(
+  server: grpc.Server,
+  p: {
+    current: () => NodeHost;
+    config: NodeConfig;
+    metrics: NodeMetrics;
+    pipelines: OpenPipelines;
+    admission: Admission;
+    logger: Logger;
+    view: ViewSource;
+  },
+): void {
+  const services = loadPublicServices();
+  server.addService(
+    services.KV,
+    kvServiceHandlers(p.current, p.config, p.metrics, p.pipelines, undefined, p.admission),
+  );
+  // NodeHost.moveReplica lands with the replica changes of src/node (until then MoveReplica answers UNAVAILABLE).
+  const host = () => p.current() as NodeHost & NodesHost;
+  const logger = p.logger.child({ component: 'admin' });
+  server.addService(services.Admin, adminServiceHandlers(host, p.config, p.metrics, p.view, logger));
+}
+
+/** How long a --join node tries to register itself before its start fails (join-cluster.ts). */
+const JOIN_TIMEOUT_MS = 30_000;
+
+/** --join on an empty data dir: registers the node in the meta shard through its --peers before serving. */
+async function joinCluster(
+  config: NodeConfig,
+  clusterId: string | null,
+  transport: Transport,
+  logger: Logger,
+): Promise<void> {
+  await registerJoiningNode({
+    self: config.id,
+    clusterId,
+    address: config.advertiseAddress,
+    peers: [...config.peers.keys()],
+    forward: (to, command, timeoutMs) => transport.forwardMeta(to, command, timeoutMs),
+    retryMs: Math.max(50, config.timing.electionMs / 2),
+    timeoutMs: JOIN_TIMEOUT_MS,
+    logger,
+  });
 }
 
 /** Leader balancing (placement/leader-balance.ts), unless --balance-leaders false. */
