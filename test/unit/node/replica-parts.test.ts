@@ -1,0 +1,161 @@
+// The pure parts of per-shard replica changes: tombstones (persisted, bounded, hostile records skipped,
+// the reopen rule), farewells (sent only once the removed node holds its removal, a bounded number of
+// times), and which applied entries remove this node.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { GroupId, NodeId } from '../../../src/base';
+import { encodeRecord } from '../../../src/codec';
+import type { Entry, MembershipChange } from '../../../src/raft';
+import { NodeStore } from '../../../src/storage';
+import { FAREWELLS_MAX, Farewells } from '../../../src/node/farewells';
+import { removalOfSelf } from '../../../src/node/replica-destroy';
+import { TOMBSTONES_KEY, TOMBSTONES_MAX, Tombstones, reopenAllowed } from '../../../src/node/tombstones';
+
+let dir = '';
+afterEach(async () => {
+  if (dir !== '') await rm(dir, { recursive: true, force: true });
+  dir = '';
+});
+
+async function openStore(): Promise<NodeStore> {
+  dir = await mkdtemp(join(tmpdir(), 'tessera-replica-parts-'));
+  return NodeStore.open(dir);
+}
+
+const g = (n: number) => n as GroupId;
+
+describe('tombstones', () => {
+  it('persist through their batch op, reload, and skip malformed items of a damaged record', async () => {
+    const store = await openStore();
+    const t = await Tombstones.open(store.db);
+    const op = t.add({ groupId: g(7), index: 12, term: 3, vote: 2, atMs: 1 });
+    if (op.type !== 'put') throw new Error('expected a put');
+    await store.db.put(op.key, op.value);
+    const again = await Tombstones.open(store.db);
+    expect(again.get(7)).toMatchObject({ groupId: 7, index: 12, term: 3, vote: 2 });
+    // Hostile or damaged items: wrong shapes, ids out of range, negative numbers.
+    await store.db.put(
+      TOMBSTONES_KEY,
+      encodeRecord([[0, 1, 1, 1], [9, -1, 1, 1], 'x', [2 ** 33, 1, 1, 1], [5, 1.5, 1, 1], [11, 4, 2, 0]]),
+    );
+    const parsed = await Tombstones.open(store.db);
+    expect(parsed.size).toBe(1);
+    expect(parsed.has(11)).toBe(true);
+    await store.db.put(TOMBSTONES_KEY, Buffer.from('not a record'));
+    expect((await Tombstones.open(store.db)).size).toBe(0);
+    await store.close();
+  });
+
+  it('keep at most TOMBSTONES_MAX, forgetting the oldest', async () => {
+    const t = await Tombstones.open(null);
+    for (let i = 1; i <= TOMBSTONES_MAX + 3; i++) t.add({ groupId: g(i), index: 1, term: 1, vote: 0, atMs: 0 });
+    expect(t.size).toBe(TOMBSTONES_MAX);
+    expect(t.has(1)).toBe(false);
+    expect(t.has(TOMBSTONES_MAX + 3)).toBe(true);
+    t.remove(TOMBSTONES_MAX + 3);
+    expect(t.has(TOMBSTONES_MAX + 3)).toBe(false);
+  });
+
+  it('reopen only for a contact that began after the tombstone, lasted two election timeouts, in a term not older', () => {
+    const t = { groupId: g(5), index: 10, term: 4, vote: 1, atMs: 1000 };
+    expect(reopenAllowed(t, 4, 1100, 1100 + 600, 300)).toBe(true);
+    expect(reopenAllowed(t, 4, 1100, 1100 + 599, 300)).toBe(false); // not long enough
+    expect(reopenAllowed(t, 3, 1100, 5000, 300)).toBe(false); // an older term
+    expect(reopenAllowed(t, 4, 900, 5000, 300)).toBe(false); // heard before the destroy
+  });
+});
+
+describe('farewells', () => {
+  const base = { groupId: g(3), node: 4 as NodeId, index: 20, term: 2, untilMs: 10_000 };
+
+  it('are sent only once the removed node holds its removal, at most three times, one interval apart', () => {
+    const f = new Farewells();
+    f.add({ ...base, holds: false });
+    expect(f.due(1 as NodeId, 0, 100)).toEqual([]);
+    f.observe(g(3), {
+      type: 'appendResp',
+      from: 4,
+      to: 1,
+      term: 2,
+      reject: false,
+      index: 19,
+      rejectHint: 0,
+      hintTerm: 0,
+    });
+    expect(f.due(1 as NodeId, 0, 100)).toEqual([]); // acked below the removal
+    f.observe(g(3), {
+      type: 'appendResp',
+      from: 4,
+      to: 1,
+      term: 1,
+      reject: false,
+      index: 25,
+      rejectHint: 0,
+      hintTerm: 0,
+    });
+    expect(f.due(1 as NodeId, 0, 100)).toEqual([]); // another term
+    f.observe(g(3), {
+      type: 'appendResp',
+      from: 4,
+      to: 1,
+      term: 2,
+      reject: true,
+      index: 25,
+      rejectHint: 0,
+      hintTerm: 0,
+    });
+    expect(f.due(1 as NodeId, 0, 100)).toEqual([]); // a rejection
+    f.observe(g(3), {
+      type: 'appendResp',
+      from: 4,
+      to: 1,
+      term: 2,
+      reject: false,
+      index: 20,
+      rejectHint: 0,
+      hintTerm: 0,
+    });
+    const first = f.due(1 as NodeId, 0, 100);
+    expect(first).toEqual([
+      { groupId: 3, message: { type: 'heartbeat', from: 1, to: 4, term: 2, commit: 20, context: 0 } },
+    ]);
+    expect(f.due(1 as NodeId, 50, 100)).toEqual([]);
+    expect(f.due(1 as NodeId, 100, 100)).toHaveLength(1);
+    expect(f.due(1 as NodeId, 200, 100)).toHaveLength(1);
+    expect(f.due(1 as NodeId, 300, 100)).toEqual([]);
+    expect(f.size).toBe(0);
+  });
+
+  it('expire at their deadline and are bounded', () => {
+    const f = new Farewells();
+    f.add({ ...base, holds: true });
+    expect(f.due(1 as NodeId, 20_000, 100)).toEqual([]);
+    expect(f.size).toBe(0);
+    for (let i = 0; i < FAREWELLS_MAX + 10; i++) f.add({ ...base, node: (i + 1) as NodeId, holds: false });
+    expect(f.size).toBe(FAREWELLS_MAX);
+  });
+});
+
+describe('removalOfSelf', () => {
+  const config = (index: number, change: MembershipChange) => ({ kind: 'config', term: 1, index, change }) as Entry;
+  it('finds the entry that removes this node, by change or by whole configuration', () => {
+    const entries: Entry[] = [
+      { kind: 'normal', term: 1, index: 1, data: new Uint8Array() },
+      config(2, { type: 'removeNode', node: 2 }),
+      config(3, { type: 'addLearner', node: 3 }),
+    ];
+    expect(removalOfSelf(entries, 3 as NodeId)).toBeNull();
+    expect(removalOfSelf(entries, 2 as NodeId)).toBe(2);
+    const whole = {
+      kind: 'config',
+      term: 1,
+      index: 4,
+      change: { type: 'addLearner', node: 5 },
+      config: { voters: [1, 2], learners: [5], votersOutgoing: [] },
+    } as Entry;
+    expect(removalOfSelf([whole], 3 as NodeId)).toBe(4);
+    expect(removalOfSelf([whole], 2 as NodeId)).toBeNull();
+  });
+});
