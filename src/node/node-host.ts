@@ -1455,6 +1455,8 @@ export class NodeHost implements TransportHandler {
     this.retireGroup(g, 'was removed');
     this.earlyMessages.take(g.id, performance.now());
     this.unknownGroupsHeard.delete(g.id);
+    this.quiescence.forget(g.id);
+    this.autoSplit.leaderChanged(g.id);
     this.rebuildShards();
     const owner = g.kv !== null && initialized ? overlappingShard(g.kv.shard, this.initializedKvGroups(), g) : null;
     if (owner !== null)
