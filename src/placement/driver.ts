@@ -12,7 +12,9 @@
  *    (Raft.Placement `act`; itself: directly), without waiting for it: an action stays in flight, and is
  *    given to the planner as such, until it settled AND a later round's reports were asked for after that
  *    (so a change that just finished is never planned twice from reports older than it). The planner
- *    allows one membership change per shard in flight; at most ACTIONS_IN_FLIGHT_MAX actions run at once.
+ *    allows one membership change per shard in flight; at most ACTIONS_IN_FLIGHT_MAX actions run at once, and
+ *    at most ACTIONS_PER_LEADER_MAX at one node (well under the RPC's calls per peer, so a node busy with
+ *    long promotions still answers its reports and is never taken for dead because of the driver's own load).
  *    Every action is logged with its reason and counted in tessera_placement_actions_total{kind,cause,outcome}
  *    (outcome ok, failed, timeout); a failed one is simply planned again from the next round's reports;
  * 4. brings the meta shard's descriptors up to date with the leaders' reports where that is safe
@@ -33,6 +35,8 @@ import { recordMembership } from './meta-record';
 export const POLL_CONCURRENCY = 32;
 /** Actions running at once (all shards together). */
 export const ACTIONS_IN_FLIGHT_MAX = 64;
+/** Actions running at one shard leader at once (PLACEMENT_CONCURRENT_MAX calls per peer is the RPC's bound). */
+export const ACTIONS_PER_LEADER_MAX = 16;
 /** Longest an action may take: a promotion waits for the learner to catch up (a snapshot). */
 export const ACTION_TIMEOUT_MS = 5 * 60_000;
 
@@ -84,6 +88,8 @@ export class PlacementDriver {
   private view: DriverView | null = null;
   private readonly inFlight = new Map<number, Tracked[]>();
   private readonly pending = new Set<Promise<void>>();
+  /** Actions running, by the node carrying them out. */
+  private readonly pendingAt = new Map<NodeId, number>();
   private readonly blockedLogged = new Map<number, string>();
   private readonly plannerConfig: PlacementConfig;
 
@@ -175,7 +181,8 @@ export class PlacementDriver {
       if (this.pending.size >= ACTIONS_IN_FLIGHT_MAX) break;
       if (a.cause === 'rebalance-leaders' && this.d.config.balanceLeaders === false) continue;
       const leader = leaders.get(a.shard);
-      if (leader !== undefined) this.issue(a, leader, reports, registry);
+      if (leader === undefined || (this.pendingAt.get(leader) ?? 0) >= ACTIONS_PER_LEADER_MAX) continue;
+      this.issue(a, leader, reports, registry);
     }
     if (meta.apply !== undefined)
       await recordMembership(meta.apply.bind(meta), snapshot.shards, descriptors, meta.groupId, {
@@ -284,8 +291,12 @@ export class PlacementDriver {
       .finally(() => {
         t.doneMs = this.d.clock.now();
         this.pending.delete(done);
+        const left = (this.pendingAt.get(leader) ?? 1) - 1;
+        if (left > 0) this.pendingAt.set(leader, left);
+        else this.pendingAt.delete(leader);
       });
     this.pending.add(done);
+    this.pendingAt.set(leader, (this.pendingAt.get(leader) ?? 0) + 1);
   }
 
   private settled(a: PlacementAction, outcome: 'ok' | 'failed' | 'timeout', e: unknown): void {

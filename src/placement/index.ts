@@ -7,7 +7,13 @@
  */
 export { LeaderBalancer, ownTransfers, snapshotOf } from './leader-balance';
 export type { BalancedNode, LeaderBalanceOptions } from './leader-balance';
-export { ACTIONS_IN_FLIGHT_MAX, ACTION_TIMEOUT_MS, POLL_CONCURRENCY, PlacementDriver } from './driver';
+export {
+  ACTIONS_IN_FLIGHT_MAX,
+  ACTIONS_PER_LEADER_MAX,
+  ACTION_TIMEOUT_MS,
+  POLL_CONCURRENCY,
+  PlacementDriver,
+} from './driver';
 export type { DriverMeta, PlacementDriverDeps } from './driver';
 export { buildReport, placementHandler, runAction } from './node-report';
 export type { PlacementHost, ReportContext } from './node-report';

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Epoch, ShardId } from '../../../src/base';
 import { makeDescriptor } from '../../../src/shard';
+import { ACTIONS_PER_LEADER_MAX } from '../../../src/placement';
 import { FakeCluster } from './fake-cluster';
 
 /** Five nodes, shard 1 on 1, 2, 3 led by 1; shard 3 on 1, 2, 3 led by 2. */
@@ -124,6 +125,37 @@ describe('the placement driver', () => {
     await c.rounds(d, 3);
     expect(c.acts[0]!.request).toMatchObject({ kind: 'addLearner', node: 4 });
     expect(c.replicasOf(1).voters).toEqual([1, 2, 4]);
+  });
+
+  it(`runs at most ${ACTIONS_PER_LEADER_MAX} actions at one shard leader at once`, async () => {
+    const c = new FakeCluster([1, 2, 3, 4]);
+    for (let i = 0; i < 20; i++) c.addShard(10 + i, [1, 2], 2, `k${10 + i}`, `k${11 + i}`);
+    c.hold = true;
+    const d = c.driver(1);
+    await c.rounds(d, 3);
+    expect(c.acts).toHaveLength(ACTIONS_PER_LEADER_MAX);
+    c.hold = false;
+    for (const release of c.held.splice(0)) release();
+    await d.whenIdle();
+    await c.rounds(d, 2);
+    const added = c.acts.filter((a) => a.request.kind === 'addLearner').map((a) => a.request.shard);
+    expect(new Set(added).size).toBe(20);
+  });
+
+  it('a new meta leader counts a silent node dead only a full dead timeout after it took over', async () => {
+    const c = cluster();
+    c.dead.add(3);
+    const d = c.driver(1, { deadNodeTimeoutMs: 30_000 });
+    await c.rounds(d, 20);
+    c.metaLeader = false;
+    await c.rounds(d, 5);
+    c.metaLeader = true;
+    // 45 s of silence in all, but only 25 s since this node leads the meta shard again.
+    await c.rounds(d, 25);
+    const replaced = () => c.acts.filter((a) => a.request.kind === 'removeReplica' && a.request.node === 3);
+    expect(replaced()).toEqual([]);
+    await c.rounds(d, 15);
+    expect(replaced().length).toBeGreaterThan(0);
   });
 
   it('counts a failed action and plans it again in the next round', async () => {
