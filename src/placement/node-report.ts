@@ -106,7 +106,9 @@ export async function runAction(ctx: ReportContext, a: ActRequest, timeoutMs: nu
     });
   let members: MemberInfo[];
   if (a.kind === 'transferLeader') {
-    await host.transferLeader(id, a.node, timeoutMs);
+    // The node's own bound (a few election timeouts), not the call's: a transfer that did not happen by then
+    // will not, and the shard's next step must not wait minutes behind it.
+    await host.transferLeader(id, a.node);
     members = host.groupStatus(id).members;
   } else {
     if (a.kind === 'addLearner') host.learnNodeAddress(a.node, a.client, a.peer);

@@ -59,8 +59,8 @@ function fakeHost(role: 'leader' | 'follower') {
       calls.push(`change ${groupId} ${change.kind} ${change.node}`);
       return members([1, 2, 3, change.node]);
     },
-    transferLeader: async (groupId, to) => {
-      calls.push(`transfer ${groupId} ${to}`);
+    transferLeader: async (groupId, to, timeoutMs) => {
+      calls.push(`transfer ${groupId} ${to}${timeoutMs === undefined ? '' : ` within ${timeoutMs}`}`);
       return to;
     },
     learnNodeAddress: (id, client, peer) => calls.push(`learn ${id} ${client} ${peer}`),
@@ -115,7 +115,8 @@ describe('a node serving placement calls', () => {
     const answer = await runAction(ctx, act({}), 1000);
     expect(calls).toEqual(['learn 4 h4:7004 h4:8004', 'change 1 addLearner 4']);
     expect(answer.members.map((m) => m.node)).toEqual([1, 2, 3, 4]);
-    await runAction(ctx, act({ kind: 'transferLeader' }), 1000);
+    // A leadership transfer keeps the node's own short bound, not the action's long one.
+    await runAction(ctx, act({ kind: 'transferLeader' }), 300_000);
     expect(calls.at(-1)).toBe('transfer 1 4');
     const stale = await refusal(runAction(ctx, act({ epoch: 4 }), 1000));
     expect([stale.code, stale.details.epoch]).toEqual(['WRONG_SHARD', 5]);
