@@ -16,7 +16,7 @@
  *   (see invoker.ts); other errors are thrown at once as TesseraError.
  */
 import type { ChannelOptions } from '@grpc/grpc-js';
-import { TesseraError } from '../base';
+import { TesseraError, isNodeId, type ShardId } from '../base';
 import { toBuffer, toBufferOrNull } from './bytes';
 import type { Bytes } from './bytes';
 import { Endpoint, isEndpointAddress } from './endpoint';
@@ -391,6 +391,60 @@ export class Client {
     return { left: shardInfoOf(res.left, 'SplitShard'), right: shardInfoOf(res.right, 'SplitShard') };
   }
 
+  /**
+   * Moves shard `shardId`'s replica from node `from` to node `to` (learner, catch-up, promotion, removal of
+   * `from`), on the shard's leader: routed by the shard's start key when the routing cache knows the shard
+   * (loaded once if not), else to the leader the NOT_LEADER hints name (the meta shard). Resolves with the
+   * shard's members once the move is done, or, with noWait, once the leader started it.
+   */
+  async moveReplica(
+    shardId: number,
+    from: number,
+    to: number,
+    options: { noWait?: boolean } & CallOptions = {},
+  ): Promise<Member[]> {
+    if (!Number.isSafeInteger(shardId) || shardId <= 0 || shardId > 0xffff_ffff)
+      throw new TesseraError('INVALID_ARGUMENT', `moveReplica: bad shard id ${shardId}`);
+    nodeIdArg(from);
+    nodeIdArg(to);
+    const deadlineMs = deadlineOf(options) ?? this.deadlineMs;
+    let known = this.shards.cache.get(shardId as ShardId);
+    if (known === undefined) {
+      await this.loadShards(Math.min(deadlineMs / 2, 1000)).catch(() => undefined);
+      known = this.shards.cache.get(shardId as ShardId);
+    }
+    const request = { shardId, from, to, noWait: options.noWait === true };
+    const res = await this.invoker.call<{ members?: unknown }>('admin', 'MoveReplica', request, 'leader', deadlineMs, {
+      ...(known !== undefined ? { key: Buffer.from(known.descriptor.start) } : {}),
+      patient: true,
+    });
+    return membersOf(res, 'MoveReplica');
+  }
+
+  /**
+   * Sets a node's state in the meta shard's registry, on the meta leader: 'draining' (the placement driver
+   * moves its replicas and leaderships off), 'up' (cancels a drain) or 'removed' (refused while the node
+   * still holds replicas). Resolves with the state recorded.
+   */
+  async setNodeState(id: number, state: 'draining' | 'up' | 'removed', options: CallOptions = {}): Promise<string> {
+    nodeIdArg(id);
+    if (state !== 'draining' && state !== 'up' && state !== 'removed')
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `setNodeState: state must be draining, up or removed, not ${String(state)}`,
+      );
+    const res = await this.invoker.call<{ id?: unknown; state?: unknown }>(
+      'admin',
+      'SetNodeState',
+      { id, state },
+      'leader',
+      deadlineOf(options),
+    );
+    if (res?.id !== id || res.state !== state)
+      throw new TesseraError('INTERNAL', 'SetNodeState: the node sent a malformed reply');
+    return state;
+  }
+
   /** Adds a node (as a learner when learner is true); resolves to the new member list. */
   async addNode(
     id: number,
@@ -496,6 +550,28 @@ export class Client {
 
 function member(m: Member): Member {
   return { id: m.id, address: m.address, voter: m.voter, match: m.match };
+}
+
+/** Most members accepted in one reply. */
+const MEMBERS_PER_REPLY_MAX = 1024;
+
+/** The members of a reply, checked as hostile (INTERNAL when malformed). */
+function membersOf(reply: { members?: unknown } | null, method: string): Member[] {
+  const ms = reply?.members;
+  const bad = () => new TesseraError('INTERNAL', `${method}: the node sent a malformed member list`);
+  if (!Array.isArray(ms) || ms.length > MEMBERS_PER_REPLY_MAX) throw bad();
+  return ms.map((m: Record<string, unknown>) => {
+    const ok =
+      isNodeId(m.id) &&
+      typeof m.address === 'string' &&
+      m.address.length <= 255 &&
+      typeof m.voter === 'boolean' &&
+      typeof m.match === 'number' &&
+      Number.isSafeInteger(m.match) &&
+      m.match >= 0;
+    if (!ok) throw bad();
+    return member(m as unknown as Member);
+  });
 }
 
 function readRoute(options: GetOptions | undefined): Route {

@@ -1,8 +1,9 @@
 /**
  * A fake Admin service for CLI tests: N real gRPC servers on 127.0.0.1 (port 0) answering Status,
- * ListShards, SplitShard and TransferLeader from scripted per-node state, through the real proto (src/client's
- * loader). SplitShard is answered by `leaderId` only (others: NOT_LEADER with tessera-group and the leader's
- * address, as src/server does) and records the keys it split at; TransferLeader records its requests.
+ * ListShards, SplitShard, TransferLeader, MoveReplica, SetNodeState and ListNodes from scripted per-node
+ * state, through the real proto (src/client's loader). SplitShard and MoveReplica are answered by
+ * `leaderId` only, SetNodeState by `metaLeaderId` only (others: NOT_LEADER with tessera-group and the
+ * leader's address, as src/server does); each records its requests.
  */
 import * as grpc from '@grpc/grpc-js';
 import { loadServices } from '../../../src/client';
@@ -56,6 +57,9 @@ export class FakeAdminNode {
         this.cluster.transfers.push(call.request);
         cb(null, { leader: call.request.to });
       },
+      MoveReplica: (call: { request: MoveRequest }, cb: Callback) => this.move(call.request, cb),
+      SetNodeState: (call: { request: { id: number; state: string } }, cb: Callback) => this.setState(call.request, cb),
+      ListNodes: (_call: unknown, cb: Callback) => cb(null, { nodes: this.cluster.registry() }),
     });
     this.port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
@@ -89,16 +93,41 @@ export class FakeAdminNode {
     cb(null, { nodeId: this.id, shards: this.shards });
   }
 
+  /** NOT_LEADER naming `leader` for `group`, as src/server answers it. */
+  private notLeader(cb: Callback, leader: number, group: number): void {
+    const metadata = new grpc.Metadata();
+    metadata.set('tessera-reason', 'NOT_LEADER');
+    metadata.set('tessera-leader-id', String(leader));
+    metadata.set('tessera-leader-address', this.cluster.addressOf(leader));
+    metadata.set('tessera-group', String(group));
+    cb({ code: grpc.status.FAILED_PRECONDITION, details: `node ${this.id} is not the leader`, metadata });
+  }
+
+  private move(req: MoveRequest, cb: Callback): void {
+    const c = this.cluster;
+    c.moveRequests.push({ at: this.id, ...req });
+    if (c.leaderId !== this.id) return this.notLeader(cb, c.leaderId, req.shardId);
+    const ids = req.noWait ? [1, 2, req.from] : [1, 2, req.to];
+    cb(null, { members: ids.map((id) => ({ id, address: c.addressOf(id), voter: true, match: 7 })) });
+  }
+
+  private setState(req: { id: number; state: string }, cb: Callback): void {
+    const c = this.cluster;
+    c.stateRequests.push({ at: this.id, ...req });
+    if (c.metaLeaderId !== this.id) return this.notLeader(cb, c.metaLeaderId, 2);
+    if (req.state === 'removed' && c.refuseRemoval !== null) {
+      const metadata = new grpc.Metadata();
+      metadata.set('tessera-reason', 'INVALID_ARGUMENT');
+      return cb({ code: grpc.status.FAILED_PRECONDITION, details: c.refuseRemoval, metadata });
+    }
+    c.states.set(req.id, req.state);
+    c.onState(req.id, req.state);
+    cb(null, { id: req.id, state: req.state });
+  }
+
   private split(key: Buffer, cb: Callback): void {
     const c = this.cluster;
-    if (c.leaderId !== this.id) {
-      const metadata = new grpc.Metadata();
-      metadata.set('tessera-reason', 'NOT_LEADER');
-      metadata.set('tessera-leader-id', String(c.leaderId));
-      metadata.set('tessera-leader-address', c.nodes.find((n) => n.id === c.leaderId)!.address);
-      metadata.set('tessera-group', '1');
-      return cb({ code: grpc.status.FAILED_PRECONDITION, details: `node ${this.id} is not the leader`, metadata });
-    }
+    if (c.leaderId !== this.id) return this.notLeader(cb, c.leaderId, 1);
     c.splits.push(key);
     cb(null, {
       left: wireShard(1, '', key, { epoch: 2 }),
@@ -107,10 +136,28 @@ export class FakeAdminNode {
   }
 }
 
+interface MoveRequest {
+  shardId: number;
+  from: number;
+  to: number;
+  noWait: boolean;
+}
+
 export class FakeAdmin {
   readonly nodes: FakeAdminNode[] = [];
   readonly splits: Buffer[] = [];
   readonly transfers: { groupId: number; to: number }[] = [];
+  /** MoveReplica and SetNodeState requests, with the node that received each. */
+  readonly moveRequests: ({ at: number } & MoveRequest)[] = [];
+  readonly stateRequests: { at: number; id: number; state: string }[] = [];
+  /** Registry states set by SetNodeState (ListNodes answers them; 'up' otherwise). */
+  readonly states = new Map<number, string>();
+  /** Which node answers SetNodeState (the meta leader; others NOT_LEADER with group 2). */
+  metaLeaderId = 1;
+  /** Non-null: SetNodeState(removed) is refused with this message (FAILED_PRECONDITION). */
+  refuseRemoval: string | null = null;
+  /** Called after a state was set. */
+  onState: (id: number, state: string) => void = () => {};
   /** The meta shard, as Status reports it beside the data shards (none: a node before the meta shard). */
   meta: WireShardInfo[] = [];
   leaderId = 1;
@@ -132,6 +179,17 @@ export class FakeAdmin {
 
   endpoints(): string[] {
     return this.nodes.map((n) => n.address);
+  }
+
+  /** ListNodes' answer: every fake node at its address, in its registry state. */
+  registry() {
+    return this.nodes.map((n) => ({
+      id: n.id,
+      address: n.address,
+      state: this.states.get(n.id) ?? 'up',
+      replicas: (n.shards ?? []).length,
+      leaders: 0,
+    }));
   }
 
   stop(): void {

@@ -77,6 +77,7 @@ describe('tessera shard list given one endpoint', () => {
       }),
     ];
     c.nodes[1]!.shards = [];
+    c.states.set(2, 'removed'); // the registry names node 2 too, but a removed node is not asked
     c.nodes[2]!.shards = [wireShard(2, 'm', '', { epoch: 2, replicas: [{ id: 3, voter: true }], leader: 3 })];
     const r = await cli(['shard', 'list', '--json', '--endpoints', c.nodes[0]!.address]);
     expect(r).toMatchObject({ code: 0, err: '' });
@@ -86,6 +87,18 @@ describe('tessera shard list given one endpoint', () => {
     ]);
     expect(c.nodes[2]!.listRequests).toHaveLength(1);
     expect(c.nodes[1]!.listRequests).toEqual([]); // not a member of any group node 1 reports
+  });
+
+  it('also asks every registered node: a shard on nodes the endpoint shares no group with is listed', async () => {
+    const { c } = await splitCluster();
+    cluster = c;
+    // After replica moves node 1 hosts shard 1 alone, and shard 2 lives on node 3 only.
+    c.nodes[0]!.shards = [wireShard(1, '', 'm', { epoch: 4, replicas: [{ id: 1, voter: true }] })];
+    c.nodes[1]!.shards = [];
+    c.nodes[2]!.shards = [wireShard(2, 'm', '', { epoch: 4, replicas: [{ id: 3, voter: true }], leader: 3 })];
+    const r = await cli(['shard', 'list', '--json', '--endpoints', c.nodes[0]!.address]);
+    expect(r).toMatchObject({ code: 0, err: '' });
+    expect(JSON.parse(r.out).shards.map((s: { id: number }) => s.id)).toEqual([1, 2]);
   });
 });
 
