@@ -78,7 +78,7 @@ import {
 } from './quiescence';
 import { ReadyLoop, type PersistWrite, type ReadyLoopIo } from './ready-loop';
 import { ReplicaChanges, type ReplicaChange } from './replica-change';
-import { destroyDecision, destroyRanges, removalOfSelf, type PendingDestroy } from './replica-destroy';
+import { destroyDecision, destroyRanges, removalOfSelf, removedAtOpen, type PendingDestroy } from './replica-destroy';
 import { Tombstones, reopenAllowed, type Tombstone } from './tombstones';
 import { Farewells } from './farewells';
 import { SelfRepair } from './self-repair';
@@ -247,6 +247,7 @@ export class NodeHost implements TransportHandler {
     for (const [id, address] of addresses.entries()) transport.setPeer(id, address);
     await host.openKvGroups();
     await host.openMeta();
+    host.resumeDestroys();
     transport.setHandler(host);
     host.tickTimer = host.scheduler.setInterval(() => host.tick(), config.timing.tickMs);
     host.schedule();
@@ -1421,6 +1422,19 @@ export class NodeHost implements TransportHandler {
       if (c.voters.includes(node) || c.learners.includes(node) || c.votersOutgoing.includes(node)) return true;
     }
     return false;
+  }
+
+  /**
+   * At start: a replica that applied its own removal but crashed before it was destroyed (the grace period
+   * of replica-destroy.ts) is destroyed now (removedAtOpen).
+   */
+  private resumeDestroys(): void {
+    for (const g of this.groups.values()) {
+      const st = g.core.status();
+      if (!removedAtOpen(st.config, this.cfg.id, g.sm.applied, st.lastIndex)) continue;
+      this.pendingDestroys.set(g.id, { index: g.sm.applied, sinceMs: performance.now() });
+      this.opts.logger.info({ group: g.id }, 'this replica applied its removal before a restart: destroying it soon');
+    }
   }
 
   /** Destroys the removed replicas that are due (replica-destroy.ts), never while the ready loop runs. */

@@ -56,6 +56,19 @@ export function removalOfSelf(entries: readonly Entry[], self: NodeId): number |
   return index;
 }
 
+/**
+ * At start: did this replica apply its own removal (and crash before destroying itself)? Its applied
+ * configuration has members but not this node, it applied something, and its log holds nothing unapplied
+ * (an entry after the removal may add it again). A replica still catching up from a --join start whose
+ * log has not reached its own addition looks the same: it is a learner then (a voter's log always holds
+ * its own addition, promotion waits for it), so destroying it costs a new snapshot, never an acknowledged
+ * entry.
+ */
+export function removedAtOpen(config: ConfigState, self: NodeId, applied: number, lastIndex: number): boolean {
+  const hasMembers = config.voters.length > 0 || config.learners.length > 0;
+  return hasMembers && !isMemberOf(config, self) && applied > 0 && lastIndex <= applied;
+}
+
 export type DestroyDecision = 'now' | 'wait' | 'cancel';
 
 export function destroyDecision(

@@ -206,6 +206,22 @@ describe('per-shard replica changes', () => {
     expect((await back.host.read(1, 'stale', (sm) => sm.get(Buffer.from('a')))).value?.toString()).toBe('v-a');
   }, 60_000);
 
+  it('a replica that applied its removal and stopped before destroying itself is destroyed after its restart', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    const r = await splitCluster(c);
+    const x = c.running().find((n) => n.host.groupStatus(r as GroupId).role !== 'leader')!;
+    await onGroupLeader(c, r, (l) => l.host.changeReplica(r, { kind: 'removeReplica', node: x.id }, 10_000));
+    // Stop it as soon as it applied its removal: within the grace period, before the destroy.
+    await until(() => !x.host.groupStatus(r as GroupId).members.some((m) => m.id === x.id), 5000, 'removal applied');
+    expect(hosts(x, r)).toBe(true);
+    await c.stop(x.id);
+    const back = await c.restart(x.id);
+    await until(() => !hosts(back, r), 10_000, 'destroyed after the restart');
+    await until(async () => (await countKeys(back.store, raftGroupRange(r))) === 0, 5000, 'raft records gone');
+    expect(await countKeys(back.store, dataRange(Buffer.from('m'), null))).toBe(0);
+  }, 60_000);
+
   it('a leader removes itself from a data shard: leadership moves and its replica is destroyed', async () => {
     cluster = await TestCluster.start(3);
     const c = cluster;
