@@ -145,6 +145,8 @@ export class NodeHost implements TransportHandler {
   private readonly lastHeardMs = new Map<NodeId, number>();
   /** Groups with nothing to do go quiet: neither ticked nor heartbeating (quiescence.ts). */
   private readonly quiescence: Quiescence;
+  /** Quiet groups stepped since the ready loop last found nothing to do for them (loopGroups). */
+  private readonly touchedQuiet = new Set<GroupId>();
   /** Ticks since the last node beat (one per peer per heartbeat interval; quiescence.ts). */
   private ticksSinceBeat = 0;
   /**
@@ -550,6 +552,7 @@ export class NodeHost implements TransportHandler {
     }
     const done = await new Promise<{ result: unknown; index: number; term: number }>((resolve, reject) => {
       g.proposalQueue.push({ data, timeoutMs, resolve, reject });
+      this.wake(g);
       this.schedule();
     });
     g.m.proposalsOk.inc();
@@ -622,6 +625,7 @@ export class NodeHost implements TransportHandler {
       }, timeoutMs);
       timer.unref?.();
       g.reads.enqueue(read);
+      this.wake(g);
       this.schedule();
     }).catch((e: unknown) => {
       this.opts.metrics.reads.inc({ group: g.label, kind, outcome: 'failed' });
@@ -972,6 +976,7 @@ export class NodeHost implements TransportHandler {
         continue;
       }
       if (env.message.type === 'heartbeat' && env.message.quiesce === true) this.followerQuiesce(g, env.message.from);
+      if (this.quiescence.isQuiet(g.id)) this.touchedQuiet.add(g.id);
       stepped = true;
     }
     if (stepped) this.lastHeardMs.set(from, performance.now());
@@ -1110,7 +1115,11 @@ export class NodeHost implements TransportHandler {
 
   private tick(): void {
     for (const g of this.groups.values()) {
-      if (this.quiescence.isQuiet(g.id)) continue;
+      // A replica whose data failed its check repairs whether or not its group is quiet (the repair wakes it).
+      if (this.quiescence.isQuiet(g.id)) {
+        if (this.repair.needsRepair(g.id)) this.wake(g);
+        else continue;
+      }
       g.core.tick();
       this.repair.poll(g);
       if (g.isLeader && g.id !== META_SHARD_ID) this.maybeQuiesce(g);
@@ -1145,6 +1154,7 @@ export class NodeHost implements TransportHandler {
     if (!this.quiescence.leaderTicked(g.id, leaderMayQuiesce(st, { applied: g.sm.applied, pending }, heard))) return;
     this.sendMessages(g, quiesceHeartbeats(st), true);
     this.opts.transport.flush();
+    this.touchedQuiet.add(g.id);
     this.quiescence.quiesce(
       g.id,
       [...st.progress!.keys()].filter((id) => id !== this.cfg.id),
@@ -1158,6 +1168,21 @@ export class NodeHost implements TransportHandler {
 
   isQuiet(groupId: number): boolean {
     return this.quiescence.isQuiet(groupId as GroupId);
+  }
+
+  /**
+   * The groups the ready loop looks at: every awake group, and the quiet ones stepped since (a quiet
+   * follower answers its quiesce heartbeat; a leader may have queued a heartbeat in the tick it went
+   * quiet) until they have no Ready. Quiet groups cost the loop nothing otherwise: everything else that
+   * gives one work (a proposal, a read, a membership change, a transfer, a waking message) wakes it first.
+   */
+  private *loopGroups(): Generator<Group> {
+    for (const g of this.groups.values()) if (!this.quiescence.isQuiet(g.id)) yield g;
+    for (const id of this.touchedQuiet) {
+      const g = this.groups.get(id);
+      if (g !== undefined && this.quiescence.isQuiet(id) && (g.core.hasReady() || g.staging !== null)) yield g;
+      else this.touchedQuiet.delete(id);
+    }
   }
 
   /** Wakes a quiet group (it ticks again); see quiescence.ts for who calls it. */
@@ -1210,7 +1235,7 @@ export class NodeHost implements TransportHandler {
   /** The ready loop's I/O: LevelDB (one synced batch per run), the transport, the state machine. */
   private makeIo(): ReadyLoopIo<Group> {
     return {
-      groups: () => this.groups.values(),
+      groups: () => this.loopGroups(),
       feed: (g) => {
         if (g.proposalQueue.length > 0 || g.reads.size > 0) this.wake(g);
         if (g.proposalQueue.length > 0) this.flushProposals(g);
