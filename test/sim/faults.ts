@@ -8,7 +8,8 @@
  * comes back to a commit index that covers the first change and a snapshot past the others (issue 9).
  * 'split' (mix.splits): a split command at a random key of the workload's keyspace, proposed to the leader
  * of the group that owns it, planned against that leader's epoch, with a fresh right-hand group id; at most
- * splitGroupsMax groups. Membership changes (and catchup) are off with splits (README).
+ * splitGroupsMax groups. Membership changes (and catchup) are off with splits (README); leader transfers
+ * act on a random group's leader.
  * heal() ends all faults for the liveness phase.
  */
 import type { Random } from '../../src/base';
@@ -297,13 +298,16 @@ export class FaultScheduler {
   }
 
   private transfer(): void {
-    const leader = this.host.leader();
+    // With splits, any group's leader (its routes are the groups that own keys).
+    const routes = this.mix.splits ? this.host.routes() : [];
+    const leader = routes.length > 1 ? this.host.leaderOf(this.random.pick(routes).group) : this.host.leader();
     if (!leader?.core) return;
     const voters = leader.core.status().config.voters.filter((v) => v !== leader.id);
     if (voters.length === 0) return;
     const to = this.random.pick(voters);
     const out = leader.transferLeader(to);
     this.transfers++;
-    this.host.trace(`nemesis: transfer n${leader.id} -> n${to}: ${out.ok ? 'ok' : out.reason}`);
+    const g = leader.group === 1 ? '' : ` g${leader.group}`;
+    this.host.trace(`nemesis: transfer${g} n${leader.id} -> n${to}: ${out.ok ? 'ok' : out.reason}`);
   }
 }
