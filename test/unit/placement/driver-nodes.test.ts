@@ -2,10 +2,11 @@
  * The placement driver on real in-process nodes (NodeHost, Transport, LevelDB; test/unit/node/harness.ts),
  * over the real Raft.Placement RPC: four bootstrap nodes with --replicas 3 end with three voters per
  * shard (the meta group included); after a node dies for longer than the dead timeout, every shard is
- * back to three voters on the live nodes.
+ * back to three voters on the live nodes; a draining node ends with no replica and no leadership.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NodeId } from '../../../src/base';
+import { encodeMetaCommand } from '../../../src/meta';
 import { silentLogger } from '../../../src/obs';
 import { startPlacementDriver, type PlacementDriver } from '../../../src/placement';
 import { TestCluster, until } from '../node/harness';
@@ -41,7 +42,7 @@ describe('the placement driver on real nodes', () => {
     await c.waitForLeader();
     startDrivers(c, 2000);
     const groups = [1, 2];
-    await until(() => groups.every((g) => votersOf(c, g)?.length === 3), 20_000);
+    await until(() => groups.every((g) => votersOf(c, g)?.length === 3), 40_000);
     // Node with a replica of shard 1 (not the meta leader's node: its driver keeps running).
     const metaLeader = c.running().find((n) => n.host.groupStatus(2).role === 'leader')!.id;
     const victim = votersOf(c, 1)!.find((id) => id !== metaLeader)!;
@@ -52,11 +53,34 @@ describe('the placement driver on real nodes', () => {
           const v = votersOf(c, g);
           return v !== null && v.length === 3 && !v.includes(victim);
         }),
-      30_000,
+      45_000,
     );
     const counted = await c.nodes
       .get(metaLeader)!
       .metrics.registry.getSingleMetricAsString('tessera_placement_actions_total');
     expect(counted).toMatch(/kind="addLearner",cause="dead-node",outcome="ok"} [1-9]/);
-  }, 60_000);
+  }, 120_000);
+
+  it('moves every replica and leadership off a draining node', async () => {
+    const c = (cluster = await TestCluster.start(4));
+    await c.waitForLeader();
+    startDrivers(c, 60_000);
+    const groups = [1, 2];
+    await until(() => groups.every((g) => votersOf(c, g)?.length === 3), 40_000);
+    const metaLeader = c.running().find((n) => n.host.groupStatus(2).role === 'leader')!;
+    const drained = votersOf(c, 1)!.find((id) => id !== metaLeader.id)!;
+    const command = encodeMetaCommand({ type: 'setNodeState', nodeId: drained, state: 'draining', atMs: 1 });
+    await metaLeader.host.onForwardMeta(metaLeader.id, command, 5000);
+    const holds = (g: number) => {
+      for (const n of c.running()) {
+        if (!n.host.groupIds().includes(g)) continue;
+        const st = n.host.groupStatus(g);
+        if (st.role === 'leader') return st.leader === drained || st.members.some((m) => m.id === drained);
+      }
+      return true;
+    };
+    await until(() => groups.every((g) => !holds(g) && votersOf(c, g)?.length === 3), 30_000);
+    const view = drivers.map((d) => d.lastView()).find((v) => v !== null)!;
+    expect(view.nodes.find((n) => n.id === drained)).toMatchObject({ state: 'draining' });
+  }, 120_000);
 });
