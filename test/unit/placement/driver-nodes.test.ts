@@ -79,7 +79,7 @@ describe('the placement driver on real nodes', () => {
       }
       return true;
     };
-    await until(() => groups.every((g) => !holds(g) && votersOf(c, g)?.length === 3), 30_000);
+    await until(() => groups.every((g) => !holds(g) && votersOf(c, g)?.length === 3), 45_000);
     const view = drivers.map((d) => d.lastView()).find((v) => v !== null)!;
     expect(view.nodes.find((n) => n.id === drained)).toMatchObject({ state: 'draining' });
   }, 120_000);
