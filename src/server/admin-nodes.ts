@@ -37,10 +37,11 @@ export interface PlacementView {
   }[];
 }
 
-/** The host methods behind these RPCs (moveReplica: helper A's NodeHost.moveReplica). */
-export type NodesHost = Pick<NodeHost, 'listNodes' | 'listShards' | 'groupStatus' | 'onForwardMeta' | 'leaderOf'> & {
-  moveReplica(groupId: GroupId, from: NodeId, to: NodeId, timeoutMs?: number): Promise<MemberInfo[]>;
-};
+/** The host methods behind these RPCs. */
+export type NodesHost = Pick<
+  NodeHost,
+  'listNodes' | 'listShards' | 'groupStatus' | 'onForwardMeta' | 'leaderOf' | 'moveReplica'
+>;
 
 /** The driver's last view, or null (not the meta leader, no driver, no round yet). */
 export type ViewSource = () => PlacementView | null;
@@ -107,8 +108,6 @@ export async function moveReplicaResponse(
   const from = nodeIdArg(req.from, 'from');
   const to = nodeIdArg(req.to, 'to');
   if (from === to) throw new TesseraError('INVALID_ARGUMENT', `from and to are both node ${from}: nothing to move`);
-  if (typeof host.moveReplica !== 'function')
-    throw new TesseraError('UNAVAILABLE', 'this node cannot move replicas yet (no NodeHost.moveReplica)');
   const groupId = shard as GroupId;
   if (req.noWait !== true) return { members: wireMembers(await host.moveReplica(groupId, from, to, timeoutMs)) };
   // Answer now, after the checks a waiting call would fail at first: the shard is hosted and led here.

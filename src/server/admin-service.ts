@@ -10,7 +10,7 @@ import { TesseraError, isNodeId } from '../base';
 import { isUnspecifiedHost, type NodeConfig } from '../config';
 import { WHOLE_KEYSPACE_GROUP, type MemberInfo, type NodeHost } from '../node';
 import { silentLogger, type Logger, type NodeMetrics } from '../obs';
-import { adminNodeHandlers, metaLeaderView, shardsToList, type NodesHost, type ViewSource } from './admin-nodes';
+import { adminNodeHandlers, metaLeaderView, shardsToList, type ViewSource } from './admin-nodes';
 import { adminShardHandlers } from './admin-shards';
 import { unary } from './unary';
 
@@ -104,7 +104,7 @@ export function statusResponse(host: NodeHost, config: NodeConfig) {
 }
 
 export function adminServiceHandlers(
-  host: () => NodeHost & NodesHost,
+  host: () => NodeHost,
   config: NodeConfig,
   metrics: NodeMetrics,
   /** The placement driver's last view (null: none; admin-nodes.ts). */

@@ -17,7 +17,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { Random, TesseraError } from '../base';
 import { formatHostPort, type NodeConfig } from '../config';
-import { LeaderBalancer } from '../placement';
+import { startPlacementDriver, type PlacementDriver } from '../placement';
 import { NodeHost } from '../node';
 import {
   createNodeMetrics,
@@ -35,7 +35,7 @@ import { Transport, loadPeerTls, startPeerServer, type PeerServer, type PeerTlsM
 import { adminServiceHandlers, TESSERA_VERSION } from './admin-service';
 import { establishIdentity, preflightResources, type EstablishedIdentity } from './preflight';
 import { registerJoiningNode } from './join-cluster';
-import type { NodesHost, ViewSource } from './admin-nodes';
+import type { PlacementView, ViewSource } from './admin-nodes';
 import { clientListenerCredentials } from './credentials';
 import { ConnectionGate } from './connection-gate';
 import { clientServerOptions } from './grpc-options';
@@ -92,7 +92,9 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       return host;
     };
     const pipelines = new OpenPipelines();
-    addPublicServices(server, { current, config, metrics, pipelines, admission, logger, view: () => null });
+    let driver: PlacementDriver | null = null;
+    const view = (): PlacementView | null => driver?.lastView() ?? null;
+    addPublicServices(server, { current, config, metrics, pipelines, admission, logger, view });
     const [grpcServer, openGate] = [server, gate];
     const grpcPort = await bindGrpc(openGate, grpcServer, config.listen, clientCredentials.credentials);
     let fatalReported = false;
@@ -115,7 +117,9 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     const openHost = host;
     const health = (): HealthReport => healthOf(config, openHost, serving);
     const { http, loopMonitor } = await startObservability(config, metrics, health);
-    const balancer = startPlacement(runConfig, openHost, logger, metrics);
+    // The placement driver (acts only while this node leads the meta shard) replaces the leader balancer.
+    const balancer = startPlacementDriver(openHost, transport, runConfig, logger, metrics);
+    driver = balancer;
     logNodeStarted(logger, config, runConfig, {
       listen: `${config.listen.host}:${grpcPort}`,
       peerListen: config.peerListen ? `${config.peerListen.host}:${peerServer?.port}` : null,
@@ -183,10 +187,8 @@ function addPublicServices(
     services.KV,
     kvServiceHandlers(p.current, p.config, p.metrics, p.pipelines, undefined, p.admission),
   );
-  // NodeHost.moveReplica lands with the replica changes of src/node (until then MoveReplica answers UNAVAILABLE).
-  const host = () => p.current() as NodeHost & NodesHost;
   const logger = p.logger.child({ component: 'admin' });
-  server.addService(services.Admin, adminServiceHandlers(host, p.config, p.metrics, p.view, logger));
+  server.addService(services.Admin, adminServiceHandlers(p.current, p.config, p.metrics, p.view, logger));
 }
 
 /** How long a --join node tries to register itself before its start fails (join-cluster.ts). */
@@ -210,21 +212,6 @@ async function joinCluster(
     logger,
   });
 }
-
-/** Leader balancing (placement/leader-balance.ts), unless --balance-leaders false. */
-function startPlacement(config: NodeConfig, host: NodeHost, logger: Logger, metrics: NodeMetrics): LeaderBalancer {
-  const balancer = new LeaderBalancer(
-    host,
-    { intervalMs: LEADER_BALANCE_INTERVAL_MS, transfersPerRoundMax: 2, suspectAfterMs: 3 * config.timing.electionMs },
-    logger.child({ component: 'placement' }),
-    metrics,
-  );
-  if (config.balanceLeaders) balancer.start();
-  return balancer;
-}
-
-/** How often a node looks at the leader balance (each round moves at most two leaders off it). */
-const LEADER_BALANCE_INTERVAL_MS = 2000;
 
 /** What a started node stops, in order (stopNode). */
 interface RunningParts {
