@@ -1430,9 +1430,9 @@ export class NodeHost implements TransportHandler {
     const heartbeatMs = this.cfg.timing.tickMs * this.cfg.timing.heartbeatTicks;
     let sent = false;
     for (const f of this.farewells.due(this.cfg.id, performance.now(), heartbeatMs)) {
-      // Only in the term of the leader that removed it (a heartbeat speaks for this leader's log).
-      const g = this.groups.get(f.groupId);
-      if (g === undefined || !g.isLeader || g.term !== f.message.term) continue;
+      // In the term this node led the group in when it removed the node, even if it led no longer (a transfer
+      // right after the removal): the removal committed in that term, and the node holds it (farewells.ts).
+      if (!this.groups.has(f.groupId)) continue;
       this.opts.transport.send(f.message.to, encodeRaftMessage(f));
       sent = true;
     }
@@ -1532,7 +1532,15 @@ export class NodeHost implements TransportHandler {
     // The meta group is always open, unless this node's replica of it was destroyed (then like any group).
     if (groupId === META_SHARD_ID && tombstone === undefined) return;
     if (!isShardId(groupId) || this.opening.has(groupId as GroupId)) return;
-    if (m.type !== 'append' && m.type !== 'heartbeat') return;
+    // A leader's append or heartbeat, or a candidate's (pre)vote request (as TiKV's is_initial_msg): when the
+    // majority of a split's right-hand group skipped the split (their parents caught up by snapshots taken
+    // after it), only the minority that applied it hosts the group, and its candidates need the others'
+    // votes to elect the leader that then fills them (simulator seed 1002391, test/sim/FINDINGS.md). An
+    // uninitialized replica's empty log grants a vote only to a candidate whose log is at least as long,
+    // as any voter's does. A destroyed (tombstoned) replica is reopened by a leader only, never to vote.
+    const request = m.type === 'vote' || m.type === 'preVote';
+    if (m.type !== 'append' && m.type !== 'heartbeat' && !request) return;
+    if (request && tombstone !== undefined) return;
     // Not while this node may still apply the split itself (it usually does within milliseconds): only once
     // the group's leader has been heard for an election timeout.
     const now = performance.now();
@@ -1554,7 +1562,7 @@ export class NodeHost implements TransportHandler {
       .then(() => {
         this.opts.logger.info(
           { group: id, from: m.from },
-          'opened an uninitialized replica for a leader that contacted it',
+          'opened an uninitialized replica for a leader or candidate that contacted it',
         );
         for (const e of this.earlyMessages.take(id, performance.now())) this.onMessages(e.from, [e.buf]);
       })
