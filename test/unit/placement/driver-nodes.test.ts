@@ -9,7 +9,7 @@ import type { NodeId } from '../../../src/base';
 import { encodeMetaCommand } from '../../../src/meta';
 import { silentLogger } from '../../../src/obs';
 import { startPlacementDriver, type PlacementDriver } from '../../../src/placement';
-import { TestCluster, until } from '../node/harness';
+import { HARNESS_CLUSTER_ID, TestCluster, until } from '../node/harness';
 
 let cluster: TestCluster | null = null;
 const drivers: PlacementDriver[] = [];
@@ -29,8 +29,10 @@ function votersOf(c: TestCluster, id: number): NodeId[] | null {
   return null;
 }
 
-function startDrivers(c: TestCluster, deadNodeTimeoutMs: number): void {
+/** Every running node serves Raft.Placement and runs a driver (as tessera-node does); `only`: just these. */
+function startDrivers(c: TestCluster, deadNodeTimeoutMs: number, only?: number[]): void {
   for (const n of c.running()) {
+    if (only !== undefined && !only.includes(n.id)) continue;
     const config = { ...n.config, replicas: 3, placementIntervalMs: 200, deadNodeTimeoutMs };
     drivers.push(startPlacementDriver(n.host, n.transport, config, silentLogger(), n.metrics));
   }
@@ -59,6 +61,29 @@ describe('the placement driver on real nodes', () => {
       .get(metaLeader)!
       .metrics.registry.getSingleMetricAsString('tessera_placement_actions_total');
     expect(counted).toMatch(/kind="addLearner",cause="dead-node",outcome="ok"} [1-9]/);
+  }, 120_000);
+
+  it('gives a node that joins and registers its share of the replicas', async () => {
+    const c = (cluster = await TestCluster.start(3));
+    await c.waitForLeader();
+    startDrivers(c, 60_000);
+    const joined = await c.join(4);
+    startDrivers(c, 60_000, [4]);
+    const metaLeader = () => c.running().find((n) => n.host.groupStatus(2).role === 'leader');
+    await until(() => metaLeader() !== undefined, 10_000);
+    const register = encodeMetaCommand({
+      type: 'registerNode',
+      clusterId: HARNESS_CLUSTER_ID,
+      nodeId: 4,
+      address: `127.0.0.1:${joined.port}`,
+      atMs: 1,
+    });
+    await joined.transport.forwardMeta(metaLeader()!.id, register, 5000);
+    // Two groups of three replicas over four nodes: the new node gets one or two, and nothing more moves.
+    await until(() => [1, 2].filter((g) => votersOf(c, g)?.includes(4)).length >= 1, 45_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    for (const g of [1, 2]) expect(votersOf(c, g)).toHaveLength(3);
+    expect([1, 2].filter((g) => votersOf(c, g)?.includes(4)).length).toBeLessThanOrEqual(2);
   }, 120_000);
 
   it('moves every replica and leadership off a draining node', async () => {
