@@ -8,7 +8,9 @@
  * the removed node is known to hold the log up to that index (the leader's match for it when the removal
  * applied, or a successful append response for at least that index seen later: by the log matching property
  * its log then equals the leader's through the removal), so it never makes a replica commit an entry it does
- * not hold or that differs from the leader's.
+ * not hold or that differs from the leader's. That stays true after this node stopped leading (a transfer
+ * right after the removal): the message keeps the term of the removal, a replica that moved to a newer term
+ * refuses it, and one still in that term has taken entries from no other leader since.
  * Invariants: at most FAREWELLS_MAX pending (more are dropped: those replicas stay until the later GC); each
  * is sent at most SENDS times, one heartbeat interval apart, and forgotten after its deadline.
  */
