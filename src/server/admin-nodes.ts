@@ -40,8 +40,30 @@ export interface PlacementView {
 /** The host methods behind these RPCs. */
 export type NodesHost = Pick<
   NodeHost,
-  'listNodes' | 'listShards' | 'groupStatus' | 'onForwardMeta' | 'leaderOf' | 'moveReplica'
->;
+  'listNodes' | 'listShards' | 'groupStatus' | 'onForwardMeta' | 'leaderOf' | 'moveReplica' | 'learnNodeAddress'
+> & { readonly addresses: Pick<NodeHost['addresses'], 'get' | 'peer'> };
+
+/**
+ * Teaches the host the address of move target `to` from the meta shard's registry when its address book does
+ * not know it (a node that joined with --join and holds no replica yet). The registry holds one address, the
+ * client one, used for peers too (right unless the node has a separate --peer-listen; the placement driver
+ * learns both from the node's report). A node the registry does not know, or knows as removed, is refused.
+ */
+function learnTargetAddress(host: NodesHost, to: NodeId): void {
+  if (host.addresses.peer(to) !== null) return;
+  let record: { address: string; state: string } | undefined;
+  try {
+    record = host.listNodes().find((n) => n.id === to);
+  } catch {
+    return; // no registry yet: the host answers for an unknown address itself
+  }
+  if (record === undefined || record.state === 'removed')
+    throw new TesseraError(
+      'INVALID_ARGUMENT',
+      `node ${to} is not a registered node of the cluster${record ? ' (removed)' : ''}`,
+    );
+  host.learnNodeAddress(to, record.address, record.address);
+}
 
 /** The driver's last view, or null (not the meta leader, no driver, no round yet). */
 export type ViewSource = () => PlacementView | null;
@@ -109,6 +131,7 @@ export async function moveReplicaResponse(
   const to = nodeIdArg(req.to, 'to');
   if (from === to) throw new TesseraError('INVALID_ARGUMENT', `from and to are both node ${from}: nothing to move`);
   const groupId = shard as GroupId;
+  learnTargetAddress(host, to);
   if (req.noWait !== true) return { members: wireMembers(await host.moveReplica(groupId, from, to, timeoutMs)) };
   // Answer now, after the checks a waiting call would fail at first: the shard is hosted and led here.
   const status = host.groupStatus(groupId);

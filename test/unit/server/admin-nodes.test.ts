@@ -47,13 +47,30 @@ class FakeHost implements NodesHost {
   readonly moves: { groupId: number; from: number; to: number; timeoutMs?: number }[] = [];
   readonly forwarded: MetaCommand[] = [];
   moveGate: Promise<void> = Promise.resolve();
+  /** Node ids whose peer address the host knows (1-3: the bootstrap nodes). */
+  known = new Set([1, 2, 3]);
+  readonly learned: [number, string, string][] = [];
+  readonly addresses = {
+    get: (id: number) => (this.known.has(id) ? `127.0.0.1:700${id}` : null),
+    peer: (id: number) => (this.known.has(id) ? `127.0.0.1:700${id}` : null),
+  };
+  learnNodeAddress(id: number, client: string, peer: string) {
+    this.learned.push([id, client, peer]);
+    this.known.add(id);
+  }
   moveError: unknown = null;
 
   listShards() {
     return this.shards;
   }
   listNodes() {
-    return [1, 2, 3, 4].map((id) => ({ id, address: `127.0.0.1:700${id}`, state: 'up', replicas: 1, leaders: 0 }));
+    return [1, 2, 3, 4, 5].map((id) => ({
+      id,
+      address: `127.0.0.1:700${id}`,
+      state: id === 5 ? 'removed' : 'up',
+      replicas: 1,
+      leaders: 0,
+    }));
   }
   groupStatus(groupId: number) {
     if (groupId !== 2 && !this.shards.some((s) => s.id === groupId))
@@ -132,6 +149,20 @@ describe('Admin.MoveReplica', () => {
     expect((r as { value: any }).value.members.map((m: MemberInfo) => m.id)).toEqual([1, 2, 4]);
     expect(host.moves).toMatchObject([{ groupId: 4, from: 3, to: 4 }]);
     expect(host.moves[0]!.timeoutMs).toBeGreaterThan(4000);
+  });
+
+  it("teaches the host a target's address from the registry when unknown; an unregistered or removed target is refused", async () => {
+    const host = new FakeHost();
+    expect((await call(host, 'moveReplica', { shardId: 4, from: 3, to: 4 })).ok).toBe(true);
+    expect(host.learned).toEqual([[4, '127.0.0.1:7004', '127.0.0.1:7004']]);
+    expect((await call(host, 'moveReplica', { shardId: 4, from: 3, to: 4 })).ok).toBe(true);
+    expect(host.learned).toHaveLength(1); // known now
+    for (const to of [5, 9]) {
+      const r = failed(await call(host, 'moveReplica', { shardId: 4, from: 3, to }));
+      expect(r.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(r.details).toMatch(new RegExp(`node ${to} is not a registered node`));
+    }
+    expect(host.moves).toHaveLength(2);
   });
 
   it("the host's NOT_LEADER reaches the client with the group and the leader's address", async () => {
