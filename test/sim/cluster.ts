@@ -188,7 +188,12 @@ export class Cluster implements NodeEnv {
     const p = this.members[m.to - 1];
     if (g === 1 || !p) return p;
     const r = p.replicas.get(g);
-    if (r || !p.alive || (m.type !== 'append' && m.type !== 'heartbeat')) return r;
+    const opens =
+      m.type === 'append' ||
+      m.type === 'heartbeat' ||
+      (this.mix.splitOpenOnVote && m.type === 'preVote') ||
+      (this.mix.splitOpenOnVote && m.type === 'vote');
+    if (r || !p.alive || !opens) return r;
     return openUninitialized(p, g);
   }
 
