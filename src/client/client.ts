@@ -357,9 +357,11 @@ export class Client {
 
   /**
    * One ListShards attempt (the routing cache's lazy load); throws on failure. A node lists only the shards
-   * it hosts, so loads go to the endpoints in rotation: over a few loads the cache covers every shard.
+   * it hosts, so loads go to the endpoints in rotation, the learned members included: over a few loads the
+   * cache covers every shard.
    */
   private loadShards(timeoutMs: number): Promise<ShardInfo[]> {
+    this.router.includeLearnedMembers();
     return this.listShardsAt(this.router.rotate(Date.now(), null), { withStats: false }, timeoutMs);
   }
 

@@ -152,6 +152,19 @@ export class Router {
     if (this.leader === ep) this.leader = null;
   }
 
+  /**
+   * Adds every learned member (a voter a configured endpoint's Status reported) as an endpoint, within
+   * endpointsMax: the shard list's loads then reach nodes the configured endpoints do not name (after
+   * replica moves a configured node may host none of a key's shard, and its WRONG_SHARD names no owner).
+   */
+  includeLearnedMembers(): void {
+    if (!this.learnEndpoints) return;
+    for (const address of this.memberAddresses) {
+      if (this.list.length >= this.endpointsMax) return;
+      if (!this.byAddress.has(address)) this.add(address, true);
+    }
+  }
+
   /** For a leader-routed call: the cached leader when it is healthy, else the next endpoint in rotation. */
   pickForLeader(nowMs: number, avoid: Endpoint | null): Endpoint {
     const leader = this.leader;

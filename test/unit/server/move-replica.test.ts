@@ -5,6 +5,7 @@
  * by NOT_LEADER hints (it has no user key to route by); each prints the members and every replica agrees.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Client } from '../../../src/client';
 import { runCliCaptured } from '../cli/run-cli';
 import { NodeCluster, freePort } from './node-cluster';
 
@@ -60,6 +61,14 @@ describe('tessera shard move', () => {
         .host.groupStatus(1)
         .members.map((m) => m.id),
     ).toContain(4);
+    // A client that knows only the node the shard left: WRONG_SHARD there, then the shard's new replicas.
+    const client = new Client({ endpoints: [`127.0.0.1:${cluster.ports.get(leader)}`], deadlineMs: 10_000 });
+    try {
+      await client.put('moved/k', 'v');
+      expect((await client.get('moved/k'))?.toString()).toBe('v');
+    } finally {
+      await client.close();
+    }
   }, 40_000);
 
   it('moves a replica of the meta shard (routed by NOT_LEADER hints)', async () => {
