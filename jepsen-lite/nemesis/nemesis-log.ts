@@ -14,6 +14,8 @@ export interface NemesisEvent {
   /** A check the fault made of the cluster (e.g. a live majority elects a leader in time): its outcome. The
    * run's `availability` verdict fails on any 'failed'. */
   check?: 'ok' | 'failed';
+  /** An instant step that got no answer in time (e.g. a replica move): it may or may not have happened. */
+  indeterminate?: boolean;
 }
 
 export class NemesisLog {

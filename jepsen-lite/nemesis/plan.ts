@@ -12,6 +12,7 @@ import { partitionShapes, type PartitionShape } from './partitions';
 import type { PartitionMode } from '../net/grudge';
 import type { CatchupVictim } from './catchup';
 import { defaultSplitKeyPicker, type SplitKeyPicker } from './split-keys';
+import type { MovePreference } from './move';
 
 export const nemesisKinds = [
   'kill',
@@ -22,6 +23,7 @@ export const nemesisKinds = [
   'membership',
   'catchup',
   'split',
+  'move',
 ] as const;
 /** Nemeses that `all` does not include: `hostile` (forged peer messages and client abuse, hostile/) and
  * `overload` (resource abuse at the leader, overload/) run their own attack schedules beside this plan and
@@ -42,7 +44,10 @@ export type FaultSpec =
   | { kind: 'membership'; away: boolean }
   | { kind: 'catchup'; victim: CatchupVictim }
   /** Admin.SplitShard at `key` (a key of the workload), through the owning shard's leader (split.ts). */
-  | { kind: 'split'; key: string };
+  | { kind: 'split'; key: string }
+  /** A replica move of a random data shard to a live node holding none (a leader move when every live node
+   * holds one), or, `prefer: 'leader'`, a leader move (move.ts). */
+  | { kind: 'move'; prefer: MovePreference };
 
 export interface PlannedFault {
   startMs: number;
@@ -103,11 +108,13 @@ function faultFor(kind: PlannedKind, rng: Random, opts: PlanOptions): FaultSpec 
       return { kind, victim: rng.chance(0.5) ? 'follower' : 'leader' };
     case 'split':
       return { kind, key: (opts.splitKey ?? defaultSplitKeyPicker)(rng) };
+    case 'move':
+      return { kind, prefer: rng.chance(0.25) ? 'leader' : 'replica' };
   }
 }
 
 /** Faults that are one step, with nothing to undo. */
-const instant = (f: FaultSpec): boolean => f.kind === 'transfer' || f.kind === 'split';
+const instant = (f: FaultSpec): boolean => f.kind === 'transfer' || f.kind === 'split' || f.kind === 'move';
 
 export function planFaults(rng: Random, opts: PlanOptions): PlannedFault[] {
   const out: PlannedFault[] = [];
@@ -142,5 +149,7 @@ export function describeFault(f: FaultSpec): string {
       return `catch-up by snapshot, then kill the ${f.victim} mid-stream`;
     case 'split':
       return `split at ${f.key}`;
+    case 'move':
+      return f.prefer === 'leader' ? "move a shard's leader" : "move a shard's replica";
   }
 }

@@ -5,7 +5,9 @@
  * faults they are expected.
  *
  * A split (split.ts) is one Admin.SplitShard, following NOT_LEADER hints; a refused one is logged like any
- * other failed step.
+ * other failed step. A move (move.ts) is one Admin.ListShards, then one Admin.MoveReplica or
+ * Admin.TransferLeader through the shard's leader; one that got no answer in time is an instant event marked
+ * indeterminate (it may have happened), a refused one an error.
  *
  * The catchup nemesis and the membership nemesis's away variant are whole choreographies (catchup.ts,
  * membership-away.ts) that run inside begin() and may outlast their planned end (bounded: about 90 s).
@@ -24,8 +26,9 @@ import type { AwayCluster, AwayContext } from './away';
 import { runCatchup } from './catchup';
 import { runMembershipAway } from './membership-away';
 import { describeSplit, splitAt } from './split';
+import { describeMove, moveStep, type MoveCluster } from './move';
 
-export interface NemesisCluster extends AwayCluster {
+export interface NemesisCluster extends AwayCluster, MoveCluster {
   network: { apply(f: NetworkFaults): void; heal(): void; nodeAddress(id: number): string };
   pause(ids: readonly number[]): void;
   resume(ids: readonly number[]): void;
@@ -155,12 +158,10 @@ export class NemesisRunner {
       }
       case 'catchup':
         return runCatchup(this.awayContext(), fault.victim);
-      case 'split': {
-        const key = Buffer.from(fault.key);
-        const done = await splitAt(c, key, this.rng);
-        this.log.write({ type: 'instant', kind: 'split', description: describeSplit(key, done), nodes: done.via });
+      case 'split':
+      case 'move':
+        await this.shardStep(fault);
         return null;
-      }
       case 'membership': {
         if (fault.away) return runMembershipAway(this.awayContext());
         const l = await c.leader();
@@ -185,6 +186,30 @@ export class NemesisRunner {
             nodes: [target],
           });
         };
+      }
+    }
+  }
+
+  /** The shard nemeses' one-call steps: a split, or a replica or leader move. */
+  private async shardStep(fault: FaultSpec & { kind: 'split' | 'move' }): Promise<void> {
+    const c = this.cluster;
+    switch (fault.kind) {
+      case 'split': {
+        const key = Buffer.from(fault.key);
+        const done = await splitAt(c, key, this.rng);
+        this.log.write({ type: 'instant', kind: 'split', description: describeSplit(key, done), nodes: done.via });
+        return;
+      }
+      case 'move': {
+        const done = await moveStep(c, this.rng, fault.prefer);
+        this.log.write({
+          type: 'instant',
+          kind: 'move',
+          description: describeMove(done),
+          nodes: [done.from, done.to].filter((n) => n > 0),
+          ...(done.indeterminate === null ? {} : { indeterminate: true }),
+        });
+        return;
       }
     }
   }

@@ -3,13 +3,11 @@
  * the answer as data: the two shards on success, else the gRPC status, the node's reason and the leader
  * hint of a NOT_LEADER (trailers tessera-leader-id / tessera-leader-address / tessera-group).
  *
- * Invariants: every call has a deadline and settles; nothing here throws for an answer the node gave (a
- * refusal is an outcome); the channel is the caller's (one per split, closed by it).
+ * Invariants (admin-call.ts): every call has a deadline and settles; nothing here throws for an answer the
+ * node gave (a refusal is an outcome); the channel is the caller's (one per split, closed by it).
  */
-import * as grpc from '@grpc/grpc-js';
-import { decode, encode, statusName } from '../hostile/wire';
-
-const PATH = '/tessera.v1.Admin/SplitShard';
+import type * as grpc from '@grpc/grpc-js';
+import { callAdmin, type Refusal } from './admin-call';
 
 export interface ShardSpan {
   id: number;
@@ -19,42 +17,7 @@ export interface ShardSpan {
   epoch: number;
 }
 
-export type SplitAnswer =
-  | { ok: true; left: ShardSpan; right: ShardSpan }
-  | {
-      ok: false;
-      /** gRPC status name, or NO_ANSWER when nothing came back before the deadline. */
-      code: string;
-      /** tessera-reason (NOT_LEADER, INVALID_ARGUMENT, ...) when the node gave one. */
-      reason: string | null;
-      detail: string;
-      leaderId: number | null;
-      leaderAddress: string | null;
-      groupId: number | null;
-    };
-
-const trailer = (md: grpc.Metadata | undefined, name: string): string | null => {
-  const v = md?.get(name)?.[0];
-  return v === undefined ? null : String(v);
-};
-
-const positive = (text: string | null): number | null => {
-  const n = text === null ? NaN : Number(text);
-  return Number.isInteger(n) && n > 0 ? n : null;
-};
-
-function refusal(err: grpc.ServiceError): SplitAnswer {
-  const reason = trailer(err.metadata, 'tessera-reason');
-  return {
-    ok: false,
-    code: err.code === grpc.status.DEADLINE_EXCEEDED && reason === null ? 'NO_ANSWER' : statusName(err.code),
-    reason,
-    detail: (err.details ?? err.message).slice(0, 300),
-    leaderId: positive(trailer(err.metadata, 'tessera-leader-id')),
-    leaderAddress: trailer(err.metadata, 'tessera-leader-address'),
-    groupId: positive(trailer(err.metadata, 'tessera-group')),
-  };
-}
+export type SplitAnswer = { ok: true; left: ShardSpan; right: ShardSpan } | Refusal;
 
 const span = (s: Partial<ShardSpan> | undefined): ShardSpan => ({
   id: Number(s?.id ?? 0),
@@ -64,38 +27,14 @@ const span = (s: Partial<ShardSpan> | undefined): ShardSpan => ({
 });
 
 /** Asks the node behind `channel` to split the shard owning `key` at `key`. */
-export function callSplit(channel: grpc.Client, key: Buffer, timeoutMs: number): Promise<SplitAnswer> {
-  return new Promise((resolve) => {
-    channel.makeUnaryRequest(
-      PATH,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      encode('SplitShardRequest', { key }),
-      new grpc.Metadata(),
-      { deadline: Date.now() + timeoutMs },
-      (err, res) => {
-        if (err) return resolve(refusal(err));
-        try {
-          const r = decode<{ left?: Partial<ShardSpan>; right?: Partial<ShardSpan> }>(
-            'SplitShardResponse',
-            res ?? Buffer.alloc(0),
-          );
-          resolve({ ok: true, left: span(r.left), right: span(r.right) });
-        } catch (e) {
-          const detail = `undecodable SplitShardResponse: ${(e as Error).message}`;
-          resolve({
-            ok: false,
-            code: 'INTERNAL',
-            reason: null,
-            detail,
-            leaderId: null,
-            leaderAddress: null,
-            groupId: null,
-          });
-        }
-      },
-    );
-  });
+export async function callSplit(channel: grpc.Client, key: Buffer, timeoutMs: number): Promise<SplitAnswer> {
+  const a = await callAdmin<{ left?: Partial<ShardSpan>; right?: Partial<ShardSpan> }>(
+    channel,
+    'SplitShard',
+    { key },
+    timeoutMs,
+  );
+  return a.ok ? { ok: true, left: span(a.value.left), right: span(a.value.right) } : a;
 }
 
 /** The key as the logs show it: itself when printable ASCII, else hex with a 0x prefix (the CLI's rule). */

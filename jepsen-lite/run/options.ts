@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { parseNemesisList, type NemesisKind } from '../nemesis/plan';
+import { shardsMax } from '../nemesis/presplit';
 import { partitionShapes, type PartitionShape } from '../nemesis/partitions';
 import { attackNames, insiderAttacks, type AttackName } from '../hostile/catalogue';
 import {
@@ -47,6 +48,8 @@ export interface RunOptions {
   /** Register: keys in use at a time; ops per key before it is retired. */
   keys: number;
   opsPerKey: number;
+  /** Shards to cut the workload's keyspace into before the workload starts (1: no split). */
+  shards: number;
   /** Quiet time between faults and fault duration, seconds [min, max]. */
   quietSeconds: [number, number];
   faultSeconds: [number, number];
@@ -63,8 +66,10 @@ export const RUN_USAGE = `usage: npm run jepsen -- [options]
        npm run jepsen -- check FILE [--initial JSON]
 
   --workload register|set|bank     default register
-  --nemesis LIST                   kill,pause,partition,slow,transfer,membership,catchup,split | all | none
-                                   (split: Admin.SplitShard at a seeded key of the workload), and hostile
+  --nemesis LIST                   kill,pause,partition,slow,transfer,membership,catchup,split,move | all | none
+                                   (split: Admin.SplitShard at a seeded key of the workload; move: a data
+                                   shard's replica moved to a live node holding none, or its leadership
+                                   moved to another replica), and hostile
                                    (forged peer messages, malformed input, session and admin abuse;
                                    not part of all), and overload (non-reading clients, scan storms,
                                    /metrics floods, pipelined puts, idle connections at the leader;
@@ -86,6 +91,8 @@ export const RUN_USAGE = `usage: npm run jepsen -- [options]
   --client-mode mixed|all|pinned   client placement (default mixed: half use every node, half read pinned to one)
   --keys K                         register: keys in use at a time (default 8)
   --ops-per-key N                  register: ops per key before it is retired (default 150)
+  --shards N                       split the workload's keyspace into about N shards at seeded workload
+                                   keys before the workload starts (1..${shardsMax}, default 1: no split)
   --quiet MIN,MAX                  seconds between faults (default 3,6)
   --fault MIN,MAX                  seconds a fault lasts (default 4,8)
   --op-timeout MS                  SDK deadline per operation (default 3000)
@@ -145,6 +152,7 @@ export function defaultOptions(now = new Date()): RunOptions {
     clientMode: 'mixed',
     keys: 8,
     opsPerKey: 150,
+    shards: 1,
     quietSeconds: [3, 6],
     faultSeconds: [4, 8],
     opTimeoutMs: 3000,
@@ -258,6 +266,9 @@ export function parseRunArgs(argv: readonly string[], now = new Date()): RunOpti
         break;
       case '--ops-per-key':
         o.opsPerKey = int(flag, takes(), 1, 100000);
+        break;
+      case '--shards':
+        o.shards = int(flag, takes(), 1, shardsMax);
         break;
       case '--quiet':
         o.quietSeconds = range(flag, takes());

@@ -19,6 +19,7 @@ import { NemesisLog } from '../nemesis/nemesis-log';
 import { describeFault, planFaults } from '../nemesis/plan';
 import { NemesisRunner } from '../nemesis/runner';
 import { splitKeyPicker } from '../nemesis/split-keys';
+import { preSplit, preSplitKeys } from '../nemesis/presplit';
 import { nemesisNodeArgs } from '../nemesis/catchup';
 import { partitionShapes } from '../nemesis/partitions';
 import { HistoryRecorder } from '../workload/recorder';
@@ -93,9 +94,27 @@ export function replayCommand(o: RunOptions): string {
     parts.push(`--attacks ${o.overloadAttacks.join(',')}`);
   if (o.nemesis.includes('overload') && o.overloadSize !== 'full') parts.push(`--overload-size ${o.overloadSize}`);
   if (o.workload === 'register') parts.push(`--keys ${o.keys}`, `--ops-per-key ${o.opsPerKey}`);
+  if (o.shards > 1) parts.push(`--shards ${o.shards}`);
   parts.push(`--quiet ${o.quietSeconds.join(',')}`, `--fault ${o.faultSeconds.join(',')}`);
   if (o.nodeArgs.length) parts.push(`--node-args "${o.nodeArgs.join(' ')}"`);
   return parts.join(' ');
+}
+
+/** The --shards hint: the workload's keyspace cut at seeded workload keys before the workload starts. */
+async function splitKeyspace(
+  o: RunOptions,
+  cluster: Cluster,
+  rng: Random,
+  nemesisLog: NemesisLog,
+  log: (line: string) => void,
+) {
+  const picker = splitKeyPicker({ workload: o.workload, keys: o.keys, writesExpected: o.ratePerSec * o.timeSeconds });
+  const r = await preSplit(cluster, preSplitKeys(picker, o.shards, rng), rng);
+  for (const d of r.done) nemesisLog.write({ type: 'instant', kind: 'shards', description: `pre-${d}` });
+  for (const e of r.failed) nemesisLog.write({ type: 'error', kind: 'shards', description: 'pre-split', error: e });
+  log(
+    `shards: ${r.done.length + 1} of ${o.shards} asked for (${r.done.length} splits${r.failed.length ? `, ${r.failed.length} refused: ${r.failed[0]}` : ''})`,
+  );
 }
 
 export async function runTest(o: RunOptions, log: (line: string) => void): Promise<RunResult> {
@@ -110,6 +129,7 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
   const nemesisRng = rng.fork();
   const workerRng = rng.fork();
   const hostileRng = rng.fork();
+  const shardsRng = rng.fork();
   writeFileSync(join(outDir, 'options.json'), JSON.stringify({ ...o, replay: replayCommand(o) }, null, 2));
 
   const cluster = new Cluster({
@@ -150,6 +170,8 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
     } finally {
       await setupClient.close();
     }
+
+    if (o.shards > 1) await splitKeyspace(o, cluster, shardsRng, nemesisLog, log);
 
     const specs = planWorkers(o.clients, cluster.network.clientEndpoints(), o.clientMode, workload.pinnedReaders);
     const pool = new WorkerPool({
