@@ -12,7 +12,8 @@
  * right after the removal): the message keeps the term of the removal, a replica that moved to a newer term
  * refuses it, and one still in that term has taken entries from no other leader since.
  * Invariants: at most FAREWELLS_MAX pending (more are dropped: those replicas stay until the later GC); each
- * is sent at most SENDS times, one heartbeat interval apart, and forgotten after its deadline.
+ * is sent at most SENDS times, one heartbeat interval apart (once more per proving vote request), and
+ * forgotten after its deadline.
  */
 import type { GroupId, NodeId } from '../base';
 import type { Message } from '../raft';
@@ -46,11 +47,24 @@ export class Farewells {
     this.pending.set(key, { ...f, sent: 0, lastSentMs: -Infinity });
   }
 
-  /** A message from a node of a group: a successful append response through the removal marks it held. */
+  /**
+   * A message from a node of a group. A successful append response through the removal in the farewell's
+   * term marks it held. So does a (pre)vote request of the removed node (it campaigns once it stops hearing
+   * from a leader) whose last entry is at or past the removal and of the farewell's term: only this node led
+   * in that term, so that entry is this node's and the candidate's log equals this node's through it; a
+   * farewell already sent is then sent once more (the earlier ones were lost or refused).
+   */
   observe(groupId: GroupId, m: Message): void {
-    if (m.type !== 'appendResp' || m.reject) return;
+    if (m.type !== 'appendResp' && m.type !== 'preVote' && m.type !== 'vote') return;
     const f = this.pending.get(`${groupId}/${m.from}`);
-    if (f !== undefined && m.term === f.term && m.index >= f.index) f.holds = true;
+    if (f === undefined) return;
+    if (m.type === 'appendResp') {
+      if (!m.reject && m.term === f.term && m.index >= f.index) f.holds = true;
+      return;
+    }
+    if (m.lastLogTerm !== f.term || m.lastLogIndex < f.index) return;
+    f.holds = true;
+    f.sent = Math.min(f.sent, SENDS - 1);
   }
 
   /** The farewell heartbeats to send now (and forgets the finished or expired ones). */
@@ -61,11 +75,11 @@ export class Farewells {
   ): { groupId: GroupId; message: Message & { type: 'heartbeat' } }[] {
     const out: { groupId: GroupId; message: Message & { type: 'heartbeat' } }[] = [];
     for (const [key, f] of this.pending) {
-      if (f.sent >= SENDS || nowMs > f.untilMs) {
+      if (nowMs > f.untilMs) {
         this.pending.delete(key);
         continue;
       }
-      if (!f.holds || nowMs - f.lastSentMs < intervalMs) continue;
+      if (!f.holds || f.sent >= SENDS || nowMs - f.lastSentMs < intervalMs) continue;
       f.sent++;
       f.lastSentMs = nowMs;
       out.push({

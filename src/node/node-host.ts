@@ -1421,7 +1421,7 @@ export class NodeHost implements TransportHandler {
         index: e.index,
         term: st.term,
         holds: match >= e.index,
-        untilMs: performance.now() + 10 * this.cfg.timing.electionMs,
+        untilMs: performance.now() + 30 * this.cfg.timing.electionMs, // a few of its campaigns (farewells.ts)
       });
     }
   }

@@ -125,7 +125,23 @@ describe('farewells', () => {
     expect(f.due(1 as NodeId, 100, 100)).toHaveLength(1);
     expect(f.due(1 as NodeId, 200, 100)).toHaveLength(1);
     expect(f.due(1 as NodeId, 300, 100)).toEqual([]);
-    expect(f.size).toBe(0);
+    expect(f.size).toBe(1); // kept until its deadline: the removed node may still ask
+  });
+
+  it('a vote request of the removed node proves it holds the removal (last entry of the term, at or past it): one more send', () => {
+    const f = new Farewells();
+    f.add({ ...base, holds: false });
+    const preVote = (lastLogIndex: number, lastLogTerm: number) =>
+      ({ type: 'preVote', from: 4, to: 1, term: 2, lastLogIndex, lastLogTerm }) as const;
+    f.observe(g(3), preVote(25, 1)); // an older term's entry: not necessarily ours
+    f.observe(g(3), preVote(19, 2)); // before the removal
+    expect(f.due(1 as NodeId, 0, 100)).toEqual([]);
+    f.observe(g(3), preVote(21, 2));
+    for (const t of [0, 100, 200]) expect(f.due(1 as NodeId, t, 100)).toHaveLength(1);
+    expect(f.due(1 as NodeId, 300, 100)).toEqual([]);
+    f.observe(g(3), preVote(20, 2)); // asks again: the farewells were lost
+    expect(f.due(1 as NodeId, 400, 100)).toHaveLength(1);
+    expect(f.due(1 as NodeId, 500, 100)).toEqual([]);
   });
 
   it('expire at their deadline and are bounded', () => {
