@@ -7,8 +7,8 @@
  *   so the leader can reach it), promote a learner (waits until it caught up), remove a replica, or hand
  *   leadership over. A step planned against another epoch than the group's is refused (WRONG_SHARD with
  *   the epoch): the group split or changed since, and the driver plans again from a fresh report.
- * The caller is an authenticated cluster peer (the transport's door); requests are decoded strictly
- * (wire.ts). The node's own checks (leadership, quorum guard, idempotence) are NodeHost's (src/node).
+ * The caller is an authenticated cluster peer (the transport's door); an action is refused from a caller
+ * this node knows not to lead the meta shard (checkActCaller); requests are decoded strictly (wire.ts). The node's own checks (leadership, quorum guard, idempotence) are NodeHost's (src/node).
  */
 import { NO_NODE, TesseraError, type Epoch, type GroupId, type NodeId, type ShardId } from '../base';
 import type { GroupStatusInfo, LocalShardInfo, MemberInfo } from '../node';
@@ -117,11 +117,32 @@ export async function runAction(ctx: ReportContext, a: ActRequest, timeoutMs: nu
   return { epoch: epochNow() as Epoch, members: members.map((m) => ({ node: m.id, voter: m.voter })) };
 }
 
+/**
+ * Actions come from the meta shard's leader: a node that hosts a meta replica and knows another leader
+ * refuses one from `from` (NOT_LEADER naming the leader it knows; the driver plans again next round). This
+ * narrows the time in which a deposed meta leader's driver, still finishing a round, can act beside the new
+ * one's. A node without a meta replica, or not knowing its leader, cannot tell and accepts.
+ */
+function checkActCaller(ctx: ReportContext, from: NodeId): void {
+  let leader: NodeId;
+  try {
+    leader = ctx.host.groupStatus(ctx.metaGroupId as GroupId).leader;
+  } catch {
+    return;
+  }
+  if (leader !== NO_NODE && leader !== from)
+    throw new TesseraError('NOT_LEADER', `node ${from} does not lead the meta shard; node ${leader} does`, {
+      leaderId: leader,
+      groupId: ctx.metaGroupId,
+    });
+}
+
 /** The node's Raft.Placement handler (Transport.setPlacementHandler). */
 export function placementHandler(ctx: ReportContext) {
-  return async (_from: NodeId, body: Buffer, timeoutMs: number): Promise<Buffer> => {
+  return async (from: NodeId, body: Buffer, timeoutMs: number): Promise<Buffer> => {
     const request = decodeRequest(body);
     if (request.type === 'report') return encodeReport(buildReport(ctx));
+    checkActCaller(ctx, from);
     return encodeActAnswer(await runAction(ctx, request, timeoutMs));
   };
 }

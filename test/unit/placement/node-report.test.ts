@@ -150,6 +150,19 @@ describe('a node serving placement calls', () => {
     expect(decodeRequest(encodeRequest(req))).toEqual(req);
     expect(decodeReport(await handle(2, encodeRequest({ type: 'report' }), 1000)).nodeId).toBe(1);
   });
+
+  it('takes actions only from the node it knows leads the meta shard (any node may ask for a report)', async () => {
+    const { ctx, calls } = fakeHost('follower'); // its meta replica knows node 3 as the meta leader
+    const handle = placementHandler(ctx);
+    const body = encodeRequest({ type: 'act', ...act({}) });
+    const refused = await refusal(handle(2, body, 1000));
+    expect([refused.code, refused.details.leaderId]).toEqual(['NOT_LEADER', 3]);
+    expect(calls).toEqual([]);
+    expect(decodeReport(await handle(2, encodeRequest({ type: 'report' }), 1000)).nodeId).toBe(1);
+    // From the meta leader it goes on to the node's own checks (this replica does not lead shard 1).
+    expect((await refusal(handle(3, body, 1000))).code).toBe('NOT_LEADER');
+    expect((await refusal(handle(3, body, 1000))).details.groupId).toBe(1);
+  });
 });
 
 const d = (id: number, epoch: number, replicas: [NodeId, 'voter' | 'learner'][]): ShardDescriptor =>
