@@ -157,6 +157,8 @@ export class PlacementDriver {
     const registry = meta.registry();
     const polledAt = clock.now();
     const reports = await this.poll(registry, liveness);
+    // Polling takes a while: a node deposed meanwhile plans nothing (the new leader's driver does).
+    if (!meta.isLeader()) return;
     const descriptors = meta.descriptors();
     const { snapshot, view } = buildSnapshot(
       {
@@ -225,6 +227,7 @@ export class PlacementDriver {
       for (let n = queue.shift(); n !== undefined; n = queue.shift()) await one(n);
     });
     await Promise.all(workers);
+    liveness.prune(lookup);
     return reports;
   }
 

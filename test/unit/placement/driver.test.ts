@@ -158,6 +158,18 @@ describe('the placement driver', () => {
     expect(replaced().length).toBeGreaterThan(0);
   });
 
+  it('plans nothing when it lost the meta leadership while polling', async () => {
+    const c = new FakeCluster([1, 2, 3, 4]);
+    c.addShard(1, [1, 2], 1);
+    c.onReportCall = () => {
+      c.metaLeader = false;
+    };
+    const d = c.driver(1);
+    await c.rounds(d, 1);
+    expect(c.reportCalls.length).toBeGreaterThan(0);
+    expect(c.acts).toEqual([]);
+  });
+
   it('counts a failed action and plans it again in the next round', async () => {
     const c = new FakeCluster([1, 2, 3, 4]);
     c.addShard(1, [1, 2], 1);
