@@ -1472,6 +1472,8 @@ export class NodeHost implements TransportHandler {
         this.pendingDestroys.delete(id);
         continue;
       }
+      // A removed replica keeps ticking until destroyed (a quiet one would never hear of its successor).
+      if (this.quiescence.isQuiet(id)) this.wake(g);
       const decision = destroyDecision(g, pending, this.cfg.id, now, this.cfg.timing.electionMs);
       if (decision === 'wait') continue;
       this.pendingDestroys.delete(id);

@@ -6,8 +6,9 @@
  *
  * When (destroyDecision):
  *   - the removal applied here and this node is still not a member (re-added meanwhile: nothing to do);
- *   - not while this node leads the group: a leader that removed itself hands leadership over first
- *     (raft/leader.ts handOver) and the destroy waits for that;
+ *   - not while this node leads the group, within LEADER_GRACE_ELECTIONS: a leader that removed itself hands
+ *     leadership over first (raft/leader.ts handOver); past that it is destroyed anyway (its removal is
+ *     committed on a quorum; a successor is elected once its heartbeats stop);
  *   - not while a snapshot is being received or sent for the group;
  *   - only GRACE_ELECTIONS election timeouts after the removal applied: the other members may not have
  *     applied it yet (a follower learns the commit index one round later), and while they still count this
@@ -27,6 +28,8 @@ import type { Group } from './group';
 
 /** Election timeouts between applying the removal and destroying the replica (see the header). */
 export const GRACE_ELECTIONS = 2;
+/** Election timeouts a removed leader waits for its hand-over before it is destroyed anyway. */
+export const LEADER_GRACE_ELECTIONS = 5;
 
 export interface PendingDestroy {
   /** The index of the config entry that removed this node. */
@@ -81,8 +84,12 @@ export function destroyDecision(
   const st = g.core.status();
   if (isMemberOf(st.config, self)) return 'cancel';
   if (g.sm.applied < pending.index) return 'wait';
-  if (st.role === 'leader' || g.staging !== null || g.snapshotSends.size > 0) return 'wait';
-  if (nowMs - pending.sinceMs < GRACE_ELECTIONS * electionMs) return 'wait';
+  if (g.staging !== null || g.snapshotSends.size > 0) return 'wait';
+  const elapsedMs = nowMs - pending.sinceMs;
+  if (elapsedMs < GRACE_ELECTIONS * electionMs) return 'wait';
+  // A leader that removed itself waits for its hand-over, though not forever: its successor never writes to
+  // it, so it may learn of it only from a follower's answer to its own heartbeats (if it sends any).
+  if (st.role === 'leader' && elapsedMs < LEADER_GRACE_ELECTIONS * electionMs) return 'wait';
   return 'now';
 }
 
