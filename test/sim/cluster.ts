@@ -182,17 +182,16 @@ export class Cluster implements NodeEnv {
     this.deferred.push(fn);
   }
 
-  /** The replica a message goes to; a leader's message for a group the live node lacks opens one (uninitialized). */
+  /**
+   * The replica a message goes to; a leader's message or a candidate's (pre)vote request for a group the
+   * live node lacks opens one (uninitialized), as NodeHost.maybeOpenUninitialized does.
+   */
   private recipient(m: GroupMessage): SimNode | undefined {
     const g = m.group ?? 1;
     const p = this.members[m.to - 1];
     if (g === 1 || !p) return p;
     const r = p.replicas.get(g);
-    const opens =
-      m.type === 'append' ||
-      m.type === 'heartbeat' ||
-      (this.mix.splitOpenOnVote && m.type === 'preVote') ||
-      (this.mix.splitOpenOnVote && m.type === 'vote');
+    const opens = m.type === 'append' || m.type === 'heartbeat' || m.type === 'preVote' || m.type === 'vote';
     if (r || !p.alive || !opens) return r;
     return openUninitialized(p, g);
   }

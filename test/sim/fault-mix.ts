@@ -77,12 +77,6 @@ export interface FaultMix {
    * are off meanwhile (README). Drawn last (a fifth of the standard seeds), so older seeds keep their mixes.
    */
   splits?: boolean;
-  /**
-   * Never drawn (a what-if for the open liveness bug of FINDINGS.md): a (pre)vote request of a group the
-   * node lacks opens an uninitialized replica too, as TiKV does; the real node opens one only on a leader's
-   * append or heartbeat.
-   */
-  splitOpenOnVote?: boolean;
 }
 
 const allPartitions: PartitionKind[] = ['halves', 'isolateOne', 'isolateLeader', 'oneWay', 'clog'];

@@ -1,8 +1,6 @@
 /**
  * Simulator seeds 1101..2000 (fixed range, part B) plus 200 fresh random seeds, printed so a failure
- * can be replayed with `npm run sim -- --seeds 1 --from SEED --trace`. The fresh seeds run without splits
- * while the right-hand group liveness bug of FINDINGS.md is open (about 1 split seed in 1,500 fails it;
- * the fixed ranges, splits drawn in a fifth of them, pass).
+ * can be replayed with `npm run sim -- --seeds 1 --from SEED --trace` (splits drawn in a fifth of them).
  */
 import { describe, it } from 'vitest';
 import { blocks, expectSeedsPass } from './seed-suite';
@@ -15,6 +13,6 @@ describe('simulator: fixed seeds, part B, and fresh seeds', () => {
   const fresh = freshSeeds(200);
   it(`200 fresh random seeds`, () => {
     console.log(`simulator fresh seeds: ${fresh.join(',')}`);
-    expectSeedsPass(fresh, { mixOverride: { splits: false } });
+    expectSeedsPass(fresh);
   }, 120_000);
 });
