@@ -28,6 +28,7 @@ export const DEFAULTS = {
   snapshotEntries: 10_000,
   snapshotChunkBytes: 1024 * 1024,
   balanceLeaders: true,
+  placement: true,
   replicas: 3,
   deadNodeTimeoutMs: 5 * 60 * 1000,
   placementIntervalMs: 1000,

@@ -117,6 +117,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'move shard leaderships between nodes so that each leads about as many shards (default true)',
   },
   {
+    key: 'placement',
+    kind: 'bool',
+    help: 'run the placement driver when this node leads the meta shard (default true; false: replicas only change by hand, e.g. tessera member add)',
+  },
+  {
     key: 'replicas',
     kind: 'int',
     help: 'voters per shard that the placement driver keeps on distinct live nodes (default 3)',

@@ -105,6 +105,8 @@ export interface NodeConfig {
   snapshotBytes: number;
   /** Leader balancing across nodes (placement/leader-balance.ts). */
   balanceLeaders: boolean;
+  /** Whether this node runs the placement driver (it acts only while it leads the meta shard). */
+  placement: boolean;
   /** Voters per shard the placement driver keeps on distinct live nodes (--replicas). */
   replicas: number;
   /** A node silent for longer is dead: its replicas are re-created elsewhere (--dead-node-timeout-ms). */

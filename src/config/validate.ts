@@ -176,6 +176,7 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     ...log,
     snapshotChunkBytes: r.int('snapshotChunkBytes', DEFAULTS.snapshotChunkBytes, 1024, 64 * 1024 * 1024),
     balanceLeaders: r.bool('balanceLeaders', DEFAULTS.balanceLeaders),
+    placement: r.bool('placement', DEFAULTS.placement),
     replicas: r.int('replicas', DEFAULTS.replicas, 1, 7),
     deadNodeTimeoutMs: r.int('deadNodeTimeoutMs', DEFAULTS.deadNodeTimeoutMs, 1000, 7 * 24 * 3600 * 1000),
     placementIntervalMs: r.int('placementIntervalMs', DEFAULTS.placementIntervalMs, 50, 60_000),

@@ -109,6 +109,7 @@ export function startPlacementDriver(
     logger: logger.child({ component: 'placement' }),
     metrics,
   });
-  driver.start();
+  // --placement false: reports and actions are still served (another node's driver may run), none planned here.
+  if (config.placement) driver.start();
   return driver;
 }
