@@ -187,23 +187,29 @@ export class Cluster {
   }
 
   /**
-   * The data shards (kind 'data', or every group from a node that reports no kind) with their members, from
-   * the running node whose Status lists the most groups (it has applied the most splits), or null.
+   * The data shards (kind 'data', or every group from a node that reports no kind) with their members, over
+   * every running node that answers: with more nodes than replicas (and replica moves) no one node hosts
+   * every shard. A shard's members are taken from its leader's report (at the highest term), else from any
+   * replica's, so a replica that has not yet learned of its removal does not add itself. Null: no answer.
    */
   async dataGroups(): Promise<Map<number, number[]> | null> {
-    let best: NodeStatus | null = null;
-    for (const st of (await this.statuses(2000)).values())
-      if (best === null || (st.groups ?? []).length > (best.groups ?? []).length) best = st;
-    if (best === null) return null;
+    const statuses = await this.statuses(2000);
+    if (statuses.size === 0) return null;
+    const best = new Map<number, { ids: number[]; leads: boolean; term: number }>();
+    for (const st of statuses.values())
+      for (const g of st.groups ?? []) {
+        if (g.kind === 'meta') continue;
+        const leads = g.role?.toLowerCase() === 'leader';
+        const cur = best.get(g.groupId);
+        if (cur && ((cur.leads && !leads) || (cur.leads === leads && cur.term >= g.term))) continue;
+        best.set(g.groupId, { ids: (g.members ?? []).map((m) => m.id), leads, term: g.term });
+      }
     const out = new Map<number, number[]>();
-    for (const g of best.groups ?? []) {
-      if (g.kind === 'meta') continue;
-      const ids = (g.members ?? []).map((m) => m.id);
+    for (const [groupId, { ids }] of best)
       out.set(
-        g.groupId,
+        groupId,
         ids.length > 0 ? ids : this.ids.filter((i) => !this.removed.has(i) && this.node(i).state === 'running'),
       );
-    }
     return out;
   }
 

@@ -223,6 +223,39 @@ describe('move step against scripted Admin nodes', () => {
   });
 });
 
+describe('pre-split retries', () => {
+  const admin = new ScriptedAdmin(() => 'hang');
+  beforeAll(() => admin.start([1, 2, 3]), 10_000);
+  afterAll(() => admin.stop());
+
+  it('tries a key again while its shard has no leader yet, a bounded number of times', async () => {
+    const tries = new Map<string, number>();
+    admin.setScript((_node, _method, req) => {
+      const key = Buffer.from(req.key as Uint8Array).toString();
+      const n = (tries.get(key) ?? 0) + 1;
+      tries.set(key, n);
+      if (key === 'jl/r/k1' && n < 3)
+        return {
+          refuse: { code: grpc.status.UNAVAILABLE, reason: 'UNAVAILABLE', details: 'group 3 has no leader right now' },
+        };
+      if (key === 'jl/r/k2')
+        return { refuse: { code: grpc.status.UNAVAILABLE, reason: 'UNAVAILABLE', details: 'no leader' } };
+      return { reply: { left: { id: 1 }, right: { id: 2, start: Buffer.from(key) } } };
+    });
+    const c = {
+      ids: [1, 2, 3],
+      removed: new Set<number>(),
+      leader: async () => ({ leader: 1, term: 1, groupId: 1 }),
+      network: { nodeAddress: (id: number) => admin.address(id) },
+    };
+    const r = await preSplit(c, ['jl/r/k1', 'jl/r/k2'], new Random(1), { attempts: 4, backoffMs: 10 });
+    expect(tries.get('jl/r/k1')).toBe(3);
+    expect(tries.get('jl/r/k2')).toBe(4);
+    expect(r.done).toEqual([expect.stringMatching(/^split at jl\/r\/k1 via 1/)]);
+    expect(r.failed).toEqual([expect.stringMatching(/UNAVAILABLE.*\(try 4\)$/)]);
+  });
+});
+
 describe('--shards option', () => {
   it('parses, is bounded, defaults to 1, is in the usage text and the replay command', () => {
     expect(parseRunArgs([]).shards).toBe(1);
