@@ -1462,6 +1462,25 @@ export class NodeHost implements TransportHandler {
     }
   }
 
+  /**
+   * The placement driver found this node's replica of `groupId` stale (placement/stale-replicas.ts): removed
+   * from its group without knowing it. Destroys it (replica-destroy.ts) unless it applied or holds more than
+   * `appliedMax`, leads, or is busy with a snapshot; says what it did (the driver logs it).
+   */
+  destroyStaleReplica(groupId: number, appliedMax: number): string {
+    this.checkOpen();
+    const g = this.groups.get(groupId as GroupId);
+    if (g === undefined) return `no replica of group ${groupId} here`;
+    const st = g.core.status();
+    if (st.role === 'leader') return `this replica leads group ${groupId}`;
+    if (g.sm.applied > appliedMax || st.lastIndex > appliedMax)
+      return `this replica holds index ${st.lastIndex} > ${appliedMax}: not stale`;
+    if (this.pendingDestroys.has(g.id)) return 'already being destroyed';
+    this.pendingDestroys.set(g.id, { index: 0, sinceMs: performance.now(), staleAppliedMax: appliedMax });
+    this.opts.logger.info({ group: g.id, appliedMax }, 'stale replica (removed without knowing it): destroying it');
+    return 'destroying';
+  }
+
   /** Destroys the removed replicas that are due (replica-destroy.ts), never while the ready loop runs. */
   private pollDestroys(): void {
     if (this.loop.isRunning || this.closed || this.fatal !== null) return;

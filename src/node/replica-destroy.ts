@@ -36,6 +36,12 @@ export interface PendingDestroy {
   index: number;
   /** When the removal was applied here (performance.now()). */
   sinceMs: number;
+  /**
+   * Set for a stale replica the placement driver found (placement/stale-replicas.ts): it never applied its
+   * removal, so its own configuration still names it; it is destroyed only while it applied at most this
+   * (the leader's applied index whose configuration excludes it), never while it leads or stages.
+   */
+  staleAppliedMax?: number;
 }
 
 export function isMemberOf(config: ConfigState, id: NodeId): boolean {
@@ -82,6 +88,10 @@ export function destroyDecision(
   electionMs: number,
 ): DestroyDecision {
   const st = g.core.status();
+  if (pending.staleAppliedMax !== undefined) {
+    if (g.sm.applied > pending.staleAppliedMax || st.lastIndex > pending.staleAppliedMax) return 'cancel';
+    return st.role === 'leader' || g.staging !== null || g.snapshotSends.size > 0 ? 'wait' : 'now';
+  }
   if (isMemberOf(st.config, self)) return 'cancel';
   if (g.sm.applied < pending.index) return 'wait';
   if (g.staging !== null || g.snapshotSends.size > 0) return 'wait';

@@ -28,7 +28,16 @@ import type { Logger, NodeMetrics } from '../obs';
 import { defaultPlacementConfig, planPlacement, type PlacementAction, type PlacementConfig } from '../shard';
 import type { ShardDescriptor } from '../shard';
 import { buildSnapshot, type DriverView, type RegistryNode } from './view';
-import { decodeActAnswer, decodeReport, encodeRequest, type ActAnswer, type ActRequest, type NodeReport } from './wire';
+import { findStaleReplicas } from './stale-replicas';
+import {
+  decodeActAnswer,
+  decodeGcAnswer,
+  decodeReport,
+  encodeRequest,
+  type ActAnswer,
+  type ActRequest,
+  type NodeReport,
+} from './wire';
 import { recordMembership } from './meta-record';
 
 /** Reports asked for at once. */
@@ -39,6 +48,9 @@ export const ACTIONS_IN_FLIGHT_MAX = 64;
 export const ACTIONS_PER_LEADER_MAX = 16;
 /** Longest an action may take: a promotion waits for the learner to catch up (a snapshot). */
 export const ACTION_TIMEOUT_MS = 5 * 60_000;
+/** Stale replicas asked to go per round, and how long before the same one is asked again. */
+export const GC_PER_ROUND_MAX = 16;
+export const GC_RETRY_MS = 10_000;
 
 /** The meta shard as the driver reads and writes it (on the node that leads it). */
 export interface DriverMeta {
@@ -57,7 +69,12 @@ export interface PlacementDriverDeps {
   self: NodeId;
   meta: DriverMeta;
   /** This node's own report and actions (no call to itself). */
-  local: { report(): NodeReport; act(a: ActRequest, timeoutMs: number): Promise<ActAnswer> };
+  local: {
+    report(): NodeReport;
+    act(a: ActRequest, timeoutMs: number): Promise<ActAnswer>;
+    /** Destroys this node's stale replica (stale-replicas.ts); absent: not done here. */
+    gc?(shard: ShardId, appliedMax: number): string;
+  };
   /** Raft.Placement to a peer (Transport.placement). */
   call(to: NodeId, body: Buffer, timeoutMs: number): Promise<Buffer>;
   /** Makes sure the transport can dial `id` (a registered node it has no link to yet). */
@@ -91,6 +108,8 @@ export class PlacementDriver {
   /** Actions running, by the node carrying them out. */
   private readonly pendingAt = new Map<NodeId, number>();
   private readonly blockedLogged = new Map<number, string>();
+  /** Stale replicas asked to go, by "shard@node", with when (collectGarbage asks again only after a while). */
+  private readonly gcAsked = new Map<string, number>();
   private readonly plannerConfig: PlacementConfig;
 
   constructor(private readonly d: PlacementDriverDeps) {
@@ -186,11 +205,52 @@ export class PlacementDriver {
       if (leader === undefined || (this.pendingAt.get(leader) ?? 0) >= ACTIONS_PER_LEADER_MAX) continue;
       this.issue(a, leader, reports, registry);
     }
+    this.collectGarbage(reports);
     if (meta.apply !== undefined)
       await recordMembership(meta.apply.bind(meta), snapshot.shards, descriptors, meta.groupId, {
         timeoutMs: this.d.config.intervalMs,
         logger: this.d.logger,
       });
+  }
+
+  /**
+   * Asks the nodes holding stale replicas (stale-replicas.ts) to destroy them: at most GC_PER_ROUND_MAX a
+   * round, each again only after GC_RETRY_MS; without waiting; every request and answer logged and counted.
+   */
+  private collectGarbage(reports: ReadonlyMap<NodeId, NodeReport>): void {
+    const now = this.d.clock.now();
+    for (const [k, at] of this.gcAsked) if (now - at > GC_RETRY_MS) this.gcAsked.delete(k);
+    let asked = 0;
+    for (const st of findStaleReplicas(reports)) {
+      const key = `${st.shard}@${st.node}`;
+      if (asked >= GC_PER_ROUND_MAX || this.gcAsked.has(key)) continue;
+      this.gcAsked.set(key, now);
+      asked++;
+      const count = (outcome: string): void =>
+        this.d.metrics.placementActions.inc({ kind: 'destroyStale', cause: 'stale-replica', outcome });
+      const done = (answer: string): void => {
+        count(answer === 'destroying' ? 'ok' : 'refused');
+        this.d.logger.info(
+          { shard: st.shard, node: st.node, appliedMax: st.appliedMax, answer },
+          'placement: stale replica',
+        );
+      };
+      const failed = (e: unknown): void => {
+        count('failed');
+        this.d.logger.warn({ shard: st.shard, node: st.node, err: (e as Error).message }, 'placement: stale replica');
+      };
+      if (st.node === this.d.self) {
+        if (this.d.local.gc === undefined) continue;
+        try {
+          done(this.d.local.gc(st.shard, st.appliedMax));
+        } catch (e) {
+          failed(e);
+        }
+        continue;
+      }
+      const body = encodeRequest({ type: 'gc', shard: st.shard, appliedMax: st.appliedMax });
+      this.d.call(st.node, body, Math.max(100, this.d.config.intervalMs)).then((b) => done(decodeGcAnswer(b)), failed);
+    }
   }
 
   /** Asks every registered node that is not removed for its report; records each answer's heartbeat. */

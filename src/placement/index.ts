@@ -22,5 +22,14 @@ export type { DrivenHost, MetaStateReads } from './start';
 export { buildSnapshot } from './view';
 export type { DriverView, RegistryNode, SnapshotInput } from './view';
 export { RECORDS_PER_ROUND_MAX, nextRecordStep, plannedRecords } from './meta-record';
-export { decodeActAnswer, decodeReport, decodeRequest, encodeActAnswer, encodeReport, encodeRequest } from './wire';
+export {
+  decodeActAnswer,
+  decodeGcAnswer,
+  decodeReport,
+  decodeRequest,
+  encodeActAnswer,
+  encodeGcAnswer,
+  encodeReport,
+  encodeRequest,
+} from './wire';
 export type { ActAnswer, ActRequest, NodeReport, PlacementRequest, ReportedGroup } from './wire';

@@ -15,6 +15,7 @@ import type { GroupStatusInfo, LocalShardInfo, MemberInfo } from '../node';
 import {
   decodeRequest,
   encodeActAnswer,
+  encodeGcAnswer,
   encodeReport,
   type ActAnswer,
   type ActRequest,
@@ -35,6 +36,8 @@ export interface PlacementHost {
   ): Promise<MemberInfo[]>;
   transferLeader(groupId: GroupId, to: NodeId, timeoutMs?: number): Promise<NodeId>;
   learnNodeAddress(id: NodeId, client: string, peer: string): void;
+  /** Destroys this node's replica of the group if it is stale (applied at most appliedMax); says what it did. */
+  destroyStaleReplica?(groupId: number, appliedMax: number): string;
 }
 
 export interface ReportContext {
@@ -73,6 +76,7 @@ export function buildReport(ctx: ReportContext): NodeReport {
       term: st.term,
       isLeader,
       commit: isLeader ? st.commit : 0,
+      applied: isLeader ? st.applied : 0,
       members: st.members.map((m) => ({ node: m.id, voter: m.voter, match: isLeader ? m.match : 0 })),
     });
   }
@@ -142,6 +146,12 @@ export function placementHandler(ctx: ReportContext) {
   return async (from: NodeId, body: Buffer, timeoutMs: number): Promise<Buffer> => {
     const request = decodeRequest(body);
     if (request.type === 'report') return encodeReport(buildReport(ctx));
+    if (request.type === 'gc') {
+      checkActCaller(ctx, from);
+      return encodeGcAnswer(
+        ctx.host.destroyStaleReplica?.(request.shard, request.appliedMax) ?? 'not supported by this node',
+      );
+    }
     checkActCaller(ctx, from);
     return encodeActAnswer(await runAction(ctx, request, timeoutMs));
   };

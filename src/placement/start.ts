@@ -94,7 +94,11 @@ export function startPlacementDriver(
       },
       ...(apply !== undefined ? { apply } : {}),
     },
-    local: { report: () => buildReport(ctx), act: (a, timeoutMs) => runAction(ctx, a, timeoutMs) },
+    local: {
+      report: () => buildReport(ctx),
+      act: (a, timeoutMs) => runAction(ctx, a, timeoutMs),
+      gc: (shard, appliedMax) => host.destroyStaleReplica?.(shard, appliedMax) ?? 'not supported by this node',
+    },
     call: (to, body, timeoutMs) => transport.placement(to, body, timeoutMs),
     ensurePeer: (id, address) => {
       if (transport.peerAddress(id) === null && address !== '') transport.setPeer(id, address);

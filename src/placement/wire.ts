@@ -2,13 +2,16 @@
  * The bodies of the Raft.Placement peer RPC (transport/placement-rpc.ts): what the placement driver on the
  * meta leader asks and what a node answers. Checksummed msgpack records (codec encodeRecord) of tuples:
  *   request  report  [1]
+ *            gc      [3, shard, appliedMax]  destroy this node's stale replica of `shard` (stale-replicas.ts)
  *            act     [2, shard, epoch, kind (0 addLearner, 1 promoteLearner, 2 removeReplica, 3 transferLeader),
  *                     node (the target: the learner, the replica, the new leader), client, peer]
  *                     (client and peer: the target's addresses for addLearner, else '')
  *   answer   report  [1, nodeId, clusterId | null, sentAtMs, client, peer, groups]
- *                     group: [id, epoch, start, end | null, leader, term, isLeader, commit, members]
+ *                     group: [id, epoch, start, end | null, leader, term, isLeader, commit, members, applied]
+ *                     (applied: the leader's applied index, else 0; absent in older reports: 0)
  *                     member: [node, voter, match] (match known only on the leader, else 0)
  *            act     [2, epoch after, members: [node, voter]]
+ *            gc      [3, outcome]  (what the node did, for the log: 'destroying' or why not)
  * Everything decoded is hostile input: every field is checked (ids, bounded counts, key and address sizes)
  * and a defect is INVALID_ARGUMENT (a request) or UNAVAILABLE (an answer: the peer is treated as silent).
  */
@@ -47,7 +50,14 @@ export interface ActRequest {
   readonly peer: string;
 }
 
-export type PlacementRequest = { readonly type: 'report' } | ({ readonly type: 'act' } & ActRequest);
+/** Destroy the receiving node's replica of `shard` if it applied at most `appliedMax` (stale-replicas.ts). */
+export interface GcRequest {
+  readonly shard: ShardId;
+  readonly appliedMax: number;
+}
+
+export type PlacementRequest =
+  { readonly type: 'report' } | ({ readonly type: 'act' } & ActRequest) | ({ readonly type: 'gc' } & GcRequest);
 
 export interface ReportedMember {
   readonly node: NodeId;
@@ -66,6 +76,8 @@ export interface ReportedGroup {
   readonly isLeader: boolean;
   readonly commit: number;
   readonly members: readonly ReportedMember[];
+  /** The leader's applied index (its configuration is the one of this index); 0 on a follower. */
+  readonly applied?: number;
 }
 
 export interface NodeReport {
@@ -86,6 +98,7 @@ export interface ActAnswer {
 
 export function encodeRequest(r: PlacementRequest): Buffer {
   if (r.type === 'report') return encodeRecord([1]);
+  if (r.type === 'gc') return encodeRecord([3, r.shard, r.appliedMax]);
   return encodeRecord([2, r.shard, r.epoch, KINDS.indexOf(r.kind), r.node, r.client, r.peer]);
 }
 
@@ -94,6 +107,8 @@ export function decodeRequest(buf: Buffer): PlacementRequest {
   return shaped('INVALID_ARGUMENT', 'placement request', () => {
     const v = shapeArray(decodeRecord(buf, 'placement request'), 'request');
     if (v[0] === 1 && v.length === 1) return { type: 'report' };
+    if (v[0] === 3 && v.length === 3)
+      return { type: 'gc', shard: shardId(v[1]), appliedMax: shapeUint(v[2], 'appliedMax') };
     if (v[0] !== 2 || v.length !== 7) shapeFail('request: unknown shape');
     const kind = KINDS[shapeUint(v[3], 'action kind')];
     if (kind === undefined) shapeFail('action kind: unknown');
@@ -115,6 +130,7 @@ export function encodeReport(r: NodeReport): Buffer {
     g.isLeader,
     g.commit,
     g.members.map((m) => [m.node, m.voter, m.match]),
+    g.applied ?? 0,
   ]);
   return encodeRecord([1, r.nodeId, r.clusterId, r.sentAtMs, r.client, r.peer, groups]);
 }
@@ -141,7 +157,7 @@ export function decodeReport(buf: Buffer): NodeReport {
 
 function decodeGroup(x: unknown): ReportedGroup {
   const g = shapeArray(x, 'group');
-  if (g.length !== 9) shapeFail('group: unknown shape');
+  if (g.length !== 9 && g.length !== 10) shapeFail('group: unknown shape');
   const members = shapeArray(g[8], 'members');
   if (members.length > REPORT_MEMBERS_MAX) shapeFail(`members: more than ${REPORT_MEMBERS_MAX}`);
   return {
@@ -153,12 +169,26 @@ function decodeGroup(x: unknown): ReportedGroup {
     term: shapeUint(g[5], 'term'),
     isLeader: shapeBool(g[6], 'isLeader'),
     commit: shapeUint(g[7], 'commit'),
+    applied: g.length === 10 ? shapeUint(g[9], 'applied') : 0,
     members: members.map((m) => {
       const t = shapeArray(m, 'member');
       if (t.length !== 3) shapeFail('member: unknown shape');
       return { node: nodeId(t[0]), voter: shapeBool(t[1], 'voter'), match: shapeUint(t[2], 'match') };
     }),
   };
+}
+
+/** The answer to a gc request: what the node did (bounded text). */
+export function encodeGcAnswer(outcome: string): Buffer {
+  return encodeRecord([3, outcome.slice(0, 200)]);
+}
+
+export function decodeGcAnswer(buf: Buffer): string {
+  return shaped('UNAVAILABLE', 'placement gc answer', () => {
+    const v = shapeArray(decodeRecord(buf, 'placement gc answer'), 'answer');
+    if (v[0] !== 3 || v.length !== 2) shapeFail('answer: unknown shape');
+    return shapeString(v[1], 'outcome').slice(0, 200);
+  });
 }
 
 export function encodeActAnswer(a: ActAnswer): Buffer {

@@ -170,6 +170,20 @@ describe('the placement driver', () => {
     expect(c.acts).toEqual([]);
   });
 
+  it('asks a node holding a stale replica (removed without knowing it) to destroy it, once per retry period', async () => {
+    const c = cluster();
+    c.stale.set(4, [1]); // node 4 still reports shard 1, whose leader lists 1, 2, 3
+    const d = c.driver(1);
+    await c.rounds(d, 1);
+    await d.whenIdle();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(c.gcCalls).toEqual([{ to: 4, shard: 1, appliedMax: 50 }]);
+    expect(await c.counted({ kind: 'destroyStale', cause: 'stale-replica', outcome: 'ok' })).toBe(1);
+    await c.rounds(d, 1);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(c.gcCalls).toHaveLength(1);
+  });
+
   it('counts a failed action and plans it again in the next round', async () => {
     const c = new FakeCluster([1, 2, 3, 4]);
     c.addShard(1, [1, 2], 1);

@@ -9,6 +9,7 @@ import {
   PlacementDriver,
   decodeRequest,
   encodeActAnswer,
+  encodeGcAnswer,
   encodeReport,
   type ActAnswer,
   type ActRequest,
@@ -42,6 +43,10 @@ export class FakeCluster {
   readonly dead = new Set<NodeId>();
   readonly acts: ActCall[] = [];
   readonly reportCalls: NodeId[] = [];
+  /** Stale-replica destructions asked for (stale-replicas.ts). */
+  readonly gcCalls: { to: NodeId; shard: number; appliedMax: number }[] = [];
+  /** Replicas a node still reports though the shard's leader removed it (shard ids by node). */
+  readonly stale = new Map<NodeId, number[]>();
   /** The next N actions fail (UNAVAILABLE) without changing anything. */
   failNext = 0;
   /** While set, actions change nothing and stay pending until released. */
@@ -72,7 +77,7 @@ export class FakeCluster {
   report(node: NodeId): NodeReport {
     const match = (s: FakeShard, n: NodeId) => (s.leader === node && !this.dead.has(n) ? s.commit : 0);
     const groups = [...this.shards.values()]
-      .filter((s) => s.voters.has(node) || s.learners.has(node))
+      .filter((s) => s.voters.has(node) || s.learners.has(node) || (this.stale.get(node) ?? []).includes(s.id))
       .map((s) => ({
         id: s.id as ShardId,
         epoch: s.epoch as Epoch,
@@ -82,6 +87,7 @@ export class FakeCluster {
         term: 3,
         isLeader: s.leader === node,
         commit: s.leader === node ? s.commit : 0,
+        applied: s.leader === node ? s.commit : 0,
         members: [
           ...[...s.voters].map((n) => ({ node: n, voter: true, match: match(s, n) })),
           ...[...s.learners].map((n) => ({ node: n, voter: false, match: match(s, n) })),
@@ -143,6 +149,10 @@ export class FakeCluster {
           this.onReportCall?.(to);
           await Promise.resolve();
           return encodeReport(this.report(to));
+        }
+        if (request.type === 'gc') {
+          this.gcCalls.push({ to, shard: request.shard, appliedMax: request.appliedMax });
+          return encodeGcAnswer('destroying');
         }
         return encodeActAnswer(await this.act(to, request));
       },
