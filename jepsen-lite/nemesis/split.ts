@@ -2,14 +2,15 @@
  * The `split` nemesis: a manual split of the shard owning a workload key, at that key (issue 10), as an
  * operator's `tessera shard split KEY` does it: Admin.SplitShard to the leader of the workload's group
  * (or any live node when none is known), following NOT_LEADER hints (tessera-leader-id, else
- * tessera-leader-address) to the leader of the owning shard.
+ * tessera-leader-address) to the leader of the owning shard. When a node hosts no replica of that shard
+ * (WRONG_SHARD: more nodes than replicas), a member not asked yet is asked next, drawn from the rng.
  *
  * A split that does not happen (no leader, a NOT_LEADER chain longer than `hopsMax`, no answer in time, an
  * existing boundary refused with INVALID_ARGUMENT) throws an Error that says why; the runner logs it to
  * nemesis.jsonl and goes on. Under faults these are expected, never fatal.
  *
- * Invariants: at most hopsMax + 1 calls, each with a deadline, so a split settles within about
- * (hopsMax + 1) * callTimeoutMs; every channel it opens is closed before it settles.
+ * Invariants: at most hopsMax + 1 calls (hints and WRONG_SHARD redirections together), each with a
+ * deadline, so a split settles within about (hopsMax + 1) * callTimeoutMs; every channel it opens is closed before it settles.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Random } from '../../src/base';
@@ -74,6 +75,13 @@ export async function splitAt(
       const a = await callSplit(channel(address), key, opts.callTimeoutMs);
       if (a.ok) return { left: a.left, right: a.right, via };
       const said = `${a.code}${a.reason ? ` (${a.reason})` : ''}: ${a.detail}`;
+      const untried = c.ids.filter((i) => !c.removed.has(i) && !via.includes(i));
+      if (a.reason === 'WRONG_SHARD' && untried.length > 0 && via.length <= opts.hopsMax) {
+        // This node hosts no replica of the owning shard (more nodes than replicas): ask another member.
+        node = rng.pick(untried);
+        address = c.network.nodeAddress(node);
+        continue;
+      }
       if (a.reason !== 'NOT_LEADER') throw new Error(`${what()}: ${said}`);
       if (via.length > opts.hopsMax) throw new Error(`${what()}: NOT_LEADER chain longer than ${opts.hopsMax} hops`);
       const next = a.leaderId;

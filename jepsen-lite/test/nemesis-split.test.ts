@@ -15,6 +15,8 @@ import { describeFault, parseNemesisList, planFaults } from '../nemesis/plan';
 import { NemesisRunner } from '../nemesis/runner';
 import { splitAt } from '../nemesis/split';
 import { splitKeyPicker } from '../nemesis/split-keys';
+import { ScriptedAdmin } from './scripted-admin';
+import * as grpc from '@grpc/grpc-js';
 
 const fakeNode = [process.execPath, join(__dirname, 'fixtures', 'fake-node.cjs')];
 
@@ -133,5 +135,45 @@ describe('split against fake nodes', () => {
       splitAt(fake.cluster, Buffer.from('jl/r/k9'), new Random(3), { hopsMax: 3, callTimeoutMs: 2000, from: 2 }),
     ).rejects.toThrow(/^split at jl\/r\/k9 via 2 -> 1: (UNAVAILABLE|NO_ANSWER)/);
     expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+});
+
+describe('split where the first node hosts no replica of the owning shard (scripted Admin nodes)', () => {
+  const admin = new ScriptedAdmin(() => 'hang');
+  const c = {
+    ids: [1, 2, 3],
+    removed: new Set<number>(),
+    leader: async () => ({ leader: 1, term: 1, groupId: 1 }),
+    network: { nodeAddress: (id: number) => admin.address(id) },
+  };
+  const wrongShard = {
+    refuse: { code: grpc.status.FAILED_PRECONDITION, reason: 'WRONG_SHARD', details: 'hosts no replica' },
+  };
+  beforeAll(() => admin.start(c.ids), 10_000);
+  afterAll(() => admin.stop());
+
+  it('asks another member after WRONG_SHARD, then follows its NOT_LEADER hint to the leader', async () => {
+    admin.setScript((node) =>
+      node === 1
+        ? wrongShard
+        : node === 2
+          ? { refuse: { code: grpc.status.FAILED_PRECONDITION, reason: 'NOT_LEADER', details: '-', leaderId: 3 } }
+          : { reply: { left: { id: 4 }, right: { id: 9, start: Buffer.from('jl/r/k4') } } },
+    );
+    for (const seed of [1, 2, 3, 4]) {
+      const done = await splitAt(c, Buffer.from('jl/r/k4'), new Random(seed));
+      expect(done.via[0]).toBe(1);
+      expect(done.via.at(-1)).toBe(3);
+      expect(done.right.id).toBe(9);
+    }
+  });
+
+  it('gives up after hopsMax + 1 calls when no node hosts the shard', async () => {
+    admin.calls.length = 0;
+    admin.setScript(() => wrongShard);
+    await expect(
+      splitAt(c, Buffer.from('jl/r/k4'), new Random(1), { hopsMax: 3, callTimeoutMs: 2000 }),
+    ).rejects.toThrow(/^split at jl\/r\/k4 via 1 -> \d -> \d: FAILED_PRECONDITION \(WRONG_SHARD\)/);
+    expect(admin.calls).toHaveLength(3);
   });
 });
