@@ -118,6 +118,7 @@ export class PlacementDriver {
       replicas: d.config.replicas,
       deadNodeTimeoutMs: d.config.deadNodeTimeoutMs,
       suspectAfterMs: Math.min(10_000, d.config.deadNodeTimeoutMs),
+      leaderBalanceIgnores: [d.meta.groupId],
     };
   }
 

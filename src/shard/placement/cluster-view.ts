@@ -96,8 +96,9 @@ export function replicaCounts(view: ClusterView): Map<NodeId, number> {
 }
 
 /** Leaders per node, over shards with a known leader. */
-export function leaderCounts(view: ClusterView): Map<NodeId, number> {
+export function leaderCounts(view: ClusterView, ignored: ReadonlySet<number> = new Set()): Map<NodeId, number> {
   const counts = new Map<NodeId, number>();
-  for (const s of view.shards) if (s.leader !== NO_NODE) counts.set(s.leader, (counts.get(s.leader) ?? 0) + 1);
+  for (const s of view.shards)
+    if (s.leader !== NO_NODE && !ignored.has(s.d.id)) counts.set(s.leader, (counts.get(s.leader) ?? 0) + 1);
   return counts;
 }

@@ -79,7 +79,8 @@ export function planPlacement(
   validatePlacementInput(snapshot, config);
   const view = readCluster(snapshot, config);
   const counts = replicaCounts(view);
-  const leaders = leaderCounts(view);
+  const ignored = new Set(config.leaderBalanceIgnores ?? []);
+  const leaders = leaderCounts(view, ignored);
   const actions: PlacementAction[] = [];
   const blocked: Blocked[] = [];
   const slots = new Map(view.shards.map((s) => [s.d.id as number, config.shardActionsInFlightMax - s.inFlight.length]));
@@ -105,7 +106,7 @@ export function planPlacement(
   );
   actions.push(...moves);
   const acted = new Set(actions.map((a) => a.shard as number));
-  const isSteady = new Set(steady.map((s) => s.d.id as number));
+  const isSteady = new Set(steady.map((s) => s.d.id as number).filter((id) => !ignored.has(id)));
   // Leadership: every shard with nothing planned may move its leader off a draining node; steady ones
   // may also move it for balance (not shards under repair, whose voters are about to change).
   const free = view.shards.filter(

@@ -46,6 +46,11 @@ export interface PlacementConfig {
   readonly planActionsMax: number;
   /** Rebalancing moves started in one plan (moves in progress also count against it). */
   readonly rebalanceMovesMax: number;
+  /**
+   * Shards whose leadership is left out of leader balancing: not counted, not moved for balance (a drain
+   * still moves it). The driver names the meta group: its leader runs the driver and stays where elected.
+   */
+  readonly leaderBalanceIgnores?: readonly number[];
 }
 
 export const defaultPlacementConfig: PlacementConfig = Object.freeze({

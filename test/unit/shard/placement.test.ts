@@ -414,3 +414,35 @@ describe('bounds and determinism', () => {
     ).toThrow(/no voter/);
   });
 });
+
+describe('leaderBalanceIgnores', () => {
+  // Node 1 leads shards 1 and 2 (2: the meta group, say); nodes 2 and 3 lead nothing.
+  const snapshot = (): ClusterSnapshot => ({
+    nowMs: 0,
+    nodes: [1, 2, 3].map((id) => ({ id, state: 'up' as const, lastHeartbeatMs: 0 })),
+    shards: [desc(1, '', 'm'), desc(2, 'm', null)],
+    status: [1, 2].map((shard) => ({
+      shard: shardIdOf(shard),
+      leader: 1,
+      commitIndex: 10,
+      match: new Map([1, 2, 3].map((n) => [n, 10])),
+      inFlight: [],
+    })),
+  });
+
+  it('a shard it names is neither counted nor moved for balance', () => {
+    const moves = (cfg: PlacementConfig) =>
+      planPlacement(snapshot(), cfg).actions.filter((a) => a.kind === 'transferLeader');
+    expect(moves(config)).toHaveLength(1); // 2 leaderships against 0: one moves
+    expect(moves({ ...config, leaderBalanceIgnores: [2] })).toEqual([]); // 1 against 0: balanced enough
+  });
+
+  it('a drain still moves its leadership', () => {
+    const s = snapshot();
+    const draining = { ...s, nodes: s.nodes.map((n) => (n.id === 1 ? { ...n, state: 'draining' as const } : n)) };
+    const moved = planPlacement(draining, { ...config, leaderBalanceIgnores: [2] }).actions.filter(
+      (a) => a.kind === 'transferLeader' && a.shard === 2,
+    );
+    expect(moved).toHaveLength(1);
+  });
+});
