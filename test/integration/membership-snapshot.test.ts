@@ -23,7 +23,8 @@ const clients: Client[] = [];
 beforeAll(async () => {
   if (!serverBuilt()) throw new Error('integration tests need the build: run `npm run build` first');
   cluster = await TestCluster.start({
-    nodeArgs: ['--snapshot-entries', '50', '--log-retain-entries', '5'],
+    // Membership by hand (member add): the placement driver would reconcile it to --replicas.
+    nodeArgs: ['--snapshot-entries', '50', '--log-retain-entries', '5', '--placement', 'false'],
   });
 }, 60_000);
 
