@@ -975,7 +975,8 @@ export class NodeHost implements TransportHandler {
         this.rejectPeer(g, from, 'invalid_message', outcome.detail);
         continue;
       }
-      if (env.message.type === 'heartbeat' && env.message.quiesce === true) this.followerQuiesce(g, env.message.from);
+      if (env.message.type === 'heartbeat' && (env.message.quiesce === true || this.quiescence.isQuiet(g.id)))
+        this.followerQuiesce(g, env.message.from);
       if (this.quiescence.isQuiet(g.id)) this.touchedQuiet.add(g.id);
       stepped = true;
     }
@@ -983,11 +984,15 @@ export class NodeHost implements TransportHandler {
     this.schedule();
   }
 
-  /** A quiesce heartbeat was stepped: the group goes quiet here if it follows that leader (quiescence.ts). */
+  /**
+   * A quiesce heartbeat, or any heartbeat of a quiet group, was stepped: the group is quiet here (depending on
+   * that leader's node) if it follows that leader and is caught up; a quiet one that is not wakes (quiescence.ts).
+   */
   private followerQuiesce(g: Group, leader: NodeId): void {
     const st = g.core.status();
     if (st.role === 'follower' && st.leader === leader && st.commit === st.lastIndex)
       this.quiescence.quiesce(g.id, [leader]);
+    else this.wake(g);
   }
 
   /** Counts a dropped peer message; logs the first drop per (reason, sender), bounded in senders. */

@@ -12,8 +12,8 @@
  * member has heard the final commit index. A follower that steps such a heartbeat from its leader stops
  * ticking the group too.
  *
- * How it wakes (wake()): on any message for the group except a quiesce heartbeat (the follower stays quiet)
- * and a heartbeat response (the acks of the quiesce heartbeats); on a proposal, a read, a membership change
+ * How it wakes (wake()): on any message for the group except a heartbeat (see wakesQuietGroup) and a
+ * heartbeat response (the acks of the quiesce heartbeats); on a proposal, a read, a membership change
  * or a leadership transfer at the leader; and when a node the group depends on (a quiet follower's leader;
  * every member of a quiet leader's group) has not been heard from for `suspectAfterMs` (`suspects()`).
  * A woken replica ticks again from where it was: its election timer continues.
@@ -84,10 +84,15 @@ export function leaderMayQuiesce(st: Status, work: LeaderWork, heardRecently: (i
   return true;
 }
 
-/** Whether a message for a quiet group wakes it (see the header). */
+/**
+ * Whether a message for a quiet group wakes it (see the header). Heartbeats never do: a quiet follower
+ * answers them anyway (it is stepped, only not ticked), and a leader's plain heartbeat can arrive after its
+ * quiesce heartbeat (one the core queued in the same tick), which must not leave the follower awake and
+ * ticking toward an election while its leader is quiet. A heartbeat re-checks the follower instead
+ * (NodeHost.followerQuiesce): it stays quiet, depending on the heartbeat's sender, only while caught up.
+ */
 export function wakesQuietGroup(m: Message): boolean {
-  if (m.type === 'heartbeatResp') return false;
-  return !(m.type === 'heartbeat' && m.quiesce === true);
+  return m.type !== 'heartbeatResp' && m.type !== 'heartbeat';
 }
 
 /** The quiesce heartbeats a leader sends its members before it goes quiet. */

@@ -83,12 +83,12 @@ describe('leaderMayQuiesce', () => {
 });
 
 describe('messages and quiesce heartbeats', () => {
-  it('a quiet group wakes on anything but a quiesce heartbeat or a heartbeat response', () => {
+  it('a quiet group wakes on anything but a heartbeat or a heartbeat response', () => {
     expect(wakesQuietGroup({ type: 'heartbeat', from: 1, to: 2, term: 4, commit: 10, context: 0, quiesce: true })).toBe(
       false,
     );
     expect(wakesQuietGroup({ type: 'heartbeatResp', from: 2, to: 1, term: 4, context: 0 })).toBe(false);
-    expect(wakesQuietGroup({ type: 'heartbeat', from: 1, to: 2, term: 4, commit: 10, context: 0 })).toBe(true);
+    expect(wakesQuietGroup({ type: 'heartbeat', from: 1, to: 2, term: 4, commit: 10, context: 0 })).toBe(false);
     expect(wakesQuietGroup({ type: 'preVote', from: 2, to: 1, term: 5, lastLogIndex: 10, lastLogTerm: 4 })).toBe(true);
     expect(
       wakesQuietGroup({
