@@ -31,6 +31,8 @@ export interface MetaHostDeps {
   group: () => Group | undefined;
   propose: (g: Group, data: Uint8Array, timeoutMs: number) => Promise<{ result: unknown }>;
   forward: (to: NodeId, command: Buffer, timeoutMs: number) => Promise<Buffer>;
+  /** Peers to ask when this node hosts no meta replica (it forwards to them in turn, following hints). */
+  peers: () => NodeId[];
   logger: Logger;
   /** Ticks between retries while no leader is known. */
   retryMs: number;
@@ -116,6 +118,16 @@ export class MetaHost {
     return encodeResult(result as MetaResult);
   }
 
+  /**
+   * A node without a meta replica (5 nodes, the meta shard on 3) asks its peers in turn: one that hosts the
+   * meta shard answers or names its leader (NOT_LEADER), one that does not answers UNAVAILABLE and the next
+   * is asked.
+   */
+  private somePeer(hop: number): NodeId {
+    const peers = this.d.peers().filter((id) => id !== this.d.self);
+    return peers.length === 0 ? NO_NODE : peers[hop % peers.length]!;
+  }
+
   /** Applies `command` on the meta leader, here or forwarded; refusals become typed errors. */
   private async apply(command: MetaCommand, timeoutMs: number): Promise<MetaResult> {
     const deadline = Date.now() + timeoutMs;
@@ -126,11 +138,12 @@ export class MetaHost {
       if (left <= 0 || hop > FORWARD_HOPS_MAX * 4)
         throw new TesseraError('UNAVAILABLE', `the meta shard did not answer within ${timeoutMs} ms; retry`);
       const g = this.d.group();
-      if (g === undefined) throw new TesseraError('UNAVAILABLE', `node ${this.d.self} hosts no meta shard`);
-      if (to === NO_NODE) to = g.isLeader ? this.d.self : g.leader;
+      if (to === NO_NODE) to = g !== undefined ? (g.isLeader ? this.d.self : g.leader) : this.somePeer(hop);
+      if (to === NO_NODE && g === undefined)
+        throw new TesseraError('UNAVAILABLE', `node ${this.d.self} hosts no meta shard and knows no peer to ask`);
       try {
         const result =
-          to === this.d.self
+          to === this.d.self && g !== undefined
             ? ((await this.d.propose(g, data, left)).result as MetaResult)
             : decodeResult(await this.d.forward(to, data, left));
         if (result.type === 'refused') {

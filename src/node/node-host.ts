@@ -222,6 +222,7 @@ export class NodeHost implements TransportHandler {
       group: () => this.groups.get(META_SHARD_ID),
       propose: (g, data, timeoutMs) => this.proposeData(g, data, timeoutMs),
       forward: (to, command, timeoutMs) => opts.transport.forwardMeta(to, command, timeoutMs),
+      peers: () => addresses.peerIds(),
       logger: opts.logger,
       retryMs: opts.config.timing.tickMs * 5,
     });
