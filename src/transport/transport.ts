@@ -328,26 +328,8 @@ export class Transport {
   async forwardMeta(to: NodeId, command: Buffer, timeoutMs: number): Promise<Buffer> {
     const fault = forwardCommandFault(command);
     if (fault !== null) throw fault;
-    if (!(timeoutMs > 0 && Number.isFinite(timeoutMs)))
-      throw new TesseraError('INVALID_ARGUMENT', `a meta forward needs a positive timeout, not ${timeoutMs}`);
-    const client = this.links.get(to)?.currentClient();
-    const metadata = client ? this.outgoingHandshake(to) : null;
-    if (!client || metadata === null || this.closed)
-      throw new TesseraError(
-        'UNAVAILABLE',
-        `cannot forward a meta command to peer ${to} (no connection or cluster id)`,
-      );
-    const stub = (client as unknown as { forwardMeta: Parameters<typeof forwardMetaCall>[0] }).forwardMeta;
-    return forwardMetaCall(stub.bind(client), metadata, command, {
-      selfId: this.opts.selfId,
-      to,
-      timeoutMs,
-      answerProves: (answer) => this.answerProves(metadata, answer, to),
-      track: (cancel) => {
-        this.callAborts.add(cancel);
-        return () => this.callAborts.delete(cancel);
-      },
-    });
+    const call = this.unaryPeerCall(to, 'forwardMeta', 'a meta forward', timeoutMs);
+    return forwardMetaCall(call.stub as Parameters<typeof forwardMetaCall>[0], call.metadata, command, call.ctx);
   }
 
   /**
@@ -357,23 +339,34 @@ export class Transport {
   async placement(to: NodeId, body: Buffer, timeoutMs: number): Promise<Buffer> {
     const fault = placementBodyFault(body);
     if (fault !== null) throw fault;
+    const call = this.unaryPeerCall(to, 'placement', 'a placement call', timeoutMs);
+    return placementCall(call.stub as Parameters<typeof placementCall>[0], call.metadata, body, call.ctx);
+  }
+
+  /**
+   * What a unary peer call (ForwardMeta, Placement) needs: the method bound to the link's current client,
+   * the handshake metadata, and the call context (deadline, answer check, abort tracking). INVALID_ARGUMENT
+   * for a bad timeout; UNAVAILABLE without a connection or a cluster id, or once closed.
+   */
+  private unaryPeerCall(to: NodeId, method: 'forwardMeta' | 'placement', what: string, timeoutMs: number) {
     if (!(timeoutMs > 0 && Number.isFinite(timeoutMs)))
-      throw new TesseraError('INVALID_ARGUMENT', `a placement call needs a positive timeout, not ${timeoutMs}`);
+      throw new TesseraError('INVALID_ARGUMENT', `${what} needs a positive timeout, not ${timeoutMs}`);
     const client = this.links.get(to)?.currentClient();
     const metadata = client ? this.outgoingHandshake(to) : null;
     if (!client || metadata === null || this.closed)
-      throw new TesseraError('UNAVAILABLE', `cannot reach peer ${to} for placement (no connection or cluster id)`);
-    const stub = (client as unknown as { placement: Parameters<typeof placementCall>[0] }).placement;
-    return placementCall(stub.bind(client), metadata, body, {
+      throw new TesseraError('UNAVAILABLE', `cannot reach peer ${to} for ${what} (no connection or cluster id)`);
+    const stub = (client as unknown as Record<typeof method, (...args: unknown[]) => unknown>)[method].bind(client);
+    const ctx = {
       selfId: this.opts.selfId,
       to,
       timeoutMs,
-      answerProves: (answer) => this.answerProves(metadata, answer, to),
-      track: (cancel) => {
+      answerProves: (answer: grpc.Metadata) => this.answerProves(metadata, answer, to),
+      track: (cancel: () => void) => {
         this.callAborts.add(cancel);
         return () => this.callAborts.delete(cancel);
       },
-    });
+    };
+    return { stub, metadata, ctx };
   }
 
   /** Add the Raft peer service to a gRPC server (the node's single server). */
