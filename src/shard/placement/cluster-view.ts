@@ -67,7 +67,10 @@ function shardView(d: ShardDescriptor, status: ShardStatus | undefined, view: Om
     const liveness = view.liveness.get(r.node) ?? 'removed';
     const reachable = liveness === 'live' || liveness === 'draining';
     const match = status?.match.get(r.node) ?? 0;
-    const upToDate = reachable && status !== undefined && match >= status.commitIndex - lag;
+    // A replica that acknowledged nothing yet (a learner just added) is never up to date, however small the
+    // shard's log: on a young shard (commit <= lag) it was promoted before it held anything.
+    const upToDate =
+      reachable && status !== undefined && match >= status.commitIndex - lag && (match > 0 || status.commitIndex === 0);
     return { node: r.node, role: r.role, liveness, reachable, upToDate };
   });
   const reported = status?.leader ?? NO_NODE;

@@ -446,3 +446,32 @@ describe('leaderBalanceIgnores', () => {
     expect(moved).toHaveLength(1);
   });
 });
+
+describe('up to date', () => {
+  it('a learner that acknowledged nothing is not promoted, even on a shard younger than the lag bound', () => {
+    const snapshot = (learnerMatch: number): ClusterSnapshot => ({
+      nowMs: 0,
+      nodes: [1, 2, 3, 4].map((id) => ({ id, state: 'up' as const, lastHeartbeatMs: 0 })),
+      shards: [desc(1, '', null, '1v 2v 4l')],
+      status: [
+        {
+          shard: shardIdOf(1),
+          leader: 1,
+          commitIndex: 10,
+          match: new Map([
+            [1, 10],
+            [2, 10],
+            [4, learnerMatch],
+          ]),
+          inFlight: [],
+        },
+      ],
+    });
+    const promotes = (m: number) =>
+      planPlacement(snapshot(m), { ...config, caughtUpLagEntriesMax: 64 }).actions.filter(
+        (a) => a.kind === 'promoteLearner' && a.node === 4,
+      );
+    expect(promotes(0)).toEqual([]);
+    expect(promotes(10)).toHaveLength(1);
+  });
+});
