@@ -103,7 +103,7 @@ export interface NodeConfig {
    * the entries kept behind the applied index then hold at most a quarter of it (node/compaction.ts).
    */
   snapshotBytes: number;
-  /** Leader balancing across nodes (placement/leader-balance.ts). */
+  /** Leader moves for balance by the placement driver (src/placement/driver.ts); drains move leaders anyway. */
   balanceLeaders: boolean;
   /** Whether this node runs the placement driver (it acts only while it leads the meta shard). */
   placement: boolean;

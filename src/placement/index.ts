@@ -1,12 +1,9 @@
 /**
  * L3.5 placement: the placement driver on the meta shard's leader (driver.ts), which polls every node
  * for its report, plans with the pure planner (src/shard/placement) and carries the actions out through
- * the shards' leaders over the Raft.Placement peer RPC (node-report.ts serves it on every node); and the
- * older per-node leader balancer (leader-balance.ts). Imports base, shard, meta, codec, obs, transport and
- * node (types); server/ starts them (start.ts).
+ * the shards' leaders over the Raft.Placement peer RPC (node-report.ts serves it on every node). Imports
+ * base, shard, meta, codec, obs, transport and node (types); server/ starts it (start.ts).
  */
-export { LeaderBalancer, ownTransfers, snapshotOf } from './leader-balance';
-export type { BalancedNode, LeaderBalanceOptions } from './leader-balance';
 export {
   ACTIONS_IN_FLIGHT_MAX,
   ACTIONS_PER_LEADER_MAX,

@@ -117,7 +117,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     const openHost = host;
     const health = (): HealthReport => healthOf(config, openHost, serving);
     const { http, loopMonitor } = await startObservability(config, metrics, health);
-    // The placement driver (acts only while this node leads the meta shard) replaces the leader balancer.
+    // The placement driver (acts only while this node leads the meta shard) balances leaders and replicas.
     const balancer = startPlacementDriver(openHost, transport, runConfig, logger, metrics);
     driver = balancer;
     logNodeStarted(logger, config, runConfig, {
