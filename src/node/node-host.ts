@@ -603,6 +603,21 @@ export class NodeHost implements TransportHandler {
       else this.opts.metrics.reads.inc({ group: g.label, kind, outcome: 'ok' });
       return { value, header: { groupId, term: g.term, leaderId: g.leader, index: g.sm.applied } };
     }
+    const readIndex = await this.readBarrier(groupId, timeoutMs);
+    const value = await fn(g.kvSm);
+    g.m.linearizableReadsOk.inc();
+    return { value, header: { groupId, term: g.term, leaderId: this.cfg.id, index: readIndex } };
+  }
+
+  /**
+   * A linearizable read barrier on any group this node leads (the meta group included): resolves with the
+   * read index once it is applied here, so what the caller reads of the state machine next reflects every
+   * write committed before the call. NOT_LEADER / UNAVAILABLE on a replica that does not lead.
+   */
+  async readBarrier(groupId: GroupId, timeoutMs = this.cfg.requestTimeoutMs): Promise<number> {
+    const g = this.group(groupId);
+    this.checkOpen();
+    const kind = 'linearizable';
     if (!g.isLeader) throw this.dropError(g, g.leader === NO_NODE ? 'noLeader' : 'notLeader', g.leader);
     if (g.reads.size >= this.cfg.queues.readsMax) {
       this.opts.metrics.reads.inc({ group: g.label, kind, outcome: 'queue_full' });
@@ -632,9 +647,7 @@ export class NodeHost implements TransportHandler {
       this.opts.metrics.reads.inc({ group: g.label, kind, outcome: 'failed' });
       throw e;
     });
-    const value = await fn(g.kvSm);
-    g.m.linearizableReadsOk.inc();
-    return { value, header: { groupId, term: g.term, leaderId: this.cfg.id, index: readIndex } };
+    return readIndex;
   }
 
   /**

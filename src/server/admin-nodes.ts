@@ -12,8 +12,9 @@
  *   replicas on shards this node does not host. "removed" is refused with FAILED_PRECONDITION while any shard
  *   known here (the driver's view, the hosted shards, the meta group) has a replica on the node; the
  *   registry itself (meta/node-transitions.ts) would allow it, the check is this API's.
- * - ListNodes answers the registry's states; replica and leader counts come from the driver's view when this
- *   node leads the meta shard and has one, else from the shards hosted here (a partial count).
+ * - ListNodes is served by the meta leader after a read barrier (read-your-writes after SetNodeState);
+ *   other nodes redirect like SetNodeState. Replica and leader counts come from the driver's view when it
+ *   has one, else from the shards hosted here (a partial count).
  */
 import type * as grpc from '@grpc/grpc-js';
 import { NO_NODE, TesseraError, isNodeId, type GroupId, type NodeId } from '../base';
@@ -40,7 +41,14 @@ export interface PlacementView {
 /** The host methods behind these RPCs. */
 export type NodesHost = Pick<
   NodeHost,
-  'listNodes' | 'listShards' | 'groupStatus' | 'onForwardMeta' | 'leaderOf' | 'moveReplica' | 'learnNodeAddress'
+  | 'listNodes'
+  | 'listShards'
+  | 'groupStatus'
+  | 'onForwardMeta'
+  | 'leaderOf'
+  | 'moveReplica'
+  | 'learnNodeAddress'
+  | 'readBarrier'
 > & { readonly addresses: Pick<NodeHost['addresses'], 'get' | 'peer'> };
 
 /**
@@ -162,16 +170,26 @@ function metaLeadership(host: NodesHost, self: NodeId): { leads: boolean; leader
   }
 }
 
-/** The shards known here with a replica on `id`: the driver's view, the hosted shards, the meta group. */
-export function shardsOnNode(host: NodesHost, view: PlacementView | null, id: NodeId): number[] {
+/**
+ * The shards known here with a replica on `id`: the driver's view, the hosted shards, the meta group. A group
+ * this node leads is judged by its own status (current) rather than the view (up to one round old), so a
+ * removal that just applied here is not reported as still holding.
+ */
+export function shardsOnNode(host: NodesHost, view: PlacementView | null, id: NodeId, self: NodeId): number[] {
   const on = new Set<number>();
-  for (const s of view?.shards ?? []) if (s.replicas.some((r) => r.node === id)) on.add(s.id);
-  for (const s of host.listShards()) if (s.replicas.some((r) => r.id === id)) on.add(s.id);
+  const ledHere = new Set<number>();
+  for (const s of host.listShards()) {
+    if (s.leader === self) ledHere.add(s.id);
+    if (s.replicas.some((r) => r.id === id)) on.add(s.id);
+  }
   try {
-    if (host.groupStatus(META_SHARD_ID as number as GroupId).members.some((m) => m.id === id)) on.add(META_SHARD_ID);
+    const meta = host.groupStatus(META_SHARD_ID as number as GroupId);
+    if (meta.role === 'leader') ledHere.add(META_SHARD_ID);
+    if (meta.members.some((m) => m.id === id)) on.add(META_SHARD_ID);
   } catch {
     // This node hosts no meta replica: the view covers the meta group.
   }
+  for (const s of view?.shards ?? []) if (!ledHere.has(s.id) && s.replicas.some((r) => r.node === id)) on.add(s.id);
   return [...on].sort((a, b) => a - b);
 }
 
@@ -193,7 +211,7 @@ export async function setNodeStateResponse(
   const meta = metaLeadership(host, self);
   if (!meta.leads) throw notGroupLeader(host, self, META_SHARD_ID as number as GroupId, meta.leader);
   if (state === 'removed') {
-    const held = shardsOnNode(host, view(), id);
+    const held = shardsOnNode(host, view(), id, self);
     if (held.length > 0)
       throw new TesseraError(
         'INVALID_ARGUMENT',
@@ -217,8 +235,21 @@ export async function setNodeStateResponse(
   return { id, state };
 }
 
-/** ListNodes: the registry, with the driver's counts when there is a view (see the header). */
-export function listNodesResponse(host: NodesHost, view: PlacementView | null) {
+/**
+ * ListNodes: the registry, with the driver's counts when there is a view (see the header). Served by the meta
+ * leader after a read barrier, so it shows every registry change acknowledged before the call (a `node
+ * remove` that just answered); other nodes redirect there (NOT_LEADER with the leader, UNAVAILABLE while
+ * none is known).
+ */
+export async function listNodesResponse(host: NodesHost, self: NodeId, view: ViewSource, timeoutMs: number) {
+  const meta = metaLeadership(host, self);
+  if (!meta.leads) throw notGroupLeader(host, self, META_SHARD_ID as number as GroupId, meta.leader);
+  await host.readBarrier(META_SHARD_ID as number as GroupId, timeoutMs);
+  return listNodesWithView(host, metaLeaderView(host, self, view));
+}
+
+/** The registry of this node's meta replica, with the driver's counts when there is a view. */
+export function listNodesWithView(host: NodesHost, view: PlacementView | null) {
   const nodes = host.listNodes();
   if (view === null) return { nodes };
   const counts = new Map(view.nodes.map((n) => [n.id, n]));
@@ -279,8 +310,8 @@ export function adminNodeHandlers(
     setNodeState: unary('Admin.SetNodeState', metrics, t, (req: Record<string, unknown>, ms) =>
       setNodeStateResponse(host(), config.id, view, req, ms),
     ),
-    listNodes: unary('Admin.ListNodes', metrics, t, async () =>
-      listNodesResponse(host(), metaLeaderView(host(), config.id, view)),
+    listNodes: unary('Admin.ListNodes', metrics, t, (_req: unknown, ms) =>
+      listNodesResponse(host(), config.id, view, ms),
     ),
   };
 }

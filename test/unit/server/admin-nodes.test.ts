@@ -59,6 +59,16 @@ class FakeHost implements NodesHost {
     this.known.add(id);
   }
   moveError: unknown = null;
+  /** Registry states as the meta replica holds them; a read barrier applies `pendingStates` first. */
+  states = new Map([[5, 'removed']]);
+  pendingStates = new Map<number, string>();
+  barriers = 0;
+  async readBarrier(groupId: number) {
+    if (groupId !== 2 || !this.leads.has(2)) throw new TesseraError('NOT_LEADER', 'not the meta leader');
+    this.barriers++;
+    for (const [id, state] of this.pendingStates) this.states.set(id, state);
+    return 9;
+  }
 
   listShards() {
     return this.shards;
@@ -67,7 +77,7 @@ class FakeHost implements NodesHost {
     return [1, 2, 3, 4, 5].map((id) => ({
       id,
       address: `127.0.0.1:700${id}`,
-      state: id === 5 ? 'removed' : 'up',
+      state: this.states.get(id) ?? 'up',
       replicas: 1,
       leaders: 0,
     }));
@@ -264,7 +274,20 @@ describe('Admin.SetNodeState', () => {
     };
     expect(failed(await call(host, 'setNodeState', { id: 3, state: 'removed' }, view)).details).toMatch(/\(9\)/);
     expect(host.forwarded).toEqual([]);
-    expect(await call(host, 'setNodeState', { id: 3, state: 'removed' })).toMatchObject({ ok: true });
+    // A view a round old still lists node 3 in groups this node leads (1, 4 and the meta group): their
+    // current status wins, so a removal that just applied here does not block.
+    const staleView: PlacementView = {
+      nodes: [],
+      shards: [1, 2, 4].map((id) => ({
+        id,
+        epoch: 1,
+        start: Buffer.alloc(0),
+        end: null,
+        leader: 2,
+        replicas: [{ node: 3, voter: true }],
+      })),
+    };
+    expect(await call(host, 'setNodeState', { id: 3, state: 'removed' }, staleView)).toMatchObject({ ok: true });
     expect(host.forwarded).toMatchObject([{ type: 'setNodeState', nodeId: 3, state: 'removed' }]);
   });
 });
@@ -293,11 +316,22 @@ describe('Admin.ListNodes and Admin.ListShards with a placement view', () => {
     ]);
   });
 
-  it('elsewhere the view is not used (a stale leader view is not served)', async () => {
+  it('ListNodes reads the registry after a read barrier on the meta group (a change acknowledged before shows)', async () => {
+    const host = new FakeHost();
+    host.pendingStates.set(3, 'removed'); // committed on the meta leader, not yet applied on this replica
+    const nodes = (await call(host, 'listNodes', {}, view)) as { value: any };
+    expect(host.barriers).toBe(1);
+    expect(nodes.value.nodes.find((n: any) => n.id === 3)).toMatchObject({ state: 'removed' });
+  });
+
+  it('elsewhere ListNodes redirects to the meta leader and ListShards does not use the view', async () => {
     const host = new FakeHost();
     host.leads.delete(2);
-    const nodes = (await call(host, 'listNodes', {}, view)) as { value: any };
-    expect(nodes.value.nodes.find((n: any) => n.id === 4)).toMatchObject({ replicas: 1, leaders: 0 });
+    host.leaderOfGroup.set(2, 3);
+    const r = failed(await call(host, 'listNodes', {}, view));
+    expect(r.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(r.trailers).toMatchObject({ 'tessera-leader-id': '3', 'tessera-group': '2' });
+    expect(host.barriers).toBe(0);
     const shards = (await call(host, 'listShards', { withStats: false }, view)) as { value: any };
     expect(shards.value.shards.map((s: any) => s.id)).toEqual([1, 4]);
   });

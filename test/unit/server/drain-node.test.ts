@@ -45,7 +45,7 @@ describe('node drain and node remove with the placement driver', () => {
     expect(holders()).toEqual([]);
 
     const removed = await cli(['node', 'remove', '3']);
-    expect(removed).toMatchObject({ code: 0, out: 'removed node 3 from the cluster' });
+    expect(removed).toMatchObject({ code: 0, out: 'removed node 3 from the cluster', err: '' });
     const list = JSON.parse((await cli(['node', 'list', '--json'])).out);
     expect(list.nodes.find((n: { id: number }) => n.id === 3).state).toBe('removed');
   }, 60_000);
