@@ -6,7 +6,7 @@
  */
 const L0 = 'base';
 const L1 = 'raft|shard';
-const L2 = 'codec|group|storage|kv|meta|transport|obs|config';
+const L2 = 'codec|group|storage|kv|meta|transport|obs|config|auth';
 const L3 = 'node';
 // placement/: the drivers that turn the pure placement plans (shard/placement) into actions on a node.
 const L3P = 'placement';
@@ -30,6 +30,8 @@ const l2Below = {
   group: [],
   obs: [],
   config: [],
+  // auth/: the auth file, tokens and access checks (issue 11); base/ only, used by server/.
+  auth: [],
   storage: ['codec', 'obs', 'config'],
   kv: ['codec', 'group', 'storage', 'obs', 'config'],
   meta: ['codec', 'group', 'storage'],

@@ -19,7 +19,11 @@ export type ErrorCode =
    * whose seq is older than the session's last: nothing was applied by this request, and the outcome of
    * the write is unknown (an earlier attempt may have applied). Not retryable with the same session.
    */
-  | 'SESSION_EXPIRED';
+  | 'SESSION_EXPIRED'
+  /** No credentials, or a bad or expired token, on a cluster with access control (--auth-file). */
+  | 'UNAUTHENTICATED'
+  /** The user's role or key-prefix grants do not allow the call. */
+  | 'PERMISSION_DENIED';
 
 export interface ErrorDetails {
   /** NOT_LEADER: the node id and address of the leader, when known. */

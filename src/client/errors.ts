@@ -31,6 +31,8 @@ const knownCodes: ReadonlySet<string> = new Set<ErrorCode>([
   'CONFIG',
   'INTERNAL',
   'SESSION_EXPIRED',
+  'UNAUTHENTICATED',
+  'PERMISSION_DENIED',
 ]);
 
 function codeFromStatus(status: grpc.status): ErrorCode {
@@ -50,6 +52,10 @@ function codeFromStatus(status: grpc.status): ErrorCode {
       return 'NOT_FOUND';
     case grpc.status.DATA_LOSS:
       return 'CORRUPTION';
+    case grpc.status.UNAUTHENTICATED:
+      return 'UNAUTHENTICATED';
+    case grpc.status.PERMISSION_DENIED:
+      return 'PERMISSION_DENIED';
     default:
       return 'INTERNAL';
   }

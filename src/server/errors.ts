@@ -8,6 +8,7 @@
  *   UNAVAILABLE        -> UNAVAILABLE          (+ leader hints when known; retryable)
  *   RESOURCE_EXHAUSTED -> RESOURCE_EXHAUSTED   DEADLINE_EXCEEDED -> DEADLINE_EXCEEDED
  *   NOT_FOUND -> NOT_FOUND   CORRUPTION -> DATA_LOSS   CONFIG, INTERNAL, anything else -> INTERNAL
+ *   UNAUTHENTICATED -> UNAUTHENTICATED   PERMISSION_DENIED -> PERMISSION_DENIED (access control, auth-guard.ts)
  *   INVALID_ARGUMENT with details.failedPrecondition -> FAILED_PRECONDITION (the cluster is not in the
  *     state the request needs: `node remove` of a node that still holds replicas; final)
  *   SESSION_EXPIRED    -> FAILED_PRECONDITION  (a write from a session the state machine does not know, or

@@ -50,6 +50,8 @@ export const GRPC_STATUS_OF_ERROR_CODE: Readonly<Record<ErrorCode, grpc.status>>
   CORRUPTION: grpc.status.DATA_LOSS,
   CONFIG: grpc.status.INTERNAL,
   INTERNAL: grpc.status.INTERNAL,
+  UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
+  PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
 };
 
 export interface PeerErrorStatus {
