@@ -1,5 +1,7 @@
-# Tessera node image. Build: docker build -t tessera .   Run: see docker-compose.yml.
-# Multi-stage: compile TypeScript with dev dependencies, then ship dist/ with production dependencies only.
+# Tessera node image. Build: docker build -t tessera .   Run: see docker-compose.yml (and
+# deploy/kubernetes/tessera.yaml). Multi-stage: build with dev dependencies (`npm run build`: TypeScript and
+# the assets it copies into dist/), then ship dist/ with production dependencies only.
+# test/deploy/compose.test.ts checks this file against package.json, tsconfig.build.json and the compose file.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
@@ -7,7 +9,8 @@ COPY src ./src
 COPY cmd ./cmd
 COPY jepsen-lite ./jepsen-lite
 COPY proto ./proto
-RUN npm ci --no-audit --no-fund
+COPY scripts ./scripts
+RUN npm ci --ignore-scripts --no-audit --no-fund && npm run build
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
