@@ -11,15 +11,26 @@
  * not hold or that differs from the leader's. That stays true after this node stopped leading (a transfer
  * right after the removal): the message keeps the term of the removal, a replica that moved to a newer term
  * refuses it, and one still in that term has taken entries from no other leader since.
+ *
+ * A removed replica that never received its removal's entry (cut off, or the leader's append to it was lost,
+ * when the removal committed: the leader then stopped replicating to it) cannot be told by a heartbeat. It
+ * campaigns once it stops hearing from a leader; its (pre)vote request shows how far its log goes. Such a
+ * campaign asks for a catch-up: an append in the farewell's term carrying the committed entries after the
+ * candidate's last entry (when this node's log has that entry with the same term: by log matching the two
+ * logs are equal through it) or else after the node's known match, through the removal, with the removal's
+ * index as commit. Those are the entries this node sent as that term's leader, so the replica appends what
+ * it would have received then, commits its removal and destroys itself (the driver's GC of stale replicas,
+ * placement/stale-replicas.ts, stays the fallback when the entries are compacted away here).
  * Invariants: at most FAREWELLS_MAX pending (more are dropped: those replicas stay until the later GC); each
- * is sent at most SENDS times, one heartbeat interval apart (once more per proving vote request), and
- * forgotten after its deadline.
+ * is sent at most SENDS times, one heartbeat interval apart (once more per proving vote request), at most
+ * CATCH_UPS_MAX catch-ups (one per campaign), and forgotten after its deadline.
  */
 import type { GroupId, NodeId } from '../base';
 import type { Message } from '../raft';
 
 export const FAREWELLS_MAX = 256;
 const SENDS = 3;
+const CATCH_UPS_MAX = 8;
 
 export interface Farewell {
   groupId: GroupId;
@@ -29,9 +40,24 @@ export interface Farewell {
   term: number;
   /** The node holds the log through `index` (see the header). */
   holds: boolean;
+  /** The leader's match index for the node when the removal applied: its log equals ours through it. */
+  match: number;
+  /** The last entry of a campaign seen from behind the removal, waiting for a catch-up (see the header). */
+  behind: { index: number; term: number } | null;
+  catchUps: number;
   sent: number;
   lastSentMs: number;
   untilMs: number;
+}
+
+/** A catch-up append to build (node-host.ts): entries after `candidate.index` (or `match`) through `index`. */
+export interface CatchUp {
+  groupId: GroupId;
+  node: NodeId;
+  term: number;
+  index: number;
+  candidate: { index: number; term: number };
+  match: number;
 }
 
 export class Farewells {
@@ -41,10 +67,10 @@ export class Farewells {
     return this.pending.size;
   }
 
-  add(f: Omit<Farewell, 'sent' | 'lastSentMs'>): void {
+  add(f: Omit<Farewell, 'sent' | 'lastSentMs' | 'behind' | 'catchUps'>): void {
     const key = `${f.groupId}/${f.node}`;
     if (!this.pending.has(key) && this.pending.size >= FAREWELLS_MAX) return;
-    this.pending.set(key, { ...f, sent: 0, lastSentMs: -Infinity });
+    this.pending.set(key, { ...f, sent: 0, lastSentMs: -Infinity, behind: null, catchUps: 0 });
   }
 
   /**
@@ -62,9 +88,33 @@ export class Farewells {
       if (!m.reject && m.term === f.term && m.index >= f.index) f.holds = true;
       return;
     }
-    if (m.lastLogTerm !== f.term || m.lastLogIndex < f.index) return;
+    if (m.lastLogTerm !== f.term || m.lastLogIndex < f.index) {
+      if (!f.holds && f.catchUps < CATCH_UPS_MAX) f.behind = { index: m.lastLogIndex, term: m.lastLogTerm };
+      return;
+    }
     f.holds = true;
+    f.behind = null;
     f.sent = Math.min(f.sent, SENDS - 1);
+  }
+
+  /**
+   * The catch-ups asked for by campaigns since the last call (see the header): where the append may start
+   * (the candidate's last entry, checked against this node's log by the caller, and the known match as the
+   * fallback), in the farewell's term, through the removal.
+   */
+  catchUpsDue(nowMs: number): CatchUp[] {
+    const out: CatchUp[] = [];
+    for (const [key, f] of this.pending) {
+      if (nowMs > f.untilMs) {
+        this.pending.delete(key);
+        continue;
+      }
+      if (f.behind === null || f.holds) continue;
+      out.push({ groupId: f.groupId, node: f.node, term: f.term, index: f.index, candidate: f.behind, match: f.match });
+      f.behind = null;
+      f.catchUps++;
+    }
+    return out;
   }
 
   /** The farewell heartbeats to send now (and forgets the finished or expired ones). */

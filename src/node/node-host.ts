@@ -80,7 +80,7 @@ import { ReadyLoop, type PersistWrite, type ReadyLoopIo } from './ready-loop';
 import { ReplicaChanges, type ReplicaChange } from './replica-change';
 import { destroyDecision, destroyRanges, removalOfSelf, removedAtOpen, type PendingDestroy } from './replica-destroy';
 import { Tombstones, reopenAllowed, type Tombstone } from './tombstones';
-import { Farewells } from './farewells';
+import { Farewells, type CatchUp } from './farewells';
 import { SelfRepair } from './self-repair';
 import { abandonStaging, beginStaging, stepStaged } from './snapshot-staging';
 import { sendSnapshot, stageSnapshot, type SnapshotSendContext } from './snapshot-transfer';
@@ -1440,6 +1440,7 @@ export class NodeHost implements TransportHandler {
         index: e.index,
         term: st.term,
         holds: match >= e.index,
+        match,
         untilMs: performance.now() + 30 * this.cfg.timing.electionMs, // a few of its campaigns (farewells.ts)
       });
     }
@@ -1455,7 +1456,43 @@ export class NodeHost implements TransportHandler {
       this.opts.transport.send(f.message.to, encodeRaftMessage(f));
       sent = true;
     }
+    for (const c of this.farewells.catchUpsDue(performance.now())) {
+      const message = this.catchUpAppend(c);
+      if (message === null) continue;
+      this.opts.transport.send(c.node, encodeRaftMessage({ groupId: c.groupId, message }));
+      sent = true;
+    }
     if (sent) this.opts.transport.flush();
+  }
+
+  /**
+   * The append that hands a removed replica behind its removal the committed entries through it
+   * (farewells.ts): after the candidate's last entry when this log has it with the same term, else after the
+   * node's known match; null when neither is in this log any more (the driver's GC is the fallback).
+   */
+  private catchUpAppend(c: CatchUp): (Message & { type: 'append' }) | null {
+    const g = this.groups.get(c.groupId);
+    if (g === undefined) return null;
+    const bytesMax = 1024 * 1024;
+    let prevLogIndex = c.candidate.index;
+    let slice = g.core.committedAfter(prevLogIndex, c.index, bytesMax);
+    if (slice === null || slice.prevTerm !== c.candidate.term) {
+      prevLogIndex = c.match;
+      slice = g.core.committedAfter(prevLogIndex, c.index, bytesMax);
+    }
+    const last = slice?.entries[slice.entries.length - 1];
+    if (slice === null || last === undefined) return null;
+    const { prevTerm: prevLogTerm, entries } = slice;
+    return {
+      type: 'append',
+      from: this.cfg.id,
+      to: c.node,
+      term: c.term,
+      prevLogIndex,
+      prevLogTerm,
+      entries,
+      commit: last.index,
+    };
   }
 
   /** Is `node` a member of a group hosted here other than `except`? */

@@ -15,7 +15,7 @@ import * as leader from './leader';
 import { TERM_MAX } from './limits';
 import { cloneConfig, isMember } from './membership';
 import { RaftState, type RoleHandler } from './raft-state';
-import { entryBytes } from './raft-log';
+import { TERM_UNAVAILABLE, entryBytes } from './raft-log';
 import { stepWithTermRules } from './term-rules';
 import { messageProblem } from './validate-message';
 import type {
@@ -35,6 +35,7 @@ import type {
   Snapshot,
   Status,
   StepOutcome,
+  Term,
   TransferOutcome,
 } from './types';
 
@@ -298,6 +299,20 @@ export class RaftCore implements RawNode {
     if (m.type === 'timeoutNow') return m.term === s.term && s.leader === m.from;
     if (m.type !== 'append' && m.type !== 'heartbeat' && m.type !== 'snapshot') return false;
     return m.term > s.term || (m.term === s.term && s.leader === m.from);
+  }
+
+  /**
+   * Committed entries after `prevIndex` through at most `throughIndex` (one append's worth: at most
+   * `bytesMax` bytes and APPEND_ENTRIES_MAX entries, at least one), with the term at prevIndex; null when
+   * throughIndex is not committed here or prevIndex is compacted away. Read-only: a host uses it to hand a
+   * removed replica the entries through its removal (node/farewells.ts).
+   */
+  committedAfter(prevIndex: Index, throughIndex: Index, bytesMax: number): { prevTerm: Term; entries: Entry[] } | null {
+    const log = this.s.log;
+    if (prevIndex < 0 || prevIndex >= throughIndex || throughIndex > log.committed) return null;
+    const prevTerm = log.term(prevIndex);
+    if (prevTerm === TERM_UNAVAILABLE) return null;
+    return { prevTerm, entries: log.slice(prevIndex + 1, throughIndex + 1, bytesMax) };
   }
 
   status(): Status {

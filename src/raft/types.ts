@@ -319,6 +319,8 @@ export interface RawNode {
   ready(): Ready;
   advance(ready: Ready): void;
   status(): Status;
+  /** Committed entries after prevIndex through at most throughIndex, one append's worth (raft-core.ts). */
+  committedAfter(prevIndex: Index, throughIndex: Index, bytesMax: number): { prevTerm: Term; entries: Entry[] } | null;
   /**
    * Whether a peer message may be stepped: its sender is a member (voter, outgoing voter, learner), the
    * configuration is empty, or it is a leader's message proving a term at least as new as ours (see

@@ -68,7 +68,7 @@ describe('tombstones', () => {
 });
 
 describe('farewells', () => {
-  const base = { groupId: g(3), node: 4 as NodeId, index: 20, term: 2, untilMs: 10_000 };
+  const base = { groupId: g(3), node: 4 as NodeId, index: 20, term: 2, match: 15, untilMs: 10_000 };
 
   it('are sent only once the removed node holds its removal, at most three times, one interval apart', () => {
     const f = new Farewells();
@@ -142,6 +142,32 @@ describe('farewells', () => {
     f.observe(g(3), preVote(20, 2)); // asks again: the farewells were lost
     expect(f.due(1 as NodeId, 400, 100)).toHaveLength(1);
     expect(f.due(1 as NodeId, 500, 100)).toEqual([]);
+  });
+
+  it('a campaign from behind the removal asks for one catch-up per campaign, bounded, none once it holds', () => {
+    const f = new Farewells();
+    f.add({ ...base, holds: false });
+    const preVote = (lastLogIndex: number, lastLogTerm: number) =>
+      ({ type: 'preVote', from: 4, to: 1, term: 2, lastLogIndex, lastLogTerm }) as const;
+    expect(f.catchUpsDue(0)).toEqual([]);
+    f.observe(g(3), preVote(17, 2));
+    f.observe(g(3), preVote(18, 2)); // the same campaign, to this node again: the latest counts
+    expect(f.catchUpsDue(0)).toEqual([
+      { groupId: 3, node: 4, term: 2, index: 20, candidate: { index: 18, term: 2 }, match: 15 },
+    ]);
+    expect(f.catchUpsDue(0)).toEqual([]); // one per campaign
+    for (let i = 0; i < 20; i++) {
+      f.observe(g(3), preVote(18, 2));
+      f.catchUpsDue(0);
+    }
+    f.observe(g(3), preVote(18, 2));
+    expect(f.catchUpsDue(0)).toEqual([]); // bounded
+    const h = new Farewells();
+    h.add({ ...base, holds: false });
+    h.observe(g(3), preVote(17, 2));
+    h.observe(g(3), preVote(20, 2)); // it got the removal after all: a heartbeat will do
+    expect(h.catchUpsDue(0)).toEqual([]);
+    expect(h.due(1 as NodeId, 0, 100)).toHaveLength(1);
   });
 
   it('expire at their deadline and are bounded', () => {
