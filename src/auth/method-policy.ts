@@ -104,6 +104,7 @@ const POLICIES: Readonly<Record<string, Policy>> = {
   'Admin.ListNodes': ADMIN,
   'Admin.MoveReplica': ADMIN,
   'Admin.SetNodeState': ADMIN,
+  'Admin.BackupShard': ADMIN,
 };
 
 /** What `Service.Method` needs for `request` (a method not in the table needs `admin`). */

@@ -1,5 +1,5 @@
 /**
- * Loads the public gRPC API (proto/kv.proto, proto/admin.proto) once per process with
+ * Loads the public gRPC API (proto/kv.proto, proto/admin.proto, proto/auth.proto) once per process with
  * @grpc/proto-loader. The proto folder is found by walking up from this module's directory, so the same
  * code works from src/client (tsx, vitest) and from dist/src/client (the published build).
  * Loader options (fixed, the SDK's types depend on them): camelCase fields, uint64 as JS numbers,
@@ -16,6 +16,8 @@ export type ServiceClientCtor = grpc.ServiceClientConstructor;
 export interface TesseraServices {
   KV: ServiceClientCtor;
   Admin: ServiceClientCtor;
+  /** Auth.Login (proto/auth.proto): a bearer token for a cluster with access control. */
+  Auth: ServiceClientCtor;
   /** The loaded package definition (also used by test fakes to implement the services). */
   packageDefinition: protoLoader.PackageDefinition;
 }
@@ -47,13 +49,12 @@ export function findProtoDir(startDir: string = __dirname): string {
 export function loadServices(): TesseraServices {
   if (cached) return cached;
   const protoDir = findProtoDir();
-  const packageDefinition = protoLoader.loadSync([join(protoDir, 'kv.proto'), join(protoDir, 'admin.proto')], {
-    ...protoLoaderOptions,
-    includeDirs: [protoDir],
-  });
+  const files = ['kv.proto', 'admin.proto', 'auth.proto'].map((f) => join(protoDir, f));
+  const packageDefinition = protoLoader.loadSync(files, { ...protoLoaderOptions, includeDirs: [protoDir] });
   const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as {
-    tessera: { v1: { KV: ServiceClientCtor; Admin: ServiceClientCtor } };
+    tessera: { v1: { KV: ServiceClientCtor; Admin: ServiceClientCtor; Auth: ServiceClientCtor } };
   };
-  cached = { KV: loaded.tessera.v1.KV, Admin: loaded.tessera.v1.Admin, packageDefinition };
+  const v1 = loaded.tessera.v1;
+  cached = { KV: v1.KV, Admin: v1.Admin, Auth: v1.Auth, packageDefinition };
   return cached;
 }

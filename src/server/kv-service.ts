@@ -37,6 +37,7 @@ import {
 import { SessionOpenLimiter, clientAddressOf } from './session-limiter';
 import { toRequestError } from './errors';
 import { servePipeline, type OpenPipelines, type PipelineOpWire } from './pipeline';
+import { pipelineOpDenial } from './auth-guard';
 import { unary } from './unary';
 import { serveMulti } from './multi';
 import {
@@ -217,7 +218,11 @@ export function kvServiceHandlers(
       const peer = call.getPeer();
       servePipeline(
         call,
-        (o, timeoutMs) => op(o as MultiOpWire, timeoutMs, peer),
+        // With access control each op is checked as it arrives (auth-guard.ts); null: allowed, or auth off.
+        (o, timeoutMs) => {
+          const denied = pipelineOpDenial(call, o);
+          return denied === null ? op(o as MultiOpWire, timeoutMs, peer) : Promise.resolve(denied);
+        },
         pipelines,
         metrics,
         config.requestTimeoutMs,

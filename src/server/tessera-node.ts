@@ -43,6 +43,9 @@ import { responseBudgetInterceptor } from './response-budget';
 import { admissionFor, kvServiceHandlers, type Admission } from './kv-service';
 import { OpenPipelines } from './pipeline';
 import { loadPublicServices } from './proto';
+import { guardService } from './auth-guard';
+import { authServiceHandlers } from './auth-service';
+import { Authenticator, loadAuthFile, watchAuthFile } from '../auth';
 
 export interface TesseraNodeOptions {
   config: NodeConfig;
@@ -71,7 +74,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   const { config, logger } = options;
   const metrics = options.metrics ?? createNodeMetrics({ defaultMetrics: true });
   const random = new Random(options.seed ?? (Math.random() * 0xffff_ffff) >>> 0);
-  const { clientCredentials, peerTls, store, established } = await prepareNode(config, logger);
+  const { clientCredentials, peerTls, store, established, auth } = await prepareNode(config, logger);
   /** The flags as the data dir allows them: with existing data, peers and join are the stored ones. */
   const runConfig = established.config;
   let host: NodeHost | null = null;
@@ -94,7 +97,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     const pipelines = new OpenPipelines();
     let driver: PlacementDriver | null = null;
     const view = (): PlacementView | null => driver?.lastView() ?? null;
-    addPublicServices(server, { current, config, metrics, pipelines, admission, logger, view });
+    addPublicServices(server, { current, config, metrics, pipelines, admission, logger, view, auth });
     const [grpcServer, openGate] = [server, gate];
     const grpcPort = await bindGrpc(openGate, grpcServer, config.listen, clientCredentials.credentials);
     let fatalReported = false;
@@ -120,6 +123,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     // The placement driver (acts only while this node leads the meta shard) balances leaders and replicas.
     const balancer = startPlacementDriver(openHost, transport, runConfig, logger, metrics);
     driver = balancer;
+    const authWatch = auth === null ? null : watchAuthFileOf(config, auth, logger);
     logNodeStarted(logger, config, runConfig, {
       listen: `${config.listen.host}:${grpcPort}`,
       peerListen: config.peerListen ? `${config.peerListen.host}:${peerServer?.port}` : null,
@@ -140,6 +144,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       httpPort: http?.port ?? null,
       health,
       close: () => {
+        authWatch?.stop();
         closing ??= stopNode({
           host: openHost,
           pipelines,
@@ -180,15 +185,34 @@ function addPublicServices(
     admission: Admission;
     logger: Logger;
     view: ViewSource;
+    /** Access control (--auth-file); null: off. */
+    auth: Authenticator | null;
   },
 ): void {
   const services = loadPublicServices();
-  server.addService(
-    services.KV,
-    kvServiceHandlers(p.current, p.config, p.metrics, p.pipelines, undefined, p.admission),
-  );
+  const auth = p.auth;
+  // With an auth file, every method of the public services checks the caller's token first (auth-guard.ts).
+  const guarded = (name: string, def: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation) =>
+    auth === null ? impl : guardService(name, def, impl, auth);
+  const kv = kvServiceHandlers(p.current, p.config, p.metrics, p.pipelines, undefined, p.admission);
+  server.addService(services.KV, guarded('KV', services.KV, kv));
   const logger = p.logger.child({ component: 'admin' });
-  server.addService(services.Admin, adminServiceHandlers(p.current, p.config, p.metrics, p.view, logger));
+  const admin = adminServiceHandlers(p.current, p.config, p.metrics, p.view, logger);
+  server.addService(services.Admin, guarded('Admin', services.Admin, admin));
+  server.addService(services.Auth, authServiceHandlers(auth, p.metrics, p.config.requestTimeoutMs));
+}
+
+/** Reloads the auth file when it changes (a user added or changed takes effect without a restart). */
+function watchAuthFileOf(config: NodeConfig, auth: Authenticator, logger: Logger): { stop(): void } {
+  const path = config.authFile as string;
+  return watchAuthFile(
+    path,
+    (file) => {
+      auth.replace(file);
+      logger.info({ authFile: path, users: auth.userCount }, 'auth file reloaded');
+    },
+    (message) => logger.error({ authFile: path, err: message }, 'auth file changed but is invalid; keeping the last valid one'),
+  );
 }
 
 /** How long a --join node tries to register itself before its start fails (join-cluster.ts). */
@@ -259,6 +283,8 @@ async function prepareNode(config: NodeConfig, logger: Logger) {
   const peerTls = config.peerTls
     ? loadPeerTls({ cert: config.peerTls.cert, key: config.peerTls.key, ca: config.peerTls.ca ?? '' })
     : null;
+  // The auth file is read and validated first: a bad one is CONFIG (exit 2) naming the file and field.
+  const auth = config.authFile === null ? null : new Authenticator(loadAuthFile(config.authFile));
   await preflightResources(config);
   const store = await openNodeStore(config.dataDir, config.memoryBudgetBytes);
   let established: EstablishedIdentity;
@@ -268,7 +294,7 @@ async function prepareNode(config: NodeConfig, logger: Logger) {
     await store.close().catch(() => undefined);
     throw e;
   }
-  return { clientCredentials, peerTls, store, established };
+  return { clientCredentials, peerTls, store, established, auth };
 }
 
 /** What /healthz reports: serving, identity, and each group's leader, term and indexes. */
