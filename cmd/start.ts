@@ -8,7 +8,8 @@
  * `tessera start --help` lists every option.
  *
  * Logs: pino JSON lines on stdout. Exit codes:
- *   0  stopped by SIGTERM / SIGINT after a graceful shutdown (stop accepting, close gRPC, close LevelDB)
+ *   0  stopped by SIGTERM / SIGINT after a graceful shutdown: move leaderships to other voters (at most
+ *      --shutdown-drain-ms), then stop accepting (new calls: UNAVAILABLE), close gRPC, close LevelDB
  *   1  fatal error while running (persistence or apply failure, invariant violation) or start failure
  *      (a CORRUPTION met while running, e.g. an apply reading a damaged value record, exits 3 instead)
  *   2  invalid configuration (the message names the flag / variable / file key), or a start refused before
@@ -52,6 +53,9 @@ Memory budget (--memory-budget-mib, default 512): the node's overload bounds der
 the bytes of client requests and responses in flight (past it: RESOURCE_EXHAUSTED at once); one stream may
 queue budget/64 (1..16 MiB) of unread responses before the node stops reading it; one gRPC connection may
 use budget/16 of HTTP/2 memory; a Scan page holds at most budget/64. See README "Memory budget and overload".
+
+SIGTERM / SIGINT: the node first hands every leadership it holds to a caught-up voter (at most
+--shutdown-drain-ms, default 5000; it takes no leadership meanwhile), then stops; a second signal exits at once.
 
 Exit codes: 0 stopped by SIGTERM/SIGINT, 1 fatal error, 2 bad configuration or a start refused before
 anything was written (unusable data dir, port in use, identity mismatch, data dir locked by another
@@ -152,18 +156,22 @@ export async function runStart(argv: string[]): Promise<void> {
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(EXIT_FATAL);
     }
-    logger.info({ signal }, 'shutting down');
-    running.close().then(
-      () => {
-        exitSoon(EXIT_OK);
-        stopped();
-      },
-      (e: unknown) => {
-        logger.error({ err: (e as Error).message }, 'error during shutdown');
-        exitSoon(EXIT_FATAL);
-        stopped();
-      },
-    );
+    logger.info({ signal, drainMs: config.shutdownDrainMs }, 'shutting down');
+    // Leaderships first (bounded by --shutdown-drain-ms; never rejects), then the graceful close.
+    const drained = config.shutdownDrainMs > 0 ? running.drainLeaders(config.shutdownDrainMs) : Promise.resolve();
+    drained
+      .then(() => running.close())
+      .then(
+        () => {
+          exitSoon(EXIT_OK);
+          stopped();
+        },
+        (e: unknown) => {
+          logger.error({ err: (e as Error).message }, 'error during shutdown');
+          exitSoon(EXIT_FATAL);
+          stopped();
+        },
+      );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

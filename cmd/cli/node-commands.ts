@@ -5,11 +5,14 @@
  * - `node drain ID [--no-wait] [--wait-ms N]`: marks the node draining (Admin.SetNodeState on the meta
  *   leader); the placement driver then moves its replicas and leaderships off. Unless --no-wait, waits
  *   until no group reports the node as a member (node-holdings.ts), printing the count as it falls.
+ * - `node drain-leaders ID [--wait-ms N]`: moves every leadership off the node, keeping its replicas, before
+ *   a restart or an upgrade (drain-leaders.ts); waits until it leads nothing.
  * - `node remove ID`: marks the node removed; refused (exit 1) while any shard still has a replica on it.
  */
 import type { Client, NodeInfo } from '../../src/client';
 import { EXIT_OK, EXIT_UNAVAILABLE, UsageError, expectPositionals, intOption, json, parse, withClient } from './args';
 import type { GlobalOptions, Io } from './args';
+import { drainLeadersCommand } from './drain-leaders';
 import { nodeHoldings, type Holdings } from './node-holdings';
 import { table } from './table';
 
@@ -19,10 +22,15 @@ export const nodeHelp = `Node commands:
                                     mark node ID draining: the placement driver moves every replica and
                                     leadership off it; waits (at most --wait-ms, default 600000) until it
                                     holds none, printing what is left, unless --no-wait
+  node drain-leaders ID [--wait-ms N]
+                                    move every leadership off node ID (it keeps its replicas), e.g.
+                                    before restarting or upgrading it; waits (at most --wait-ms, default
+                                    30000) until it leads nothing (exit 3 if it still leads some then)
   node remove ID                    remove node ID from the cluster's registry (its id is never reused);
                                     refused while it still holds replicas (drain it first)`;
 
-const NODE_USAGE = 'usage: tessera node list [--json] | node drain ID [--no-wait] [--wait-ms N] | node remove ID';
+const NODE_USAGE =
+  'usage: tessera node list [--json] | node drain ID [--no-wait] [--wait-ms N] | node drain-leaders ID [--wait-ms N] | node remove ID';
 
 /** How often `node drain` looks at what the node still holds. */
 const DRAIN_POLL_MS = 500;
@@ -41,6 +49,13 @@ export async function nodeCommand(argv: string[], io: Io): Promise<number> {
     const id = parseNodeIdArg(idText!);
     const waitMs = intOption(p.values, 'wait-ms', 600_000, 1);
     return withClient(p.global, (c) => drain(c, p.global, io, id, p.values['no-wait'] === true, waitMs));
+  }
+  if (sub === 'drain-leaders') {
+    const [, idText] = expectPositionals(p, 2, 2, 'tessera node drain-leaders ID [--wait-ms N]');
+    const id = parseNodeIdArg(idText!);
+    if (p.values['no-wait'] === true) throw new UsageError('node drain-leaders has no --no-wait');
+    const waitMs = intOption(p.values, 'wait-ms', 30_000, 1);
+    return withClient(p.global, (c) => drainLeadersCommand(c, p.global, io, id, waitMs));
   }
   if (sub === 'remove') {
     const [, idText] = expectPositionals(p, 2, 2, 'tessera node remove ID');

@@ -39,6 +39,8 @@ export const DEFAULTS = {
   /** One hour, a bound like an etcd lease: far above any client's retry window for one write. */
   sessionTtlMs: 60 * 60 * 1000,
   requestTimeoutMs: 10_000,
+  /** SIGTERM: leaderships are moved off the node for at most this long before it stops (server/shutdown-drain.ts). */
+  shutdownDrainMs: 5000,
   /** The node's memory budget (server/memory-budget.ts derives the overload bounds from it). */
   memoryBudgetMib: 512,
   /** Open client connections on --listen (server/connection-gate.ts); more are refused. */

@@ -50,11 +50,6 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { key: 'peerTlsKey', kind: 'string', help: 'PEM private key of --peer-tls-cert' },
   { key: 'peerTlsCa', kind: 'string', help: 'PEM CA bundle that signs every peer certificate' },
-  {
-    key: 'authFile',
-    kind: 'string',
-    help: 'JSON auth file (users, roles, key prefixes, token secret; see tessera user add): every client call then needs a token (default: off)',
-  },
   { key: 'peers', kind: 'peers', help: 'ID=HOST:PORT,... every initial member including this node, required' },
   { key: 'dataDir', kind: 'string', help: 'data directory (LevelDB lives in DIR/db), required' },
   { key: 'http', kind: 'hostport', help: 'HOST:PORT for /metrics and /healthz (default: off)' },
@@ -169,6 +164,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'longest wait for commit or read index without a client deadline (default 10000)',
   },
   {
+    key: 'shutdownDrainMs',
+    kind: 'int',
+    help: 'on SIGTERM, move leaderships off this node for at most this long before it stops (default 5000; 0: stop at once)',
+  },
+  {
     key: 'memoryBudgetMib',
     kind: 'int',
     help: 'memory budget of the node in MiB; bytes in flight, per-stream and per-connection buffers and Scan pages derive from it (default 512, min 64)',
@@ -209,7 +209,7 @@ function argPlaceholder(o: OptionSpec): string {
   if (o.kind === 'hostport' || o.key === 'advertise') return ' HOST:PORT';
   if (o.values) return ` ${o.values.join('|')}`.slice(0, 24);
   if (o.key === 'dataDir') return ' DIR';
-  if (o.key === 'config' || o.key === 'authFile' || /^(peerT|t)ls/.test(o.key)) return ' FILE';
+  if (o.key === 'config' || /^(peerT|t)ls/.test(o.key)) return ' FILE';
   if (o.key === 'clusterToken') return ' SECRET';
   return ' VALUE';
 }

@@ -80,11 +80,6 @@ export interface NodeConfig {
   tls: TlsFiles | null;
   /** Mutual TLS for peer traffic (null: plaintext). */
   peerTls: TlsFiles | null;
-  /**
-   * The auth file (--auth-file): users, roles, key-prefix grants and the token secret; every client call
-   * then needs a token (server/auth-guard.ts). Null: access control is off. Read and validated at start.
-   */
-  authFile: string | null;
   /** The address other nodes and clients use for this node (peers[id] when given, else listen). */
   advertiseAddress: string;
   /** Every initial member, this node included, as id -> "host:port". */
@@ -135,6 +130,8 @@ export interface NodeConfig {
   sessionTtlMs: number;
   /** Upper bound on how long a request waits for commit or a read index when the client sets no deadline. */
   requestTimeoutMs: number;
+  /** SIGTERM: budget of the leader drain before the node stops (--shutdown-drain-ms; 0: none). */
+  shutdownDrainMs: number;
   /**
    * TEST ONLY, UNSAFE: serve linearizable reads from the local replica without ReadIndex. Breaks
    * linearizability under partitions; exists so jepsen-lite can prove it detects stale reads.

@@ -180,6 +180,7 @@ export function validateNodeConfig(raw: RawConfig): NodeConfig {
     replicas: r.int('replicas', DEFAULTS.replicas, 1, 7),
     deadNodeTimeoutMs: r.int('deadNodeTimeoutMs', DEFAULTS.deadNodeTimeoutMs, 1000, 7 * 24 * 3600 * 1000),
     placementIntervalMs: r.int('placementIntervalMs', DEFAULTS.placementIntervalMs, 50, 60_000),
+    shutdownDrainMs: r.int('shutdownDrainMs', DEFAULTS.shutdownDrainMs, 0, 600_000),
     splitMaxKeys: r.int('splitMaxKeys', DEFAULTS.splitMaxKeys, 0),
     splitMaxBytes: r.int('splitMaxBytes', DEFAULTS.splitMaxBytes, 0),
     sessionsMax: r.int('sessionsMax', DEFAULTS.sessionsMax),
@@ -349,6 +350,5 @@ function securityOf(r: OptionReader, peerListen: HostPort | null) {
       '--peer-tls-cert requires --peer-listen HOST:PORT: peer mutual TLS needs its own listener (clients do not hold node certificates); name the peer-listen addresses in --peers',
     );
   }
-  const authFile = r.str('authFile') ?? null;
-  return { clusterToken, tls, peerTls, authFile };
+  return { clusterToken, tls, peerTls };
 }

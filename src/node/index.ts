@@ -15,3 +15,5 @@ export { AddressBook } from './address-book';
 export { peersContradiction, readStoredMembership } from './stored-membership';
 export type { StoredMembership } from './stored-membership';
 export { decodeResult as decodeForwardedMetaResult } from './meta-host';
+export { DRAIN_CONCURRENCY, drainLeaders, ledGroups, pickLeaderTarget, refusesLeadership } from './leader-drain';
+export type { LeaderDrainHost, LeaderDrainOptions, LeaderDrainResult } from './leader-drain';

@@ -18,7 +18,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Random, TesseraError } from '../base';
 import { formatHostPort, type NodeConfig } from '../config';
 import { startPlacementDriver, type PlacementDriver } from '../placement';
-import { NodeHost } from '../node';
+import { NodeHost, type LeaderDrainResult } from '../node';
 import {
   createNodeMetrics,
   shedAfterMsFor,
@@ -43,9 +43,7 @@ import { responseBudgetInterceptor } from './response-budget';
 import { admissionFor, kvServiceHandlers, type Admission } from './kv-service';
 import { OpenPipelines } from './pipeline';
 import { loadPublicServices } from './proto';
-import { guardService } from './auth-guard';
-import { authServiceHandlers } from './auth-service';
-import { Authenticator, loadAuthFile, watchAuthFile } from '../auth';
+import { leaderDrainOf } from './shutdown-drain';
 
 export interface TesseraNodeOptions {
   config: NodeConfig;
@@ -67,6 +65,11 @@ export interface TesseraNode {
   readonly peerPort: number | null;
   readonly httpPort: number | null;
   health(): HealthReport;
+  /**
+   * Before close() on a graceful stop: refuses new leaderships and moves every leadership off this node,
+   * within budgetMs (shutdown-drain.ts). Never rejects; the result says what is left.
+   */
+  drainLeaders(budgetMs: number): Promise<LeaderDrainResult>;
   close(): Promise<void>;
 }
 
@@ -74,7 +77,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   const { config, logger } = options;
   const metrics = options.metrics ?? createNodeMetrics({ defaultMetrics: true });
   const random = new Random(options.seed ?? (Math.random() * 0xffff_ffff) >>> 0);
-  const { clientCredentials, peerTls, store, established, auth } = await prepareNode(config, logger);
+  const { clientCredentials, peerTls, store, established } = await prepareNode(config, logger);
   /** The flags as the data dir allows them: with existing data, peers and join are the stored ones. */
   const runConfig = established.config;
   let host: NodeHost | null = null;
@@ -97,20 +100,10 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     const pipelines = new OpenPipelines();
     let driver: PlacementDriver | null = null;
     const view = (): PlacementView | null => driver?.lastView() ?? null;
-    addPublicServices(server, { current, config, metrics, pipelines, admission, logger, view, auth });
+    addPublicServices(server, { current, config, metrics, pipelines, admission, logger, view });
     const [grpcServer, openGate] = [server, gate];
     const grpcPort = await bindGrpc(openGate, grpcServer, config.listen, clientCredentials.credentials);
-    let fatalReported = false;
-    const onFatal = (e: unknown): void => {
-      if (fatalReported) return;
-      fatalReported = true;
-      serving = false;
-      logger.fatal(
-        { err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) },
-        'fatal error; the node stops',
-      );
-      options.onFatal?.(e);
-    };
+    const onFatal = fatalOnce(logger, options.onFatal, () => (serving = false));
     const { clusterId } = established.identity;
     const nodeLogger = logger.child({ component: 'node' });
     const hostOptions = { config: runConfig, clusterId, store, transport, logger: nodeLogger, metrics };
@@ -123,7 +116,6 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     // The placement driver (acts only while this node leads the meta shard) balances leaders and replicas.
     const balancer = startPlacementDriver(openHost, transport, runConfig, logger, metrics);
     driver = balancer;
-    const authWatch = auth === null ? null : watchAuthFileOf(config, auth, logger);
     logNodeStarted(logger, config, runConfig, {
       listen: `${config.listen.host}:${grpcPort}`,
       peerListen: config.peerListen ? `${config.peerListen.host}:${peerServer?.port}` : null,
@@ -143,8 +135,8 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       peerPort: peerServer?.port ?? null,
       httpPort: http?.port ?? null,
       health,
+      drainLeaders: leaderDrainOf(openHost, peerTransport, balancer, logger, runConfig.timing.electionMs),
       close: () => {
-        authWatch?.stop();
         closing ??= stopNode({
           host: openHost,
           pipelines,
@@ -174,6 +166,21 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   }
 }
 
+/** The host's fatal-error handler: the first error stops serving, is logged and reaches `report`; later ones are ignored. */
+function fatalOnce(logger: Logger, report: ((e: unknown) => void) | undefined, stopServing: () => void) {
+  let fatalReported = false;
+  return (e: unknown): void => {
+    if (fatalReported) return;
+    fatalReported = true;
+    stopServing();
+    logger.fatal(
+      { err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) },
+      'fatal error; the node stops',
+    );
+    report?.(e);
+  };
+}
+
 /** The KV and Admin services on the client server, over the host of the moment. */
 function addPublicServices(
   server: grpc.Server,
@@ -185,34 +192,15 @@ function addPublicServices(
     admission: Admission;
     logger: Logger;
     view: ViewSource;
-    /** Access control (--auth-file); null: off. */
-    auth: Authenticator | null;
   },
 ): void {
   const services = loadPublicServices();
-  const auth = p.auth;
-  // With an auth file, every method of the public services checks the caller's token first (auth-guard.ts).
-  const guarded = (name: string, def: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation) =>
-    auth === null ? impl : guardService(name, def, impl, auth);
-  const kv = kvServiceHandlers(p.current, p.config, p.metrics, p.pipelines, undefined, p.admission);
-  server.addService(services.KV, guarded('KV', services.KV, kv));
-  const logger = p.logger.child({ component: 'admin' });
-  const admin = adminServiceHandlers(p.current, p.config, p.metrics, p.view, logger);
-  server.addService(services.Admin, guarded('Admin', services.Admin, admin));
-  server.addService(services.Auth, authServiceHandlers(auth, p.metrics, p.config.requestTimeoutMs));
-}
-
-/** Reloads the auth file when it changes (a user added or changed takes effect without a restart). */
-function watchAuthFileOf(config: NodeConfig, auth: Authenticator, logger: Logger): { stop(): void } {
-  const path = config.authFile as string;
-  return watchAuthFile(
-    path,
-    (file) => {
-      auth.replace(file);
-      logger.info({ authFile: path, users: auth.userCount }, 'auth file reloaded');
-    },
-    (message) => logger.error({ authFile: path, err: message }, 'auth file changed but is invalid; keeping the last valid one'),
+  server.addService(
+    services.KV,
+    kvServiceHandlers(p.current, p.config, p.metrics, p.pipelines, undefined, p.admission),
   );
+  const logger = p.logger.child({ component: 'admin' });
+  server.addService(services.Admin, adminServiceHandlers(p.current, p.config, p.metrics, p.view, logger));
 }
 
 /** How long a --join node tries to register itself before its start fails (join-cluster.ts). */
@@ -283,8 +271,6 @@ async function prepareNode(config: NodeConfig, logger: Logger) {
   const peerTls = config.peerTls
     ? loadPeerTls({ cert: config.peerTls.cert, key: config.peerTls.key, ca: config.peerTls.ca ?? '' })
     : null;
-  // The auth file is read and validated first: a bad one is CONFIG (exit 2) naming the file and field.
-  const auth = config.authFile === null ? null : new Authenticator(loadAuthFile(config.authFile));
   await preflightResources(config);
   const store = await openNodeStore(config.dataDir, config.memoryBudgetBytes);
   let established: EstablishedIdentity;
@@ -294,7 +280,7 @@ async function prepareNode(config: NodeConfig, logger: Logger) {
     await store.close().catch(() => undefined);
     throw e;
   }
-  return { clientCredentials, peerTls, store, established, auth };
+  return { clientCredentials, peerTls, store, established };
 }
 
 /** What /healthz reports: serving, identity, and each group's leader, term and indexes. */

@@ -156,6 +156,8 @@ export class Transport {
   /** Serves Raft.Placement (src/placement); null: such calls are refused. */
   private placementHandler: PlacementHandler | null = null;
   private readonly placementSlots = new PeerCallSlots(PLACEMENT_CONCURRENT_MAX);
+  /** Applied to every accepted batch's messages before the handler sees them (a draining node's, node/leader-drain.ts). */
+  private inboundFilter: ((messages: Buffer[]) => Buffer[]) | null = null;
 
   constructor(options: TransportOptions) {
     this.opts = {
@@ -187,6 +189,14 @@ export class Transport {
   /** What serves Raft.Placement calls (placement-rpc.ts); the calls' authentication stays the transport's. */
   setPlacementHandler(handler: PlacementHandler | null): void {
     this.placementHandler = handler;
+  }
+
+  /**
+   * A filter over the messages of every authenticated batch, applied before the handler sees them; null
+   * removes it. A draining node drops TimeoutNow with it (node/leader-drain.ts refusesLeadership).
+   */
+  setInboundFilter(filter: ((messages: Buffer[]) => Buffer[]) | null): void {
+    this.inboundFilter = filter;
   }
 
   /** Add or re-address a peer. Self is ignored. */
@@ -415,7 +425,8 @@ export class Transport {
         return;
       }
       this.opts.metrics?.peerMessagesReceived.inc(batch.messages.length);
-      this.handler?.onMessages(peer, batch.messages);
+      const messages = this.inboundFilter === null ? batch.messages : this.inboundFilter(batch.messages);
+      if (messages.length > 0) this.handler?.onMessages(peer, messages);
     });
     const done = () => {
       if (!this.incoming.delete(call)) return;
