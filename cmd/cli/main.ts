@@ -6,6 +6,7 @@
 import { EXIT_OK, EXIT_USAGE, UsageError, exitCodeFor, globalOptionsHelp } from './args';
 import type { Io } from './args';
 import { adminHelp, leaderCommand, memberCommand, statusCommand } from './admin-commands';
+import { backupCommand, backupHelp, restoreCommand } from './backup-commands';
 import { benchCommand, benchHelp } from './bench';
 import { shardCommand, shardHelp } from './shard-commands';
 import { nodeCommand, nodeHelp } from './node-commands';
@@ -24,6 +25,8 @@ ${adminHelp}
 ${shardHelp}
 
 ${nodeHelp}
+
+${backupHelp}
 
 ${benchHelp}
 
@@ -47,6 +50,8 @@ const commands: Record<string, Command> = {
   shard: shardCommand,
   node: nodeCommand,
   bench: benchCommand,
+  backup: backupCommand,
+  restore: restoreCommand,
 };
 
 export const defaultIo: Io = {

@@ -11,6 +11,7 @@ import { isUnspecifiedHost, type NodeConfig } from '../config';
 import { WHOLE_KEYSPACE_GROUP, type MemberInfo, type NodeHost } from '../node';
 import { silentLogger, type Logger, type NodeMetrics } from '../obs';
 import { adminNodeHandlers, metaLeaderView, shardsToList, type ViewSource } from './admin-nodes';
+import { adminBackupHandlers } from './admin-backup';
 import { adminShardHandlers } from './admin-shards';
 import { unary } from './unary';
 
@@ -148,5 +149,6 @@ export function adminServiceHandlers(
       return v === null ? [] : shardsToList(host(), v);
     }),
     ...adminNodeHandlers(host, config, metrics, view, logger),
+    ...adminBackupHandlers(host, config, metrics),
   };
 }
