@@ -6,7 +6,8 @@
  * - A login for an unknown user still runs one scrypt (on a fixed dummy hash), so the answer's timing does
  *   not tell which users exist; every refused login has the same message.
  * - replace(file) swaps in a reloaded file atomically (tokens signed with the old secret stop working when
- *   the secret changes).
+ *   the secret changes); `poll` (auth-file-watch.ts) runs first on every login and check, and calls it
+ *   when the file changed.
  */
 import { TesseraError } from '../base';
 import { userDigest, USER_NAME_RE, type AuthFile } from './auth-file';
@@ -68,6 +69,7 @@ export class Authenticator {
     file: AuthFile,
     private readonly nowMs: () => number = Date.now,
     gate: LoginGate = new LoginGate(LOGINS_RUNNING_MAX, LOGINS_WAITING_MAX),
+    private readonly poll: () => void = () => undefined,
   ) {
     this.loaded = loadedOf(file);
     this.gate = gate;
@@ -84,6 +86,7 @@ export class Authenticator {
 
   /** A token for `user` when `password` is right; UNAUTHENTICATED otherwise (same message either way). */
   async login(user: unknown, password: unknown): Promise<{ token: string; expiresAtMs: number }> {
+    this.poll();
     if (typeof user !== 'string' || typeof password !== 'string') throw unauthenticated(LOGIN_REFUSED);
     const nameOk = USER_NAME_RE.test(user);
     const bytes = Buffer.byteLength(password, 'utf8');
@@ -98,6 +101,7 @@ export class Authenticator {
 
   /** The principal a bearer token names; UNAUTHENTICATED when missing, malformed, altered, stale or expired. */
   verify(token: string | null): Principal {
+    this.poll();
     if (token === null || token === '')
       throw unauthenticated('this cluster requires authentication: log in (user and password) and send the token');
     const loaded = this.loaded;

@@ -17,7 +17,7 @@ export {
 } from './auth-file';
 export type { AuthFile, AuthUser } from './auth-file';
 export { Authenticator, LOGINS_RUNNING_MAX, LOGINS_WAITING_MAX, unauthenticated } from './authenticator';
-export { AUTH_FILE_WATCH_MS, watchAuthFile } from './auth-file-watch';
+export { AUTH_FILE_WATCH_MS, authFilePoller } from './auth-file-watch';
 export { LoginGate } from './login-gate';
 export { combine, methodPolicyNames, multiOpRequirement, requirementOf } from './method-policy';
 export { PASSWORD_BYTES_MAX, SCRYPT_DEFAULTS, hashPassword, scryptParamsProblem, verifyPassword } from './password';

@@ -43,6 +43,9 @@ import { responseBudgetInterceptor } from './response-budget';
 import { admissionFor, kvServiceHandlers, type Admission } from './kv-service';
 import { OpenPipelines } from './pipeline';
 import { loadPublicServices } from './proto';
+import { guardService } from './auth-guard';
+import { authServiceHandlers } from './auth-service';
+import { Authenticator, authFilePoller, loadAuthFile } from '../auth';
 import { leaderDrainOf } from './shutdown-drain';
 
 export interface TesseraNodeOptions {
@@ -77,7 +80,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
   const { config, logger } = options;
   const metrics = options.metrics ?? createNodeMetrics({ defaultMetrics: true });
   const random = new Random(options.seed ?? (Math.random() * 0xffff_ffff) >>> 0);
-  const { clientCredentials, peerTls, store, established } = await prepareNode(config, logger);
+  const { clientCredentials, peerTls, store, established, auth } = await prepareNode(config, logger);
   /** The flags as the data dir allows them: with existing data, peers and join are the stored ones. */
   const runConfig = established.config;
   let host: NodeHost | null = null;
@@ -100,7 +103,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     const pipelines = new OpenPipelines();
     let driver: PlacementDriver | null = null;
     const view = (): PlacementView | null => driver?.lastView() ?? null;
-    addPublicServices(server, { current, config, metrics, pipelines, admission, logger, view });
+    addPublicServices(server, { current, config, metrics, pipelines, admission, logger, view, auth });
     const [grpcServer, openGate] = [server, gate];
     const grpcPort = await bindGrpc(openGate, grpcServer, config.listen, clientCredentials.credentials);
     const onFatal = fatalOnce(logger, options.onFatal, () => (serving = false));
@@ -192,15 +195,42 @@ function addPublicServices(
     admission: Admission;
     logger: Logger;
     view: ViewSource;
+    /** Access control (--auth-file); null: off. */
+    auth: Authenticator | null;
   },
 ): void {
   const services = loadPublicServices();
-  server.addService(
-    services.KV,
-    kvServiceHandlers(p.current, p.config, p.metrics, p.pipelines, undefined, p.admission),
-  );
+  const auth = p.auth;
+  // With an auth file, every method of the public services checks the caller's token first (auth-guard.ts).
+  const guarded = (name: string, def: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation) =>
+    auth === null ? impl : guardService(name, def, impl, auth);
+  const kv = kvServiceHandlers(p.current, p.config, p.metrics, p.pipelines, undefined, p.admission);
+  server.addService(services.KV, guarded('KV', services.KV, kv));
   const logger = p.logger.child({ component: 'admin' });
-  server.addService(services.Admin, adminServiceHandlers(p.current, p.config, p.metrics, p.view, logger));
+  const admin = adminServiceHandlers(p.current, p.config, p.metrics, p.view, logger);
+  server.addService(services.Admin, guarded('Admin', services.Admin, admin));
+  server.addService(services.Auth, authServiceHandlers(auth, p.metrics, p.config.requestTimeoutMs));
+}
+
+/**
+ * The node's Authenticator over the auth file (--auth-file), or null without one; the file is read and
+ * validated now (CONFIG names it), and reloaded when it changes (a user added or changed takes effect
+ * without a restart; an invalid change is logged and ignored).
+ */
+function authenticatorOf(config: NodeConfig, logger: Logger): Authenticator | null {
+  const path = config.authFile;
+  if (path === null) return null;
+  let auth: Authenticator | null = null;
+  const poll = authFilePoller(
+    path,
+    (file) => {
+      auth?.replace(file);
+      logger.info({ authFile: path, users: auth?.userCount }, 'auth file reloaded');
+    },
+    (err) => logger.error({ authFile: path, err }, 'the auth file changed but is invalid; keeping the last valid one'),
+  );
+  auth = new Authenticator(loadAuthFile(path), Date.now, undefined, poll);
+  return auth;
 }
 
 /** How long a --join node tries to register itself before its start fails (join-cluster.ts). */
@@ -271,6 +301,8 @@ async function prepareNode(config: NodeConfig, logger: Logger) {
   const peerTls = config.peerTls
     ? loadPeerTls({ cert: config.peerTls.cert, key: config.peerTls.key, ca: config.peerTls.ca ?? '' })
     : null;
+  // The auth file is read and validated first: a bad one is CONFIG (exit 2) naming the file and field.
+  const auth = authenticatorOf(config, logger);
   await preflightResources(config);
   const store = await openNodeStore(config.dataDir, config.memoryBudgetBytes);
   let established: EstablishedIdentity;
@@ -280,7 +312,7 @@ async function prepareNode(config: NodeConfig, logger: Logger) {
     await store.close().catch(() => undefined);
     throw e;
   }
-  return { clientCredentials, peerTls, store, established };
+  return { clientCredentials, peerTls, store, established, auth };
 }
 
 /** What /healthz reports: serving, identity, and each group's leader, term and indexes. */
