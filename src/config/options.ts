@@ -50,6 +50,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   { key: 'peerTlsKey', kind: 'string', help: 'PEM private key of --peer-tls-cert' },
   { key: 'peerTlsCa', kind: 'string', help: 'PEM CA bundle that signs every peer certificate' },
+  {
+    key: 'authFile',
+    kind: 'string',
+    help: 'JSON auth file (users, roles, key prefixes, token secret; see tessera user add): every client call then needs a token (default: off)',
+  },
   { key: 'peers', kind: 'peers', help: 'ID=HOST:PORT,... every initial member including this node, required' },
   { key: 'dataDir', kind: 'string', help: 'data directory (LevelDB lives in DIR/db), required' },
   { key: 'http', kind: 'hostport', help: 'HOST:PORT for /metrics and /healthz (default: off)' },
@@ -209,7 +214,7 @@ function argPlaceholder(o: OptionSpec): string {
   if (o.kind === 'hostport' || o.key === 'advertise') return ' HOST:PORT';
   if (o.values) return ` ${o.values.join('|')}`.slice(0, 24);
   if (o.key === 'dataDir') return ' DIR';
-  if (o.key === 'config' || /^(peerT|t)ls/.test(o.key)) return ' FILE';
+  if (o.key === 'config' || o.key === 'authFile' || /^(peerT|t)ls/.test(o.key)) return ' FILE';
   if (o.key === 'clusterToken') return ' SECRET';
   return ' VALUE';
 }

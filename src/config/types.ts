@@ -80,6 +80,11 @@ export interface NodeConfig {
   tls: TlsFiles | null;
   /** Mutual TLS for peer traffic (null: plaintext). */
   peerTls: TlsFiles | null;
+  /**
+   * The auth file (--auth-file): users, roles, key-prefix grants and the token secret; every client call
+   * then needs a token (server/auth-guard.ts). Null: access control is off. Read and validated at start.
+   */
+  authFile: string | null;
   /** The address other nodes and clients use for this node (peers[id] when given, else listen). */
   advertiseAddress: string;
   /** Every initial member, this node included, as id -> "host:port". */

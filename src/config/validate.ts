@@ -350,5 +350,6 @@ function securityOf(r: OptionReader, peerListen: HostPort | null) {
       '--peer-tls-cert requires --peer-listen HOST:PORT: peer mutual TLS needs its own listener (clients do not hold node certificates); name the peer-listen addresses in --peers',
     );
   }
-  return { clusterToken, tls, peerTls };
+  const authFile = r.str('authFile') ?? null;
+  return { clusterToken, tls, peerTls, authFile };
 }
