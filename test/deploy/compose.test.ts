@@ -125,6 +125,14 @@ describe('docker-compose.yml: the nodes', () => {
     expect(new Set(NODES.map((n) => mounts(n).find((m) => m.type === 'volume')?.source)).size).toBe(NODES.length);
   });
 
+  it('gives a stopping node time to drain its leaderships before docker kills it', () => {
+    for (const name of NODES) {
+      const grace = /^(\d+)s$/.exec(String(service(name).stop_grace_period));
+      expect(service(name).stop_signal).toBe('SIGTERM');
+      expect(Number(grace?.[1]) * 1000).toBeGreaterThanOrEqual(nodeConfigOf(name).shutdownDrainMs + 5000);
+    }
+  });
+
   it('matches the Dockerfile: exposed ports, health check port, data volume', () => {
     const dockerfile = repoText('Dockerfile');
     const c = nodeConfigOf('n1');
