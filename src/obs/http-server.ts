@@ -1,6 +1,7 @@
 /**
  * The node's HTTP endpoint: GET /metrics (Prometheus text format) and GET /healthz
- * (200 with a JSON status while the node serves; 503 with the same JSON while it starts or stops).
+ * (200 with a JSON status while the node serves; 503 with the same JSON while it starts or stops), and
+ * when given, the dashboard's routes (dashboard/routes.ts: the page at /, its assets, /api/dashboard).
  *
  * Overload bounds (README "Memory budget and overload"):
  * - /metrics is rendered at most once per metricsCacheMs (metrics-cache.ts): a scrape flood costs about
@@ -20,6 +21,7 @@ import type { Registry } from 'prom-client';
 import { capConnections, type HttpConnectionStats } from './http-connections';
 import { MetricsCache } from './metrics-cache';
 import { processLoopLag, type LoopLag } from './loop-lag';
+import type { DashboardRoutes } from './dashboard/routes';
 
 export interface HealthReport {
   serving: boolean;
@@ -45,6 +47,8 @@ export interface HttpServerOptions {
   onMetricsShed?: () => void;
   /** The event loop's lag (default the process's sampler). */
   loopLag?: Pick<LoopLag, 'lagMs'>;
+  /** The dashboard's routes (/, /dashboard/*, /api/dashboard); none when absent. */
+  dashboard?: DashboardRoutes;
 }
 
 export interface ObsHttpServer {
@@ -107,6 +111,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<ObsHt
         res.writeHead(report.serving ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(report));
         return;
       }
+      const page = options.dashboard?.handle(path);
+      if (page) {
+        res.writeHead(page.status, page.headers).end(page.body);
+        return;
+      }
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
     },
   );
@@ -114,9 +123,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<ObsHt
   server.setTimeout(options.socketIdleMs ?? HTTP_DEFAULTS.socketIdleMs);
   const connections = capConnections(server, options.connectionsMax ?? HTTP_DEFAULTS.connectionsMax);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (e: Error): void => {
+      options.dashboard?.close();
+      reject(e);
+    };
+    server.once('error', onError);
     server.listen({ port: options.port, host: options.host, backlog: HTTP_DEFAULTS.backlog }, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });
@@ -126,6 +139,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<ObsHt
     connections,
     close: () =>
       new Promise<void>((resolve) => {
+        options.dashboard?.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
