@@ -7,7 +7,9 @@
  *    that does not answer is not heard; a new meta leader starts a fresh table, so it declares a node dead
  *    only after a full deadNodeTimeoutMs of its own silence);
  * 2. builds the planner's ClusterSnapshot from the registry, the liveness table, the reports and the meta
- *    shard's descriptors (view.ts says which source wins), with the actions it has in flight;
+ *    shard's descriptors (view.ts says which source wins), with the actions it has in flight, and marks
+ *    the learners behind for longer than learnerStallMs as stalled (learner-stalls.ts: the planner removes
+ *    them and places their replacement on another node when it can);
  * 3. runs the pure planner (shard/placement planPlacement) and issues each action to the shard's leader
  *    (Raft.Placement `act`; itself: directly), without waiting for it: an action stays in flight, and is
  *    given to the planner as such, until it settled AND a later round's reports were asked for after that
@@ -38,6 +40,7 @@ import {
   type ActRequest,
   type NodeReport,
 } from './wire';
+import { LearnerStalls } from './learner-stalls';
 import { recordMembership } from './meta-record';
 
 /** Reports asked for at once. */
@@ -84,6 +87,8 @@ export interface PlacementDriverDeps {
     deadNodeTimeoutMs: number;
     intervalMs: number;
     actionTimeoutMs?: number;
+    /** A learner behind for longer is removed and replaced elsewhere (learner-stalls.ts; default 2 min). */
+    learnerStallMs?: number;
     /** false (--balance-leaders false): no leadership moves for balance alone (drains and removals still move leaders). */
     balanceLeaders?: boolean;
   };
@@ -111,6 +116,7 @@ export class PlacementDriver {
   /** Stale replicas asked to go, by "shard@node", with when (collectGarbage asks again only after a while). */
   private readonly gcAsked = new Map<string, number>();
   private readonly plannerConfig: PlacementConfig;
+  private readonly stalls: LearnerStalls;
 
   constructor(private readonly d: PlacementDriverDeps) {
     this.plannerConfig = {
@@ -120,6 +126,7 @@ export class PlacementDriver {
       suspectAfterMs: Math.min(10_000, d.config.deadNodeTimeoutMs),
       leaderBalanceIgnores: [d.meta.groupId],
     };
+    this.stalls = new LearnerStalls(d.config.learnerStallMs);
   }
 
   start(): void {
@@ -180,7 +187,7 @@ export class PlacementDriver {
     // Polling takes a while: a node deposed meanwhile plans nothing (the new leader's driver does).
     if (!meta.isLeader()) return;
     const descriptors = meta.descriptors();
-    const { snapshot, view } = buildSnapshot(
+    const built = buildSnapshot(
       {
         nowMs: clock.now(),
         registry,
@@ -194,6 +201,8 @@ export class PlacementDriver {
       },
       clock.wall(),
     );
+    const view = built.view;
+    const snapshot = this.stalls.mark(built.snapshot, clock.now(), this.plannerConfig.caughtUpLagEntriesMax);
     this.view = view;
     this.prune(polledAt);
     const plan = planPlacement(snapshot, this.plannerConfig);
@@ -339,6 +348,7 @@ export class PlacementDriver {
       client: a.kind === 'addLearner' ? target?.client || registered : '',
       peer: a.kind === 'addLearner' ? target?.peer || target?.client || registered : '',
     };
+    if (a.cause === 'stalled-learner') this.stalls.noteRemoved(a.shard, node, this.d.clock.now());
     const t: Tracked = { action: a, doneMs: null };
     this.inFlight.set(a.shard, [...(this.inFlight.get(a.shard) ?? []), t]);
     const timeoutMs = this.d.config.actionTimeoutMs ?? ACTION_TIMEOUT_MS;

@@ -38,6 +38,8 @@ export interface ReplicaView {
   readonly liveness: Liveness;
   readonly reachable: boolean;
   readonly upToDate: boolean;
+  /** A learner still catching up that the driver reports stalled (ShardStatus.stalledLearners). */
+  readonly stalled: boolean;
 }
 
 export interface ShardView {
@@ -46,6 +48,8 @@ export interface ShardView {
   readonly leader: NodeId;
   readonly replicas: readonly ReplicaView[];
   readonly inFlight: readonly PlacementAction[];
+  /** ShardStatus.avoidTargets. */
+  readonly avoid: readonly NodeId[];
 }
 
 export interface ClusterView {
@@ -71,11 +75,18 @@ function shardView(d: ShardDescriptor, status: ShardStatus | undefined, view: Om
     // shard's log: on a young shard (commit <= lag) it was promoted before it held anything.
     const upToDate =
       reachable && status !== undefined && match >= status.commitIndex - lag && (match > 0 || status.commitIndex === 0);
-    return { node: r.node, role: r.role, liveness, reachable, upToDate };
+    const stalled = r.role === 'learner' && !upToDate && (status?.stalledLearners?.includes(r.node) ?? false);
+    return { node: r.node, role: r.role, liveness, reachable, upToDate, stalled };
   });
   const reported = status?.leader ?? NO_NODE;
   const leaderOk = replicas.some((r) => r.node === reported && r.role === 'voter' && r.reachable);
-  return { d, leader: leaderOk ? reported : NO_NODE, replicas, inFlight: status?.inFlight ?? [] };
+  return {
+    d,
+    leader: leaderOk ? reported : NO_NODE,
+    replicas,
+    inFlight: status?.inFlight ?? [],
+    avoid: status?.avoidTargets ?? [],
+  };
 }
 
 export function readCluster(snapshot: ClusterSnapshot, config: PlacementConfig): ClusterView {

@@ -88,7 +88,10 @@ function nextMove(
     for (const dst of [...byLoad].reverse()) {
       if (get(counts, src) - get(counts, dst) < 2) break;
       const s = shards
-        .filter((x) => x.replicas.some((r) => r.node === src) && !x.replicas.some((r) => r.node === dst))
+        .filter(
+          (x) =>
+            x.replicas.some((r) => r.node === src) && !x.replicas.some((r) => r.node === dst) && !x.avoid.includes(dst),
+        )
         .sort((a, b) => Number(a.leader === src) - Number(b.leader === src) || a.d.id - b.d.id)[0];
       if (s === undefined) continue;
       const reason = `${describeShard(s.d)}: rebalance: node ${src} holds ${get(counts, src)} replicas, node ${dst} ${get(counts, dst)}: add a learner on ${dst}`;

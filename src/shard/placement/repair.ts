@@ -4,13 +4,15 @@
  *
  * Steps, in order, each only when the previous ones have nothing to do:
  * 1. a learner on a draining, dead or removed node is removed (learners hold no quorum);
- * 2. a learner on a live node that is caught up is promoted; one still catching up is waited for;
+ * 2. a learner the driver reports stalled (catching up for too long) is removed; a learner on a live node
+ *    that is caught up is promoted; one still catching up is waited for;
  * 3. with more voters than `replicas`, the first removable voter in this order is removed: on a removed,
  *    dead, draining or suspect node, then lagging, then on the node with the most replicas (ties: lower
  *    id). If it is the leader, leadership is transferred first (or, with no voter to take it, the next
  *    candidate is removed instead);
  * 4. with fewer healthy voters than `replicas`, a learner is added on the live node with the fewest
- *    replicas (ties: lower id) that holds none of this shard.
+ *    replicas (ties: lower id) that holds none of this shard, not on a node where a learner of the shard
+ *    stalled lately (ShardStatus.avoidTargets) unless no other node can take it.
  * Safety (checked on every step): the current voters have a reachable quorum (else the shard is blocked:
  * no change can commit, and an unsafe recovery is an operator's decision); a removal never leaves fewer
  * than `replicas` voters, never removes an up-to-date voter unless `replicas` others stay up to date, and
@@ -118,9 +120,12 @@ function removeVoter(
 
 function addLearner(s: ShardView, view: ClusterView, counts: ReadonlyMap<NodeId, number>, healthy: number): Repair {
   const holders = new Set(s.replicas.map((r) => r.node));
-  const target = view.liveNodes
-    .filter((n) => !holders.has(n))
-    .sort((a, b) => (counts.get(a) ?? 0) - (counts.get(b) ?? 0) || a - b)[0];
+  const candidates = view.liveNodes.filter((n) => !holders.has(n));
+  // A node where a learner of this shard stalled lately only when no other can take it.
+  const preferred = candidates.filter((n) => !s.avoid.includes(n));
+  const target = (preferred.length > 0 ? preferred : candidates).sort(
+    (a, b) => (counts.get(a) ?? 0) - (counts.get(b) ?? 0) || a - b,
+  )[0];
   const lost = s.replicas.find((r) => r.role === 'voter' && !isHealthyVoter(r));
   const cause: ActionCause = lost ? (causeOf[lost.liveness] ?? 'under-replicated') : 'under-replicated';
   const why = lost
@@ -174,6 +179,14 @@ function nextStep(
       node: stranded.node,
       cause: causeOf[stranded.liveness] ?? 'dead-node',
       reason: `${describeShard(s.d)}: remove the learner on ${stranded.liveness} node ${stranded.node}`,
+    });
+  const stalled = learners.find((r) => r.stalled);
+  if (stalled)
+    return act(s, {
+      kind: 'removeReplica',
+      node: stalled.node,
+      cause: 'stalled-learner',
+      reason: `${describeShard(s.d)}: the learner on node ${stalled.node} has not caught up for too long: remove it`,
     });
   const ready = learners.find((r) => r.liveness === 'live' && r.upToDate);
   if (ready) {

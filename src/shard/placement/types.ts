@@ -26,6 +26,13 @@ export interface ShardStatus {
   readonly match: ReadonlyMap<NodeId, number>;
   /** Actions the driver issued for this shard and has not yet seen done or failed. */
   readonly inFlight: readonly PlacementAction[];
+  /**
+   * Learners the driver has seen catching up for longer than its stall limit (a snapshot that never lands):
+   * removed, so the shard is repaired elsewhere instead of waiting for good.
+   */
+  readonly stalledLearners?: readonly NodeId[];
+  /** Nodes where a learner of this shard stalled lately: no new replica of it goes there while others can. */
+  readonly avoidTargets?: readonly NodeId[];
 }
 
 export interface PlacementConfig {
@@ -81,7 +88,8 @@ export type ActionCause =
   | 'over-replicated'
   | 'rebalance-replicas'
   | 'rebalance-leaders'
-  | 'leader-off-removed-replica';
+  | 'leader-off-removed-replica'
+  | 'stalled-learner';
 
 interface ActionBase {
   readonly shard: ShardId;

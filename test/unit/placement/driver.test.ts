@@ -77,6 +77,18 @@ describe('the placement driver', () => {
     expect(view.nodes.find((n) => n.id === 2)).toMatchObject({ state: 'draining', replicas: 0, leaders: 0 });
   });
 
+  it('removes a learner that never catches up after the stall limit and places the replica on another node', async () => {
+    const c = cluster();
+    c.setState(2, 'draining');
+    c.neverCatchUp.add(4); // the first target (fewest replicas, lowest id)
+    const d = c.driver(1, { learnerStallMs: 10_000 });
+    await c.rounds(d, 5);
+    expect(c.replicasOf(1)).toEqual({ voters: [1, 2, 3], learners: [4] }); // waited for while within the limit
+    await c.rounds(d, 30);
+    for (const shard of [1, 3]) expect(c.replicasOf(shard)).toEqual({ voters: [1, 3, 5], learners: [] });
+    expect(await c.counted({ kind: 'removeReplica', cause: 'stalled-learner', outcome: 'ok' })).toBe(2);
+  });
+
   it('keeps one membership change per shard in flight until it settled, and never repeats it meanwhile', async () => {
     const c = cluster();
     c.setState(2, 'draining');

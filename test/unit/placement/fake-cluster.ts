@@ -60,6 +60,8 @@ export class FakeCluster {
   applyMeta: ((c: MetaCommand) => MetaResult) | null = null;
   readonly applied: MetaCommand[] = [];
   nowMs = 1_000_000;
+  /** Nodes whose learners never catch up (match 0: a snapshot that never lands). */
+  readonly neverCatchUp = new Set<NodeId>();
   readonly metrics: NodeMetrics = createNodeMetrics();
 
   constructor(nodes: number[]) {
@@ -75,7 +77,8 @@ export class FakeCluster {
   }
 
   report(node: NodeId): NodeReport {
-    const match = (s: FakeShard, n: NodeId) => (s.leader === node && !this.dead.has(n) ? s.commit : 0);
+    const match = (s: FakeShard, n: NodeId) =>
+      s.leader === node && !this.dead.has(n) && !this.neverCatchUp.has(n) ? s.commit : 0;
     const groups = [...this.shards.values()]
       .filter((s) => s.voters.has(node) || s.learners.has(node) || (this.stale.get(node) ?? []).includes(s.id))
       .map((s) => ({
@@ -122,7 +125,10 @@ export class FakeCluster {
   }
 
   /** A driver running on node `self` against this cluster (fake clock: nowMs). */
-  driver(self: NodeId, opts: { replicas?: number; deadNodeTimeoutMs?: number } = {}): PlacementDriver {
+  driver(
+    self: NodeId,
+    opts: { replicas?: number; deadNodeTimeoutMs?: number; learnerStallMs?: number } = {},
+  ): PlacementDriver {
     return new PlacementDriver({
       self,
       meta: {
@@ -161,6 +167,7 @@ export class FakeCluster {
         replicas: opts.replicas ?? 3,
         deadNodeTimeoutMs: opts.deadNodeTimeoutMs ?? 60_000,
         intervalMs: 1000,
+        ...(opts.learnerStallMs !== undefined ? { learnerStallMs: opts.learnerStallMs } : {}),
       },
       clock: { now: () => this.nowMs, wall: () => 42 },
       logger: silentLogger(),

@@ -316,6 +316,30 @@ describe('repair details', () => {
     expect(sim.round().actions).toEqual([]);
     expect(sim.round().actions.map((a) => a.kind)).toEqual(['promoteLearner']); // caught up in between
   });
+  it('a stalled learner is removed, and the replacement avoids its node unless no other can take it', () => {
+    const sim = new PlacementSim(config);
+    for (let i = 1; i <= 5; i++) sim.addNode(i);
+    sim.addShard(desc(1, '', null, '1v 2v 3l'), 1);
+    sim.shards.get(1)!.match.set(3, 0);
+    const snap = sim.snapshot();
+    const stalled = { ...snap, status: snap.status.map((st) => ({ ...st, stalledLearners: [3] })) };
+    expect(planPlacement(snap, config).actions).toEqual([]); // catching up: waited for
+    const removal = planPlacement(stalled, config).actions;
+    expect(removal.map((a) => [a.kind, 'node' in a && a.node, a.cause])).toEqual([
+      ['removeReplica', 3, 'stalled-learner'],
+    ]);
+    // After the removal: nodes 3 and 4 have the fewest replicas; 3 is avoided, so 4 gets the learner.
+    sim.addShard(desc(1, '', null, '1v 2v'), 1);
+    const after = sim.snapshot();
+    const avoiding = (avoid: number[]) => ({
+      ...after,
+      status: after.status.map((st) => ({ ...st, avoidTargets: avoid })),
+    });
+    expect(planPlacement(after, config).actions.map((a) => 'node' in a && a.node)).toEqual([3]);
+    expect(planPlacement(avoiding([3]), config).actions.map((a) => 'node' in a && a.node)).toEqual([4]);
+    // Only avoided nodes left: one of them after all (better than staying under-replicated).
+    expect(planPlacement(avoiding([3, 4, 5]), config).actions.map((a) => 'node' in a && a.node)).toEqual([3]);
+  });
   it('a learner on a dead node is removed; on a down node it is left alone', () => {
     const sim = new PlacementSim(config);
     for (let i = 1; i <= 5; i++) sim.addNode(i);
