@@ -23,6 +23,7 @@ import {
   createNodeMetrics,
   shedAfterMsFor,
   startHttpServer,
+  startNodeDashboard,
   startLoopMonitor,
   type HealthReport,
   type LoopMonitor,
@@ -115,7 +116,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     serving = true;
     const openHost = host;
     const health = (): HealthReport => healthOf(config, openHost, serving);
-    const { http, loopMonitor } = await startObservability(config, metrics, health);
+    const { http, loopMonitor } = await startObservability(config, metrics, health, openHost);
     // The placement driver (acts only while this node leads the meta shard) balances leaders and replicas.
     const balancer = startPlacementDriver(openHost, transport, runConfig, logger, metrics);
     driver = balancer;
@@ -432,11 +433,12 @@ function nodeAdmission(config: NodeConfig, metrics: NodeMetrics): Admission {
   return admission;
 }
 
-/** The HTTP server (when --http is set) and the event-loop monitor. */
+/** The HTTP server (when --http is set: /metrics, /healthz and the dashboard) and the event-loop monitor. */
 async function startObservability(
   config: NodeConfig,
   metrics: NodeMetrics,
   health: () => HealthReport,
+  host: NodeHost,
 ): Promise<{ http: ObsHttpServer | null; loopMonitor: LoopMonitor }> {
   const http = config.http
     ? await startHttpServer({
@@ -447,6 +449,13 @@ async function startObservability(
         onMetricsRender: () => metrics.metricsRenders.inc(),
         metricsShedAfterMs: shedAfterMsFor(config.timing),
         onMetricsShed: () => metrics.overloadRefused.inc({ reason: 'loop' }),
+        // The dashboard at / (obs/dashboard): a peer unheard for an election timeout is shown down.
+        dashboard: startNodeDashboard({
+          host,
+          metrics,
+          selfAddress: config.advertiseAddress,
+          downAfterMs: config.timing.electionMs,
+        }),
       })
     : null;
   // Late ticks: half an election timeout late is enough for followers to start an election.
