@@ -7,7 +7,9 @@
  * client stream), without a oneof in every MessageBatch / SnapshotChunk; a refusal is then a plain gRPC
  * status (UNAUTHENTICATED / PERMISSION_DENIED) that the caller sees at once, and a node of an older
  * version (no headers) is refused the same way as a stranger. Headers:
- *   x-tessera-protocol        "2" (PEER_PROTOCOL_VERSION)
+ *   x-tessera-protocol        the newest peer protocol the sender speaks: "2" (PEER_PROTOCOL_VERSION)
+ *   x-tessera-protocol-min    the oldest one it still speaks: "2" (PEER_PROTOCOL_VERSION_MIN); absent (a node
+ *                             from before version ranges): the same as x-tessera-protocol
  *   x-tessera-node            the sender's node id (decimal)
  *   x-tessera-to              the node id the sender means to reach (decimal)
  *   x-tessera-nonce           32 hex digits, fresh per call
@@ -19,6 +21,16 @@
  * The receiver answers an accepted call with response headers carrying
  *   x-tessera-answer          hex HMAC-SHA256 keyed by the cluster id over (protocol, receiver, sender, the
  *                             sender's nonce)
+ *   x-tessera-protocol        the protocol the call speaks: the newest both sides speak
+ * Versions (rolling upgrades): a receiver accepts a sender whose range [min, max] overlaps its own
+ * [PEER_PROTOCOL_VERSION_MIN, PEER_PROTOCOL_VERSION] and speaks min(theirs, ours) on the call; a sender
+ * outside it is refused (UNAUTHENTICATED, reason bad_protocol, one log line per sender at most every minute)
+ * and the node goes on. Every message and request also carries the version it was written in (the
+ * `protocol_version` fields of proto/raft.proto; 0 from a node before those fields): one that is neither the
+ * call's announced nor its negotiated version is dropped (bad_protocol). Fields a node does not know are
+ * skipped by protobuf, so a newer node may add fields without a new version; a change an older node would
+ * misread needs one (raise PEER_PROTOCOL_VERSION, keep PEER_PROTOCOL_VERSION_MIN until no node speaks less).
+ * The proof's and the answer's texts name the version (announced, resp. negotiated), as v2 nodes made them.
  * and the sender writes nothing (no message, no snapshot chunk) until that answer checks out: a node we
  * dial that cannot prove the cluster id (an attacker's address named by an unauthenticated AddNode) gets
  * no data.
@@ -37,10 +49,38 @@ import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { isNodeId, type NodeId } from '../base';
 
+/** The newest peer protocol this build speaks (announced in every handshake, stamped on every message). */
 export const PEER_PROTOCOL_VERSION = 2;
+/** The oldest peer protocol this build still speaks (see the header: the supported range). */
+export const PEER_PROTOCOL_VERSION_MIN = 2;
+/** Versions above this are refused as malformed (a bound on what the network may claim). */
+const PEER_PROTOCOL_VERSION_CEILING = 1_000_000;
+
+/** The supported range of this build, for log lines: "2..2". */
+export function supportedProtocols(): string {
+  return `${PEER_PROTOCOL_VERSION_MIN}..${PEER_PROTOCOL_VERSION}`;
+}
+
+/**
+ * The protocol a sender announcing [min, max] and this build both speak (the newest), or null when the ranges
+ * do not overlap.
+ */
+export function negotiateProtocol(min: number, max: number): number | null {
+  if (min > max || max < PEER_PROTOCOL_VERSION_MIN || min > PEER_PROTOCOL_VERSION) return null;
+  return Math.min(max, PEER_PROTOCOL_VERSION);
+}
+
+/**
+ * Whether a message stamped `version` may be read on a call whose handshake announced `h.protocol` and
+ * negotiated `h.negotiated`: one of those, or 0 (a sender from before the stamp).
+ */
+export function messageVersionOk(version: number | undefined, h: { protocol: number; negotiated: number }): boolean {
+  return version === undefined || version === 0 || version === h.protocol || version === h.negotiated;
+}
 
 export const HANDSHAKE_HEADERS = {
   protocol: 'x-tessera-protocol',
+  protocolMin: 'x-tessera-protocol-min',
   cluster: 'x-tessera-cluster',
   node: 'x-tessera-node',
   to: 'x-tessera-to',
@@ -84,6 +124,12 @@ export interface OutgoingHandshake {
 
 /** A received handshake whose syntax checked out; the proof is verified by the transport (verifyProof). */
 export interface Handshake {
+  /** The newest protocol the sender speaks (its x-tessera-protocol); the proof is made with it. */
+  protocol: number;
+  /** The oldest one it speaks. */
+  protocolMin: number;
+  /** The protocol of this call: the newest both sides speak. */
+  negotiated: number;
   nodeId: NodeId;
   to: NodeId;
   nonce: string;
@@ -136,23 +182,31 @@ export function handshakeProof(
   to: NodeId,
   nonce: string,
   clientAddress: string,
+  protocol: number = PEER_PROTOCOL_VERSION,
 ): string {
   return createHmac('sha256', Buffer.from(clusterId, 'utf8'))
-    .update(`tessera-peer-v${PEER_PROTOCOL_VERSION}\n${nodeId}\n${to}\n${nonce}\n${clientAddress}`, 'utf8')
+    .update(`tessera-peer-v${protocol}\n${nodeId}\n${to}\n${nonce}\n${clientAddress}`, 'utf8')
     .digest('hex');
 }
 
 /** The receiver's answer: HMAC-SHA256 keyed by the cluster id over (receiver, sender, the sender's nonce), hex. */
-export function answerProof(clusterId: string, receiver: NodeId, sender: NodeId, nonce: string): string {
+export function answerProof(
+  clusterId: string,
+  receiver: NodeId,
+  sender: NodeId,
+  nonce: string,
+  protocol: number = PEER_PROTOCOL_VERSION,
+): string {
   return createHmac('sha256', Buffer.from(clusterId, 'utf8'))
-    .update(`tessera-peer-answer-v${PEER_PROTOCOL_VERSION}\n${receiver}\n${sender}\n${nonce}`, 'utf8')
+    .update(`tessera-peer-answer-v${protocol}\n${receiver}\n${sender}\n${nonce}`, 'utf8')
     .digest('hex');
 }
 
 /** The response headers a receiver sends once it accepted `h` (it knows the cluster id by then). */
 export function answerMetadata(clusterId: string, receiver: NodeId, h: Handshake): grpc.Metadata {
   const md = new grpc.Metadata();
-  md.set(HANDSHAKE_HEADERS.answer, answerProof(clusterId, receiver, h.nodeId, h.nonce));
+  md.set(HANDSHAKE_HEADERS.answer, answerProof(clusterId, receiver, h.nodeId, h.nonce, h.negotiated));
+  md.set(HANDSHAKE_HEADERS.protocol, String(h.negotiated));
   return md;
 }
 
@@ -170,13 +224,34 @@ export function verifyAnswer(
   const nonce = single(request, HANDSHAKE_HEADERS.nonce);
   const got = single(answer, HANDSHAKE_HEADERS.answer);
   if (nonce === null || got === null || !/^[0-9a-f]{64}$/.test(got)) return false;
-  const expected = Buffer.from(answerProof(clusterId, to, self, nonce), 'hex');
+  const protocol = answeredProtocol(answer);
+  if (protocol === null) return false;
+  const expected = Buffer.from(answerProof(clusterId, to, self, nonce, protocol), 'hex');
   return timingSafeEqual(Buffer.from(got, 'hex'), expected);
+}
+
+/**
+ * The protocol a receiver's answer says the call speaks: its x-tessera-protocol, or PEER_PROTOCOL_VERSION_MIN
+ * when absent (a node from before ranges answered in the one version both spoke); null when it is not one
+ * this build speaks.
+ */
+export function answeredProtocol(answer: grpc.Metadata): number | null {
+  const text = single(answer, HANDSHAKE_HEADERS.protocol);
+  if (text === null) return answer.get(HANDSHAKE_HEADERS.protocol).length === 0 ? PEER_PROTOCOL_VERSION_MIN : null;
+  const v = parseVersion(text);
+  return v !== null && v >= PEER_PROTOCOL_VERSION_MIN && v <= PEER_PROTOCOL_VERSION ? v : null;
+}
+
+/** A version number as sent (1..PEER_PROTOCOL_VERSION_CEILING, decimal), or null. */
+function parseVersion(text: string | null): number | null {
+  if (text === null || !/^\d{1,7}$/.test(text)) return null;
+  const v = Number(text);
+  return v >= 1 && v <= PEER_PROTOCOL_VERSION_CEILING ? v : null;
 }
 
 /** Whether `h.proof` was made with `clusterId` (constant time). */
 export function verifyProof(h: Handshake, clusterId: string): boolean {
-  const expected = Buffer.from(handshakeProof(clusterId, h.nodeId, h.to, h.nonce, h.clientAddress), 'hex');
+  const expected = Buffer.from(handshakeProof(clusterId, h.nodeId, h.to, h.nonce, h.clientAddress, h.protocol), 'hex');
   const got = Buffer.from(h.proof, 'hex');
   return got.length === expected.length && timingSafeEqual(got, expected);
 }
@@ -186,6 +261,7 @@ export function handshakeMetadata(h: OutgoingHandshake): grpc.Metadata {
   const nonce = randomBytes(16).toString('hex');
   const md = new grpc.Metadata();
   md.set(HANDSHAKE_HEADERS.protocol, String(PEER_PROTOCOL_VERSION));
+  md.set(HANDSHAKE_HEADERS.protocolMin, String(PEER_PROTOCOL_VERSION_MIN));
   md.set(HANDSHAKE_HEADERS.node, String(h.nodeId));
   md.set(HANDSHAKE_HEADERS.to, String(h.to));
   md.set(HANDSHAKE_HEADERS.nonce, nonce);
@@ -224,8 +300,16 @@ export function readHandshake(md: grpc.Metadata, selfId: NodeId): HandshakeOutco
   });
   if (protocol === null && nodeText === null && proof === null)
     return unauth('no_handshake', 'peer call without a handshake');
-  if (protocol !== String(PEER_PROTOCOL_VERSION))
-    return unauth('bad_protocol', `unsupported peer protocol (this node speaks ${PEER_PROTOCOL_VERSION})`);
+  const version = readVersions(md, protocol);
+  if (version === null || typeof version === 'string') {
+    const claimed =
+      nodeText !== null && /^\d{1,10}$/.test(nodeText) && isNodeId(Number(nodeText)) ? Number(nodeText) : null;
+    return unauth(
+      'bad_protocol',
+      `unsupported peer protocol ${version ?? `'${(protocol ?? '').slice(0, 16)}'`}: this node speaks ${supportedProtocols()}`,
+      claimed,
+    );
+  }
   const nodeId = nodeText !== null && /^\d{1,10}$/.test(nodeText) ? Number(nodeText) : NaN;
   if (!isNodeId(nodeId)) return unauth('bad_node_id', 'the handshake names no valid node id');
   if (nodeId === selfId) return unauth('self_id', "the handshake claims this node's own id", nodeId);
@@ -242,7 +326,26 @@ export function readHandshake(md: grpc.Metadata, selfId: NodeId): HandshakeOutco
       'the handshake carries no valid client address (HOST:PORT, at most 255 bytes)',
       nodeId,
     );
-  return { ok: true, handshake: { nodeId, to, nonce, proof, clientAddress, clusterId } };
+  const handshake = { ...version, nodeId, to, nonce, proof, clientAddress, clusterId };
+  return { ok: true, handshake };
+}
+
+/**
+ * The versions a handshake announces and the one the call speaks; a string "MIN..MAX" naming the sender's
+ * range when it does not overlap ours; null when they do not parse.
+ */
+function readVersions(
+  md: grpc.Metadata,
+  protocolText: string | null,
+): { protocol: number; protocolMin: number; negotiated: number } | string | null {
+  const protocol = parseVersion(protocolText);
+  if (protocol === null) return null;
+  const minText = single(md, HANDSHAKE_HEADERS.protocolMin);
+  const protocolMin =
+    minText === null && md.get(HANDSHAKE_HEADERS.protocolMin).length === 0 ? protocol : parseVersion(minText);
+  if (protocolMin === null || protocolMin > protocol) return null;
+  const negotiated = negotiateProtocol(protocolMin, protocol);
+  return negotiated === null ? `${protocolMin}..${protocol}` : { protocol, protocolMin, negotiated };
 }
 
 /** The identities a certificate names: its CN and its DNS subject alternative names. */

@@ -19,7 +19,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { TesseraError, type NodeId } from '../base';
-import { HANDSHAKE_HEADERS } from './handshake';
+import { HANDSHAKE_HEADERS, PEER_PROTOCOL_VERSION } from './handshake';
 import { fromPeerErrorStatus, toPeerErrorStatus } from './peer-error-wire';
 
 /** Largest command forwarded: a split key (META_LIMITS.splitKeyBytesMax, 64 KiB) and the rest of the tuple. */
@@ -35,6 +35,8 @@ export interface ForwardMetaRequestWire {
   from: number;
   to: number;
   command: Buffer;
+  /** The peer protocol the request is written in (handshake.ts); 0 or absent: not stamped (an older node). */
+  protocolVersion?: number;
 }
 
 export interface ForwardMetaResponseWire {
@@ -80,7 +82,7 @@ export function forwardMetaCall(stub: ForwardStub, metadata: grpc.Metadata, comm
   return new Promise<Buffer>((resolve, reject) => {
     let answered = false;
     let untrack: () => void = () => undefined;
-    const request = { from: t.selfId, to: t.to, command };
+    const request = { from: t.selfId, to: t.to, command, protocolVersion: PEER_PROTOCOL_VERSION };
     const call = stub(request, metadata, { deadline: Date.now() + t.timeoutMs }, (err, response) => {
       untrack();
       if (err) reject(fromPeerErrorStatus(err, t.to, answered));

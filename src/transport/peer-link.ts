@@ -17,6 +17,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { NodeId, Random } from '../base';
 import type { Logger, NodeMetrics } from '../obs';
+import { PEER_PROTOCOL_VERSION, answeredProtocol } from './handshake';
 import { loadRaftProto, peerChannelOptions, type MessageBatchWire } from './proto';
 
 export interface BackoffConfig {
@@ -58,6 +59,10 @@ export class PeerLink {
   private backoffMs: number;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private unreachableReported = false;
+  /** The protocol the open call speaks (the receiver's answer says which); stamped on every batch. */
+  private protocol = PEER_PROTOCOL_VERSION;
+  /** When a refusal of our handshake was last logged (performance.now() ms; at most once a minute). */
+  private refusalLoggedMs = -Infinity;
   address: string;
   /** Messages dropped since creation (full outbox or link down). */
   dropped = 0;
@@ -119,7 +124,8 @@ export class PeerLink {
       start = end;
       this.sent += messages.length;
       this.opts.metrics?.peerMessagesSent.inc({ peer: this.peerLabel }, messages.length);
-      if (!call.write({ from: this.opts.selfId, to: this.opts.peerId, messages })) {
+      const batch = { from: this.opts.selfId, to: this.opts.peerId, messages, protocolVersion: this.protocol };
+      if (!call.write(batch)) {
         this.blocked = true;
         call.once('drain', () => {
           this.blocked = false;
@@ -190,6 +196,7 @@ export class PeerLink {
         return;
       }
       this.state = 'open';
+      this.protocol = answeredProtocol(answer) ?? PEER_PROTOCOL_VERSION;
       this.backoffMs = this.opts.backoff.initialMs;
       this.unreachableReported = false;
       this.opts.metrics?.peerConnected.set({ peer: this.peerLabel }, 1);
@@ -220,6 +227,7 @@ export class PeerLink {
     this.reportUnreachableOnce();
     if (wasOpen)
       this.opts.logger.warn({ peer: this.opts.peerId, address: this.address, err: err?.message }, 'peer stream lost');
+    else this.logRefusal(err);
     // Full jitter in [backoff/2, backoff], then double up to the cap.
     const delayMs = Math.round(this.backoffMs / 2 + this.opts.random.float() * (this.backoffMs / 2));
     this.backoffMs = Math.min(this.opts.backoff.maxMs, this.backoffMs * 2);
@@ -228,6 +236,20 @@ export class PeerLink {
       this.connect();
     }, delayMs);
     this.reconnectTimer.unref?.();
+  }
+
+  /** The peer refused our handshake (another protocol range, another cluster): one line a minute at most. */
+  private logRefusal(err: Error | null): void {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code !== grpc.status.UNAUTHENTICATED && code !== grpc.status.PERMISSION_DENIED) return;
+    const now = performance.now();
+    if (now - this.refusalLoggedMs < 60_000) return;
+    this.refusalLoggedMs = now;
+    const details = (err as { details?: unknown }).details;
+    this.opts.logger.warn(
+      { peer: this.opts.peerId, address: this.address, err: typeof details === 'string' ? details : err?.message },
+      'peer refused this node (logged at most once a minute): check both nodes run compatible versions of one cluster',
+    );
   }
 
   private teardown(): void {

@@ -17,7 +17,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { TesseraError, type NodeId } from '../base';
-import { HANDSHAKE_HEADERS } from './handshake';
+import { HANDSHAKE_HEADERS, PEER_PROTOCOL_VERSION } from './handshake';
 import type { PeerCallSlots } from './meta-forward';
 import { fromPeerErrorStatus, toPeerErrorStatus } from './peer-error-wire';
 
@@ -34,6 +34,8 @@ export interface PlacementRequestWire {
   from: number;
   to: number;
   body: Buffer;
+  /** The peer protocol the request is written in (handshake.ts); 0 or absent: not stamped (an older node). */
+  protocolVersion?: number;
 }
 
 export interface PlacementResponseWire {
@@ -79,7 +81,7 @@ export function placementCall(stub: PlacementStub, metadata: grpc.Metadata, body
   return new Promise<Buffer>((resolve, reject) => {
     let answered = false;
     let untrack: () => void = () => undefined;
-    const request = { from: t.selfId, to: t.to, body };
+    const request = { from: t.selfId, to: t.to, body, protocolVersion: PEER_PROTOCOL_VERSION };
     const call = stub(request, metadata, { deadline: Date.now() + t.timeoutMs }, (err, response) => {
       untrack();
       if (err) reject(fromPeerErrorStatus(err, t.to, answered));

@@ -55,6 +55,8 @@ export interface MessageBatchWire {
   from: number;
   to: number;
   messages: Buffer[];
+  /** The peer protocol the batch is written in (handshake.ts); 0 or absent: not stamped (an older node). */
+  protocolVersion?: number;
 }
 
 export interface SnapshotChunkWire {
@@ -64,6 +66,8 @@ export interface SnapshotChunkWire {
   header: Buffer;
   data: Buffer;
   last: boolean;
+  /** The peer protocol the chunk is written in (handshake.ts); 0 or absent: not stamped (an older node). */
+  protocolVersion?: number;
 }
 
 export interface SnapshotAckWire {

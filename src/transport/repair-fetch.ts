@@ -13,6 +13,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { TesseraError, type GroupId, type NodeId } from '../base';
+import { PEER_PROTOCOL_VERSION } from './handshake';
 import type { SnapshotChunkWire } from './proto';
 
 export interface RepairRequestWire {
@@ -20,6 +21,8 @@ export interface RepairRequestWire {
   to: number;
   groupId: number;
   minIndex: number;
+  /** The peer protocol the request is written in (handshake.ts); 0 or absent: not stamped (an older node). */
+  protocolVersion?: number;
 }
 
 /** What the node serves a repair request with: chunks, and a close that releases them (idempotent). */
@@ -50,7 +53,13 @@ export async function* fetchRepairChunks(
   metadata: grpc.Metadata,
   t: FetchTarget,
 ): AsyncGenerator<Buffer> {
-  const request = { from: t.selfId, to: t.to, groupId: t.groupId, minIndex: t.minIndex };
+  const request = {
+    from: t.selfId,
+    to: t.to,
+    groupId: t.groupId,
+    minIndex: t.minIndex,
+    protocolVersion: PEER_PROTOCOL_VERSION,
+  };
   const call = stub(request, metadata, { deadline: Date.now() + t.timeoutMs });
   let failure: Error | null = null;
   call.on('error', (e: Error) => {
@@ -107,6 +116,7 @@ export async function serveRepairChunks(
         header: Buffer.alloc(0),
         data,
         last: false,
+        protocolVersion: PEER_PROTOCOL_VERSION,
       };
       if (!call.write(chunk)) await drained(call, ended, self.stallMs);
     }

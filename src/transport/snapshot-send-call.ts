@@ -9,6 +9,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { TesseraError, type GroupId, type NodeId } from '../base';
+import { PEER_PROTOCOL_VERSION } from './handshake';
 import type { SnapshotAckWire, SnapshotChunkWire } from './proto';
 
 export interface SnapshotCallTarget {
@@ -123,7 +124,15 @@ export class SnapshotSendCall {
     const write = async (data: Buffer, last: boolean): Promise<void> => {
       if (this.ended) await this.endedEarly;
       const { selfId: from, to, groupId } = this.t;
-      const chunk: SnapshotChunkWire = { from, to, groupId, header: first ? header : Buffer.alloc(0), data, last };
+      const chunk: SnapshotChunkWire = {
+        from,
+        to,
+        groupId,
+        header: first ? header : Buffer.alloc(0),
+        data,
+        last,
+        protocolVersion: PEER_PROTOCOL_VERSION,
+      };
       first = false;
       if (!this.call.write(chunk)) await this.drained();
     };

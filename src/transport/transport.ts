@@ -36,6 +36,8 @@ import {
   handshakeMetadata,
   readHandshake,
   answerMetadata,
+  messageVersionOk,
+  supportedProtocols,
   verifyAnswer,
   verifyProof,
   redactClusterId,
@@ -128,6 +130,8 @@ export interface TransportOptions {
 
 /** Distinct (sender, reason) pairs logged; beyond it refusals are still counted, no longer logged. */
 const LOGGED_REJECTIONS_MAX = 4096;
+/** A (sender, reason) pair is logged at most once per this long. */
+const REJECTION_LOG_INTERVAL_MS = 60_000;
 
 /** What the door reads of an inbound call (every Raft call has it). */
 type PeerCall = Pick<grpc.ServerDuplexStream<unknown, unknown>, 'metadata' | 'getPeer' | 'getAuthContext'>;
@@ -144,7 +148,8 @@ export class Transport {
     onClusterIdLearned: ((clusterId: string) => void) | null;
   };
   private clusterIdValue: string | null;
-  private readonly loggedRejections = new Set<string>();
+  /** When each (sender, reason) was last logged (performance.now() ms). */
+  private readonly loggedRejections = new Map<string, number>();
   private readonly links = new Map<NodeId, PeerLink>();
   private handler: TransportHandler | null = null;
   private flushScheduled = false;
@@ -424,6 +429,10 @@ export class Transport {
         this.reject('wrong_to', String(peer), { to: batch.to });
         return;
       }
+      if (!messageVersionOk(batch.protocolVersion, auth.handshake)) {
+        this.reject('bad_protocol', String(peer), {}, versionDetail(batch.protocolVersion, auth.handshake));
+        return;
+      }
       this.opts.metrics?.peerMessagesReceived.inc(batch.messages.length);
       const messages = this.inboundFilter === null ? batch.messages : this.inboundFilter(batch.messages);
       if (messages.length > 0) this.handler?.onMessages(peer, messages);
@@ -463,6 +472,11 @@ export class Transport {
       if (chunk.to !== selfId) {
         this.reject('wrong_to', String(peer), { to: chunk.to, call: 'snapshot' });
         throw new Error(`snapshot addressed to node ${chunk.to}, this is ${selfId}`);
+      }
+      if (!messageVersionOk(chunk.protocolVersion, auth.handshake)) {
+        const detail = versionDetail(chunk.protocolVersion, auth.handshake);
+        this.reject('bad_protocol', String(peer), { call: 'snapshot' }, detail);
+        throw new Error(detail);
       }
     };
     const iterator = call[Symbol.asyncIterator]() as AsyncIterator<SnapshotChunkWire>;
@@ -559,7 +573,7 @@ export class Transport {
    */
   private admit(
     call: AddressedCall,
-    req: { from: number; to: number },
+    req: { from: number; to: number; protocolVersion?: number },
     label: string,
     refuse: (code: grpc.status, details: string) => void,
   ): NodeId | null {
@@ -572,6 +586,12 @@ export class Transport {
     if (req.from !== peer || req.to !== this.opts.selfId) {
       this.reject(req.from !== peer ? 'spoofed_from' : 'wrong_to', String(peer), { call: label });
       refuse(grpc.status.PERMISSION_DENIED, `${label} request from ${req.from} to ${req.to} on node ${peer}'s call`);
+      return null;
+    }
+    if (!messageVersionOk(req.protocolVersion, auth.handshake)) {
+      const detail = versionDetail(req.protocolVersion, auth.handshake);
+      this.reject('bad_protocol', String(peer), { call: label }, detail);
+      refuse(grpc.status.UNAUTHENTICATED, detail);
       return null;
     }
     call.sendMetadata(answerMetadata(this.clusterIdValue as string, this.opts.selfId, auth.handshake));
@@ -610,7 +630,7 @@ export class Transport {
     const remote = remoteHost(call);
     const read = readHandshake(call.metadata, this.opts.selfId);
     if (!read.ok) {
-      this.reject(read.reason, read.claimedNode !== null ? `${read.claimedNode}@${remote}` : remote);
+      this.reject(read.reason, read.claimedNode !== null ? `${read.claimedNode}@${remote}` : remote, {}, read.detail);
       return { ok: false, code: read.code, detail: read.detail };
     }
     const h = read.handshake;
@@ -669,17 +689,29 @@ export class Transport {
     for (const link of this.links.values()) link.wake();
   }
 
-  /** Counts a refused call or dropped batch and logs it once per (sender, reason). */
-  private reject(reason: PeerRejectReason, sender: string, extra: Record<string, unknown> = {}): void {
+  /**
+   * Counts a refused call or dropped batch and logs it at most once a minute per (sender, reason); `detail`
+   * says why in the log line (a protocol refusal names both version ranges).
+   */
+  private reject(reason: PeerRejectReason, sender: string, extra: Record<string, unknown> = {}, detail = ''): void {
     this.opts.metrics?.peerRejected.inc({ reason });
     const key = `${sender}\0${reason}`;
-    if (this.loggedRejections.has(key) || this.loggedRejections.size >= LOGGED_REJECTIONS_MAX) return;
-    this.loggedRejections.add(key);
-    this.opts.logger.warn(
-      { sender, reason, ...extra },
-      'refused a peer call or message (logged once per sender and reason)',
-    );
+    const now = performance.now();
+    const last = this.loggedRejections.get(key);
+    if (last !== undefined && now - last < REJECTION_LOG_INTERVAL_MS) return;
+    if (last === undefined && this.loggedRejections.size >= LOGGED_REJECTIONS_MAX) return;
+    this.loggedRejections.set(key, now);
+    const what =
+      reason === 'bad_protocol'
+        ? `refused peer ${sender}: ${detail || 'unsupported peer protocol'}; upgrade or roll back one of the two nodes`
+        : 'refused a peer call or message';
+    this.opts.logger.warn({ sender, reason, ...extra }, `${what} (logged at most once a minute per sender and reason)`);
   }
+}
+
+/** Why a message's protocol stamp was refused, for the log line and the status. */
+function versionDetail(version: number | undefined, h: Handshake): string {
+  return `a message written in peer protocol ${version} on a call that announced ${h.protocol} and speaks ${h.negotiated} (this node speaks ${supportedProtocols()})`;
 }
 
 /** The remote host of a call ("ipv4:1.2.3.4:5678" -> "1.2.3.4"); the port changes per connection. */
