@@ -917,6 +917,11 @@ export class NodeHost implements TransportHandler {
     return this.cfg.id;
   }
 
+  /** The cluster's id as the meta shard records it (else as the node was opened with); null when unknown. */
+  get clusterId(): string | null {
+    return this.groups.get(META_SHARD_ID)?.meta?.clusterId ?? this.opts.clusterId ?? null;
+  }
+
   /** Stops ticking, lets the running ready loop finish, fails everything pending. The store stays open. */
   async close(): Promise<void> {
     if (this.closed) return;

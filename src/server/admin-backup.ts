@@ -50,7 +50,7 @@ export interface BackupShardMessage {
 type BackupCall = grpc.ServerWritableStream<BackupShardWire, BackupShardMessage>;
 
 /** The NodeHost methods the handler uses. */
-export type BackupHost = Pick<NodeHost, 'listShards' | 'read'>;
+export type BackupHost = Pick<NodeHost, 'listShards' | 'read' | 'clusterId'>;
 
 function checkShardId(v: unknown): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > 0xffff_ffff)
@@ -82,7 +82,6 @@ export function adminBackupHandlers(
   host: () => BackupHost,
   config: NodeConfig,
   metrics: NodeMetrics,
-  clusterId: () => string | null = () => null,
 ): grpc.UntypedServiceImplementation {
   let running = 0;
   const handler = (call: BackupCall): void => {
@@ -94,7 +93,7 @@ export function adminBackupHandlers(
       return;
     }
     running++;
-    void serveBackup(call, host, config, clusterId, metrics, observe).finally(() => running--);
+    void serveBackup(call, host, config, metrics, observe).finally(() => running--);
   };
   return { backupShard: handler };
 }
@@ -109,7 +108,6 @@ async function serveBackup(
   call: BackupCall,
   host: () => BackupHost,
   config: NodeConfig,
-  clusterId: () => string | null,
   metrics: NodeMetrics,
   observe: (code: string) => void,
 ): Promise<void> {
@@ -147,7 +145,7 @@ async function serveBackup(
             epoch: shard.epoch,
             readIndex: header.index,
             applied: reader.applied,
-            clusterId: clusterId() ?? '',
+            clusterId: h.clusterId ?? '',
             chunk,
           };
           first = false;

@@ -89,7 +89,8 @@ describe('restoreBackup', () => {
     const dataDir = join(dir, 'busy');
     mkdirSync(dataDir);
     writeFileSync(join(dataDir, 'keep.txt'), 'x');
-    const e = await restoreBackup({ file, nodeId: 1, peers, dataDir }).catch(
+    const e = await restoreBackup({ file, nodeId: 1, peers, dataDir }).then(
+      () => new Error('accepted') as Error & { code: string },
       (err: unknown) => err as Error & { code: string },
     );
     expect(e).toBeInstanceOf(Error);
