@@ -98,6 +98,11 @@ export class TestCluster {
     return this.procs.get(id)?.pid;
   }
 
+  /** The node process's exit code once it exited (null while running or killed by a signal). */
+  exitCode(id: number): number | null {
+    return this.procs.get(id)?.exitCode ?? null;
+  }
+
   isRunning(id: number): boolean {
     const p = this.procs.get(id);
     return p !== undefined && p.exitCode === null && p.signalCode === null;
