@@ -1,7 +1,7 @@
 /**
  * Shared command-line plumbing for the tessera CLI: the global options every command accepts
  * (--endpoints, --json, --deadline-ms, --encoding, --tls-ca/--tls-cert/--tls-key/--tls-server-name,
- * --help), a parseArgs wrapper that turns parse failures into UsageError (exit 2), byte encodings for keys
+ * --user (its password from TESSERA_PASSWORD or a prompt, password.ts), --help), a parseArgs wrapper that turns parse failures into UsageError (exit 2), byte encodings for keys
  * and values, and the exit codes. TLS files are read and checked before any connection (a bad one: exit 2).
  */
 import { readFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { Client, checkTlsOptions } from '../../src/client';
 import type { ClientTlsOptions } from '../../src/client';
 import { isTesseraError } from '../../src/base';
+import { passwordFor } from './password';
 
 export const EXIT_OK = 0;
 /** The operation did not succeed: missing key, failed comparison, or an error reported by the cluster. */
@@ -42,6 +43,8 @@ export interface GlobalOptions {
   encoding: Encoding;
   /** TLS for every connection (from --tls-* or TESSERA_TLS_*); null: plaintext. */
   tls: ClientTlsOptions | null;
+  /** Log in as this user (--user or TESSERA_USER; a cluster with --auth-file); null: no credentials. */
+  user: string | null;
 }
 
 type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
@@ -55,6 +58,7 @@ export const globalOptionSpecs: OptionSpecs = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-server-name': { type: 'string' },
+  user: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -68,6 +72,8 @@ export const globalOptionsHelp = `Global options:
   --tls-cert FILE            client certificate (PEM) for nodes that require one (mutual TLS); with
   --tls-key FILE             its private key (env TESSERA_TLS_CERT, TESSERA_TLS_KEY)
   --tls-server-name NAME     name to check in the nodes' certificates instead of the endpoint host
+  --user NAME                log in as NAME on a cluster with access control (env TESSERA_USER); the
+                             password comes from env TESSERA_PASSWORD, else a prompt on the terminal
   -h, --help                 this help`;
 
 export interface Parsed {
@@ -102,10 +108,12 @@ export function parse(argv: string[], options: OptionSpecs, env: NodeJS.ProcessE
     throw new UsageError(`--encoding must be utf8, hex or base64, got '${encoding}'`);
   const deadlineMs = intOption(values, 'deadline-ms', 5000, 1);
   const tls = tlsOptions(values, env);
+  const user = (values.user as string | undefined) ?? env.TESSERA_USER ?? null;
+  if (user === '') throw new UsageError('--user must not be empty');
   return {
     values,
     positionals: result.positionals,
-    global: { endpoints, json: values.json === true, deadlineMs, encoding, tls },
+    global: { endpoints, json: values.json === true, deadlineMs, encoding, tls, user },
   };
 }
 
@@ -197,13 +205,19 @@ export function encodeBytes(b: Buffer, encoding: Encoding): string {
   return b.toString(encoding);
 }
 
-export function makeClient(g: GlobalOptions): Client {
-  return new Client({ endpoints: g.endpoints, deadlineMs: g.deadlineMs, ...(g.tls !== null ? { tls: g.tls } : {}) });
+/** `password`: the --user's (passwordFor, password.ts), when --user is set. */
+export function makeClient(g: GlobalOptions, password: string | null = null): Client {
+  return new Client({
+    endpoints: g.endpoints,
+    deadlineMs: g.deadlineMs,
+    ...(g.tls !== null ? { tls: g.tls } : {}),
+    ...(g.user !== null && password !== null ? { user: g.user, password } : {}),
+  });
 }
 
-/** Runs fn with a client that is always closed afterwards. */
+/** Runs fn with a client (logged in as --user, if set) that is always closed afterwards. */
 export async function withClient<T>(g: GlobalOptions, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = makeClient(g);
+  const client = makeClient(g, g.user === null ? null : await passwordFor(`user '${g.user}'`));
   try {
     return await fn(client);
   } finally {

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '../../src/client';
 import { EXIT_OK, UsageError, expectPositionals, intOption, json, makeClient, parse } from './args';
+import { passwordFor } from './password';
 import type { Io } from './args';
 
 export const benchHelp = `Benchmark:
@@ -135,7 +136,7 @@ export async function benchCommand(argv: string[], io: Io): Promise<number> {
   const durationS = intOption(p.values, 'duration-s', 10, 1, 24 * 3600);
   const stale = p.values.stale === true;
   const value = randomBytes(valueBytes);
-  const client = makeClient(p.global);
+  const client = makeClient(p.global, p.global.user === null ? null : await passwordFor(`user '${p.global.user}'`));
   const result: Record<string, unknown> = {
     config: {
       endpoints: p.global.endpoints,

@@ -11,6 +11,7 @@ import { benchCommand, benchHelp } from './bench';
 import { shardCommand, shardHelp } from './shard-commands';
 import { nodeCommand, nodeHelp } from './node-commands';
 import { casCommand, delCommand, getCommand, kvHelp, putCommand, scanCommand } from './kv-commands';
+import { userCommand, userHelp } from './user-commands';
 
 export const usageText = `Usage: tessera COMMAND [ARGS] [OPTIONS]
 
@@ -29,6 +30,8 @@ ${nodeHelp}
 ${backupHelp}
 
 ${benchHelp}
+
+${userHelp}
 
 ${globalOptionsHelp}
 
@@ -52,6 +55,7 @@ const commands: Record<string, Command> = {
   bench: benchCommand,
   backup: backupCommand,
   restore: restoreCommand,
+  user: userCommand,
 };
 
 export const defaultIo: Io = {

@@ -33,6 +33,7 @@ import { shardInfoOf, shardListOf } from './shard-info';
 import type { WireListShards, WireSplitShard } from './shard-info';
 import { nodeListOf } from './node-info';
 import { channelSecurity } from './tls';
+import { ClientAuth } from './client-auth';
 import type { SessionLease } from './sessions';
 import type {
   BatchRequest,
@@ -96,9 +97,11 @@ export class Client {
       ...security.channelOptions,
       ...(options.channelOptions ?? {}),
     };
+    // With user and password: one login shared by every endpoint (client-auth.ts).
+    const auth = o.user === null ? null : new ClientAuth(o.user, o.password);
     this.router = new Router(
       o.endpoints,
-      (a) => new Endpoint(a, services, channelOptions, options.faultInjection, security.credentials),
+      (a) => new Endpoint(a, services, channelOptions, options.faultInjection, security.credentials, auth),
       o.endpointsMax,
       options.learnEndpoints !== false,
     );
@@ -608,6 +611,17 @@ interface ResolvedOptions {
   backoffMaxMs: number;
   sessionsMax: number;
   endpointsMax: number;
+  /** Access control: log in as this user (null: send no token). */
+  user: string | null;
+  password: string;
+}
+
+/** user and password: both or neither, non-empty strings. */
+function credentialsOf(o: ClientOptions): { user: string | null; password: string } {
+  if (o.user === undefined && o.password === undefined) return { user: null, password: '' };
+  if (typeof o.user !== 'string' || o.user === '' || typeof o.password !== 'string' || o.password === '')
+    throw new TesseraError('CONFIG', 'Client: user and password go together, both non-empty strings');
+  return { user: o.user, password: o.password };
 }
 
 function validateOptions(o: ClientOptions): ResolvedOptions {
@@ -639,6 +653,7 @@ function validateOptions(o: ClientOptions): ResolvedOptions {
     backoffMaxMs: num(o.backoffMaxMs, 50, 'backoffMaxMs'),
     sessionsMax: num(o.sessionsMax, 1024, 'sessionsMax'),
     endpointsMax: num(o.endpointsMax, 64, 'endpointsMax'),
+    ...credentialsOf(o),
   };
   if (!Number.isInteger(r.sessionsMax)) throw new TesseraError('CONFIG', 'Client: sessionsMax must be an integer');
   r.endpointsMax = Math.max(r.endpointsMax, r.endpoints.length);

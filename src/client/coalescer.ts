@@ -117,6 +117,16 @@ export class Coalescer {
     new CoalescedBatch(this.host, items, this.route).start();
   }
 
+  /**
+   * A new auth token (client-auth.ts): later requests go on a new stream, whose metadata carries it; the
+   * old stream still answers what it carries, then ends.
+   */
+  renew(): void {
+    if (this.pipeline === null || !this.host.pipeline) return;
+    this.pipeline.retire();
+    this.pipeline = new Pipeline(this.host.pipeline, () => this.host.noteReply(Date.now()));
+  }
+
   /** Ends the pipeline stream (Client.close). */
   close(): void {
     this.pipeline?.close();

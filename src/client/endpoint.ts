@@ -14,6 +14,7 @@ import { Coalescer, type AttemptOutcome, type MultiStub } from './coalescer';
 import type { PipelineStub } from './pipeline';
 import { attemptTimeout, classifyGrpcError } from './errors';
 import type { ServiceClientCtor } from './proto';
+import { authInterceptor, type ClientAuth, type LoginAttempt } from './client-auth';
 
 export type ServiceName = 'kv' | 'admin';
 
@@ -30,6 +31,9 @@ type UnaryStub = (
   options: grpc.CallOptions,
   callback: (err: grpc.ServiceError | null, value?: unknown) => void,
 ) => grpc.ClientUnaryCall;
+
+/** The longest a login waits for its node (scrypt takes ~0.1 s; a node caps logins running at once). */
+const LOGIN_TIMEOUT_MS = 3000;
 
 const ADDRESS_RE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+):(\d{1,5})$/;
 
@@ -48,19 +52,28 @@ export class Endpoint {
   private readonly faults: FaultInjection | undefined;
   private readonly stubs = new Map<string, UnaryStub>();
   private readonly coalescer: Coalescer;
+  /** Auth.Login on this endpoint's channel (null without access control). */
+  private readonly authClient: grpc.Client | null = null;
+  /** The token generation the coalescer's stream was opened with (client-auth.ts). */
+  private tokenGeneration = 0;
 
   constructor(
     address: string,
-    ctors: { KV: ServiceClientCtor; Admin: ServiceClientCtor },
+    ctors: { KV: ServiceClientCtor; Admin: ServiceClientCtor; Auth?: ServiceClientCtor },
     channelOptions: grpc.ChannelOptions,
     faults: FaultInjection | undefined,
     /** Plaintext or TLS (tls.ts); the one channel below (KV and Admin share it) uses them for every call and stream. */
     creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+    /** Access control (client-auth.ts): log in first, send the token with every call; null: none. */
+    private readonly auth: ClientAuth | null = null,
   ) {
     this.address = address;
     this.faults = faults;
-    this.kv = new ctors.KV(address, creds, channelOptions);
-    this.admin = new ctors.Admin(address, creds, { ...channelOptions, channelOverride: this.kv.getChannel() });
+    const options = auth === null ? channelOptions : { ...channelOptions, interceptors: [authInterceptor(auth)] };
+    this.kv = new ctors.KV(address, creds, options);
+    this.admin = new ctors.Admin(address, creds, { ...options, channelOverride: this.kv.getChannel() });
+    if (auth !== null && ctors.Auth !== undefined)
+      this.authClient = new ctors.Auth(address, creds, { ...channelOptions, channelOverride: this.kv.getChannel() });
     const dropReply = faults?.dropReply;
     this.coalescer = new Coalescer({
       address,
@@ -101,6 +114,69 @@ export class Endpoint {
     request: unknown,
     softMs: number,
     hardMs: number = softMs,
+  ): Promise<AttemptOutcome<T>> {
+    if (this.auth !== null) return this.authorized<T>(this.auth, service, method, request, softMs, hardMs);
+    return this.dispatch<T>(service, method, request, softMs, hardMs);
+  }
+
+  /**
+   * With access control: a fresh token first (a login through this endpoint when needed); a call the node
+   * refuses with UNAUTHENTICATED (expired, or the user changed) was not run, and is sent once more after a
+   * new login. A new token also moves later requests to a new Pipeline stream (its metadata is per stream).
+   */
+  private async authorized<T>(
+    auth: ClientAuth,
+    service: ServiceName,
+    method: string,
+    request: unknown,
+    softMs: number,
+    hardMs: number,
+  ): Promise<AttemptOutcome<T>> {
+    const t0 = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      const failure = await auth.ensure(this.login, Math.min(hardMs, Math.max(softMs, LOGIN_TIMEOUT_MS)));
+      if (failure !== null) return { ok: false, failure };
+      if (auth.generation !== this.tokenGeneration) {
+        this.tokenGeneration = auth.generation;
+        this.coalescer.renew();
+      }
+      const token = auth.current();
+      const leftMs = hardMs - (Date.now() - t0);
+      if (leftMs <= 0) return { ok: false, failure: attemptTimeout(method, this.address, hardMs, 'logging in') };
+      const out = await this.dispatch<T>(service, method, request, Math.min(softMs, leftMs), leftMs);
+      if (out.ok || out.failure.error.code !== 'UNAUTHENTICATED' || attempt > 0) return out;
+      auth.invalidate(token);
+    }
+  }
+
+  /** One Auth.Login through this endpoint. */
+  private readonly login: LoginAttempt = (user, password, timeoutMs) =>
+    new Promise((resolve) => {
+      const c = this.authClient as unknown as Record<string, UnaryStub> | null;
+      if (c === null) {
+        resolve({ ok: false, failure: attemptTimeout('Login', this.address, 0, 'the SDK has no Auth service') });
+        return;
+      }
+      c.login!.call(c, { user, password }, { deadline: Date.now() + timeoutMs }, (err, value) => {
+        if (err) {
+          const failure = classifyGrpcError(err, 'Login', this.address);
+          if (failure.kind === 'server') this.lastReplyMs = Date.now();
+          resolve({ ok: false, failure });
+          return;
+        }
+        this.lastReplyMs = Date.now();
+        const v = value as { token: string; expiresAtMs: number };
+        resolve({ ok: true, token: v.token, expiresAtMs: v.expiresAtMs });
+      });
+    });
+
+  /** One attempt without access control (or with a token already held). */
+  private dispatch<T>(
+    service: ServiceName,
+    method: string,
+    request: unknown,
+    softMs: number,
+    hardMs: number,
   ): Promise<AttemptOutcome<T>> {
     // Single-key KV calls made in the same turn share one message on the node's KV.Pipeline stream (coalescer.ts).
     if (service === 'kv' && this.coalescer.accepts(method, request))
@@ -173,6 +249,7 @@ export class Endpoint {
 
   close(): void {
     this.coalescer.close();
+    this.authClient?.close();
     this.admin.close();
     this.kv.close();
   }

@@ -85,6 +85,16 @@ export class Pipeline {
     return this.inFlight.size;
   }
 
+  /**
+   * Takes no new requests and half-closes the stream: the node answers what is in flight, then ends it
+   * (a new auth token needs a new stream; coalescer.ts opens it).
+   */
+  retire(): void {
+    this.closed = true;
+    this.clearIdle();
+    this.call?.end();
+  }
+
   /** Cancels the stream; the requests in flight on it fail with CANCELLED (their outcome is unknown). */
   close(): void {
     this.closed = true;

@@ -39,6 +39,12 @@ export interface ClientOptions {
    * client certificate). Default: plaintext.
    */
   tls?: ClientTlsOptions;
+  /**
+   * Access control (a cluster started with --auth-file): the client logs in as this user on its first call
+   * (Auth.Login), sends the token with every call, and logs in again when it expires. With password.
+   */
+  user?: string;
+  password?: string;
   /** Extra grpc-js channel options (merged over the SDK's defaults). */
   channelOptions?: ChannelOptions;
   /** TEST ONLY: fault injection at the transport boundary (e.g. drop a reply after the server applied it). */

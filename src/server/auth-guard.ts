@@ -9,7 +9,8 @@
  * A refused call never reaches its handler: nothing is read, proposed or changed. Unary calls and KV.Multi
  * (every op checked before any runs) are checked whole; KV.Pipeline is authenticated when the stream opens
  * and each op is checked as it arrives (pipelineOpDenial: its own PERMISSION_DENIED, or UNAUTHENTICATED once
- * the token expired), since a stream outlives single requests.
+ * the token expired or, verified again every RECHECK_MS, no longer names a current user), since a stream
+ * outlives single requests.
  * The peer path (Raft, ForwardMeta, placement RPCs) is not guarded here: it has the cluster token and mTLS.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -28,10 +29,16 @@ import { toGrpcStatus, toRequestError, type RequestErrorWire } from './errors';
 export const AUTHORIZATION_HEADER = 'authorization';
 
 interface StreamAccess {
+  token: string;
   principal: Principal;
   expiresAtMs: number;
   auth: Authenticator;
+  /** When the token was last verified in full (a changed or removed user is noticed within RECHECK_MS). */
+  checkedAtMs: number;
 }
+
+/** How often an open stream's token is verified again in full (not only its expiry). */
+const RECHECK_MS = 1000;
 
 /** The principal of each open guarded stream (KV.Pipeline), for its per-op checks. */
 const streams = new WeakMap<object, StreamAccess>();
@@ -93,7 +100,7 @@ function guardOne(auth: Authenticator, method: string, attrs: grpc.MethodDefinit
     try {
       const principal = admit(auth, method, call.metadata, null);
       const token = bearerTokenOf(call.metadata) as string;
-      streams.set(call, { principal, expiresAtMs: auth.expiryOf(token), auth });
+      streams.set(call, { token, principal, expiresAtMs: auth.expiryOf(token), auth, checkedAtMs: Date.now() });
     } catch (e) {
       call.emit('error', statusOf(e));
       return;
@@ -131,7 +138,16 @@ const EXPIRED = toRequestError(unauthenticated('token expired; log in again'));
 export function pipelineOpDenial(call: object, op: unknown): { error: RequestErrorWire } | null {
   const access = streams.get(call);
   if (access === undefined) return null;
-  if (Date.now() >= access.expiresAtMs) return { error: EXPIRED };
+  const now = Date.now();
+  if (now >= access.expiresAtMs) return { error: EXPIRED };
+  if (now - access.checkedAtMs >= RECHECK_MS) {
+    try {
+      access.principal = access.auth.verify(access.token);
+      access.checkedAtMs = now;
+    } catch (e) {
+      return { error: toRequestError(e) };
+    }
+  }
   const decision = authorize(access.principal, multiOpRequirement(op as Record<string, unknown>));
   if (decision.ok) return null;
   return { error: toRequestError(new TesseraError('PERMISSION_DENIED', `KV.Pipeline: ${decision.reason}`)) };
