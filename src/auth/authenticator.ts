@@ -5,6 +5,8 @@
  *   user digest must match the user's current record (a changed or removed user's tokens stop working).
  * - A login for an unknown user still runs one scrypt (on a fixed dummy hash), so the answer's timing does
  *   not tell which users exist; every refused login has the same message.
+ * - Verified tokens are remembered (at most VERIFIED_CACHE_MAX, all forgotten on replace), so the check on
+ *   every call is a map lookup and an expiry comparison, not an HMAC and a JSON parse.
  * - replace(file) swaps in a reloaded file atomically (tokens signed with the old secret stop working when
  *   the secret changes); `poll` (auth-file-watch.ts) runs first on every login and check, and calls it
  *   when the file changed.
@@ -21,6 +23,8 @@ export const LOGINS_RUNNING_MAX = 2;
 export const LOGINS_WAITING_MAX = 64;
 
 const LOGIN_REFUSED = 'invalid user name or password';
+/** Verified tokens remembered; past it the cache starts over (a bound, not an LRU: tokens are long-lived). */
+export const VERIFIED_CACHE_MAX = 4096;
 
 interface UserEntry {
   principal: Principal;
@@ -64,6 +68,7 @@ export function unauthenticated(message: string): TesseraError {
 export class Authenticator {
   private loaded: Loaded;
   private readonly gate: LoginGate;
+  private verified = new Map<string, { principal: Principal; expiresAtMs: number }>();
 
   constructor(
     file: AuthFile,
@@ -78,6 +83,7 @@ export class Authenticator {
   /** Swaps in a reloaded auth file. */
   replace(file: AuthFile): void {
     this.loaded = loadedOf(file);
+    this.verified = new Map();
   }
 
   get userCount(): number {
@@ -104,12 +110,17 @@ export class Authenticator {
     this.poll();
     if (token === null || token === '')
       throw unauthenticated('this cluster requires authentication: log in (user and password) and send the token');
+    const now = this.nowMs();
+    const known = this.verified.get(token);
+    if (known !== undefined && now < known.expiresAtMs) return known.principal;
     const loaded = this.loaded;
-    const check = verifyToken(loaded.secret, token, this.nowMs());
+    const check = verifyToken(loaded.secret, token, now);
     if (!check.ok) throw unauthenticated(check.reason);
     const entry = loaded.users.get(check.claims.user);
     if (entry === undefined || entry.digest !== check.claims.digest)
       throw unauthenticated('the token names a user that was removed or changed; log in again');
+    if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified = new Map();
+    this.verified.set(token, { principal: entry.principal, expiresAtMs: check.claims.expiresAtMs });
     return entry.principal;
   }
 

@@ -71,6 +71,7 @@ describe('Authenticator', () => {
     const now = { ms: 0 };
     const { file, auth } = await setup(now);
     const { token } = await auth.login('alice', 'pw-alice');
+    expect(auth.verify(token).role).toBe('read'); // now remembered as verified
     file.users.alice = { ...file.users.alice!, role: 'readwrite' };
     auth.replace(file);
     expect(() => auth.verify(token)).toThrow(/removed or changed/);
