@@ -3,7 +3,9 @@
  * DashboardSnapshot by /api/dashboard. Pure: no clocks, timers or I/O; time comes in the input.
  *
  * Invariants (every buffer is bounded):
- * - rates: the last samplesMax points (default 600: ten minutes at one sample a second);
+ * - rates: the last samplesMax points (default 600: ten minutes at one point a second); a point is made
+ *   from two samples that carry metric totals (the sampler reads them less often while nobody watches),
+ *   entries applied counted over every sample in between;
  * - leader changes: the last leaderChangesMax ones, detected by comparing each group's leader and term
  *   with the previous sample (a group first seen is not a change; a leader lost shows as `to: 0`);
  * - per-group memory (last leader, term, applied index) holds only the groups of the latest sample;
@@ -13,7 +15,16 @@
 import { formatRange } from './format';
 import { histogramDelta, histogramQuantile } from './histogram';
 import { Ring } from './ring';
-import type { DashboardSnapshot, GroupInput, GroupRow, LeaderChange, NodeRow, RatePoint, SampleInput } from './types';
+import type {
+  DashboardSnapshot,
+  GroupInput,
+  GroupRow,
+  LeaderChange,
+  MetricTotals,
+  NodeRow,
+  RatePoint,
+  SampleInput,
+} from './types';
 
 export interface CollectorOptions {
   /** A peer not heard from for longer than this is shown down. */
@@ -24,6 +35,11 @@ export interface CollectorOptions {
 }
 
 export const COLLECTOR_DEFAULTS = { samplesMax: 600, leaderChangesMax: 100, groupsMax: 200 } as const;
+
+interface TotalsAt {
+  monoMs: number;
+  totals: MetricTotals;
+}
 
 interface GroupMemory {
   leader: number;
@@ -37,6 +53,9 @@ export class DashboardCollector {
   private readonly groupsMax: number;
   private memory = new Map<number, GroupMemory>();
   private last: SampleInput | null = null;
+  /** The last sample with metric totals (the start of the next rate point), and entries applied since. */
+  private lastTotals: { monoMs: number; totals: MetricTotals } | null = null;
+  private appliedSince = 0;
 
   constructor(private readonly options: CollectorOptions) {
     this.rates = new Ring(options.samplesMax ?? COLLECTOR_DEFAULTS.samplesMax);
@@ -56,7 +75,13 @@ export class DashboardCollector {
       memory.set(g.id, { leader: g.leader, term: g.term, applied: g.applied });
     }
     this.memory = memory;
-    if (this.last !== null) this.rates.push(this.rateSince(this.last, input, applied));
+    this.appliedSince += applied;
+    if (input.totals !== null) {
+      const now = { monoMs: input.monoMs, totals: input.totals };
+      if (this.lastTotals !== null) this.rates.push(this.rateSince(this.lastTotals, now, input.wallMs));
+      this.lastTotals = now;
+      this.appliedSince = 0;
+    }
     this.last = input;
   }
 
@@ -67,17 +92,17 @@ export class DashboardCollector {
     this.changes.push({ atMs, group: g.id, from: before.leader, to: g.leader, term: g.term });
   }
 
-  private rateSince(prev: SampleInput, now: SampleInput, appliedDelta: number): RatePoint {
+  private rateSince(prev: TotalsAt, now: TotalsAt, wallMs: number): RatePoint {
     const seconds = Math.max(0.001, (now.monoMs - prev.monoMs) / 1000);
     const perSec = (d: number): number => Math.max(0, d) / seconds;
     const commit = histogramDelta(prev.totals.commitSeconds, now.totals.commitSeconds);
     const fsync = histogramDelta(prev.totals.fsyncSeconds, now.totals.fsyncSeconds);
     const ms = (v: number | null): number | null => (v === null ? null : Math.round(v * 1_000_000) / 1000);
     return {
-      atMs: now.wallMs,
+      atMs: wallMs,
       writesPerSec: perSec(commit === null ? 0 : commit.count),
       readsPerSec: perSec(now.totals.reads - prev.totals.reads),
-      appliedPerSec: perSec(appliedDelta),
+      appliedPerSec: perSec(this.appliedSince),
       commitP50Ms: ms(commit && histogramQuantile(commit, 0.5)),
       commitP99Ms: ms(commit && histogramQuantile(commit, 0.99)),
       fsyncP99Ms: ms(fsync && histogramQuantile(fsync, 0.99)),

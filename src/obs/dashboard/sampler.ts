@@ -1,8 +1,10 @@
 /**
  * Feeds the collector once per periodMs from the running node: its groups (status of each), the node
- * registry, when peers were last heard, and the metrics totals. At most one sample runs at a time (a slow
- * one makes the next tick skip); the timer is unref'd and stop() ends it. The node host is seen through
- * DashboardHost, the few NodeHost methods used (obs/ does not import node/).
+ * registry, when peers were last heard, and the metrics totals. The metrics are read every sample only
+ * while someone watches (the JSON was asked for within watchMs), else every idleMetricsEvery-th sample:
+ * the charts keep their history at a coarser step while nobody looks. At most one sample runs at a
+ * time (a slow one makes the next tick skip); the timer is unref'd and stop() ends it. The node host is
+ * seen through DashboardHost, the few NodeHost methods used (obs/ does not import node/).
  */
 import { performance } from 'node:perf_hooks';
 import type { GroupId } from '../../base';
@@ -35,27 +37,37 @@ export interface DashboardOptions extends CollectorOptions {
   metrics: DashboardMetrics;
   selfAddress: string;
   periodMs?: number;
+  /** A JSON read keeps per-sample metric reads on this long (default 60 s). */
+  watchMs?: number;
+  /** Unwatched, the metrics are read every this many samples (default 5). */
+  idleMetricsEvery?: number;
 }
 
 export interface Dashboard {
   snapshot(): DashboardSnapshot;
   /** The snapshot as served JSON (format.ts safeJson), rendered once per sample. */
   json(): string;
-  /** Takes one sample now (tests; the timer does it every periodMs). */
+  /** Takes one sample now, metrics included (tests; the timer does it every periodMs). */
   sampleNow(): Promise<void>;
   stop(): void;
 }
 
 export const DASHBOARD_PERIOD_MS = 1000;
+export const DASHBOARD_WATCH_MS = 60_000;
+export const DASHBOARD_IDLE_METRICS_EVERY = 5;
 
 export function startDashboard(options: DashboardOptions): Dashboard {
   const collector = new DashboardCollector(options);
+  const watchMs = options.watchMs ?? DASHBOARD_WATCH_MS;
+  const idleEvery = options.idleMetricsEvery ?? DASHBOARD_IDLE_METRICS_EVERY;
   let running: Promise<void> | null = null;
   let stopped = false;
   let json: string | null = null;
-  const sampleNow = (): Promise<void> => {
+  let watchedAtMs = -Infinity;
+  let samplesSinceMetrics = 0;
+  const sample = (withMetrics: boolean): Promise<void> => {
     if (running !== null) return running;
-    running = readSample(options)
+    running = readSample(options, withMetrics)
       .then((input) => {
         if (stopped) return;
         collector.sample(input);
@@ -67,13 +79,22 @@ export function startDashboard(options: DashboardOptions): Dashboard {
       });
     return running;
   };
-  const timer = setInterval(() => void sampleNow(), options.periodMs ?? DASHBOARD_PERIOD_MS);
+  const tick = (): void => {
+    const watched = performance.now() - watchedAtMs < watchMs;
+    const withMetrics = watched || ++samplesSinceMetrics >= idleEvery;
+    if (withMetrics) samplesSinceMetrics = 0;
+    void sample(withMetrics);
+  };
+  const timer = setInterval(tick, options.periodMs ?? DASHBOARD_PERIOD_MS);
   timer.unref();
-  void sampleNow();
+  void sample(true);
   return {
     snapshot: () => collector.snapshot(),
-    json: () => (json ??= safeJson(collector.snapshot())),
-    sampleNow,
+    json: () => {
+      watchedAtMs = performance.now();
+      return (json ??= safeJson(collector.snapshot()));
+    },
+    sampleNow: () => sample(true),
     stop: () => {
       stopped = true;
       clearInterval(timer);
@@ -81,9 +102,9 @@ export function startDashboard(options: DashboardOptions): Dashboard {
   };
 }
 
-async function readSample(options: DashboardOptions): Promise<SampleInput> {
+async function readSample(options: DashboardOptions, withMetrics: boolean): Promise<SampleInput> {
   const { host } = options;
-  const totals = await readMetricTotals(options.metrics);
+  const totals = withMetrics ? await readMetricTotals(options.metrics) : null;
   const groups: GroupInput[] = [];
   for (const id of host.groupIds()) {
     let s: ReturnType<DashboardHost['groupStatus']>;

@@ -58,7 +58,8 @@ export interface SampleInput {
   /** When each peer was last heard from, on the monoMs clock. */
   heardMs: ReadonlyMap<number, number>;
   groups: GroupInput[];
-  totals: MetricTotals;
+  /** null: not read this time (the sampler reads the metrics less often while nobody watches). */
+  totals: MetricTotals | null;
 }
 
 export interface NodeRow {

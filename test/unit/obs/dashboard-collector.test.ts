@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createNodeMetrics } from '../../../src/obs';
 import {
   DashboardCollector,
   Ring,
@@ -7,7 +8,9 @@ import {
   formatRange,
   histogramDelta,
   histogramQuantile,
+  histogramTotalsFromGet,
   safeJson,
+  summedHistogramState,
   type GroupInput,
   type HistogramTotals,
   type SampleInput,
@@ -184,7 +187,51 @@ describe('DashboardCollector', () => {
   });
 });
 
+describe('DashboardCollector without metric totals in every sample', () => {
+  it('still sees leader changes, and makes one rate point over the samples between two totals', () => {
+    const c = new DashboardCollector({ downAfterMs: 1000 });
+    const totals = (reads: number) => ({ reads, commitSeconds: emptyHistogram(), fsyncSeconds: emptyHistogram() });
+    c.sample(input(0, [group(1, 1, 1, { applied: 0 })], { totals: totals(0) }));
+    c.sample(input(1, [group(1, 2, 2, { applied: 10 })], { totals: null }));
+    c.sample(input(2, [group(1, 2, 2, { applied: 30 })], { totals: null }));
+    expect(c.snapshot().series.t).toEqual([]);
+    c.sample(input(4, [group(1, 2, 2, { applied: 40 })], { totals: totals(8) }));
+    const snap = c.snapshot();
+    expect(snap.leaderChanges.map((x) => [x.from, x.to, x.atMs])).toEqual([[1, 2, 1_700_000_001_000]]);
+    expect(snap.series.t).toEqual([1_700_000_004]);
+    expect(snap.series.appliedPerSec).toEqual([10]); // 40 entries over 4 s
+    expect(snap.series.readsPerSec).toEqual([2]);
+  });
+});
+
 describe('histograms', () => {
+  it('sums prom-client state the same as get() does, and refuses a state of another shape', async () => {
+    const metrics = createNodeMetrics();
+    const h = metrics.commitLatencySeconds;
+    const empty = summedHistogramState(h)!;
+    expect(empty.count).toBe(0);
+    expect(empty.upperBounds.at(-1)).toBe(Infinity);
+    for (const [group, v] of [
+      ['1', 0.0004],
+      ['1', 0.003],
+      ['2', 0.003],
+      ['3', 0.7],
+      ['3', 30],
+    ] as const)
+      h.observe({ group }, v);
+    const fast = summedHistogramState(h);
+    expect(fast).toEqual(await histogramTotalsFromGet(h));
+    expect(fast!.count).toBe(5);
+    expect(summedHistogramState(metrics.fsyncDurationSeconds)).toEqual(
+      await histogramTotalsFromGet(metrics.fsyncDurationSeconds),
+    );
+    expect(
+      summedHistogramState({ upperBounds: [1], hashMap: { a: { bucketValues: {}, sum: 0, count: 0 } } }),
+    ).toBeNull();
+    expect(summedHistogramState({ upperBounds: [1] })).toBeNull();
+    expect(summedHistogramState({ upperBounds: [1], hashMap: {}, collect: () => undefined })).toBeNull();
+  });
+
   it('refuses a delta across a reset or different buckets', () => {
     const a: HistogramTotals = { upperBounds: BOUNDS, cumulative: [1, 2, 3, 3], count: 3, sum: 1 };
     const b: HistogramTotals = { upperBounds: BOUNDS, cumulative: [0, 0, 0, 0], count: 0, sum: 0 };

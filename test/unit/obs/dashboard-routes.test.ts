@@ -186,6 +186,30 @@ describe('dashboard sampler', () => {
   });
 });
 
+describe('dashboard sampler cadence', () => {
+  it('reads the metrics every sample only while the JSON is being polled', async () => {
+    const dashboard = startDashboard({
+      host: fakeHost({ value: 2 }),
+      metrics: createNodeMetrics(),
+      selfAddress: 'me:1',
+      downAfterMs: 1000,
+      periodMs: 10,
+      idleMetricsEvery: 1_000_000,
+    });
+    try {
+      const points = (): number => dashboard.snapshot().series.t.length;
+      const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+      await sleep(150);
+      expect(points()).toBe(0); // unwatched: only the first sample read the metrics
+      dashboard.json(); // someone watches
+      for (let i = 0; i < 100 && points() < 3; i++) await sleep(20);
+      expect(points()).toBeGreaterThanOrEqual(3);
+    } finally {
+      dashboard.stop();
+    }
+  });
+});
+
 describe('dashboard page script', () => {
   it('puts values into the page with textContent only', () => {
     const js = readFileSync(join(STATIC_SRC, 'app.js'), 'utf8');
