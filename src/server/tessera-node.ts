@@ -47,6 +47,7 @@ import { loadPublicServices } from './proto';
 import { guardService } from './auth-guard';
 import { authServiceHandlers } from './auth-service';
 import { Authenticator, authFilePoller, loadAuthFile } from '../auth';
+import { statSync } from 'node:fs';
 import { leaderDrainOf } from './shutdown-drain';
 
 export interface TesseraNodeOptions {
@@ -231,6 +232,16 @@ function authenticatorOf(config: NodeConfig, logger: Logger): Authenticator | nu
     (err) => logger.error({ authFile: path, err }, 'the auth file changed but is invalid; keeping the last valid one'),
   );
   auth = new Authenticator(loadAuthFile(path), Date.now, undefined, poll);
+  if ((statSync(path).mode & 0o077) !== 0)
+    logger.warn(
+      { authFile: path },
+      'the auth file (password hashes, token secret) is readable by others: chmod 600 it',
+    );
+  if (config.tls === null)
+    logger.warn(
+      {},
+      'access control without client TLS: passwords and tokens cross the network in the clear (--tls-cert)',
+    );
   return auth;
 }
 
