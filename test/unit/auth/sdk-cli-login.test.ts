@@ -43,6 +43,7 @@ beforeAll(async () => {
   file = newAuthFile();
   file.users.writer = { role: 'readwrite', prefixes: [], password: await hashPassword('pw-writer', FAST) };
   file.users.reader = { role: 'read', prefixes: [], password: await hashPassword('pw-reader', FAST) };
+  file.users.root = { role: 'admin', prefixes: [], password: await hashPassword('pw-root', FAST) };
   writeAuthFile(authPath, file);
   c = await NodeCluster.start(3, ['--auth-file', authPath]);
   await c.waitForLeader();
@@ -84,6 +85,18 @@ describe('the SDK with user and password', () => {
     await expect(r.batch({ ops: [{ op: 'delete', key: 'sdk/a' }] })).rejects.toMatchObject({
       code: 'PERMISSION_DENIED',
     });
+  });
+
+  it('an admin splits a shard and lists nodes; a readwrite user is refused both', async () => {
+    const w = client({ user: 'writer', password: 'pw-writer' });
+    await expect(w.splitShard('sdk/m')).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    await expect(w.listNodes()).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    const shardsBefore = (await w.listShards()).length;
+    const root = client({ user: 'root', password: 'pw-root' });
+    const split = await root.splitShard('sdk/m', { timeoutMs: 15_000 });
+    expect(split.right.start.toString()).toBe('sdk/m');
+    expect((await w.listShards()).length).toBe(shardsBefore + 1);
+    expect((await root.listNodes()).map((n) => n.id).sort()).toEqual([1, 2, 3]);
   });
 
   it('logs in again when the nodes stop accepting its token (the user was changed)', async () => {
