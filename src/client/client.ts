@@ -340,14 +340,20 @@ export class Client {
   }
 
   /**
-   * The shards a node hosts, ascending by start: `endpoint` when given (one attempt), else any reachable
-   * node (with retries). withStats adds keys and bytes (the node reads each range).
+   * The shards, ascending by start: with `endpoint`, those that node hosts (one attempt); else every shard
+   * of the cluster, as the meta shard's leader knows them (any node redirects there; with retries).
+   * withStats adds keys and bytes (of the shards the answering node hosts: it reads each range).
    */
   async listShards(options: ListShardsOptions = {}): Promise<ShardInfo[]> {
-    const request = { withStats: options.withStats === true };
+    const withStats = options.withStats === true;
     const timeoutMs = options.timeoutMs === undefined ? undefined : positiveInt(options.timeoutMs, 'timeoutMs');
     if (options.endpoint !== undefined)
-      return this.listShardsAt(this.endpointArg(options.endpoint, 'listShards'), request, timeoutMs ?? this.deadlineMs);
+      return this.listShardsAt(
+        this.endpointArg(options.endpoint, 'listShards'),
+        { withStats },
+        timeoutMs ?? this.deadlineMs,
+      );
+    const request = { withStats, cluster: true };
     const res = await this.invoker.call<WireListShards>('admin', 'ListShards', request, 'any', timeoutMs);
     return this.learnShards(shardListOf(res));
   }

@@ -161,6 +161,7 @@ export class NodeHost implements TransportHandler {
   private readonly pendingDestroys = new Map<GroupId, PendingDestroy>();
   /** Replicas this leader removed, to be told their removal committed (farewells.ts). */
   private readonly farewells = new Farewells();
+  private metaHint: { node: NodeId; atMs: number } = { node: NO_NODE, atMs: -Infinity };
 
   private constructor(
     private readonly opts: NodeHostOptions,
@@ -428,14 +429,20 @@ export class NodeHost implements TransportHandler {
 
   /**
    * The node registry of this node's meta replica (a stale read) with each node's replicas and leaderships
-   * among the shards hosted here; UNAVAILABLE until the meta shard was bootstrapped.
+   * among the groups hosted here (the data shards and the meta group, as the placement driver's view counts
+   * them); UNAVAILABLE until the meta shard was bootstrapped.
    */
   listNodes(): { id: NodeId; address: string; state: string; replicas: number; leaders: number }[] {
     const meta = this.groups.get(META_SHARD_ID)?.meta ?? null;
     const records = meta?.nodes() ?? [];
     if (records.length === 0)
       throw new TesseraError('UNAVAILABLE', 'the meta shard is not bootstrapped yet (no node registry); retry');
-    const shards = this.listShards();
+    const shards: { replicas: { id: NodeId }[]; leader: NodeId }[] = this.listShards();
+    const metaGroup = this.groups.get(META_SHARD_ID);
+    if (metaGroup !== undefined) {
+      const st = this.groupStatus(META_SHARD_ID);
+      shards.push({ replicas: st.members, leader: st.leader });
+    }
     return records.map((n) => ({
       id: n.id,
       address: n.address,
@@ -908,6 +915,19 @@ export class NodeHost implements TransportHandler {
   }
 
   /** Leader id and address of a group, for NOT_LEADER hints. */
+  /**
+   * The placement driver of the meta leader polls every node: the poller is the meta leader as of then. A
+   * node without a meta replica redirects meta requests there (server/admin-nodes.ts).
+   */
+  noteMetaLeaderHint(node: NodeId): void {
+    this.metaHint = { node, atMs: performance.now() };
+  }
+
+  /** The node whose driver polled this one within maxAgeMs (NO_NODE: none). */
+  metaLeaderHint(maxAgeMs = 10_000): NodeId {
+    return performance.now() - this.metaHint.atMs <= maxAgeMs ? this.metaHint.node : NO_NODE;
+  }
+
   leaderOf(groupId: GroupId): { leaderId: NodeId; leaderAddress: string | null } {
     const g = this.group(groupId);
     return { leaderId: g.leader, leaderAddress: g.leader === NO_NODE ? null : this.addresses.get(g.leader) };

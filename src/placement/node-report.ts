@@ -38,6 +38,8 @@ export interface PlacementHost {
   learnNodeAddress(id: NodeId, client: string, peer: string): void;
   /** Destroys this node's replica of the group if it is stale (applied at most appliedMax); says what it did. */
   destroyStaleReplica?(groupId: number, appliedMax: number): string;
+  /** A report request came from `node`: only the meta leader's driver asks (NodeHost.noteMetaLeaderHint). */
+  noteMetaLeaderHint?(node: NodeId): void;
 }
 
 export interface ReportContext {
@@ -145,7 +147,10 @@ function checkActCaller(ctx: ReportContext, from: NodeId): void {
 export function placementHandler(ctx: ReportContext) {
   return async (from: NodeId, body: Buffer, timeoutMs: number): Promise<Buffer> => {
     const request = decodeRequest(body);
-    if (request.type === 'report') return encodeReport(buildReport(ctx));
+    if (request.type === 'report') {
+      ctx.host.noteMetaLeaderHint?.(from);
+      return encodeReport(buildReport(ctx));
+    }
     if (request.type === 'gc') {
       checkActCaller(ctx, from);
       return encodeGcAnswer(

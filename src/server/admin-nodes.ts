@@ -49,6 +49,7 @@ export type NodesHost = Pick<
   | 'moveReplica'
   | 'learnNodeAddress'
   | 'readBarrier'
+  | 'metaLeaderHint'
 > & { readonly addresses: Pick<NodeHost['addresses'], 'get' | 'peer'> };
 
 /**
@@ -152,7 +153,12 @@ export async function moveReplicaResponse(
 function notGroupLeader(host: NodesHost, self: NodeId, groupId: GroupId, leader: NodeId): TesseraError {
   if (leader === NO_NODE || leader === self)
     return new TesseraError('UNAVAILABLE', `group ${groupId} has no known leader on node ${self}; retry`);
-  const address = host.leaderOf(groupId).leaderAddress;
+  let address: string | null;
+  try {
+    address = host.leaderOf(groupId).leaderAddress;
+  } catch {
+    address = host.addresses.get(leader); // a group not hosted here (the meta group, on a node without it)
+  }
   return new TesseraError('NOT_LEADER', `node ${self} does not lead group ${groupId}; the leader is node ${leader}`, {
     leaderId: leader,
     groupId,
@@ -166,7 +172,8 @@ function metaLeadership(host: NodesHost, self: NodeId): { leads: boolean; leader
     const s = host.groupStatus(META_SHARD_ID as number as GroupId);
     return { leads: s.role === 'leader', leader: s.leader === self && s.role !== 'leader' ? NO_NODE : s.leader };
   } catch {
-    return { leads: false, leader: NO_NODE };
+    // No meta replica here: the node whose placement driver (it runs on the meta leader) polled this one.
+    return { leads: false, leader: host.metaLeaderHint() };
   }
 }
 
@@ -282,6 +289,12 @@ export function shardsToList(host: NodesHost, view: PlacementView | null): Local
       applied: 0,
     }));
   return [...hosted, ...others];
+}
+
+/** Null on the meta leader; elsewhere the NOT_LEADER (or UNAVAILABLE) that sends a caller there. */
+export function metaLeaderRedirect(host: NodesHost, self: NodeId): TesseraError | null {
+  const meta = metaLeadership(host, self);
+  return meta.leads ? null : notGroupLeader(host, self, META_SHARD_ID as number as GroupId, meta.leader);
 }
 
 /** The view, only while this node leads the meta shard (a stale leader's view is not served). */

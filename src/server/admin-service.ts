@@ -10,7 +10,7 @@ import { TesseraError, isNodeId } from '../base';
 import { isUnspecifiedHost, type NodeConfig } from '../config';
 import { WHOLE_KEYSPACE_GROUP, type MemberInfo, type NodeHost } from '../node';
 import { silentLogger, type Logger, type NodeMetrics } from '../obs';
-import { adminNodeHandlers, metaLeaderView, shardsToList, type ViewSource } from './admin-nodes';
+import { adminNodeHandlers, metaLeaderRedirect, metaLeaderView, shardsToList, type ViewSource } from './admin-nodes';
 import { adminBackupHandlers } from './admin-backup';
 import { adminShardHandlers } from './admin-shards';
 import { unary } from './unary';
@@ -144,10 +144,16 @@ export function adminServiceHandlers(
       return (await host().read(groupId, 'stale', (sm) => sm.digest())).value;
     }),
 
-    ...adminShardHandlers(host, config, metrics, () => {
-      const v = metaLeaderView(host(), config.id, view);
-      return v === null ? [] : shardsToList(host(), v);
-    }),
+    ...adminShardHandlers(
+      host,
+      config,
+      metrics,
+      () => {
+        const v = metaLeaderView(host(), config.id, view);
+        return v === null ? [] : shardsToList(host(), v);
+      },
+      () => metaLeaderRedirect(host(), config.id),
+    ),
     ...adminNodeHandlers(host, config, metrics, view, logger),
     ...adminBackupHandlers(host, config, metrics),
   };

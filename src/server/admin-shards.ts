@@ -1,6 +1,7 @@
 /**
  * Admin.ListShards and Admin.SplitShard (proto/admin.proto): the shards this node hosts (and, on the meta
- * leader, every other shard of the placement driver's view: admin-nodes.ts), and a manual split.
+ * leader, every other shard of the placement driver's view: admin-nodes.ts; a request with `cluster` is
+ * answered there only, others redirect), and a manual split.
  * Invariants: the split key arrives from the network and is checked like any KV key (1..keyBytesMax bytes)
  * before the host sees it; the stats of ListShards are read one shard at a time and stop with
  * DEADLINE_EXCEEDED once the request's budget is spent (a node with 1,000 shards does bounded work per call);
@@ -22,6 +23,9 @@ export type ShardHost = Pick<NodeHost, 'listShards' | 'shardStats' | 'splitShard
 
 /** Shards known here but not hosted (the placement driver's view on the meta leader; admin-nodes.ts). */
 export type OtherShards = () => LocalShardInfo[];
+
+/** For a request of the whole cluster's shards: null on the meta leader, else the redirect to throw. */
+export type ClusterListRedirect = () => TesseraError | null;
 
 /** proto ShardInfo from the node's view of a shard (an unbounded end as empty bytes). */
 export function shardInfoWire(s: LocalShardInfo, stats: ShardStats = { keys: 0, bytes: 0 }) {
@@ -88,10 +92,18 @@ export function adminShardHandlers(
   config: NodeConfig,
   metrics: NodeMetrics,
   others: OtherShards = () => [],
+  clusterRedirect: ClusterListRedirect = () => null,
 ): grpc.UntypedServiceImplementation {
   return {
-    listShards: unary('Admin.ListShards', metrics, config.requestTimeoutMs, (req: { withStats?: unknown }, t) =>
-      listShardsResponse(host(), config.id, req, t, others),
+    listShards: unary(
+      'Admin.ListShards',
+      metrics,
+      config.requestTimeoutMs,
+      async (req: { withStats?: unknown; cluster?: unknown }, t) => {
+        const redirect = req.cluster === true ? clusterRedirect() : null;
+        if (redirect !== null) throw redirect;
+        return listShardsResponse(host(), config.id, req, t, others);
+      },
     ),
     splitShard: unary('Admin.SplitShard', metrics, config.requestTimeoutMs, (req: { key?: unknown }, t) =>
       splitShardResponse(host(), config.limits, req, t),

@@ -39,7 +39,7 @@ describe('tessera shard list', () => {
         { id: 2, start: 'm', end: null, epoch: 2, replicas, leader: 3, keys: 7, bytes: 71 },
       ],
     });
-    for (const n of c.nodes) expect(n.listRequests).toEqual([{ withStats: true }]);
+    for (const n of c.nodes) expect(n.listRequests).toEqual([{ withStats: true, cluster: false }]);
   });
 
   it('prints a table; an endpoint that fails is named on stderr; none answering exits 3', async () => {

@@ -56,6 +56,9 @@ describe('Client.listShards', () => {
     c.node(1).stop();
     const shards = await cl.listShards({ timeoutMs: 3000 });
     expect(shards.length).toBeGreaterThan(0);
+    // The whole cluster's list: the node sends the call to the meta leader (admin-nodes.ts).
+    const asked = [2, 3, 4].flatMap((id) => c.node(id).calls.filter((x) => x.method === 'ListShards'));
+    expect(asked.map((x) => x.request.cluster)).toContain(true);
   });
 
   it('a node that predates ListShards: UNIMPLEMENTED is an error, not an empty list', async () => {

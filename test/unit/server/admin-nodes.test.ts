@@ -59,6 +59,12 @@ class FakeHost implements NodesHost {
     this.known.add(id);
   }
   moveError: unknown = null;
+  /** The meta leader as the last placement poll named it (a node without a meta replica uses it). */
+  metaHint = 0;
+  hostsMeta = true;
+  metaLeaderHint() {
+    return this.metaHint;
+  }
   /** Registry states as the meta replica holds them; a read barrier applies `pendingStates` first. */
   states = new Map([[5, 'removed']]);
   pendingStates = new Map<number, string>();
@@ -83,7 +89,7 @@ class FakeHost implements NodesHost {
     }));
   }
   groupStatus(groupId: number) {
-    if (groupId !== 2 && !this.shards.some((s) => s.id === groupId))
+    if ((groupId === 2 && !this.hostsMeta) || (groupId !== 2 && !this.shards.some((s) => s.id === groupId)))
       throw new TesseraError('WRONG_SHARD', `group ${groupId} is not hosted`, { epoch: 0 });
     const members = groupId === 2 ? this.metaMembers.map((m) => member(m)) : [member(1), member(2), member(3)];
     return {
@@ -101,6 +107,7 @@ class FakeHost implements NodesHost {
     };
   }
   leaderOf(groupId: number) {
+    if (groupId === 2 && !this.hostsMeta) throw new TesseraError('WRONG_SHARD', 'group 2 is not hosted', { epoch: 0 });
     const leaderId = this.leaderOfGroup.get(groupId) ?? 0;
     return { leaderId, leaderAddress: leaderId === 0 ? null : `127.0.0.1:700${leaderId}` };
   }
@@ -334,5 +341,20 @@ describe('Admin.ListNodes and Admin.ListShards with a placement view', () => {
     expect(host.barriers).toBe(0);
     const shards = (await call(host, 'listShards', { withStats: false }, view)) as { value: any };
     expect(shards.value.shards.map((s: any) => s.id)).toEqual([1, 4]);
+    // Asked for the whole cluster's shards: sent to the meta leader.
+    const cluster = failed(await call(host, 'listShards', { withStats: false, cluster: true }, view));
+    expect(cluster.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(cluster.trailers).toMatchObject({ 'tessera-leader-id': '3', 'tessera-group': '2' });
+    // A node without a meta replica: the node whose driver polled it last (none: UNAVAILABLE, retry).
+    host.hostsMeta = false;
+    expect(failed(await call(host, 'listNodes', {}, view)).code).toBe(grpc.status.UNAVAILABLE);
+    host.metaHint = 1;
+    const viaHint = failed(await call(host, 'listShards', { withStats: false, cluster: true }, view));
+    expect(viaHint.trailers).toMatchObject({ 'tessera-leader-id': '1', 'tessera-group': '2' });
+    expect(viaHint.trailers['tessera-leader-address']).toBe('127.0.0.1:7001');
+    host.hostsMeta = true;
+    host.leads.add(2);
+    const all = (await call(host, 'listShards', { withStats: false, cluster: true }, view)) as { value: any };
+    expect(all.value.shards.map((s: any) => s.id)).toEqual([1, 4, 9]);
   });
 });

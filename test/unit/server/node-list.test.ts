@@ -33,16 +33,17 @@ async function nodeList(): Promise<{
 
 describe('tessera node list', () => {
   it('lists every bootstrap node, up, with its replicas and leaderships, which follow a split', async () => {
+    // Replicas and leaderships count every group: the first data shard and the meta shard.
     const before = await nodeList();
     expect(before.nodes.map((n) => [n.id, n.address, n.state, n.replicas])).toEqual(
-      [...cluster.ports].map(([id, port]) => [id, `127.0.0.1:${port}`, 'up', 1]),
+      [...cluster.ports].map(([id, port]) => [id, `127.0.0.1:${port}`, 'up', 2]),
     );
-    expect(before.nodes.reduce((s, n) => s + n.leaders, 0)).toBeLessThanOrEqual(1);
+    expect(before.nodes.reduce((s, n) => s + n.leaders, 0)).toBeLessThanOrEqual(2);
     const split = await cli(['shard', 'split', 'm']);
     expect(split.code).toBe(0);
     const deadline = Date.now() + 10_000;
     let after = await nodeList();
-    while (after.nodes.some((n) => n.replicas !== 2) || after.nodes.reduce((s, n) => s + n.leaders, 0) !== 2) {
+    while (after.nodes.some((n) => n.replicas !== 3) || after.nodes.reduce((s, n) => s + n.leaders, 0) !== 3) {
       if (Date.now() > deadline) throw new Error(`node list after the split: ${JSON.stringify(after)}`);
       await new Promise((res) => setTimeout(res, 100));
       after = await nodeList();
