@@ -121,9 +121,11 @@ export function guardService(
 ): grpc.UntypedServiceImplementation {
   const out: grpc.UntypedServiceImplementation = {};
   for (const [name, attrs] of Object.entries(definition)) {
-    const key = attrs.originalName !== undefined && impl[attrs.originalName] !== undefined ? attrs.originalName : name;
-    const handler = impl[key] as unknown as AnyHandler | undefined;
-    if (handler === undefined) continue;
+    // As grpc-js's addService looks handlers up: by the method name, then by its original (camelCase) name.
+    const key = impl[name] === undefined && attrs.originalName !== undefined ? attrs.originalName : name;
+    const found = impl[key] as unknown as AnyHandler | undefined;
+    if (found === undefined) continue;
+    const handler: AnyHandler = (...args) => found.apply(impl, args);
     out[key] = guardOne(auth, `${service}.${name}`, attrs, handler) as unknown as grpc.UntypedHandleCall;
   }
   return out;
