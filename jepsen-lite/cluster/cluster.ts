@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { ClusterNetwork } from '../net/cluster-network';
 import { host, httpPort, type PortPlan } from '../net/ports';
-import { NodeProcess, type UnexpectedExit } from './node-process';
+import { NodeProcess, type StopOutcome, type UnexpectedExit } from './node-process';
 import { AdminClient, type GroupInfo, type NodeStatus } from './admin-client';
 import type { ReplicaDigest } from '../checker/divergence';
 import { Client } from '../../src/client';
@@ -230,6 +230,11 @@ export class Cluster {
 
   async kill(ids: readonly number[]): Promise<void> {
     await Promise.all(ids.map((id) => this.node(id).kill()));
+  }
+
+  /** Graceful stop (the restart nemesis): SIGTERM, SIGKILL after graceMs; resolves with how it exited. */
+  terminate(id: number, graceMs: number): Promise<StopOutcome> {
+    return this.node(id).terminate(graceMs);
   }
 
   restart(ids: readonly number[]): void {

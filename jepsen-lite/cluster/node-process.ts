@@ -22,6 +22,14 @@ export interface NodeProcessSpec {
   cwd: string;
 }
 
+/** How a stop() ended: the exit code or signal, and whether it took the SIGKILL after the grace time. */
+export interface StopOutcome {
+  wasRunning: boolean;
+  code: number | null;
+  signal: string | null;
+  forced: boolean;
+}
+
 export interface UnexpectedExit {
   id: number;
   code: number | null;
@@ -129,19 +137,27 @@ export class NodeProcess {
 
   /** SIGTERM, then SIGKILL after graceMs. */
   async stop(graceMs = 5000): Promise<void> {
+    await this.terminate(graceMs);
+  }
+
+  /** SIGTERM, then SIGKILL after graceMs; resolves with how the process exited. */
+  async terminate(graceMs: number): Promise<StopOutcome> {
     const child = this.child;
-    if (!child) return;
+    if (!child) return { wasRunning: false, code: null, signal: null, forced: false };
     this.expectingExit = true;
     this.resume();
     this.note('SIGTERM');
     child.kill('SIGTERM');
+    let forced = false;
     const timer = setTimeout(() => {
       if (this.child === child) {
+        forced = true;
         this.note('still running after SIGTERM: kill -9');
         child.kill('SIGKILL');
       }
     }, graceMs);
     await this.exitPromise;
     clearTimeout(timer);
+    return { wasRunning: true, code: child.exitCode, signal: child.signalCode, forced };
   }
 }

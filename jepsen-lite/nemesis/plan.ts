@@ -24,6 +24,7 @@ export const nemesisKinds = [
   'catchup',
   'split',
   'move',
+  'restart',
 ] as const;
 /** Nemeses that `all` does not include: `hostile` (forged peer messages and client abuse, hostile/) and
  * `overload` (resource abuse at the leader, overload/) run their own attack schedules beside this plan and
@@ -47,7 +48,10 @@ export type FaultSpec =
   | { kind: 'split'; key: string }
   /** A replica move of a random data shard to a live node holding none (a leader move when every live node
    * holds one), or, `prefer: 'leader'`, a leader move (move.ts). */
-  | { kind: 'move'; prefer: MovePreference };
+  | { kind: 'move'; prefer: MovePreference }
+  /** Graceful restarts (restart.ts): SIGTERM, exit 0, start again, caught up; every member in turn when
+   * rolling, else one. */
+  | { kind: 'restart'; rolling: boolean };
 
 export interface PlannedFault {
   startMs: number;
@@ -110,6 +114,8 @@ function faultFor(kind: PlannedKind, rng: Random, opts: PlanOptions): FaultSpec 
       return { kind, key: (opts.splitKey ?? defaultSplitKeyPicker)(rng) };
     case 'move':
       return { kind, prefer: rng.chance(0.25) ? 'leader' : 'replica' };
+    case 'restart':
+      return { kind, rolling: rng.chance(0.5) };
   }
 }
 
@@ -151,5 +157,7 @@ export function describeFault(f: FaultSpec): string {
       return `split at ${f.key}`;
     case 'move':
       return f.prefer === 'leader' ? "move a shard's leader" : "move a shard's replica";
+    case 'restart':
+      return f.rolling ? 'rolling restart of every node (SIGTERM)' : 'graceful restart of one node (SIGTERM)';
   }
 }

@@ -9,8 +9,9 @@
  * Admin.TransferLeader through the shard's leader; one that got no answer in time is an instant event marked
  * indeterminate (it may have happened), a refused one an error.
  *
- * The catchup nemesis and the membership nemesis's away variant are whole choreographies (catchup.ts,
- * membership-away.ts) that run inside begin() and may outlast their planned end (bounded: about 90 s).
+ * The catchup nemesis, the membership nemesis's away variant and the restart nemesis are whole choreographies
+ * (catchup.ts, membership-away.ts, restart.ts) that run inside begin() and may outlast their planned end
+ * (bounded: about 90 s for the first two, (SIGTERM grace + rejoin) per node for a rolling restart).
  *
  * Invariants: every begun fault is undone before run() resolves, except removed members when no leader
  * could re-add them (left in `cluster.removed` for the final recovery).
@@ -27,8 +28,9 @@ import { runCatchup } from './catchup';
 import { runMembershipAway } from './membership-away';
 import { describeSplit, splitAt } from './split';
 import { describeMove, moveStep, type MoveCluster } from './move';
+import { runRestart, type RestartCluster } from './restart';
 
-export interface NemesisCluster extends AwayCluster, MoveCluster {
+export interface NemesisCluster extends AwayCluster, MoveCluster, RestartCluster {
   network: { apply(f: NetworkFaults): void; heal(): void; nodeAddress(id: number): string };
   pause(ids: readonly number[]): void;
   resume(ids: readonly number[]): void;
@@ -158,6 +160,8 @@ export class NemesisRunner {
       }
       case 'catchup':
         return runCatchup(this.awayContext(), fault.victim);
+      case 'restart':
+        return runRestart({ ...this.awayContext(), cluster: c }, fault.rolling);
       case 'split':
       case 'move':
         await this.shardStep(fault);

@@ -66,10 +66,11 @@ export const RUN_USAGE = `usage: npm run jepsen -- [options]
        npm run jepsen -- check FILE [--initial JSON]
 
   --workload register|set|bank     default register
-  --nemesis LIST                   kill,pause,partition,slow,transfer,membership,catchup,split,move | all | none
+  --nemesis LIST                   kill,pause,partition,slow,transfer,membership,catchup,split,move,restart | all | none
                                    (split: Admin.SplitShard at a seeded key of the workload; move: a data
                                    shard's replica moved to a live node holding none, or its leadership
-                                   moved to another replica), and hostile
+                                   moved to another replica; restart: graceful SIGTERM restarts, one
+                                   node or every node in turn), and hostile
                                    (forged peer messages, malformed input, session and admin abuse;
                                    not part of all), and overload (non-reading clients, scan storms,
                                    /metrics floods, pipelined puts, idle connections at the leader;

@@ -45,7 +45,7 @@ describe('nemesis plan', () => {
 
   it('parses nemesis lists and rejects unknown names', () => {
     expect(parseNemesisList('kill, partition')).toEqual(['kill', 'partition']);
-    expect(parseNemesisList('all')).toHaveLength(9);
+    expect(parseNemesisList('all')).toHaveLength(10);
     expect(parseNemesisList('none')).toEqual([]);
     expect(() => parseNemesisList('clock')).toThrow(/unknown nemesis 'clock'/);
   });
@@ -158,7 +158,7 @@ describe('options', () => {
       clients: 4,
       ratePerSec: 20,
     });
-    expect(o.nemesis).toHaveLength(9);
+    expect(o.nemesis).toHaveLength(10);
     expect(o.nodeArgs).toEqual(['--unsafe-stale-reads', '--election-ms', '500']);
     expect(splitArgs(`a "b c" 'd'`)).toEqual(['a', 'b c', 'd']);
   });

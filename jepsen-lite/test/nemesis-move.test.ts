@@ -268,6 +268,6 @@ describe('--shards option', () => {
     for (const bad of ['0', '65', 'x', '2.5']) expect(() => parseRunArgs(['--shards', bad])).toThrow(UsageError);
     expect(() => parseRunArgs(['--shards'])).toThrow(/--shards needs a value/);
     expect(RUN_USAGE).toMatch(/--shards N/);
-    expect(RUN_USAGE).toMatch(/split,move \| all/);
+    expect(RUN_USAGE).toMatch(/split,move,restart \| all/);
   });
 });
