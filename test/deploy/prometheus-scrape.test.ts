@@ -100,10 +100,15 @@ async function eventually<T>(what: string, get: () => Promise<T>, check: (v: T) 
   throw new Error(`${what} not seen within ${WAIT_MS} ms; last: ${JSON.stringify(last)}\n${prometheusOutput}`);
 }
 
+/** Writes (and a few reads) until the tests end; a call that fails (a slow, loaded machine) is skipped. */
 async function writeLoad(client: Client): Promise<void> {
   for (let i = 0; writing && i < 10_000; i++) {
-    await client.put(`scrape/${i % 100}`, `v${i}`);
-    if (i % 10 === 0) await client.get(`scrape/${i % 100}`);
+    try {
+      await client.put(`scrape/${i % 100}`, `v${i}`);
+      if (i % 10 === 0) await client.get(`scrape/${i % 100}`);
+    } catch {
+      // The checks below need some writes, not every one.
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -117,7 +122,9 @@ beforeAll(async () => {
   await writeFile(join(dir, 'prometheus.yml'), testConfig(targets));
   await startPrometheus(join(dir, 'prometheus.yml'));
   const client = new Client({ endpoints: cluster.endpoints() });
-  writer = writeLoad(client).finally(() => client.close());
+  writer = writeLoad(client)
+    .finally(() => client.close())
+    .catch(() => undefined);
 }, 30_000);
 
 afterAll(async () => {
