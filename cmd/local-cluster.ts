@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Client } from '../src/client';
 import { summarize } from './cli/status-summary';
+import { leaderLine } from './leader-line';
 
 const NODES = [1, 2, 3];
 const host = '127.0.0.1';
@@ -167,11 +168,8 @@ class LocalCluster {
     const g = summarize(statuses).groups[0];
     if (g === undefined || g.leader === this.lastLeader) return;
     this.lastLeader = g.leader;
-    if (g.leader === 0) {
-      process.stdout.write(`*** no leader (term ${g.term})\n`);
-      return;
-    }
-    process.stdout.write(`*** leader elected: node ${g.leader} (${host}:${grpcPort(g.leader)}), term ${g.term}\n`);
+    process.stdout.write(leaderLine(g, this.announced, (id) => `${host}:${grpcPort(id)}`) + '\n');
+    if (g.leader === 0) return;
     if (!this.announced) {
       this.announced = true;
       process.stdout.write(banner(this.endpoints));
