@@ -209,6 +209,7 @@ function banner(endpoints: string[]): string {
       '',
       'Tessera is running.',
       `  endpoints (gRPC):  ${endpoints.join(',')}`,
+      `  dashboard:         ${NODES.map((id) => `http://${host}:${httpPort(id)}/`).join('  ')}`,
       `  metrics, health:   ${NODES.map((id) => `http://${host}:${httpPort(id)}/metrics`).join('  ')}`,
       '  try:',
       '    node dist/cmd/tessera.js put hello world',
