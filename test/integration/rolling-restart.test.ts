@@ -53,6 +53,13 @@ function writeLoad(client: Client) {
     failures,
     /** Acknowledged writes per second in [from, to). */
     rate: (from: number, to: number) => (ackTimes.filter((t) => t >= from && t < to).length * 1000) / (to - from),
+    /** The fewest writes acknowledged in any whole second of [from, to). */
+    worstSecond: (from: number, to: number) => {
+      let worst = Infinity;
+      for (let t = from; t + 1000 <= to; t += 1000)
+        worst = Math.min(worst, ackTimes.filter((a) => a >= t && a < t + 1000).length);
+      return worst === Infinity ? 0 : worst;
+    },
     stop: async () => {
       stopped = true;
       await done;
@@ -91,7 +98,8 @@ describe('rolling restart under load', () => {
     const during = load.rate(t1, t2);
     console.log(
       `rolling restart: ${load.acked.size} writes acknowledged; throughput before ${before.toFixed(0)} ops/s, ` +
-        `during restarts ${during.toFixed(0)} ops/s (${((during / Math.max(1, before)) * 100).toFixed(0)}%), ` +
+        `during restarts ${during.toFixed(0)} ops/s (${((during / Math.max(1, before)) * 100).toFixed(0)}%, ` +
+        `worst second ${load.worstSecond(t1, t2)} ops), ` +
         `${WORKERS} workers; per node (SIGTERM to exit, to caught up): ` +
         restarts.map((r) => `${r.id}: ${r.downMs}/${r.totalMs} ms`).join(', '),
     );
