@@ -22,7 +22,7 @@ export const backupHelp = `Backup and restore:
                                     seed node N of a NEW cluster from FILE (run on every node with the same
                                     FILE and --peers; DIR must be empty), then start the nodes with
                                     tessera start --id N --peers ... --data-dir DIR [--cluster-token T];
-                                    every key goes to one shard, which auto-split (or shard split) divides`;
+                                    the new cluster has the backup's shards (same ranges), a new cluster id`;
 
 const BACKUP_USAGE = 'tessera backup --out FILE [--chunk-bytes N] [--timeout-ms N] | tessera backup verify FILE';
 const RESTORE_USAGE = 'tessera restore FILE --id N --peers ID=HOST:PORT,... --data-dir DIR [--cluster-token T]';
@@ -159,7 +159,6 @@ export async function restoreCommand(argv: string[], io: Io): Promise<number> {
       dataDir,
       clusterToken: typeof token === 'string' && token !== '' ? token : null,
     });
-    const splits = r.shards.slice(1).map((s) => printable(s.start));
     io.out(
       p.global.json
         ? json({
@@ -169,11 +168,16 @@ export async function restoreCommand(argv: string[], io: Io): Promise<number> {
             sourceClusterId: r.sourceClusterId,
             keys: r.keys,
             index: r.index,
-            splitKeys: splits,
+            shards: r.shards.map((s) => ({
+              id: s.id,
+              start: s.start.toString('hex'),
+              end: s.end === null ? null : s.end.toString('hex'),
+              epoch: s.epoch,
+            })),
           })
         : [
             `restored ${r.keys} keys from ${file} into ${dataDir} for node ${nodeId} of new cluster ${r.clusterId.slice(0, 8)}... (backup of cluster ${r.sourceClusterId.slice(0, 8) || '?'}...)`,
-            `all keys are in one shard; the backup had ${r.shards.length}${splits.length > 0 ? ` (to split at the same keys: tessera shard split KEY for ${splits.join(', ')})` : ''}`,
+            `${r.shards.length} shards as in the backup: ${r.shards.map((s) => `${s.id} [${printable(s.start)}, ${printable(s.end)})`).join(', ')}`,
             `start: tessera start --id ${nodeId} --peers ${peersText} --data-dir ${dataDir}${typeof token === 'string' && token !== '' ? ' --cluster-token ...' : ''}`,
           ].join('\n'),
     );

