@@ -8,7 +8,8 @@
  *   pickLeaderTarget: the most caught-up voter heard from within the election timeout (ties: lowest id).
  *   A group whose leadership comes back (an election it won, a balancing move) is moved again next round.
  *   Always settles by the deadline (every transfer wait is bounded by what is left of it) and never throws:
- *   the result says what is left.
+ *   the result says what is left. It returns early when no group it leads has a live voter to take over
+ *   (a single-node cluster, or every other voter down): nothing would change by waiting.
  * - refusesLeadership(messages) is the inbound filter a draining node puts on its transport (see
  *   server/tessera-node.ts): it drops TimeoutNow, so a leader's transfer to this node (the placement driver's
  *   leader balancing runs on the meta leader and may pick a drained node) never makes it campaign. The
@@ -106,11 +107,13 @@ export async function drainLeaders(host: LeaderDrainHost, options: LeaderDrainOp
       return t !== undefined && at - t <= options.electionMs;
     };
     const queue = [...led];
+    let anyTarget = false;
     const worker = async (): Promise<void> => {
       for (let g = queue.shift(); g !== undefined; g = queue.shift()) {
         const left = deadline - now();
         if (left <= 0) return;
         const outcome = await moveOne(host, g, isLive, Math.min(left, options.electionMs * 2));
+        if (outcome !== NO_TARGET) anyTarget = true;
         if (outcome === null) {
           moved++;
           failures.delete(g);
@@ -118,6 +121,8 @@ export async function drainLeaders(host: LeaderDrainHost, options: LeaderDrainOp
       }
     };
     await Promise.all(Array.from({ length: Math.min(DRAIN_CONCURRENCY, queue.length) }, worker));
+    // No group it leads has a live voter to take over (a single-node cluster, the others down): waiting is useless.
+    if (!anyTarget) break;
     const pause = Math.min(ROUND_PAUSE_MS, deadline - now());
     if (pause > 0) await new Promise((r) => setTimeout(r, pause));
   }
@@ -132,12 +137,14 @@ export async function drainLeaders(host: LeaderDrainHost, options: LeaderDrainOp
         elapsedMs: result.elapsedMs,
         reasons: [...failures].slice(0, 8).map(([g, why]) => `${g}: ${why}`),
       },
-      `leader drain: still leading ${remaining.length} group(s) after ${options.budgetMs} ms; their followers elect a new leader after this node stops`,
+      `leader drain: still leading ${remaining.length} group(s) after ${result.elapsedMs} ms (budget ${options.budgetMs} ms); their followers elect a new leader after this node stops`,
     );
   return result;
 }
 
-/** One transfer; null when it completed, else why not. */
+const NO_TARGET = 'no live voter to hand leadership to';
+
+/** One transfer; null when it completed, else why not (NO_TARGET: nobody to hand it to). */
 async function moveOne(
   host: LeaderDrainHost,
   groupId: GroupId,
@@ -152,7 +159,7 @@ async function moveOne(
   }
   if (status.role !== 'leader') return null;
   const to = pickLeaderTarget(status.members, host.nodeId, isLive);
-  if (to === null) return 'no live voter to hand leadership to';
+  if (to === null) return NO_TARGET;
   try {
     await host.transferLeader(groupId, to, timeoutMs);
     return null;

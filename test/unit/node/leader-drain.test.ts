@@ -98,6 +98,15 @@ describe('drainLeaders', () => {
     expect(host.leading.size).toBe(0);
   });
 
+  it('returns at once when no group it leads has a live voter to take over', async () => {
+    const host = new FakeHost([2]);
+    host.peersHeardMs = () => new Map();
+    const r = await drainLeaders(host, { ...opts, budgetMs: 60_000 });
+    expect(r).toMatchObject({ ok: false, moved: 0, remaining: [2] });
+    expect(r.elapsedMs).toBeLessThan(30_000);
+    expect(host.transfers).toEqual([]);
+  });
+
   it('ends by its budget, without throwing, naming what it still leads', async () => {
     const host = new FakeHost([2, 4]);
     host.accepts = new Set();
