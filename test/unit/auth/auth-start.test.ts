@@ -38,6 +38,7 @@ function start(args: string[]): Promise<{ code: number | null; stderr: string }>
 }
 
 describe('tessera start --auth-file', () => {
+  // (A missing or unreadable file is the same CONFIG error: auth-file.test.ts.)
   it('exits 2 naming the file and the field when the auth file is invalid, and writes nothing', async () => {
     const bad = join(dir, 'bad-auth.json');
     await writeFile(bad, JSON.stringify({ ...newAuthFile(), users: { eve: { role: 'superuser' } } }));
@@ -57,9 +58,6 @@ describe('tessera start --auth-file', () => {
     expect(out.code).toBe(2);
     expect(out.stderr).toContain(`auth file ${bad} users.eve.role: must be read, readwrite or admin`);
     await expect(readdir(dataDir)).rejects.toThrow(/ENOENT/);
-    const missing = await start([...args, '--auth-file', join(dir, 'none.json')]);
-    expect(missing.code).toBe(2);
-    expect(missing.stderr).toMatch(/none\.json: cannot read it/);
   }, 40_000);
 
   it('without --auth-file, Auth.Login answers FAILED_PRECONDITION and calls need no token', async () => {
