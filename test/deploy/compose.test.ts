@@ -142,20 +142,32 @@ describe('docker-compose.yml: the nodes', () => {
     expect(dockerfile).toContain(`VOLUME ["${c.dataDir}"]`);
   });
 
-  it('builds the image the way package.json builds (every compiled folder and workspace is copied)', () => {
-    const dockerfile = repoText('Dockerfile');
-    const build = dockerfile.split(/^FROM /m)[1] ?? '';
-    expect(build).toMatch(/npm run build/);
+  it('builds the image the way package.json builds (compiled folders, build scripts, workspaces)', () => {
+    const stages = repoText('Dockerfile')
+      .split(/^FROM /m)
+      .slice(1);
+    expect(stages).toHaveLength(2);
+    const [build, runtime] = stages.map((stage) =>
+      [...stage.matchAll(/^COPY\s+(?:--from=\S+\s+)?(.+)\s+\S+$/gm)].flatMap((m) =>
+        (m[1] as string).split(/\s+/).map((src) => src.replace(/^\/app\//, '').replace(/\/$/, '')),
+      ),
+    ) as [string[], string[]];
+    const covers = (sources: string[], path: string) => sources.some((s) => path === s || path.startsWith(s + '/'));
+    expect(stages[0]).toMatch(/npm run build/);
     const tsBuild = JSON.parse(repoText('tsconfig.build.json')) as { include: string[] };
     const pkg = JSON.parse(repoText('package.json')) as { workspaces?: string[]; scripts: Record<string, string> };
-    const copied = [...build.matchAll(/^COPY\s+(\S+)\s/gm)].map((m) => (m[1] as string).replace(/\/$/, ''));
-    for (const dir of [...tsBuild.include, ...(pkg.workspaces ?? []).map((w) => w.split('/')[0] as string)])
-      expect(copied, `Dockerfile build stage copies ${dir}`).toContain(dir);
-    for (const m of pkg.scripts.build?.matchAll(/\b(scripts\/[\w./-]+)/g) ?? [])
-      expect(
-        copied.some((c) => (m[1] as string).startsWith(c + '/') || c === m[1]),
-        `${m[1]} copied`,
-      ).toBe(true);
+    const needed = [...tsBuild.include, 'package.json', 'package-lock.json'];
+    for (const m of pkg.scripts.build?.matchAll(/\b(scripts\/[\w./-]+)/g) ?? []) needed.push(m[1] as string);
+    for (const w of pkg.workspaces ?? []) {
+      needed.push(`${w}/package.json`);
+      if (existsSync(join(ROOT, w, 'tsconfig.json'))) needed.push(`${w}/tsconfig.json`);
+      // The runtime installs the workspace (a link in node_modules) and needs what the build made of it.
+      const main = String((JSON.parse(repoText(`${w}/package.json`)) as { main?: string }).main ?? '');
+      for (const path of [`${w}/package.json`, join(w, main)])
+        expect(covers(runtime, path), `runtime: ${path}`).toBe(true);
+    }
+    for (const path of needed) expect(covers(build, path), `build stage copies ${path}`).toBe(true);
+    expect(covers(runtime, 'dist/cmd/tessera.js') && covers(runtime, 'proto/kv.proto')).toBe(true);
   });
 });
 
@@ -213,5 +225,26 @@ describe('docker-compose.yml: Prometheus and Grafana', () => {
     expect(asArray(service('grafana').ports, 'ports').map(portMapping)).toEqual([
       { host: '127.0.0.1:3000', container: 3000 },
     ]);
+  });
+});
+
+describe('deploy/grafana/dashboards/tessera.json', () => {
+  it('lays out its panels on the 24-column grid without overlaps, with unique ids and query refIds', () => {
+    const panels = asArray(loadDashboard().panels, 'panels').map((p) => asRecord(p, 'panel'));
+    expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
+    const cells = new Set<string>();
+    for (const p of panels) {
+      const g = asRecord(p.gridPos, `panel ${String(p.title)} gridPos`) as Record<string, number>;
+      expect(g.x + g.w, String(p.title)).toBeLessThanOrEqual(24);
+      for (let x = g.x; x < g.x + g.w; x++)
+        for (let y = g.y; y < g.y + g.h; y++) {
+          expect(cells.has(`${x},${y}`), `${String(p.title)} overlaps at ${x},${y}`).toBe(false);
+          cells.add(`${x},${y}`);
+        }
+      if (p.type === 'row') continue;
+      const refIds = asArray(p.targets, 'targets').map((t) => asRecord(t, 'target').refId);
+      expect(refIds.length).toBeGreaterThan(0);
+      expect(new Set(refIds).size, String(p.title)).toBe(refIds.length);
+    }
   });
 });
