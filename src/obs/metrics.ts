@@ -67,6 +67,10 @@ export interface NodeMetrics {
   inflightOps: Gauge;
   /** Requests refused because a budget was full, by reason (bytes, ops, scan). */
   overloadRefused: Counter<'reason'>;
+  /** Client calls refused by access control (server/auth-guard.ts), by code (UNAUTHENTICATED, PERMISSION_DENIED). */
+  authRefused: Counter<'code'>;
+  /** Auth.Login answers, by result (ok, refused: wrong user or password, busy: too many logins at once). */
+  logins: Counter<'result'>;
   /** Streams whose request side was paused because their responses were not drained. */
   streamPauses: Counter;
   /** Times the /metrics text was rendered (scrapes within one cache interval share a render). */
@@ -331,6 +335,18 @@ function overloadMetrics(r: Registry[]) {
       name: 'tessera_overload_refused_total',
       help: 'Requests refused with RESOURCE_EXHAUSTED because a node budget was full, by reason',
       labelNames: ['reason'],
+      registers: r,
+    }),
+    authRefused: new Counter({
+      name: 'tessera_auth_refused_total',
+      help: 'Client calls refused by access control (--auth-file), by code (UNAUTHENTICATED, PERMISSION_DENIED)',
+      labelNames: ['code'],
+      registers: r,
+    }),
+    logins: new Counter({
+      name: 'tessera_logins_total',
+      help: 'Auth.Login answers, by result (ok, refused: wrong user or password, busy: too many logins at once)',
+      labelNames: ['result'],
       registers: r,
     }),
     streamPauses: new Counter({

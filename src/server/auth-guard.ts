@@ -65,21 +65,31 @@ function admit(auth: Authenticator, method: string, metadata: grpc.Metadata, req
   return principal;
 }
 
-function statusOf(e: unknown): grpc.StatusObject {
+/** Counts each refusal by its code (tessera_auth_refused_total). */
+export type RefusalCounter = (code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED') => void;
+
+function statusOf(e: unknown, refused: RefusalCounter): grpc.StatusObject {
   const s = toGrpcStatus(e);
+  refused(s.code === grpc.status.PERMISSION_DENIED ? 'PERMISSION_DENIED' : 'UNAUTHENTICATED');
   return { code: s.code, details: s.details, metadata: s.metadata };
 }
 
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> & grpc.ServerWritableStream<unknown, unknown>;
 type AnyHandler = (...args: unknown[]) => void;
 
-function guardOne(auth: Authenticator, method: string, attrs: grpc.MethodDefinition<unknown, unknown>, h: AnyHandler) {
+function guardOne(
+  auth: Authenticator,
+  method: string,
+  attrs: grpc.MethodDefinition<unknown, unknown>,
+  h: AnyHandler,
+  refused: RefusalCounter,
+) {
   if (!attrs.requestStream && !attrs.responseStream) {
     return (call: AnyCall, callback: grpc.sendUnaryData<unknown>) => {
       try {
         admit(auth, method, call.metadata, call.request);
       } catch (e) {
-        callback(statusOf(e));
+        callback(statusOf(e, refused));
         return;
       }
       h(call, callback);
@@ -90,7 +100,7 @@ function guardOne(auth: Authenticator, method: string, attrs: grpc.MethodDefinit
       try {
         admit(auth, method, call.metadata, call.request);
       } catch (e) {
-        call.emit('error', statusOf(e));
+        call.emit('error', statusOf(e, refused));
         return;
       }
       h(call);
@@ -102,7 +112,7 @@ function guardOne(auth: Authenticator, method: string, attrs: grpc.MethodDefinit
       const token = bearerTokenOf(call.metadata) as string;
       streams.set(call, { token, principal, expiresAtMs: auth.expiryOf(token), auth, checkedAtMs: Date.now() });
     } catch (e) {
-      call.emit('error', statusOf(e));
+      call.emit('error', statusOf(e, refused));
       return;
     }
     h(call);
@@ -118,6 +128,7 @@ export function guardService(
   definition: grpc.ServiceDefinition,
   impl: grpc.UntypedServiceImplementation,
   auth: Authenticator,
+  refused: RefusalCounter = () => undefined,
 ): grpc.UntypedServiceImplementation {
   const out: grpc.UntypedServiceImplementation = {};
   for (const [name, attrs] of Object.entries(definition)) {
@@ -126,7 +137,7 @@ export function guardService(
     const found = impl[key] as unknown as AnyHandler | undefined;
     if (found === undefined) continue;
     const handler: AnyHandler = (...args) => found.apply(impl, args);
-    out[key] = guardOne(auth, `${service}.${name}`, attrs, handler) as unknown as grpc.UntypedHandleCall;
+    out[key] = guardOne(auth, `${service}.${name}`, attrs, handler, refused) as unknown as grpc.UntypedHandleCall;
   }
   return out;
 }

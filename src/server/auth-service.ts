@@ -4,7 +4,7 @@
  * Login itself needs no token. On a node without --auth-file it answers FAILED_PRECONDITION.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { TesseraError } from '../base';
+import { TesseraError, isTesseraError } from '../base';
 import type { Authenticator } from '../auth';
 import type { NodeMetrics } from '../obs';
 import { unary } from './unary';
@@ -28,7 +28,14 @@ export function authServiceHandlers(
           { failedPrecondition: true },
         );
       }
-      return auth.login(req.user, req.password);
+      try {
+        const out = await auth.login(req.user, req.password);
+        metrics.logins.inc({ result: 'ok' });
+        return out;
+      } catch (e) {
+        metrics.logins.inc({ result: isTesseraError(e) && e.code === 'RESOURCE_EXHAUSTED' ? 'busy' : 'refused' });
+        throw e;
+      }
     }),
   };
 }

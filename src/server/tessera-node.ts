@@ -205,7 +205,7 @@ function addPublicServices(
   const auth = p.auth;
   // With an auth file, every method of the public services checks the caller's token first (auth-guard.ts).
   const guarded = (name: string, def: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation) =>
-    auth === null ? impl : guardService(name, def, impl, auth);
+    auth === null ? impl : guardService(name, def, impl, auth, (code) => p.metrics.authRefused.inc({ code }));
   const kv = kvServiceHandlers(p.current, p.config, p.metrics, p.pipelines, undefined, p.admission);
   server.addService(services.KV, guarded('KV', services.KV, kv));
   const logger = p.logger.child({ component: 'admin' });

@@ -255,6 +255,21 @@ describe('a secured cluster', () => {
     }
   });
 
+  it('counts refusals by code and logins by result (tessera_auth_refused_total, tessera_logins_total)', async () => {
+    const text = async (name: string) =>
+      (await Promise.all([...c.nodes.values()].map((n) => n.metrics.registry.getSingleMetricAsString(name)))).join(
+        '\n',
+      );
+    const sum = (t: string, labels: string) =>
+      [...t.matchAll(new RegExp(`\\{${labels}\\} (\\d+)`, 'g'))].reduce((a, m) => a + Number(m[1]), 0);
+    const refused = await text('tessera_auth_refused_total');
+    expect(sum(refused, 'code="UNAUTHENTICATED"')).toBeGreaterThanOrEqual(5 * ALL.length);
+    expect(sum(refused, 'code="PERMISSION_DENIED"')).toBeGreaterThan(0);
+    const logins = await text('tessera_logins_total');
+    expect(sum(logins, 'result="ok"')).toBeGreaterThanOrEqual(Object.keys(USERS).length);
+    expect(sum(logins, 'result="refused"')).toBeGreaterThanOrEqual(2);
+  });
+
   it('picks up a user added to the file while the nodes run', async () => {
     file.users.late = { role: 'read', prefixes: [], password: await hashPassword('pw-late', FAST) };
     writeAuthFile(authPath, file);
