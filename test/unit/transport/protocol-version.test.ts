@@ -246,6 +246,30 @@ describe('peer protocol versions on the wire', () => {
     expect(await rejections(b.metrics)).toEqual({});
   });
 
+  it('a node whose peer refuses it logs that once a minute at most, and keeps retrying', async () => {
+    let calls = 0;
+    const server = new grpc.Server(serverOptions);
+    server.addService(loadRaftProto().service, {
+      stream: (call: grpc.ServerDuplexStream<MessageBatchWire, MessageBatchWire>) => {
+        calls++;
+        call.emit('error', {
+          code: grpc.status.UNAUTHENTICATED,
+          details: 'unsupported peer protocol 2..2: this node speaks 5..9',
+        });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+    cleanups.push(() => server.forceShutdown());
+    const a = await startNode(1);
+    a.transport.setPeer(2, `127.0.0.1:${port}`);
+    for (let i = 0; i < 200 && calls < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toBeGreaterThanOrEqual(3);
+    const lines = a.warnings.filter((w) => w.startsWith('peer refused this node'));
+    expect(lines).toHaveLength(1);
+  });
+
   it('a real link stamps every batch with the version its call speaks', async () => {
     // A raw receiver that answers like a node and records each batch's stamp.
     const stamps: number[] = [];
