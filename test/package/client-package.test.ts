@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeCluster } from '../unit/server/node-cluster';
 import {
   REPO_ROOT,
+  declarationImports,
   inspectNodeModules,
   installScratchApp,
   packClient,
@@ -24,6 +25,9 @@ import { CJS_CHECK, ESM_CHECK, ROUND_TRIP, TS_CJS, TS_ESM, tsconfig } from './sc
 /** The issue measured 37 MB for an install of the whole server package; the SDK alone must be far smaller. */
 const INSTALL_BOUND_BYTES = 15 * 1024 * 1024;
 const SERVER_ONLY_DEPENDENCIES = ['level', 'classic-level', 'pino', 'prom-client', 'msgpackr', '@node-rs/crc32'];
+
+/** What the package's declarations may import besides node:* and their own files. */
+const PACKAGE_DEPENDENCIES = ['@grpc/grpc-js', '@grpc/proto-loader'];
 
 let work = '';
 let app = '';
@@ -88,7 +92,10 @@ describe('@tessera/client packed and installed into a scratch app', () => {
     const r = await run(process.execPath, [tsc, '-p', app], app, 60_000);
     expect(r.stdout + r.stderr).toBe('');
     expect(r.code).toBe(0);
-  }, 70_000);
+    const imports = await declarationImports(join(app, 'node_modules', '@tessera', 'client', 'dist'));
+    const foreign = [...imports].filter((m) => !m.startsWith('node:') && !PACKAGE_DEPENDENCIES.includes(m));
+    expect(foreign).toEqual([]);
+  }, 60_000);
 
   it('puts and gets a key on a live node through the installed package', async () => {
     const cluster = await NodeCluster.start(1);

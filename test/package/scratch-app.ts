@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
@@ -87,4 +87,24 @@ export async function inspectNodeModules(nodeModules: string): Promise<TreeInfo>
     }
   }
   return info;
+}
+
+/** The module specifiers that the .d.ts files under dir import (relative ones left out). */
+export async function declarationImports(dir: string): Promise<Set<string>> {
+  const found = new Set<string>();
+  const stack = [dir];
+  for (let guard = 0; stack.length > 0 && guard < 10_000; guard++) {
+    const current = stack.pop()!;
+    for (const entry of await readdir(current, { withFileTypes: true })) {
+      const p = join(current, entry.name);
+      if (entry.isDirectory()) stack.push(p);
+      else if (entry.name.endsWith('.d.ts')) {
+        const text = await readFile(p, 'utf8');
+        for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|require\s*\(\s*)['"]([^'"]+)['"]/g)) {
+          if (!m[1]!.startsWith('.')) found.add(m[1]!);
+        }
+      }
+    }
+  }
+  return found;
 }
