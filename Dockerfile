@@ -5,6 +5,8 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+# The SDK workspace (@tessera/client): `npm run build` compiles it from src/ into packages/client/dist.
+COPY packages/client/package.json packages/client/tsconfig.json ./packages/client/
 COPY src ./src
 COPY cmd ./cmd
 COPY jepsen-lite ./jepsen-lite
@@ -16,7 +18,11 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# node_modules/@tessera/client links to packages/client: the server imports the SDK from there.
+COPY --from=build /app/packages/client/dist ./packages/client/dist
+COPY --from=build /app/packages/client/proto ./packages/client/proto
 COPY --from=build /app/dist ./dist
 COPY proto ./proto
 # gRPC (client and peer traffic) and HTTP (/metrics, /healthz)
