@@ -5,10 +5,8 @@
  * node with the same FILE and --peers, then `tessera start` them). A damaged, truncated or foreign file is
  * refused with the problem named and exit 1, and nothing is written.
  */
-import * as grpc from '@grpc/grpc-js';
-import { AdminStreams, restoreBackup, takeBackup, verifyBackup, type BackupShard } from '../../src/backup';
+import { restoreBackup, takeBackup, verifyBackup, type BackupShard } from '../../src/backup';
 import { TesseraError } from '../../src/base';
-import type { ClientTlsOptions } from '../../src/client';
 import { parsePeers } from '../../src/config';
 import { EXIT_OK, UsageError, expectPositionals, intOption, json, parse, withClient } from './args';
 import type { Io } from './args';
@@ -50,19 +48,6 @@ function shardJson(s: BackupShard) {
   };
 }
 
-/** Channel credentials for the backup streams, from the same TLS options the SDK gets. */
-function channelOf(tls: ClientTlsOptions | null): {
-  credentials: grpc.ChannelCredentials;
-  options: grpc.ChannelOptions;
-} {
-  const options: grpc.ChannelOptions = { 'grpc.max_receive_message_length': 64 * 1024 * 1024 };
-  if (tls === null) return { credentials: grpc.credentials.createInsecure(), options };
-  const pem = (v: string | Buffer | undefined): Buffer | null => (v === undefined ? null : Buffer.from(v));
-  const credentials = grpc.credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert));
-  if (tls.serverName !== undefined) options['grpc.ssl_target_name_override'] = tls.serverName;
-  return { credentials, options };
-}
-
 export async function backupCommand(argv: string[], io: Io): Promise<number> {
   const p = parse(argv, {
     out: { type: 'string' },
@@ -98,37 +83,30 @@ export async function backupCommand(argv: string[], io: Io): Promise<number> {
   if (typeof out !== 'string' || out === '') throw new UsageError(`usage: ${BACKUP_USAGE}`);
   const chunkBytes = intOption(p.values, 'chunk-bytes', 0, 0, 64 * 1024 * 1024);
   const deadlineMs = intOption(p.values, 'timeout-ms', 60 * 60 * 1000, 1);
-  const channel = channelOf(p.global.tls);
-  const streams = new AdminStreams(channel.credentials, channel.options);
-  try {
-    const summary = await withClient(p.global, (client) =>
-      takeBackup({
-        client,
-        streams,
-        out,
-        chunkBytes,
-        deadlineMs,
-        onShard: (s) => {
-          if (!p.global.json) io.err(shardLine(s).trim());
-        },
-      }),
-    );
-    const items = summary.shards.reduce((n, s) => n + s.items, 0);
-    io.out(
-      p.global.json
-        ? json({
-            file: out,
-            bytes: summary.bytes,
-            sha256: summary.sha256,
-            clusterId: summary.clusterId,
-            shards: summary.shards.map(shardJson),
-          })
-        : `backup ${out}: ${summary.shards.length} shards, ${items} items, ${summary.bytes} bytes, SHA-256 ${summary.sha256}`,
-    );
-    return EXIT_OK;
-  } finally {
-    streams.close();
-  }
+  const summary = await withClient(p.global, (client) =>
+    takeBackup({
+      client,
+      out,
+      chunkBytes,
+      deadlineMs,
+      onShard: (s) => {
+        if (!p.global.json) io.err(shardLine(s).trim());
+      },
+    }),
+  );
+  const items = summary.shards.reduce((n, s) => n + s.items, 0);
+  io.out(
+    p.global.json
+      ? json({
+          file: out,
+          bytes: summary.bytes,
+          sha256: summary.sha256,
+          clusterId: summary.clusterId,
+          shards: summary.shards.map(shardJson),
+        })
+      : `backup ${out}: ${summary.shards.length} shards, ${items} items, ${summary.bytes} bytes, SHA-256 ${summary.sha256}`,
+  );
+  return EXIT_OK;
 }
 
 export async function restoreCommand(argv: string[], io: Io): Promise<number> {

@@ -1,7 +1,7 @@
 /**
- * The client side of Admin.BackupShard (proto/admin.proto): one gRPC client per node address (raw grpc-js,
- * on the SDK's proto definitions and channel security), and copyShard, which streams one shard's copy
- * into a BackupWriter. The stream is read with for-await, so grpc-js reads the next message only once the
+ * The client side of Admin.BackupShard (proto/admin.proto), over the SDK's channel to each node
+ * (Client.adminStream: its TLS and, on a cluster with access control, its login token): copyShard
+ * streams one shard's copy into a BackupWriter. The stream is read with for-await, so grpc-js reads the next message only once the
  * previous chunk was written to disk (the node, in turn, produces a chunk only once the previous one
  * left it: memory stays bounded on both sides whatever the disk's speed).
  *
@@ -11,7 +11,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { TesseraError, isTesseraError } from '../base';
-import { loadServices } from '../client';
+import type { Client } from '../client';
 import type { BackupWriter, ShardStart } from './backup-writer';
 
 interface BackupMessage {
@@ -24,12 +24,6 @@ interface BackupMessage {
   clusterId: string;
   chunk: Buffer;
 }
-
-type BackupStub = (
-  request: { shardId: number; chunkBytes: number },
-  metadata: grpc.Metadata,
-  options: grpc.CallOptions,
-) => grpc.ClientReadableStream<BackupMessage>;
 
 export type CopyFailure =
   | { kind: 'notLeader'; leaderAddress: string | null; message: string }
@@ -70,27 +64,9 @@ function classify(e: unknown): CopyFailure {
   return { kind: 'final', message, code: reason ?? grpc.status[err.code] ?? String(err.code) };
 }
 
-/** The nodes' Admin clients by address (closed together). */
+/** Backup streams over the SDK's channels (Client.adminStream: the client's TLS and login token). */
 export class AdminStreams {
-  private readonly clients = new Map<string, grpc.Client>();
-
-  constructor(
-    private readonly credentials: grpc.ChannelCredentials,
-    private readonly channelOptions: grpc.ChannelOptions,
-    /** Extra metadata per call (credentials of an access-controlled cluster); none by default. */
-    private readonly metadata: () => grpc.Metadata = () => new grpc.Metadata(),
-  ) {}
-
-  private stub(address: string): BackupStub {
-    let c = this.clients.get(address);
-    if (c === undefined) {
-      const { Admin } = loadServices();
-      c = new Admin(address, this.credentials, this.channelOptions);
-      this.clients.set(address, c);
-    }
-    const fn = (c as unknown as { backupShard: BackupStub }).backupShard;
-    return fn.bind(c);
-  }
+  constructor(private readonly client: Client) {}
 
   /**
    * Streams shard `shardId` from the node at `address` into `writer` (beginShard, addChunk..., endShard).
@@ -106,10 +82,11 @@ export class AdminStreams {
     expectedStart: Buffer,
     deadlineMs: number,
   ): Promise<CopyOutcome> {
-    const call = this.stub(address)({ shardId, chunkBytes }, this.metadata(), { deadline: Date.now() + deadlineMs });
+    let call: grpc.ClientReadableStream<BackupMessage> | null = null;
     let meta: ShardStart | null = null;
     let clusterId = '';
     try {
+      call = await this.client.adminStream<BackupMessage>(address, 'BackupShard', { shardId, chunkBytes }, deadlineMs);
       for await (const m of call as AsyncIterable<BackupMessage>) {
         if (meta === null) {
           meta = {
@@ -132,14 +109,9 @@ export class AdminStreams {
       writer.endShard();
       return { ok: true, meta, clusterId };
     } catch (e) {
-      call.cancel();
+      call?.cancel();
       await writer.dropShard();
       return { ok: false, failure: classify(e) };
     }
-  }
-
-  close(): void {
-    for (const c of this.clients.values()) c.close();
-    this.clients.clear();
   }
 }

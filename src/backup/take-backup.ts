@@ -14,15 +14,15 @@
  * CockroachDB without MVCC, a write that spans shards is not atomic across them, and Tessera's batches are
  * atomic within one shard only). Every write acknowledged before the backup started is in the file.
  */
-import { TesseraError } from '../base';
+import { TesseraError, isTesseraError } from '../base';
 import type { Client, ShardInfo } from '../client';
 import { BackupWriter } from './backup-writer';
 import type { BackupShard } from './format';
-import type { AdminStreams } from './shard-stream';
+import { AdminStreams } from './shard-stream';
 
 export interface TakeBackupOptions {
+  /** Lists the shards and carries the backup streams (its TLS and login: Client.adminStream). */
   client: Client;
-  streams: AdminStreams;
   out: string;
   /** Bytes per chunk asked from the nodes (0: the node's --snapshot-chunk-bytes). */
   chunkBytes?: number;
@@ -66,9 +66,17 @@ export async function shardView(client: Client, timeoutMs: number): Promise<Shar
         if (m.address !== '') toAsk.add(m.address);
       }
   }
+  const errors: unknown[] = [];
   const reports = await Promise.all(
-    [...toAsk].slice(0, NODES_ASKED_MAX).map((endpoint) => client.listShards({ endpoint, timeoutMs }).catch(() => [])),
+    [...toAsk].slice(0, NODES_ASKED_MAX).map((endpoint) =>
+      client.listShards({ endpoint, timeoutMs }).catch((e: unknown) => {
+        errors.push(e);
+        return [];
+      }),
+    ),
   );
+  // No node listed anything: its refusal (UNAUTHENTICATED, PERMISSION_DENIED, UNAVAILABLE...) is the answer.
+  if (errors.length === reports.length && errors.length > 0) throw errors[0];
   const byId = new Map<number, ShardInfo>();
   for (const report of reports)
     for (const s of report) {
@@ -107,12 +115,13 @@ export async function takeBackup(o: TakeBackupOptions): Promise<BackupSummary> {
   const createdAtMs = Date.now();
   const deadline = createdAtMs + (o.deadlineMs ?? 60 * 60 * 1000);
   const writer = await BackupWriter.create(o.out);
+  const streams = new AdminStreams(o.client);
   try {
     let clusterId = '';
     let cursor: Buffer | null = Buffer.alloc(0);
     let view = await shardView(o.client, Math.min(5000, deadline - Date.now()));
     while (cursor !== null) {
-      const step = await copyOwner(o, writer, cursor, view, deadline);
+      const step = await copyOwner(o, streams, writer, cursor, view, deadline);
       view = step.view;
       if (clusterId === '') clusterId = step.clusterId;
       o.onShard?.(step.shard);
@@ -129,6 +138,7 @@ export async function takeBackup(o: TakeBackupOptions): Promise<BackupSummary> {
 /** Copies the shard owning `cursor` (retrying as the header says); resolves with its entry and the view. */
 async function copyOwner(
   o: TakeBackupOptions,
+  streams: AdminStreams,
   writer: BackupWriter,
   cursor: Buffer,
   first: ShardView,
@@ -141,7 +151,13 @@ async function copyOwner(
   for (let attempt = 0; attempt < attemptsMax && Date.now() < deadline; attempt++) {
     if (attempt > 0 && hinted === null) {
       await sleep(o.retryDelayMs ?? 200);
-      view = await shardView(o.client, Math.max(1, Math.min(5000, deadline - Date.now())));
+      try {
+        view = await shardView(o.client, Math.max(1, Math.min(5000, deadline - Date.now())));
+      } catch (e) {
+        if (isTesseraError(e) && !e.retryable) throw e;
+        last = `listing the shards: ${(e as Error).message}`;
+        continue;
+      }
     }
     const s = ownerOf(view.shards, cursor);
     const address = hinted ?? (s === null ? null : addressFor(view, s));
@@ -150,7 +166,7 @@ async function copyOwner(
       last = `no node reports the shard owning key 0x${cursor.toString('hex')}`;
       continue;
     }
-    const r = await o.streams.copyShard(address, s.id, o.chunkBytes ?? 0, writer, cursor, deadline - Date.now());
+    const r = await streams.copyShard(address, s.id, o.chunkBytes ?? 0, writer, cursor, deadline - Date.now());
     if (r.ok)
       return { shard: writer.completed[writer.completed.length - 1] as BackupShard, clusterId: r.clusterId, view };
     last = `shard ${s.id} at ${address}: ${r.failure.message}`;

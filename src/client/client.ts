@@ -528,6 +528,14 @@ export class Client {
   }
 
   /** The endpoint a user named (added as configured when new). */
+  /**
+   * A server-streaming Admin call to the node at `address` (e.g. BackupShard: src/backup), on the client's
+   * channel to it, with its TLS and login. One attempt, no retry: the caller reads and handles the stream.
+   */
+  adminStream<Res>(address: string, method: string, request: unknown, deadlineMs: number) {
+    return this.endpointArg(address, method).adminStream<Res>(method, request, deadlineMs);
+  }
+
   private endpointArg(address: string, what: string): Endpoint {
     const ep = this.router.find(address) ?? this.router.add(address);
     if (ep === null) throw new TesseraError('INVALID_ARGUMENT', `${what}: bad endpoint ${address}`);

@@ -149,6 +149,26 @@ export class Endpoint {
     }
   }
 
+  /**
+   * A server-streaming Admin call (e.g. BackupShard, src/backup) on this endpoint's channel: its TLS and,
+   * with access control, a fresh login token. One attempt: the caller handles failures.
+   */
+  async adminStream<Res>(
+    method: string,
+    request: unknown,
+    deadlineMs: number,
+  ): Promise<grpc.ClientReadableStream<Res>> {
+    if (this.auth !== null) {
+      const failure = await this.auth.ensure(this.login, Math.min(deadlineMs, LOGIN_TIMEOUT_MS));
+      if (failure !== null) throw failure.error;
+    }
+    const fn = (this.admin as unknown as Record<string, unknown>)[method];
+    assert(typeof fn === 'function', () => `unknown admin method ${method}`);
+    return (fn as (req: unknown, opts: grpc.CallOptions) => grpc.ClientReadableStream<Res>).call(this.admin, request, {
+      deadline: Date.now() + deadlineMs,
+    });
+  }
+
   /** One Auth.Login through this endpoint. */
   private readonly login: LoginAttempt = (user, password, timeoutMs) =>
     new Promise((resolve) => {

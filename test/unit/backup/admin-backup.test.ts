@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdminStreams, scanBackup, takeBackup, verifyBackup } from '../../../src/backup';
+import { scanBackup, takeBackup, verifyBackup } from '../../../src/backup';
 import { Client, loadServices } from '../../../src/client';
 import { decodeChunk } from '../../../src/kv';
 import { NodeCluster } from '../server/node-cluster';
@@ -135,10 +135,9 @@ describe('Admin.BackupShard', () => {
   });
 
   it('takeBackup writes a file that verifies and holds every key', async () => {
-    const streams = new AdminStreams(grpc.credentials.createInsecure(), {});
-    try {
+    {
       const out = join(cluster.root, 'unit.tbak');
-      const summary = await takeBackup({ client, streams, out, chunkBytes: CHUNK_BYTES });
+      const summary = await takeBackup({ client, out, chunkBytes: CHUNK_BYTES });
       expect(summary.shards).toHaveLength(1);
       const v = await verifyBackup(out);
       expect(v.header.clusterId).toMatch(/^[0-9a-f]{32}$/);
@@ -147,8 +146,6 @@ describe('Admin.BackupShard', () => {
         keys += ch.items.filter((it) => it.kind === 0).length;
       });
       expect(keys).toBe(KEYS);
-    } finally {
-      streams.close();
     }
   });
 });
