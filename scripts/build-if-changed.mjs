@@ -2,8 +2,8 @@
 /**
  * Runs `npm run -s build` only when a source changed since the last build this script saw through
  * (`npm run jepsen -- check FILE` no longer spends a full compile on a one-file check). "Changed": the newest
- * modification time of any file or folder under the build's inputs (src, cmd, jepsen-lite, proto, the
- * tsconfig files, package.json) is newer than the stamp dist/.build-stamp, or dist/ or the stamp is
+ * modification time of any file or folder under the build's inputs (src, cmd, jepsen-lite, proto, scripts,
+ * the tsconfig files, the package.json files) is newer than the stamp dist/.build-stamp, or dist/ or the stamp is
  * missing. A folder's time changes when a file is added or removed, so deletions count too.
  * Invariant: the stamp is written only after a build that exited 0 (a failed build leaves it stale), with the
  * build's start as its time.
@@ -13,7 +13,18 @@ import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'no
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
-const INPUTS = ['src', 'cmd', 'jepsen-lite', 'proto', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
+const INPUTS = [
+  'src',
+  'cmd',
+  'jepsen-lite',
+  'proto',
+  'scripts',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'package.json',
+  'packages/client/package.json',
+  'packages/client/tsconfig.json',
+];
 const STAMP = join(root, 'dist', '.build-stamp');
 
 function newestMs(path) {
