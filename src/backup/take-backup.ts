@@ -32,8 +32,8 @@ export interface TakeBackupOptions {
   attemptsMax?: number;
   /** Pause before a retry (default 200 ms). */
   retryDelayMs?: number;
-  /** Called after each shard's copy was written. */
-  onShard?: (shard: BackupShard) => void;
+  /** Called after each shard's copy was written (awaited before the next shard). */
+  onShard?: (shard: BackupShard) => void | Promise<void>;
 }
 
 export interface BackupSummary {
@@ -124,7 +124,7 @@ export async function takeBackup(o: TakeBackupOptions): Promise<BackupSummary> {
       const step = await copyOwner(o, streams, writer, cursor, view, deadline);
       view = step.view;
       if (clusterId === '') clusterId = step.clusterId;
-      o.onShard?.(step.shard);
+      await o.onShard?.(step.shard);
       cursor = step.shard.end;
     }
     const { bytes, sha256 } = await writer.finish(clusterId, createdAtMs);
