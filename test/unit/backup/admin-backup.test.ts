@@ -3,7 +3,8 @@
  * copy that holds every key at the announced applied index; a follower answers NOT_LEADER with the
  * leader's address, an unknown shard NOT_FOUND, a bad id INVALID_ARGUMENT; a client that stops reading
  * gets only what the flow-control windows hold (the node stops producing chunks) and its stream is reset
- * after the request timeout, counted as a stalled stream, after which the node serves backups again.
+ * after the request timeout, counted as a stalled stream, after which the node serves backups again; a
+ * third concurrent backup stream is RESOURCE_EXHAUSTED.
  * takeBackup over the same cluster writes a file that verifies and holds every key, also when a shard
  * splits in the middle of the backup.
  */
@@ -44,6 +45,20 @@ function drain(call: grpc.ClientReadableStream<Msg>): Promise<Msg[]> {
     call.on('error', reject);
     call.on('end', () => resolve(out));
   });
+}
+
+/** Retries fn (bounded: 40 tries, 50 ms apart) until it resolves true. */
+async function eventually(fn: () => Promise<boolean>): Promise<void> {
+  let last: unknown = null;
+  for (let i = 0; i < 40; i++) {
+    try {
+      if (await fn()) return;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`not true in time: ${String(last)}`);
 }
 
 beforeAll(async () => {
@@ -132,6 +147,42 @@ describe('Admin.BackupShard', () => {
       expect(decodeChunk(again.at(-1)!.chunk).done).toBe(true);
     } finally {
       c.close();
+    }
+  });
+
+  it('runs at most 2 backup streams on a node: a third is RESOURCE_EXHAUSTED', async () => {
+    const leader = cluster.leaderId();
+    const c = admin(cluster.ports.get(leader)!);
+    const open: grpc.ClientReadableStream<Msg>[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const call = c.backupShard({ shardId: 1, chunkBytes: CHUNK_BYTES }, new grpc.Metadata(), {});
+        call.on('error', () => undefined);
+        await new Promise<void>((resolve) =>
+          call.once('data', () => {
+            call.pause();
+            resolve();
+          }),
+        );
+        open.push(call);
+      }
+      const third = (await drain(c.backupShard({ shardId: 1 }, new grpc.Metadata(), {})).catch(
+        (e) => e,
+      )) as grpc.ServiceError;
+      expect(third.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    } finally {
+      for (const call of open) call.cancel();
+      c.close();
+    }
+    // Cancelled streams free their slots.
+    const again = admin(cluster.ports.get(leader)!);
+    try {
+      await eventually(async () => {
+        const msgs = await drain(again.backupShard({ shardId: 1, chunkBytes: CHUNK_BYTES }, new grpc.Metadata(), {}));
+        return decodeChunk(msgs.at(-1)!.chunk).done;
+      });
+    } finally {
+      again.close();
     }
   });
 
