@@ -5,7 +5,10 @@
  * authInterceptor). It logs in again when the token is near its expiry (past 80% of its lifetime) or when
  * a node answers UNAUTHENTICATED (a changed user, a reloaded auth file): the caller invalidates the token
  * it used and retries once.
- * Invariants: at most one login is in flight per client (concurrent calls wait for it); `generation`
+ * Invariants: at most one login is in flight per client (concurrent calls wait for it, each up to its own
+ * budget); the login itself has LOGIN_BUDGET_MS whatever the call that started it had (a background
+ * status call with 1 s must not make every waiting call fail with its timeout when scrypt on a loaded node
+ * takes longer); `generation`
  * changes with every new token, so holders of long-lived streams (the KV.Pipeline) know to open a new
  * one; the password stays in this object and is only sent to Auth.Login.
  */
@@ -21,6 +24,8 @@ export type LoginAttempt = (
 
 /** A token is renewed once this share of its lifetime has passed. */
 const RENEW_AT_SHARE = 0.8;
+/** The time one login attempt may take (the node runs scrypt, bounded in concurrency). */
+export const LOGIN_BUDGET_MS = 10_000;
 
 export class ClientAuth {
   private token: string | null = null;
@@ -40,13 +45,23 @@ export class ClientAuth {
     return this.token;
   }
 
-  /** Makes sure a fresh token is held, logging in through `login` if needed; null, or the login's failure. */
-  ensure(login: LoginAttempt, timeoutMs: number): Promise<AttemptFailure | null> {
+  /**
+   * Makes sure a fresh token is held, logging in through `login` if needed (with at least LOGIN_BUDGET_MS);
+   * null, or the login's failure. With `timedOut`, this caller waits at most waitMs and then gets
+   * timedOut() while the login goes on for the others.
+   */
+  ensure(login: LoginAttempt, waitMs: number, timedOut?: () => AttemptFailure): Promise<AttemptFailure | null> {
     if (this.token !== null && this.nowMs() < this.renewAtMs) return Promise.resolve(null);
-    this.pending ??= this.login(login, timeoutMs).finally(() => {
+    this.pending ??= this.login(login, Math.max(waitMs, LOGIN_BUDGET_MS)).finally(() => {
       this.pending = null;
     });
-    return this.pending;
+    if (timedOut === undefined) return this.pending;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<AttemptFailure>((resolve) => {
+      timer = setTimeout(() => resolve(timedOut()), waitMs);
+      timer.unref?.();
+    });
+    return Promise.race([this.pending, late]).finally(() => clearTimeout(timer));
   }
 
   /** The node refused `token` (UNAUTHENTICATED): the next ensure() logs in again. */

@@ -134,7 +134,10 @@ export class Endpoint {
   ): Promise<AttemptOutcome<T>> {
     const t0 = Date.now();
     for (let attempt = 0; ; attempt++) {
-      const failure = await auth.ensure(this.login, Math.min(hardMs, Math.max(softMs, LOGIN_TIMEOUT_MS)));
+      const waitMs = Math.min(hardMs, Math.max(softMs, LOGIN_TIMEOUT_MS));
+      const failure = await auth.ensure(this.login, waitMs, () =>
+        attemptTimeout(method, this.address, waitMs, 'logging in'),
+      );
       if (failure !== null) return { ok: false, failure };
       if (auth.generation !== this.tokenGeneration) {
         this.tokenGeneration = auth.generation;
@@ -159,7 +162,10 @@ export class Endpoint {
     deadlineMs: number,
   ): Promise<grpc.ClientReadableStream<Res>> {
     if (this.auth !== null) {
-      const failure = await this.auth.ensure(this.login, Math.min(deadlineMs, LOGIN_TIMEOUT_MS));
+      const waitMs = Math.min(deadlineMs, LOGIN_TIMEOUT_MS);
+      const failure = await this.auth.ensure(this.login, waitMs, () =>
+        attemptTimeout(method, this.address, waitMs, 'logging in'),
+      );
       if (failure !== null) throw failure.error;
     }
     const fn = (this.admin as unknown as Record<string, unknown>)[method];

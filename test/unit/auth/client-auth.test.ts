@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/base';
-import { ClientAuth, type LoginAttempt } from '../../../src/client/client-auth';
+import { ClientAuth, LOGIN_BUDGET_MS, type LoginAttempt } from '../../../src/client/client-auth';
 
 /** A fake Auth.Login: counts calls, answers tokens t1, t2, ... valid for `ttlMs`, after `delayMs`. */
 function fakeLogin(now: { ms: number }, ttlMs = 1000, delayMs = 0) {
@@ -49,6 +49,24 @@ describe('ClientAuth (SDK login)', () => {
     await auth.ensure(login, 100);
     expect(auth.current()).toBe('t3');
     expect(auth.generation).toBe(3);
+  });
+
+  it('a caller with a short budget gives up waiting; the login goes on with its own budget for the others', async () => {
+    const now = { ms: 0 };
+    const budgets: number[] = [];
+    const { login: slow } = fakeLogin(now, 1000, 150);
+    const login: LoginAttempt = (u, p, timeoutMs) => {
+      budgets.push(timeoutMs);
+      return slow(u, p, timeoutMs);
+    };
+    const auth = new ClientAuth('u', 'pw', () => now.ms);
+    const timedOut = () => ({ kind: 'timeout' as const, error: new TesseraError('DEADLINE_EXCEEDED', 'gave up') });
+    const short = auth.ensure(login, 20, timedOut);
+    const patient = auth.ensure(login, 5000, timedOut);
+    expect((await short)?.error.code).toBe('DEADLINE_EXCEEDED');
+    expect(await patient).toBeNull();
+    expect(auth.current()).toBe('t1');
+    expect(budgets).toEqual([LOGIN_BUDGET_MS]); // one login, not bounded by the first caller's 20 ms
   });
 
   it('returns the login failure (a wrong password) and keeps no token', async () => {
