@@ -210,6 +210,27 @@ describe('per-shard replica changes', () => {
     expect((await back.host.read(1, 'stale', (sm) => sm.get(Buffer.from('a')))).value?.toString()).toBe('v-a');
   }, 60_000);
 
+  it('a replica added back right after its node destroyed it is reopened there, promoted once a snapshot filled it', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    await c.onLeader(async (l) => {
+      for (const k of ['a', 'm', 'q', 'z']) await l.host.propose(1, putCommand(k, `v-${k}`));
+    });
+    const { right } = await c.onLeader((l) => l.host.splitShard(Buffer.from('m'), 5000));
+    const r = right.id;
+    await until(() => c.running().every((n) => hosts(n, r) && n.host.groupStatus(r).leader !== 0), 8000, 'split');
+    const leader = leaderOf(c, r)!;
+    const x = c.running().find((n) => n.id !== leader.id)!;
+    await leader.host.changeReplica(r, { kind: 'removeReplica', node: x.id }, 10_000);
+    await until(() => !hosts(x, r), 10_000, 'replica destroyed');
+    const l2 = leaderOf(c, r)!;
+    await l2.host.changeReplica(r, { kind: 'addLearner', node: x.id }, 10_000);
+    await l2.host.changeReplica(r, { kind: 'promoteLearner', node: x.id }, 20_000);
+    await until(() => hosts(x, r) && x.host.groupStatus(r).applied > 0, 10_000, 'filled');
+    const got = await x.host.read(r as GroupId, 'stale', (sm) => sm.get(Buffer.from('q')));
+    expect(got.value?.toString()).toBe('v-q');
+  }, 60_000);
+
   it('a replica that applied its removal and stopped before destroying itself is destroyed after its restart', async () => {
     cluster = await TestCluster.start(3);
     const c = cluster;
