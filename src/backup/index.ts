@@ -19,7 +19,7 @@ export type { ChunkVisitor, VerifiedBackup } from './backup-reader';
 export { BackupWriter } from './backup-writer';
 export type { ShardStart } from './backup-writer';
 export { AdminStreams } from './shard-stream';
-export type { CopyFailure, CopyOutcome } from './shard-stream';
+export type { BackupShardMessage, CopyFailure, CopyOutcome } from './shard-stream';
 export { takeBackup, shardView } from './take-backup';
 export type { BackupSummary, TakeBackupOptions } from './take-backup';
 export { restoreBackup, restoredClusterId, RESTORE_INDEX, RESTORE_TERM } from './restore';

@@ -14,7 +14,8 @@ import { TesseraError, isTesseraError } from '../base';
 import type { Client } from '../client';
 import type { BackupWriter, ShardStart } from './backup-writer';
 
-interface BackupMessage {
+/** One message of Admin.BackupShard (proto/admin.proto), as the node writes it and the client reads it. */
+export interface BackupShardMessage {
   shardId: number;
   start: Buffer;
   end: Buffer;
@@ -82,12 +83,17 @@ export class AdminStreams {
     expectedStart: Buffer,
     deadlineMs: number,
   ): Promise<CopyOutcome> {
-    let call: grpc.ClientReadableStream<BackupMessage> | null = null;
+    let call: grpc.ClientReadableStream<BackupShardMessage> | null = null;
     let meta: ShardStart | null = null;
     let clusterId = '';
     try {
-      call = await this.client.adminStream<BackupMessage>(address, 'BackupShard', { shardId, chunkBytes }, deadlineMs);
-      for await (const m of call as AsyncIterable<BackupMessage>) {
+      call = await this.client.adminStream<BackupShardMessage>(
+        address,
+        'BackupShard',
+        { shardId, chunkBytes },
+        deadlineMs,
+      );
+      for await (const m of call as AsyncIterable<BackupShardMessage>) {
         if (meta === null) {
           meta = {
             id: m.shardId,

@@ -18,6 +18,7 @@
  * ...) end the call with the mapped status (errors.ts).
  */
 import * as grpc from '@grpc/grpc-js';
+import type { BackupShardMessage } from '../backup';
 import { TesseraError } from '../base';
 import type { NodeConfig } from '../config';
 import { decodeChunk } from '../kv';
@@ -36,16 +37,7 @@ export interface BackupShardWire {
   chunkBytes?: unknown;
 }
 
-export interface BackupShardMessage {
-  shardId: number;
-  start: Buffer;
-  end: Buffer;
-  epoch: number;
-  readIndex: number;
-  applied: number;
-  clusterId: string;
-  chunk: Buffer;
-}
+export type { BackupShardMessage };
 
 type BackupCall = grpc.ServerWritableStream<BackupShardWire, BackupShardMessage>;
 
