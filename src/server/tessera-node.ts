@@ -116,7 +116,10 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     if (runConfig.join && !established.hasData) await joinCluster(runConfig, clusterId, transport, nodeLogger);
     serving = true;
     const openHost = host;
-    const health = (): HealthReport => healthOf(config, openHost, serving);
+    // Stopping (the SIGTERM leader drain began): /healthz answers 503 so load balancers and readiness probes
+    // send no new clients here, while calls already here are still served until the node closes.
+    let stopping = false;
+    const health = (): HealthReport => healthOf(config, openHost, serving, stopping);
     const { http, loopMonitor } = await startObservability(config, metrics, health, openHost);
     // The placement driver (acts only while this node leads the meta shard) balances leaders and replicas.
     const balancer = startPlacementDriver(openHost, transport, runConfig, logger, metrics);
@@ -131,6 +134,7 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
     });
     let closing: Promise<void> | null = null;
     const peerTransport = transport;
+    const drainOfHost = leaderDrainOf(openHost, peerTransport, balancer, logger, runConfig.timing.electionMs);
     const openPeerServer = peerServer;
     return {
       config,
@@ -140,7 +144,10 @@ export async function startTesseraNode(options: TesseraNodeOptions): Promise<Tes
       peerPort: peerServer?.port ?? null,
       httpPort: http?.port ?? null,
       health,
-      drainLeaders: leaderDrainOf(openHost, peerTransport, balancer, logger, runConfig.timing.electionMs),
+      drainLeaders: (budgetMs: number) => {
+        stopping = true;
+        return drainOfHost(budgetMs);
+      },
       close: () => {
         closing ??= stopNode({
           host: openHost,
@@ -327,10 +334,11 @@ async function prepareNode(config: NodeConfig, logger: Logger) {
   return { clientCredentials, peerTls, store, established, auth };
 }
 
-/** What /healthz reports: serving, identity, and each group's leader, term and indexes. */
-function healthOf(config: NodeConfig, host: NodeHost, serving: boolean): HealthReport {
+/** What /healthz reports: serving (not while stopping), identity, and each group's leader, term and indexes. */
+function healthOf(config: NodeConfig, host: NodeHost, serving: boolean, stopping: boolean): HealthReport {
   return {
-    serving,
+    serving: serving && !stopping,
+    ...(stopping ? { stopping: true } : {}),
     nodeId: config.id,
     address: config.advertiseAddress,
     version: TESSERA_VERSION,

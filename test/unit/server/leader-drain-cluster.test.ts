@@ -62,7 +62,10 @@ describe('leader drain', () => {
   it('drainLeaders (the SIGTERM path) leaves the node leading nothing and refusing new leaderships', async () => {
     await leadEverything(3);
     const node = cluster.nodes.get(3)!;
+    expect(node.health()).toMatchObject({ serving: true });
     const result = await node.drainLeaders(3000);
+    // Stopping: /healthz says so (503), so readiness probes and load balancers send no new clients here.
+    expect(node.health()).toMatchObject({ serving: false, stopping: true });
     expect(result).toMatchObject({ ok: true, remaining: [] });
     expect(result.moved).toBe(node.host.groupIds().length);
     expect(ledGroups(node.host)).toEqual([]);
