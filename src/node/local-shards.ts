@@ -60,6 +60,21 @@ export function descriptorOf(g: Group): ShardDescriptor {
   };
 }
 
+/**
+ * The public view of the hosted shards that can describe themselves: not a replica whose core knows no voter
+ * yet (one catching up from the start of its group's log applies entries before its core applies their
+ * configuration: for a moment it owns keys but has no members). A descriptor needs a voter; the meta leader
+ * lists such a shard from the placement driver's view instead.
+ */
+export function describedShards(groups: Iterable<Group>): LocalShardInfo[] {
+  const out: LocalShardInfo[] = [];
+  for (const g of groups) {
+    const info = shardInfoOf(g);
+    if (info.replicas.some((r) => r.voter)) out.push(info);
+  }
+  return out;
+}
+
 /** The public view of one hosted shard. */
 export function shardInfoOf(g: Group): LocalShardInfo {
   const st = g.core.status();

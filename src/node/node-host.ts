@@ -49,7 +49,7 @@ import { EPOCH_UNRECORDED, loadGroupShard, splitRefusalError } from '../kv';
 import { META_SHARD_ID } from '../meta';
 import { AddressBook } from './address-book';
 import { EarlyMessages } from './early-messages';
-import { LocalShards, descriptorOf, overlappingShard, shardInfoOf } from './local-shards';
+import { LocalShards, describedShards, descriptorOf, overlappingShard, shardInfoOf } from './local-shards';
 import { wrongShardDetails } from '../shard';
 import { configAtSplit, kvGroupsToOpen, splitGroupRaftStart } from './split-groups';
 import { compactAt, noteApplied, resetCompaction, takeCompactionPoint } from './compaction';
@@ -424,7 +424,7 @@ export class NodeHost implements TransportHandler {
 
   /** The shards (KV groups) this node hosts, ascending by start. */
   listShards(): LocalShardInfo[] {
-    return this.shards.groups().map(shardInfoOf);
+    return describedShards(this.shards.groups());
   }
 
   /**
