@@ -21,6 +21,9 @@
  * index as commit. Those are the entries this node sent as that term's leader, so the replica appends what
  * it would have received then, commits its removal and destroys itself (the driver's GC of stale replicas,
  * placement/stale-replicas.ts, stays the fallback when the entries are compacted away here).
+ * The removed node's peer link stays while a farewell to it is pending (node-host.ts keeps it on applying the
+ * removal and drops it once takeForgotten names the node): a leader sharing no other group with it would
+ * otherwise drop every farewell at its transport.
  * Invariants: at most FAREWELLS_MAX pending (more are dropped: those replicas stay until the later GC); each
  * is sent at most SENDS times, one heartbeat interval apart (once more per proving vote request), at most
  * CATCH_UPS_MAX catch-ups (one per campaign), and forgotten after its deadline.
@@ -62,9 +65,29 @@ export interface CatchUp {
 
 export class Farewells {
   private readonly pending = new Map<string, Farewell>();
+  /** Nodes whose last pending farewell was forgotten since the last takeForgotten. */
+  private readonly forgotten = new Set<NodeId>();
 
   get size(): number {
     return this.pending.size;
+  }
+
+  /** Is a farewell to `node` (in any group) pending? */
+  isPendingFor(node: NodeId): boolean {
+    for (const f of this.pending.values()) if (f.node === node) return true;
+    return false;
+  }
+
+  /** The nodes with no farewell pending any more whose last one was forgotten since the last call. */
+  takeForgotten(): NodeId[] {
+    const out = [...this.forgotten].filter((n) => !this.isPendingFor(n));
+    this.forgotten.clear();
+    return out;
+  }
+
+  private forget(key: string, f: Farewell): void {
+    this.pending.delete(key);
+    this.forgotten.add(f.node);
   }
 
   add(f: Omit<Farewell, 'sent' | 'lastSentMs' | 'behind' | 'catchUps'>): void {
@@ -106,7 +129,7 @@ export class Farewells {
     const out: CatchUp[] = [];
     for (const [key, f] of this.pending) {
       if (nowMs > f.untilMs) {
-        this.pending.delete(key);
+        this.forget(key, f);
         continue;
       }
       if (f.behind === null || f.holds) continue;
@@ -126,7 +149,7 @@ export class Farewells {
     const out: { groupId: GroupId; message: Message & { type: 'heartbeat' } }[] = [];
     for (const [key, f] of this.pending) {
       if (nowMs > f.untilMs) {
-        this.pending.delete(key);
+        this.forget(key, f);
         continue;
       }
       if (!f.holds || f.sent >= SENDS || nowMs - f.lastSentMs < intervalMs) continue;

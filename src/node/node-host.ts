@@ -1394,7 +1394,13 @@ export class NodeHost implements TransportHandler {
           await this.createSplitGroup(g, r.right, configAtSplit(g.core.status().config, entries, index));
     for (const e of entries) {
       if (e.kind === 'config') {
-        learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport, (n) => this.sharesOtherGroup(n, g));
+        learnFromConfigEntry(
+          e,
+          this.cfg.id,
+          this.addresses,
+          this.opts.transport,
+          (n) => this.sharesOtherGroup(n, g) || this.farewells.isPendingFor(n),
+        );
         g.memberWaiters.applied(e.index, e.term, true);
         g.waiters.applied(e.index, e.term, undefined);
         continue;
@@ -1488,6 +1494,10 @@ export class NodeHost implements TransportHandler {
       sent = true;
     }
     if (sent) this.opts.transport.flush();
+    // The links kept for farewells (farewells.ts): dropped once the last one to a node that is a member of
+    // no group here any more is forgotten.
+    for (const n of this.farewells.takeForgotten())
+      if (!this.sharesOtherGroup(n, null)) this.opts.transport.removePeer(n);
   }
 
   /**
@@ -1520,8 +1530,8 @@ export class NodeHost implements TransportHandler {
     };
   }
 
-  /** Is `node` a member of a group hosted here other than `except`? */
-  private sharesOtherGroup(node: NodeId, except: Group): boolean {
+  /** Is `node` a member of a group hosted here other than `except` (of any, when null)? */
+  private sharesOtherGroup(node: NodeId, except: Group | null): boolean {
     for (const g of this.groups.values()) {
       if (g === except) continue;
       const c = g.core.status().config;

@@ -73,11 +73,13 @@ describe('per-shard replica changes', () => {
       [1, 2, 3, 4].filter((id) => id !== from.id).map((id) => [id, true]),
     );
     // Node 4 holds the shard (and only it: it is no member of the first shard), with every key.
-    await until(() => hosts(n4, r) && n4.host.groupStatus(r as GroupId).applied > 5, 10_000, 'node 4 caught up');
+    // (The shard list follows the applied index: a snapshot install sets it before it loads the shard.)
+    const filled = () => hosts(n4, r) && n4.host.groupStatus(r as GroupId).applied > 5;
+    await until(() => filled() && n4.host.listShards().length > 0, 10_000, 'node 4 caught up');
     expect(n4.host.listShards().map((s) => s.id)).toEqual([r]);
     // Linearizable reads on node 4 once it leads (again after an election that moved leadership away).
     const values = await onGroupLeader(c, r, async (l) => {
-      await l.host.transferLeader(r as GroupId, 4);
+      if (l.id !== 4) await l.host.transferLeader(r as GroupId, 4); // (a retry may find it leading already)
       const out: string[] = [];
       for (const k of ['m', 'q', 'z'])
         out.push(String((await n4.host.read(r as GroupId, 'linearizable', (sm) => sm.get(Buffer.from(k)))).value));
@@ -219,13 +221,15 @@ describe('per-shard replica changes', () => {
     const { right } = await c.onLeader((l) => l.host.splitShard(Buffer.from('m'), 5000));
     const r = right.id;
     await until(() => c.running().every((n) => hosts(n, r) && n.host.groupStatus(r).leader !== 0), 8000, 'split');
-    const leader = leaderOf(c, r)!;
-    const x = c.running().find((n) => n.id !== leader.id)!;
-    await leader.host.changeReplica(r, { kind: 'removeReplica', node: x.id }, 10_000);
+    const x = c.running().find((n) => n.id !== leaderOf(c, r)!.id)!;
+    // Each change retried: the new group's leader refuses one until its first entry of its term committed
+    // (UNAVAILABLE, a membership change still in progress), and leadership may move (NOT_LEADER).
+    const change = (kind: 'removeReplica' | 'addLearner' | 'promoteLearner', ms: number) =>
+      onGroupLeader(c, r, (l) => l.host.changeReplica(r, { kind, node: x.id }, ms));
+    await change('removeReplica', 10_000);
     await until(() => !hosts(x, r), 10_000, 'replica destroyed');
-    const l2 = leaderOf(c, r)!;
-    await l2.host.changeReplica(r, { kind: 'addLearner', node: x.id }, 10_000);
-    await l2.host.changeReplica(r, { kind: 'promoteLearner', node: x.id }, 20_000);
+    await change('addLearner', 10_000);
+    await change('promoteLearner', 20_000);
     await until(() => hosts(x, r) && x.host.groupStatus(r).applied > 0, 10_000, 'filled');
     const got = await x.host.read(r as GroupId, 'stale', (sm) => sm.get(Buffer.from('q')));
     expect(got.value?.toString()).toBe('v-q');
@@ -245,6 +249,37 @@ describe('per-shard replica changes', () => {
     await until(() => !hosts(back, r), 10_000, 'destroyed after the restart');
     await until(async () => (await countKeys(back.store, raftGroupRange(r))) === 0, 5000, 'raft records gone');
     expect(await countKeys(back.store, dataRange(Buffer.from('m'), null))).toBe(0);
+  }, 60_000);
+
+  it('a leader sharing no other group with the replica it removes keeps its link until the farewell is done', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    const r = await splitCluster(c);
+    const n4 = await c.join(4);
+    for (const n of c.running()) if (n.id !== 4) n.host.learnNodeAddress(4, address(n4), address(n4));
+    for (const kind of ['addLearner', 'promoteLearner'] as const)
+      await onGroupLeader(c, r, (l) => l.host.changeReplica(r, { kind, node: 4 }, 15_000));
+    await until(() => hosts(n4, r) && n4.host.groupStatus(r as GroupId).applied > 5, 10_000, 'node 4 caught up');
+    // Node 4 leads the shard and removes node 2 from it; node 4 shares no other group with node 2, so only its
+    // farewell can tell node 2 that its removal committed (the others are in the same term, not its leader).
+    const x = c.running().find((n) => n.id === 2)!;
+    await onGroupLeader(c, r, async (l) => {
+      if (l.id !== 4) {
+        await l.host.transferLeader(r as GroupId, 4);
+        throw Object.assign(new Error('leadership moving to node 4'), { code: 'NOT_LEADER' });
+      }
+      return l.host.changeReplica(r, { kind: 'removeReplica', node: x.id }, 10_000);
+    });
+    expect(n4.transport.peerAddress(x.id)).toBe(address(x));
+    await until(() => !hosts(x, r), 10_000, 'removed replica destroyed');
+    // The link goes once the farewell is forgotten (node 2 is a member of no group on node 4).
+    await until(() => n4.transport.peerAddress(x.id) === null, 30_000, 'link to node 2 dropped');
+    expect(
+      hosts(
+        c.running().find((n) => n.id === 1)!,
+        r,
+      ),
+    ).toBe(true);
   }, 60_000);
 
   it('a leader removes itself from a data shard: leadership moves and its replica is destroyed', async () => {

@@ -70,6 +70,21 @@ describe('tombstones', () => {
 describe('farewells', () => {
   const base = { groupId: g(3), node: 4 as NodeId, index: 20, term: 2, match: 15, untilMs: 10_000 };
 
+  it('name a node as forgotten once its last pending farewell expired, in any group', () => {
+    const f = new Farewells();
+    f.add({ ...base, holds: true });
+    f.add({ ...base, groupId: g(5), holds: false, untilMs: 20_000 });
+    expect(f.isPendingFor(4 as NodeId)).toBe(true);
+    expect(f.isPendingFor(5 as NodeId)).toBe(false);
+    f.due(1 as NodeId, 15_000, 100); // group 3's expired, group 5's still pending
+    expect(f.takeForgotten()).toEqual([]);
+    expect(f.isPendingFor(4 as NodeId)).toBe(true);
+    f.catchUpsDue(25_000);
+    expect(f.isPendingFor(4 as NodeId)).toBe(false);
+    expect(f.takeForgotten()).toEqual([4]);
+    expect(f.takeForgotten()).toEqual([]);
+  });
+
   it('are sent only once the removed node holds its removal, at most three times, one interval apart', () => {
     const f = new Farewells();
     f.add({ ...base, holds: false });
