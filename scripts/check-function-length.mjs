@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import ts from 'typescript';
 
 /** Today's limit. Lower it when the longest function gets shorter; never raise it. */
-const FUNCTION_LINES_MAX = 101;
+const FUNCTION_LINES_MAX = 99;
 const ROOTS = ['src', 'cmd'];
 
 const root = new URL('..', import.meta.url).pathname;
