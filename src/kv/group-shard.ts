@@ -1,12 +1,13 @@
 /**
  * The range and epoch of a KV group as persisted in m/<g>/shard (codec/command-split.ts). The record is
- * written only by a split (kv/split-apply.ts: the parent's narrowed range and the right-hand group's range),
- * in the same LevelDB batch as the applied index it belongs to, so the record read from one LevelDB snapshot
- * is the range of the applied index read from the same snapshot.
+ * written by a split (kv/split-apply.ts: the parent's narrowed range and the right-hand group's range) and
+ * by every configuration entry applied (state-machine.ts: the epoch + 1), in the same LevelDB batch as the
+ * applied index it belongs to, so the record read from one LevelDB snapshot is the range and epoch of the
+ * applied index read from the same snapshot.
  *
- * A group without a record (a data dir of a version before splits, or a group never split nor created by a
- * split) is the range it is opened with at the epoch it is opened with; the default epoch is
- * EPOCH_UNRECORDED = 1, the epoch the meta shard gives the bootstrap data shard (meta INITIAL_EPOCH), the
+ * A group without a record (a data dir of a version before splits, or a group never split, created by a
+ * split nor changed in membership) is the range it is opened with at the epoch it is opened with; the
+ * default epoch is EPOCH_UNRECORDED = 1, the epoch the meta shard gives the bootstrap data shard (meta INITIAL_EPOCH), the
  * only KV group an older data dir can hold. A stored record wins over the range given at open: after a split
  * the host may reopen the parent with the range it was created with and still sees the narrowed one.
  */

@@ -8,8 +8,9 @@
  * - Application is deterministic: it depends only on the state and the entries. Nothing is rejected at
  *   apply time except a key outside the group's range ({ type: 'wrongShard' }, applied nothing) and a split
  *   that does not fit the group's epoch and range ({ type: 'splitRefused' }).
- * - The range and epoch are persisted by a split (m/<g>/shard, group-shard.ts) in the batch of its applied
- *   index; a split narrows the range for the entries after it in the same call at once (inRange) and for
+ * - The range and epoch are persisted by a split or a configuration change (m/<g>/shard, group-shard.ts) in
+ *   the batch of its applied index: a split gives the epoch parent+1, every configuration entry +1 (the
+ *   same on every replica, which applies the same entries; a snapshot carries the record); a split narrows the range for the entries after it in the same call at once (inRange) and for
  *   reads once its batch is written (split-apply.ts: the split, the sessions it copies and the
  *   split/snapshot race rule).
  * - Sessions (exactly-once; Raft dissertation section 6.3): per clientId only the last (seq, result,
@@ -57,10 +58,12 @@ import {
   decodeValueRecord,
   encodeIndex,
   encodeInstallMarker,
+  encodeShardRecord,
   formatKey,
   installMarkerKey,
   sessionClientId,
   sessionRange,
+  shardRecordKey,
   userKeyOf,
 } from '../codec';
 import type { Command, CommandResult, GroupShard, KeyValue, ScanPage, SessionRecord } from '../codec';
@@ -125,11 +128,12 @@ export class StateMachine {
   private digesting = false;
   /**
    * The group's key range (its own object, shared with the staging): narrowed in place by a split once the
-   * split's batch is written, with epochNow. A split applied in a call not yet written is splitPending.
+   * split's batch is written, with epochNow. A split or configuration change applied in a call not yet written
+   * is shardPending (the range and epoch it leaves).
    */
   readonly range: KeyRange;
   private epochNow: number;
-  private splitPending: GroupShard | null = null;
+  private shardPending: GroupShard | null = null;
   /** The shard as opened: what a LevelDB snapshot without a shard record holds (records are never deleted). */
   private readonly opened: GroupShard;
 
@@ -251,7 +255,7 @@ export class StateMachine {
 
   /** In the range; while an apply call holds a split not yet written, in the split's narrowed range too. */
   inRange(key: Buffer): boolean {
-    return shardContains(this.range, key) && (this.splitPending === null || shardContains(this.splitPending, key));
+    return shardContains(this.range, key) && (this.shardPending === null || shardContains(this.shardPending, key));
   }
 
   /**
@@ -274,6 +278,7 @@ export class StateMachine {
         if (e.index <= applied) continue;
         assert(e.index === applied + 1, () => `group ${this.groupId}: applying entry ${e.index} after ${applied}`);
         if (e.kind === 'normal') results.set(e.index, await this.applyEntry(e.data, e.index, batch));
+        else if (e.kind === 'config') this.applyConfigChange(batch);
         applied = e.index;
       }
       if (applied === this.appliedIndex) {
@@ -286,7 +291,7 @@ export class StateMachine {
       onResults?.(results);
       await written;
       this.appliedIndex = applied;
-      this.publishSplit();
+      this.publishShard();
       return results;
     } catch (e) {
       this.failure = e;
@@ -345,21 +350,33 @@ export class StateMachine {
 
   /** split-apply.ts: checked against the shard as of this entry; narrows the range for the entries after it. */
   private async applySplit(cmd: Extract<Command, { type: 'split' }>, batch: ApplyBatch): Promise<CommandResult> {
-    const shard = this.splitPending ?? this.shard;
+    const shard = this.shardPending ?? this.shard;
     const refused = refuseSplit(this.groupId, shard, cmd);
     if (refused !== null) return refused;
     const clientIds = this.sessions.clientIds();
     const result = await splitIntoBatch(this.db, this.groupId, shard, cmd, clientIds, batch);
-    this.splitPending = result.left;
+    this.shardPending = result.left;
     return result;
   }
 
-  /** After the batch holding a split is written: the narrowed range and new epoch become the group's. */
-  private publishSplit(): void {
-    if (this.splitPending === null) return;
-    this.range.end = this.splitPending.end;
-    this.epochNow = this.splitPending.epoch;
-    this.splitPending = null;
+  /**
+   * A configuration change (a replica added, promoted or removed): the epoch moves by one, every replica at
+   * the same entry (issue 10: every change bumps it), written with this call's applied index. A split planned
+   * before it is then refused (epoch-mismatch), as is a placement action or meta record planned against the
+   * epoch before (a compare-and-set on the shard's membership, not only its range).
+   */
+  private applyConfigChange(batch: ApplyBatch): void {
+    const shard = this.shardPending ?? this.shard;
+    this.shardPending = { ...shard, epoch: shard.epoch + 1 };
+    batch.ops.push({ type: 'put', key: shardRecordKey(this.groupId), value: encodeShardRecord(this.shardPending) });
+  }
+
+  /** After the batch holding a split or configuration change is written: its range and epoch are the group's. */
+  private publishShard(): void {
+    if (this.shardPending === null) return;
+    this.range.end = this.shardPending.end;
+    this.epochNow = this.shardPending.epoch;
+    this.shardPending = null;
   }
 
   private remember(

@@ -7,10 +7,13 @@
  * descriptor's epoch (a concurrent record makes it refused, harmlessly):
  * - the meta group: whenever its descriptor's replicas differ from its leader's configuration (it never
  *   splits, so its epoch is the meta shard's alone);
- * - a data shard: only when its leader reports exactly the next epoch (it counted the change itself) and
- *   the replicas differ by one step. Recording a change the data shard did not count would put the meta
- *   epoch ahead of the shard's, and the shard's later split records (made at the shard's epoch) would all
- *   be refused; a shard that split or changed twice since is left for a later record (or stays behind).
+ * - a data shard: only when the steps from the recorded replicas to its leader's report are exactly as many
+ *   as the epochs between them (the shard counts every configuration entry, kv/state-machine.ts), one step
+ *   a round: a move (learner added, promoted, old replica removed) is three steps over three epochs, each
+ *   record bringing the meta epoch one closer. Recording a change the data shard did not count would put
+ *   the meta epoch ahead of the shard's, and the shard's later split records (made at the shard's epoch)
+ *   would all be refused; a shard whose changes cancel out (a learner added, then removed) or that split
+ *   since is left for a later record (or stays behind: routing never reads these descriptors).
  * Order of steps: a replica the truth lacks is removed, then a learner promoted, then a new one added.
  */
 import type { NodeId } from '../base';
@@ -46,6 +49,24 @@ function sameReplicas(a: ShardDescriptor, b: ShardDescriptor): boolean {
   return key(a) === key(b);
 }
 
+/**
+ * How many nextRecordStep steps lead from `recorded`'s replicas to `truth`'s (each changes one replica), or
+ * -1 when they never reach it (a voter demoted) or a step is refused (say, no voter left on the way).
+ */
+function stepsBetween(recorded: ShardDescriptor, truth: ShardDescriptor): number {
+  let d = recorded;
+  let n = 0;
+  try {
+    for (let step = nextRecordStep(d, truth); step !== null; step = nextRecordStep(d, truth)) {
+      d = stepped(d, step);
+      n++;
+    }
+  } catch {
+    return -1;
+  }
+  return sameReplicas(d, truth) ? n : -1;
+}
+
 /** The records to make this round (see the header). Pure. */
 export function plannedRecords(
   truth: readonly ShardDescriptor[],
@@ -57,11 +78,10 @@ export function plannedRecords(
   for (const t of truth) {
     const r = byId.get(t.id);
     if (r === undefined || out.length >= RECORDS_PER_ROUND_MAX) continue;
-    if (t.id !== metaGroupId && t.epoch !== r.epoch + 1) continue;
     const step = nextRecordStep(r, t);
     if (step === null) continue;
-    // A data shard's epoch moved by one: the meta step must be the whole difference.
-    if (t.id !== metaGroupId && !sameReplicas(stepped(r, step), t)) continue;
+    // A data shard: the steps to its report must be exactly its epochs since the record.
+    if (t.id !== metaGroupId && stepsBetween(r, t) !== t.epoch - r.epoch) continue;
     out.push({ type: 'changeReplicas', shard: t.id, epoch: r.epoch, change: step.change, node: step.node });
   }
   return out;

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { appliedKey, sessionRange, shardRecordKey } from '../../../src/codec';
 import type { CommandResult } from '../../../src/codec';
+import type { Entry } from '../../../src/raft';
 import { SPLIT_INITIAL_INDEX, StateMachine, splitRefusalError } from '../../../src/kv';
 import { Stores, b, put, whole } from './helpers';
 import { AT_MS, RIGHT, beforeSplit, entriesFrom, fput, open, rightEntries, split } from './split-fixture';
@@ -17,6 +18,32 @@ afterEach(() => stores.cleanup());
 const str = (v: Buffer | null): string | null => (v === null ? null : v.toString());
 
 describe('split apply', () => {
+  it('every configuration entry moves the epoch by one (persisted); a split planned before one is refused', async () => {
+    const { store } = await stores.make();
+    const sm = await open(store);
+    const config = (index: number): Entry => ({
+      kind: 'config',
+      term: 1,
+      index,
+      change: { type: 'addLearner', node: 9 },
+    });
+    // A learner added and promoted (two entries), then a split planned against the epoch before them.
+    const results = await sm.apply([
+      ...entriesFrom(1, [put('a', '1')]),
+      config(2),
+      config(3),
+      ...entriesFrom(4, [split('k', 1)]),
+    ]);
+    expect(sm.epoch).toBe(3);
+    expect(results.get(4)).toMatchObject({ type: 'splitRefused', rule: 'epoch-mismatch', epoch: 3 });
+    // Planned against the current epoch: applies (parent+1), and a configuration entry in the same call
+    // after it counts from the split's epoch.
+    await sm.apply([...entriesFrom(5, [split('k', 3)]), config(6)]);
+    expect(sm.shard).toEqual({ start: b(''), end: b('k'), epoch: 5 });
+    const again = await open(store);
+    expect(again.shard).toEqual({ start: b(''), end: b('k'), epoch: 5 });
+  });
+
   it('narrows the range with the applied index; later writes for the right-hand side are wrongShard', async () => {
     const { store } = await stores.make();
     const sm = await open(store);

@@ -213,4 +213,32 @@ describe("the driver's meta records", () => {
     ]);
     expect(plannedRecords(recorded, recorded, 2)).toEqual([]);
   });
+
+  it('records a move (three configuration entries, three epochs) one step a round until the epochs meet', () => {
+    const v = (...nodes: number[]) => nodes.map((n) => [n, 'voter'] as [number, 'voter']);
+    const truth = [d(5, 8, v(1, 3, 4)), d(6, 7, v(1)), d(7, 6, [...v(1), [2, 'learner']])];
+    let recorded = [d(5, 5, v(1, 2, 3)), d(6, 5, v(1)), d(7, 5, v(1, 2))];
+    const made: string[] = [];
+    for (let round = 0; round < 5; round++) {
+      const records = plannedRecords(truth, recorded, 2);
+      for (const c of records) {
+        if (c.type !== 'changeReplicas') continue;
+        made.push(`${c.shard}@${c.epoch} ${c.change} ${c.node}`);
+        // As the meta shard applies it: one step, the epoch + 1.
+        recorded = recorded.map((r) => {
+          if (r.id !== c.shard) return r;
+          const replicas =
+            c.change === 'removeReplica'
+              ? r.replicas.filter((x) => x.node !== c.node)
+              : c.change === 'addLearner'
+                ? [...r.replicas, { node: c.node, role: 'learner' as const }]
+                : r.replicas.map((x) => (x.node === c.node ? { node: x.node, role: 'voter' as const } : x));
+          return { ...r, epoch: (r.epoch + 1) as Epoch, replicas };
+        });
+      }
+    }
+    // Shard 6 changed and changed back (no step for two epochs), shard 7 demoted a voter (no step reaches it).
+    expect(made).toEqual(['5@5 removeReplica 2', '5@6 addLearner 4', '5@7 promoteLearner 4']);
+    expect(recorded[0]).toMatchObject({ epoch: 8, replicas: truth[0]!.replicas });
+  });
 });
