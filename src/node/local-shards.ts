@@ -48,7 +48,17 @@ export class LocalShards {
   }
 }
 
-/** The descriptor of a hosted shard as this replica knows it (WRONG_SHARD answers carry it). */
+/**
+ * The descriptor a WRONG_SHARD answer may carry for a hosted shard: null while its core knows no voter yet
+ * (the catch-up window of describedShards; a descriptor without a voter is refused by every client, which
+ * then re-lists the shards instead, as for a shard this node does not host).
+ */
+export function routableDescriptorOf(g: Group): ShardDescriptor | null {
+  const d = descriptorOf(g);
+  return d.replicas.some((r) => r.role === 'voter') ? d : null;
+}
+
+/** The descriptor of a hosted shard as this replica knows it. */
 export function descriptorOf(g: Group): ShardDescriptor {
   const info = shardInfoOf(g);
   return {

@@ -49,7 +49,14 @@ import { EPOCH_UNRECORDED, loadGroupShard, splitRefusalError } from '../kv';
 import { META_SHARD_ID } from '../meta';
 import { AddressBook } from './address-book';
 import { EarlyMessages } from './early-messages';
-import { LocalShards, describedShards, descriptorOf, overlappingShard, shardInfoOf } from './local-shards';
+import {
+  LocalShards,
+  describedShards,
+  descriptorOf,
+  overlappingShard,
+  routableDescriptorOf,
+  shardInfoOf,
+} from './local-shards';
 import { wrongShardDetails } from '../shard';
 import { configAtSplit, kvGroupsToOpen, splitGroupRaftStart } from './split-groups';
 import { compactAt, noteApplied, resetCompaction, takeCompactionPoint } from './compaction';
@@ -414,11 +421,16 @@ export class NodeHost implements TransportHandler {
       return new TesseraError('WRONG_SHARD', `node ${this.cfg.id} hosts no replica of the shard that owns the key`, {
         epoch: 0,
       });
+    const descriptor = routableDescriptorOf(g);
+    if (descriptor === null)
+      return new TesseraError('WRONG_SHARD', `node ${this.cfg.id} is still catching up on shard ${g.id}`, {
+        epoch: 0,
+      });
     const leader = g.leader === NO_NODE ? undefined : { id: g.leader, address: this.addresses.get(g.leader) ?? '' };
     return new TesseraError(
       'WRONG_SHARD',
       `the key belongs to shard ${g.id} (epoch ${g.kvSm.epoch})`,
-      wrongShardDetails(descriptorOf(g), leader),
+      wrongShardDetails(descriptor, leader),
     );
   }
 

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../../src/base';
 import type { Group } from '../../../src/node/group';
-import { describedShards } from '../../../src/node/local-shards';
+import { describedShards, routableDescriptorOf } from '../../../src/node/local-shards';
 
 function group(id: number, voters: number[], learners: number[] = [], start = ''): Group {
   return {
@@ -38,5 +38,22 @@ describe('describedShards', () => {
   it('leaves out a replica whose core knows no voter yet (catching up from the log start)', () => {
     expect(describedShards([group(1, []), group(7, [2], [], 'm')]).map((s) => s.id)).toEqual([7]);
     expect(describedShards([group(1, [], [4])])).toEqual([]);
+  });
+});
+
+describe('routableDescriptorOf (the descriptor a WRONG_SHARD answer carries)', () => {
+  it('is the shard with its epoch and replicas, or null while the core knows no voter', () => {
+    expect(routableDescriptorOf(group(7, [2], [4], 'm'))).toEqual({
+      id: 7,
+      start: Buffer.from('m'),
+      end: null,
+      epoch: 3,
+      replicas: [
+        { node: 2, role: 'voter' },
+        { node: 4, role: 'learner' },
+      ],
+    });
+    expect(routableDescriptorOf(group(1, []))).toBeNull();
+    expect(routableDescriptorOf(group(1, [], [4]))).toBeNull();
   });
 });
