@@ -83,7 +83,14 @@ describe('writeBatch', () => {
       const d = await fresh();
       const fast = vi.spyOn(d as unknown as Fast, '_batch');
       const writes = [
-        writeBatch(d, [{ type: 'put', key: b('a'), value: b('1') }, { type: 'put', key: b('x'), value: b('x') }], false),
+        writeBatch(
+          d,
+          [
+            { type: 'put', key: b('a'), value: b('1') },
+            { type: 'put', key: b('x'), value: b('x') },
+          ],
+          false,
+        ),
         writeBatch(d, [{ type: 'put', key: b('a'), value: b('2') }], false),
         writeBatch(d, [{ type: 'del', key: b('x') }], false),
       ];
