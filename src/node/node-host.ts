@@ -1439,6 +1439,17 @@ export class NodeHost implements TransportHandler {
     const id = right.groupId as GroupId;
     await this.opening.get(id); // an uninitialized replica being opened right now: let it finish first
     this.unknownGroupsHeard.delete(id);
+    if (this.tombstones.has(id)) {
+      // This node's replica of the right-hand group was created before its copy of the parent applied the
+      // split (by a leader's message and a snapshot), then removed and destroyed. The split must not bring it
+      // back: it would start from the split's configuration, which still names this node a voter, and from a
+      // fresh term, forgetting the vote the tombstone keeps (two votes in one term). It comes back only when
+      // it is added again (maybeOpenUninitialized, from the tombstone's term). The parent's keys in the range
+      // stay behind unowned here; a snapshot that installs the range later clears them first.
+      this.opts.logger.info({ group: id }, 'split applied: its right-hand group was destroyed here, not re-created');
+      this.rebuildShards();
+      return;
+    }
     const existing = this.groups.get(id);
     if (existing !== undefined && existing.kvSm.applied === 0) {
       // An uninitialized replica (created from a leader's message before this split applied here): the split

@@ -7,6 +7,7 @@ import type { NodeHost } from '../../../src/node';
 import { raftGroupRange } from '../../../src/codec';
 import { decodeShardWire } from '../../../src/shard';
 import { NodeStore } from '../../../src/storage';
+import { Tombstones } from '../../../src/node/tombstones';
 import { TestCluster, putCommand, sleep, until } from './harness';
 
 let cluster: TestCluster | null = null;
@@ -164,4 +165,30 @@ describe('shard splits on real nodes', () => {
       expect(read.value?.toString()).toBe(v);
     }
   }, 60_000);
+
+  it('a replica destroyed here before its parent applied the split is not re-created by the split', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    await c.onLeader((l) => l.host.propose(1, putCommand('q-before', 'old')));
+    await c.stop(3);
+    const { right } = await splitOnLeader(c, 'm');
+    // What node 3 holds when a leader's message and snapshot created its replica of the right-hand group
+    // before its parent applied the split, and the replica was then removed and destroyed: a tombstone with
+    // the term and vote it had. (Node 3 stays in the group's configuration here, so its leader keeps calling;
+    // a term below the tombstone's never reopens it.)
+    const store = await NodeStore.open(c.nodes.get(3)!.dataDir);
+    const tombstones = await Tombstones.open(store.db);
+    await store.db.batch([tombstones.add({ groupId: right.id, index: 9, term: 40, vote: 2, atMs: 0 })]);
+    await store.close();
+    const n3 = await c.restart(3);
+    await until(() => shardsOf(n3.host).some((s) => s.startsWith('1:-m@')), 10_000, 'node 3 applied the split');
+    await sleep(3 * n3.config.timing.electionMs);
+    expect(n3.host.groupIds()).not.toContain(right.id);
+    let raftKeys = 0;
+    for await (const _ of n3.store.db.keys(raftGroupRange(right.id))) raftKeys++;
+    expect(raftKeys).toBe(0); // no Raft start from the split: the tombstone's vote is not forgotten
+    // The shard itself is served by its other replicas.
+    const leader = c.running().find((n) => n.id !== 3 && n.host.groupStatus(right.id).role === 'leader');
+    await expect(leader?.host.propose(right.id, putCommand('x', 'after'))).resolves.toBeDefined();
+  }, 40_000);
 });
