@@ -74,6 +74,7 @@ type WireGroupStatus = GroupStatus;
 interface WireStatus {
   nodeId: number;
   address: string;
+  peerAddress?: string;
   version: string;
   groups: WireGroupStatus[];
 }
@@ -407,6 +408,9 @@ export class Client {
    * `from`), on the shard's leader: routed by the shard's start key when the routing cache knows the shard
    * (loaded once if not), else to the leader the NOT_LEADER hints name (the meta shard). Resolves with the
    * shard's members once the move is done, or, with noWait, once the leader started it.
+   * The target's addresses go along for a leader that does not know them (one without a meta replica, or a
+   * target with its own --peer-listen): the registry's client address (ListNodes), then the peer address the
+   * target's own Status gives; when either lookup fails the leader uses its registry as before.
    */
   async moveReplica(
     shardId: number,
@@ -424,12 +428,29 @@ export class Client {
       await this.loadShards(Math.min(deadlineMs / 2, 1000)).catch(() => undefined);
       known = this.shards.cache.get(shardId as ShardId);
     }
-    const request = { shardId, from, to, noWait: options.noWait === true };
+    const target = await this.targetAddresses(to, Math.min(deadlineMs / 4, 2000));
+    const request = { shardId, from, to, noWait: options.noWait === true, ...target };
     const res = await this.invoker.call<{ members?: unknown }>('admin', 'MoveReplica', request, 'leader', deadlineMs, {
       ...(known !== undefined ? { key: Buffer.from(known.descriptor.start) } : {}),
       patient: true,
     });
     return membersOf(res, 'MoveReplica');
+  }
+
+  /** Node `to`'s client and peer addresses (moveReplica), or {} when they cannot be learned in time. */
+  private async targetAddresses(
+    to: number,
+    timeoutMs: number,
+  ): Promise<{ toAddress?: string; toPeerAddress?: string }> {
+    try {
+      const node = (await this.listNodes({ deadlineMs: timeoutMs })).find((n) => n.id === to);
+      if (node === undefined || node.state === 'removed') return {}; // the leader refuses it with the reason
+      const status = await this.status({ endpoint: node.address, deadlineMs: timeoutMs });
+      if (status.nodeId !== to) return {}; // another node answers there: let the leader use its registry
+      return { toAddress: node.address, toPeerAddress: status.peerAddress || node.address };
+    } catch {
+      return {};
+    }
   }
 
   /**
@@ -548,6 +569,7 @@ export class Client {
     return {
       nodeId: s.nodeId,
       address: s.address,
+      peerAddress: s.peerAddress ?? '',
       version: s.version,
       groups: s.groups.map((g) => ({
         groupId: g.groupId,

@@ -161,6 +161,8 @@ export interface NodeInfo {
 export interface NodeStatus {
   nodeId: number;
   address: string;
+  /** The address peers dial the node at (its --peer-listen's); '' from a node of a version without it. */
+  peerAddress: string;
   version: string;
   groups: GroupStatus[];
 }

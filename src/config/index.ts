@@ -20,7 +20,14 @@ export type {
 export type { ConfigSources, RawConfig, RawValue } from './load';
 export { DEFAULTS, MEMORY_BUDGET_MIB_MAX, MEMORY_BUDGET_MIB_MIN, PROFILES, SESSION_TTL_MS_MIN } from './defaults';
 export { OPTIONS, envName, flagName, optionUsage } from './options';
-export { formatHostPort, isUnspecifiedHost, parseHostPort, parsePeers, validateNodeConfig } from './validate';
+export {
+  formatHostPort,
+  isUnspecifiedHost,
+  parseHostPort,
+  parsePeers,
+  peerAddressOf,
+  validateNodeConfig,
+} from './validate';
 export { loadRawConfig } from './load';
 
 /** Parse and validate the node configuration; throws TesseraError('CONFIG') with a clear message. */

@@ -35,6 +35,12 @@ export function formatHostPort(hp: HostPort): string {
   return `${hp.host}:${hp.port}`;
 }
 
+/** The address peers dial this node at: its own entry in --peers, else --peer-listen's, else the client address. */
+export function peerAddressOf(config: Pick<NodeConfig, 'id' | 'peers' | 'peerListen' | 'advertiseAddress'>): string {
+  if (config.peerListen === null) return config.advertiseAddress;
+  return config.peers.get(config.id) ?? formatHostPort(config.peerListen);
+}
+
 /** True for a wildcard bind address (0.0.0.0, ::, [::], 0): a listener may use it, a peer cannot dial it. */
 export function isUnspecifiedHost(host: string): boolean {
   const h = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;

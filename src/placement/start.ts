@@ -10,7 +10,7 @@
  * descriptors up to date (driver.ts step 4).
  */
 import type { GroupId, NodeId } from '../base';
-import { formatHostPort, type NodeConfig } from '../config';
+import { peerAddressOf, type NodeConfig } from '../config';
 import { META_SHARD_ID, type MetaCommand, type MetaResult, type NodeState } from '../meta';
 import type { Logger, NodeMetrics } from '../obs';
 import type { ShardDescriptor, ShardMap } from '../shard';
@@ -52,12 +52,6 @@ function leadsMeta(host: DrivenHost): boolean {
   } catch {
     return false;
   }
-}
-
-/** The address peers dial this node at. */
-function peerAddressOf(config: NodeConfig): string {
-  if (config.peerListen === null) return config.advertiseAddress;
-  return config.peers.get(config.id) ?? formatHostPort(config.peerListen);
 }
 
 /** Serves Raft.Placement on this node and starts its driver (idle unless it leads the meta shard). */

@@ -22,6 +22,7 @@ import type { NodeConfig } from '../config';
 import { META_SHARD_ID, type MetaCommand } from '../meta';
 import type { LocalShardInfo, MemberInfo, NodeHost } from '../node';
 import type { Logger, NodeMetrics } from '../obs';
+import { checkMemberAddress } from './member-address';
 import { applyMetaCommand } from './meta-client';
 import { unary } from './unary';
 
@@ -53,25 +54,54 @@ export type NodesHost = Pick<
 > & { readonly addresses: Pick<NodeHost['addresses'], 'get' | 'peer'> };
 
 /**
- * Teaches the host the address of move target `to` from the meta shard's registry when its address book does
- * not know it (a node that joined with --join and holds no replica yet). The registry holds one address, the
- * client one, used for peers too (right unless the node has a separate --peer-listen; the placement driver
- * learns both from the node's report). A node the registry does not know, or knows as removed, is refused.
+ * Teaches the host the addresses of move target `to` when its address book does not know them (a node that
+ * joined with --join and holds no replica yet): the request's to_address / to_peer_address when given (the
+ * SDK asks the target's own Status for its peer address: right for a node with a separate --peer-listen, and
+ * for a leader without a meta replica, which has no registry), else the meta shard's registry, which holds
+ * one address, the client one, used for peers too. A node the local registry does not know, or knows as
+ * removed, is refused, as is a to_address other than the one it registered.
  */
-function learnTargetAddress(host: NodesHost, to: NodeId): void {
+function learnTargetAddress(host: NodesHost, to: NodeId, given: TargetAddresses | null): void {
   if (host.addresses.peer(to) !== null) return;
-  let record: { address: string; state: string } | undefined;
+  let record: { address: string; state: string } | undefined | null;
   try {
     record = host.listNodes().find((n) => n.id === to);
   } catch {
-    return; // no registry yet: the host answers for an unknown address itself
+    record = null; // no registry here (no meta replica, or not bootstrapped yet)
   }
-  if (record === undefined || record.state === 'removed')
+  if (record === undefined || record?.state === 'removed')
     throw new TesseraError(
       'INVALID_ARGUMENT',
       `node ${to} is not a registered node of the cluster${record ? ' (removed)' : ''}`,
     );
+  if (given !== null) {
+    if (record !== null && record.address !== given.client)
+      throw new TesseraError(
+        'INVALID_ARGUMENT',
+        `node ${to} is registered at ${record.address}, not at to_address ${given.client}`,
+      );
+    host.learnNodeAddress(to, given.client, given.peer);
+    return;
+  }
+  if (record === null) return; // nothing to learn from: the host answers for an unknown address itself
   host.learnNodeAddress(to, record.address, record.address);
+}
+
+interface TargetAddresses {
+  client: string;
+  peer: string;
+}
+
+/** The request's optional to_address / to_peer_address (both checked; a peer address alone is refused). */
+function targetAddressesArg(req: { toAddress?: unknown; toPeerAddress?: unknown }): TargetAddresses | null {
+  const client = req.toAddress === undefined || req.toAddress === '' ? null : req.toAddress;
+  const peer = req.toPeerAddress === undefined || req.toPeerAddress === '' ? null : req.toPeerAddress;
+  if (client === null) {
+    if (peer !== null) throw new TesseraError('INVALID_ARGUMENT', 'to_peer_address needs to_address');
+    return null;
+  }
+  const c = checkMemberAddress(client, 'to_address');
+  return { client: c, peer: peer === null ? c : checkMemberAddress(peer, 'to_peer_address') };
 }
 
 /** The driver's last view, or null (not the meta leader, no driver, no round yet). */
@@ -130,7 +160,14 @@ export async function moveReplicaResponse(
   host: NodesHost,
   self: NodeId,
   moves: BackgroundMoves,
-  req: { shardId?: unknown; from?: unknown; to?: unknown; noWait?: unknown },
+  req: {
+    shardId?: unknown;
+    from?: unknown;
+    to?: unknown;
+    noWait?: unknown;
+    toAddress?: unknown;
+    toPeerAddress?: unknown;
+  },
   timeoutMs: number,
 ) {
   const shard = req.shardId;
@@ -140,7 +177,7 @@ export async function moveReplicaResponse(
   const to = nodeIdArg(req.to, 'to');
   if (from === to) throw new TesseraError('INVALID_ARGUMENT', `from and to are both node ${from}: nothing to move`);
   const groupId = shard as GroupId;
-  learnTargetAddress(host, to);
+  learnTargetAddress(host, to, targetAddressesArg(req));
   if (req.noWait !== true) return { members: wireMembers(await host.moveReplica(groupId, from, to, timeoutMs)) };
   // Answer now, after the checks a waiting call would fail at first: the shard is hosted and led here.
   const status = host.groupStatus(groupId);

@@ -7,7 +7,9 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { TesseraError, isNodeId } from '../base';
-import { isUnspecifiedHost, type NodeConfig } from '../config';
+import { peerAddressOf, type NodeConfig } from '../config';
+import { checkMemberAddress } from './member-address';
+export { MEMBER_ADDRESS_BYTES_MAX, checkMemberAddress } from './member-address';
 import { WHOLE_KEYSPACE_GROUP, type MemberInfo, type NodeHost } from '../node';
 import { silentLogger, type Logger, type NodeMetrics } from '../obs';
 import { adminNodeHandlers, metaLeaderRedirect, metaLeaderView, shardsToList, type ViewSource } from './admin-nodes';
@@ -25,40 +27,6 @@ interface AddNodeWire {
   peerAddress?: string;
 }
 
-/** A member address is stored in the log and the address book of every node: bounded like DNS names. */
-export const MEMBER_ADDRESS_BYTES_MAX = 255;
-const MEMBER_ADDRESS_RE = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
-
-/**
- * A member address from an Admin request: at most MEMBER_ADDRESS_BYTES_MAX bytes, HOST:PORT with a name,
- * an IPv4 or a bracketed IPv6 host that peers can dial (not a wildcard such as 0.0.0.0) and a port 1..65535.
- */
-export function checkMemberAddress(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new TesseraError('INVALID_ARGUMENT', `${field} must be HOST:PORT`, { limit: 'address' });
-  }
-  const bytes = Buffer.byteLength(value, 'utf8');
-  if (bytes > MEMBER_ADDRESS_BYTES_MAX) {
-    throw new TesseraError('INVALID_ARGUMENT', `${field} is ${bytes} bytes; at most ${MEMBER_ADDRESS_BYTES_MAX}`, {
-      limit: 'addressBytesMax',
-    });
-  }
-  const m = MEMBER_ADDRESS_RE.exec(value);
-  const port = m ? Number(m[2]) : 0;
-  if (!m || port < 1 || port > 65535) {
-    throw new TesseraError('INVALID_ARGUMENT', `${field} must be HOST:PORT with a port in 1..65535, got '${value}'`, {
-      limit: 'address',
-    });
-  }
-  if (isUnspecifiedHost(m[1] as string)) {
-    throw new TesseraError(
-      'INVALID_ARGUMENT',
-      `${field} '${value}' is a wildcard address; give one that peers can dial`,
-      { limit: 'address' },
-    );
-  }
-  return value;
-}
 interface RemoveNodeWire {
   id: number;
 }
@@ -83,6 +51,7 @@ export function statusResponse(host: NodeHost, config: NodeConfig) {
   return {
     nodeId: config.id,
     address: config.advertiseAddress,
+    peerAddress: peerAddressOf(config),
     version: TESSERA_VERSION,
     groups: host.groupIds().map((id) => {
       const s = host.groupStatus(id);

@@ -335,6 +335,9 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
       expect(address).toBe(clientAddr(leader));
       return true;
     });
+    // A node's own Status gives its peer address (what `shard move` sends a leader that does not know it).
+    const own = await client.status({ endpoint: clientAddr(follower), deadlineMs: 3000 });
+    expect([own.address, own.peerAddress]).toEqual([clientAddr(follower), peerAddr(follower)]);
     // Status names client addresses for every member, learned from the handshakes.
     await eventually('status names client addresses', 10_000, async () => {
       const s = summarize(await client.clusterStatus({ timeoutMs: 800 }));

@@ -42,6 +42,9 @@ export class FakeAdminNode {
     private readonly cluster: FakeAdmin,
   ) {}
 
+  /** What Status gives as the node's peer address ('' as from a node of an older version). */
+  peerAddress = '';
+
   get address(): string {
     return `127.0.0.1:${this.port}`;
   }
@@ -71,6 +74,7 @@ export class FakeAdminNode {
     return {
       nodeId: this.id,
       address: this.address,
+      peerAddress: this.peerAddress,
       version: 'fake',
       groups: [...(this.shards ?? []), ...this.cluster.meta].map((s) => ({
         groupId: s.id,
@@ -105,7 +109,8 @@ export class FakeAdminNode {
 
   private move(req: MoveRequest, cb: Callback): void {
     const c = this.cluster;
-    c.moveRequests.push({ at: this.id, ...req });
+    const { toAddress, toPeerAddress, ...rest } = req;
+    c.moveRequests.push({ at: this.id, ...rest, ...(toAddress ? { toAddress, toPeerAddress } : {}) });
     if (c.leaderId !== this.id) return this.notLeader(cb, c.leaderId, req.shardId);
     const ids = req.noWait ? [1, 2, req.from] : [1, 2, req.to];
     cb(null, { members: ids.map((id) => ({ id, address: c.addressOf(id), voter: true, match: 7 })) });
@@ -141,6 +146,9 @@ interface MoveRequest {
   from: number;
   to: number;
   noWait: boolean;
+  /** The target's addresses the SDK looked up (absent when it found none). */
+  toAddress?: string;
+  toPeerAddress?: string;
 }
 
 export class FakeAdmin {

@@ -123,7 +123,7 @@ describe('human output', () => {
     const node = (nodeId: number, groups: ReturnType<typeof group>[]): EndpointStatus => ({
       endpoint: `127.0.0.1:${nodeId}`,
       ok: true,
-      status: { nodeId, address: `127.0.0.1:${nodeId}`, version: 'x', groups },
+      status: { nodeId, address: `127.0.0.1:${nodeId}`, peerAddress: '', version: 'x', groups },
     });
     const s = summarize([
       node(1, [group(1, '', '', 10), group(2, '', '', 4, 'meta'), group(3, 'm', '', 12)]), // 1 before the split

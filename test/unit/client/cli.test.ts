@@ -147,7 +147,7 @@ describe('status summary', () => {
   const node = (id: number, groups: GroupStatus[]): EndpointStatus => ({
     endpoint: `h:${id}`,
     ok: true,
-    status: { nodeId: id, address: `h:${id}`, version: 'v', groups },
+    status: { nodeId: id, address: `h:${id}`, peerAddress: '', version: 'v', groups },
   });
 
   it('takes the leader from the newest term, preferring the node that says it leads', () => {

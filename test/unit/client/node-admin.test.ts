@@ -42,6 +42,21 @@ describe('Client.moveReplica', () => {
     expect(c.moveRequests.at(-1)).toEqual({ at: 2, shardId: 2, from: 3, to: 4, noWait: true });
   });
 
+  it("sends the target's addresses along: the registry's client address and the peer address its Status gives", async () => {
+    const { c, sdk } = await setup();
+    c.leaderId = 3;
+    const two = c.nodes[1]!;
+    two.peerAddress = '127.0.0.1:9'; // node 2 listens for peers on its own --peer-listen
+    await sdk.moveReplica(7, 1, 2);
+    expect(c.moveRequests.at(-1)).toMatchObject({ to: 2, toAddress: two.address, toPeerAddress: '127.0.0.1:9' });
+    two.peerAddress = ''; // a node of a version without the field: peers dial the client address
+    await sdk.moveReplica(7, 1, 2);
+    expect(c.moveRequests.at(-1)).toMatchObject({ to: 2, toAddress: two.address, toPeerAddress: two.address });
+    c.states.set(2, 'removed'); // a removed target: nothing looked up, the leader refuses it with the reason
+    await sdk.moveReplica(7, 1, 2);
+    expect(c.moveRequests.at(-1)).not.toHaveProperty('toAddress');
+  });
+
   it('refuses bad arguments without a request', async () => {
     const { c, sdk } = await setup();
     await expect(sdk.moveReplica(0, 1, 2)).rejects.toThrow(/bad shard id/);

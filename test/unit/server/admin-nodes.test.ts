@@ -182,6 +182,32 @@ describe('Admin.MoveReplica', () => {
     expect(host.moves).toHaveLength(2);
   });
 
+  it('learns the addresses the request gives (a peer address of its own), checked against the registry', async () => {
+    const host = new FakeHost();
+    const bad = failed(await call(host, 'moveReplica', { shardId: 4, from: 3, to: 4, toPeerAddress: '10.0.0.4:8004' }));
+    expect(bad.details).toMatch(/to_peer_address needs to_address/);
+    const wild = failed(await call(host, 'moveReplica', { shardId: 4, from: 3, to: 4, toAddress: '0.0.0.0:7004' }));
+    expect(wild.details).toMatch(/to_address .* wildcard/);
+    const other = failed(await call(host, 'moveReplica', { shardId: 4, from: 3, to: 4, toAddress: '127.0.0.1:7999' }));
+    expect(other.details).toMatch(/node 4 is registered at 127.0.0.1:7004, not at to_address 127.0.0.1:7999/);
+    expect(host.learned).toEqual([]);
+    const req = { shardId: 4, from: 3, to: 4, toAddress: '127.0.0.1:7004', toPeerAddress: '10.0.0.4:8004' };
+    expect((await call(host, 'moveReplica', req)).ok).toBe(true);
+    expect(host.learned).toEqual([[4, '127.0.0.1:7004', '10.0.0.4:8004']]);
+  });
+
+  it('a leader without a registry (no meta replica) learns the given addresses, and without them asks nothing', async () => {
+    const host = new FakeHost();
+    host.listNodes = () => {
+      throw new TesseraError('UNAVAILABLE', 'the meta shard is not bootstrapped yet (no node registry); retry');
+    };
+    expect((await call(host, 'moveReplica', { shardId: 4, from: 3, to: 6 })).ok).toBe(true);
+    expect(host.learned).toEqual([]); // the host answers for the unknown address itself
+    const req = { shardId: 4, from: 3, to: 6, toAddress: '127.0.0.1:7006', toPeerAddress: '127.0.0.1:8006' };
+    expect((await call(host, 'moveReplica', req)).ok).toBe(true);
+    expect(host.learned).toEqual([[6, '127.0.0.1:7006', '127.0.0.1:8006']]);
+  });
+
   it("the host's NOT_LEADER reaches the client with the group and the leader's address", async () => {
     const host = new FakeHost();
     host.moveError = new TesseraError('NOT_LEADER', 'not the leader', {
