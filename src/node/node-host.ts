@@ -1031,8 +1031,28 @@ export class NodeHost implements TransportHandler {
       if (this.quiescence.isQuiet(g.id)) this.touchedQuiet.add(g.id);
       stepped = true;
     }
-    if (stepped) this.lastHeardMs.set(from, performance.now());
+    if (stepped) {
+      this.lastHeardMs.set(from, performance.now());
+      this.relink(from);
+    }
     this.schedule();
+  }
+
+  /**
+   * A group hosted here stepped a message of `peer`, to which this node may hold no link: dropped when they
+   * last shared no group (learnFromConfigEntry, farewells), and a replica opened uninitialized for a leader
+   * (maybeOpenUninitialized) has no configuration to connect to. Without a link every answer to that peer is
+   * dropped: a learner added by such a leader never answered its probes, so the leader never sent the
+   * snapshot that would have taught it the members (the placement soak's learner that never caught up).
+   * Links again from the address book (--peers and configuration entries: addresses this node already
+   * trusted), never from anything in the message.
+   */
+  private relink(peer: NodeId): void {
+    if (this.opts.transport.peerAddress(peer) !== null) return;
+    const address = this.addresses.peer(peer);
+    if (address === null) return;
+    this.opts.transport.setPeer(peer, address);
+    this.opts.logger.info({ peer, address }, 'linked again to a peer a group here heard from');
   }
 
   /**

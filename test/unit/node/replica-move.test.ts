@@ -235,6 +235,31 @@ describe('per-shard replica changes', () => {
     expect(got.value?.toString()).toBe('v-q');
   }, 60_000);
 
+  it('a node without a link to the leader that adds it (dropped when they shared no group) links again and catches up', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    const r = await splitCluster(c);
+    const x = c.running().find((n) => n.id !== leaderOf(c, r)!.id)!;
+    const change = (kind: 'removeReplica' | 'addLearner' | 'promoteLearner', ms: number) =>
+      onGroupLeader(c, r, (l) => l.host.changeReplica(r, { kind, node: x.id }, ms));
+    await change('removeReplica', 10_000);
+    await until(() => !hosts(x, r), 10_000, 'replica destroyed');
+    // What a node holds after applying the removals of its last groups shared with the others (or a node that
+    // joined and never linked to a leader): no link to them. Its address book still knows them.
+    const others = c.running().filter((n) => n.id !== x.id);
+    for (const n of others) x.transport.removePeer(n.id as NodeId);
+    expect(others.map((n) => x.transport.peerAddress(n.id as NodeId))).toEqual([null, null]);
+    await change('addLearner', 10_000);
+    // Its answers reach the leader only once it linked again: the leader then fills it (a snapshot) and the
+    // learner catches up to be promoted.
+    await change('promoteLearner', 20_000);
+    await until(() => hosts(x, r) && x.host.groupStatus(r).applied > 0, 10_000, 'filled');
+    const leader = leaderOf(c, r)!;
+    expect(x.transport.peerAddress(leader.id as NodeId)).toBe(address(leader));
+    const got = await x.host.read(r as GroupId, 'stale', (sm) => sm.get(Buffer.from('q')));
+    expect(got.value?.toString()).toBe('v-q');
+  }, 60_000);
+
   it('a replica that applied its removal and stopped before destroying itself is destroyed after its restart', async () => {
     cluster = await TestCluster.start(3);
     const c = cluster;
