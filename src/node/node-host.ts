@@ -1464,8 +1464,11 @@ export class NodeHost implements TransportHandler {
       // split (by a leader's message and a snapshot), then removed and destroyed. The split must not bring it
       // back: it would start from the split's configuration, which still names this node a voter, and from a
       // fresh term, forgetting the vote the tombstone keeps (two votes in one term). It comes back only when
-      // it is added again (maybeOpenUninitialized, from the tombstone's term). The parent's keys in the range
-      // stay behind unowned here; a snapshot that installs the range later clears them first.
+      // it is added again (maybeOpenUninitialized, from the tombstone's term). The split's batch wrote the
+      // right-hand group's state-machine records (its applied index: the split's start) here already: they go,
+      // as a destroy's would. The parent's keys in the range stay behind unowned; a snapshot that installs the
+      // range later clears them first.
+      await this.opts.store.destroyGroup(id, [], []);
       this.opts.logger.info({ group: id }, 'split applied: its right-hand group was destroyed here, not re-created');
       this.rebuildShards();
       return;
@@ -1734,6 +1737,9 @@ export class NodeHost implements TransportHandler {
    */
   private async openReplica(id: GroupId, tombstone: Tombstone | undefined): Promise<void> {
     if (tombstone !== undefined) {
+      // Whatever of the group is still stored goes first (the records a skipped split wrote, should a crash
+      // have come before createSplitGroup cleared them): the replica restarts from the tombstone alone.
+      await this.opts.store.destroyGroup(id, [], []);
       const hardState = { term: tombstone.term, vote: tombstone.vote, commit: 0 };
       await this.opts.store.persist([{ groupId: id, hardState, entries: [], snapshot: null }]);
       this.tombstones.remove(id);

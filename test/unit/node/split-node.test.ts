@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/base';
 import type { NodeHost } from '../../../src/node';
-import { raftGroupRange } from '../../../src/codec';
+import { appliedKey, raftGroupRange, shardRecordKey } from '../../../src/codec';
 import { decodeShardWire } from '../../../src/shard';
 import { NodeStore } from '../../../src/storage';
 import { Tombstones } from '../../../src/node/tombstones';
@@ -187,8 +187,37 @@ describe('shard splits on real nodes', () => {
     let raftKeys = 0;
     for await (const _ of n3.store.db.keys(raftGroupRange(right.id))) raftKeys++;
     expect(raftKeys).toBe(0); // no Raft start from the split: the tombstone's vote is not forgotten
+    // Nor the state-machine records the split's batch wrote for it (a later reopen starts from the tombstone).
+    expect(await n3.store.db.get(appliedKey(right.id))).toBeUndefined();
+    expect(await n3.store.db.get(shardRecordKey(right.id))).toBeUndefined();
     // The shard itself is served by its other replicas.
     const leader = c.running().find((n) => n.id !== 3 && n.host.groupStatus(right.id).role === 'leader');
     await expect(leader?.host.propose(right.id, putCommand('x', 'after'))).resolves.toBeDefined();
+  }, 40_000);
+
+  it('a replica destroyed before its parent applied the split comes back when its leader calls it again', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    await c.onLeader((l) => l.host.propose(1, putCommand('q-before', 'old')));
+    await c.stop(3);
+    const { right } = await splitOnLeader(c, 'm');
+    // As above, but the tombstone's term is the group's first: its leader (node 3 is still in the group's
+    // configuration here) calls it for two election timeouts and reopens it, from the tombstone alone.
+    const store = await NodeStore.open(c.nodes.get(3)!.dataDir);
+    const tombstones = await Tombstones.open(store.db);
+    await store.db.batch([tombstones.add({ groupId: right.id, index: 9, term: 1, vote: 0, atMs: 0 })]);
+    await store.close();
+    const n3 = await c.restart(3);
+    await until(() => n3.host.groupIds().includes(right.id), 15_000, 'node 3 reopened the right-hand group');
+    const leader = () => c.running().find((n) => n.host.groupStatus(right.id).role === 'leader');
+    const { header } = await leader()!.host.propose(right.id, putCommand('x', 'after'));
+    await until(() => n3.host.groupStatus(right.id).applied >= header.index, 15_000, 'node 3 caught up');
+    for (const [k, v] of [
+      ['q-before', 'old'],
+      ['x', 'after'],
+    ] as const) {
+      const read = await n3.host.read(right.id, 'stale', (sm) => sm.get(Buffer.from(k)));
+      expect(read.value?.toString()).toBe(v);
+    }
   }, 40_000);
 });
