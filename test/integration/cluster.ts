@@ -200,7 +200,8 @@ export class TestCluster {
   }
 
   recentLogs(lines = 30): string {
-    return this.ids
+    // Every node that logged, those started later (startNode) included.
+    return [...new Set([...this.ids, ...this.logs.keys()])]
       .map((id) => `--- node ${id} (last ${lines} lines) ---\n${(this.logs.get(id) ?? []).slice(-lines).join('\n')}`)
       .join('\n');
   }

@@ -10,10 +10,12 @@
  *      the live nodes, and every acknowledged write still reads back.
  * Every wait is bounded; node 6 (not in cluster.ids) is killed by PID in afterAll.
  *
- * Not in `npm test` yet: it passes about 2 runs in 3 here. The failures seen: a drain that never ends
- * because a learner re-added to a shard on a node whose old replica of it was destroyed while the node's
- * copy of the parent had not applied the split yet never catches up (the split then recreates the replica
- * from the split's start; the promotion waits for it for the driver's 5-minute action timeout). Run it with
+ * Not in `npm test` yet: it passed 6 runs of 7 here (2026-12-02), after three causes of learners that never
+ * caught up were fixed (a split re-creating a replica its node had destroyed; a node with no link to the
+ * leader that added it, so its answers were dropped; a reopened replica that restored the records a skipped
+ * split left and never opened). The failure still seen: the meta leader (node 6, just made leader) went
+ * silent after removing a meta replica: its driver stopped acting and the other nodes' meta calls timed out;
+ * the cause is not found. Run it with
  *   TESSERA_SOAK=1 npx vitest run --project processes test/integration/placement.test.ts
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,7 +131,9 @@ describe.skipIf(!SOAK)('replica placement', () => {
     cluster.startNode(JOINER, ['--join']);
     let minVoters = REPLICAS;
     await eventually('node 6 holds its share and the cluster is steady', 120_000, async () => {
-      shards = await listShards(client);
+      const listed = await listShards(client);
+      if (listed.length === 0) return false; // no answer this time (the failure report keeps the last list)
+      shards = listed;
       for (const s of shards) minVoters = Math.min(minVoters, voters(s).length);
       const held = perNode(shards).get(JOINER) ?? 0;
       return steady(shards) && held >= Math.floor(total / 6) - 1;
@@ -181,7 +185,9 @@ describe.skipIf(!SOAK)('replica placement', () => {
     // 3. Node 3 dies for longer than the dead-node timeout: its replicas are re-created on the live nodes.
     await cluster.kill(KILLED, 'SIGKILL');
     await eventually('every shard at 3 voters on live nodes', 120_000, async () => {
-      shards = await listShards(client);
+      const listed = await listShards(client);
+      if (listed.length === 0) return false;
+      shards = listed;
       return steady(shards, [DRAINED, KILLED]);
     }).catch((e: unknown) => {
       const bad = shards
