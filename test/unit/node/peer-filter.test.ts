@@ -31,6 +31,9 @@ class FakeTransport {
   removePeer(id: NodeId): void {
     this.peers.delete(id);
   }
+  peerAddress(id: NodeId): string | null {
+    return this.peers.get(id) ?? null;
+  }
   send(to: NodeId, message: Buffer): boolean {
     this.sent.push({ to, message });
     return true;
