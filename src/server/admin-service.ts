@@ -9,7 +9,6 @@ import type * as grpc from '@grpc/grpc-js';
 import { TesseraError, isNodeId } from '../base';
 import { peerAddressOf, type NodeConfig } from '../config';
 import { checkMemberAddress } from './member-address';
-export { MEMBER_ADDRESS_BYTES_MAX, checkMemberAddress } from './member-address';
 import { WHOLE_KEYSPACE_GROUP, type MemberInfo, type NodeHost } from '../node';
 import { silentLogger, type Logger, type NodeMetrics } from '../obs';
 import { adminNodeHandlers, metaLeaderRedirect, metaLeaderView, shardsToList, type ViewSource } from './admin-nodes';

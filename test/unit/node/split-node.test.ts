@@ -37,6 +37,23 @@ async function splitOnLeader(c: TestCluster, key: string) {
   }
 }
 
+/**
+ * What node 3 holds when a leader's message and snapshot created its replica of a split's right-hand group
+ * before its parent applied the split, and the replica was then removed and destroyed: a tombstone with the
+ * term and vote it had. Node 3 is stopped across the split (its parent applies it at the restart) and stays
+ * in the right-hand group's configuration, so that group's leader keeps calling it.
+ */
+async function restartWithRightTombstoned(c: TestCluster, term: number, vote: number) {
+  await c.onLeader((l) => l.host.propose(1, putCommand('q-before', 'old')));
+  await c.stop(3);
+  const { right } = await splitOnLeader(c, 'm');
+  const store = await NodeStore.open(c.nodes.get(3)!.dataDir);
+  const tombstones = await Tombstones.open(store.db);
+  await store.db.batch([tombstones.add({ groupId: right.id, index: 9, term, vote, atMs: 0 })]);
+  await store.close();
+  return { right, n3: await c.restart(3) };
+}
+
 describe('shard splits on real nodes', () => {
   it('cuts the range on every replica, opens the right-hand group with a leader, and refuses moved keys on the parent', async () => {
     cluster = await TestCluster.start(3);
@@ -169,18 +186,8 @@ describe('shard splits on real nodes', () => {
   it('a replica destroyed here before its parent applied the split is not re-created by the split', async () => {
     cluster = await TestCluster.start(3);
     const c = cluster;
-    await c.onLeader((l) => l.host.propose(1, putCommand('q-before', 'old')));
-    await c.stop(3);
-    const { right } = await splitOnLeader(c, 'm');
-    // What node 3 holds when a leader's message and snapshot created its replica of the right-hand group
-    // before its parent applied the split, and the replica was then removed and destroyed: a tombstone with
-    // the term and vote it had. (Node 3 stays in the group's configuration here, so its leader keeps calling;
-    // a term below the tombstone's never reopens it.)
-    const store = await NodeStore.open(c.nodes.get(3)!.dataDir);
-    const tombstones = await Tombstones.open(store.db);
-    await store.db.batch([tombstones.add({ groupId: right.id, index: 9, term: 40, vote: 2, atMs: 0 })]);
-    await store.close();
-    const n3 = await c.restart(3);
+    // A tombstone term above the group's: its leader's calls never reopen it.
+    const { right, n3 } = await restartWithRightTombstoned(c, 40, 2);
     await until(() => shardsOf(n3.host).some((s) => s.startsWith('1:-m@')), 10_000, 'node 3 applied the split');
     await sleep(3 * n3.config.timing.electionMs);
     expect(n3.host.groupIds()).not.toContain(right.id);
@@ -198,16 +205,9 @@ describe('shard splits on real nodes', () => {
   it('a replica destroyed before its parent applied the split comes back when its leader calls it again', async () => {
     cluster = await TestCluster.start(3);
     const c = cluster;
-    await c.onLeader((l) => l.host.propose(1, putCommand('q-before', 'old')));
-    await c.stop(3);
-    const { right } = await splitOnLeader(c, 'm');
-    // As above, but the tombstone's term is the group's first: its leader (node 3 is still in the group's
-    // configuration here) calls it for two election timeouts and reopens it, from the tombstone alone.
-    const store = await NodeStore.open(c.nodes.get(3)!.dataDir);
-    const tombstones = await Tombstones.open(store.db);
-    await store.db.batch([tombstones.add({ groupId: right.id, index: 9, term: 1, vote: 0, atMs: 0 })]);
-    await store.close();
-    const n3 = await c.restart(3);
+    // The tombstone's term is the group's first: its leader calls node 3 for two election timeouts and
+    // reopens it, from the tombstone alone.
+    const { right, n3 } = await restartWithRightTombstoned(c, 1, 0);
     await until(() => n3.host.groupIds().includes(right.id), 15_000, 'node 3 reopened the right-hand group');
     const leader = () => c.running().find((n) => n.host.groupStatus(right.id).role === 'leader');
     const { header } = await leader()!.host.propose(right.id, putCommand('x', 'after'));

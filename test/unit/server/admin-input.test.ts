@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TesseraError } from '../../../src/base';
-import { MEMBER_ADDRESS_BYTES_MAX, checkMemberAddress } from '../../../src/server/admin-service';
+import { MEMBER_ADDRESS_BYTES_MAX, checkMemberAddress } from '../../../src/server/member-address';
 
 function refusal(value: unknown): TesseraError {
   try {
