@@ -543,15 +543,18 @@ export class StateMachine {
       throw new TesseraError('INVALID_ARGUMENT', `scan limit must be >= 1, got ${limit}`, { limit: 'limit' });
     if (!(bytesMax >= 1))
       throw new TesseraError('INVALID_ARGUMENT', `scan bytesMax must be >= 1, got ${bytesMax}`, { limit: 'bytesMax' });
-    const from = Buffer.compare(start, this.range.start) < 0 ? this.range.start : start;
     const rangeEnd = this.range.end;
+    // A start this group no longer owns (a split applied after the caller chose the group): WRONG_SHARD, as a
+    // get answers, so the SDK routes again. A page here could only say "go on at start", which no caller can
+    // tell from a page that does not move (the SDK's stitcher refuses it; the sharding test's scan failed so).
+    if (rangeEnd !== null && Buffer.compare(start, rangeEnd) >= 0)
+      throw new TesseraError('WRONG_SHARD', `scan start is outside group ${this.groupId}'s range`);
+    const from = Buffer.compare(start, this.range.start) < 0 ? this.range.start : start;
     const clipped = rangeEnd !== null && (end === null || Buffer.compare(end, rangeEnd) > 0);
     const to = clipped ? rangeEnd : end;
     const items: KeyValue[] = [];
-    if (to !== null && Buffer.compare(from, to) >= 0) {
-      if (!clipped) return { items, more: false, nextStart: null };
-      return { items, more: true, nextStart: Buffer.compare(from, rangeEnd) > 0 ? from : rangeEnd };
-    }
+    // (Clipped, `to` is the range's end, past `from`: only the caller's own end can leave nothing to read.)
+    if (to !== null && Buffer.compare(from, to) >= 0) return { items, more: false, nextStart: null };
     let bytes = 0;
     await this.enterRead();
     const it = this.fencedIterator(from, to);

@@ -74,6 +74,9 @@ describe('split apply', () => {
     const page = await sm.scan(b(''), null, 100, 1 << 20);
     expect(page.items.map((kv) => kv.key.toString())).toEqual(['a', 'b']);
     expect(page).toMatchObject({ more: true, nextStart: b('k') });
+    // A scan starting where the group no longer reaches is WRONG_SHARD (the SDK routes again), not a page.
+    await expect(sm.scan(b('k'), null, 100, 1 << 20)).rejects.toMatchObject({ code: 'WRONG_SHARD' });
+    await expect(sm.scan(b('z'), null, 100, 1 << 20)).rejects.toMatchObject({ code: 'WRONG_SHARD' });
 
     // A later call: still refused on the parent; the key was never written.
     const later = await sm.apply(entriesFrom(splitIndex + 3, [put('q', 'late')]));
