@@ -73,6 +73,11 @@ describe('split against fake nodes', () => {
     fake = { cluster, dir };
     await cluster.start();
     expect(await cluster.waitForLeader(10_000)).not.toBeNull();
+    // Every node listening, not only the leader: the tests call each of them (a slow start under CI load
+    // left node 3 refusing the connection).
+    const end = performance.now() + 10_000;
+    while ((await cluster.statuses()).size < 3 && performance.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect((await cluster.statuses()).size).toBe(3);
   }, 30_000);
   afterAll(async () => {
     await fake.cluster.stop();
