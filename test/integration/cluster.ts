@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from '../../src/client';
@@ -19,6 +19,8 @@ import { freePortBlock } from '../support/free-ports';
 export const ROOT = resolve(__dirname, '..', '..');
 export const TESSERA_JS = join(ROOT, 'dist', 'cmd', 'tessera.js');
 export const LOG_LINES_KEPT = 200;
+/** When set, every node's whole log also goes to DIR/node-ID.log (for a soak's post-mortem). */
+const LOG_DIR = process.env.TESSERA_IT_LOG_DIR;
 
 /** True when the build has the node entry point (integration tests need `npm run build` first). */
 export function serverBuilt(): boolean {
@@ -133,7 +135,9 @@ export class TestCluster {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines = this.logs.get(id) ?? [];
     this.logs.set(id, lines);
+    if (LOG_DIR !== undefined) mkdirSync(LOG_DIR, { recursive: true });
     const keep = (chunk: Buffer): void => {
+      if (LOG_DIR !== undefined) appendFileSync(join(LOG_DIR, `node-${id}.log`), chunk);
       for (const line of chunk.toString('utf8').split('\n')) {
         if (line.length === 0) continue;
         lines.push(line.length > 500 ? line.slice(0, 500) + '...' : line);
