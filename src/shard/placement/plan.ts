@@ -9,10 +9,14 @@
  *    removed and draining nodes are re-created, learners promoted, surplus voters removed;
  * 2. replica balancing (rebalance.ts), on steady shards only;
  * 3. leadership: off draining nodes, then balanced by count, on shards with nothing else planned.
+ * Balancing (2, and 3's balance moves) needs the whole picture: while any shard has no known leader (its
+ * leader's report did not come this round, an election), the counts may come from a stale descriptor, and
+ * moves planned on them are undone later (a soak moved half the replicas for a join so), so only repair
+ * and leadership off draining nodes run.
  * Deterministic: the same snapshot, in any order of its lists, gives the same plan (ties go to lower ids).
  * `blocked` lists the shards that need something that cannot be done now, and why.
  */
-import { TesseraError, isNodeId } from '../../base';
+import { NO_NODE, TesseraError, isNodeId } from '../../base';
 import { makeDescriptor } from '../descriptor';
 import { isHealthyVoter, leaderCounts, readCluster, replicaCounts } from './cluster-view';
 import type { ShardView } from './cluster-view';
@@ -98,15 +102,16 @@ export function planPlacement(
     if (r.action.kind === 'removeReplica') counts.set(r.action.node, (counts.get(r.action.node) ?? 0) - 1);
   }
   steady.sort((a, b) => a.d.id - b.d.id);
+  const complete = view.shards.every((s) => s.leader !== NO_NODE);
   const moves = planReplicaMoves(
     view,
     steady,
     projectedCounts(view, counts, new Set([...blocked.map((b) => b.shard), ...removing(actions)])),
-    config.planActionsMax - actions.length,
+    complete ? config.planActionsMax - actions.length : 0,
   );
   actions.push(...moves);
   const acted = new Set(actions.map((a) => a.shard as number));
-  const isSteady = new Set(steady.map((s) => s.d.id as number).filter((id) => !ignored.has(id)));
+  const isSteady = new Set(steady.map((s) => s.d.id as number).filter((id) => complete && !ignored.has(id)));
   // Leadership: every shard with nothing planned may move its leader off a draining node; steady ones
   // may also move it for balance (not shards under repair, whose voters are about to change).
   const free = view.shards.filter(

@@ -3,7 +3,7 @@
  * refuses any unsafe action on its own terms (never below N up-to-date voters, never without quorum).
  */
 import { describe, expect, it } from 'vitest';
-import { epochOf, shardIdOf } from '../../../src/base';
+import { NO_NODE, epochOf, shardIdOf } from '../../../src/base';
 import { defaultPlacementConfig, livenessOf, planPlacement } from '../../../src/shard';
 import type { ClusterSnapshot, PlacementConfig } from '../../../src/shard';
 import { desc } from './helpers';
@@ -161,6 +161,28 @@ describe('scale-out', () => {
     }
     const leaders = [...sim.counts().leaders.values()];
     expect(Math.max(...leaders) - Math.min(...leaders)).toBeLessThanOrEqual(1);
+  });
+  it('balancing waits for the whole picture: no move while a shard has no known leader, then the same share', () => {
+    const sim = cluster(5, 20);
+    sim.addNode(6);
+    const shard = sim.shards.get(shardIdOf(7))!;
+    const leader = shard.leader;
+    shard.leader = NO_NODE; // its leader's report did not come this round
+    const plan = planPlacement(sim.snapshot(), config);
+    expect(plan.actions.filter((a) => a.cause === 'rebalance-replicas' || a.cause === 'rebalance-leaders')).toEqual([]);
+    shard.leader = leader;
+    sim.runToFixedPoint();
+    const moved = sim.log.filter((a) => a.kind === 'addLearner');
+    expect(moved.length).toBe(10);
+    expect(moved.every((a) => a.kind === 'addLearner' && a.node === 6)).toBe(true);
+  });
+  it('a drain still moves leadership while a shard has no known leader', () => {
+    const sim = cluster(5, 20);
+    sim.node(2).state = 'draining';
+    sim.shards.get(shardIdOf(7))!.leader = NO_NODE;
+    const plan = planPlacement(sim.snapshot(), config);
+    expect(plan.actions.some((a) => a.cause === 'drain')).toBe(true);
+    expect(plan.actions.some((a) => a.cause === 'rebalance-replicas' || a.cause === 'rebalance-leaders')).toBe(false);
   });
   it('rebalancing starts at most rebalanceMovesMax moves at once', () => {
     const sim = cluster(3, 30, { ...config, rebalanceMovesMax: 2 });
