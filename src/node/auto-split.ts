@@ -3,8 +3,9 @@
  * --split-max-bytes is split near its middle by its leader (the split itself: NodeHost.splitShard).
  *
  * When a shard is measured: on its leader, once after the node became its leader, and again after writes
- * applied since the last measurement hold a quarter of either bound (in entries or bytes), so a shard
- * that grows is measured about 4 times before it splits (a measurement reads the shard: about 4 bytes
+ * applied since the last measurement hold a quarter of either bound (in entries or bytes), and again after
+ * each split it made (the half it keeps may still be over), so a shard that grows is measured about 4 times
+ * before it splits (a measurement reads the shard: about 4 bytes
  * read per byte written at most) and a quiet one never again. One measurement
  * runs at a time per node, at most one is started per tick. A measurement is a stale scan of the shard on
  * this replica (pages; the event loop turns between them) that counts keys and bytes and keeps at most
@@ -146,6 +147,11 @@ export class AutoSplit {
       if (plan.kind === 'none') return;
       this.d.logger.info({ shard: g.id, keys: stats.keys, bytes: stats.bytes, reason: plan.reason }, 'auto split');
       await this.d.split(Buffer.from(plan.key));
+      // The half this leader keeps may still pass a bound (a shard that grew faster than it was measured):
+      // measured again next, not only after more writes (a soak left 88-key halves at --split-max-keys 40
+      // until a leadership move measured them, mid-rebalance).
+      const w = this.written.get(g.id);
+      if (w !== undefined) w.measured = false;
     } catch (e) {
       this.d.logger.warn({ shard: g.id, err: (e as Error).message }, 'auto split did not happen; measured again later');
       const w = this.written.get(g.id);

@@ -11,13 +11,17 @@ import { TestCluster, putCommand, until } from './harness';
 function fakeShard(n: number) {
   const keys = Array.from({ length: n }, (_, i) => Buffer.from(`k${String(i).padStart(6, '0')}`));
   return {
-    shard: { start: Buffer.alloc(0), end: null },
+    shard: { start: Buffer.alloc(0), end: null as Buffer | null },
     scans: 0,
-    async scan(start: Buffer, _end: Buffer | null, limit: number): Promise<ScanPage> {
+    async scan(start: Buffer, end: Buffer | null, limit: number): Promise<ScanPage> {
       this.scans++;
-      const from = keys.findIndex((k) => Buffer.compare(k, start) >= 0);
-      const items = (from < 0 ? [] : keys.slice(from, from + limit)).map((key) => ({ key, value: Buffer.alloc(10) }));
-      const next = from < 0 ? undefined : keys[from + limit];
+      const inRange = keys.filter((k) => end === null || Buffer.compare(k, end) < 0);
+      const from = inRange.findIndex((k) => Buffer.compare(k, start) >= 0);
+      const items = (from < 0 ? [] : inRange.slice(from, from + limit)).map((key) => ({
+        key,
+        value: Buffer.alloc(10),
+      }));
+      const next = from < 0 ? undefined : inRange[from + limit];
       return { items, more: next !== undefined, nextStart: next ?? null };
     },
   };
@@ -48,7 +52,10 @@ describe('AutoSplit trigger', () => {
       leaders: () => [g],
       descriptor: () =>
         ({ id: 1, start: Buffer.alloc(0), end: null, epoch: 1, replicas: [{ node: 1, role: 'voter' }] }) as never,
-      split: async (key) => void splits.push(key.toString()),
+      split: async (key) => {
+        splits.push(key.toString());
+        (g.kvSm as unknown as { shard: { end: Buffer | null } }).shard.end = key; // the leader keeps the left half
+      },
       logger: silentLogger(),
     });
     return { a, splits };
@@ -56,12 +63,14 @@ describe('AutoSplit trigger', () => {
   const settle = () => new Promise((r) => setTimeout(r, 20));
 
   it('measures a shard once per leadership and splits one over the bound near its middle', async () => {
-    const { a, splits } = setup(group(7, 300));
+    const { a, splits } = setup(group(7, 180));
     a.poll();
     await settle();
     expect(splits).toHaveLength(1);
-    expect(Math.abs(Number(splits[0]!.slice(1)) - 150)).toBeLessThanOrEqual(2);
-    a.poll(); // measured, nothing written since: not again
+    expect(Math.abs(Number(splits[0]!.slice(1)) - 90)).toBeLessThanOrEqual(2);
+    a.poll(); // its half is measured again (90 keys: within the bound), then nothing written: not again
+    await settle();
+    a.poll();
     await settle();
     expect(splits).toHaveLength(1);
     a.noteApplied(7, 24, 0); // a quarter of 100 keys is 25 entries: not yet
@@ -71,7 +80,17 @@ describe('AutoSplit trigger', () => {
     a.noteApplied(7, 1, 0);
     a.poll();
     await settle();
-    expect(splits).toHaveLength(2);
+    expect(splits).toHaveLength(1); // measured again: still 90 keys in the fake
+  });
+
+  it('a half still over the bound after its split is split again without waiting for writes', async () => {
+    const { a, splits } = setup(group(7, 500));
+    for (let i = 0; i < 6; i++) {
+      a.poll();
+      await settle();
+    }
+    // 500 -> left 250 -> 125 -> 62: three splits, each of the half the leader kept, then nothing.
+    expect(splits.map((k) => Math.round(Number(k.slice(1)) / 10) * 10)).toEqual([250, 130, 60]);
   });
 
   it('leaves a shard within its bounds alone, and is off when both bounds are 0', async () => {
