@@ -7,6 +7,7 @@
  *   reserveShardIds  [4, count]
  *   split            [5, shard, epoch, key, rightId]
  *   changeReplicas   [6, shard, epoch, change (0 addLearner, 1 promoteLearner, 2 removeReplica), nodeId]
+ *   setReplicas      [7, shard, epoch, newEpoch, [[nodeId, voter (1) or learner (0)]...]]
  * One validator for both directions: encodeMetaCommand checks a command by decoding its own tuple (a
  * malformed one is INVALID_ARGUMENT before it is proposed); decodeMetaCommand checks log data (CORRUPTION:
  * the state machine applies it as a no-op). Everything is bounded (META_LIMITS) and every id, epoch,
@@ -26,6 +27,7 @@ import {
   checkShardId,
   checkTuple,
 } from './validate';
+import { META_REPLICAS_MAX } from './records';
 import { META_LIMITS } from './types';
 import type { MetaCommand } from './types';
 
@@ -48,6 +50,8 @@ function commandTuple(c: MetaCommand): unknown[] {
       return [5, c.shard, c.epoch, c.key, c.rightId];
     case 'changeReplicas':
       return [6, c.shard, c.epoch, CHANGE_KINDS.indexOf(c.change), c.node];
+    case 'setReplicas':
+      return [7, c.shard, c.epoch, c.newEpoch, c.replicas.map((r) => [r.node, r.role === 'voter' ? 1 : 0])];
     default:
       return unreachable(c, 'meta command');
   }
@@ -139,9 +143,32 @@ function toMetaCommand(v: unknown): MetaCommand {
         change: checkCode(t[3], CHANGE_KINDS, 'replica change'),
         node: checkNodeId(t[4], 'node'),
       };
+    case 7:
+      return toSetReplicas(t);
     default:
       return shapeFail(`unknown meta command type ${String(t[0])}`);
   }
+}
+
+function toSetReplicas(t: unknown[]): MetaCommand {
+  checkTuple(t, 5, 5, 'setReplicas');
+  const epoch = checkEpoch(t[2], 'epoch');
+  const newEpoch = checkEpoch(t[3], 'new epoch');
+  if (newEpoch <= epoch) shapeFail(`setReplicas: new epoch ${newEpoch} is not after ${epoch}`);
+  const list = shapeArray(t[4], 'replicas');
+  if (list.length < 1 || list.length > META_REPLICAS_MAX)
+    shapeFail(`setReplicas: expected 1..${META_REPLICAS_MAX} replicas`);
+  const seen = new Set<number>();
+  const replicas = list.map((x) => {
+    const r = checkTuple(x, 2, 2, 'replica');
+    const node = checkNodeId(r[0], 'replica node');
+    if (r[1] !== 0 && r[1] !== 1) shapeFail(`replica of node ${node}: role ${String(r[1])} is not 0 or 1`);
+    if (seen.has(node)) shapeFail(`setReplicas: node ${node} appears twice`);
+    seen.add(node);
+    return { node, role: r[1] === 1 ? ('voter' as const) : ('learner' as const) };
+  });
+  if (!replicas.some((r) => r.role === 'voter')) shapeFail('setReplicas: no voter');
+  return { type: 'setReplicas', shard: checkShardId(t[1], 'shard'), epoch, newEpoch, replicas };
 }
 
 const WHAT = 'meta command';

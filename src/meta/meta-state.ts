@@ -112,6 +112,8 @@ export class MetaState {
         return this.split(c, this.cluster, dirty);
       case 'changeReplicas':
         return this.changeReplicas(c, dirty);
+      case 'setReplicas':
+        return this.setReplicas(c, dirty);
     }
   }
 
@@ -184,7 +186,7 @@ export class MetaState {
   }
 
   /** The descriptor the command names, if its epoch is the current one; else the refusal. */
-  private planned(c: Cmd<'split' | 'changeReplicas'>): ShardDescriptor | MetaResult {
+  private planned(c: Cmd<'split' | 'changeReplicas' | 'setReplicas'>): ShardDescriptor | MetaResult {
     const d = this.descriptor(c.shard);
     if (d === undefined) return refuse('unknown-shard', `shard ${c.shard} does not exist`);
     if (c.epoch !== d.epoch) {
@@ -238,6 +240,25 @@ export class MetaState {
     } catch (e) {
       return refuse('bad-replica-change', (e as Error).message, d);
     }
+    return this.storeReplicas(d, next, dirty);
+  }
+
+  /** The catch-up record (see MetaCommand): every node registered, the range kept, the epoch later. */
+  private setReplicas(c: Cmd<'setReplicas'>, dirty: Dirty): MetaResult {
+    const d = this.planned(c);
+    if ('type' in d) return d;
+    const unknown = c.replicas.find((r) => !this.nodes.has(r.node));
+    if (unknown !== undefined) return refuse('unknown-node', `node ${unknown.node} is not registered`, d);
+    let next: ShardDescriptor;
+    try {
+      next = makeDescriptor({ ...d, epoch: c.newEpoch, replicas: c.replicas });
+    } catch (e) {
+      return refuse('bad-replica-change', (e as Error).message, d);
+    }
+    return this.storeReplicas(d, next, dirty);
+  }
+
+  private storeReplicas(d: ShardDescriptor, next: ShardDescriptor, dirty: Dirty): MetaResult {
     if (d.id === this.metaGroup?.id) {
       this.metaGroup = next;
       dirty.metaGroup = true;

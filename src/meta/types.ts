@@ -70,7 +70,19 @@ export type MetaCommand =
   /** Records the split of `shard`, planned against `epoch`, at `key`; `rightId` must be reserved and unused. */
   | { type: 'split'; shard: ShardId; epoch: Epoch; key: Key; rightId: ShardId }
   /** Records a one-step replica change of `shard` (a data shard or the meta group) planned against `epoch`. */
-  | { type: 'changeReplicas'; shard: ShardId; epoch: Epoch; change: ReplicaChangeKind; node: NodeId };
+  | { type: 'changeReplicas'; shard: ShardId; epoch: Epoch; change: ReplicaChangeKind; node: NodeId }
+  /**
+   * Records `shard`'s replicas and epoch as its leader reports them (the placement driver's catch-up, when
+   * the meta copy cannot follow step by step), planned against `epoch`; `newEpoch` must be later and the
+   * range is kept.
+   */
+  | {
+      type: 'setReplicas';
+      shard: ShardId;
+      epoch: Epoch;
+      newEpoch: Epoch;
+      replicas: readonly { readonly node: NodeId; readonly role: 'voter' | 'learner' }[];
+    };
 
 export type RefusalReason =
   | 'not-bootstrapped'

@@ -36,6 +36,16 @@ const valid: MetaCommand[] = [
   { type: 'reserveShardIds', count: 1024 },
   { type: 'split', shard: sid(1), epoch: ep(3), key: key('m'), rightId: sid(7) },
   { type: 'changeReplicas', shard: sid(2), epoch: ep(0), change: 'promoteLearner', node: 5 },
+  {
+    type: 'setReplicas',
+    shard: sid(3),
+    epoch: ep(4),
+    newEpoch: ep(9),
+    replicas: [
+      { node: 2, role: 'voter' },
+      { node: 6, role: 'learner' },
+    ],
+  },
 ];
 
 describe('meta command codec', () => {
@@ -89,6 +99,25 @@ describe('meta command codec', () => {
       [{ type: 'split', shard: 1, epoch: 1, key: Buffer.alloc(65 * 1024), rightId: 3 }, /more than 65536/],
       [{ type: 'changeReplicas', shard: 1, epoch: 1, change: 'promote', node: 4 }, /replica change/],
       [{ type: 'nope' }, /meta command/],
+      [
+        { type: 'setReplicas', shard: 1, epoch: 4, newEpoch: 4, replicas: [{ node: 1, role: 'voter' }] },
+        /new epoch 4 is not after 4/,
+      ],
+      [{ type: 'setReplicas', shard: 1, epoch: 4, newEpoch: 5, replicas: [] }, /expected 1\.\.64 replicas/],
+      [{ type: 'setReplicas', shard: 1, epoch: 4, newEpoch: 5, replicas: [{ node: 1, role: 'learner' }] }, /no voter/],
+      [
+        {
+          type: 'setReplicas',
+          shard: 1,
+          epoch: 4,
+          newEpoch: 5,
+          replicas: [
+            { node: 1, role: 'voter' },
+            { node: 1, role: 'learner' },
+          ],
+        },
+        /node 1 appears twice/,
+      ],
     ];
     for (const [c, re] of bad) {
       const e = errorOf(() => encodeMetaCommand(c as MetaCommand));
@@ -113,6 +142,9 @@ describe('meta command codec', () => {
       [record([1, CLUSTER, [[1]], 1, 2]), /bootstrap node: expected a tuple of 2/],
       [record([6, 1, 1, 0, 2 ** 53]), /node: .* is not a node id/],
       [record([5, 1, -1, key('m'), 3]), /epoch/],
+      [record([7, 1, 1, 2, [[1, 2]]]), /role 2 is not 0 or 1/],
+      [record([7, 1, 1, 2, Array.from({ length: 65 }, (_, i) => [i + 1, 1])]), /expected 1\.\.64 replicas/],
+      [record([7, 1, 1, 2, [[0, 1]]]), /not a node id/],
     ];
     for (const [data, re] of bad) {
       const e = errorOf(() => decodeMetaCommand(data));

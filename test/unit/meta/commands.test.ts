@@ -216,6 +216,38 @@ describe('changeReplicas', () => {
   });
 });
 
+describe('setReplicas', () => {
+  it('records the reported replicas at a later epoch, the range kept; only against the current epoch', async () => {
+    const h = await booted();
+    await h.one({ type: 'registerNode', clusterId: CLUSTER, nodeId: 4, address: addr(4) });
+    const set = (epoch: number, newEpoch: number, spec: [number, 'voter' | 'learner'][], shard = 1) =>
+      h.one({
+        type: 'setReplicas',
+        shard: sid(shard),
+        epoch: ep(epoch),
+        newEpoch: ep(newEpoch),
+        replicas: spec.map(([node, role]) => ({ node, role })),
+      });
+    // A learner added and removed again, then a move: the shard is at epoch 6 with 1, 3, 4.
+    const moved: [number, 'voter'][] = [
+      [1, 'voter'],
+      [3, 'voter'],
+      [4, 'voter'],
+    ];
+    expect(outcome(await set(1, 6, moved))).toBe('replicasChanged');
+    expect(shards(h)).toEqual(['shard 1 [0x, null) e6 {1v 3v 4v}']);
+    expect(outcome(await set(1, 7, moved))).toBe('refused:epoch-mismatch');
+    expect(outcome(await set(6, 7, [[9, 'voter']]))).toBe('refused:unknown-node');
+    expect(shards(h)).toEqual(['shard 1 [0x, null) e6 {1v 3v 4v}']);
+    // After it, a split planned at the shard's epoch is recorded (before, every later split was refused).
+    const reserved = await h.one({ type: 'reserveShardIds', count: 1 });
+    const right = reserved.type === 'shardIdsReserved' ? reserved.first : sid(99);
+    expect(outcome(await h.one({ type: 'split', shard: sid(1), epoch: ep(6), key: key('m'), rightId: right }))).toBe(
+      'split',
+    );
+  });
+});
+
 describe('limits', () => {
   it('a descriptor holds at most 64 replicas (what a stored record may hold)', async () => {
     const h = await booted();

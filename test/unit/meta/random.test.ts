@@ -59,7 +59,15 @@ class Model {
     const s = this.shard(c.shard);
     if (!s) return 'refused:unknown-shard';
     if (s.epoch !== c.epoch) return 'refused:epoch-mismatch';
+    if (c.type === 'setReplicas') return this.set(c, s);
     return c.type === 'split' ? this.split(c, s) : this.change(c, s);
+  }
+
+  private set(c: Extract<MetaCommand, { type: 'setReplicas' }>, s: ModelShard): string {
+    if (c.replicas.some((r) => !this.nodes.has(r.node))) return 'refused:unknown-node';
+    s.replicas = new Map(c.replicas.map((r) => [r.node, r.role]));
+    s.epoch = c.newEpoch;
+    return 'replicasChanged';
   }
 
   private bootstrap(c: Extract<MetaCommand, { type: 'bootstrap' }>): string {
@@ -137,7 +145,7 @@ function randomCommand(rnd: Random, m: Model): MetaCommand {
   };
   const epochNear = (s: ModelShard | undefined): number =>
     Math.max(0, (s?.epoch ?? 1) - (rnd.chance(0.75) ? 0 : rnd.int(-1, 2)));
-  const kind = rnd.int(0, 9);
+  const kind = rnd.int(0, 10);
   if (kind === 0)
     return rnd.chance(0.1) ? bootstrap([rnd.int(1, 3)]) : { type: 'reserveShardIds', count: rnd.int(1, 3) };
   if (kind === 1 || kind === 2) {
@@ -162,6 +170,14 @@ function randomCommand(rnd: Random, m: Model): MetaCommand {
       key: Buffer.from(rnd.pick([...LETTERS]).repeat(rnd.int(1, 2))),
       rightId: sid(rightId),
     };
+  }
+  if (kind === 10) {
+    const nodes = [...new Set(Array.from({ length: rnd.int(1, 4) }, nodeId))];
+    const replicas = nodes.map(
+      (node, i) => ({ node, role: i === 0 || rnd.chance(0.6) ? 'voter' : 'learner' }) as const,
+    );
+    const epoch = epochNear(s);
+    return { type: 'setReplicas', shard: sid(id), epoch: ep(epoch), newEpoch: ep(epoch + rnd.int(1, 3)), replicas };
   }
   const change = rnd.pick<ReplicaChangeKind>(['addLearner', 'promoteLearner', 'removeReplica']);
   return { type: 'changeReplicas', shard: sid(id), epoch: ep(epochNear(s)), change, node: nodeId() };
