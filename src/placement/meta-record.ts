@@ -12,14 +12,38 @@
  *   a round: a move (learner added, promoted, old replica removed) is three steps over three epochs, each
  *   record bringing the meta epoch one closer. Recording a change the data shard did not count would put
  *   the meta epoch ahead of the shard's, and the shard's later split records (made at the shard's epoch)
- *   would all be refused; a shard whose changes cancel out (a learner added, then removed) or that split
- *   since is left for a later record (or stays behind: routing never reads these descriptors).
+ *   would all be refused; a shard whose changes cancel out (a learner added, then removed) gets the
+ *   catch-up record below.
  * Order of steps: a replica the truth lacks is removed, then a learner promoted, then a new one added.
+ *
+ * Catch-up, for what the steps cannot follow (the meta copy lagged for good before: every later split
+ * record of the shard was refused, planned at an epoch the meta shard did not have, and a soak's meta
+ * shard knew a third of the shards):
+ * - a data shard whose replicas or epoch differ, whose range is the same and whose reported epoch is later,
+ *   and that no step sequence reaches at exactly its epochs (changes that cancel out, a record lost), gets
+ *   one setReplicas record: the leader's configuration and epoch as they are;
+ * - a split the meta shard never recorded (its node's record timed out or was refused) is recorded from
+ *   the reports: a reported shard T unknown to the meta shard, whose start lies strictly inside recorded
+ *   shard R while R's own report ends at T's start, is R's right neighbour: split R at T's start with
+ *   T's id (reserved by the real split). One per round per parent; a later round takes the next piece.
+ *   The meta shard gives both halves R's epoch + 1, so a piece is recorded only when that is not past
+ *   either shard's own epoch (the meta epoch never passes the shard's: its records would then all be
+ *   refused); one that would waits until its shards' epochs move on. When the records were only late,
+ *   this holds: the real halves are at least the recorded parent's epoch + 1.
  */
 import type { NodeId } from '../base';
 import type { MetaCommand, MetaResult, ReplicaChangeKind } from '../meta';
 import type { Logger } from '../obs';
-import { addLearner, promoteLearner, removeReplica, type ShardDescriptor } from '../shard';
+import {
+  addLearner,
+  compareEnds,
+  compareKeys,
+  containsKey,
+  keysEqual,
+  promoteLearner,
+  removeReplica,
+  type ShardDescriptor,
+} from '../shard';
 
 export const RECORDS_PER_ROUND_MAX = 8;
 
@@ -67,6 +91,43 @@ function stepsBetween(recorded: ShardDescriptor, truth: ShardDescriptor): number
   return sameReplicas(d, truth) ? n : -1;
 }
 
+const sameRange = (a: ShardDescriptor, b: ShardDescriptor): boolean =>
+  keysEqual(a.start, b.start) && compareEnds(a.end, b.end) === 0;
+
+/** The membership record of data shard `t` recorded as `r`, or null (see the header). */
+function membershipRecord(t: ShardDescriptor, r: ShardDescriptor): MetaCommand | null {
+  const step = nextRecordStep(r, t);
+  if (step !== null && stepsBetween(r, t) === t.epoch - r.epoch)
+    return { type: 'changeReplicas', shard: t.id, epoch: r.epoch, change: step.change, node: step.node };
+  if (t.epoch <= r.epoch || !sameRange(r, t) || (step === null && t.epoch === r.epoch)) return null;
+  return { type: 'setReplicas', shard: t.id, epoch: r.epoch, newEpoch: t.epoch, replicas: t.replicas };
+}
+
+/** Splits the meta shard never recorded, at most one per recorded parent (see the header). */
+function splitRecords(
+  truth: readonly ShardDescriptor[],
+  recorded: readonly ShardDescriptor[],
+  metaGroupId: number,
+): MetaCommand[] {
+  const known = new Set(recorded.map((d) => d.id as number));
+  const truthById = new Map(truth.map((d) => [d.id as number, d]));
+  const parents = new Set<number>();
+  const out: MetaCommand[] = [];
+  for (const t of truth) {
+    if (known.has(t.id) || t.id === metaGroupId) continue;
+    const r = recorded.find(
+      (d) => d.id !== metaGroupId && compareKeys(d.start, t.start) < 0 && containsKey(d, t.start),
+    );
+    const rNow = r === undefined ? undefined : truthById.get(r.id);
+    if (r === undefined || rNow?.end == null || !keysEqual(rNow.end, t.start) || parents.has(r.id)) continue;
+    // Both halves get r.epoch + 1 in the meta shard: never past either shard's own epoch.
+    if (r.epoch + 1 > Math.min(rNow.epoch, t.epoch)) continue;
+    parents.add(r.id);
+    out.push({ type: 'split', shard: r.id, epoch: r.epoch, key: t.start, rightId: t.id });
+  }
+  return out;
+}
+
 /** The records to make this round (see the header). Pure. */
 export function plannedRecords(
   truth: readonly ShardDescriptor[],
@@ -74,15 +135,20 @@ export function plannedRecords(
   metaGroupId: number,
 ): MetaCommand[] {
   const byId = new Map(recorded.map((d) => [d.id as number, d]));
-  const out: MetaCommand[] = [];
+  const out: MetaCommand[] = splitRecords(truth, recorded, metaGroupId).slice(0, RECORDS_PER_ROUND_MAX);
+  const splitting = new Set(out.map((c) => (c.type === 'split' ? (c.shard as number) : 0)));
   for (const t of truth) {
     const r = byId.get(t.id);
-    if (r === undefined || out.length >= RECORDS_PER_ROUND_MAX) continue;
-    const step = nextRecordStep(r, t);
-    if (step === null) continue;
-    // A data shard: the steps to its report must be exactly its epochs since the record.
-    if (t.id !== metaGroupId && stepsBetween(r, t) !== t.epoch - r.epoch) continue;
-    out.push({ type: 'changeReplicas', shard: t.id, epoch: r.epoch, change: step.change, node: step.node });
+    if (r === undefined || splitting.has(t.id) || out.length >= RECORDS_PER_ROUND_MAX) continue;
+    if (t.id === metaGroupId) {
+      // The meta group never splits and its epoch is its own: every step is recorded.
+      const step = nextRecordStep(r, t);
+      if (step !== null)
+        out.push({ type: 'changeReplicas', shard: t.id, epoch: r.epoch, change: step.change, node: step.node });
+      continue;
+    }
+    const c = membershipRecord(t, r);
+    if (c !== null) out.push(c);
   }
   return out;
 }
@@ -97,13 +163,14 @@ export async function recordMembership(
 ): Promise<number> {
   let done = 0;
   for (const c of plannedRecords(truth, recorded, metaGroupId)) {
-    if (c.type !== 'changeReplicas') continue;
+    if (c.type !== 'changeReplicas' && c.type !== 'setReplicas' && c.type !== 'split') continue;
+    const what = c.type === 'changeReplicas' ? `${c.change} ${c.node}` : c.type;
     try {
       const result = await apply(c, opts.timeoutMs);
-      if (result.type === 'replicasChanged') done++;
+      if (result.type === 'replicasChanged' || result.type === 'split') done++;
       else
         opts.logger.info(
-          { shard: c.shard, change: c.change, node: c.node, result: result.type },
+          { shard: c.shard, record: what, result: result.type },
           'placement: meta descriptor not updated',
         );
     } catch (e) {

@@ -20,6 +20,7 @@ import {
 } from '../../../src/placement';
 import { encodeRecord } from '../../../src/codec';
 import { makeDescriptor, type ShardDescriptor } from '../../../src/shard';
+import type { MetaCommand } from '../../../src/meta';
 
 const members = (voters: NodeId[]): MemberInfo[] => voters.map((id) => ({ id, address: '', voter: true, match: 40 }));
 
@@ -174,6 +175,26 @@ const d = (id: number, epoch: number, replicas: [NodeId, 'voter' | 'learner'][])
     replicas: replicas.map(([node, role]) => ({ node, role })),
   });
 
+/** The split and setReplicas records as the meta shard applies them (halves at the parent's epoch + 1). */
+function applyRecords(records: MetaCommand[], recorded: ShardDescriptor[], made: string[]): ShardDescriptor[] {
+  for (const c of records) {
+    if (c.type === 'split') {
+      made.push(`split ${c.shard}@${c.epoch} at ${Buffer.from(c.key).toString()} -> ${c.rightId}`);
+      const p = recorded.find((r) => r.id === c.shard)!;
+      const e = (p.epoch + 1) as Epoch;
+      recorded = [
+        ...recorded.filter((r) => r.id !== c.shard),
+        { ...p, end: Buffer.from(c.key), epoch: e },
+        { ...p, id: c.rightId, start: Buffer.from(c.key), epoch: e },
+      ];
+    } else if (c.type === 'setReplicas') {
+      made.push(`set ${c.shard}@${c.epoch} e${c.newEpoch}`);
+      recorded = recorded.map((r) => (r.id === c.shard ? { ...r, epoch: c.newEpoch, replicas: c.replicas } : r));
+    }
+  }
+  return recorded;
+}
+
 describe("the driver's meta records", () => {
   it('records the meta group step by step, and a data shard only when its epoch moved by exactly that step', () => {
     const recorded = [
@@ -201,7 +222,7 @@ describe("the driver's meta records", () => {
         [1, 'voter'],
         [2, 'learner'],
       ]),
-      // Two steps in one epoch (not one record).
+      // Two steps in one epoch: no step sequence fits, so the report is recorded as it is.
       d(4, 6, [
         [1, 'voter'],
         [2, 'voter'],
@@ -210,6 +231,7 @@ describe("the driver's meta records", () => {
     expect(plannedRecords(truth, recorded, 2)).toEqual([
       { type: 'changeReplicas', shard: 2, epoch: 3, change: 'addLearner', node: 2 },
       { type: 'changeReplicas', shard: 1, epoch: 5, change: 'addLearner', node: 3 },
+      { type: 'setReplicas', shard: 4, epoch: 5, newEpoch: 6, replicas: truth[3]!.replicas },
     ]);
     expect(plannedRecords(recorded, recorded, 2)).toEqual([]);
   });
@@ -222,6 +244,10 @@ describe("the driver's meta records", () => {
     for (let round = 0; round < 5; round++) {
       const records = plannedRecords(truth, recorded, 2);
       for (const c of records) {
+        if (c.type === 'setReplicas') {
+          made.push(`${c.shard}@${c.epoch} setReplicas e${c.newEpoch}`);
+          recorded = recorded.map((r) => (r.id === c.shard ? { ...r, epoch: c.newEpoch, replicas: c.replicas } : r));
+        }
         if (c.type !== 'changeReplicas') continue;
         made.push(`${c.shard}@${c.epoch} ${c.change} ${c.node}`);
         // As the meta shard applies it: one step, the epoch + 1.
@@ -237,8 +263,52 @@ describe("the driver's meta records", () => {
         });
       }
     }
-    // Shard 6 changed and changed back (no step for two epochs), shard 7 demoted a voter (no step reaches it).
-    expect(made).toEqual(['5@5 removeReplica 2', '5@6 addLearner 4', '5@7 promoteLearner 4']);
-    expect(recorded[0]).toMatchObject({ epoch: 8, replicas: truth[0]!.replicas });
+    // Shard 6 changed and changed back (no step for two epochs), shard 7 demoted a voter (no step reaches
+    // it): both recorded as reported, at once.
+    expect(made).toEqual([
+      '5@5 removeReplica 2',
+      '6@5 setReplicas e7',
+      '7@5 setReplicas e6',
+      '5@6 addLearner 4',
+      '5@7 promoteLearner 4',
+    ]);
+    expect(recorded.map((r) => [r.epoch, r.replicas])).toEqual(truth.map((t) => [t.epoch, t.replicas]));
+  });
+
+  it('records the splits the meta shard missed, one piece per parent a round, then the epochs', () => {
+    const v = (...nodes: number[]) => nodes.map((n) => ({ node: n as NodeId, role: 'voter' as const }));
+    const shard = (id: number, start: string, end: string | null, epoch: number, nodes = v(1, 2, 3)) =>
+      makeDescriptor({
+        id: id as ShardId,
+        start: Buffer.from(start),
+        end: end === null ? null : Buffer.from(end),
+        epoch: epoch as Epoch,
+        replicas: nodes,
+      });
+    const meta = shard(2, '', null, 4);
+    // What happened, none of it recorded: shard 1 [, inf) e6 split at g (1 e7, 5 e7), shard 5 at p (5 e8,
+    // 6 e8), shard 1 at c (1 e8, 7 e8), then shard 6 moved a replica (e11).
+    const truth = [
+      meta,
+      shard(1, '', 'c', 8),
+      shard(7, 'c', 'g', 8),
+      shard(5, 'g', 'p', 8),
+      shard(6, 'p', null, 11, v(2, 3, 4)),
+    ];
+    let recorded = [meta, shard(1, '', null, 6)];
+    const made: string[] = [];
+    for (let round = 0; round < 6; round++) recorded = applyRecords(plannedRecords(truth, recorded, 2), recorded, made);
+    // Only the piece right of a recorded shard's reported end, one per parent a round. Splitting 5 at p would
+    // give it e9 in the meta shard, past its own e8: it waits (shard 6 stays unrecorded until 5 changes).
+    expect(made).toEqual(['split 1@6 at c -> 7', 'split 7@7 at g -> 5', 'set 1@7 e8']);
+    for (const r of recorded) expect(r.epoch).toBeLessThanOrEqual(truth.find((t) => t.id === r.id)!.epoch);
+    // Once shard 5's epoch moved on (a replica change), the last piece is recorded, and both epochs follow.
+    truth[3] = shard(5, 'g', 'p', 9);
+    made.length = 0;
+    for (let round = 0; round < 4; round++) recorded = applyRecords(plannedRecords(truth, recorded, 2), recorded, made);
+    expect(made).toEqual(['split 5@8 at p -> 6', 'set 6@9 e11']);
+    expect(recorded.map((r) => [r.id, r.epoch]).sort((a, b) => a[0]! - b[0]!)).toEqual(
+      truth.map((t) => [t.id, t.epoch]).sort((a, b) => a[0]! - b[0]!),
+    );
   });
 });
