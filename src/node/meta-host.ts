@@ -129,7 +129,7 @@ export class MetaHost {
   }
 
   /** Applies `command` on the meta leader, here or forwarded; refusals become typed errors. */
-  private async apply(command: MetaCommand, timeoutMs: number): Promise<MetaResult> {
+  async apply(command: MetaCommand, timeoutMs: number): Promise<MetaResult> {
     const deadline = Date.now() + timeoutMs;
     const data = encodeMetaCommand(command);
     let to: NodeId = NO_NODE;

@@ -47,6 +47,7 @@ import type {
 import { isValidAddress, type IncomingSnapshot, type RepairSource, type TransportHandler } from '../transport';
 import { EPOCH_UNRECORDED, loadGroupShard, splitRefusalError } from '../kv';
 import { META_SHARD_ID } from '../meta';
+import type { MetaCommand, MetaResult, MetaStateMachine } from '../meta';
 import { AddressBook } from './address-book';
 import { EarlyMessages } from './early-messages';
 import {
@@ -462,6 +463,19 @@ export class NodeHost implements TransportHandler {
       replicas: shards.filter((s) => s.replicas.some((r) => r.id === n.id)).length,
       leaders: shards.filter((s) => s.leader === n.id).length,
     }));
+  }
+
+  /**
+   * This node's meta replica's state machine (registry and descriptors, a stale read), or null when it
+   * hosts none: the placement driver reads the descriptors it keeps current (placement/meta-record.ts).
+   */
+  metaState(): MetaStateMachine | null {
+    return this.groups.get(META_SHARD_ID)?.meta ?? null;
+  }
+
+  /** Applies a meta command on the meta shard's leader, here or forwarded; refusals are typed errors. */
+  applyMetaCommand(command: MetaCommand, timeoutMs: number): Promise<MetaResult> {
+    return this.meta.apply(command, timeoutMs);
   }
 
   /** Commit index and each member's match index of a shard this node leads, or null (placement/). */

@@ -167,8 +167,12 @@ export async function recordMembership(
     const what = c.type === 'changeReplicas' ? `${c.change} ${c.node}` : c.type;
     try {
       const result = await apply(c, opts.timeoutMs);
-      if (result.type === 'replicasChanged' || result.type === 'split') done++;
-      else
+      if (result.type === 'replicasChanged' || result.type === 'split') {
+        done++;
+        // A catch-up record means the step-by-step records fell behind: worth a line.
+        if (c.type !== 'changeReplicas')
+          opts.logger.info({ shard: c.shard, record: what, epoch: c.epoch }, 'placement: meta descriptor caught up');
+      } else
         opts.logger.info(
           { shard: c.shard, record: what, result: result.type },
           'placement: meta descriptor not updated',

@@ -5,7 +5,7 @@
  * back to three voters on the live nodes; a draining node ends with no replica and no leadership.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { NodeId } from '../../../src/base';
+import type { NodeId, ShardId } from '../../../src/base';
 import { encodeMetaCommand } from '../../../src/meta';
 import { silentLogger } from '../../../src/obs';
 import { startPlacementDriver, type PlacementDriver } from '../../../src/placement';
@@ -49,6 +49,25 @@ describe('the placement driver on real nodes', () => {
     startDrivers(c, 2000);
     const groups = [1, 2];
     await until(() => groups.every((g) => votersOf(c, g)?.length === 3), 40_000);
+    // The meta shard's own copy of shard 1 follows: the driver records each change in it.
+    const recorded = (): string => {
+      const d = c
+        .running()
+        .find((n) => leads(n, 2))
+        ?.host.metaState()
+        ?.shardMap?.get(1 as ShardId);
+      return JSON.stringify(d?.replicas.map((r) => `${r.node}${r.role[0]}`).sort() ?? null);
+    };
+    await until(
+      () =>
+        recorded() ===
+        JSON.stringify(
+          votersOf(c, 1)!
+            .map((id) => `${id}v`)
+            .sort(),
+        ),
+      20_000,
+    );
     // Node with a replica of shard 1 (not the meta leader's node: its driver keeps running).
     const metaLeader = c.running().find((n) => leads(n, 2))!.id;
     const victim = votersOf(c, 1)!.find((id) => id !== metaLeader)!;
