@@ -77,6 +77,13 @@ export interface FaultMix {
    * are off meanwhile (README). Drawn last (a fifth of the standard seeds), so older seeds keep their mixes.
    */
   splits?: boolean;
+  /**
+   * With splits: replica moves, the membership cycle (a voter removed, re-added as a learner that catches
+   * up by snapshot, promoted) on any group's leader. Never drawn, only forced with --mix: the simulator does
+   * not destroy a removed replica yet (the node does, and the placement driver collects the ones that never
+   * learn their removal), so a stale one can refuse another group's snapshot for good (README).
+   */
+  moves?: boolean;
 }
 
 const allPartitions: PartitionKind[] = ['halves', 'isolateOne', 'isolateLeader', 'oneWay', 'clog'];
@@ -206,6 +213,6 @@ export function describeFaultMix(m: FaultMix): string {
     crash,
     `membership=${m.membership} transfers=${m.transfers} sendNowFirst=${m.sendNowFirstRate.toFixed(2)} holdReady=${m.holdReadyRate.toFixed(2)} compactEvery=${m.compactEveryEntries} retain=${m.logRetainEntries}`,
     `snapshotStream=${m.snapshotStreamTicks[0]}..${m.snapshotStreamTicks[1]} cut=${m.snapshotCutRate.toFixed(2)}`,
-    `safety=${m.safetyTicks} liveness=${m.livenessTicks} clients=${m.clients}x${m.opsPerClient} keys=${m.keys}${m.splits ? ' splits' : ''}`,
+    `safety=${m.safetyTicks} liveness=${m.livenessTicks} clients=${m.clients}x${m.opsPerClient} keys=${m.keys}${m.splits ? ' splits' : ''}${m.moves ? ' moves' : ''}`,
   ].join('; ');
 }

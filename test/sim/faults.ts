@@ -68,6 +68,7 @@ export class FaultScheduler {
     if (mix.partitions.length > 0) this.actions.push('partition', 'partition');
     if (mix.crashes) this.actions.push('crash', 'crash');
     if (mix.membership && !mix.splits) this.actions.push('membership', 'catchup');
+    if (mix.splits && mix.moves) this.actions.push('membership');
     if (mix.transfers) this.actions.push('transfer');
     if (mix.splits) this.actions.push('split', 'split');
   }
@@ -275,7 +276,9 @@ export class FaultScheduler {
 
   /** Proposes the next change of the remove / re-add as learner / promote cycle, never about `keep`. */
   private membership(keep = 0): void {
-    const leader = this.host.leader();
+    // With splits (moves), any group's leader, as transfer() picks one.
+    const routes = this.mix.splits ? this.host.routes() : [];
+    const leader = routes.length > 1 ? this.host.leaderOf(this.random.pick(routes).group) : this.host.leader();
     if (!leader?.core) return;
     const cfg = leader.core.status().config;
     if (cfg.votersOutgoing.length > 0) return;
@@ -292,8 +295,9 @@ export class FaultScheduler {
     if (!change) return;
     const out = leader.proposeMembership(change);
     this.membershipChanges++;
+    const g = leader.group === 1 ? '' : ` g${leader.group}`;
     this.host.trace(
-      `nemesis: membership ${change.type} n${change.node} via n${leader.id}: ${out.ok ? `index ${out.index}` : out.reason}`,
+      `nemesis: membership${g} ${change.type} n${change.node} via n${leader.id}: ${out.ok ? `index ${out.index}` : out.reason}`,
     );
   }
 
