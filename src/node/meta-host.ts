@@ -141,22 +141,25 @@ export class MetaHost {
       if (to === NO_NODE) to = g !== undefined ? (g.isLeader ? this.d.self : g.leader) : this.somePeer(hop);
       if (to === NO_NODE && g === undefined)
         throw new TesseraError('UNAVAILABLE', `node ${this.d.self} hosts no meta shard and knows no peer to ask`);
+      let result: MetaResult;
       try {
-        const result =
+        result =
           to === this.d.self && g !== undefined
             ? ((await this.d.propose(g, data, left)).result as MetaResult)
             : decodeResult(await this.d.forward(to, data, left));
-        if (result.type === 'refused') {
-          if (result.reason === 'not-bootstrapped') throw new TesseraError('UNAVAILABLE', result.message);
-          throw refusalError(result);
-        }
-        return result;
+        if (result.type === 'refused' && result.reason === 'not-bootstrapped')
+          throw new TesseraError('UNAVAILABLE', result.message);
       } catch (e) {
         if (!isTesseraError(e) || !e.retryable) throw e;
         const hinted = e.code === 'NOT_LEADER' ? Number(e.details.leaderId ?? 0) : 0;
         to = hinted > 0 && hinted !== to ? hinted : NO_NODE;
         if (to === NO_NODE) await new Promise((r) => setTimeout(r, this.d.retryMs));
+        continue;
       }
+      // A refusal is the state machine's answer: the same command again gets it again (an epoch mismatch
+      // retried until the deadline cost a split its caller's 10 s, and the meta shard a proposal a turn).
+      if (result.type === 'refused') throw refusalError(result);
+      return result;
     }
   }
 }

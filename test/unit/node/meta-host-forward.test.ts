@@ -41,4 +41,19 @@ describe('MetaHost without a meta replica', () => {
     const h = host(() => Promise.reject(new Error('unreachable')), []);
     await expect(h.reserveShardId(500)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
+
+  it('a refusal is an answer: thrown at once, never asked again until the deadline', async () => {
+    let asked = 0;
+    const h = host(async () => {
+      asked++;
+      return encodeRecord([2, 'epoch-mismatch', 'planned against epoch 3 of shard 1 (stale)']);
+    }, [1]);
+    const t0 = Date.now();
+    await expect(h.recordSplit(1 as never, 3, Buffer.from('m'), 7 as never, 5000)).rejects.toMatchObject({
+      code: 'WRONG_SHARD',
+      details: { rule: 'epoch-mismatch' },
+    });
+    expect(asked).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
 });
