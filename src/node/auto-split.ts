@@ -5,12 +5,11 @@
  * When a shard is measured: on its leader, once after the node became its leader, and again after writes
  * applied since the last measurement hold a quarter of either bound (in entries or bytes), and again after
  * each split it made (the half it keeps may still be over), so a shard that grows is measured about 4 times
- * before it splits (a measurement reads the shard: about 4 bytes
- * read per byte written at most) and a quiet one never again. One measurement
- * runs at a time per node, at most one is started per tick. A measurement is a stale scan of the shard on
- * this replica (pages; the event loop turns between them) that counts keys and bytes and keeps at most
- * SAMPLES_MAX buckets (adjacent buckets merge as it grows), from which planSplit (src/shard/split.ts)
- * picks the bucket boundary closest to half the weight. A failed split is logged and measured again later.
+ * before it splits (a measurement reads the shard: about 4 bytes read per byte written at most) and a quiet
+ * one never again. One measurement runs at a time per node, at most one is started per tick. A
+ * measurement is a stale scan of the shard on this replica (pages; the event loop turns between them) that
+ * counts keys and bytes and keeps at most SAMPLES_MAX buckets (adjacent buckets merge as it grows), from
+ * which planSplit (src/shard/split.ts) picks the bucket boundary closest to half the weight. A failed split is logged and measured again later.
  */
 import type { GroupId } from '../base';
 import type { ScanPage } from '../codec';

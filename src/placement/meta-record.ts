@@ -47,6 +47,10 @@ import {
 
 export const RECORDS_PER_ROUND_MAX = 8;
 
+/** The meta commands the driver records. */
+export type MetaRecord = Extract<MetaCommand, { type: 'split' | 'changeReplicas' | 'setReplicas' }>;
+type SplitRecord = Extract<MetaCommand, { type: 'split' }>;
+
 /** The one step that brings `recorded`'s replicas toward `truth`'s, or null when they are the same. */
 export function nextRecordStep(
   recorded: ShardDescriptor,
@@ -95,12 +99,25 @@ const sameRange = (a: ShardDescriptor, b: ShardDescriptor): boolean =>
   keysEqual(a.start, b.start) && compareEnds(a.end, b.end) === 0;
 
 /** The membership record of data shard `t` recorded as `r`, or null (see the header). */
-function membershipRecord(t: ShardDescriptor, r: ShardDescriptor): MetaCommand | null {
+function membershipRecord(t: ShardDescriptor, r: ShardDescriptor): MetaRecord | null {
   const step = nextRecordStep(r, t);
   if (step !== null && stepsBetween(r, t) === t.epoch - r.epoch)
     return { type: 'changeReplicas', shard: t.id, epoch: r.epoch, change: step.change, node: step.node };
-  if (t.epoch <= r.epoch || !sameRange(r, t) || (step === null && t.epoch === r.epoch)) return null;
+  if (t.epoch <= r.epoch || !sameRange(r, t)) return null;
   return { type: 'setReplicas', shard: t.id, epoch: r.epoch, newEpoch: t.epoch, replicas: t.replicas };
+}
+
+/** The recorded data shard whose range holds `key` after its start (recorded: sorted by start), or undefined. */
+function parentOf(sorted: readonly ShardDescriptor[], key: ShardDescriptor['start']): ShardDescriptor | undefined {
+  let lo = 0;
+  let hi = sorted.length; // the first shard whose start is not before key
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareKeys(sorted[mid]!.start, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  const d = sorted[lo - 1];
+  return d !== undefined && containsKey(d, key) ? d : undefined;
 }
 
 /** Splits the meta shard never recorded, at most one per recorded parent (see the header). */
@@ -108,16 +125,16 @@ function splitRecords(
   truth: readonly ShardDescriptor[],
   recorded: readonly ShardDescriptor[],
   metaGroupId: number,
-): MetaCommand[] {
+): SplitRecord[] {
   const known = new Set(recorded.map((d) => d.id as number));
+  const unknown = truth.filter((t) => !known.has(t.id) && t.id !== metaGroupId);
+  if (unknown.length === 0) return [];
+  const sorted = recorded.filter((d) => d.id !== metaGroupId).sort((a, b) => compareKeys(a.start, b.start));
   const truthById = new Map(truth.map((d) => [d.id as number, d]));
   const parents = new Set<number>();
-  const out: MetaCommand[] = [];
-  for (const t of truth) {
-    if (known.has(t.id) || t.id === metaGroupId) continue;
-    const r = recorded.find(
-      (d) => d.id !== metaGroupId && compareKeys(d.start, t.start) < 0 && containsKey(d, t.start),
-    );
+  const out: SplitRecord[] = [];
+  for (const t of unknown) {
+    const r = parentOf(sorted, t.start);
     const rNow = r === undefined ? undefined : truthById.get(r.id);
     if (r === undefined || rNow?.end == null || !keysEqual(rNow.end, t.start) || parents.has(r.id)) continue;
     // Both halves get r.epoch + 1 in the meta shard: never past either shard's own epoch.
@@ -133,10 +150,11 @@ export function plannedRecords(
   truth: readonly ShardDescriptor[],
   recorded: readonly ShardDescriptor[],
   metaGroupId: number,
-): MetaCommand[] {
+): MetaRecord[] {
   const byId = new Map(recorded.map((d) => [d.id as number, d]));
-  const out: MetaCommand[] = splitRecords(truth, recorded, metaGroupId).slice(0, RECORDS_PER_ROUND_MAX);
-  const splitting = new Set(out.map((c) => (c.type === 'split' ? (c.shard as number) : 0)));
+  const splits = splitRecords(truth, recorded, metaGroupId).slice(0, RECORDS_PER_ROUND_MAX);
+  const splitting = new Set(splits.map((c) => c.shard as number));
+  const out: MetaRecord[] = [...splits];
   for (const t of truth) {
     const r = byId.get(t.id);
     if (r === undefined || splitting.has(t.id) || out.length >= RECORDS_PER_ROUND_MAX) continue;
@@ -163,7 +181,6 @@ export async function recordMembership(
 ): Promise<number> {
   let done = 0;
   for (const c of plannedRecords(truth, recorded, metaGroupId)) {
-    if (c.type !== 'changeReplicas' && c.type !== 'setReplicas' && c.type !== 'split') continue;
     const what = c.type === 'changeReplicas' ? `${c.change} ${c.node}` : c.type;
     try {
       const result = await apply(c, opts.timeoutMs);

@@ -111,7 +111,8 @@ export function planPlacement(
   );
   actions.push(...moves);
   const acted = new Set(actions.map((a) => a.shard as number));
-  const isSteady = new Set(steady.map((s) => s.d.id as number).filter((id) => complete && !ignored.has(id)));
+  const balanced = complete ? steady.map((s) => s.d.id as number).filter((id) => !ignored.has(id)) : [];
+  const isSteady = new Set(balanced);
   // Leadership: every shard with nothing planned may move its leader off a draining node; steady ones
   // may also move it for balance (not shards under repair, whose voters are about to change).
   const free = view.shards.filter(
