@@ -41,7 +41,9 @@ function commandTuple(c: MetaCommand): unknown[] {
     case 'bootstrap':
       return stamped([1, c.clusterId, c.nodes.map((n) => [n.id, n.address]), c.metaShardId, c.dataShardId], c.atMs);
     case 'registerNode':
-      return stamped([2, c.clusterId, c.nodeId, c.address], c.atMs);
+      return c.peerAddress === undefined
+        ? stamped([2, c.clusterId, c.nodeId, c.address], c.atMs)
+        : [2, c.clusterId, c.nodeId, c.address, c.atMs ?? null, c.peerAddress];
     case 'setNodeState':
       return stamped([3, c.nodeId, NODE_STATES.indexOf(c.state)], c.atMs);
     case 'reserveShardIds':
@@ -98,13 +100,14 @@ function toMetaCommand(v: unknown): MetaCommand {
     case 1:
       return toBootstrap(t);
     case 2:
-      checkTuple(t, 4, 5, 'registerNode');
+      checkTuple(t, 4, 6, 'registerNode');
       return {
         type: 'registerNode',
         clusterId: checkClusterId(t[1], 'cluster id'),
         nodeId: checkNodeId(t[2], 'node id'),
         address: checkAddress(t[3], 'address'),
-        ...atMs(4),
+        ...(t.length === 6 ? (t[4] === null ? {} : atMs(4)) : atMs(4)),
+        ...(t.length === 6 ? { peerAddress: checkAddress(t[5], 'peer address') } : {}),
       };
     case 3:
       checkTuple(t, 3, 4, 'setNodeState');

@@ -133,7 +133,14 @@ export class MetaState {
     this.metaGroup = meta;
     this.shards = ShardMap.create([data]);
     for (const n of c.nodes) {
-      this.nodes.set(n.id, { id: n.id, address: n.address, state: 'up', registeredAtMs: at, stateSinceMs: at });
+      this.nodes.set(n.id, {
+        id: n.id,
+        address: n.address,
+        peerAddress: null,
+        state: 'up',
+        registeredAtMs: at,
+        stateSinceMs: at,
+      });
       dirty.nodes.add(n.id);
     }
     dirty.cluster = dirty.metaGroup = true;
@@ -159,7 +166,14 @@ export class MetaState {
     if (this.nodes.size >= META_LIMITS.nodesMax)
       return refuse('limit', `the registry holds ${META_LIMITS.nodesMax} nodes already`);
     const at = c.atMs ?? null;
-    const node: NodeRecord = { id: c.nodeId, address: c.address, state: 'up', registeredAtMs: at, stateSinceMs: at };
+    const node: NodeRecord = {
+      id: c.nodeId,
+      address: c.address,
+      peerAddress: c.peerAddress ?? null,
+      state: 'up',
+      registeredAtMs: at,
+      stateSinceMs: at,
+    };
     this.nodes.set(node.id, node);
     dirty.nodes.add(node.id);
     return { type: 'registered', node, created: true };

@@ -74,18 +74,20 @@ export function decodeDescriptor(buf: Uint8Array, name: string): ShardDescriptor
 }
 
 export function encodeNode(n: NodeRecord): Buffer {
-  return encodeRecord([n.id, n.address, NODE_STATES.indexOf(n.state), n.registeredAtMs, n.stateSinceMs]);
+  const t = [n.id, n.address, NODE_STATES.indexOf(n.state), n.registeredAtMs, n.stateSinceMs];
+  return encodeRecord(n.peerAddress === null ? t : [...t, n.peerAddress]);
 }
 
 export function decodeNode(buf: Uint8Array, name: string): NodeRecord {
   return decodeItem(buf, name, (v) => {
-    const t = checkTuple(v, 5, 5, 'node record');
+    const t = checkTuple(v, 5, 6, 'node record');
     return {
       id: checkNodeId(t[0], 'node id'),
       address: checkAddress(t[1], 'address'),
       state: checkCode(t[2], NODE_STATES, 'state'),
       registeredAtMs: checkMsOrNull(t[3], 'registeredAtMs'),
       stateSinceMs: checkMsOrNull(t[4], 'stateSinceMs'),
+      peerAddress: t.length === 6 ? checkAddress(t[5], 'peer address') : null,
     };
   });
 }

@@ -33,8 +33,10 @@ export const INITIAL_EPOCH = 1 as Epoch;
 
 export interface NodeRecord {
   readonly id: NodeId;
-  /** host:port other nodes and clients dial. */
+  /** host:port clients dial (and nodes, when peerAddress is null). */
   readonly address: string;
+  /** host:port nodes dial for Raft (its --peer-listen), when it differs from address; null: address. */
+  readonly peerAddress: string | null;
   readonly state: NodeState;
   /** Log time (the proposer's clock, from the command) of the registration; null if none was carried. */
   readonly registeredAtMs: number | null;
@@ -63,7 +65,15 @@ export type MetaCommand =
       atMs?: number;
     }
   /** A node joining (--join): refused on a cluster id mismatch or an id another node holds. */
-  | { type: 'registerNode'; clusterId: string; nodeId: NodeId; address: string; atMs?: number }
+  | {
+      type: 'registerNode';
+      clusterId: string;
+      nodeId: NodeId;
+      address: string;
+      atMs?: number;
+      /** Its --peer-listen address, when it has one (members dial it there, not at `address`). */
+      peerAddress?: string;
+    }
   | { type: 'setNodeState'; nodeId: NodeId; state: NodeState; atMs?: number }
   /** Hands out `count` fresh shard ids (the right-hand halves of splits), like TiKV PD's AllocID. */
   | { type: 'reserveShardIds'; count: number }

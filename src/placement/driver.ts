@@ -273,7 +273,7 @@ export class PlacementDriver {
       clusterId: this.d.meta.clusterId(),
       node: (id: NodeId): NodeRecord | undefined => {
         const n = records.get(id);
-        return n && { ...n, registeredAtMs: null, stateSinceMs: null };
+        return n && { ...n, peerAddress: n.peerAddress ?? null, registeredAtMs: null, stateSinceMs: null };
       },
     };
     const one = async (n: RegistryNode): Promise<void> => {
@@ -303,7 +303,7 @@ export class PlacementDriver {
 
   private async reportOf(n: RegistryNode, timeoutMs: number): Promise<NodeReport> {
     if (n.id === this.d.self) return this.d.local.report();
-    this.d.ensurePeer(n.id, n.address);
+    this.d.ensurePeer(n.id, n.peerAddress ?? n.address);
     return decodeReport(await this.d.call(n.id, encodeRequest({ type: 'report' }), timeoutMs));
   }
 
@@ -339,14 +339,15 @@ export class PlacementDriver {
   ): void {
     const node = a.kind === 'transferLeader' ? a.to : a.node;
     const target = reports.get(node);
-    const registered = registry.find((n) => n.id === node)?.address ?? '';
+    const record = registry.find((n) => n.id === node);
+    const registered = record?.address ?? '';
     const request: ActRequest = {
       shard: a.shard,
       epoch: a.epoch,
       kind: a.kind,
       node,
       client: a.kind === 'addLearner' ? target?.client || registered : '',
-      peer: a.kind === 'addLearner' ? target?.peer || target?.client || registered : '',
+      peer: a.kind === 'addLearner' ? target?.peer || record?.peerAddress || target?.client || registered : '',
     };
     if (a.cause === 'stalled-learner') this.stalls.noteRemoved(a.shard, node, this.d.clock.now());
     const t: Tracked = { action: a, doneMs: null };

@@ -23,7 +23,7 @@ import type { RegistryNode } from './view';
 export interface MetaStateReads {
   readonly shardMap: ShardMap | null;
   readonly metaDescriptor: ShardDescriptor | null;
-  nodes(): { id: NodeId; address: string; state: NodeState }[];
+  nodes(): { id: NodeId; address: string; peerAddress?: string | null; state: NodeState }[];
 }
 
 /** What the driver needs of the node (NodeHost; the meta accessors are optional, see the header). */
@@ -40,7 +40,12 @@ function registryOf(host: DrivenHost): RegistryNode[] {
     const nodes = host.metaState?.()?.nodes() ?? host.listNodes();
     return nodes
       .filter((n) => STATES.includes(n.state))
-      .map((n) => ({ id: n.id, address: n.address, state: n.state as NodeState }));
+      .map((n) => ({
+        id: n.id,
+        address: n.address,
+        peerAddress: 'peerAddress' in n && typeof n.peerAddress === 'string' ? n.peerAddress : null,
+        state: n.state as NodeState,
+      }));
   } catch {
     return [];
   }

@@ -22,6 +22,8 @@ import type { NodeReport, ReportedGroup } from './wire';
 export interface RegistryNode {
   readonly id: NodeId;
   readonly address: string;
+  /** Where nodes dial it for Raft when that is not `address` (a --peer-listen node that joined). */
+  readonly peerAddress?: string | null;
   readonly state: NodeState;
 }
 

@@ -1,8 +1,9 @@
 /**
  * `--join` (issue 10, "The model"): a node started with --join on an empty data dir registers itself in
- * the meta shard's node registry (registerNode: its id, the cluster id, its advertised client address)
- * before it serves, through one of its --peers (ForwardMeta, following NOT_LEADER hints to the meta leader;
- * meta-client.ts). The placement driver then gives it replicas.
+ * the meta shard's node registry (registerNode: its id, the cluster id, its advertised client address and,
+ * with --peer-listen, the address members dial it at for Raft) before it serves, through one of its --peers
+ * (ForwardMeta, following NOT_LEADER hints to the meta leader; meta-client.ts). The placement driver then
+ * dials it (at its peer address) and gives it replicas.
  *
  * Invariants:
  * - a refusal of the registry (cluster-mismatch, node-id-taken, address-taken, node-removed) is a CONFIG
@@ -11,9 +12,10 @@
  * - a node already registered at the same address is accepted again (a retried join, a restart before any
  *   replica arrived);
  * - bounded: attempts stop after timeoutMs (UNAVAILABLE: the cluster did not answer);
- * - without a known cluster id (peer TLS without --cluster-token: the id is learned when a member first
- *   calls this node) the node cannot prove the cluster id on an outgoing call, so it does not register; it
- *   says so and waits to be added (`tessera member add`), as before this version.
+ * - without a known cluster id (peer TLS without --cluster-token) the node first asks its --peers for it
+ *   (transport/cluster-ask.ts: the peer tells it only over mutual TLS, where the CA vouches for both
+ *   ends), in turn until one answers or timeoutMs ends, then registers with it; without askClusterId (no
+ *   peer TLS) it cannot learn it, says so and waits to be added (`tessera member add`).
  */
 import { TesseraError, isTesseraError, type NodeId } from '../base';
 import type { MetaCommand } from '../meta';
@@ -23,8 +25,12 @@ import { applyMetaCommand, type MetaClientDeps } from './meta-client';
 export interface JoinDeps extends Pick<MetaClientDeps, 'forward' | 'retryMs'> {
   self: NodeId;
   clusterId: string | null;
+  /** Asks peer `to` for the cluster id (peer TLS only; null without it). */
+  askClusterId: ((to: NodeId, timeoutMs: number) => Promise<string>) | null;
   /** The address clients and other nodes are told (--advertise-address). */
   address: string;
+  /** With --peer-listen: where members dial this node for Raft (registered beside `address`); else null. */
+  peerAddress: string | null;
   /** The --peers given to the joining node (existing members; this node's own id is skipped). */
   peers: readonly NodeId[];
   timeoutMs: number;
@@ -44,22 +50,28 @@ const REMEDIES: Readonly<Record<string, string>> = {
 
 /** Registers this node in the meta shard (see the header); throws CONFIG on a refusal. */
 export async function registerJoiningNode(d: JoinDeps): Promise<JoinOutcome> {
-  if (d.clusterId === null) {
-    d.logger.warn(
-      {},
-      '--join: the cluster id is not known yet (peer TLS without --cluster-token), so this node cannot register itself in the meta shard; add it with tessera member add',
-    );
-    return 'skipped';
+  const peers = d.peers.filter((id) => id !== d.self);
+  if (peers.length === 0) throw new TesseraError('CONFIG', '--join: --peers names no other node to join through');
+  const startedMs = Date.now();
+  let clusterId = d.clusterId;
+  if (clusterId === null) {
+    if (d.askClusterId === null) {
+      d.logger.warn(
+        {},
+        '--join: the cluster id is not known (no --cluster-token, no peer TLS to ask it over), so this node cannot register itself in the meta shard; add it with tessera member add',
+      );
+      return 'skipped';
+    }
+    clusterId = await askPeers(d, d.askClusterId, peers, startedMs + d.timeoutMs);
   }
   const command: MetaCommand = {
     type: 'registerNode',
-    clusterId: d.clusterId,
+    clusterId,
     nodeId: d.self,
     address: d.address,
     atMs: Date.now(),
+    ...(d.peerAddress === null ? {} : { peerAddress: d.peerAddress }),
   };
-  const peers = d.peers.filter((id) => id !== d.self);
-  if (peers.length === 0) throw new TesseraError('CONFIG', '--join: --peers names no other node to join through');
   try {
     await applyMetaCommand(
       {
@@ -71,7 +83,7 @@ export async function registerJoiningNode(d: JoinDeps): Promise<JoinOutcome> {
         retryMs: d.retryMs,
       },
       command,
-      d.timeoutMs,
+      Math.max(1, startedMs + d.timeoutMs - Date.now()),
     );
     d.logger.info({ node: d.self, address: d.address }, 'registered in the cluster (meta shard node registry)');
     return 'registered';
@@ -96,3 +108,36 @@ export async function registerJoiningNode(d: JoinDeps): Promise<JoinOutcome> {
     );
   }
 }
+
+/** Asks each peer in turn for the cluster id until one tells it; UNAVAILABLE (the last reason) at `deadline`. */
+async function askPeers(
+  d: JoinDeps,
+  ask: (to: NodeId, timeoutMs: number) => Promise<string>,
+  peers: readonly NodeId[],
+  deadline: number,
+): Promise<string> {
+  let last = 'no peer answered';
+  for (let round = 0; ; round++) {
+    for (const to of peers) {
+      const leftMs = deadline - Date.now();
+      if (leftMs <= 0) {
+        throw new TesseraError(
+          'UNAVAILABLE',
+          `--join: no peer of ${peers.join(', ')} told node ${d.self} the cluster id (at most ${d.timeoutMs} ms): ${last}`,
+        );
+      }
+      try {
+        const clusterId = await ask(to, Math.min(leftMs, ASK_TIMEOUT_MS));
+        d.logger.info({ from: to }, '--join: learned the cluster id from a peer (peer TLS)');
+        return clusterId;
+      } catch (e) {
+        last = e instanceof Error ? e.message : String(e);
+      }
+    }
+    if (round === 0) d.logger.warn({ err: last }, '--join: no peer told the cluster id yet; retrying');
+    await new Promise((r) => setTimeout(r, Math.max(1, Math.min(d.retryMs, deadline - Date.now()))));
+  }
+}
+
+/** The longest one ask waits for its peer. */
+const ASK_TIMEOUT_MS = 5000;

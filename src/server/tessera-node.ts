@@ -16,7 +16,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { Random, TesseraError } from '../base';
-import { formatHostPort, type NodeConfig } from '../config';
+import { formatHostPort, peerAddressOf, type NodeConfig } from '../config';
 import { startPlacementDriver, type PlacementDriver } from '../placement';
 import { NodeHost, type LeaderDrainResult } from '../node';
 import {
@@ -265,7 +265,10 @@ async function joinCluster(
   await registerJoiningNode({
     self: config.id,
     clusterId,
+    // Without a cluster id here peer TLS is on (preflight refuses a --join without both): ask over it.
+    askClusterId: (to, timeoutMs) => transport.askClusterId(to, timeoutMs),
     address: config.advertiseAddress,
+    peerAddress: config.peerListen === null ? null : peerAddressOf(config),
     peers: [...config.peers.keys()],
     forward: (to, command, timeoutMs) => transport.forwardMeta(to, command, timeoutMs),
     retryMs: Math.max(50, config.timing.electionMs / 2),

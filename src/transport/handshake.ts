@@ -18,6 +18,10 @@
  *                             client address): proves knowledge of the cluster id without sending it
  *   x-tessera-cluster         the cluster id itself, ONLY on peer mutual TLS channels (the server's
  *                             certificate was checked to name node-<to>), so a joining node may learn it
+ *   x-tessera-cluster-ask     "1": the sender does not know the cluster id and asks for it (cluster-ask.ts);
+ *                             its proof proves nothing, so the call is always refused, and only on a peer
+ *                             mutual TLS call (the client certificate names the sender) does the refusal
+ *                             carry the receiver's cluster id in its trailers (x-tessera-cluster)
  * The receiver answers an accepted call with response headers carrying
  *   x-tessera-answer          hex HMAC-SHA256 keyed by the cluster id over (protocol, receiver, sender, the
  *                             sender's nonce)
@@ -88,6 +92,7 @@ export const HANDSHAKE_HEADERS = {
   proof: 'x-tessera-proof',
   answer: 'x-tessera-answer',
   clientAddress: 'x-tessera-client-address',
+  ask: 'x-tessera-cluster-ask',
 } as const;
 
 /** Longest address accepted from the network (bytes). */
@@ -106,6 +111,7 @@ export type PeerRejectReason =
   | 'bad_address'
   | 'bad_proof'
   | 'no_cluster_id'
+  | 'cluster_ask_without_tls'
   | 'bad_answer'
   | 'no_certificate'
   | 'certificate_mismatch'
@@ -137,6 +143,8 @@ export interface Handshake {
   clientAddress: string;
   /** The cluster id in clear, when the sender revealed it (peer TLS only); null otherwise. */
   clusterId: string | null;
+  /** The sender asks for the cluster id (x-tessera-cluster-ask): its proof is meaningless. */
+  ask: boolean;
 }
 
 export type HandshakeOutcome =
@@ -271,6 +279,17 @@ export function handshakeMetadata(h: OutgoingHandshake): grpc.Metadata {
   return md;
 }
 
+/**
+ * The request metadata of a sender that does not know the cluster id and asks for it (cluster-ask.ts): a
+ * well-formed handshake whose proof is keyed by nothing, plus x-tessera-cluster-ask. Send it only on a peer
+ * mutual TLS channel that checks the server's certificate.
+ */
+export function askClusterIdMetadata(h: Omit<OutgoingHandshake, 'clusterId' | 'revealClusterId'>): grpc.Metadata {
+  const md = handshakeMetadata({ ...h, clusterId: '', revealClusterId: false });
+  md.set(HANDSHAKE_HEADERS.ask, '1');
+  return md;
+}
+
 /** The value of `key` when `md` holds exactly one, as text; null otherwise. */
 export function single(md: grpc.Metadata, key: string): string | null {
   const values = md.get(key);
@@ -291,6 +310,7 @@ export function readHandshake(md: grpc.Metadata, selfId: NodeId): HandshakeOutco
   const proof = single(md, HANDSHAKE_HEADERS.proof);
   const clusterId = single(md, HANDSHAKE_HEADERS.cluster);
   const clientAddress = single(md, HANDSHAKE_HEADERS.clientAddress);
+  const askValues = md.get(HANDSHAKE_HEADERS.ask);
   const unauth = (reason: PeerRejectReason, detail: string, claimedNode: NodeId | null = null): HandshakeOutcome => ({
     ok: false,
     reason,
@@ -326,7 +346,10 @@ export function readHandshake(md: grpc.Metadata, selfId: NodeId): HandshakeOutco
       'the handshake carries no valid client address (HOST:PORT, at most 255 bytes)',
       nodeId,
     );
-  const handshake = { ...version, nodeId, to, nonce, proof, clientAddress, clusterId };
+  if (askValues.length > 1 || (askValues.length === 1 && askValues[0] !== '1'))
+    return unauth('bad_proof', 'the handshake carries a malformed cluster-ask header', nodeId);
+  const ask = askValues.length === 1;
+  const handshake = { ...version, nodeId, to, nonce, proof, clientAddress, clusterId, ask };
   return { ok: true, handshake };
 }
 

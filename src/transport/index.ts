@@ -32,6 +32,7 @@ export {
   supportedProtocols,
   certificateNames,
   certificateNamesNode,
+  askClusterIdMetadata,
   handshakeMetadata,
   handshakeProof,
   isValidAddress,

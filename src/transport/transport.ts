@@ -44,6 +44,7 @@ import {
   type Handshake,
   type PeerRejectReason,
 } from './handshake';
+import { CLUSTER_ASK_STATUS, askClusterId, clusterAskTrailers } from './cluster-ask';
 import { PeerLink, type BackoffConfig } from './peer-link';
 import { SnapshotSendCall } from './snapshot-send-call';
 import { fetchRepairChunks, serveRepairChunks, type RepairServeCall, type RepairSource } from './repair-fetch';
@@ -139,7 +140,8 @@ type PeerCall = Pick<grpc.ServerDuplexStream<unknown, unknown>, 'metadata' | 'ge
 /** An inbound call whose single request names its sender and receiver (repair, meta forward). */
 type AddressedCall = PeerCall & Pick<grpc.ServerUnaryCall<unknown, unknown>, 'sendMetadata'>;
 
-type Authenticated = { ok: true; handshake: Handshake } | { ok: false; code: grpc.status; detail: string };
+type Authenticated =
+  { ok: true; handshake: Handshake } | { ok: false; code: grpc.status; detail: string; trailers?: grpc.Metadata };
 
 export class Transport {
   private readonly opts: Required<Omit<TransportOptions, 'metrics' | 'onClusterIdLearned' | 'tls'>> & {
@@ -543,7 +545,8 @@ export class Transport {
   /** Raft.ForwardMeta: the door, the request's from/to, then meta-forward.ts (size, slots, the node). */
   private serveForwardMeta(call: ForwardServeCall, reply: ForwardReply): void {
     const handler = this.handler;
-    const refuse = (code: grpc.status, details: string): void => reply({ code, details });
+    const refuse = (code: grpc.status, details: string, metadata?: grpc.Metadata): void =>
+      reply(metadata === undefined ? { code, details } : { code, details, metadata });
     if (this.closed || handler === null) {
       refuse(grpc.status.UNAVAILABLE, 'node not ready');
       return;
@@ -575,11 +578,11 @@ export class Transport {
     call: AddressedCall,
     req: { from: number; to: number; protocolVersion?: number },
     label: string,
-    refuse: (code: grpc.status, details: string) => void,
+    refuse: (code: grpc.status, details: string, trailers?: grpc.Metadata) => void,
   ): NodeId | null {
     const auth = this.authenticate(call);
     if (!auth.ok) {
-      refuse(auth.code, auth.detail);
+      refuse(auth.code, auth.detail, auth.trailers);
       return null;
     }
     const peer = auth.handshake.nodeId;
@@ -659,6 +662,7 @@ export class Transport {
       };
     }
     const ours = this.clusterIdValue;
+    if (h.ask) return this.answerClusterAsk(ours, sender);
     if (ours === null) {
       // Trust on first use, only with peer TLS: the certificate above names the sender, the CA vouches for it.
       if (this.opts.tls === null || h.clusterId === null || !verifyProof(h, h.clusterId)) {
@@ -677,6 +681,56 @@ export class Transport {
     }
     this.handler?.onPeerClientAddress?.(h.nodeId, h.clientAddress);
     return { ok: true, handshake: h };
+  }
+
+  /**
+   * A sender that asks for the cluster id (cluster-ask.ts): always refused; with peer TLS (its certificate
+   * was checked above to name it) and a known id, the refusal's trailers carry the id.
+   */
+  private answerClusterAsk(ours: string | null, sender: string): Authenticated {
+    if (this.opts.tls === null) {
+      this.reject('cluster_ask_without_tls', sender);
+      return {
+        ok: false,
+        code: grpc.status.UNAUTHENTICATED,
+        detail: 'the cluster id is told only over peer mutual TLS: start the node with the cluster --cluster-token',
+      };
+    }
+    if (ours === null) {
+      return { ok: false, code: grpc.status.UNAVAILABLE, detail: 'this node does not know its cluster id yet' };
+    }
+    this.opts.logger.info({ from: sender }, 'told a certified peer that asked the cluster id');
+    return {
+      ok: false,
+      code: CLUSTER_ASK_STATUS,
+      detail: 'asked for the cluster id: told in the trailers of a ForwardMeta refusal',
+      trailers: clusterAskTrailers(ours),
+    };
+  }
+
+  /**
+   * Learns the cluster id by asking peer `to` (cluster-ask.ts; peer TLS only) and adopts it; the id itself
+   * when known already. Rejects UNAVAILABLE (no TLS, unknown peer, the peer did not tell it, or closed).
+   */
+  async askClusterId(to: NodeId, timeoutMs: number): Promise<string> {
+    if (this.clusterIdValue !== null) return this.clusterIdValue;
+    const tls = this.opts.tls;
+    const address = this.links.get(to)?.address;
+    if (tls === null || address === undefined || this.closed)
+      throw new TesseraError(
+        'UNAVAILABLE',
+        tls === null ? 'the cluster id can be asked for only with peer mutual TLS' : `no address of peer ${to}`,
+      );
+    const clusterId = await askClusterId({
+      selfId: this.opts.selfId,
+      to,
+      address,
+      clientAddress: this.opts.clientAddress,
+      tls,
+      timeoutMs,
+    });
+    if (this.clusterIdValue === null) this.adoptClusterId(clusterId, `${to}@${address} (asked)`);
+    return this.clusterIdValue ?? clusterId;
   }
 
   private adoptClusterId(clusterId: string, sender: string): void {

@@ -156,6 +156,8 @@ class Nodes {
   readonly dir = mkdtempSync(join(tmpdir(), 'tessera-peer-door-'));
   private readonly procs = new Map<number, ChildProcess>();
   private readonly logs = new Map<number, string[]>();
+  /** The first 300 lines of each node's log (what it did at start). */
+  private readonly heads = new Map<number, string[]>();
   readonly clients: Client[] = [];
 
   start(id: number, args: string[]): void {
@@ -165,14 +167,25 @@ class Nodes {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const lines: string[] = [];
+    const head: string[] = [];
     this.logs.set(id, lines);
+    this.heads.set(id, head);
     const keep = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(line.slice(0, 400));
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line) continue;
+        lines.push(line.slice(0, 400));
+        if (head.length < 300) head.push(line.slice(0, 400));
+      }
       while (lines.length > 100) lines.shift();
     };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
     this.procs.set(id, child);
+  }
+
+  /** Whether node `id` logged a line matching `re` among its first 300 or its last 100 lines. */
+  logged(id: number, re: RegExp): boolean {
+    return [...(this.heads.get(id) ?? []), ...(this.logs.get(id) ?? [])].some((l) => re.test(l));
   }
 
   running(id: number): boolean {
@@ -421,6 +434,55 @@ describe.skipIf(!serverBuilt())('peer door (real processes)', () => {
     );
     expect([...IDS, 4].filter((id) => !nodes.running(id))).toEqual([]);
   }, 120_000);
+
+  it('(e) peer mutual TLS without --cluster-token: a node started with --join asks a member for the cluster id and registers itself', async () => {
+    const ca: TestCa = makeTestCa('peer-door-it-join');
+    const nodes = new Nodes();
+    cleanup = async () => {
+      await nodes.stop();
+      ca.cleanup();
+    };
+    const tlsArgs = (id: number): string[] => {
+      const files = ca.issue(`node-${id}`);
+      return ['--peer-tls-cert', files.cert, '--peer-tls-key', files.key, '--peer-tls-ca', ca.ca];
+    };
+    for (const id of IDS) nodes.start(id, peerListenArgs(id, tlsArgs(id)));
+    const client = nodes.client(IDS.map(clientAddr));
+    try {
+      await waitForLeader(client);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${nodes.recentLogs()}`);
+    }
+    await client.put('door/e', 'before the join');
+    // Node 4: empty data dir, no token; no member has heard of it, so none calls it: it must ask.
+    nodes.start(4, ['--join', ...peerListenArgs(4, tlsArgs(4))]);
+    const nodeList = (): { id: number; state: string; replicas: number }[] => {
+      const out = spawnSync(
+        process.execPath,
+        [TESSERA_JS, 'node', 'list', '--json', '--endpoints', IDS.map(clientAddr).join(',')],
+        { encoding: 'utf8', timeout: 10_000 },
+      );
+      return out.status === 0
+        ? (JSON.parse(out.stdout) as { nodes: { id: number; state: string; replicas: number }[] }).nodes
+        : [];
+    };
+    await eventually('node 4 is registered in the meta shard, up', 30_000, async () =>
+      nodeList().some((n) => n.id === 4 && n.state === 'up'),
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${nodes.recentLogs()}`);
+    });
+    await eventually('node 4 logged where its cluster id came from', 10_000, async () =>
+      nodes.logged(4, /learned the cluster id from a peer/),
+    );
+    // The placement driver gives it a replica over peer TLS, and it serves the data it holds.
+    await eventually('node 4 holds a replica', 60_000, async () =>
+      nodeList().some((n) => n.id === 4 && n.replicas > 0),
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${JSON.stringify(nodeList())}\n${nodes.recentLogs()}`);
+    });
+    expect([...IDS, 4].filter((id) => !nodes.running(id))).toEqual([]);
+    expect((await client.get('door/e'))?.toString()).toBe('before the join');
+  }, 150_000);
 
   it("(c) peer mutual TLS: the cluster works; another CA's certificate and a certificate naming another node are refused", async () => {
     const ca: TestCa = makeTestCa('peer-door-it-ca');

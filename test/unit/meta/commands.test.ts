@@ -62,7 +62,7 @@ describe('registerNode', () => {
     expect(r).toEqual({
       type: 'registered',
       created: true,
-      node: { id: 4, address: addr(4), state: 'up', registeredAtMs: 2000, stateSinceMs: 2000 },
+      node: { id: 4, address: addr(4), peerAddress: null, state: 'up', registeredAtMs: 2000, stateSinceMs: 2000 },
     });
     const again = await reg(4, addr(4));
     expect(again.type === 'registered' && again.created).toBe(false);
@@ -78,6 +78,20 @@ describe('registerNode', () => {
     expect(outcome(await h.one({ type: 'setNodeState', nodeId: 4, state: 'removed' }))).toBe('nodeState');
     expect(refused(await reg(4, addr(4))).reason).toBe('node-removed');
     expect(outcome(await reg(8, addr(4)))).toBe('registered');
+  });
+
+  it('a --peer-listen node registers the address members dial it at for Raft beside its client address', async () => {
+    const h = await booted();
+    const r = await h.one({
+      type: 'registerNode',
+      clusterId: CLUSTER,
+      nodeId: 4,
+      address: addr(4),
+      peerAddress: '127.0.0.1:8004',
+    });
+    expect(r.type === 'registered' && r.node).toMatchObject({ id: 4, address: addr(4), peerAddress: '127.0.0.1:8004' });
+    expect(h.sm.node(4)?.peerAddress).toBe('127.0.0.1:8004');
+    expect(h.sm.node(1)?.peerAddress).toBeNull(); // bootstrap nodes: their --peers entries are known to all
   });
 
   it('refusals map to typed errors with the reason as rule', async () => {
@@ -268,6 +282,7 @@ describe('durability and replay', () => {
     await h.run(
       bootstrap(),
       { type: 'registerNode', clusterId: CLUSTER, nodeId: 4, address: addr(4) },
+      { type: 'registerNode', clusterId: CLUSTER, nodeId: 5, address: addr(5), peerAddress: '127.0.0.1:8005', atMs: 3 },
       { type: 'reserveShardIds', count: 1 },
       { type: 'split', shard: sid(1), epoch: ep(1), key: key('k'), rightId: sid(3) },
       { type: 'setNodeState', nodeId: 2, state: 'draining' },
@@ -277,7 +292,8 @@ describe('durability and replay', () => {
     await h.sm.apply(h.log.entries);
     const digest = await h.sm.digest();
     const before = { shards: shards(h), nodes: h.sm.nodes(), cluster: h.sm.cluster, applied: h.sm.applied };
-    expect(before.applied).toBe(7);
+    expect(before.applied).toBe(8);
+    expect(before.nodes.find((n) => n.id === 5)?.peerAddress).toBe('127.0.0.1:8005');
     const store = await stores.reopen(s);
     const again = await MetaStateMachine.open(store, META_SHARD_ID);
     const reopened = new MetaHarness(again);

@@ -19,6 +19,8 @@ function deps(answer: (to: number, c: MetaCommand) => Buffer, over: Partial<Join
   const d: JoinDeps = {
     self: 4,
     clusterId: CLUSTER,
+    askClusterId: null,
+    peerAddress: null,
     address: '127.0.0.1:7004',
     peers: [1, 2, 3, 4],
     forward: async (to, data) => {
@@ -102,9 +104,45 @@ describe('registerJoiningNode', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
   });
 
-  it('without a cluster id it does not register (member add remains the way in)', async () => {
+  it('without a cluster id and no way to ask for it (no peer TLS) it does not register (member add remains the way in)', async () => {
     const { d, calls } = deps(() => APPLIED, { clusterId: null });
     expect(await registerJoiningNode(d)).toBe('skipped');
+    expect(calls).toHaveLength(0);
+  });
+
+  it('without a cluster id it asks the peers in turn (peer TLS), then registers with the id it was told', async () => {
+    const asked: number[] = [];
+    const { d, calls } = deps(() => APPLIED, {
+      clusterId: null,
+      askClusterId: async (to) => {
+        asked.push(to);
+        if (to !== 2) throw new TesseraError('UNAVAILABLE', `peer ${to} did not tell`);
+        return CLUSTER;
+      },
+    });
+    expect(await registerJoiningNode(d)).toBe('registered');
+    expect(asked).toEqual([1, 2]);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.command).toMatchObject({ type: 'registerNode', clusterId: CLUSTER, nodeId: 4 });
+  });
+
+  it('when no peer tells the cluster id, the start fails with UNAVAILABLE within its timeout, naming the last reason', async () => {
+    const asked: number[] = [];
+    const { d, calls } = deps(() => APPLIED, {
+      clusterId: null,
+      timeoutMs: 150,
+      askClusterId: async (to) => {
+        asked.push(to);
+        throw new TesseraError('UNAVAILABLE', `peer ${to} refused the ask`);
+      },
+    });
+    const t0 = Date.now();
+    const e = (await registerJoiningNode(d).catch((x: unknown) => x)) as TesseraError;
+    expect(e.code).toBe('UNAVAILABLE');
+    expect(e.message).toMatch(/no peer of 1, 2, 3 told node 4 the cluster id .*refused the ask/);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(asked.length).toBeGreaterThan(3); // retried, never itself
+    expect(asked).not.toContain(4);
     expect(calls).toHaveLength(0);
   });
 });

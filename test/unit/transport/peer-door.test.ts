@@ -12,6 +12,7 @@ import { createNodeMetrics, silentLogger, type NodeMetrics } from '../../../src/
 import {
   HANDSHAKE_HEADERS,
   Transport,
+  askClusterIdMetadata,
   handshakeMetadata,
   handshakeProof,
   loadPeerTls,
@@ -514,6 +515,73 @@ describe('peer door: trust on first use with peer TLS', () => {
     joiner.transport.send(1, Buffer.from('hello'));
     await until(() => a.received.length === 1);
     expect(a.received).toEqual([{ from: 2, message: 'hello' }]);
+  });
+});
+
+describe('peer door: a joining node asks for the cluster id (peer TLS only)', () => {
+  /** A raw ForwardMeta call with `md`: its status code and the cluster header of its trailers. */
+  const rawAsk = (port: number, md: grpc.Metadata, creds = grpc.credentials.createInsecure()) =>
+    new Promise<{ code: grpc.status; told: unknown[] }>((resolve) => {
+      const { Client } = loadRaftProto();
+      const client = new Client(`127.0.0.1:${port}`, creds) as unknown as {
+        forwardMeta(r: unknown, md: grpc.Metadata, o: unknown, cb: (e: grpc.ServiceError | null) => void): void;
+        close(): void;
+      };
+      client.forwardMeta({ from: 3, to: 2, command: Buffer.from([0]) }, md, { deadline: Date.now() + 3000 }, (e) => {
+        client.close();
+        resolve({ code: e?.code ?? grpc.status.OK, told: e?.metadata.get(HANDSHAKE_HEADERS.cluster) ?? [] });
+      });
+    });
+
+  it('with mutual TLS a certified joiner learns the id from a member it dials, adopts it, and its links open', async () => {
+    const ca = makeTestCa('peer-door-ask');
+    const stranger = makeTestCa('peer-door-ask-stranger');
+    cleanups.push(
+      () => ca.cleanup(),
+      () => stranger.cleanup(),
+    );
+    const material = (authority: TestCa, name: string): PeerTlsMaterial => {
+      const files = authority.issue(name);
+      return loadPeerTls({ cert: files.cert, key: files.key, ca: ca.ca });
+    };
+    const a = await startNode(1, { tls: material(ca, 'node-1') });
+    const joiner = await startNode(2, { clusterId: null, tls: material(ca, 'node-2') });
+    joiner.transport.setPeer(1, `127.0.0.1:${a.port}`);
+    // The member never called the joiner: before this version the joiner waited for `member add`.
+    expect(await joiner.transport.askClusterId(1, 3000)).toBe(CLUSTER);
+    expect(joiner.learned).toEqual([CLUSTER]);
+    expect(joiner.transport.clusterId).toBe(CLUSTER);
+    await until(() => joiner.transport.stats().get(1)!.connected);
+    joiner.transport.send(1, Buffer.from('hello'));
+    await until(() => a.received.length === 1);
+    expect(a.received).toEqual([{ from: 2, message: 'hello' }]);
+
+    // A server whose certificate does not name the node dialed tells nothing (node 3's address answered by node 1).
+    const other = await startNode(4, { clusterId: null, tls: material(ca, 'node-4') });
+    other.transport.setPeer(3, `127.0.0.1:${a.port}`);
+    await expect(other.transport.askClusterId(3, 2000)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    // A certificate from another CA: refused by TLS; one naming another node: refused at the door.
+    const outsider = await startNode(5, { clusterId: null, tls: material(stranger, 'node-5') });
+    outsider.transport.setPeer(1, `127.0.0.1:${a.port}`);
+    await expect(outsider.transport.askClusterId(1, 2000)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    const impostor = await startNode(6, { clusterId: null, tls: material(ca, 'node-2') });
+    impostor.transport.setPeer(1, `127.0.0.1:${a.port}`);
+    await expect(impostor.transport.askClusterId(1, 2000)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect([other, outsider, impostor].map((n) => n.learned)).toEqual([[], [], []]);
+    expect((await rejected(a.metrics)).certificate_mismatch).toBeGreaterThan(0);
+    // An ask never reaches the node: nothing was delivered but the joiner's message.
+    expect(a.received).toHaveLength(1);
+  });
+
+  it('without peer TLS an ask is refused UNAUTHENTICATED and tells nothing; the asker cannot even try', async () => {
+    const b = await startNode(2);
+    const asked = await rawAsk(b.port, askClusterIdMetadata({ nodeId: 3, to: 2, clientAddress: '127.0.0.1:7003' }));
+    expect(asked).toEqual({ code: grpc.status.UNAUTHENTICATED, told: [] });
+    expect((await rejected(b.metrics)).cluster_ask_without_tls).toBe(1);
+    const joiner = await startNode(3, { clusterId: null });
+    joiner.transport.setPeer(2, `127.0.0.1:${b.port}`);
+    await expect(joiner.transport.askClusterId(2, 1000)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(joiner.learned).toEqual([]);
   });
 });
 
