@@ -210,6 +210,14 @@ function handleAppendResp(s: RaftState, m: Message & { type: 'appendResp' }, pr:
   pr.recentActive = true;
   const log = s.log;
   if (m.reject) {
+    if (m.index === 0) {
+      // Index 0 always matches: only an uninitialized replica rejects it (receive.ts), asking for a snapshot.
+      if (pr.state !== 'snapshot' && log.applied > 0) {
+        pr.becomeSnapshot(log.applied);
+        s.snapshotSends.push(m.from);
+      }
+      return;
+    }
     let next = m.rejectHint;
     if (m.hintTerm > 0) next = log.findConflictByTerm(m.rejectHint, m.hintTerm);
     if (pr.maybeDecrTo(m.index, next)) {
