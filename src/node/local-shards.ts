@@ -112,10 +112,42 @@ export function overlappingShard(
 ): Group | null {
   for (const g of groups) {
     if (g === except) continue;
-    const o = g.kvSm.shard;
-    const startsBeforeItEnds = o.end === null || Buffer.compare(range.start, o.end) < 0;
-    const endsAfterItStarts = range.end === null || Buffer.compare(o.start, range.end) < 0;
-    if (startsBeforeItEnds && endsAfterItStarts) return g;
+    if (rangesOverlap(range, g.kvSm.shard)) return g;
   }
   return null;
+}
+
+/**
+ * Rule 2 against snapshots not installed yet: another group of `groups` (not `except`) holding a completely
+ * staged snapshot whose range overlaps `range`, or null. Two groups new on a node (a replica moved here,
+ * or added again after its destroy) may stage snapshots at once, the parent's from before a split and the
+ * right-hand group's: neither is initialized yet, so the check against initialized groups passes both, and
+ * both installs would give the same keys to two groups (the later one's older data over the other's). A
+ * snapshot checks once it is staged completely; one still streaming checks itself when it completes, so of
+ * two overlapping snapshots at most the first to check goes on (TiKV's check_snapshot does the same with its
+ * pending snapshot regions). A staged snapshot stays pending until it is installed (then the group is
+ * initialized and overlappingShard sees it) or discarded.
+ */
+export function overlappingStagedShard(
+  range: { start: Buffer; end: Buffer | null },
+  groups: Iterable<Group>,
+  except: Group,
+): Group | null {
+  for (const g of groups) {
+    if (g === except || g.staging === null || g.kv === null) continue;
+    let staged: { start: Buffer; end: Buffer | null } | null;
+    try {
+      staged = g.kv.stagedShard(g.staging.id);
+    } catch {
+      continue; // still streaming: it checks against this one when it completes
+    }
+    if (staged !== null && rangesOverlap(range, staged)) return g;
+  }
+  return null;
+}
+
+function rangesOverlap(a: { start: Buffer; end: Buffer | null }, b: { start: Buffer; end: Buffer | null }): boolean {
+  const startsBeforeItEnds = b.end === null || Buffer.compare(a.start, b.end) < 0;
+  const endsAfterItStarts = a.end === null || Buffer.compare(b.start, a.end) < 0;
+  return startsBeforeItEnds && endsAfterItStarts;
 }

@@ -56,6 +56,7 @@ import {
   describedShards,
   descriptorOf,
   overlappingShard,
+  overlappingStagedShard,
   routableDescriptorOf,
   shardInfoOf,
 } from './local-shards';
@@ -1188,7 +1189,8 @@ export class NodeHost implements TransportHandler {
 
   /**
    * Rule 2 of the split/snapshot race (kv/split-apply.ts): a snapshot whose range overlaps another group
-   * initialized on this node is refused (the sender retries later), until that group narrowed by applying
+   * initialized on this node, or another group's snapshot staged here and not installed yet
+   * (overlappingStagedShard), is refused (the sender retries later), until that group narrowed by applying
    * the split; otherwise installing it would give keys to two groups of this node at once.
    */
   private refuseOverlappingSnapshot(g: Group, stagingId: string): void {
@@ -1198,6 +1200,11 @@ export class NodeHost implements TransportHandler {
     if (other !== null)
       throw new Error(
         `the snapshot of group ${g.id} overlaps group ${other.id} on node ${this.cfg.id}, which has not applied its split yet; retry later`,
+      );
+    const pending = overlappingStagedShard(shard, this.kvGroups(), g);
+    if (pending !== null)
+      throw new Error(
+        `the snapshot of group ${g.id} overlaps the snapshot group ${pending.id} is installing on node ${this.cfg.id}; retry later`,
       );
   }
 

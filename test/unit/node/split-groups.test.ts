@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Entry } from '../../../src/raft';
 import { EarlyMessages } from '../../../src/node/early-messages';
 import { configAtSplit, kvGroupsToOpen, splitGroupRaftStart } from '../../../src/node/split-groups';
-import { overlappingShard } from '../../../src/node/local-shards';
+import { overlappingShard, overlappingStagedShard } from '../../../src/node/local-shards';
 
 describe('kvGroupsToOpen', () => {
   it('opens the bootstrap shard, every split group, never the meta group, and finds split groups without Raft state', () => {
@@ -93,5 +93,37 @@ describe('overlappingShard (rule 2 of the split/snapshot race)', () => {
     expect(overlappingShard(range('m', null), [parent, right], right)).toBeNull();
     expect(overlappingShard(range('a', 'c'), [g(5, 'c', 'f'), g(6, '', 'a')], right)).toBeNull();
     expect(overlappingShard(range('a', 'd'), [g(5, 'c', 'f')], right)).not.toBeNull();
+  });
+});
+
+describe('overlappingStagedShard (rule 2 against snapshots staged, not installed yet)', () => {
+  const range = (start: string, end: string | null) => ({
+    start: Buffer.from(start),
+    end: end === null ? null : Buffer.from(end),
+  });
+  /** A group staging a snapshot of `staged` (undefined: still streaming; null: none staging). */
+  const g = (id: number, staged: ReturnType<typeof range> | undefined | null) =>
+    ({
+      id,
+      staging: staged === null ? null : { id: `s${id}` },
+      kv: {
+        stagedShard: () => {
+          if (staged === undefined) throw new Error('snapshot s is incomplete');
+          return staged;
+        },
+      },
+    }) as never;
+  it("refuses a snapshot overlapping another group's completely staged one (the parent's from before a split and the right-hand group's, both new here)", () => {
+    const parent = g(2, range('k2', null)); // staged: [k2, +inf), taken before the split at k3
+    const right = g(3, null); // receiving [k3, +inf) now
+    expect(overlappingStagedShard(range('k3', null), [parent, right], right)).toBe(parent);
+  });
+  it('passes when the other snapshot is still streaming (it checks itself when complete), when none is staged, and when ranges only touch', () => {
+    const receiving = g(3, null);
+    expect(overlappingStagedShard(range('k3', null), [g(2, undefined), receiving], receiving)).toBeNull();
+    expect(overlappingStagedShard(range('k3', null), [g(2, null), receiving], receiving)).toBeNull();
+    expect(overlappingStagedShard(range('k3', null), [g(2, range('a', 'k3')), receiving], receiving)).toBeNull();
+    const self = g(3, range('k3', null));
+    expect(overlappingStagedShard(range('k3', null), [self], self)).toBeNull(); // its own staged snapshot
   });
 });
