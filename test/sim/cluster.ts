@@ -14,6 +14,7 @@ import type { CoreFactory } from './core-factory';
 import { CheckerSuite } from './checkers';
 import type { WriteBatch } from './disk';
 import type { FaultMix } from './fault-mix';
+import { COLLECT_EVERY_TICKS, collectStaleReplicas } from './stale-replicas';
 import { FaultScheduler } from './faults';
 import type { KvState, KvUnsafe } from './kv-model';
 import { SimNetwork } from './network';
@@ -167,6 +168,8 @@ export class Cluster implements NodeEnv {
       }
       to.step(m);
     }
+    // The placement driver's collection of stale replicas runs in both phases (it is not a fault).
+    if (this.mix.moves === true && this.tickNow % COLLECT_EVERY_TICKS === 0) collectStaleReplicas(this);
     const order = this.tickRandom.shuffle([...this.members]);
     for (const n of order) n.tick();
     while (this.deferred.length > 0) this.deferred.shift()!();
@@ -189,11 +192,24 @@ export class Cluster implements NodeEnv {
   private recipient(m: GroupMessage): SimNode | undefined {
     const g = m.group ?? 1;
     const p = this.members[m.to - 1];
+    const hosted = g === 1 || !p ? p : p.replicas.get(g);
+    if (hosted?.tombstone) return this.reopens(hosted, m) ? hosted : undefined;
     if (g === 1 || !p) return p;
-    const r = p.replicas.get(g);
+    const r = hosted;
     const opens = m.type === 'append' || m.type === 'heartbeat' || m.type === 'preVote' || m.type === 'vote';
     if (r || !p.alive || !opens) return r;
     return openUninitialized(p, g);
+  }
+
+  /** NodeHost.maybeOpenUninitialized with a tombstone (tombstones.ts reopenAllowed): may `m` reopen `r`? */
+  private reopens(r: SimNode, m: GroupMessage): boolean {
+    const t = r.tombstone!;
+    if ((m.type !== 'append' && m.type !== 'heartbeat') || m.term < t.term) return false;
+    if (t.firstHeard === null) t.firstHeard = this.tickNow;
+    if (this.tickNow - t.firstHeard < 2 * r.raftConfig.electionTicks) return false;
+    r.tombstone = null;
+    this.trace(`n${r.id}${r.group === 1 ? '' : ` g${r.group}`} reopened by n${m.from} (term ${m.term})`);
+    return true;
   }
 
   private onUndeliverable(m: GroupMessage): void {
@@ -254,6 +270,10 @@ export class Cluster implements NodeEnv {
   onCrash(_node: SimNode, _lost: number): void {
     // The workload notices dead attempts on its next tick (incarnation check).
   }
+  onDestroyed(node: SimNode): void {
+    this.suites.get(node.group).onDestroyed(node.id, node.disk);
+  }
+
   onRestart(node: SimNode): void {
     this.suites.get(node.group).onRestart(node.id, node.disk);
   }

@@ -66,6 +66,17 @@ export class SimDisk {
     this.installSnapshot(snapshot);
   }
 
+  /**
+   * A replica destroyed (node/replica-destroy.ts): its log, snapshot and commit go in one durable write; the
+   * tombstone keeps term and vote, so the node never votes twice in a term if the group adds it again.
+   */
+  destroy(): void {
+    if (this.pending.length > 0) throw new SimFailure('host', `node ${this.nodeId}: destroy with unsynced writes`);
+    this.hardStateDurable = { term: this.hardStateDurable.term, vote: this.hardStateDurable.vote, commit: 0 };
+    this.snapshotDurable = null;
+    this.entriesDurable = [];
+  }
+
   hardState(): HardState {
     return this.hardStateDurable;
   }

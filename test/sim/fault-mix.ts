@@ -79,9 +79,9 @@ export interface FaultMix {
   splits?: boolean;
   /**
    * With splits: replica moves, the membership cycle (a voter removed, re-added as a learner that catches
-   * up by snapshot, promoted) on any group's leader. Never drawn, only forced with --mix: the simulator does
-   * not destroy a removed replica yet (the node does, and the placement driver collects the ones that never
-   * learn their removal), so a stale one can refuse another group's snapshot for good (README).
+   * up by snapshot, promoted once caught up) on any group's leader; a replica that applies its own removal
+   * is destroyed (sim-node.ts destroyReplica, with a tombstone), and one that never learns it is collected
+   * (stale-replicas.ts), as the node and the placement driver do. Drawn in half of the split seeds.
    */
   moves?: boolean;
 }
@@ -181,9 +181,14 @@ export function drawFaultMix(random: Random, profile: Profile): FaultMix {
   };
 }
 
-/** Splits in a fifth of the standard seeds, with a few more keys to split between. */
+/**
+ * Splits in a fifth of the standard seeds, with a few more keys to split between; replica moves in half of
+ * those (drawn last, so the other draws of a split seed are unchanged).
+ */
 function drawSplits(random: Random): Partial<FaultMix> {
-  return random.chance(0.2) ? { splits: true, keys: random.int(2, 6) } : {};
+  if (!random.chance(0.2)) return {};
+  const keys = random.int(2, 6);
+  return { splits: true, keys, moves: random.chance(0.5) };
 }
 
 /**

@@ -16,7 +16,7 @@ import type { Random } from '../../src/base';
 import type { CrashPoint, FaultMix, PartitionKind } from './fault-mix';
 import type { SimNetwork } from './network';
 import type { SimNode } from './sim-node';
-import type { Route } from './split-cluster';
+import { replicaOn, type Route } from './split-cluster';
 import { rangeContains } from './split-state';
 
 export interface FaultHost {
@@ -283,8 +283,22 @@ export class FaultScheduler {
     const cfg = leader.core.status().config;
     if (cfg.votersOutgoing.length > 0) return;
     const members = new Set([...cfg.voters, ...cfg.learners]);
-    const absent = this.ids().filter((i) => !members.has(i) && i !== keep);
-    const learners = cfg.learners.filter((i) => i !== keep);
+    // Not a node whose replica here was destroyed in a later term than the leader's: its tombstone lets no
+    // message of this term reopen it (node/tombstones.ts reopenAllowed), so it would never catch up; the
+    // placement driver gives up on such a learner (stalled-learner) and places the replica elsewhere.
+    const unreopenable = (i: number): boolean => {
+      const r = replicaOn(this.host.nodes()[i - 1], leader.group);
+      return r?.tombstone != null && r.tombstone.term > leader.term;
+    };
+    const absent = this.ids().filter((i) => !members.has(i) && i !== keep && !unreopenable(i));
+    // With moves, only a learner that caught up is promoted (as the placement driver does: replica-change.ts
+    // awaits the catch-up); an uninitialized or tombstoned one made a voter could hold the quorum hostage.
+    const caughtUp = (i: number): boolean => {
+      if (!this.mix.moves) return true;
+      const r = replicaOn(this.host.nodes()[i - 1], leader.group);
+      return !!r?.sm && r.sm.range !== null && r.tombstone === null && r.sm.applied + 10 >= leader.sm!.applied;
+    };
+    const learners = cfg.learners.filter((i) => i !== keep && caughtUp(i));
     const voters = cfg.voters.filter((i) => i !== keep && i !== leader.id);
     const minVoters = this.mix.nodeCount === 5 ? 3 : 2;
     let change: Parameters<SimNode['proposeMembership']>[0] | null = null;

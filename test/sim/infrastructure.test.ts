@@ -95,6 +95,7 @@ describe('SimNode crash', () => {
         onReadFailed: () => {},
         onCrash: () => {},
         onRestart: () => {},
+        onDestroyed: () => {},
         kvUnsafe: {},
       } satisfies NodeEnv;
       const node = new SimNode(

@@ -53,6 +53,8 @@ export interface SeedStats {
   /** Groups at the end (1 without splits) and split commands proposed. */
   groups: number;
   splits: number;
+  /** Replicas destroyed (moves: removed ones, and stale ones collected, stale-replicas.ts). */
+  destroys: number;
 }
 
 export interface SeedResult {
@@ -193,7 +195,7 @@ function finalChecks(cluster: Cluster): void {
   }
   if (cluster.suites.groups().length === 1) return;
   cluster.suites.checkCover();
-  checkNodeRanges(cluster.members);
+  checkNodeRanges(cluster.members, (node, group) => membersOf(cluster, group)?.includes(node) ?? true);
 }
 
 function finalCheckReplica(cluster: Cluster, group: number, n: SimNode): void {
@@ -234,5 +236,6 @@ function stats(cluster: Cluster | null, ticks: number): SeedStats {
     transfers: cluster?.faults.transfers ?? 0,
     groups: cluster?.suites.groups().length ?? 1,
     splits: cluster?.faults.splits ?? 0,
+    destroys: cluster?.members.reduce((s, p) => s + p.allReplicas().reduce((t, r) => t + r.destroys, 0), 0) ?? 0,
   };
 }

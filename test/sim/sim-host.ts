@@ -33,7 +33,8 @@ import { KvState } from './kv-model';
 import { NEVER, SimFuture, SimScheduler } from './sim-future';
 import { SimFailure } from './sim-failure';
 import type { SimNode } from './sim-node';
-import { checkOwnership, createSplitReplica, overlappingGroup } from './split-replicas';
+import type { SimRange } from './split-state';
+import { checkOwnership, createSplitReplica, overlappingGroup, overlappingStaged } from './split-replicas';
 
 export const SIM_GROUP: GroupId = 1;
 
@@ -252,6 +253,16 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
     }
     if (s.ticksLeft-- > 0) return;
     this.endIncoming(s);
+    // Staged completely: rule 2 again, now also against the other groups' staged snapshots, as NodeHost
+    // checks once staged (refuseOverlappingSnapshot: overlappingShard, overlappingStagedShard).
+    const range = KvState.deserialize(s.message.snapshot.data).range;
+    const other = n.primary.replicas.size > 0 ? (overlappingGroup(n, range) ?? overlappingStaged(n, range)) : null;
+    if (other !== null) {
+      n.env.trace(`n${n.id} g${n.group} refuses staged snapshot ${s.message.snapshot.meta.index}: overlaps g${other}`);
+      if (abandonStaging(this, s.stagingId)) this.staged.delete(s.stagingId);
+      s.settle(false);
+      return;
+    }
     const outcome = stepStaged(this, s.message, s.stagingId);
     if (!outcome.ok) {
       if (this.staging?.id === s.stagingId) this.staging = null;
@@ -259,6 +270,14 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
     }
     n.env.trace(`n${n.id} snapshot ${s.message.snapshot.meta.index} from n${s.message.from} stepped: ${outcome.ok}`);
     s.settle(outcome.ok);
+  }
+
+  /** The range of this replica's completely staged snapshot (stepped or about to be), or null. */
+  stagedRange(): SimRange | null {
+    const st = this.staging;
+    if (st === null || this.incoming.some((s) => s.stagingId === st.id)) return null;
+    const data = this.staged.get(st.id);
+    return data === undefined ? null : KvState.deserialize(data).range;
   }
 
   private endIncoming(s: IncomingSnapshot): void {
@@ -316,8 +335,13 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
     } else {
       sm.apply(entry.index, null);
       if (entry.kind === 'config') {
-        applyChange(n.config, entry.change);
+        // A config entry carries the whole configuration it makes (as the core reads it: configAfterEntry).
+        if (entry.config) n.config = cloneConfig(entry.config);
+        else applyChange(n.config, entry.change);
         n.env.trace(`n${n.id} applied config ${entry.change.type} ${entry.change.node} @${entry.index}`);
+        // With moves, the node destroys a replica that applied its own removal (NodeHost.pendingDestroys).
+        if (n.env.mix.moves === true && entry.change.type === 'removeNode' && entry.change.node === n.id)
+          n.pendingDestroy = { kind: 'removed', index: entry.index, sinceTick: n.env.now() };
       }
     }
     n.env.onApply(n, entry, command, result, sm.lastFresh);

@@ -28,6 +28,7 @@ import type { CrashPoint, FaultMix } from './fault-mix';
 import { KvState } from './kv-model';
 import { SimFailure } from './sim-failure';
 import { SIM_GROUP, SimHost, cloneConfig } from './sim-host';
+import { GRACE_ELECTIONS, LEADER_GRACE_ELECTIONS } from '../../src/node/replica-destroy';
 
 export { cloneConfig };
 
@@ -47,6 +48,8 @@ export interface NodeEnv {
   onReadFailed(node: SimNode, context: number): void;
   onCrash(node: SimNode, lostBatches: number): void;
   onRestart(node: SimNode): void;
+  /** The replica was destroyed (its disk holds only the tombstone's term and vote now). */
+  onDestroyed(node: SimNode): void;
 }
 
 interface PendingRead {
@@ -73,6 +76,25 @@ export class SimNode {
   private crashPatience = 0;
   private readonly reads = new Map<number, PendingRead>();
   crashes = 0;
+  /**
+   * Destroyed once (removed from its group, or collected as stale): with no snapshot it boots uninitialized
+   * (no configuration, no range) until the group gives it a snapshot again, whatever group it is.
+   */
+  destroyed = false;
+  /**
+   * A destroy to come (NodeHost.pendingDestroys, decided by replica-destroy.ts destroyDecision): 'removed'
+   * (it applied its own removal at `index`, at tick `sinceTick`) or 'stale' (collected, stale-replicas.ts:
+   * destroyed only while it holds nothing past `appliedMax`).
+   */
+  pendingDestroy: { kind: 'removed'; index: number; sinceTick: number } | { kind: 'stale'; appliedMax: number } | null =
+    null;
+  destroys = 0;
+  /**
+   * Set by a destroy (node/tombstones.ts): the node does not host the group until a leader's append or
+   * heartbeat in a term at least the tombstone's reaches it, first heard at least two election timeouts ago
+   * (reopenAllowed, cluster.ts recipient); meanwhile nothing is delivered to it (no vote request either).
+   */
+  tombstone: { term: number; atTick: number; firstHeard: number | null } | null = null;
   /** On the primary: the node's replicas of other groups, by group id. */
   readonly replicas = new Map<number, SimNode>();
   readonly primary: SimNode;
@@ -114,10 +136,14 @@ export class SimNode {
   boot(): void {
     if (this.core) throw new SimFailure('host', `node ${this.id} group ${this.group} started twice`);
     this.incarnation++;
-    const restore = this.disk.restoreState(cloneConfig(this.initialConfig));
+    const initial = this.destroyed ? noConfig() : this.initialConfig;
+    const restore = this.disk.restoreState(cloneConfig(initial));
     const snap = this.disk.snapshot();
     const sm = snap ? KvState.deserialize(snap.data) : new KvState();
-    if (!snap && this.group !== SIM_GROUP) {
+    // A destroyed replica, of SIM_GROUP too, comes back uninitialized: it owns nothing, takes no entries
+    // (raft/receive.ts) and starts from the snapshot its leader sends it.
+    if (!snap && (this.group !== SIM_GROUP || this.destroyed)) {
+      sm.group = this.group;
       sm.group = this.group;
       sm.range = null; // an uninitialized replica owns nothing until a snapshot gives it its range
     }
@@ -126,7 +152,7 @@ export class SimNode {
       throw new SimFailure('host', `node ${this.id}: snapshot data at ${sm.applied}, meta at ${restore.applied}`);
     }
     this.sm = sm;
-    this.config = cloneConfig(snap ? snap.meta.config : this.initialConfig);
+    this.config = cloneConfig(snap ? snap.meta.config : initial);
     this.role = 'follower';
     this.leader = 0;
     this.term = restore.hardState.term;
@@ -183,6 +209,40 @@ export class SimNode {
     host?.crash();
   }
 
+  /**
+   * Destroys this replica between two loop runs, as NodeHost does (replica-destroy.ts): the incarnation
+   * goes, the disk keeps only the tombstone (term, vote), and an uninitialized replica of the group takes
+   * its place at once (it answers the group's messages and takes a snapshot if the group adds it again).
+   * Waits (stays pending) while a loop run or an unsynced write is in flight; a crash drops the pending
+   * destroy (the collection by the nemesis, faults.ts, then finds the stale replica).
+   */
+  destroyReplica(): void {
+    const host = this.host;
+    const pending = this.pendingDestroy;
+    if (!host || !this.core || !this.sm || pending === null) return;
+    const decision = destroyDecisionOf(pending, this, this.env.now());
+    if (decision === 'cancel') {
+      this.pendingDestroy = null;
+      this.env.trace(
+        `n${this.id}${this.group === SIM_GROUP ? '' : ` g${this.group}`} destroy cancelled (${pending.kind})`,
+      );
+      return;
+    }
+    if (decision === 'wait' || host.loop.isRunning || this.disk.pendingBatches > 0 || host.staging) return;
+    this.pendingDestroy = null;
+    this.retire();
+    this.disk.destroy();
+    this.destroyed = true;
+    this.destroys++;
+    this.tombstone = { term: this.disk.hardState().term, atTick: this.env.now(), firstHeard: null };
+    this.env.trace(
+      `n${this.id}${this.group === SIM_GROUP ? '' : ` g${this.group}`} DESTROYED (tombstone hs=${JSON.stringify(this.disk.hardState())})`,
+    );
+    this.env.onDestroyed(this);
+    this.boot();
+    this.host?.turn();
+  }
+
   /** Crash at a given point of a later Ready (or now, for 'idle'). */
   scheduleCrash(point: CrashPoint): void {
     if (this.primary !== this) return this.primary.scheduleCrash(point);
@@ -217,6 +277,7 @@ export class SimNode {
   }
 
   private tickReplica(): void {
+    if (this.pendingDestroy !== null) this.destroyReplica();
     const host = this.host;
     if (!host) return;
     host.tick(); // held writes and applies may finish, received snapshot streams progress
@@ -350,6 +411,30 @@ export class SimNode {
     if (!this.core) throw new SimFailure('host', `node ${this.id} is down`);
     return this.core;
   }
+}
+
+const noConfig = (): ConfigState => ({ voters: [], learners: [], votersOutgoing: [] });
+
+/** replica-destroy.ts destroyDecision, in ticks: cancel when added again (or no longer stale), else wait or go. */
+function destroyDecisionOf(
+  p: NonNullable<SimNode['pendingDestroy']>,
+  r: SimNode,
+  now: number,
+): 'wait' | 'now' | 'cancel' {
+  const st = r.core!.status();
+  const leads = st.role === 'leader';
+  if (p.kind === 'stale') {
+    if (r.sm!.applied > p.appliedMax || st.lastIndex > p.appliedMax) return 'cancel';
+    return leads ? 'wait' : 'now';
+  }
+  const c = r.config;
+  if (c.voters.includes(r.id) || c.learners.includes(r.id) || c.votersOutgoing.includes(r.id)) return 'cancel';
+  if (r.sm!.applied < p.index) return 'wait';
+  const elapsed = now - p.sinceTick;
+  const election = r.raftConfig.electionTicks;
+  if (elapsed < GRACE_ELECTIONS * election) return 'wait';
+  if (leads && elapsed < LEADER_GRACE_ELECTIONS * election) return 'wait';
+  return 'now';
 }
 
 function sameConfig(a: ConfigState, b: ConfigState): boolean {

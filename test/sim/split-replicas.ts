@@ -47,6 +47,12 @@ export function createSplitReplica(parent: SimNode, right: KvState, config: Conf
   const primary = parent.primary;
   const env = parent.env;
   let r = primary.replicas.get(right.group);
+  if (r?.tombstone) {
+    // Destroyed here (removed, or collected) before this copy of the parent applied the split: the split
+    // does not bring it back (NodeHost.createSplitGroup); only a leader that adds the node again does.
+    env.trace(`n${parent.id} split: g${right.group} was destroyed here, not re-created`);
+    return true;
+  }
   if (r && (r.disk.snapshotIndex() > 0 || r.disk.pendingBatches > 0 || r.host?.staging)) {
     env.trace(`n${parent.id} split: g${right.group} has state of its own here, kept`);
     return true;
@@ -96,6 +102,17 @@ function otherRanges(node: SimNode): { group: number; range: SimRange }[] {
 export function overlappingGroup(node: SimNode, range: SimRange | null): number | null {
   if (range === null || node.primary.replicas.size === 0) return null;
   for (const o of otherRanges(node)) if (rangesOverlap(o.range, range)) return o.group;
+  return null;
+}
+
+/** The group of another replica on the node whose completely staged snapshot overlaps `range`, if any. */
+export function overlappingStaged(node: SimNode, range: SimRange | null): number | null {
+  if (range === null) return null;
+  for (const r of node.primary.allReplicas()) {
+    if (r === node) continue;
+    const staged = r.host?.stagedRange() ?? null;
+    if (staged !== null && rangesOverlap(staged, range)) return r.group;
+  }
   return null;
 }
 

@@ -163,6 +163,9 @@ export class Workload {
     );
     c.attempt = null;
     c.view = this.host.routes();
+    // The replica that refused is no leader hint any more (it may be an uninitialized one, after a move).
+    if (node.group === 1 && c.leaderHint === node.id) c.leaderHint = 0;
+    if (c.hints.get(node.group) === node.id) c.hints.delete(node.group);
     c.nextActionTick = this.host.now() + 1;
     this.retries++;
   }

@@ -27,6 +27,19 @@ export class DurabilityChecker {
     this.lastDurable.set(nodeId, { ...now });
   }
 
+  /**
+   * The replica was destroyed: its tombstone keeps term and vote (checked as usual), and its commit starts
+   * again from 0 (the log it committed is gone with it; a snapshot brings the group's state back).
+   */
+  onDestroyed(nodeId: number, disk: SimDisk): void {
+    const now = disk.hardState();
+    const prev = this.lastDurable.get(nodeId);
+    if (prev && (now.term !== prev.term || now.vote !== prev.vote) && now.term <= prev.term) {
+      throw new SimFailure('durability', `node ${nodeId} tombstone ${fmt(now)} lost the term or vote of ${fmt(prev)}`);
+    }
+    this.lastDurable.set(nodeId, { ...now });
+  }
+
   /** After a crash: what the disk kept must not be older than what the checker saw synced. */
   onRecovered(nodeId: number, disk: SimDisk): void {
     this.onSynced(nodeId, disk);

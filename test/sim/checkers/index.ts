@@ -89,6 +89,10 @@ export class CheckerSuite {
     this.logMatching.onSynced(nodeId, disk, batches);
   }
 
+  onDestroyed(nodeId: number, disk: SimDisk): void {
+    this.durability.onDestroyed(nodeId, disk);
+  }
+
   onRestart(nodeId: number, disk: SimDisk): void {
     this.durability.onRecovered(nodeId, disk);
     this.logMatching.onRestart(nodeId, disk.hardState().commit);
