@@ -144,7 +144,6 @@ export class SimNode {
     // (raft/receive.ts) and starts from the snapshot its leader sends it.
     if (!snap && (this.group !== SIM_GROUP || this.destroyed)) {
       sm.group = this.group;
-      sm.group = this.group;
       sm.range = null; // an uninitialized replica owns nothing until a snapshot gives it its range
     }
     sm.unsafe = this.env.kvUnsafe;
@@ -212,9 +211,9 @@ export class SimNode {
   /**
    * Destroys this replica between two loop runs, as NodeHost does (replica-destroy.ts): the incarnation
    * goes, the disk keeps only the tombstone (term, vote), and an uninitialized replica of the group takes
-   * its place at once (it answers the group's messages and takes a snapshot if the group adds it again).
-   * Waits (stays pending) while a loop run or an unsynced write is in flight; a crash drops the pending
-   * destroy (the collection by the nemesis, faults.ts, then finds the stale replica).
+   * its place, unreachable until a leader reopens it (`tombstone`, cluster.ts) and then filled by snapshot.
+   * Waits (stays pending) while a loop run, an unsynced write or a staged snapshot is in flight; the
+   * pending destroy outlives a crash (NodeHost.resumeDestroys finds an applied removal again at start).
    */
   destroyReplica(): void {
     const host = this.host;
