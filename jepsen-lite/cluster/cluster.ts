@@ -168,6 +168,16 @@ export class Cluster {
     }
   }
 
+  /** Every group node `id` reports (all its shards), or null when it does not answer (or is not running). */
+  async groupsStatus(id: number, timeoutMs = 800): Promise<GroupInfo[] | null> {
+    if (this.node(id).state !== 'running') return null;
+    try {
+      return (await this.admin(id).status(timeoutMs)).groups ?? [];
+    } catch {
+      return null;
+    }
+  }
+
   /**
    * One round of filler writes outside every workload's keys (jl/n/, 8 puts of 2 KiB over 1,024 keys: at most
    * 2 MiB in all), so the log grows and compacts and a snapshot takes many chunks. Resolves to the puts that

@@ -15,6 +15,8 @@ export interface AwayCluster {
   readonly removed: Set<number>;
   leader(): Promise<LeaderInfo | null>;
   groupStatus(id: number, timeoutMs?: number): Promise<GroupInfo | null>;
+  /** Every group (shard) node `id` hosts; absent: the cluster has one group (groupStatus's). */
+  groupsStatus?(id: number, timeoutMs?: number): Promise<GroupInfo[] | null>;
   kill(ids: readonly number[]): Promise<void>;
   restart(ids: readonly number[]): void;
   removeMember(leader: number, id: number): Promise<void>;
@@ -126,6 +128,51 @@ export async function waitCaughtUp(ctx: AwayContext, id: number, budgetMs: numbe
     const g = target > 0 ? await c.groupStatus(id) : null;
     if (g && g.applied >= target) return Date.now() - start;
     await sleep(100);
+  }
+  return null;
+}
+
+/** What waitShardsCaughtUp found: the shards node `id` hosts that had caught up, and those still behind. */
+export interface ShardsCaughtUp {
+  ms: number;
+  caughtUp: number;
+  /** Group ids still behind their leader's commit index (as of the start) when the budget ended. */
+  behind: number[];
+}
+
+/**
+ * Waits (bounded) until node `id` applied, in every group it hosts, at least that group's commit index as
+ * its leader reported it at the start: after a restart every shard of the node catches up, not only the
+ * workload's (by log or by snapshot). Groups without a leader at the start, or not hosted on `id`, are not
+ * waited for. Null when the cluster reports no groups (one-group fakes) or the run stops first.
+ */
+export async function waitShardsCaughtUp(
+  ctx: AwayContext,
+  id: number,
+  budgetMs: number,
+): Promise<ShardsCaughtUp | null> {
+  const c = ctx.cluster;
+  if (!c.groupsStatus) return null;
+  const start = Date.now();
+  const targets = new Map<number, number>();
+  for (const other of c.ids) {
+    for (const g of (await c.groupsStatus(other)) ?? [])
+      if (g.role === 'leader') targets.set(g.groupId, Math.max(targets.get(g.groupId) ?? 0, g.commit));
+  }
+  let behind: number[] = [...targets.keys()];
+  let caughtUp = 0;
+  while (!ctx.signal.aborted) {
+    const mine = await c.groupsStatus(id);
+    if (mine) {
+      const hosted = [...targets].filter(([gid]) => mine.some((g) => g.groupId === gid));
+      behind = hosted
+        .filter(([gid, commit]) => (mine.find((g) => g.groupId === gid)?.applied ?? 0) < commit)
+        .map(([gid]) => gid);
+      caughtUp = hosted.length - behind.length;
+      if (behind.length === 0) return { ms: Date.now() - start, caughtUp, behind };
+    }
+    if (Date.now() - start >= budgetMs) return { ms: Date.now() - start, caughtUp, behind };
+    await sleep(200);
   }
   return null;
 }

@@ -3,13 +3,24 @@
  * can only catch up by snapshot), restart it, and kill it or the leader again while it catches up: once it
  * has heard from a leader (the snapshot stream starts right after) and before its applied index reaches the
  * compaction point (the install is not finished). Then restart the victim and wait (bounded) for the
- * follower to catch up. The log says whether the second kill landed mid catch-up.
+ * follower to catch up: on the workload's shard, then on every other shard it hosts (with --shards, each by
+ * log or snapshot; the log says how many, and which are still behind). The log says whether the second kill
+ * landed mid catch-up.
  *
- * Invariants: bounded (about 60 s at most); every node killed here is restarted before the undo resolves;
+ * Invariants: bounded (about 75 s at most); every node killed here is restarted before the undo resolves;
  * nodes only need small compaction thresholds (catchupNodeArgs) for this to take seconds.
  */
 import type { AwayContext } from './away';
-import { appliedBefore, awaitLeader, compactPast, errText, pickFollower, sleep, waitCaughtUp } from './away';
+import {
+  appliedBefore,
+  awaitLeader,
+  compactPast,
+  errText,
+  pickFollower,
+  sleep,
+  waitCaughtUp,
+  waitShardsCaughtUp,
+} from './away';
 
 export type CatchupVictim = 'follower' | 'leader';
 
@@ -101,6 +112,18 @@ export async function runCatchup(ctx: AwayContext, victim: CatchupVictim): Promi
               nodes: [f],
             },
     );
+    // Every other shard the node hosts too (informational: the placement driver may be moving one off it).
+    const shards = ms === null ? null : await waitShardsCaughtUp(ctx, f, 15_000);
+    if (shards !== null)
+      ctx.log.write({
+        type: 'instant',
+        kind: 'catchup',
+        description:
+          shards.behind.length === 0
+            ? `node ${f} caught up on all ${shards.caughtUp} shard(s) it hosts (${shards.ms} ms more)`
+            : `node ${f} caught up on ${shards.caughtUp} shard(s); groups ${shards.behind.join(',')} still behind after ${shards.ms} ms`,
+        nodes: [f],
+      });
   } catch (e) {
     ctx.log.write({ type: 'error', kind: 'catchup', description: 'catchup', error: errText(e) });
   }
