@@ -19,7 +19,7 @@ import type { Message } from './types';
 
 export function handleAppend(s: RaftState, m: Message & { type: 'append' }): void {
   const log = s.log;
-  if (isUninitialized(s)) {
+  if (isUninitialized(s) && s.cfg.unsafe?.uninitializedTakesEntries !== true) {
     sendAppendResp(s, m.from, true, 0);
     return;
   }

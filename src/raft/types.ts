@@ -264,6 +264,8 @@ export interface RaftConfig {
      * Ready was handed out (the configuration then regresses to the entry's older one: issue 9).
      */
     regressConfigOnAdvance?: boolean;
+    /** Let an uninitialized replica take entries from index 1 instead of a snapshot (receive.ts). */
+    uninitializedTakesEntries?: boolean;
   };
 }
 

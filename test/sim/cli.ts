@@ -1,7 +1,8 @@
 /**
  * The simulator from the command line:
  *   npm run sim -- --seeds N --from S [--workers W] [--profile standard|aggressive]
- *                  [--unsafe commitOldTermByCount|ackBeforePersist|regressConfigOnAdvance|splitWrongSide|splitSkipSessions]
+ *                  [--unsafe commitOldTermByCount|ackBeforePersist|regressConfigOnAdvance|uninitializedTakesEntries|
+ *                            splitWrongSide|splitSkipSessions]
  *                  [--no-ack-order-check]
  *                  [--mix '{"holdReadyRate":0.9}'] (fault mix fields that replace the drawn ones)
  *                  [--trace] [--random] [--keep-going] [--no-record]
@@ -72,7 +73,13 @@ async function main(): Promise<number> {
   const profile = (args.get('profile') ?? 'standard') as Profile;
   if (profile !== 'standard' && profile !== 'aggressive') throw new Error('--profile must be standard or aggressive');
   const unsafe = args.get('unsafe') as UnsafeSwitch | undefined;
-  const switches = ['commitOldTermByCount', 'ackBeforePersist', 'regressConfigOnAdvance', ...kvUnsafeSwitches];
+  const switches = [
+    'commitOldTermByCount',
+    'ackBeforePersist',
+    'regressConfigOnAdvance',
+    'uninitializedTakesEntries',
+    ...kvUnsafeSwitches,
+  ];
   if (unsafe !== undefined && !switches.includes(unsafe))
     throw new Error(`--unsafe must be one of ${switches.join(', ')}`);
   const traceAll = args.has('trace');
