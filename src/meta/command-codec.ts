@@ -106,7 +106,7 @@ function toMetaCommand(v: unknown): MetaCommand {
         clusterId: checkClusterId(t[1], 'cluster id'),
         nodeId: checkNodeId(t[2], 'node id'),
         address: checkAddress(t[3], 'address'),
-        ...(t.length === 6 ? (t[4] === null ? {} : atMs(4)) : atMs(4)),
+        ...(t.length === 6 && t[4] === null ? {} : atMs(4)), // null: a peer address without a time
         ...(t.length === 6 ? { peerAddress: checkAddress(t[5], 'peer address') } : {}),
       };
     case 3:

@@ -28,7 +28,7 @@ export interface MetaStateReads {
 
 /** What the driver needs of the node (NodeHost; the meta accessors are optional, see the header). */
 export type DrivenHost = PlacementHost & {
-  listNodes(): { id: NodeId; address: string; state: string }[];
+  listNodes(): { id: NodeId; address: string; peerAddress?: string | null; state: string }[];
   metaState?(): MetaStateReads | null;
   applyMetaCommand?(command: MetaCommand, timeoutMs: number): Promise<MetaResult>;
 };
@@ -43,7 +43,7 @@ function registryOf(host: DrivenHost): RegistryNode[] {
       .map((n) => ({
         id: n.id,
         address: n.address,
-        peerAddress: 'peerAddress' in n && typeof n.peerAddress === 'string' ? n.peerAddress : null,
+        peerAddress: n.peerAddress ?? null,
         state: n.state as NodeState,
       }));
   } catch {

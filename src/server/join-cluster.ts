@@ -37,6 +37,9 @@ export interface JoinDeps extends Pick<MetaClientDeps, 'forward' | 'retryMs'> {
   logger: Logger;
 }
 
+/** The longest one ask for the cluster id waits for its peer. */
+const ASK_TIMEOUT_MS = 5000;
+
 /** What registerJoiningNode did ('registered' also when it was registered at this address already). */
 export type JoinOutcome = 'registered' | 'skipped';
 
@@ -138,6 +141,3 @@ async function askPeers(
     await new Promise((r) => setTimeout(r, Math.max(1, Math.min(d.retryMs, deadline - Date.now()))));
   }
 }
-
-/** The longest one ask waits for its peer. */
-const ASK_TIMEOUT_MS = 5000;
