@@ -226,6 +226,8 @@ function handleAppendResp(s: RaftState, m: Message & { type: 'appendResp' }, pr:
     }
     return;
   }
+  // Index 0 acknowledges nothing: it is a reply to a stale append that only carries the sender's term (term-rules.ts).
+  if (m.index === 0) return;
   if (!(pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === 'probe'))) return;
   switch (pr.state) {
     case 'probe':

@@ -129,6 +129,11 @@ export class RaftCore implements RawNode {
     // Success: wait for the follower's append response; failure: retry after a heartbeat round.
     pr.becomeProbe();
     pr.probeSent = true;
+    // After a failure, probe from our last entry as a new leader does, not from match + 1: a follower may
+    // refuse a snapshot it does not need (a host rule, e.g. the split/snapshot race's rule 2, when it applied
+    // a split we have not), and with match 0 (new in this term) every retry from index 1 would be that
+    // same snapshot; its rejection hint leads the probe to where our logs agree, or back to a snapshot.
+    if (!ok) pr.next = Math.max(pr.next, s.log.lastIndex() + 1);
   }
 
   compact(index: Index): void {

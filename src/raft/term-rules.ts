@@ -32,13 +32,16 @@ export function stepWithTermRules(s: RaftState, m: Message): StepOutcome {
     if (m.type === 'append' || m.type === 'heartbeat') {
       // A stale leader (back from a partition, or removed from the configuration so that no successor
       // ever contacts it) learns our term from this and steps down. With PreVote/CheckQuorum terms may
-      // not otherwise reach it at all.
+      // not otherwise reach it at all. The reply carries only the term (as etcd-io/raft's): it is no
+      // rejection, because a rejection at index 0 asks for a snapshot (receive.ts, an uninitialized
+      // replica), and a leader that is already in our term (the stale append was its own from an earlier
+      // term, delivered late) would answer it with one: one a replica that applied a split must refuse.
       s.send({
         type: 'appendResp',
         from: s.id,
         to: m.from,
         term: s.term,
-        reject: true,
+        reject: false,
         index: 0,
         rejectHint: 0,
         hintTerm: 0,

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Random } from '../../../src/base';
 import { RaftCore, defaultRaftConfig } from '../../../src/raft';
 import type { Entry, Message } from '../../../src/raft';
+import { Harness } from './harness';
 
 const voters = { voters: [1, 2, 3, 4, 5], learners: [], votersOutgoing: [] };
 const log = (n: number, term: number): Entry[] =>
@@ -74,5 +75,74 @@ describe('acks queued for persistence', () => {
     const snapshot = { meta: { index: 30, term: 6, config: voters }, data: new Uint8Array() };
     core.step({ type: 'snapshot', from: 1, to: 3, term: 6, snapshot });
     expect(acks(core.ready().messagesAfterPersist)).toEqual([{ term: 6, index: 30 }]);
+  });
+});
+
+describe('replies to a stale append', () => {
+  it('carry only the term: a leader already in that term sends no snapshot for one (simulator seed 1579799395)', () => {
+    // The leader's own append from an earlier term, delivered late to a follower that moved on to the
+    // leader's new term. The reply must not read as the uninitialized replica's rejection at index 0,
+    // which asks for a snapshot (receive.ts): a replica that applied a split refuses the parent's snapshot.
+    const h = new Harness([1, 2, 3]);
+    h.elect(1);
+    h.propose(1, 'a');
+    h.stabilize();
+    const old = h.delivered.find((m) => m.type === 'append' && m.from === 1 && m.to === 2);
+    expect(old).toBeDefined();
+    h.elect(2);
+    h.elect(1);
+    h.stabilize();
+    const term = h.core(1).status().term;
+    expect(term).toBeGreaterThan(old!.term);
+    h.delivered = [];
+    h.deliver(old!);
+    h.stabilize();
+    const replies = h.delivered.filter((m) => m.type === 'appendResp' && m.from === 2);
+    expect(replies).toEqual([expect.objectContaining({ term, reject: false, index: 0 })]);
+    expect(h.delivered.some((m) => m.type === 'snapshot')).toBe(false);
+    expect(h.core(1).status().progress?.get(2)?.state).toBe('replicate');
+  });
+});
+
+describe('a refused snapshot', () => {
+  it("is followed by a probe from the leader's last entry, not by the same snapshot again", () => {
+    // A new leader (match 0 for node 2: its acks are lost) is led to send node 2 a snapshot node 2 does not
+    // need, and node 2's host refuses it (as rule 2 refuses a parent snapshot from before a split it
+    // applied). Retrying from match + 1 = index 1, below the compacted log, would send that snapshot forever.
+    const h = new Harness([1, 2, 3]);
+    h.elect(1);
+    for (const v of ['a', 'b', 'c']) h.propose(1, v);
+    h.stabilize();
+    h.cut(2, 1);
+    h.elect(3);
+    h.elect(1);
+    h.propose(1, 'd');
+    h.stabilize();
+    const st = h.core(1).status();
+    expect(st.progress?.get(2)?.match).toBe(0);
+    // Node 2 holds the log up to the entry before 'd' (the leader paused its probe): it needs no snapshot.
+    expect(h.core(2).status().lastIndex).toBe(st.applied - 1);
+    h.node(1).compact(st.applied - 1);
+    let refused = 0;
+    h.dropIf = (m) => m.type === 'snapshot' && m.to === 2 && ++refused > 0;
+    h.core(1).step({
+      type: 'appendResp',
+      from: 2,
+      to: 1,
+      term: st.term,
+      reject: true,
+      index: 0,
+      rejectHint: 0,
+      hintTerm: 0,
+    });
+    h.heal();
+    h.stabilize();
+    h.tickAll(10);
+    expect(refused).toBe(1);
+    expect(h.core(1).status().progress?.get(2)).toMatchObject({
+      state: 'replicate',
+      match: h.core(1).status().lastIndex,
+    });
+    expect(h.node(2).sm).toEqual(['a', 'b', 'c', 'd']);
   });
 });
