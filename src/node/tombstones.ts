@@ -111,6 +111,11 @@ export class Tombstones {
  * started after the destroy and lasts that long comes from a leader that added this node again. Either way
  * safety holds: the reopened replica is uninitialized (no configuration, owns no keys, filled only by a
  * snapshot) and keeps the tombstone's term and vote, so a wrong reopen costs an idle replica, never a vote.
+ * The term condition carries that safety, not the timing: a leader in a term at least the tombstone's holds
+ * the committed removal (leader completeness), so its configuration names this node only if it added it
+ * again. Without it, a stale leader of an older term (cut off with this node, no CheckQuorum) reopens the
+ * replica, whose empty log then grants its vote, and the stale leader's snapshot (from before the removal)
+ * makes it a voter: the simulator found that at once (seed 672 with moves, apply-agreement).
  */
 export function reopenAllowed(
   t: Tombstone,
