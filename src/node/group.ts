@@ -79,6 +79,12 @@ export class Group implements LoopGroup, CompactionGroup {
   compactionPoints: CompactionPoint[] = [];
   /** First index still in the in-memory log (after the last compaction or snapshot). */
   firstIndex = 1;
+  /**
+   * A replica reopened from its tombstone (tombstones.ts, "fence"): the index of the removal that destroyed
+   * it. Until a snapshot past it arrives, the replica grants no vote and takes no snapshot at or below it.
+   * 0: no fence.
+   */
+  fenceIndex = 0;
   /** Bytes of entries applied, and of those compacted away (compaction.ts: the log's bytes bound). */
   bytesApplied = 0;
   bytesCompacted = 0;

@@ -295,8 +295,9 @@ export class NodeHost implements TransportHandler {
   }
 
   /** Opens the meta shard's group (meta-host.ts). */
-  private async openMeta(bootstrap = true): Promise<void> {
-    if (this.tombstones.has(META_SHARD_ID)) return; // destroyed here; reopened only if added again
+  private async openMeta(bootstrap = true, reopening = false): Promise<void> {
+    // Destroyed here: reopened (fenced) only if added again.
+    if (this.tombstones.has(META_SHARD_ID) && !reopening) return;
     const { group } = await openMetaGroup(
       META_SHARD_ID,
       this.cfg,
@@ -1043,6 +1044,8 @@ export class NodeHost implements TransportHandler {
         this.rejectPeer(g, from, 'not_member');
         continue;
       }
+      // A fenced replica (reopened from its tombstone, tombstones.ts) grants no vote: no answer at all.
+      if (g.fenceIndex > 0 && (env.message.type === 'vote' || env.message.type === 'preVote')) continue;
       if (this.quiescence.isQuiet(g.id) && wakesQuietGroup(env.message)) this.wake(g);
       const outcome = g.core.step(env.message);
       if (!outcome.ok && outcome.reason === 'invalidMessage') {
@@ -1157,6 +1160,10 @@ export class NodeHost implements TransportHandler {
     }
     this.wake(g);
     const message = env.message;
+    if (g.fenceIndex > 0 && message.snapshot.meta.index <= g.fenceIndex)
+      throw new Error(
+        `group ${g.id} was reopened after its removal at index ${g.fenceIndex}; a snapshot at ${message.snapshot.meta.index} predates it`,
+      );
     const id = `${this.cfg.id}-${Date.now()}-${++this.stagingSeq}`;
     if (!beginStaging(g, id, message.snapshot.meta)) throw new Error(`group ${g.id} is already receiving a snapshot`);
     try {
@@ -1164,6 +1171,12 @@ export class NodeHost implements TransportHandler {
       this.refuseOverlappingSnapshot(g, id);
       // The members' addresses the sender knows (config entries compacted away teach none), kept before the core sees it.
       await learnFromSnapshot(message.snapshot, this.cfg.id, this.addresses, g.sm.applied);
+      if (g.fenceIndex > 0) {
+        // A snapshot past the removal: the fence goes, durably before the replica can act on it (tombstones.ts).
+        this.tombstones.remove(g.id);
+        await this.tombstones.save();
+        g.fenceIndex = 0;
+      }
       this.checkOpen();
       const outcome = stepStaged(g, message, id);
       if (!outcome.ok) {
@@ -1496,7 +1509,16 @@ export class NodeHost implements TransportHandler {
       // it is added again (maybeOpenUninitialized, from the tombstone's term). The split's batch wrote the
       // right-hand group's state-machine records (its applied index: the split's start) here already: they go,
       // as a destroy's would. The parent's keys in the range stay behind unowned; a snapshot that installs the
-      // range later clears them first.
+      // range later clears them first. A replica reopened from the tombstone and still fenced (uninitialized)
+      // goes back to its tombstone the same way; the reopen rule opens it again.
+      const fenced = this.groups.get(id);
+      if (fenced !== undefined) {
+        this.groups.delete(id);
+        this.retireGroup(fenced, 'was destroyed here before its split applied');
+        this.quiescence.forget(id);
+        this.tombstones.add({ ...this.tombstones.get(id)!, reopened: false, atMs: performance.now() });
+        await this.tombstones.save();
+      }
       await this.opts.store.destroyGroup(id, [], []);
       this.opts.logger.info({ group: id }, 'split applied: its right-hand group was destroyed here, not re-created');
       this.rebuildShards();
@@ -1693,7 +1715,9 @@ export class NodeHost implements TransportHandler {
     const hs = g.syncedHardState;
     const tombstone = this.tombstones.add({
       groupId: g.id,
-      index: pending.index,
+      // The fence of a reopen (tombstones.ts): the removal, or for a stale replica the leader's applied index
+      // whose configuration left it out.
+      index: pending.index > 0 ? pending.index : (pending.staleAppliedMax ?? 0),
       term: hs.term,
       vote: hs.vote,
       atMs: performance.now(),
@@ -1738,8 +1762,7 @@ export class NodeHost implements TransportHandler {
       return;
     }
     if (now - firstHeard < this.cfg.timing.electionMs) return;
-    if (tombstone !== undefined && !reopenAllowed(tombstone, m.term, firstHeard, now, this.cfg.timing.electionMs))
-      return;
+    if (tombstone !== undefined && !reopenAllowed(tombstone, firstHeard, now, this.cfg.timing.electionMs)) return;
     let uninitialized = 0;
     for (const g of this.kvGroups()) if (g.id !== WHOLE_KEYSPACE_GROUP && g.kvSm.applied === 0) uninitialized++;
     if (uninitialized + this.opening.size >= UNINITIALIZED_GROUPS_MAX) return;
@@ -1762,21 +1785,28 @@ export class NodeHost implements TransportHandler {
 
   /**
    * Opens an uninitialized replica of `id`; one destroyed here before (a tombstone: this node was added
-   * again) restarts from the tombstone's term and vote (tombstones.ts), and its tombstone is dropped.
+   * again) restarts from the tombstone's term and vote, fenced until a snapshot past its removal arrives
+   * (tombstones.ts: the tombstone stays, marked reopened, and goes in onSnapshot).
    */
   private async openReplica(id: GroupId, tombstone: Tombstone | undefined): Promise<void> {
     if (tombstone !== undefined) {
       // Whatever of the group is still stored goes first (the records a skipped split wrote, should a crash
-      // have come before createSplitGroup cleared them): the replica restarts from the tombstone alone.
+      // have come before createSplitGroup cleared them, or a fenced replica's before a restart): the replica
+      // restarts from the tombstone alone.
       await this.opts.store.destroyGroup(id, [], []);
       const hardState = { term: tombstone.term, vote: tombstone.vote, commit: 0 };
       await this.opts.store.persist([{ groupId: id, hardState, entries: [], snapshot: null }]);
-      this.tombstones.remove(id);
+      this.tombstones.markReopened(id);
       await this.tombstones.save();
-      this.opts.logger.info({ group: id, term: tombstone.term }, 'reopening a destroyed replica: it was added again');
+      this.opts.logger.info(
+        { group: id, term: tombstone.term, fence: tombstone.index },
+        'reopening a destroyed replica, fenced until a snapshot past its removal',
+      );
     }
-    if (id === META_SHARD_ID) await this.openMeta(false);
+    if (id === META_SHARD_ID) await this.openMeta(false, tombstone !== undefined);
     else await this.openGroup(id, { start: Buffer.alloc(0), end: null }, false);
+    const g = this.groups.get(id);
+    if (g !== undefined && tombstone !== undefined) g.fenceIndex = tombstone.index;
   }
 
   /** Compacts when due (compaction.ts): nothing to wait for on most Readys. */

@@ -1,7 +1,7 @@
 /**
  * Tombstones of destroyed replicas (replica-destroy.ts): a group this node applied its own removal from and
  * then destroyed (its Raft records, state-machine records and the user data of its range deleted). Persisted
- * under the node-local key `n/tombstones` as a codec record [[groupId, index, term, vote]...], written in the
+ * under the node-local key `n/tombstones` as a codec record [[groupId, index, term, vote, reopened?]...], written in the
  * same LevelDB batch as the destroy, so a crash leaves either the replica or its tombstone, never neither.
  *
  * What a tombstone is for:
@@ -10,6 +10,18 @@
  *     yet does not reopen it (NodeHost.maybeOpenUninitialized, see reopenRule below);
  *   - votes: `term` and `vote` are the hard state the replica had when destroyed. A replica reopened after
  *     being added again starts from them (never from term 0), so it can never vote twice in one term.
+ *   - the fence: a reopened replica keeps its tombstone, marked `reopened`, until a snapshot past the
+ *     removal's `index` arrives (NodeHost.onSnapshot drops it then). Until then the replica grants no vote
+ *     and refuses any snapshot at or below that index: a leader that holds the removal but has not applied
+ *     it yet (elected after it committed) still names this node in its configuration, keeps contacting it,
+ *     and may reopen it; its snapshot from before the removal would make the replica a voter again, and the
+ *     replica's empty log would grant its vote to a candidate lacking the committed removal, which then
+ *     overwrites it (simulator seed 8002834, apply-agreement). A snapshot past the removal comes only from a
+ *     leader that applied the removal (before that its snapshots stop below it) and then added this node
+ *     again (else it does not contact it), in an entry committed by a majority of the configuration without
+ *     this node, all of whom hold the removal: no candidate lacking it can win after that, whatever this
+ *     node grants; so the fence may go before the snapshot installs (a crash in between is safe).
+ *     A restart does not open a fenced replica (its tombstone is there): the reopen rule opens it again.
  * Invariants: at most TOMBSTONES_MAX entries (past it the oldest by insertion are forgotten: such a group
  * could be reopened by a stale message as an idle uninitialized replica, which owns no keys and counts toward
  * no quorum); every loaded entry is checked (a malformed one is skipped, never trusted).
@@ -31,6 +43,8 @@ export interface Tombstone {
   vote: number;
   /** When it was written (performance.now() of this process; not persisted, 0 when loaded). */
   atMs: number;
+  /** The replica was opened again and waits, fenced, for a snapshot past `index` (see the header). */
+  reopened?: boolean;
 }
 
 const isIndex = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -53,10 +67,12 @@ export class Tombstones {
     if (!Array.isArray(items)) return t;
     for (const item of items.slice(-TOMBSTONES_MAX)) {
       if (!Array.isArray(item) || item.length < 4) continue;
-      const [groupId, index, term, vote] = item as unknown[];
+      const [groupId, index, term, vote, reopened] = item as unknown[];
       if (!isIndex(groupId) || groupId < 1 || groupId > 0xffff_ffff) continue;
       if (!isIndex(index) || !isIndex(term) || !isIndex(vote)) continue;
-      t.byGroup.set(groupId as GroupId, { groupId: groupId as GroupId, index, term, vote, atMs: 0 });
+      const entry: Tombstone = { groupId: groupId as GroupId, index, term, vote, atMs: 0 };
+      if (reopened === 1) entry.reopened = true;
+      t.byGroup.set(groupId as GroupId, entry);
     }
     return t;
   }
@@ -84,7 +100,14 @@ export class Tombstones {
     return this.op();
   }
 
-  /** Forgets a group's tombstone (it was added again and reopened); the op persists the set. */
+  /** Marks a group's tombstone reopened (its replica is open again, fenced); the op persists the set. */
+  markReopened(groupId: number): BatchOp {
+    const t = this.byGroup.get(groupId as GroupId);
+    if (t !== undefined) t.reopened = true;
+    return this.op();
+  }
+
+  /** Forgets a group's tombstone (a snapshot past its removal reached the reopened replica); the op persists the set. */
   remove(groupId: number): BatchOp {
     this.byGroup.delete(groupId as GroupId);
     return this.op();
@@ -98,31 +121,27 @@ export class Tombstones {
   }
 
   private op(): BatchOp {
-    const items = [...this.byGroup.values()].map((t) => [t.groupId, t.index, t.term, t.vote]);
+    const items = [...this.byGroup.values()].map((t) =>
+      t.reopened === true ? [t.groupId, t.index, t.term, t.vote, 1] : [t.groupId, t.index, t.term, t.vote],
+    );
     return { type: 'put', key: TOMBSTONES_KEY, value: encodeRecord(items) };
   }
 }
 
 /**
  * May a leader's message reopen tombstoned group `t`? The rule: only a leader that keeps contacting this
- * node for two election timeouts after the tombstone was written, in a term at least the tombstone's. A
- * leader sends to members of its configuration only, and stops within milliseconds of applying our removal
- * (or steps down within an election timeout when it lost its quorum, CheckQuorum); so a contact that
- * started after the destroy and lasts that long comes from a leader that added this node again. Either way
- * safety holds: the reopened replica is uninitialized (no configuration, owns no keys, filled only by a
- * snapshot) and keeps the tombstone's term and vote, so a wrong reopen costs an idle replica, never a vote.
- * The term condition carries that safety, not the timing: a leader in a term at least the tombstone's holds
- * the committed removal (leader completeness), so its configuration names this node only if it added it
- * again. Without it, a stale leader of an older term (cut off with this node, no CheckQuorum) reopens the
- * replica, whose empty log then grants its vote, and the stale leader's snapshot (from before the removal)
- * makes it a voter: the simulator found that at once (seed 672 with moves, apply-agreement).
+ * node for two election timeouts after the tombstone was written. A leader sends to members of its
+ * configuration only, and stops within milliseconds of applying our removal (or steps down within an
+ * election timeout when it lost its quorum, CheckQuorum); so a contact that started after the destroy and
+ * lasts that long most likely comes from a leader that added this node again. Safety does not rest on
+ * that: the reopened replica is fenced (see the header), so a wrong reopen (a leader elected after the
+ * removal committed that has not applied it yet, seed 8002834; a stale leader of an older term cut off with
+ * this node, seed 672) costs an idle replica, never a vote, and the driver collects it.
+ * The leader's term is not compared with the tombstone's: a removed replica's term may have climbed past its
+ * group's before it was destroyed (campaigns without PreVote), and the group's leader must still be able to
+ * add it again. The reopened replica then answers in its higher term, the leader steps down, and the group
+ * elects in a later term: one election, after which the replica catches up.
  */
-export function reopenAllowed(
-  t: Tombstone,
-  messageTerm: number,
-  firstHeardMs: number,
-  nowMs: number,
-  electionMs: number,
-): boolean {
-  return messageTerm >= t.term && firstHeardMs >= t.atMs && nowMs - firstHeardMs >= 2 * electionMs;
+export function reopenAllowed(t: Tombstone, firstHeardMs: number, nowMs: number, electionMs: number): boolean {
+  return firstHeardMs >= t.atMs && nowMs - firstHeardMs >= 2 * electionMs;
 }

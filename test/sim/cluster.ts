@@ -204,11 +204,14 @@ export class Cluster implements NodeEnv {
   /** NodeHost.maybeOpenUninitialized with a tombstone (tombstones.ts reopenAllowed): may `m` reopen `r`? */
   private reopens(r: SimNode, m: GroupMessage): boolean {
     const t = r.tombstone!;
-    if ((m.type !== 'append' && m.type !== 'heartbeat') || m.term < t.term) return false;
+    if (m.type !== 'append' && m.type !== 'heartbeat') return false;
     if (t.firstHeard === null) t.firstHeard = this.tickNow;
     if (this.tickNow - t.firstHeard < 2 * r.raftConfig.electionTicks) return false;
     r.tombstone = null;
-    this.trace(`n${r.id}${r.group === 1 ? '' : ` g${r.group}`} reopened by n${m.from} (term ${m.term})`);
+    r.fence = t.index;
+    this.trace(
+      `n${r.id}${r.group === 1 ? '' : ` g${r.group}`} reopened by n${m.from} (term ${m.term}), fence ${t.index}`,
+    );
     return true;
   }
 

@@ -283,14 +283,7 @@ export class FaultScheduler {
     const cfg = leader.core.status().config;
     if (cfg.votersOutgoing.length > 0) return;
     const members = new Set([...cfg.voters, ...cfg.learners]);
-    // Not a node whose replica here was destroyed in a later term than the leader's: its tombstone lets no
-    // message of this term reopen it (node/tombstones.ts reopenAllowed), so it would never catch up; the
-    // placement driver gives up on such a learner (stalled-learner) and places the replica elsewhere.
-    const unreopenable = (i: number): boolean => {
-      const r = replicaOn(this.host.nodes()[i - 1], leader.group);
-      return r?.tombstone != null && r.tombstone.term > leader.term;
-    };
-    const absent = this.ids().filter((i) => !members.has(i) && i !== keep && !unreopenable(i));
+    const absent = this.ids().filter((i) => !members.has(i) && i !== keep);
     // With moves, only a learner that caught up is promoted (as the placement driver does: replica-change.ts
     // awaits the catch-up); an uninitialized or tombstoned one made a voter could hold the quorum hostage.
     const caughtUp = (i: number): boolean => {

@@ -229,12 +229,19 @@ export class SimHost implements CompactionGroup, ReadyLoopIo<SimHost> {
         return;
       }
     }
+    if (n.fence > 0 && m.snapshot.meta.index <= n.fence) {
+      // NodeHost.onSnapshot: a fenced replica takes no snapshot at or below its removal; one past it lifts the fence.
+      n.env.trace(`n${n.id} g${n.group} refuses snapshot ${m.snapshot.meta.index}: fenced at ${n.fence}`);
+      settle(false);
+      return;
+    }
     const stagingId = `${n.id}-${n.incarnation}-${++this.stagingSeq}`;
     if (!beginStaging(this, stagingId, m.snapshot.meta)) {
       n.env.trace(`n${n.id} refuses snapshot ${m.snapshot.meta.index} from n${m.from}: already receiving one`);
       settle(false);
       return;
     }
+    n.fence = 0; // past the removal: the fence goes before the replica can act on the snapshot
     this.staged.set(stagingId, m.snapshot.data);
     const [lo, hi] = n.env.mix.snapshotStreamTicks;
     const s: IncomingSnapshot = { message: m, stagingId, ticksLeft: n.random.int(lo, hi), settle };

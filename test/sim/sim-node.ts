@@ -94,7 +94,13 @@ export class SimNode {
    * heartbeat in a term at least the tombstone's reaches it, first heard at least two election timeouts ago
    * (reopenAllowed, cluster.ts recipient); meanwhile nothing is delivered to it (no vote request either).
    */
-  tombstone: { term: number; atTick: number; firstHeard: number | null } | null = null;
+  tombstone: { term: number; atTick: number; firstHeard: number | null; index: number } | null = null;
+  /**
+   * A replica reopened from its tombstone (node/tombstones.ts, the fence): the tombstone's index (the removal,
+   * or the stale collection's applied bound). Until a snapshot past it is accepted the replica grants no vote
+   * and refuses snapshots at or below it; a restart or a split applied meanwhile puts the tombstone back.
+   */
+  fence = 0;
   /** On the primary: the node's replicas of other groups, by group id. */
   readonly replicas = new Map<number, SimNode>();
   readonly primary: SimNode;
@@ -136,6 +142,7 @@ export class SimNode {
   boot(): void {
     if (this.core) throw new SimFailure('host', `node ${this.id} group ${this.group} started twice`);
     this.incarnation++;
+    if (this.fence > 0) this.refence(); // NodeHost does not open a fenced replica at start (its tombstone is there)
     const initial = this.destroyed ? noConfig() : this.initialConfig;
     const restore = this.disk.restoreState(cloneConfig(initial));
     const snap = this.disk.snapshot();
@@ -233,13 +240,23 @@ export class SimNode {
     this.disk.destroy();
     this.destroyed = true;
     this.destroys++;
-    this.tombstone = { term: this.disk.hardState().term, atTick: this.env.now(), firstHeard: null };
+    const index = pending.kind === 'removed' ? pending.index : pending.appliedMax;
+    this.tombstone = { term: this.disk.hardState().term, atTick: this.env.now(), firstHeard: null, index };
     this.env.trace(
       `n${this.id}${this.group === SIM_GROUP ? '' : ` g${this.group}`} DESTROYED (tombstone hs=${JSON.stringify(this.disk.hardState())})`,
     );
     this.env.onDestroyed(this);
     this.boot();
     this.host?.turn();
+  }
+
+  /** A fenced replica goes back to its tombstone (a restart, or a split applied meanwhile: NodeHost's). */
+  refence(): void {
+    this.tombstone = { term: this.disk.hardState().term, atTick: this.env.now(), firstHeard: null, index: this.fence };
+    this.fence = 0;
+    this.env.trace(
+      `n${this.id}${this.group === SIM_GROUP ? '' : ` g${this.group}`} fenced replica back to its tombstone`,
+    );
   }
 
   /** Crash at a given point of a later Ready (or now, for 'idle'). */
@@ -287,6 +304,8 @@ export class SimNode {
 
   step(message: Message): void {
     if (!this.core) return;
+    // A fenced replica (NodeHost.onMessages) grants no vote: no answer at all.
+    if (this.fence > 0 && (message.type === 'vote' || message.type === 'preVote')) return;
     this.core.step(message);
     this.turn();
   }

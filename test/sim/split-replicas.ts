@@ -47,6 +47,7 @@ export function createSplitReplica(parent: SimNode, right: KvState, config: Conf
   const primary = parent.primary;
   const env = parent.env;
   let r = primary.replicas.get(right.group);
+  if (r && r.fence > 0) r.refence(); // NodeHost.createSplitGroup: a fenced replica goes back to its tombstone
   if (r?.tombstone) {
     // Destroyed here (removed, or collected) before this copy of the parent applied the split: the split
     // does not bring it back (NodeHost.createSplitGroup); only a leader that adds the node again does.

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GroupId, NodeId } from '../../../src/base';
 import { dataRange, encodeRaftMessage, raftGroupRange } from '../../../src/codec';
+import { Tombstones } from '../../../src/node/tombstones';
 import type { NodeStore } from '../../../src/storage';
 import { TestCluster, putCommand, sleep, until, type TestNode } from './harness';
 
@@ -50,6 +51,27 @@ async function splitCluster(c: TestCluster): Promise<number> {
   const { right } = await c.onLeader((l) => l.host.splitShard(Buffer.from('m'), 5000));
   await until(() => c.running().every((n) => hosts(n, right.id) && n.host.groupStatus(right.id).leader !== 0));
   return right.id;
+}
+
+/**
+ * 3 nodes with keys a, m, q, z split at m; a follower x of the right-hand shard r has its replica removed
+ * and destroyed. `change` retries a change of x's replica: the new group's leader refuses one until its
+ * first entry of its term committed (UNAVAILABLE, a membership change still in progress), and leadership
+ * may move (NOT_LEADER).
+ */
+async function rightReplicaDestroyed(c: TestCluster) {
+  await c.onLeader(async (l) => {
+    for (const k of ['a', 'm', 'q', 'z']) await l.host.propose(1, putCommand(k, `v-${k}`));
+  });
+  const { right } = await c.onLeader((l) => l.host.splitShard(Buffer.from('m'), 5000));
+  const r = right.id;
+  await until(() => c.running().every((n) => hosts(n, r) && n.host.groupStatus(r).leader !== 0), 8000, 'split');
+  const x = c.running().find((n) => n.id !== leaderOf(c, r)!.id)!;
+  const change = (kind: 'removeReplica' | 'addLearner' | 'promoteLearner', ms: number) =>
+    onGroupLeader(c, r, (l) => l.host.changeReplica(r, { kind, node: x.id }, ms));
+  await change('removeReplica', 10_000);
+  await until(() => !hosts(x, r), 10_000, 'replica destroyed');
+  return { r, x, change };
 }
 
 const address = (n: TestNode) => `127.0.0.1:${n.port}`;
@@ -223,25 +245,57 @@ describe('per-shard replica changes', () => {
 
   it('a replica added back right after its node destroyed it is reopened there, promoted once a snapshot filled it', async () => {
     cluster = await TestCluster.start(3);
-    const c = cluster;
-    await c.onLeader(async (l) => {
-      for (const k of ['a', 'm', 'q', 'z']) await l.host.propose(1, putCommand(k, `v-${k}`));
-    });
-    const { right } = await c.onLeader((l) => l.host.splitShard(Buffer.from('m'), 5000));
-    const r = right.id;
-    await until(() => c.running().every((n) => hosts(n, r) && n.host.groupStatus(r).leader !== 0), 8000, 'split');
-    const x = c.running().find((n) => n.id !== leaderOf(c, r)!.id)!;
-    // Each change retried: the new group's leader refuses one until its first entry of its term committed
-    // (UNAVAILABLE, a membership change still in progress), and leadership may move (NOT_LEADER).
-    const change = (kind: 'removeReplica' | 'addLearner' | 'promoteLearner', ms: number) =>
-      onGroupLeader(c, r, (l) => l.host.changeReplica(r, { kind, node: x.id }, ms));
-    await change('removeReplica', 10_000);
-    await until(() => !hosts(x, r), 10_000, 'replica destroyed');
+    const { r, x, change } = await rightReplicaDestroyed(cluster);
     await change('addLearner', 10_000);
     await change('promoteLearner', 20_000);
     await until(() => hosts(x, r) && x.host.groupStatus(r).applied > 0, 10_000, 'filled');
     const got = await x.host.read(r as GroupId, 'stale', (sm) => sm.get(Buffer.from('q')));
     expect(got.value?.toString()).toBe('v-q');
+  }, 60_000);
+
+  it('a replica reopened from its tombstone is fenced: no vote, no snapshot at or below its removal, until one past it', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    const { r, x, change } = await rightReplicaDestroyed(c);
+    const group = () => (x.host as unknown as { groups: Map<number, { fenceIndex: number }> }).groups.get(r);
+    // Hold x's snapshots back, so the reopened replica stays fenced while we look at it.
+    const host = x.host as unknown as { onSnapshot: (s: unknown) => Promise<void> };
+    const onSnapshot = host.onSnapshot.bind(x.host);
+    let hold = true;
+    host.onSnapshot = (s) => (hold ? Promise.reject(new Error('held by the test')) : onSnapshot(s));
+    await change('addLearner', 10_000);
+    await until(() => hosts(x, r), 10_000, 'reopened');
+    const fence = group()!.fenceIndex;
+    expect(fence).toBeGreaterThan(0);
+    const tomb = await Tombstones.open(x.store.db);
+    expect(tomb.get(r)).toMatchObject({ index: fence, reopened: true });
+    // A vote request (from a voter, in a later term, a transfer's: no lease ignores it) is not even stepped:
+    // the replica's term stays.
+    const st = x.host.groupStatus(r);
+    const voter = c.running().find((n) => n.id !== x.id)!;
+    const vote = {
+      type: 'vote',
+      from: voter.id,
+      to: x.id,
+      term: st.term + 5,
+      lastLogIndex: 1000,
+      lastLogTerm: st.term + 4,
+      transfer: true,
+    };
+    x.host.onMessages(voter.id as NodeId, [
+      encodeRaftMessage({ groupId: r, message: vote } as Parameters<typeof encodeRaftMessage>[0]),
+    ]);
+    expect(x.host.groupStatus(r).term).toBe(st.term);
+    // A snapshot at or below the fence is refused (the leader's, with the fence moved above it for the test).
+    group()!.fenceIndex = 1_000_000;
+    hold = false;
+    await sleep(1500);
+    expect(x.host.groupStatus(r).applied).toBe(0);
+    // Past the fence: it fills, and the tombstone goes.
+    group()!.fenceIndex = fence;
+    await until(() => x.host.groupStatus(r).applied > 0, 15_000, 'filled');
+    expect(group()!.fenceIndex).toBe(0);
+    expect((await Tombstones.open(x.store.db)).has(r)).toBe(false);
   }, 60_000);
 
   it('a node without a link to the leader that adds it (dropped when they shared no group) links again and catches up', async () => {

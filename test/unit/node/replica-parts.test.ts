@@ -58,12 +58,26 @@ describe('tombstones', () => {
     expect(t.has(TOMBSTONES_MAX + 3)).toBe(false);
   });
 
-  it('reopen only for a contact that began after the tombstone, lasted two election timeouts, in a term not older', () => {
+  it('reopen only for a contact that began after the tombstone and lasted two election timeouts (fenced: any term)', () => {
     const t = { groupId: g(5), index: 10, term: 4, vote: 1, atMs: 1000 };
-    expect(reopenAllowed(t, 4, 1100, 1100 + 600, 300)).toBe(true);
-    expect(reopenAllowed(t, 4, 1100, 1100 + 599, 300)).toBe(false); // not long enough
-    expect(reopenAllowed(t, 3, 1100, 5000, 300)).toBe(false); // an older term
-    expect(reopenAllowed(t, 4, 900, 5000, 300)).toBe(false); // heard before the destroy
+    expect(reopenAllowed(t, 1100, 1100 + 600, 300)).toBe(true);
+    expect(reopenAllowed(t, 1100, 1100 + 599, 300)).toBe(false); // not long enough
+    expect(reopenAllowed(t, 900, 5000, 300)).toBe(false); // heard before the destroy
+  });
+
+  it('a reopened tombstone keeps its fence across a restart, and is dropped on remove', async () => {
+    const store = await openStore();
+    const t = await Tombstones.open(store.db);
+    const write = async (op: ReturnType<Tombstones['add']>) => {
+      if (op.type === 'put') await store.db.put(op.key, op.value);
+    };
+    await write(t.add({ groupId: g(7), index: 12, term: 3, vote: 2, atMs: 0 }));
+    expect((await Tombstones.open(store.db)).get(7)?.reopened).toBeUndefined();
+    await write(t.markReopened(7));
+    expect((await Tombstones.open(store.db)).get(7)).toMatchObject({ index: 12, term: 3, vote: 2, reopened: true });
+    await write(t.remove(7));
+    expect((await Tombstones.open(store.db)).has(7)).toBe(false);
+    await store.close();
   });
 });
 

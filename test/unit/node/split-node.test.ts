@@ -44,13 +44,13 @@ async function splitOnLeader(c: TestCluster, key: string) {
  * term and vote it had. Node 3 is stopped across the split (its parent applies it at the restart) and stays
  * in the right-hand group's configuration, so that group's leader keeps calling it.
  */
-async function restartWithRightTombstoned(c: TestCluster, term: number, vote: number) {
+async function restartWithRightTombstoned(c: TestCluster, term: number, vote: number, index = 9) {
   await c.onLeader((l) => l.host.propose(1, putCommand('q-before', 'old')));
   await c.stop(3);
   const { right } = await splitOnLeader(c, 'm');
   const store = await NodeStore.open(c.nodes.get(3)!.dataDir);
   const tombstones = await Tombstones.open(store.db);
-  await store.db.batch([tombstones.add({ groupId: right.id, index: 9, term, vote, atMs: 0 })]);
+  await store.db.batch([tombstones.add({ groupId: right.id, index, term, vote, atMs: 0 })]);
   await store.close();
   return { right, n3: await c.restart(3) };
 }
@@ -192,20 +192,39 @@ describe('shard splits on real nodes', () => {
   it('a replica destroyed here before its parent applied the split is not re-created by the split', async () => {
     cluster = await TestCluster.start(3);
     const c = cluster;
-    // A tombstone term above the group's: its leader's calls never reopen it.
-    const { right, n3 } = await restartWithRightTombstoned(c, 40, 2);
+    // A tombstone whose fence (its removal's index) no snapshot of the group passes: its leader keeps calling
+    // node 3 (still a member here), so the reopen rule may open it again, but only fenced and empty.
+    const { right, n3 } = await restartWithRightTombstoned(c, 40, 2, 1_000_000);
     await until(() => shardsOf(n3.host).some((s) => s.startsWith('1:-m@')), 10_000, 'node 3 applied the split');
     await sleep(3 * n3.config.timing.electionMs);
-    expect(n3.host.groupIds()).not.toContain(right.id);
-    let raftKeys = 0;
-    for await (const _ of n3.store.db.keys(raftGroupRange(right.id))) raftKeys++;
-    expect(raftKeys).toBe(0); // no Raft start from the split: the tombstone's vote is not forgotten
+    expect(shardsOf(n3.host).some((s) => s.startsWith(`${right.id}:`))).toBe(false);
+    if (n3.host.groupIds().includes(right.id)) {
+      // No Raft start from the split: the tombstone's term and vote are not forgotten.
+      const st = n3.host.groupStatus(right.id);
+      expect(st.applied).toBe(0);
+      expect(st.term).toBeGreaterThanOrEqual(40);
+    } else {
+      let raftKeys = 0;
+      for await (const _ of n3.store.db.keys(raftGroupRange(right.id))) raftKeys++;
+      expect(raftKeys).toBe(0); // no Raft start from the split: the tombstone's vote is not forgotten
+    }
     // Nor the state-machine records the split's batch wrote for it (a later reopen starts from the tombstone).
     expect(await n3.store.db.get(appliedKey(right.id))).toBeUndefined();
     expect(await n3.store.db.get(shardRecordKey(right.id))).toBeUndefined();
-    // The shard itself is served by its other replicas.
-    const leader = c.running().find((n) => n.id !== 3 && n.host.groupStatus(right.id).role === 'leader');
-    await expect(leader?.host.propose(right.id, putCommand('x', 'after'))).resolves.toBeDefined();
+    // The shard itself is served by its other replicas (once more after an election, should node 3's
+    // reopened replica have answered in its tombstone's term 40: its leader then steps down).
+    await until(
+      async () => {
+        const leader = c.running().find((n) => n.id !== 3 && n.host.groupStatus(right.id).role === 'leader');
+        if (leader === undefined) return false;
+        return leader.host.propose(right.id, putCommand('x', 'after')).then(
+          () => true,
+          () => false,
+        );
+      },
+      15_000,
+      'a write on the right-hand shard',
+    );
   }, 40_000);
 
   it('a replica destroyed before its parent applied the split comes back when its leader calls it again', async () => {
@@ -213,7 +232,8 @@ describe('shard splits on real nodes', () => {
     const c = cluster;
     // The tombstone's term is the group's first: its leader calls node 3 for two election timeouts and
     // reopens it, from the tombstone alone.
-    const { right, n3 } = await restartWithRightTombstoned(c, 1, 0);
+    // Its fence (the index of the removal it records) is below any snapshot of the group: one lifts it.
+    const { right, n3 } = await restartWithRightTombstoned(c, 1, 0, 1);
     await until(() => n3.host.groupIds().includes(right.id), 15_000, 'node 3 reopened the right-hand group');
     const leader = () => c.running().find((n) => n.host.groupStatus(right.id).role === 'leader');
     const { header } = await leader()!.host.propose(right.id, putCommand('x', 'after'));
