@@ -24,6 +24,7 @@ import {
   TesseraError,
   isTesseraError,
   isShardId,
+  InvariantError,
   systemClock,
   systemScheduler,
   type Clock,
@@ -106,6 +107,8 @@ import type {
 export const WHOLE_KEYSPACE_GROUP: GroupId = 1;
 /** Uninitialized replicas (opened from a leader's message, waiting for a snapshot) a node holds at most. */
 const UNINITIALIZED_GROUPS_MAX = 64;
+/** Ticks between two checks that quiescence tracks every hosted group (checkTracked). */
+const TRACK_CHECK_TICKS = 100;
 
 type PeerRejection =
   | 'not_member'
@@ -159,6 +162,7 @@ export class NodeHost implements TransportHandler {
   private readonly touchedQuiet = new Set<GroupId>();
   /** Ticks since the last node beat (one per peer per heartbeat interval; quiescence.ts). */
   private ticksSinceBeat = 0;
+  private ticksSinceTrackCheck = 0;
   /**
    * AddNode/RemoveNode calls still running, by node: a client whose attempt timed out retries while the
    * first call still waits for the node to catch up; the retry joins that call instead of racing it (two
@@ -308,6 +312,7 @@ export class NodeHost implements TransportHandler {
       bootstrap,
     );
     this.groups.set(META_SHARD_ID, group);
+    this.quiescence.track(META_SHARD_ID);
   }
 
   private *kvGroups(): Iterable<Group> {
@@ -391,6 +396,7 @@ export class NodeHost implements TransportHandler {
       // Links stay while replaying (a removed node may hold another group; sharesOtherGroup decides on apply).
       if (e.kind === 'config') learnFromConfigEntry(e, this.cfg.id, this.addresses, this.opts.transport, () => true);
     this.groups.set(groupId, g);
+    this.quiescence.track(groupId);
     const st = g.core.status();
     this.opts.logger.info(
       {
@@ -441,6 +447,12 @@ export class NodeHost implements TransportHandler {
   /** The shards (KV groups) this node hosts, ascending by start. */
   listShards(): LocalShardInfo[] {
     return describedShards(this.shards.groups());
+  }
+
+  /** One hosted shard as listShards() lists it (a KV group whose core knows a voter), or null; no listing of all. */
+  shardInfo(groupId: GroupId): LocalShardInfo | null {
+    const g = this.shards.groups().find((x) => x.id === groupId); // the same index listShards reads
+    return g === undefined ? null : (describedShards([g])[0] ?? null);
   }
 
   /**
@@ -1232,12 +1244,16 @@ export class NodeHost implements TransportHandler {
   // ---------------------------------------------------------------- the ready loop (ready-loop.ts)
 
   private tick(): void {
-    for (const g of this.groups.values()) {
-      // A replica whose data failed its check repairs whether or not its group is quiet (the repair wakes it).
-      if (this.quiescence.isQuiet(g.id)) {
-        if (this.repair.needsRepair(g.id)) this.wake(g);
-        else continue;
-      }
+    // A replica whose data failed its check repairs whether or not its group is quiet (the repair wakes it).
+    for (const id of this.repair.repairIds()) {
+      const g = this.groups.get(id);
+      if (g !== undefined && this.quiescence.isQuiet(id)) this.wake(g);
+    }
+    if (++this.ticksSinceTrackCheck >= TRACK_CHECK_TICKS) this.checkTracked();
+    // Quiet groups are not visited at all (quiescence.ts awakeIds): an idle node with 1,000 shards ticks none.
+    for (const id of this.quiescence.awakeIds()) {
+      const g = this.groups.get(id);
+      if (g === undefined) continue;
       g.core.tick();
       this.repair.poll(g);
       if (g.isLeader && g.id !== META_SHARD_ID) this.maybeQuiesce(g);
@@ -1253,6 +1269,14 @@ export class NodeHost implements TransportHandler {
 
   private schedule(): void {
     this.loop.schedule();
+  }
+
+  /** Every hosted group is awake or quiet in quiescence.ts (else it would never tick): crash on a violation. */
+  private checkTracked(): void {
+    this.ticksSinceTrackCheck = 0;
+    const tracked = this.quiescence.trackedCount;
+    if (tracked !== this.groups.size)
+      this.die(new InvariantError(`quiescence tracks ${tracked} groups, the node hosts ${this.groups.size}`));
   }
 
   /**
@@ -1295,7 +1319,10 @@ export class NodeHost implements TransportHandler {
    * gives one work (a proposal, a read, a membership change, a transfer, a waking message) wakes it first.
    */
   private *loopGroups(): Generator<Group> {
-    for (const g of this.groups.values()) if (!this.quiescence.isQuiet(g.id)) yield g;
+    for (const id of this.quiescence.awakeIds()) {
+      const g = this.groups.get(id);
+      if (g !== undefined) yield g;
+    }
     for (const id of this.touchedQuiet) {
       const g = this.groups.get(id);
       if (g !== undefined && this.quiescence.isQuiet(id) && (g.core.hasReady() || g.staging !== null)) yield g;
@@ -1529,6 +1556,7 @@ export class NodeHost implements TransportHandler {
       // An uninitialized replica (created from a leader's message before this split applied here): the split
       // just wrote its state, so it restarts from it, keeping the term and vote it may have given.
       this.groups.delete(id);
+      this.quiescence.forget(id);
       this.retireGroup(existing);
     }
     if (!this.groups.has(id)) {

@@ -84,6 +84,11 @@ export class SelfRepair {
     return this.states.get(groupId)?.needsRepair === true;
   }
 
+  /** The groups marked for repair (few: the host wakes a quiet one among them on its tick). */
+  *repairIds(): Generator<GroupId> {
+    for (const [id, st] of this.states) if (st.needsRepair) yield id;
+  }
+
   /** A read of the group's stored data failed its check: mark it (gauge, one log line per episode). */
   noteCorrupt(groupId: GroupId, key: string): void {
     const st = this.state(groupId);

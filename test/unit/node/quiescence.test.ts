@@ -136,6 +136,29 @@ describe('Quiescence', () => {
     expect(q.quietCount).toBe(0);
   });
 
+  it('keeps every tracked group either awake (visited by tick and the ready loop) or quiet, never both', () => {
+    const q = new Quiescence({ idleTicksToQuiesce: 1, suspectAfterMs: 1000 });
+    for (const id of [1, 2, 3, 4]) q.track(g(id));
+    expect([...q.awakeIds()]).toEqual([1, 2, 3, 4]);
+    q.quiesce(g(2), [5]);
+    q.quiesce(g(3), [5]);
+    expect([...q.awakeIds()]).toEqual([1, 4]);
+    expect(q.trackedCount).toBe(4);
+    expect(q.wake(g(2))).toBe(true);
+    expect([...q.awakeIds()].sort()).toEqual([1, 2, 4]);
+    expect(q.wakeSuspected(10_000, () => undefined)).toEqual([3]);
+    expect([...q.awakeIds()].sort()).toEqual([1, 2, 3, 4]);
+    q.quiesce(g(4), [5]);
+    q.forget(g(4)); // a quiet group removed from the node
+    q.forget(g(1)); // an awake one
+    expect([...q.awakeIds()].sort()).toEqual([2, 3]);
+    expect(q.trackedCount).toBe(2);
+    // Tracking a group that is quiet already (re-opened under the same id) leaves it quiet.
+    q.quiesce(g(2), [5]);
+    q.track(g(2));
+    expect([...q.awakeIds()]).toEqual([3]);
+  });
+
   it('wakes exactly the quiet groups that depend on a node not heard within suspectAfterMs', () => {
     const q = new Quiescence({ idleTicksToQuiesce: 1, suspectAfterMs: 1000 });
     q.quiesce(g(1), [2]); // a follower whose leader is node 2
