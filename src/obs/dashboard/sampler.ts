@@ -1,8 +1,9 @@
 /**
  * Feeds the collector once per periodMs from the running node: its groups (status of each), the node
- * registry, when peers were last heard, and the metrics totals. The metrics are read every sample only
- * while someone watches (the JSON was asked for within watchMs), else every idleMetricsEvery-th sample:
- * the charts keep their history at a coarser step while nobody looks. At most one sample runs at a
+ * registry, when peers were last heard, and the metrics totals. A sample is taken every period only while
+ * someone watches (the JSON was asked for within watchMs), else every idleMetricsEvery-th period: the charts
+ * keep their history at a coarser step while nobody looks, and an idle node with 1,000 shards does not read
+ * every group's status each second for nobody. At most one sample runs at a
  * time (a slow one makes the next tick skip); the timer is unref'd and stop() ends it. The node host is
  * seen through DashboardHost, the few NodeHost methods used (obs/ does not import node/).
  */
@@ -39,7 +40,7 @@ export interface DashboardOptions extends CollectorOptions {
   periodMs?: number;
   /** A JSON read keeps per-sample metric reads on this long (default 60 s). */
   watchMs?: number;
-  /** Unwatched, the metrics are read every this many samples (default 5). */
+  /** Unwatched, a sample is taken every this many periods (default 5). */
   idleMetricsEvery?: number;
 }
 
@@ -81,9 +82,9 @@ export function startDashboard(options: DashboardOptions): Dashboard {
   };
   const tick = (): void => {
     const watched = performance.now() - watchedAtMs < watchMs;
-    const withMetrics = watched || ++samplesSinceMetrics >= idleEvery;
-    if (withMetrics) samplesSinceMetrics = 0;
-    void sample(withMetrics);
+    if (!watched && ++samplesSinceMetrics < idleEvery) return;
+    samplesSinceMetrics = 0;
+    void sample(true);
   };
   const timer = setInterval(tick, options.periodMs ?? DASHBOARD_PERIOD_MS);
   timer.unref();

@@ -187,9 +187,16 @@ describe('dashboard sampler', () => {
 });
 
 describe('dashboard sampler cadence', () => {
-  it('reads the metrics every sample only while the JSON is being polled', async () => {
+  it('samples every period only while the JSON is being polled', async () => {
+    const host = fakeHost({ value: 2 });
+    let statusReads = 0;
+    const groupStatus = host.groupStatus.bind(host);
+    host.groupStatus = (id) => {
+      statusReads++;
+      return groupStatus(id);
+    };
     const dashboard = startDashboard({
-      host: fakeHost({ value: 2 }),
+      host,
       metrics: createNodeMetrics(),
       selfAddress: 'me:1',
       downAfterMs: 1000,
@@ -201,6 +208,7 @@ describe('dashboard sampler cadence', () => {
       const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
       await sleep(150);
       expect(points()).toBe(0); // unwatched: only the first sample read the metrics
+      expect(statusReads).toBe(host.groupIds().length); // and the groups' status: no sample since
       dashboard.json(); // someone watches
       for (let i = 0; i < 100 && points() < 3; i++) await sleep(20);
       expect(points()).toBeGreaterThanOrEqual(3);
