@@ -8,6 +8,8 @@
  *     the two others) and how many shards had lost theirs.
  * Every loop is bounded; the processes are killed by PID.
  *   npx tsx scripts/bench-many-shards.ts [--shards 1000] [--idle-s 10] [-- extra node flags...]
+ * With TESSERA_IT_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR" each node writes a V8 CPU profile (the nodes are
+ * stopped with SIGTERM after the idle window instead of the kill -9 measurement).
  */
 import { readFileSync } from 'node:fs';
 import { TestCluster, serverBuilt } from '../test/integration/cluster';
@@ -63,6 +65,21 @@ async function leaderless(cluster: TestCluster, alive: number[]): Promise<number
   return worst;
 }
 
+/** Which node leads the meta shard (it runs the placement driver) and how many data shards each leads. */
+async function leadersPerNode(cluster: TestCluster): Promise<string> {
+  const client = cluster.client();
+  try {
+    const st = await client.status({ endpoint: cluster.address(cluster.ids[0]!), deadlineMs: 5000 });
+    const meta = st.groups.find((g) => g.kind === 'meta')?.leader ?? 0;
+    const led = cluster.ids.map((id) => st.groups.filter((g) => g.kind !== 'meta' && g.leader === id).length);
+    return `meta leader n${meta}, data shards led ${led.map((n, i) => `n${cluster.ids[i]} ${n}`).join(', ')}`;
+  } catch (e) {
+    return `leaders unknown (${(e as Error).message})`;
+  } finally {
+    await client.close();
+  }
+}
+
 async function main(): Promise<void> {
   if (!serverBuilt()) throw new Error('run `npm run build` first');
   const cluster = await TestCluster.start({ nodeArgs: ['--split-max-keys', '0', ...extra], logLevel: 'warn' });
@@ -77,8 +94,18 @@ async function main(): Promise<void> {
     const elapsedS = (Date.now() - t0) / 1000;
     const cpu = pids.map((pid, i) => ((cpuSeconds(pid) - before[i]!) / elapsedS) * 100);
     console.log(
-      `idle CPU per node over ${elapsedS.toFixed(1)} s with ${shards} shards: ${cpu.map((c, i) => `n${cluster.ids[i]} ${c.toFixed(1)}%`).join(', ')} of one core`,
+      `idle CPU per node over ${elapsedS.toFixed(1)} s with ${shards} shards: ${cpu.map((c, i) => `n${cluster.ids[i]} ${c.toFixed(1)}%`).join(', ')} of one core; ${await leadersPerNode(cluster)}`,
     );
+    if ((process.env.TESSERA_IT_NODE_FLAGS ?? '').includes('--cpu-prof')) {
+      // Profiling (test/integration/cluster.ts TESSERA_IT_NODE_FLAGS): a node writes its profile only when it
+      // exits by itself, so stop them all with SIGTERM (no kill -9 measurement in this mode). The idle window
+      // ends at the first line the nodes log after it (the graceful stop's).
+      console.log(
+        `idle window ended at ${new Date().toISOString()}; stopping the nodes with SIGTERM for their profiles`,
+      );
+      for (const id of cluster.ids) await cluster.kill(id, 'SIGTERM', 60_000);
+      return;
+    }
     const victim = cluster.ids[0]!;
     const alive = cluster.ids.filter((id) => id !== victim);
     const lost = await leaderless(cluster, alive);

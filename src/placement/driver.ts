@@ -23,6 +23,11 @@
  *    (recordMembership): one changeReplicas step per shard per round, best effort.
  * lastView() is the last round's picture (Admin ListNodes / ListShards, `node remove` checks); null while
  * this node does not lead the meta shard.
+ * Rounds stretch while the cluster is quiet (every node answered, nothing issued, in flight, collected or
+ * recorded, the registry unchanged): each quiet round doubles the wait, up to QUIET_STRETCH_MAX times the
+ * interval but never past a tenth of the dead-node timeout or a quarter of the suspect time (so a live
+ * node's last answer stays far younger than either); any other round goes back to the interval. An idle
+ * cluster of 1,000 shards then builds, sends and plans over its reports a few times less often.
  */
 import { TesseraError, type NodeId, type ShardId } from '../base';
 import { LivenessTable, checkHeartbeat, type MetaCommand, type MetaResult, type NodeRecord } from '../meta';
@@ -43,6 +48,8 @@ import {
 import { LearnerStalls } from './learner-stalls';
 import { recordMembership } from './meta-record';
 
+/** A quiet round's wait grows to at most this many intervals (see the header). */
+export const QUIET_STRETCH_MAX = 4;
 /** Reports asked for at once. */
 export const POLL_CONCURRENCY = 32;
 /** Actions running at once (all shards together). */
@@ -106,6 +113,9 @@ interface Tracked {
 export class PlacementDriver {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  /** The wait before the next round (see the header) and the registry the last round saw. */
+  private delayMs: number;
+  private lastRegistry = '';
   private liveness: LivenessTable | null = null;
   private view: DriverView | null = null;
   private readonly inFlight = new Map<number, Tracked[]>();
@@ -127,17 +137,43 @@ export class PlacementDriver {
       leaderBalanceIgnores: [d.meta.groupId],
     };
     this.stalls = new LearnerStalls(d.config.learnerStallMs);
+    this.delayMs = d.config.intervalMs;
   }
 
   start(): void {
     if (this.timer !== null) return;
-    this.timer = setInterval(() => void this.round(), this.d.config.intervalMs);
-    this.timer.unref();
+    this.delayMs = this.d.config.intervalMs;
+    this.schedule();
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  /** The wait before the next round now (tests, metrics). */
+  nextRoundMs(): number {
+    return this.delayMs;
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      void this.round().finally(() => {
+        if (this.timer !== null) this.schedule();
+      });
+    }, this.delayMs);
+    this.timer.unref();
+  }
+
+  /** After a round: back to the interval, or (quiet) double the wait up to its cap (see the header). */
+  private pace(quiet: boolean): void {
+    const base = this.d.config.intervalMs;
+    const cap = Math.min(
+      base * QUIET_STRETCH_MAX,
+      this.plannerConfig.deadNodeTimeoutMs / 10,
+      this.plannerConfig.suspectAfterMs / 4,
+    );
+    this.delayMs = quiet ? Math.max(base, Math.min(this.delayMs * 2, cap)) : base;
   }
 
   /** The last round's picture of the cluster; null while this node does not lead the meta shard. */
@@ -160,21 +196,24 @@ export class PlacementDriver {
     if (this.running) return;
     this.running = true;
     try {
-      await this.roundNow();
+      this.pace(await this.roundNow());
     } catch (e) {
+      this.pace(false);
       this.d.logger.warn({ err: (e as Error).message }, 'placement: round failed');
     } finally {
       this.running = false;
     }
   }
 
-  private async roundNow(): Promise<void> {
+  /** One round; true when it was quiet (see the header). */
+  private async roundNow(): Promise<boolean> {
     const { meta, clock } = this.d;
     if (!meta.isLeader()) {
       if (this.liveness !== null) this.d.logger.info({}, 'placement: no longer the meta leader; driver idle');
       this.liveness = null;
       this.view = null;
-      return;
+      this.lastRegistry = '';
+      return false;
     }
     if (this.liveness === null) {
       this.liveness = new LivenessTable(clock.now());
@@ -185,7 +224,11 @@ export class PlacementDriver {
     const polledAt = clock.now();
     const reports = await this.poll(registry, liveness);
     // Polling takes a while: a node deposed meanwhile plans nothing (the new leader's driver does).
-    if (!meta.isLeader()) return;
+    if (!meta.isLeader()) return false;
+    const registryNow = registry.map((n) => `${n.id}:${n.state}:${n.address}`).join(',');
+    let quiet =
+      registryNow === this.lastRegistry && reports.size === registry.filter((n) => n.state !== 'removed').length;
+    this.lastRegistry = registryNow;
     const descriptors = meta.descriptors();
     const built = buildSnapshot(
       {
@@ -211,23 +254,27 @@ export class PlacementDriver {
     for (const a of plan.actions) {
       if (this.pending.size >= ACTIONS_IN_FLIGHT_MAX) break;
       if (a.cause === 'rebalance-leaders' && this.d.config.balanceLeaders === false) continue;
+      quiet = false; // an action to take (now, or once its shard has a leader or its node a free slot)
       const leader = leaders.get(a.shard);
       if (leader === undefined || (this.pendingAt.get(leader) ?? 0) >= ACTIONS_PER_LEADER_MAX) continue;
       this.issue(a, leader, reports, registry);
     }
-    this.collectGarbage(reports);
-    if (meta.apply !== undefined)
-      await recordMembership(meta.apply.bind(meta), snapshot.shards, descriptors, meta.groupId, {
+    if (this.collectGarbage(reports) > 0) quiet = false;
+    if (meta.apply !== undefined) {
+      const recorded = await recordMembership(meta.apply.bind(meta), snapshot.shards, descriptors, meta.groupId, {
         timeoutMs: this.d.config.intervalMs,
         logger: this.d.logger,
       });
+      if (recorded > 0) quiet = false;
+    }
+    return quiet && this.pending.size === 0 && this.inFlight.size === 0;
   }
 
   /**
    * Asks the nodes holding stale replicas (stale-replicas.ts) to destroy them: at most GC_PER_ROUND_MAX a
    * round, each again only after GC_RETRY_MS; without waiting; every request and answer logged and counted.
    */
-  private collectGarbage(reports: ReadonlyMap<NodeId, NodeReport>): void {
+  private collectGarbage(reports: ReadonlyMap<NodeId, NodeReport>): number {
     const now = this.d.clock.now();
     for (const [k, at] of this.gcAsked) if (now - at > GC_RETRY_MS) this.gcAsked.delete(k);
     let asked = 0;
@@ -261,6 +308,7 @@ export class PlacementDriver {
       const body = encodeRequest({ type: 'gc', shard: st.shard, appliedMax: st.appliedMax });
       this.d.call(st.node, body, Math.max(100, this.d.config.intervalMs)).then((b) => done(decodeGcAnswer(b)), failed);
     }
+    return asked;
   }
 
   /** Asks every registered node that is not removed for its report; records each answer's heartbeat. */

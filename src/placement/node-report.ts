@@ -29,6 +29,8 @@ export interface PlacementHost {
   groupIds(): GroupId[];
   groupStatus(groupId: GroupId): GroupStatusInfo;
   listShards(): LocalShardInfo[];
+  /** One hosted shard as listShards() would list it, or null (absent: found through listShards). */
+  shardInfo?(groupId: GroupId): LocalShardInfo | null;
   changeReplica(
     groupId: number,
     change: { kind: 'addLearner' | 'promoteLearner' | 'removeReplica'; node: NodeId },
@@ -97,8 +99,10 @@ export async function runAction(ctx: ReportContext, a: ActRequest, timeoutMs: nu
   const host = ctx.host;
   const id = a.shard as number as GroupId;
   const st = host.groupStatus(id); // WRONG_SHARD when not hosted here
-  const epochNow = (): number =>
-    host.listShards().find((s) => s.id === id)?.epoch ?? (id === ctx.metaGroupId ? (ctx.metaEpoch() ?? a.epoch) : 0);
+  // One shard's lookup, not a listing of all of them: a node with 1,000 shards runs many actions a round.
+  const listed = (): LocalShardInfo | null =>
+    host.shardInfo !== undefined ? host.shardInfo(id) : (host.listShards().find((s) => s.id === id) ?? null);
+  const epochNow = (): number => listed()?.epoch ?? (id === ctx.metaGroupId ? (ctx.metaEpoch() ?? a.epoch) : 0);
   if (id !== ctx.metaGroupId && epochNow() !== a.epoch)
     throw new TesseraError(
       'WRONG_SHARD',

@@ -21,6 +21,8 @@ export const TESSERA_JS = join(ROOT, 'dist', 'cmd', 'tessera.js');
 export const LOG_LINES_KEPT = 200;
 /** When set, every node's whole log also goes to DIR/node-ID.log (for a soak's post-mortem). */
 const LOG_DIR = process.env.TESSERA_IT_LOG_DIR;
+/** Flags for each node's Node.js (space-separated), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` for a benchmark's profile. */
+const NODE_FLAGS = (process.env.TESSERA_IT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 
 /** True when the build has the node entry point (integration tests need `npm run build` first). */
 export function serverBuilt(): boolean {
@@ -114,6 +116,7 @@ export class TestCluster {
     if (this.isRunning(id)) throw new Error(`node ${id} is already running`);
     const peers = this.ids.map((i) => `${i}=${this.address(i)}`).join(',');
     const args = [
+      ...NODE_FLAGS,
       TESSERA_JS,
       'start',
       '--id',

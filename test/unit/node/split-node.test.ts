@@ -2,7 +2,7 @@
 // comes from the meta shard, every replica cuts the range at the same index and opens the right-hand group,
 // which elects a leader at once; writes for moved keys are refused by the parent; restarts reopen every group.
 import { afterEach, describe, expect, it } from 'vitest';
-import { TesseraError } from '../../../src/base';
+import { TesseraError, type GroupId } from '../../../src/base';
 import type { NodeHost } from '../../../src/node';
 import { appliedKey, encodeIndex, raftGroupRange, shardRecordKey } from '../../../src/codec';
 import { SPLIT_INITIAL_INDEX } from '../../../src/kv';
@@ -71,6 +71,12 @@ describe('shard splits on real nodes', () => {
     // Every replica has both shards with the same ranges and epochs.
     const want = [`1:-m@2`, `${right.id}:m-@2`];
     await until(() => c.running().every((n) => JSON.stringify(shardsOf(n.host)) === JSON.stringify(want)), 8000);
+    for (const n of c.running()) {
+      // One shard's entry, as the listing has it (placement actions read it alone).
+      for (const id of [1, right.id])
+        expect(n.host.shardInfo(id)).toEqual(n.host.listShards().find((s) => s.id === id));
+      expect(n.host.shardInfo(2 as GroupId)).toBeNull(); // the meta group is no KV shard
+    }
     // The right-hand group elects at once (not after an election timeout of idle waiting).
     await until(() => c.running().every((n) => n.host.groupStatus(right.id).leader !== 0), 8000, 'right leader');
     const electedMs = Date.now() - t0;

@@ -247,3 +247,31 @@ describe('the placement driver', () => {
     expect(c.acts.map((a) => a.at)).toEqual([2]);
   });
 });
+
+describe('the placement driver pace', () => {
+  it('stretches the wait between quiet rounds up to its cap and goes back to the interval on a change', async () => {
+    const c = new FakeCluster([1, 2, 3]);
+    c.addShard(1, [1, 2, 3], 1, '', 'g');
+    c.addShard(3, [1, 2, 3], 2, 'g', 'p');
+    c.addShard(5, [1, 2, 3], 3, 'p', null);
+    const d = c.driver(1, { deadNodeTimeoutMs: 60_000 });
+    expect(d.nextRoundMs()).toBe(1000);
+    const waits: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      await c.rounds(d, 1);
+      waits.push(d.nextRoundMs());
+    }
+    // The first round sees a new registry; then 2 s, then the cap: 4 intervals, a tenth of the dead timeout
+    // (6 s) and a quarter of the suspect time (10 s) give 2.5 s.
+    expect(waits).toEqual([1000, 2000, 2500, 2500, 2500, 2500]);
+    expect(c.acts).toEqual([]);
+    c.dead.add(3); // no answer from node 3: back to the interval at once
+    await c.rounds(d, 1);
+    expect(d.nextRoundMs()).toBe(1000);
+    // A draining node (a registry change) also keeps the driver at the interval while it acts.
+    c.dead.delete(3);
+    c.setState(2, 'draining');
+    await c.rounds(d, 1);
+    expect(d.nextRoundMs()).toBe(1000);
+  });
+});

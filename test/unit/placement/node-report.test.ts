@@ -128,6 +128,21 @@ describe('a node serving placement calls', () => {
     expect(calls).toHaveLength(3);
   });
 
+  it("reads the acted-on shard's epoch alone where the host can (a node with 1,000 shards lists none per action)", async () => {
+    const { ctx } = fakeHost('leader');
+    let listings = 0;
+    const list = ctx.host.listShards.bind(ctx.host);
+    ctx.host.listShards = () => {
+      listings++;
+      return list();
+    };
+    ctx.host.shardInfo = (id) => list().find((s) => s.id === id) ?? null;
+    await runAction(ctx, act({}), 1000);
+    expect(listings).toBe(0);
+    const stale = await refusal(runAction(ctx, act({ epoch: 4 }), 1000));
+    expect([stale.code, stale.details.epoch, listings]).toEqual(['WRONG_SHARD', 5, 0]);
+  });
+
   it('refuses hostile request bodies with INVALID_ARGUMENT, before anything is done', async () => {
     const { ctx, calls } = fakeHost('leader');
     const handle = placementHandler(ctx);
