@@ -157,12 +157,14 @@ export class PlacementDriver {
   }
 
   private schedule(): void {
-    this.timer = setTimeout(() => {
+    const timer = setTimeout(() => {
       void this.round().finally(() => {
-        if (this.timer !== null) this.schedule();
+        // Only the current chain goes on: after stop() (and a start() while this round ran) it ends here.
+        if (this.timer === timer) this.schedule();
       });
     }, this.delayMs);
-    this.timer.unref();
+    timer.unref();
+    this.timer = timer;
   }
 
   /** After a round: back to the interval, or (quiet) double the wait up to its cap (see the header). */

@@ -3,7 +3,7 @@
  * the meta leader, re-creates a dead node's replicas after the dead timeout (not before), empties a draining
  * node, keeps an action in flight until it settled and was seen in a report, and retries a failed action.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Epoch, ShardId } from '../../../src/base';
 import { makeDescriptor } from '../../../src/shard';
 import { ACTIONS_PER_LEADER_MAX } from '../../../src/placement';
@@ -273,5 +273,33 @@ describe('the placement driver pace', () => {
     c.setState(2, 'draining');
     await c.rounds(d, 1);
     expect(d.nextRoundMs()).toBe(1000);
+  });
+});
+
+describe('the placement driver timer', () => {
+  it('runs one chain of rounds: a stop and start while a round runs leaves no second one behind', async () => {
+    vi.useFakeTimers();
+    try {
+      const c = new FakeCluster([1, 2, 3]);
+      c.addShard(1, [1, 2, 3], 1, '', null);
+      const d = c.driver(1);
+      let restarted = false;
+      c.onReportCall = () => {
+        if (restarted) return;
+        restarted = true; // while the first round polls: stop and start again
+        d.stop();
+        d.start();
+      };
+      d.start();
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(restarted).toBe(true);
+      expect(c.reportCalls.length).toBeGreaterThan(2);
+      d.stop();
+      const stopped = c.reportCalls.length;
+      await vi.advanceTimersByTimeAsync(20_000);
+      expect(c.reportCalls.length).toBe(stopped); // no round after stop(): no chain was left running
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
