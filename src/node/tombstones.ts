@@ -1,8 +1,9 @@
 /**
  * Tombstones of destroyed replicas (replica-destroy.ts): a group this node applied its own removal from and
  * then destroyed (its Raft records, state-machine records and the user data of its range deleted). Persisted
- * under the node-local key `n/tombstones` as a codec record [[groupId, index, term, vote, reopened?]...], written in the
- * same LevelDB batch as the destroy, so a crash leaves either the replica or its tombstone, never neither.
+ * under the node-local key `n/tombstones` as a codec record [[groupId, index, term, vote, reopened?]...],
+ * written in the same LevelDB batch as the destroy, so a crash leaves either the replica or its tombstone,
+ * never neither.
  *
  * What a tombstone is for:
  *   - restart: a tombstoned group is not reopened (split-groups kvGroupsToOpen, the meta group);

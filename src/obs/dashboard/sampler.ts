@@ -3,8 +3,8 @@
  * registry, when peers were last heard, and the metrics totals. A sample is taken every period only while
  * someone watches (the JSON was asked for within watchMs), else every idleMetricsEvery-th period: the charts
  * keep their history at a coarser step while nobody looks, and an idle node with 1,000 shards does not read
- * every group's status each second for nobody. At most one sample runs at a
- * time (a slow one makes the next tick skip); the timer is unref'd and stop() ends it. The node host is
+ * every group's status each second for nobody. At most one sample runs at a time (a slow one makes the next
+ * tick skip); the timer is unref'd and stop() ends it. The node host is
  * seen through DashboardHost, the few NodeHost methods used (obs/ does not import node/).
  */
 import { performance } from 'node:perf_hooks';
@@ -38,7 +38,7 @@ export interface DashboardOptions extends CollectorOptions {
   metrics: DashboardMetrics;
   selfAddress: string;
   periodMs?: number;
-  /** A JSON read keeps per-sample metric reads on this long (default 60 s). */
+  /** A JSON read keeps a sample every period on this long (default 60 s). */
   watchMs?: number;
   /** Unwatched, a sample is taken every this many periods (default 5). */
   idleMetricsEvery?: number;
@@ -65,7 +65,7 @@ export function startDashboard(options: DashboardOptions): Dashboard {
   let stopped = false;
   let json: string | null = null;
   let watchedAtMs = -Infinity;
-  let samplesSinceMetrics = 0;
+  let periodsSinceSample = 0;
   const sample = (withMetrics: boolean): Promise<void> => {
     if (running !== null) return running;
     running = readSample(options, withMetrics)
@@ -82,8 +82,8 @@ export function startDashboard(options: DashboardOptions): Dashboard {
   };
   const tick = (): void => {
     const watched = performance.now() - watchedAtMs < watchMs;
-    if (!watched && ++samplesSinceMetrics < idleEvery) return;
-    samplesSinceMetrics = 0;
+    if (!watched && ++periodsSinceSample < idleEvery) return;
+    periodsSinceSample = 0;
     void sample(true);
   };
   const timer = setInterval(tick, options.periodMs ?? DASHBOARD_PERIOD_MS);
