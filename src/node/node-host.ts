@@ -261,7 +261,7 @@ export class NodeHost implements TransportHandler {
       selfClientAddress: config.advertiseAddress,
       initialAreClientAddresses: config.peerListen === null,
     });
-    const host = new NodeHost(opts, addresses, await Tombstones.open(store.db));
+    const host = new NodeHost(opts, addresses, await Tombstones.open(store));
     for (const [id, address] of addresses.entries()) transport.setPeer(id, address);
     await host.openKvGroups();
     await host.openMeta();

@@ -3,7 +3,8 @@
  * then destroyed (its Raft records, state-machine records and the user data of its range deleted). Persisted
  * under the node-local key `n/tombstones` as a codec record [[groupId, index, term, vote, reopened?]...],
  * written in the same LevelDB batch as the destroy, so a crash leaves either the replica or its tombstone,
- * never neither.
+ * never neither. Every write of the set goes through the store's one queue (NodeStore.writeLocal and
+ * destroyGroup), so the writes land in the order their values were made.
  *
  * What a tombstone is for:
  *   - restart: a tombstoned group is not reopened (split-groups kvGroupsToOpen, the meta group);
@@ -31,6 +32,12 @@ import type { GroupId } from '../base';
 import { decodeRecord, encodeRecord } from '../codec';
 import type { BatchOp, StoreDb } from '../storage';
 
+/** Where the set lives: NodeStore (its writeLocal orders the set's saves with destroyGroup's batches). */
+export interface TombstoneStore {
+  readonly db: StoreDb;
+  writeLocal(ops: () => BatchOp[]): Promise<void>;
+}
+
 export const TOMBSTONES_KEY = Buffer.from('n/tombstones');
 /** Tombstones a node keeps (a few hundred bytes per thousand: far below any budget). */
 export const TOMBSTONES_MAX = 4096;
@@ -53,11 +60,11 @@ const isIndex = (v: unknown): v is number => Number.isSafeInteger(v) && (v as nu
 export class Tombstones {
   private readonly byGroup = new Map<GroupId, Tombstone>();
 
-  private constructor(private readonly db: StoreDb | null) {}
+  private constructor(private readonly store: TombstoneStore | null) {}
 
-  static async open(db: StoreDb | null): Promise<Tombstones> {
-    const t = new Tombstones(db);
-    const buf = db === null ? undefined : await db.get(TOMBSTONES_KEY);
+  static async open(store: TombstoneStore | null): Promise<Tombstones> {
+    const t = new Tombstones(store);
+    const buf = store === null ? undefined : await store.db.get(TOMBSTONES_KEY);
     if (buf === undefined) return t;
     let items: unknown;
     try {
@@ -90,7 +97,10 @@ export class Tombstones {
     return this.byGroup.size;
   }
 
-  /** Adds (or replaces) a tombstone in memory; returns the batch op that persists the whole set. */
+  /**
+   * Adds (or replaces) a tombstone in memory; returns the batch op that persists the whole set, for a
+   * destroyGroup batch (which the store orders with save()'s writes).
+   */
   add(t: Tombstone): BatchOp {
     this.byGroup.delete(t.groupId);
     this.byGroup.set(t.groupId, t);
@@ -114,11 +124,14 @@ export class Tombstones {
     return this.op();
   }
 
-  /** Writes the set now (after remove(), outside a destroy batch). */
+  /**
+   * Writes the set, synced, after every store write issued before (a destroy's batch carrying an older set
+   * among them), with its value as of the write: an older set can never land last and bring back a
+   * tombstone that was removed (a restart would then reopen that replica from the tombstone's term).
+   */
   async save(): Promise<void> {
-    if (this.db === null) return;
-    const op = this.op();
-    if (op.type === 'put') await this.db.put(op.key, op.value);
+    if (this.store === null) return;
+    await this.store.writeLocal(() => [this.op()]);
   }
 
   private op(): BatchOp {

@@ -397,6 +397,16 @@ export class NodeStore {
     });
   }
 
+  /**
+   * Writes node-local records (synced), in issue order with every other write of this store, destroyGroup's
+   * batches among them: a record rewritten whole (the tombstone set) and also carried in a destroy's batch
+   * must land in the order its values were made, or an older value could land last. `ops` is called when the
+   * write runs, so it writes the record's value as of then.
+   */
+  writeLocal(ops: () => BatchOp[]): Promise<void> {
+    return this.serialize(() => writeBatch(this.level, ops(), true));
+  }
+
   /** The stored log bounds of a group (for tests, metrics and the compaction policy). */
   logBounds(groupId: number): { snapshotIndex: number; firstIndex: number; lastIndex: number } | null {
     const st = this.groups.get(groupId);

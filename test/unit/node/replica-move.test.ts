@@ -267,7 +267,7 @@ describe('per-shard replica changes', () => {
     await until(() => hosts(x, r), 10_000, 'reopened');
     const fence = group()!.fenceIndex;
     expect(fence).toBeGreaterThan(0);
-    const tomb = await Tombstones.open(x.store.db);
+    const tomb = await Tombstones.open(x.store);
     expect(tomb.get(r)).toMatchObject({ index: fence, reopened: true });
     // A vote request (from a voter, in a later term, a transfer's: no lease ignores it) is not even stepped:
     // the replica's term stays.
@@ -295,7 +295,7 @@ describe('per-shard replica changes', () => {
     group()!.fenceIndex = fence;
     await until(() => x.host.groupStatus(r).applied > 0, 15_000, 'filled');
     expect(group()!.fenceIndex).toBe(0);
-    expect((await Tombstones.open(x.store.db)).has(r)).toBe(false);
+    expect((await Tombstones.open(x.store)).has(r)).toBe(false);
   }, 60_000);
 
   it('a node without a link to the leader that adds it (dropped when they shared no group) links again and catches up', async () => {

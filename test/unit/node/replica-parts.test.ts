@@ -29,22 +29,22 @@ const g = (n: number) => n as GroupId;
 describe('tombstones', () => {
   it('persist through their batch op, reload, and skip malformed items of a damaged record', async () => {
     const store = await openStore();
-    const t = await Tombstones.open(store.db);
+    const t = await Tombstones.open(store);
     const op = t.add({ groupId: g(7), index: 12, term: 3, vote: 2, atMs: 1 });
     if (op.type !== 'put') throw new Error('expected a put');
     await store.db.put(op.key, op.value);
-    const again = await Tombstones.open(store.db);
+    const again = await Tombstones.open(store);
     expect(again.get(7)).toMatchObject({ groupId: 7, index: 12, term: 3, vote: 2 });
     // Hostile or damaged items: wrong shapes, ids out of range, negative numbers.
     await store.db.put(
       TOMBSTONES_KEY,
       encodeRecord([[0, 1, 1, 1], [9, -1, 1, 1], 'x', [2 ** 33, 1, 1, 1], [5, 1.5, 1, 1], [11, 4, 2, 0]]),
     );
-    const parsed = await Tombstones.open(store.db);
+    const parsed = await Tombstones.open(store);
     expect(parsed.size).toBe(1);
     expect(parsed.has(11)).toBe(true);
     await store.db.put(TOMBSTONES_KEY, Buffer.from('not a record'));
-    expect((await Tombstones.open(store.db)).size).toBe(0);
+    expect((await Tombstones.open(store)).size).toBe(0);
     await store.close();
   });
 
@@ -67,16 +67,32 @@ describe('tombstones', () => {
 
   it('a reopened tombstone keeps its fence across a restart, and is dropped on remove', async () => {
     const store = await openStore();
-    const t = await Tombstones.open(store.db);
+    const t = await Tombstones.open(store);
     const write = async (op: ReturnType<Tombstones['add']>) => {
       if (op.type === 'put') await store.db.put(op.key, op.value);
     };
     await write(t.add({ groupId: g(7), index: 12, term: 3, vote: 2, atMs: 0 }));
-    expect((await Tombstones.open(store.db)).get(7)?.reopened).toBeUndefined();
+    expect((await Tombstones.open(store)).get(7)?.reopened).toBeUndefined();
     await write(t.markReopened(7));
-    expect((await Tombstones.open(store.db)).get(7)).toMatchObject({ index: 12, term: 3, vote: 2, reopened: true });
+    expect((await Tombstones.open(store)).get(7)).toMatchObject({ index: 12, term: 3, vote: 2, reopened: true });
     await write(t.remove(7));
-    expect((await Tombstones.open(store.db)).has(7)).toBe(false);
+    expect((await Tombstones.open(store)).has(7)).toBe(false);
+    await store.close();
+  });
+
+  it('save() lands after a destroy batch issued before it, whose older set it replaces', async () => {
+    // The destroy's batch carries the set as of add() (tombstone 7 in it); the fence then removes 7 and saves.
+    // Both writes are in flight together: without one queue for both, the save's put reached LevelDB first
+    // (the destroy lists its group's keys before writing), the destroy's older set landed last and brought 7
+    // back, and a restart would reopen that replica from the tombstone.
+    const store = await openStore();
+    const t = await Tombstones.open(store);
+    await store.persist([{ groupId: g(7), hardState: { term: 3, vote: 2, commit: 0 }, entries: [], snapshot: null }]);
+    const destroyed = store.destroyGroup(7, [], [t.add({ groupId: g(7), index: 12, term: 3, vote: 2, atMs: 0 })]);
+    t.remove(7);
+    const saved = t.save();
+    await Promise.all([destroyed, saved]);
+    expect((await Tombstones.open(store)).has(7)).toBe(false);
     await store.close();
   });
 });

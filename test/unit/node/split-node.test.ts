@@ -49,7 +49,7 @@ async function restartWithRightTombstoned(c: TestCluster, term: number, vote: nu
   await c.stop(3);
   const { right } = await splitOnLeader(c, 'm');
   const store = await NodeStore.open(c.nodes.get(3)!.dataDir);
-  const tombstones = await Tombstones.open(store.db);
+  const tombstones = await Tombstones.open(store);
   await store.db.batch([tombstones.add({ groupId: right.id, index, term, vote, atMs: 0 })]);
   await store.close();
   return { right, n3: await c.restart(3) };
