@@ -23,13 +23,19 @@
  *   and that no step sequence reaches at exactly its epochs (changes that cancel out, a record lost), gets
  *   one setReplicas record: the leader's configuration and epoch as they are;
  * - a split the meta shard never recorded (its node's record timed out or was refused) is recorded from
- *   the reports: a reported shard T unknown to the meta shard, whose start lies strictly inside recorded
- *   shard R while R's own report ends at T's start, is R's right neighbour: split R at T's start with
- *   T's id (reserved by the real split). One per round per parent; a later round takes the next piece.
- *   The meta shard gives both halves R's epoch + 1, so a piece is recorded only when that is not past
- *   either shard's own epoch (the meta epoch never passes the shard's: its records would then all be
- *   refused); one that would waits until its shards' epochs move on. When the records were only late,
- *   this holds: the real halves are at least the recorded parent's epoch + 1.
+ *   the reports, in the order the splits happened, so that every recorded descriptor is one the shard
+ *   really had (epochs only grow along every key's history, the rule ShardMap.apply relies on). A reported
+ *   shard T unknown to the meta shard, whose start lies strictly inside recorded shard R, came from R's
+ *   range: split R at T's start with T's id (reserved by the real split). The meta shard gives both
+ *   halves R's epoch + 1 and the right half R's range from T's start on, which is right only when T was
+ *   R's next split: then every other shard now in that right half descends from T, born after it, at an
+ *   epoch past R's + 1. So of the unknown shards, lowest id first (ids are reserved when a split is
+ *   planned, so a parent's split has a lower id than its children's), the first whose right half holds no
+ *   other shard at R's epoch + 1 or less is recorded. Nor is a piece recorded whose R's epoch + 1 would be
+ *   past either shard's own (the meta epoch never passes the shard's: its records would then all be
+ *   refused). One per round per parent; a later round takes the next piece. Recording the pieces from the
+ *   right (the one next to R's reported end first), as before, made the meta copy of R's last split cover
+ *   its earlier pieces at their own epoch (not a descriptor R ever had) and left the rest unrecordable.
  */
 import type { NodeId } from '../base';
 import type { MetaCommand, MetaResult, ReplicaChangeKind } from '../meta';
@@ -41,6 +47,7 @@ import {
   containsKey,
   keysEqual,
   promoteLearner,
+  rangesOverlap,
   removeReplica,
   type ShardDescriptor,
 } from '../shard';
@@ -120,25 +127,31 @@ function parentOf(sorted: readonly ShardDescriptor[], key: ShardDescriptor['star
   return d !== undefined && containsKey(d, key) ? d : undefined;
 }
 
-/** Splits the meta shard never recorded, at most one per recorded parent (see the header). */
+/** Splits the meta shard never recorded, at most one per recorded parent, in the order they happened (see the header). */
 function splitRecords(
   truth: readonly ShardDescriptor[],
   recorded: readonly ShardDescriptor[],
   metaGroupId: number,
 ): SplitRecord[] {
   const known = new Set(recorded.map((d) => d.id as number));
-  const unknown = truth.filter((t) => !known.has(t.id) && t.id !== metaGroupId);
+  const unknown = truth.filter((t) => !known.has(t.id) && t.id !== metaGroupId).sort((a, b) => a.id - b.id);
   if (unknown.length === 0) return [];
   const sorted = recorded.filter((d) => d.id !== metaGroupId).sort((a, b) => compareKeys(a.start, b.start));
   const truthById = new Map(truth.map((d) => [d.id as number, d]));
+  const dataTruth = truth.filter((d) => d.id !== metaGroupId);
   const parents = new Set<number>();
   const out: SplitRecord[] = [];
   for (const t of unknown) {
     const r = parentOf(sorted, t.start);
     const rNow = r === undefined ? undefined : truthById.get(r.id);
-    if (r === undefined || rNow?.end == null || !keysEqual(rNow.end, t.start) || parents.has(r.id)) continue;
+    if (r === undefined || rNow === undefined || parents.has(r.id)) continue;
     // Both halves get r.epoch + 1 in the meta shard: never past either shard's own epoch.
-    if (r.epoch + 1 > Math.min(rNow.epoch, t.epoch)) continue;
+    const halvesEpoch = r.epoch + 1;
+    if (halvesEpoch > Math.min(rNow.epoch, t.epoch)) continue;
+    // T was R's next split only if everything else in the right half was born after T.
+    const laterPiece = (x: ShardDescriptor) =>
+      x.id === t.id || x.epoch > halvesEpoch || !rangesOverlap(x.start, x.end, t.start, r.end);
+    if (!dataTruth.every(laterPiece)) continue;
     parents.add(r.id);
     out.push({ type: 'split', shard: r.id, epoch: r.epoch, key: t.start, rightId: t.id });
   }

@@ -19,7 +19,15 @@ import {
   type ReportContext,
 } from '../../../src/placement';
 import { encodeRecord } from '../../../src/codec';
-import { addLearner, makeDescriptor, promoteLearner, removeReplica, type ShardDescriptor } from '../../../src/shard';
+import {
+  addLearner,
+  makeDescriptor,
+  printableKey,
+  promoteLearner,
+  rangesOverlap,
+  removeReplica,
+  type ShardDescriptor,
+} from '../../../src/shard';
 import type { MetaCommand } from '../../../src/meta';
 
 const members = (voters: NodeId[]): MemberInfo[] => voters.map((id) => ({ id, address: '', voter: true, match: 40 }));
@@ -273,17 +281,37 @@ describe("the driver's meta records", () => {
     expect(recorded.map((r) => [r.epoch, r.replicas])).toEqual(truth.map((t) => [t.epoch, t.replicas]));
   });
 
-  it('records the splits the meta shard missed, one piece per parent a round, then the epochs', () => {
-    const v = (...nodes: number[]) => nodes.map((n) => ({ node: n as NodeId, role: 'voter' as const }));
-    const shard = (id: number, start: string, end: string | null, epoch: number, nodes = v(1, 2, 3)) =>
-      makeDescriptor({
-        id: id as ShardId,
-        start: Buffer.from(start),
-        end: end === null ? null : Buffer.from(end),
-        epoch: epoch as Epoch,
-        replicas: nodes,
-      });
-    const meta = shard(2, '', null, 4);
+  const v = (...nodes: number[]) => nodes.map((n) => ({ node: n as NodeId, role: 'voter' as const }));
+  const shard = (id: number, start: string, end: string | null, epoch: number, nodes = v(1, 2, 3)) =>
+    makeDescriptor({
+      id: id as ShardId,
+      start: Buffer.from(start),
+      end: end === null ? null : Buffer.from(end),
+      epoch: epoch as Epoch,
+      replicas: nodes,
+    });
+  const meta = shard(2, '', null, 4);
+  /** Rounds of records until nothing is left (at most `rounds`), checking after each that every recorded
+   * descriptor is one its shard really had: any other shard now holding its keys was born after it. */
+  function recordAll(truth: ShardDescriptor[], recorded: ShardDescriptor[], rounds: number) {
+    const made: string[] = [];
+    for (let round = 0; round < rounds; round++) {
+      recorded = applyRecords(plannedRecords(truth, recorded, 2), recorded, made);
+      for (const r of recorded.filter((d) => d.id !== meta.id))
+        for (const t of truth.filter((d) => d.id !== meta.id))
+          if (rangesOverlap(r.start, r.end, t.start, t.end))
+            expect(
+              t.id === r.id ? t.epoch >= r.epoch : t.epoch > r.epoch,
+              `${r.id}@${r.epoch} vs ${t.id}@${t.epoch}`,
+            ).toBe(true);
+    }
+    const byId = (ds: ShardDescriptor[]) =>
+      ds.map((d) => [d.id, d.epoch, printableKey(d.start)]).sort((a, b) => (a[0] as number) - (b[0] as number));
+    expect(byId(recorded)).toEqual(byId(truth));
+    return made;
+  }
+
+  it('records the splits the meta shard missed in the order they happened, one piece per parent a round, then the epochs', () => {
     // What happened, none of it recorded: shard 1 [, inf) e6 split at g (1 e7, 5 e7), shard 5 at p (5 e8,
     // 6 e8), shard 1 at c (1 e8, 7 e8), then shard 6 moved a replica (e11).
     const truth = [
@@ -293,20 +321,29 @@ describe("the driver's meta records", () => {
       shard(5, 'g', 'p', 8),
       shard(6, 'p', null, 11, v(2, 3, 4)),
     ];
-    let recorded = [meta, shard(1, '', null, 6)];
-    const made: string[] = [];
-    for (let round = 0; round < 6; round++) recorded = applyRecords(plannedRecords(truth, recorded, 2), recorded, made);
-    // Only the piece right of a recorded shard's reported end, one per parent a round. Splitting 5 at p would
-    // give it e9 in the meta shard, past its own e8: it waits (shard 6 stays unrecorded until 5 changes).
-    expect(made).toEqual(['split 1@6 at c -> 7', 'split 7@7 at g -> 5', 'set 1@7 e8']);
-    for (const r of recorded) expect(r.epoch).toBeLessThanOrEqual(truth.find((t) => t.id === r.id)!.epoch);
-    // Once shard 5's epoch moved on (a replica change), the last piece is recorded, and both epochs follow.
-    truth[3] = shard(5, 'g', 'p', 9);
-    made.length = 0;
-    for (let round = 0; round < 4; round++) recorded = applyRecords(plannedRecords(truth, recorded, 2), recorded, made);
-    expect(made).toEqual(['split 5@8 at p -> 6', 'set 6@9 e11']);
-    expect(recorded.map((r) => [r.id, r.epoch]).sort((a, b) => a[0]! - b[0]!)).toEqual(
-      truth.map((t) => [t.id, t.epoch]).sort((a, b) => a[0]! - b[0]!),
-    );
+    const made = recordAll(truth, [meta, shard(1, '', null, 6)], 6);
+    // Then shard 6's move, one step a round: three steps over its three epochs.
+    expect(made).toEqual([
+      'split 1@6 at g -> 5',
+      'split 5@7 at p -> 6',
+      'split 1@7 at c -> 7',
+      '6@8 removeReplica 1',
+      '6@9 addLearner 4',
+      '6@10 promoteLearner 4',
+    ]);
+  });
+
+  it("records a parent's earlier split first: the piece next to its reported end came last", () => {
+    // Shard 1 split at m (1 e7, 5 e7), then at f (1 e8, 6 e8). Recording f first, as the pieces from the
+    // right did, gave 6 the range [f, inf) at e7, over shard 5's keys at 5's own epoch, and 5 could never be
+    // recorded after it.
+    const truth = [meta, shard(1, '', 'f', 8), shard(6, 'f', 'm', 8), shard(5, 'm', null, 7)];
+    expect(recordAll(truth, [meta, shard(1, '', null, 6)], 4)).toEqual(['split 1@6 at m -> 5', 'split 1@7 at f -> 6']);
+  });
+
+  it('skips a piece whose right half holds a shard no later than it (its id was reserved first, its split applied later)', () => {
+    // Shard 1 split at m with id 9 (1 e7, 9 e7), then at f with id 8, reserved earlier (1 e8, 8 e8).
+    const truth = [meta, shard(1, '', 'f', 8), shard(8, 'f', 'm', 8), shard(9, 'm', null, 7)];
+    expect(recordAll(truth, [meta, shard(1, '', null, 6)], 4)).toEqual(['split 1@6 at m -> 9', 'split 1@7 at f -> 8']);
   });
 });
