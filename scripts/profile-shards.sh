@@ -18,7 +18,7 @@ B=${TESSERA_BASE_PORT:-7601}
 d=$(mktemp -d /tmp/profile-shards-data.XXXXXX)
 peers="1=127.0.0.1:$B,2=127.0.0.1:$((B + 1)),3=127.0.0.1:$((B + 2))"
 eps="127.0.0.1:$B,127.0.0.1:$((B + 1)),127.0.0.1:$((B + 2))"
-prof=(); [ "${PROF:-0}" = 1 ] && prof=(--cpu-prof "--cpu-prof-dir=$out")
+prof=(${NODE_FLAGS:-}); [ "${PROF:-0}" = 1 ] && prof+=(--cpu-prof "--cpu-prof-dir=$out")
 cli() { node "$proj/dist/cmd/tessera.js" "$@" --endpoints "$eps"; }
 stop() { for p in $(cat "$d/pids" 2>/dev/null); do kill "$p" 2>/dev/null; done
   for p in $(cat "$d/pids" 2>/dev/null); do for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done; kill -9 "$p" 2>/dev/null; done
@@ -35,7 +35,7 @@ if [ "$shards" -gt 1 ]; then
   sleep 12 # the balancer spreads the leaders
 fi
 cli node list >&2
-node "$lg/loadgen.js" --target tessera --project "$proj" --endpoints "$eps" --op put --concurrency "${CONC:-256}" \
+node ${LOADGEN_FLAGS:-} "$lg/loadgen.js" --target tessera --project "$proj" --endpoints "$eps" --op put --concurrency "${CONC:-256}" \
   --duration "${DUR:-8}" --warmup 2 --key-space 20000 --value-size 256 --preload \
   --watch-pids "$(tr '\n' ',' < "$d/pids" | sed 's/,$//')" --label "put $shards shards" --out "$out/result.jsonl" >/dev/null 2>"$out/loadgen.err"
 for i in 1 2 3; do curl -s "127.0.0.1:$((B + 100 + i))/metrics" > "$out/metrics-$i.txt"; done
