@@ -3,7 +3,9 @@
  * seeded random order; `rolling: false`: one random node) gets SIGTERM, must exit 0 by itself within
  * RESTART_GRACE_MS (it first hands its leaderships over: --shutdown-drain-ms, server/shutdown-drain.ts), is
  * started again on its data dir, and must catch up (apply the leader's commit index of that moment) within
- * REJOIN_MS before the next one goes. Both are checks of the availability verdict: a node that needed the
+ * REJOIN_MS before the next one goes. In a sharded cluster that is every shard the node hosts, at its
+ * leader's commit index: a node may host no replica of the workload's shard (the placement driver keeps 3
+ * of 5 nodes in each), and comparing another group's applied index with that shard's commit never passed. Both are checks of the availability verdict: a node that needed the
  * SIGKILL, exited non-zero or did not rejoin fails the run.
  *
  * Invariants: one node down at a time; every node stopped here is started again before runRestart resolves
@@ -12,7 +14,7 @@
  */
 import type { Random } from '../../src/base';
 import type { StopOutcome } from '../cluster/node-process';
-import { errText, waitCaughtUp, type AwayCluster, type AwayContext } from './away';
+import { errText, waitCaughtUp, waitShardsCaughtUp, type AwayCluster, type AwayContext } from './away';
 
 /** Longest wait for a node to exit after SIGTERM before it is killed (and the check fails). */
 export const RESTART_GRACE_MS = 15_000;
@@ -40,6 +42,13 @@ export function restartOrder(ids: readonly number[], removed: ReadonlySet<number
 /** Whether a graceful stop went as it should: the process exited 0 by itself. */
 export function exitedCleanly(o: StopOutcome): boolean {
   return o.wasRunning && !o.forced && o.code === 0;
+}
+
+/** How long node `id` took to catch up after its restart (see the header), or null when it did not in `budgetMs`. */
+export async function restartedCaughtUp(ctx: AwayContext, id: number, budgetMs: number): Promise<number | null> {
+  if (ctx.cluster.groupsStatus === undefined) return waitCaughtUp(ctx, id, budgetMs);
+  const shards = await waitShardsCaughtUp(ctx, id, budgetMs);
+  return shards !== null && shards.behind.length === 0 ? shards.ms : null;
 }
 
 /** Runs the whole fault (see the header); resolves to its undo (restarts whatever is still down). */
@@ -73,7 +82,7 @@ export async function runRestart(ctx: RestartContext, rolling: boolean): Promise
       });
       c.restart([id]);
       down = null;
-      const caughtUpMs = await waitCaughtUp(ctx, id, rejoinMs);
+      const caughtUpMs = await restartedCaughtUp(ctx, id, rejoinMs);
       ctx.log.write({
         type: 'stop',
         kind: 'restart',

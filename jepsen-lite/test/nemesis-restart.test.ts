@@ -93,6 +93,28 @@ class FakeCluster implements RestartCluster {
   writeBallast = async (): Promise<number> => 0;
 }
 
+/**
+ * Sharded: group 1 (the workload's, led by node 1, commit 10) on nodes 1 and 2, group 7 (led by node 2,
+ * commit 5) on all three. Node 3 hosts no replica of group 1, so its status' first group is group 7, the way
+ * the real cluster's groupStatus answers for such a node.
+ */
+class ShardedFakeCluster extends FakeCluster {
+  /** Group 7's applied index on node 3. */
+  node3Applied7 = 5;
+  private groups(id: number): GroupInfo[] {
+    const g = (groupId: number, leader: number, commit: number, applied: number) =>
+      ({ groupId, leader, term: 2, role: leader === id ? 'leader' : 'follower', commit, applied }) as GroupInfo;
+    if (id === 3) return [g(7, 2, 5, this.node3Applied7)];
+    return [g(1, 1, 10, 10), g(7, 2, 5, 5)];
+  }
+  override async groupStatus(id: number): Promise<GroupInfo | null> {
+    return this.down.has(id) ? null : this.groups(id)[0]!;
+  }
+  async groupsStatus(id: number): Promise<GroupInfo[] | null> {
+    return this.down.has(id) ? null : this.groups(id);
+  }
+}
+
 function context(cluster: FakeCluster, signal = new AbortController().signal) {
   const log = new NemesisLog(null, () => 0);
   return { ctx: { cluster, rng: new Random(9), log, signal }, log };
@@ -127,6 +149,22 @@ describe('rolling restart choreography', () => {
     expect(failed.some((d) => /node 2 stopped after SIGTERM .*needed SIGKILL/.test(d))).toBe(true);
     expect(failed.some((d) => /node 3 started again but did not catch up within 300 ms/.test(d))).toBe(true);
     expect(failed).toHaveLength(3);
+  });
+
+  it('in a sharded cluster, waits for every shard the node hosts, also on a node without the workload shard', async () => {
+    const c = new ShardedFakeCluster();
+    const { ctx, log } = context(c);
+    await runRestart({ ...ctx, rejoinMs: 300 }, true);
+    const checks = log.events.filter((e) => e.check !== undefined);
+    expect(checks).toHaveLength(6);
+    expect(checks.filter((e) => e.check === 'failed').map((e) => e.description)).toEqual([]);
+    // Node 3 behind on the one shard it hosts: failed.
+    const lagging = new ShardedFakeCluster();
+    lagging.node3Applied7 = 4;
+    const second = context(lagging);
+    await runRestart({ ...second.ctx, rejoinMs: 300 }, true);
+    const failed = second.log.events.filter((e) => e.check === 'failed').map((e) => e.description);
+    expect(failed).toEqual(['node 3 started again but did not catch up within 300 ms']);
   });
 
   it('an abort ends the rolling once the node in hand is back', async () => {
