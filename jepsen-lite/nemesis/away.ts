@@ -77,9 +77,20 @@ export async function membersCaughtUp(ctx: AwayContext, leader: number, budgetMs
   }
 }
 
-/** A member other than the leader and `exclude`, not removed; null when there is none. */
-export function pickFollower(c: AwayCluster, leader: number, rng: Random, exclude: number[] = []): number | null {
-  const ids = c.ids.filter((i) => i !== leader && !c.removed.has(i) && !exclude.includes(i));
+/**
+ * A member other than the leader and `exclude`, not removed, and one of `among` when given (the workload
+ * shard's replicas: in a sharded cluster most nodes host none of it); null when there is none.
+ */
+export function pickFollower(
+  c: AwayCluster,
+  leader: number,
+  rng: Random,
+  exclude: number[] = [],
+  among?: readonly number[],
+): number | null {
+  const ids = c.ids.filter(
+    (i) => i !== leader && !c.removed.has(i) && !exclude.includes(i) && (among === undefined || among.includes(i)),
+  );
   return ids.length === 0 ? null : rng.pick(ids);
 }
 

@@ -56,7 +56,10 @@ export async function runCatchup(ctx: AwayContext, victim: CatchupVictim): Promi
   const c = ctx.cluster;
   const l = await awaitLeader(ctx);
   if (!l) throw new Error('no leader to find a follower of within 15 s');
-  const f = pickFollower(c, l.leader, ctx.rng);
+  // A replica of the workload's shard: its status is what the steps below read (with --shards on 5 nodes,
+  // a node picked from all of them often hosts none, and its status then shows another shard).
+  const members = (await c.groupStatus(l.leader))?.members.map((m) => m.id);
+  const f = pickFollower(c, l.leader, ctx.rng, [], members !== undefined && members.length > 0 ? members : undefined);
   if (f === null) throw new Error('no follower to kill');
   const before = await appliedBefore(ctx, f, l.leader);
   const down = new Set<number>([f]);

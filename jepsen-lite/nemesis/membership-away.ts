@@ -118,7 +118,11 @@ export async function runMembershipAway(ctx: AwayContext): Promise<() => Promise
   const l = await awaitLeader(ctx);
   if (!l) throw new Error('no leader to change membership through within 15 s');
   await membersCaughtUp(ctx, l.leader);
-  const x = pickFollower(c, l.leader, ctx.rng);
+  // Replicas of the workload's shard only (the membership changes below are that shard's; with --shards on
+  // 5 nodes most nodes host none of it).
+  const listed = (await c.groupStatus(l.leader))?.members.map((m) => m.id);
+  const members = listed !== undefined && listed.length > 0 ? listed : undefined;
+  const x = pickFollower(c, l.leader, ctx.rng, [], members);
   if (x === null) throw new Error('no follower to stop');
   const before = await appliedBefore(ctx, x, l.leader);
   let down = true;
@@ -131,8 +135,8 @@ export async function runMembershipAway(ctx: AwayContext): Promise<() => Promise
     ctx.log.write({ type: 'start', kind: 'membership', description: `stop node ${x} (applied ${before})`, nodes: [x] });
     await removeVia(ctx, x, 'while it is stopped');
     // With 5 or more members a second live follower can leave and come back (its address changes).
-    const live = c.ids.filter((i) => i !== x && !c.removed.has(i)).length;
-    const y = live >= 4 ? pickFollower(c, l.leader, ctx.rng, [x]) : null;
+    const live = (members ?? c.ids).filter((i) => i !== x && !c.removed.has(i)).length;
+    const y = live >= 4 ? pickFollower(c, l.leader, ctx.rng, [x], members) : null;
     if (y !== null) {
       await removeVia(ctx, y, 'while another is stopped');
       await readd(ctx, y, 20_000);

@@ -146,6 +146,34 @@ describe('the choreographies against a scripted cluster', () => {
     expect(c.ids.every((i) => c.isUp(i))).toBe(true);
   });
 
+  it("catchup picks its follower among the workload shard's replicas (5 nodes, the shard on 3)", async () => {
+    class Sharded extends ScriptedCluster {
+      override async groupStatus(id: number): Promise<GroupInfo | null> {
+        const g = await super.groupStatus(id);
+        return g && { ...g, members: g.members.filter((m) => m.id <= 3) };
+      }
+    }
+    for (let seed = 1; seed <= 3; seed++) {
+      const c = new Sharded(1, 5);
+      await (
+        await runCatchup(context(c, seed), 'follower')
+      )();
+      expect([2, 3]).toContain(Number(c.steps[0]!.split(' ')[1]));
+    }
+    expect(pickFollower(new ScriptedCluster(1, 5), 1, new Random(3), [2], [1, 2, 3])).toBe(3);
+    // Membership away likewise: it stops and removes one of the shard's followers, and no second one (the
+    // shard has 3 replicas, not 5: a second removal would leave the leader alone).
+    for (let seed = 1; seed <= 4; seed++) {
+      const c = new Sharded(1, 5);
+      await (
+        await runMembershipAway(context(c, seed))
+      )();
+      const x = Number(c.steps[0]!.split(' ')[1]);
+      expect([2, 3]).toContain(x);
+      expect(c.steps.slice(0, 4)).toEqual([`kill ${x}`, `remove ${x}`, `restart ${x}`, `add ${x}`]);
+    }
+  }, 40_000);
+
   it('catchup with the leader as victim kills the leader during the catch-up and restarts it', async () => {
     const c = new ScriptedCluster(2);
     const undo = await runCatchup(context(c, 5), 'leader');
