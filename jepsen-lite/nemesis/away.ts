@@ -96,14 +96,21 @@ export function pickFollower(
 
 /**
  * Writes ballast while `away` is stopped until every other running node's log starts past index `past`
- * (it compacted what `away` would need), or `budgetMs` ends. Resolves to whether they did.
+ * (it compacted what `away` would need), or `budgetMs` ends. Resolves to whether they did. `among`: the
+ * nodes to ask (the workload shard's replicas; a node without one reports another shard's log).
  */
-export async function compactPast(ctx: AwayContext, away: number, past: number, budgetMs: number): Promise<boolean> {
+export async function compactPast(
+  ctx: AwayContext,
+  away: number,
+  past: number,
+  budgetMs: number,
+  among?: readonly number[],
+): Promise<boolean> {
   const c = ctx.cluster;
   const end = Date.now() + budgetMs;
   let round = 0;
   while (Date.now() < end && !ctx.signal.aborted) {
-    const others = c.ids.filter((i) => i !== away);
+    const others = (among ?? c.ids).filter((i) => i !== away);
     const firsts = await Promise.all(others.map((i) => c.groupStatus(i)));
     if (firsts.every((g) => g === null || g.firstIndex > past + 1) && firsts.some((g) => g !== null)) {
       ctx.log.write({

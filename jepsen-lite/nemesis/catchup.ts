@@ -58,8 +58,9 @@ export async function runCatchup(ctx: AwayContext, victim: CatchupVictim): Promi
   if (!l) throw new Error('no leader to find a follower of within 15 s');
   // A replica of the workload's shard: its status is what the steps below read (with --shards on 5 nodes,
   // a node picked from all of them often hosts none, and its status then shows another shard).
-  const members = (await c.groupStatus(l.leader))?.members.map((m) => m.id);
-  const f = pickFollower(c, l.leader, ctx.rng, [], members !== undefined && members.length > 0 ? members : undefined);
+  const listed = (await c.groupStatus(l.leader))?.members.map((m) => m.id);
+  const members = listed !== undefined && listed.length > 0 ? listed : undefined;
+  const f = pickFollower(c, l.leader, ctx.rng, [], members);
   if (f === null) throw new Error('no follower to kill');
   const before = await appliedBefore(ctx, f, l.leader);
   const down = new Set<number>([f]);
@@ -76,7 +77,7 @@ export async function runCatchup(ctx: AwayContext, victim: CatchupVictim): Promi
       description: `kill follower ${f} (applied ${before})`,
       nodes: [f],
     });
-    await compactPast(ctx, f, before, 25_000);
+    await compactPast(ctx, f, before, 25_000, members);
     const compactedTo = ((await c.groupStatus(l.leader))?.firstIndex ?? 1) - 1;
     c.restart([f]);
     down.delete(f);

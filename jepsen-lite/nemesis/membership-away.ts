@@ -141,7 +141,7 @@ export async function runMembershipAway(ctx: AwayContext): Promise<() => Promise
       await removeVia(ctx, y, 'while another is stopped');
       await readd(ctx, y, 20_000);
     }
-    await compactPast(ctx, x, before, 25_000);
+    await compactPast(ctx, x, before, 25_000, members);
     c.restart([x]);
     down = false;
     ctx.log.write({
