@@ -7,7 +7,7 @@
  * refuses mid-stream ends the send with UNAVAILABLE, never a hang or an unhandled rejection. Not one
  * chunk is written before the receiver proved the cluster id (handshake.ts).
  */
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { TesseraError, type GroupId, type NodeId } from '../base';
 import { PEER_PROTOCOL_VERSION } from './handshake';
 import type { SnapshotAckWire, SnapshotChunkWire } from './proto';
@@ -163,14 +163,19 @@ export class SnapshotSendCall {
     }
   }
 
-  /** The error to throw for a send that failed: a refusal (the receiver's status) says more than "did not prove". */
+  /**
+   * The error to throw for a send that failed: a refusal (the receiver's status) says more than "did not
+   * prove"; the CANCELLED status of our own cancel() below says less, so it never replaces it.
+   */
   private async explain(e: unknown): Promise<unknown> {
     this.call.cancel();
     const status = await this.done.then(
       () => null,
       (err: unknown) => (err instanceof Error ? err : null),
     );
-    if (status !== null && e instanceof TesseraError && e.message.includes('did not prove')) return this.failed(status);
+    const ownCancel = (status as { code?: unknown } | null)?.code === grpc.status.CANCELLED;
+    if (status !== null && !ownCancel && e instanceof TesseraError && e.message.includes('did not prove'))
+      return this.failed(status);
     return e;
   }
 
