@@ -78,6 +78,16 @@ export async function membersCaughtUp(ctx: AwayContext, leader: number, budgetMs
 }
 
 /**
+ * The workload shard's replicas as its leader `leader` reports them; undefined when it lists none (a fake
+ * node: every node then). With --shards on 5 nodes most nodes host none of that shard, and a node's status
+ * then shows another shard: the nemeses pick and wait among these.
+ */
+export async function workloadMembers(c: AwayCluster, leader: number): Promise<number[] | undefined> {
+  const listed = (await c.groupStatus(leader))?.members.map((m) => m.id);
+  return listed !== undefined && listed.length > 0 ? listed : undefined;
+}
+
+/**
  * A member other than the leader and `exclude`, not removed, and one of `among` when given (the workload
  * shard's replicas: in a sharded cluster most nodes host none of it); null when there is none.
  */

@@ -20,6 +20,7 @@ import {
   sleep,
   waitCaughtUp,
   waitShardsCaughtUp,
+  workloadMembers,
 } from './away';
 
 export type CatchupVictim = 'follower' | 'leader';
@@ -56,10 +57,8 @@ export async function runCatchup(ctx: AwayContext, victim: CatchupVictim): Promi
   const c = ctx.cluster;
   const l = await awaitLeader(ctx);
   if (!l) throw new Error('no leader to find a follower of within 15 s');
-  // A replica of the workload's shard: its status is what the steps below read (with --shards on 5 nodes,
-  // a node picked from all of them often hosts none, and its status then shows another shard).
-  const listed = (await c.groupStatus(l.leader))?.members.map((m) => m.id);
-  const members = listed !== undefined && listed.length > 0 ? listed : undefined;
+  // A replica of the workload's shard: its status is what the steps below read.
+  const members = await workloadMembers(c, l.leader);
   const f = pickFollower(c, l.leader, ctx.rng, [], members);
   if (f === null) throw new Error('no follower to kill');
   const before = await appliedBefore(ctx, f, l.leader);

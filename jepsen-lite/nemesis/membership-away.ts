@@ -19,6 +19,7 @@ import {
   pickFollower,
   sleep,
   waitCaughtUp,
+  workloadMembers,
 } from './away';
 
 /** Re-adds `id` through the current leader, retrying (a voter is promoted only once it caught up). */
@@ -118,10 +119,8 @@ export async function runMembershipAway(ctx: AwayContext): Promise<() => Promise
   const l = await awaitLeader(ctx);
   if (!l) throw new Error('no leader to change membership through within 15 s');
   await membersCaughtUp(ctx, l.leader);
-  // Replicas of the workload's shard only (the membership changes below are that shard's; with --shards on
-  // 5 nodes most nodes host none of it).
-  const listed = (await c.groupStatus(l.leader))?.members.map((m) => m.id);
-  const members = listed !== undefined && listed.length > 0 ? listed : undefined;
+  // Replicas of the workload's shard only (the membership changes below are that shard's).
+  const members = await workloadMembers(c, l.leader);
   const x = pickFollower(c, l.leader, ctx.rng, [], members);
   if (x === null) throw new Error('no follower to stop');
   const before = await appliedBefore(ctx, x, l.leader);

@@ -111,17 +111,15 @@ export class Tombstones {
     return this.op();
   }
 
-  /** Marks a group's tombstone reopened (its replica is open again, fenced); the op persists the set. */
-  markReopened(groupId: number): BatchOp {
+  /** Marks a group's tombstone reopened (its replica is open again, fenced), in memory: save() persists it. */
+  markReopened(groupId: number): void {
     const t = this.byGroup.get(groupId as GroupId);
     if (t !== undefined) t.reopened = true;
-    return this.op();
   }
 
-  /** Forgets a group's tombstone (a snapshot past its removal reached the reopened replica); the op persists the set. */
-  remove(groupId: number): BatchOp {
+  /** Forgets a group's tombstone (a snapshot past its removal reached the reopened replica), in memory: save() persists it. */
+  remove(groupId: number): void {
     this.byGroup.delete(groupId as GroupId);
-    return this.op();
   }
 
   /**

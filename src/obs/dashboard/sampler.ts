@@ -66,9 +66,9 @@ export function startDashboard(options: DashboardOptions): Dashboard {
   let json: string | null = null;
   let watchedAtMs = -Infinity;
   let periodsSinceSample = 0;
-  const sample = (withMetrics: boolean): Promise<void> => {
+  const sample = (): Promise<void> => {
     if (running !== null) return running;
-    running = readSample(options, withMetrics)
+    running = readSample(options)
       .then((input) => {
         if (stopped) return;
         collector.sample(input);
@@ -84,18 +84,18 @@ export function startDashboard(options: DashboardOptions): Dashboard {
     const watched = performance.now() - watchedAtMs < watchMs;
     if (!watched && ++periodsSinceSample < idleEvery) return;
     periodsSinceSample = 0;
-    void sample(true);
+    void sample();
   };
   const timer = setInterval(tick, options.periodMs ?? DASHBOARD_PERIOD_MS);
   timer.unref();
-  void sample(true);
+  void sample();
   return {
     snapshot: () => collector.snapshot(),
     json: () => {
       watchedAtMs = performance.now();
       return (json ??= safeJson(collector.snapshot()));
     },
-    sampleNow: () => sample(true),
+    sampleNow: () => sample(),
     stop: () => {
       stopped = true;
       clearInterval(timer);
@@ -103,9 +103,9 @@ export function startDashboard(options: DashboardOptions): Dashboard {
   };
 }
 
-async function readSample(options: DashboardOptions, withMetrics: boolean): Promise<SampleInput> {
+async function readSample(options: DashboardOptions): Promise<SampleInput> {
   const { host } = options;
-  const totals = withMetrics ? await readMetricTotals(options.metrics) : null;
+  const totals = await readMetricTotals(options.metrics);
   const groups: GroupInput[] = [];
   for (const id of host.groupIds()) {
     let s: ReturnType<DashboardHost['groupStatus']>;
