@@ -12,10 +12,12 @@ import type { ClusterSummary } from './status-summary';
 export const adminHelp = `Cluster commands:
   status                            members, leader, term, commit and applied indexes per group
   member list                       the members of each group
-  member add ID ADDRESS [--learner] [--peer-address HOST:PORT]
+  member add ID ADDRESS [--learner] [--peer-address HOST:PORT] [--group G]
                                     add a node (as a non-voting learner with --learner); ADDRESS is its
                                     client address, --peer-address its --peer-listen address if it has one
-  member remove ID                  remove a node
+  member remove ID [--group G]      remove a node
+                                    (--group: the group to change; default the first data shard, group 1;
+                                    the placement driver keeps --replicas per shard, see shard move)
   leader transfer ID [--group G]    move a group's leadership to node ID`;
 
 export async function statusCommand(argv: string[], io: Io): Promise<number> {
@@ -52,9 +54,14 @@ export function renderStatus(s: ClusterSummary): string {
 }
 
 export async function memberCommand(argv: string[], io: Io): Promise<number> {
-  const p = parse(argv, { learner: { type: 'boolean' }, 'peer-address': { type: 'string' } });
+  const p = parse(argv, {
+    learner: { type: 'boolean' },
+    'peer-address': { type: 'string' },
+    group: { type: 'string' },
+  });
   const [sub, ...rest] = p.positionals;
   const g = p.global;
+  const groupId = intOption(p.values, 'group', 0, 1);
   if (sub === 'list') {
     expectPositionals(p, 1, 1, 'tessera member list');
     const s = await withClient(g, async (c) =>
@@ -75,7 +82,7 @@ export async function memberCommand(argv: string[], io: Io): Promise<number> {
   }
   if (sub === 'add') {
     if (rest.length !== 2)
-      throw new UsageError('usage: tessera member add ID ADDRESS [--learner] [--peer-address HOST:PORT]');
+      throw new UsageError('usage: tessera member add ID ADDRESS [--learner] [--peer-address HOST:PORT] [--group G]');
     const id = parseNodeId(rest[0]!);
     const address = rest[1]!;
     if (!/^[^:\s]+:\d{1,5}$/.test(address)) throw new UsageError(`ADDRESS must be HOST:PORT, got '${address}'`);
@@ -86,6 +93,7 @@ export async function memberCommand(argv: string[], io: Io): Promise<number> {
       c.addNode(id, address, {
         learner: p.values.learner === true,
         ...(peerAddress !== undefined ? { peerAddress } : {}),
+        groupId,
       }),
     );
     io.out(
@@ -96,14 +104,14 @@ export async function memberCommand(argv: string[], io: Io): Promise<number> {
     return EXIT_OK;
   }
   if (sub === 'remove') {
-    if (rest.length !== 1) throw new UsageError('usage: tessera member remove ID');
+    if (rest.length !== 1) throw new UsageError('usage: tessera member remove ID [--group G]');
     const id = parseNodeId(rest[0]!);
-    const members = await withClient(g, (c) => c.removeNode(id));
+    const members = await withClient(g, (c) => c.removeNode(id, { groupId }));
     io.out(g.json ? json({ members }) : `removed node ${id}; members: ${members.map((m) => m.id).join(', ')}`);
     return EXIT_OK;
   }
   throw new UsageError(
-    'usage: tessera member list | member add ID ADDRESS [--learner] [--peer-address HOST:PORT] | member remove ID',
+    'usage: tessera member list | member add ID ADDRESS [--learner] [--peer-address HOST:PORT] [--group G] | member remove ID [--group G]',
   );
 }
 

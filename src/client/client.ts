@@ -477,19 +477,23 @@ export class Client {
     return state;
   }
 
-  /** Adds a node (as a learner when learner is true); resolves to the new member list. */
+  /**
+   * Adds a node (as a learner when learner is true) to group `groupId` (default: the first data shard);
+   * resolves to the new member list.
+   */
   async addNode(
     id: number,
     address: string,
-    options: { learner?: boolean; peerAddress?: string } & CallOptions = {},
+    options: { learner?: boolean; peerAddress?: string; groupId?: number } & CallOptions = {},
   ): Promise<Member[]> {
     nodeIdArg(id);
+    const groupId = memberGroupArg('addNode', options.groupId);
     if (!isEndpointAddress(address))
       throw new TesseraError('INVALID_ARGUMENT', `addNode: address must be host:port, got ${address}`);
     const peerAddress = options.peerAddress ?? '';
     if (peerAddress !== '' && !isEndpointAddress(peerAddress))
       throw new TesseraError('INVALID_ARGUMENT', `addNode: peerAddress must be host:port, got ${peerAddress}`);
-    const request = { id, address, learner: options.learner === true, peerAddress };
+    const request = { id, address, learner: options.learner === true, peerAddress, groupId };
     const res = await this.invoker.call<{ members: Member[] }>(
       'admin',
       'AddNode',
@@ -500,12 +504,14 @@ export class Client {
     return res.members.map(member);
   }
 
-  async removeNode(id: number, options?: CallOptions): Promise<Member[]> {
+  /** Removes a node from group `groupId` (default: the first data shard); resolves to the new member list. */
+  async removeNode(id: number, options: { groupId?: number } & CallOptions = {}): Promise<Member[]> {
     nodeIdArg(id);
+    const groupId = memberGroupArg('removeNode', options.groupId);
     const res = await this.invoker.call<{ members: Member[] }>(
       'admin',
       'RemoveNode',
-      { id },
+      { id, groupId },
       'leader',
       deadlineOf(options),
     );
@@ -631,6 +637,13 @@ function positiveInt(n: number, what: string): number {
   if (!Number.isInteger(n) || n <= 0)
     throw new TesseraError('INVALID_ARGUMENT', `${what} must be a positive integer, got ${n}`);
   return n;
+}
+
+/** A member call's group: 0 (the server's first data shard) when absent, else a positive safe integer. */
+function memberGroupArg(call: string, groupId: number | undefined): number {
+  const g = groupId ?? 0;
+  if (!Number.isSafeInteger(g) || g < 0) throw new TesseraError('INVALID_ARGUMENT', `${call}: bad groupId ${g}`);
+  return g;
 }
 
 function nodeIdArg(id: number): void {

@@ -706,7 +706,8 @@ export class NodeHost implements TransportHandler {
   }
 
   /**
-   * Adds a member to every group this node leads; resolves with the new members. The safeguards of
+   * Adds a member to group `groupId` (default: the first data shard), which this node must lead; resolves
+   * with the new members. The safeguards of
    * membership-guard.ts hold for every caller: a new node always joins as a learner; as a voter it is
    * promoted only once it replicated the log up to the leader's commit index as of the promotion attempt
    * (within timeoutMs; otherwise UNAVAILABLE naming the node, and it stays a learner, which counts toward
@@ -719,15 +720,23 @@ export class NodeHost implements TransportHandler {
     learner: boolean,
     timeoutMs = this.cfg.requestTimeoutMs,
     peerAddress = address,
+    groupId: GroupId = WHOLE_KEYSPACE_GROUP,
   ): Promise<MemberInfo[]> {
-    return this.oneMemberCallAtATime(id, `add ${address} ${peerAddress} ${learner}`, () =>
-      this.addNodeNow(id, address, learner, timeoutMs, peerAddress),
+    return this.oneMemberCallAtATime(id, `add ${groupId} ${address} ${peerAddress} ${learner}`, () =>
+      this.addNodeNow(groupId, id, address, learner, timeoutMs, peerAddress),
     );
   }
 
-  /** Removes a member; refused (INVALID_ARGUMENT) when the live voters left would be fewer than a quorum. */
-  removeNode(id: NodeId, timeoutMs = this.cfg.requestTimeoutMs): Promise<MemberInfo[]> {
-    return this.oneMemberCallAtATime(id, 'remove', () => this.removeNodeNow(id, timeoutMs));
+  /**
+   * Removes a member of group `groupId` (default: the first data shard); refused (INVALID_ARGUMENT) when
+   * the live voters left would be fewer than a quorum.
+   */
+  removeNode(
+    id: NodeId,
+    timeoutMs = this.cfg.requestTimeoutMs,
+    groupId: GroupId = WHOLE_KEYSPACE_GROUP,
+  ): Promise<MemberInfo[]> {
+    return this.oneMemberCallAtATime(id, `remove ${groupId}`, () => this.removeNodeNow(groupId, id, timeoutMs));
   }
 
   /**
@@ -794,6 +803,7 @@ export class NodeHost implements TransportHandler {
   }
 
   private async addNodeNow(
+    groupId: GroupId,
     id: NodeId,
     address: string,
     learner: boolean,
@@ -801,7 +811,7 @@ export class NodeHost implements TransportHandler {
     peerAddress: string,
   ): Promise<MemberInfo[]> {
     const deadline = Date.now() + timeoutMs;
-    const g = this.group(WHOLE_KEYSPACE_GROUP);
+    const g = this.group(groupId);
     const st = g.core.status();
     const isVoter = st.config.voters.includes(id);
     const isLearner = st.config.learners.includes(id);
@@ -833,8 +843,8 @@ export class NodeHost implements TransportHandler {
     return membersOf(g, this.cfg.id, this.addresses);
   }
 
-  private async removeNodeNow(id: NodeId, timeoutMs: number): Promise<MemberInfo[]> {
-    const g = this.group(WHOLE_KEYSPACE_GROUP);
+  private async removeNodeNow(groupId: GroupId, id: NodeId, timeoutMs: number): Promise<MemberInfo[]> {
+    const g = this.group(groupId);
     const st = g.core.status();
     if (!st.config.voters.includes(id) && !st.config.learners.includes(id)) {
       throw new TesseraError('INVALID_ARGUMENT', `node ${id} is not a member of group ${g.id}`);

@@ -2,7 +2,8 @@
  * Per-shard replica changes on a group's leader (issue 10, placement): add a learner on a node, promote it
  * once caught up, remove a replica, and move a replica from one node to another. Any hosted group: KV data
  * shards (the first one included) and the meta shard. NodeHost.addNode/removeNode (the Admin API's member
- * calls) stay as they were: they change the first data shard only.
+ * calls, with their own checks of an address given by the caller) change the first data shard unless the
+ * call names another group (group_id).
  *
  * Invariants:
  *   - only on the group's leader (else NOT_LEADER with the leader hint); every change passes the membership

@@ -6,7 +6,7 @@
  * hint, like KV writes.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { TesseraError, isNodeId } from '../base';
+import { TesseraError, isNodeId, type GroupId } from '../base';
 import { peerAddressOf, type NodeConfig } from '../config';
 import { checkMemberAddress } from './member-address';
 import { WHOLE_KEYSPACE_GROUP, type MemberInfo, type NodeHost } from '../node';
@@ -24,10 +24,13 @@ interface AddNodeWire {
   learner: boolean;
   /** Optional (empty when absent): the address peers dial, when it differs from the client address. */
   peerAddress?: string;
+  /** Optional (0 when absent): the group to change; 0 is the first data shard. */
+  groupId?: number;
 }
 
 interface RemoveNodeWire {
   id: number;
+  groupId?: number;
 }
 interface TransferLeaderWire {
   groupId: number;
@@ -40,6 +43,11 @@ function checkNodeId(id: unknown): number {
       limit: 'nodeId',
     });
   return id;
+}
+
+/** The group of a member call: group_id when set, else the first data shard (the calls' meaning before shards). */
+function memberGroup(groupId: number | undefined): GroupId {
+  return groupId !== undefined && groupId > 0 ? groupId : WHOLE_KEYSPACE_GROUP;
 }
 
 function members(ms: MemberInfo[]) {
@@ -92,12 +100,13 @@ export function adminServiceHandlers(
         req.peerAddress !== undefined && req.peerAddress !== ''
           ? checkMemberAddress(req.peerAddress, 'peer_address')
           : address;
-      return { members: members(await host().addNode(id, address, req.learner, timeoutMs, peerAddress)) };
+      const groupId = memberGroup(req.groupId);
+      return { members: members(await host().addNode(id, address, req.learner, timeoutMs, peerAddress, groupId)) };
     }),
 
     removeNode: u('Admin.RemoveNode', async (req: RemoveNodeWire, timeoutMs) => {
       const id = checkNodeId(req.id);
-      return { members: members(await host().removeNode(id, timeoutMs)) };
+      return { members: members(await host().removeNode(id, timeoutMs, memberGroup(req.groupId))) };
     }),
 
     transferLeader: u('Admin.TransferLeader', async (req: TransferLeaderWire, timeoutMs) => {

@@ -82,8 +82,17 @@ describe('tessera CLI against a fake cluster', () => {
     const ep = ['--endpoints', cluster.endpoints().join(',')];
     expect((await cli(['member', 'add', '4', '127.0.0.1:7004', '--learner', ...ep])).code).toBe(0);
     expect((await cli(['member', 'remove', '4', ...ep])).code).toBe(0);
+    expect((await cli(['member', 'add', '4', '127.0.0.1:7004', '--group', '7', ...ep])).code).toBe(0);
+    expect((await cli(['member', 'remove', '4', '--group', '7', ...ep])).code).toBe(0);
+    expect((await cli(['member', 'remove', '4', '--group', '0', ...ep])).code).toBe(2);
     expect((await cli(['leader', 'transfer', '2', ...ep])).out).toBe('leader is now node 2');
-    expect(cluster.admin).toEqual(['add 4 127.0.0.1:7004 learner=true', 'remove 4', 'transfer 1 2']);
+    expect(cluster.admin).toEqual([
+      'add 4 127.0.0.1:7004 learner=true',
+      'remove 4',
+      'add 4 127.0.0.1:7004 learner=false group=7',
+      'remove 4 group=7',
+      'transfer 1 2',
+    ]);
     expect((await cli(['member', 'list', '--json', ...ep])).out).toContain('"members"');
   });
 

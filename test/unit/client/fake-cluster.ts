@@ -323,10 +323,12 @@ export class FakeNode {
           ],
         });
       case 'AddNode':
-        c.admin.push(`add ${req.id} ${req.address} learner=${req.learner}`);
+        c.admin.push(
+          `add ${req.id} ${req.address} learner=${req.learner}${Number(req.groupId) > 0 ? ` group=${req.groupId}` : ''}`,
+        );
         return cb(null, { members: c.nodes.map((n) => ({ id: n.id, address: n.address, voter: true })) });
       case 'RemoveNode':
-        c.admin.push(`remove ${req.id}`);
+        c.admin.push(`remove ${req.id}${Number(req.groupId) > 0 ? ` group=${req.groupId}` : ''}`);
         return cb(null, {
           members: c.nodes.filter((n) => n.id !== req.id).map((n) => ({ id: n.id, address: n.address, voter: true })),
         });

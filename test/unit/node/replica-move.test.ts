@@ -77,6 +77,26 @@ async function rightReplicaDestroyed(c: TestCluster) {
 const address = (n: TestNode) => `127.0.0.1:${n.port}`;
 
 describe('per-shard replica changes', () => {
+  it('the Admin member calls change the group they name (and leave the first data shard alone)', async () => {
+    cluster = await TestCluster.start(3);
+    const c = cluster;
+    const r = await splitCluster(c);
+    const x = c.running().find((n) => n.id !== leaderOf(c, r)!.id)!;
+    const voters = (ms: { id: number; voter: boolean }[]) => ms.filter((m) => m.voter).map((m) => m.id);
+    const removed = await onGroupLeader(c, r, (l) => l.host.removeNode(x.id, 10_000, r));
+    expect(voters(removed)).toEqual([1, 2, 3].filter((id) => id !== x.id));
+    // The first data shard keeps all three; x still replicates it.
+    const first = await onGroupLeader(c, 1, async (l) => l.host.groupStatus(1).members);
+    expect(voters(first)).toEqual([1, 2, 3]);
+    await until(() => !hosts(x, r), 10_000, 'replica destroyed');
+    expect(hosts(x, 1)).toBe(true);
+    // Added back to the named group, as a learner.
+    const added = await onGroupLeader(c, r, (l) => l.host.addNode(x.id, address(x), true, 10_000, address(x), r));
+    expect(added.find((m) => m.id === x.id)?.voter).toBe(false);
+    // A group this node does not host is refused as such.
+    await expect(x.host.removeNode(2, 1000, 999)).rejects.toMatchObject({ code: 'WRONG_SHARD' });
+  }, 40_000);
+
   it('moves a shard replica to a node that never hosted it; the source destroys its replica, also after a restart', async () => {
     cluster = await TestCluster.start(3);
     const c = cluster;

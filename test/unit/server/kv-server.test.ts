@@ -168,7 +168,10 @@ describe('KV and Admin over gRPC on a 3-node in-process cluster', () => {
       if (Date.now() - t0 > 10_000) throw new Error('new node did not catch up');
       await new Promise((r) => setTimeout(r, 50));
     }
-    const removed = await raw(cluster.ports.get(cluster.leaderId())!, 'Admin', 'removeNode', { id: 4 });
+    // group_id reaches the node: a group it does not host is refused, and node 4 stays a member.
+    const elsewhere = await raw(cluster.ports.get(cluster.leaderId())!, 'Admin', 'removeNode', { id: 4, groupId: 999 });
+    expect(trailer(elsewhere.err, 'tessera-reason')).toBe('WRONG_SHARD');
+    const removed = await raw(cluster.ports.get(cluster.leaderId())!, 'Admin', 'removeNode', { id: 4, groupId: 1 });
     expect(removed.err).toBeNull();
     expect((removed.res as { members: { id: number }[] }).members.map((m) => m.id)).toEqual([1, 2, 3]);
     await cluster.stop(4);
