@@ -17,11 +17,15 @@ type Callback<T> = (err: grpc.ServiceError | null, res: T) => void;
 interface AdminStub extends grpc.Client {
   Status(req: object, opts: grpc.CallOptions, cb: Callback<NodeStatus>): void;
   AddNode(
-    req: { id: number; address: string; learner: boolean },
+    req: { id: number; address: string; learner: boolean; groupId: number },
     opts: grpc.CallOptions,
     cb: Callback<{ members: MemberInfo[] }>,
   ): void;
-  RemoveNode(req: { id: number }, opts: grpc.CallOptions, cb: Callback<{ members: MemberInfo[] }>): void;
+  RemoveNode(
+    req: { id: number; groupId: number },
+    opts: grpc.CallOptions,
+    cb: Callback<{ members: MemberInfo[] }>,
+  ): void;
   TransferLeader(req: { groupId: number; to: number }, opts: grpc.CallOptions, cb: Callback<{ leader: number }>): void;
   Digest(req: { groupId: number }, opts: grpc.CallOptions, cb: Callback<ReplicaDigest>): void;
 }
@@ -67,12 +71,19 @@ export class AdminClient {
     return this.call<NodeStatus>((o, cb) => this.stub.Status({}, o, cb), timeoutMs);
   }
 
-  addNode(id: number, address: string, learner = false, timeoutMs = 5000): Promise<{ members: MemberInfo[] }> {
-    return this.call((o, cb) => this.stub.AddNode({ id, address, learner }, o, cb), timeoutMs);
+  /** groupId 0: the node's first data shard (group 1). */
+  addNode(
+    id: number,
+    address: string,
+    learner = false,
+    groupId = 0,
+    timeoutMs = 5000,
+  ): Promise<{ members: MemberInfo[] }> {
+    return this.call((o, cb) => this.stub.AddNode({ id, address, learner, groupId }, o, cb), timeoutMs);
   }
 
-  removeNode(id: number, timeoutMs = 5000): Promise<{ members: MemberInfo[] }> {
-    return this.call((o, cb) => this.stub.RemoveNode({ id }, o, cb), timeoutMs);
+  removeNode(id: number, groupId = 0, timeoutMs = 5000): Promise<{ members: MemberInfo[] }> {
+    return this.call((o, cb) => this.stub.RemoveNode({ id, groupId }, o, cb), timeoutMs);
   }
 
   transferLeader(groupId: number, to: number, timeoutMs = 5000): Promise<{ leader: number }> {

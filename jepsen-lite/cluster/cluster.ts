@@ -274,16 +274,19 @@ export class Cluster {
     await this.admin(from.leader).transferLeader(from.groupId, to);
   }
 
-  /** Removes `id` from the membership through the leader (the process keeps running). */
-  async removeMember(leader: number, id: number): Promise<void> {
-    await this.admin(leader).removeNode(id);
+  /**
+   * Removes `id` from the membership of group `groupId` (0: the first data shard; the nemeses pass the
+   * workload's group) through its leader; the process keeps running.
+   */
+  async removeMember(leader: number, id: number, groupId = 0): Promise<void> {
+    await this.admin(leader).removeNode(id, groupId);
     this.removed.add(id);
   }
 
-  /** Re-adds `id` as a voter through the leader, at the address the leader uses for it. */
-  async addMember(leader: number, id: number): Promise<void> {
+  /** Re-adds `id` as a voter of group `groupId` through its leader, at the address the leader uses for it. */
+  async addMember(leader: number, id: number, groupId = 0): Promise<void> {
     const address = leader === id ? this.network.nodeAddress(id) : this.network.peerLink(leader, id).address;
-    await this.admin(leader).addNode(id, address, false);
+    await this.admin(leader).addNode(id, address, false, groupId);
     this.removed.delete(id);
   }
 

@@ -19,8 +19,9 @@ export interface AwayCluster {
   groupsStatus?(id: number, timeoutMs?: number): Promise<GroupInfo[] | null>;
   kill(ids: readonly number[]): Promise<void>;
   restart(ids: readonly number[]): void;
-  removeMember(leader: number, id: number): Promise<void>;
-  addMember(leader: number, id: number): Promise<void>;
+  /** groupId: the workload's group (LeaderInfo.groupId); 0 is the first data shard. */
+  removeMember(leader: number, id: number, groupId?: number): Promise<void>;
+  addMember(leader: number, id: number, groupId?: number): Promise<void>;
   writeBallast(round: number): Promise<number>;
 }
 

@@ -30,7 +30,7 @@ async function readd(ctx: AwayContext, id: number, budgetMs: number): Promise<vo
     const l = await ctx.cluster.leader();
     if (l) {
       try {
-        await ctx.cluster.addMember(l.leader, id);
+        await ctx.cluster.addMember(l.leader, id, l.groupId);
         ctx.log.write({
           type: 'stop',
           kind: 'membership',
@@ -51,7 +51,7 @@ async function readd(ctx: AwayContext, id: number, budgetMs: number): Promise<vo
 async function removeVia(ctx: AwayContext, id: number, why: string): Promise<void> {
   const l = await ctx.cluster.leader();
   if (!l) throw new Error(`no leader to remove node ${id} through`);
-  await ctx.cluster.removeMember(l.leader, id);
+  await ctx.cluster.removeMember(l.leader, id, l.groupId);
   ctx.log.write({
     type: 'start',
     kind: 'membership',

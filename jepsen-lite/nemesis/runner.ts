@@ -23,7 +23,7 @@ import { describeFault, type FaultSpec, type PlannedFault } from './plan';
 import { partitionDrops } from './partitions';
 import { resolveTargets } from './targets';
 import type { NemesisLog } from './nemesis-log';
-import type { AwayCluster, AwayContext } from './away';
+import { workloadMembers, type AwayCluster, type AwayContext } from './away';
 import { runCatchup } from './catchup';
 import { runMembershipAway } from './membership-away';
 import { describeSplit, splitAt } from './split';
@@ -170,9 +170,11 @@ export class NemesisRunner {
         if (fault.away) return runMembershipAway(this.awayContext());
         const l = await c.leader();
         if (!l) throw new Error('no leader to change membership through');
-        const candidates = c.ids.filter((i) => !c.removed.has(i));
+        // A member of the workload's group (with --shards most nodes host none of it).
+        const members = await workloadMembers(c, l.leader);
+        const candidates = c.ids.filter((i) => !c.removed.has(i) && (members === undefined || members.includes(i)));
         const target = this.rng.pick(candidates);
-        await c.removeMember(l.leader, target);
+        await c.removeMember(l.leader, target, l.groupId);
         this.log.write({
           type: 'start',
           kind: 'membership',
@@ -182,7 +184,7 @@ export class NemesisRunner {
         return async () => {
           const now = await this.waitLeader(5000);
           if (!now) throw new Error(`no leader to re-add node ${target}; left for the final recovery`);
-          await c.addMember(now.leader, target);
+          await c.addMember(now.leader, target, now.groupId);
           this.log.write({
             type: 'stop',
             kind: 'membership',

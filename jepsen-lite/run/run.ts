@@ -255,7 +255,7 @@ export async function runTest(o: RunOptions, log: (line: string) => void): Promi
     for (const id of [...cluster.removed]) {
       if (!leader) break;
       try {
-        await cluster.addMember(leader.leader, id);
+        await cluster.addMember(leader.leader, id, leader.groupId);
         nemesisLog.write({ type: 'heal', kind: 'membership', description: `re-add node ${id}`, nodes: [id] });
       } catch (e) {
         nemesisLog.write({

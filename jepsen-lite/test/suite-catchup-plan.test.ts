@@ -10,6 +10,7 @@ import { nemesisNodeArgs, runCatchup } from '../nemesis/catchup';
 import { runMembershipAway } from '../nemesis/membership-away';
 import { NemesisLog } from '../nemesis/nemesis-log';
 import { describeFault, parseNemesisList, planFaults } from '../nemesis/plan';
+import { NemesisRunner, type NemesisCluster } from '../nemesis/runner';
 import { availabilityVerdict } from '../run/verdicts';
 
 describe('catchup and membership in the plan', () => {
@@ -59,6 +60,8 @@ class ScriptedCluster implements AwayCluster {
   readonly ids: number[];
   readonly removed = new Set<number>();
   readonly steps: string[] = [];
+  /** The group each removeMember / addMember named. */
+  readonly memberGroups: (number | undefined)[] = [];
   private last = 100;
   private readonly state = new Map<number, { up: boolean; applied: number; polls: number }>();
   constructor(
@@ -105,11 +108,13 @@ class ScriptedCluster implements AwayCluster {
     for (const id of ids) Object.assign(this.state.get(id)!, { up: true, polls: 0 });
     if (ids.length) this.steps.push(`restart ${ids.join(',')}`);
   }
-  async removeMember(_leader: number, id: number): Promise<void> {
+  async removeMember(_leader: number, id: number, groupId?: number): Promise<void> {
+    this.memberGroups.push(groupId);
     this.removed.add(id);
     this.steps.push(`remove ${id}`);
   }
-  async addMember(_leader: number, id: number): Promise<void> {
+  async addMember(_leader: number, id: number, groupId?: number): Promise<void> {
+    this.memberGroups.push(groupId);
     if (!this.isUp(id)) throw new Error(`node ${id} is down`);
     this.removed.delete(id);
     this.steps.push(`add ${id}`);
@@ -146,13 +151,18 @@ describe('the choreographies against a scripted cluster', () => {
     expect(c.ids.every((i) => c.isUp(i))).toBe(true);
   });
 
-  it("catchup picks its follower among the workload shard's replicas (5 nodes, the shard on 3)", async () => {
+  it("catchup and membership act on the workload shard's replicas, and membership on its group (5 nodes, the shard on 3)", async () => {
+    // The workload's shard is group 7, on nodes 1-3.
     class Sharded extends ScriptedCluster {
+      override async leader(): Promise<LeaderInfo | null> {
+        const l = await super.leader();
+        return l && { ...l, groupId: 7 };
+      }
       override async groupStatus(id: number): Promise<GroupInfo | null> {
         const g = await super.groupStatus(id);
         // Nodes 4 and 5 host another shard, whose log never compacts here.
         if (g !== null && id > 3) return { ...g, groupId: 9, firstIndex: 1, members: [] };
-        return g && { ...g, members: g.members.filter((m) => m.id <= 3) };
+        return g && { ...g, groupId: 7, members: g.members.filter((m) => m.id <= 3) };
       }
     }
     for (let seed = 1; seed <= 3; seed++) {
@@ -176,7 +186,23 @@ describe('the choreographies against a scripted cluster', () => {
       const x = Number(c.steps[0]!.split(' ')[1]);
       expect([2, 3]).toContain(x);
       expect(c.steps.slice(0, 4)).toEqual([`kill ${x}`, `remove ${x}`, `restart ${x}`, `add ${x}`]);
+      // Both calls name the shard's group (without it, a node changes the first data shard, group 1).
+      expect(c.memberGroups).toEqual([7, 7]);
     }
+    // The plain membership fault: a member of the shard leaves its group and comes back, by the group's id.
+    const removed = new Set<string>();
+    for (let seed = 1; seed <= 6; seed++) {
+      const c = new Sharded(1, 5);
+      const log = new NemesisLog(null, () => 0);
+      const plan = [{ startMs: 0, endMs: 0, fault: { kind: 'membership' as const, away: false } }];
+      await new NemesisRunner(c as unknown as NemesisCluster, plan, new Random(seed), log, () => 1e9).run();
+      expect(log.events.filter((e) => e.type === 'error')).toEqual([]);
+      const target = c.steps[0]!;
+      expect(c.steps).toEqual([target, target.replace('remove', 'add')]);
+      removed.add(target);
+      expect(c.memberGroups).toEqual([7, 7]);
+    }
+    expect([...removed].sort()).toEqual(['remove 1', 'remove 2', 'remove 3']);
   }, 40_000);
 
   it('catchup with the leader as victim kills the leader during the catch-up and restarts it', async () => {
