@@ -1,10 +1,13 @@
 /**
- * Free port blocks for tests and runs on a shared machine: a block of `size` consecutive ports on
- * 127.0.0.1, each checked free by binding it, at a random base below the kernel's ephemeral range
- * (32768 and up on Linux), so outgoing connections' local ports do not collide with it. Another process
- * may still take a port between the check and its use: callers bind soon after, and a failed start is
- * reported with the port (never silently retried on a fixed port).
- * Invariant: the block returned was free for every port when checked; at most `attemptsMax` tries.
+ * Free ports for tests and runs on a shared machine: single ports, several distinct ones, or a block of
+ * `size` consecutive ports on 127.0.0.1, each checked free by binding it, at random below the kernel's
+ * ephemeral range (32768 and up on Linux), so outgoing connections' local ports do not collide with them
+ * (a port the kernel chose for bind(0) is in that range: any test's next outgoing connection could take
+ * it before the node listened there). Another process may still take a port between the check and its
+ * use: callers bind soon after, and a failed start is reported with the port (never silently retried on
+ * a fixed port).
+ * Invariant: what is returned was free for every port when checked, and freePorts' ports are distinct;
+ * at most `attemptsMax` tries.
  */
 import { createServer } from 'node:net';
 
@@ -21,17 +24,21 @@ export function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-/** One port the kernel chose (bind to 0): for a single listener. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen({ port: 0, host: HOST, exclusive: true }, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port assigned'))));
-    });
-  });
+/** One free port: for a single listener. */
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0] as number;
+}
+
+/** `count` distinct free ports (not necessarily consecutive): one node's listeners, or several nodes'. */
+export async function freePorts(count: number, attemptsMax = 50 * count): Promise<number[]> {
+  if (!Number.isInteger(count) || count < 1 || count > 1000) throw new RangeError(`port count ${count} not in 1..1000`);
+  const ports: number[] = [];
+  for (let attempt = 0; attempt < attemptsMax && ports.length < count; attempt++) {
+    const port = LOW + Math.floor(Math.random() * (HIGH - LOW));
+    if (!ports.includes(port) && (await portIsFree(port))) ports.push(port);
+  }
+  if (ports.length < count) throw new Error(`only ${ports.length} of ${count} free ports found in ${LOW}..${HIGH}`);
+  return ports;
 }
 
 /** The first port of `size` consecutive free ports. */

@@ -4,12 +4,12 @@
  * started again. Damaged LevelDB files (a flipped MANIFEST byte, a deleted or truncated table) exit 3 with
  * a message that says it is corruption and how to rebuild the replica; a LOCK held by another process
  * stays exit 2; a flipped byte in a stored user key is DATA_LOSS for reads instead of a phantom key.
- * Ports: bound to port 0 and read back (freePort), so no fixed block is used.
+ * Ports: distinct free ports below the ephemeral range, checked free (freePorts), so no fixed block is used.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { freePort } from '../support/free-ports';
+import { freePorts } from '../support/free-ports';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
@@ -100,8 +100,7 @@ async function servedDataDir(
 ): Promise<{ dataDir: string; db: string; port: number; httpPort: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-corruption-'));
   dirs.push(dataDir);
-  const port = await freePort();
-  const httpPort = await freePort();
+  const [port, httpPort] = (await freePorts(2)) as [number, number];
   const node = startNode(dataDir, port, httpPort);
   await waitFor(node, /became leader/);
   const client = new Client({ endpoints: [`127.0.0.1:${port}`] });
@@ -200,9 +199,9 @@ describe('a node on damaged LevelDB files (real process, real data dir)', () => 
   it('a data dir locked by another running node stays exit 2 with its message', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tessera-corruption-'));
     dirs.push(dataDir);
-    const first = startNode(dataDir, await freePort(), await freePort());
+    const first = startNode(dataDir, ...((await freePorts(2)) as [number, number]));
     await waitFor(first, /became leader/);
-    const second = startNode(dataDir, await freePort(), await freePort());
+    const second = startNode(dataDir, ...((await freePorts(2)) as [number, number]));
     expect(await exitCode(second)).toBe(2);
     expect(second.err.join('')).toMatch(/is another process using this data directory\?/);
     expect(second.err.join('')).not.toMatch(/data corruption/);

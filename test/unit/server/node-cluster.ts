@@ -6,7 +6,7 @@ import { loadNodeConfig } from '../../../src/config';
 import { silentLogger } from '../../../src/obs';
 import { startTesseraNode, type TesseraNode } from '../../../src/server';
 
-import { freePort } from '../../support/free-ports';
+import { freePort, freePorts } from '../../support/free-ports';
 
 export { freePort };
 
@@ -19,7 +19,8 @@ export class NodeCluster {
   static async start(n: number, extraArgs: string[] = []): Promise<NodeCluster> {
     const c = new NodeCluster();
     c.root = await mkdtemp(join(tmpdir(), 'tessera-server-test-'));
-    for (let id = 1; id <= n; id++) c.ports.set(id, await freePort());
+    const ports = await freePorts(n);
+    for (let id = 1; id <= n; id++) c.ports.set(id, ports[id - 1] as number);
     c.peers = [...c.ports].map(([id, p]) => `${id}=127.0.0.1:${p}`).join(',');
     await Promise.all([...c.ports.keys()].map((id) => c.startNode(id, extraArgs)));
     return c;

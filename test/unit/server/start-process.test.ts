@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '../../../src/client';
 import { formatKey, hardStateKey } from '../../../src/codec';
 import { freePort } from './node-cluster';
+import { freePorts } from '../../support/free-ports';
 
 const entry = join(__dirname, 'start-entry.ts');
 const dirs: string[] = [];
@@ -60,8 +61,7 @@ describe('tessera start (a real process)', () => {
   it('serves a single-node cluster, answers /healthz, and exits 0 on SIGTERM', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tessera-start-'));
     dirs.push(dir);
-    const port = await freePort();
-    const httpPort = await freePort();
+    const [port, httpPort] = (await freePorts(2)) as [number, number];
     const s = startNode([
       '--id',
       '1',
