@@ -45,8 +45,8 @@ function checkNodeId(id: unknown): number {
   return id;
 }
 
-/** The group of a member call: group_id when set, else the first data shard (the calls' meaning before shards). */
-function memberGroup(groupId: number | undefined): GroupId {
+/** The group a call names: group_id when set, else the first data shard (the calls' meaning before shards). */
+function namedGroup(groupId: number | undefined): GroupId {
   return groupId !== undefined && groupId > 0 ? groupId : WHOLE_KEYSPACE_GROUP;
 }
 
@@ -100,24 +100,24 @@ export function adminServiceHandlers(
         req.peerAddress !== undefined && req.peerAddress !== ''
           ? checkMemberAddress(req.peerAddress, 'peer_address')
           : address;
-      const groupId = memberGroup(req.groupId);
+      const groupId = namedGroup(req.groupId);
       return { members: members(await host().addNode(id, address, req.learner, timeoutMs, peerAddress, groupId)) };
     }),
 
     removeNode: u('Admin.RemoveNode', async (req: RemoveNodeWire, timeoutMs) => {
       const id = checkNodeId(req.id);
-      return { members: members(await host().removeNode(id, timeoutMs, memberGroup(req.groupId))) };
+      return { members: members(await host().removeNode(id, timeoutMs, namedGroup(req.groupId))) };
     }),
 
     transferLeader: u('Admin.TransferLeader', async (req: TransferLeaderWire, timeoutMs) => {
       const to = checkNodeId(req.to);
-      const groupId = req.groupId > 0 ? req.groupId : WHOLE_KEYSPACE_GROUP;
+      const groupId = namedGroup(req.groupId);
       return { leader: await host().transferLeader(groupId, to, timeoutMs) };
     }),
 
     // This replica's own data, never forwarded: the read fence of a stale read, at whatever it applied.
     digest: u('Admin.Digest', async (req: { groupId: number }) => {
-      const groupId = req.groupId > 0 ? req.groupId : WHOLE_KEYSPACE_GROUP;
+      const groupId = namedGroup(req.groupId);
       return (await host().read(groupId, 'stale', (sm) => sm.digest())).value;
     }),
 
