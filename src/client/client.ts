@@ -487,7 +487,7 @@ export class Client {
     options: { learner?: boolean; peerAddress?: string; groupId?: number } & CallOptions = {},
   ): Promise<Member[]> {
     nodeIdArg(id);
-    const groupId = memberGroupArg('addNode', options.groupId);
+    const groupId = groupIdArg('addNode', options.groupId);
     if (!isEndpointAddress(address))
       throw new TesseraError('INVALID_ARGUMENT', `addNode: address must be host:port, got ${address}`);
     const peerAddress = options.peerAddress ?? '';
@@ -507,7 +507,7 @@ export class Client {
   /** Removes a node from group `groupId` (default: the first data shard); resolves to the new member list. */
   async removeNode(id: number, options: { groupId?: number } & CallOptions = {}): Promise<Member[]> {
     nodeIdArg(id);
-    const groupId = memberGroupArg('removeNode', options.groupId);
+    const groupId = groupIdArg('removeNode', options.groupId);
     const res = await this.invoker.call<{ members: Member[] }>(
       'admin',
       'RemoveNode',
@@ -521,9 +521,7 @@ export class Client {
   /** Asks the group's leader to hand leadership to node `to`; resolves to the leader id reported. */
   async transferLeader(to: number, options: { groupId?: number } & CallOptions = {}): Promise<number> {
     nodeIdArg(to);
-    const groupId = options.groupId ?? 0;
-    if (!Number.isInteger(groupId) || groupId < 0)
-      throw new TesseraError('INVALID_ARGUMENT', `transferLeader: bad groupId ${groupId}`);
+    const groupId = groupIdArg('transferLeader', options.groupId);
     const res = await this.invoker.call<{ leader: number }>(
       'admin',
       'TransferLeader',
@@ -639,10 +637,10 @@ function positiveInt(n: number, what: string): number {
   return n;
 }
 
-/** A member call's group: 0 (the server's first data shard) when absent, else a positive safe integer. */
-function memberGroupArg(call: string, groupId: number | undefined): number {
+/** The group an Admin call names: 0 (the server's first data shard) when absent, else a positive integer. */
+function groupIdArg(call: string, groupId: number | undefined): number {
   const g = groupId ?? 0;
-  if (!Number.isSafeInteger(g) || g < 0) throw new TesseraError('INVALID_ARGUMENT', `${call}: bad groupId ${g}`);
+  if (!Number.isInteger(g) || g < 0) throw new TesseraError('INVALID_ARGUMENT', `${call}: bad groupId ${g}`);
   return g;
 }
 

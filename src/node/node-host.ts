@@ -707,12 +707,11 @@ export class NodeHost implements TransportHandler {
 
   /**
    * Adds a member to group `groupId` (default: the first data shard), which this node must lead; resolves
-   * with the new members. The safeguards of
-   * membership-guard.ts hold for every caller: a new node always joins as a learner; as a voter it is
-   * promoted only once it replicated the log up to the leader's commit index as of the promotion attempt
-   * (within timeoutMs; otherwise UNAVAILABLE naming the node, and it stays a learner, which counts toward
-   * no quorum), and only if enough voters stay live for the new quorum (else INVALID_ARGUMENT).
-   * Calling it again for a learner retries the promotion.
+   * with the new members. The safeguards of membership-guard.ts hold for every caller: a new node always
+   * joins as a learner; as a voter it is promoted only once it replicated the log up to the leader's
+   * commit index as of the promotion attempt (within timeoutMs; otherwise UNAVAILABLE naming the node, and
+   * it stays a learner, which counts toward no quorum), and only if enough voters stay live for the new
+   * quorum (else INVALID_ARGUMENT). Calling it again for a learner retries the promotion.
    */
   addNode(
     id: NodeId,

@@ -404,6 +404,12 @@ describe('admin and status', () => {
     expect(c.node(1).callsOf('AddNode')).toBeLessThanOrEqual(1);
     await expect(cl.addNode(0, '127.0.0.1:1')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(cl.addNode(5, 'bad')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // A group id must be a non-negative integer (0: the server's first data shard); nothing is sent otherwise.
+    const calls = c.node(1).callsOf('RemoveNode');
+    await expect(cl.removeNode(3, { groupId: -1 })).rejects.toThrow(/removeNode: bad groupId -1/);
+    await expect(cl.addNode(5, '127.0.0.1:7005', { groupId: 1.5 })).rejects.toThrow(/addNode: bad groupId 1.5/);
+    await expect(cl.transferLeader(2, { groupId: -3 })).rejects.toThrow(/transferLeader: bad groupId -3/);
+    expect(c.node(1).callsOf('RemoveNode')).toBe(calls);
   });
 
   it('close() rejects later calls', async () => {
