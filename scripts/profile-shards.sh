@@ -2,8 +2,8 @@
 # Where the time of sharded writes goes (issue 10, "Performance"; a measurement, not a test): 3 local nodes,
 # split into SHARDS data shards at the workload's keys (leaders spread by the balancer), puts from the shared
 # load generator (../shared/bench/loadgen), then prints ops/s, CPU per node and per put, and from each
-# node's /metrics the fsyncs, peer messages and apply calls per put. PROF=1 also writes a V8 CPU profile
-# per node into OUT (node --cpu-prof; open it in Chrome DevTools).
+# node's /metrics the fsyncs, peer messages (and per peer batch), apply calls and client (KV.Pipeline) messages
+# per put. PROF=1 also writes a V8 CPU profile per node into OUT (node --cpu-prof; open it in Chrome DevTools).
 # Usage: bash scripts/profile-shards.sh SHARDS [OUT]   env: CONC=256 DUR=8 PROF=0 TESSERA_BASE_PORT=7601
 set -uo pipefail
 proj=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,6 +50,9 @@ const sum = (text, re) => text.split("\n").filter((l) => re.test(l)).reduce((a, 
 for (const i of [1, 2, 3]) {
   const m = fs.readFileSync(`${out}/metrics-${i}.txt`, "utf8");
   const f = sum(m, /^tessera_fsync_duration_seconds_count/), msgs = sum(m, /^tessera_peer_messages_sent_total/), apply = sum(m, /^tessera_apply_latency_seconds_count/);
-  console.log(`node ${i}: per put ${(f / ops).toFixed(4)} fsyncs, ${(msgs / ops).toFixed(3)} peer messages sent, ${(apply / ops).toFixed(4)} apply calls`);
+  const batches = sum(m, /^tessera_peer_batches_sent_total/), pipeIn = sum(m, /^tessera_pipeline_messages_total\{direction="in"/);
+  const pipeOut = sum(m, /^tessera_pipeline_messages_total\{direction="out"/), pipeOps = sum(m, /^tessera_pipeline_ops_total/);
+  const per = (a, b) => (b > 0 ? (a / b).toFixed(1) : "-");
+  console.log(`node ${i}: per put ${(f / ops).toFixed(4)} fsyncs, ${(msgs / ops).toFixed(3)} peer messages sent (${per(msgs, batches)} per batch), ${(apply / ops).toFixed(4)} apply calls; client messages ${(pipeIn / ops).toFixed(4)} in (${per(pipeOps, pipeIn)} ops each), ${(pipeOut / ops).toFixed(4)} out`);
 }' "$out"
 echo "output: $out" >&2

@@ -28,6 +28,16 @@ export interface NodeMetrics {
   outboxDropped: Counter<'peer'>;
   peerMessagesSent: Counter<'peer'>;
   peerMessagesReceived: Counter;
+  /** Peer stream messages (MessageBatch) written and received: Raft messages per batch = messages / batches. */
+  peerBatchesSent: Counter<'peer'>;
+  peerBatchesReceived: Counter;
+  /**
+   * KV.Pipeline stream messages: `in` (client requests, each carrying one or more ops) and `out` (responses,
+   * each carrying the results completed in one turn); with pipelineOps, the batching a client gets.
+   */
+  pipelineMessages: Counter<'direction'>;
+  /** Ops received on KV.Pipeline streams. */
+  pipelineOps: Counter;
   peerConnected: Gauge<'peer'>;
   /**
    * Peer calls refused and peer batches dropped at the door (transport/handshake.ts), and peer messages the
@@ -272,6 +282,28 @@ function peerMetrics(r: Registry[]) {
     peerMessagesReceived: new Counter({
       name: 'tessera_peer_messages_received_total',
       help: 'Raft messages received',
+      registers: r,
+    }),
+    peerBatchesSent: new Counter({
+      name: 'tessera_peer_batches_sent_total',
+      help: 'Peer stream messages (batches of Raft messages) written',
+      labelNames: ['peer'],
+      registers: r,
+    }),
+    peerBatchesReceived: new Counter({
+      name: 'tessera_peer_batches_received_total',
+      help: 'Peer stream messages (batches of Raft messages) received and accepted',
+      registers: r,
+    }),
+    pipelineMessages: new Counter({
+      name: 'tessera_pipeline_messages_total',
+      help: 'KV.Pipeline stream messages: in = client requests (one or more ops each), out = responses',
+      labelNames: ['direction'],
+      registers: r,
+    }),
+    pipelineOps: new Counter({
+      name: 'tessera_pipeline_ops_total',
+      help: 'Ops received on KV.Pipeline streams',
       registers: r,
     }),
     peerConnected: new Gauge({

@@ -113,6 +113,8 @@ export function servePipeline(
  */
 class PipelineStream {
   private readonly okLatency: ReturnType<NodeMetrics['grpcLatencySeconds']['labels']>;
+  private readonly messagesIn: ReturnType<NodeMetrics['pipelineMessages']['labels']>;
+  private readonly messagesOut: ReturnType<NodeMetrics['pipelineMessages']['labels']>;
   private readonly opsInFlightMax: number;
   private readonly budget: InflightBudget;
   private readonly streamFull: ReturnType<typeof toRequestError>;
@@ -136,6 +138,8 @@ class PipelineStream {
     bounds: PipelineBounds,
   ) {
     this.okLatency = metrics.grpcLatencySeconds.labels({ method: 'KV.Pipeline', code: 'OK' });
+    this.messagesIn = metrics.pipelineMessages.labels({ direction: 'in' });
+    this.messagesOut = metrics.pipelineMessages.labels({ direction: 'out' });
     this.connection = peerOf(call);
     this.opsInFlightMax = bounds.opsInFlightMax ?? PIPELINE_OPS_IN_FLIGHT_MAX;
     this.budget = bounds.budget ?? new InflightBudget(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
@@ -159,6 +163,7 @@ class PipelineStream {
           if (this.clientDone && this.inFlight === 0 && !this.ended) this.end();
         },
         stalled: () => this.reset('stalled'),
+        wrote: () => this.messagesOut.inc(),
       },
       (index) => ({ index, error: RESULT_REFUSED }),
       this.stallMs,
@@ -176,7 +181,10 @@ class PipelineStream {
     }
     call.on('data', (req: { ops?: PipelineOpWire[] }) => {
       if (this.ended) return;
-      for (const op of req.ops ?? []) this.admit(op);
+      const ops = req.ops ?? [];
+      this.messagesIn.inc();
+      this.metrics.pipelineOps.inc(ops.length);
+      for (const op of ops) this.admit(op);
     });
     call.on('end', () => {
       this.clientDone = true;

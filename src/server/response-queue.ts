@@ -41,6 +41,8 @@ export interface FlowHooks {
   flushed(): void;
   /** The call stayed paused for stallMs: the client does not read its responses. */
   stalled(): void;
+  /** A message (the results of one turn) was handed to the call (counted in metrics). */
+  wrote?(): void;
 }
 
 export class ResponseQueue {
@@ -114,6 +116,7 @@ export class ResponseQueue {
   private write(results: ResultWire[], bytes: number): void {
     this.unflushedBytes += bytes;
     const roomy = this.call.write({ results }, () => this.written(bytes));
+    this.hooks.wrote?.();
     if ((!roomy || this.unflushedBytes > this.callQueuedBytesMax) && !this.paused) {
       this.paused = true;
       this.stallTimer = setTimeout(() => {

@@ -124,6 +124,7 @@ export class PeerLink {
       start = end;
       this.sent += messages.length;
       this.opts.metrics?.peerMessagesSent.inc({ peer: this.peerLabel }, messages.length);
+      this.opts.metrics?.peerBatchesSent.inc({ peer: this.peerLabel });
       const batch = { from: this.opts.selfId, to: this.opts.peerId, messages, protocolVersion: this.protocol };
       if (!call.write(batch)) {
         this.blocked = true;

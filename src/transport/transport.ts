@@ -436,6 +436,7 @@ export class Transport {
         return;
       }
       this.opts.metrics?.peerMessagesReceived.inc(batch.messages.length);
+      this.opts.metrics?.peerBatchesReceived.inc();
       const messages = this.inboundFilter === null ? batch.messages : this.inboundFilter(batch.messages);
       if (messages.length > 0) this.handler?.onMessages(peer, messages);
     });

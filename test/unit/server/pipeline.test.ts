@@ -34,8 +34,9 @@ const op = (id: number, key: string, timeoutMs = 0): PipelineOpWire => ({
 function serve(one: (op: PipelineOpWire, timeoutMs: number) => Promise<Record<string, unknown>>, max?: number) {
   const call = new FakeCall();
   const open = new OpenPipelines();
-  servePipeline(call as never, one, open, createNodeMetrics(), 5000, max);
-  return { call, open };
+  const metrics = createNodeMetrics();
+  servePipeline(call as never, one, open, metrics, 5000, max);
+  return { call, open, metrics };
 }
 
 describe('servePipeline', () => {
@@ -57,6 +58,23 @@ describe('servePipeline', () => {
     // A request's own budget, capped by the node's request timeout; 0 means the node's timeout.
     expect(budgets).toEqual([250, 5000, 5000]);
     expect(call.ended).toBe(false); // the stream stays open for more requests
+  });
+
+  it('counts request messages, their ops and response messages (the batching the clients get)', async () => {
+    const { call, metrics } = serve(async () => ({ get: { found: false } }));
+    call.emit('data', { ops: [op(1, 'a'), op(2, 'b'), op(3, 'c')] });
+    call.emit('data', { ops: [op(4, 'd')] });
+    await turn();
+    await turn();
+    call.emit('data', { ops: [op(5, 'e')] });
+    await turn();
+    await turn();
+    expect(call.written).toHaveLength(2);
+    const values = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values;
+    const messages = await values('tessera_pipeline_messages_total');
+    const by = (d: string) => messages.find((v) => v.labels.direction === d)?.value;
+    expect([by('in'), by('out')]).toEqual([3, 2]);
+    expect((await values('tessera_pipeline_ops_total'))[0]!.value).toBe(5);
   });
 
   it('a failing request is answered with its error and the others still succeed', async () => {

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Random } from '../../../src/base';
-import { silentLogger } from '../../../src/obs';
+import { createNodeMetrics, silentLogger, type NodeMetrics } from '../../../src/obs';
 import { Transport, serverOptions, type IncomingSnapshot, type TransportHandler } from '../../../src/transport';
 
 interface Node {
@@ -29,7 +29,7 @@ async function bind(server: grpc.Server, port: number): Promise<number> {
 
 async function startNode(
   id: number,
-  opts: { port?: number; outboxMessagesMax?: number; refuseSnapshots?: boolean } = {},
+  opts: { port?: number; outboxMessagesMax?: number; refuseSnapshots?: boolean; metrics?: NodeMetrics } = {},
 ): Promise<Node> {
   const transport = new Transport({
     selfId: id,
@@ -38,7 +38,7 @@ async function startNode(
     outboxMessagesMax: opts.outboxMessagesMax ?? 1000,
     random: new Random(id),
     logger: silentLogger(),
-    metrics: null,
+    metrics: opts.metrics ?? null,
     backoff: { initialMs: 20, maxMs: 200 },
   });
   const node: Node = {
@@ -97,6 +97,28 @@ describe('transport', () => {
     expect(b.received.every((r) => r.from === 1)).toBe(true);
     expect(a.received).toEqual([{ from: 2, message: 'hello' }]);
     expect(a.transport.stats().get(2)!.dropped).toBe(0);
+  });
+
+  it('counts batches beside messages: what one turn sends to a peer leaves as one batch', async () => {
+    const ma = createNodeMetrics();
+    const mb = createNodeMetrics();
+    const a = await startNode(1, { metrics: ma });
+    const b = await startNode(2, { metrics: mb });
+    a.transport.setPeer(2, `127.0.0.1:${b.port}`);
+    await until(() => a.transport.stats().get(2)!.connected);
+    const total = async (m: NodeMetrics, name: string): Promise<number> => {
+      const got = await m.registry.getSingleMetric(name)?.get();
+      return (got?.values ?? []).reduce((sum, v) => sum + v.value, 0);
+    };
+    for (let i = 0; i < 10; i++) a.transport.send(2, Buffer.from(`x${i}`)); // one turn
+    await until(() => b.received.length === 10);
+    await new Promise((r) => setTimeout(r, 20));
+    a.transport.send(2, Buffer.from('later')); // another turn
+    await until(() => b.received.length === 11);
+    expect(await total(ma, 'tessera_peer_messages_sent_total')).toBe(11);
+    expect(await total(ma, 'tessera_peer_batches_sent_total')).toBe(2);
+    expect(await total(mb, 'tessera_peer_messages_received_total')).toBe(11);
+    expect(await total(mb, 'tessera_peer_batches_received_total')).toBe(2);
   });
 
   it('reports an unreachable peer, and reconnects after the peer restarts on the same port', async () => {
