@@ -51,6 +51,9 @@ type LinkState = 'connecting' | 'open' | 'backoff' | 'waiting' | 'closed';
 export class PeerLink {
   private readonly opts: PeerLinkOptions;
   private readonly peerLabel: string;
+  /** This peer's sent-message and sent-batch counters, bound once (no label object per batch). */
+  private readonly sentMessages: { inc(n?: number): void } | null;
+  private readonly sentBatches: { inc(n?: number): void } | null;
   private client: grpc.Client | null = null;
   private call: grpc.ClientDuplexStream<MessageBatchWire, MessageBatchWire> | null = null;
   private state: LinkState = 'backoff';
@@ -72,6 +75,8 @@ export class PeerLink {
     this.opts = opts;
     this.address = opts.address;
     this.peerLabel = String(opts.peerId);
+    this.sentMessages = opts.metrics?.peerMessagesSent.labels({ peer: this.peerLabel }) ?? null;
+    this.sentBatches = opts.metrics?.peerBatchesSent.labels({ peer: this.peerLabel }) ?? null;
     this.backoffMs = opts.backoff.initialMs;
     this.connect();
   }
@@ -123,8 +128,8 @@ export class PeerLink {
       const messages = this.outbox.slice(start, end);
       start = end;
       this.sent += messages.length;
-      this.opts.metrics?.peerMessagesSent.inc({ peer: this.peerLabel }, messages.length);
-      this.opts.metrics?.peerBatchesSent.inc({ peer: this.peerLabel });
+      this.sentMessages?.inc(messages.length);
+      this.sentBatches?.inc();
       const batch = { from: this.opts.selfId, to: this.opts.peerId, messages, protocolVersion: this.protocol };
       if (!call.write(batch)) {
         this.blocked = true;
