@@ -29,6 +29,7 @@ pids=$(pgrep -f "tessera.js start .*--data-dir /tmp/profile-shards-data" | paste
 perf record -q -e cpu-clock -F 499 -g -p "$pids" -o "$out/perf.data" -- sleep "${SECS:-7}" >/dev/null 2>&1
 wait "$run"
 cat "$out/profile.txt"
+[ -s "$out/perf.data" ] || { echo "perf record wrote nothing (not root? see /proc/sys/kernel/perf_event_paranoid)" >&2; exit 1; }
 perf report -i "$out/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' > "$out/symbols.txt"
 echo "node CPU by kind of code (perf cpu-clock, $(grep -c . "$out/symbols.txt") symbols; $out/symbols.txt):"
 awk '{ p = $1; sub("%", "", p); s = $0
