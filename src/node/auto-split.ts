@@ -10,6 +10,8 @@
  * measurement is a stale scan of the shard on this replica (pages; the event loop turns between them) that
  * counts keys and bytes and keeps at most SAMPLES_MAX buckets (adjacent buckets merge as it grows), from
  * which planSplit (src/shard/split.ts) picks the bucket boundary closest to half the weight. A failed split is logged and measured again later.
+ * Each measurement is also reported (reportStats: the per-shard keys and bytes metrics) while this node
+ * still leads the shard, and withdrawn when its leadership changes, so only leaders report a shard.
  */
 import type { GroupId } from '../base';
 import type { ScanPage } from '../codec';
@@ -79,6 +81,8 @@ export interface AutoSplitDeps {
   descriptor: (g: Group) => ShardDescriptor;
   split: (key: Buffer) => Promise<unknown>;
   logger: Logger;
+  /** A shard's measured keys and bytes (this node leads it), or null: withdraw what was reported. */
+  reportStats?: (groupId: GroupId, stats: { keys: number; bytes: number } | null) => void;
 }
 
 interface Written {
@@ -112,6 +116,7 @@ export class AutoSplit {
   /** Leadership changed: a new leader measures the shard once. */
   leaderChanged(groupId: GroupId): void {
     this.written.delete(groupId);
+    this.d.reportStats?.(groupId, null);
   }
 
   /** Once per tick: starts at most one measurement (and split) if one is due. */
@@ -138,6 +143,7 @@ export class AutoSplit {
   private async measureAndSplit(g: Group): Promise<void> {
     try {
       const stats = await measureShard(g.kvSm);
+      if (g.isLeader) this.d.reportStats?.(g.id, { keys: stats.keys, bytes: stats.bytes });
       const limits = {
         splitMaxKeys: this.d.splitMaxKeys > 0 ? this.d.splitMaxKeys : Number.MAX_SAFE_INTEGER,
         splitMaxBytes: this.d.splitMaxBytes > 0 ? this.d.splitMaxBytes : Number.MAX_SAFE_INTEGER,

@@ -222,6 +222,16 @@ export class NodeHost implements TransportHandler {
       descriptor: descriptorOf,
       split: (key) => this.splitShard(key),
       logger: opts.logger,
+      reportStats: (groupId, stats) => {
+        const labels = { shard: String(groupId) };
+        if (stats === null) {
+          opts.metrics.shardKeys.remove(labels);
+          opts.metrics.shardBytes.remove(labels);
+        } else {
+          opts.metrics.shardKeys.set(labels, stats.keys);
+          opts.metrics.shardBytes.set(labels, stats.bytes);
+        }
+      },
     });
     this.meta = new MetaHost({
       self: opts.config.id,

@@ -65,6 +65,16 @@ export interface NodeMetrics {
   quiescentGroups: Gauge;
   snapshotsSent: Counter<'outcome'>;
   snapshotsReceived: Counter<'outcome'>;
+  /** Bytes of snapshot data (InstallSnapshot chunks) streamed to peers and received from them. */
+  snapshotBytesSent: Counter;
+  snapshotBytesReceived: Counter;
+  /**
+   * Keys and bytes (keys + values) of each shard this node leads, as its leader last measured them
+   * (node/auto-split.ts: on becoming leader, after a quarter of a split bound was written, after a split);
+   * only leaders report a shard, so a sum over nodes counts each shard once.
+   */
+  shardKeys: Gauge<'shard'>;
+  shardBytes: Gauge<'shard'>;
   grpcLatencySeconds: Histogram<'method' | 'code'>;
   /** The node's memory budget (--memory-budget-mib) in bytes. */
   memoryBudgetBytes: Gauge;
@@ -245,6 +255,18 @@ function storageMetrics(r: Registry[]) {
       registers: r,
     }),
     shards: new Gauge({ name: 'tessera_shards', help: 'Shards this node hosts a replica of', registers: r }),
+    shardKeys: new Gauge({
+      name: 'tessera_shard_keys',
+      help: 'Keys of each shard this node leads, as last measured by the leader (on becoming leader, after a quarter of a split bound was written, after a split)',
+      labelNames: ['shard'],
+      registers: r,
+    }),
+    shardBytes: new Gauge({
+      name: 'tessera_shard_bytes',
+      help: 'Bytes (keys and values) of each shard this node leads, as last measured by the leader (as tessera_shard_keys)',
+      labelNames: ['shard'],
+      registers: r,
+    }),
     quiescentGroups: new Gauge({
       name: 'tessera_quiescent_groups',
       help: 'Groups on this node that are quiet: neither ticked nor heartbeating until a request or a suspected failure wakes them',
@@ -328,6 +350,16 @@ function peerMetrics(r: Registry[]) {
       name: 'tessera_snapshots_received_total',
       help: 'Snapshots received from leaders',
       labelNames: ['outcome'],
+      registers: r,
+    }),
+    snapshotBytesSent: new Counter({
+      name: 'tessera_snapshot_bytes_sent_total',
+      help: 'Bytes of snapshot data (InstallSnapshot chunks) streamed to followers',
+      registers: r,
+    }),
+    snapshotBytesReceived: new Counter({
+      name: 'tessera_snapshot_bytes_received_total',
+      help: 'Bytes of snapshot data (InstallSnapshot chunks) received from leaders, accepted or not',
       registers: r,
     }),
   };

@@ -307,9 +307,18 @@ export class Transport {
     });
     this.callAborts.add(call.abort);
     try {
-      await call.run(header, chunks);
+      await call.run(header, this.countedSent(chunks));
     } finally {
       this.callAborts.delete(call.abort);
+    }
+  }
+
+  /** `chunks`, adding each chunk's bytes to the sent-bytes counter as the call takes it (closed with it). */
+  private async *countedSent(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    const sent = this.opts.metrics?.snapshotBytesSent;
+    for await (const chunk of chunks) {
+      sent?.inc(chunk.length);
+      yield chunk;
     }
   }
 
@@ -490,13 +499,16 @@ export class Transport {
       checkChunk(first);
       if (first.header.length === 0) throw new Error('first snapshot chunk has no header');
       let sawLast = first.last;
+      const received = this.opts.metrics?.snapshotBytesReceived;
       async function* chunks(): AsyncGenerator<Buffer> {
+        received?.inc(first.data.length);
         yield first.data;
         while (!sawLast) {
           const r = await iterator.next();
           if (r.done) throw new Error('snapshot stream ended before its last chunk');
           checkChunk(r.value);
           sawLast = r.value.last;
+          received?.inc(r.value.data.length);
           yield r.value.data;
         }
       }

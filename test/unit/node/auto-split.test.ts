@@ -93,6 +93,31 @@ describe('AutoSplit trigger', () => {
     expect(splits.map((k) => Math.round(Number(k.slice(1)) / 10) * 10)).toEqual([250, 130, 60]);
   });
 
+  it("reports a led shard's measured keys and bytes, withdraws them when leadership changes, never from a lost one", async () => {
+    const g = group(7, 50);
+    const reports: Array<[number, { keys: number; bytes: number } | null]> = [];
+    const a = new AutoSplit({
+      splitMaxKeys: 100,
+      splitMaxBytes: 0,
+      leaders: () => [g],
+      descriptor: () => null as never,
+      split: async () => undefined,
+      logger: silentLogger(),
+      reportStats: (id, stats) => void reports.push([id, stats]),
+    });
+    a.poll();
+    await settle();
+    expect(reports).toEqual([[7, { keys: 50, bytes: 50 * (7 + 10) }]]);
+    a.leaderChanged(7);
+    expect(reports.at(-1)).toEqual([7, null]);
+    // Leadership lost while a measurement runs: its figures are not reported.
+    reports.length = 0;
+    a.poll();
+    (g as unknown as { isLeader: boolean }).isLeader = false;
+    await settle();
+    expect(reports).toEqual([]);
+  });
+
   it('leaves a shard within its bounds alone, and is off when both bounds are 0', async () => {
     const { a, splits } = setup(group(7, 50));
     a.poll();
@@ -150,6 +175,38 @@ describe('automatic splits on real nodes', () => {
         const g = host.groupFor(Buffer.from(k));
         const v = await host.read(g, 'stale', (sm) => sm.get(Buffer.from(k)));
         expect(v.value?.toString()).toBe(`v-${k}`);
+      }
+      // tessera_shard_keys / _bytes: each shard reported once, by the node that leads it, with its measured size.
+      const reported = async () => {
+        const out: { node: number; shard: number; keys: number; bytes: number }[] = [];
+        for (const n of c.running()) {
+          const keysOf = (await n.metrics.shardKeys.get()).values;
+          const bytesOf = (await n.metrics.shardBytes.get()).values;
+          for (const v of keysOf) {
+            const shard = Number(v.labels.shard);
+            const bytes = bytesOf.find((b) => b.labels.shard === v.labels.shard)?.value ?? -1;
+            out.push({ node: n.id, shard, keys: v.value, bytes });
+          }
+        }
+        return out;
+      };
+      const ledBy = (shard: number) => c.running().find((n) => n.host.groupStatus(shard).role === 'leader')?.id;
+      let last: Awaited<ReturnType<typeof reported>> = [];
+      // Within the wait: the placement driver may move a leader meanwhile (the old leader withdraws its report).
+      await until(
+        async () => {
+          last = await reported();
+          const shardsReported = last.map((r) => r.shard).sort((x, y) => x - y);
+          const ids = host.listShards().map((s) => s.id); // a split may still come
+          const once = JSON.stringify(shardsReported) === JSON.stringify(ids.sort((x, y) => x - y));
+          return once && last.every((r) => r.node === ledBy(r.shard));
+        },
+        15_000,
+        'every shard reported once, by its leader',
+      );
+      for (const r of last) {
+        expect(r.keys).toBeGreaterThan(0);
+        expect(r.bytes).toBeGreaterThan(r.keys);
       }
     } finally {
       await c.close();

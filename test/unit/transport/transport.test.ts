@@ -157,9 +157,11 @@ describe('transport', () => {
     expect(a.transport.send(2, Buffer.from('next'))).toBe(true);
   });
 
-  it('streams a snapshot in chunks and reports refusal', async () => {
-    const a = await startNode(1);
-    const b = await startNode(2);
+  it('streams a snapshot in chunks, counts its bytes on both sides, and reports refusal', async () => {
+    const ma = createNodeMetrics();
+    const mb = createNodeMetrics();
+    const a = await startNode(1, { metrics: ma });
+    const b = await startNode(2, { metrics: mb });
     const c = await startNode(3, { refuseSnapshots: true });
     a.transport.setPeer(2, `127.0.0.1:${b.port}`);
     a.transport.setPeer(3, `127.0.0.1:${c.port}`);
@@ -171,6 +173,11 @@ describe('transport', () => {
     expect(b.snapshots).toEqual([
       { from: 1, groupId: 7, header: 'hdr', data: ['chunk0', 'chunk1', 'chunk2', 'chunk3', 'chunk4'] },
     ]);
+    const value = async (m: NodeMetrics, name: string) =>
+      (await m.registry.getSingleMetric(name)?.get())?.values[0]?.value;
+    expect(await value(ma, 'tessera_snapshot_bytes_sent_total')).toBe(5 * 'chunk0'.length);
+    expect(await value(mb, 'tessera_snapshot_bytes_received_total')).toBe(5 * 'chunk0'.length);
+    expect(await value(mb, 'tessera_snapshot_bytes_sent_total')).toBe(0);
     await expect(a.transport.sendSnapshot(3, 7, Buffer.from('hdr'), chunks())).rejects.toThrow(
       /refused the snapshot: no thanks/,
     );
