@@ -90,6 +90,9 @@ describe('monitoring files against a live cluster', () => {
       'tessera_queue_depth',
       'tessera_shards',
       'tessera_shard_leaders',
+      'tessera_snapshot_bytes_sent_total',
+      'tessera_snapshot_bytes_received_total',
+      'tessera_shard_keys',
     ])
       expect(
         exprs.some((x) => metricNames(expandGrafanaVariables(x)).includes(metric)),
