@@ -49,6 +49,7 @@ import type {
 import { isValidAddress, type IncomingSnapshot, type RepairSource, type TransportHandler } from '../transport';
 import { EPOCH_UNRECORDED, loadGroupShard, splitRefusalError } from '../kv';
 import { META_SHARD_ID } from '../meta';
+import { shardStatsReporter } from '../obs';
 import type { MetaCommand, MetaResult, MetaStateMachine } from '../meta';
 import { AddressBook } from './address-book';
 import { EarlyMessages } from './early-messages';
@@ -222,16 +223,7 @@ export class NodeHost implements TransportHandler {
       descriptor: descriptorOf,
       split: (key) => this.splitShard(key),
       logger: opts.logger,
-      reportStats: (groupId, stats) => {
-        const labels = { shard: String(groupId) };
-        if (stats === null) {
-          opts.metrics.shardKeys.remove(labels);
-          opts.metrics.shardBytes.remove(labels);
-        } else {
-          opts.metrics.shardKeys.set(labels, stats.keys);
-          opts.metrics.shardBytes.set(labels, stats.bytes);
-        }
-      },
+      reportStats: shardStatsReporter(opts.metrics),
     });
     this.meta = new MetaHost({
       self: opts.config.id,

@@ -1,7 +1,7 @@
 /** L2 obs: the Logger and Metrics capabilities (pino, prom-client) and the /metrics + /healthz server (and dashboard). */
 export { createPinoLogger, silentLogger } from './logger';
 export type { Logger, LoggerOptions } from './logger';
-export { createNodeMetrics } from './metrics';
+export { createNodeMetrics, shardStatsReporter } from './metrics';
 export type { NodeMetrics } from './metrics';
 export { startHttpServer, HTTP_DEFAULTS } from './http-server';
 export type { HealthReport, HttpServerOptions, ObsHttpServer } from './http-server';

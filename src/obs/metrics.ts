@@ -436,3 +436,19 @@ function overloadMetrics(r: Registry[]) {
     }),
   };
 }
+
+/** Sets (or, with null, removes) a shard's tessera_shard_keys and tessera_shard_bytes (node/auto-split.ts). */
+export function shardStatsReporter(
+  m: Pick<NodeMetrics, 'shardKeys' | 'shardBytes'>,
+): (shard: number, stats: { keys: number; bytes: number } | null) => void {
+  return (shard, stats) => {
+    const labels = { shard: String(shard) };
+    if (stats === null) {
+      m.shardKeys.remove(labels);
+      m.shardBytes.remove(labels);
+    } else {
+      m.shardKeys.set(labels, stats.keys);
+      m.shardBytes.set(labels, stats.bytes);
+    }
+  };
+}
