@@ -27,6 +27,12 @@ async function bind(server: grpc.Server, port: number): Promise<number> {
   );
 }
 
+/** The sum of a metric's samples on a node (all label sets). */
+async function total(m: NodeMetrics, name: string): Promise<number> {
+  const got = await m.registry.getSingleMetric(name)?.get();
+  return (got?.values ?? []).reduce((sum, v) => sum + v.value, 0);
+}
+
 async function startNode(
   id: number,
   opts: { port?: number; outboxMessagesMax?: number; refuseSnapshots?: boolean; metrics?: NodeMetrics } = {},
@@ -106,10 +112,6 @@ describe('transport', () => {
     const b = await startNode(2, { metrics: mb });
     a.transport.setPeer(2, `127.0.0.1:${b.port}`);
     await until(() => a.transport.stats().get(2)!.connected);
-    const total = async (m: NodeMetrics, name: string): Promise<number> => {
-      const got = await m.registry.getSingleMetric(name)?.get();
-      return (got?.values ?? []).reduce((sum, v) => sum + v.value, 0);
-    };
     for (let i = 0; i < 10; i++) a.transport.send(2, Buffer.from(`x${i}`)); // one turn
     await until(() => b.received.length === 10);
     await new Promise((r) => setTimeout(r, 20));
@@ -173,11 +175,9 @@ describe('transport', () => {
     expect(b.snapshots).toEqual([
       { from: 1, groupId: 7, header: 'hdr', data: ['chunk0', 'chunk1', 'chunk2', 'chunk3', 'chunk4'] },
     ]);
-    const value = async (m: NodeMetrics, name: string) =>
-      (await m.registry.getSingleMetric(name)?.get())?.values[0]?.value;
-    expect(await value(ma, 'tessera_snapshot_bytes_sent_total')).toBe(5 * 'chunk0'.length);
-    expect(await value(mb, 'tessera_snapshot_bytes_received_total')).toBe(5 * 'chunk0'.length);
-    expect(await value(mb, 'tessera_snapshot_bytes_sent_total')).toBe(0);
+    expect(await total(ma, 'tessera_snapshot_bytes_sent_total')).toBe(5 * 'chunk0'.length);
+    expect(await total(mb, 'tessera_snapshot_bytes_received_total')).toBe(5 * 'chunk0'.length);
+    expect(await total(mb, 'tessera_snapshot_bytes_sent_total')).toBe(0);
     await expect(a.transport.sendSnapshot(3, 7, Buffer.from('hdr'), chunks())).rejects.toThrow(
       /refused the snapshot: no thanks/,
     );
