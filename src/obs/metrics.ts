@@ -66,8 +66,8 @@ export interface NodeMetrics {
   snapshotsSent: Counter<'outcome'>;
   snapshotsReceived: Counter<'outcome'>;
   /** Bytes of snapshot data (InstallSnapshot chunks) streamed to peers and received from them. */
-  snapshotBytesSent: Counter;
-  snapshotBytesReceived: Counter;
+  snapshotBytesSent: Counter<'kind'>;
+  snapshotBytesReceived: Counter<'kind'>;
   /**
    * Keys and bytes (keys + values) of each shard this node leads, as its leader last measured them
    * (node/auto-split.ts: on becoming leader, after a quarter of a split bound was written, after a split);
@@ -352,16 +352,22 @@ function peerMetrics(r: Registry[]) {
       labelNames: ['outcome'],
       registers: r,
     }),
-    snapshotBytesSent: new Counter({
-      name: 'tessera_snapshot_bytes_sent_total',
-      help: 'Bytes of snapshot data (InstallSnapshot chunks) streamed to followers',
-      registers: r,
-    }),
-    snapshotBytesReceived: new Counter({
-      name: 'tessera_snapshot_bytes_received_total',
-      help: 'Bytes of snapshot data (InstallSnapshot chunks) received from leaders, accepted or not',
-      registers: r,
-    }),
+    snapshotBytesSent: zeroed(
+      new Counter({
+        name: 'tessera_snapshot_bytes_sent_total',
+        help: 'Bytes of snapshot data sent: kind="install" streamed to followers (InstallSnapshot), kind="repair" copies served to a member repairing its data (FetchRepairSnapshot)',
+        labelNames: ['kind'],
+        registers: r,
+      }),
+    ),
+    snapshotBytesReceived: zeroed(
+      new Counter({
+        name: 'tessera_snapshot_bytes_received_total',
+        help: 'Bytes of snapshot data received: kind="install" from leaders (accepted or not), kind="repair" copies read from a peer to repair this node',
+        labelNames: ['kind'],
+        registers: r,
+      }),
+    ),
   };
 }
 
@@ -451,4 +457,13 @@ export function shardStatsReporter(
       m.shardBytes.set(labels, stats.bytes);
     }
   };
+}
+
+/** Kinds of snapshot transfer counted in tessera_snapshot_bytes_{sent,received}_total. */
+export type SnapshotTransferKind = 'install' | 'repair';
+
+/** A snapshot-bytes counter with both kinds present at 0, so a scrape shows them before any transfer. */
+function zeroed(c: Counter<'kind'>): Counter<'kind'> {
+  for (const kind of ['install', 'repair'] satisfies SnapshotTransferKind[]) c.inc({ kind }, 0);
+  return c;
 }

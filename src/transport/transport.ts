@@ -307,18 +307,9 @@ export class Transport {
     });
     this.callAborts.add(call.abort);
     try {
-      await call.run(header, this.countedSent(chunks));
+      await call.run(header, counted(chunks, this.opts.metrics?.snapshotBytesSent.labels({ kind: 'install' })));
     } finally {
       this.callAborts.delete(call.abort);
-    }
-  }
-
-  /** `chunks`, adding each chunk's bytes to the sent-bytes counter as the call takes it (closed with it). */
-  private async *countedSent(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    const sent = this.opts.metrics?.snapshotBytesSent;
-    for await (const chunk of chunks) {
-      sent?.inc(chunk.length);
-      yield chunk;
     }
   }
 
@@ -334,7 +325,7 @@ export class Transport {
       throw new TesseraError('UNAVAILABLE', `cannot ask peer ${to} for a repair copy (no cluster id, or closed)`);
     const stub = (client as unknown as { fetchRepairSnapshot: Parameters<typeof fetchRepairChunks>[0] })
       .fetchRepairSnapshot;
-    return fetchRepairChunks(stub.bind(client), metadata, {
+    const chunks = fetchRepairChunks(stub.bind(client), metadata, {
       selfId: this.opts.selfId,
       to,
       groupId,
@@ -342,6 +333,7 @@ export class Transport {
       timeoutMs: this.opts.snapshotTimeoutMs,
       answerProves: (answer) => this.answerProves(metadata, answer, to),
     });
+    return counted(chunks, this.opts.metrics?.snapshotBytesReceived.labels({ kind: 'repair' }));
   }
 
   /**
@@ -499,7 +491,7 @@ export class Transport {
       checkChunk(first);
       if (first.header.length === 0) throw new Error('first snapshot chunk has no header');
       let sawLast = first.last;
-      const received = this.opts.metrics?.snapshotBytesReceived;
+      const received = this.opts.metrics?.snapshotBytesReceived.labels({ kind: 'install' });
       async function* chunks(): AsyncGenerator<Buffer> {
         received?.inc(first.data.length);
         yield first.data;
@@ -544,7 +536,12 @@ export class Transport {
     const serve = async (): Promise<void> => {
       const source = await handler.onRepairRequest!(peer, req.groupId, req.minIndex);
       const ctx = { selfId: this.opts.selfId, peer, groupId: req.groupId, stallMs: this.opts.snapshotStallMs };
-      await serveRepairChunks(call, source, ctx);
+      const sent = this.opts.metrics?.snapshotBytesSent.labels({ kind: 'repair' });
+      await serveRepairChunks(
+        call,
+        sent ? { [Symbol.asyncIterator]: () => counted(source, sent), close: () => source.close() } : source,
+        ctx,
+      );
     };
     serve().then(
       () => this.opts.logger.info({ to: peer, group: req.groupId }, 'repair copy sent'),
@@ -787,4 +784,15 @@ function remoteHost(call: PeerCall): string {
   const text = peer.replace(/^(ipv4|ipv6|unix):/, '');
   const m = /^(.*):\d+$/.exec(text);
   return (m ? m[1] : text) as string;
+}
+
+/** `chunks`, adding each chunk's bytes to `counter` (if any) as the consumer takes it; closed with it. */
+async function* counted(
+  chunks: AsyncIterable<Buffer>,
+  counter: { inc(bytes: number): void } | undefined,
+): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    counter?.inc(chunk.length);
+    yield chunk;
+  }
 }

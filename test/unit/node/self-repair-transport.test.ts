@@ -6,8 +6,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Random } from '../../../src/base';
-import { silentLogger } from '../../../src/obs';
+import { createNodeMetrics, silentLogger, type NodeMetrics } from '../../../src/obs';
 import { Transport, serverOptions, type RepairSource, type TransportHandler } from '../../../src/transport';
+import { metricSum } from '../../support/metric-sum';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -39,6 +40,7 @@ async function node(
   id: number,
   clusterId: string,
   onRepairRequest?: TransportHandler['onRepairRequest'],
+  metrics: NodeMetrics | null = null,
 ): Promise<{ transport: Transport; port: number }> {
   const transport = new Transport({
     selfId: id,
@@ -47,7 +49,7 @@ async function node(
     outboxMessagesMax: 100,
     random: new Random(id),
     logger: silentLogger(),
-    metrics: null,
+    metrics,
     backoff: { initialMs: 20, maxMs: 200 },
     snapshotTimeoutMs: 10_000,
   });
@@ -76,26 +78,41 @@ async function collect(it: AsyncIterable<Buffer>): Promise<string[]> {
   return out;
 }
 
-async function pair(onRepairRequest?: TransportHandler['onRepairRequest'], requesterCluster = 'c1') {
-  const server = await node(1, 'c1', onRepairRequest);
-  const requester = await node(2, requesterCluster);
+async function pair(
+  onRepairRequest?: TransportHandler['onRepairRequest'],
+  requesterCluster = 'c1',
+  metrics: { server: NodeMetrics; requester: NodeMetrics } | null = null,
+) {
+  const server = await node(1, 'c1', onRepairRequest, metrics?.server ?? null);
+  const requester = await node(2, requesterCluster, undefined, metrics?.requester ?? null);
   requester.transport.setPeer(1, `127.0.0.1:${server.port}`);
   return requester.transport;
 }
 
 describe('Raft.FetchRepairSnapshot', () => {
-  it("streams the source's chunks in order to the authenticated requester and closes the source", async () => {
+  it("streams the source's chunks in order to the authenticated requester, closes the source, counts the bytes", async () => {
     const served: Served = { requests: [], closed: 0 };
     const chunks = Array.from({ length: 50 }, (_, i) => Buffer.from(`chunk-${i}-`.padEnd(4096, 'x')));
-    const t = await pair(async (from, groupId, minIndex) => {
-      served.requests.push({ from, groupId, minIndex });
-      return source(chunks, served);
-    });
+    const metrics = { server: createNodeMetrics(), requester: createNodeMetrics() };
+    const t = await pair(
+      async (from, groupId, minIndex) => {
+        served.requests.push({ from, groupId, minIndex });
+        return source(chunks, served);
+      },
+      'c1',
+      metrics,
+    );
     const got = await collect(t.fetchRepairSnapshot(1, 7, 42));
     expect(got).toEqual(chunks.map((c) => c.toString()));
     expect(served.requests).toEqual([{ from: 2, groupId: 7, minIndex: 42 }]);
     await new Promise((r) => setTimeout(r, 50));
     expect(served.closed).toBe(1);
+    const repair = { kind: 'repair' };
+    const sent = metricSum(metrics.server.registry, 'tessera_snapshot_bytes_sent_total', repair);
+    const received = metricSum(metrics.requester.registry, 'tessera_snapshot_bytes_received_total', repair);
+    expect(await sent).toBe(50 * 4096);
+    expect(await received).toBe(50 * 4096);
+    expect(await metricSum(metrics.server.registry, 'tessera_snapshot_bytes_sent_total', { kind: 'install' })).toBe(0);
   });
 
   it("the node's refusal reaches the requester as UNAVAILABLE with its reason", async () => {

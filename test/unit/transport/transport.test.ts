@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Random } from '../../../src/base';
 import { createNodeMetrics, silentLogger, type NodeMetrics } from '../../../src/obs';
 import { Transport, serverOptions, type IncomingSnapshot, type TransportHandler } from '../../../src/transport';
+import { metricSum } from '../../support/metric-sum';
 
 interface Node {
   id: number;
@@ -25,12 +26,6 @@ async function bind(server: grpc.Server, port: number): Promise<number> {
       err ? reject(err) : resolve(p),
     ),
   );
-}
-
-/** The sum of a metric's samples on a node (all label sets). */
-async function total(m: NodeMetrics, name: string): Promise<number> {
-  const got = await m.registry.getSingleMetric(name)?.get();
-  return (got?.values ?? []).reduce((sum, v) => sum + v.value, 0);
 }
 
 async function startNode(
@@ -117,10 +112,10 @@ describe('transport', () => {
     await new Promise((r) => setTimeout(r, 20));
     a.transport.send(2, Buffer.from('later')); // another turn
     await until(() => b.received.length === 11);
-    expect(await total(ma, 'tessera_peer_messages_sent_total')).toBe(11);
-    expect(await total(ma, 'tessera_peer_batches_sent_total')).toBe(2);
-    expect(await total(mb, 'tessera_peer_messages_received_total')).toBe(11);
-    expect(await total(mb, 'tessera_peer_batches_received_total')).toBe(2);
+    expect(await metricSum(ma.registry, 'tessera_peer_messages_sent_total')).toBe(11);
+    expect(await metricSum(ma.registry, 'tessera_peer_batches_sent_total')).toBe(2);
+    expect(await metricSum(mb.registry, 'tessera_peer_messages_received_total')).toBe(11);
+    expect(await metricSum(mb.registry, 'tessera_peer_batches_received_total')).toBe(2);
   });
 
   it('reports an unreachable peer, and reconnects after the peer restarts on the same port', async () => {
@@ -175,9 +170,11 @@ describe('transport', () => {
     expect(b.snapshots).toEqual([
       { from: 1, groupId: 7, header: 'hdr', data: ['chunk0', 'chunk1', 'chunk2', 'chunk3', 'chunk4'] },
     ]);
-    expect(await total(ma, 'tessera_snapshot_bytes_sent_total')).toBe(5 * 'chunk0'.length);
-    expect(await total(mb, 'tessera_snapshot_bytes_received_total')).toBe(5 * 'chunk0'.length);
-    expect(await total(mb, 'tessera_snapshot_bytes_sent_total')).toBe(0);
+    const install = { kind: 'install' };
+    expect(await metricSum(ma.registry, 'tessera_snapshot_bytes_sent_total', install)).toBe(5 * 'chunk0'.length);
+    expect(await metricSum(mb.registry, 'tessera_snapshot_bytes_received_total', install)).toBe(5 * 'chunk0'.length);
+    expect(await metricSum(mb.registry, 'tessera_snapshot_bytes_sent_total')).toBe(0);
+    expect(await metricSum(ma.registry, 'tessera_snapshot_bytes_sent_total', { kind: 'repair' })).toBe(0);
     await expect(a.transport.sendSnapshot(3, 7, Buffer.from('hdr'), chunks())).rejects.toThrow(
       /refused the snapshot: no thanks/,
     );
