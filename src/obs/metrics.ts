@@ -65,7 +65,7 @@ export interface NodeMetrics {
   quiescentGroups: Gauge;
   snapshotsSent: Counter<'outcome'>;
   snapshotsReceived: Counter<'outcome'>;
-  /** Bytes of snapshot data (InstallSnapshot chunks) streamed to peers and received from them. */
+  /** Bytes of snapshot data sent and received, by kind: InstallSnapshot chunks, or repair copies (FetchRepairSnapshot). */
   snapshotBytesSent: Counter<'kind'>;
   snapshotBytesReceived: Counter<'kind'>;
   /**
@@ -460,7 +460,7 @@ export function shardStatsReporter(
 }
 
 /** Kinds of snapshot transfer counted in tessera_snapshot_bytes_{sent,received}_total. */
-export type SnapshotTransferKind = 'install' | 'repair';
+type SnapshotTransferKind = 'install' | 'repair';
 
 /** A snapshot-bytes counter with both kinds present at 0, so a scrape shows them before any transfer. */
 function zeroed(c: Counter<'kind'>): Counter<'kind'> {

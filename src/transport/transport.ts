@@ -491,20 +491,24 @@ export class Transport {
       checkChunk(first);
       if (first.header.length === 0) throw new Error('first snapshot chunk has no header');
       let sawLast = first.last;
-      const received = this.opts.metrics?.snapshotBytesReceived.labels({ kind: 'install' });
       async function* chunks(): AsyncGenerator<Buffer> {
-        received?.inc(first.data.length);
         yield first.data;
         while (!sawLast) {
           const r = await iterator.next();
           if (r.done) throw new Error('snapshot stream ended before its last chunk');
           checkChunk(r.value);
           sawLast = r.value.last;
-          received?.inc(r.value.data.length);
           yield r.value.data;
         }
       }
-      await handler.onSnapshot({ from: peer, groupId: first.groupId, header: first.header, chunks: chunks() });
+      const received = this.opts.metrics?.snapshotBytesReceived.labels({ kind: 'install' });
+      const incoming = {
+        from: peer,
+        groupId: first.groupId,
+        header: first.header,
+        chunks: counted(chunks(), received),
+      };
+      await handler.onSnapshot(incoming);
       if (!sawLast) throw new Error('snapshot handler returned before the last chunk');
     };
     run().then(
@@ -537,11 +541,8 @@ export class Transport {
       const source = await handler.onRepairRequest!(peer, req.groupId, req.minIndex);
       const ctx = { selfId: this.opts.selfId, peer, groupId: req.groupId, stallMs: this.opts.snapshotStallMs };
       const sent = this.opts.metrics?.snapshotBytesSent.labels({ kind: 'repair' });
-      await serveRepairChunks(
-        call,
-        sent ? { [Symbol.asyncIterator]: () => counted(source, sent), close: () => source.close() } : source,
-        ctx,
-      );
+      const countedSource = { [Symbol.asyncIterator]: () => counted(source, sent), close: () => source.close() };
+      await serveRepairChunks(call, countedSource, ctx);
     };
     serve().then(
       () => this.opts.logger.info({ to: peer, group: req.groupId }, 'repair copy sent'),

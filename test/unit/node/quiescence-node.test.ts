@@ -3,6 +3,7 @@
 // node leading quiet groups dies the others notice by its missing node beats, wake and elect a new leader.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TesseraError } from '../../../src/base';
+import { metricSum } from '../../support/metric-sum';
 import { TestCluster, putCommand, sleep, until } from './harness';
 
 let cluster: TestCluster | null = null;
@@ -13,10 +14,7 @@ afterEach(async () => {
 
 const peerMessagesSent = async (c: TestCluster): Promise<number> => {
   let total = 0;
-  for (const n of c.running()) {
-    const m = await n.metrics.registry.getSingleMetric('tessera_peer_messages_sent_total')?.get();
-    for (const v of m?.values ?? []) total += v.value;
-  }
+  for (const n of c.running()) total += await metricSum(n.metrics.registry, 'tessera_peer_messages_sent_total');
   return total;
 };
 

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeRecord } from '../../../src/codec';
 import type { RepairSource } from '../../../src/transport';
+import { metricSum } from '../../support/metric-sum';
 import { TestCluster, until, type TestNode, putCommand as put } from './harness';
 
 let cluster: TestCluster | null = null;
@@ -21,13 +22,6 @@ const staleGet = async (n: TestNode, k: string): Promise<string | null> =>
 /** A chunk (kv/snapshot-chunk.ts layout) holding `victim` with a value record that fails its check. */
 function hostileChunk(applied: number): Buffer {
   return encodeRecord([0, applied, true, 1, [0, Buffer.from('victim'), Buffer.from('not a value record')]]);
-}
-
-async function metricValue(n: TestNode, name: string, labels: Record<string, string>): Promise<number> {
-  const m = (await n.metrics.registry.getSingleMetric(name)?.get()) as
-    { values: { labels: Record<string, string>; value: number }[] } | undefined;
-  const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
-  return v?.value ?? 0;
 }
 
 describe('self-repair through NodeHost', () => {
@@ -58,9 +52,13 @@ describe('self-repair through NodeHost', () => {
     await expect(staleGet(follower, 'victim')).rejects.toMatchObject({ code: 'CORRUPTION' });
     await until(async () => (await staleGet(follower, 'victim').catch(() => null)) === 'good', 15_000, 'repaired');
     expect(hostileServed).toBeGreaterThanOrEqual(1);
-    expect(await metricValue(follower, 'tessera_self_repairs_total', { outcome: 'failed' })).toBeGreaterThanOrEqual(1);
-    expect(await metricValue(follower, 'tessera_self_repairs_total', { outcome: 'ok' })).toBe(1);
-    expect(await metricValue(follower, 'tessera_replica_needs_repair', { group: '1' })).toBe(0);
+    expect(
+      await metricSum(follower.metrics.registry, 'tessera_self_repairs_total', { group: '1', outcome: 'failed' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      await metricSum(follower.metrics.registry, 'tessera_self_repairs_total', { group: '1', outcome: 'ok' }),
+    ).toBe(1);
+    expect(await metricSum(follower.metrics.registry, 'tessera_replica_needs_repair', { group: '1' })).toBe(0);
     const digests = await Promise.all(cluster.running().map((n) => n.host.read(1, 'stale', (sm) => sm.digest())));
     expect(new Set(digests.map((d) => `${d.value.appliedIndex}:${d.value.sha256}`)).size).toBe(1);
     expect(follower.fatal).toEqual([]);
